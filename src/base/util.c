@@ -1,0 +1,106 @@
+/* Error texts, hashing, randomness, version. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <uv.h>
+
+#include "cvoip/base.h"
+
+const char *cv_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case CV_EPARSE: return "malformed input";
+	case CV_ETOOBIG: return "limit exceeded";
+	case CV_ENOTFOUND: return "not found";
+	case CV_ESTALE: return "stale handle";
+	case CV_ECONFIG: return "configuration rejected";
+	case CV_EFULL: return "queue full";
+	case CV_ECLOSED: return "closed";
+	case CV_EAUTH: return "authentication failed";
+	case CV_ETIMEOUT: return "timed out";
+	case CV_EPROTO: return "protocol violation";
+	case CV_EUNSUPP: return "unsupported";
+	case CV_EDB: return "database error";
+	case CV_EINCOMPLETE: return "incomplete input";
+	default: break;
+	}
+	if (err < 0 && err > -4096)
+		return strerror(-err);
+	if (err <= -4096 && err > CV_EBASE)
+		return uv_strerror(err);
+	return "unknown error";
+}
+
+uint64_t cv_hash(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+uint64_t cv_hash_ci(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c += 32;
+		h ^= c;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+int cv_random(void *buf, size_t n)
+{
+	char *p = buf;
+	while (n) {
+		ssize_t r = getrandom(p, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Thread-local xorshift seeded from getrandom: tokens (tags, branches) need
+ * uniqueness, not secrecy; secrets use cv_random(). */
+static _Thread_local uint64_t rng_state;
+
+uint32_t cv_random_u32(void)
+{
+	if (CV_UNLIKELY(rng_state == 0)) {
+		if (cv_random(&rng_state, sizeof(rng_state)) != 0 || !rng_state)
+			rng_state = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&rng_state;
+	}
+	uint64_t x = rng_state;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng_state = x;
+	return (uint32_t)((x * 2685821657736338717ull) >> 32);
+}
+
+void cv_random_token(char *dst, size_t n)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	for (size_t i = 0; i < n; i++)
+		dst[i] = alphabet[cv_random_u32() % (sizeof(alphabet) - 1)];
+	dst[n] = '\0';
+}
+
+const char *cv_version(void)
+{
+	return CV_VERSION_STRING;
+}
