@@ -42,14 +42,14 @@ test-build: deps clang-build
 		-DCV_SANITIZE=ON -DCV_FUZZ_DIR=$(CURDIR)/build-clang/bin $(CMAKE_FLAGS)
 	cmake --build build-asan -j $(JOBS)
 
-test: test-build
+test: test-build tsan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS) --timeout 600
 
 tsan: deps
 	CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCV_TSAN=ON $(CMAKE_FLAGS)
-	cmake --build build-tsan -j $(JOBS)
+	cmake --build build-tsan -j $(JOBS) --target tsan_tests
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L tsan
 
 bench: deps

@@ -128,7 +128,8 @@ CV_API int cv_buf_append(struct cv_buf *b, const void *p, size_t n);
 CV_API int cv_buf_append_pl(struct cv_buf *b, struct cv_pl pl);
 CV_API int cv_buf_append_str(struct cv_buf *b, const char *s);
 CV_API int cv_buf_printf(struct cv_buf *b, const char *fmt, ...) CV_PRINTF(2, 3);
-CV_API int cv_buf_vprintf(struct cv_buf *b, const char *fmt, va_list ap);
+CV_API int cv_buf_vprintf(struct cv_buf *b, const char *fmt, va_list ap)
+	CV_PRINTF(2, 0);
 /* Remove the first n bytes (stream consumers). */
 CV_API void cv_buf_consume(struct cv_buf *b, size_t n);
 
@@ -158,7 +159,7 @@ CV_API void cv_log_set_sink(cv_log_sink_fn *fn, void *arg);
 CV_API void cv_log(enum cv_log_level lvl, const char *module, const char *fmt,
 		   ...) CV_PRINTF(3, 4);
 CV_API void cv_vlog(enum cv_log_level lvl, const char *module, const char *fmt,
-		    va_list ap);
+		    va_list ap) CV_PRINTF(3, 0);
 
 struct cv_log_rl {
 	int64_t window_start_ms;

@@ -21,7 +21,7 @@ static _Atomic int64_t live_bytes;
 
 static inline struct mem_hdr *hdr_of(const void *obj)
 {
-	return (struct mem_hdr *)((char *)(uintptr_t)obj - sizeof(struct mem_hdr));
+	return (struct mem_hdr *)(void *)((char *)(uintptr_t)obj - sizeof(struct mem_hdr));
 }
 
 void *cv_mem_zalloc(size_t size, cv_mem_dtor_fn *dtor)

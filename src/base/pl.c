@@ -162,7 +162,7 @@ int cv_buf_vprintf(struct cv_buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	va_copy(ap2, ap);
-	int err = cv_buf_reserve(b, 64);
+	int err = cv_buf_reserve(b, 0);
 	if (err) {
 		va_end(ap2);
 		return err;

@@ -1,0 +1,403 @@
+/*
+ * cvoip media: codecs, packet-loss concealment, comfort noise, resampling,
+ * audio sources and sinks (files, tones, DTMF), in-band DTMF detection,
+ * RFC 4733 telephone-event timing, a mixer/bridge and the media stream that
+ * ties an RTP session to a codec on a worker's loop.
+ *
+ * Threading: every object here belongs to the worker that created it and is
+ * used from that worker only (ARCHITECTURE.md "Threads and ownership"). The
+ * codec table and registry are immutable and may be read from any thread.
+ *
+ * PCM everywhere is signed 16-bit, host order, mono, at the rate a function
+ * is told (codec PCM rate, file rate, mixer rate).
+ */
+#ifndef CVOIP_MEDIA_H
+#define CVOIP_MEDIA_H
+
+#include "cvoip/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================
+ * Codecs
+ * ====================================================================== */
+
+/* Largest decoded frame we ever produce: 120 ms at 48 kHz (Opus maximum). */
+#define CV_CODEC_MAX_SAMPLES 5760
+/* Largest encoded payload we ever produce for one packet. */
+#define CV_CODEC_MAX_PAYLOAD 1500
+
+/* Negotiated or configured options for one encoder/decoder. Zero means
+ * "the codec's default". Filled from fmtp with cv_codec_fmtp_parse(). */
+struct cv_codec_params {
+	uint32_t ptime;           /* packet duration, ms (default 20) */
+	uint32_t bitrate;         /* Opus target bit/s (default 32000 wb) */
+	uint32_t maxplaybackrate; /* Opus, RFC 7587 §6.1 (Hz) */
+	uint32_t maxcapturerate;  /* Opus sprop-maxcapturerate */
+	uint32_t pcm_rate;        /* Opus: PCM rate at our side, 8000..48000 */
+	uint8_t loss_pct;         /* Opus: expected loss, tunes in-band FEC */
+	bool useinbandfec;        /* Opus: the receiver wants in-band FEC */
+	bool usedtx;              /* Opus DTX */
+	bool cbr;                 /* Opus constant bit rate */
+	bool stereo;              /* Opus: the receiver prefers stereo */
+	bool annexb_off;          /* G.729: annexb=no (RFC 4749 default yes) */
+};
+
+/* One codec: a small const table (as libre's struct aucodec). The function
+ * pointers are implementation; callers use the cv_codec_* wrappers below. */
+struct cv_codec {
+	const char *name;     /* SDP encoding name, e.g. "PCMU", "opus" */
+	uint32_t clock_rate;  /* RTP/SDP clock rate (G.722: 8000, RFC 3551) */
+	uint32_t pcm_rate;    /* default PCM rate at the codec (G.722: 16000) */
+	uint8_t channels;     /* SDP channel count (Opus: 2, RFC 7587) */
+	uint8_t static_pt;    /* RFC 3551 static payload type, or 255 */
+	uint8_t default_pt;   /* payload type we offer */
+	uint8_t frame_ms;     /* smallest frame: packets are multiples */
+	uint16_t max_ptime;   /* largest ptime we send */
+	bool vbr_payload;     /* size does not follow from duration (Opus) */
+	/* Ie and Bpl for the G.107 E-model (G.113 Appendix I values). */
+	uint8_t ie;
+	uint8_t bpl;
+	const char *fmtp;     /* default fmtp we offer, or NULL */
+
+	int (*enc_create)(void **st, const struct cv_codec_params *p,
+			  uint32_t pcm_rate);
+	/* Encode n samples (a multiple of frame_ms) into out. */
+	int (*encode)(void *st, const int16_t *pcm, size_t n, uint8_t *out,
+		      size_t outsize, size_t *outlen);
+	void (*enc_destroy)(void *st);
+	int (*dec_create)(void **st, const struct cv_codec_params *p,
+			  uint32_t pcm_rate);
+	/* Decode one payload; *n in: room in pcm, out: samples written. */
+	int (*decode)(void *st, const uint8_t *in, size_t len, int16_t *pcm,
+		      size_t *n);
+	/* Codec-internal concealment of *n samples (NULL: generic PLC). The
+	 * next payload, when known, lets Opus recover from in-band FEC. */
+	int (*conceal)(void *st, const uint8_t *next, size_t next_len,
+		       int16_t *pcm, size_t *n);
+	void (*dec_destroy)(void *st);
+	/* Duration in samples (PCM rate) of a payload without decoding it, or
+	 * negative when it is malformed. */
+	int (*payload_samples)(const uint8_t *in, size_t len, uint32_t pcm_rate);
+	int (*fmtp_parse)(struct cv_codec_params *p, struct cv_pl fmtp);
+	int (*fmtp_print)(const struct cv_codec_params *p, char *buf,
+			  size_t size);
+};
+
+/* Built-in codecs. */
+CV_API extern const struct cv_codec cv_codec_pcmu;
+CV_API extern const struct cv_codec cv_codec_pcma;
+CV_API extern const struct cv_codec cv_codec_g722;
+CV_API extern const struct cv_codec cv_codec_opus;
+CV_API extern const struct cv_codec cv_codec_g729;
+CV_API extern const struct cv_codec cv_codec_l16_8k;
+CV_API extern const struct cv_codec cv_codec_l16_16k;
+CV_API extern const struct cv_codec cv_codec_l16_48k;
+
+/* Registry: every built-in codec, in our preference order. */
+CV_API size_t cv_codec_count(void);
+CV_API const struct cv_codec *cv_codec_at(size_t i);
+/* Look up by SDP name (case-insensitive), clock rate and channels (0 for
+ * rate or channels: any). NULL when not found. */
+CV_API const struct cv_codec *cv_codec_find(struct cv_pl name,
+					    uint32_t clock_rate,
+					    uint8_t channels);
+/* Parse/print fmtp for this codec (codecs without fmtp accept anything and
+ * print nothing). Unknown parameters are ignored (RFC 4566 §6). */
+CV_API int cv_codec_fmtp_parse(const struct cv_codec *c,
+			       struct cv_codec_params *p, struct cv_pl fmtp);
+CV_API int cv_codec_fmtp_print(const struct cv_codec *c,
+			       const struct cv_codec_params *p, char *buf,
+			       size_t size);
+
+struct cv_codec_enc;
+struct cv_codec_dec;
+
+/* pcm_rate 0: p->pcm_rate or the codec's default. Refcounted objects. */
+CV_API int cv_codec_enc_create(struct cv_codec_enc **ep,
+			       const struct cv_codec *c,
+			       const struct cv_codec_params *p);
+CV_API int cv_codec_dec_create(struct cv_codec_dec **dp,
+			       const struct cv_codec *c,
+			       const struct cv_codec_params *p);
+CV_API uint32_t cv_codec_enc_rate(const struct cv_codec_enc *e);
+CV_API uint32_t cv_codec_dec_rate(const struct cv_codec_dec *d);
+CV_API const struct cv_codec *cv_codec_enc_codec(const struct cv_codec_enc *e);
+CV_API const struct cv_codec *cv_codec_dec_codec(const struct cv_codec_dec *d);
+/* Encode n samples (a multiple of the codec frame) into one payload. */
+CV_API int cv_codec_encode(struct cv_codec_enc *e, const int16_t *pcm,
+			   size_t n, uint8_t *out, size_t outsize,
+			   size_t *outlen);
+/* Decode a payload from the network: bounded, never trusts its framing.
+ * *n in: room in pcm (CV_CODEC_MAX_SAMPLES is always enough); out: samples.
+ * CV_EPARSE for a payload the codec rejects. */
+CV_API int cv_codec_decode(struct cv_codec_dec *d, const uint8_t *in,
+			   size_t len, int16_t *pcm, size_t *n);
+/* Conceal n lost samples: Opus PLC (or FEC from `next`), G.729 frame
+ * erasure, otherwise ITU-T G.711 Appendix I style waveform substitution
+ * (spandsp plc) fading to silence after 60 ms. */
+CV_API int cv_codec_conceal(struct cv_codec_dec *d, const uint8_t *next,
+			    size_t next_len, int16_t *pcm, size_t n);
+/* Samples a payload decodes to, at the decoder's PCM rate. */
+CV_API int cv_codec_dec_payload_samples(const struct cv_codec_dec *d,
+					const uint8_t *in, size_t len);
+
+/* G.711 primitives (table-driven; ITU-T G.711 bit patterns incl. the
+ * even-bit inversion of A-law and the µ-law zero-trap free encoding). */
+CV_API uint8_t cv_g711_ulaw_enc(int16_t s);
+CV_API int16_t cv_g711_ulaw_dec(uint8_t u);
+CV_API uint8_t cv_g711_alaw_enc(int16_t s);
+CV_API int16_t cv_g711_alaw_dec(uint8_t a);
+CV_API void cv_g711_ulaw_enc_buf(uint8_t *out, const int16_t *in, size_t n);
+CV_API void cv_g711_ulaw_dec_buf(int16_t *out, const uint8_t *in, size_t n);
+CV_API void cv_g711_alaw_enc_buf(uint8_t *out, const int16_t *in, size_t n);
+CV_API void cv_g711_alaw_dec_buf(int16_t *out, const uint8_t *in, size_t n);
+
+/* ---- codec list for SDP offers ----------------------------------------- */
+
+/* One rtpmap/fmtp line the SDP offer builder can print. */
+struct cv_media_fmt {
+	char name[32];
+	uint32_t clock_rate;
+	uint8_t channels;
+	uint8_t pt;
+	char fmtp[128];
+	const struct cv_codec *codec; /* NULL for telephone-event and CN */
+};
+
+struct cv_media_offer_params {
+	/* Codec names in preference order ("PCMU", "opus", "G722", ...);
+	 * NULL: every built-in codec. Unknown names: CV_ENOTFOUND. */
+	const char *const *codecs;
+	size_t ncodecs;
+	bool telephone_event; /* add telephone-event per clock rate used */
+	bool comfort_noise;   /* add CN/8000 (RFC 3389) when a 8 kHz codec is */
+	struct cv_codec_params params; /* ptime, Opus options for the fmtp */
+};
+
+/* Fill out[] with the formats to offer; dynamic payload types are assigned
+ * from 96 upward without collisions. *nout is the count. */
+CV_API int cv_media_offer_fmts(const struct cv_media_offer_params *p,
+			       struct cv_media_fmt *out, size_t max,
+			       size_t *nout);
+
+/* ======================================================================
+ * Packet-loss concealment and comfort noise
+ * ====================================================================== */
+
+/* Generic PLC (G.711 Appendix I style, spandsp's implementation): feed
+ * every good frame through cv_plc_rx(), ask cv_plc_fill() for lost ones. */
+struct cv_plc;
+CV_API int cv_plc_create(struct cv_plc **pp);
+CV_API void cv_plc_rx(struct cv_plc *p, int16_t *pcm, size_t n);
+CV_API void cv_plc_fill(struct cv_plc *p, int16_t *pcm, size_t n);
+
+/* RFC 3389 comfort noise. The payload carries the noise level (-dBov) and
+ * optionally reflection coefficients; we send level only (spectrally flat)
+ * and accept coefficients from peers but render flat noise. */
+#define CV_CN_PT 13
+/* Level of a frame in -dBov (0..127), RFC 3389 §3. */
+CV_API uint8_t cv_cn_level(const int16_t *pcm, size_t n);
+/* Write a CN payload for this frame's level: 1 byte. */
+CV_API int cv_cn_encode(const int16_t *pcm, size_t n, uint8_t *out,
+			size_t outsize, size_t *outlen);
+struct cv_cn_dec {
+	uint8_t level;   /* -dBov */
+	bool valid;
+	uint32_t seed;
+};
+CV_API void cv_cn_dec_init(struct cv_cn_dec *c);
+/* Accept a CN payload (CV_EPARSE if empty or the level byte is > 127). */
+CV_API int cv_cn_dec_update(struct cv_cn_dec *c, const uint8_t *in,
+			    size_t len);
+/* Generate n samples of noise at the last level (silence before any). */
+CV_API void cv_cn_dec_generate(struct cv_cn_dec *c, int16_t *pcm, size_t n);
+
+/* ======================================================================
+ * Resampling (speexdsp)
+ * ====================================================================== */
+struct cv_resampler;
+/* quality 0..10 (speex); 3 is a good VoIP default. */
+CV_API int cv_resampler_create(struct cv_resampler **rp, uint32_t in_rate,
+			       uint32_t out_rate, int quality);
+/* Converts all of in (n samples); writes at most outmax samples, *outn the
+ * count. Output length follows the rate ratio with carried fraction. */
+CV_API int cv_resampler_process(struct cv_resampler *r, const int16_t *in,
+				size_t n, int16_t *out, size_t outmax,
+				size_t *outn);
+CV_API uint32_t cv_resampler_in_rate(const struct cv_resampler *r);
+CV_API uint32_t cv_resampler_out_rate(const struct cv_resampler *r);
+
+/* ======================================================================
+ * Audio sources and sinks
+ * ====================================================================== */
+
+/* A source produces PCM at whatever rate the reader asks for. */
+struct cv_asrc;
+struct cv_asrc_ops {
+	/* Fill n samples at `rate`; return the samples of real content
+	 * (the rest is padded with silence by the caller), 0 when done,
+	 * or a negative error. */
+	int (*read)(void *arg, int16_t *pcm, size_t n, uint32_t rate);
+	void (*destroy)(void *arg);
+};
+CV_API int cv_asrc_create(struct cv_asrc **sp, const struct cv_asrc_ops *ops,
+			  void *arg);
+/* Reads n samples at rate; pads with silence. Returns the count of real
+ * samples (0 once the source is done, e.g. end of a non-looping file). */
+CV_API int cv_asrc_read(struct cv_asrc *s, int16_t *pcm, size_t n,
+			uint32_t rate);
+CV_API bool cv_asrc_done(const struct cv_asrc *s);
+
+/* File via libsndfile (WAV, AU, FLAC, OGG, ... anything it reads), mixed
+ * to mono and resampled to the reader's rate. */
+CV_API int cv_asrc_file(struct cv_asrc **sp, const char *path, bool loop);
+CV_API int cv_asrc_silence(struct cv_asrc **sp);
+
+/* Tone: one or two frequencies, level in dBm0 (0 dBm0 = a sine 3.14 dB
+ * below full scale, as G.711), with an optional cadence. */
+struct cv_tone_params {
+	double freq1;       /* Hz */
+	double freq2;       /* Hz, 0 for a single tone */
+	double level_dbm0;  /* per frequency, e.g. -10 */
+	uint32_t on_ms;     /* 0: continuous */
+	uint32_t off_ms;
+	uint32_t duration_ms; /* 0: forever */
+};
+CV_API int cv_asrc_tone(struct cv_asrc **sp, const struct cv_tone_params *p);
+/* DTMF digits 0-9 * # A-D (others: -EINVAL), Q.23 frequencies. */
+CV_API int cv_asrc_dtmf(struct cv_asrc **sp, const char *digits,
+			uint32_t on_ms, uint32_t off_ms, double level_dbm0);
+/* Low/high frequencies of a DTMF digit; -EINVAL for an unknown digit. */
+CV_API int cv_dtmf_freqs(char digit, double *lo, double *hi);
+
+/* A sink consumes PCM at the writer's rate. */
+struct cv_asink;
+struct cv_asink_ops {
+	int (*write)(void *arg, const int16_t *pcm, size_t n, uint32_t rate);
+	void (*destroy)(void *arg);
+};
+CV_API int cv_asink_create(struct cv_asink **kp,
+			   const struct cv_asink_ops *ops, void *arg);
+CV_API int cv_asink_write(struct cv_asink *k, const int16_t *pcm, size_t n,
+			  uint32_t rate);
+CV_API int cv_asink_null(struct cv_asink **kp);
+
+/* File writer: mono 16-bit at file_rate (input resampled as needed), type
+ * from the extension (.wav, .au, .flac, .raw=headerless). The header is
+ * rewritten after every write (SFC_SET_UPDATE_HEADER_AUTO), so the file is
+ * valid even if the process dies; unref or cv_asink_close() finishes it. */
+CV_API int cv_asink_file(struct cv_asink **kp, const char *path,
+			 uint32_t file_rate);
+/* Finish a file sink now (further writes fail with CV_ECLOSED). */
+CV_API int cv_asink_close(struct cv_asink *k);
+
+/* ======================================================================
+ * DTMF: in-band detection (spandsp dtmf_rx) and RFC 4733 timing
+ * ====================================================================== */
+typedef void(cv_dtmf_fn)(char digit, void *arg);
+struct cv_dtmf_det;
+CV_API int cv_dtmf_det_create(struct cv_dtmf_det **dp, cv_dtmf_fn *fn,
+			      void *arg);
+/* Feed PCM at any rate (resampled to 8 kHz for the detector). */
+CV_API int cv_dtmf_det_feed(struct cv_dtmf_det *d, const int16_t *pcm,
+			    size_t n, uint32_t rate);
+
+/* RFC 4733 telephone-event fields (§2.3). Event codes: 0-9, 10='*',
+ * 11='#', 12-15=A-D. */
+struct cv_te_event {
+	uint8_t event;
+	bool end;
+	uint8_t volume;     /* 0..63, -dBm0 */
+	uint16_t duration;  /* timestamp units since the event began */
+};
+CV_API int cv_te_digit_to_event(char digit, uint8_t *event);
+CV_API char cv_te_event_to_digit(uint8_t event);
+CV_API int cv_te_encode(const struct cv_te_event *e, uint8_t *out,
+			size_t outsize, size_t *outlen);
+CV_API int cv_te_decode(const uint8_t *in, size_t len,
+			struct cv_te_event *e);
+
+/* Sender (RFC 4733 §2.5.1): one event at a time; every packet of an event
+ * carries the event's start timestamp, the first one the marker bit; the
+ * duration grows each packet interval; the end packet goes 3 times (§2.5.1.4)
+ * with the same duration; an event longer than 0xffff units is split
+ * (§2.5.1.3, not needed for the durations we send). */
+struct cv_te_tx {
+	uint32_t clock_rate;
+	uint32_t ptime_ms;
+	uint8_t event;
+	uint8_t volume;
+	uint32_t duration_total; /* units the event lasts */
+	uint32_t duration_sent;  /* units covered so far */
+	uint8_t end_left;        /* end packets still to send */
+	bool active;
+	bool first;
+};
+CV_API void cv_te_tx_init(struct cv_te_tx *t, uint32_t clock_rate,
+			  uint32_t ptime_ms);
+/* Start a digit of duration_ms (min 40 ms); CV_EFULL if one is running. */
+CV_API int cv_te_tx_start(struct cv_te_tx *t, char digit, uint32_t duration_ms,
+			  uint8_t volume);
+CV_API bool cv_te_tx_busy(const struct cv_te_tx *t);
+/* Next packet to send this ptime, or CV_ENOTFOUND when idle. *marker is
+ * true on the first packet; *new_ts on the first packet tells the caller to
+ * take a fresh RTP timestamp for this event (kept for the rest). */
+CV_API int cv_te_tx_next(struct cv_te_tx *t, struct cv_te_event *e,
+			 bool *marker, bool *new_ts);
+
+/* Receiver (RFC 4733 §2.5.2): reports each event once, however many
+ * packets (repeated end packets, retransmits) carry it. Events are keyed
+ * by RTP timestamp; an event with no packet for `timeout_ms` ends. */
+typedef void(cv_te_rx_fn)(char digit, bool end, uint32_t duration_ms,
+			  void *arg);
+struct cv_te_rx {
+	uint32_t clock_rate;
+	cv_te_rx_fn *fn;
+	void *arg;
+	uint32_t cur_ts;      /* timestamp of the event in progress */
+	uint32_t last_end_ts; /* timestamp of the last ended event */
+	uint64_t last_rx_us;
+	uint16_t last_duration;
+	uint8_t cur_event;
+	bool in_event;
+	bool have_end;
+};
+CV_API void cv_te_rx_init(struct cv_te_rx *r, uint32_t clock_rate,
+			  cv_te_rx_fn *fn, void *arg);
+CV_API int cv_te_rx_packet(struct cv_te_rx *r, uint32_t rtp_ts,
+			   const uint8_t *payload, size_t len);
+/* Ends an event whose end packets were all lost (call every tick). */
+CV_API void cv_te_rx_poll(struct cv_te_rx *r, uint32_t timeout_ms);
+
+/* ======================================================================
+ * Mixer / bridge
+ * ====================================================================== */
+
+/* A mixer joins ports; each port hears the sum of every other port's
+ * input (clipped). Two ports make a 2-party bridge; the streams on each
+ * port may use different codecs and rates (each port resamples to the
+ * mixer rate), so bridging two streams transcodes. Mixing happens on
+ * demand in 10 ms blocks when a port reads and its output runs short;
+ * queues are bounded (oldest audio dropped past 100 ms). */
+struct cv_mixer;
+struct cv_mixer_port;
+CV_API int cv_mixer_create(struct cv_mixer **mp, uint32_t rate);
+/* A port holds a reference to its mixer; unref the port to leave. */
+CV_API int cv_mixer_port_add(struct cv_mixer *m, struct cv_mixer_port **pp);
+CV_API int cv_mixer_port_write(struct cv_mixer_port *p, const int16_t *pcm,
+			       size_t n, uint32_t rate);
+CV_API int cv_mixer_port_read(struct cv_mixer_port *p, int16_t *pcm,
+			      size_t n, uint32_t rate);
+CV_API size_t cv_mixer_ports(const struct cv_mixer *m);
+/* A source/sink pair bound to a port, to plug into media streams. */
+CV_API int cv_asrc_mixer(struct cv_asrc **sp, struct cv_mixer_port *p);
+CV_API int cv_asink_mixer(struct cv_asink **kp, struct cv_mixer_port *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

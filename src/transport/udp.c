@@ -1,0 +1,228 @@
+/* UDP: one SO_REUSEPORT socket per worker and listener, recvmmsg batches
+ * in, replies produced while a batch is handled leave in one sendmmsg. */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tp_int.h"
+
+static int sock_open(const struct cv_tp_addr *a, int type)
+{
+	int fd = socket(a->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    (a->ss.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Binds one socket per worker; port 0 resolves once and is shared. Shared
+ * with the stream listeners (type SOCK_STREAM). */
+static int bind_all(struct cv_tp *tp, struct tp_listener *l, int type)
+{
+	l->bound = l->spec.addr;
+	for (unsigned k = 0; k < tp->nworkers; k++) {
+		int fd = sock_open(&l->bound, type);
+		if (fd < 0)
+			return fd;
+		l->fds[k] = fd;
+		if (type == SOCK_DGRAM) {
+			int sz = 4 * 1024 * 1024;
+			(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		}
+		if (bind(fd, (const struct sockaddr *)&l->bound.ss,
+			 cv_tp_addr_len(&l->bound)))
+			return -errno;
+		if (k == 0 && cv_tp_addr_port(&l->bound) == 0) {
+			socklen_t sl = sizeof(l->bound.ss);
+			if (getsockname(fd, (struct sockaddr *)&l->bound.ss, &sl))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+int tp_udp_bind(struct cv_tp *tp, struct tp_listener *l)
+{
+	return bind_all(tp, l, SOCK_DGRAM);
+}
+
+int tp_stream_bind(struct cv_tp *tp, struct tp_listener *l)
+{
+	return bind_all(tp, l, SOCK_STREAM);
+}
+
+static void udp_readable(uv_poll_t *h, int status, int events)
+{
+	struct tp_udp *u = h->data;
+	struct tp_worker *tw = u->tw;
+	struct cv_tp *tp = tw->tp;
+	unsigned batch = tw->batch;
+
+	if (status < 0)
+		return;
+	/* Bounded rounds per wake-up so one socket cannot starve the loop. */
+	for (unsigned round = 0; round < 8; round++) {
+		for (unsigned i = 0; i < batch; i++) {
+			tw->rxiov[i].iov_base = tw->rxbuf + i * tw->rxslot;
+			tw->rxiov[i].iov_len = tw->rxslot;
+			memset(&tw->rxm[i].msg_hdr, 0, sizeof(tw->rxm[i].msg_hdr));
+			tw->rxm[i].msg_hdr.msg_name = &tw->rxsrc[i].ss;
+			tw->rxm[i].msg_hdr.msg_namelen = sizeof(tw->rxsrc[i].ss);
+			tw->rxm[i].msg_hdr.msg_iov = &tw->rxiov[i];
+			tw->rxm[i].msg_hdr.msg_iovlen = 1;
+		}
+		int n = recvmmsg(u->fd, tw->rxm, batch, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		TP_INC(tw, udp_batches);
+		tw->in_batch = true;
+		uint64_t now = cv_clock_us();
+		for (int i = 0; i < n; i++) {
+			size_t len = tw->rxm[i].msg_len;
+			const char *buf = tw->rxiov[i].iov_base;
+			if (len > tp->lim.max_udp_msg ||
+			    (tw->rxm[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+				TP_INC(tw, rej_udp_too_big);
+				CV_LOG_RL(CV_LOG_WARN, TP_MOD,
+					  "udp datagram over %zu bytes dropped",
+					  tp->lim.max_udp_msg);
+				continue;
+			}
+			/* RFC 5626 §3.5.1/§4.4.2 keep-alives (CRLF, STUN) and
+			 * empty datagrams carry no message. */
+			if (len <= 4) {
+				continue;
+			}
+			struct cv_tp_meta meta = {
+				.kind = CV_TP_UDP,
+				.src = tw->rxsrc[i],
+				.local = tp->lis[u->li].bound,
+				.conn = NULL,
+				.rx_us = now,
+			};
+			tp_deliver(tw, &meta, buf, len);
+		}
+		tw->in_batch = false;
+		tp_udp_flush(tw);
+		if ((unsigned)n < batch)
+			break;
+	}
+}
+
+int tp_udp_start(struct tp_worker *tw, unsigned li)
+{
+	struct cv_tp *tp = tw->tp;
+	struct tp_udp *u = &tw->udp[li];
+	int fd = tp->lis[li].fds[tw->idx];
+	int err;
+
+	u->tw = tw;
+	u->li = li;
+	u->fd = fd;
+	err = uv_poll_init(cv_worker_loop(tw->w), &u->poll, fd);
+	if (err)
+		return err;
+	tp->lis[li].fds[tw->idx] = -1; /* owned by the poll handle now */
+	u->poll.data = u;
+	u->active = true;
+	return uv_poll_start(&u->poll, UV_READABLE, udp_readable);
+}
+
+static void udp_closed(uv_handle_t *h)
+{
+	struct tp_udp *u = h->data;
+	close(u->fd);
+	u->fd = -1;
+}
+
+void tp_udp_stop(struct tp_worker *tw, unsigned li)
+{
+	struct tp_udp *u = &tw->udp[li];
+	if (!u->active)
+		return;
+	u->active = false;
+	uv_poll_stop(&u->poll);
+	uv_close((uv_handle_t *)&u->poll, udp_closed);
+}
+
+void tp_udp_flush(struct tp_worker *tw)
+{
+	struct mmsghdr m[TP_UDP_BATCH_MAX];
+	struct iovec iov[TP_UDP_BATCH_MAX];
+	unsigned i = 0;
+
+	while (i < tw->ntx) {
+		/* one sendmmsg per run of entries on the same socket */
+		unsigned k = 0;
+		int fd = tw->tx[i].fd;
+		while (i + k < tw->ntx && tw->tx[i + k].fd == fd) {
+			struct tp_txent *e = &tw->tx[i + k];
+			iov[k].iov_base = tw->txarena + e->off;
+			iov[k].iov_len = e->len;
+			memset(&m[k], 0, sizeof(m[k]));
+			m[k].msg_hdr.msg_name = &e->dst.ss;
+			m[k].msg_hdr.msg_namelen = cv_tp_addr_len(&e->dst);
+			m[k].msg_hdr.msg_iov = &iov[k];
+			m[k].msg_hdr.msg_iovlen = 1;
+			k++;
+		}
+		unsigned sent = 0;
+		while (sent < k) {
+			int r = sendmmsg(fd, m + sent, k - sent, MSG_DONTWAIT);
+			if (r <= 0) {
+				/* Send buffer full or ICMP error: that datagram
+				 * is lost (UDP); skip it and go on. */
+				CV_LOG_RL(CV_LOG_DEBUG, TP_MOD, "sendmmsg: %s",
+					  cv_strerror(-errno));
+				sent++;
+				continue;
+			}
+			sent += (unsigned)r;
+		}
+		i += k;
+	}
+	tw->ntx = 0;
+	tw->txused = 0;
+}
+
+int tp_udp_send(struct tp_worker *tw, unsigned li,
+		const struct cv_tp_addr *dst, const void *buf, size_t len)
+{
+	struct tp_udp *u = &tw->udp[li];
+
+	if (!u->active)
+		return CV_ECLOSED;
+	if (len > 65507)
+		return CV_ETOOBIG;
+	TP_INC(tw, tx_msgs[CV_TP_UDP]);
+	if (tw->in_batch && tw->batch > 1) {
+		if (tw->ntx == tw->batch || tw->txused + len > TP_TX_ARENA)
+			tp_udp_flush(tw);
+		if (len <= TP_TX_ARENA) {
+			struct tp_txent *e = &tw->tx[tw->ntx++];
+			e->dst = *dst;
+			e->fd = u->fd;
+			e->off = tw->txused;
+			e->len = len;
+			memcpy(tw->txarena + tw->txused, buf, len);
+			tw->txused += (len + 7) & ~(size_t)7;
+			return 0;
+		}
+	}
+	ssize_t r = sendto(u->fd, buf, len, MSG_DONTWAIT,
+			   (const struct sockaddr *)&dst->ss, cv_tp_addr_len(dst));
+	if (r < 0) {
+		int err = -errno;
+		CV_LOG_RL(CV_LOG_DEBUG, TP_MOD, "sendto: %s", cv_strerror(err));
+		return err;
+	}
+	return 0;
+}

@@ -1,0 +1,171 @@
+/* base: memory, slices, buffers, logging, clock, errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sched.h>
+
+#include "cvoip/base.h"
+
+static int dtor_calls;
+static void count_dtor(void *obj)
+{
+	(void)obj;
+	dtor_calls++;
+}
+
+static void test_mem_refcount(void **state)
+{
+	int64_t live = cv_mem_live();
+	dtor_calls = 0;
+	int *p = cv_mem_zalloc(sizeof(int) * 4, count_dtor);
+	assert_non_null(p);
+	assert_int_equal(p[3], 0);
+	assert_int_equal(cv_mem_live(), live + 1);
+	assert_int_equal(cv_mem_nrefs(p), 1);
+	cv_mem_ref(p);
+	assert_int_equal(cv_mem_nrefs(p), 2);
+	assert_null(cv_mem_unref(p));
+	assert_int_equal(dtor_calls, 0);
+	p = cv_mem_realloc(p, sizeof(int) * 100);
+	assert_non_null(p);
+	assert_int_equal(p[99], 0);
+	cv_mem_unref(p);
+	assert_int_equal(dtor_calls, 1);
+	assert_int_equal(cv_mem_live(), live);
+	assert_null(cv_mem_unref(NULL));
+}
+
+static void test_pl(void **state)
+{
+	struct cv_pl a = CV_PL("Hello");
+	assert_true(cv_pl_eq_str(a, "Hello"));
+	assert_false(cv_pl_eq_str(a, "hello"));
+	assert_true(cv_pl_caseeq_str(a, "hELLO"));
+	uint32_t v;
+	assert_int_equal(cv_pl_u32(CV_PL("4294967295"), &v), 0);
+	assert_int_equal(v, 4294967295u);
+	assert_int_equal(cv_pl_u32(CV_PL("4294967296"), &v), -ERANGE);
+	assert_int_equal(cv_pl_u32(CV_PL("12a"), &v), -EINVAL);
+	assert_int_equal(cv_pl_u32(CV_PL(""), &v), -EINVAL);
+	struct cv_pl t = cv_pl_trim(CV_PL("  x y \t"));
+	assert_true(cv_pl_eq_str(t, "x y"));
+	char buf[4];
+	assert_int_equal(cv_pl_strcpy(CV_PL("abcdef"), buf, sizeof(buf)), 7);
+	assert_string_equal(buf, "abc");
+	char *d = cv_pl_strdup(CV_PL("xyz"));
+	assert_string_equal(d, "xyz");
+	free(d);
+}
+
+static void test_buf(void **state)
+{
+	struct cv_buf b;
+	cv_buf_init(&b, 16);
+	assert_int_equal(cv_buf_append_str(&b, "0123456789"), 0);
+	assert_int_equal(cv_buf_printf(&b, "%d", 12345), 0);
+	assert_int_equal(b.len, 15);
+	assert_string_equal(b.data, "012345678912345");
+	assert_int_equal(cv_buf_append_str(&b, "ab"), CV_ETOOBIG);
+	/* sticky error */
+	assert_int_equal(cv_buf_append_str(&b, "a"), CV_ETOOBIG);
+	cv_buf_reset(&b);
+	assert_int_equal(cv_buf_append_str(&b, "abcdef"), 0);
+	cv_buf_consume(&b, 2);
+	assert_string_equal(b.data, "cdef");
+	cv_buf_consume(&b, 100);
+	assert_int_equal(b.len, 0);
+	cv_buf_free(&b);
+
+	cv_buf_init(&b, 0);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(cv_buf_printf(&b, "line %d with some text\n", i), 0);
+	assert_true(b.len > 20000);
+	cv_buf_free(&b);
+}
+
+struct capture {
+	int lines;
+	char last[512];
+};
+
+static void sink(enum cv_log_level lvl, const char *module, const char *line,
+		 void *arg)
+{
+	struct capture *c = arg;
+	c->lines++;
+	snprintf(c->last, sizeof(c->last), "%s", line);
+}
+
+static void test_log(void **state)
+{
+	struct capture c = {0};
+	cv_log_set_sink(sink, &c);
+	cv_log_set_level(CV_LOG_INFO);
+	cv_log(CV_LOG_INFO, "test", "hello key=%d", 5);
+	assert_int_equal(c.lines, 1);
+	assert_non_null(strstr(c.last, "info"));
+	assert_non_null(strstr(c.last, "test"));
+	assert_non_null(strstr(c.last, "hello key=5"));
+	CV_DEBUG("test", "hidden");
+	assert_int_equal(c.lines, 1);
+	assert_int_equal(cv_log_set_module_level("noisy", CV_LOG_TRACE), 0);
+	CV_DEBUG("noisy", "shown");
+	assert_int_equal(c.lines, 2);
+	/* rate limit: at most 10 per second per call site */
+	cv_clock_fake_enable(1000000);
+	c.lines = 0;
+	for (int i = 0; i < 100; i++)
+		CV_LOG_RL(CV_LOG_WARN, "test", "flood %d", i);
+	assert_int_equal(c.lines, 10);
+	cv_clock_fake_advance(1100000);
+	for (int i = 0; i < 5; i++)
+		CV_LOG_RL(CV_LOG_WARN, "test", "flood %d", i);
+	assert_int_equal(c.lines, 15);
+	assert_non_null(strstr(c.last, "flood 4 suppressed=0"));
+	cv_clock_fake_disable();
+	cv_log_set_sink(NULL, NULL);
+	enum cv_log_level l;
+	assert_int_equal(cv_log_level_parse("debug", &l), 0);
+	assert_int_equal(l, CV_LOG_DEBUG);
+	assert_int_equal(cv_log_level_parse("loud", &l), -EINVAL);
+}
+
+static void test_clock_and_errors(void **state)
+{
+	uint64_t a = cv_clock_us();
+	uint64_t b = cv_clock_us();
+	assert_true(b >= a);
+	cv_clock_fake_enable(5000);
+	assert_true(cv_clock_is_fake());
+	assert_int_equal(cv_clock_us(), 5000);
+	cv_clock_fake_advance(2500);
+	assert_int_equal(cv_clock_us(), 7500);
+	assert_int_equal(cv_clock_ms(), 7);
+	cv_clock_fake_disable();
+	assert_false(cv_clock_is_fake());
+	assert_string_equal(cv_strerror(CV_EFULL), "queue full");
+	assert_string_equal(cv_strerror(-ENOMEM), strerror(ENOMEM));
+	assert_string_equal(cv_strerror(0), "success");
+	char tok[17];
+	cv_random_token(tok, 16);
+	assert_int_equal(strlen(tok), 16);
+	assert_int_equal(cv_hash("abc", 3), cv_hash("abc", 3));
+	assert_int_equal(cv_hash_ci("ABC", 3), cv_hash("abc", 3));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mem_refcount),
+		cmocka_unit_test(test_pl),
+		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_log),
+		cmocka_unit_test(test_clock_and_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
