@@ -56,11 +56,11 @@ function(cv_module name)
   endif()
 endfunction()
 
-# libcvoip.a: every module in one archive for embedders.
+# cvoip_lib: every module, for embedders and examples.
 function(cv_umbrella_library)
   get_property(mods GLOBAL PROPERTY CV_MODULES)
-  add_library(cvoip INTERFACE)
-  target_link_libraries(cvoip INTERFACE ${mods})
+  add_library(cvoip_lib INTERFACE)
+  target_link_libraries(cvoip_lib INTERFACE ${mods})
 endfunction()
 
 # cv_unit_test(NAME SOURCES a.c b.c LIBS cvoip_x ... [TIMEOUT s] [LABELS l])

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "cvoip/runtime.h"
+#include "cvoip/server.h"
+#include "cvoip/store.h"
 #include "cvoip/transport.h"
 
 #include "server.h"
@@ -19,12 +21,14 @@ struct server {
 	unsigned nspecs;
 	struct cv_rt *rt;
 	struct cv_tp *tp;
+	struct cv_store *store;
+	struct cv_srv *srv;
 };
 
 static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 {
 	struct server *s = arg;
-	cv_tp_stateless_reply(s->tp, w, rx, NULL);
+	cv_srv_recv(s->srv, w, rx);
 }
 
 static const struct cv_tp_handler tp_handler = {
@@ -39,12 +43,20 @@ static void worker_start(struct cv_worker *w, void *arg)
 		CV_ERROR(MOD, "worker %u: transport start failed: %s",
 			 cv_worker_index(w), cv_strerror(err));
 		cv_rt_fail(cv_worker_rt(w), err);
+		return;
+	}
+	err = cv_srv_worker_start(s->srv, w);
+	if (err) {
+		CV_ERROR(MOD, "worker %u: server start failed: %s",
+			 cv_worker_index(w), cv_strerror(err));
+		cv_rt_fail(cv_worker_rt(w), err);
 	}
 }
 
 static void worker_stop(struct cv_worker *w, void *arg)
 {
 	struct server *s = arg;
+	cv_srv_worker_stop(s->srv, w);
 	cv_tp_worker_stop(s->tp, w);
 }
 
@@ -113,12 +125,131 @@ int cvoipd_check_config(const char *path)
 	return 0;
 }
 
+static int open_store(const char *url, struct cv_store **stp)
+{
+	if (check_db_path(url))
+		return CV_EDB;
+	struct cv_store_params sp = {.url = url};
+	int err = cv_store_open(stp, &sp);
+	if (err)
+		fprintf(stderr, "cvoipd: cannot open database %s: %s\n", url,
+			cv_strerror(err));
+	return err;
+}
+
+static int read_password_stdin(char *buf, size_t size)
+{
+	if (!fgets(buf, (int)size, stdin))
+		return -EIO;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return buf[0] ? 0 : -EINVAL;
+}
+
 int cvoipd_user_cmd(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "cvoipd user: not built yet (needs the store module)\n");
-	return 1;
+	const char *db = NULL, *password = NULL, *config = NULL;
+	bool from_stdin = false;
+	const char *verb = argc > 1 ? argv[1] : NULL;
+	const char *name = NULL;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--db") && i + 1 < argc)
+			db = argv[++i];
+		else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			config = argv[++i];
+		else if (!strcmp(argv[i], "--password") && i + 1 < argc)
+			password = argv[++i];
+		else if (!strcmp(argv[i], "--password-stdin"))
+			from_stdin = true;
+		else if (argv[i][0] != '-' && !name)
+			name = argv[i];
+		else {
+			fprintf(stderr, "cvoipd user: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	bool needs_name = verb && (!strcmp(verb, "add") || !strcmp(verb, "del"));
+	if (!verb || (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "list")) ||
+	    (needs_name && !name)) {
+		fprintf(stderr, "usage: cvoipd user add NAME [--password P | --password-stdin] [--db URL] [--config FILE]\n"
+				"       cvoipd user del NAME [--db URL] [--config FILE]\n"
+				"       cvoipd user list [--db URL] [--config FILE]\n");
+		return 2;
+	}
+	struct cvoipd_conf conf;
+	if (load_conf(&conf, config))
+		return 1;
+	if (!db)
+		db = conf.database;
+	char pw[512];
+	if (!strcmp(verb, "add") && !password) {
+		if (!from_stdin) {
+			fprintf(stderr, "cvoipd user add: give --password P or --password-stdin\n");
+			cvoipd_conf_free(&conf);
+			return 2;
+		}
+		if (read_password_stdin(pw, sizeof(pw))) {
+			fprintf(stderr, "cvoipd user add: no password on standard input\n");
+			cvoipd_conf_free(&conf);
+			return 1;
+		}
+		password = pw;
+	}
+	struct cv_store *st;
+	int rc = 1;
+	if (open_store(db, &st)) {
+		cvoipd_conf_free(&conf);
+		return 1;
+	}
+	int err;
+	if (!strcmp(verb, "add")) {
+		err = cv_store_user_add(st, name, conf.realm, password, CV_STORE_SYNC(NULL));
+		if (!err) {
+			printf("user %s added (realm %s)\n", name, conf.realm);
+			rc = 0;
+		}
+	} else if (!strcmp(verb, "del")) {
+		err = cv_store_user_del(st, name, conf.realm, CV_STORE_SYNC(NULL));
+		if (!err) {
+			printf("user %s deleted\n", name);
+			rc = 0;
+		}
+	} else {
+		struct cv_store_res *res = NULL;
+		struct cv_store_query q = {.limit = CV_STORE_LIMIT_MAX};
+		err = cv_store_user_list(st, &q, CV_STORE_SYNC(&res));
+		if (!err) {
+			for (size_t i = 0; i < res->n; i++)
+				printf("%s\t%s\n", res->users[i].name, res->users[i].realm);
+			cv_mem_unref(res);
+			rc = 0;
+		}
+	}
+	if (rc)
+		fprintf(stderr, "cvoipd user %s: %s\n", verb, cv_strerror(err));
+	cv_store_close(st);
+	cvoipd_conf_free(&conf);
+	return rc;
+}
+
+/* Users and agents of the configuration go into the store (as HA1), then
+ * every user of the realm is read back for the server's snapshot. */
+static int provision_users(struct server *s, struct cv_store_res **resp)
+{
+	const struct cvoipd_conf *c = &s->conf;
+	for (unsigned i = 0; i < c->nusers; i++) {
+		int err = cv_store_user_add(s->store, c->users[i].name, c->realm,
+					    c->users[i].password, CV_STORE_SYNC(NULL));
+		if (err)
+			return err;
+	}
+	for (unsigned i = 0; i < c->nagents; i++) {
+		int err = cv_store_user_add(s->store, c->agents[i].name, c->realm,
+					    c->agents[i].password, CV_STORE_SYNC(NULL));
+		if (err)
+			return err;
+	}
+	struct cv_store_query q = {.key = c->realm, .limit = CV_STORE_LIMIT_MAX};
+	return cv_store_user_list(s->store, &q, CV_STORE_SYNC(resp));
 }
 
 int cvoipd_serve(const struct cvoipd_opts *o)
@@ -126,6 +257,7 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 	static const char *const default_listen[] = {"udp:127.0.0.1:5060",
 						     "tcp:127.0.0.1:5060"};
 	struct server s = {0};
+	struct cv_store_res *users = NULL;
 	int rc = 1;
 	if (load_conf(&s.conf, o->config))
 		return 1;
@@ -146,8 +278,13 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		err = parse_specs(&s, s.conf.listen, s.conf.nlisten);
 	else
 		err = parse_specs(&s, default_listen, CV_ARRAY_SIZE(default_listen));
-	if (err || check_db_path(s.conf.database))
+	if (err || open_store(s.conf.database, &s.store))
 		goto out;
+	err = provision_users(&s, &users);
+	if (err) {
+		fprintf(stderr, "cvoipd: cannot provision users: %s\n", cv_strerror(err));
+		goto out;
+	}
 
 	struct cv_rt_params rp = {.workers = (unsigned)s.conf.workers,
 				  .on_start = worker_start,
@@ -173,16 +310,49 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 			cv_strerror(err));
 		goto out;
 	}
+	struct cv_srv_user *su = calloc(users->n ? users->n : 1, sizeof(*su));
+	if (!su)
+		goto out;
+	for (size_t i = 0; i < users->n; i++) {
+		su[i].name = users->users[i].name;
+		su[i].ha1_md5 = users->users[i].ha1[CV_STORE_ALG_MD5];
+		su[i].ha1_sha256 = users->users[i].ha1[CV_STORE_ALG_SHA256];
+		su[i].ha1_sha512_256 = users->users[i].ha1[CV_STORE_ALG_SHA512_256];
+	}
+	struct cv_srv_params sp = {
+		.rt = s.rt,
+		.tp = s.tp,
+		.store = s.store,
+		.realm = s.conf.realm,
+		.user_agent = s.conf.user_agent,
+		.reg_min_expires = (uint32_t)s.conf.reg_min_expires,
+		.reg_max_expires = (uint32_t)s.conf.reg_max_expires,
+		.reg_default_expires = (uint32_t)s.conf.reg_default_expires,
+		.users = su,
+		.nusers = users->n,
+	};
+	err = cv_srv_create(&s.srv, &sp);
+	free(su);
+	size_t nusers = users->n;
+	users = cv_mem_unref(users);
+	if (err) {
+		fprintf(stderr, "cvoipd: server: %s\n", cv_strerror(err));
+		goto out;
+	}
+	err = cv_srv_load_bindings(s.srv);
+	if (err)
+		CV_WARN(MOD, "could not reload bindings: %s", cv_strerror(err));
+	CV_INFO(MOD, "%zu users in realm %s", nusers, s.conf.realm);
 	err = cv_rt_start(s.rt);
 	if (err) {
 		fprintf(stderr, "cvoipd: start failed: %s\n", cv_strerror(err));
 		goto out;
 	}
 	for (unsigned i = 0; i < cv_tp_listener_count(s.tp); i++) {
-		struct cv_tp_spec sp = {0};
+		struct cv_tp_spec ls = {0};
 		char txt[128];
-		cv_tp_listener_addr(s.tp, i, &sp.kind, &sp.addr);
-		cv_tp_spec_print(&sp, txt, sizeof(txt));
+		cv_tp_listener_addr(s.tp, i, &ls.kind, &ls.addr);
+		cv_tp_spec_print(&ls, txt, sizeof(txt));
 		CV_INFO(MOD, "listening on %s", txt);
 	}
 	CV_INFO(MOD, "ready: version=%s workers=%u config=%s db=%s",
@@ -191,8 +361,11 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 	err = cv_rt_wait(s.rt);
 	rc = err ? 1 : 0;
 out:
-	cv_tp_destroy(s.tp);
+	cv_mem_unref(users);
 	cv_rt_destroy(s.rt);
+	cv_srv_destroy(s.srv);
+	cv_tp_destroy(s.tp);
+	cv_store_close(s.store);
 	cvoipd_conf_free(&s.conf);
 	if (rc == 0)
 		CV_INFO(MOD, "stopped cleanly: live_objects=%lld",

@@ -15,6 +15,7 @@
 #define CVOIP_MEDIA_H
 
 #include "cvoip/base.h"
+#include "cvoip/rtp.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -137,7 +138,7 @@ CV_API int cv_codec_decode(struct cv_codec_dec *d, const uint8_t *in,
 			   size_t len, int16_t *pcm, size_t *n);
 /* Conceal n lost samples: Opus PLC (or FEC from `next`), G.729 frame
  * erasure, otherwise ITU-T G.711 Appendix I style waveform substitution
- * (spandsp plc) fading to silence after 60 ms. */
+ * (own implementation) fading to silence after 60 ms. */
 CV_API int cv_codec_conceal(struct cv_codec_dec *d, const uint8_t *next,
 			    size_t next_len, int16_t *pcm, size_t n);
 /* Samples a payload decodes to, at the decoder's PCM rate. */
@@ -187,10 +188,10 @@ CV_API int cv_media_offer_fmts(const struct cv_media_offer_params *p,
  * Packet-loss concealment and comfort noise
  * ====================================================================== */
 
-/* Generic PLC (G.711 Appendix I style, spandsp's implementation): feed
+/* Generic PLC (ITU-T G.711 Appendix I style, any rate 8-48 kHz): feed
  * every good frame through cv_plc_rx(), ask cv_plc_fill() for lost ones. */
 struct cv_plc;
-CV_API int cv_plc_create(struct cv_plc **pp);
+CV_API int cv_plc_create(struct cv_plc **pp, uint32_t rate);
 CV_API void cv_plc_rx(struct cv_plc *p, int16_t *pcm, size_t n);
 CV_API void cv_plc_fill(struct cv_plc *p, int16_t *pcm, size_t n);
 
@@ -305,20 +306,8 @@ CV_API int cv_dtmf_det_create(struct cv_dtmf_det **dp, cv_dtmf_fn *fn,
 CV_API int cv_dtmf_det_feed(struct cv_dtmf_det *d, const int16_t *pcm,
 			    size_t n, uint32_t rate);
 
-/* RFC 4733 telephone-event fields (§2.3). Event codes: 0-9, 10='*',
- * 11='#', 12-15=A-D. */
-struct cv_te_event {
-	uint8_t event;
-	bool end;
-	uint8_t volume;     /* 0..63, -dBm0 */
-	uint16_t duration;  /* timestamp units since the event began */
-};
-CV_API int cv_te_digit_to_event(char digit, uint8_t *event);
-CV_API char cv_te_event_to_digit(uint8_t event);
-CV_API int cv_te_encode(const struct cv_te_event *e, uint8_t *out,
-			size_t outsize, size_t *outlen);
-CV_API int cv_te_decode(const uint8_t *in, size_t len,
-			struct cv_te_event *e);
+/* RFC 4733 payload coding and digit mapping are in rtp.h
+ * (cv_rtp_tevent_*); what follows is the timing logic of both ends. */
 
 /* Sender (RFC 4733 §2.5.1): one event at a time; every packet of an event
  * carries the event's start timestamp, the first one the marker bit; the
@@ -345,7 +334,7 @@ CV_API bool cv_te_tx_busy(const struct cv_te_tx *t);
 /* Next packet to send this ptime, or CV_ENOTFOUND when idle. *marker is
  * true on the first packet; *new_ts on the first packet tells the caller to
  * take a fresh RTP timestamp for this event (kept for the rest). */
-CV_API int cv_te_tx_next(struct cv_te_tx *t, struct cv_te_event *e,
+CV_API int cv_te_tx_next(struct cv_te_tx *t, struct cv_rtp_tevent *e,
 			 bool *marker, bool *new_ts);
 
 /* Receiver (RFC 4733 §2.5.2): reports each event once, however many
@@ -369,6 +358,9 @@ CV_API void cv_te_rx_init(struct cv_te_rx *r, uint32_t clock_rate,
 			  cv_te_rx_fn *fn, void *arg);
 CV_API int cv_te_rx_packet(struct cv_te_rx *r, uint32_t rtp_ts,
 			   const uint8_t *payload, size_t len);
+/* The same for an event already parsed (rtp session tevent handler). */
+CV_API int cv_te_rx_event(struct cv_te_rx *r, uint32_t rtp_ts,
+			  const struct cv_rtp_tevent *e);
 /* Ends an event whose end packets were all lost (call every tick). */
 CV_API void cv_te_rx_poll(struct cv_te_rx *r, uint32_t timeout_ms);
 

@@ -263,8 +263,10 @@ struct cv_tp_via_params {
 
 /* The Via transport and sent-by for a request to dst: the address of a
  * listener of that transport and family (advertise= if configured; for a
- * wildcard bind, the local address the kernel routes toward dst).
- * CV_ENOTFOUND when no listener of that kind and family exists. */
+ * wildcard bind, the local address the kernel routes toward dst). TCP/TLS
+ * without such a listener (a client): the routed local address and port 0
+ * (write sent-by without a port; responses return on the connection).
+ * CV_ENOTFOUND when no listener of that kind and family exists otherwise. */
 CV_API int cv_tp_via_for(struct cv_tp *tp, const struct cv_tp_via_params *p,
 			 struct cv_tp_via *out);
 
@@ -304,8 +306,9 @@ CV_API int cv_tp_resp_route(const struct cv_tp_meta *meta,
 			    const struct cv_tp_topvia *via,
 			    struct cv_tp_resp_route *out);
 
-/* Send a response along cv_tp_resp_route(); RESOLVE is not done here
- * (-EHOSTUNREACH... CV_EUNSUPP). */
+/* Send a response along cv_tp_resp_route(): on the connection (reopened
+ * to addr for TCP/TLS if it closed) or to addr. CV_EUNSUPP for
+ * CV_TP_RESP_RESOLVE: resolve the sent-by with cv_tp_resolve() first. */
 CV_API int cv_tp_send_resp(struct cv_tp *tp, struct cv_worker *w,
 			   const struct cv_tp_resp_route *r, const void *buf,
 			   size_t len);
@@ -343,10 +346,12 @@ struct cv_tp_resolve_params {
 
 struct cv_tp_query;
 
-/* RFC 3263 §4: numeric hosts (and maddr) and explicit ports answer at once
- * (done called before return, *qp NULL); names go through NAPTR -> SRV ->
- * AAAA/A on w's c-ares channel, with a per-worker TTL cache. Only
- * transports that have a listener are chosen. qp may be NULL. */
+/* RFC 3263 §4: numeric hosts (and maddr) answer at once (done called
+ * before return, *qp NULL; also when every answer was cached); names go
+ * through NAPTR -> SRV -> A then AAAA on w's c-ares channel, with a
+ * per-worker TTL cache. UDP targets need a UDP listener of the family;
+ * TCP/TLS targets are connect-only; WS/WSS are never chosen. qp may be
+ * NULL. */
 CV_API int cv_tp_resolve(struct cv_tp *tp, struct cv_worker *w,
 			 const struct cv_tp_resolve_params *p,
 			 struct cv_tp_query **qp);

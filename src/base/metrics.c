@@ -598,8 +598,8 @@ void cv_metric_hist_value(const struct cv_metric *s, uint64_t *count,
 		*count = total;
 }
 
-/* Shortest text that reads back as the same double (Prometheus clients
- * print 0.005, 1, 2.5, 1e+06). */
+/* Shortest text that reads back as the same double, laid out like the Go
+ * Prometheus client (strconv 'g', -1): 0.005, 1, 10, 2.5, 100000, 1e+06. */
 static void fmt_double(char *buf, size_t n, double v)
 {
 	if (isnan(v)) {
@@ -610,11 +610,21 @@ static void fmt_double(char *buf, size_t n, double v)
 		snprintf(buf, n, v > 0 ? "+Inf" : "-Inf");
 		return;
 	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, n, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			return;
+	int digits = 17;
+	for (int p = 1; p <= 17; p++) {
+		snprintf(buf, n, "%.*e", p - 1, v);
+		if (strtod(buf, NULL) == v) {
+			digits = p;
+			break;
+		}
 	}
+	snprintf(buf, n, "%.*e", digits - 1, v);
+	const char *e = strchr(buf, 'e');
+	int exp = e ? atoi(e + 1) : 0;
+	if (exp < -4 || exp >= 6)
+		return; /* keep the exponent form */
+	int frac = digits - 1 - exp;
+	snprintf(buf, n, "%.*f", frac > 0 ? frac : 0, v);
 }
 
 static void esc_append(struct cv_buf *out, const char *s, bool quote)

@@ -173,7 +173,7 @@ int cv_codec_dec_create(struct cv_codec_dec **dp, const struct cv_codec *c,
 	d->rate = pick_rate(c, p);
 	int err = c->dec_create ? c->dec_create(&d->st, p, d->rate) : 0;
 	if (!err && !c->conceal)
-		err = cv_plc_create(&d->plc);
+		err = cv_plc_create(&d->plc, d->rate);
 	if (err) {
 		cv_mem_unref(d);
 		return err;

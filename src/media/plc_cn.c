@@ -1,57 +1,156 @@
 /* Generic packet-loss concealment and RFC 3389 comfort noise. */
 #include <math.h>
-#include <spandsp.h>
 
 #include "media_int.h"
 
-/* ---- PLC: spandsp's ITU-T G.711 Appendix I style pitch-period
- * repetition with an overlap-add at the seams and attenuation over the
- * first 50 ms of a loss. spandsp takes int lengths; chunk to be safe. */
+/* ---- PLC after ITU-T G.711 Appendix I ------------------------------------
+ * (Not spandsp's plc: its plc_fillin() memcpy()s overlapping ranges, which
+ * is undefined behaviour and trips ASan.) On the first lost sample we find
+ * the pitch period of the last 20 ms by AMDF over 5..15 ms lags (Appendix
+ * I §I.2.2 uses a normalised cross-correlation over the same span), build
+ * one period with a quarter-period overlap-add so it loops without a
+ * click, and repeat it. Appendix I attenuates by 20% per 10 ms after the
+ * first 10 ms (silent after 60 ms). When audio comes back, the first
+ * quarter period is cross-faded with the continued synthetic signal. All
+ * spans scale with the PCM rate (defined at 8 kHz in the Appendix). */
+
+#define PLC_MAX_RATE 48000
+#define PLC_HIST (PLC_MAX_RATE * 35 / 1000) /* span + max pitch */
+
 struct cv_plc {
-	plc_state_t *s;
+	uint32_t rate;
+	size_t pitch_min, pitch_max, span, hist_len;
+	int16_t hist[PLC_HIST];
+	float period[PLC_MAX_RATE * 15 / 1000];
+	size_t pitch;
+	size_t pos;           /* position in period */
+	size_t missing;       /* samples concealed in this loss */
+	size_t overlap;       /* pitch / 4 */
 };
 
 static void plc_dtor(void *obj)
 {
-	struct cv_plc *p = obj;
-	if (p->s)
-		plc_free(p->s);
+	(void)obj;
 }
 
-int cv_plc_create(struct cv_plc **pp)
+int cv_plc_create(struct cv_plc **pp, uint32_t rate)
 {
-	if (!pp)
+	if (!pp || rate < 8000 || rate > PLC_MAX_RATE)
 		return -EINVAL;
 	struct cv_plc *p = cv_mem_zalloc(sizeof(*p), plc_dtor);
 	if (!p)
 		return -ENOMEM;
-	p->s = plc_init(NULL);
-	if (!p->s) {
-		cv_mem_unref(p);
-		return -ENOMEM;
-	}
+	p->rate = rate;
+	p->pitch_min = rate * 5 / 1000;   /* 200 Hz */
+	p->pitch_max = rate * 15 / 1000;  /* 66.7 Hz */
+	p->span = rate * 20 / 1000;
+	p->hist_len = p->span + p->pitch_max;
 	*pp = p;
 	return 0;
 }
 
+static void hist_push(struct cv_plc *p, const int16_t *pcm, size_t n)
+{
+	size_t h = p->hist_len;
+	if (n >= h) {
+		memcpy(p->hist, pcm + n - h, h * sizeof(*pcm));
+		return;
+	}
+	memmove(p->hist, p->hist + n, (h - n) * sizeof(*pcm));
+	memcpy(p->hist + h - n, pcm, n * sizeof(*pcm));
+}
+
+/* Average magnitude difference: the lag with the least difference over the
+ * last `span` samples. */
+static size_t find_pitch(const struct cv_plc *p)
+{
+	const int16_t *x = p->hist + p->hist_len - p->span;
+	uint64_t best = UINT64_MAX;
+	size_t bl = p->pitch_min;
+	/* coarse step at high rates keeps the search cheap */
+	size_t step = p->rate >= 32000 ? 2 : 1;
+	for (size_t lag = p->pitch_min; lag <= p->pitch_max; lag++) {
+		uint64_t acc = 0;
+		for (size_t i = 0; i < p->span; i += step) {
+			int32_t d = (int32_t)x[i] - x[(ptrdiff_t)i - (ptrdiff_t)lag];
+			acc += (uint64_t)(d < 0 ? -d : d);
+		}
+		if (acc < best) {
+			best = acc;
+			bl = lag;
+		}
+	}
+	return bl;
+}
+
 void cv_plc_rx(struct cv_plc *p, int16_t *pcm, size_t n)
 {
-	while (n) {
-		int c = (int)CV_MIN(n, (size_t)CV_CODEC_MAX_SAMPLES);
-		plc_rx(p->s, pcm, c);
-		pcm += c;
-		n -= (size_t)c;
+	if (!p || !pcm || !n)
+		return;
+	if (p->missing) {
+		/* Cross-fade from the synthetic continuation into the real
+		 * audio, at the gain the loss had reached. */
+		size_t ov = CV_MIN(p->overlap, n);
+		double gain = 1.0;
+		size_t att_start = p->rate / 100;
+		if (p->missing > att_start)
+			gain = 1.0 - 0.2 * (double)(p->missing - att_start) /
+					     (p->rate / 100.0);
+		if (gain < 0)
+			gain = 0;
+		for (size_t i = 0; i < ov; i++) {
+			double w = (double)(i + 1) / (ov + 1);
+			double syn = gain * p->period[p->pos];
+			p->pos = (p->pos + 1) % p->pitch;
+			pcm[i] = cv_sat16((int32_t)lrint(
+				(1 - w) * syn + w * pcm[i]));
+		}
+		p->missing = 0;
 	}
+	hist_push(p, pcm, n);
 }
 
 void cv_plc_fill(struct cv_plc *p, int16_t *pcm, size_t n)
 {
-	while (n) {
-		int c = (int)CV_MIN(n, (size_t)CV_CODEC_MAX_SAMPLES);
-		plc_fillin(p->s, pcm, c);
-		pcm += c;
-		n -= (size_t)c;
+	if (!p || !pcm || !n)
+		return;
+	size_t i = 0;
+	if (!p->missing) {
+		size_t pitch = find_pitch(p);
+		size_t ov = pitch / 4;
+		const int16_t *h = p->hist + p->hist_len;
+		/* One period ending at the last sample; its tail is blended
+		 * with the period before so the loop point is smooth. */
+		for (size_t k = 0; k < pitch; k++) {
+			double v = h[(ptrdiff_t)k - (ptrdiff_t)pitch];
+			if (k >= pitch - ov) {
+				double w = (double)(k - (pitch - ov) + 1) /
+					   (ov + 1);
+				v = (1 - w) * v +
+				    w * h[(ptrdiff_t)k - 2 * (ptrdiff_t)pitch];
+			}
+			p->period[k] = (float)v;
+		}
+		p->pitch = pitch;
+		p->overlap = ov;
+		p->pos = 0;
+		/* fade from the last real samples into the repetition: the
+		 * period starts where the signal one pitch ago was, so the
+		 * join is already continuous up to the blend above. */
 	}
+	size_t att_start = p->rate / 100;     /* 10 ms at full level */
+	double per_sample = 0.2 / (p->rate / 100.0); /* -20% per 10 ms */
+	for (; i < n; i++) {
+		double gain = 1.0;
+		if (p->missing > att_start)
+			gain = 1.0 - per_sample * (double)(p->missing - att_start);
+		if (gain < 0)
+			gain = 0;
+		pcm[i] = cv_sat16((int32_t)lrint(gain * p->period[p->pos]));
+		p->pos = (p->pos + 1) % p->pitch;
+		p->missing++;
+	}
+	hist_push(p, pcm, n);
 }
 
 /* ---- RFC 3389 comfort noise ---------------------------------------------

@@ -415,7 +415,12 @@ uint64_t cv_rtcp_ntp_from_unix_us(uint64_t unix_us)
 /* RFC 3550 §6.3.1 and A.7 rtcp_interval(). */
 double cv_rtcp_interval_det(const struct cv_rtcp_interval_in *in)
 {
-	const double rtcp_min = in->initial ? 2.5 : 5.0;
+	return cv_rtcp_interval_raw(in, in->initial ? 2.5 : 5.0);
+}
+
+double cv_rtcp_interval_raw(const struct cv_rtcp_interval_in *in,
+			    double rtcp_min)
+{
 	double bw = in->rtcp_bw > 0 ? in->rtcp_bw : 400.0; /* 5% of 64 kbit/s */
 	double n = in->members ? in->members : 1;
 	/* Senders get 25% of the RTCP bandwidth when they are <= 25%. */

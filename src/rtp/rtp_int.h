@@ -2,6 +2,8 @@
 #ifndef CVOIP_RTP_INT_H
 #define CVOIP_RTP_INT_H
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cvoip/rtp.h"
@@ -54,6 +56,10 @@ uint16_t cv_rtp_sa_port(const struct sockaddr_storage *sa);
 int cv_rtp_source_update_ex(struct cv_rtp_source *s, uint16_t seq, uint32_t ts,
 			    size_t payload_len, uint64_t arrival_us,
 			    bool jitter);
+
+/* The RTCP interval of A.7 before randomisation with a given minimum. */
+double cv_rtcp_interval_raw(const struct cv_rtcp_interval_in *in,
+			    double rtcp_min);
 
 /* MOS of a received stream from its figures (E-model with codec table). */
 double cv_rtp_mos_for(const char *codec, bool plc, double loss_pct,

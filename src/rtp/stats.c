@@ -30,10 +30,11 @@ void cv_rtp_source_init(struct cv_rtp_source *s, uint32_t ssrc, uint16_t seq,
 	s->ssrc = ssrc;
 	s->clock_rate = clock_rate ? clock_rate : 8000;
 	init_seq(s, seq);
+	/* Nothing seen yet: the first update with seq counts (probation 0). */
+	s->seen[0] = 0;
 	if (probation) {
 		s->max_seq = (uint16_t)(seq - 1);
 		s->probation = probation;
-		s->seen[0] = 0;
 	}
 }
 
@@ -97,6 +98,10 @@ int cv_rtp_source_update_ex(struct cv_rtp_source *s, uint16_t seq, uint32_t ts,
 		}
 		return 0;
 	} else if (udelta == 0) {
+		if (s->received == 0 && !(s->seen[0] & 1)) {
+			s->seen[0] = 1; /* the source's first packet */
+			goto counted;
+		}
 		s->duplicates++;
 		return 0;
 	} else if (udelta < MAX_DROPOUT) {

@@ -540,7 +540,7 @@ static void try_reconnect(struct shard *sh)
 	sh->next_attempt_ms = cv_clock_ms() + s->p.reconnect_ms;
 	if (store_outage(s))
 		return;
-	sh->db.vt->disconnect(&sh->db);
+	sh->db.vt->disconnect(&sh->db, false);
 	if (sh->db.vt->connect(&sh->db) != 0) {
 		CV_LOG_RL(CV_LOG_WARN, MOD, "reconnect %u failed: %s", sh->index,
 			  sh->db.errmsg);
@@ -739,7 +739,7 @@ static void store_free(struct cv_store *s)
 		for (unsigned i = 0; i < s->nshards; i++) {
 			struct shard *sh = &s->shards[i];
 			if (sh->db.vt)
-				sh->db.vt->disconnect(&sh->db);
+				sh->db.vt->disconnect(&sh->db, true);
 			pthread_mutex_destroy(&sh->mu);
 			pthread_cond_destroy(&sh->cond);
 		}
@@ -811,6 +811,9 @@ int cv_store_open(struct cv_store **sp, const struct cv_store_params *p)
 		pthread_cond_init(&sh->cond, NULL);
 		sh->db.s = s;
 		sh->db.vt = vt;
+		sh->db.url = vt == &db_sqlite_vt ? s->url + 7 : s->url;
+		sh->db.busy_timeout_ms = s->p.busy_timeout_ms;
+		sh->db.connect_timeout_s = s->p.connect_timeout_s;
 	}
 	char shown[512];
 	redact(url, shown, sizeof(shown));

@@ -50,8 +50,11 @@ typedef int(db_row_fn)(struct db_row *r, void *arg);
 
 struct db_vt {
 	const char *name;
+	/* (Re)connects; 0 or CV_EDB with errmsg set. */
 	int (*connect)(struct db *db);
-	void (*disconnect)(struct db *db);
+	/* Drops the connection (an in-memory database keeps its handle
+	 * unless final, or its data would vanish). */
+	void (*disconnect)(struct db *db, bool final);
 	/* Parameterless SQL, possibly several statements. */
 	int (*exec)(struct db *db, const char *sql);
 	/* One statement; sql must be a string constant (statement cache key). */
@@ -70,6 +73,9 @@ extern const struct db_vt db_pg_vt;
 struct db {
 	const struct db_vt *vt;
 	struct cv_store *s;
+	const char *url;
+	uint32_t busy_timeout_ms;
+	uint32_t connect_timeout_s;
 	bool down;
 	void *impl;
 	char errmsg[256];
@@ -147,5 +153,32 @@ int req_submit(struct cv_store *s, struct store_req *r,
 int check_text(const char *s, size_t max);
 int check_json_object(const char *s);
 void make_id(char out[33]);
+
+/* ---- helpers shared by the operations (ops_common.c) ------------------ */
+struct list_ctx {
+	struct res_int *res;
+	size_t cap;
+};
+/* Creates r->res of kind with changes; 0 or -ENOMEM. */
+int res_set(struct store_req *r, enum cv_store_res_kind kind, int64_t changes);
+/* Starts a list result; the caller runs the query with list_ctx. */
+int list_start(struct store_req *r, struct list_ctx *c,
+	       enum cv_store_res_kind kind);
+/* Ends it: -ENOMEM if a copy failed. */
+int list_end(struct store_req *r, struct list_ctx *c, int err);
+uint64_t key_of(const char *s);
+/* Copies and checks a query into r->in.query. */
+int query_copy(struct store_req *r, const struct cv_store_query *q);
+/* A required name: non-empty, at most CV_STORE_NAME_MAX. */
+int check_name(const char *s);
+/* DELETE ... WHERE name = ? with r->in.key.k1; CV_ENOTFOUND if none. */
+int exec_del_by_name(struct db *db, struct store_req *r, const char *sql);
+/* Submit an operation whose input is one name (key k1) or nothing. */
+int submit_name(struct cv_store *s, const struct op_desc *op, const char *name,
+		const struct cv_store_cb *cb);
+int submit_plain(struct cv_store *s, const struct op_desc *op,
+		 const struct cv_store_cb *cb);
+#define ADUP(r, x) arena_strdup(&(r)->ar, (x))
+#define RDUP(c, row, i) arena_strdup(&(c)->res->ar, db_text((row), (i)))
 
 #endif

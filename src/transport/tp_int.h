@@ -209,6 +209,12 @@ struct cv_tp_conn *tp_ct_lookup(struct cv_tp *tp, enum cv_tp_kind kind,
 void tp_ct_insert(struct cv_tp *tp, struct cv_tp_conn *c);
 void tp_ct_remove(struct cv_tp *tp, struct cv_tp_conn *c);
 int tp_stream_frame(struct cv_tp_conn *c);
+/* Pure framing step over a stream buffer (unit-tested): 0 with a message
+ * of msg_len bytes ending at consumed; CV_EINCOMPLETE with consumed =
+ * keep-alive bytes to drop; CV_ETOOBIG / CV_EPARSE. pings = CRLFCRLF seen. */
+int tp_frame_next(const char *buf, size_t len, size_t max, size_t *consumed,
+		  size_t *msg_len, unsigned *pings);
+void tp_ws_accept_key(struct cv_pl key, char out[32]);
 
 /* tls.c */
 int tp_tls_init(struct cv_tp *tp, const struct cv_tp_tls_params *p);

@@ -42,7 +42,6 @@ struct cv_txn {
 	struct cv_txn_layer *layer; /* NULL once Terminated */
 	struct cv_sip_msg *req;
 	struct txn_bytes *out;      /* see struct txn_bytes */
-	struct cv_txn_bytes_cancel *unused;
 	void *uarg;
 	uint64_t hash, shash;
 	struct cv_tmr tmr;          /* the one wheel entry of this txn */

@@ -1,0 +1,531 @@
+/* RFC 3261 §12 dialogs: creation, matching, in-dialog requests, and the
+ * 2xx/ACK reliability of INVITE (§13.3.1.4, §13.2.2.4, RFC 6026). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dialog_int.h"
+
+#define MOD "dialog"
+
+static size_t bucket_of(struct cv_ua *ua, struct cv_pl call_id,
+			struct cv_pl ltag)
+{
+	uint64_t h = cv_hash(call_id.p, call_id.l) ^
+		     (cv_hash(ltag.p, ltag.l) * 31);
+	return (size_t)(h % ua->nbuckets);
+}
+
+struct cv_dlg *dlg_find(struct cv_ua *ua, struct cv_pl call_id,
+			struct cv_pl ltag, struct cv_pl rtag)
+{
+	if (!ltag.l)
+		return NULL;
+	for (struct cv_dlg *d = ua->buckets[bucket_of(ua, call_id, ltag)]; d;
+	     d = d->hnext) {
+		if (!cv_pl_eq_str(call_id, d->call_id) ||
+		    !cv_pl_eq_str(ltag, d->ltag))
+			continue;
+		/* An early UAC dialog learns nothing new here; a dialog
+		 * created before the remote tag was known (none today) would
+		 * match any. */
+		if (d->rtag && !cv_pl_eq_str(rtag, d->rtag))
+			continue;
+		return d;
+	}
+	return NULL;
+}
+
+static void table_add(struct cv_dlg *d)
+{
+	struct cv_ua *ua = d->ua;
+	size_t b = bucket_of(ua, cv_pl_str(d->call_id), cv_pl_str(d->ltag));
+	d->hnext = ua->buckets[b];
+	ua->buckets[b] = d;
+	d->in_table = true;
+	ua->count++;
+	ua->st.dialogs_created++;
+	cv_mem_ref(d); /* the table's reference */
+}
+
+static void table_remove(struct cv_dlg *d)
+{
+	if (!d->in_table)
+		return;
+	struct cv_ua *ua = d->ua;
+	size_t b = bucket_of(ua, cv_pl_str(d->call_id), cv_pl_str(d->ltag));
+	for (struct cv_dlg **pp = &ua->buckets[b]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == d) {
+			*pp = d->hnext;
+			break;
+		}
+	}
+	d->hnext = NULL;
+	d->in_table = false;
+	ua->count--;
+	cv_mem_unref(d);
+}
+
+static void dlg_dtor(void *obj)
+{
+	struct cv_dlg *d = obj;
+	cv_tmr_cancel(&d->tmr);
+	cv_mem_unref(d->inv);
+	free(d->call_id);
+	free(d->ltag);
+	free(d->rtag);
+	free(d->luri);
+	free(d->ruri);
+	free(d->target);
+	for (size_t i = 0; i < d->nroute; i++)
+		free(d->routes[i]);
+	free(d->routes);
+	free(d->resp);
+	free(d->ack);
+	cv_ua_addr_clear(&d->peer);
+}
+
+void dlg_table_clear(struct cv_ua *ua)
+{
+	for (size_t b = 0; b < ua->nbuckets; b++) {
+		while (ua->buckets[b]) {
+			struct cv_dlg *d = ua->buckets[b];
+			cv_tmr_cancel(&d->tmr);
+			d->state = CV_DLG_TERMINATED;
+			table_remove(d);
+		}
+	}
+}
+
+/* name-addr value without its tag parameter, for re-use in From/To. */
+static char *naddr_without_tag(const struct cv_sip_naddr *na)
+{
+	struct cv_buf b;
+	cv_buf_init(&b, 8192);
+	if (na->dname.l)
+		cv_buf_printf(&b, "\"%.*s\" ", CV_PL_ARG(na->dname));
+	cv_buf_printf(&b, "<%.*s>", CV_PL_ARG(na->uri));
+	struct cv_pl rest = na->params, name, val;
+	while (cv_sip_param_next(&rest, &name, &val) == 0) {
+		if (cv_pl_caseeq_str(name, "tag"))
+			continue;
+		if (val.l)
+			cv_buf_printf(&b, ";%.*s=%.*s", CV_PL_ARG(name),
+				      CV_PL_ARG(val));
+		else
+			cv_buf_printf(&b, ";%.*s", CV_PL_ARG(name));
+	}
+	if (b.err) {
+		cv_buf_free(&b);
+		return NULL;
+	}
+	return b.data ? b.data : strdup("");
+}
+
+static int contact_target(const struct cv_sip_msg *m, char **out)
+{
+	const struct cv_sip_hdr *h = cv_sip_msg_hdr(m, CV_SIP_HDR_CONTACT);
+	if (!h)
+		return CV_ENOTFOUND;
+	struct cv_pl rest = h->value, item;
+	if (cv_sip_list_next(&rest, &item))
+		return CV_EPARSE;
+	struct cv_sip_contact c;
+	if (cv_sip_contact_parse(item, &c) || c.star)
+		return CV_EPARSE;
+	char *s = cv_pl_strdup(c.addr.uri);
+	if (!s)
+		return -ENOMEM;
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+/* Record-Route values in message order; reverse for the UAC (§12.1.2). */
+static int set_routes(struct cv_dlg *d, const struct cv_sip_msg *m, bool reverse)
+{
+	struct cv_sip_vals_iter it = {0};
+	struct cv_pl v;
+	size_t n = 0;
+	while (cv_sip_msg_vals_next(m, CV_SIP_HDR_RECORD_ROUTE, &it, &v) == 0)
+		n++;
+	if (n > 64)
+		return CV_ETOOBIG;
+	if (!n)
+		return 0;
+	d->routes = calloc(n, sizeof(char *));
+	if (!d->routes)
+		return -ENOMEM;
+	memset(&it, 0, sizeof(it));
+	size_t i = 0;
+	while (i < n && cv_sip_msg_vals_next(m, CV_SIP_HDR_RECORD_ROUTE, &it, &v) == 0) {
+		char *s = cv_pl_strdup(cv_pl_trim(v));
+		if (!s)
+			return -ENOMEM;
+		d->routes[reverse ? n - 1 - i : i] = s;
+		i++;
+		d->nroute = i;
+	}
+	return 0;
+}
+
+static struct cv_dlg *dlg_alloc(struct cv_ua *ua)
+{
+	struct cv_dlg *d = cv_mem_zalloc(sizeof(*d), dlg_dtor);
+	if (!d)
+		return NULL;
+	d->ua = ua;
+	cv_tmr_init(&d->tmr);
+	return d;
+}
+
+int cv_dlg_create_uas(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *st,
+		      struct cv_pl contact_user)
+{
+	const struct cv_sip_msg *req = cv_txn_request(st);
+	char ltag[40];
+	int err = cv_txn_local_tag(st, ltag, sizeof(ltag));
+	if (err < 0)
+		return err;
+	if (!req->from.tag.l)
+		return CV_EPARSE; /* RFC 2543 peers without tags: not supported */
+	struct cv_dlg *d = dlg_alloc(ua);
+	if (!d)
+		return -ENOMEM;
+	d->uac = false;
+	d->state = CV_DLG_EARLY;
+	d->call_id = cv_pl_strdup(req->call_id);
+	d->ltag = strdup(ltag);
+	d->rtag = cv_pl_strdup(req->from.tag);
+	d->luri = naddr_without_tag(&req->to);
+	d->ruri = naddr_without_tag(&req->from);
+	if (!d->call_id || !d->ltag || !d->rtag || !d->luri || !d->ruri) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = contact_target(req, &d->target);
+	if (err == CV_ENOTFOUND)
+		err = (d->target = cv_pl_strdup(req->from.uri)) ? 0 : -ENOMEM;
+	if (err)
+		goto fail;
+	err = set_routes(d, req, false);
+	if (err)
+		goto fail;
+	d->rcseq = req->cseq.num;
+	d->rcseq_set = true;
+	d->lcseq = 0;
+	cv_pl_strcpy(contact_user, d->contact_user, sizeof(d->contact_user));
+	cv_ua_addr_copy(&d->peer, cv_txn_addr(st));
+	table_add(d);
+	*dp = d;
+	return 0;
+fail:
+	cv_mem_unref(d);
+	return err;
+}
+
+int cv_dlg_create_uac(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *ct,
+		      const struct cv_sip_msg *resp)
+{
+	const struct cv_sip_msg *req = cv_txn_request(ct);
+	if (!resp->to.tag.l)
+		return CV_EPARSE;
+	struct cv_dlg *d = dlg_find(ua, resp->call_id, resp->from.tag, resp->to.tag);
+	if (d) {
+		if (resp->status >= 200 && resp->status < 300)
+			d->state = CV_DLG_CONFIRMED;
+		cv_dlg_refresh_target(d, resp);
+		*dp = cv_dlg_ref(d);
+		return 0;
+	}
+	d = dlg_alloc(ua);
+	if (!d)
+		return -ENOMEM;
+	int err = -ENOMEM;
+	d->uac = true;
+	d->state = resp->status >= 200 ? CV_DLG_CONFIRMED : CV_DLG_EARLY;
+	d->call_id = cv_pl_strdup(resp->call_id);
+	d->ltag = cv_pl_strdup(resp->from.tag);
+	d->rtag = cv_pl_strdup(resp->to.tag);
+	d->luri = naddr_without_tag(&req->from);
+	d->ruri = naddr_without_tag(&req->to);
+	if (!d->call_id || !d->ltag || !d->rtag || !d->luri || !d->ruri)
+		goto fail;
+	err = contact_target(resp, &d->target);
+	if (err == CV_ENOTFOUND)
+		err = (d->target = cv_pl_strdup(req->ruri)) ? 0 : -ENOMEM;
+	if (err)
+		goto fail;
+	err = set_routes(d, resp, true);
+	if (err)
+		goto fail;
+	d->lcseq = req->cseq.num;
+	d->rcseq_set = false;
+	/* the Contact user we sent, for in-dialog requests */
+	const struct cv_sip_hdr *ch = cv_sip_msg_hdr(req, CV_SIP_HDR_CONTACT);
+	struct cv_sip_contact c;
+	struct cv_sip_uri u;
+	if (ch && cv_sip_contact_parse(ch->value, &c) == 0 &&
+	    cv_sip_uri_parse(c.addr.uri, &u) == 0)
+		cv_pl_strcpy(u.user, d->contact_user, sizeof(d->contact_user));
+	cv_ua_addr_copy(&d->peer, cv_txn_addr(ct));
+	table_add(d);
+	*dp = d;
+	return 0;
+fail:
+	cv_mem_unref(d);
+	return err;
+}
+
+struct cv_dlg *cv_dlg_ref(struct cv_dlg *d)
+{
+	return cv_mem_ref(d);
+}
+
+void cv_dlg_release(struct cv_dlg *d)
+{
+	cv_mem_unref(d);
+}
+
+void cv_dlg_terminate(struct cv_dlg *d)
+{
+	if (!d)
+		return;
+	d->state = CV_DLG_TERMINATED;
+	cv_tmr_cancel(&d->tmr);
+	d->waiting_ack = false;
+	table_remove(d);
+}
+
+void cv_dlg_refresh_target(struct cv_dlg *d, const struct cv_sip_msg *m)
+{
+	contact_target(m, &d->target);
+}
+
+static void extra_headers(struct cv_dlg *d, struct cv_buf *b, bool response)
+{
+	char contact[512];
+	if (cv_ua_contact_uri(d->ua, &d->peer, cv_pl_str(d->contact_user),
+			      contact, sizeof(contact)) == 0)
+		cv_buf_printf(b, "Contact: <%s>\r\n", contact);
+	if (d->ua->user_agent)
+		cv_buf_printf(b, "%s: %s\r\n", response ? "Server" : "User-Agent",
+			      d->ua->user_agent);
+}
+
+/* RFC 3261 §13.3.1.4: 2xx again at T1, 2T1, ... capped at T2, until the
+ * ACK comes or 64*T1 has passed. */
+static void retrans_2xx(struct cv_tmr *t, void *arg)
+{
+	struct cv_dlg *d = arg;
+	struct cv_ua *ua = d->ua;
+	if (!d->waiting_ack)
+		return;
+	if (cv_clock_us() >= d->deadline_us) {
+		d->waiting_ack = false;
+		ua->st.ack_timeouts++;
+		CV_LOG_RL(CV_LOG_INFO, MOD, "no ACK for 2xx call-id=%s", d->call_id);
+		if (ua->h->ack_timeout) {
+			cv_mem_ref(d);
+			ua->h->ack_timeout(ua, d, ua->arg);
+			cv_mem_unref(d);
+		}
+		return;
+	}
+	if (!d->peer.reliable) {
+		ua_send_response(ua, d->inv, &d->peer, d->resp, d->resplen);
+		ua->st.tx_2xx_retrans++;
+		d->interval_ms = CV_MIN(d->interval_ms * 2, ua->t2_ms);
+	}
+	uint64_t next = d->peer.reliable ? d->deadline_us - cv_clock_us()
+					 : (uint64_t)d->interval_ms * 1000;
+	cv_tmr_start(cv_worker_wheel(ua->w), &d->tmr, next, retrans_2xx, d);
+}
+
+int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
+		   const struct cv_txn_resp_params *p)
+{
+	struct cv_buf hdrs;
+	cv_buf_init(&hdrs, 16384);
+	extra_headers(d, &hdrs, true);
+	if (p)
+		cv_buf_append_pl(&hdrs, p->headers);
+	if (hdrs.err) {
+		int e = hdrs.err;
+		cv_buf_free(&hdrs);
+		return e;
+	}
+	struct cv_sip_msg *req = cv_txn_request(st);
+	struct cv_sip_resp_params rp = {
+		.to_tag = cv_pl_str(d->ltag),
+		.headers = {hdrs.data, hdrs.len},
+		.content_type = p ? p->content_type : (struct cv_pl)CV_PL_INIT,
+		.body = p ? p->body : (struct cv_pl)CV_PL_INIT,
+	};
+	struct cv_buf out;
+	cv_buf_init(&out, d->ua->lim.max_msg);
+	int err = cv_sip_resp_print(&out, req, status, p ? p->reason : NULL, &rp);
+	cv_buf_free(&hdrs);
+	if (!err)
+		err = cv_txn_respond_raw(st, status, out.data, out.len);
+	if (!err && status >= 200 && status < 300 &&
+	    req->method == CV_SIP_INVITE) {
+		d->state = CV_DLG_CONFIRMED;
+		free(d->resp);
+		d->resp = out.data;
+		d->resplen = out.len;
+		out.data = NULL;
+		cv_mem_unref(d->inv);
+		d->inv = cv_mem_ref(req);
+		d->waiting_ack = true;
+		d->interval_ms = d->ua->t1_ms;
+		d->deadline_us = cv_clock_us() + 64ull * d->ua->t1_ms * 1000;
+		uint64_t first = d->peer.reliable ? 64ull * d->ua->t1_ms * 1000
+						  : (uint64_t)d->ua->t1_ms * 1000;
+		cv_tmr_start(cv_worker_wheel(d->ua->w), &d->tmr, first,
+			     retrans_2xx, d);
+	} else if (!err && status >= 300 && req->method == CV_SIP_INVITE) {
+		/* a failed INVITE ends its early dialog */
+		cv_dlg_terminate(d);
+	}
+	cv_buf_free(&out);
+	return err;
+}
+
+void dlg_got_ack(struct cv_dlg *d, struct cv_sip_msg *ack)
+{
+	(void)ack;
+	d->waiting_ack = false;
+	cv_tmr_cancel(&d->tmr);
+}
+
+static int build_request(struct cv_dlg *d, enum cv_sip_method method,
+			 struct cv_pl method_name, uint32_t cseq, struct cv_pl headers,
+			 struct cv_pl ctype, struct cv_pl body,
+			 struct cv_buf *out)
+{
+	struct cv_tp_via via;
+	int err = ua_via_for(d->ua, &d->peer, &via);
+	if (err)
+		return err;
+	char sent_by[CV_TP_ADDRSTRLEN + 220];
+	snprintf(sent_by, sizeof(sent_by), "%s:%u", via.host, via.port);
+	struct cv_pl routes[64];
+	for (size_t i = 0; i < d->nroute; i++)
+		routes[i] = cv_pl_str(d->routes[i]);
+	struct cv_buf hdrs;
+	cv_buf_init(&hdrs, 16384);
+	if (method != CV_SIP_ACK)
+		extra_headers(d, &hdrs, false);
+	else if (d->ua->user_agent)
+		cv_buf_printf(&hdrs, "User-Agent: %s\r\n", d->ua->user_agent);
+	cv_buf_append_pl(&hdrs, headers);
+	if (hdrs.err) {
+		err = hdrs.err;
+		cv_buf_free(&hdrs);
+		return err;
+	}
+	/* From/To values are complete name-addrs; the printer adds tags. */
+	struct cv_sip_naddr lna, rna;
+	cv_sip_naddr_parse(cv_pl_str(d->luri), &lna);
+	cv_sip_naddr_parse(cv_pl_str(d->ruri), &rna);
+	struct cv_sip_req_params rp = {
+		.method = method,
+		.method_name = method_name,
+		.ruri = cv_pl_str(d->target),
+		.via = {.tp = ua_sip_tp(via.kind), .sent_by = cv_pl_str(sent_by),
+			.rport = true},
+		.from_uri = lna.uri,
+		.from_display = lna.dname,
+		.from_tag = cv_pl_str(d->ltag),
+		.to_uri = rna.uri,
+		.to_display = rna.dname,
+		.to_tag = cv_pl_str(d->rtag),
+		.call_id = cv_pl_str(d->call_id),
+		.cseq = cseq,
+		.route = routes,
+		.nroute = d->nroute,
+		.headers = {hdrs.data, hdrs.len},
+		.content_type = ctype,
+		.body = body,
+	};
+	err = cv_sip_req_print(out, &rp);
+	cv_buf_free(&hdrs);
+	return err;
+}
+
+int cv_dlg_request(struct cv_dlg *d, const struct cv_dlg_req *r,
+		   struct cv_txn **ctp)
+{
+	if (r->method == CV_SIP_ACK || r->method == CV_SIP_CANCEL)
+		return -EINVAL;
+	if (d->state == CV_DLG_TERMINATED)
+		return CV_ECLOSED;
+	if (d->lcseq == UINT32_MAX >> 1)
+		return CV_ETOOBIG;
+	struct cv_buf out;
+	cv_buf_init(&out, d->ua->lim.max_msg);
+	int err = build_request(d, r->method, r->method_name, d->lcseq + 1,
+				r->headers,
+				r->content_type, r->body, &out);
+	if (!err) {
+		struct cv_txn_client_params cp = {.buf = out.data,
+						  .len = out.len,
+						  .dst = &d->peer,
+						  .uarg = r->uarg};
+		err = cv_txn_client_create(ctp, cv_ua_txn_layer(d->ua), &cp);
+		if (!err)
+			d->lcseq++;
+	}
+	cv_buf_free(&out);
+	return err;
+}
+
+int cv_dlg_ack(struct cv_dlg *d, const struct cv_sip_msg *resp2xx,
+	       struct cv_pl content_type, struct cv_pl body)
+{
+	if (d->state == CV_DLG_EARLY)
+		d->state = CV_DLG_CONFIRMED;
+	struct cv_buf out;
+	cv_buf_init(&out, d->ua->lim.max_msg);
+	int err = build_request(d, CV_SIP_ACK, (struct cv_pl)CV_PL_INIT,
+				resp2xx->cseq.num,
+				(struct cv_pl)CV_PL_INIT, content_type, body,
+				&out);
+	if (!err)
+		err = cv_txn_send_stateless(cv_ua_txn_layer(d->ua), &d->peer,
+					    NULL, out.data, out.len);
+	if (!err) {
+		free(d->ack);
+		d->ack = out.data;
+		d->acklen = out.len;
+		d->ack_cseq = resp2xx->cseq.num;
+		out.data = NULL;
+	}
+	cv_buf_free(&out);
+	return err;
+}
+
+bool dlg_resend_ack(struct cv_ua *ua, const struct cv_sip_msg *resp)
+{
+	struct cv_dlg *d = dlg_find(ua, resp->call_id, resp->from.tag,
+				    resp->to.tag);
+	if (!d || !d->ack || d->ack_cseq != resp->cseq.num)
+		return false;
+	cv_txn_send_stateless(ua->txl, &d->peer, NULL, d->ack, d->acklen);
+	ua->st.tx_ack_retrans++;
+	return true;
+}
+
+enum cv_dlg_state cv_dlg_state(const struct cv_dlg *d) { return d->state; }
+bool cv_dlg_is_uac(const struct cv_dlg *d) { return d->uac; }
+struct cv_pl cv_dlg_call_id(const struct cv_dlg *d) { return cv_pl_str(d->call_id); }
+struct cv_pl cv_dlg_local_tag(const struct cv_dlg *d) { return cv_pl_str(d->ltag); }
+struct cv_pl cv_dlg_remote_tag(const struct cv_dlg *d) { return cv_pl_str(d->rtag); }
+struct cv_pl cv_dlg_remote_uri(const struct cv_dlg *d) { return cv_pl_str(d->ruri); }
+struct cv_pl cv_dlg_local_uri(const struct cv_dlg *d) { return cv_pl_str(d->luri); }
+struct cv_pl cv_dlg_remote_target(const struct cv_dlg *d) { return cv_pl_str(d->target); }
+const struct cv_txn_addr *cv_dlg_peer(const struct cv_dlg *d) { return &d->peer; }
+void *cv_dlg_uarg(const struct cv_dlg *d) { return d->uarg; }
+void cv_dlg_set_uarg(struct cv_dlg *d, void *uarg) { d->uarg = uarg; }
+struct cv_ua *cv_dlg_ua(const struct cv_dlg *d) { return d->ua; }

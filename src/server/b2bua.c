@@ -1,0 +1,613 @@
+/* B2BUA call routing between registered users: the incoming leg (A) is a
+ * UAS dialog, each contact of the callee gets an outgoing leg (B, forked in
+ * parallel); the first 2xx wins, the others are cancelled (or ACKed and
+ * BYEd when they answer late). Both legs live on one worker: B's Call-ID is
+ * chosen to hash to A's worker. Media is passed through as the endpoints
+ * offer it (no anchoring yet: docs/server.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_int.h"
+
+#define MOD "b2bua"
+
+enum { UARG_LEG = 1, UARG_RELAY = 2 };
+
+struct call;
+
+struct leg {
+	int kind; /* UARG_LEG */
+	struct call *call;
+	struct cv_txn *ct;
+	struct cv_dlg *dlg;
+	bool final;
+	uint16_t status;
+	char contact[256];
+};
+
+/* A request relayed from one leg to the other; the response goes back on
+ * st (NULL: nothing to answer, e.g. our own BYE). */
+struct relay {
+	int kind; /* UARG_RELAY */
+	struct call *call;
+	struct cv_txn *st;
+	struct cv_dlg *from; /* the dialog st arrived on */
+	enum cv_sip_method method;
+};
+
+enum call_state { CALL_ROUTING, CALL_EARLY, CALL_ANSWERED, CALL_ENDED };
+
+struct call {
+	struct call *next, *prev;
+	struct srv_worker *sw;
+	enum call_state state;
+	struct cv_txn *a_st;
+	struct cv_dlg *a_dlg;
+	struct leg legs[SRV_MAX_FORK];
+	unsigned nlegs;
+	struct leg *winner;
+	bool cancelled;
+	uint16_t best;
+	struct cv_tmr no_answer;
+	char *a_call_id;
+	char *caller;
+	char *callee;
+	int64_t start_us, answer_us;
+};
+
+static void call_dtor(void *obj)
+{
+	struct call *c = obj;
+	cv_tmr_cancel(&c->no_answer);
+	free(c->a_call_id);
+	free(c->caller);
+	free(c->callee);
+}
+
+static void list_remove(struct call *c)
+{
+	struct srv_worker *sw = c->sw;
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (sw->calls == c)
+		sw->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+}
+
+static void write_cdr(struct call *c, const char *reason, const char *by)
+{
+	struct cv_srv *s = c->sw->srv;
+	int64_t end = (int64_t)cv_clock_wall_us();
+	CV_INFO(MOD, "call end call-id=%s from=%s to=%s reason=\"%s\" by=%s duration_ms=%lld",
+		c->a_call_id, c->caller, c->callee, reason, by,
+		c->answer_us ? (long long)(end - c->answer_us) / 1000 : 0LL);
+	if (!s->p.store)
+		return;
+	struct cv_store_cdr_leg legs[2];
+	size_t nlegs = 0;
+	legs[nlegs++] = (struct cv_store_cdr_leg){.index = 0,
+						  .call_id = c->a_call_id,
+						  .peer = c->caller};
+	char bcid[256] = "";
+	if (c->winner && c->winner->dlg) {
+		cv_pl_strcpy(cv_dlg_call_id(c->winner->dlg), bcid, sizeof(bcid));
+		legs[nlegs++] = (struct cv_store_cdr_leg){.index = 1,
+							  .call_id = bcid,
+							  .peer = c->winner->contact};
+	}
+	struct cv_store_cdr cdr = {
+		.call_id = c->a_call_id,
+		.caller = c->caller,
+		.callee = c->callee,
+		.start_us = c->start_us,
+		.answer_us = c->answer_us,
+		.end_us = end,
+		.end_reason = reason,
+		.hangup_by = by,
+		.nlegs = nlegs,
+		.legs = legs,
+	};
+	cv_store_cdr_insert(s->p.store, &cdr, NULL);
+}
+
+/* The call is over: drop dialogs and the list entry; pending client
+ * transactions keep their own references until their final responses. */
+static void call_end(struct call *c, const char *reason, const char *by)
+{
+	if (c->state == CALL_ENDED)
+		return;
+	struct cv_srv *s = c->sw->srv;
+	if (c->state != CALL_ANSWERED)
+		s->st_calls_failed++;
+	s->st_calls_active--;
+	c->state = CALL_ENDED;
+	cv_tmr_cancel(&c->no_answer);
+	write_cdr(c, reason, by);
+	if (c->a_dlg) {
+		cv_dlg_set_uarg(c->a_dlg, NULL);
+		cv_dlg_terminate(c->a_dlg);
+		cv_dlg_release(c->a_dlg);
+		c->a_dlg = NULL;
+	}
+	for (unsigned i = 0; i < c->nlegs; i++) {
+		struct leg *l = &c->legs[i];
+		if (l->dlg) {
+			cv_dlg_set_uarg(l->dlg, NULL);
+			cv_dlg_terminate(l->dlg);
+			cv_dlg_release(l->dlg);
+			l->dlg = NULL;
+		}
+	}
+	if (c->a_st) {
+		cv_txn_release(c->a_st);
+		c->a_st = NULL;
+	}
+	list_remove(c);
+	cv_mem_unref(c); /* the list's reference */
+}
+
+static void respond_a(struct call *c, uint16_t status, const char *reason,
+		      const struct cv_sip_msg *from)
+{
+	if (!c->a_st)
+		return;
+	struct cv_txn_resp_params rp = {.reason = reason};
+	if (from && from->body.l) {
+		rp.content_type = from->content_type;
+		rp.body = from->body;
+	}
+	cv_dlg_respond(c->a_dlg, c->a_st, status, &rp);
+	if (status >= 200) {
+		cv_txn_release(c->a_st);
+		c->a_st = NULL;
+	}
+}
+
+static void cancel_legs(struct call *c, const struct leg *except)
+{
+	struct cv_txn_cancel_params cp = {
+		.headers = CV_PL("Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n")};
+	for (unsigned i = 0; i < c->nlegs; i++) {
+		struct leg *l = &c->legs[i];
+		if (l != except && !l->final && l->ct)
+			cv_txn_cancel(l->ct, except ? &cp : NULL);
+	}
+}
+
+static void no_answer(struct cv_tmr *t, void *arg)
+{
+	struct call *c = arg;
+	if (c->state == CALL_ANSWERED || c->state == CALL_ENDED)
+		return;
+	CV_INFO(MOD, "no answer call-id=%s", c->a_call_id);
+	c->cancelled = true;
+	cancel_legs(c, NULL);
+	respond_a(c, 480, "No Answer", NULL);
+	call_end(c, "480 No Answer", "system");
+}
+
+static uint16_t better(uint16_t a, uint16_t b)
+{
+	/* RFC 3261 §16.7 step 6, simplified: 6xx first, then the lowest
+	 * class; 408/local failures rank last. */
+	if (!a)
+		return b;
+	if (a >= 600)
+		return a;
+	if (b >= 600)
+		return b;
+	if (a == 408)
+		return b;
+	if (b == 408)
+		return a;
+	return b / 100 < a / 100 ? b : a;
+}
+
+/* Our own BYE: nobody waits for its response (the transaction finishes
+ * in the layer after release). */
+static void send_bye(struct call *c, struct cv_dlg *d)
+{
+	(void)c;
+	struct cv_dlg_req r = {.method = CV_SIP_BYE};
+	struct cv_txn *ct;
+	if (cv_dlg_request(d, &r, &ct) == 0)
+		cv_txn_release(ct);
+}
+
+void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
+		  struct cv_sip_msg *req)
+{
+	struct cv_srv *s = sw->srv;
+	const struct cv_srv_user *user;
+	if (srv_authenticate(sw, st, req, true, &user) != 0)
+		return;
+	struct cv_sip_uri ruri;
+	if (cv_sip_msg_ruri(req, &ruri) != 0 || !ruri.user.l) {
+		srv_reply(st, 404, NULL, NULL);
+		return;
+	}
+	struct reg_target targets[SRV_MAX_FORK];
+	size_t nt = registrar_lookup(s, ruri.user, targets, SRV_MAX_FORK);
+	if (!nt) {
+		srv_reply(st, srv_user_find(s, ruri.user) ? 480 : 404,
+			  srv_user_find(s, ruri.user) ? "Temporarily Unavailable" : "Not Found",
+			  NULL);
+		return;
+	}
+	struct call *c = cv_mem_zalloc(sizeof(*c), call_dtor);
+	if (!c) {
+		for (size_t i = 0; i < nt; i++)
+			reg_target_clear(&targets[i]);
+		srv_reply(st, 500, NULL, NULL);
+		return;
+	}
+	c->sw = sw;
+	cv_tmr_init(&c->no_answer);
+	c->a_st = st;
+	c->a_call_id = cv_pl_strdup(req->call_id);
+	c->caller = strdup(user->name);
+	c->callee = cv_pl_strdup(ruri.user);
+	c->start_us = (int64_t)cv_clock_wall_us();
+	int err = cv_dlg_create_uas(&c->a_dlg, sw->ua, st, (struct cv_pl)CV_PL_INIT);
+	if (err || !c->a_call_id || !c->caller || !c->callee) {
+		for (size_t i = 0; i < nt; i++)
+			reg_target_clear(&targets[i]);
+		c->a_st = NULL;
+		cv_mem_unref(c);
+		srv_reply(st, 500, NULL, NULL);
+		return;
+	}
+	cv_dlg_set_uarg(c->a_dlg, c);
+	cv_txn_set_uarg(st, c);
+	c->next = sw->calls;
+	if (sw->calls)
+		sw->calls->prev = c;
+	sw->calls = c;
+	s->st_calls_started++;
+	s->st_calls_active++;
+	CV_INFO(MOD, "call start call-id=%s from=%s to=%s forks=%zu", c->a_call_id,
+		c->caller, c->callee, nt);
+
+	/* B legs: same worker, the caller's identity, the caller's offer */
+	char call_id[64];
+	cv_ua_call_id_for(sw->ua, cv_worker_index(sw->w), call_id, sizeof(call_id));
+	struct cv_buf hdrs;
+	cv_buf_init(&hdrs, 4096);
+	const struct cv_sip_hdr *h;
+	if ((h = cv_sip_msg_hdr(req, CV_SIP_HDR_ALLOW)))
+		cv_buf_printf(&hdrs, "Allow: %.*s\r\n", CV_PL_ARG(h->value));
+	if ((h = cv_sip_msg_hdr(req, CV_SIP_HDR_SUPPORTED)))
+		cv_buf_printf(&hdrs, "Supported: %.*s\r\n", CV_PL_ARG(h->value));
+	for (size_t i = 0; i < nt; i++) {
+		struct leg *l = &c->legs[c->nlegs];
+		l->kind = UARG_LEG;
+		l->call = c;
+		snprintf(l->contact, sizeof(l->contact), "%s", targets[i].contact);
+		struct cv_ua_req r = {
+			.method = CV_SIP_INVITE,
+			.ruri = cv_pl_str(targets[i].contact),
+			.from_uri = req->from.uri,
+			.from_display = req->from.dname,
+			.to_uri = req->to.uri,
+			.to_display = req->to.dname,
+			.call_id = cv_pl_str(call_id),
+			.cseq = 1,
+			.contact_user = cv_pl_str(c->caller),
+			.headers = {hdrs.data, hdrs.len},
+			.content_type = req->content_type,
+			.body = req->body,
+			.dst = &targets[i].dst,
+			.uarg = l,
+		};
+		err = cv_ua_request(sw->ua, &r, &l->ct);
+		reg_target_clear(&targets[i]);
+		if (err) {
+			CV_LOG_RL(CV_LOG_WARN, MOD, "fork to %s failed: %s",
+				  l->contact, cv_strerror(err));
+			continue;
+		}
+		cv_mem_ref(c); /* held by the pending leg */
+		c->nlegs++;
+	}
+	cv_buf_free(&hdrs);
+	if (!c->nlegs) {
+		respond_a(c, 480, "Temporarily Unavailable", NULL);
+		call_end(c, "480 unreachable", "system");
+		return;
+	}
+	cv_tmr_start(cv_worker_wheel(sw->w), &c->no_answer,
+		     (uint64_t)s->p.no_answer_ms * 1000, no_answer, c);
+}
+
+static void leg_final(struct leg *l)
+{
+	l->final = true;
+	if (l->ct) {
+		cv_txn_release(l->ct);
+		l->ct = NULL;
+		cv_mem_unref(l->call); /* drop the pending leg's reference */
+	}
+}
+
+static void leg_response(struct srv_worker *sw, struct leg *l,
+			 const struct cv_txn_resp *r)
+{
+	struct call *c = l->call;
+	struct cv_sip_msg *m = r->msg;
+	uint16_t st = r->status;
+	if (l->final)
+		return;
+	if (st < 200) {
+		if (st > 100 && m && m->to.tag.l && !l->dlg &&
+		    cv_dlg_create_uac(&l->dlg, sw->ua, l->ct, m) == 0)
+			cv_dlg_set_uarg(l->dlg, c);
+		if (st > 100 && (c->state == CALL_ROUTING || c->state == CALL_EARLY) &&
+		    c->a_st) {
+			c->state = CALL_EARLY;
+			respond_a(c, st == 183 || (m && m->body.l) ? 183 : 180, NULL,
+				  m);
+		}
+		return;
+	}
+	if (st < 300 && m) {
+		if (!l->dlg && cv_dlg_create_uac(&l->dlg, sw->ua, l->ct, m) != 0) {
+			leg_final(l);
+			return;
+		}
+		cv_dlg_ack(l->dlg, m, (struct cv_pl)CV_PL_INIT,
+			   (struct cv_pl)CV_PL_INIT);
+		l->status = st;
+		struct call *keep = cv_mem_ref(c);
+		leg_final(l);
+		if (c->state == CALL_ENDED || c->winner) {
+			/* a late fork answer or an answer after the caller left:
+			 * §13.2.2.4 ACK it, then end it */
+			send_bye(c, l->dlg);
+			cv_dlg_set_uarg(l->dlg, NULL);
+			cv_dlg_terminate(l->dlg);
+			cv_dlg_release(l->dlg);
+			l->dlg = NULL;
+			cv_mem_unref(keep);
+			return;
+		}
+		cv_dlg_set_uarg(l->dlg, c);
+		c->winner = l;
+		c->state = CALL_ANSWERED;
+		c->answer_us = (int64_t)cv_clock_wall_us();
+		cv_tmr_cancel(&c->no_answer);
+		sw->srv->st_calls_answered++;
+		cancel_legs(c, l);
+		respond_a(c, st, NULL, m);
+		CV_INFO(MOD, "call answered call-id=%s by=%s", c->a_call_id,
+			l->contact);
+		cv_mem_unref(keep);
+		return;
+	}
+	/* failure of this fork */
+	l->status = st;
+	if (l->dlg) {
+		cv_dlg_set_uarg(l->dlg, NULL);
+		cv_dlg_terminate(l->dlg);
+		cv_dlg_release(l->dlg);
+		l->dlg = NULL;
+	}
+	struct call *keep = cv_mem_ref(c);
+	leg_final(l);
+	c->best = better(c->best, (st == 401 || st == 407) ? 480 : st);
+	bool all = true;
+	for (unsigned i = 0; i < c->nlegs; i++)
+		all = all && c->legs[i].final;
+	if (all && !c->winner && c->state != CALL_ENDED) {
+		uint16_t out = c->best;
+		const char *why = NULL;
+		if (out == 408 || out == 503) {
+			out = 480;
+			why = "Temporarily Unavailable";
+		}
+		char reason[64];
+		snprintf(reason, sizeof(reason), "%u", out);
+		if (c->cancelled) {
+			call_end(c, "CANCEL", "caller");
+		} else {
+			respond_a(c, out, why, NULL);
+			call_end(c, reason, "callee");
+		}
+	}
+	cv_mem_unref(keep);
+}
+
+static void relay_response(struct srv_worker *sw, struct relay *rl,
+			   struct cv_txn *ct, const struct cv_txn_resp *r)
+{
+	if (r->status < 200)
+		return;
+	struct call *c = rl->call;
+	if (rl->method == CV_SIP_INVITE && r->status < 300 && r->msg) {
+		/* ACK the other side's 2xx ourselves (§13.2.2.4) */
+		struct cv_dlg *other = NULL;
+		if (c && c->winner && rl->from == c->a_dlg)
+			other = c->winner->dlg;
+		else if (c)
+			other = c->a_dlg;
+		if (other)
+			cv_dlg_ack(other, r->msg, (struct cv_pl)CV_PL_INIT,
+				   (struct cv_pl)CV_PL_INIT);
+	}
+	if (rl->st) {
+		struct cv_txn_resp_params rp = {0};
+		if (r->msg && r->msg->body.l) {
+			rp.content_type = r->msg->content_type;
+			rp.body = r->msg->body;
+		}
+		if (rl->from && rl->method == CV_SIP_INVITE &&
+		    cv_dlg_state(rl->from) != CV_DLG_TERMINATED)
+			cv_dlg_respond(rl->from, rl->st, r->status, &rp);
+		else
+			cv_txn_respond(rl->st, r->status, &rp);
+		cv_txn_release(rl->st);
+		rl->st = NULL;
+	}
+	(void)sw;
+	cv_txn_release(ct);
+	if (rl->from)
+		cv_dlg_release(rl->from);
+	if (c)
+		cv_mem_unref(c);
+	cv_mem_unref(rl);
+}
+
+void b2bua_response(struct srv_worker *sw, struct cv_txn *ct,
+		    const struct cv_txn_resp *r)
+{
+	int *kind = cv_txn_uarg(ct);
+	if (!kind)
+		return;
+	if (*kind == UARG_LEG) {
+		leg_response(sw, (struct leg *)kind, r);
+	} else if (*kind == UARG_RELAY) {
+		struct relay *rl = (struct relay *)kind;
+		if (r->status >= 200) {
+			cv_txn_set_uarg(ct, NULL);
+			relay_response(sw, rl, ct, r);
+		}
+	}
+}
+
+void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
+		     struct cv_sip_msg *req, struct cv_dlg *dlg)
+{
+	struct call *c = cv_dlg_uarg(dlg);
+	if (!c || c->state == CALL_ENDED) {
+		srv_reply(st, 481, NULL, NULL);
+		return;
+	}
+	bool from_a = dlg == c->a_dlg;
+	struct cv_dlg *other = from_a ? (c->winner ? c->winner->dlg : NULL)
+				      : c->a_dlg;
+	if (req->method == CV_SIP_BYE) {
+		srv_reply(st, 200, NULL, NULL);
+		if (other)
+			send_bye(c, other);
+		else if (from_a) {
+			/* BYE in an early dialog from the caller: cancel forks */
+			c->cancelled = true;
+			cancel_legs(c, NULL);
+			respond_a(c, 487, NULL, NULL);
+		}
+		call_end(c, "BYE", from_a ? "caller" : "callee");
+		return;
+	}
+	if (!other || c->state != CALL_ANSWERED) {
+		srv_reply(st, req->method == CV_SIP_INVITE ? 491 : 403,
+			  NULL, NULL);
+		return;
+	}
+	if (req->method == CV_SIP_INVITE || req->method == CV_SIP_UPDATE)
+		cv_dlg_refresh_target(dlg, req);
+	struct relay *rl = cv_mem_zalloc(sizeof(*rl), NULL);
+	if (!rl) {
+		srv_reply(st, 500, NULL, NULL);
+		return;
+	}
+	rl->kind = UARG_RELAY;
+	rl->call = cv_mem_ref(c);
+	rl->st = st;
+	rl->from = cv_dlg_ref(dlg);
+	rl->method = req->method;
+	/* pass the headers that carry meaning for these methods */
+	struct cv_buf hdrs;
+	cv_buf_init(&hdrs, 8192);
+	static const enum cv_sip_hdr_id pass[] = {
+		CV_SIP_HDR_EVENT, CV_SIP_HDR_SUBSCRIPTION_STATE,
+		CV_SIP_HDR_REFER_TO, CV_SIP_HDR_REFERRED_BY,
+		CV_SIP_HDR_SESSION_EXPIRES, CV_SIP_HDR_SUPPORTED};
+	for (size_t i = 0; i < CV_ARRAY_SIZE(pass); i++)
+		for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, pass[i]); h;
+		     h = cv_sip_msg_hdr_next(req, h))
+			cv_buf_printf(&hdrs, "%s: %.*s\r\n", cv_sip_hdr_name(pass[i]),
+				      CV_PL_ARG(h->value));
+	const struct cv_sip_hdr *ih = cv_sip_msg_hdr_by_name(req, CV_PL("Info-Package"));
+	if (ih)
+		cv_buf_printf(&hdrs, "Info-Package: %.*s\r\n", CV_PL_ARG(ih->value));
+	struct cv_dlg_req r = {.method = req->method,
+			       .method_name = req->method_pl,
+			       .headers = {hdrs.data, hdrs.len},
+			       .content_type = req->content_type,
+			       .body = req->body,
+			       .uarg = rl};
+	struct cv_txn *ct;
+	int err = cv_dlg_request(other, &r, &ct);
+	cv_buf_free(&hdrs);
+	if (err) {
+		srv_reply(st, 500, NULL, NULL);
+		cv_dlg_release(rl->from);
+		cv_mem_unref(rl->call);
+		cv_mem_unref(rl);
+		return;
+	}
+	/* ct is released in relay_response */
+}
+
+void b2bua_ack(struct srv_worker *sw, struct cv_dlg *dlg, struct cv_sip_msg *ack)
+{
+	(void)sw;
+	(void)dlg;
+	(void)ack;
+	/* The caller's ACK for our 2xx: the B leg was ACKed when its 2xx came
+	 * (late offers in ACK are not relayed yet: docs/server.md). */
+}
+
+void b2bua_cancel(struct srv_worker *sw, struct cv_txn *st)
+{
+	struct call *c = cv_txn_uarg(st);
+	(void)sw;
+	if (!c || c->a_st != st || c->state == CALL_ANSWERED ||
+	    c->state == CALL_ENDED)
+		return;
+	CV_INFO(MOD, "caller cancelled call-id=%s", c->a_call_id);
+	c->cancelled = true;
+	cancel_legs(c, NULL);
+	respond_a(c, 487, NULL, NULL);
+	/* the call ends when every leg has its final response; if none is
+	 * pending any more, now */
+	bool all = true;
+	for (unsigned i = 0; i < c->nlegs; i++)
+		all = all && c->legs[i].final;
+	if (all)
+		call_end(c, "CANCEL", "caller");
+}
+
+void b2bua_ack_timeout(struct srv_worker *sw, struct cv_dlg *dlg)
+{
+	struct call *c = cv_dlg_uarg(dlg);
+	(void)sw;
+	if (!c || c->state == CALL_ENDED)
+		return;
+	struct cv_dlg *other = dlg == c->a_dlg ? (c->winner ? c->winner->dlg : NULL)
+					       : c->a_dlg;
+	send_bye(c, dlg);
+	if (other)
+		send_bye(c, other);
+	call_end(c, "no ACK", "system");
+}
+
+void b2bua_worker_stop(struct srv_worker *sw)
+{
+	while (sw->calls) {
+		struct call *c = sw->calls;
+		for (unsigned i = 0; i < c->nlegs; i++) {
+			struct leg *l = &c->legs[i];
+			if (l->ct) {
+				cv_txn_set_uarg(l->ct, NULL);
+				cv_txn_release(l->ct);
+				l->ct = NULL;
+				l->final = true;
+				cv_mem_unref(c);
+			}
+		}
+		call_end(c, "shutdown", "system");
+	}
+}

@@ -1,0 +1,465 @@
+/* RFC 3261 §10.3 registrar: digest-authenticated bindings per AOR, with
+ * RFC 5626 instance/reg-id, RFC 3327 Path and the flow (source address,
+ * connection) each REGISTER came in on, persisted to the store. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server_int.h"
+
+#define MOD "registrar"
+
+int registrar_init(struct registrar *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->nbuckets = 4096;
+	r->buckets = calloc(r->nbuckets, sizeof(*r->buckets));
+	if (!r->buckets)
+		return -ENOMEM;
+	pthread_mutex_init(&r->lock, NULL);
+	return 0;
+}
+
+static void binding_free(struct binding *b)
+{
+	free(b->contact);
+	free(b->call_id);
+	free(b->instance);
+	free(b->path);
+	free(b->user_agent);
+	cv_ua_addr_clear(&b->src);
+	free(b);
+}
+
+void registrar_fini(struct registrar *r)
+{
+	if (!r->buckets)
+		return;
+	for (size_t i = 0; i < r->nbuckets; i++) {
+		struct aor *a = r->buckets[i];
+		while (a) {
+			struct aor *na = a->next;
+			while (a->bindings) {
+				struct binding *b = a->bindings;
+				a->bindings = b->next;
+				binding_free(b);
+			}
+			free(a->name);
+			free(a);
+			a = na;
+		}
+	}
+	free(r->buckets);
+	r->buckets = NULL;
+	pthread_mutex_destroy(&r->lock);
+}
+
+static struct aor *aor_get(struct registrar *r, struct cv_pl name, bool create)
+{
+	size_t b = cv_hash(name.p, name.l) % r->nbuckets;
+	for (struct aor *a = r->buckets[b]; a; a = a->next)
+		if (cv_pl_eq_str(name, a->name))
+			return a;
+	if (!create)
+		return NULL;
+	struct aor *a = calloc(1, sizeof(*a));
+	if (!a || !(a->name = cv_pl_strdup(name))) {
+		free(a);
+		return NULL;
+	}
+	a->next = r->buckets[b];
+	r->buckets[b] = a;
+	return a;
+}
+
+/* Drop expired bindings of one AOR (lock held). */
+static void aor_expire(struct registrar *r, struct aor *a, uint64_t now_ms)
+{
+	for (struct binding **pp = &a->bindings; *pp;) {
+		struct binding *b = *pp;
+		if (b->expires_ms <= now_ms) {
+			*pp = b->next;
+			binding_free(b);
+			a->n--;
+			r->nbindings--;
+		} else {
+			pp = &b->next;
+		}
+	}
+}
+
+void reg_target_clear(struct reg_target *t)
+{
+	cv_ua_addr_clear(&t->dst);
+}
+
+size_t registrar_lookup(struct cv_srv *s, struct cv_pl name,
+			struct reg_target *out, size_t max)
+{
+	struct registrar *r = &s->reg;
+	size_t n = 0;
+	pthread_mutex_lock(&r->lock);
+	struct aor *a = aor_get(r, name, false);
+	if (a) {
+		aor_expire(r, a, cv_clock_ms());
+		for (struct binding *b = a->bindings; b && n < max; b = b->next) {
+			snprintf(out[n].contact, sizeof(out[n].contact), "%s",
+				 b->contact);
+			out[n].dst = b->src;
+			if (out[n].dst.conn)
+				cv_tp_conn_ref(out[n].dst.conn);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+static void persist(struct cv_srv *s, const char *aor, const struct binding *b,
+		    bool del)
+{
+	if (!s->p.store)
+		return;
+	if (del) {
+		cv_store_binding_del(s->p.store, aor, b ? b->contact : NULL, NULL);
+		return;
+	}
+	char recv[CV_TP_ADDRSTRLEN];
+	struct cv_tp_addr ta = {0};
+	if (b->src.remote.sa.sa_family == AF_INET)
+		memcpy(&ta.ss, &b->src.remote.in, sizeof(b->src.remote.in));
+	else
+		memcpy(&ta.ss, &b->src.remote.in6, sizeof(b->src.remote.in6));
+	cv_tp_addr_print(&ta, recv, sizeof(recv));
+	struct cv_store_binding sb = {
+		.aor = aor,
+		.contact = b->contact,
+		.instance_id = b->instance,
+		.reg_id = b->reg_id,
+		.path = b->path,
+		.received = recv,
+		.transport = cv_tp_kind_name((enum cv_tp_kind)b->src.kind),
+		.expires_us = b->expires_wall_us,
+		.q = b->q,
+		.call_id = b->call_id,
+		.cseq = b->cseq,
+		.user_agent = b->user_agent,
+	};
+	/* fire and forget: a failed write is logged by the store, the
+	 * binding stays valid in memory */
+	cv_store_binding_upsert(s->p.store, &sb, NULL);
+}
+
+int cv_srv_load_bindings(struct cv_srv *s)
+{
+	if (!s->p.store)
+		return 0;
+	struct cv_store_res *res = NULL;
+	int64_t now = (int64_t)cv_clock_wall_us();
+	struct cv_store_query q = {.since_us = now, .limit = CV_STORE_LIMIT_MAX};
+	int err = cv_store_binding_list(s->p.store, &q, CV_STORE_SYNC(&res));
+	if (err)
+		return err;
+	struct registrar *r = &s->reg;
+	size_t loaded = 0;
+	for (size_t i = 0; i < res->n; i++) {
+		const struct cv_store_binding *sb = &res->bindings[i];
+		struct binding *b = calloc(1, sizeof(*b));
+		if (!b)
+			break;
+		b->contact = strdup(sb->contact);
+		b->call_id = strdup(sb->call_id);
+		b->instance = strdup(sb->instance_id);
+		b->path = strdup(sb->path);
+		b->user_agent = strdup(sb->user_agent);
+		b->cseq = sb->cseq;
+		b->q = sb->q;
+		b->reg_id = sb->reg_id;
+		b->expires_wall_us = sb->expires_us;
+		b->expires_ms = cv_clock_ms() + (uint64_t)(sb->expires_us - now) / 1000;
+		struct cv_tp_addr ta;
+		enum cv_tp_kind kind = CV_TP_UDP;
+		cv_tp_kind_parse(cv_pl_str(sb->transport), &kind);
+		if (!b->contact || !b->call_id || !b->instance || !b->path ||
+		    !b->user_agent ||
+		    cv_tp_addr_parse(&ta, cv_pl_str(sb->received)) != 0) {
+			binding_free(b);
+			continue;
+		}
+		struct cv_tp_meta m = {.kind = kind, .src = ta};
+		cv_ua_addr_from_meta(&b->src, &m);
+		pthread_mutex_lock(&r->lock);
+		struct aor *a = aor_get(r, cv_pl_str(sb->aor), true);
+		if (a) {
+			b->next = a->bindings;
+			a->bindings = b;
+			a->n++;
+			r->nbindings++;
+			loaded++;
+		} else {
+			binding_free(b);
+		}
+		pthread_mutex_unlock(&r->lock);
+	}
+	cv_mem_unref(res);
+	CV_INFO(MOD, "loaded %zu bindings from the store", loaded);
+	return 0;
+}
+
+/* ---- REGISTER ---------------------------------------------------------------- */
+
+struct contact_in {
+	struct cv_sip_contact c;
+	uint32_t expires;
+};
+
+static void respond_ok(struct srv_worker *sw, struct cv_txn *st,
+		       struct aor *a_snapshot_unused, struct cv_pl aor)
+{
+	struct cv_srv *s = sw->srv;
+	struct cv_buf hdrs;
+	cv_buf_init(&hdrs, 32768);
+	uint64_t now = cv_clock_ms();
+	pthread_mutex_lock(&s->reg.lock);
+	struct aor *a = aor_get(&s->reg, aor, false);
+	if (a) {
+		for (struct binding *b = a->bindings; b; b = b->next)
+			cv_buf_printf(&hdrs, "Contact: <%s>;expires=%llu\r\n",
+				      b->contact,
+				      (unsigned long long)((b->expires_ms - now + 999) / 1000));
+	}
+	pthread_mutex_unlock(&s->reg.lock);
+	char date[64];
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+	cv_buf_append_str(&hdrs, date);
+	(void)a_snapshot_unused;
+	if (hdrs.err) {
+		srv_reply(st, 500, "Too Many Contacts", NULL);
+	} else {
+		srv_reply(st, 200, NULL, hdrs.data);
+		sw->srv->st_registers_ok++;
+	}
+	cv_buf_free(&hdrs);
+}
+
+static char *join_path(const struct cv_sip_msg *req)
+{
+	struct cv_buf b;
+	cv_buf_init(&b, 8192);
+	struct cv_sip_vals_iter it = {0};
+	struct cv_pl v;
+	while (cv_sip_msg_vals_next(req, CV_SIP_HDR_PATH, &it, &v) == 0)
+		cv_buf_printf(&b, "%s%.*s", b.len ? "," : "", CV_PL_ARG(v));
+	if (b.err) {
+		cv_buf_free(&b);
+		return strdup("");
+	}
+	return b.data ? b.data : strdup("");
+}
+
+void srv_register(struct srv_worker *sw, struct cv_txn *st,
+		  struct cv_sip_msg *req)
+{
+	struct cv_srv *s = sw->srv;
+	const struct cv_srv_user *user;
+	if (srv_authenticate(sw, st, req, false, &user) != 0) {
+		s->st_registers_challenged++;
+		return;
+	}
+	/* §10.3 step 5: the AOR is the To URI; only the authenticated user
+	 * may change its own bindings (step 6). */
+	struct cv_sip_uri to;
+	if (cv_sip_uri_parse(req->to.uri, &to) != 0) {
+		s->st_registers_rejected++;
+		srv_reply(st, 400, "Bad To URI", NULL);
+		return;
+	}
+	if (!cv_pl_eq_str(to.user, user->name)) {
+		s->st_registers_rejected++;
+		srv_reply(st, 403, "Not Your Address Of Record", NULL);
+		return;
+	}
+	struct cv_pl aor = to.user;
+
+	uint32_t hdr_expires = s->p.reg_default_expires;
+	const struct cv_sip_hdr *eh = cv_sip_msg_hdr(req, CV_SIP_HDR_EXPIRES);
+	if (eh && cv_sip_u32_parse(eh->value, &hdr_expires) != 0) {
+		s->st_registers_rejected++;
+		srv_reply(st, 400, "Bad Expires", NULL);
+		return;
+	}
+
+	struct contact_in cs[16];
+	size_t nc = 0;
+	bool star = false;
+	struct cv_sip_vals_iter it = {0};
+	struct cv_pl v;
+	while (cv_sip_msg_vals_next(req, CV_SIP_HDR_CONTACT, &it, &v) == 0) {
+		if (nc >= CV_ARRAY_SIZE(cs)) {
+			s->st_registers_rejected++;
+			srv_reply(st, 403, "Too Many Contacts", NULL);
+			return;
+		}
+		struct contact_in *ci = &cs[nc];
+		if (cv_sip_contact_parse(v, &ci->c) != 0) {
+			s->st_registers_rejected++;
+			srv_reply(st, 400, "Bad Contact", NULL);
+			return;
+		}
+		if (ci->c.star) {
+			star = true;
+			continue;
+		}
+		int64_t e = ci->c.expires >= 0 ? ci->c.expires : hdr_expires;
+		if (e > 0 && e < s->p.reg_min_expires) {
+			char h[64];
+			snprintf(h, sizeof(h), "Min-Expires: %u\r\n",
+				 s->p.reg_min_expires);
+			s->st_registers_rejected++;
+			srv_reply(st, 423, NULL, h);
+			return;
+		}
+		ci->expires = (uint32_t)CV_MIN(e, (int64_t)s->p.reg_max_expires);
+		nc++;
+	}
+	/* §10.3 step 6: "*" only alone and with Expires: 0 */
+	if (star && (nc || hdr_expires != 0 || !eh)) {
+		s->st_registers_rejected++;
+		srv_reply(st, 400, "Invalid Use Of Contact *", NULL);
+		return;
+	}
+
+	struct registrar *r = &s->reg;
+	uint64_t now = cv_clock_ms();
+	int64_t now_wall = (int64_t)cv_clock_wall_us();
+	const struct cv_txn_addr *src = cv_txn_addr(st);
+	char *aor_name = cv_pl_strdup(aor);
+	if (!aor_name) {
+		srv_reply(st, 500, NULL, NULL);
+		return;
+	}
+	pthread_mutex_lock(&r->lock);
+	struct aor *a = aor_get(r, aor, true);
+	if (!a) {
+		pthread_mutex_unlock(&r->lock);
+		free(aor_name);
+		srv_reply(st, 500, NULL, NULL);
+		return;
+	}
+	aor_expire(r, a, now);
+	if (star) {
+		while (a->bindings) {
+			struct binding *b = a->bindings;
+			a->bindings = b->next;
+			binding_free(b);
+			r->nbindings--;
+		}
+		a->n = 0;
+		pthread_mutex_unlock(&r->lock);
+		persist(s, aor_name, NULL, true);
+		free(aor_name);
+		respond_ok(sw, st, NULL, aor);
+		return;
+	}
+	int status = 0;
+	const char *why = NULL;
+	for (size_t i = 0; i < nc && !status; i++) {
+		struct contact_in *ci = &cs[i];
+		struct binding *b = NULL, **pp;
+		for (pp = &a->bindings; *pp; pp = &(*pp)->next) {
+			/* RFC 5626 §6: same instance and reg-id replace the
+			 * flow; else the same Contact URI (§10.3 step 7). */
+			bool same = ci->c.instance.l && (*pp)->instance[0]
+					    ? cv_pl_eq_str(ci->c.instance, (*pp)->instance)
+					    : cv_sip_uri_eq_text(ci->c.addr.uri,
+								 cv_pl_str((*pp)->contact));
+			if (same) {
+				b = *pp;
+				break;
+			}
+		}
+		if (b && cv_pl_eq_str(req->call_id, b->call_id) &&
+		    req->cseq.num <= b->cseq) {
+			status = 500;
+			why = "Out Of Order REGISTER";
+			break;
+		}
+		if (ci->expires == 0) {
+			if (b) {
+				*pp = b->next;
+				persist(s, aor_name, b, true);
+				binding_free(b);
+				a->n--;
+				r->nbindings--;
+			}
+			continue;
+		}
+		if (!b) {
+			if (a->n >= s->p.max_bindings_per_aor) {
+				status = 403;
+				why = "Too Many Bindings";
+				break;
+			}
+			b = calloc(1, sizeof(*b));
+			if (!b) {
+				status = 500;
+				break;
+			}
+			b->next = a->bindings;
+			a->bindings = b;
+			a->n++;
+			r->nbindings++;
+		}
+		char *contact = cv_pl_strdup(ci->c.addr.uri);
+		char *cid = cv_pl_strdup(req->call_id);
+		char *inst = cv_pl_strdup(ci->c.instance);
+		char *path = join_path(req);
+		const struct cv_sip_hdr *uah = cv_sip_msg_hdr(req, CV_SIP_HDR_USER_AGENT);
+		char *ua = cv_pl_strdup(uah ? uah->value : (struct cv_pl)CV_PL_INIT);
+		if (!contact || !cid || !inst || !path || !ua) {
+			free(contact);
+			free(cid);
+			free(inst);
+			free(path);
+			free(ua);
+			status = 500;
+			break;
+		}
+		free(b->contact);
+		free(b->call_id);
+		free(b->instance);
+		free(b->path);
+		free(b->user_agent);
+		b->contact = contact;
+		b->call_id = cid;
+		b->instance = inst;
+		b->path = path;
+		b->user_agent = ua;
+		b->cseq = req->cseq.num;
+		b->q = ci->c.q >= 0 ? (uint16_t)ci->c.q : 1000;
+		uint32_t rid = 0;
+		if (ci->c.reg_id.l)
+			cv_pl_u32(ci->c.reg_id, &rid);
+		b->reg_id = rid;
+		b->expires_ms = now + (uint64_t)ci->expires * 1000;
+		b->expires_wall_us = now_wall + (int64_t)ci->expires * 1000000;
+		cv_ua_addr_clear(&b->src);
+		b->src = *src;
+		if (b->src.conn)
+			cv_tp_conn_ref(b->src.conn);
+		persist(s, aor_name, b, false);
+	}
+	pthread_mutex_unlock(&r->lock);
+	free(aor_name);
+	if (status) {
+		s->st_registers_rejected++;
+		srv_reply(st, (uint16_t)status, why, NULL);
+		return;
+	}
+	CV_DEBUG(MOD, "REGISTER %.*s ok (%zu contacts)", CV_PL_ARG(aor), nc);
+	respond_ok(sw, st, NULL, aor);
+}

@@ -1,0 +1,110 @@
+/* Private structures of the server module. */
+#ifndef CV_SERVER_INT_H
+#define CV_SERVER_INT_H
+
+#include <pthread.h>
+
+#include "cvoip/dialog.h"
+#include "cvoip/digest.h"
+#include "cvoip/server.h"
+#include "cvoip/store.h"
+
+#define SRV_MAX_FORK 8
+
+struct binding {
+	struct binding *next;
+	char *contact;           /* Contact URI */
+	char *call_id;
+	uint32_t cseq;
+	uint64_t expires_ms;     /* monotonic (cv_clock_ms) */
+	int64_t expires_wall_us;
+	uint16_t q;
+	char *instance;
+	uint32_t reg_id;
+	char *path;
+	char *user_agent;
+	struct cv_txn_addr src;  /* flow the REGISTER came from (conn ref) */
+};
+
+struct aor {
+	struct aor *next;
+	char *name;
+	struct binding *bindings;
+	unsigned n;
+};
+
+struct registrar {
+	pthread_mutex_t lock;
+	struct aor **buckets;
+	size_t nbuckets;
+	uint64_t nbindings;
+};
+
+/* A contact to fork to, copied out of the table. */
+struct reg_target {
+	char contact[1024];
+	struct cv_txn_addr dst;  /* conn ref held: reg_target_clear */
+};
+
+struct srv_worker {
+	struct cv_srv *srv;
+	struct cv_worker *w;
+	struct cv_ua *ua;
+	struct cv_digest_server *digest;
+	struct cv_store_client *store_client;
+	struct call *calls;      /* list of live calls */
+};
+
+struct cv_srv {
+	struct cv_srv_params p;
+	char *realm;
+	char *user_agent;
+	struct cv_srv_user *users;
+	size_t nusers;
+	char *user_strings;
+	unsigned char secret[32];
+	struct registrar reg;
+	struct srv_worker *workers;
+	unsigned nworkers;
+	int slot;
+	_Atomic uint64_t st_registers_ok, st_registers_challenged,
+		st_registers_rejected, st_calls_started, st_calls_answered,
+		st_calls_failed, st_calls_active, st_auth_failures;
+};
+
+/* registrar.c */
+int registrar_init(struct registrar *r);
+void registrar_fini(struct registrar *r);
+void srv_register(struct srv_worker *sw, struct cv_txn *st,
+		  struct cv_sip_msg *req);
+/* Copies up to max live targets of user `aor`; returns the count. */
+size_t registrar_lookup(struct cv_srv *s, struct cv_pl aor,
+			struct reg_target *out, size_t max);
+void reg_target_clear(struct reg_target *t);
+
+/* auth.c */
+const struct cv_srv_user *srv_user_find(struct cv_srv *s, struct cv_pl name);
+/* 0: authenticated as *user; otherwise the challenge was sent (401/407)
+ * or a 403 and st released. */
+int srv_authenticate(struct srv_worker *sw, struct cv_txn *st,
+		     struct cv_sip_msg *req, bool proxy,
+		     const struct cv_srv_user **user);
+
+/* b2bua.c */
+void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
+		  struct cv_sip_msg *req);
+void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
+		     struct cv_sip_msg *req, struct cv_dlg *dlg);
+void b2bua_ack(struct srv_worker *sw, struct cv_dlg *dlg,
+	       struct cv_sip_msg *ack);
+void b2bua_cancel(struct srv_worker *sw, struct cv_txn *st);
+void b2bua_response(struct srv_worker *sw, struct cv_txn *ct,
+		    const struct cv_txn_resp *r);
+void b2bua_ack_timeout(struct srv_worker *sw, struct cv_dlg *dlg);
+void b2bua_worker_stop(struct srv_worker *sw);
+
+/* helpers */
+void srv_reply(struct cv_txn *st, uint16_t status, const char *reason,
+	       const char *headers);
+
+#endif

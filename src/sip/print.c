@@ -1,0 +1,364 @@
+/* Building and editing messages (RFC 3261 §8.1.1, §8.2.6, §16.6, RFC 3581).
+ * Edits copy untouched bytes verbatim: a proxy never re-serialises what it
+ * does not change. */
+#include <string.h>
+
+#include "sip_int.h"
+
+void cv_sip_branch_new(char out[CV_SIP_BRANCH_SIZE])
+{
+	memcpy(out, "z9hG4bK", 7);
+	cv_random_token(out + 7, 20);
+}
+
+void cv_sip_tag_new(char out[CV_SIP_TAG_SIZE])
+{
+	cv_random_token(out, 16);
+}
+
+static const char *tp_name(enum cv_sip_transport tp)
+{
+	switch (tp) {
+	case CV_SIP_TP_TCP: return "TCP";
+	case CV_SIP_TP_TLS: return "TLS";
+	case CV_SIP_TP_SCTP: return "SCTP";
+	case CV_SIP_TP_WS: return "WS";
+	case CV_SIP_TP_WSS: return "WSS";
+	default: return "UDP";
+	}
+}
+
+/* Header lines supplied by callers must end with CRLF; refuse anything
+ * that would let a value inject a header section end. */
+static bool lines_ok(struct cv_pl h)
+{
+	if (!h.l)
+		return true;
+	if (h.l < 2 || h.p[h.l - 2] != '\r' || h.p[h.l - 1] != '\n')
+		return false;
+	for (size_t i = 0; i + 3 < h.l; i++)
+		if (!memcmp(h.p + i, "\r\n\r\n", 4))
+			return false;
+	return true;
+}
+
+static bool value_ok(struct cv_pl v)
+{
+	for (size_t i = 0; i < v.l; i++)
+		if (v.p[i] == '\r' || v.p[i] == '\n' || v.p[i] == '\0')
+			return false;
+	return true;
+}
+
+static void body_part(struct cv_buf *out, struct cv_pl ctype, struct cv_pl body)
+{
+	if (body.l && ctype.l)
+		cv_buf_printf(out, "Content-Type: " CV_PL_FMT "\r\n", CV_PL_ARG(ctype));
+	cv_buf_printf(out, "Content-Length: %zu\r\n\r\n", body.l);
+	cv_buf_append(out, body.p, body.l);
+}
+
+int cv_sip_resp_print(struct cv_buf *out, const struct cv_sip_msg *req, int status,
+		      const char *reason, const struct cv_sip_resp_params *p)
+{
+	static const struct cv_sip_resp_params none;
+	if (!p)
+		p = &none;
+	if (!req || !req->req || status < 100 || status > 699)
+		return -EINVAL;
+	if (!lines_ok(p->headers) || !value_ok(p->to_tag) || !value_ok(p->content_type))
+		return -EINVAL;
+	if (!reason || !*reason)
+		reason = cv_sip_reason(status);
+	if (strpbrk(reason, "\r\n"))
+		return -EINVAL;
+	cv_buf_printf(out, "SIP/2.0 %03d %s\r\n", status, reason);
+	/* §8.2.6.2: Via values in order, From, Call-ID, CSeq copied as is;
+	 * To gets a tag unless it already has one */
+	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, CV_SIP_HDR_VIA); h;
+	     h = cv_sip_msg_hdr_next(req, h))
+		cv_buf_printf(out, "Via: " CV_PL_FMT "\r\n", CV_PL_ARG(h->value));
+	const struct cv_sip_hdr *from = cv_sip_msg_hdr(req, CV_SIP_HDR_FROM);
+	const struct cv_sip_hdr *to = cv_sip_msg_hdr(req, CV_SIP_HDR_TO);
+	if (from)
+		cv_buf_printf(out, "From: " CV_PL_FMT "\r\n", CV_PL_ARG(from->value));
+	if (to) {
+		cv_buf_printf(out, "To: " CV_PL_FMT, CV_PL_ARG(to->value));
+		if (p->to_tag.l && !req->to.tag.l && status != 100)
+			cv_buf_printf(out, ";tag=" CV_PL_FMT, CV_PL_ARG(p->to_tag));
+		cv_buf_append_str(out, "\r\n");
+	}
+	cv_buf_printf(out, "Call-ID: " CV_PL_FMT "\r\n", CV_PL_ARG(req->call_id));
+	const struct cv_sip_hdr *cseq = cv_sip_msg_hdr(req, CV_SIP_HDR_CSEQ);
+	if (cseq)
+		cv_buf_printf(out, "CSeq: %u " CV_PL_FMT "\r\n", req->cseq.num,
+			      CV_PL_ARG(req->cseq.method_pl));
+	/* §8.2.6.1: a 100 Trying echoes the Timestamp */
+	const struct cv_sip_hdr *ts = cv_sip_msg_hdr(req, CV_SIP_HDR_TIMESTAMP);
+	if (ts && status == 100)
+		cv_buf_printf(out, "Timestamp: " CV_PL_FMT "\r\n", CV_PL_ARG(ts->value));
+	cv_buf_append_pl(out, p->headers);
+	body_part(out, p->content_type, p->body);
+	return out->err;
+}
+
+int cv_sip_req_print(struct cv_buf *out, const struct cv_sip_req_params *p)
+{
+	struct cv_pl mname = p->method == CV_SIP_METHOD_OTHER
+				     ? p->method_name
+				     : cv_pl_str(cv_sip_method_name(p->method));
+	if (!mname.l || sip_skip_token(mname.p, mname.p + mname.l) != mname.p + mname.l)
+		return -EINVAL;
+	if (!p->ruri.l || !p->via.sent_by.l || !p->from_uri.l || !p->to_uri.l ||
+	    !p->call_id.l)
+		return -EINVAL;
+	struct cv_pl all[] = {p->ruri, p->via.sent_by, p->via.branch, p->from_uri,
+			      p->from_display, p->from_tag, p->to_uri, p->to_display,
+			      p->to_tag, p->call_id, p->contact, p->content_type};
+	for (size_t i = 0; i < CV_ARRAY_SIZE(all); i++)
+		if (!value_ok(all[i]))
+			return -EINVAL;
+	for (size_t i = 0; i < p->nroute; i++)
+		if (!value_ok(p->route[i]))
+			return -EINVAL;
+	if (!lines_ok(p->headers))
+		return -EINVAL;
+	char branch[CV_SIP_BRANCH_SIZE];
+	struct cv_pl br = p->via.branch;
+	if (!br.l) {
+		cv_sip_branch_new(branch);
+		br = cv_pl_str(branch);
+	}
+	cv_buf_printf(out, CV_PL_FMT " " CV_PL_FMT " SIP/2.0\r\n", CV_PL_ARG(mname),
+		      CV_PL_ARG(p->ruri));
+	cv_buf_printf(out, "Via: SIP/2.0/%s " CV_PL_FMT ";branch=" CV_PL_FMT "%s\r\n",
+		      tp_name(p->via.tp), CV_PL_ARG(p->via.sent_by), CV_PL_ARG(br),
+		      p->via.rport ? ";rport" : "");
+	int mf = p->max_forwards == 0 ? 70 : p->max_forwards < 0 ? 0 : p->max_forwards;
+	cv_buf_printf(out, "Max-Forwards: %d\r\n", mf);
+	for (size_t i = 0; i < p->nroute; i++)
+		cv_buf_printf(out, "Route: " CV_PL_FMT "\r\n", CV_PL_ARG(p->route[i]));
+	/* display names are always quoted (quoted-string is always valid) */
+	cv_buf_append_str(out, "From: ");
+	if (p->from_display.l)
+		cv_buf_printf(out, "\"" CV_PL_FMT "\" ", CV_PL_ARG(p->from_display));
+	cv_buf_printf(out, "<" CV_PL_FMT ">", CV_PL_ARG(p->from_uri));
+	if (p->from_tag.l)
+		cv_buf_printf(out, ";tag=" CV_PL_FMT, CV_PL_ARG(p->from_tag));
+	cv_buf_append_str(out, "\r\nTo: ");
+	if (p->to_display.l)
+		cv_buf_printf(out, "\"" CV_PL_FMT "\" ", CV_PL_ARG(p->to_display));
+	cv_buf_printf(out, "<" CV_PL_FMT ">", CV_PL_ARG(p->to_uri));
+	if (p->to_tag.l)
+		cv_buf_printf(out, ";tag=" CV_PL_FMT, CV_PL_ARG(p->to_tag));
+	cv_buf_printf(out, "\r\nCall-ID: " CV_PL_FMT "\r\nCSeq: %u " CV_PL_FMT "\r\n",
+		      CV_PL_ARG(p->call_id), p->cseq, CV_PL_ARG(mname));
+	if (p->contact.l)
+		cv_buf_printf(out, "Contact: " CV_PL_FMT "\r\n", CV_PL_ARG(p->contact));
+	cv_buf_append_pl(out, p->headers);
+	body_part(out, p->content_type, p->body);
+	return out->err;
+}
+
+/* ---- edits ---- */
+
+static size_t hdr_off(const struct cv_sip_msg *m, const struct cv_sip_hdr *h)
+{
+	return (size_t)(h->name.p - m->buf);
+}
+
+static bool hdr_of_msg(const struct cv_sip_msg *m, const struct cv_sip_hdr *h)
+{
+	return h >= m->hdrs && h < m->hdrs + m->nhdrs;
+}
+
+int cv_sip_msg_edit(struct cv_buf *out, const struct cv_sip_msg *m,
+		    const struct cv_sip_edit *ops, size_t nops)
+{
+	const struct cv_sip_edit *ruri = NULL, *body = NULL;
+	for (size_t k = 0; k < nops; k++) {
+		const struct cv_sip_edit *o = &ops[k];
+		if (o->hdr && !hdr_of_msg(m, o->hdr))
+			return -EINVAL;
+		if (!value_ok(o->name) || !value_ok(o->value))
+			if (o->op != CV_SIP_EDIT_BODY)
+				return -EINVAL;
+		switch (o->op) {
+		case CV_SIP_EDIT_REMOVE:
+		case CV_SIP_EDIT_REPLACE:
+			if (!o->hdr)
+				return -EINVAL;
+			break;
+		case CV_SIP_EDIT_INSERT:
+		case CV_SIP_EDIT_APPEND:
+			if (!o->name.l)
+				return -EINVAL;
+			break;
+		case CV_SIP_EDIT_RURI:
+			if (!m->req || !o->value.l)
+				return -EINVAL;
+			ruri = o;
+			break;
+		case CV_SIP_EDIT_BODY:
+			body = o;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	const char *b = m->buf;
+	size_t hstart = (size_t)(m->headers.p - b);
+	/* start line */
+	if (ruri) {
+		cv_buf_printf(out, CV_PL_FMT " " CV_PL_FMT " " CV_PL_FMT "\r\n",
+			      CV_PL_ARG(m->method_pl), CV_PL_ARG(ruri->value),
+			      CV_PL_ARG(m->version));
+	} else {
+		cv_buf_append(out, b, hstart);
+	}
+	/* header lines, in order, each with the edits aimed at it */
+	for (uint32_t i = 0; i < m->nhdrs; i++) {
+		const struct cv_sip_hdr *h = &m->hdrs[i];
+		bool removed = false;
+		const struct cv_sip_edit *rep = NULL;
+		for (size_t k = 0; k < nops; k++) {
+			const struct cv_sip_edit *o = &ops[k];
+			if (o->op == CV_SIP_EDIT_INSERT &&
+			    (o->hdr == h || (!o->hdr && i == 0)))
+				cv_buf_printf(out, CV_PL_FMT ": " CV_PL_FMT "\r\n",
+					      CV_PL_ARG(o->name), CV_PL_ARG(o->value));
+			if (o->hdr == h && o->op == CV_SIP_EDIT_REMOVE)
+				removed = true;
+			if (o->hdr == h && o->op == CV_SIP_EDIT_REPLACE)
+				rep = o;
+		}
+		if (body && (h->id == CV_SIP_HDR_CONTENT_LENGTH ||
+			     (h->id == CV_SIP_HDR_CONTENT_TYPE && body->name.l)))
+			continue;
+		if (removed)
+			continue;
+		if (rep)
+			cv_buf_printf(out, CV_PL_FMT ": " CV_PL_FMT "\r\n",
+				      CV_PL_ARG(h->name), CV_PL_ARG(rep->value));
+		else
+			cv_buf_append(out, b + hdr_off(m, h), h->line_len);
+	}
+	for (size_t k = 0; k < nops; k++) {
+		const struct cv_sip_edit *o = &ops[k];
+		if (o->op == CV_SIP_EDIT_APPEND ||
+		    (o->op == CV_SIP_EDIT_INSERT && !o->hdr && m->nhdrs == 0))
+			cv_buf_printf(out, CV_PL_FMT ": " CV_PL_FMT "\r\n",
+				      CV_PL_ARG(o->name), CV_PL_ARG(o->value));
+	}
+	if (body) {
+		if (body->name.l)
+			cv_buf_printf(out, "Content-Type: " CV_PL_FMT "\r\n",
+				      CV_PL_ARG(body->name));
+		cv_buf_printf(out, "Content-Length: %zu\r\n\r\n", body->value.l);
+		cv_buf_append(out, body->value.p, body->value.l);
+	} else {
+		/* the empty line and the body as received */
+		size_t tail = (size_t)(m->headers.p + m->headers.l - b);
+		const char *last = m->nhdrs ? m->hdrs[m->nhdrs - 1].name.p +
+						      m->hdrs[m->nhdrs - 1].line_len
+					    : m->headers.p;
+		cv_buf_append(out, last, tail - (size_t)(last - b));
+		cv_buf_append(out, m->body.p, m->body.l);
+	}
+	return out->err;
+}
+
+int cv_sip_via_prepend(struct cv_buf *out, const struct cv_sip_msg *msg,
+		       struct cv_pl via_value)
+{
+	const struct cv_sip_hdr *top = cv_sip_msg_hdr(msg, CV_SIP_HDR_VIA);
+	struct cv_sip_edit e = {.op = CV_SIP_EDIT_INSERT, .hdr = top,
+				.name = CV_PL("Via"), .value = via_value};
+	return cv_sip_msg_edit(out, msg, &e, 1);
+}
+
+int cv_sip_via_strip_top(struct cv_buf *out, const struct cv_sip_msg *msg)
+{
+	const struct cv_sip_hdr *top = cv_sip_msg_hdr(msg, CV_SIP_HDR_VIA);
+	if (!top)
+		return CV_ENOTFOUND;
+	struct cv_pl rest = top->value, item;
+	if (cv_sip_list_next(&rest, &item))
+		return CV_EPARSE;
+	/* skip the comma separating it from the next value */
+	while (rest.l && (sip_is_lws(rest.p[0]) || rest.p[0] == ',')) {
+		rest.p++;
+		rest.l--;
+	}
+	struct cv_sip_edit e = {.hdr = top};
+	if (!rest.l) {
+		e.op = CV_SIP_EDIT_REMOVE;
+	} else {
+		e.op = CV_SIP_EDIT_REPLACE;
+		e.value = rest;
+		/* the remaining values may be folded: REPLACE refuses CR/LF */
+		for (size_t i = 0; i < rest.l; i++)
+			if (rest.p[i] == '\r' || rest.p[i] == '\n')
+				return CV_EUNSUPP;
+	}
+	return cv_sip_msg_edit(out, msg, &e, 1);
+}
+
+int cv_sip_via_set_received(struct cv_buf *out, const struct cv_sip_msg *msg,
+			    struct cv_pl received, uint16_t rport)
+{
+	const struct cv_sip_hdr *top = cv_sip_msg_hdr(msg, CV_SIP_HDR_VIA);
+	if (!top)
+		return CV_ENOTFOUND;
+	if (!value_ok(received))
+		return -EINVAL;
+	const struct cv_sip_via *via = &msg->via;
+	/* rebuild only the top via-parm: sent-protocol, sent-by, then params
+	 * without received/rport, then the new received/rport */
+	struct cv_buf nv;
+	cv_buf_init(&nv, 4096);
+	cv_buf_printf(&nv, "SIP/2.0/" CV_PL_FMT " " CV_PL_FMT, CV_PL_ARG(via->transport),
+		      CV_PL_ARG(via->sent_by));
+	struct cv_pl rest = via->params, n, v;
+	bool had_rport = false;
+	while (cv_sip_param_next(&rest, &n, &v) == 0) {
+		if (sip_ci_lit(n, "received"))
+			continue;
+		if (sip_ci_lit(n, "rport")) {
+			had_rport = true;
+			if (rport)
+				cv_buf_printf(&nv, ";rport=%u", rport);
+			else
+				cv_buf_printf(&nv, ";" CV_PL_FMT, CV_PL_ARG(n));
+			continue;
+		}
+		/* re-quote a value that arrived quoted */
+		bool quoted = v.l && v.p > n.p && v.p[-1] == '"';
+		if (v.p != n.p + n.l || v.l)
+			cv_buf_printf(&nv, quoted ? ";" CV_PL_FMT "=\"" CV_PL_FMT "\""
+						  : ";" CV_PL_FMT "=" CV_PL_FMT,
+				      CV_PL_ARG(n), CV_PL_ARG(v));
+		else
+			cv_buf_printf(&nv, ";" CV_PL_FMT, CV_PL_ARG(n));
+	}
+	(void)had_rport;
+	if (received.l)
+		cv_buf_printf(&nv, ";received=" CV_PL_FMT, CV_PL_ARG(received));
+	/* the other values of the same line follow unchanged */
+	struct cv_pl all = top->value, item;
+	cv_sip_list_next(&all, &item);
+	if (all.l)
+		cv_buf_append(&nv, all.p, all.l);
+	int err = nv.err;
+	if (!err) {
+		struct cv_sip_edit e = {.op = CV_SIP_EDIT_REPLACE, .hdr = top,
+					.value = {nv.data, nv.len}};
+		for (size_t i = 0; i < nv.len; i++)
+			if (nv.data[i] == '\r' || nv.data[i] == '\n')
+				err = CV_EUNSUPP;
+		if (!err)
+			err = cv_sip_msg_edit(out, msg, &e, 1);
+	}
+	cv_buf_free(&nv);
+	return err;
+}

@@ -1,0 +1,217 @@
+/* Shared scanners: quoted strings, tokens, parameters, comma lists,
+ * host[:port] (RFC 3261 §25.1, RFC 5118 for IPv6 references). */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "sip_int.h"
+
+void sip_verdict(struct cv_sip_verdict *v, int status, const char *reason)
+{
+	if (!v)
+		return;
+	v->status = status;
+	v->reason = reason;
+}
+
+/* RFC 3261 §25.1: quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE
+ * qdtext excludes CTLs other than LWS; quoted-pair may escape any octet but
+ * CR and LF. */
+const char *sip_skip_quoted(const char *p, const char *e)
+{
+	p++;
+	while (p < e) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"')
+			return p + 1;
+		if (c == '\\') {
+			if (p + 1 >= e || p[1] == '\r' || p[1] == '\n')
+				return NULL;
+			p += 2;
+			continue;
+		}
+		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
+			return NULL;
+		p++;
+	}
+	return NULL;
+}
+
+const char *sip_skip_token(const char *p, const char *e)
+{
+	while (p < e && sip_is(*p, SIP_C_TOKEN))
+		p++;
+	return p;
+}
+
+bool sip_ci_lit(struct cv_pl a, const char *lit)
+{
+	size_t i = 0;
+	for (; i < a.l; i++) {
+		if (!lit[i] || sip_lower(a.p[i]) != lit[i])
+			return false;
+	}
+	return lit[i] == '\0';
+}
+
+bool sip_ipv6_valid(struct cv_pl h)
+{
+	char tmp[64];
+	unsigned char out[16];
+	if (h.l == 0 || h.l >= sizeof(tmp))
+		return false;
+	memcpy(tmp, h.p, h.l);
+	tmp[h.l] = '\0';
+	return inet_pton(AF_INET6, tmp, out) == 1;
+}
+
+/* hostname = *( domainlabel "." ) toplabel [ "." ], labels alnum/'-';
+ * IPv4 dotted quads are a subset of this character set. */
+static bool host_valid(struct cv_pl h)
+{
+	if (!h.l)
+		return false;
+	for (size_t i = 0; i < h.l; i++) {
+		char c = h.p[i];
+		if (!sip_is(c, SIP_C_HOST) && c != '_')
+			return false;
+	}
+	return h.p[0] != '.' && h.p[0] != '-';
+}
+
+int sip_hostport_parse(struct cv_pl hp, struct cv_pl *host, bool *ipv6,
+		       uint16_t *port, struct cv_pl *port_pl)
+{
+	const char *p = hp.p, *e = hp.p + hp.l;
+	*ipv6 = false;
+	*port = 0;
+	if (port_pl)
+		*port_pl = (struct cv_pl){NULL, 0};
+	if (p >= e)
+		return CV_EPARSE;
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(e - p));
+		if (!rb)
+			return CV_EPARSE;
+		*host = sip_pl(p + 1, rb);
+		if (!sip_ipv6_valid(*host))
+			return CV_EPARSE;
+		*ipv6 = true;
+		p = rb + 1;
+	} else {
+		const char *c = p;
+		while (c < e && *c != ':')
+			c++;
+		*host = sip_pl(p, c);
+		if (!host_valid(*host))
+			return CV_EPARSE;
+		p = c;
+	}
+	if (p == e)
+		return 0;
+	if (*p != ':')
+		return CV_EPARSE;
+	p++;
+	if (p == e || e - p > 5)
+		return CV_EPARSE;
+	uint32_t n = 0;
+	for (const char *d = p; d < e; d++) {
+		if (*d < '0' || *d > '9')
+			return CV_EPARSE;
+		n = n * 10 + (uint32_t)(*d - '0');
+	}
+	if (n > 65535)
+		return CV_EPARSE;
+	*port = (uint16_t)n;
+	if (port_pl)
+		*port_pl = sip_pl(p, e);
+	return 0;
+}
+
+int cv_sip_list_next(struct cv_pl *rest, struct cv_pl *item)
+{
+	const char *p = rest->p, *e = rest->p + rest->l;
+	while (p < e && (sip_is_lws(*p) || *p == ','))
+		p++;
+	if (p >= e) {
+		rest->p = e;
+		rest->l = 0;
+		return CV_ENOTFOUND;
+	}
+	const char *s = p;
+	while (p < e && *p != ',') {
+		if (*p == '"') {
+			const char *q = sip_skip_quoted(p, e);
+			p = q ? q : e;
+			continue;
+		}
+		if (*p == '<') {
+			const char *q = memchr(p, '>', (size_t)(e - p));
+			p = q ? q + 1 : e;
+			continue;
+		}
+		p++;
+	}
+	*item = sip_trim(sip_pl(s, p));
+	rest->p = p;
+	rest->l = (size_t)(e - p);
+	return 0;
+}
+
+/* One ";name[=value]" from *rest. Value may be a quoted-string (returned
+ * without quotes) or a run of non-separator characters. LWS allowed around
+ * ';' and '=' (RFC 3261 SEMI, EQUAL). */
+int cv_sip_param_next(struct cv_pl *rest, struct cv_pl *name, struct cv_pl *val)
+{
+	const char *p = rest->p, *e = rest->p + rest->l;
+	p = sip_skip_ws(p, e);
+	if (p >= e)
+		return CV_ENOTFOUND;
+	if (*p == ';')
+		p = sip_skip_ws(p + 1, e);
+	const char *n = p;
+	p = sip_skip_token(p, e);
+	if (p == n)
+		return CV_EPARSE;
+	*name = sip_pl(n, p);
+	*val = (struct cv_pl){p, 0};
+	const char *q = sip_skip_ws(p, e);
+	if (q < e && *q == '=') {
+		q = sip_skip_ws(q + 1, e);
+		if (q < e && *q == '"') {
+			const char *z = sip_skip_quoted(q, e);
+			if (!z)
+				return CV_EPARSE;
+			*val = sip_pl(q + 1, z - 1);
+			p = z;
+		} else {
+			const char *v = q;
+			while (q < e && !sip_is_lws(*q) && *q != ';' && *q != ',' &&
+			       *q != '"' && (unsigned char)*q > 0x20 && *q != 0x7f)
+				q++;
+			if (q == v)
+				return CV_EPARSE;
+			*val = sip_pl(v, q);
+			p = q;
+		}
+	}
+	p = sip_skip_ws(p, e);
+	if (p < e && *p != ';')
+		return CV_EPARSE;
+	rest->p = p;
+	rest->l = (size_t)(e - p);
+	return 0;
+}
+
+int cv_sip_param_get(struct cv_pl params, const char *name, struct cv_pl *val)
+{
+	struct cv_pl n, v;
+	int err;
+	while ((err = cv_sip_param_next(&params, &n, &v)) == 0) {
+		if (sip_ci_lit(n, name) || cv_pl_caseeq_str(n, name)) {
+			if (val)
+				*val = v;
+			return 0;
+		}
+	}
+	return CV_ENOTFOUND;
+}

@@ -1,0 +1,337 @@
+/* Message parser: index, eager fields, compact forms, folding, verdicts,
+ * limits, round trip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cvoip/sip.h"
+
+#define S(x) (x), (sizeof(x) - 1)
+
+static const char INV[] =
+	"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
+	"Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds;rport\r\n"
+	"Via: SIP/2.0/TCP [2001:db8::1]:5061;branch=z9hG4bKa, SIP/2.0/UDP h2;branch=z9hG4bKb\r\n"
+	"Max-Forwards: 70\r\n"
+	"To: Bob <sip:bob@biloxi.example.com>\r\n"
+	"From: \"Alice A.\" <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
+	"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
+	"CSeq: 314159 INVITE\r\n"
+	"Contact: <sip:alice@pc33.atlanta.example.com>\r\n"
+	"X-Custom:  kept   verbatim \r\n"
+	"Content-Type: application/sdp\r\n"
+	"Content-Length: 4\r\n"
+	"\r\n"
+	"v=0\n";
+
+static struct cv_sip_msg *parse_ok(const char *b, size_t l)
+{
+	struct cv_sip_msg *m = NULL;
+	struct cv_sip_verdict v;
+	int err = cv_sip_msg_parse(&m, b, l, NULL, &v);
+	if (err)
+		print_error("unexpected verdict %d %s\n", v.status, v.reason);
+	assert_int_equal(err, 0);
+	assert_non_null(m);
+	return m;
+}
+
+static void expect_verdict(const char *b, size_t l, int status, const char *reason)
+{
+	struct cv_sip_msg *m = NULL;
+	struct cv_sip_verdict v;
+	int err = cv_sip_msg_parse(&m, b, l, NULL, &v);
+	assert_int_not_equal(err, 0);
+	assert_null(m);
+	assert_int_equal(v.status, status);
+	if (reason)
+		assert_string_equal(v.reason, reason);
+}
+
+static void test_invite_fields(void **state)
+{
+	(void)state;
+	int64_t live = cv_mem_live();
+	struct cv_sip_msg *m = parse_ok(S(INV));
+	assert_int_equal(cv_mem_live(), live + 1); /* one allocation */
+	assert_true(m->req);
+	assert_int_equal(m->method, CV_SIP_INVITE);
+	assert_true(cv_pl_eq_str(m->ruri, "sip:bob@biloxi.example.com"));
+	assert_true(cv_pl_eq_str(m->call_id, "a84b4c76e66710@pc33.atlanta.example.com"));
+	assert_int_equal(m->cseq.num, 314159);
+	assert_int_equal(m->cseq.method, CV_SIP_INVITE);
+	assert_int_equal(m->via.tp, CV_SIP_TP_UDP);
+	assert_true(cv_pl_eq_str(m->via.host, "pc33.atlanta.example.com"));
+	assert_int_equal(m->via.port, 0);
+	assert_true(cv_pl_eq_str(m->via.branch, "z9hG4bK776asdhds"));
+	assert_true(m->via.rport_present);
+	assert_int_equal(m->via.rport.l, 0);
+	assert_int_equal(m->via_count, 3);
+	assert_true(cv_pl_eq_str(m->from.tag, "1928301774"));
+	assert_true(cv_pl_eq_str(m->from.dname, "Alice A."));
+	assert_true(cv_pl_eq_str(m->from.uri, "sip:alice@atlanta.example.com"));
+	assert_int_equal(m->to.tag.l, 0);
+	assert_true(cv_pl_eq_str(m->to.dname, "Bob"));
+	assert_int_equal(m->max_forwards, 70);
+	assert_int_equal(m->content_length, 4);
+	assert_true(cv_pl_eq_str(m->content_type, "application/sdp"));
+	assert_true(cv_pl_eq_str(m->body, "v=0\n"));
+	assert_int_equal(m->nhdrs, 11);
+	const struct cv_sip_hdr *h = cv_sip_msg_hdr_by_name(m, CV_PL("x-custom"));
+	assert_non_null(h);
+	assert_true(cv_pl_eq_str(h->value, "kept   verbatim"));
+	/* second Via line, iterated by value */
+	struct cv_sip_vals_iter it = {0};
+	struct cv_pl val;
+	int n = 0;
+	while (cv_sip_msg_vals_next(m, CV_SIP_HDR_VIA, &it, &val) == 0) {
+		struct cv_sip_via via;
+		assert_int_equal(cv_sip_via_parse(val, &via), 0);
+		if (n == 1) {
+			assert_true(via.ipv6);
+			assert_true(cv_pl_eq_str(via.host, "2001:db8::1"));
+			assert_int_equal(via.port, 5061);
+			assert_int_equal(via.tp, CV_SIP_TP_TCP);
+		}
+		n++;
+	}
+	assert_int_equal(n, 3);
+	assert_int_equal(cv_sip_msg_parse_full(m, NULL), 0);
+	/* round trip */
+	struct cv_buf out;
+	cv_buf_init(&out, 0);
+	assert_int_equal(cv_sip_msg_print(&out, m), 0);
+	assert_int_equal(out.len, sizeof(INV) - 1);
+	assert_memory_equal(out.data, INV, out.len);
+	cv_buf_reset(&out);
+	assert_int_equal(cv_sip_msg_edit(&out, m, NULL, 0), 0);
+	assert_int_equal(out.len, sizeof(INV) - 1);
+	assert_memory_equal(out.data, INV, out.len);
+	cv_buf_free(&out);
+	cv_mem_unref(m);
+	assert_int_equal(cv_mem_live(), live);
+}
+
+static void test_compact_folding_case(void **state)
+{
+	(void)state;
+	static const char M[] =
+		"\r\n\r\nOPTIONS sip:x@y SIP/2.0\r\n"
+		"v: SIP/2.0/UDP a.b\r\n ;branch=z9hG4bKx\r\n"
+		"f: <sip:a@b>\r\n\t;tag=t1\r\n"
+		"T: sip:c@d\r\n"
+		"I: id1\r\n"
+		"cSeQ :  7\r\n  OPTIONS\r\n"
+		"l: 0\r\n"
+		"k: 100rel, timer\r\n"
+		"\r\n";
+	struct cv_sip_msg *m = parse_ok(S(M));
+	assert_true(cv_pl_eq_str(m->call_id, "id1"));
+	assert_true(cv_pl_eq_str(m->from.tag, "t1"));
+	assert_true(cv_pl_eq_str(m->to.uri, "sip:c@d"));
+	assert_int_equal(m->cseq.num, 7);
+	assert_true(cv_pl_eq_str(m->via.branch, "z9hG4bKx"));
+	assert_int_equal(m->max_forwards, -1);
+	assert_int_equal(m->content_length, 0);
+	assert_true(cv_sip_msg_has_tag(m, CV_SIP_HDR_SUPPORTED, "timer"));
+	assert_false(cv_sip_msg_has_tag(m, CV_SIP_HDR_SUPPORTED, "path"));
+	assert_non_null(cv_sip_msg_hdr_by_name(m, CV_PL("Supported")));
+	assert_non_null(cv_sip_msg_hdr_by_name(m, CV_PL("CALL-ID")));
+	assert_int_equal(cv_sip_hdr_id_of(CV_PL("Content-length")), CV_SIP_HDR_CONTENT_LENGTH);
+	assert_int_equal(cv_sip_hdr_id_of(CV_PL("x")), CV_SIP_HDR_SESSION_EXPIRES);
+	assert_int_equal(cv_sip_hdr_id_of(CV_PL("P-ASSERTED-IDENTITY")),
+			 CV_SIP_HDR_P_ASSERTED_IDENTITY);
+	assert_int_equal(cv_sip_hdr_id_of(CV_PL("Vias")), CV_SIP_HDR_OTHER);
+	cv_mem_unref(m);
+}
+
+static void test_response(void **state)
+{
+	(void)state;
+	static const char R[] = "SIP/2.0 180 Ringing\r\n"
+				"Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+				"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+				"Call-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+	struct cv_sip_msg *m = parse_ok(S(R));
+	assert_false(m->req);
+	assert_int_equal(m->status, 180);
+	assert_true(cv_pl_eq_str(m->reason, "Ringing"));
+	assert_true(cv_pl_eq_str(m->to.tag, "2"));
+	cv_mem_unref(m);
+	/* a broken response is dropped, never answered */
+	expect_verdict(S("SIP/2.0 180 Ringing\r\nCall-ID: x\r\n\r\n"), 0, NULL);
+	expect_verdict(S("SIP/2.0 1800 Ringing\r\n\r\n"), 0, NULL);
+}
+
+#define BASE_HDRS "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n" \
+		  "To: <sip:c@d>\r\nMax-Forwards: 70\r\n"
+
+static void test_verdicts(void **state)
+{
+	(void)state;
+	expect_verdict(S("INVITE sip:a@b SIP/2.0\r\n" BASE_HDRS "CSeq: 1 INVITE\r\n\r\n"), 400,
+		       "Missing Call-ID");
+	expect_verdict(S("INVITE sip:a@b SIP/2.0\r\n" BASE_HDRS
+			 "Call-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 10\r\n\r\nabc"),
+		       400, "Content-Length larger than message");
+	expect_verdict(S("INVITE sip:a@b SIP/7.0\r\n" BASE_HDRS "Call-ID: x\r\nCSeq: 1 INVITE\r\n\r\n"),
+		       505, NULL);
+	expect_verdict(S("INVITE sip:a@b SIP/2.0\r\n" BASE_HDRS
+			 "Call-ID: x\r\nCSeq: 1 BYE\r\n\r\n"), 400, NULL);
+	expect_verdict(S("INVITE sip:a@b SIP/2.0\r\n" BASE_HDRS
+			 "Call-ID: x\r\nCSeq: 1 INVITE\r\nl: 1\r\nContent-Length: 2\r\n\r\nab"),
+		       400, "Multiple Content-Length");
+	expect_verdict(S("INVITE sip:a@b SIP/2.0\r\n" BASE_HDRS
+			 "Call-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: -1\r\n\r\n"),
+		       400, "Malformed Content-Length");
+	expect_verdict(S("INVITE  sip:a@b SIP/2.0\r\n" BASE_HDRS "Call-ID: x\r\nCSeq: 1 INVITE\r\n\r\n"),
+		       400, NULL);
+	expect_verdict(S("INVITE <sip:a@b> SIP/2.0\r\n" BASE_HDRS "Call-ID: x\r\nCSeq: 1 INVITE\r\n\r\n"),
+		       400, NULL);
+	expect_verdict(S("INVITE sip:a@b SIP/2.0\r\n" BASE_HDRS "Call-ID: x\r\nCSeq: 1 INVITE\r\n"),
+		       400, "Missing empty line after headers");
+	expect_verdict(S("INVITE sip:a@b SIP/2.0\r\n" BASE_HDRS "Call-ID: x\r\nCSeq: 1 INVITE\r\n"
+			 "Bad Header: x\r\n\r\n"), 400, "Malformed header name");
+	expect_verdict(S("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;;\r\nFrom: <sip:a@b>;tag=1\r\n"
+			 "To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n"), 400, "Malformed Via");
+	expect_verdict(S("INVITE sip:a@b SIP/2.0\r\n" BASE_HDRS "Max-Forwards: 3\r\n"
+			 "Call-ID: x\r\nCSeq: 1 INVITE\r\n\r\n"), 400, "Multiple Max-Forwards");
+	expect_verdict(S("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+			 "From: <sip:a@b>;tag=1\r\nTo: \"x <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n"),
+		       400, "Malformed To");
+	expect_verdict(S(""), 0, NULL);
+	expect_verdict(S("\r\n\r\n"), 0, NULL);
+	expect_verdict(S("garbage"), 0, NULL);
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	struct cv_sip_limits lim;
+	cv_sip_limits_default(&lim);
+	struct cv_sip_msg *m = NULL;
+	struct cv_sip_verdict v;
+	lim.max_msg = 100;
+	assert_int_equal(cv_sip_msg_parse(&m, S(INV), &lim, &v), CV_ETOOBIG);
+	assert_int_equal(v.status, 513);
+	cv_sip_limits_default(&lim);
+	lim.max_headers = 5;
+	assert_int_equal(cv_sip_msg_parse(&m, S(INV), &lim, &v), CV_EPARSE);
+	assert_int_equal(v.status, 400);
+	assert_string_equal(v.reason, "Too many headers");
+	cv_sip_limits_default(&lim);
+	lim.max_via = 2;
+	assert_int_equal(cv_sip_msg_parse(&m, S(INV), &lim, &v), CV_EPARSE);
+	cv_sip_limits_default(&lim);
+	lim.max_header_len = 40;
+	assert_int_equal(cv_sip_msg_parse(&m, S(INV), &lim, &v), CV_EPARSE);
+	assert_string_equal(v.reason, "Header line too long");
+	cv_sip_limits_default(&lim);
+	lim.max_body = 3;
+	assert_int_equal(cv_sip_msg_parse(&m, S(INV), &lim, &v), CV_EPARSE);
+	assert_int_equal(v.status, 413);
+	assert_null(m);
+	/* many headers: past the on-stack index, heap fallback, no leak */
+	char big[16384];
+	size_t n = 0;
+	n += (size_t)snprintf(big + n, sizeof(big) - n,
+			      "MESSAGE sip:a@b SIP/2.0\r\n" BASE_HDRS "Call-ID: x\r\nCSeq: 1 MESSAGE\r\n");
+	for (int i = 0; i < 200; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "X-H%d: %d\r\n", i, i);
+	n += (size_t)snprintf(big + n, sizeof(big) - n, "\r\n");
+	assert_int_equal(cv_sip_msg_parse(&m, big, n, NULL, &v), 0);
+	assert_int_equal(m->nhdrs, 206);
+	cv_mem_unref(m);
+}
+
+static void test_body_truncation(void **state)
+{
+	(void)state;
+	/* RFC 3261 §18.3: extra bytes after Content-Length are discarded */
+	static const char M[] = "MESSAGE sip:a@b SIP/2.0\r\n" BASE_HDRS
+				"Call-ID: x\r\nCSeq: 1 MESSAGE\r\nContent-Length: 2\r\n\r\nabcdef";
+	struct cv_sip_msg *m = parse_ok(S(M));
+	assert_true(cv_pl_eq_str(m->body, "ab"));
+	cv_mem_unref(m);
+	/* no Content-Length on a datagram: the rest is the body */
+	static const char N[] = "MESSAGE sip:a@b SIP/2.0\r\n" BASE_HDRS
+				"Call-ID: x\r\nCSeq: 1 MESSAGE\r\n\r\nabcdef";
+	m = parse_ok(S(N));
+	assert_true(cv_pl_eq_str(m->body, "abcdef"));
+	assert_int_equal(m->content_length, -1);
+	cv_mem_unref(m);
+}
+
+static void test_check_policy(void **state)
+{
+	(void)state;
+	static const char *const sup[] = {"100rel", NULL};
+	struct cv_sip_policy pol = {.supported = sup, .proxy = true};
+	struct cv_sip_verdict v;
+	static const char A[] = "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+				"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nMax-Forwards: 0\r\n"
+				"Call-ID: x\r\nCSeq: 1 INVITE\r\nRequire: 100rel, foo\r\n\r\n";
+	struct cv_sip_msg *m = parse_ok(S(A));
+	assert_int_equal(cv_sip_msg_check(m, &pol, &v), CV_EPARSE);
+	assert_int_equal(v.status, 420);
+	assert_string_equal(v.hdrs, "Unsupported: foo\r\n");
+	static const char *const sup2[] = {"100rel", "foo", NULL};
+	pol.supported = sup2;
+	assert_int_equal(cv_sip_msg_check(m, &pol, &v), CV_EPARSE);
+	assert_int_equal(v.status, 483);
+	pol.proxy = false;
+	assert_int_equal(cv_sip_msg_check(m, &pol, &v), 0);
+	cv_mem_unref(m);
+	static const char B[] = "INVITE im:a@b SIP/2.0\r\n" BASE_HDRS "Call-ID: x\r\nCSeq: 1 INVITE\r\n\r\n";
+	m = parse_ok(S(B));
+	assert_int_equal(cv_sip_msg_check(m, &pol, &v), CV_EPARSE);
+	assert_int_equal(v.status, 416);
+	cv_mem_unref(m);
+}
+
+static void test_multipart(void **state)
+{
+	(void)state;
+	static const char body[] = "--b1\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n"
+				   "--b1\r\nContent-Type: application/isup\r\n\r\n\x01\x02\r\n"
+				   "--b1--\r\n";
+	struct cv_sip_part parts[4];
+	size_t n;
+	assert_int_equal(cv_sip_multipart_split(CV_PL("multipart/mixed;boundary=b1"),
+						(struct cv_pl){body, sizeof(body) - 1}, parts, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(cv_pl_eq_str(parts[0].content_type, "application/sdp"));
+	assert_true(cv_pl_eq_str(parts[0].body, "v=0"));
+	assert_true(cv_pl_eq_str(parts[1].content_type, "application/isup"));
+	assert_int_equal(parts[1].body.l, 2);
+	assert_int_equal(cv_sip_multipart_split(CV_PL("multipart/mixed;boundary=b1"),
+						(struct cv_pl){body, sizeof(body) - 1}, parts, 1, &n),
+			 CV_ETOOBIG);
+	assert_int_equal(cv_sip_multipart_split(CV_PL("multipart/mixed;boundary=zz"),
+						(struct cv_pl){body, sizeof(body) - 1}, parts, 4, &n),
+			 CV_EPARSE);
+	assert_int_equal(cv_sip_multipart_split(CV_PL("application/sdp"),
+						(struct cv_pl){body, sizeof(body) - 1}, parts, 4, &n),
+			 CV_EPARSE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_invite_fields),
+		cmocka_unit_test(test_compact_folding_case),
+		cmocka_unit_test(test_response),
+		cmocka_unit_test(test_verdicts),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_body_truncation),
+		cmocka_unit_test(test_check_policy),
+		cmocka_unit_test(test_multipart),
+	};
+	int64_t live = cv_mem_live();
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	return rc || cv_mem_live() != live;
+}
