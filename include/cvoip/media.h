@@ -17,6 +17,9 @@
 #include "cvoip/base.h"
 #include "cvoip/rtp.h"
 
+#include <sys/socket.h>
+#include <uv.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -387,6 +390,128 @@ CV_API size_t cv_mixer_ports(const struct cv_mixer *m);
 /* A source/sink pair bound to a port, to plug into media streams. */
 CV_API int cv_asrc_mixer(struct cv_asrc **sp, struct cv_mixer_port *p);
 CV_API int cv_asink_mixer(struct cv_asink **kp, struct cv_mixer_port *p);
+
+/* ======================================================================
+ * Media stream: RTP session + jitter buffer + codec + source and sink
+ * ====================================================================== */
+
+/* What a call's session layer does with it:
+ *   cv_media_stream_create()       binds the RTP port (for the SDP offer)
+ *   cv_media_stream_start()        with the negotiated values
+ *   cv_media_stream_start() again  on a re-INVITE (codec, remote, direction)
+ *   cv_media_stream_destroy()      at the end of the call
+ * Every ptime the stream's timer (on the owning loop) plays out the jitter
+ * buffer into the sink and sends the source's next frame. */
+struct cv_media_stream;
+
+enum cv_media_dir {
+	CV_MEDIA_SENDRECV = 0,
+	CV_MEDIA_SENDONLY,
+	CV_MEDIA_RECVONLY,
+	CV_MEDIA_INACTIVE
+};
+
+/* A digit from the peer: RFC 4733 (inband false) or detected in the
+ * decoded audio (inband true, end only). begin/end of RFC 4733 events are
+ * reported once each. */
+typedef void(cv_media_dtmf_fn)(struct cv_media_stream *ms, char digit,
+			       bool end, uint32_t duration_ms, bool inband,
+			       void *arg);
+/* The source ended (a non-looping file or a finite tone): once. */
+typedef void(cv_media_source_done_fn)(struct cv_media_stream *ms, void *arg);
+
+struct cv_media_stream_handlers {
+	cv_media_dtmf_fn *dtmf;
+	cv_media_source_done_fn *source_done;
+};
+
+struct cv_media_stream_params {
+	uv_loop_t *loop;        /* the owning worker's loop (required) */
+	const char *local_addr; /* NULL: 0.0.0.0 */
+	uint16_t port_min, port_max; /* 0/0: rtp's default range */
+	bool rtcp_mux;
+	bool rtcp_xr;           /* send RFC 3611 VoIP metrics */
+	uint32_t rtcp_min_ms;   /* 0: 5000 */
+	int tevent_pt;          /* expected telephone-event pt, -1: unknown */
+	uint32_t jb_min_ms, jb_max_ms, jb_init_ms; /* 0: rtp's defaults */
+	bool detect_inband_dtmf; /* run the spandsp detector on decoded audio */
+	const struct cv_media_stream_handlers *h;
+	void *arg;
+};
+
+/* Negotiated values from the SDP offer/answer. */
+struct cv_media_stream_cfg {
+	const struct cv_codec *codec; /* required */
+	uint8_t pt;                   /* payload type of the codec */
+	struct cv_codec_params params; /* from the peer's fmtp */
+	uint32_t ptime;               /* ms, multiple of the codec frame; 0: 20 */
+	int tevent_pt;                /* -1: no RFC 4733 */
+	int cn_pt;                    /* -1: no RFC 3389 */
+	bool send_cn;                 /* replace silent frames by CN */
+	enum cv_media_dir dir;
+	/* Remote from SDP; AF_UNSPEC family: none yet (symmetric RTP
+	 * latches to the first source). remote_rtcp AF_UNSPEC: derived. */
+	struct sockaddr_storage remote;
+	struct sockaddr_storage remote_rtcp;
+	bool rtcp_mux;
+	const struct cv_srtp_key *srtp_tx; /* NULL: plain RTP */
+	const struct cv_srtp_key *srtp_rx;
+};
+
+struct cv_media_stream_stats {
+	struct cv_rtp_stats rtp;
+	struct cv_rtp_jb_stats jb;
+	uint64_t ticks;
+	uint64_t frames_sent;
+	uint64_t frames_decoded;
+	uint64_t frames_concealed;
+	uint64_t decode_errors;
+	uint64_t cn_sent;
+	uint64_t cn_received;
+	uint64_t dtmf_sent;
+	uint64_t dtmf_received;
+	uint64_t unknown_pt;
+	uint64_t late_ticks; /* ticks run late by more than a ptime */
+};
+
+CV_API int cv_media_stream_create(struct cv_media_stream **msp,
+				  const struct cv_media_stream_params *p);
+/* Stops the timer and the RTP session; no handler fires afterwards. */
+CV_API void cv_media_stream_destroy(struct cv_media_stream *ms);
+/* Start or update (re-INVITE): changes of codec or pt rebuild the codec
+ * state and reset the jitter buffer; remote, direction and keys apply to
+ * the running stream. */
+CV_API int cv_media_stream_start(struct cv_media_stream *ms,
+				 const struct cv_media_stream_cfg *cfg);
+/* Stops sending and playing out (the port stays bound). */
+CV_API void cv_media_stream_stop(struct cv_media_stream *ms);
+CV_API bool cv_media_stream_running(const struct cv_media_stream *ms);
+/* The RTP session (local address, SRTP keys, RTCP). */
+CV_API struct cv_rtp_session *cv_media_stream_rtp(struct cv_media_stream *ms);
+CV_API uint16_t cv_media_stream_port(const struct cv_media_stream *ms);
+/* Replace what is sent / where received audio goes (a reference is
+ * taken; NULL: silence / discard). */
+CV_API void cv_media_stream_set_source(struct cv_media_stream *ms,
+				       struct cv_asrc *src);
+CV_API void cv_media_stream_set_sink(struct cv_media_stream *ms,
+				     struct cv_asink *sink);
+/* Queue RFC 4733 digits (0-9 * # A-D, at most 32 queued), each lasting
+ * duration_ms; CV_EUNSUPP without a negotiated telephone-event. */
+CV_API int cv_media_stream_send_dtmf(struct cv_media_stream *ms,
+				     const char *digits, uint32_t duration_ms);
+CV_API int cv_media_stream_stats(const struct cv_media_stream *ms,
+				 struct cv_media_stream_stats *out);
+/* Run one tick now (tests and benchmarks with a fake clock). */
+CV_API void cv_media_stream_tick(struct cv_media_stream *ms);
+
+/* Joins a stream to a mixer: what its peer says goes in, the mix of the
+ * others goes out (source and sink are replaced). */
+CV_API int cv_media_stream_join(struct cv_media_stream *ms, struct cv_mixer *m);
+/* 2-party bridge with transcoding: a mixer at the higher PCM rate of the
+ * two codecs with both streams joined. Unbridge by setting other sources
+ * and sinks (the mixer goes with its last port). */
+CV_API int cv_media_stream_bridge(struct cv_media_stream *a,
+				  struct cv_media_stream *b);
 
 #ifdef __cplusplus
 }

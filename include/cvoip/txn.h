@@ -269,9 +269,10 @@ CV_API int cv_txn_local_tag(struct cv_txn *t, char *out, size_t size);
 CV_API struct cv_txn_layer *cv_txn_layer_of(const struct cv_txn *t);
 
 /* ---- UAS and proxy helpers -------------------------------------------------------------- */
-/* §8.2.2.2: server transaction t's request has no To tag and another live
- * server transaction has the same From tag, Call-ID and CSeq (it arrived
- * over another path): the UAS core answers 482 (Loop Detected). */
+/* §8.2.2.2: server transaction t's request has no To tag and a server
+ * transaction that was live when it arrived has the same From tag, Call-ID
+ * and CSeq (the request came over two paths): the UAS core answers 482
+ * (Loop Detected). O(1): one bucket of the Call-ID/CSeq index. */
 CV_API bool cv_txn_is_merged(const struct cv_txn *t);
 
 /* Loop detection for a proxy (RFC 3261 §16.3 item 4, §16.6 item 8,

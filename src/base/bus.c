@@ -481,7 +481,11 @@ struct cv_bus_sub {
 	struct cv_metric *m_dropped[CV_BUS_TOPIC_COUNT];
 	struct cv_metric *m_delivered;
 	_Atomic(struct lane *) *lanes; /* [bus->max_pubs] */
+	/* CV_BUS_BLOCK publishers sleep here until the subscriber frees room */
+	pthread_mutex_t wait_mu;
+	pthread_cond_t wait_cv;
 	alignas(CACHELINE) _Atomic int armed;
+	_Atomic int waiters;
 };
 
 struct snap {
@@ -672,7 +676,16 @@ static uint64_t now_ns(void)
 	return uv_hrtime();
 }
 
-/* Publisher side of a full ring with CV_BUS_BLOCK: wait for room. */
+static inline bool lane_room(struct lane *l, uint64_t tail)
+{
+	l->head_cache = atomic_load_explicit(&l->head, memory_order_acquire);
+	return tail - l->head_cache <= l->mask;
+}
+
+/* Publisher side of a full ring with CV_BUS_BLOCK: wait for room, at most
+ * block_us. A few yields first (on a small machine the subscriber usually
+ * needs just our CPU), then sleep on the subscription's condition variable,
+ * which sub_drain() signals after a batch when it sees a waiter. */
 static bool lane_wait(struct cv_bus_sub *s, struct lane *l, uint64_t tail)
 {
 	if (l->stalled)
@@ -680,23 +693,42 @@ static bool lane_wait(struct cv_bus_sub *s, struct lane *l, uint64_t tail)
 	uint64_t deadline = now_ns() + (uint64_t)s->block_us * 1000u;
 	atomic_thread_fence(memory_order_seq_cst);
 	sub_wake(s);
-	for (unsigned spin = 0;; spin++) {
-		l->head_cache = atomic_load_explicit(&l->head, memory_order_acquire);
-		if (tail - l->head_cache <= l->mask)
+	for (unsigned spin = 0; spin < 8; spin++) {
+		sched_yield();
+		if (lane_room(l, tail))
 			return true;
-		if (atomic_load_explicit(&s->closing, memory_order_relaxed))
-			return false;
-		if (now_ns() >= deadline) {
-			l->stalled = true;
-			return false;
-		}
-		if (spin < 16) {
-			sched_yield();
-		} else {
-			struct timespec ts = {0, 20000};
-			nanosleep(&ts, NULL);
-		}
 	}
+	bool ok = false;
+	pthread_mutex_lock(&s->wait_mu);
+	atomic_fetch_add_explicit(&s->waiters, 1, memory_order_seq_cst);
+	for (;;) {
+		/* Dekker pair with the waiter check in sub_drain() */
+		atomic_thread_fence(memory_order_seq_cst);
+		if (lane_room(l, tail)) {
+			ok = true;
+			break;
+		}
+		if (atomic_load_explicit(&s->closing, memory_order_relaxed))
+			break;
+		uint64_t now = now_ns();
+		if (now >= deadline) {
+			l->stalled = true;
+			break;
+		}
+		sub_wake(s);
+		/* the condvar clock is CLOCK_REALTIME: wait in short slices so a
+		 * wall clock step cannot stretch the bound */
+		uint64_t slice = CV_MIN(deadline - now, 2000000u);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = (uint64_t)ts.tv_nsec + slice;
+		ts.tv_sec += (time_t)(ns / 1000000000u);
+		ts.tv_nsec = (long)(ns % 1000000000u);
+		pthread_cond_timedwait(&s->wait_cv, &s->wait_mu, &ts);
+	}
+	atomic_fetch_sub_explicit(&s->waiters, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&s->wait_mu);
+	return ok;
 }
 
 /* Returns false when the event was dropped for this subscriber. */
@@ -760,24 +792,32 @@ static int bus_post(struct cv_bus *bus, struct bus_ev *e)
 	struct snap *sn = atomic_load_explicit(&bus->snap, memory_order_acquire);
 	unsigned n = sn->n[t];
 	struct cv_bus_sub **subs = sn->by_topic[t];
-	/* Not yet visible to anyone: a plain initialisation. */
-	atomic_store_explicit(&e->refs, n + 1, memory_order_relaxed);
-	uint32_t unused = 1;
-	for (unsigned i = 0; i < n; i++) {
-		if (CV_UNLIKELY(!lane_push(subs[i], pub, e))) {
-			unused++;
-			/* An unsubscribing subscriber loses nothing it wanted. */
-			if (!atomic_load_explicit(&subs[i]->closing, memory_order_relaxed))
-				count_drop(subs[i], t);
-		}
+	if (!n) {
+		atomic_store_explicit(&pub->pin, pin + 2, memory_order_release);
+		ev_free(e);
+		return 0;
 	}
-	/* Dekker pair with sub_idle(): our tail stores before the armed loads. */
+	/* One reference per subscriber, set before anyone can see the event;
+	 * the publisher keeps none. A subscriber cannot release a share that
+	 * was not pushed yet, so the event outlives the loop below. */
+	atomic_store_explicit(&e->refs, n, memory_order_relaxed);
+	unsigned dropped = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct cv_bus_sub *s = subs[i];
+		if (CV_LIKELY(lane_push(s, pub, e)))
+			continue;
+		dropped++;
+		/* An unsubscribing subscriber loses nothing it wanted. */
+		if (!atomic_load_explicit(&s->closing, memory_order_relaxed))
+			count_drop(s, t);
+		ev_release(e, 1);
+	}
+	/* Dekker pair with sub_drain(): our tail stores before the armed loads. */
 	atomic_thread_fence(memory_order_seq_cst);
 	for (unsigned i = 0; i < n; i++)
 		sub_wake(subs[i]);
 	atomic_store_explicit(&pub->pin, pin + 2, memory_order_release);
-	ev_release(e, unused);
-	return unused > 1 ? CV_EFULL : 0;
+	return dropped ? CV_EFULL : 0;
 }
 
 int cv_bus_publish(struct cv_bus *bus, enum cv_bus_type type, const void *payload)
@@ -873,6 +913,14 @@ static void sub_drain(struct cv_bus_sub *s)
 			continue;
 		unsigned n = lane_drain(s, l, s->batch);
 		got += n;
+		if (n && s->overflow == CV_BUS_BLOCK) {
+			atomic_thread_fence(memory_order_seq_cst);
+			if (atomic_load_explicit(&s->waiters, memory_order_relaxed)) {
+				pthread_mutex_lock(&s->wait_mu);
+				pthread_cond_broadcast(&s->wait_cv);
+				pthread_mutex_unlock(&s->wait_mu);
+			}
+		}
 		if (atomic_load_explicit(&s->closing, memory_order_relaxed))
 			goto out;
 		if (n == s->batch)
@@ -921,6 +969,8 @@ static void sub_free(struct cv_bus_sub *s)
 		}
 		free(s->lanes);
 	}
+	pthread_mutex_destroy(&s->wait_mu);
+	pthread_cond_destroy(&s->wait_cv);
 	free(s->name);
 	free(s);
 }
@@ -991,6 +1041,8 @@ int cv_bus_subscribe(struct cv_bus *bus, const struct cv_bus_sub_params *p,
 	s->name = strdup(p->name ? p->name : "anon");
 	s->lanes = calloc(bus->max_pubs, sizeof(s->lanes[0]));
 	atomic_init(&s->armed, 1);
+	pthread_mutex_init(&s->wait_mu, NULL);
+	pthread_cond_init(&s->wait_cv, NULL);
 	int err = s->name && s->lanes ? 0 : -ENOMEM;
 	for (unsigned t = 0; !err && bus->f_dropped && t < CV_BUS_TOPIC_COUNT; t++) {
 		if (!((s->topics >> t) & 1u))
@@ -1032,6 +1084,9 @@ void cv_bus_unsubscribe(struct cv_bus_sub *s)
 	struct cv_bus *bus = s->bus;
 	/* Publishers blocked on this subscription give up at once. */
 	atomic_store_explicit(&s->closing, true, memory_order_seq_cst);
+	pthread_mutex_lock(&s->wait_mu);
+	pthread_cond_broadcast(&s->wait_cv);
+	pthread_mutex_unlock(&s->wait_mu);
 	struct snap *old;
 	pthread_mutex_lock(&bus->lock);
 	struct cv_bus_sub **pp = &bus->subs;

@@ -332,11 +332,16 @@ int cv_rtp_jb_get(struct cv_rtp_jb *jb, uint64_t now_us,
 	if ((int64_t)now_us < due_us(jb, jb->play_ts))
 		return 0;
 	int64_t f = frame_us(jb);
-	/* Shrink: every packet of a window arrived more than a frame plus
-	 * the jitter estimate before its playout time, so drop one frame and
-	 * advance the timeline (jitter fell, or the sender's clock is fast). */
+	/* Shrink by one frame when, over a window, every packet arrived
+	 * (a) more than a frame earlier than the delay we hold (the sender's
+	 * clock is fast: drift), or (b) more than a frame plus J early while
+	 * we hold more than the target (jitter fell). */
 	if (jb->win_n >= JB_WINDOW) {
-		if (jb->win_min_margin > f + jb->jitter_q4 / 16) {
+		int64_t held = jb->delay_us + jb->extra_us;
+		bool drift = jb->win_min_margin - held > f;
+		bool excess = jb->win_min_margin > f + jb->jitter_q4 / 16 &&
+			      held - f >= jb->target_us;
+		if (drift || excess) {
 			struct jb_slot *s = find(jb, jb->play_ts);
 			if (s) {
 				s->used = false;
@@ -344,7 +349,8 @@ int cv_rtp_jb_get(struct cv_rtp_jb *jb, uint64_t now_us,
 			}
 			jb->play_ts += jb->frame_ts;
 			jb->base_us -= (uint64_t)f;
-			jb->extra_us -= f;
+			if (!drift)
+				jb->extra_us -= f;
 			jb->st.dropped_skew++;
 		}
 		jb->win_n = 0;
@@ -384,15 +390,13 @@ int cv_rtp_jb_get(struct cv_rtp_jb *jb, uint64_t now_us,
 		jb->play_ts += jb->frame_ts;
 		return 0;
 	}
+	/* Running late (slow sender clock, delay spike): stretch, i.e.
+	 * conceal one slot without advancing. The buffer is empty, so this
+	 * adds no queueing; the shrink rule takes the delay back later. */
 	out->kind = CV_RTP_JB_LOST;
 	jb->st.lost++;
-	if (jb->delay_us + jb->extra_us + f <= (int64_t)jb->p.max_ms * 1000) {
-		/* Running late: stretch (conceal without advancing). */
-		jb->base_us += (uint64_t)f;
-		jb->extra_us += f;
-	} else {
-		jb->play_ts += jb->frame_ts;
-	}
+	jb->base_us += (uint64_t)f;
+	jb->extra_us += f;
 	return 0;
 }
 

@@ -221,43 +221,43 @@ enum akind {
 };
 
 /* Attribute names are case-sensitive (RFC 8866 §5.13). */
-static const struct {
-	const char *name;
-	enum akind kind;
-} akinds[] = {
-	{"rtpmap", AK_RTPMAP},
-	{"fmtp", AK_FMTP},
-	{"ptime", AK_PTIME},
-	{"maxptime", AK_MAXPTIME},
-	{"sendrecv", AK_SENDRECV},
-	{"sendonly", AK_SENDONLY},
-	{"recvonly", AK_RECVONLY},
-	{"inactive", AK_INACTIVE},
-	{"rtcp", AK_RTCP},
-	{"rtcp-mux", AK_RTCP_MUX},
-	{"rtcp-rsize", AK_RTCP_RSIZE},
-	{"crypto", AK_CRYPTO},
-	{"fingerprint", AK_FINGERPRINT},
-	{"setup", AK_SETUP},
-	{"ice-ufrag", AK_ICE_UFRAG},
-	{"ice-pwd", AK_ICE_PWD},
-	{"ice-options", AK_ICE_OPTIONS},
-	{"ice-lite", AK_ICE_LITE},
-	{"candidate", AK_CANDIDATE},
-	{"end-of-candidates", AK_END_OF_CANDIDATES},
-	{"mid", AK_MID},
-	{"group", AK_GROUP},
-	{"ssrc", AK_SSRC},
-	{"extmap", AK_EXTMAP},
-	{"rtcp-fb", AK_RTCP_FB},
-};
 
 static enum akind attr_kind(struct cv_pl name)
 {
-	for (size_t i = 0; i < CV_ARRAY_SIZE(akinds); i++)
-		if (cv_pl_eq_str(name, akinds[i].name))
-			return akinds[i].kind;
-	return AK_OTHER;
+	/* constant-size memcmp is inlined: no call per candidate name */
+#define EQ(lit) (memcmp(p, lit, sizeof(lit) - 1) == 0)
+	const char *p = name.p;
+	switch (name.l) {
+	case 3:
+		return EQ("mid") ? AK_MID : AK_OTHER;
+	case 4:
+		return EQ("fmtp") ? AK_FMTP : EQ("rtcp") ? AK_RTCP : EQ("ssrc") ? AK_SSRC : AK_OTHER;
+	case 5:
+		return EQ("ptime") ? AK_PTIME : EQ("setup") ? AK_SETUP
+			: EQ("group") ? AK_GROUP : AK_OTHER;
+	case 6:
+		return EQ("rtpmap") ? AK_RTPMAP : EQ("crypto") ? AK_CRYPTO
+			: EQ("extmap") ? AK_EXTMAP : AK_OTHER;
+	case 7:
+		return EQ("ice-pwd") ? AK_ICE_PWD : EQ("rtcp-fb") ? AK_RTCP_FB : AK_OTHER;
+	case 8:
+		return EQ("sendrecv") ? AK_SENDRECV : EQ("sendonly") ? AK_SENDONLY
+			: EQ("recvonly") ? AK_RECVONLY : EQ("inactive") ? AK_INACTIVE
+			: EQ("rtcp-mux") ? AK_RTCP_MUX : EQ("maxptime") ? AK_MAXPTIME
+			: EQ("ice-lite") ? AK_ICE_LITE : AK_OTHER;
+	case 9:
+		return EQ("ice-ufrag") ? AK_ICE_UFRAG : EQ("candidate") ? AK_CANDIDATE : AK_OTHER;
+	case 10:
+		return EQ("rtcp-rsize") ? AK_RTCP_RSIZE : AK_OTHER;
+	case 11:
+		return EQ("fingerprint") ? AK_FINGERPRINT
+			: EQ("ice-options") ? AK_ICE_OPTIONS : AK_OTHER;
+	case 17:
+		return EQ("end-of-candidates") ? AK_END_OF_CANDIDATES : AK_OTHER;
+	default:
+		return AK_OTHER;
+	}
+#undef EQ
 }
 
 static void attr_split(struct cv_pl v, struct cv_sdp_attr *a)
@@ -279,7 +279,7 @@ struct lineit {
 
 /* 1 with a line, 0 at the end, <0 on error. Empty lines are skipped. */
 static int line_next(struct lineit *it, const struct cv_sdp_limits *lim,
-		     struct cv_sdp_line *out)
+		     struct cv_sdp_line *out, bool validate)
 {
 	for (;;) {
 		if (it->p >= it->e)
@@ -293,14 +293,17 @@ static int line_next(struct lineit *it, const struct cv_sdp_limits *lim,
 		size_t l = (size_t)(le - s);
 		if (l == 0)
 			continue;
-		if (l > lim->max_line_len)
-			return CV_ETOOBIG;
-		/* RFC 8866 §5: <type>=<value>, type one letter, no spaces. */
-		if (l < 2 || s[0] < 'a' || s[0] > 'z' || s[1] != '=')
-			return CV_EPARSE;
-		/* NUL and bare CR inside a line are never valid. */
-		if (memchr(s, '\0', l) || memchr(s, '\r', l))
-			return CV_EPARSE;
+		/* the second pass reads what the first one checked */
+		if (validate) {
+			if (l > lim->max_line_len)
+				return CV_ETOOBIG;
+			/* RFC 8866 §5: <type>=<value>, one letter, no spaces */
+			if (l < 2 || s[0] < 'a' || s[0] > 'z' || s[1] != '=')
+				return CV_EPARSE;
+			/* a bare CR inside a line is never valid */
+			if (memchr(s, '\r', l))
+				return CV_EPARSE;
+		}
 		out->type = s[0];
 		out->value.p = s + 2;
 		out->value.l = l - 2;
@@ -316,7 +319,11 @@ static int count_pass(const char *text, size_t len, const struct cv_sdp_limits *
 	uint32_t sect_attrs = 0;
 	int r;
 	memset(n, 0, sizeof(*n));
-	while ((r = line_next(&it, lim, &ln)) > 0) {
+	/* NUL is never valid in SDP text (RFC 8866 §5: text is UTF-8 or
+	 * byte-string, NUL excluded) */
+	if (len && memchr(text, '\0', len))
+		return CV_EPARSE;
+	while ((r = line_next(&it, lim, &ln, true)) > 0) {
 		if (++n->lines > lim->max_lines)
 			return CV_ETOOBIG;
 		if (n->lines == 1 && ln.type != 'v')
@@ -448,6 +455,12 @@ static int parse_mline(struct cv_sdp_media *m, struct cv_pl v, struct pools *pl)
 
 static struct cv_sdp_fmt *fmt_by_id(struct cv_sdp_media *m, struct cv_pl id)
 {
+	uint32_t v;
+	if (!cv_pl_u32(id, &v) && v <= 127) {
+		for (uint32_t i = 0; i < m->nfmts; i++)
+			if (m->fmts[i].pt == (int)v)
+				return &m->fmts[i];
+	}
 	for (uint32_t i = 0; i < m->nfmts; i++)
 		if (cv_pl_eq(m->fmts[i].id, id))
 			return &m->fmts[i];
@@ -647,7 +660,8 @@ static void parse_attr(struct cv_sdp *sdp, struct cv_sdp_common *cm, struct cv_s
 		       const struct cv_sdp_attr *a, struct pools *pl)
 {
 	struct cv_pl v = a->value;
-	switch (attr_kind(a->name)) {
+	enum akind kind = attr_kind(a->name);
+	switch (kind) {
 	case AK_RTPMAP: parse_rtpmap(m, v); break;
 	case AK_FMTP: parse_fmtp(m, v); break;
 	case AK_PTIME:
@@ -657,7 +671,7 @@ static void parse_attr(struct cv_sdp *sdp, struct cv_sdp_common *cm, struct cv_s
 		uint32_t x;
 		cv_sdp__split(cv_pl_trim(v), '.', &ip, &fp);
 		if (m && !cv_pl_u32(ip, &x) && x <= 10000) {
-			if (attr_kind(a->name) == AK_PTIME)
+			if (kind == AK_PTIME)
 				m->ptime = x;
 			else
 				m->maxptime = x;
@@ -782,7 +796,7 @@ static int fill_pass(struct cv_sdp *sdp, const char *text, size_t len,
 	int r, err;
 
 	section_begin(cm, pl);
-	while ((r = line_next(&it, lim, &ln)) > 0) {
+	while ((r = line_next(&it, lim, &ln, false)) > 0) {
 		if (ln.type == 'm') {
 			if (m)
 				media_finish(m);

@@ -81,7 +81,6 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 			  const struct cv_tp_rx *rx,
 			  const struct cv_tp_sl_params *p)
 {
-	static _Thread_local struct cv_buf b1, b2;
 	static const struct cv_tp_sl_params defp = {0};
 	struct cv_sip_msg *msg = NULL;
 	struct cv_sip_verdict v;
@@ -137,20 +136,23 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 		.to_tag = cv_pl_str(tag),
 		.headers = {hdrs, (size_t)n},
 	};
-	if (!b1.max) {
-		cv_buf_init(&b1, 65536);
-		cv_buf_init(&b2, 65536);
+	struct tp_worker *tw = tp_worker_of(tp, w);
+	if (!tw) {
+		cv_mem_unref(msg);
+		return -EINVAL;
 	}
-	cv_buf_reset(&b1);
-	err = cv_sip_resp_print(&b1, msg, status, NULL, &rp);
+	/* per-worker scratch buffers: no allocation per reply */
+	struct cv_buf *b1 = &tw->slbuf[0], *b2 = &tw->slbuf[1];
+	cv_buf_reset(b1);
+	err = cv_sip_resp_print(b1, msg, status, NULL, &rp);
 	if (err)
 		goto out;
-	const struct cv_buf *resp = &b1;
-	err = via_patch(&b2, &b1, msg, &rx->meta);
+	const struct cv_buf *resp = b1;
+	err = via_patch(b2, b1, msg, &rx->meta);
 	if (err < 0)
 		goto out;
 	if (err == 0)
-		resp = &b2;
+		resp = b2;
 	struct cv_tp_topvia tv = {
 		.host = msg->via.host,
 		.port = msg->via.port,

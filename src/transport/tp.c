@@ -21,6 +21,8 @@ static void tp_worker_free(struct tp_worker *tw)
 	free(tw->slis);
 	free(tw->rxbuf);
 	free(tw->txarena);
+	cv_buf_free(&tw->slbuf[0]);
+	cv_buf_free(&tw->slbuf[1]);
 	free(tw);
 }
 
@@ -107,6 +109,8 @@ int cv_tp_create(struct cv_tp **tpp, struct cv_rt *rt,
 			goto out;
 		}
 		tw->rxslot = tp->lim.max_udp_msg + 1;
+		cv_buf_init(&tw->slbuf[0], 65536);
+		cv_buf_init(&tw->slbuf[1], 65536);
 	}
 
 	for (unsigned i = 0; i < p->nspecs; i++) {

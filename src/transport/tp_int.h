@@ -84,6 +84,7 @@ struct tp_worker {
 	size_t txused;
 
 	char readbuf[TP_READ_BUF]; /* stream reads */
+	struct cv_buf slbuf[2];    /* stateless responder scratch */
 	struct tp_dns *dns;
 };
 

@@ -323,7 +323,10 @@ void tp_ws_in(struct cv_tp_conn *c, const char *p, size_t n)
 	if (r != 0 || (!wslay_event_want_read(c->ws) &&
 		       !wslay_event_want_write(c->ws))) {
 		if (r != 0)
-			TP_INC(c->tw, rej_ws_too_big);
+			TP_INC(c->tw, rej_garbage);
+		else if (wslay_event_get_status_code_sent(c->ws) ==
+			 WSLAY_CODE_MESSAGE_TOO_BIG)
+			TP_INC(c->tw, rej_ws_too_big); /* wslay's own 1009 */
 		/* protocol error, or the close handshake finished */
 		tp_conn_close(c, r ? CV_EPROTO : 0);
 	}

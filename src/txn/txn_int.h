@@ -53,6 +53,7 @@ struct cv_txn {
 	uint64_t resp_tag_hash;     /* To tag of the final response (2543 ACK) */
 	struct cv_txn *cancel;      /* client INVITE: its CANCEL txn */
 	uint32_t retx_ivl_ms;
+	uint32_t seq;               /* creation order (merged requests) */
 	uint32_t flags;
 	uint16_t status;
 	uint8_t state;
@@ -64,6 +65,7 @@ struct cv_txn_layer {
 	uint32_t t1, t2, t4, td; /* ms */
 	struct txn_htab prim, sec;
 	size_t live;
+	uint32_t seq;
 	struct cv_txn_stats st;
 };
 

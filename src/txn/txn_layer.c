@@ -204,6 +204,7 @@ struct cv_txn *txn_alloc(struct cv_txn_layer *l, struct cv_sip_msg *req,
 	if (addr->reliable)
 		t->flags |= TF_RELIABLE;
 	t->method = (uint8_t)req->method;
+	t->seq = ++l->seq;
 	l->live++;
 	if (flags & TF_CLIENT)
 		l->st.live_client++;

@@ -14,7 +14,9 @@ bool cv_txn_is_merged(const struct cv_txn *t)
 		return false;
 	for (const struct cv_txn *u = l->sec.b[t->shash & l->sec.mask]; u;
 	     u = u->snext) {
-		if (u == t || u->shash != t->shash || (u->flags & TF_CLIENT))
+		/* only transactions that were there when t's request came */
+		if (u == t || u->shash != t->shash || (u->flags & TF_CLIENT) ||
+		    (int32_t)(u->seq - t->seq) > 0)
 			continue;
 		const struct cv_sip_msg *o = u->req;
 		if (o->cseq.num == req->cseq.num && o->cseq.method == req->cseq.method &&

@@ -6,7 +6,7 @@
  *   tp_server [-w workers] [-b udp_batch] [-l spec]... [--cert f --key f
  *             --ca f] [--max-conns n] [--per-ip n] [--idle-ms n]
  *             [--partial-ms n] [--hs-ms n] [--status 501|503]
- *             [--max-msg n] [--dns host:port]
+ *             [--max-msg n] [--send-queue n] [--dns host:port]
  */
 #include <getopt.h>
 #include <stdatomic.h>
@@ -62,7 +62,8 @@ int main(int argc, char **argv)
 		{"max-conns", 1, 0, 'm'}, {"per-ip", 1, 0, 'p'},
 		{"idle-ms", 1, 0, 'i'}, {"partial-ms", 1, 0, 'P'},
 		{"hs-ms", 1, 0, 'H'}, {"status", 1, 0, 's'},
-		{"max-msg", 1, 0, 'M'}, {"dns", 1, 0, 'd'}, {0, 0, 0, 0}};
+		{"max-msg", 1, 0, 'M'}, {"dns", 1, 0, 'd'},
+		{"send-queue", 1, 0, 'q'}, {0, 0, 0, 0}};
 	int o;
 	while ((o = getopt_long(argc, argv, "w:b:l:", opts, NULL)) != -1) {
 		switch (o) {
@@ -90,6 +91,7 @@ int main(int argc, char **argv)
 			lim.max_udp_msg = (size_t)atoi(optarg);
 			break;
 		case 'd': dns[0] = optarg; break;
+		case 'q': lim.max_send_queue = (size_t)atoi(optarg); break;
 		default: return 2;
 		}
 	}

@@ -131,18 +131,22 @@ static void test_rfc2543_fallback(void **state)
 static void test_cseq_method_mismatch(void **state)
 {
 	(void)state;
-	rx(mkreq_full("INVITE", "10.0.0.1:5060", "z9hG4bKc1", 1, "BYE", "", "c",
-		      "sip:bob@127.0.0.1"),
-	   &peer_udp);
+	/* The parser rejects this already (400); the layer checks again for
+	 * messages built or edited in process. */
+	struct cv_sip_msg *m = mkreq_full("INVITE", "10.0.0.1:5060", "z9hG4bKc1",
+					  1, "INVITE", "", "c", "sip:bob@127.0.0.1");
+	m->cseq.method = CV_SIP_BYE;
+	rx(m, &peer_udp);
 	assert_int_equal(count_ev(EV_REQUEST), 0);
 	assert_int_equal(H.ns, 1);
 	assert_int_equal(H.s[0].m->status, 400);
 	assert_null(H.s[0].txn);
 	assert_int_not_equal(H.s[0].m->to.tag.l, 0);
 	/* an ACK is never answered */
-	rx(mkreq_full("ACK", "10.0.0.1:5060", "z9hG4bKc1", 1, "INVITE", "", "c",
-		      "sip:bob@127.0.0.1"),
-	   &peer_udp);
+	m = mkreq_full("ACK", "10.0.0.1:5060", "z9hG4bKc1", 1, "ACK", "", "c",
+		       "sip:bob@127.0.0.1");
+	m->cseq.method = CV_SIP_INVITE;
+	rx(m, &peer_udp);
 	assert_int_equal(H.ns, 1);
 	assert_int_equal(stats().cseq_mismatch, 2);
 	assert_int_equal(cv_txn_count(H.l), 0);
@@ -266,6 +270,7 @@ static void test_many_grow_and_expire(void **state)
 		   &peer_udp);
 		if (H.ns > 400)
 			clear_sent();
+		H.ne = 0; /* released in the handler: nothing to keep */
 	}
 	assert_int_equal(cv_txn_count(H.l), 5000);
 	clear_sent();
@@ -278,7 +283,7 @@ static void test_many_grow_and_expire(void **state)
 	}
 	assert_int_equal(stats().rx_retransmissions, 52);
 	assert_int_equal(H.ns, 52);
-	assert_int_equal(count_ev(EV_REQUEST), 0 + H.ne); /* all requests */
+	assert_int_equal(count_ev(EV_REQUEST), 0); /* no new transaction */
 	run_to(40000);
 	assert_int_equal(cv_txn_count(H.l), 0);
 	assert_int_equal(cv_wheel_count(H.w), 0);
@@ -406,8 +411,11 @@ static void test_memory_per_server_txn(void **state)
 		      (long long)per);
 	assert_true(per > 200 && per < 4096);
 	for (unsigned i = 0; i < H.ne; i++)
-		if (H.e[i].type == EV_REQUEST)
+		if (H.e[i].type == EV_REQUEST) {
 			cv_txn_release(H.e[i].t); /* auto 500 */
+			if (H.ns > 400)
+				clear_sent();
+		}
 	H.ne = 0;
 	clear_sent();
 }

@@ -16,7 +16,7 @@
 
 #define T0_US 1000000000ull
 #define MAX_SENT 512
-#define MAX_EV 256
+#define MAX_EV 2048
 
 enum ev_type { EV_REQUEST = 1, EV_ACK, EV_RESPONSE, EV_CANCEL, EV_FAILED, EV_TERMINATED };
 
@@ -61,7 +61,7 @@ static inline uint64_t now_ms(void)
 	return (cv_clock_us() - T0_US) / 1000u;
 }
 
-static int h_send(const struct cv_txn_out *o, bool *reliable, void *arg)
+static __attribute__((unused)) int h_send(const struct cv_txn_out *o, bool *reliable, void *arg)
 {
 	(void)arg;
 	if (H.fail_sends > 0) {
@@ -78,14 +78,14 @@ static int h_send(const struct cv_txn_out *o, bool *reliable, void *arg)
 	return 0;
 }
 
-static void push_ev(enum ev_type type, struct cv_txn *t, uint16_t status,
+static __attribute__((unused)) void push_ev(enum ev_type type, struct cv_txn *t, uint16_t status,
 		    bool local, bool retx, enum cv_sip_method m)
 {
 	assert_true(H.ne < MAX_EV);
 	H.e[H.ne++] = (struct ev){type, now_ms(), t, status, local, retx, m};
 }
 
-static void h_request(struct cv_txn *t, struct cv_sip_msg *req, void *arg)
+static __attribute__((unused)) void h_request(struct cv_txn *t, struct cv_sip_msg *req, void *arg)
 {
 	(void)arg;
 	push_ev(EV_REQUEST, t, 0, false, false, req->method);
@@ -99,7 +99,7 @@ static void h_request(struct cv_txn *t, struct cv_sip_msg *req, void *arg)
 	H.srv[H.nsrv++] = t;
 }
 
-static void h_ack(struct cv_txn *inv, struct cv_sip_msg *ack,
+static __attribute__((unused)) void h_ack(struct cv_txn *inv, struct cv_sip_msg *ack,
 		  const struct cv_txn_addr *src, void *arg)
 {
 	(void)src;
@@ -107,7 +107,7 @@ static void h_ack(struct cv_txn *inv, struct cv_sip_msg *ack,
 	push_ev(EV_ACK, inv, 0, false, false, ack->method);
 }
 
-static void h_response(struct cv_txn *t, const struct cv_txn_resp *r, void *arg)
+static __attribute__((unused)) void h_response(struct cv_txn *t, const struct cv_txn_resp *r, void *arg)
 {
 	(void)arg;
 	push_ev(EV_RESPONSE, t, r->status, r->local, r->retransmission,
@@ -118,19 +118,19 @@ static void h_response(struct cv_txn *t, const struct cv_txn_resp *r, void *arg)
 		assert_int_equal(r->msg->status, r->status);
 }
 
-static void h_cancel(struct cv_txn *t, struct cv_sip_msg *c, void *arg)
+static __attribute__((unused)) void h_cancel(struct cv_txn *t, struct cv_sip_msg *c, void *arg)
 {
 	(void)arg;
 	push_ev(EV_CANCEL, t, 0, false, false, c->method);
 }
 
-static void h_failed(struct cv_txn *t, uint16_t status, void *arg)
+static __attribute__((unused)) void h_failed(struct cv_txn *t, uint16_t status, void *arg)
 {
 	(void)arg;
 	push_ev(EV_FAILED, t, status, true, false, cv_txn_method(t));
 }
 
-static void h_terminated(struct cv_txn *t, void *arg)
+static __attribute__((unused)) void h_terminated(struct cv_txn *t, void *arg)
 {
 	(void)arg;
 	push_ev(EV_TERMINATED, t, 0, false, false, cv_txn_method(t));
@@ -145,7 +145,7 @@ static const struct cv_txn_handlers handlers = {
 	.terminated = h_terminated,
 };
 
-static void harness_start(int32_t trying_ms, bool auto_487, uint32_t max_txns)
+static __attribute__((unused)) void harness_start(int32_t trying_ms, bool auto_487, uint32_t max_txns)
 {
 	memset(&H, 0, sizeof(H));
 	H.live0 = cv_mem_live();
@@ -163,21 +163,21 @@ static void harness_start(int32_t trying_ms, bool auto_487, uint32_t max_txns)
 	assert_int_equal(cv_txn_layer_create(&H.l, &p), 0);
 }
 
-static int setup(void **state)
+static __attribute__((unused)) int setup(void **state)
 {
 	(void)state;
 	harness_start(200, false, 0);
 	return 0;
 }
 
-static void clear_sent(void)
+static __attribute__((unused)) void clear_sent(void)
 {
 	for (unsigned i = 0; i < H.ns; i++)
 		cv_mem_unref(H.s[i].m);
 	H.ns = 0;
 }
 
-static int teardown(void **state)
+static __attribute__((unused)) int teardown(void **state)
 {
 	(void)state;
 	for (unsigned i = 0; i < H.nsrv; i++)
@@ -194,7 +194,7 @@ static int teardown(void **state)
 
 /* Steps the fake clock 1 ms at a time, running the wheel, up to ms after
  * T0: every timer fires at its exact millisecond. */
-static void run_to(uint64_t ms)
+static __attribute__((unused)) void run_to(uint64_t ms)
 {
 	while (now_ms() < ms) {
 		cv_clock_fake_advance(1000);
@@ -202,7 +202,7 @@ static void run_to(uint64_t ms)
 	}
 }
 
-static void run_for(uint64_t ms)
+static __attribute__((unused)) void run_for(uint64_t ms)
 {
 	run_to(now_ms() + ms);
 }
@@ -210,8 +210,8 @@ static void run_for(uint64_t ms)
 static const struct cv_txn_addr peer_udp = {.reliable = false};
 static const struct cv_txn_addr peer_tcp = {.reliable = true};
 
-static struct cv_sip_msg *parse(const char *fmt, ...) CV_PRINTF(1, 2);
-static struct cv_sip_msg *parse(const char *fmt, ...)
+static __attribute__((unused)) struct cv_sip_msg *parse(const char *fmt, ...) CV_PRINTF(1, 2);
+static __attribute__((unused)) struct cv_sip_msg *parse(const char *fmt, ...)
 {
 	char buf[2048];
 	va_list ap;
@@ -230,7 +230,7 @@ static struct cv_sip_msg *parse(const char *fmt, ...)
 }
 
 /* A request as a peer would send it. totag "" = none. */
-static struct cv_sip_msg *mkreq_full(const char *method, const char *sent_by,
+static __attribute__((unused)) struct cv_sip_msg *mkreq_full(const char *method, const char *sent_by,
 				     const char *branch, unsigned cseq,
 				     const char *cseq_method, const char *totag,
 				     const char *callid, const char *ruri)
@@ -250,7 +250,7 @@ static struct cv_sip_msg *mkreq_full(const char *method, const char *sent_by,
 		     totag, callid, cseq, cseq_method);
 }
 
-static struct cv_sip_msg *mkreq(const char *method, const char *branch,
+static __attribute__((unused)) struct cv_sip_msg *mkreq(const char *method, const char *branch,
 				unsigned cseq)
 {
 	return mkreq_full(method, "10.0.0.1:5060", branch, cseq, method, "",
@@ -258,7 +258,7 @@ static struct cv_sip_msg *mkreq(const char *method, const char *branch,
 }
 
 /* A response to a request the layer sent (copies its top Via, CSeq). */
-static struct cv_sip_msg *mkresp(const struct cv_sip_msg *req, int status,
+static __attribute__((unused)) struct cv_sip_msg *mkresp(const struct cv_sip_msg *req, int status,
 				 const char *totag)
 {
 	return parse("SIP/2.0 %d Whatever\r\n"
@@ -273,7 +273,7 @@ static struct cv_sip_msg *mkresp(const struct cv_sip_msg *req, int status,
 		     CV_PL_ARG(req->cseq.method_pl));
 }
 
-static void rx(struct cv_sip_msg *m, const struct cv_txn_addr *src)
+static __attribute__((unused)) void rx(struct cv_sip_msg *m, const struct cv_txn_addr *src)
 {
 	assert_int_equal(cv_txn_recv(H.l, m, src), 0);
 	cv_mem_unref(m);
@@ -290,7 +290,7 @@ static void rx(struct cv_sip_msg *m, const struct cv_txn_addr *src)
 	"CSeq: 7 %s\r\n"                                  \
 	"Content-Length: 0\r\n\r\n"
 
-static struct cv_txn *client(const char *method, const char *branch,
+static __attribute__((unused)) struct cv_txn *client(const char *method, const char *branch,
 			     const struct cv_txn_addr *dst)
 {
 	char buf[1024];
@@ -302,7 +302,7 @@ static struct cv_txn *client(const char *method, const char *branch,
 	return t;
 }
 
-static unsigned count_ev(enum ev_type type)
+static __attribute__((unused)) unsigned count_ev(enum ev_type type)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < H.ne; i++)
@@ -310,7 +310,7 @@ static unsigned count_ev(enum ev_type type)
 	return n;
 }
 
-static const struct ev *last_ev(enum ev_type type)
+static __attribute__((unused)) const struct ev *last_ev(enum ev_type type)
 {
 	for (unsigned i = H.ne; i-- > 0;)
 		if (H.e[i].type == type)
@@ -319,7 +319,7 @@ static const struct ev *last_ev(enum ev_type type)
 }
 
 /* Send times of the messages matching (request method or status). */
-static unsigned sent_times(enum cv_sip_method m, int status, uint64_t *out,
+static __attribute__((unused)) unsigned sent_times(enum cv_sip_method m, int status, uint64_t *out,
 			   unsigned max)
 {
 	unsigned n = 0;
@@ -334,7 +334,7 @@ static unsigned sent_times(enum cv_sip_method m, int status, uint64_t *out,
 	return n;
 }
 
-static void assert_times(const uint64_t *got, unsigned n, const uint64_t *want,
+static __attribute__((unused)) void assert_times(const uint64_t *got, unsigned n, const uint64_t *want,
 			 unsigned nwant)
 {
 	if (n != nwant) {

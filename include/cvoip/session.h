@@ -1,0 +1,178 @@
+/*
+ * cvoip session: calls (the INVITE usage with SDP offer/answer) and the
+ * registration client, over the dialog layer's UA core. This is the API a
+ * softphone, IVR or test tool is written against (see examples/).
+ *
+ * One struct cv_agent per worker owns that worker's UA core. Calls and
+ * registrations created on an agent live on its worker; every callback
+ * runs there. Media is reached through struct cv_call_media_ops, so a call
+ * can be bound to RTP streams (cv_media), to a relay, or to nothing (tests).
+ *
+ * Release contract (ARCHITECTURE.md): after cv_call_release() no callback
+ * for that call fires again; the agent keeps what it needs to finish the
+ * protocol (CANCEL, BYE, ACK).
+ */
+#ifndef CVOIP_SESSION_H
+#define CVOIP_SESSION_H
+
+#include "cvoip/base.h"
+#include "cvoip/dialog.h"
+#include "cvoip/sdp.h"
+#include "cvoip/transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cv_agent;
+struct cv_call;
+struct cv_regc;
+
+enum cv_call_state {
+	CV_CALL_IDLE = 0,
+	CV_CALL_CALLING,      /* INVITE sent */
+	CV_CALL_INCOMING,     /* INVITE received, not answered */
+	CV_CALL_RINGING,      /* 180 received or sent */
+	CV_CALL_EARLY,        /* 183 with SDP: early media */
+	CV_CALL_ANSWERED,     /* 2xx sent or received */
+	CV_CALL_ENDED
+};
+CV_API const char *cv_call_state_name(enum cv_call_state s);
+
+/* Who ended a call. */
+enum cv_call_end_by { CV_CALL_BY_LOCAL = 0, CV_CALL_BY_REMOTE, CV_CALL_BY_SYSTEM };
+
+/* What the media layer does for a call. Every entry is required. */
+struct cv_call_media_ops {
+	/* Fill this side's SDP capabilities (address, port, codecs). The
+	 * pointers must stay valid until the next call into these ops. */
+	int (*local)(void *marg, struct cv_sdp_local *out);
+	/* Start or update streams from the negotiated result. */
+	int (*apply)(void *marg, const struct cv_sdp_neg *neg);
+	/* The call ended: stop the streams. */
+	void (*stop)(void *marg);
+};
+
+struct cv_call_handlers {
+	/* A new incoming call (state INCOMING). Answer, reject or let it
+	 * ring; cv_call_set_media() before answering. The agent holds the
+	 * call until cv_call_release(). */
+	void (*incoming)(struct cv_agent *ag, struct cv_call *c,
+			 const struct cv_sip_msg *invite, void *arg);
+	/* State changed; status/reason are the SIP response that caused it
+	 * (0/NULL when none), e.g. ENDED with 486 "Busy Here". */
+	void (*state)(struct cv_call *c, enum cv_call_state st, uint16_t status,
+		      const char *reason, void *uarg);
+	/* Media was negotiated (answer processed or sent) or renegotiated. */
+	void (*media)(struct cv_call *c, const struct cv_sdp_neg *neg,
+		      void *uarg);
+	/* DTMF received as SIP INFO (application/dtmf-relay). */
+	void (*info_dtmf)(struct cv_call *c, char digit, uint32_t duration_ms,
+			  void *uarg);
+};
+
+struct cv_regc_handlers {
+	/* Registration state: registered (status 200, expires granted) or
+	 * failed (status >= 300 or local 408/503), or unregistered. */
+	void (*state)(struct cv_regc *r, bool registered, uint16_t status,
+		      const char *reason, uint32_t expires, void *uarg);
+};
+
+struct cv_agent_params {
+	struct cv_tp *tp;                    /* required */
+	struct cv_worker *w;                 /* required */
+	const struct cv_call_handlers *h;    /* required */
+	void *arg;                           /* for incoming() */
+	const char *user_agent;              /* NULL: "cvoip" */
+	const char *contact_user;            /* user part of our Contact */
+	int32_t trying_ms;                   /* auto 100 Trying (txn) */
+};
+
+CV_API int cv_agent_create(struct cv_agent **agp, const struct cv_agent_params *p);
+/* Ends every call without callbacks and frees the agent. */
+CV_API void cv_agent_destroy(struct cv_agent *ag);
+/* The transport's recv handler forwards here. */
+CV_API void cv_agent_recv(struct cv_agent *ag, const struct cv_tp_rx *rx);
+CV_API struct cv_ua *cv_agent_ua(struct cv_agent *ag);
+CV_API size_t cv_agent_calls(const struct cv_agent *ag);
+
+/* Credentials for 401/407 challenges (RFC 3261 §22.2). */
+struct cv_auth_cred {
+	const char *user;
+	const char *password;
+};
+
+struct cv_call_params {
+	const char *target;       /* Request-URI, e.g. "sip:bob@127.0.0.1" */
+	const char *from;         /* our AOR URI, e.g. "sip:alice@127.0.0.1" */
+	const char *from_display; /* NULL: none */
+	const char *to;           /* To URI; NULL: target */
+	/* Where to send the INVITE: an outbound proxy URI with a numeric
+	 * host ("sip:127.0.0.1:5060;transport=tcp"); NULL: the target. */
+	const char *proxy;
+	struct cv_auth_cred auth; /* user NULL: no credentials */
+	const struct cv_call_media_ops *media;
+	void *marg;
+	const char *headers;      /* extra header lines, each ending CRLF */
+	void *uarg;
+};
+
+/* Places a call: builds the offer with media->local and sends the INVITE.
+ * Challenges are answered once per realm. */
+CV_API int cv_call_create(struct cv_call **cp, struct cv_agent *ag,
+			  const struct cv_call_params *p);
+/* For incoming calls: media and user argument before answering. */
+CV_API void cv_call_set_media(struct cv_call *c,
+			      const struct cv_call_media_ops *media, void *marg);
+CV_API void cv_call_set_uarg(struct cv_call *c, void *uarg);
+/* 180 Ringing. */
+CV_API int cv_call_ring(struct cv_call *c);
+/* 200 with the answer to the INVITE's offer (488 is sent instead, and
+ * the call ends, when nothing in the offer can be accepted). */
+CV_API int cv_call_answer(struct cv_call *c);
+/* Final failure response to an incoming call (486, 603...). */
+CV_API int cv_call_reject(struct cv_call *c, uint16_t status,
+			  const char *reason);
+/* CANCEL (outgoing, not answered) or BYE (answered); the call ends. */
+CV_API int cv_call_hangup(struct cv_call *c);
+/* re-INVITE with a=sendonly (hold) or a=sendrecv (resume), RFC 3264 §8.4. */
+CV_API int cv_call_hold(struct cv_call *c, bool hold);
+/* DTMF as SIP INFO application/dtmf-relay. */
+CV_API int cv_call_send_info_dtmf(struct cv_call *c, char digit,
+				  uint32_t duration_ms);
+CV_API void cv_call_release(struct cv_call *c);
+
+CV_API enum cv_call_state cv_call_state(const struct cv_call *c);
+CV_API bool cv_call_is_outgoing(const struct cv_call *c);
+CV_API const char *cv_call_remote_uri(const struct cv_call *c);
+CV_API const char *cv_call_id(const struct cv_call *c);
+CV_API void *cv_call_uarg(const struct cv_call *c);
+/* The last negotiated media, or NULL. */
+CV_API const struct cv_sdp_neg *cv_call_neg(const struct cv_call *c);
+
+/* ---- registration client ------------------------------------------------ */
+struct cv_regc_params {
+	const char *aor;          /* "sip:alice@127.0.0.1" */
+	const char *registrar;    /* Request-URI / destination, numeric host
+				     ("sip:127.0.0.1:5060;transport=tcp");
+				     NULL: the AOR's host */
+	struct cv_auth_cred auth;
+	uint32_t expires;         /* requested; 0: 600 */
+	const struct cv_regc_handlers *h;
+	void *uarg;
+};
+
+/* Registers and refreshes before expiry (at 1/2 of the granted time, at
+ * least 5 s before it), answers 401/407 and 423 (with Min-Expires). */
+CV_API int cv_regc_create(struct cv_regc **rp, struct cv_agent *ag,
+			  const struct cv_regc_params *p);
+/* REGISTER with Expires: 0; the state callback reports the result. */
+CV_API int cv_regc_unregister(struct cv_regc *r);
+/* Stops refreshing; no callback fires after this. */
+CV_API void cv_regc_release(struct cv_regc *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
