@@ -65,7 +65,10 @@ static int load_server(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 		       struct cv_cfg_err *err)
 {
 	static const char *const keys[] = {"workers", "log_level", "realm",
-					   "user_agent", NULL};
+					   "user_agent", "digest_algorithms", NULL};
+	static const char *const algs[] = {"MD5", "MD5-sess", "SHA-256",
+					   "SHA-256-sess", "SHA-512-256",
+					   "SHA-512-256-sess", NULL};
 	const struct cv_cfg *cfg = c->cfg;
 	int rc = cv_cfg_check_keys(cfg, n, "server", keys, err);
 	if (!rc)
@@ -82,6 +85,20 @@ static int load_server(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 		rc = cv_cfg_str(cfg, cv_cfg_get(n, "realm"), &c->realm, err);
 	if (!rc)
 		rc = cv_cfg_str(cfg, cv_cfg_get(n, "user_agent"), &c->user_agent, err);
+	const struct cv_cfg_node *dg = cv_cfg_get(n, "digest_algorithms");
+	if (!rc && dg) {
+		rc = cv_cfg_expect(cfg, dg, CV_CFG_SEQ, "digest_algorithms", err);
+		for (const struct cv_cfg_node *e = dg ? dg->child : NULL; !rc && e;
+		     e = e->next) {
+			int idx;
+			if (c->ndigest >= CV_ARRAY_SIZE(c->digest))
+				rc = cv_cfg_fail(cfg, e, err, "too many digest algorithms");
+			if (!rc)
+				rc = cv_cfg_enum(cfg, e, algs, &idx, err);
+			if (!rc)
+				c->digest[c->ndigest++] = algs[idx];
+		}
+	}
 	return rc;
 }
 

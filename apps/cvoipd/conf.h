@@ -47,6 +47,8 @@ struct cvoipd_conf {
 	const char *log_level;
 	const char *realm;
 	const char *user_agent;
+	unsigned ndigest;
+	const char *digest[8];
 	/* listen */
 	unsigned nlisten;
 	const char *listen[CVOIPD_MAX_LISTEN];

@@ -330,6 +330,8 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		.reg_default_expires = (uint32_t)s.conf.reg_default_expires,
 		.users = su,
 		.nusers = users->n,
+		.digest_algs = s.conf.digest,
+		.ndigest_algs = s.conf.ndigest,
 	};
 	err = cv_srv_create(&s.srv, &sp);
 	free(su);

@@ -8,7 +8,8 @@
  * publish to the last callback), p50/p99 latency publish -> callback
  * (sampled on every 64th event), events lost (must be 0).
  *
- *   bench_bus [events-per-run] [trials]
+ *   bench_bus [events-per-run] [trials] [subscribers]
+ * CV_BENCH_BUS_ONLY=1 skips the baseline (profiling).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -16,11 +17,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cvoip/bus.h"
 
 #define SAMPLE_EVERY 64u
+/* Paced runs (latency without queueing): bursts of PACE_BURST events every
+ * PACE_NS, i.e. 640k events/s, every event time-stamped. */
+#define PACE_BURST 32u
+#define PACE_NS 50000u
+
+static bool paced;
 #define QUEUE_CAP 4096u
 
 struct stats {
@@ -138,6 +146,7 @@ static void *mq_main(void *arg)
 
 struct result {
 	double deliveries_per_s;
+	double cpu_ns;    /* process CPU (all threads) per delivery */
 	double p50_us, p99_us;
 	uint64_t lost;
 };
@@ -148,10 +157,18 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static uint64_t cpu_now_ns(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
+	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
+}
+
 static void stats_init(struct stats *st, uint64_t events)
 {
 	memset(st, 0, sizeof(*st));
-	st->maxlat = events / SAMPLE_EVERY + 1;
+	st->maxlat = paced ? events + 1 : events / SAMPLE_EVERY + 1;
 	st->lat = malloc(st->maxlat * sizeof(uint64_t));
 }
 
@@ -183,9 +200,17 @@ static void publish_all(uint64_t events, void (*post)(void *ctx, struct cv_bus_q
 {
 	struct cv_bus_quality q = {.call_id = "bench-call-0001@192.0.2.1", .stream = "audio",
 				   .loss_pct = 0.5, .jitter_ms = 3.25, .mos = 4.3};
+	uint64_t t0 = uv_hrtime();
 	for (uint64_t i = 0; i < events; i++) {
+		if (paced && i % PACE_BURST == 0) {
+			uint64_t due = t0 + i / PACE_BURST * PACE_NS;
+			struct timespec ts = {(time_t)(due / 1000000000u),
+					      (long)(due % 1000000000u)};
+			/* uv_hrtime() is CLOCK_MONOTONIC */
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		}
 		q.lost = i;
-		q.packets = (i % SAMPLE_EVERY == 0) ? uv_hrtime() : 0;
+		q.packets = (paced || i % SAMPLE_EVERY == 0) ? uv_hrtime() : 0;
 		post(ctx, &q);
 	}
 }
@@ -206,6 +231,7 @@ static struct result run_bus(unsigned nsubs, uint64_t events)
 		exit(1);
 	struct bsub *subs = calloc(nsubs, sizeof(*subs));
 	struct stats *sts[8];
+	uint64_t cpu0 = cpu_now_ns();
 	for (unsigned i = 0; i < nsubs; i++) {
 		subs[i].bus = bus;
 		subs[i].total = events;
@@ -236,6 +262,7 @@ static struct result run_bus(unsigned nsubs, uint64_t events)
 		uv_async_send(&subs[i].stop);
 		pthread_join(subs[i].th, NULL);
 	}
+	r.cpu_ns = (double)(cpu_now_ns() - cpu0) / ((double)events * nsubs);
 	finish(&r, sts, nsubs, events, t0);
 	free(subs);
 	cv_bus_destroy(bus);
@@ -263,6 +290,7 @@ static struct result run_mutex(unsigned nsubs, uint64_t events)
 {
 	struct mq *qs = calloc(nsubs, sizeof(*qs));
 	struct stats *sts[8];
+	uint64_t cpu0 = cpu_now_ns();
 	for (unsigned i = 0; i < nsubs; i++) {
 		pthread_mutex_init(&qs[i].mu, NULL);
 		pthread_cond_init(&qs[i].not_empty, NULL);
@@ -278,6 +306,7 @@ static struct result run_mutex(unsigned nsubs, uint64_t events)
 	for (unsigned i = 0; i < nsubs; i++)
 		pthread_join(qs[i].th, NULL);
 	struct result r = {0};
+	r.cpu_ns = (double)(cpu_now_ns() - cpu0) / ((double)events * nsubs);
 	finish(&r, sts, nsubs, events, t0);
 	for (unsigned i = 0; i < nsubs; i++) {
 		pthread_mutex_destroy(&qs[i].mu);
@@ -295,20 +324,34 @@ static int cmp_res(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int cmp_p50(const void *a, const void *b)
+{
+	double x = ((const struct result *)a)->p50_us;
+	double y = ((const struct result *)b)->p50_us;
+	return x < y ? -1 : x > y;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t events = argc > 1 ? strtoull(argv[1], NULL, 10) : 2000000;
 	unsigned trials = argc > 2 ? (unsigned)atoi(argv[2]) : 3;
 	if (!events || !trials || trials > 15)
 		return 2;
-	static const unsigned subs_list[] = {1, 5};
+	unsigned subs_list[] = {1, 5};
+	size_t nlist = CV_ARRAY_SIZE(subs_list);
+	if (argc > 3) { /* one subscriber count only */
+		subs_list[0] = (unsigned)atoi(argv[3]);
+		nlist = 1;
+		if (!subs_list[0] || subs_list[0] > 8)
+			return 2;
+	}
 	printf("# event bus: 1 publisher, events per run %llu, median of %u trials "
 	       "(min-max), lossless mode\n",
 	       (unsigned long long)events, trials);
-	printf("%-6s %-12s %14s %22s %9s %9s %6s\n", "subs", "queue", "deliveries/s",
-	       "(min-max)", "p50_us", "p99_us", "lost");
+	printf("%-5s %-11s %13s %16s %9s %9s %9s %5s\n", "subs", "queue", "deliveries/s",
+	       "(min-max)", "cpu_ns/d", "p50_us", "p99_us", "lost");
 	int rc = 0;
-	for (size_t s = 0; s < CV_ARRAY_SIZE(subs_list); s++) {
+	for (size_t s = 0; s < nlist; s++) {
 		unsigned n = subs_list[s];
 		struct result rb[15], rm[15];
 		for (unsigned t = 0; t < trials; t++) { /* interleaved */
@@ -324,17 +367,40 @@ int main(int argc, char **argv)
 		char range[48];
 		snprintf(range, sizeof(range), "(%.1fM-%.1fM)", rb[0].deliveries_per_s / 1e6,
 			 rb[trials - 1].deliveries_per_s / 1e6);
-		printf("%-6u %-12s %13.1fM %22s %9.1f %9.1f %6llu\n", n, "cvoip-bus",
-		       mb->deliveries_per_s / 1e6, range, mb->p50_us, mb->p99_us,
+		printf("%-5u %-11s %12.1fM %16s %9.1f %9.1f %9.1f %5llu\n", n, "cvoip-bus",
+		       mb->deliveries_per_s / 1e6, range, mb->cpu_ns, mb->p50_us, mb->p99_us,
 		       (unsigned long long)lost);
 		snprintf(range, sizeof(range), "(%.1fM-%.1fM)", rm[0].deliveries_per_s / 1e6,
 			 rm[trials - 1].deliveries_per_s / 1e6);
-		printf("%-6u %-12s %13.1fM %22s %9.1f %9.1f %6s\n", n, "mutex+cond",
-		       mm->deliveries_per_s / 1e6, range, mm->p50_us, mm->p99_us, "0");
-		printf("%-6u ratio bus/mutex: %.1fx\n", n,
-		       mb->deliveries_per_s / mm->deliveries_per_s);
+		printf("%-5u %-11s %12.1fM %16s %9.1f %9.1f %9.1f %5s\n", n, "mutex+cond",
+		       mm->deliveries_per_s / 1e6, range, mm->cpu_ns, mm->p50_us, mm->p99_us, "0");
+		printf("%-5u ratio bus/mutex: %.1fx deliveries/s, %.1fx less CPU per delivery\n",
+		       n, mb->deliveries_per_s / mm->deliveries_per_s, mm->cpu_ns / mb->cpu_ns);
 		if (lost)
 			rc = 1;
+	}
+	/* latency without queueing: paced publisher, median of the trials */
+	uint64_t pevents = events / 10 < 100000 ? events / 10 : 100000;
+	paced = true;
+	printf("# latency at %u events/s (paced), %llu events per run\n",
+	       (unsigned)(PACE_BURST * 1000000000ull / PACE_NS), (unsigned long long)pevents);
+	printf("%-5s %-11s %9s %9s\n", "subs", "queue", "p50_us", "p99_us");
+	for (size_t s = 0; s < nlist; s++) {
+		unsigned n = subs_list[s];
+		struct result rb[15], rm[15];
+		for (unsigned t = 0; t < trials; t++) {
+			rb[t] = run_bus(n, pevents);
+			rm[t] = getenv("CV_BENCH_BUS_ONLY") ? rb[t] : run_mutex(n, pevents);
+		}
+		qsort(rb, trials, sizeof(rb[0]), cmp_p50);
+		qsort(rm, trials, sizeof(rm[0]), cmp_p50);
+		printf("%-5u %-11s %9.1f %9.1f\n", n, "cvoip-bus", rb[trials / 2].p50_us,
+		       rb[trials / 2].p99_us);
+		printf("%-5u %-11s %9.1f %9.1f\n", n, "mutex+cond", rm[trials / 2].p50_us,
+		       rm[trials / 2].p99_us);
+		for (unsigned t = 0; t < trials; t++)
+			if (rb[t].lost)
+				rc = 1;
 	}
 	return rc;
 }

@@ -45,6 +45,10 @@ struct cv_srv_params {
 	uint32_t reg_default_expires;   /* [600] */
 	uint32_t no_answer_ms;          /* callee rings this long, then 480 [60000] */
 	uint32_t max_bindings_per_aor;  /* [10] */
+	/* Digest challenges offered, in this order (RFC 8760): names as in
+	 * cv_digest_alg_name(). NULL/0: MD5 only (see docs/server.md). */
+	const char *const *digest_algs;
+	size_t ndigest_algs;
 	const struct cv_srv_user *users; /* copied */
 	size_t nusers;
 };

@@ -36,6 +36,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#endif
 
 #include "cvoip/bus.h"
 #include "cvoip/runtime.h"
@@ -203,7 +208,8 @@ int cv_bus_topic_parse(struct cv_pl name, enum cv_bus_topic *out)
 
 struct bus_ev {
 	_Atomic uint32_t refs;
-	uint32_t size;
+	bool pooled;             /* a EV_BLOCK-sized block from the pool */
+	struct bus_ev *next;     /* pool free lists */
 	struct cv_bus_event ev;
 	/* copied strings follow */
 };
@@ -215,15 +221,149 @@ static inline struct bus_ev *ev_of(const struct cv_bus_event *ev)
 	return CV_CONTAINER_OF((struct cv_bus_event *)(uintptr_t)ev, struct bus_ev, ev);
 }
 
+/* ---- event memory ------------------------------------------------------------
+ * Events are allocated by the publisher and freed by whichever subscriber
+ * drops the last reference: with malloc that is a cross-thread free per
+ * event, which glibc serves through the arena locks. Instead, blocks of
+ * EV_BLOCK bytes go back to the freeing thread's own cache; a thread with
+ * more than two batches hands one batch (EV_BATCH blocks) to a shared list
+ * under a mutex, and a thread with none takes a batch from there. One lock
+ * per EV_BATCH events, memory bounded by POOL_MAX_BATCHES plus two batches
+ * per thread. Under ASan the pool is off so use-after-free stays visible. */
+#define EV_BLOCK 320u
+#define EV_BATCH 64u
+#define POOL_MAX_BATCHES 256u
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CV_BUS_POOL 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CV_BUS_POOL 0
+#endif
+#endif
+#ifndef CV_BUS_POOL
+#define CV_BUS_POOL 1
+#endif
+/* Under TSan the publisher pin uses the plain fence, which TSan models. */
+#if defined(__SANITIZE_THREAD__)
+#define CV_BUS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CV_BUS_TSAN 1
+#endif
+#endif
+
+struct ev_cache {
+	struct bus_ev *head;
+	unsigned n;
+	bool registered;
+};
+
+static _Thread_local struct ev_cache tls_cache;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct bus_ev *pool_batches[POOL_MAX_BATCHES];
+static unsigned pool_nbatches;
+static pthread_key_t pool_key;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void free_chain(struct bus_ev *e)
+{
+	while (e) {
+		struct bus_ev *n = e->next;
+		free(e);
+		e = n;
+	}
+}
+
+/* Thread exit: its cached blocks go back to malloc. */
+static void cache_dtor(void *arg)
+{
+	struct ev_cache *c = arg;
+	free_chain(c->head);
+	c->head = NULL;
+	c->n = 0;
+}
+
+static void pool_init(void)
+{
+	pthread_key_create(&pool_key, cache_dtor);
+}
+
+static struct bus_ev *ev_alloc(size_t size)
+{
+	struct bus_ev *e;
+	if (!CV_BUS_POOL || size > EV_BLOCK) {
+		e = malloc(size);
+		if (e)
+			e->pooled = false;
+		return e;
+	}
+	struct ev_cache *c = &tls_cache;
+	if (CV_UNLIKELY(!c->head)) {
+		pthread_mutex_lock(&pool_mu);
+		if (pool_nbatches) {
+			c->head = pool_batches[--pool_nbatches];
+			c->n = EV_BATCH;
+		}
+		pthread_mutex_unlock(&pool_mu);
+	}
+	if (c->head) {
+		e = c->head;
+		c->head = e->next;
+		c->n--;
+	} else {
+		e = malloc(EV_BLOCK);
+		if (!e)
+			return NULL;
+	}
+	e->pooled = true;
+	return e;
+}
+
+static void ev_dealloc(struct bus_ev *e)
+{
+	if (!e->pooled) {
+		free(e);
+		return;
+	}
+	struct ev_cache *c = &tls_cache;
+	if (CV_UNLIKELY(!c->registered)) {
+		pthread_once(&pool_once, pool_init);
+		pthread_setspecific(pool_key, c);
+		c->registered = true;
+	}
+	e->next = c->head;
+	c->head = e;
+	if (++c->n < 2 * EV_BATCH)
+		return;
+	/* hand the first EV_BATCH blocks over as one batch */
+	struct bus_ev *batch = c->head, *last = batch;
+	for (unsigned i = 1; i < EV_BATCH; i++)
+		last = last->next;
+	c->head = last->next;
+	c->n -= EV_BATCH;
+	last->next = NULL;
+	pthread_mutex_lock(&pool_mu);
+	if (pool_nbatches < POOL_MAX_BATCHES) {
+		pool_batches[pool_nbatches++] = batch;
+		batch = NULL;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	free_chain(batch);
+}
+
 static void ev_free(struct bus_ev *e)
 {
 	atomic_fetch_sub_explicit(&live_events, 1, memory_order_relaxed);
-	free(e);
+	ev_dealloc(e);
 }
 
 static inline void ev_release(struct bus_ev *e, uint32_t n)
 {
-	if (atomic_fetch_sub_explicit(&e->refs, n, memory_order_acq_rel) == n)
+	/* Holding every reference there is, nobody else can touch the count:
+	 * skip the locked decrement (the common case of a sole subscriber). */
+	if (atomic_load_explicit(&e->refs, memory_order_acquire) == n ||
+	    atomic_fetch_sub_explicit(&e->refs, n, memory_order_acq_rel) == n)
 		ev_free(e);
 }
 
@@ -243,11 +383,11 @@ static int ev_build(struct bus_ev **ep, enum cv_bus_type type, const void *paylo
 		lens[i] = s ? strnlen(s, CV_BUS_STR_MAX) : 0;
 		total += s ? lens[i] + 1 : 0;
 	}
-	struct bus_ev *e = malloc(sizeof(*e) + total);
+	struct bus_ev *e = ev_alloc(sizeof(*e) + total);
 	if (!e)
 		return -ENOMEM;
 	atomic_init(&e->refs, 1);
-	e->size = (uint32_t)(sizeof(*e) + total);
+	e->next = NULL;
 	memset(&e->ev, 0, sizeof(e->ev));
 	e->ev.type = type;
 	e->ev.topic = types[type].topic;
@@ -509,6 +649,46 @@ struct cv_bus {
 
 static _Atomic uint64_t bus_gen = 1;
 
+/* Asymmetric fence for the publisher pin: publishers publish often and
+ * (un)subscribing is rare, so the writer pays with membarrier(2), which runs
+ * a full barrier on every thread of the process, and a publisher's pin
+ * needs only a compiler barrier. Without membarrier (old kernel, seccomp)
+ * the publisher pays a seq_cst fence instead. */
+static bool use_membarrier;
+static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
+
+static void membarrier_init(void)
+{
+#if defined(__linux__) && defined(__NR_membarrier) && !defined(CV_BUS_TSAN)
+	long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	if (q > 0 && (q & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	    !syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0))
+		use_membarrier = true;
+#endif
+}
+
+static inline void pin_fence(void)
+{
+	if (use_membarrier)
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
+static void writer_fence(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+#if defined(__linux__) && defined(__NR_membarrier)
+	if (use_membarrier &&
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0)) {
+		/* cannot happen once registered; give store buffers ample time */
+		CV_ERROR(BUS_MOD, "membarrier failed: %s", cv_strerror(-errno));
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+#endif
+}
+
 struct pub_tls {
 	uint64_t gen;
 	struct bus_pub *pub;
@@ -546,6 +726,7 @@ int cv_bus_create(struct cv_bus **busp, const struct cv_bus_params *p)
 	unsigned max_pubs = p && p->max_publishers ? p->max_publishers : DEF_MAX_PUBS;
 	if (max_pubs > MAX_PUBS)
 		return -EINVAL;
+	pthread_once(&membarrier_once, membarrier_init);
 	struct cv_bus *bus = calloc(1, sizeof(*bus));
 	if (!bus)
 		return -ENOMEM;
@@ -788,7 +969,7 @@ static int bus_post(struct cv_bus *bus, struct bus_ev *e)
 	/* Pin: from here until unpinned, the snapshot we read stays valid. */
 	uint64_t pin = atomic_load_explicit(&pub->pin, memory_order_relaxed);
 	atomic_store_explicit(&pub->pin, pin + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_seq_cst);
+	pin_fence();
 	struct snap *sn = atomic_load_explicit(&bus->snap, memory_order_acquire);
 	unsigned n = sn->n[t];
 	struct cv_bus_sub **subs = sn->by_topic[t];
@@ -984,7 +1165,7 @@ static void on_close(uv_handle_t *h)
  * caller already replaced the snapshot, so later pins see the new one. */
 static void wait_publishers(struct cv_bus *bus)
 {
-	atomic_thread_fence(memory_order_seq_cst);
+	writer_fence();
 	unsigned n = atomic_load_explicit(&bus->npubs, memory_order_acquire);
 	for (unsigned i = 0; i < n; i++) {
 		struct bus_pub *p = atomic_load_explicit(&bus->pubs[i], memory_order_acquire);

@@ -80,8 +80,13 @@ static bool events_parse(struct cv_pl s, struct evset *e)
 		}
 		if (lo > hi || hi > 255)
 			return false;
-		for (uint32_t i = lo; i <= hi; i++)
-			e->w[i / 64] |= 1ull << (i % 64);
+		/* word at a time: a hostile list costs O(items), not O(256 items) */
+		for (uint32_t w = lo / 64; w <= hi / 64; w++) {
+			uint32_t a0 = CV_MAX(lo, w * 64) % 64, a1 = CV_MIN(hi, w * 64 + 63) % 64;
+			uint64_t mask = (a1 == 63 ? ~0ull : ((1ull << (a1 + 1)) - 1)) &
+					~((1ull << a0) - 1);
+			e->w[w] |= mask;
+		}
 	}
 	return true;
 }

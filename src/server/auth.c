@@ -41,8 +41,10 @@ void srv_reply(struct cv_txn *st, uint16_t status, const char *reason,
 	cv_txn_release(st);
 }
 
-/* RFC 8760 §2.4: offer the strongest first; clients take the best they
- * know. Most phones still only know MD5, so it is offered too. */
+/* RFC 8760 §2.4: one challenge per configured algorithm, in the
+ * configured order. Widely deployed phones (libre/baresip 1.x among them)
+ * fail on any challenge whose algorithm they lack instead of skipping it,
+ * which is why the default is MD5 alone (docs/server.md). */
 static void challenge(struct srv_worker *sw, struct cv_txn *st, bool proxy,
 		      bool stale)
 {
@@ -50,11 +52,10 @@ static void challenge(struct srv_worker *sw, struct cv_txn *st, bool proxy,
 	cv_buf_init(&hdrs, 4096);
 	cv_buf_init(&v, 2048);
 	const char *name = proxy ? "Proxy-Authenticate" : "WWW-Authenticate";
-	static const enum cv_digest_alg algs[] = {CV_DIGEST_SHA256,
-						  CV_DIGEST_MD5};
-	for (size_t i = 0; i < CV_ARRAY_SIZE(algs); i++) {
+	for (size_t i = 0; i < sw->srv->nalgs; i++) {
 		cv_buf_reset(&v);
-		if (cv_digest_server_challenge(sw->digest, &v, algs[i], stale) == 0)
+		if (cv_digest_server_challenge(sw->digest, &v, sw->srv->algs[i],
+					       stale) == 0)
 			cv_buf_printf(&hdrs, "%s: %.*s\r\n", name, (int)v.len,
 				      v.data);
 	}

@@ -285,7 +285,7 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 		struct leg *l = &c->legs[c->nlegs];
 		l->kind = UARG_LEG;
 		l->call = c;
-		snprintf(l->contact, sizeof(l->contact), "%s", targets[i].contact);
+		cv_pl_strcpy(cv_pl_str(targets[i].contact), l->contact, sizeof(l->contact));
 		struct cv_ua_req r = {
 			.method = CV_SIP_INVITE,
 			.ruri = cv_pl_str(targets[i].contact),

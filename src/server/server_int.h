@@ -63,6 +63,8 @@ struct cv_srv {
 	size_t nusers;
 	char *user_strings;
 	unsigned char secret[32];
+	enum cv_digest_alg algs[CV_DIGEST_ALG_COUNT];
+	size_t nalgs;
 	struct registrar reg;
 	struct srv_worker *workers;
 	unsigned nworkers;

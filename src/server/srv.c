@@ -117,6 +117,16 @@ int cv_srv_create(struct cv_srv **sp, const struct cv_srv_params *p)
 		if (!u->name || !u->ha1_md5 || !u->ha1_sha256 || !u->ha1_sha512_256)
 			goto fail;
 	}
+	for (size_t i = 0; i < p->ndigest_algs && s->nalgs < CV_DIGEST_ALG_COUNT; i++) {
+		enum cv_digest_alg a;
+		if (cv_digest_alg_from(cv_pl_str(p->digest_algs[i]), &a) != 0) {
+			err = -EINVAL;
+			goto fail;
+		}
+		s->algs[s->nalgs++] = a;
+	}
+	if (!s->nalgs)
+		s->algs[s->nalgs++] = CV_DIGEST_MD5;
 	err = cv_random(s->secret, sizeof(s->secret));
 	if (err)
 		goto fail;

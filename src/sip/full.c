@@ -303,7 +303,7 @@ int cv_sip_msg_check(const struct cv_sip_msg *msg, const struct cv_sip_policy *p
 	}
 	if (u.scheme == CV_SIP_SCHEME_OTHER ||
 	    (u.scheme == CV_SIP_SCHEME_TEL && !pol->allow_tel)) {
-		sip_verdict(v, 416, "Unsupported URI Scheme");
+		sip_verdict(v, 416, "Request-URI scheme not supported");
 		return CV_EPARSE;
 	}
 	/* §8.2.2.3: Require (and at a proxy Proxy-Require) tags we do not
@@ -330,7 +330,7 @@ int cv_sip_msg_check(const struct cv_sip_msg *msg, const struct cv_sip_policy *p
 					else
 						v->hdrs[used] = '\0';
 				}
-				sip_verdict(v, 420, "Bad Extension");
+				sip_verdict(v, 420, "Require lists an unsupported option tag");
 			}
 		}
 		if (v && v->status == 420)
@@ -339,7 +339,7 @@ int cv_sip_msg_check(const struct cv_sip_msg *msg, const struct cv_sip_policy *p
 	/* §16.3 step 2: a proxy answers Max-Forwards 0 with 483 (OPTIONS may
 	 * be answered by the proxy itself, §11) */
 	if (pol->proxy && msg->max_forwards == 0 && msg->method != CV_SIP_OPTIONS) {
-		sip_verdict(v, 483, "Too Many Hops");
+		sip_verdict(v, 483, "Max-Forwards is 0");
 		return CV_EPARSE;
 	}
 	return 0;

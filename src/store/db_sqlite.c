@@ -71,9 +71,16 @@ static void sq_disconnect(struct db *db, bool final)
 	}
 }
 
+static int sq_run(struct db *db, const char *sql, const struct dbv *p, int np,
+		  db_row_fn *fn, void *arg, int64_t *changes);
+
 static int sq_exec(struct db *db, const char *sql)
 {
 	struct sq *q = db->impl;
+	/* One statement (BEGIN, SAVEPOINT, COMMIT... per request): from the
+	 * statement cache rather than parsed again each time. */
+	if (q->h && !strchr(sql, ';'))
+		return sq_run(db, sql, NULL, 0, NULL, NULL, NULL);
 	char *msg = NULL;
 	int rc = sqlite3_exec(q->h, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {

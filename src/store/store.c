@@ -23,7 +23,12 @@ void *arena_alloc(struct arena *a, size_t n)
 	n = (n + 15) & ~(size_t)15;
 	struct arena_chunk *c = a->head;
 	if (!c || c->cap - c->used < n) {
-		size_t cap = n > 4000 ? n : 4000;
+		/* Small first (a queued request is a few hundred bytes),
+		 * doubling for results with many rows. */
+		size_t want = c ? c->cap * 2 : 512;
+		if (want > 65536)
+			want = 65536;
+		size_t cap = n > want ? n : want;
 		c = malloc(sizeof(*c) + cap);
 		if (!c) {
 			a->err = -ENOMEM;
@@ -139,7 +144,7 @@ struct shard {
 	bool stop;
 	struct db db;
 	_Atomic bool up;
-	uint64_t next_attempt_ms;
+	_Atomic uint64_t next_attempt_ms;
 };
 
 struct cv_store {
@@ -214,10 +219,12 @@ void cv_store_simulate_outage(struct cv_store *s, bool down)
 	for (unsigned i = 0; i < s->nshards; i++) {
 		struct shard *sh = &s->shards[i];
 		pthread_mutex_lock(&sh->mu);
+		/* The shard thread sees !up and reconnects (failing while
+		 * the outage lasts); db.down belongs to that thread. */
 		if (down)
-			atomic_store(&sh->up, false), sh->db.down = true;
+			atomic_store(&sh->up, false);
 		else
-			sh->next_attempt_ms = 0;
+			atomic_store(&sh->next_attempt_ms, 0);
 		pthread_cond_signal(&sh->cond);
 		pthread_mutex_unlock(&sh->mu);
 	}
@@ -479,7 +486,7 @@ static void mark_down(struct shard *sh)
 			  sh->index, sh->db.errmsg[0] ? sh->db.errmsg : "error",
 			  sh->s->p.reconnect_ms);
 	sh->db.down = true;
-	sh->next_attempt_ms = cv_clock_ms() + sh->s->p.reconnect_ms;
+	atomic_store(&sh->next_attempt_ms, cv_clock_ms() + sh->s->p.reconnect_ms);
 }
 
 /* One transaction for the whole batch; a savepoint per request so one
@@ -535,9 +542,10 @@ static void run_batch(struct shard *sh, struct store_req *batch, bool from_retry
 static void try_reconnect(struct shard *sh)
 {
 	struct cv_store *s = sh->s;
-	if (cv_clock_ms() < sh->next_attempt_ms)
+	if (cv_clock_ms() < atomic_load(&sh->next_attempt_ms))
 		return;
-	sh->next_attempt_ms = cv_clock_ms() + s->p.reconnect_ms;
+	atomic_store(&sh->next_attempt_ms, cv_clock_ms() + s->p.reconnect_ms);
+	sh->db.down = true;
 	if (store_outage(s))
 		return;
 	sh->db.vt->disconnect(&sh->db, false);
@@ -579,7 +587,7 @@ static void *shard_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&sh->mu);
 		while (!sh->head && !sh->stop) {
-			bool idle_work = sh->db.down ||
+			bool idle_work = sh->db.down || !atomic_load(&sh->up) ||
 					 (sh->index == 0 && retry_pending(s));
 			if (!idle_work) {
 				pthread_cond_wait(&sh->cond, &sh->mu);
@@ -598,7 +606,7 @@ static void *shard_main(void *arg)
 		bool stop = sh->stop && !sh->head;
 		pthread_mutex_unlock(&sh->mu);
 
-		if (sh->db.down)
+		if (sh->db.down || !atomic_load(&sh->up))
 			try_reconnect(sh);
 		/* Kept CDRs first: they are older than anything queued. */
 		if (!sh->db.down) {
@@ -645,6 +653,19 @@ int req_submit(struct cv_store *s, struct store_req *r,
 	struct shard *sh = &s->shards[r->key % s->nshards];
 	if (!atomic_load(&sh->up)) {
 		if (r->op->cdr && !sync) {
+			pthread_mutex_lock(&s->retry_mu);
+			bool full = s->retry_len >= s->p.cdr_retry_max;
+			pthread_mutex_unlock(&s->retry_mu);
+			if (full) {
+				atomic_fetch_add(&s->c_cdr_dropped, 1);
+				CV_LOG_RL(CV_LOG_ERROR, MOD,
+					  "CDR refused, database down and retry "
+					  "queue full (%zu) call_id=%s",
+					  s->p.cdr_retry_max, r->in.cdr.call_id);
+				err = CV_EFULL;
+				goto fail;
+			}
+			/* (a race past the bound drops and completes it) */
 			retry_keep(s, r, false);
 			goto queued;
 		}
@@ -869,8 +890,8 @@ void cv_store_close(struct cv_store *s)
 	/* Last chance for kept CDRs, on the first connection that is up. */
 	for (unsigned i = 0; i < s->nshards && retry_pending(s); i++) {
 		struct shard *sh = &s->shards[i];
-		if (sh->db.down && !store_outage(s)) {
-			sh->next_attempt_ms = 0;
+		if ((sh->db.down || !atomic_load(&sh->up)) && !store_outage(s)) {
+			atomic_store(&sh->next_attempt_ms, 0);
 			try_reconnect(sh);
 		}
 		struct store_req *kept;

@@ -237,13 +237,20 @@ void tp_conns_close_all(struct tp_worker *tw)
 
 /* ---- timers -------------------------------------------------------------------------- */
 
+static struct cv_wheel *conn_wheel(struct cv_tp_conn *c)
+{
+	return cv_worker_wheel(c->tw->w);
+}
+
 static void idle_fire(struct cv_tmr *t, void *arg)
 {
 	struct cv_tp_conn *c = arg;
 	uint64_t now = cv_clock_us();
 	uint64_t idle = (uint64_t)c->tp->lim.idle_timeout_ms * 1000;
-	if (now - c->last_us < idle) {
-		cv_tmr_start(t->wheel, t, idle - (now - c->last_us), idle_fire, c);
+	struct cv_wheel *wh = conn_wheel(c);
+	if (now - c->last_us < idle && wh) {
+		/* activity since arming: sleep for the rest of the period */
+		cv_tmr_start(wh, t, idle - (now - c->last_us), idle_fire, c);
 		return;
 	}
 	TP_INC(c->tw, rej_idle);
@@ -266,11 +273,6 @@ static void hs_fire(struct cv_tmr *t, void *arg)
 	CV_LOG_RL(CV_LOG_INFO, TP_MOD, "%s connect/handshake timed out",
 		  cv_tp_kind_name(c->kind));
 	tp_conn_close(c, CV_ETIMEOUT);
-}
-
-static struct cv_wheel *conn_wheel(struct cv_tp_conn *c)
-{
-	return cv_worker_wheel(c->tw->w);
 }
 
 static void conn_timers_start(struct cv_tp_conn *c, uint32_t hs_ms)

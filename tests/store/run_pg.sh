@@ -84,7 +84,7 @@ URL="postgresql://cvoip@127.0.0.1:$PORT/cvoip"
 CV_PG_STOP="$AS_PG_PREFIX \"'$PGBIN/pg_ctl' -D '$TMP/data' -m fast -w stop\" >/dev/null"
 CV_PG_START="$AS_PG_PREFIX \"$PG_START\" >/dev/null"
 export CV_PG_STOP CV_PG_START
-echo "# PostgreSQL $("$PGBIN/postgres" --version | sed 's/.* //') at $URL"
+echo "# PostgreSQL $("$PGBIN/postgres" --version | awk "{print \$3}") at $URL"
 cmd=$1
 shift
 rc=0

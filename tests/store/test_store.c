@@ -786,7 +786,7 @@ static void test_cdr_retry_bound(void **state)
 	struct cv_store_cdr c = {.call_id = "x"};
 	assert_int_equal(cv_store_cdr_insert(s, &c, NULL), 0);
 	assert_int_equal(cv_store_cdr_insert(s, &c, NULL), 0);
-	assert_int_equal(cv_store_cdr_insert(s, &c, NULL), 0);
+	assert_int_equal(cv_store_cdr_insert(s, &c, NULL), CV_EFULL);
 	struct cv_store_counters k;
 	cv_store_counters(s, &k);
 	assert_int_equal(k.cdr_kept, 2);

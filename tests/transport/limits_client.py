@@ -187,9 +187,18 @@ time.sleep(0.3)
 
 # slow reader: pipelined requests, never read -> closed when the send
 # queue bound is hit; bounded to 20000 requests
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # before connect
-s.connect((HOST, TCP))
+for attempt in range(20):  # the flood's slots are released asynchronously
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # before connect
+    s.connect((HOST, TCP))
+    s.sendall(options())
+    try:
+        if answered(s):
+            break
+    except OSError:
+        pass
+    s.close()
+    time.sleep(0.2)
 s.settimeout(3)
 batch = b"".join(options() for _ in range(100))
 closed = False

@@ -1,0 +1,69 @@
+/* RTP header (RFC 3550 §5.1) + RFC 4733 payload + reception statistics +
+ * jitter buffer on hostile input. A valid packet must rebuild to the same
+ * bytes' meaning. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cvoip/rtp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct cv_rtp_pkt p;
+	if (size <= 65536 && cv_rtp_parse(&p, data, size) == 0) {
+		if (p.payload + p.payload_len + p.hdr.pad_len != data + size)
+			abort();
+		uint8_t buf[70000];
+		size_t len;
+		if (cv_rtp_build(buf, sizeof(buf), &p.hdr, p.payload,
+				 p.payload_len, &len) != 0)
+			abort();
+		struct cv_rtp_pkt q;
+		if (cv_rtp_parse(&q, buf, len) != 0 || q.hdr.seq != p.hdr.seq ||
+		    q.hdr.ts != p.hdr.ts || q.hdr.ssrc != p.hdr.ssrc ||
+		    q.hdr.cc != p.hdr.cc || q.payload_len != p.payload_len ||
+		    q.hdr.ext_len != p.hdr.ext_len ||
+		    memcmp(q.payload, p.payload, p.payload_len))
+			abort();
+		struct cv_rtp_tevent ev;
+		if (cv_rtp_tevent_parse(&ev, p.payload, p.payload_len) == 0) {
+			uint8_t b[4];
+			if (cv_rtp_tevent_build(b, 4, &ev) || b[0] != p.payload[0] ||
+			    (b[1] & 0xbf) != (p.payload[1] & 0xbf))
+				abort();
+		}
+	}
+	/* The input as a stream of 16-byte records: (seq, ts, arrival) into the
+	 * statistics and the jitter buffer, with gets in between. */
+	struct cv_rtp_source src;
+	cv_rtp_source_init(&src, 1, size >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 0,
+			   8000, size > 2 ? data[2] % 3 : 0);
+	struct cv_rtp_jb *jb;
+	struct cv_rtp_jb_params jp = {.max_packets = 16, .cn_pt = 13};
+	if (cv_rtp_jb_create(&jb, &jp))
+		return 0;
+	uint64_t now = 0;
+	for (size_t off = 3; off + 10 <= size; off += 10) {
+		const uint8_t *r = data + off;
+		uint16_t seq = (uint16_t)(r[0] << 8 | r[1]);
+		uint32_t ts = (uint32_t)r[2] << 24 | (uint32_t)r[3] << 16 |
+			      (uint32_t)r[4] << 8 | r[5];
+		now += (uint64_t)(r[6] << 8 | r[7]) * 10;
+		cv_rtp_source_update(&src, seq, ts, r[8], now);
+		struct cv_rtp_pkt pk = {.hdr = {.seq = seq, .ts = ts,
+						.ssrc = r[9] >> 6, .pt = r[9] & 0x7f},
+					.payload = r, .payload_len = 10};
+		cv_rtp_jb_put(jb, &pk, now);
+		for (int k = 0; k < 4; k++) {
+			struct cv_rtp_jb_frame f;
+			cv_rtp_jb_get(jb, now, &f);
+			if (f.kind == CV_RTP_JB_WAIT)
+				break;
+		}
+	}
+	(void)cv_rtp_source_lost(&src);
+	(void)cv_rtp_source_fraction(&src);
+	cv_rtp_jb_destroy(jb);
+	return 0;
+}

@@ -1,0 +1,321 @@
+/* Media relay over loopback: forwarding both ways with latching, hijack
+ * guard, SSRC/sequence/timestamp rewriting, RTCP (mux and not) with RTT,
+ * per-leg statistics and MOS. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include "cvoip/rtp.h"
+
+static uv_loop_t loop;
+
+static void spin(unsigned ms)
+{
+	for (unsigned i = 0; i < ms; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+static int raw_sock(struct sockaddr_in *bound)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	socklen_t l = sizeof(*bound);
+	getsockname(fd, (struct sockaddr *)bound, &l);
+	return fd;
+}
+
+static void rtp_to(int fd, const struct sockaddr_storage *to, uint32_t ssrc,
+		   uint16_t seq, uint32_t ts, uint8_t tag)
+{
+	uint8_t buf[64], pl[20];
+	memset(pl, tag, sizeof(pl));
+	size_t len;
+	struct cv_rtp_hdr h = {.pt = 0, .seq = seq, .ts = ts, .ssrc = ssrc};
+	cv_rtp_build(buf, sizeof(buf), &h, pl, sizeof(pl), &len);
+	sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(struct sockaddr_in));
+}
+
+/* Receive up to want packets (spinning the loop), parse them into out. */
+static unsigned drain(int fd, struct cv_rtp_hdr *out, uint8_t *tags,
+		      unsigned want)
+{
+	unsigned got = 0;
+	static uint8_t bufs[256][64];
+	for (int i = 0; i < 1000 && got < want; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		ssize_t n = recv(fd, bufs[got % 256], 64, 0);
+		if (n < 0) {
+			usleep(1000);
+			continue;
+		}
+		struct cv_rtp_pkt p;
+		if (cv_rtp_is_rtcp(bufs[got % 256], (size_t)n))
+			continue;
+		assert_int_equal(cv_rtp_parse(&p, bufs[got % 256], (size_t)n), 0);
+		if (out)
+			out[got] = p.hdr;
+		if (tags)
+			tags[got] = p.payload[0];
+		got++;
+	}
+	return got;
+}
+
+static struct cv_rtp_relay *mk_relay(uint32_t window, uint32_t silence)
+{
+	struct cv_rtp_relay *r;
+	struct cv_rtp_relay_params p = {.loop = &loop, .local_addr = "127.0.0.1",
+					.port_min = 40000, .port_max = 49999,
+					.latch_window_ms = window,
+					.latch_silence_ms = silence};
+	assert_int_equal(cv_rtp_relay_create(&r, &p), 0);
+	return r;
+}
+
+static void test_forward_both_ways(void **state)
+{
+	(void)state;
+	int64_t live = cv_mem_live();
+	struct cv_rtp_relay *r = mk_relay(100, 150);
+	struct cv_rtp_relay_stream *st;
+	assert_int_equal(cv_rtp_relay_stream_create(r, &st, NULL), 0);
+	struct sockaddr_storage a_rtp, a_rtcp, b_rtp;
+	cv_rtp_relay_stream_local(st, CV_RTP_RELAY_A, &a_rtp, &a_rtcp);
+	cv_rtp_relay_stream_local(st, CV_RTP_RELAY_B, &b_rtp, NULL);
+	struct sockaddr_in xa, ya, za;
+	int x = raw_sock(&xa), y = raw_sock(&ya), z = raw_sock(&za);
+	/* Leg B is signalled (y), leg A latches to whoever speaks first. */
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B, (struct sockaddr *)&ya, NULL);
+	/* Before A latched, what y sends has nowhere to go. */
+	rtp_to(y, &b_rtp, 77, 1, 0, 0xee);
+	spin(5);
+	struct cv_rtp_relay_leg_stats ls;
+	cv_rtp_relay_stream_stats(st, CV_RTP_RELAY_A, &ls);
+	assert_int_equal(ls.drop_nodest, 1);
+	struct cv_rtp_hdr h[64];
+	uint8_t tags[64];
+	/* A -> B, with 2 of 30 lost on the way in. */
+	for (unsigned i = 0; i < 30; i++) {
+		if (i == 10 || i == 20)
+			continue;
+		rtp_to(x, &a_rtp, 0x1111, (uint16_t)(65530 + i), 160 * i, (uint8_t)i);
+	}
+	assert_int_equal(drain(y, h, tags, 28), 28);
+	assert_int_equal(h[0].ssrc, 0x1111); /* no rewriting */
+	assert_int_equal(tags[27], 29);
+	/* B -> A goes to the latched x. */
+	for (unsigned i = 0; i < 10; i++)
+		rtp_to(y, &b_rtp, 0x2222, (uint16_t)i, 160 * i, (uint8_t)(100 + i));
+	assert_int_equal(drain(x, h, tags, 10), 10);
+	assert_int_equal(h[9].ssrc, 0x2222);
+	assert_int_equal(tags[0], 100);
+	cv_rtp_relay_stream_stats(st, CV_RTP_RELAY_A, &ls);
+	assert_int_equal(ls.rx_packets, 28);
+	assert_int_equal(ls.lost, 2);
+	assert_true(ls.loss_pct > 6.6 && ls.loss_pct < 6.7);
+	assert_int_equal(ls.tx_packets, 10);
+	assert_true(ls.latched);
+	assert_true(((struct sockaddr_in *)&ls.remote_rtp)->sin_port == xa.sin_port);
+	assert_true(ls.mos > 1 && ls.mos < 4.2);
+	struct cv_rtp_relay_leg_stats lb;
+	cv_rtp_relay_stream_stats(st, CV_RTP_RELAY_B, &lb);
+	assert_int_equal(lb.tx_packets, 28);
+	assert_int_equal(lb.rx_packets, 11); /* with the one dropped for no destination */
+	assert_int_equal(lb.lost, 0);
+	assert_true(lb.mos > 4.3);
+	/* Hijack: after the window, z cannot take leg A while x talks. */
+	for (unsigned i = 30; i < 40; i++) {
+		rtp_to(x, &a_rtp, 0x1111, (uint16_t)(65530 + i), 160 * i, 1);
+		spin(15);
+	}
+	rtp_to(z, &a_rtp, 0x9999, 1, 1, 0x66);
+	spin(10);
+	cv_rtp_relay_stream_stats(st, CV_RTP_RELAY_A, &ls);
+	assert_int_equal(ls.drop_address, 1);
+	assert_int_equal(drain(y, NULL, NULL, 10), 10); /* x's, not z's */
+	/* Its RTCP from a foreign host port is dropped as well... */
+	uint8_t rr[8] = {0x80, 201, 0, 1, 0, 0, 0, 9};
+	sendto(z, rr, 8, 0, (struct sockaddr *)&a_rtcp, sizeof(za));
+	/* ...while x's own RTCP (same host, any port) is accepted. */
+	sendto(x, rr, 8, 0, (struct sockaddr *)&a_rtcp, sizeof(xa));
+	spin(10);
+	cv_rtp_relay_stream_stats(st, CV_RTP_RELAY_A, &ls);
+	assert_int_equal(ls.rtcp_rx, 2); /* z shares 127.0.0.1 with x */
+	/* x falls silent: z may take over. */
+	spin(200);
+	rtp_to(z, &a_rtp, 0x9999, 1, 1, 0x66);
+	assert_int_equal(drain(y, h, tags, 1), 1);
+	assert_int_equal(tags[0], 0x66);
+	struct cv_rtp_relay_stats rs;
+	cv_rtp_relay_stats(r, &rs);
+	assert_int_equal(rs.streams, 1);
+	assert_true(rs.forwarded >= 48);
+	close(x);
+	close(y);
+	close(z);
+	cv_rtp_relay_destroy(r);
+	spin(2);
+	assert_int_equal(cv_mem_live(), live);
+}
+
+static void test_rewrite_rtcp_rtt(void **state)
+{
+	(void)state;
+	int64_t live = cv_mem_live();
+	struct cv_rtp_relay *r = mk_relay(0, 0);
+	struct cv_rtp_relay_stream *st;
+	struct cv_rtp_relay_stream_params sp = {.rtcp_mux = {true, true},
+						.rewrite = {false, true}};
+	assert_int_equal(cv_rtp_relay_stream_create(r, &st, &sp), 0);
+	struct sockaddr_storage a_rtp, a_rtcp, b_rtp;
+	cv_rtp_relay_stream_local(st, CV_RTP_RELAY_A, &a_rtp, &a_rtcp);
+	cv_rtp_relay_stream_local(st, CV_RTP_RELAY_B, &b_rtp, NULL);
+	struct sockaddr_in xa, ya;
+	int x = raw_sock(&xa), y = raw_sock(&ya);
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_A, (struct sockaddr *)&xa, NULL);
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B, (struct sockaddr *)&ya, NULL);
+	struct cv_rtp_hdr h[32];
+	for (unsigned i = 0; i < 5; i++)
+		rtp_to(x, &a_rtp, 0xaaaa, (uint16_t)(1000 + i), 8000 + 160 * i, 0);
+	assert_int_equal(drain(y, h, NULL, 5), 5);
+	uint32_t out_ssrc = h[0].ssrc;
+	assert_int_not_equal(out_ssrc, 0xaaaa);
+	for (unsigned i = 1; i < 5; i++) {
+		assert_int_equal(h[i].ssrc, out_ssrc);
+		assert_int_equal((uint16_t)(h[i].seq - h[0].seq), i);
+		assert_int_equal(h[i].ts - h[0].ts, 160 * i);
+	}
+	/* The source restarts with a new SSRC, sequence and timestamp: the
+	 * far end sees one continuous stream. */
+	uint16_t last_seq = h[4].seq;
+	uint32_t last_ts = h[4].ts;
+	spin(20);
+	for (unsigned i = 0; i < 5; i++)
+		rtp_to(x, &a_rtp, 0xbbbb, (uint16_t)(7 + i), 123456 + 160 * i, 0);
+	assert_int_equal(drain(y, h, NULL, 5), 5);
+	assert_int_equal(h[0].ssrc, out_ssrc);
+	assert_int_equal(h[0].seq, (uint16_t)(last_seq + 1));
+	assert_true(h[0].ts - last_ts >= 100 && h[0].ts - last_ts < 8000);
+	/* RTCP: x sends an SR (mux); y gets it with the rewritten sender SSRC
+	 * and answers with an RR whose block names out_ssrc: x must see its
+	 * own SSRC there, and the relay learns leg B's RTT. */
+	struct cv_rtcp_compound c = {.ssrc = 0xbbbb, .has_sr = true};
+	c.si.ntp = 0x0000123456780000ull;
+	uint8_t buf[256];
+	size_t len;
+	cv_rtcp_build(buf, sizeof(buf), &c, &len);
+	sendto(x, buf, len, 0, (struct sockaddr *)&a_rtp, sizeof(xa));
+	ssize_t n = -1;
+	for (int i = 0; i < 500 && n < 0; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		n = recv(y, buf, sizeof(buf), 0);
+		if (n < 0)
+			usleep(1000);
+	}
+	assert_true(n > 0);
+	struct cv_rtcp_compound d;
+	assert_int_equal(cv_rtcp_parse(&d, buf, (size_t)n, false), 0);
+	assert_true(d.has_sr);
+	assert_int_equal(d.ssrc, out_ssrc);
+	usleep(20000);
+	struct cv_rtcp_compound rrc = {.ssrc = 0x5555, .n_rb = 1};
+	rrc.rb[0].ssrc = out_ssrc;
+	rrc.rb[0].lsr = cv_rtcp_ntp_mid32(c.si.ntp);
+	rrc.rb[0].dlsr = 65536 / 100; /* 10 ms of the 20 ms were ours */
+	cv_rtcp_build(buf, sizeof(buf), &rrc, &len);
+	sendto(y, buf, len, 0, (struct sockaddr *)&b_rtp, sizeof(ya));
+	n = -1;
+	for (int i = 0; i < 500 && n < 0; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		n = recv(x, buf, sizeof(buf), 0);
+		if (n < 0)
+			usleep(1000);
+	}
+	assert_true(n > 0);
+	assert_int_equal(cv_rtcp_parse(&d, buf, (size_t)n, false), 0);
+	assert_int_equal(d.rb[0].ssrc, 0xbbbb);
+	struct cv_rtp_relay_leg_stats lb;
+	cv_rtp_relay_stream_stats(st, CV_RTP_RELAY_B, &lb);
+	assert_true(lb.rtt_ms >= 5 && lb.rtt_ms < 200);
+	assert_int_equal(lb.rtcp_rx, 1);
+	assert_int_equal(lb.rtcp_tx, 1);
+	close(x);
+	close(y);
+	cv_rtp_relay_destroy(r);
+	spin(2);
+	assert_int_equal(cv_mem_live(), live);
+}
+
+static void test_many_streams_garbage(void **state)
+{
+	(void)state;
+	int64_t live = cv_mem_live();
+	struct cv_rtp_relay *r = mk_relay(0, 0);
+	enum { N = 50 };
+	struct cv_rtp_relay_stream *st[N];
+	struct sockaddr_storage a[N];
+	struct sockaddr_in ya;
+	int x = raw_sock(&ya), y = raw_sock(&ya);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(cv_rtp_relay_stream_create(r, &st[i], NULL), 0);
+		cv_rtp_relay_stream_local(st[i], CV_RTP_RELAY_A, &a[i], NULL);
+		cv_rtp_relay_stream_set_remote(st[i], CV_RTP_RELAY_B,
+					       (struct sockaddr *)&ya, NULL);
+	}
+	/* Junk first: short, wrong version, STUN-like; nothing forwarded. */
+	uint8_t junk[4] = {0x80, 0, 0, 0};
+	sendto(x, junk, 4, 0, (struct sockaddr *)&a[0], sizeof(ya));
+	junk[0] = 0x01;
+	sendto(x, junk, 4, 0, (struct sockaddr *)&a[0], sizeof(ya));
+	for (int k = 0; k < 4; k++)
+		for (int i = 0; i < N; i++)
+			rtp_to(x, &a[i], (uint32_t)i, (uint16_t)k, 160u * k, (uint8_t)i);
+	assert_int_equal(drain(y, NULL, NULL, 4 * N), 4 * N);
+	struct cv_rtp_relay_leg_stats ls;
+	cv_rtp_relay_stream_stats(st[0], CV_RTP_RELAY_A, &ls);
+	assert_int_equal(ls.drop_malformed, 2);
+	assert_int_equal(ls.rx_packets, 4);
+	/* Destroy half the streams; the rest keep working. */
+	for (int i = 0; i < N; i += 2)
+		cv_rtp_relay_stream_destroy(st[i]);
+	for (int i = 1; i < N; i += 2)
+		rtp_to(x, &a[i], (uint32_t)i, 4, 640, 1);
+	assert_int_equal(drain(y, NULL, NULL, N / 2), N / 2);
+	close(x);
+	close(y);
+	cv_rtp_relay_destroy(r);
+	spin(2);
+	assert_int_equal(cv_mem_live(), live);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return uv_loop_init(&loop);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	uv_run(&loop, UV_RUN_NOWAIT);
+	return uv_loop_close(&loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_forward_both_ways),
+		cmocka_unit_test(test_rewrite_rtcp_rtt),
+		cmocka_unit_test(test_many_streams_garbage),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,78 @@
+#!/bin/sh
+# SIPp scenarios against txn_peer (the transaction layer over UDP on
+# 127.0.0.1): zero failed calls and the exact per-call counters each
+# scenario documents. Usage: sipp_suite.sh (CV_BIN_DIR, CV_SOURCE_DIR set).
+set -u
+BIN=${CV_BIN_DIR:?}
+SRC=${CV_SOURCE_DIR:?}
+SCN=$SRC/tests/txn/scenarios
+SIPP=$(command -v sipp || true)
+if [ -z "$SIPP" ]; then
+	echo "sipp not installed (Debian sip-tester)" >&2
+	exit 1
+fi
+WORK=$(mktemp -d)
+PEER_PID=
+cleanup() {
+	[ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+FAIL=0
+
+# run NAME CALLS CONCURRENCY SIPP_EXTRA "key=value ..." (expected totals)
+run() {
+	name=$1 calls=$2 conc=$3 extra=$4 expect=$5
+	"$BIN/txn_peer" 0 >"$WORK/$name.peer" 2>&1 &
+	PEER_PID=$!
+	port=
+	for _ in $(seq 1 50); do
+		port=$(sed -n 's/^port=//p' "$WORK/$name.peer")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	if [ -z "$port" ]; then
+		echo "FAIL $name: txn_peer did not start"; FAIL=1; return
+	fi
+	# -timeout bounds the run; exit status 0 = every call succeeded
+	timeout 120 "$SIPP" -sf "$SCN/$name.xml" -m "$calls" -l "$conc" \
+		-r 10 -i 127.0.0.1 -p 0 -nostdin -timeout 90s -timeout_error \
+		-trace_err -error_file "$WORK/$name.err" $extra \
+		127.0.0.1:"$port" >"$WORK/$name.sipp" 2>&1
+	rc=$?
+	sleep 0.3
+	kill -TERM "$PEER_PID"
+	wait "$PEER_PID" 2>/dev/null
+	PEER_PID=
+	ok=1
+	if [ $rc -ne 0 ]; then
+		echo "FAIL $name: sipp exit $rc"
+		tail -20 "$WORK/$name.sipp"; cat "$WORK/$name.err" 2>/dev/null | head -40
+		ok=0
+	fi
+	for kv in $expect; do
+		key=${kv%%=*} want=${kv#*=}
+		got=$(sed -n "s/^$key=//p" "$WORK/$name.peer")
+		if [ "$got" != "$want" ]; then
+			echo "FAIL $name: $key=$got, expected $want"; ok=0
+		fi
+	done
+	if [ $ok -eq 1 ]; then
+		echo "ok   $name ($calls calls): $expect"
+	else
+		cat "$WORK/$name.peer"; FAIL=1
+	fi
+}
+
+N=4
+run nist_options_dup $N 1 -nr \
+	"created.OPTIONS=$N retransmitted.OPTIONS=$N rx_retransmissions=$N"
+run ist_486_timer_g $N $N "" \
+	"created.INVITE=$((2 * 0 + N)) retransmitted.INVITE=$((3 * N)) acks_absorbed=$N rx_retransmissions=$N timed_out.INVITE=0"
+run ist_200_accepted $N $N "" \
+	"created.INVITE=$N created.BYE=$N ok_retransmitted=$N stray_acks=$N rx_retransmissions=$N retransmitted.INVITE=$N"
+run ist_slow_100 $N $N -nr "created.INVITE=$N auto_100=$N"
+run ist_cancel $N $N -nr \
+	"cancels_matched=$N cancels_481=$N created.CANCEL=$((2 * N)) acks_absorbed=$N cancels=$N"
+run ist_lossy_call 40 10 "" "created.INVITE=40 timed_out.INVITE=0 transport_errors=0"
+exit $FAIL
