@@ -16,12 +16,23 @@
 #include "cvoip/store.h"
 
 static const struct cv_store_cdr_leg legs[2] = {
-	{.index = 0, .call_id = "in", .peer = "sip:alice@cvoip",
-	 .codec = "opus/48000/2", .pkts_sent = 1500, .pkts_recv = 1498,
-	 .pkts_lost = 2, .jitter_ms = 3.2, .mos = 4.4},
-	{.index = 1, .call_id = "out", .peer = "sip:bob@cvoip",
-	 .codec = "PCMU/8000", .pkts_sent = 1499, .pkts_recv = 1500,
-	 .jitter_ms = 1.5, .mos = 4.2},
+	{.index = 0,
+	 .call_id = "in",
+	 .peer = "sip:alice@cvoip",
+	 .codec = "opus/48000/2",
+	 .pkts_sent = 1500,
+	 .pkts_recv = 1498,
+	 .pkts_lost = 2,
+	 .jitter_ms = 3.2,
+	 .mos = 4.4},
+	{.index = 1,
+	 .call_id = "out",
+	 .peer = "sip:bob@cvoip",
+	 .codec = "PCMU/8000",
+	 .pkts_sent = 1499,
+	 .pkts_recv = 1500,
+	 .jitter_ms = 1.5,
+	 .mos = 4.2},
 };
 
 struct ctx {
@@ -39,27 +50,36 @@ static void on_done(int err, struct cv_store_res *res, void *arg)
 
 static int g_run; /* keeps each run's bindings distinct: real inserts */
 
-static int submit(struct cv_store *s, bool cdr, int i, const struct cv_store_cb *cb)
+static int submit(struct cv_store *s, bool cdr, int i,
+		  const struct cv_store_cb *cb)
 {
 	char a[64], b[64];
 	if (cdr) {
 		snprintf(a, sizeof(a), "call-%d-%u", i, cv_random_u32());
-		struct cv_store_cdr c = {.call_id = a, .caller = "sip:alice@cvoip",
+		struct cv_store_cdr c = {.call_id = a,
+					 .caller = "sip:alice@cvoip",
 					 .callee = "sip:bob@cvoip",
-					 .start_us = 1000 + i, .answer_us = 2000 + i,
-					 .end_us = 9000 + i, .end_reason = "BYE",
-					 .hangup_by = "caller", .nlegs = 2,
+					 .start_us = 1000 + i,
+					 .answer_us = 2000 + i,
+					 .end_us = 9000 + i,
+					 .end_reason = "BYE",
+					 .hangup_by = "caller",
+					 .nlegs = 2,
 					 .legs = legs};
 		return cv_store_cdr_insert(s, &c, cb);
 	}
 	snprintf(a, sizeof(a), "sip:user%d-r%d@cvoip", i, g_run);
-	snprintf(b, sizeof(b), "sip:user%d@10.%d.%d.%d:5060", i, (i >> 16) & 255,
-		 (i >> 8) & 255, i & 255);
-	struct cv_store_binding bd = {
-		.aor = a, .contact = b, .received = "10.0.0.1:5060",
-		.transport = "udp", .expires_us = INT64_MAX / 2, .q = 1000,
-		.call_id = "abcdef0123456789", .cseq = 1,
-		.user_agent = "bench"};
+	snprintf(b, sizeof(b), "sip:user%d@10.%d.%d.%d:5060", i,
+		 (i >> 16) & 255, (i >> 8) & 255, i & 255);
+	struct cv_store_binding bd = {.aor = a,
+				      .contact = b,
+				      .received = "10.0.0.1:5060",
+				      .transport = "udp",
+				      .expires_us = INT64_MAX / 2,
+				      .q = 1000,
+				      .call_id = "abcdef0123456789",
+				      .cseq = 1,
+				      .user_agent = "bench"};
 	return cv_store_binding_upsert(s, &bd, cb);
 }
 
@@ -67,7 +87,8 @@ static double run(const char *url, bool cdr, int mode, int n)
 {
 	struct cv_store *s = NULL;
 	g_run++;
-	struct cv_store_params p = {.url = url, .batch_max = mode == 1 ? 1 : 0,
+	struct cv_store_params p = {.url = url,
+				    .batch_max = mode == 1 ? 1 : 0,
 				    .queue_max = 1u << 20};
 	if (cv_store_open(&s, &p)) {
 		fprintf(stderr, "cannot open %s\n", url);
@@ -106,8 +127,9 @@ static double run(const char *url, bool cdr, int mode, int n)
 	}
 	double rate = (double)n * 1e6 / (double)us;
 	printf("%-10s %-8s %-28s %7d rows %8.0f rows/s  %6" PRIu64 " commits\n",
-	       strncmp(url, "sqlite", 6) == 0 ? "sqlite" : "postgresql", cdr ? "CDR" : "binding",
-	       mode == 0 ? "async, group commit (<=64)"
+	       strncmp(url, "sqlite", 6) == 0 ? "sqlite" : "postgresql",
+	       cdr ? "CDR" : "binding",
+	       mode == 0   ? "async, group commit (<=64)"
 	       : mode == 1 ? "async, 1 transaction each"
 			   : "sync, one at a time",
 	       n, rate, k.transactions);

@@ -51,30 +51,30 @@
 extern "C" {
 #endif
 
-#define CV_STORE_DEFAULT_URL "sqlite:var/cvoip.db"
+#define CV_STORE_DEFAULT_URL	"sqlite:var/cvoip.db"
 #define CV_STORE_SCHEMA_VERSION 2
 
 /* Input bounds: longer text is refused with CV_ETOOBIG. */
-#define CV_STORE_NAME_MAX 256   /* user, realm, agent, queue, skill, trunk... */
-#define CV_STORE_TEXT_MAX 8192  /* URIs, Path, params JSON, statistics JSON */
-#define CV_STORE_SKILLS_MAX 64  /* skills per agent */
-#define CV_STORE_LEGS_MAX 32    /* legs per CDR */
+#define CV_STORE_NAME_MAX      256 /* user, realm, agent, queue, skill, trunk... */
+#define CV_STORE_TEXT_MAX      8192 /* URIs, Path, params JSON, statistics JSON */
+#define CV_STORE_SKILLS_MAX    64   /* skills per agent */
+#define CV_STORE_LEGS_MAX      32   /* legs per CDR */
 #define CV_STORE_LIMIT_DEFAULT 1000
-#define CV_STORE_LIMIT_MAX 100000
+#define CV_STORE_LIMIT_MAX     100000
 
 struct cv_store;
 struct cv_store_client;
 
 struct cv_store_params {
-	const char *url;          /* NULL: CV_STORE_DEFAULT_URL */
-	unsigned threads;         /* PostgreSQL connections/threads; 0: 2 */
-	size_t queue_max;         /* pending requests per thread; 0: 4096 */
-	size_t cdr_retry_max;     /* CDRs kept while the DB is down; 0: 10000 */
-	uint32_t reconnect_ms;    /* background reconnect period; 0: 1000 */
+	const char *url;       /* NULL: CV_STORE_DEFAULT_URL */
+	unsigned threads;      /* PostgreSQL connections/threads; 0: 2 */
+	size_t queue_max;      /* pending requests per thread; 0: 4096 */
+	size_t cdr_retry_max;  /* CDRs kept while the DB is down; 0: 10000 */
+	uint32_t reconnect_ms; /* background reconnect period; 0: 1000 */
 	uint32_t connect_timeout_s; /* PostgreSQL connect timeout; 0: 3 */
-	uint32_t busy_timeout_ms; /* SQLite lock wait; 0: 5000 */
-	uint32_t batch_max;       /* requests per transaction (group commit);
-	                           * 0: 64, 1: one transaction each */
+	uint32_t busy_timeout_ms;   /* SQLite lock wait; 0: 5000 */
+	uint32_t batch_max;	    /* requests per transaction (group commit);
+				     * 0: 64, 1: one transaction each */
 };
 
 /* Opens the database, applies pending schema migrations and starts the
@@ -92,13 +92,13 @@ CV_API const char *cv_store_backend(const struct cv_store *s);
 CV_API bool cv_store_healthy(const struct cv_store *s);
 
 struct cv_store_counters {
-	uint64_t done;          /* operations completed */
-	uint64_t failed_fast;   /* refused with CV_EDB because the DB was down */
-	uint64_t queue_full;    /* refused with CV_EFULL */
-	uint64_t reconnects;    /* successful reconnections */
-	uint64_t cdr_kept;      /* CDRs currently in the retry queue */
-	uint64_t cdr_dropped;   /* CDRs lost because the retry queue was full */
-	uint64_t transactions;  /* commits (one per batch) */
+	uint64_t done;	       /* operations completed */
+	uint64_t failed_fast;  /* refused with CV_EDB because the DB was down */
+	uint64_t queue_full;   /* refused with CV_EFULL */
+	uint64_t reconnects;   /* successful reconnections */
+	uint64_t cdr_kept;     /* CDRs currently in the retry queue */
+	uint64_t cdr_dropped;  /* CDRs lost because the retry queue was full */
+	uint64_t transactions; /* commits (one per batch) */
 };
 CV_API void cv_store_counters(const struct cv_store *s,
 			      struct cv_store_counters *out);
@@ -123,7 +123,7 @@ struct cv_store_cb {
 	struct cv_store_client *client; /* NULL: synchronous */
 	cv_store_done_fn *fn;
 	void *arg;
-	struct cv_store_res **res;      /* synchronous mode: result out */
+	struct cv_store_res **res; /* synchronous mode: result out */
 };
 #define CV_STORE_SYNC(resp) (&(const struct cv_store_cb){.res = (resp)})
 
@@ -133,9 +133,9 @@ struct cv_store_cb {
  * microseconds since the Unix epoch (cv_clock_wall_us()); 0 = not set. */
 
 enum cv_store_alg {
-	CV_STORE_ALG_MD5 = 0,     /* RFC 2617 / RFC 8760 "MD5" */
-	CV_STORE_ALG_SHA256,      /* RFC 8760 "SHA-256" */
-	CV_STORE_ALG_SHA512_256,  /* RFC 8760 "SHA-512-256" */
+	CV_STORE_ALG_MD5 = 0,	 /* RFC 2617 / RFC 8760 "MD5" */
+	CV_STORE_ALG_SHA256,	 /* RFC 8760 "SHA-256" */
+	CV_STORE_ALG_SHA512_256, /* RFC 8760 "SHA-512-256" */
 	CV_STORE_ALG_COUNT
 };
 #define CV_STORE_HA1_HEX_MAX 65 /* 64 hex digits + NUL */
@@ -153,25 +153,25 @@ struct cv_store_user {
  * §6 replaces the flow, not the Contact text. */
 struct cv_store_binding {
 	const char *aor;
-	const char *contact;     /* Contact URI as registered */
+	const char *contact;	 /* Contact URI as registered */
 	const char *instance_id; /* +sip.instance, "" if none */
-	uint32_t reg_id;         /* 0 if none */
-	const char *path;        /* Path header values, comma-separated */
-	const char *received;    /* source address "ip:port" */
-	const char *transport;   /* "udp", "tcp", "tls", "ws", "wss" */
-	int64_t expires_us;      /* absolute expiry */
-	uint16_t q;              /* q-value x 1000 (0..1000) */
+	uint32_t reg_id;	 /* 0 if none */
+	const char *path;	 /* Path header values, comma-separated */
+	const char *received;	 /* source address "ip:port" */
+	const char *transport;	 /* "udp", "tcp", "tls", "ws", "wss" */
+	int64_t expires_us;	 /* absolute expiry */
+	uint16_t q;		 /* q-value x 1000 (0..1000) */
 	const char *call_id;
 	uint32_t cseq;
 	const char *user_agent;
-	int64_t updated_us;      /* set by the store */
+	int64_t updated_us; /* set by the store */
 };
 
 struct cv_store_cdr_leg {
 	uint32_t index;
 	const char *call_id;
-	const char *peer;        /* remote URI of the leg */
-	const char *codec;       /* e.g. "PCMU/8000", "opus/48000/2" */
+	const char *peer;  /* remote URI of the leg */
+	const char *codec; /* e.g. "PCMU/8000", "opus/48000/2" */
 	uint64_t pkts_sent;
 	uint64_t pkts_recv;
 	uint64_t pkts_lost;
@@ -180,15 +180,15 @@ struct cv_store_cdr_leg {
 };
 
 struct cv_store_cdr {
-	const char *id;          /* unique; NULL on insert: the store makes one */
+	const char *id; /* unique; NULL on insert: the store makes one */
 	const char *call_id;
 	const char *caller;
 	const char *callee;
 	int64_t start_us;
-	int64_t answer_us;       /* 0: never answered */
+	int64_t answer_us; /* 0: never answered */
 	int64_t end_us;
-	const char *end_reason;  /* e.g. "BYE", "CANCEL", "486 Busy Here" */
-	const char *hangup_by;   /* "caller", "callee", "system" */
+	const char *end_reason; /* e.g. "BYE", "CANCEL", "486 Busy Here" */
+	const char *hangup_by;	/* "caller", "callee", "system" */
 	size_t nlegs;
 	const struct cv_store_cdr_leg *legs;
 };
@@ -196,23 +196,23 @@ struct cv_store_cdr {
 struct cv_store_trunk {
 	const char *name;
 	const char *host;
-	uint16_t port;           /* 0: by DNS (RFC 3263) */
+	uint16_t port; /* 0: by DNS (RFC 3263) */
 	const char *transport;
-	const char *username;    /* outbound digest credentials */
-	const char *password;    /* needed in clear to answer the upstream's
-	                          * challenges; comes from configuration */
+	const char *username; /* outbound digest credentials */
+	const char *password; /* needed in clear to answer the upstream's
+			       * challenges; comes from configuration */
 	const char *realm;
-	bool do_register;        /* outbound registration to the upstream */
+	bool do_register; /* outbound registration to the upstream */
 	uint32_t expires_s;
 };
 
 struct cv_store_route {
 	const char *name;
-	const char *prefix;      /* "" : none */
-	const char *pattern;     /* POSIX extended regex, "" : none */
+	const char *prefix;  /* "" : none */
+	const char *pattern; /* POSIX extended regex, "" : none */
 	const char *trunk;
-	int32_t priority;        /* lower first; equal: failover order by name */
-	const char *media;       /* "relay" or "direct" */
+	int32_t priority;  /* lower first; equal: failover order by name */
+	const char *media; /* "relay" or "direct" */
 };
 
 enum cv_store_agent_state {
@@ -228,24 +228,24 @@ CV_API const char *cv_store_agent_state_name(enum cv_store_agent_state st);
 
 struct cv_store_skill {
 	const char *name;
-	uint8_t level;           /* 1..10 */
+	uint8_t level; /* 1..10 */
 };
 
 struct cv_store_agent {
 	const char *name;
-	uint32_t max_calls;      /* concurrent calls, >= 1 */
+	uint32_t max_calls; /* concurrent calls, >= 1 */
 	uint32_t wrapup_s;
 	size_t nskills;
 	const struct cv_store_skill *skills;
 	enum cv_store_agent_state state; /* ignored by upsert */
-	const char *reason;      /* pause reason */
+	const char *reason;		 /* pause reason */
 	int64_t since_us;
 };
 
 struct cv_store_queue {
 	const char *name;
-	const char *strategy;    /* "ring-all", "skills-based", ... */
-	const char *params;      /* JSON object (validated), "" for none */
+	const char *strategy; /* "ring-all", "skills-based", ... */
+	const char *params;   /* JSON object (validated), "" for none */
 };
 
 enum cv_store_outcome {
@@ -257,18 +257,18 @@ enum cv_store_outcome {
 CV_API const char *cv_store_outcome_name(enum cv_store_outcome o);
 
 struct cv_store_qcall {
-	const char *id;          /* unique; NULL on insert: the store makes one */
+	const char *id; /* unique; NULL on insert: the store makes one */
 	const char *queue;
 	const char *call_id;
 	const char *caller;
 	int32_t priority;
 	int64_t arrival_us;
-	int64_t answer_us;       /* 0: not answered */
+	int64_t answer_us; /* 0: not answered */
 	int64_t end_us;
 	enum cv_store_outcome outcome;
-	const char *agent;       /* answering agent, "" if none */
+	const char *agent; /* answering agent, "" if none */
 	int64_t wait_us;
-	int64_t handle_us;       /* talk + wrap-up */
+	int64_t handle_us; /* talk + wrap-up */
 	const char *overflow_target;
 };
 
@@ -278,7 +278,7 @@ struct cv_store_stat {
 	const char *scope;
 	const char *name;
 	int64_t at_us;
-	const char *data;        /* JSON object (validated) */
+	const char *data; /* JSON object (validated) */
 };
 
 /* ---- results ---------------------------------------------------------------
@@ -298,8 +298,8 @@ enum cv_store_res_kind {
 
 struct cv_store_res {
 	enum cv_store_res_kind kind;
-	int64_t changes;         /* rows written or deleted */
-	size_t n;                /* rows below */
+	int64_t changes; /* rows written or deleted */
+	size_t n;	 /* rows below */
 	union {
 		struct cv_store_user *users;
 		struct cv_store_binding *bindings;
@@ -319,8 +319,8 @@ struct cv_store_res {
 struct cv_store_query {
 	const char *key;
 	const char *key2;
-	int64_t since_us;        /* inclusive; 0: no lower bound */
-	int64_t until_us;        /* exclusive; 0: no upper bound */
+	int64_t since_us; /* inclusive; 0: no lower bound */
+	int64_t until_us; /* exclusive; 0: no upper bound */
 	uint32_t limit;
 	uint32_t offset;
 };
@@ -345,10 +345,12 @@ CV_API int cv_store_user_del(struct cv_store *s, const char *name,
 CV_API int cv_store_user_get(struct cv_store *s, const char *name,
 			     const char *realm, const struct cv_store_cb *cb);
 /* q.key: realm filter (NULL: all). Ordered by realm, name. */
-CV_API int cv_store_user_list(struct cv_store *s, const struct cv_store_query *q,
+CV_API int cv_store_user_list(struct cv_store *s,
+			      const struct cv_store_query *q,
 			      const struct cv_store_cb *cb);
 
-/* ---- registrar bindings ---------------------------------------------------- */
+/* ---- registrar bindings ----------------------------------------------------
+ */
 
 CV_API int cv_store_binding_upsert(struct cv_store *s,
 				   const struct cv_store_binding *b,
@@ -369,7 +371,8 @@ CV_API int cv_store_binding_list(struct cv_store *s,
 CV_API int cv_store_binding_purge(struct cv_store *s, int64_t now_us,
 				  const struct cv_store_cb *cb);
 
-/* ---- CDRs ------------------------------------------------------------------ */
+/* ---- CDRs ------------------------------------------------------------------
+ */
 
 /* Inserting the same id twice is a no-op (retries are idempotent). While
  * the database is down the CDR is kept in memory and written on
@@ -394,16 +397,19 @@ CV_API int cv_store_trunk_upsert(struct cv_store *s,
 				 const struct cv_store_cb *cb);
 CV_API int cv_store_trunk_del(struct cv_store *s, const char *name,
 			      const struct cv_store_cb *cb);
-CV_API int cv_store_trunk_list(struct cv_store *s, const struct cv_store_cb *cb);
+CV_API int cv_store_trunk_list(struct cv_store *s,
+			       const struct cv_store_cb *cb);
 CV_API int cv_store_route_upsert(struct cv_store *s,
 				 const struct cv_store_route *r,
 				 const struct cv_store_cb *cb);
 CV_API int cv_store_route_del(struct cv_store *s, const char *name,
 			      const struct cv_store_cb *cb);
 /* Ordered by priority, name. */
-CV_API int cv_store_route_list(struct cv_store *s, const struct cv_store_cb *cb);
+CV_API int cv_store_route_list(struct cv_store *s,
+			       const struct cv_store_cb *cb);
 
-/* ---- call center ---------------------------------------------------------- */
+/* ---- call center ----------------------------------------------------------
+ */
 
 /* Adds or updates an agent's profile and replaces its skills; the state of
  * an existing agent is kept, a new agent starts logged out. */
@@ -414,7 +420,8 @@ CV_API int cv_store_agent_del(struct cv_store *s, const char *name,
 			      const struct cv_store_cb *cb);
 CV_API int cv_store_agent_get(struct cv_store *s, const char *name,
 			      const struct cv_store_cb *cb);
-CV_API int cv_store_agent_list(struct cv_store *s, const struct cv_store_cb *cb);
+CV_API int cv_store_agent_list(struct cv_store *s,
+			       const struct cv_store_cb *cb);
 /* Persists a state change; CV_ENOTFOUND for an unknown agent. */
 CV_API int cv_store_agent_set_state(struct cv_store *s, const char *name,
 				    enum cv_store_agent_state state,
@@ -428,7 +435,8 @@ CV_API int cv_store_queue_del(struct cv_store *s, const char *name,
 			      const struct cv_store_cb *cb);
 CV_API int cv_store_queue_get(struct cv_store *s, const char *name,
 			      const struct cv_store_cb *cb);
-CV_API int cv_store_queue_list(struct cv_store *s, const struct cv_store_cb *cb);
+CV_API int cv_store_queue_list(struct cv_store *s,
+			       const struct cv_store_cb *cb);
 
 /* Queued-call records: insert (same id twice is a no-op) and list
  * (q.key: queue filter; times filter arrival_us). */
@@ -443,7 +451,8 @@ CV_API int cv_store_qcall_list(struct cv_store *s,
  * q.key (scope), q.key2 (name) and times on at_us. */
 CV_API int cv_store_stat_put(struct cv_store *s, const struct cv_store_stat *st,
 			     const struct cv_store_cb *cb);
-CV_API int cv_store_stat_list(struct cv_store *s, const struct cv_store_query *q,
+CV_API int cv_store_stat_list(struct cv_store *s,
+			      const struct cv_store_query *q,
 			      const struct cv_store_cb *cb);
 
 #ifdef __cplusplus

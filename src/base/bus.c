@@ -289,6 +289,18 @@ static void pool_init(void)
 	pthread_key_create(&pool_key, cache_dtor);
 }
 
+/* The calling thread's cache, registered for the exit destructor. */
+static struct ev_cache *cache_get(void)
+{
+	struct ev_cache *c = &tls_cache;
+	if (CV_UNLIKELY(!c->registered)) {
+		pthread_once(&pool_once, pool_init);
+		pthread_setspecific(pool_key, c);
+		c->registered = true;
+	}
+	return c;
+}
+
 static struct bus_ev *ev_alloc(size_t size)
 {
 	struct bus_ev *e;
@@ -300,6 +312,7 @@ static struct bus_ev *ev_alloc(size_t size)
 	}
 	struct ev_cache *c = &tls_cache;
 	if (CV_UNLIKELY(!c->head)) {
+		c = cache_get();
 		pthread_mutex_lock(&pool_mu);
 		if (pool_nbatches) {
 			c->head = pool_batches[--pool_nbatches];
@@ -326,12 +339,7 @@ static void ev_dealloc(struct bus_ev *e)
 		free(e);
 		return;
 	}
-	struct ev_cache *c = &tls_cache;
-	if (CV_UNLIKELY(!c->registered)) {
-		pthread_once(&pool_once, pool_init);
-		pthread_setspecific(pool_key, c);
-		c->registered = true;
-	}
+	struct ev_cache *c = cache_get();
 	e->next = c->head;
 	c->head = e;
 	if (++c->n < 2 * EV_BATCH)
@@ -1206,9 +1214,12 @@ int cv_bus_subscribe(struct cv_bus *bus, const struct cv_bus_sub_params *p,
 		return -EINVAL;
 	if (p->overflow != CV_BUS_DROP && p->overflow != CV_BUS_BLOCK)
 		return -EINVAL;
-	struct cv_bus_sub *s = calloc(1, sizeof(*s));
+	/* cache-line members: calloc() only promises 16-byte alignment */
+	size_t sz = (sizeof(struct cv_bus_sub) + CACHELINE - 1) / CACHELINE * CACHELINE;
+	struct cv_bus_sub *s = aligned_alloc(CACHELINE, sz);
 	if (!s)
 		return -ENOMEM;
+	memset(s, 0, sz);
 	s->bus = bus;
 	s->fn = p->fn;
 	s->arg = p->arg;

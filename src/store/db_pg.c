@@ -38,7 +38,8 @@ static void pg_classify(struct db *db, PGresult *res)
 		db->down = true;
 		return;
 	}
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *state =
+		res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	if (!state || strncmp(state, "08", 2) == 0 ||
 	    strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0)
 		db->down = true;
@@ -76,12 +77,12 @@ static int pg_connect(struct db *db)
 	/* Later keywords override the expanded URL, earlier ones are
 	 * defaults: the URL may set its own connect_timeout. Keepalives
 	 * notice a vanished server on an idle connection. */
-	const char *const keys[] = {"connect_timeout", "keepalives",
-				    "keepalives_idle", "keepalives_interval",
+	const char *const keys[] = {"connect_timeout",	"keepalives",
+				    "keepalives_idle",	"keepalives_interval",
 				    "keepalives_count", "application_name",
-				    "dbname", NULL};
-	const char *const vals[] = {timeout, "1", "10", "5", "3", "cvoip",
-				    db->url, NULL};
+				    "dbname",		NULL};
+	const char *const vals[] = {timeout, "1",     "10",    "5",
+				    "3",     "cvoip", db->url, NULL};
 	g->conn = PQconnectdbParams(keys, vals, 1);
 	if (!g->conn) {
 		pg_set_err(db, "out of memory");

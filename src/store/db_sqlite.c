@@ -124,8 +124,8 @@ static int sq_connect(struct db *db)
 	 * loss may lose the last commits. */
 	if (!q->memory) {
 		sqlite3_stmt *st = NULL;
-		rc = sqlite3_prepare_v2(q->h, "PRAGMA journal_mode=WAL", -1, &st,
-					NULL);
+		rc = sqlite3_prepare_v2(q->h, "PRAGMA journal_mode=WAL", -1,
+					&st, NULL);
 		const char *mode = NULL;
 		if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 			mode = (const char *)sqlite3_column_text(st, 0);

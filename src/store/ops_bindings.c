@@ -3,8 +3,8 @@
 
 #include "store_int.h"
 
-#define BIND_COLS                                                         \
-	"aor, contact, instance_id, reg_id, path, received, transport, "  \
+#define BIND_COLS                                                              \
+	"aor, contact, instance_id, reg_id, path, received, transport, "       \
 	"expires_us, q, call_id, cseq, user_agent, updated_us"
 
 static int binding_row(struct db_row *row, void *arg)
@@ -29,7 +29,8 @@ static int binding_row(struct db_row *row, void *arg)
 	return 0;
 }
 
-/* ---- upsert ---------------------------------------------------------------- */
+/* ---- upsert ----------------------------------------------------------------
+ */
 static int exec_binding_upsert(struct db *db, struct store_req *r)
 {
 	const struct cv_store_binding *b = &r->in.binding;
@@ -47,13 +48,12 @@ static int exec_binding_upsert(struct db *db, struct store_req *r)
 		if (err)
 			return err;
 	}
-	struct dbv p[] = {V_S(b->aor),       V_S(b->contact),
-			  V_S(b->instance_id), V_I(b->reg_id),
-			  V_S(b->path),      V_S(b->received),
-			  V_S(b->transport), V_I(b->expires_us),
-			  V_I(b->q),         V_S(b->call_id),
-			  V_I(b->cseq),      V_S(b->user_agent),
-			  V_I(b->updated_us)};
+	struct dbv p[] = {
+		V_S(b->aor),	   V_S(b->contact),    V_S(b->instance_id),
+		V_I(b->reg_id),	   V_S(b->path),       V_S(b->received),
+		V_S(b->transport), V_I(b->expires_us), V_I(b->q),
+		V_S(b->call_id),   V_I(b->cseq),       V_S(b->user_agent),
+		V_I(b->updated_us)};
 	err = db_run(db,
 		     "INSERT INTO bindings (" BIND_COLS ") VALUES "
 		     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -72,14 +72,15 @@ static int exec_binding_upsert(struct db *db, struct store_req *r)
 static const struct op_desc op_binding_upsert = {"binding_upsert",
 						 exec_binding_upsert, false};
 
-int cv_store_binding_upsert(struct cv_store *s, const struct cv_store_binding *b,
+int cv_store_binding_upsert(struct cv_store *s,
+			    const struct cv_store_binding *b,
 			    const struct cv_store_cb *cb)
 {
 	if (!s || !b || !b->aor || !*b->aor || !b->contact || !*b->contact ||
 	    b->q > 1000 || b->expires_us < 0)
 		return -EINVAL;
-	const char *texts[] = {b->aor,  b->contact,   b->instance_id,
-			       b->path, b->received,  b->transport,
+	const char *texts[] = {b->aor,	   b->contact,	 b->instance_id,
+			       b->path,	   b->received,	 b->transport,
 			       b->call_id, b->user_agent};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(texts); i++)
 		if (check_text(texts[i], CV_STORE_TEXT_MAX))
@@ -102,7 +103,8 @@ int cv_store_binding_upsert(struct cv_store *s, const struct cv_store_binding *b
 	return req_submit(s, r, cb);
 }
 
-/* ---- delete ----------------------------------------------------------------- */
+/* ---- delete -----------------------------------------------------------------
+ */
 static int exec_binding_del(struct db *db, struct store_req *r)
 {
 	struct dbv p[] = {V_S(r->in.key.k1), V_S(r->in.key.k2),
@@ -136,7 +138,8 @@ int cv_store_binding_del(struct cv_store *s, const char *aor,
 	return req_submit(s, r, cb);
 }
 
-/* ---- lists ------------------------------------------------------------------ */
+/* ---- lists ------------------------------------------------------------------
+ */
 static int exec_binding_list_aor(struct db *db, struct store_req *r)
 {
 	struct list_ctx c;
@@ -179,10 +182,11 @@ static int exec_binding_list(struct db *db, struct store_req *r)
 	const struct cv_store_query *q = &r->in.query;
 	struct dbv p[] = {V_I(q->since_us), V_I(q->until_us), V_I(q->limit),
 			  V_I(q->offset)};
-	err = db_run(db,
-		     "SELECT " BIND_COLS " FROM bindings WHERE expires_us >= ? "
-		     "AND expires_us < ? ORDER BY aor, contact LIMIT ? OFFSET ?",
-		     p, 4, binding_row, &c, NULL);
+	err = db_run(
+		db,
+		"SELECT " BIND_COLS " FROM bindings WHERE expires_us >= ? "
+		"AND expires_us < ? ORDER BY aor, contact LIMIT ? OFFSET ?",
+		p, 4, binding_row, &c, NULL);
 	return list_end(r, &c, err);
 }
 static const struct op_desc op_binding_list = {"binding_list",
@@ -204,7 +208,8 @@ int cv_store_binding_list(struct cv_store *s, const struct cv_store_query *q,
 	return req_submit(s, r, cb);
 }
 
-/* ---- purge ------------------------------------------------------------------ */
+/* ---- purge ------------------------------------------------------------------
+ */
 static int exec_binding_purge(struct db *db, struct store_req *r)
 {
 	struct dbv p[] = {V_I(r->in.key.i1)};

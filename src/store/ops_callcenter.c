@@ -9,7 +9,8 @@ static const char *const state_names[CV_STORE_AGENT_STATE_COUNT] = {
 
 const char *cv_store_agent_state_name(enum cv_store_agent_state st)
 {
-	return (unsigned)st < CV_STORE_AGENT_STATE_COUNT ? state_names[st] : "?";
+	return (unsigned)st < CV_STORE_AGENT_STATE_COUNT ? state_names[st]
+							 : "?";
 }
 
 static const char *const outcome_names[CV_STORE_OUTCOME_COUNT] = {
@@ -20,21 +21,23 @@ const char *cv_store_outcome_name(enum cv_store_outcome o)
 	return (unsigned)o < CV_STORE_OUTCOME_COUNT ? outcome_names[o] : "?";
 }
 
-/* ---- agents ------------------------------------------------------------------ */
+/* ---- agents
+ * ------------------------------------------------------------------ */
 static int exec_agent_upsert(struct db *db, struct store_req *r)
 {
 	const struct cv_store_agent *a = &r->in.agent;
-	struct dbv p[] = {V_S(a->name), V_I(a->max_calls), V_I(a->wrapup_s),
-			  V_I(CV_STORE_AGENT_LOGGED_OUT), V_S(""),
-			  V_I(a->since_us)};
+	struct dbv p[] = {V_S(a->name),	    V_I(a->max_calls),
+			  V_I(a->wrapup_s), V_I(CV_STORE_AGENT_LOGGED_OUT),
+			  V_S(""),	    V_I(a->since_us)};
 	int64_t ch = 0;
-	int err = db_run(db,
-			 "INSERT INTO agents (name, max_calls, wrapup_s, state, "
-			 "reason, since_us) VALUES (?, ?, ?, ?, ?, ?) "
-			 "ON CONFLICT (name) DO UPDATE SET "
-			 "max_calls = excluded.max_calls, "
-			 "wrapup_s = excluded.wrapup_s",
-			 p, 6, NULL, NULL, &ch);
+	int err =
+		db_run(db,
+		       "INSERT INTO agents (name, max_calls, wrapup_s, state, "
+		       "reason, since_us) VALUES (?, ?, ?, ?, ?, ?) "
+		       "ON CONFLICT (name) DO UPDATE SET "
+		       "max_calls = excluded.max_calls, "
+		       "wrapup_s = excluded.wrapup_s",
+		       p, 6, NULL, NULL, &ch);
 	if (err)
 		return err;
 	struct dbv k[] = {V_S(a->name)};
@@ -98,7 +101,8 @@ static int exec_agent_del(struct db *db, struct store_req *r)
 	int err = db_run(db, "DELETE FROM agent_skills WHERE agent = ?", k, 1,
 			 NULL, NULL, NULL);
 	return err ? err
-		   : exec_del_by_name(db, r, "DELETE FROM agents WHERE name = ?");
+		   : exec_del_by_name(db, r,
+				      "DELETE FROM agents WHERE name = ?");
 }
 static const struct op_desc op_agent_del = {"agent_del", exec_agent_del, false};
 
@@ -153,12 +157,13 @@ static int skill_row(struct db_row *row, void *arg)
 	if (a->nskills >= CV_STORE_SKILLS_MAX)
 		return 0;
 	if (!a->skills) {
-		a->skills = arena_alloc(&c->res->ar, CV_STORE_SKILLS_MAX *
-							     sizeof(*a->skills));
+		a->skills = arena_alloc(
+			&c->res->ar, CV_STORE_SKILLS_MAX * sizeof(*a->skills));
 		if (!a->skills)
 			return -ENOMEM;
 	}
-	struct cv_store_skill *sk = (struct cv_store_skill *)&a->skills[a->nskills++];
+	struct cv_store_skill *sk =
+		(struct cv_store_skill *)&a->skills[a->nskills++];
 	sk->name = RDUP(c, row, 1);
 	sk->level = (uint8_t)db_i64(row, 2);
 	return 0;
@@ -222,10 +227,11 @@ static int exec_agent_set_state(struct db *db, struct store_req *r)
 	struct dbv p[] = {V_I(r->in.key.st), V_S(r->in.key.k2),
 			  V_I(r->in.key.i1), V_S(r->in.key.k1)};
 	int64_t ch = 0;
-	int err = db_run(db,
-			 "UPDATE agents SET state = ?, reason = ?, since_us = ? "
-			 "WHERE name = ?",
-			 p, 4, NULL, NULL, &ch);
+	int err =
+		db_run(db,
+		       "UPDATE agents SET state = ?, reason = ?, since_us = ? "
+		       "WHERE name = ?",
+		       p, 4, NULL, NULL, &ch);
 	if (err)
 		return err;
 	return ch ? res_set(r, CV_STORE_RES_NONE, ch) : CV_ENOTFOUND;
@@ -234,8 +240,9 @@ static const struct op_desc op_agent_set_state = {"agent_set_state",
 						  exec_agent_set_state, false};
 
 int cv_store_agent_set_state(struct cv_store *s, const char *name,
-			     enum cv_store_agent_state state, const char *reason,
-			     int64_t since_us, const struct cv_store_cb *cb)
+			     enum cv_store_agent_state state,
+			     const char *reason, int64_t since_us,
+			     const struct cv_store_cb *cb)
 {
 	int err;
 	if (!s || (unsigned)state >= CV_STORE_AGENT_STATE_COUNT || since_us < 0)
@@ -255,17 +262,19 @@ int cv_store_agent_set_state(struct cv_store *s, const char *name,
 	return req_submit(s, r, cb);
 }
 
-/* ---- queues ------------------------------------------------------------------ */
+/* ---- queues
+ * ------------------------------------------------------------------ */
 static int exec_queue_upsert(struct db *db, struct store_req *r)
 {
 	const struct cv_store_queue *q = &r->in.queue;
 	struct dbv p[] = {V_S(q->name), V_S(q->strategy), V_S(q->params)};
 	int64_t ch = 0;
-	int err = db_run(db,
-			 "INSERT INTO queues (name, strategy, params) VALUES "
-			 "(?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-			 "strategy = excluded.strategy, params = excluded.params",
-			 p, 3, NULL, NULL, &ch);
+	int err =
+		db_run(db,
+		       "INSERT INTO queues (name, strategy, params) VALUES "
+		       "(?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+		       "strategy = excluded.strategy, params = excluded.params",
+		       p, 3, NULL, NULL, &ch);
 	return err ? err : res_set(r, CV_STORE_RES_NONE, ch);
 }
 static const struct op_desc op_queue_upsert = {"queue_upsert",
@@ -324,7 +333,8 @@ static int exec_queue_get(struct db *db, struct store_req *r)
 	if (err)
 		return err;
 	struct dbv k[] = {V_S(r->in.key.k1)};
-	err = db_run(db, "SELECT name, strategy, params FROM queues WHERE name = ?",
+	err = db_run(db,
+		     "SELECT name, strategy, params FROM queues WHERE name = ?",
 		     k, 1, queue_row, &c, NULL);
 	if (!err && c.res->pub.n == 0)
 		err = CV_ENOTFOUND;
@@ -358,18 +368,28 @@ int cv_store_queue_list(struct cv_store *s, const struct cv_store_cb *cb)
 	return submit_plain(s, &op_queue_list, cb);
 }
 
-/* ---- queued-call records -------------------------------------------------------- */
-#define QCALL_COLS                                                          \
-	"id, queue, call_id, caller, priority, arrival_us, answer_us, end_us, " \
+/* ---- queued-call records
+ * -------------------------------------------------------- */
+#define QCALL_COLS                                                             \
+	"id, queue, call_id, caller, priority, arrival_us, answer_us, "        \
+	"end_us, "                                                             \
 	"outcome, agent, wait_us, handle_us, overflow_target"
 
 static int exec_qcall_insert(struct db *db, struct store_req *r)
 {
 	const struct cv_store_qcall *q = &r->in.qcall;
-	struct dbv p[] = {V_S(q->id),        V_S(q->queue),     V_S(q->call_id),
-			  V_S(q->caller),    V_I(q->priority),  V_I(q->arrival_us),
-			  V_I(q->answer_us), V_I(q->end_us),    V_I(q->outcome),
-			  V_S(q->agent),     V_I(q->wait_us),   V_I(q->handle_us),
+	struct dbv p[] = {V_S(q->id),
+			  V_S(q->queue),
+			  V_S(q->call_id),
+			  V_S(q->caller),
+			  V_I(q->priority),
+			  V_I(q->arrival_us),
+			  V_I(q->answer_us),
+			  V_I(q->end_us),
+			  V_I(q->outcome),
+			  V_S(q->agent),
+			  V_I(q->wait_us),
+			  V_I(q->handle_us),
 			  V_S(q->overflow_target)};
 	int64_t ch = 0;
 	int err = db_run(db,
@@ -446,13 +466,14 @@ static int exec_qcall_list(struct db *db, struct store_req *r)
 	if (err)
 		return err;
 	const struct cv_store_query *q = &r->in.query;
-	struct dbv p[] = {V_S(q->key),      V_S(q->key),    V_I(q->since_us),
-			  V_I(q->until_us), V_I(q->limit),  V_I(q->offset)};
-	err = db_run(db,
-		     "SELECT " QCALL_COLS " FROM queue_calls WHERE "
-		     "(CAST(? AS TEXT) = '' OR queue = ?) AND arrival_us >= ? "
-		     "AND arrival_us < ? ORDER BY arrival_us, id LIMIT ? OFFSET ?",
-		     p, 6, qcall_row, &c, NULL);
+	struct dbv p[] = {V_S(q->key),	    V_S(q->key),   V_I(q->since_us),
+			  V_I(q->until_us), V_I(q->limit), V_I(q->offset)};
+	err = db_run(
+		db,
+		"SELECT " QCALL_COLS " FROM queue_calls WHERE "
+		"(CAST(? AS TEXT) = '' OR queue = ?) AND arrival_us >= ? "
+		"AND arrival_us < ? ORDER BY arrival_us, id LIMIT ? OFFSET ?",
+		p, 6, qcall_row, &c, NULL);
 	return list_end(r, &c, err);
 }
 static const struct op_desc op_qcall_list = {"qcall_list", exec_qcall_list,
@@ -474,7 +495,8 @@ int cv_store_qcall_list(struct cv_store *s, const struct cv_store_query *q,
 	return req_submit(s, r, cb);
 }
 
-/* ---- statistics ------------------------------------------------------------------- */
+/* ---- statistics
+ * ------------------------------------------------------------------- */
 static int exec_stat_put(struct db *db, struct store_req *r)
 {
 	const struct cv_store_stat *st = &r->in.stat;
@@ -534,9 +556,9 @@ static int exec_stat_list(struct db *db, struct store_req *r)
 	if (err)
 		return err;
 	const struct cv_store_query *q = &r->in.query;
-	struct dbv p[] = {V_S(q->key),      V_S(q->key),      V_S(q->key2),
-			  V_S(q->key2),     V_I(q->since_us), V_I(q->until_us),
-			  V_I(q->limit),    V_I(q->offset)};
+	struct dbv p[] = {V_S(q->key),	 V_S(q->key),	   V_S(q->key2),
+			  V_S(q->key2),	 V_I(q->since_us), V_I(q->until_us),
+			  V_I(q->limit), V_I(q->offset)};
 	err = db_run(db,
 		     "SELECT scope, name, at_us, data FROM stats WHERE "
 		     "(CAST(? AS TEXT) = '' OR scope = ?) AND "

@@ -5,16 +5,16 @@
 
 #include "store_int.h"
 
-/* ---- insert ------------------------------------------------------------------ */
+/* ---- insert
+ * ------------------------------------------------------------------ */
 static int exec_cdr_insert(struct db *db, struct store_req *r)
 {
 	const struct cv_store_cdr *c = &r->in.cdr;
 	int64_t ch = 0;
-	struct dbv p[] = {V_S(c->id),         V_S(c->call_id),
-			  V_S(c->caller),     V_S(c->callee),
-			  V_I(c->start_us),   V_I(c->answer_us),
-			  V_I(c->end_us),     V_S(c->end_reason),
-			  V_S(c->hangup_by),  V_I(c->nlegs)};
+	struct dbv p[] = {V_S(c->id),	  V_S(c->call_id),    V_S(c->caller),
+			  V_S(c->callee), V_I(c->start_us),   V_I(c->answer_us),
+			  V_I(c->end_us), V_S(c->end_reason), V_S(c->hangup_by),
+			  V_I(c->nlegs)};
 	/* A retry after a lost COMMIT acknowledgement must not duplicate. */
 	int err = db_run(db,
 			 "INSERT INTO cdrs (id, call_id, caller, callee, "
@@ -26,16 +26,17 @@ static int exec_cdr_insert(struct db *db, struct store_req *r)
 		return err;
 	for (size_t i = 0; i < c->nlegs && ch; i++) {
 		const struct cv_store_cdr_leg *l = &c->legs[i];
-		struct dbv lp[] = {V_S(c->id),          V_I(l->index),
-				   V_S(l->call_id),     V_S(l->peer),
-				   V_S(l->codec),       V_I(l->pkts_sent),
-				   V_I(l->pkts_recv),   V_I(l->pkts_lost),
-				   V_D(l->jitter_ms),   V_D(l->mos)};
-		err = db_run(db,
-			     "INSERT INTO cdr_legs (cdr_id, idx, call_id, peer, "
-			     "codec, pkts_sent, pkts_recv, pkts_lost, jitter_ms, "
-			     "mos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			     lp, 10, NULL, NULL, NULL);
+		struct dbv lp[] = {V_S(c->id),	      V_I(l->index),
+				   V_S(l->call_id),   V_S(l->peer),
+				   V_S(l->codec),     V_I(l->pkts_sent),
+				   V_I(l->pkts_recv), V_I(l->pkts_lost),
+				   V_D(l->jitter_ms), V_D(l->mos)};
+		err = db_run(
+			db,
+			"INSERT INTO cdr_legs (cdr_id, idx, call_id, peer, "
+			"codec, pkts_sent, pkts_recv, pkts_lost, jitter_ms, "
+			"mos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			lp, 10, NULL, NULL, NULL);
 		if (err)
 			return err;
 	}
@@ -52,7 +53,7 @@ int cv_store_cdr_insert(struct cv_store *s, const struct cv_store_cdr *c,
 		return -EINVAL;
 	if (c->nlegs > CV_STORE_LEGS_MAX)
 		return CV_ETOOBIG;
-	const char *texts[] = {c->id,     c->call_id,    c->caller,
+	const char *texts[] = {c->id,	  c->call_id,	 c->caller,
 			       c->callee, c->end_reason, c->hangup_by};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(texts); i++)
 		if (check_text(texts[i], CV_STORE_TEXT_MAX))
@@ -99,16 +100,18 @@ int cv_store_cdr_insert(struct cv_store *s, const struct cv_store_cdr *c,
 	return req_submit(s, r, cb);
 }
 
-/* ---- list ---------------------------------------------------------------------- */
+/* ---- list
+ * ---------------------------------------------------------------------- */
 /* One statement (one snapshot): the page of CDRs joined with their legs,
  * ordered so that a CDR's legs follow it. */
-#define CDR_PAGE_SQL                                                          \
-	"SELECT c.id, c.call_id, c.caller, c.callee, c.start_us, c.answer_us, " \
+#define CDR_PAGE_SQL                                                           \
+	"SELECT c.id, c.call_id, c.caller, c.callee, c.start_us, "             \
+	"c.answer_us, "                                                        \
 	"c.end_us, c.end_reason, c.hangup_by, c.nlegs, COALESCE(l.idx, -1), "  \
 	"l.call_id, l.peer, l.codec, l.pkts_sent, l.pkts_recv, l.pkts_lost, "  \
 	"l.jitter_ms, l.mos FROM (SELECT * FROM cdrs WHERE start_us >= ? AND " \
 	"start_us < ? AND (CAST(? AS TEXT) = '' OR call_id = ?) "              \
-	"ORDER BY start_us, id LIMIT ? OFFSET ?) c "                          \
+	"ORDER BY start_us, id LIMIT ? OFFSET ?) c "                           \
 	"LEFT JOIN cdr_legs l ON l.cdr_id = c.id "                             \
 	"ORDER BY c.start_us, c.id, l.idx"
 
@@ -121,8 +124,8 @@ static int cdr_row(struct db_row *row, void *arg)
 {
 	struct cdr_ctx *x = arg;
 	struct list_ctx *c = &x->c;
-	struct cv_store_cdr *d = c->res->pub.n ? &c->res->pub.cdrs[c->res->pub.n - 1]
-					       : NULL;
+	struct cv_store_cdr *d =
+		c->res->pub.n ? &c->res->pub.cdrs[c->res->pub.n - 1] : NULL;
 	const char *id = db_text(row, 0);
 	if (!d || strcmp(d->id, id) != 0) {
 		d = res_row(c->res, sizeof(*d), &c->cap);
@@ -149,7 +152,8 @@ static int cdr_row(struct db_row *row, void *arg)
 	}
 	if (db_i64(row, 10) < 0 || d->nlegs >= x->legcap)
 		return 0;
-	struct cv_store_cdr_leg *l = (struct cv_store_cdr_leg *)&d->legs[d->nlegs++];
+	struct cv_store_cdr_leg *l =
+		(struct cv_store_cdr_leg *)&d->legs[d->nlegs++];
 	l->index = (uint32_t)db_i64(row, 10);
 	l->call_id = RDUP(c, row, 11);
 	l->peer = RDUP(c, row, 12);
@@ -170,7 +174,7 @@ static int exec_cdr_list(struct db *db, struct store_req *r)
 		return err;
 	const struct cv_store_query *q = &r->in.query;
 	struct dbv p[] = {V_I(q->since_us), V_I(q->until_us), V_S(q->key),
-			  V_S(q->key),      V_I(q->limit),    V_I(q->offset)};
+			  V_S(q->key),	    V_I(q->limit),    V_I(q->offset)};
 	err = db_run(db, CDR_PAGE_SQL, p, 6, cdr_row, &x, NULL);
 	return list_end(r, &x.c, err);
 }
@@ -192,7 +196,8 @@ int cv_store_cdr_list(struct cv_store *s, const struct cv_store_query *q,
 	return req_submit(s, r, cb);
 }
 
-/* ---- CSV export ----------------------------------------------------------------- */
+/* ---- CSV export
+ * ----------------------------------------------------------------- */
 /* RFC 4180 field. Text that a spreadsheet would run as a formula (OWASP
  * "CSV injection": = + - @ at the start) gets a leading apostrophe: caller
  * and callee come from the network. */
@@ -267,8 +272,8 @@ int cv_store_cdr_export_csv(struct cv_store *s, FILE *out,
 				fprintf(out,
 					",%" PRIu64 ",%" PRIu64 ",%" PRIu64
 					",%.3f,%.2f\r\n",
-					l->pkts_sent, l->pkts_recv, l->pkts_lost,
-					l->jitter_ms, l->mos);
+					l->pkts_sent, l->pkts_recv,
+					l->pkts_lost, l->jitter_ms, l->mos);
 			}
 		}
 		size_t n = res->n;

@@ -79,8 +79,8 @@ int exec_del_by_name(struct db *db, struct store_req *r, const char *sql)
 	return ch ? res_set(r, CV_STORE_RES_NONE, ch) : CV_ENOTFOUND;
 }
 
-int submit_name(struct cv_store *s, const struct op_desc *op,
-		       const char *name, const struct cv_store_cb *cb)
+int submit_name(struct cv_store *s, const struct op_desc *op, const char *name,
+		const struct cv_store_cb *cb)
 {
 	if (!s)
 		return -EINVAL;
@@ -96,7 +96,7 @@ int submit_name(struct cv_store *s, const struct op_desc *op,
 }
 
 int submit_plain(struct cv_store *s, const struct op_desc *op,
-			const struct cv_store_cb *cb)
+		 const struct cv_store_cb *cb)
 {
 	if (!s)
 		return -EINVAL;
@@ -105,4 +105,3 @@ int submit_plain(struct cv_store *s, const struct op_desc *op,
 		return -ENOMEM;
 	return req_submit(s, r, cb);
 }
-

@@ -3,28 +3,31 @@
 
 #include "store_int.h"
 
-/* ---- trunks ----------------------------------------------------------------- */
-#define TRUNK_COLS                                                        \
-	"name, host, port, transport, username, password, realm, "        \
+/* ---- trunks -----------------------------------------------------------------
+ */
+#define TRUNK_COLS                                                             \
+	"name, host, port, transport, username, password, realm, "             \
 	"do_register, expires_s"
 
 static int exec_trunk_upsert(struct db *db, struct store_req *r)
 {
 	const struct cv_store_trunk *t = &r->in.trunk;
-	struct dbv p[] = {V_S(t->name),     V_S(t->host),      V_I(t->port),
-			  V_S(t->transport), V_S(t->username), V_S(t->password),
-			  V_S(t->realm),    V_I(t->do_register), V_I(t->expires_s)};
+	struct dbv p[] = {
+		V_S(t->name),	   V_S(t->host),	V_I(t->port),
+		V_S(t->transport), V_S(t->username),	V_S(t->password),
+		V_S(t->realm),	   V_I(t->do_register), V_I(t->expires_s)};
 	int64_t ch = 0;
-	int err = db_run(db,
-			 "INSERT INTO trunks (" TRUNK_COLS ") VALUES "
-			 "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO "
-			 "UPDATE SET host = excluded.host, port = excluded.port, "
-			 "transport = excluded.transport, "
-			 "username = excluded.username, "
-			 "password = excluded.password, realm = excluded.realm, "
-			 "do_register = excluded.do_register, "
-			 "expires_s = excluded.expires_s",
-			 p, 9, NULL, NULL, &ch);
+	int err =
+		db_run(db,
+		       "INSERT INTO trunks (" TRUNK_COLS ") VALUES "
+		       "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO "
+		       "UPDATE SET host = excluded.host, port = excluded.port, "
+		       "transport = excluded.transport, "
+		       "username = excluded.username, "
+		       "password = excluded.password, realm = excluded.realm, "
+		       "do_register = excluded.do_register, "
+		       "expires_s = excluded.expires_s",
+		       p, 9, NULL, NULL, &ch);
 	return err ? err : res_set(r, CV_STORE_RES_NONE, ch);
 }
 static const struct op_desc op_trunk_upsert = {"trunk_upsert",
@@ -95,7 +98,8 @@ static int exec_trunk_list(struct db *db, struct store_req *r)
 	if (err)
 		return err;
 	err = db_run(db,
-		     "SELECT " TRUNK_COLS " FROM trunks ORDER BY name LIMIT 100000",
+		     "SELECT " TRUNK_COLS
+		     " FROM trunks ORDER BY name LIMIT 100000",
 		     NULL, 0, trunk_row, &c, NULL);
 	return list_end(r, &c, err);
 }
@@ -107,22 +111,24 @@ int cv_store_trunk_list(struct cv_store *s, const struct cv_store_cb *cb)
 	return submit_plain(s, &op_trunk_list, cb);
 }
 
-/* ---- routes ----------------------------------------------------------------- */
+/* ---- routes -----------------------------------------------------------------
+ */
 #define ROUTE_COLS "name, prefix, pattern, trunk, priority, media"
 
 static int exec_route_upsert(struct db *db, struct store_req *r)
 {
 	const struct cv_store_route *t = &r->in.route;
-	struct dbv p[] = {V_S(t->name),  V_S(t->prefix),   V_S(t->pattern),
+	struct dbv p[] = {V_S(t->name),	 V_S(t->prefix),   V_S(t->pattern),
 			  V_S(t->trunk), V_I(t->priority), V_S(t->media)};
 	int64_t ch = 0;
-	int err = db_run(db,
-			 "INSERT INTO routes (" ROUTE_COLS ") VALUES "
-			 "(?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-			 "prefix = excluded.prefix, pattern = excluded.pattern, "
-			 "trunk = excluded.trunk, priority = excluded.priority, "
-			 "media = excluded.media",
-			 p, 6, NULL, NULL, &ch);
+	int err =
+		db_run(db,
+		       "INSERT INTO routes (" ROUTE_COLS ") VALUES "
+		       "(?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+		       "prefix = excluded.prefix, pattern = excluded.pattern, "
+		       "trunk = excluded.trunk, priority = excluded.priority, "
+		       "media = excluded.media",
+		       p, 6, NULL, NULL, &ch);
 	return err ? err : res_set(r, CV_STORE_RES_NONE, ch);
 }
 static const struct op_desc op_route_upsert = {"route_upsert",
@@ -190,7 +196,8 @@ static int exec_route_list(struct db *db, struct store_req *r)
 	if (err)
 		return err;
 	err = db_run(db,
-		     "SELECT " ROUTE_COLS " FROM routes ORDER BY priority, name "
+		     "SELECT " ROUTE_COLS
+		     " FROM routes ORDER BY priority, name "
 		     "LIMIT 100000",
 		     NULL, 0, route_row, &c, NULL);
 	return list_end(r, &c, err);

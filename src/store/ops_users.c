@@ -5,8 +5,8 @@
 
 #include "store_int.h"
 
-static const char *const alg_names[CV_STORE_ALG_COUNT] = {
-	"MD5", "SHA-256", "SHA-512-256"};
+static const char *const alg_names[CV_STORE_ALG_COUNT] = {"MD5", "SHA-256",
+							  "SHA-512-256"};
 
 const char *cv_store_alg_name(enum cv_store_alg alg)
 {
@@ -22,10 +22,17 @@ int cv_store_ha1(enum cv_store_alg alg, const char *user, const char *realm,
 		return -EINVAL;
 	const EVP_MD *md;
 	switch (alg) {
-	case CV_STORE_ALG_MD5: md = EVP_md5(); break;
-	case CV_STORE_ALG_SHA256: md = EVP_sha256(); break;
-	case CV_STORE_ALG_SHA512_256: md = EVP_sha512_256(); break;
-	default: return -EINVAL;
+	case CV_STORE_ALG_MD5:
+		md = EVP_md5();
+		break;
+	case CV_STORE_ALG_SHA256:
+		md = EVP_sha256();
+		break;
+	case CV_STORE_ALG_SHA512_256:
+		md = EVP_sha512_256();
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (!md)
 		return CV_EUNSUPP;
@@ -53,21 +60,23 @@ int cv_store_ha1(enum cv_store_alg alg, const char *user, const char *realm,
 	return 0;
 }
 
-/* ---- add ------------------------------------------------------------------- */
+/* ---- add -------------------------------------------------------------------
+ */
 static int exec_user_add(struct db *db, struct store_req *r)
 {
-	struct dbv p[] = {V_S(r->in.key.k1), V_S(r->in.key.k2),
+	struct dbv p[] = {V_S(r->in.key.k1),	 V_S(r->in.key.k2),
 			  V_S(r->in.key.ha1[0]), V_S(r->in.key.ha1[1]),
 			  V_S(r->in.key.ha1[2]), V_I(r->in.key.i1)};
 	int64_t ch = 0;
-	int err = db_run(db,
-			 "INSERT INTO users (name, realm, ha1_md5, ha1_sha256, "
-			 "ha1_sha512_256, created_us) VALUES (?, ?, ?, ?, ?, ?) "
-			 "ON CONFLICT (name, realm) DO UPDATE SET "
-			 "ha1_md5 = excluded.ha1_md5, "
-			 "ha1_sha256 = excluded.ha1_sha256, "
-			 "ha1_sha512_256 = excluded.ha1_sha512_256",
-			 p, 6, NULL, NULL, &ch);
+	int err =
+		db_run(db,
+		       "INSERT INTO users (name, realm, ha1_md5, ha1_sha256, "
+		       "ha1_sha512_256, created_us) VALUES (?, ?, ?, ?, ?, ?) "
+		       "ON CONFLICT (name, realm) DO UPDATE SET "
+		       "ha1_md5 = excluded.ha1_md5, "
+		       "ha1_sha256 = excluded.ha1_sha256, "
+		       "ha1_sha512_256 = excluded.ha1_sha512_256",
+		       p, 6, NULL, NULL, &ch);
 	return err ? err : res_set(r, CV_STORE_RES_NONE, ch);
 }
 static const struct op_desc op_user_add = {"user_add", exec_user_add, false};
@@ -101,7 +110,8 @@ int cv_store_user_add(struct cv_store *s, const char *name, const char *realm,
 	return req_submit(s, r, cb);
 }
 
-/* ---- del ------------------------------------------------------------------- */
+/* ---- del -------------------------------------------------------------------
+ */
 static int exec_user_del(struct db *db, struct store_req *r)
 {
 	struct dbv p[] = {V_S(r->in.key.k1), V_S(r->in.key.k2)};
@@ -138,7 +148,8 @@ int cv_store_user_del(struct cv_store *s, const char *name, const char *realm,
 	return submit_name_realm(s, &op_user_del, name, realm, cb);
 }
 
-/* ---- get / list ------------------------------------------------------------ */
+/* ---- get / list ------------------------------------------------------------
+ */
 static int user_row(struct db_row *row, void *arg)
 {
 	struct list_ctx *c = arg;
@@ -163,7 +174,8 @@ static int exec_user_get(struct db *db, struct store_req *r)
 		return err;
 	struct dbv p[] = {V_S(r->in.key.k1), V_S(r->in.key.k2)};
 	err = db_run(db,
-		     "SELECT " USER_COLS " FROM users WHERE name = ? AND realm = ?",
+		     "SELECT " USER_COLS
+		     " FROM users WHERE name = ? AND realm = ?",
 		     p, 2, user_row, &c, NULL);
 	if (!err && c.res->pub.n == 0)
 		err = CV_ENOTFOUND;

@@ -86,7 +86,8 @@ int store_migrate(struct db *db)
 	if (db_exec(db, db->vt->begin_exclusive_sql))
 		return CV_EDB;
 	int64_t cur = 0;
-	int err = db_run(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+	int err = db_run(db,
+			 "SELECT COALESCE(MAX(version), 0) FROM schema_version",
 			 NULL, 0, version_row, &cur, NULL);
 	if (err)
 		goto fail;
@@ -120,7 +121,7 @@ int store_migrate(struct db *db)
 	if (db_exec(db, "COMMIT"))
 		return CV_EDB;
 	return 0;
-fail: {
+fail : {
 	char msg[sizeof(db->errmsg)];
 	snprintf(msg, sizeof(msg), "%s", db->errmsg);
 	db->vt->exec(db, "ROLLBACK");

@@ -11,7 +11,8 @@
 
 #define MOD "store"
 
-/* ---- arena ---------------------------------------------------------------- */
+/* ---- arena ----------------------------------------------------------------
+ */
 struct arena_chunk {
 	struct arena_chunk *next;
 	size_t used, cap;
@@ -131,7 +132,8 @@ void make_id(char out[33])
 	cv_random_token(out, 32);
 }
 
-/* ---- store ------------------------------------------------------------------ */
+/* ---- store ------------------------------------------------------------------
+ */
 struct shard {
 	struct cv_store *s;
 	unsigned index;
@@ -249,7 +251,8 @@ int db_exec(struct db *db, const char *sql)
 	return db->vt->exec(db, sql);
 }
 
-/* ---- requests ------------------------------------------------------------- */
+/* ---- requests -------------------------------------------------------------
+ */
 static void req_dtor(void *p)
 {
 	struct store_req *r = p;
@@ -311,7 +314,8 @@ static void req_complete(struct cv_store *s, struct store_req *r)
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* ---- clients ---------------------------------------------------------------- */
+/* ---- clients ----------------------------------------------------------------
+ */
 static void client_dtor(void *p)
 {
 	struct cv_store_client *c = p;
@@ -384,13 +388,14 @@ static void retry_keep(struct cv_store *s, struct store_req *r, bool front)
 	if (s->retry_len >= s->p.cdr_retry_max) {
 		pthread_mutex_unlock(&s->retry_mu);
 		atomic_fetch_add(&s->c_cdr_dropped, 1);
-		CV_LOG_RL(CV_LOG_ERROR, MOD,
-			  "CDR dropped, retry queue full (%zu) id=%s call_id=%s "
-			  "caller=%s callee=%s start_us=%lld end_us=%lld",
-			  s->p.cdr_retry_max, r->in.cdr.id, r->in.cdr.call_id,
-			  r->in.cdr.caller, r->in.cdr.callee,
-			  (long long)r->in.cdr.start_us,
-			  (long long)r->in.cdr.end_us);
+		CV_LOG_RL(
+			CV_LOG_ERROR, MOD,
+			"CDR dropped, retry queue full (%zu) id=%s call_id=%s "
+			"caller=%s callee=%s start_us=%lld end_us=%lld",
+			s->p.cdr_retry_max, r->in.cdr.id, r->in.cdr.call_id,
+			r->in.cdr.caller, r->in.cdr.callee,
+			(long long)r->in.cdr.start_us,
+			(long long)r->in.cdr.end_us);
 		r->err = CV_EFULL;
 		req_complete(s, r);
 		return;
@@ -441,7 +446,8 @@ static bool retry_pending(struct cv_store *s)
 	return p;
 }
 
-/* ---- batches -------------------------------------------------------------- */
+/* ---- batches --------------------------------------------------------------
+ */
 static void fail_batch(struct cv_store *s, struct store_req *r, bool front)
 {
 	/* Kept CDRs go back in order: reverse so each front insert keeps it. */
@@ -486,13 +492,15 @@ static void mark_down(struct shard *sh)
 			  sh->index, sh->db.errmsg[0] ? sh->db.errmsg : "error",
 			  sh->s->p.reconnect_ms);
 	sh->db.down = true;
-	atomic_store(&sh->next_attempt_ms, cv_clock_ms() + sh->s->p.reconnect_ms);
+	atomic_store(&sh->next_attempt_ms,
+		     cv_clock_ms() + sh->s->p.reconnect_ms);
 }
 
 /* One transaction for the whole batch; a savepoint per request so one
  * failing request does not undo the others (group commit). A failure of
  * the transaction machinery itself is handled as a lost connection. */
-static void run_batch(struct shard *sh, struct store_req *batch, bool from_retry)
+static void run_batch(struct shard *sh, struct store_req *batch,
+		      bool from_retry)
 {
 	struct cv_store *s = sh->s;
 	struct db *db = &sh->db;
@@ -518,7 +526,8 @@ static void run_batch(struct shard *sh, struct store_req *batch, bool from_retry
 			else if (db_exec(db, "ROLLBACK TO SAVEPOINT cv_req"))
 				db->down = true;
 		}
-		if (multi && !db->down && db_exec(db, "RELEASE SAVEPOINT cv_req"))
+		if (multi && !db->down &&
+		    db_exec(db, "RELEASE SAVEPOINT cv_req"))
 			db->down = true;
 	}
 	if (!db->down && db_exec(db, rollback ? "ROLLBACK" : "COMMIT") == 0) {
@@ -550,8 +559,8 @@ static void try_reconnect(struct shard *sh)
 		return;
 	sh->db.vt->disconnect(&sh->db, false);
 	if (sh->db.vt->connect(&sh->db) != 0) {
-		CV_LOG_RL(CV_LOG_WARN, MOD, "reconnect %u failed: %s", sh->index,
-			  sh->db.errmsg);
+		CV_LOG_RL(CV_LOG_WARN, MOD, "reconnect %u failed: %s",
+			  sh->index, sh->db.errmsg);
 		return;
 	}
 	sh->db.down = false;
@@ -622,7 +631,8 @@ static void *shard_main(void *arg)
 	return NULL;
 }
 
-/* ---- submission ------------------------------------------------------------ */
+/* ---- submission ------------------------------------------------------------
+ */
 int req_submit(struct cv_store *s, struct store_req *r,
 	       const struct cv_store_cb *cb)
 {
@@ -658,10 +668,11 @@ int req_submit(struct cv_store *s, struct store_req *r,
 			pthread_mutex_unlock(&s->retry_mu);
 			if (full) {
 				atomic_fetch_add(&s->c_cdr_dropped, 1);
-				CV_LOG_RL(CV_LOG_ERROR, MOD,
-					  "CDR refused, database down and retry "
-					  "queue full (%zu) call_id=%s",
-					  s->p.cdr_retry_max, r->in.cdr.call_id);
+				CV_LOG_RL(
+					CV_LOG_ERROR, MOD,
+					"CDR refused, database down and retry "
+					"queue full (%zu) call_id=%s",
+					s->p.cdr_retry_max, r->in.cdr.call_id);
 				err = CV_EFULL;
 				goto fail;
 			}
@@ -713,7 +724,8 @@ fail:
 	return err;
 }
 
-/* ---- open / close ------------------------------------------------------------ */
+/* ---- open / close
+ * ------------------------------------------------------------ */
 static void redact(const char *url, char *out, size_t n)
 {
 	/* scheme://user:password@host -> scheme://user:***@host */
@@ -744,11 +756,12 @@ static int check_sqlite_dir(const char *path)
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 	struct stat st;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		CV_ERROR(MOD,
-			 "database directory '%s' for '%s' does not exist or is "
-			 "not a directory: create it (mkdir -p %s) or choose "
-			 "another --db",
-			 dir, path, dir);
+		CV_ERROR(
+			MOD,
+			"database directory '%s' for '%s' does not exist or is "
+			"not a directory: create it (mkdir -p %s) or choose "
+			"another --db",
+			dir, path, dir);
 		return CV_EDB;
 	}
 	return 0;
@@ -794,8 +807,10 @@ int cv_store_open(struct cv_store **sp, const struct cv_store_params *p)
 		if (n > 64)
 			return -EINVAL;
 	} else {
-		CV_ERROR(MOD, "unknown database URL '%s' (sqlite:PATH or "
-			      "postgresql://user@host:port/db)", url);
+		CV_ERROR(MOD,
+			 "unknown database URL '%s' (sqlite:PATH or "
+			 "postgresql://user@host:port/db)",
+			 url);
 		return -EINVAL;
 	}
 	struct cv_store *s = calloc(1, sizeof(*s));
@@ -846,8 +861,8 @@ int cv_store_open(struct cv_store **sp, const struct cv_store_params *p)
 			CV_ERROR(MOD, "cannot open database %s: %s", shown,
 				 db->errmsg);
 		else if (i == 0 && (err = store_migrate(db)) != 0)
-			CV_ERROR(MOD, "schema migration of %s failed: %s", shown,
-				 db->errmsg);
+			CV_ERROR(MOD, "schema migration of %s failed: %s",
+				 shown, db->errmsg);
 		atomic_store(&s->shards[i].up, err == 0);
 	}
 	if (err) {
@@ -890,7 +905,8 @@ void cv_store_close(struct cv_store *s)
 	/* Last chance for kept CDRs, on the first connection that is up. */
 	for (unsigned i = 0; i < s->nshards && retry_pending(s); i++) {
 		struct shard *sh = &s->shards[i];
-		if ((sh->db.down || !atomic_load(&sh->up)) && !store_outage(s)) {
+		if ((sh->db.down || !atomic_load(&sh->up)) &&
+		    !store_outage(s)) {
 			atomic_store(&sh->next_attempt_ms, 0);
 			try_reconnect(sh);
 		}
@@ -901,12 +917,14 @@ void cv_store_close(struct cv_store *s)
 	}
 	struct store_req *r = retry_take(s, UINT32_MAX);
 	if (r)
-		CV_ERROR(MOD, "closing with the database down: dropping kept CDRs");
+		CV_ERROR(MOD,
+			 "closing with the database down: dropping kept CDRs");
 	while (r) {
 		struct store_req *next = r->next;
 		atomic_fetch_add(&s->c_cdr_dropped, 1);
-		CV_ERROR(MOD, "CDR dropped at close id=%s call_id=%s caller=%s "
-			      "callee=%s start_us=%lld end_us=%lld",
+		CV_ERROR(MOD,
+			 "CDR dropped at close id=%s call_id=%s caller=%s "
+			 "callee=%s start_us=%lld end_us=%lld",
 			 r->in.cdr.id, r->in.cdr.call_id, r->in.cdr.caller,
 			 r->in.cdr.callee, (long long)r->in.cdr.start_us,
 			 (long long)r->in.cdr.end_us);

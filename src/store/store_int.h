@@ -27,7 +27,8 @@ struct res_int *res_new(enum cv_store_res_kind kind);
 /* Grows the row array of a result to hold n+1 rows; returns the new row. */
 void *res_row(struct res_int *r, size_t rowsize, size_t *cap);
 
-/* ---- backend -------------------------------------------------------------- */
+/* ---- backend --------------------------------------------------------------
+ */
 enum dbv_type { DBV_NULL = 0, DBV_I64, DBV_DBL, DBV_TEXT };
 struct dbv {
 	enum dbv_type t;
@@ -35,9 +36,9 @@ struct dbv {
 	double d;
 	const char *s;
 };
-#define V_I(x) ((struct dbv){.t = DBV_I64, .i = (int64_t)(x)})
-#define V_D(x) ((struct dbv){.t = DBV_DBL, .d = (x)})
-#define V_S(x) ((struct dbv){.t = DBV_TEXT, .s = (x) ? (x) : ""})
+#define V_I(x)	((struct dbv){.t = DBV_I64, .i = (int64_t)(x)})
+#define V_D(x)	((struct dbv){.t = DBV_DBL, .d = (x)})
+#define V_S(x)	((struct dbv){.t = DBV_TEXT, .s = (x) ? (x) : ""})
 #define V_SN(x) ((struct dbv){.t = (x) ? DBV_TEXT : DBV_NULL, .s = (x)})
 
 struct db;
@@ -57,7 +58,8 @@ struct db_vt {
 	void (*disconnect)(struct db *db, bool final);
 	/* Parameterless SQL, possibly several statements. */
 	int (*exec)(struct db *db, const char *sql);
-	/* One statement; sql must be a string constant (statement cache key). */
+	/* One statement; sql must be a string constant (statement cache key).
+	 */
 	int (*run)(struct db *db, const char *sql, const struct dbv *p, int np,
 		   db_row_fn *fn, void *arg, int64_t *changes);
 	const char *(*col_text)(struct db_row *r, int i);
@@ -101,7 +103,8 @@ bool store_outage(const struct cv_store *s);
 
 int store_migrate(struct db *db);
 
-/* ---- requests -------------------------------------------------------------- */
+/* ---- requests --------------------------------------------------------------
+ */
 struct store_req;
 typedef int(op_exec_fn)(struct db *db, struct store_req *r);
 
@@ -178,7 +181,7 @@ int submit_name(struct cv_store *s, const struct op_desc *op, const char *name,
 		const struct cv_store_cb *cb);
 int submit_plain(struct cv_store *s, const struct op_desc *op,
 		 const struct cv_store_cb *cb);
-#define ADUP(r, x) arena_strdup(&(r)->ar, (x))
+#define ADUP(r, x)	arena_strdup(&(r)->ar, (x))
 #define RDUP(c, row, i) arena_strdup(&(c)->res->ar, db_text((row), (i)))
 
 #endif

@@ -37,15 +37,19 @@ static int slot_take(struct tp_worker *tw, struct cv_tp_conn *c, bool perip)
 		TP_INC(tw, rej_max_conns);
 		return CV_ETOOBIG;
 	}
+	c->counted = true;
+	if (!perip)
+		return 0; /* our own outgoing connections: total limit only */
 	c->ipbucket = ip_bucket(tp, &c->peer);
 	uint16_t k = atomic_fetch_add(&tp->perip[c->ipbucket], 1);
-	if (perip && k >= tp->lim.max_conns_per_ip) {
+	if (k >= tp->lim.max_conns_per_ip) {
 		atomic_fetch_sub(&tp->perip[c->ipbucket], 1);
 		atomic_fetch_sub(&tp->nconns, 1);
+		c->counted = false;
 		TP_INC(tw, rej_per_ip);
 		return CV_ETOOBIG;
 	}
-	c->counted = true;
+	c->ipcounted = true;
 	return 0;
 }
 
@@ -54,7 +58,9 @@ static void slot_give(struct cv_tp_conn *c)
 	if (!c->counted)
 		return;
 	c->counted = false;
-	atomic_fetch_sub(&c->tp->perip[c->ipbucket], 1);
+	if (c->ipcounted)
+		atomic_fetch_sub(&c->tp->perip[c->ipbucket], 1);
+	c->ipcounted = false;
 	atomic_fetch_sub(&c->tp->nconns, 1);
 }
 

@@ -157,7 +157,8 @@ struct cv_tp_conn {
 	uv_tcp_t tcp;
 	uv_connect_t creq;
 	enum tp_conn_state st;
-	bool counted;  /* holds a slot in nconns / perip */
+	bool counted;   /* holds a slot in nconns */
+	bool ipcounted; /* and one in its perip bucket (accepted only) */
 	bool in_table;
 	bool handle_init;
 	struct cv_buf rbuf; /* plaintext: SIP stream, or the HTTP Upgrade */

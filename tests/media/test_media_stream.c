@@ -222,30 +222,40 @@ static void cfg_for(struct cv_media_stream_cfg *c, const struct cv_codec *codec,
 }
 
 /* Mean over 100 ms windows of the best correlation of each window of ref
- * against out within [pos - 40 ms, pos + maxlag]: tolerant of the delay
- * shifts a jitter buffer makes when it conceals late frames. */
+ * against out: the first window searches lags 0..maxlag, later ones follow
+ * the previous lag (-10 ms .. +50 ms), tolerant of the delay steps a
+ * jitter buffer makes when it stretches to conceal late frames. */
+static double win_corr(const int16_t *r, const int16_t *o, size_t win)
+{
+	double sxy = 0, sxx = 0, syy = 0;
+	for (size_t k = 0; k < win; k++) {
+		sxy += (double)r[k] * o[k];
+		sxx += (double)r[k] * r[k];
+		syy += (double)o[k] * o[k];
+	}
+	return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : 0;
+}
+
 static double windowed_corr(const int16_t *ref, size_t nref,
 			    const int16_t *out, size_t nout, size_t maxlag)
 {
-	size_t win = 800, back = 320;
+	size_t win = 800;
 	double sum = 0;
 	unsigned nw = 0;
+	size_t lag_lo = 0, lag_hi = maxlag, bl = 0;
 	for (size_t pos = 1600; pos + win <= nref; pos += win) {
 		double best = 0;
-		for (size_t lag = 0; lag <= maxlag + back; lag++) {
-			if (pos + lag < back || pos + lag - back + win > nout)
+		for (size_t lag = lag_lo; lag <= lag_hi; lag++) {
+			if (pos + lag + win > nout)
 				break;
-			const int16_t *o = out + pos + lag - back;
-			double sxy = 0, sxx = 0, syy = 0;
-			for (size_t k = 0; k < win; k++) {
-				sxy += (double)ref[pos + k] * o[k];
-				sxx += (double)ref[pos + k] * ref[pos + k];
-				syy += (double)o[k] * o[k];
-			}
-			double c = sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : 0;
-			if (c > best)
+			double c = win_corr(ref + pos, out + pos + lag, win);
+			if (c > best) {
 				best = c;
+				bl = lag;
+			}
 		}
+		lag_lo = bl > 80 ? bl - 80 : 0;
+		lag_hi = bl + 400;
 		sum += best;
 		nw++;
 	}

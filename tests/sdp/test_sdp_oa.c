@@ -348,6 +348,45 @@ static void test_answer_dynamic_pt_and_te_rate(void **state)
 	cv_mem_unref(a);
 }
 
+/* RFC 4733 §2.4.1 event lists: ranges across 64-bit words, malformed lists */
+static void test_te_events(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *offer, *local, *want;
+	} cases[] = {
+		{"60-70,200", "0-255", "60-70,200"},
+		{"0-255", "63-64,127-129,255", "63-64,127-129,255"},
+		{"0-15", "5", "5"},
+		{" 1 - 3 , 7", "0-10", "1-3,7"},
+		{"3-1", "0-15", NULL},   /* malformed: no te */
+		{"0-256", "0-15", NULL},
+		{"a-b", "0-15", NULL},
+		{"16", "0-15", NULL},    /* nothing in common */
+	};
+	for (size_t i = 0; i < CV_ARRAY_SIZE(cases); i++) {
+		char offer[512];
+		snprintf(offer, sizeof(offer),
+			 "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\n"
+			 "t=0 0\r\nm=audio 5000 RTP/AVP 0 101\r\n"
+			 "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 %s\r\n",
+			 cases[i].offer);
+		struct cv_sdp_stream_caps s = audio_caps(g711, 2);
+		s.dtmf_events = cases[i].local;
+		struct cv_sdp_local l = local_for(&s, 1);
+		struct cv_sdp_neg neg;
+		struct cv_sdp *a = answer_ok(offer, &l, &neg);
+		if (cases[i].want) {
+			assert_int_equal(neg.media[0].dtmf_pt_send, 101);
+			assert_string_equal(neg.media[0].dtmf_events, cases[i].want);
+		} else {
+			assert_int_equal(neg.media[0].dtmf_pt_send, -1);
+			assert_int_equal(a->media[0].nfmts, 1);
+		}
+		cv_mem_unref(a);
+	}
+}
+
 static enum cv_sdp_dir answer_dir_for(const char *offer, enum cv_sdp_dir local,
 				      struct cv_sdp_neg *neg)
 {
@@ -713,6 +752,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_offer_bad_params, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_baresip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_dynamic_pt_and_te_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_te_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_rejected_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_488, setup, teardown),

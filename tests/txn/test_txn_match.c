@@ -420,6 +420,51 @@ static void test_memory_per_server_txn(void **state)
 	clear_sent();
 }
 
+static int conn_refs;
+static void conn_ref(void *c)
+{
+	assert_ptr_equal(c, &conn_refs);
+	conn_refs++;
+}
+static void conn_unref(void *c)
+{
+	assert_ptr_equal(c, &conn_refs);
+	conn_refs--;
+}
+
+static void test_conn_references(void **state)
+{
+	(void)state;
+	teardown(NULL);
+	memset(&H, 0, sizeof(H));
+	H.live0 = cv_mem_live();
+	cv_clock_fake_enable(T0_US);
+	assert_int_equal(cv_wheel_create(&H.w, NULL, 1000), 0);
+	struct cv_txn_params p;
+	cv_txn_params_init(&p);
+	p.send = h_send;
+	p.h = &handlers;
+	p.wheel = H.w;
+	p.conn_ref = conn_ref;
+	p.conn_unref = conn_unref;
+	assert_int_equal(cv_txn_layer_create(&H.l, &p), 0);
+	H.reliable = true;
+	struct cv_txn_addr tcp = {.reliable = true, .conn = &conn_refs};
+	rx(mkreq("INVITE", "z9hG4bKconn1", 1), &tcp);
+	rx(mkreq("OPTIONS", "z9hG4bKconn2", 1), &tcp);
+	struct cv_txn *c = client("OPTIONS", "z9hG4bKconn3", &tcp);
+	assert_int_equal(conn_refs, 3);
+	assert_ptr_equal(cv_txn_addr(H.srv[0])->conn, &conn_refs);
+	assert_int_equal(cv_txn_respond(H.srv[1], 200, NULL), 0);
+	run_for(2); /* Timer J = 0 on a reliable transport */
+	assert_int_equal(conn_refs, 2);
+	cv_txn_release(c);
+	cv_txn_layer_destroy(H.l); /* the rest */
+	H.l = NULL;
+	assert_int_equal(conn_refs, 0);
+	assert_int_equal(cv_txn_layer_create(&H.l, &p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +484,7 @@ int main(void)
 		T(test_merged),
 		T(test_loop_detection),
 		T(test_memory_per_server_txn),
+		T(test_conn_references),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

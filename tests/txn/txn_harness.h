@@ -185,6 +185,8 @@ static __attribute__((unused)) int teardown(void **state)
 			cv_txn_release(H.srv[i]);
 	H.nsrv = 0;
 	cv_txn_layer_destroy(H.l);
+	/* no timer outlives its transaction */
+	assert_int_equal(cv_wheel_count(H.w), 0);
 	cv_wheel_destroy(H.w);
 	clear_sent();
 	cv_clock_fake_disable();

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Interleaved relay trials (BENCHMARKING.md): cvoip, rtpengine, floor, x3,
+# for 1000 and 5000 streams at 50 packets/s each, 15 s measured per trial.
+# usage: bench/rtp/run.sh BUILD_DIR [SECONDS] [STREAMS...]
+set -e
+B=${1:-build-bench}
+S=${2:-15}
+shift 2 2>/dev/null || true
+STREAMS=${*:-"1000 5000"}
+BIN=$B/bin/bench_rtp_relay
+for n in $STREAMS; do
+	for t in 1 2 3; do
+		$BIN cvoip "$n" "$S"
+		if command -v rtpengine >/dev/null 2>&1; then
+			$BIN rtpengine "$n" "$S" || echo "rtpengine streams=$n failed"
+		fi
+		$BIN floor "$n" "$S"
+	done
+done
