@@ -13,5 +13,10 @@ enum cvoip_exit {
 };
 
 int cvoip_cmd_sip_parse(int argc, char **argv);
+int cvoip_cmd_call(int argc, char **argv);
+int cvoip_cmd_answer(int argc, char **argv);
+int cvoip_cmd_register(int argc, char **argv);
+int cvoip_cmd_options(int argc, char **argv);
+int cvoip_cmd_message(int argc, char **argv);
 
 #endif

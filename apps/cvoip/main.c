@@ -13,6 +13,11 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"call", cvoip_cmd_call, "place a call: play, record, DTMF, quality"},
+	{"answer", cvoip_cmd_answer, "wait for calls and answer them"},
+	{"register", cvoip_cmd_register, "register an address of record"},
+	{"options", cvoip_cmd_options, "send OPTIONS and print the answer"},
+	{"message", cvoip_cmd_message, "send a SIP MESSAGE"},
 	{"sip-parse", cvoip_cmd_sip_parse,
 	 "parse SIP messages, print them as JSON with the server's verdict"},
 };

@@ -26,15 +26,15 @@
 /* Paced runs (latency without queueing): bursts of PACE_BURST events every
  * PACE_NS, i.e. 640k events/s, every event time-stamped. */
 #define PACE_BURST 32u
-#define PACE_NS 50000u
+#define PACE_NS	   50000u
 
 static bool paced;
 #define QUEUE_CAP 4096u
 
 struct stats {
-	uint64_t n;           /* events received */
-	uint64_t t_end;       /* hrtime of the last one */
-	uint64_t *lat;        /* ns samples */
+	uint64_t n;	/* events received */
+	uint64_t t_end; /* hrtime of the last one */
+	uint64_t *lat;	/* ns samples */
 	size_t nlat, maxlat;
 };
 
@@ -47,7 +47,8 @@ static inline void on_payload(struct stats *st, const struct cv_bus_event *ev,
 		st->t_end = uv_hrtime();
 }
 
-/* ---- cvoip bus subscriber --------------------------------------------------- */
+/* ---- cvoip bus subscriber ---------------------------------------------------
+ */
 
 struct bsub {
 	struct cv_bus *bus;
@@ -81,10 +82,18 @@ static void *bsub_main(void *arg)
 	struct bsub *b = arg;
 	uv_loop_init(&b->loop);
 	uv_async_init(&b->loop, &b->stop, bsub_stop);
-	int err = cv_bus_subscribe(b->bus, &(struct cv_bus_sub_params){
-		.loop = &b->loop, .fn = bsub_event, .arg = b, .name = "bench",
-		.topics = CV_BUS_MASK(CV_BUS_TOPIC_QUALITY), .queue_cap = QUEUE_CAP,
-		.overflow = CV_BUS_BLOCK, .block_us = 10000000}, &b->sub);
+	int err = cv_bus_subscribe(
+		b->bus,
+		&(struct cv_bus_sub_params){
+			.loop = &b->loop,
+			.fn = bsub_event,
+			.arg = b,
+			.name = "bench",
+			.topics = CV_BUS_MASK(CV_BUS_TOPIC_QUALITY),
+			.queue_cap = QUEUE_CAP,
+			.overflow = CV_BUS_BLOCK,
+			.block_us = 10000000},
+		&b->sub);
 	if (err) {
 		fprintf(stderr, "subscribe: %s\n", cv_strerror(err));
 		exit(1);
@@ -95,7 +104,8 @@ static void *bsub_main(void *arg)
 	return NULL;
 }
 
-/* ---- baseline: mutex + condvar bounded queue ------------------------------------ */
+/* ---- baseline: mutex + condvar bounded queue
+ * ------------------------------------ */
 
 struct mq {
 	pthread_mutex_t mu;
@@ -142,11 +152,12 @@ static void *mq_main(void *arg)
 	return NULL;
 }
 
-/* ---- runs ------------------------------------------------------------------------ */
+/* ---- runs
+ * ------------------------------------------------------------------------ */
 
 struct result {
 	double deliveries_per_s;
-	double cpu_ns;    /* process CPU (all threads) per delivery */
+	double cpu_ns; /* process CPU (all threads) per delivery */
 	double p50_us, p99_us;
 	uint64_t lost;
 };
@@ -161,8 +172,10 @@ static uint64_t cpu_now_ns(void)
 {
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
-	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
+	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
+		       1000000000u +
+	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
+		       1000u;
 }
 
 static void stats_init(struct stats *st, uint64_t events)
@@ -172,8 +185,8 @@ static void stats_init(struct stats *st, uint64_t events)
 	st->lat = malloc(st->maxlat * sizeof(uint64_t));
 }
 
-static void finish(struct result *r, struct stats **sts, unsigned nsubs, uint64_t events,
-		   uint64_t t0)
+static void finish(struct result *r, struct stats **sts, unsigned nsubs,
+		   uint64_t events, uint64_t t0)
 {
 	uint64_t t_end = 0;
 	size_t n = 0;
@@ -189,17 +202,22 @@ static void finish(struct result *r, struct stats **sts, unsigned nsubs, uint64_
 		free(sts[i]->lat);
 	}
 	qsort(all, n, sizeof(uint64_t), cmp_u64);
-	r->deliveries_per_s = (double)events * nsubs / ((double)(t_end - t0) / 1e9);
+	r->deliveries_per_s =
+		(double)events * nsubs / ((double)(t_end - t0) / 1e9);
 	r->p50_us = n ? (double)all[n / 2] / 1000.0 : 0;
 	r->p99_us = n ? (double)all[n * 99 / 100] / 1000.0 : 0;
 	free(all);
 }
 
-static void publish_all(uint64_t events, void (*post)(void *ctx, struct cv_bus_quality *q),
+static void publish_all(uint64_t events,
+			void (*post)(void *ctx, struct cv_bus_quality *q),
 			void *ctx)
 {
-	struct cv_bus_quality q = {.call_id = "bench-call-0001@192.0.2.1", .stream = "audio",
-				   .loss_pct = 0.5, .jitter_ms = 3.25, .mos = 4.3};
+	struct cv_bus_quality q = {.call_id = "bench-call-0001@192.0.2.1",
+				   .stream = "audio",
+				   .loss_pct = 0.5,
+				   .jitter_ms = 3.25,
+				   .mos = 4.3};
 	uint64_t t0 = uv_hrtime();
 	for (uint64_t i = 0; i < events; i++) {
 		if (paced && i % PACE_BURST == 0) {
@@ -207,7 +225,8 @@ static void publish_all(uint64_t events, void (*post)(void *ctx, struct cv_bus_q
 			struct timespec ts = {(time_t)(due / 1000000000u),
 					      (long)(due % 1000000000u)};
 			/* uv_hrtime() is CLOCK_MONOTONIC */
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+					NULL);
 		}
 		q.lost = i;
 		q.packets = (paced || i % SAMPLE_EVERY == 0) ? uv_hrtime() : 0;
@@ -245,9 +264,10 @@ static struct result run_bus(unsigned nsubs, uint64_t events)
 	publish_all(events, bus_post_one, bus);
 	struct result r = {0};
 	for (unsigned i = 0; i < nsubs; i++) {
-		while (!atomic_load_explicit(&subs[i].done, memory_order_acquire)) {
-			/* lossless mode: everything arrives; a drop would hang here,
-			 * so bound the wait and report it */
+		while (!atomic_load_explicit(&subs[i].done,
+					     memory_order_acquire)) {
+			/* lossless mode: everything arrives; a drop would hang
+			 * here, so bound the wait and report it */
 			uint64_t lost = cv_bus_sub_dropped(subs[i].sub);
 			if (lost) {
 				r.lost += lost;
@@ -345,37 +365,48 @@ int main(int argc, char **argv)
 		if (!subs_list[0] || subs_list[0] > 8)
 			return 2;
 	}
-	printf("# event bus: 1 publisher, events per run %llu, median of %u trials "
+	printf("# event bus: 1 publisher, events per run %llu, median of %u "
+	       "trials "
 	       "(min-max), lossless mode\n",
 	       (unsigned long long)events, trials);
-	printf("%-5s %-11s %13s %16s %9s %9s %9s %5s\n", "subs", "queue", "deliveries/s",
-	       "(min-max)", "cpu_ns/d", "p50_us", "p99_us", "lost");
+	printf("%-5s %-11s %13s %16s %9s %9s %9s %5s\n", "subs", "queue",
+	       "deliveries/s", "(min-max)", "cpu_ns/d", "p50_us", "p99_us",
+	       "lost");
 	int rc = 0;
 	for (size_t s = 0; s < nlist; s++) {
 		unsigned n = subs_list[s];
 		struct result rb[15], rm[15];
 		for (unsigned t = 0; t < trials; t++) { /* interleaved */
 			rb[t] = run_bus(n, events);
-			rm[t] = getenv("CV_BENCH_BUS_ONLY") ? rb[t] : run_mutex(n, events);
+			rm[t] = getenv("CV_BENCH_BUS_ONLY")
+					? rb[t]
+					: run_mutex(n, events);
 		}
 		qsort(rb, trials, sizeof(rb[0]), cmp_res);
 		qsort(rm, trials, sizeof(rm[0]), cmp_res);
 		uint64_t lost = 0;
 		for (unsigned t = 0; t < trials; t++)
 			lost += rb[t].lost;
-		const struct result *mb = &rb[trials / 2], *mm = &rm[trials / 2];
+		const struct result *mb = &rb[trials / 2],
+				    *mm = &rm[trials / 2];
 		char range[48];
-		snprintf(range, sizeof(range), "(%.1fM-%.1fM)", rb[0].deliveries_per_s / 1e6,
+		snprintf(range, sizeof(range), "(%.1fM-%.1fM)",
+			 rb[0].deliveries_per_s / 1e6,
 			 rb[trials - 1].deliveries_per_s / 1e6);
-		printf("%-5u %-11s %12.1fM %16s %9.1f %9.1f %9.1f %5llu\n", n, "cvoip-bus",
-		       mb->deliveries_per_s / 1e6, range, mb->cpu_ns, mb->p50_us, mb->p99_us,
+		printf("%-5u %-11s %12.1fM %16s %9.1f %9.1f %9.1f %5llu\n", n,
+		       "cvoip-bus", mb->deliveries_per_s / 1e6, range,
+		       mb->cpu_ns, mb->p50_us, mb->p99_us,
 		       (unsigned long long)lost);
-		snprintf(range, sizeof(range), "(%.1fM-%.1fM)", rm[0].deliveries_per_s / 1e6,
+		snprintf(range, sizeof(range), "(%.1fM-%.1fM)",
+			 rm[0].deliveries_per_s / 1e6,
 			 rm[trials - 1].deliveries_per_s / 1e6);
-		printf("%-5u %-11s %12.1fM %16s %9.1f %9.1f %9.1f %5s\n", n, "mutex+cond",
-		       mm->deliveries_per_s / 1e6, range, mm->cpu_ns, mm->p50_us, mm->p99_us, "0");
-		printf("%-5u ratio bus/mutex: %.1fx deliveries/s, %.1fx less CPU per delivery\n",
-		       n, mb->deliveries_per_s / mm->deliveries_per_s, mm->cpu_ns / mb->cpu_ns);
+		printf("%-5u %-11s %12.1fM %16s %9.1f %9.1f %9.1f %5s\n", n,
+		       "mutex+cond", mm->deliveries_per_s / 1e6, range,
+		       mm->cpu_ns, mm->p50_us, mm->p99_us, "0");
+		printf("%-5u ratio bus/mutex: %.1fx deliveries/s, %.1fx less "
+		       "CPU per delivery\n",
+		       n, mb->deliveries_per_s / mm->deliveries_per_s,
+		       mm->cpu_ns / mb->cpu_ns);
 		if (lost)
 			rc = 1;
 	}
@@ -383,21 +414,24 @@ int main(int argc, char **argv)
 	uint64_t pevents = events / 10 < 100000 ? events / 10 : 100000;
 	paced = true;
 	printf("# latency at %u events/s (paced), %llu events per run\n",
-	       (unsigned)(PACE_BURST * 1000000000ull / PACE_NS), (unsigned long long)pevents);
+	       (unsigned)(PACE_BURST * 1000000000ull / PACE_NS),
+	       (unsigned long long)pevents);
 	printf("%-5s %-11s %9s %9s\n", "subs", "queue", "p50_us", "p99_us");
 	for (size_t s = 0; s < nlist; s++) {
 		unsigned n = subs_list[s];
 		struct result rb[15], rm[15];
 		for (unsigned t = 0; t < trials; t++) {
 			rb[t] = run_bus(n, pevents);
-			rm[t] = getenv("CV_BENCH_BUS_ONLY") ? rb[t] : run_mutex(n, pevents);
+			rm[t] = getenv("CV_BENCH_BUS_ONLY")
+					? rb[t]
+					: run_mutex(n, pevents);
 		}
 		qsort(rb, trials, sizeof(rb[0]), cmp_p50);
 		qsort(rm, trials, sizeof(rm[0]), cmp_p50);
-		printf("%-5u %-11s %9.1f %9.1f\n", n, "cvoip-bus", rb[trials / 2].p50_us,
-		       rb[trials / 2].p99_us);
-		printf("%-5u %-11s %9.1f %9.1f\n", n, "mutex+cond", rm[trials / 2].p50_us,
-		       rm[trials / 2].p99_us);
+		printf("%-5u %-11s %9.1f %9.1f\n", n, "cvoip-bus",
+		       rb[trials / 2].p50_us, rb[trials / 2].p99_us);
+		printf("%-5u %-11s %9.1f %9.1f\n", n, "mutex+cond",
+		       rm[trials / 2].p50_us, rm[trials / 2].p99_us);
 		for (unsigned t = 0; t < trials; t++)
 			if (rb[t].lost)
 				rc = 1;

@@ -4,7 +4,7 @@
  * (BENCHMARKING.md). Prints ns/msg, msgs/s, heap bytes per parsed message,
  * and the ratio sofia-sip/cvoip.
  *
- * usage: bench_sip_parse [corpus-dir] [--ms N] [--rounds N] */
+ * usage: bench_sip_parse [corpus-dir] [--ms N] [--rounds N] [--only NAME] */
 #include <dirent.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -127,7 +127,7 @@ static void sofia_free(void *m)
 	msg_destroy(m);
 }
 
-static void *osip_parse(const char *p, size_t l)
+static void *osip2_parse(const char *p, size_t l)
 {
 	osip_message_t *m;
 	if (osip_message_init(&m))
@@ -174,12 +174,14 @@ static struct parser parsers[] = {
 	{"cvoip matching", cv_match, cv_free},
 	{"cvoip full", cv_full, cv_free},
 	{"sofia-sip", sofia_parse, sofia_free},
-	{"osip2", osip_parse, osip_free_msg},
+	{"osip2", osip2_parse, osip_free_msg},
 	{"libre", re_parse, re_free},
 };
 #define NP (sizeof(parsers) / sizeof(parsers[0]))
 
 /* ns per message over a run of about ms milliseconds */
+static long last_count;
+
 static double run(struct parser *ps, double ms)
 {
 	double t0 = now_ns(), t;
@@ -196,6 +198,7 @@ static double run(struct parser *ps, double ms)
 		n += ncorpus;
 		t = now_ns();
 	} while (t - t0 < ms * 1e6);
+	last_count = n;
 	return (t - t0) / (double)n;
 }
 
@@ -228,9 +231,12 @@ int main(int argc, char **argv)
 	const char *dir = CV_BENCH_CORPUS;
 	double ms = 300;
 	int rounds = 5;
+	const char *only = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--ms") && i + 1 < argc)
 			ms = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
 		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
 			rounds = atoi(argv[++i]);
 		else
@@ -244,6 +250,16 @@ int main(int argc, char **argv)
 	}
 	sofia_mc = sip_default_mclass();
 	parser_init();
+	if (only) {
+		/* profiling aid: one parser for ms milliseconds */
+		for (size_t p = 0; p < NP; p++)
+			if (!strcmp(parsers[p].name, only))
+				{
+				double ns = run(&parsers[p], ms);
+				printf("%s %.0f ns/msg over %ld messages\n", only, ns, last_count);
+			}
+		return 0;
+	}
 	/* warm up, verify every parser accepts every message */
 	for (size_t p = 0; p < NP; p++)
 		run(&parsers[p], 50);

@@ -34,7 +34,8 @@
 extern "C" {
 #endif
 
-/* ---- topics and event types ------------------------------------------------ */
+/* ---- topics and event types ------------------------------------------------
+ */
 
 enum cv_bus_topic {
 	CV_BUS_TOPIC_CALL = 0,
@@ -48,25 +49,25 @@ enum cv_bus_topic {
 };
 
 #define CV_BUS_MASK(topic) (1u << (topic))
-#define CV_BUS_MASK_ALL ((1u << CV_BUS_TOPIC_COUNT) - 1u)
+#define CV_BUS_MASK_ALL	   ((1u << CV_BUS_TOPIC_COUNT) - 1u)
 
 enum cv_bus_type {
-	CV_BUS_CALL_STARTED = 0,  /* struct cv_bus_call */
+	CV_BUS_CALL_STARTED = 0, /* struct cv_bus_call */
 	CV_BUS_CALL_RINGING,
 	CV_BUS_CALL_ANSWERED,
 	CV_BUS_CALL_ENDED,
-	CV_BUS_REG_ADDED,         /* struct cv_bus_reg */
+	CV_BUS_REG_ADDED, /* struct cv_bus_reg */
 	CV_BUS_REG_REFRESHED,
 	CV_BUS_REG_REMOVED,
 	CV_BUS_REG_EXPIRED,
-	CV_BUS_AGENT_STATE,       /* struct cv_bus_agent */
-	CV_BUS_QUEUE_JOINED,      /* struct cv_bus_queue */
+	CV_BUS_AGENT_STATE,  /* struct cv_bus_agent */
+	CV_BUS_QUEUE_JOINED, /* struct cv_bus_queue */
 	CV_BUS_QUEUE_LEFT,
 	CV_BUS_QUEUE_OVERFLOWED,
 	CV_BUS_QUEUE_ABANDONED,
-	CV_BUS_QUALITY_REPORT,    /* struct cv_bus_quality */
-	CV_BUS_CDR_WRITTEN,       /* struct cv_bus_cdr */
-	CV_BUS_SYSTEM_STARTED,    /* struct cv_bus_system */
+	CV_BUS_QUALITY_REPORT, /* struct cv_bus_quality */
+	CV_BUS_CDR_WRITTEN,    /* struct cv_bus_cdr */
+	CV_BUS_SYSTEM_STARTED, /* struct cv_bus_system */
 	CV_BUS_SYSTEM_STOPPING,
 	CV_BUS_TYPE_COUNT
 };
@@ -92,35 +93,38 @@ enum cv_bus_direction {
 
 /* Who ended the call (call.ended). */
 enum cv_bus_hangup {
-	CV_BUS_HANGUP_NONE = 0,   /* not ended, or unknown */
+	CV_BUS_HANGUP_NONE = 0,	  /* not ended, or unknown */
 	CV_BUS_HANGUP_CALLER = 1, /* the calling party sent BYE/CANCEL */
-	CV_BUS_HANGUP_CALLEE = 2, /* the called party sent BYE or a final error */
+	CV_BUS_HANGUP_CALLEE =
+		2, /* the called party sent BYE or a final error */
 	CV_BUS_HANGUP_SYSTEM = 3, /* cvoip itself: timeout, shutdown, policy */
 };
 
 struct cv_bus_call {
 	const char *call_id;
-	const char *from;     /* From URI */
-	const char *to;       /* To URI */
+	const char *from; /* From URI */
+	const char *to;	  /* To URI */
 	enum cv_bus_direction direction;
-	uint16_t status;      /* SIP status of the event (180, 200, 486...), 0 none */
-	const char *reason;   /* reason phrase or Reason header text */
-	bool local;           /* status generated locally (e.g. 408, 503) */
+	uint16_t
+		status; /* SIP status of the event (180, 200, 486...), 0 none */
+	const char *reason; /* reason phrase or Reason header text */
+	bool local;	    /* status generated locally (e.g. 408, 503) */
 	enum cv_bus_hangup hangup_by;
-	uint64_t duration_ms; /* call.ended: answered time, 0 if never answered */
+	uint64_t duration_ms; /* call.ended: answered time, 0 if never answered
+			       */
 };
 
 struct cv_bus_reg {
-	const char *aor;        /* address of record */
-	const char *contact;    /* contact URI */
-	const char *source;     /* "udp:192.0.2.1:5060" */
+	const char *aor;     /* address of record */
+	const char *contact; /* contact URI */
+	const char *source;  /* "udp:192.0.2.1:5060" */
 	const char *user_agent;
-	uint32_t expires;       /* seconds granted (0 on removed/expired) */
+	uint32_t expires; /* seconds granted (0 on removed/expired) */
 };
 
 struct cv_bus_agent {
 	const char *agent_id;
-	const char *old_state;  /* "available", "busy", "wrap_up", ... */
+	const char *old_state; /* "available", "busy", "wrap_up", ... */
 	const char *new_state;
 	const char *reason;
 };
@@ -128,23 +132,23 @@ struct cv_bus_agent {
 struct cv_bus_queue {
 	const char *queue;
 	const char *call_id;
-	const char *caller;     /* caller URI */
-	const char *agent_id;   /* queue.left: the agent that took the call */
-	const char *target;     /* queue.overflowed: where the call went */
+	const char *caller;   /* caller URI */
+	const char *agent_id; /* queue.left: the agent that took the call */
+	const char *target;   /* queue.overflowed: where the call went */
 	const char *reason;
-	uint32_t position;      /* 1-based position at the event */
-	uint64_t wait_ms;       /* time spent in the queue so far */
+	uint32_t position; /* 1-based position at the event */
+	uint64_t wait_ms;  /* time spent in the queue so far */
 };
 
 struct cv_bus_quality {
 	const char *call_id;
-	const char *stream;     /* "audio", or a stream label */
-	double loss_pct;        /* fraction lost in percent (RFC 3550 §6.4.1) */
-	double jitter_ms;       /* interarrival jitter (RFC 3550 §6.4.1) */
-	double rtt_ms;          /* round-trip time, 0 unknown */
-	double mos;             /* estimated MOS 1..5 (ITU-T G.107 E-model) */
-	uint64_t packets;       /* packets received */
-	uint64_t lost;          /* cumulative packets lost */
+	const char *stream; /* "audio", or a stream label */
+	double loss_pct;    /* fraction lost in percent (RFC 3550 §6.4.1) */
+	double jitter_ms;   /* interarrival jitter (RFC 3550 §6.4.1) */
+	double rtt_ms;	    /* round-trip time, 0 unknown */
+	double mos;	    /* estimated MOS 1..5 (ITU-T G.107 E-model) */
+	uint64_t packets;   /* packets received */
+	uint64_t lost;	    /* cumulative packets lost */
 };
 
 struct cv_bus_cdr {
@@ -152,16 +156,16 @@ struct cv_bus_cdr {
 	const char *call_id;
 	const char *from;
 	const char *to;
-	uint16_t status;       /* final SIP status */
-	uint64_t start_us;     /* wall clock, µs since the epoch */
-	uint64_t answer_us;    /* 0 if never answered */
+	uint16_t status;    /* final SIP status */
+	uint64_t start_us;  /* wall clock, µs since the epoch */
+	uint64_t answer_us; /* 0 if never answered */
 	uint64_t end_us;
 };
 
 struct cv_bus_system {
-	const char *node;      /* node name */
+	const char *node; /* node name */
 	const char *version;
-	const char *reason;    /* system.stopping: "signal", "admin", ... */
+	const char *reason; /* system.stopping: "signal", "admin", ... */
 	uint32_t workers;
 };
 
@@ -173,10 +177,10 @@ struct cv_bus_system {
 struct cv_bus_event {
 	enum cv_bus_type type;
 	enum cv_bus_topic topic;
-	uint16_t worker;    /* worker index of the publisher or CV_BUS_NO_WORKER */
+	uint16_t worker; /* worker index of the publisher or CV_BUS_NO_WORKER */
 	uint16_t publisher; /* publisher slot in the bus (ordering domain) */
-	uint64_t seq;       /* per-publisher sequence, 1, 2, 3... */
-	uint64_t ts_us;     /* wall clock at creation, µs since the epoch */
+	uint64_t seq;	    /* per-publisher sequence, 1, 2, 3... */
+	uint64_t ts_us;	    /* wall clock at creation, µs since the epoch */
 	union {
 		struct cv_bus_call call;
 		struct cv_bus_reg reg;
@@ -227,23 +231,26 @@ CV_API int cv_bus_create(struct cv_bus **busp, const struct cv_bus_params *p);
  * under a loop that may still run it). No thread may publish any more. */
 CV_API void cv_bus_destroy(struct cv_bus *bus);
 
-/* ---- publishing (any thread) -------------------------------------------------
- * payload: the struct of the type's kind (struct cv_bus_call for call
- * types, ...). Returns 0 when the event was handed to every subscriber whose
- * topic mask matches (also when there are none), CV_EFULL when at least one
- * of them dropped it (counted), CV_ETOOBIG past max_publishers, -ENOMEM,
- * -EINVAL on a bad type. Never blocks unless a matching subscription asked
- * for CV_BUS_BLOCK, and then at most block_us per event. */
+/* ---- publishing (any thread)
+ * ------------------------------------------------- payload: the struct of the
+ * type's kind (struct cv_bus_call for call types, ...). Returns 0 when the
+ * event was handed to every subscriber whose topic mask matches (also when
+ * there are none), CV_EFULL when at least one of them dropped it (counted),
+ * CV_ETOOBIG past max_publishers, -ENOMEM, -EINVAL on a bad type. Never blocks
+ * unless a matching subscription asked for CV_BUS_BLOCK, and then at most
+ * block_us per event. */
 CV_API int cv_bus_publish(struct cv_bus *bus, enum cv_bus_type type,
 			  const void *payload);
 /* Publish an event from cv_bus_event_create(); takes over the caller's
  * reference whatever the result. seq/publisher/worker are set here. */
 CV_API int cv_bus_post(struct cv_bus *bus, struct cv_bus_event *ev);
 
-/* ---- subscribing ----------------------------------------------------------- */
+/* ---- subscribing -----------------------------------------------------------
+ */
 enum cv_bus_overflow {
-	CV_BUS_DROP = 0,  /* full ring: drop the event for this subscriber */
-	CV_BUS_BLOCK = 1, /* full ring: publisher waits up to block_us, then drops */
+	CV_BUS_DROP = 0, /* full ring: drop the event for this subscriber */
+	CV_BUS_BLOCK =
+		1, /* full ring: publisher waits up to block_us, then drops */
 };
 
 /* Called on the subscription's loop, no bus lock held. The event is valid
@@ -253,11 +260,11 @@ enum cv_bus_overflow {
 typedef void(cv_bus_event_fn)(const struct cv_bus_event *ev, void *arg);
 
 struct cv_bus_sub_params {
-	uv_loop_t *loop;        /* required; subscribe on this loop's thread */
-	uint32_t topics;        /* CV_BUS_MASK(...) bits; 0 means all */
-	cv_bus_event_fn *fn;    /* required */
+	uv_loop_t *loop;     /* required; subscribe on this loop's thread */
+	uint32_t topics;     /* CV_BUS_MASK(...) bits; 0 means all */
+	cv_bus_event_fn *fn; /* required */
 	void *arg;
-	const char *name;       /* metrics label "subscriber" (default "anon") */
+	const char *name; /* metrics label "subscriber" (default "anon") */
 	/* Ring capacity per publisher thread, rounded up to a power of two
 	 * (0: 4096, at most 1 << 20). */
 	size_t queue_cap;
@@ -274,7 +281,8 @@ struct cv_bus_sub_params {
 
 /* Must run on the loop's thread. Events published after this returns
  * reach the subscription (if their topic matches). */
-CV_API int cv_bus_subscribe(struct cv_bus *bus, const struct cv_bus_sub_params *p,
+CV_API int cv_bus_subscribe(struct cv_bus *bus,
+			    const struct cv_bus_sub_params *p,
 			    struct cv_bus_sub **subp);
 /* Must run on the subscription's loop thread (a callback of it included).
  * Waits until no publisher still sees the subscription (at most the

@@ -23,21 +23,21 @@
 extern "C" {
 #endif
 
-struct cv_metrics;        /* registry */
-struct cv_metric_family;  /* name + help + type + label names */
-struct cv_metric;         /* one series: a family and its label values */
+struct cv_metrics;	 /* registry */
+struct cv_metric_family; /* name + help + type + label names */
+struct cv_metric;	 /* one series: a family and its label values */
 
 enum cv_metric_type {
-	CV_METRIC_COUNTER = 0,   /* monotonic uint64 */
-	CV_METRIC_GAUGE = 1,     /* int64, summed deltas plus the last set */
+	CV_METRIC_COUNTER = 0,	 /* monotonic uint64 */
+	CV_METRIC_GAUGE = 1,	 /* int64, summed deltas plus the last set */
 	CV_METRIC_HISTOGRAM = 2, /* fixed upper bounds, cumulative on render */
 };
 
 /* Limits: a family has at most CV_METRICS_MAX_LABELS label names and a
  * histogram at most CV_METRICS_MAX_BUCKETS bounds (+Inf is implicit). */
-#define CV_METRICS_MAX_LABELS 8
+#define CV_METRICS_MAX_LABELS  8
 #define CV_METRICS_MAX_BUCKETS 32
-#define CV_METRICS_NAME_MAX 128
+#define CV_METRICS_NAME_MAX    128
 
 struct cv_metrics_params {
 	/* Upper bound of series over all families (0: 65536). Creating more
@@ -52,8 +52,8 @@ CV_API int cv_metrics_create(struct cv_metrics **mp,
 CV_API void cv_metrics_destroy(struct cv_metrics *m);
 
 struct cv_metric_desc {
-	const char *name;  /* [a-zA-Z_:][a-zA-Z0-9_:]* */
-	const char *help;  /* any text; escaped on render */
+	const char *name; /* [a-zA-Z_:][a-zA-Z0-9_:]* */
+	const char *help; /* any text; escaped on render */
 	enum cv_metric_type type;
 	/* Label names, [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__"; "le"
 	 * is reserved for histograms. */
@@ -93,8 +93,8 @@ CV_API int cv_metrics_histogram(struct cv_metrics *m, const char *name,
  * Each call writes only the calling thread's cell. A NULL series is
  * accepted and ignored, so optional metrics need no branches at the caller.
  * Calling the wrong function for the type is ignored as well. */
-CV_API void cv_metric_add(struct cv_metric *s, uint64_t n);   /* counter */
-CV_API void cv_metric_inc(struct cv_metric *s);               /* counter, gauge */
+CV_API void cv_metric_add(struct cv_metric *s, uint64_t n); /* counter */
+CV_API void cv_metric_inc(struct cv_metric *s);		    /* counter, gauge */
 CV_API void cv_metric_gauge_add(struct cv_metric *s, int64_t d);
 /* Sets the gauge's base value; the result read is the last set value plus
  * every cv_metric_gauge_add() since the registry was created. Use a gauge

@@ -29,6 +29,9 @@ struct cv_rt_params {
 	cv_worker_fn *on_stop;  /* on each worker's thread, after it stopped */
 	void *arg;
 	bool handle_signals;  /* SIGINT/SIGTERM stop the runtime (daemons) */
+	/* With handle_signals: called on the waiting (main) thread instead
+	 * of stopping, e.g. to hang up calls first and stop afterwards. */
+	void (*on_signal)(struct cv_rt *rt, int signum, void *arg);
 };
 
 CV_API int cv_rt_create(struct cv_rt **rtp, const struct cv_rt_params *p);

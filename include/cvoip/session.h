@@ -150,6 +150,26 @@ CV_API void *cv_call_uarg(const struct cv_call *c);
 /* The last negotiated media, or NULL. */
 CV_API const struct cv_sdp_neg *cv_call_neg(const struct cv_call *c);
 
+/* ---- other requests out of dialog (OPTIONS, MESSAGE, ...) -------------- */
+/* Final outcome: status (a local 408/503 when nothing came back) and the
+ * response when there is one. */
+typedef void(cv_oreq_fn)(uint16_t status, const char *reason,
+			 const struct cv_sip_msg *resp, void *arg);
+
+struct cv_oreq_params {
+	enum cv_sip_method method;  /* not INVITE, ACK, CANCEL */
+	const char *target;         /* Request-URI */
+	const char *from;           /* NULL: sip:<contact_user>@<local> */
+	const char *proxy;          /* destination URI; NULL: target */
+	struct cv_auth_cred auth;   /* answers one 401/407 */
+	const char *headers;        /* extra header lines, each ending CRLF */
+	const char *content_type;
+	const char *body;
+	cv_oreq_fn *done;           /* required */
+	void *arg;
+};
+CV_API int cv_agent_request(struct cv_agent *ag, const struct cv_oreq_params *p);
+
 /* ---- registration client ------------------------------------------------ */
 struct cv_regc_params {
 	const char *aor;          /* "sip:alice@127.0.0.1" */

@@ -46,18 +46,19 @@
 #include "cvoip/runtime.h"
 #include "metrics_int.h"
 
-#define BUS_MOD "bus"
+#define BUS_MOD	      "bus"
 #define DEF_QUEUE_CAP 4096u
 #define MAX_QUEUE_CAP (1u << 20)
-#define DEF_BLOCK_US 10000u
-#define MAX_BLOCK_US 10000000u
-#define DEF_BATCH 256u
-#define DEF_MAX_PUBS 256u
-#define MAX_PUBS 65535u
-#define TLS_CACHE 4u
-#define CACHELINE 64
+#define DEF_BLOCK_US  10000u
+#define MAX_BLOCK_US  10000000u
+#define DEF_BATCH     256u
+#define DEF_MAX_PUBS  256u
+#define MAX_PUBS      65535u
+#define TLS_CACHE     4u
+#define CACHELINE     64
 
-/* ---- type table ------------------------------------------------------------ */
+/* ---- type table ------------------------------------------------------------
+ */
 
 enum field_kind { F_STR, F_U16, F_U32, F_U64, F_BOOL, F_DBL, F_DIR, F_HANGUP };
 
@@ -67,7 +68,10 @@ struct field {
 	size_t off;
 };
 
-#define FLD(T, m, k) {#m, k, offsetof(T, m)}
+#define FLD(T, m, k)                                                           \
+	{                                                                      \
+#m, k, offsetof(T, m)                                          \
+	}
 
 static const struct field call_fields[] = {
 	FLD(struct cv_bus_call, call_id, F_STR),
@@ -136,7 +140,10 @@ struct kind {
 	size_t nfields;
 };
 
-#define KIND(T, f) {sizeof(T), f, CV_ARRAY_SIZE(f)}
+#define KIND(T, f)                                                             \
+	{                                                                      \
+		sizeof(T), f, CV_ARRAY_SIZE(f)                                 \
+	}
 enum { K_CALL, K_REG, K_AGENT, K_QUEUE, K_QUALITY, K_CDR, K_SYSTEM };
 static const struct kind kinds[] = {
 	[K_CALL] = KIND(struct cv_bus_call, call_fields),
@@ -159,19 +166,31 @@ static const struct type_info types[CV_BUS_TYPE_COUNT] = {
 	[CV_BUS_CALL_RINGING] = {"call.ringing", CV_BUS_TOPIC_CALL, K_CALL},
 	[CV_BUS_CALL_ANSWERED] = {"call.answered", CV_BUS_TOPIC_CALL, K_CALL},
 	[CV_BUS_CALL_ENDED] = {"call.ended", CV_BUS_TOPIC_CALL, K_CALL},
-	[CV_BUS_REG_ADDED] = {"registration.added", CV_BUS_TOPIC_REGISTRATION, K_REG},
-	[CV_BUS_REG_REFRESHED] = {"registration.refreshed", CV_BUS_TOPIC_REGISTRATION, K_REG},
-	[CV_BUS_REG_REMOVED] = {"registration.removed", CV_BUS_TOPIC_REGISTRATION, K_REG},
-	[CV_BUS_REG_EXPIRED] = {"registration.expired", CV_BUS_TOPIC_REGISTRATION, K_REG},
-	[CV_BUS_AGENT_STATE] = {"agent.state_changed", CV_BUS_TOPIC_AGENT, K_AGENT},
-	[CV_BUS_QUEUE_JOINED] = {"queue.caller_joined", CV_BUS_TOPIC_QUEUE, K_QUEUE},
-	[CV_BUS_QUEUE_LEFT] = {"queue.caller_left", CV_BUS_TOPIC_QUEUE, K_QUEUE},
-	[CV_BUS_QUEUE_OVERFLOWED] = {"queue.overflowed", CV_BUS_TOPIC_QUEUE, K_QUEUE},
-	[CV_BUS_QUEUE_ABANDONED] = {"queue.abandoned", CV_BUS_TOPIC_QUEUE, K_QUEUE},
-	[CV_BUS_QUALITY_REPORT] = {"quality.report", CV_BUS_TOPIC_QUALITY, K_QUALITY},
+	[CV_BUS_REG_ADDED] = {"registration.added", CV_BUS_TOPIC_REGISTRATION,
+			      K_REG},
+	[CV_BUS_REG_REFRESHED] = {"registration.refreshed",
+				  CV_BUS_TOPIC_REGISTRATION, K_REG},
+	[CV_BUS_REG_REMOVED] = {"registration.removed",
+				CV_BUS_TOPIC_REGISTRATION, K_REG},
+	[CV_BUS_REG_EXPIRED] = {"registration.expired",
+				CV_BUS_TOPIC_REGISTRATION, K_REG},
+	[CV_BUS_AGENT_STATE] = {"agent.state_changed", CV_BUS_TOPIC_AGENT,
+				K_AGENT},
+	[CV_BUS_QUEUE_JOINED] = {"queue.caller_joined", CV_BUS_TOPIC_QUEUE,
+				 K_QUEUE},
+	[CV_BUS_QUEUE_LEFT] = {"queue.caller_left", CV_BUS_TOPIC_QUEUE,
+			       K_QUEUE},
+	[CV_BUS_QUEUE_OVERFLOWED] = {"queue.overflowed", CV_BUS_TOPIC_QUEUE,
+				     K_QUEUE},
+	[CV_BUS_QUEUE_ABANDONED] = {"queue.abandoned", CV_BUS_TOPIC_QUEUE,
+				    K_QUEUE},
+	[CV_BUS_QUALITY_REPORT] = {"quality.report", CV_BUS_TOPIC_QUALITY,
+				   K_QUALITY},
 	[CV_BUS_CDR_WRITTEN] = {"cdr.written", CV_BUS_TOPIC_CDR, K_CDR},
-	[CV_BUS_SYSTEM_STARTED] = {"system.started", CV_BUS_TOPIC_SYSTEM, K_SYSTEM},
-	[CV_BUS_SYSTEM_STOPPING] = {"system.stopping", CV_BUS_TOPIC_SYSTEM, K_SYSTEM},
+	[CV_BUS_SYSTEM_STARTED] = {"system.started", CV_BUS_TOPIC_SYSTEM,
+				   K_SYSTEM},
+	[CV_BUS_SYSTEM_STOPPING] = {"system.stopping", CV_BUS_TOPIC_SYSTEM,
+				    K_SYSTEM},
 };
 
 static const char *const topic_names[CV_BUS_TOPIC_COUNT] = {
@@ -190,7 +209,8 @@ const char *cv_bus_type_name(enum cv_bus_type t)
 
 enum cv_bus_topic cv_bus_type_topic(enum cv_bus_type t)
 {
-	return (unsigned)t < CV_BUS_TYPE_COUNT ? types[t].topic : CV_BUS_TOPIC_COUNT;
+	return (unsigned)t < CV_BUS_TYPE_COUNT ? types[t].topic
+					       : CV_BUS_TOPIC_COUNT;
 }
 
 int cv_bus_topic_parse(struct cv_pl name, enum cv_bus_topic *out)
@@ -204,12 +224,13 @@ int cv_bus_topic_parse(struct cv_pl name, enum cv_bus_topic *out)
 	return CV_ENOTFOUND;
 }
 
-/* ---- events ------------------------------------------------------------------ */
+/* ---- events
+ * ------------------------------------------------------------------ */
 
 struct bus_ev {
 	_Atomic uint32_t refs;
-	bool pooled;             /* a EV_BLOCK-sized block from the pool */
-	struct bus_ev *next;     /* pool free lists */
+	bool pooled;	     /* a EV_BLOCK-sized block from the pool */
+	struct bus_ev *next; /* pool free lists */
 	struct cv_bus_event ev;
 	/* copied strings follow */
 };
@@ -218,20 +239,22 @@ static _Atomic int64_t live_events;
 
 static inline struct bus_ev *ev_of(const struct cv_bus_event *ev)
 {
-	return CV_CONTAINER_OF((struct cv_bus_event *)(uintptr_t)ev, struct bus_ev, ev);
+	return CV_CONTAINER_OF((struct cv_bus_event *)(uintptr_t)ev,
+			       struct bus_ev, ev);
 }
 
-/* ---- event memory ------------------------------------------------------------
- * Events are allocated by the publisher and freed by whichever subscriber
- * drops the last reference: with malloc that is a cross-thread free per
- * event, which glibc serves through the arena locks. Instead, blocks of
- * EV_BLOCK bytes go back to the freeing thread's own cache; a thread with
- * more than two batches hands one batch (EV_BATCH blocks) to a shared list
- * under a mutex, and a thread with none takes a batch from there. One lock
- * per EV_BATCH events, memory bounded by POOL_MAX_BATCHES plus two batches
- * per thread. Under ASan the pool is off so use-after-free stays visible. */
-#define EV_BLOCK 320u
-#define EV_BATCH 64u
+/* ---- event memory
+ * ------------------------------------------------------------ Events are
+ * allocated by the publisher and freed by whichever subscriber drops the last
+ * reference: with malloc that is a cross-thread free per event, which glibc
+ * serves through the arena locks. Instead, blocks of EV_BLOCK bytes go back to
+ * the freeing thread's own cache; a thread with more than two batches hands one
+ * batch (EV_BATCH blocks) to a shared list under a mutex, and a thread with
+ * none takes a batch from there. One lock per EV_BATCH events, memory bounded
+ * by POOL_MAX_BATCHES plus two batches per thread. Under ASan the pool is off
+ * so use-after-free stays visible. */
+#define EV_BLOCK	 320u
+#define EV_BATCH	 64u
 #define POOL_MAX_BATCHES 256u
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -259,7 +282,14 @@ struct ev_cache {
 	bool registered;
 };
 
-static _Thread_local struct ev_cache tls_cache;
+/* initial-exec: the objects are built position-independent, and the
+ * default dynamic TLS model costs a __tls_get_addr() call per access */
+#if defined(__GNUC__)
+#define CV_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define CV_TLS _Thread_local
+#endif
+static CV_TLS struct ev_cache tls_cache;
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct bus_ev *pool_batches[POOL_MAX_BATCHES];
 static unsigned pool_nbatches;
@@ -375,7 +405,8 @@ static inline void ev_release(struct bus_ev *e, uint32_t n)
 		ev_free(e);
 }
 
-static int ev_build(struct bus_ev **ep, enum cv_bus_type type, const void *payload)
+static int ev_build(struct bus_ev **ep, enum cv_bus_type type,
+		    const void *payload)
 {
 	if ((unsigned)type >= CV_BUS_TYPE_COUNT || !payload)
 		return -EINVAL;
@@ -454,7 +485,8 @@ int64_t cv_bus_live_events(void)
 	return atomic_load_explicit(&live_events, memory_order_relaxed);
 }
 
-/* ---- JSON ------------------------------------------------------------------------ */
+/* ---- JSON
+ * ------------------------------------------------------------------------ */
 
 static const char *dir_name(int d)
 {
@@ -464,10 +496,14 @@ static const char *dir_name(int d)
 static const char *hangup_name(int h)
 {
 	switch (h) {
-	case CV_BUS_HANGUP_CALLER: return "caller";
-	case CV_BUS_HANGUP_CALLEE: return "callee";
-	case CV_BUS_HANGUP_SYSTEM: return "system";
-	default: return NULL;
+	case CV_BUS_HANGUP_CALLER:
+		return "caller";
+	case CV_BUS_HANGUP_CALLEE:
+		return "callee";
+	case CV_BUS_HANGUP_SYSTEM:
+		return "system";
+	default:
+		return NULL;
 	}
 }
 
@@ -493,7 +529,8 @@ static json_t *field_json(const void *base, const struct field *f)
 	case F_U64: {
 		uint64_t v;
 		memcpy(&v, p, sizeof(v));
-		return json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v));
+		return json_integer(
+			(json_int_t)(v > INT64_MAX ? INT64_MAX : v));
 	}
 	case F_BOOL: {
 		bool v;
@@ -536,7 +573,8 @@ int cv_bus_event_json(const struct cv_bus_event *ev, json_t **out)
 	struct tm tm;
 	gmtime_r(&secs, &tm);
 	size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + n, sizeof(ts) - n, ".%06uZ", (unsigned)(ev->ts_us % 1000000u));
+	snprintf(ts + n, sizeof(ts) - n, ".%06uZ",
+		 (unsigned)(ev->ts_us % 1000000u));
 
 	json_t *o = json_object();
 	json_t *data = json_object();
@@ -550,15 +588,17 @@ int cv_bus_event_json(const struct cv_bus_event *ev, json_t **out)
 	if (!err)
 		err = jset(o, "ts_us", json_integer((json_int_t)ev->ts_us));
 	if (!err)
-		err = jset(o, "worker", ev->worker == CV_BUS_NO_WORKER
-						? json_null()
-						: json_integer(ev->worker));
+		err = jset(o, "worker",
+			   ev->worker == CV_BUS_NO_WORKER
+				   ? json_null()
+				   : json_integer(ev->worker));
 	if (!err)
 		err = jset(o, "publisher", json_integer(ev->publisher));
 	if (!err)
 		err = jset(o, "seq", json_integer((json_int_t)ev->seq));
 	for (size_t i = 0; !err && i < k->nfields; i++)
-		err = jset(data, k->fields[i].name, field_json(&ev->u, &k->fields[i]));
+		err = jset(data, k->fields[i].name,
+			   field_json(&ev->u, &k->fields[i]));
 	if (!err) {
 		err = jset(o, "data", data);
 		data = NULL;
@@ -588,15 +628,16 @@ int cv_bus_event_json_print(const struct cv_bus_event *ev, struct cv_buf *out)
 	return err;
 }
 
-/* ---- bus structures ------------------------------------------------------------ */
+/* ---- bus structures
+ * ------------------------------------------------------------ */
 
 /* SPSC ring of one (publisher, subscriber) pair. */
 struct lane {
 	alignas(CACHELINE) _Atomic uint64_t tail; /* publisher writes */
-	uint64_t head_cache;                      /* publisher's view of head */
-	bool stalled;                             /* BLOCK wait ran out */
+	uint64_t head_cache;			  /* publisher's view of head */
+	bool stalled;				  /* BLOCK wait ran out */
 	alignas(CACHELINE) _Atomic uint64_t head; /* subscriber writes */
-	uint64_t tail_cache;                      /* subscriber's view of tail */
+	uint64_t tail_cache; /* subscriber's view of tail */
 	alignas(CACHELINE) uint64_t mask;
 	struct bus_ev *slots[];
 };
@@ -670,7 +711,8 @@ static void membarrier_init(void)
 #if defined(__linux__) && defined(__NR_membarrier) && !defined(CV_BUS_TSAN)
 	long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
 	if (q > 0 && (q & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-	    !syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0))
+	    !syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+		     0, 0))
 		use_membarrier = true;
 #endif
 }
@@ -689,7 +731,8 @@ static void writer_fence(void)
 #if defined(__linux__) && defined(__NR_membarrier)
 	if (use_membarrier &&
 	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0)) {
-		/* cannot happen once registered; give store buffers ample time */
+		/* cannot happen once registered; give store buffers ample time
+		 */
 		CV_ERROR(BUS_MOD, "membarrier failed: %s", cv_strerror(-errno));
 		struct timespec ts = {0, 10000000};
 		nanosleep(&ts, NULL);
@@ -701,9 +744,9 @@ struct pub_tls {
 	uint64_t gen;
 	struct bus_pub *pub;
 };
-static _Thread_local struct pub_tls tls_pubs[TLS_CACHE];
-static _Thread_local unsigned tls_next;
-static _Thread_local char tls_marker;
+static CV_TLS struct pub_tls tls_pubs[TLS_CACHE];
+static CV_TLS unsigned tls_next;
+static CV_TLS char tls_marker;
 
 static struct snap *snap_build(struct cv_bus_sub *subs)
 {
@@ -711,7 +754,8 @@ static struct snap *snap_build(struct cv_bus_sub *subs)
 	for (struct cv_bus_sub *s = subs; s; s = s->next)
 		for (unsigned t = 0; t < CV_BUS_TOPIC_COUNT; t++)
 			total += (s->topics >> t) & 1u;
-	struct snap *sn = calloc(1, sizeof(*sn) + (total ? total : 1) * sizeof(sn->storage[0]));
+	struct snap *sn = calloc(
+		1, sizeof(*sn) + (total ? total : 1) * sizeof(sn->storage[0]));
 	if (!sn)
 		return NULL;
 	size_t at = 0;
@@ -731,7 +775,8 @@ int cv_bus_create(struct cv_bus **busp, const struct cv_bus_params *p)
 {
 	if (!busp)
 		return -EINVAL;
-	unsigned max_pubs = p && p->max_publishers ? p->max_publishers : DEF_MAX_PUBS;
+	unsigned max_pubs =
+		p && p->max_publishers ? p->max_publishers : DEF_MAX_PUBS;
 	if (max_pubs > MAX_PUBS)
 		return -EINVAL;
 	pthread_once(&membarrier_once, membarrier_init);
@@ -754,25 +799,42 @@ int cv_bus_create(struct cv_bus **busp, const struct cv_bus_params *p)
 	if (m) {
 		static const char *const l_topic[] = {"topic"};
 		static const char *const l_sub[] = {"subscriber"};
-		static const char *const l_topic_sub[] = {"topic", "subscriber"};
+		static const char *const l_topic_sub[] = {"topic",
+							  "subscriber"};
 		struct cv_metric_family *f_pub;
-		int err = cv_metrics_family(m, &(struct cv_metric_desc){
-			.name = "cvoip_bus_published_total",
-			.help = "Events published on the event bus.",
-			.type = CV_METRIC_COUNTER, .labels = l_topic, .nlabels = 1}, &f_pub);
+		int err = cv_metrics_family(
+			m,
+			&(struct cv_metric_desc){
+				.name = "cvoip_bus_published_total",
+				.help = "Events published on the event bus.",
+				.type = CV_METRIC_COUNTER,
+				.labels = l_topic,
+				.nlabels = 1},
+			&f_pub);
 		for (unsigned t = 0; !err && t < CV_BUS_TOPIC_COUNT; t++)
-			err = cv_metrics_series(f_pub, &topic_names[t], 1, &bus->m_published[t]);
+			err = cv_metrics_series(f_pub, &topic_names[t], 1,
+						&bus->m_published[t]);
 		if (!err)
-			err = cv_metrics_family(m, &(struct cv_metric_desc){
-				.name = "cvoip_bus_delivered_total",
-				.help = "Events handed to a subscriber's callback.",
-				.type = CV_METRIC_COUNTER, .labels = l_sub, .nlabels = 1},
+			err = cv_metrics_family(
+				m,
+				&(struct cv_metric_desc){
+					.name = "cvoip_bus_delivered_total",
+					.help = "Events handed to a "
+						"subscriber's callback.",
+					.type = CV_METRIC_COUNTER,
+					.labels = l_sub,
+					.nlabels = 1},
 				&bus->f_delivered);
 		if (!err)
-			err = cv_metrics_family(m, &(struct cv_metric_desc){
-				.name = "cvoip_bus_dropped_total",
-				.help = "Events a subscriber lost because its queue was full.",
-				.type = CV_METRIC_COUNTER, .labels = l_topic_sub, .nlabels = 2},
+			err = cv_metrics_family(
+				m,
+				&(struct cv_metric_desc){
+					.name = "cvoip_bus_dropped_total",
+					.help = "Events a subscriber lost "
+						"because its queue was full.",
+					.type = CV_METRIC_COUNTER,
+					.labels = l_topic_sub,
+					.nlabels = 2},
 				&bus->f_dropped);
 		if (err) {
 			cv_bus_destroy(bus);
@@ -788,7 +850,8 @@ void cv_bus_destroy(struct cv_bus *bus)
 	if (!bus)
 		return;
 	if (bus->subs)
-		CV_ERROR(BUS_MOD, "bus destroyed with live subscriptions; leaking them");
+		CV_ERROR(BUS_MOD,
+			 "bus destroyed with live subscriptions; leaking them");
 	unsigned n = atomic_load(&bus->npubs);
 	for (unsigned i = 0; i < n; i++)
 		free(atomic_load(&bus->pubs[i]));
@@ -798,7 +861,8 @@ void cv_bus_destroy(struct cv_bus *bus)
 	free(bus);
 }
 
-/* ---- publishing ------------------------------------------------------------------ */
+/* ---- publishing
+ * ------------------------------------------------------------------ */
 
 static struct bus_pub *pub_slow(struct cv_bus *bus)
 {
@@ -806,18 +870,21 @@ static struct bus_pub *pub_slow(struct cv_bus *bus)
 	pthread_mutex_lock(&bus->lock);
 	unsigned n = atomic_load_explicit(&bus->npubs, memory_order_relaxed);
 	for (unsigned i = 0; i < n; i++) {
-		struct bus_pub *p = atomic_load_explicit(&bus->pubs[i], memory_order_relaxed);
+		struct bus_pub *p = atomic_load_explicit(&bus->pubs[i],
+							 memory_order_relaxed);
 		if (p->owner == &tls_marker) {
 			pub = p;
 			break;
 		}
 	}
-	if (!pub && n < bus->max_pubs && (pub = aligned_alloc(CACHELINE, sizeof(*pub)))) {
+	if (!pub && n < bus->max_pubs &&
+	    (pub = aligned_alloc(CACHELINE, sizeof(*pub)))) {
 		memset(pub, 0, sizeof(*pub));
 		pub->owner = &tls_marker;
 		pub->idx = (uint16_t)n;
 		struct cv_worker *w = cv_worker_current();
-		pub->worker = w ? (uint16_t)cv_worker_index(w) : CV_BUS_NO_WORKER;
+		pub->worker =
+			w ? (uint16_t)cv_worker_index(w) : CV_BUS_NO_WORKER;
 		atomic_init(&pub->pin, 0);
 		atomic_init(&pub->seq, 0);
 		atomic_store_explicit(&bus->pubs[n], pub, memory_order_release);
@@ -842,8 +909,10 @@ static inline struct bus_pub *pub_get(struct cv_bus *bus)
 
 static struct lane *lane_create(size_t cap)
 {
-	struct lane *l = aligned_alloc(CACHELINE, (sizeof(*l) + cap * sizeof(l->slots[0]) +
-						   CACHELINE - 1) / CACHELINE * CACHELINE);
+	struct lane *l = aligned_alloc(
+		CACHELINE,
+		(sizeof(*l) + cap * sizeof(l->slots[0]) + CACHELINE - 1) /
+			CACHELINE * CACHELINE);
 	if (!l)
 		return NULL;
 	memset(l, 0, sizeof(*l));
@@ -905,8 +974,8 @@ static bool lane_wait(struct cv_bus_sub *s, struct lane *l, uint64_t tail)
 			break;
 		}
 		sub_wake(s);
-		/* the condvar clock is CLOCK_REALTIME: wait in short slices so a
-		 * wall clock step cannot stretch the bound */
+		/* the condvar clock is CLOCK_REALTIME: wait in short slices so
+		 * a wall clock step cannot stretch the bound */
 		uint64_t slice = CV_MIN(deadline - now, 2000000u);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -921,18 +990,22 @@ static bool lane_wait(struct cv_bus_sub *s, struct lane *l, uint64_t tail)
 }
 
 /* Returns false when the event was dropped for this subscriber. */
-static inline bool lane_push(struct cv_bus_sub *s, struct bus_pub *pub, struct bus_ev *e)
+static inline bool lane_push(struct cv_bus_sub *s, struct bus_pub *pub,
+			     struct bus_ev *e)
 {
-	struct lane *l = atomic_load_explicit(&s->lanes[pub->idx], memory_order_relaxed);
+	struct lane *l =
+		atomic_load_explicit(&s->lanes[pub->idx], memory_order_relaxed);
 	if (CV_UNLIKELY(!l)) {
 		l = lane_create(s->cap);
 		if (!l)
 			return false;
-		atomic_store_explicit(&s->lanes[pub->idx], l, memory_order_release);
+		atomic_store_explicit(&s->lanes[pub->idx], l,
+				      memory_order_release);
 	}
 	uint64_t tail = atomic_load_explicit(&l->tail, memory_order_relaxed);
 	if (CV_UNLIKELY(tail - l->head_cache > l->mask)) {
-		l->head_cache = atomic_load_explicit(&l->head, memory_order_acquire);
+		l->head_cache =
+			atomic_load_explicit(&l->head, memory_order_acquire);
 		if (tail - l->head_cache > l->mask &&
 		    (s->overflow != CV_BUS_BLOCK || !lane_wait(s, l, tail)))
 			return false;
@@ -948,14 +1021,17 @@ static inline bool lane_push(struct cv_bus_sub *s, struct bus_pub *pub, struct b
  * rate limiter). */
 static void count_drop(struct cv_bus_sub *s, enum cv_bus_topic t)
 {
-	uint64_t n = atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed) + 1;
+	uint64_t n = atomic_fetch_add_explicit(&s->dropped, 1,
+					       memory_order_relaxed) +
+		     1;
 	cv_metric_inc(s->m_dropped[t]);
 	uint64_t now = uv_hrtime() / 1000000u;
 	uint64_t last = atomic_load_explicit(&s->log_ms, memory_order_relaxed);
 	if ((n == 1 || now - last >= 1000) &&
 	    atomic_compare_exchange_strong(&s->log_ms, &last, now))
-		CV_WARN(BUS_MOD, "subscriber %s queue full: dropped=%llu topic=%s", s->name,
-			(unsigned long long)n, topic_names[t]);
+		CV_WARN(BUS_MOD,
+			"subscriber %s queue full: dropped=%llu topic=%s",
+			s->name, (unsigned long long)n, topic_names[t]);
 }
 
 static int bus_post(struct cv_bus *bus, struct bus_ev *e)
@@ -967,7 +1043,8 @@ static int bus_post(struct cv_bus *bus, struct bus_ev *e)
 	}
 	struct cv_bus_event *ev = &e->ev;
 	enum cv_bus_topic t = ev->topic;
-	uint64_t seq = atomic_load_explicit(&pub->seq, memory_order_relaxed) + 1;
+	uint64_t seq =
+		atomic_load_explicit(&pub->seq, memory_order_relaxed) + 1;
 	atomic_store_explicit(&pub->seq, seq, memory_order_relaxed);
 	ev->seq = seq;
 	ev->publisher = pub->idx;
@@ -978,7 +1055,8 @@ static int bus_post(struct cv_bus *bus, struct bus_ev *e)
 	uint64_t pin = atomic_load_explicit(&pub->pin, memory_order_relaxed);
 	atomic_store_explicit(&pub->pin, pin + 1, memory_order_relaxed);
 	pin_fence();
-	struct snap *sn = atomic_load_explicit(&bus->snap, memory_order_acquire);
+	struct snap *sn =
+		atomic_load_explicit(&bus->snap, memory_order_acquire);
 	unsigned n = sn->n[t];
 	struct cv_bus_sub **subs = sn->by_topic[t];
 	if (!n) {
@@ -1001,7 +1079,8 @@ static int bus_post(struct cv_bus *bus, struct bus_ev *e)
 			count_drop(s, t);
 		ev_release(e, 1);
 	}
-	/* Dekker pair with sub_drain(): our tail stores before the armed loads. */
+	/* Dekker pair with sub_drain(): our tail stores before the armed loads.
+	 */
 	atomic_thread_fence(memory_order_seq_cst);
 	for (unsigned i = 0; i < n; i++)
 		sub_wake(subs[i]);
@@ -1009,7 +1088,8 @@ static int bus_post(struct cv_bus *bus, struct bus_ev *e)
 	return dropped ? CV_EFULL : 0;
 }
 
-int cv_bus_publish(struct cv_bus *bus, enum cv_bus_type type, const void *payload)
+int cv_bus_publish(struct cv_bus *bus, enum cv_bus_type type,
+		   const void *payload)
 {
 	if (!bus)
 		return -EINVAL;
@@ -1042,22 +1122,27 @@ int cv_bus_post(struct cv_bus *bus, struct cv_bus_event *ev)
 uint64_t cv_bus_published(const struct cv_bus *bus)
 {
 	uint64_t total = 0;
-	unsigned n = atomic_load_explicit(&((struct cv_bus *)bus)->npubs, memory_order_acquire);
+	unsigned n = atomic_load_explicit(&((struct cv_bus *)bus)->npubs,
+					  memory_order_acquire);
 	for (unsigned i = 0; i < n; i++) {
-		struct bus_pub *p = atomic_load_explicit(&bus->pubs[i], memory_order_acquire);
+		struct bus_pub *p = atomic_load_explicit(&bus->pubs[i],
+							 memory_order_acquire);
 		total += atomic_load_explicit(&p->seq, memory_order_relaxed);
 	}
 	return total;
 }
 
-/* ---- subscriber side ------------------------------------------------------------ */
+/* ---- subscriber side
+ * ------------------------------------------------------------ */
 
 static bool lanes_pending(struct cv_bus_sub *s, unsigned npubs)
 {
 	for (unsigned i = 0; i < npubs; i++) {
-		struct lane *l = atomic_load_explicit(&s->lanes[i], memory_order_acquire);
+		struct lane *l = atomic_load_explicit(&s->lanes[i],
+						      memory_order_acquire);
 		if (l && atomic_load_explicit(&l->tail, memory_order_acquire) !=
-				 atomic_load_explicit(&l->head, memory_order_relaxed))
+				 atomic_load_explicit(&l->head,
+						      memory_order_relaxed))
 			return true;
 	}
 	return false;
@@ -1068,7 +1153,8 @@ static unsigned lane_drain(struct cv_bus_sub *s, struct lane *l, unsigned max)
 {
 	uint64_t head = atomic_load_explicit(&l->head, memory_order_relaxed);
 	if (l->tail_cache == head) {
-		l->tail_cache = atomic_load_explicit(&l->tail, memory_order_acquire);
+		l->tail_cache =
+			atomic_load_explicit(&l->tail, memory_order_acquire);
 		if (l->tail_cache == head)
 			return 0;
 	}
@@ -1079,7 +1165,8 @@ static unsigned lane_drain(struct cv_bus_sub *s, struct lane *l, unsigned max)
 		struct bus_ev *e = l->slots[head & l->mask];
 		head++;
 		done++;
-		/* Free the slot before the callback: a BLOCK publisher may go on. */
+		/* Free the slot before the callback: a BLOCK publisher may go
+		 * on. */
 		atomic_store_explicit(&l->head, head, memory_order_release);
 		s->fn(&e->ev, s->arg);
 		ev_release(e, 1);
@@ -1092,19 +1179,22 @@ static unsigned lane_drain(struct cv_bus_sub *s, struct lane *l, unsigned max)
 static void sub_drain(struct cv_bus_sub *s)
 {
 	struct cv_bus *bus = s->bus;
-	unsigned npubs = atomic_load_explicit(&bus->npubs, memory_order_acquire);
+	unsigned npubs =
+		atomic_load_explicit(&bus->npubs, memory_order_acquire);
 	bool more = false;
 	uint64_t got = 0;
 	for (unsigned k = 0; k < npubs; k++) {
 		unsigned i = (s->rr + k) % npubs;
-		struct lane *l = atomic_load_explicit(&s->lanes[i], memory_order_acquire);
+		struct lane *l = atomic_load_explicit(&s->lanes[i],
+						      memory_order_acquire);
 		if (!l)
 			continue;
 		unsigned n = lane_drain(s, l, s->batch);
 		got += n;
 		if (n && s->overflow == CV_BUS_BLOCK) {
 			atomic_thread_fence(memory_order_seq_cst);
-			if (atomic_load_explicit(&s->waiters, memory_order_relaxed)) {
+			if (atomic_load_explicit(&s->waiters,
+						 memory_order_relaxed)) {
 				pthread_mutex_lock(&s->wait_mu);
 				pthread_cond_broadcast(&s->wait_cv);
 				pthread_mutex_unlock(&s->wait_mu);
@@ -1117,7 +1207,8 @@ static void sub_drain(struct cv_bus_sub *s)
 	}
 	s->rr = npubs ? (s->rr + 1) % npubs : 0;
 	if (more) {
-		/* Let the loop's other handles run; come back next iteration. */
+		/* Let the loop's other handles run; come back next iteration.
+		 */
 		uv_async_send(&s->async);
 		goto out;
 	}
@@ -1130,9 +1221,12 @@ static void sub_drain(struct cv_bus_sub *s)
 		uv_async_send(&s->async);
 out:
 	if (got) {
-		atomic_store_explicit(&s->delivered,
-				      atomic_load_explicit(&s->delivered, memory_order_relaxed) + got,
-				      memory_order_relaxed);
+		atomic_store_explicit(
+			&s->delivered,
+			atomic_load_explicit(&s->delivered,
+					     memory_order_relaxed) +
+				got,
+			memory_order_relaxed);
 		cv_metric_add(s->m_delivered, got);
 	}
 }
@@ -1148,10 +1242,12 @@ static void sub_free(struct cv_bus_sub *s)
 {
 	if (s->lanes) {
 		for (unsigned i = 0; i < s->bus->max_pubs; i++) {
-			struct lane *l = atomic_load_explicit(&s->lanes[i], memory_order_acquire);
+			struct lane *l = atomic_load_explicit(
+				&s->lanes[i], memory_order_acquire);
 			if (!l)
 				continue;
-			uint64_t tail = atomic_load_explicit(&l->tail, memory_order_acquire);
+			uint64_t tail = atomic_load_explicit(
+				&l->tail, memory_order_acquire);
 			for (uint64_t h = atomic_load(&l->head); h != tail; h++)
 				ev_release(l->slots[h & l->mask], 1);
 			free(l);
@@ -1176,8 +1272,10 @@ static void wait_publishers(struct cv_bus *bus)
 	writer_fence();
 	unsigned n = atomic_load_explicit(&bus->npubs, memory_order_acquire);
 	for (unsigned i = 0; i < n; i++) {
-		struct bus_pub *p = atomic_load_explicit(&bus->pubs[i], memory_order_acquire);
-		uint64_t v = atomic_load_explicit(&p->pin, memory_order_acquire);
+		struct bus_pub *p = atomic_load_explicit(&bus->pubs[i],
+							 memory_order_acquire);
+		uint64_t v =
+			atomic_load_explicit(&p->pin, memory_order_acquire);
 		if (!(v & 1u))
 			continue;
 		while (atomic_load_explicit(&p->pin, memory_order_acquire) == v)
@@ -1215,7 +1313,8 @@ int cv_bus_subscribe(struct cv_bus *bus, const struct cv_bus_sub_params *p,
 	if (p->overflow != CV_BUS_DROP && p->overflow != CV_BUS_BLOCK)
 		return -EINVAL;
 	/* cache-line members: calloc() only promises 16-byte alignment */
-	size_t sz = (sizeof(struct cv_bus_sub) + CACHELINE - 1) / CACHELINE * CACHELINE;
+	size_t sz = (sizeof(struct cv_bus_sub) + CACHELINE - 1) / CACHELINE *
+		    CACHELINE;
 	struct cv_bus_sub *s = aligned_alloc(CACHELINE, sz);
 	if (!s)
 		return -ENOMEM;
@@ -1236,14 +1335,17 @@ int cv_bus_subscribe(struct cv_bus *bus, const struct cv_bus_sub_params *p,
 	pthread_mutex_init(&s->wait_mu, NULL);
 	pthread_cond_init(&s->wait_cv, NULL);
 	int err = s->name && s->lanes ? 0 : -ENOMEM;
-	for (unsigned t = 0; !err && bus->f_dropped && t < CV_BUS_TOPIC_COUNT; t++) {
+	for (unsigned t = 0; !err && bus->f_dropped && t < CV_BUS_TOPIC_COUNT;
+	     t++) {
 		if (!((s->topics >> t) & 1u))
 			continue;
 		const char *vals[] = {topic_names[t], s->name};
-		err = cv_metrics_series(bus->f_dropped, vals, 2, &s->m_dropped[t]);
+		err = cv_metrics_series(bus->f_dropped, vals, 2,
+					&s->m_dropped[t]);
 	}
 	if (!err && bus->f_delivered)
-		err = cv_metrics_series(bus->f_delivered, (const char *const *)&s->name, 1,
+		err = cv_metrics_series(bus->f_delivered,
+					(const char *const *)&s->name, 1,
 					&s->m_delivered);
 	if (!err)
 		err = uv_async_init(p->loop, &s->async, on_async);
@@ -1301,11 +1403,14 @@ void cv_bus_unsubscribe(struct cv_bus_sub *s)
 
 uint64_t cv_bus_sub_dropped(const struct cv_bus_sub *s)
 {
-	return s ? atomic_load_explicit(&((struct cv_bus_sub *)s)->dropped, memory_order_relaxed) : 0;
+	return s ? atomic_load_explicit(&((struct cv_bus_sub *)s)->dropped,
+					memory_order_relaxed)
+		 : 0;
 }
 
 uint64_t cv_bus_sub_delivered(const struct cv_bus_sub *s)
 {
-	return s ? atomic_load_explicit(&((struct cv_bus_sub *)s)->delivered, memory_order_relaxed)
+	return s ? atomic_load_explicit(&((struct cv_bus_sub *)s)->delivered,
+					memory_order_relaxed)
 		 : 0;
 }

@@ -19,10 +19,10 @@
 #include "cvoip/metrics.h"
 #include "metrics_int.h"
 
-#define PAGE_CELLS 256u
-#define MAX_PAGES 1024u
+#define PAGE_CELLS	256u
+#define MAX_PAGES	1024u
 #define LABEL_VALUE_MAX 1024u
-#define TLS_CACHE 4u
+#define TLS_CACHE	4u
 
 struct tcells {
 	struct tcells *next;
@@ -34,7 +34,7 @@ struct cv_metric {
 	struct cv_metric *next;
 	struct cv_metric_family *fam;
 	struct cv_metrics *reg;
-	uint32_t cell;   /* first cell index */
+	uint32_t cell;	 /* first cell index */
 	uint32_t ncells; /* counter/gauge 1; histogram nbuckets + 2 */
 	enum cv_metric_type type;
 	_Atomic int64_t gauge_base;
@@ -72,10 +72,16 @@ struct tls_ent {
 	uint64_t gen;
 	struct tcells *t;
 };
-static _Thread_local struct tls_ent tls_cache[TLS_CACHE];
-static _Thread_local unsigned tls_next;
-static _Thread_local char tls_marker;
-
+/* initial-exec: the objects are built position-independent, and the
+ * default dynamic TLS model costs a __tls_get_addr() call per access */
+#if defined(__GNUC__)
+#define CV_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define CV_TLS _Thread_local
+#endif
+static CV_TLS struct tls_ent tls_cache[TLS_CACHE];
+static CV_TLS unsigned tls_next;
+static CV_TLS char tls_marker;
 
 /* Length of the valid UTF-8 sequence at p (RFC 3629 §4), 0 if invalid. */
 static size_t utf8_len(const unsigned char *p, size_t n)
@@ -163,7 +169,8 @@ static bool label_ok(const char *s, enum cv_metric_type type)
 	return true;
 }
 
-/* ---- registry -------------------------------------------------------------- */
+/* ---- registry --------------------------------------------------------------
+ */
 
 int cv_metrics_create(struct cv_metrics **mp, const struct cv_metrics_params *p)
 {
@@ -211,7 +218,8 @@ void cv_metrics_destroy(struct cv_metrics *m)
 	while (t) {
 		struct tcells *tn = t->next;
 		for (size_t i = 0; i < MAX_PAGES; i++)
-			free(atomic_load_explicit(&t->pages[i], memory_order_relaxed));
+			free(atomic_load_explicit(&t->pages[i],
+						  memory_order_relaxed));
 		free(t);
 		t = tn;
 	}
@@ -245,7 +253,8 @@ static int series_create_locked(struct cv_metric_family *f,
 	struct cv_metrics *m = f->reg;
 	if (m->nseries >= m->max_series)
 		return CV_ETOOBIG;
-	uint32_t ncells = f->type == CV_METRIC_HISTOGRAM ? (uint32_t)f->nbuckets + 2 : 1;
+	uint32_t ncells =
+		f->type == CV_METRIC_HISTOGRAM ? (uint32_t)f->nbuckets + 2 : 1;
 	uint32_t cell = m->next_cell;
 	if (cell / PAGE_CELLS != (cell + ncells - 1) / PAGE_CELLS)
 		cell = (cell / PAGE_CELLS + 1) * PAGE_CELLS;
@@ -293,7 +302,8 @@ int cv_metrics_family(struct cv_metrics *m, const struct cv_metric_desc *d,
 				return -EINVAL;
 	}
 	if (d->type == CV_METRIC_HISTOGRAM) {
-		if (!d->nbuckets || d->nbuckets > CV_METRICS_MAX_BUCKETS || !d->buckets)
+		if (!d->nbuckets || d->nbuckets > CV_METRICS_MAX_BUCKETS ||
+		    !d->buckets)
 			return -EINVAL;
 		for (size_t i = 0; i < d->nbuckets; i++) {
 			if (!isfinite(d->buckets[i]))
@@ -394,42 +404,55 @@ static int simple(struct cv_metrics *m, const struct cv_metric_desc *d,
 int cv_metrics_counter(struct cv_metrics *m, const char *name, const char *help,
 		       struct cv_metric **sp)
 {
-	return simple(m, &(struct cv_metric_desc){.name = name, .help = help,
-						   .type = CV_METRIC_COUNTER}, sp);
+	return simple(m,
+		      &(struct cv_metric_desc){.name = name,
+					       .help = help,
+					       .type = CV_METRIC_COUNTER},
+		      sp);
 }
 
 int cv_metrics_gauge(struct cv_metrics *m, const char *name, const char *help,
 		     struct cv_metric **sp)
 {
-	return simple(m, &(struct cv_metric_desc){.name = name, .help = help,
-						   .type = CV_METRIC_GAUGE}, sp);
+	return simple(m,
+		      &(struct cv_metric_desc){.name = name,
+					       .help = help,
+					       .type = CV_METRIC_GAUGE},
+		      sp);
 }
 
 int cv_metrics_histogram(struct cv_metrics *m, const char *name,
 			 const char *help, const double *buckets,
 			 size_t nbuckets, struct cv_metric **sp)
 {
-	return simple(m, &(struct cv_metric_desc){.name = name, .help = help,
-						   .type = CV_METRIC_HISTOGRAM,
-						   .buckets = buckets,
-						   .nbuckets = nbuckets}, sp);
+	return simple(m,
+		      &(struct cv_metric_desc){.name = name,
+					       .help = help,
+					       .type = CV_METRIC_HISTOGRAM,
+					       .buckets = buckets,
+					       .nbuckets = nbuckets},
+		      sp);
 }
 
-/* ---- hot path ---------------------------------------------------------------- */
+/* ---- hot path
+ * ---------------------------------------------------------------- */
 
 static struct tcells *tcells_slow(struct cv_metrics *m)
 {
 	struct tcells *t = NULL;
 	pthread_mutex_lock(&m->lock);
-	for (t = atomic_load_explicit(&m->threads, memory_order_relaxed); t; t = t->next)
+	for (t = atomic_load_explicit(&m->threads, memory_order_relaxed); t;
+	     t = t->next)
 		if (t->owner == &tls_marker)
 			break;
 	if (!t) {
 		t = calloc(1, sizeof(*t));
 		if (t) {
 			t->owner = &tls_marker;
-			t->next = atomic_load_explicit(&m->threads, memory_order_relaxed);
-			atomic_store_explicit(&m->threads, t, memory_order_release);
+			t->next = atomic_load_explicit(&m->threads,
+						       memory_order_relaxed);
+			atomic_store_explicit(&m->threads, t,
+					      memory_order_release);
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -457,19 +480,27 @@ static inline _Atomic uint64_t *cells_of(const struct cv_metric *s)
 			return NULL;
 	}
 	uint32_t pg = s->cell / PAGE_CELLS;
-	_Atomic uint64_t *page = atomic_load_explicit(&t->pages[pg], memory_order_relaxed);
+	_Atomic uint64_t *page =
+		atomic_load_explicit(&t->pages[pg], memory_order_relaxed);
 	if (CV_UNLIKELY(!page)) {
-		page = calloc(PAGE_CELLS, sizeof(*page));
+		/* cache-line aligned: no line shared with another thread's page
+		 */
+		page = aligned_alloc(64, PAGE_CELLS * sizeof(*page));
 		if (!page)
-			return NULL; /* the update is lost; nothing else breaks */
-		atomic_store_explicit(&t->pages[pg], page, memory_order_release);
+			return NULL; /* the update is lost; nothing else breaks
+				      */
+		for (uint32_t i = 0; i < PAGE_CELLS; i++)
+			atomic_init(&page[i], 0);
+		atomic_store_explicit(&t->pages[pg], page,
+				      memory_order_release);
 	}
 	return page + s->cell % PAGE_CELLS;
 }
 
 static inline void cell_add(_Atomic uint64_t *c, uint64_t n)
 {
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+	atomic_store_explicit(c,
+			      atomic_load_explicit(c, memory_order_relaxed) + n,
 			      memory_order_relaxed);
 }
 
@@ -497,7 +528,8 @@ void cv_metric_gauge_add(struct cv_metric *s, int64_t d)
 		return;
 	_Atomic uint64_t *c = cells_of(s);
 	if (c)
-		cell_add(c, (uint64_t)d); /* two's complement: sums wrap right */
+		cell_add(c,
+			 (uint64_t)d); /* two's complement: sums wrap right */
 }
 
 void cv_metric_gauge_set(struct cv_metric *s, int64_t v)
@@ -527,18 +559,20 @@ void cv_metric_observe(struct cv_metric *s, double v)
 	atomic_store_explicit(sum, bits, memory_order_relaxed);
 }
 
-/* ---- reading ------------------------------------------------------------------ */
+/* ---- reading
+ * ------------------------------------------------------------------ */
 
 static uint64_t cell_sum(const struct cv_metrics *m, uint32_t cell)
 {
 	uint64_t v = 0;
-	for (struct tcells *t = atomic_load_explicit(&((struct cv_metrics *)m)->threads,
-						      memory_order_acquire);
+	for (struct tcells *t = atomic_load_explicit(
+		     &((struct cv_metrics *)m)->threads, memory_order_acquire);
 	     t; t = t->next) {
-		_Atomic uint64_t *page =
-			atomic_load_explicit(&t->pages[cell / PAGE_CELLS], memory_order_acquire);
+		_Atomic uint64_t *page = atomic_load_explicit(
+			&t->pages[cell / PAGE_CELLS], memory_order_acquire);
 		if (page)
-			v += atomic_load_explicit(&page[cell % PAGE_CELLS], memory_order_relaxed);
+			v += atomic_load_explicit(&page[cell % PAGE_CELLS],
+						  memory_order_relaxed);
 	}
 	return v;
 }
@@ -546,11 +580,11 @@ static uint64_t cell_sum(const struct cv_metrics *m, uint32_t cell)
 static double cell_sum_double(const struct cv_metrics *m, uint32_t cell)
 {
 	double v = 0;
-	for (struct tcells *t = atomic_load_explicit(&((struct cv_metrics *)m)->threads,
-						      memory_order_acquire);
+	for (struct tcells *t = atomic_load_explicit(
+		     &((struct cv_metrics *)m)->threads, memory_order_acquire);
 	     t; t = t->next) {
-		_Atomic uint64_t *page =
-			atomic_load_explicit(&t->pages[cell / PAGE_CELLS], memory_order_acquire);
+		_Atomic uint64_t *page = atomic_load_explicit(
+			&t->pages[cell / PAGE_CELLS], memory_order_acquire);
 		if (!page)
 			continue;
 		uint64_t bits = atomic_load_explicit(&page[cell % PAGE_CELLS],
@@ -573,7 +607,8 @@ int64_t cv_metric_gauge_value(const struct cv_metric *s)
 {
 	if (!s || s->type != CV_METRIC_GAUGE)
 		return 0;
-	return atomic_load_explicit(&((struct cv_metric *)s)->gauge_base, memory_order_relaxed) +
+	return atomic_load_explicit(&((struct cv_metric *)s)->gauge_base,
+				    memory_order_relaxed) +
 	       (int64_t)cell_sum(s->reg, s->cell);
 }
 
@@ -590,7 +625,8 @@ void cv_metric_hist_value(const struct cv_metric *s, uint64_t *count,
 				counts[i] = c;
 		}
 		if (sum)
-			*sum = cell_sum_double(s->reg, s->cell + (uint32_t)nb + 1);
+			*sum = cell_sum_double(s->reg,
+					       s->cell + (uint32_t)nb + 1);
 	} else if (sum) {
 		*sum = 0;
 	}
@@ -668,9 +704,12 @@ static void labels_append(struct cv_buf *out, const struct cv_metric *s,
 static const char *type_name(enum cv_metric_type t)
 {
 	switch (t) {
-	case CV_METRIC_COUNTER: return "counter";
-	case CV_METRIC_GAUGE: return "gauge";
-	case CV_METRIC_HISTOGRAM: return "histogram";
+	case CV_METRIC_COUNTER:
+		return "counter";
+	case CV_METRIC_GAUGE:
+		return "gauge";
+	case CV_METRIC_HISTOGRAM:
+		return "histogram";
 	}
 	return "untyped";
 }
@@ -713,20 +752,24 @@ int cv_metrics_render(struct cv_metrics *m, struct cv_buf *out)
 			continue;
 		cv_buf_printf(out, "# HELP %s ", f->name);
 		esc_append(out, f->help, false);
-		cv_buf_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
+		cv_buf_printf(out, "\n# TYPE %s %s\n", f->name,
+			      type_name(f->type));
 		for (const struct cv_metric *s = f->series; s; s = s->next) {
 			switch (f->type) {
 			case CV_METRIC_COUNTER:
 				cv_buf_append_str(out, f->name);
 				labels_append(out, s, NULL);
-				cv_buf_printf(out, " %llu\n",
-					      (unsigned long long)cv_metric_counter_value(s));
+				cv_buf_printf(
+					out, " %llu\n",
+					(unsigned long long)
+						cv_metric_counter_value(s));
 				break;
 			case CV_METRIC_GAUGE:
 				cv_buf_append_str(out, f->name);
 				labels_append(out, s, NULL);
-				cv_buf_printf(out, " %lld\n",
-					      (long long)cv_metric_gauge_value(s));
+				cv_buf_printf(
+					out, " %lld\n",
+					(long long)cv_metric_gauge_value(s));
 				break;
 			case CV_METRIC_HISTOGRAM:
 				render_hist(out, s);
@@ -751,19 +794,24 @@ static json_t *series_json(const struct cv_metric *s)
 	json_t *labels = json_object();
 	int err = o && labels ? 0 : -ENOMEM;
 	for (size_t i = 0; !err && i < f->nlabels; i++)
-		err = json_set(labels, f->labels[i], cv_json_text(s->values[i]));
+		err = json_set(labels, f->labels[i],
+			       cv_json_text(s->values[i]));
 	if (!err) {
 		err = json_set(o, "labels", labels);
 		labels = NULL;
 	}
 	if (!err && f->type == CV_METRIC_COUNTER)
-		err = json_set(o, "value", json_integer((json_int_t)cv_metric_counter_value(s)));
+		err = json_set(
+			o, "value",
+			json_integer((json_int_t)cv_metric_counter_value(s)));
 	if (!err && f->type == CV_METRIC_GAUGE)
-		err = json_set(o, "value", json_integer(cv_metric_gauge_value(s)));
+		err = json_set(o, "value",
+			       json_integer(cv_metric_gauge_value(s)));
 	if (!err && f->type == CV_METRIC_HISTOGRAM) {
 		uint64_t counts[CV_METRICS_MAX_BUCKETS + 1], count, cum = 0;
 		double sum;
-		cv_metric_hist_value(s, &count, &sum, counts, CV_ARRAY_SIZE(counts));
+		cv_metric_hist_value(s, &count, &sum, counts,
+				     CV_ARRAY_SIZE(counts));
 		json_t *b = json_array();
 		err = json_set(o, "count", json_integer((json_int_t)count));
 		if (!err)
@@ -779,10 +827,13 @@ static json_t *series_json(const struct cv_metric *s)
 				err = -ENOMEM;
 				break;
 			}
-			err = json_set(e, "le", i < f->nbuckets ? json_real(f->buckets[i])
-							       : json_string("+Inf"));
+			err = json_set(e, "le",
+				       i < f->nbuckets
+					       ? json_real(f->buckets[i])
+					       : json_string("+Inf"));
 			if (!err)
-				err = json_set(e, "count", json_integer((json_int_t)cum));
+				err = json_set(e, "count",
+					       json_integer((json_int_t)cum));
 		}
 	}
 	json_decref(labels);
@@ -800,7 +851,8 @@ int cv_metrics_json(struct cv_metrics *m, json_t **out)
 	json_t *root = json_object();
 	int err = root ? 0 : -ENOMEM;
 	pthread_mutex_lock(&m->lock);
-	for (const struct cv_metric_family *f = m->fams; !err && f; f = f->next) {
+	for (const struct cv_metric_family *f = m->fams; !err && f;
+	     f = f->next) {
 		json_t *fo = json_object();
 		json_t *arr = json_array();
 		if (!fo || !arr) {
@@ -811,14 +863,16 @@ int cv_metrics_json(struct cv_metrics *m, json_t **out)
 		}
 		err = json_set(root, f->name, fo);
 		if (!err)
-			err = json_set(fo, "type", json_string(type_name(f->type)));
+			err = json_set(fo, "type",
+				       json_string(type_name(f->type)));
 		if (!err)
 			err = json_set(fo, "help", cv_json_text(f->help));
 		if (!err)
 			err = json_set(fo, "series", arr);
 		else
 			json_decref(arr);
-		for (const struct cv_metric *s = f->series; !err && s; s = s->next) {
+		for (const struct cv_metric *s = f->series; !err && s;
+		     s = s->next) {
 			json_t *so = series_json(s);
 			if (!so || json_array_append_new(arr, so))
 				err = -ENOMEM;

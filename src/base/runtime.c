@@ -263,6 +263,10 @@ static void main_wake_cb(uv_async_t *a)
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct cv_rt *rt = s->data;
+	if (rt->p.on_signal) {
+		rt->p.on_signal(rt, signum, rt->p.arg);
+		return;
+	}
 	cv_log(CV_LOG_INFO, "runtime", "signal %d: stopping", signum);
 	cv_rt_stop(rt);
 }

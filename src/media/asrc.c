@@ -223,25 +223,65 @@ static double dbm0_amp(double dbm0)
 	return 32767.0 * pow(10.0, (dbm0 - 3.14) / 20.0);
 }
 
+/* Sine by the recurrence s[k+1] = 2cos(w) s[k] - s[k-1], seeded from the
+ * phase at the start of each run, so no sin() per sample. */
+struct osc {
+	double c, y1, y2; /* y1 = s[k-1], y2 = s[k-2] */
+};
+
+static void osc_init(struct osc *o, double ph_cycles, double f, double dt)
+{
+	double w = 2 * M_PI * f * dt, p = 2 * M_PI * ph_cycles;
+	o->c = 2 * cos(w);
+	o->y1 = sin(p - w);
+	o->y2 = sin(p - 2 * w);
+}
+
+static inline double osc_next(struct osc *o)
+{
+	double y = o->c * o->y1 - o->y2;
+	o->y2 = o->y1;
+	o->y1 = y;
+	return y;
+}
+
 static int tone_read(void *arg, int16_t *pcm, size_t n, uint32_t rate)
 {
 	struct tone_src *t = arg;
 	double dt = 1.0 / rate;
 	size_t i = 0;
-	for (; i < n && !t->done; i++) {
+	while (i < n && !t->done) {
 		const struct tone_seg *s = &t->seg[t->cur];
-		double v = 0;
-		if (s->f1 > 0)
-			v += sin(2 * M_PI * t->ph1);
-		if (s->f2 > 0)
-			v += sin(2 * M_PI * t->ph2);
-		pcm[i] = cv_sat16((int32_t)lrint(v * s->amp));
-		t->ph1 += s->f1 * dt;
+		/* samples left in this segment and before the duration limit */
+		double left_s = 1e9;
+		if (s->ms)
+			left_s = s->ms / 1000.0 - t->seg_t;
+		if (t->limit_s > 0 && t->limit_s - t->total_t < left_s)
+			left_s = t->limit_s - t->total_t;
+		size_t run = n - i;
+		double lr = ceil(left_s * rate - 1e-6);
+		if (lr < 1)
+			lr = 1;
+		if (lr < (double)run)
+			run = (size_t)lr;
+		struct osc o1, o2;
+		osc_init(&o1, t->ph1, s->f1, dt);
+		osc_init(&o2, t->ph2, s->f2, dt);
+		for (size_t k = 0; k < run; k++) {
+			double v = 0;
+			if (s->f1 > 0)
+				v += osc_next(&o1);
+			if (s->f2 > 0)
+				v += osc_next(&o2);
+			pcm[i + k] = cv_sat16((int32_t)lrint(v * s->amp));
+		}
+		i += run;
+		t->ph1 += s->f1 * dt * (double)run;
 		t->ph1 -= floor(t->ph1);
-		t->ph2 += s->f2 * dt;
+		t->ph2 += s->f2 * dt * (double)run;
 		t->ph2 -= floor(t->ph2);
-		t->seg_t += dt;
-		t->total_t += dt;
+		t->seg_t += dt * (double)run;
+		t->total_t += dt * (double)run;
 		if (t->limit_s > 0 && t->total_t >= t->limit_s - 1e-9)
 			t->done = true;
 		if (s->ms && t->seg_t * 1000.0 >= s->ms - 1e-6) {

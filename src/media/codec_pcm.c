@@ -125,7 +125,8 @@ static int l16_decode(void *st, const uint8_t *in, size_t len, int16_t *pcm,
 	return 0;
 }
 
-#define L16_CODEC(rate, pt)                  \
+/* max_ptime keeps a packet within CV_CODEC_MAX_PAYLOAD (1500 bytes). */
+#define L16_CODEC(rate, pt, maxp)            \
 	{                                    \
 		.name = "L16",               \
 		.clock_rate = (rate),        \
@@ -134,7 +135,7 @@ static int l16_decode(void *st, const uint8_t *in, size_t len, int16_t *pcm,
 		.static_pt = 255,            \
 		.default_pt = (pt),          \
 		.frame_ms = 10,              \
-		.max_ptime = 20,             \
+		.max_ptime = (maxp),         \
 		.ie = 0,                     \
 		.bpl = 25,                   \
 		.encode = l16_encode,        \
@@ -142,6 +143,6 @@ static int l16_decode(void *st, const uint8_t *in, size_t len, int16_t *pcm,
 		.payload_samples = l16_samples, \
 	}
 
-const struct cv_codec cv_codec_l16_8k = L16_CODEC(8000, 118);
-const struct cv_codec cv_codec_l16_16k = L16_CODEC(16000, 119);
-const struct cv_codec cv_codec_l16_48k = L16_CODEC(48000, 120);
+const struct cv_codec cv_codec_l16_8k = L16_CODEC(8000, 118, 90);
+const struct cv_codec cv_codec_l16_16k = L16_CODEC(16000, 119, 40);
+const struct cv_codec cv_codec_l16_48k = L16_CODEC(48000, 120, 10);

@@ -2,22 +2,21 @@
  * stream with symmetric-RTP latching (hijack guard as in sessions),
  * optional SSRC/sequence/timestamp rewriting and per-leg statistics.
  *
- * Speed: all relay sockets of a worker sit in one private epoll set whose
- * fd the worker's uv loop polls; a readiness callback drains up to 256
- * ready sockets, each with one recvmmsg of up to `batch` datagrams and one
- * sendmmsg per destination socket. Buffers live in the relay object:
- * nothing is allocated per packet. */
+ * Speed: each relay socket is a uv_poll_t on the worker's loop (one
+ * epoll_wait serves them all; a nested private epoll set measured slower,
+ * see docs/rtp.md); a readiness callback does one recvmmsg of up to
+ * `batch` datagrams and one sendmmsg per destination socket. Buffers live
+ * in the relay object: nothing is allocated per packet. */
 #include <netinet/in.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "rtp_int.h"
 
 #define MAX_BATCH 64
-#define MAX_EVENTS 256
-#define MAX_ROUNDS 4
 
 struct relay_sock {
+	uv_poll_t poll;
+	bool open;
 	int fd;
 	bool rtcp;
 	uint8_t leg;
@@ -65,19 +64,17 @@ struct cv_rtp_relay_stream {
 struct cv_rtp_relay {
 	struct cv_rtp_relay_params p;
 	char local_addr[64];
-	uv_poll_t poll;
-	int epfd;
 	bool closing;
 	struct cv_rtp_relay_stream *streams;
 	struct cv_rtp_relay_stats st;
 	/* batch buffers */
 	struct mmsghdr rx[MAX_BATCH];
+	unsigned rx_dirty;
 	struct iovec rx_iov[MAX_BATCH];
 	struct sockaddr_storage rx_from[MAX_BATCH];
 	struct mmsghdr tx[2][MAX_BATCH];
 	struct iovec tx_iov[2][MAX_BATCH];
 	uint8_t buf[MAX_BATCH][CV_RTP_MAX_PACKET];
-	struct epoll_event ev[MAX_EVENTS];
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -190,20 +187,15 @@ static void handle_sock(struct cv_rtp_relay *r, struct relay_sock *k)
 	struct cv_rtp_relay_stream *st = k->st;
 	struct leg *in = &st->leg[k->leg], *out = &st->leg[!k->leg];
 	unsigned batch = r->p.batch;
-	for (unsigned i = 0; i < batch; i++) {
-		r->rx_iov[i].iov_base = r->buf[i];
-		r->rx_iov[i].iov_len = CV_RTP_MAX_PACKET;
-		r->rx[i].msg_hdr = (struct msghdr){
-			.msg_name = &r->rx_from[i],
-			.msg_namelen = sizeof(r->rx_from[i]),
-			.msg_iov = &r->rx_iov[i],
-			.msg_iovlen = 1,
-		};
-	}
+	/* The headers were set up once; the kernel only rewrites the name
+	 * length and flags of the entries it filled last time. */
+	for (unsigned i = 0; i < r->rx_dirty; i++)
+		r->rx[i].msg_hdr.msg_namelen = sizeof(r->rx_from[i]);
 	int n = recvmmsg(k->fd, r->rx, batch, MSG_DONTWAIT, NULL);
 	r->st.syscalls_rx++;
 	if (n <= 0)
 		return;
+	r->rx_dirty = (unsigned)n;
 	r->st.received += (unsigned)n;
 	uint64_t now = cv_clock_us();
 	unsigned nt[2] = {0, 0}; /* 0: RTP out, 1: RTCP out */
@@ -337,39 +329,28 @@ static void handle_sock(struct cv_rtp_relay *r, struct relay_sock *k)
 	}
 }
 
-static void poll_cb(uv_poll_t *h, int status, int events)
+static void sock_cb(uv_poll_t *h, int status, int events)
 {
-	struct cv_rtp_relay *r = h->data;
-	if (status < 0 || !(events & UV_READABLE) || r->closing)
+	struct relay_sock *k = h->data;
+	struct cv_rtp_relay *r = k->st->r;
+	if (status < 0 || !(events & UV_READABLE) || r->closing || !k->open)
 		return;
-	for (int round = 0; round < MAX_ROUNDS; round++) {
-		int n = epoll_wait(r->epfd, r->ev, MAX_EVENTS, 0);
-		if (n <= 0)
-			break;
-		for (int i = 0; i < n; i++)
-			handle_sock(r, r->ev[i].data.ptr);
-		if (n < MAX_EVENTS)
-			break;
-	}
+	handle_sock(r, k);
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
 
-static void relay_dtor(void *obj)
+static void sock_closed(uv_handle_t *h)
 {
-	(void)obj;
-}
-
-static void poll_closed(uv_handle_t *h)
-{
-	cv_mem_unref(h->data);
+	struct relay_sock *k = h->data;
+	cv_mem_unref(k->st);
 }
 
 int cv_rtp_relay_create(struct cv_rtp_relay **rp, const struct cv_rtp_relay_params *p)
 {
 	if (!rp || !p || !p->loop)
 		return -EINVAL;
-	struct cv_rtp_relay *r = cv_mem_zalloc(sizeof(*r), relay_dtor);
+	struct cv_rtp_relay *r = cv_mem_zalloc(sizeof(*r), NULL);
 	if (!r)
 		return -ENOMEM;
 	r->p = *p;
@@ -384,32 +365,39 @@ int cv_rtp_relay_create(struct cv_rtp_relay **rp, const struct cv_rtp_relay_para
 		r->p.batch = 32;
 	if (r->p.batch > MAX_BATCH)
 		r->p.batch = MAX_BATCH;
-	r->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (r->epfd < 0) {
-		int err = -errno;
-		cv_mem_unref(r);
-		return err;
+	for (unsigned i = 0; i < MAX_BATCH; i++) {
+		r->rx_iov[i].iov_base = r->buf[i];
+		r->rx_iov[i].iov_len = CV_RTP_MAX_PACKET;
+		r->rx[i].msg_hdr = (struct msghdr){
+			.msg_name = &r->rx_from[i],
+			.msg_namelen = sizeof(r->rx_from[i]),
+			.msg_iov = &r->rx_iov[i],
+			.msg_iovlen = 1,
+		};
 	}
-	int err = uv_poll_init(p->loop, &r->poll, r->epfd);
-	if (err) {
-		close(r->epfd);
-		cv_mem_unref(r);
-		return err;
-	}
-	r->poll.data = r;
-	uv_poll_start(&r->poll, UV_READABLE, poll_cb);
 	*rp = r;
 	return 0;
+}
+
+static void sock_close(struct relay_sock *k)
+{
+	if (k->open) {
+		/* Stop polling before the fd goes; the handle holds a
+		 * reference on the stream until libuv has closed it. */
+		uv_poll_stop(&k->poll);
+		uv_close((uv_handle_t *)&k->poll, sock_closed);
+		k->open = false;
+	}
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
 }
 
 static void stream_close(struct cv_rtp_relay_stream *st)
 {
 	for (int i = 0; i < 2; i++) {
-		if (st->leg[i].rtp.fd >= 0)
-			close(st->leg[i].rtp.fd);
-		if (st->leg[i].rtcp.fd >= 0)
-			close(st->leg[i].rtcp.fd);
-		st->leg[i].rtp.fd = st->leg[i].rtcp.fd = -1;
+		sock_close(&st->leg[i].rtp);
+		sock_close(&st->leg[i].rtcp);
 	}
 }
 
@@ -420,9 +408,7 @@ void cv_rtp_relay_destroy(struct cv_rtp_relay *r)
 	r->closing = true;
 	while (r->streams)
 		cv_rtp_relay_stream_destroy(r->streams);
-	uv_poll_stop(&r->poll);
-	close(r->epfd);
-	uv_close((uv_handle_t *)&r->poll, poll_closed);
+	cv_mem_unref(r);
 }
 
 void cv_rtp_relay_stats(const struct cv_rtp_relay *r, struct cv_rtp_relay_stats *out)
@@ -433,15 +419,18 @@ void cv_rtp_relay_stats(const struct cv_rtp_relay *r, struct cv_rtp_relay_stats 
 
 static int add_sock(struct cv_rtp_relay *r, struct relay_sock *k)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = k};
-	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, k->fd, &ev))
-		return -errno;
-	return 0;
+	int err = uv_poll_init(r->p.loop, &k->poll, k->fd);
+	if (err)
+		return err;
+	k->poll.data = k;
+	k->open = true;
+	cv_mem_ref(k->st);
+	return uv_poll_start(&k->poll, UV_READABLE, sock_cb);
 }
 
 static void stream_dtor(void *obj)
 {
-	stream_close(obj);
+	(void)obj; /* sockets were closed by stream_close() */
 }
 
 int cv_rtp_relay_stream_create(struct cv_rtp_relay *r, struct cv_rtp_relay_stream **sp,
@@ -476,13 +465,16 @@ int cv_rtp_relay_stream_create(struct cv_rtp_relay *r, struct cv_rtp_relay_strea
 					    l->mux, &l->rtp.fd, &l->rtcp.fd, &port);
 		if (err)
 			break;
-		l->rtp = (struct relay_sock){l->rtp.fd, false, (uint8_t)i, st};
-		l->rtcp = (struct relay_sock){l->rtcp.fd, true, (uint8_t)i, st};
+		l->rtp.rtcp = false;
+		l->rtcp.rtcp = true;
+		l->rtp.leg = l->rtcp.leg = (uint8_t)i;
+		l->rtp.st = l->rtcp.st = st;
 		err = add_sock(r, &l->rtp);
 		if (!err && l->rtcp.fd >= 0)
 			err = add_sock(r, &l->rtcp);
 	}
 	if (err) {
+		stream_close(st);
 		cv_mem_unref(st);
 		return err;
 	}
@@ -507,7 +499,6 @@ void cv_rtp_relay_stream_destroy(struct cv_rtp_relay_stream *st)
 	if (st->next)
 		st->next->prev = st->prev;
 	r->st.streams--;
-	/* Closing the fds removes them from the epoll set. */
 	stream_close(st);
 	cv_mem_unref(st);
 }

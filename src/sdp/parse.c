@@ -70,7 +70,14 @@ bool cv_sdp__tok(struct cv_pl *rest, struct cv_pl *tok)
 
 bool cv_sdp__split(struct cv_pl s, char c, struct cv_pl *a, struct cv_pl *b)
 {
-	const char *m = s.l ? memchr(s.p, c, s.l) : NULL;
+	/* values are short: a loop beats a memchr call */
+	const char *m = NULL;
+	for (size_t i = 0; i < s.l; i++) {
+		if (s.p[i] == c) {
+			m = s.p + i;
+			break;
+		}
+	}
 	if (!m) {
 		*a = s;
 		b->p = s.p + s.l;
@@ -284,8 +291,30 @@ static int line_next(struct lineit *it, const struct cv_sdp_limits *lim,
 	for (;;) {
 		if (it->p >= it->e)
 			return 0;
-		const char *s = it->p;
-		const char *nl = memchr(s, '\n', (size_t)(it->e - s));
+		const char *s = it->p, *nl;
+		if (validate) {
+			/* One byte loop finds the end and rejects NUL and a bare
+			 * CR (never valid inside a line, RFC 8866 §5). */
+			const char *q = s;
+			nl = NULL;
+			while (q < it->e) {
+				unsigned char c = (unsigned char)*q;
+				if (CV_LIKELY(c > '\r')) {
+					q++;
+					continue;
+				}
+				if (c == '\n') {
+					nl = q;
+					break;
+				}
+				if (c == '\0' || (c == '\r' && (q + 1 == it->e || q[1] != '\n')))
+					return CV_EPARSE;
+				q++;
+			}
+		} else {
+			/* the second pass reads text the first one checked */
+			nl = memchr(s, '\n', (size_t)(it->e - s));
+		}
 		const char *le = nl ? nl : it->e;
 		it->p = nl ? nl + 1 : it->e;
 		if (le > s && le[-1] == '\r')
@@ -293,15 +322,11 @@ static int line_next(struct lineit *it, const struct cv_sdp_limits *lim,
 		size_t l = (size_t)(le - s);
 		if (l == 0)
 			continue;
-		/* the second pass reads what the first one checked */
 		if (validate) {
 			if (l > lim->max_line_len)
 				return CV_ETOOBIG;
 			/* RFC 8866 §5: <type>=<value>, one letter, no spaces */
 			if (l < 2 || s[0] < 'a' || s[0] > 'z' || s[1] != '=')
-				return CV_EPARSE;
-			/* a bare CR inside a line is never valid */
-			if (memchr(s, '\r', l))
 				return CV_EPARSE;
 		}
 		out->type = s[0];
@@ -319,10 +344,6 @@ static int count_pass(const char *text, size_t len, const struct cv_sdp_limits *
 	uint32_t sect_attrs = 0;
 	int r;
 	memset(n, 0, sizeof(*n));
-	/* NUL is never valid in SDP text (RFC 8866 §5: text is UTF-8 or
-	 * byte-string, NUL excluded) */
-	if (len && memchr(text, '\0', len))
-		return CV_EPARSE;
 	while ((r = line_next(&it, lim, &ln, true)) > 0) {
 		if (++n->lines > lim->max_lines)
 			return CV_ETOOBIG;

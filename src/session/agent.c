@@ -60,6 +60,8 @@ static void on_response(struct cv_ua *ua, struct cv_txn *ct,
 		call_response((struct cv_call *)kind, ct, r);
 	else if (*kind == UARG_REGC)
 		regc_response((struct cv_regc *)kind, ct, r);
+	else if (*kind == UARG_OREQ)
+		oreq_response((struct oreq *)kind, ct, r);
 }
 
 static void on_ack_timeout(struct cv_ua *ua, struct cv_dlg *dlg, void *arg)
@@ -111,6 +113,7 @@ void cv_agent_destroy(struct cv_agent *ag)
 		return;
 	call_destroy_all(ag);
 	regc_destroy_all(ag);
+	oreq_destroy_all(ag);
 	cv_ua_destroy(ag->ua);
 	free(ag->contact_user);
 	free(ag);

@@ -67,11 +67,13 @@ static void set_state(struct cv_call *c, enum cv_call_state st, uint16_t status,
 		return;
 	c->state = st;
 	cv_mem_ref(c);
+	/* media stops before the application hears of the end, so it may
+	 * release the call (and its media) from the callback */
+	if (st == CV_CALL_ENDED && c->media)
+		c->media->stop(c->marg);
 	if (!c->released && c->ag->h->state)
 		c->ag->h->state(c, st, status, reason, c->uarg);
 	if (st == CV_CALL_ENDED) {
-		if (c->media)
-			c->media->stop(c->marg);
 		if (c->dlg) {
 			cv_dlg_set_uarg(c->dlg, NULL);
 			cv_dlg_terminate(c->dlg);

@@ -5,7 +5,7 @@
 #include "cvoip/digest.h"
 #include "cvoip/session.h"
 
-enum { UARG_CALL = 0x43414c4c, UARG_REGC = 0x52454743 };
+enum { UARG_CALL = 0x43414c4c, UARG_REGC = 0x52454743, UARG_OREQ = 0x4f524551 };
 
 struct cv_call {
 	int kind; /* UARG_CALL: first, the txn uarg tag */
@@ -70,6 +70,7 @@ struct cv_agent {
 	struct cv_call *calls;
 	size_t ncalls;
 	struct cv_regc *regs;
+	struct oreq *oreqs;
 };
 
 /* call.c */
@@ -88,6 +89,12 @@ void call_destroy_all(struct cv_agent *ag);
 void regc_response(struct cv_regc *r, struct cv_txn *ct,
 		   const struct cv_txn_resp *resp);
 void regc_destroy_all(struct cv_agent *ag);
+
+/* oreq.c */
+struct oreq;
+void oreq_response(struct oreq *o, struct cv_txn *ct,
+		   const struct cv_txn_resp *r);
+void oreq_destroy_all(struct cv_agent *ag);
 
 /* auth (call.c): an Authorization / Proxy-Authorization header line for a
  * 401/407 response, into out. */

@@ -41,7 +41,7 @@ static bool ci_eq(const char *p, size_t l, const char *lit, size_t ll)
 	if (l != ll)
 		return false;
 	for (size_t i = 0; i < l; i++)
-		if ((char)(p[i] | 0x20) != lit[i])
+		if (sip_lower(p[i]) != lit[i])
 			return false;
 	return true;
 }
@@ -136,7 +136,7 @@ int cv_sip_peek_call_id(const char *buf, size_t len, struct cv_pl *call_id)
 			break; /* end of headers */
 		const char *le = line_end(p, end);
 		/* fast reject: first letter must be c/C or i/I */
-		char f = (char)(*p | 0x20);
+		char f = sip_lower(*p);
 		if (f == 'c' || f == 'i') {
 			size_t nlen;
 			const char *c = find_colon(p, le, &nlen);

@@ -209,6 +209,19 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg, struct cv_sip_verdict *v
 			return CV_EPARSE;
 		}
 	}
+	/* Call-ID = word [ "@" word ] (RFC 3261 §25.1) */
+	unsigned ats = 0;
+	for (size_t i = 0; i < msg->call_id.l; i++) {
+		char c = msg->call_id.p[i];
+		if (c == '@')
+			ats++;
+		else if (!sip_is(c, SIP_C_WORD))
+			ats = 2;
+	}
+	if (ats > 1) {
+		sip_verdict(v, st, "Malformed Call-ID");
+		return CV_EPARSE;
+	}
 	struct cv_sip_naddr *ft[2] = {(struct cv_sip_naddr *)&msg->from,
 				      (struct cv_sip_naddr *)&msg->to};
 	for (int i = 0; i < 2; i++) {

@@ -77,7 +77,7 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 			return CV_EPARSE;
 		p = rb + 1;
 	} else {
-		while (p < e && (sip_is(*p, SIP_C_HOST) || *p == '_'))
+		while (p < e && sip_is(*p, SIP_C_HOST))
 			p++;
 	}
 	const char *he = p;
@@ -93,9 +93,17 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 	}
 	via->sent_by = sip_pl(hs, p);
 	uint16_t port = 0;
-	int err = sip_hostport_parse(sip_pl(hs, he), &via->host, &via->ipv6, &port, NULL);
-	if (err)
-		return err;
+	int err;
+	if (*hs == '[') {
+		err = sip_hostport_parse(sip_pl(hs, he), &via->host, &via->ipv6, &port, NULL);
+		if (err)
+			return err;
+	} else {
+		/* the scan above took only host characters */
+		if (he == hs || *hs == '.' || *hs == '-')
+			return CV_EPARSE;
+		via->host = sip_pl(hs, he);
+	}
 	if (ps) {
 		uint32_t n;
 		const char *end;
@@ -141,20 +149,21 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 	    (via->ttl.p && !via->ttl.l) || (via->maddr.p && !via->maddr.l))
 		return CV_EPARSE;
 	struct cv_pl tr = via->transport;
-	if (sip_ci_lit(tr, "udp"))
-		via->tp = CV_SIP_TP_UDP;
-	else if (sip_ci_lit(tr, "tcp"))
-		via->tp = CV_SIP_TP_TCP;
-	else if (sip_ci_lit(tr, "tls"))
-		via->tp = CV_SIP_TP_TLS;
-	else if (sip_ci_lit(tr, "sctp"))
+	via->tp = CV_SIP_TP_OTHER;
+	if (tr.l == 3) {
+		if (sip_ci_lit(tr, "udp"))
+			via->tp = CV_SIP_TP_UDP;
+		else if (sip_ci_lit(tr, "tcp"))
+			via->tp = CV_SIP_TP_TCP;
+		else if (sip_ci_lit(tr, "tls"))
+			via->tp = CV_SIP_TP_TLS;
+		else if (sip_ci_lit(tr, "wss"))
+			via->tp = CV_SIP_TP_WSS;
+	} else if (sip_ci_lit(tr, "sctp")) {
 		via->tp = CV_SIP_TP_SCTP;
-	else if (sip_ci_lit(tr, "ws"))
+	} else if (sip_ci_lit(tr, "ws")) {
 		via->tp = CV_SIP_TP_WS;
-	else if (sip_ci_lit(tr, "wss"))
-		via->tp = CV_SIP_TP_WSS;
-	else
-		via->tp = CV_SIP_TP_OTHER;
+	}
 	return 0;
 }
 
@@ -198,14 +207,12 @@ int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 		}
 	}
 	if (*p == '<') {
-		const char *gt = memchr(p, '>', (size_t)(e - p));
-		if (!gt)
+		/* no LWS (all <= 0x20) inside <> (RFC 3261 §25.1 LAQUOT/RAQUOT) */
+		const char *gt = sip_scan_until(p + 1, e, '>', '<', '>');
+		if (gt >= e || *gt != '>')
 			return CV_EPARSE;
 		na->uri = sip_pl(p + 1, gt);
 		na->angle = true;
-		for (size_t i = 0; i < na->uri.l; i++)
-			if (sip_is_lws(na->uri.p[i]) || na->uri.p[i] == '<')
-				return CV_EPARSE;
 		p = gt + 1;
 	} else {
 		const char *s = p;
@@ -218,12 +225,14 @@ int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 	}
 	if (!scheme_ok(na->uri))
 		return CV_EPARSE;
-	if (hparams(p, e, &na->params))
-		return CV_EPARSE;
-	struct cv_pl t;
-	if (na->params.l && cv_sip_param_get(na->params, "tag", &t) == 0)
-		na->tag = t;
-	return 0;
+	p = sip_skip_ws(p, e);
+	na->params = sip_pl(p, e);
+	struct cv_pl rest = na->params, n, v;
+	int err;
+	while ((err = cv_sip_param_next(&rest, &n, &v)) == 0)
+		if (n.l == 3 && sip_ci_lit(n, "tag"))
+			na->tag = v;
+	return err == CV_ENOTFOUND ? 0 : CV_EPARSE;
 }
 
 static int delta_param(struct cv_pl params, const char *name, int64_t *out)
@@ -252,10 +261,24 @@ int cv_sip_contact_parse(struct cv_pl value, struct cv_sip_contact *c)
 	int err = cv_sip_naddr_parse(v, &c->addr);
 	if (err)
 		return err;
-	struct cv_pl params = c->addr.params, q;
-	if (delta_param(params, "expires", &c->expires))
-		return CV_EPARSE;
-	if (cv_sip_param_get(params, "q", &q) == 0) {
+	struct cv_pl rest = c->addr.params, n, pv, q = {NULL, 0};
+	while (cv_sip_param_next(&rest, &n, &pv) == 0) {
+		if (n.l == 7 && sip_ci_lit(n, "expires")) {
+			uint32_t x;
+			if (cv_sip_u32_parse(pv, &x))
+				return CV_EPARSE;
+			c->expires = x;
+		} else if (n.l == 1 && sip_lower(n.p[0]) == 'q') {
+			q = pv;
+			if (!q.p)
+				q.p = n.p;
+		} else if (n.l == 13 && sip_ci_lit(n, "+sip.instance")) {
+			c->instance = pv;
+		} else if (n.l == 6 && sip_ci_lit(n, "reg-id")) {
+			c->reg_id = pv;
+		}
+	}
+	if (q.p) {
 		/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) */
 		if (!q.l || (q.p[0] != '0' && q.p[0] != '1') || q.l > 5 ||
 		    (q.l > 1 && q.p[1] != '.'))
@@ -270,8 +293,6 @@ int cv_sip_contact_parse(struct cv_pl value, struct cv_sip_contact *c)
 			return CV_EPARSE;
 		c->q = val;
 	}
-	cv_sip_param_get(params, "+sip.instance", &c->instance);
-	cv_sip_param_get(params, "reg-id", &c->reg_id);
 	return 0;
 }
 

@@ -191,11 +191,10 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 			FAIL(414, "Request-URI too long");
 		if (!sl.b.l || !sip_is(sl.b.p[0], SIP_C_ALPHA))
 			FAIL(400, "Malformed Request-URI");
-		for (size_t i = 0; i < sl.b.l; i++) {
-			unsigned char c = (unsigned char)sl.b.p[i];
-			if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '"')
-				FAIL(400, "Malformed Request-URI");
-		}
+		if (sip_scan_until(sl.b.p, sl.b.p + sl.b.l, '<', '>', '"') != sl.b.p + sl.b.l)
+			FAIL(400, "Malformed Request-URI");
+		if (sip_has_high(sl.b.p, sl.b.p + sl.b.l))
+			FAIL(400, "Malformed Request-URI");
 		if (!version_ok(sl.c.p, sl.c.p + sl.c.l, &other_version)) {
 			if (other_version)
 				FAIL(505, "Version Not Supported");
@@ -230,8 +229,11 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 			break;
 		}
 		const char *ns = p;
-		while (p < end && sip_is(*p, SIP_C_TOKEN))
+		uint32_t hh = SIP_HHASH_INIT;
+		while (p < end && sip_is(*p, SIP_C_TOKEN)) {
+			hh = SIP_HHASH_STEP(hh, *p);
 			p++;
+		}
 		const char *ne = p;
 		if (ne == ns)
 			FAIL(400, "Malformed header name");
@@ -239,6 +241,7 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 			p++;
 		if (p >= end || *p != ':')
 			FAIL(400, "Malformed header name");
+		const char *colon = p;
 		p++;
 		/* find the end of the line, following folded continuations */
 		const char *le;
@@ -257,8 +260,7 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 		const char *lend = le < end ? le + 1 : end;
 		if ((size_t)(lend - ns) > max_line)
 			FAIL(400, "Header line too long");
-		const char *vs = ns + (size_t)(ne - ns);
-		vs = (const char *)memchr(vs, ':', (size_t)(lend - vs)) + 1;
+		const char *vs = colon + 1;
 		const char *ve = le;
 		while (vs < ve && sip_is_lws(*vs))
 			vs++;
@@ -277,7 +279,7 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 		h->val_off = (uint32_t)(vs - b);
 		h->val_len = (uint32_t)(ve - vs);
 		h->line_len = (uint32_t)(lend - ns);
-		h->id = (uint16_t)cv_sip_hdr_id_of(sip_pl(ns, ne));
+		h->id = (uint16_t)sip_hdr_lookup(ns, (size_t)(ne - ns), hh);
 		p = lend;
 	}
 	if (!body) {
@@ -341,9 +343,11 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 		FAIL(400, "Multiple Call-ID");
 	if (!h || !h->value.l)
 		FAIL(400, "Missing Call-ID");
-	for (size_t i = 0; i < h->value.l; i++)
-		if (!sip_is(h->value.p[i], SIP_C_WORD) && h->value.p[i] != '@')
-			FAIL(400, "Malformed Call-ID");
+	/* word [ "@" word ]: no LWS or controls; the full word-character check
+	 * is in cv_sip_msg_parse_full */
+	if (sip_scan_until(h->value.p, h->value.p + h->value.l, 0x7f, 0x7f, 0x7f) !=
+	    h->value.p + h->value.l)
+		FAIL(400, "Malformed Call-ID");
 	m->call_id = h->value;
 
 	if (single(m, CV_SIP_HDR_CSEQ, &h))

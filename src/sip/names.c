@@ -171,56 +171,69 @@ static const uint8_t compact[26] = {
 	['v' - 'a'] = CV_SIP_HDR_VIA,            ['x' - 'a'] = CV_SIP_HDR_SESSION_EXPIRES,
 };
 
-/* Buckets by (length, lowercase first letter) computed at first use would
- * need a lock; instead a small static hash over (len, first, last). */
+/* Open-addressed table keyed by a case-folded FNV-1a hash of the name,
+ * filled once at load time (constructor), read-only afterwards. The parser
+ * computes the hash while it scans the name, so a lookup is one probe and
+ * one short compare in the common case. */
 #define HBITS 9
-static uint16_t hslot[1 << HBITS]; /* id+1, 0 empty */
+#define HMASK ((1u << HBITS) - 1)
+static struct {
+	uint8_t id;
+	uint8_t len;
+	char lc[22];
+	const char *canon;
+} htab[1 << HBITS];
 
-static unsigned hkey(size_t len, char first, char last)
-{
-	unsigned h = (unsigned)len * 31u + (unsigned char)first * 7u +
-		     (unsigned char)last * 131u;
-	return h & ((1u << HBITS) - 1);
-}
-
-static bool ci_eq_canon(const char *p, size_t l, const char *c)
+static bool ci_eq_lc(const char *p, size_t l, const char *lc)
 {
 	for (size_t i = 0; i < l; i++)
-		if (sip_lower(p[i]) != sip_lower(c[i]))
+		if (sip_lower(p[i]) != lc[i])
 			return false;
-	return c[l] == '\0';
+	return true;
 }
 
-/* Called once from a constructor so lookups never race. */
 __attribute__((constructor)) static void hinit(void)
 {
 	for (int id = 1; id < CV_SIP_HDR_COUNT; id++) {
 		const char *n = canon[id];
 		size_t l = strlen(n);
-		unsigned k = hkey(l, sip_lower(n[0]), sip_lower(n[l - 1]));
-		while (hslot[k])
-			k = (k + 1) & ((1u << HBITS) - 1);
-		hslot[k] = (uint16_t)(id + 1);
+		uint32_t h = SIP_HHASH_INIT;
+		for (size_t i = 0; i < l; i++)
+			h = SIP_HHASH_STEP(h, n[i]);
+		unsigned k = h & HMASK;
+		while (htab[k].id)
+			k = (k + 1) & HMASK;
+		htab[k].id = (uint8_t)id;
+		htab[k].len = (uint8_t)l;
+		htab[k].canon = n;
+		for (size_t i = 0; i < l; i++)
+			htab[k].lc[i] = sip_lower(n[i]);
 	}
+}
+
+enum cv_sip_hdr_id sip_hdr_lookup(const char *p, size_t n, uint32_t h)
+{
+	if (n == 1) {
+		char c = sip_lower(p[0]);
+		return (c >= 'a' && c <= 'z') ? (enum cv_sip_hdr_id)compact[c - 'a']
+					      : CV_SIP_HDR_OTHER;
+	}
+	if (n > 21)
+		return CV_SIP_HDR_OTHER;
+	/* canonical spelling is the common case: one memcmp */
+	for (unsigned k = h & HMASK; htab[k].id; k = (k + 1) & HMASK)
+		if (htab[k].len == n &&
+		    (!memcmp(p, htab[k].canon, n) || ci_eq_lc(p, n, htab[k].lc)))
+			return (enum cv_sip_hdr_id)htab[k].id;
+	return CV_SIP_HDR_OTHER;
 }
 
 enum cv_sip_hdr_id cv_sip_hdr_id_of(struct cv_pl n)
 {
-	if (n.l == 1) {
-		char c = sip_lower(n.p[0]);
-		return (c >= 'a' && c <= 'z') ? (enum cv_sip_hdr_id)compact[c - 'a']
-					      : CV_SIP_HDR_OTHER;
-	}
-	if (n.l < 2 || n.l > 20)
-		return CV_SIP_HDR_OTHER;
-	unsigned k = hkey(n.l, sip_lower(n.p[0]), sip_lower(n.p[n.l - 1]));
-	while (hslot[k]) {
-		int id = hslot[k] - 1;
-		if (ci_eq_canon(n.p, n.l, canon[id]))
-			return (enum cv_sip_hdr_id)id;
-		k = (k + 1) & ((1u << HBITS) - 1);
-	}
-	return CV_SIP_HDR_OTHER;
+	uint32_t h = SIP_HHASH_INIT;
+	for (size_t i = 0; i < n.l && i < 32; i++)
+		h = SIP_HHASH_STEP(h, n.p[i]);
+	return sip_hdr_lookup(n.p, n.l, h);
 }
 
 const char *cv_sip_hdr_name(enum cv_sip_hdr_id id)

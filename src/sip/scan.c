@@ -43,14 +43,16 @@ const char *sip_skip_token(const char *p, const char *e)
 	return p;
 }
 
-bool sip_ci_lit(struct cv_pl a, const char *lit)
+bool sip_ci_lit_n(struct cv_pl a, const char *lit, size_t n)
 {
-	size_t i = 0;
-	for (; i < a.l; i++) {
-		if (!lit[i] || sip_lower(a.p[i]) != lit[i])
+	if (a.l != n)
+		return false;
+	if (!memcmp(a.p, lit, n))
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (sip_lower(a.p[i]) != lit[i])
 			return false;
-	}
-	return lit[i] == '\0';
+	return true;
 }
 
 bool sip_ipv6_valid(struct cv_pl h)
@@ -72,7 +74,7 @@ static bool host_valid(struct cv_pl h)
 		return false;
 	for (size_t i = 0; i < h.l; i++) {
 		char c = h.p[i];
-		if (!sip_is(c, SIP_C_HOST) && c != '_')
+		if (!sip_is(c, SIP_C_HOST))
 			return false;
 	}
 	return h.p[0] != '.' && h.p[0] != '-';
@@ -159,42 +161,54 @@ int cv_sip_list_next(struct cv_pl *rest, struct cv_pl *item)
 
 /* One ";name[=value]" from *rest. Value may be a quoted-string (returned
  * without quotes) or a run of non-separator characters. LWS allowed around
- * ';' and '=' (RFC 3261 SEMI, EQUAL). */
+ * ';' and '=' (RFC 3261 SEMI, EQUAL). Hot path of every parse: table-driven
+ * loops only. */
 int cv_sip_param_next(struct cv_pl *rest, struct cv_pl *name, struct cv_pl *val)
 {
 	const char *p = rest->p, *e = rest->p + rest->l;
-	p = sip_skip_ws(p, e);
+	while (p < e && sip_is_lws(*p))
+		p++;
 	if (p >= e)
 		return CV_ENOTFOUND;
-	if (*p == ';')
-		p = sip_skip_ws(p + 1, e);
+	if (*p == ';') {
+		p++;
+		while (p < e && sip_is_lws(*p))
+			p++;
+	}
 	const char *n = p;
-	p = sip_skip_token(p, e);
+	while (p < e && sip_is(*p, SIP_C_TOKEN))
+		p++;
 	if (p == n)
 		return CV_EPARSE;
-	*name = sip_pl(n, p);
+	*name = (struct cv_pl){n, (size_t)(p - n)};
 	*val = (struct cv_pl){p, 0};
-	const char *q = sip_skip_ws(p, e);
-	if (q < e && *q == '=') {
-		q = sip_skip_ws(q + 1, e);
-		if (q < e && *q == '"') {
-			const char *z = sip_skip_quoted(q, e);
+	if (p < e && *p != '=' && *p != ';' && sip_is_lws(*p)) {
+		const char *q = p;
+		while (q < e && sip_is_lws(*q))
+			q++;
+		if (q < e && *q == '=')
+			p = q;
+	}
+	if (p < e && *p == '=') {
+		p++;
+		while (p < e && sip_is_lws(*p))
+			p++;
+		if (p < e && *p == '"') {
+			const char *z = sip_skip_quoted(p, e);
 			if (!z)
 				return CV_EPARSE;
-			*val = sip_pl(q + 1, z - 1);
+			*val = (struct cv_pl){p + 1, (size_t)(z - 1 - (p + 1))};
 			p = z;
 		} else {
-			const char *v = q;
-			while (q < e && !sip_is_lws(*q) && *q != ';' && *q != ',' &&
-			       *q != '"' && (unsigned char)*q > 0x20 && *q != 0x7f)
-				q++;
-			if (q == v)
+			const char *v = p;
+			p = sip_scan_until(p, e, ';', ',', '"');
+			if (p == v)
 				return CV_EPARSE;
-			*val = sip_pl(v, q);
-			p = q;
+			*val = (struct cv_pl){v, (size_t)(p - v)};
 		}
 	}
-	p = sip_skip_ws(p, e);
+	while (p < e && sip_is_lws(*p))
+		p++;
 	if (p < e && *p != ';')
 		return CV_EPARSE;
 	rest->p = p;
@@ -207,7 +221,7 @@ int cv_sip_param_get(struct cv_pl params, const char *name, struct cv_pl *val)
 	struct cv_pl n, v;
 	int err;
 	while ((err = cv_sip_param_next(&params, &n, &v)) == 0) {
-		if (sip_ci_lit(n, name) || cv_pl_caseeq_str(n, name)) {
+		if (cv_pl_caseeq_str(n, name)) {
 			if (val)
 				*val = v;
 			return 0;

@@ -16,8 +16,9 @@ enum {
 	SIP_C_HEX = 1 << 7,
 	SIP_C_DIGIT = 1 << 8,
 	SIP_C_ALPHA = 1 << 9,
-	SIP_C_HOST = 1 << 10,    /* alphanum - . (hostname) */
+	SIP_C_HOST = 1 << 10,    /* alphanum - . _ (hostname, lenient on _) */
 	SIP_C_WORD = 1 << 11,    /* word (Call-ID) */
+	SIP_C_PVAL = 1 << 12,    /* unquoted parameter value: VCHAR but ;," */
 };
 
 extern const uint16_t sip_ctab[256];
@@ -56,6 +57,62 @@ static inline struct cv_pl sip_trim(struct cv_pl v)
 	return sip_pl(a, b);
 }
 
+/* First byte in [p,e) that is a control or space (<= 0x20), DEL, or one
+ * of a, b, c; e if none. SSE2 compares 16 bytes per step: the long runs
+ * (branch, tag, URI, Call-ID) are scanned without a per-byte branch. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline const char *sip_scan_until(const char *p, const char *e, char a,
+					 char b, char c)
+{
+	const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
+	while (e - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i m = _mm_cmpeq_epi8(_mm_min_epu8(x, sp), x);
+		m = _mm_or_si128(m, _mm_cmpeq_epi8(x, del));
+		m = _mm_or_si128(m, _mm_cmpeq_epi8(x, va));
+		m = _mm_or_si128(m, _mm_cmpeq_epi8(x, vb));
+		m = _mm_or_si128(m, _mm_cmpeq_epi8(x, vc));
+		unsigned mask = (unsigned)_mm_movemask_epi8(m);
+		if (mask)
+			return p + __builtin_ctz(mask);
+		p += 16;
+	}
+	while (p < e && (unsigned char)*p > 0x20 && *p != 0x7f && *p != a && *p != b &&
+	       *p != c)
+		p++;
+	return p;
+}
+/* Any byte >= 0x80 in [p,e)? (the sign bits, 16 at a time) */
+static inline bool sip_has_high(const char *p, const char *e)
+{
+	for (; e - p >= 16; p += 16)
+		if (_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)p)))
+			return true;
+	for (; p < e; p++)
+		if ((unsigned char)*p >= 0x80)
+			return true;
+	return false;
+}
+#else
+static inline bool sip_has_high(const char *p, const char *e)
+{
+	for (; p < e; p++)
+		if ((unsigned char)*p >= 0x80)
+			return true;
+	return false;
+}
+static inline const char *sip_scan_until(const char *p, const char *e, char a,
+					 char b, char c)
+{
+	while (p < e && (unsigned char)*p > 0x20 && *p != 0x7f && *p != a && *p != b &&
+	       *p != c)
+		p++;
+	return p;
+}
+#endif
+
 /* Offset just past the empty line that ends the headers, 0 if none. */
 size_t sip_headers_end(const char *buf, size_t len);
 
@@ -64,11 +121,19 @@ size_t sip_headers_end(const char *buf, size_t len);
 const char *sip_skip_quoted(const char *p, const char *e);
 /* Scan a token; returns end (== p when none). */
 const char *sip_skip_token(const char *p, const char *e);
-bool sip_ci_lit(struct cv_pl a, const char *lowercase_lit);
+/* Case-insensitive compare with a lowercase literal; the length test
+ * first (strlen of a literal folds to a constant). */
+bool sip_ci_lit_n(struct cv_pl a, const char *lowercase_lit, size_t n);
+#define sip_ci_lit(a, lit) sip_ci_lit_n((a), (lit), __builtin_strlen(lit))
 /* Parse host[:port] (hostname, IPv4, [IPv6]) strictly over the whole slice. */
 int sip_hostport_parse(struct cv_pl hp, struct cv_pl *host, bool *ipv6,
 		       uint16_t *port, struct cv_pl *port_pl);
 bool sip_ipv6_valid(struct cv_pl h);
+/* Case-folded FNV-1a over a header name (the parser folds it in while
+ * scanning); sip_hdr_lookup() maps it to an id. */
+#define SIP_HHASH_INIT 2166136261u
+#define SIP_HHASH_STEP(h, c) (((h) ^ (uint32_t)((unsigned char)(c) | 0x20)) * 16777619u)
+enum cv_sip_hdr_id sip_hdr_lookup(const char *p, size_t n, uint32_t h);
 void sip_verdict(struct cv_sip_verdict *v, int status, const char *reason);
 
 #endif

@@ -441,13 +441,13 @@ int tp_frame_next(const char *buf, size_t len, size_t max, size_t *consumed,
 			i += 2;
 		}
 		*pings = (unsigned)(crlf / 2);
-		if (k == len && (crlf % 2) == 1 && i == k) {
-			*consumed = k - 2;
+		if (k == len) {
+			/* all keep-alive so far: drop whole pings only; an odd
+			 * CRLF and a trailing CR may be the start of the next */
+			*consumed = (crlf / 2) * 4;
 			return CV_EINCOMPLETE;
 		}
 		*consumed = k;
-		if (k == len)
-			return CV_EINCOMPLETE;
 	}
 	int err = cv_sip_frame(buf + k, len - k, max, msg_len);
 	if (err)
@@ -503,7 +503,9 @@ int tp_stream_frame(struct cv_tp_conn *c)
 	if (c->st == TP_C_CLOSED)
 		return CV_ECLOSED;
 	struct cv_wheel *wh = conn_wheel(c);
-	if (c->rbuf.len == 0)
+	/* Only a started message is "partial"; a pending lone CRLF is not. */
+	if (c->rbuf.len == 0 ||
+	    cv_sip_keepalive_len(c->rbuf.data, c->rbuf.len) == c->rbuf.len)
 		cv_tmr_cancel(&c->partial_tmr);
 	else if (wh && !cv_tmr_active(&c->partial_tmr))
 		cv_tmr_start(wh, &c->partial_tmr,

@@ -24,7 +24,8 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-/* ---- a subscriber on its own thread and loop --------------------------------- */
+/* ---- a subscriber on its own thread and loop
+ * --------------------------------- */
 
 struct lsub {
 	struct cv_bus *bus;
@@ -51,7 +52,8 @@ static void lsub_event(const struct cv_bus_event *ev, void *arg)
 		l->last_seq[ev->publisher] = ev->seq;
 	}
 	/* payload strings are readable and intact */
-	if (ev->type != CV_BUS_QUALITY_REPORT || strcmp(ev->u.quality.call_id, "mt-call"))
+	if (ev->type != CV_BUS_QUALITY_REPORT ||
+	    strcmp(ev->u.quality.call_id, "mt-call"))
 		atomic_fetch_add(&l->order_errors, 1);
 	atomic_fetch_add_explicit(&l->received, 1, memory_order_relaxed);
 }
@@ -102,18 +104,20 @@ static void lsub_stop(struct lsub *l)
 static bool lsub_wait(struct lsub *l, uint64_t total)
 {
 	for (int i = 0; i < 20000; i++) {
-		if (atomic_load(&l->received) + cv_bus_sub_dropped(l->sub) >= total)
+		if (atomic_load(&l->received) + cv_bus_sub_dropped(l->sub) >=
+		    total)
 			return true;
 		sleep_ms(1);
 	}
 	return false;
 }
 
-/* ---- publishers ------------------------------------------------------------------ */
+/* ---- publishers
+ * ------------------------------------------------------------------ */
 
 struct pubctx {
 	struct cv_bus *bus;
-	unsigned count;   /* 0: until stop */
+	unsigned count; /* 0: until stop */
 	_Atomic bool *stop;
 	_Atomic uint64_t *published;
 	_Atomic uint64_t *full;
@@ -122,8 +126,10 @@ struct pubctx {
 static void *publisher(void *arg)
 {
 	struct pubctx *p = arg;
-	struct cv_bus_quality q = {.call_id = "mt-call", .stream = "audio", .mos = 4.2};
-	for (unsigned i = 0; p->count ? i < p->count : !atomic_load(p->stop); i++) {
+	struct cv_bus_quality q = {
+		.call_id = "mt-call", .stream = "audio", .mos = 4.2};
+	for (unsigned i = 0; p->count ? i < p->count : !atomic_load(p->stop);
+	     i++) {
 		q.packets = i;
 		int err = cv_bus_publish(p->bus, CV_BUS_QUALITY_REPORT, &q);
 		if (err == CV_EFULL)
@@ -137,7 +143,7 @@ static void *publisher(void *arg)
 	return NULL;
 }
 
-#define NPUB 4
+#define NPUB	4
 #define PER_PUB 20000
 
 static void test_publishers_block_and_drop(void **state)
@@ -146,28 +152,45 @@ static void test_publishers_block_and_drop(void **state)
 	struct cv_metrics *m;
 	assert_int_equal(cv_metrics_create(&m, NULL), 0);
 	struct cv_bus *bus;
-	assert_int_equal(cv_bus_create(&bus, &(struct cv_bus_params){
-		.metrics = m, .max_publishers = MAXPUB}), 0);
+	assert_int_equal(
+		cv_bus_create(&bus,
+			      &(struct cv_bus_params){
+				      .metrics = m, .max_publishers = MAXPUB}),
+		0);
 
 	/* two lossless subscribers with small rings (plenty of back-pressure),
 	 * one dropping subscriber with a tiny ring */
-	struct lsub b1 = {.bus = bus, .params = {.name = "b1", .queue_cap = 64,
-		.overflow = CV_BUS_BLOCK, .block_us = 5000000}};
-	struct lsub b2 = {.bus = bus, .params = {.name = "b2", .queue_cap = 256,
-		.overflow = CV_BUS_BLOCK, .block_us = 5000000, .batch = 16}};
-	struct lsub d1 = {.bus = bus, .params = {.name = "d1", .queue_cap = 8,
-		.overflow = CV_BUS_DROP, .batch = 4}};
+	struct lsub b1 = {.bus = bus,
+			  .params = {.name = "b1",
+				     .queue_cap = 64,
+				     .overflow = CV_BUS_BLOCK,
+				     .block_us = 5000000}};
+	struct lsub b2 = {.bus = bus,
+			  .params = {.name = "b2",
+				     .queue_cap = 256,
+				     .overflow = CV_BUS_BLOCK,
+				     .block_us = 5000000,
+				     .batch = 16}};
+	struct lsub d1 = {.bus = bus,
+			  .params = {.name = "d1",
+				     .queue_cap = 8,
+				     .overflow = CV_BUS_DROP,
+				     .batch = 4}};
 	lsub_start(&b1);
 	lsub_start(&b2);
 	lsub_start(&d1);
 
 	_Atomic bool stop = false;
 	_Atomic uint64_t published = 0, full = 0;
-	struct pubctx pc = {.bus = bus, .count = PER_PUB, .stop = &stop,
-			    .published = &published, .full = &full};
+	struct pubctx pc = {.bus = bus,
+			    .count = PER_PUB,
+			    .stop = &stop,
+			    .published = &published,
+			    .full = &full};
 	pthread_t th[NPUB];
 	for (int i = 0; i < NPUB; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, publisher, &pc), 0);
+		assert_int_equal(pthread_create(&th[i], NULL, publisher, &pc),
+				 0);
 	for (int i = 0; i < NPUB; i++)
 		pthread_join(th[i], NULL);
 	uint64_t total = (uint64_t)NPUB * PER_PUB;
@@ -188,8 +211,10 @@ static void test_publishers_block_and_drop(void **state)
 	assert_int_equal(atomic_load(&b2.order_errors), 0);
 	/* dropping: in order, and every event is either delivered or counted */
 	assert_int_equal(atomic_load(&d1.order_errors), 0);
-	assert_int_equal(atomic_load(&d1.received) + cv_bus_sub_dropped(d1.sub), total);
-	assert_int_equal(cv_bus_sub_delivered(d1.sub), atomic_load(&d1.received));
+	assert_int_equal(atomic_load(&d1.received) + cv_bus_sub_dropped(d1.sub),
+			 total);
+	assert_int_equal(cv_bus_sub_delivered(d1.sub),
+			 atomic_load(&d1.received));
 	assert_int_equal(atomic_load(&full), cv_bus_sub_dropped(d1.sub));
 
 	/* the loss counter is the metric */
@@ -198,10 +223,12 @@ static void test_publishers_block_and_drop(void **state)
 	assert_int_equal(cv_metrics_render(m, &out), 0);
 	char line[128];
 	snprintf(line, sizeof(line),
-		 "cvoip_bus_dropped_total{topic=\"quality\",subscriber=\"d1\"} %llu\n",
+		 "cvoip_bus_dropped_total{topic=\"quality\",subscriber=\"d1\"} "
+		 "%llu\n",
 		 (unsigned long long)cv_bus_sub_dropped(d1.sub));
 	assert_non_null(strstr(out.data, line));
-	snprintf(line, sizeof(line), "cvoip_bus_delivered_total{subscriber=\"b1\"} %llu\n",
+	snprintf(line, sizeof(line),
+		 "cvoip_bus_delivered_total{subscriber=\"b1\"} %llu\n",
 		 (unsigned long long)total);
 	assert_non_null(strstr(out.data, line));
 	cv_buf_free(&out);
@@ -215,7 +242,8 @@ static void test_publishers_block_and_drop(void **state)
 	assert_int_equal(cv_mem_live(), live0);
 }
 
-/* ---- subscribe/unsubscribe churn while publishers run ---------------------- */
+/* ---- subscribe/unsubscribe churn while publishers run ----------------------
+ */
 
 struct churn {
 	struct cv_bus *bus;
@@ -263,11 +291,18 @@ static void *churn_main(void *arg)
 		for (unsigned i = 0; i < 4; i++) {
 			subs[i].c = c;
 			subs[i].unsub_after = (i == 3) ? 1 + r % 7 : 0;
-			int err = cv_bus_subscribe(c->bus, &(struct cv_bus_sub_params){
-				.loop = &c->loop, .fn = churn_event, .arg = &subs[i],
-				.name = "churn", .queue_cap = 16,
-				.overflow = i & 1 ? CV_BUS_BLOCK : CV_BUS_DROP,
-				.block_us = 2000}, &subs[i].sub);
+			int err = cv_bus_subscribe(
+				c->bus,
+				&(struct cv_bus_sub_params){
+					.loop = &c->loop,
+					.fn = churn_event,
+					.arg = &subs[i],
+					.name = "churn",
+					.queue_cap = 16,
+					.overflow = i & 1 ? CV_BUS_BLOCK
+							  : CV_BUS_DROP,
+					.block_us = 2000},
+				&subs[i].sub);
 			if (err)
 				atomic_fetch_add(&c->order_errors, 1);
 		}
@@ -292,17 +327,25 @@ static void test_churn_while_publishing(void **state)
 {
 	int64_t live0 = cv_mem_live();
 	struct cv_bus *bus;
-	assert_int_equal(cv_bus_create(&bus, &(struct cv_bus_params){.max_publishers = MAXPUB}),
-			 0);
+	assert_int_equal(
+		cv_bus_create(&bus, &(struct cv_bus_params){.max_publishers =
+								    MAXPUB}),
+		0);
 	_Atomic bool stop = false;
 	_Atomic uint64_t published = 0, full = 0;
-	struct pubctx pc = {.bus = bus, .stop = &stop, .published = &published, .full = &full};
+	struct pubctx pc = {.bus = bus,
+			    .stop = &stop,
+			    .published = &published,
+			    .full = &full};
 	pthread_t th[3], ch[2];
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, publisher, &pc), 0);
-	struct churn c[2] = {{.bus = bus, .rounds = 150}, {.bus = bus, .rounds = 150}};
+		assert_int_equal(pthread_create(&th[i], NULL, publisher, &pc),
+				 0);
+	struct churn c[2] = {{.bus = bus, .rounds = 150},
+			     {.bus = bus, .rounds = 150}};
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(pthread_create(&ch[i], NULL, churn_main, &c[i]), 0);
+		assert_int_equal(
+			pthread_create(&ch[i], NULL, churn_main, &c[i]), 0);
 	for (int i = 0; i < 2; i++)
 		pthread_join(ch[i], NULL);
 	atomic_store(&stop, true);

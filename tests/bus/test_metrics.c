@@ -33,13 +33,21 @@ static void test_render_exact(void **state)
 
 	struct cv_metric *c, *g, *h, *a, *b;
 	assert_int_equal(cv_metrics_counter(m, "cvoip_requests_total",
-					    "Requests seen.", &c), 0);
+					    "Requests seen.", &c),
+			 0);
 	static const char *const labels[] = {"method", "code"};
 	struct cv_metric_family *f;
-	assert_int_equal(cv_metrics_family(m, &(struct cv_metric_desc){
-		.name = "cvoip_responses_total",
-		.help = "Responses by \\ method\nand code.",
-		.type = CV_METRIC_COUNTER, .labels = labels, .nlabels = 2}, &f), 0);
+	assert_int_equal(
+		cv_metrics_family(
+			m,
+			&(struct cv_metric_desc){
+				.name = "cvoip_responses_total",
+				.help = "Responses by \\ method\nand code.",
+				.type = CV_METRIC_COUNTER,
+				.labels = labels,
+				.nlabels = 2},
+			&f),
+		0);
 	const char *va[] = {"INVITE", "200"};
 	const char *vb[] = {"we\"ird\\val\nue", "486"};
 	assert_int_equal(cv_metrics_series(f, va, 2, &a), 0);
@@ -49,15 +57,23 @@ static void test_render_exact(void **state)
 	assert_int_equal(cv_metrics_series(f, va, 2, &a2), 0);
 	assert_ptr_equal(a, a2);
 
-	assert_int_equal(cv_metrics_gauge(m, "cvoip_calls", "Active calls.", &g), 0);
+	assert_int_equal(
+		cv_metrics_gauge(m, "cvoip_calls", "Active calls.", &g), 0);
 	static const double bounds[] = {0.005, 0.1, 1, 2.5};
 	assert_int_equal(cv_metrics_histogram(m, "cvoip_latency_seconds",
-					      "Latency.", bounds, 4, &h), 0);
+					      "Latency.", bounds, 4, &h),
+			 0);
 	/* A labelled family without series does not render. */
 	struct cv_metric_family *empty;
-	assert_int_equal(cv_metrics_family(m, &(struct cv_metric_desc){
-		.name = "cvoip_empty", .help = "x", .type = CV_METRIC_GAUGE,
-		.labels = labels, .nlabels = 1}, &empty), 0);
+	assert_int_equal(cv_metrics_family(m,
+					   &(struct cv_metric_desc){
+						   .name = "cvoip_empty",
+						   .help = "x",
+						   .type = CV_METRIC_GAUGE,
+						   .labels = labels,
+						   .nlabels = 1},
+					   &empty),
+			 0);
 
 	cv_metric_inc(c);
 	cv_metric_add(c, 41);
@@ -66,7 +82,7 @@ static void test_render_exact(void **state)
 	cv_metric_gauge_add(g, 5);
 	cv_metric_gauge_add(g, -8);
 	cv_metric_observe(h, 0.001);
-	cv_metric_observe(h, 0.1);   /* le is inclusive */
+	cv_metric_observe(h, 0.1); /* le is inclusive */
 	cv_metric_observe(h, 2);
 	cv_metric_observe(h, 100);
 	/* wrong-type calls and NULL series are ignored */
@@ -81,10 +97,12 @@ static void test_render_exact(void **state)
 		"# HELP cvoip_requests_total Requests seen.\n"
 		"# TYPE cvoip_requests_total counter\n"
 		"cvoip_requests_total 42\n"
-		"# HELP cvoip_responses_total Responses by \\\\ method\\nand code.\n"
+		"# HELP cvoip_responses_total Responses by \\\\ method\\nand "
+		"code.\n"
 		"# TYPE cvoip_responses_total counter\n"
 		"cvoip_responses_total{method=\"INVITE\",code=\"200\"} 7\n"
-		"cvoip_responses_total{method=\"we\\\"ird\\\\val\\nue\",code=\"486\"} 1\n"
+		"cvoip_responses_total{method=\"we\\\"ird\\\\val\\nue\",code="
+		"\"486\"} 1\n"
 		"# HELP cvoip_calls Active calls.\n"
 		"# TYPE cvoip_calls gauge\n"
 		"cvoip_calls -3\n"
@@ -126,10 +144,17 @@ static void test_labelled_histogram(void **state)
 	static const char *const labels[] = {"queue"};
 	static const double bounds[] = {1, 10};
 	struct cv_metric_family *f;
-	assert_int_equal(cv_metrics_family(m, &(struct cv_metric_desc){
-		.name = "cvoip_wait_seconds", .help = "Queue wait.",
-		.type = CV_METRIC_HISTOGRAM, .labels = labels, .nlabels = 1,
-		.buckets = bounds, .nbuckets = 2}, &f), 0);
+	assert_int_equal(cv_metrics_family(m,
+					   &(struct cv_metric_desc){
+						   .name = "cvoip_wait_seconds",
+						   .help = "Queue wait.",
+						   .type = CV_METRIC_HISTOGRAM,
+						   .labels = labels,
+						   .nlabels = 1,
+						   .buckets = bounds,
+						   .nbuckets = 2},
+					   &f),
+			 0);
 	struct cv_metric *s;
 	const char *v[] = {"sales"};
 	assert_int_equal(cv_metrics_series(f, v, 1, &s), 0);
@@ -138,7 +163,8 @@ static void test_labelled_histogram(void **state)
 	struct cv_buf out;
 	cv_buf_init(&out, 0);
 	assert_int_equal(cv_metrics_render(m, &out), 0);
-	assert_string_equal(out.data,
+	assert_string_equal(
+		out.data,
 		"# HELP cvoip_wait_seconds Queue wait.\n"
 		"# TYPE cvoip_wait_seconds histogram\n"
 		"cvoip_wait_seconds_bucket{queue=\"sales\",le=\"1\"} 1\n"
@@ -150,11 +176,13 @@ static void test_labelled_histogram(void **state)
 	json_t *j;
 	assert_int_equal(cv_metrics_json(m, &j), 0);
 	char *txt = json_dumps(j, JSON_COMPACT);
-	assert_string_equal(txt,
-		"{\"cvoip_wait_seconds\":{\"type\":\"histogram\",\"help\":\"Queue wait.\","
-		"\"series\":[{\"labels\":{\"queue\":\"sales\"},\"count\":2,\"sum\":3.5,"
-		"\"buckets\":[{\"le\":1.0,\"count\":1},{\"le\":10.0,\"count\":2},"
-		"{\"le\":\"+Inf\",\"count\":2}]}]}}");
+	assert_string_equal(txt, "{\"cvoip_wait_seconds\":{\"type\":"
+				 "\"histogram\",\"help\":\"Queue wait.\","
+				 "\"series\":[{\"labels\":{\"queue\":\"sales\"}"
+				 ",\"count\":2,\"sum\":3.5,"
+				 "\"buckets\":[{\"le\":1.0,\"count\":1},{"
+				 "\"le\":10.0,\"count\":2},"
+				 "{\"le\":\"+Inf\",\"count\":2}]}]}}");
 	free(txt);
 	json_decref(j);
 	cv_buf_free(&out);
@@ -170,11 +198,18 @@ static void test_json(void **state)
 	assert_int_equal(cv_metrics_gauge(m, "b", "B.", &g), 0);
 	static const char *const labels[] = {"ua"};
 	struct cv_metric_family *f;
-	assert_int_equal(cv_metrics_family(m, &(struct cv_metric_desc){
-		.name = "c_total", .help = "C.", .type = CV_METRIC_COUNTER,
-		.labels = labels, .nlabels = 1}, &f), 0);
+	assert_int_equal(cv_metrics_family(m,
+					   &(struct cv_metric_desc){
+						   .name = "c_total",
+						   .help = "C.",
+						   .type = CV_METRIC_COUNTER,
+						   .labels = labels,
+						   .nlabels = 1},
+					   &f),
+			 0);
 	/* label values are arbitrary bytes: invalid UTF-8 becomes U+FFFD */
-	const char *v[] = {"x\xff" "y"};
+	const char *v[] = {"x\xff"
+			   "y"};
 	assert_int_equal(cv_metrics_series(f, v, 1, &bad), 0);
 	cv_metric_add(c, 3);
 	cv_metric_gauge_set(g, -2);
@@ -182,13 +217,15 @@ static void test_json(void **state)
 	json_t *j;
 	assert_int_equal(cv_metrics_json(m, &j), 0);
 	char *txt = json_dumps(j, JSON_COMPACT);
-	assert_string_equal(txt,
+	assert_string_equal(
+		txt,
 		"{\"a_total\":{\"type\":\"counter\",\"help\":\"A.\",\"series\":"
 		"[{\"labels\":{},\"value\":3}]},"
 		"\"b\":{\"type\":\"gauge\",\"help\":\"B.\",\"series\":"
 		"[{\"labels\":{},\"value\":-2}]},"
 		"\"c_total\":{\"type\":\"counter\",\"help\":\"C.\",\"series\":"
-		"[{\"labels\":{\"ua\":\"x\xef\xbf\xbd" "y\"},\"value\":1}]}}");
+		"[{\"labels\":{\"ua\":\"x\xef\xbf\xbd"
+		"y\"},\"value\":1}]}}");
 	free(txt);
 	json_decref(j);
 	cv_metrics_destroy(m);
@@ -197,8 +234,10 @@ static void test_json(void **state)
 static void test_validation(void **state)
 {
 	struct cv_metrics *m;
-	assert_int_equal(cv_metrics_create(&m, &(struct cv_metrics_params){
-		.max_series = 3}), 0);
+	assert_int_equal(
+		cv_metrics_create(&m,
+				  &(struct cv_metrics_params){.max_series = 3}),
+		0);
 	struct cv_metric *s;
 	struct cv_metric_family *f, *f2;
 	assert_int_equal(cv_metrics_counter(m, "9bad", "x", &s), -EINVAL);
@@ -210,23 +249,54 @@ static void test_validation(void **state)
 	static const char *const dup[] = {"a", "a"};
 	static const double b1[] = {1};
 	static const double bdesc[] = {2, 1};
-	assert_int_equal(cv_metrics_family(m, &(struct cv_metric_desc){
-		.name = "h", .type = CV_METRIC_HISTOGRAM, .labels = le, .nlabels = 1,
-		.buckets = b1, .nbuckets = 1}, &f), -EINVAL);
-	assert_int_equal(cv_metrics_family(m, &(struct cv_metric_desc){
-		.name = "c", .type = CV_METRIC_COUNTER, .labels = under, .nlabels = 1}, &f),
-		-EINVAL);
-	assert_int_equal(cv_metrics_family(m, &(struct cv_metric_desc){
-		.name = "c", .type = CV_METRIC_COUNTER, .labels = dup, .nlabels = 2}, &f),
-		-EINVAL);
-	assert_int_equal(cv_metrics_histogram(m, "h", "x", bdesc, 2, &s), -EINVAL);
-	assert_int_equal(cv_metrics_histogram(m, "h", "x", NULL, 0, &s), -EINVAL);
+	assert_int_equal(cv_metrics_family(m,
+					   &(struct cv_metric_desc){
+						   .name = "h",
+						   .type = CV_METRIC_HISTOGRAM,
+						   .labels = le,
+						   .nlabels = 1,
+						   .buckets = b1,
+						   .nbuckets = 1},
+					   &f),
+			 -EINVAL);
+	assert_int_equal(cv_metrics_family(m,
+					   &(struct cv_metric_desc){
+						   .name = "c",
+						   .type = CV_METRIC_COUNTER,
+						   .labels = under,
+						   .nlabels = 1},
+					   &f),
+			 -EINVAL);
+	assert_int_equal(cv_metrics_family(m,
+					   &(struct cv_metric_desc){
+						   .name = "c",
+						   .type = CV_METRIC_COUNTER,
+						   .labels = dup,
+						   .nlabels = 2},
+					   &f),
+			 -EINVAL);
+	assert_int_equal(cv_metrics_histogram(m, "h", "x", bdesc, 2, &s),
+			 -EINVAL);
+	assert_int_equal(cv_metrics_histogram(m, "h", "x", NULL, 0, &s),
+			 -EINVAL);
 	/* "le" is a fine label for non-histograms */
-	assert_int_equal(cv_metrics_family(m, &(struct cv_metric_desc){
-		.name = "c", .type = CV_METRIC_COUNTER, .labels = le, .nlabels = 1}, &f), 0);
+	assert_int_equal(cv_metrics_family(m,
+					   &(struct cv_metric_desc){
+						   .name = "c",
+						   .type = CV_METRIC_COUNTER,
+						   .labels = le,
+						   .nlabels = 1},
+					   &f),
+			 0);
 	/* same definition: same family; conflicting: -EEXIST */
-	assert_int_equal(cv_metrics_family(m, &(struct cv_metric_desc){
-		.name = "c", .type = CV_METRIC_COUNTER, .labels = le, .nlabels = 1}, &f2), 0);
+	assert_int_equal(cv_metrics_family(m,
+					   &(struct cv_metric_desc){
+						   .name = "c",
+						   .type = CV_METRIC_COUNTER,
+						   .labels = le,
+						   .nlabels = 1},
+					   &f2),
+			 0);
 	assert_ptr_equal(f, f2);
 	assert_int_equal(cv_metrics_gauge(m, "c", "x", &s), -EEXIST);
 	/* wrong number of label values */
@@ -249,11 +319,24 @@ static void test_many_series(void **state)
 	static const char *const labels[] = {"n"};
 	static const double b[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 	struct cv_metric_family *fc, *fh;
-	assert_int_equal(cv_metrics_family(m, &(struct cv_metric_desc){
-		.name = "c", .type = CV_METRIC_COUNTER, .labels = labels, .nlabels = 1}, &fc), 0);
-	assert_int_equal(cv_metrics_family(m, &(struct cv_metric_desc){
-		.name = "h", .type = CV_METRIC_HISTOGRAM, .labels = labels, .nlabels = 1,
-		.buckets = b, .nbuckets = 10}, &fh), 0);
+	assert_int_equal(cv_metrics_family(m,
+					   &(struct cv_metric_desc){
+						   .name = "c",
+						   .type = CV_METRIC_COUNTER,
+						   .labels = labels,
+						   .nlabels = 1},
+					   &fc),
+			 0);
+	assert_int_equal(cv_metrics_family(m,
+					   &(struct cv_metric_desc){
+						   .name = "h",
+						   .type = CV_METRIC_HISTOGRAM,
+						   .labels = labels,
+						   .nlabels = 1,
+						   .buckets = b,
+						   .nbuckets = 10},
+					   &fh),
+			 0);
 	struct cv_metric *sc[600], *sh[100];
 	char name[16];
 	for (int i = 0; i < 600; i++) {
@@ -261,7 +344,8 @@ static void test_many_series(void **state)
 		const char *v[] = {name};
 		assert_int_equal(cv_metrics_series(fc, v, 1, &sc[i]), 0);
 		if (i < 100)
-			assert_int_equal(cv_metrics_series(fh, v, 1, &sh[i]), 0);
+			assert_int_equal(cv_metrics_series(fh, v, 1, &sh[i]),
+					 0);
 	}
 	for (int i = 0; i < 600; i++)
 		cv_metric_add(sc[i], (uint64_t)i);
@@ -279,7 +363,7 @@ static void test_many_series(void **state)
 	cv_metrics_destroy(m);
 }
 
-#define THREADS 4
+#define THREADS	   4
 #define PER_THREAD 200000
 
 struct mt {
@@ -339,8 +423,10 @@ static void test_threads(void **state)
 	atomic_store(&t.stop, true);
 	pthread_join(rd, NULL);
 	assert_false(atomic_load(&t.went_back));
-	assert_int_equal(cv_metric_counter_value(t.c), (uint64_t)THREADS * PER_THREAD);
-	assert_int_equal(cv_metric_gauge_value(t.g), (int64_t)THREADS * PER_THREAD / 2);
+	assert_int_equal(cv_metric_counter_value(t.c),
+			 (uint64_t)THREADS * PER_THREAD);
+	assert_int_equal(cv_metric_gauge_value(t.g),
+			 (int64_t)THREADS * PER_THREAD / 2);
 	uint64_t cnt;
 	double sum;
 	cv_metric_hist_value(t.h, &cnt, &sum, NULL, 0);
@@ -353,11 +439,15 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_render_exact, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_labelled_histogram, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_render_exact, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_labelled_histogram, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_many_series, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_validation, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_many_series, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,329 @@
+/* cvoip call TARGET: place a call, play and record audio, send DTMF, hang
+ * up after a duration, print the call quality. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+struct call_ctx {
+	struct cv_client *cl;
+	struct cv_client_call_params p;
+	struct cv_ccall *cc;
+	double duration_s;
+	double timeout_s;
+	const char *dtmf;
+	uv_timer_t hangup_tmr, dtmf_tmr, progress_tmr, timeout_tmr;
+	uint64_t answered_ms;
+	int exit_code;
+	bool answered;
+	bool ended;
+	char codecs_buf[256];
+	const char *codecs[16];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cvoip call TARGET [options]\n"
+		"\n"
+		"Places a call to TARGET (sip:user@host[:port]), prints each state\n"
+		"change, plays and records audio, hangs up after --duration and\n"
+		"prints the call quality (loss, jitter, MOS).\n"
+		"\n"
+		"options:\n"
+		"  --from URI          our identity (default sip:cvoip@<local address>)\n"
+		"  --proxy URI         send through this server (numeric host), e.g.\n"
+		"                      sip:127.0.0.1:5060; default: straight to TARGET\n"
+		"  --auth USER:PASS    credentials for 401/407 challenges\n"
+		"  --auth-stdin        read USER:PASS from standard input\n"
+		"  --play FILE         send this audio file (WAV...; looped)\n"
+		"  --tone HZ           send a sine tone instead\n"
+		"  --record FILE       write what we hear to this WAV file\n"
+		"  --duration S        hang up S seconds after the answer (default 10)\n"
+		"  --timeout S         give up if not answered within S seconds (default 60)\n"
+		"  --dtmf DIGITS       send these digits (RFC 4733, else SIP INFO) 1 s after the answer\n"
+		"  --codec LIST        codecs in preference order, e.g. PCMU,opus\n"
+		"  --transport T       udp or tcp (default udp)\n"
+		"  --listen SPEC       local listener (default udp/tcp on an ephemeral port)\n"
+		"  --media-addr IP     address for RTP and SDP (default: toward the peer)\n"
+		"  --json              one JSON event per line instead of text\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"exit status: 0 answered and ended normally, 1 rejected (status printed),\n"
+		"3 no answer or timeout, 4 network error, 5 authentication failed, 2 usage.\n");
+}
+
+static void close_timers(struct call_ctx *x)
+{
+	uv_timer_t *t[] = {&x->hangup_tmr, &x->dtmf_tmr, &x->progress_tmr,
+			   &x->timeout_tmr};
+	for (size_t i = 0; i < CV_ARRAY_SIZE(t); i++) {
+		uv_timer_stop(t[i]);
+		if (!uv_is_closing((uv_handle_t *)t[i]))
+			uv_close((uv_handle_t *)t[i], NULL);
+	}
+}
+
+static void print_quality(struct call_ctx *x)
+{
+	struct cv_ccall_quality q;
+	if (!x->cc || cv_ccall_quality(x->cc, &q) != 0)
+		return;
+	cli_event(json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "event", "quality",
+			    "codec", q.codec, "tx_packets", (json_int_t)q.tx_packets,
+			    "rx_packets", (json_int_t)q.rx_packets, "rx_lost",
+			    (json_int_t)q.rx_lost, "loss_pct", q.loss_pct, "jitter_ms",
+			    q.jitter_ms, "rtt_ms", q.rtt_ms, "mos", q.mos),
+		  "quality: codec %s sent %llu received %llu lost %lld (%.1f%%) jitter %.1f ms MOS %.2f",
+		  q.codec, (unsigned long long)q.tx_packets,
+		  (unsigned long long)q.rx_packets, (long long)q.rx_lost, q.loss_pct,
+		  q.jitter_ms, q.mos);
+}
+
+static void on_hangup_timer(uv_timer_t *t)
+{
+	struct call_ctx *x = t->data;
+	if (x->cc && !x->ended)
+		cv_ccall_hangup(x->cc);
+}
+
+static void on_timeout_timer(uv_timer_t *t)
+{
+	struct call_ctx *x = t->data;
+	if (x->cc && !x->answered && !x->ended) {
+		x->exit_code = CVOIP_EXIT_NOANSWER;
+		cli_error("no answer within %.0f s", x->timeout_s);
+		cv_ccall_hangup(x->cc);
+	}
+}
+
+static void on_dtmf_timer(uv_timer_t *t)
+{
+	struct call_ctx *x = t->data;
+	if (x->cc && !x->ended && x->dtmf) {
+		int err = cv_ccall_send_dtmf(x->cc, x->dtmf);
+		if (err)
+			cli_error("sending DTMF failed: %s", cv_strerror(err));
+		else
+			cli_event(json_pack("{s:s,s:s}", "event", "dtmf_sent", "digits", x->dtmf),
+				  "dtmf sent: %s", x->dtmf);
+	}
+}
+
+static void on_progress_timer(uv_timer_t *t)
+{
+	struct call_ctx *x = t->data;
+	struct cv_ccall_quality q;
+	if (!x->cc || x->ended || cv_ccall_quality(x->cc, &q) != 0)
+		return;
+	uint64_t s = (uv_now(t->loop) - x->answered_ms) / 1000;
+	printf("\r[%02llu:%02llu] %s loss %.1f%% jitter %.1f ms MOS %.2f   ",
+	       (unsigned long long)s / 60, (unsigned long long)s % 60, q.codec,
+	       q.loss_pct, q.jitter_ms, q.mos);
+	fflush(stdout);
+}
+
+static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status,
+		     const char *reason, void *arg)
+{
+	struct call_ctx *x = arg;
+	const char *name = cv_call_state_name(st);
+	if (st == CV_CALL_ENDED) {
+		if (x->ended)
+			return;
+		x->ended = true;
+		if (cli_out.tty && !cli_out.json && x->answered)
+			putchar('\n');
+		char st_txt[16] = "";
+		if (status)
+			snprintf(st_txt, sizeof(st_txt), "%u ", status);
+		cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state", "state", name,
+				    "status", status, "reason", reason ? reason : ""),
+			  "ended: %s%s", st_txt, reason ? reason : "");
+		if (x->answered) {
+			print_quality(x);
+		} else if (!x->exit_code) {
+			bool local = reason && strstr(reason, "(local)");
+			x->exit_code = local ? CVOIP_EXIT_NETWORK
+					     : cli_exit_for_status(status);
+		}
+		close_timers(x);
+		cv_client_stop(x->cl);
+		return;
+	}
+	cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state", "state", name,
+			    "status", status, "reason", reason ? reason : ""),
+		  "%s%s%u %s", name, status ? ": " : "", status, reason ? reason : "");
+	if (st == CV_CALL_ANSWERED && !x->answered) {
+		x->answered = true;
+		x->answered_ms = uv_now(cv_client_loop(x->cl));
+		uv_timer_stop(&x->timeout_tmr);
+		uv_timer_start(&x->hangup_tmr, on_hangup_timer,
+			       (uint64_t)(x->duration_s * 1000), 0);
+		if (x->dtmf)
+			uv_timer_start(&x->dtmf_tmr, on_dtmf_timer, 1000, 0);
+		if (cli_out.tty && !cli_out.json)
+			uv_timer_start(&x->progress_tmr, on_progress_timer, 1000, 1000);
+	}
+}
+
+static void on_dtmf(struct cv_ccall *cc, char digit, void *arg)
+{
+	cli_event(json_pack("{s:s,s:s#}", "event", "dtmf", "digit", &digit, (size_t)1),
+		  "dtmf received: %c", digit);
+}
+
+static void on_interrupt(struct cv_client *cl, void *arg)
+{
+	struct call_ctx *x = arg;
+	if (x->cc && !x->ended) {
+		cv_ccall_hangup(x->cc);
+		return; /* on_state(ENDED) stops the client */
+	}
+	cv_client_stop(cl);
+}
+
+static void start(struct cv_client *cl, void *arg)
+{
+	struct call_ctx *x = arg;
+	uv_loop_t *loop = cv_client_loop(cl);
+	uv_timer_t *t[] = {&x->hangup_tmr, &x->dtmf_tmr, &x->progress_tmr,
+			   &x->timeout_tmr};
+	for (size_t i = 0; i < CV_ARRAY_SIZE(t); i++) {
+		uv_timer_init(loop, t[i]);
+		t[i]->data = x;
+	}
+	int err = cv_client_call(cl, &x->p, &x->cc);
+	if (err) {
+		cli_error("cannot call %s: %s", x->p.target, cv_strerror(err));
+		x->exit_code = err == CV_EUNSUPP || err == CV_EPARSE ? CVOIP_EXIT_USAGE
+								      : CVOIP_EXIT_NETWORK;
+		close_timers(x);
+		cv_client_stop(cl);
+		return;
+	}
+	uv_timer_start(&x->timeout_tmr, on_timeout_timer,
+		       (uint64_t)(x->timeout_s * 1000), 0);
+	cli_event(json_pack("{s:s,s:s}", "event", "calling", "target", x->p.target),
+		  "calling %s", x->p.target);
+}
+
+int cvoip_cmd_call(int argc, char **argv)
+{
+	enum { O_FROM = 1000, O_PROXY, O_AUTH, O_AUTH_STDIN, O_PLAY, O_TONE,
+	       O_RECORD, O_DURATION, O_TIMEOUT, O_DTMF, O_CODEC, O_TRANSPORT,
+	       O_LISTEN, O_MEDIA_ADDR, O_JSON };
+	static const struct option opts[] = {
+		{"from", required_argument, NULL, O_FROM},
+		{"proxy", required_argument, NULL, O_PROXY},
+		{"auth", required_argument, NULL, O_AUTH},
+		{"auth-stdin", no_argument, NULL, O_AUTH_STDIN},
+		{"play", required_argument, NULL, O_PLAY},
+		{"tone", required_argument, NULL, O_TONE},
+		{"record", required_argument, NULL, O_RECORD},
+		{"duration", required_argument, NULL, O_DURATION},
+		{"timeout", required_argument, NULL, O_TIMEOUT},
+		{"dtmf", required_argument, NULL, O_DTMF},
+		{"codec", required_argument, NULL, O_CODEC},
+		{"transport", required_argument, NULL, O_TRANSPORT},
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"media-addr", required_argument, NULL, O_MEDIA_ADDR},
+		{"json", no_argument, NULL, O_JSON},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	struct call_ctx x = {.duration_s = 10, .timeout_s = 60};
+	char authbuf[512];
+	const char *listen[4];
+	size_t nlisten = 0;
+	const char *media_addr = NULL;
+	bool auth_stdin = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_FROM: x.p.from = optarg; break;
+		case O_PROXY: x.p.proxy = optarg; break;
+		case O_AUTH:
+			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
+					   &x.p.auth.user, &x.p.auth.password)) {
+				cli_error("--auth takes USER:PASS");
+				return CVOIP_EXIT_USAGE;
+			}
+			break;
+		case O_AUTH_STDIN: auth_stdin = true; break;
+		case O_PLAY: x.p.media.play = optarg; break;
+		case O_TONE: x.p.media.tone_hz = atof(optarg); break;
+		case O_RECORD: x.p.media.record = optarg; break;
+		case O_DURATION: x.duration_s = atof(optarg); break;
+		case O_TIMEOUT: x.timeout_s = atof(optarg); break;
+		case O_DTMF: x.dtmf = optarg; break;
+		case O_CODEC:
+			snprintf(x.codecs_buf, sizeof(x.codecs_buf), "%s", optarg);
+			x.p.media.codecs = x.codecs;
+			x.p.media.ncodecs = cli_parse_codecs(x.codecs_buf, x.codecs, 16);
+			break;
+		case O_TRANSPORT:
+			if (cv_tp_kind_parse(cv_pl_str(optarg), &x.p.transport) ||
+			    (x.p.transport != CV_TP_UDP && x.p.transport != CV_TP_TCP)) {
+				cli_error("--transport: udp or tcp (tls, ws, wss are not built into the client yet)");
+				return CVOIP_EXIT_USAGE;
+			}
+			break;
+		case O_LISTEN:
+			if (nlisten < CV_ARRAY_SIZE(listen))
+				listen[nlisten++] = optarg;
+			break;
+		case O_MEDIA_ADDR: media_addr = optarg; break;
+		case O_JSON: cli_out.json = true; break;
+		case 'h': usage(stdout); return CVOIP_EXIT_OK;
+		default: usage(stderr); return CVOIP_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		usage(stderr);
+		return CVOIP_EXIT_USAGE;
+	}
+	x.p.target = argv[optind];
+	if (x.duration_s <= 0 || x.timeout_s <= 0 || (x.p.media.play && x.p.media.tone_hz > 0) ||
+	    x.p.media.tone_hz < 0 || x.p.media.tone_hz > 20000) {
+		cli_error("bad --duration, --timeout or --tone (and --play and --tone exclude each other)");
+		return CVOIP_EXIT_USAGE;
+	}
+	if (auth_stdin && cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.p.auth.user,
+					      &x.p.auth.password)) {
+		cli_error("--auth-stdin: expected USER:PASS on standard input");
+		return CVOIP_EXIT_USAGE;
+	}
+	if (x.p.media.play && access(x.p.media.play, R_OK) != 0) {
+		cli_error("cannot read %s", x.p.media.play);
+		return CVOIP_EXIT_USAGE;
+	}
+	cli_out.tty = isatty(1);
+	static const struct cv_client_handlers h = {
+		.call_state = on_state,
+		.dtmf = on_dtmf,
+		.interrupt = on_interrupt,
+	};
+	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
+				      .nlisten = nlisten,
+				      .media_addr = media_addr,
+				      .h = &h,
+				      .arg = &x};
+	int err = cv_client_create(&x.cl, &cp);
+	if (err) {
+		cli_error("cannot start: %s", cv_strerror(err));
+		return CVOIP_EXIT_NETWORK;
+	}
+	err = cv_client_run(x.cl, start, &x);
+	if (x.cc)
+		cv_ccall_release(x.cc);
+	cv_client_destroy(x.cl);
+	if (err) {
+		cli_error("%s", cv_strerror(err));
+		return CVOIP_EXIT_NETWORK;
+	}
+	return x.exit_code;
+}

@@ -1,0 +1,167 @@
+/* cvoip register AOR: register and keep the registration refreshed until
+ * Ctrl-C (then un-register), or once with --once. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+struct reg_ctx {
+	struct cv_regc_params reg;
+	bool once;
+	bool stopping;
+	bool ok;
+	int exit_code;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cvoip register AOR (--auth USER:PASS | --auth-stdin) [options]\n"
+		"\n"
+		"Registers AOR (e.g. sip:alice@127.0.0.1) and keeps the registration\n"
+		"refreshed until Ctrl-C, then un-registers; --once registers and exits.\n"
+		"\n"
+		"options:\n"
+		"  --registrar URI   registrar (numeric host), e.g. sip:127.0.0.1:5060;transport=tcp\n"
+		"                    (default: the AOR's host)\n"
+		"  --auth USER:PASS  credentials\n"
+		"  --auth-stdin      read USER:PASS from standard input\n"
+		"  --expires S       requested registration time (default 600)\n"
+		"  --once            register once and exit (the binding stays until it expires)\n"
+		"  --listen SPEC     local listener (the Contact address)\n"
+		"  --json            one JSON event per line\n"
+		"  -h, --help        this text\n"
+		"\n"
+		"exit status: 0 registered, 5 authentication failed, 4 network error or\n"
+		"no answer, 1 other refusal, 2 usage.\n");
+}
+
+static void on_reg(struct cv_client *cl, bool registered, uint16_t status,
+		   const char *reason, uint32_t expires, void *arg)
+{
+	struct reg_ctx *x = arg;
+	cli_event(json_pack("{s:s,s:b,s:i,s:s,s:I}", "event", "registration",
+			    "registered", registered, "status", status, "reason",
+			    reason ? reason : "", "expires", (json_int_t)expires),
+		  registered ? "registered: %u %s (expires %u s)" : "not registered: %u %s",
+		  status, reason ? reason : "", expires);
+	if (registered) {
+		x->ok = true;
+		if (x->once)
+			cv_client_stop(cl);
+		return;
+	}
+	if (x->stopping) { /* un-registered */
+		cv_client_stop(cl);
+		return;
+	}
+	bool local = reason && strstr(reason, "(local)");
+	x->exit_code = local ? CVOIP_EXIT_NETWORK : cli_exit_for_status(status);
+	if (x->exit_code == CVOIP_EXIT_NOANSWER)
+		x->exit_code = CVOIP_EXIT_NETWORK;
+	cv_client_stop(cl);
+}
+
+static void on_interrupt(struct cv_client *cl, void *arg)
+{
+	struct reg_ctx *x = arg;
+	if (!x->stopping && cv_client_registered(cl)) {
+		x->stopping = true;
+		if (cv_client_unregister(cl) == 0)
+			return;
+	}
+	cv_client_stop(cl);
+}
+
+static void start(struct cv_client *cl, void *arg)
+{
+	struct reg_ctx *x = arg;
+	int err = cv_client_register(cl, &x->reg);
+	if (err) {
+		cli_error("cannot register %s: %s", x->reg.aor, cv_strerror(err));
+		x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP ? CVOIP_EXIT_USAGE
+								     : CVOIP_EXIT_NETWORK;
+		cv_client_stop(cl);
+	}
+}
+
+int cvoip_cmd_register(int argc, char **argv)
+{
+	enum { O_REGISTRAR = 1000, O_AUTH, O_AUTH_STDIN, O_EXPIRES, O_ONCE,
+	       O_LISTEN, O_JSON };
+	static const struct option opts[] = {
+		{"registrar", required_argument, NULL, O_REGISTRAR},
+		{"auth", required_argument, NULL, O_AUTH},
+		{"auth-stdin", no_argument, NULL, O_AUTH_STDIN},
+		{"expires", required_argument, NULL, O_EXPIRES},
+		{"once", no_argument, NULL, O_ONCE},
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"json", no_argument, NULL, O_JSON},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	struct reg_ctx x = {0};
+	char authbuf[512];
+	const char *listen[4];
+	size_t nlisten = 0;
+	bool auth_stdin = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_REGISTRAR: x.reg.registrar = optarg; break;
+		case O_AUTH:
+			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
+					   &x.reg.auth.user, &x.reg.auth.password)) {
+				cli_error("--auth takes USER:PASS");
+				return CVOIP_EXIT_USAGE;
+			}
+			break;
+		case O_AUTH_STDIN: auth_stdin = true; break;
+		case O_EXPIRES: x.reg.expires = (uint32_t)atol(optarg); break;
+		case O_ONCE: x.once = true; break;
+		case O_LISTEN:
+			if (nlisten < CV_ARRAY_SIZE(listen))
+				listen[nlisten++] = optarg;
+			break;
+		case O_JSON: cli_out.json = true; break;
+		case 'h': usage(stdout); return CVOIP_EXIT_OK;
+		default: usage(stderr); return CVOIP_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || (!x.reg.auth.user && !auth_stdin)) {
+		usage(stderr);
+		return CVOIP_EXIT_USAGE;
+	}
+	x.reg.aor = argv[optind];
+	if (auth_stdin && cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.reg.auth.user,
+					      &x.reg.auth.password)) {
+		cli_error("--auth-stdin: expected USER:PASS on standard input");
+		return CVOIP_EXIT_USAGE;
+	}
+	static const struct cv_client_handlers h = {
+		.reg_state = on_reg,
+		.interrupt = on_interrupt,
+	};
+	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
+				      .nlisten = nlisten,
+				      .h = &h,
+				      .arg = &x};
+	struct cv_client *cl;
+	int err = cv_client_create(&cl, &cp);
+	if (err) {
+		cli_error("cannot start: %s", cv_strerror(err));
+		return CVOIP_EXIT_NETWORK;
+	}
+	err = cv_client_run(cl, start, &x);
+	cv_client_destroy(cl);
+	if (err) {
+		cli_error("%s", cv_strerror(err));
+		return CVOIP_EXIT_NETWORK;
+	}
+	if (!x.ok && !x.exit_code)
+		x.exit_code = CVOIP_EXIT_NETWORK;
+	return x.exit_code;
+}

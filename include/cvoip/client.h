@@ -1,0 +1,125 @@
+/*
+ * cvoip client: a softphone in a few calls. It runs its own worker
+ * runtime (one worker), transport and session agent, and binds each call
+ * to an RTP media stream whose audio comes from a WAV file, a tone or
+ * silence and goes to a WAV file or nowhere. `cvoip call`/`answer` are
+ * built on it; docs/client.md has a complete example.
+ *
+ * Threads: cv_client_run() blocks the calling thread; every callback and
+ * every cv_client_* / cv_ccall_* call except cv_client_stop() happens on
+ * the client's worker (start from the `start` function given to run).
+ */
+#ifndef CVOIP_CLIENT_H
+#define CVOIP_CLIENT_H
+
+#include "cvoip/base.h"
+#include "cvoip/session.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cv_client;
+struct cv_ccall;
+
+/* What a call sends and where what it receives goes. */
+struct cv_client_media {
+	const char *play;        /* audio file to send (looped), or NULL */
+	double tone_hz;          /* or a tone (0: none) */
+	const char *record;      /* WAV file for what is heard, or NULL */
+	const char *const *codecs; /* preference ("PCMU", "opus"...); NULL: PCMU, PCMA, G722, opus */
+	size_t ncodecs;
+};
+
+struct cv_ccall_quality {
+	uint64_t tx_packets, rx_packets;
+	int64_t rx_lost;
+	double loss_pct;
+	double jitter_ms;
+	double rtt_ms;        /* -1: unknown */
+	double mos;           /* ITU-T G.107 E-model, from the rtp layer */
+	char codec[32];
+};
+
+struct cv_client_handlers {
+	/* An incoming call: answer (cv_ccall_answer), reject, or keep it
+	 * ringing. The client keeps it until cv_ccall_release(). */
+	void (*incoming)(struct cv_client *cl, struct cv_ccall *cc,
+			 const char *from, void *arg);
+	void (*call_state)(struct cv_ccall *cc, enum cv_call_state st,
+			   uint16_t status, const char *reason, void *arg);
+	/* A DTMF digit from the peer (RFC 4733, in-band or SIP INFO). */
+	void (*dtmf)(struct cv_ccall *cc, char digit, void *arg);
+	void (*reg_state)(struct cv_client *cl, bool registered, uint16_t status,
+			  const char *reason, uint32_t expires, void *arg);
+	/* SIGINT/SIGTERM while running: hang up, then cv_client_stop(). When
+	 * NULL the client stops at once. */
+	void (*interrupt)(struct cv_client *cl, void *arg);
+};
+
+struct cv_client_params {
+	/* Listeners ("udp:0.0.0.0:0", "tcp:127.0.0.1:5062"...); NULL: UDP
+	 * and TCP on an ephemeral port of every address. */
+	const char *const *listen;
+	size_t nlisten;
+	/* Address put in SDP and bound for RTP; NULL: 127.0.0.1 when the
+	 * peer is on loopback, else the address the kernel routes to it. */
+	const char *media_addr;
+	uint16_t rtp_port_min, rtp_port_max; /* 0: 40000-49999 */
+	const char *user_agent;     /* NULL: "cvoip/<version>" */
+	const char *contact_user;   /* NULL: "cvoip" */
+	const struct cv_client_handlers *h;
+	void *arg;
+};
+
+CV_API int cv_client_create(struct cv_client **clp,
+			    const struct cv_client_params *p);
+/* Runs until cv_client_stop(); start(cl, arg) runs first on the worker. */
+CV_API int cv_client_run(struct cv_client *cl,
+			 void (*start)(struct cv_client *cl, void *arg),
+			 void *arg);
+/* Any thread. */
+CV_API void cv_client_stop(struct cv_client *cl);
+CV_API void cv_client_destroy(struct cv_client *cl);
+CV_API struct cv_agent *cv_client_agent(struct cv_client *cl);
+/* The worker's loop, for the application's own timers. */
+CV_API uv_loop_t *cv_client_loop(struct cv_client *cl);
+/* The bound address of listener i (port resolved). */
+CV_API int cv_client_listener(struct cv_client *cl, unsigned i,
+			      enum cv_tp_kind *kind, struct cv_tp_addr *addr);
+
+/* Register (and keep refreshing) one account. */
+CV_API int cv_client_register(struct cv_client *cl,
+			      const struct cv_regc_params *p);
+CV_API int cv_client_unregister(struct cv_client *cl);
+CV_API bool cv_client_registered(const struct cv_client *cl);
+
+struct cv_client_call_params {
+	const char *target;       /* "sip:bob@127.0.0.1:5060" */
+	const char *from;         /* our AOR; NULL: "sip:cvoip@<local>" */
+	const char *proxy;        /* outbound proxy URI (numeric host) */
+	struct cv_auth_cred auth;
+	enum cv_tp_kind transport; /* added as ;transport= to the proxy/target */
+	struct cv_client_media media;
+};
+
+CV_API int cv_client_call(struct cv_client *cl,
+			  const struct cv_client_call_params *p,
+			  struct cv_ccall **ccp);
+CV_API int cv_ccall_ring(struct cv_ccall *cc);
+CV_API int cv_ccall_answer(struct cv_ccall *cc, const struct cv_client_media *m);
+CV_API int cv_ccall_reject(struct cv_ccall *cc, uint16_t status);
+CV_API int cv_ccall_hangup(struct cv_ccall *cc);
+CV_API int cv_ccall_hold(struct cv_ccall *cc, bool hold);
+/* RFC 4733 when negotiated, else SIP INFO (one digit each 250 ms). */
+CV_API int cv_ccall_send_dtmf(struct cv_ccall *cc, const char *digits);
+CV_API int cv_ccall_quality(struct cv_ccall *cc, struct cv_ccall_quality *q);
+CV_API enum cv_call_state cv_ccall_state(const struct cv_ccall *cc);
+CV_API struct cv_call *cv_ccall_call(struct cv_ccall *cc);
+CV_API void cv_ccall_release(struct cv_ccall *cc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,690 @@
+/* The client: one worker, a transport, a session agent, and calls bound
+ * to media streams. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cvoip/client.h"
+#include "cvoip/media.h"
+
+#define MOD "client"
+#define MAX_FMTS 16
+#define MAX_LISTEN 8
+
+struct cv_client {
+	struct cv_rt *rt;
+	struct cv_tp *tp;
+	struct cv_agent *ag;
+	struct cv_worker *w;
+	struct cv_tp_spec specs[MAX_LISTEN];
+	unsigned nspecs;
+	char media_addr[64];
+	uint16_t port_min, port_max;
+	char *user_agent;
+	char *contact_user;
+	const struct cv_client_handlers *h;
+	void *arg;
+	void (*start)(struct cv_client *cl, void *arg);
+	void *start_arg;
+	struct cv_regc *reg;
+	bool registered;
+	int fail;
+	struct cv_ccall *calls;
+};
+
+struct cv_ccall {
+	struct cv_client *cl;
+	struct cv_ccall *next, *prev; /* the client's calls */
+	struct cv_call *call;
+	struct cv_media_stream *ms;
+	char *play, *record;
+	double tone_hz;
+	char *codec_names[MAX_FMTS];
+	size_t ncodecs;
+	char addr[64];
+	struct cv_media_fmt fmts[MAX_FMTS];
+	struct cv_sdp_codec sdpc[MAX_FMTS];
+	struct cv_sdp_stream_caps caps;
+	char codec[32];
+	bool released;
+};
+
+/* ---- media binding ------------------------------------------------------- */
+
+static void on_stream_dtmf(struct cv_media_stream *ms, char digit, bool end,
+			   uint32_t duration_ms, bool inband, void *arg)
+{
+	struct cv_ccall *cc = arg;
+	if (end && !cc->released && cc->cl->h->dtmf)
+		cc->cl->h->dtmf(cc, digit, cc->cl->arg);
+}
+
+static const struct cv_media_stream_handlers stream_handlers = {
+	.dtmf = on_stream_dtmf,
+};
+
+static int ensure_stream(struct cv_ccall *cc)
+{
+	if (cc->ms)
+		return 0;
+	struct cv_client *cl = cc->cl;
+	struct cv_media_stream_params sp = {
+		.loop = cv_worker_loop(cl->w),
+		.local_addr = cc->addr,
+		.port_min = cl->port_min,
+		.port_max = cl->port_max,
+		.tevent_pt = -1,
+		.detect_inband_dtmf = true,
+		.h = &stream_handlers,
+		.arg = cc,
+	};
+	int err = cv_media_stream_create(&cc->ms, &sp);
+	if (err)
+		return err;
+	struct cv_asrc *src = NULL;
+	if (cc->play) {
+		err = cv_asrc_file(&src, cc->play, true);
+	} else if (cc->tone_hz > 0) {
+		struct cv_tone_params tp = {.freq1 = cc->tone_hz, .level_dbm0 = -10};
+		err = cv_asrc_tone(&src, &tp);
+	} else {
+		err = cv_asrc_silence(&src);
+	}
+	if (err)
+		return err;
+	cv_media_stream_set_source(cc->ms, src);
+	cv_mem_unref(src);
+	if (cc->record) {
+		struct cv_asink *sink = NULL;
+		err = cv_asink_file(&sink, cc->record, 16000);
+		if (err)
+			return err;
+		cv_media_stream_set_sink(cc->ms, sink);
+		cv_mem_unref(sink);
+	}
+	return 0;
+}
+
+static int media_local(void *marg, struct cv_sdp_local *out)
+{
+	struct cv_ccall *cc = marg;
+	int err = ensure_stream(cc);
+	if (err)
+		return err;
+	const char *names[MAX_FMTS];
+	for (size_t i = 0; i < cc->ncodecs; i++)
+		names[i] = cc->codec_names[i];
+	struct cv_media_offer_params op = {.codecs = cc->ncodecs ? names : NULL,
+					   .ncodecs = cc->ncodecs,
+					   .telephone_event = false};
+	size_t n = 0;
+	err = cv_media_offer_fmts(&op, cc->fmts, MAX_FMTS, &n);
+	if (err)
+		return err;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!cc->fmts[i].codec)
+			continue;
+		cc->sdpc[k] = (struct cv_sdp_codec){
+			.name = cc->fmts[i].name,
+			.clock_rate = cc->fmts[i].clock_rate,
+			.channels = cc->fmts[i].channels,
+			.fmtp = cc->fmts[i].fmtp[0] ? cc->fmts[i].fmtp : NULL,
+			.pt = cc->fmts[i].pt,
+		};
+		k++;
+	}
+	memset(&cc->caps, 0, sizeof(cc->caps));
+	cc->caps.media = "audio";
+	cc->caps.port = cv_media_stream_port(cc->ms);
+	cc->caps.codecs = cc->sdpc;
+	cc->caps.ncodecs = k;
+	cc->caps.telephone_event = true;
+	cc->caps.dtmf_pt = -1;
+	cc->caps.ptime = 20;
+	cc->caps.dir = CV_SDP_SENDRECV;
+	out->addr = cc->addr;
+	out->user = "cvoip";
+	out->streams = &cc->caps;
+	out->nstreams = 1;
+	return 0;
+}
+
+static enum cv_media_dir media_dir(enum cv_sdp_dir d)
+{
+	switch (d) {
+	case CV_SDP_SENDONLY: return CV_MEDIA_SENDONLY;
+	case CV_SDP_RECVONLY: return CV_MEDIA_RECVONLY;
+	case CV_SDP_INACTIVE: return CV_MEDIA_INACTIVE;
+	default: return CV_MEDIA_SENDRECV;
+	}
+}
+
+static int media_apply(void *marg, const struct cv_sdp_neg *neg)
+{
+	struct cv_ccall *cc = marg;
+	if (!neg->nmedia || neg->media[0].rejected || !neg->media[0].ncodecs) {
+		if (cc->ms)
+			cv_media_stream_stop(cc->ms);
+		return 0;
+	}
+	int err = ensure_stream(cc);
+	if (err)
+		return err;
+	const struct cv_sdp_neg_media *m = &neg->media[0];
+	const struct cv_sdp_neg_codec *nc = &m->codecs[0];
+	const struct cv_codec *codec = cv_codec_find(cv_pl_str(nc->name), nc->clock_rate,
+						     (uint8_t)nc->channels);
+	if (!codec)
+		return CV_EUNSUPP;
+	struct cv_media_stream_cfg cfg = {
+		.codec = codec,
+		.pt = nc->pt_send,
+		.ptime = m->ptime,
+		.tevent_pt = m->dtmf_pt_send,
+		.cn_pt = m->cn_pt_send,
+		.dir = media_dir(m->dir),
+		.remote = m->remote_rtp,
+		.remote_rtcp = m->remote_rtcp,
+		.rtcp_mux = m->rtcp_mux,
+	};
+	cv_codec_fmtp_parse(codec, &cfg.params, cv_pl_str(nc->fmtp));
+	snprintf(cc->codec, sizeof(cc->codec), "%s/%u", nc->name, nc->clock_rate);
+	return cv_media_stream_start(cc->ms, &cfg);
+}
+
+static void media_stop(void *marg)
+{
+	struct cv_ccall *cc = marg;
+	if (cc->ms)
+		cv_media_stream_stop(cc->ms);
+}
+
+static const struct cv_call_media_ops media_ops = {
+	.local = media_local,
+	.apply = media_apply,
+	.stop = media_stop,
+};
+
+/* ---- calls -------------------------------------------------------------- */
+
+static void ccall_link(struct cv_ccall *cc)
+{
+	struct cv_client *cl = cc->cl;
+	cc->next = cl->calls;
+	if (cl->calls)
+		cl->calls->prev = cc;
+	cl->calls = cc;
+}
+
+static void ccall_unlink(struct cv_ccall *cc)
+{
+	struct cv_client *cl = cc->cl;
+	if (cc->prev)
+		cc->prev->next = cc->next;
+	else if (cl && cl->calls == cc)
+		cl->calls = cc->next;
+	if (cc->next)
+		cc->next->prev = cc->prev;
+	cc->next = cc->prev = NULL;
+}
+
+/* Media streams live on the worker's loop: they go when the call ends,
+ * is released, or the worker stops, never later. */
+static void ccall_drop_media(struct cv_ccall *cc)
+{
+	if (cc->ms) {
+		cv_media_stream_destroy(cc->ms);
+		cc->ms = NULL;
+	}
+}
+
+static void ccall_dtor(void *obj)
+{
+	struct cv_ccall *cc = obj;
+	ccall_unlink(cc);
+	free(cc->play);
+	free(cc->record);
+	for (size_t i = 0; i < cc->ncodecs; i++)
+		free(cc->codec_names[i]);
+}
+
+static int set_media(struct cv_ccall *cc, const struct cv_client_media *m)
+{
+	if (!m)
+		return 0;
+	if (m->play && !(cc->play = strdup(m->play)))
+		return -ENOMEM;
+	if (m->record && !(cc->record = strdup(m->record)))
+		return -ENOMEM;
+	cc->tone_hz = m->tone_hz;
+	for (size_t i = 0; i < m->ncodecs && i < MAX_FMTS; i++) {
+		if (!(cc->codec_names[i] = strdup(m->codecs[i])))
+			return -ENOMEM;
+		cc->ncodecs++;
+	}
+	return 0;
+}
+
+/* The local address for media toward a peer: configured, or the one the
+ * kernel would use to reach it. */
+static void pick_addr(struct cv_client *cl, struct cv_ccall *cc,
+		      const struct cv_tp_addr *peer)
+{
+	if (cl->media_addr[0]) {
+		snprintf(cc->addr, sizeof(cc->addr), "%s", cl->media_addr);
+		return;
+	}
+	struct cv_tp_via via;
+	struct cv_tp_via_params vp = {.kind = CV_TP_UDP, .dst = *peer};
+	if (peer && cv_tp_addr_isset(peer) && cv_tp_via_for(cl->tp, &vp, &via) == 0) {
+		struct cv_pl h = cv_pl_str(via.host);
+		if (h.l > 2 && h.p[0] == '[') { /* IPv6 reference: no brackets */
+			h.p++;
+			h.l -= 2;
+		}
+		cv_pl_strcpy(h, cc->addr, sizeof(cc->addr));
+		return;
+	}
+	snprintf(cc->addr, sizeof(cc->addr), "127.0.0.1");
+}
+
+static void on_call_state(struct cv_call *c, enum cv_call_state st,
+			  uint16_t status, const char *reason, void *uarg)
+{
+	struct cv_ccall *cc = uarg;
+	if (cc && !cc->released && cc->cl->h->call_state)
+		cc->cl->h->call_state(cc, st, status, reason, cc->cl->arg);
+}
+
+static void on_info_dtmf(struct cv_call *c, char digit, uint32_t duration_ms,
+			 void *uarg)
+{
+	struct cv_ccall *cc = uarg;
+	if (cc && !cc->released && cc->cl->h->dtmf)
+		cc->cl->h->dtmf(cc, digit, cc->cl->arg);
+}
+
+static void on_incoming(struct cv_agent *ag, struct cv_call *c,
+			const struct cv_sip_msg *invite, void *arg)
+{
+	struct cv_client *cl = arg;
+	struct cv_ccall *cc = cv_mem_zalloc(sizeof(*cc), ccall_dtor);
+	if (!cc || !cl->h->incoming) {
+		cv_mem_unref(cc);
+		cv_call_reject(c, cc ? 480 : 500, NULL);
+		cv_call_release(c);
+		return;
+	}
+	cc->cl = cl;
+	cc->call = c;
+	ccall_link(cc);
+	struct cv_tp_addr peer = {0};
+	if (invite->via.host.l)
+		cv_tp_addr_set(&peer, invite->via.host,
+			       invite->via.port ? invite->via.port : 5060);
+	pick_addr(cl, cc, &peer);
+	cv_call_set_uarg(c, cc);
+	cv_call_set_media(c, &media_ops, cc);
+	char from[512];
+	cv_pl_strcpy(invite->from.uri, from, sizeof(from));
+	cl->h->incoming(cl, cc, from, cl->arg);
+}
+
+static const struct cv_call_handlers call_handlers = {
+	.incoming = on_incoming,
+	.state = on_call_state,
+	.info_dtmf = on_info_dtmf,
+};
+
+int cv_client_call(struct cv_client *cl, const struct cv_client_call_params *p,
+		   struct cv_ccall **ccp)
+{
+	if (!p || !p->target)
+		return -EINVAL;
+	struct cv_ccall *cc = cv_mem_zalloc(sizeof(*cc), ccall_dtor);
+	if (!cc)
+		return -ENOMEM;
+	cc->cl = cl;
+	ccall_link(cc);
+	int err = set_media(cc, &p->media);
+	char target[1024], proxy[1024], from[512];
+	const char *dst_uri = p->proxy ? p->proxy : p->target;
+	snprintf(target, sizeof(target), "%s", p->target);
+	snprintf(proxy, sizeof(proxy), "%s", dst_uri);
+	if (p->transport != CV_TP_UDP && !strstr(proxy, "transport=")) {
+		char lower[8];
+		const char *n = cv_tp_kind_name(p->transport);
+		size_t i = 0;
+		for (; n[i] && i < sizeof(lower) - 1; i++)
+			lower[i] = (char)(n[i] | 0x20);
+		lower[i] = 0;
+		size_t l = strlen(proxy);
+		snprintf(proxy + l, sizeof(proxy) - l, ";transport=%s", lower);
+	}
+	struct cv_txn_addr dst;
+	if (!err)
+		err = cv_ua_addr_from_uri(cv_agent_ua(cl->ag), cv_pl_str(proxy), &dst);
+	if (err) {
+		cv_mem_unref(cc);
+		return err;
+	}
+	struct cv_tp_addr peer = {0};
+	if (dst.remote.sa.sa_family == AF_INET)
+		memcpy(&peer.ss, &dst.remote.in, sizeof(dst.remote.in));
+	else
+		memcpy(&peer.ss, &dst.remote.in6, sizeof(dst.remote.in6));
+	pick_addr(cl, cc, &peer);
+	if (p->from)
+		snprintf(from, sizeof(from), "%s", p->from);
+	else
+		snprintf(from, sizeof(from), "sip:%s@%s", cl->contact_user, cc->addr);
+	struct cv_call_params cp = {
+		.target = target,
+		.from = from,
+		.proxy = proxy,
+		.auth = p->auth,
+		.media = &media_ops,
+		.marg = cc,
+		.uarg = cc,
+	};
+	err = cv_call_create(&cc->call, cl->ag, &cp);
+	if (err) {
+		cv_mem_unref(cc);
+		return err;
+	}
+	*ccp = cc;
+	return 0;
+}
+
+int cv_ccall_ring(struct cv_ccall *cc)
+{
+	return cv_call_ring(cc->call);
+}
+
+int cv_ccall_answer(struct cv_ccall *cc, const struct cv_client_media *m)
+{
+	int err = set_media(cc, m);
+	return err ? err : cv_call_answer(cc->call);
+}
+
+int cv_ccall_reject(struct cv_ccall *cc, uint16_t status)
+{
+	return cv_call_reject(cc->call, status, NULL);
+}
+
+int cv_ccall_hangup(struct cv_ccall *cc)
+{
+	return cv_call_hangup(cc->call);
+}
+
+int cv_ccall_hold(struct cv_ccall *cc, bool hold)
+{
+	return cv_call_hold(cc->call, hold);
+}
+
+int cv_ccall_send_dtmf(struct cv_ccall *cc, const char *digits)
+{
+	int err = cc->ms ? cv_media_stream_send_dtmf(cc->ms, digits, 100) : CV_EUNSUPP;
+	if (err != CV_EUNSUPP)
+		return err;
+	for (const char *d = digits; *d; d++) {
+		err = cv_call_send_info_dtmf(cc->call, *d, 100);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int cv_ccall_quality(struct cv_ccall *cc, struct cv_ccall_quality *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->rtt_ms = -1;
+	snprintf(q->codec, sizeof(q->codec), "%s", cc->codec);
+	if (!cc->ms)
+		return CV_ENOTFOUND;
+	struct cv_media_stream_stats st;
+	int err = cv_media_stream_stats(cc->ms, &st);
+	if (err)
+		return err;
+	q->tx_packets = st.rtp.tx_packets;
+	q->rx_packets = st.rtp.rx_packets;
+	q->rx_lost = st.rtp.rx_lost;
+	q->loss_pct = st.rtp.rx_loss_pct;
+	q->jitter_ms = st.rtp.rx_jitter_ms;
+	q->rtt_ms = st.rtp.rtt_ms;
+	q->mos = st.rtp.mos;
+	return 0;
+}
+
+enum cv_call_state cv_ccall_state(const struct cv_ccall *cc)
+{
+	return cv_call_state(cc->call);
+}
+
+struct cv_call *cv_ccall_call(struct cv_ccall *cc)
+{
+	return cc->call;
+}
+
+void cv_ccall_release(struct cv_ccall *cc)
+{
+	if (!cc)
+		return;
+	cc->released = true;
+	if (cc->call) {
+		cv_call_set_media(cc->call, NULL, NULL);
+		cv_call_release(cc->call);
+		cc->call = NULL;
+	}
+	ccall_drop_media(cc);
+	ccall_unlink(cc);
+	cv_mem_unref(cc);
+}
+
+/* ---- registration ---------------------------------------------------------- */
+
+static void on_reg(struct cv_regc *r, bool registered, uint16_t status,
+		   const char *reason, uint32_t expires, void *uarg)
+{
+	struct cv_client *cl = uarg;
+	cl->registered = registered;
+	if (cl->h->reg_state)
+		cl->h->reg_state(cl, registered, status, reason, expires, cl->arg);
+}
+
+static const struct cv_regc_handlers reg_handlers = {.state = on_reg};
+
+int cv_client_register(struct cv_client *cl, const struct cv_regc_params *p)
+{
+	if (cl->reg)
+		return -EBUSY;
+	struct cv_regc_params rp = *p;
+	rp.h = &reg_handlers;
+	rp.uarg = cl;
+	return cv_regc_create(&cl->reg, cl->ag, &rp);
+}
+
+int cv_client_unregister(struct cv_client *cl)
+{
+	return cl->reg ? cv_regc_unregister(cl->reg) : CV_ENOTFOUND;
+}
+
+bool cv_client_registered(const struct cv_client *cl)
+{
+	return cl->registered;
+}
+
+/* ---- runtime ----------------------------------------------------------------- */
+
+static void on_tp_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
+{
+	struct cv_client *cl = arg;
+	if (cl->ag)
+		cv_agent_recv(cl->ag, rx);
+}
+
+static const struct cv_tp_handler tp_handler = {.recv = on_tp_recv};
+
+static void worker_start(struct cv_worker *w, void *arg)
+{
+	struct cv_client *cl = arg;
+	cl->w = w;
+	int err = cv_tp_worker_start(cl->tp, w);
+	if (!err) {
+		struct cv_agent_params ap = {.tp = cl->tp,
+					     .w = w,
+					     .h = &call_handlers,
+					     .arg = cl,
+					     .user_agent = cl->user_agent,
+					     .contact_user = cl->contact_user};
+		err = cv_agent_create(&cl->ag, &ap);
+	}
+	if (err)
+		cv_rt_fail(cv_worker_rt(w), err);
+}
+
+static void worker_stop(struct cv_worker *w, void *arg)
+{
+	struct cv_client *cl = arg;
+	/* calls the application still holds end here, on the loop */
+	for (struct cv_ccall *cc = cl->calls; cc; cc = cc->next) {
+		cc->released = true; /* no more callbacks */
+		if (cc->call) {
+			cv_call_set_media(cc->call, NULL, NULL);
+			cv_call_hangup(cc->call);
+		}
+		ccall_drop_media(cc);
+	}
+	if (cl->reg) {
+		cv_regc_release(cl->reg);
+		cl->reg = NULL;
+	}
+	cv_agent_destroy(cl->ag);
+	cl->ag = NULL;
+	cv_tp_worker_stop(cl->tp, w);
+}
+
+static void run_start(struct cv_worker *w, void *arg)
+{
+	struct cv_client *cl = arg;
+	if (cl->start)
+		cl->start(cl, cl->start_arg);
+}
+
+static void run_interrupt(struct cv_worker *w, void *arg)
+{
+	struct cv_client *cl = arg;
+	if (cl->h->interrupt)
+		cl->h->interrupt(cl, cl->arg);
+	else
+		cv_client_stop(cl);
+}
+
+static void on_signal(struct cv_rt *rt, int signum, void *arg)
+{
+	struct cv_client *cl = arg;
+	if (cv_worker_post(cl->w, run_interrupt, cl) != 0)
+		cv_rt_stop(rt);
+}
+
+int cv_client_create(struct cv_client **clp, const struct cv_client_params *p)
+{
+	if (!p || !p->h)
+		return -EINVAL;
+	struct cv_client *cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return -ENOMEM;
+	cl->h = p->h;
+	cl->arg = p->arg;
+	cl->port_min = p->rtp_port_min ? p->rtp_port_min : 40000;
+	cl->port_max = p->rtp_port_max ? p->rtp_port_max : 49999;
+	if (p->media_addr)
+		snprintf(cl->media_addr, sizeof(cl->media_addr), "%s", p->media_addr);
+	char ua[64];
+	snprintf(ua, sizeof(ua), "cvoip/%s", cv_version());
+	cl->user_agent = strdup(p->user_agent ? p->user_agent : ua);
+	cl->contact_user = strdup(p->contact_user ? p->contact_user : "cvoip");
+	int err = -ENOMEM;
+	if (!cl->user_agent || !cl->contact_user)
+		goto fail;
+	static const char *const dflt[] = {"udp:0.0.0.0:0", "tcp:0.0.0.0:0"};
+	const char *const *list = p->nlisten ? p->listen : dflt;
+	size_t n = p->nlisten ? p->nlisten : CV_ARRAY_SIZE(dflt);
+	if (n > MAX_LISTEN) {
+		err = CV_ETOOBIG;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		err = cv_tp_spec_parse(list[i], &cl->specs[i]);
+		if (err)
+			goto fail;
+	}
+	cl->nspecs = (unsigned)n;
+	struct cv_rt_params rp = {.workers = 1,
+				  .on_start = worker_start,
+				  .on_stop = worker_stop,
+				  .on_signal = on_signal,
+				  .arg = cl,
+				  .handle_signals = true};
+	err = cv_rt_create(&cl->rt, &rp);
+	if (err)
+		goto fail;
+	struct cv_tp_params tpp = {.specs = cl->specs,
+				   .nspecs = cl->nspecs,
+				   .h = &tp_handler,
+				   .arg = cl};
+	err = cv_tp_create(&cl->tp, cl->rt, &tpp);
+	if (err)
+		goto fail;
+	*clp = cl;
+	return 0;
+fail:
+	cv_client_destroy(cl);
+	return err;
+}
+
+int cv_client_run(struct cv_client *cl, void (*start)(struct cv_client *, void *),
+		  void *arg)
+{
+	cl->start = start;
+	cl->start_arg = arg;
+	int err = cv_rt_start(cl->rt);
+	if (err)
+		return err;
+	cv_worker_post(cl->w, run_start, cl);
+	return cv_rt_wait(cl->rt);
+}
+
+void cv_client_stop(struct cv_client *cl)
+{
+	cv_rt_stop(cl->rt);
+}
+
+void cv_client_destroy(struct cv_client *cl)
+{
+	if (!cl)
+		return;
+	cv_rt_destroy(cl->rt);
+	cv_tp_destroy(cl->tp);
+	free(cl->user_agent);
+	free(cl->contact_user);
+	free(cl);
+}
+
+struct cv_agent *cv_client_agent(struct cv_client *cl)
+{
+	return cl->ag;
+}
+
+uv_loop_t *cv_client_loop(struct cv_client *cl)
+{
+	return cv_worker_loop(cl->w);
+}
+
+int cv_client_listener(struct cv_client *cl, unsigned i, enum cv_tp_kind *kind,
+		       struct cv_tp_addr *addr)
+{
+	return cv_tp_listener_addr(cl->tp, i, kind, addr);
+}

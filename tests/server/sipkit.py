@@ -1,0 +1,248 @@
+"""Test helpers for cvoipd's server tests: a minimal SIP-over-UDP client
+with MD5 digest (REGISTER and anything else a test needs to send by hand)
+and a SIPp runner. Everything is bounded in time; loopback only."""
+import hashlib
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import cvtest  # noqa: E402
+from cvtest import SRC, Cvoipd, free_port, log, run, wait_for  # noqa: E402,F401
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCEN = os.path.join(HERE, "scenarios")
+SIPP = shutil.which("sipp")
+
+
+def token(n=10):
+    return "".join(random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(n))
+
+
+def md5(s):
+    return hashlib.md5(s.encode()).hexdigest()
+
+
+class Resp:
+    def __init__(self, raw):
+        self.raw = raw
+        head = raw.split("\r\n\r\n", 1)[0]
+        lines = head.split("\r\n")
+        first = lines[0].split(" ", 2)
+        self.status = int(first[1])
+        self.reason = first[2] if len(first) > 2 else ""
+        self.headers = []
+        for ln in lines[1:]:
+            if ":" in ln:
+                k, v = ln.split(":", 1)
+                self.headers.append((k.strip().lower(), v.strip()))
+
+    def all(self, name):
+        return [v for k, v in self.headers if k == name.lower()]
+
+    def get(self, name):
+        v = self.all(name)
+        return v[0] if v else None
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.reason)
+
+
+def parse_challenge(value):
+    assert value.lower().startswith("digest "), value
+    out = {}
+    for m in re.finditer(r'(\w[\w-]*)\s*=\s*("([^"]*)"|[^,\s]+)', value[7:]):
+        out[m.group(1).lower()] = m.group(3) if m.group(3) is not None else m.group(2)
+    return out
+
+
+class UdpUa:
+    """One UDP socket on 127.0.0.1 speaking just enough SIP for tests."""
+
+    def __init__(self, server_port, port=0, user="alice"):
+        self.server = ("127.0.0.1", server_port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+        self.port = self.sock.getsockname()[1]
+        self.user = user
+        self.call_id = token(16) + "@test"
+        self.tag = token(8)
+        self.cseq = 0
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, text):
+        self.sock.sendto(text.encode(), self.server)
+
+    def request(self, method, ruri, headers=(), body="", auth=None, branch=None,
+                call_id=None, cseq=None, to_tag=None):
+        if cseq is None:
+            self.cseq += 1
+            cseq = self.cseq
+        branch = branch or "z9hG4bK" + token(12)
+        lines = ["%s %s SIP/2.0" % (method, ruri),
+                 "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport" % (self.port, branch),
+                 "Max-Forwards: 70",
+                 "From: <sip:%s@127.0.0.1>;tag=%s" % (self.user, self.tag),
+                 "To: <sip:%s@127.0.0.1>%s" % (self.user if method == "REGISTER" else ruri.split(":")[1].split("@")[0],
+                                              ";tag=" + to_tag if to_tag else ""),
+                 "Call-ID: %s" % (call_id or self.call_id),
+                 "CSeq: %d %s" % (cseq, method)]
+        if auth:
+            lines.append(auth)
+        lines += list(headers)
+        lines.append("Content-Length: %d" % len(body.encode()))
+        self.send_raw("\r\n".join(lines) + "\r\n\r\n" + body)
+        return branch
+
+    def recv(self, timeout=3.0, skip_provisional=True):
+        end = time.time() + timeout
+        while True:
+            left = end - time.time()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                data, _ = self.sock.recvfrom(65535)
+            except socket.timeout:
+                return None
+            text = data.decode(errors="replace")
+            if not text.startswith("SIP/2.0"):
+                continue
+            r = Resp(text)
+            if skip_provisional and r.status < 200:
+                continue
+            return r
+
+    def authorization(self, chal, method, ruri, password, nc=1, header="Authorization"):
+        c = parse_challenge(chal)
+        assert c.get("algorithm", "MD5").upper() == "MD5", c
+        ha1 = md5("%s:%s:%s" % (self.user, c["realm"], password))
+        ha2 = md5("%s:%s" % (method, ruri))
+        cnonce = token(8)
+        ncs = "%08x" % nc
+        if "qop" in c:
+            resp = md5("%s:%s:%s:%s:auth:%s" % (ha1, c["nonce"], ncs, cnonce, ha2))
+            return ('%s: Digest username="%s", realm="%s", nonce="%s", uri="%s", '
+                    'response="%s", algorithm=MD5, qop=auth, nc=%s, cnonce="%s"'
+                    % (header, self.user, c["realm"], c["nonce"], ruri, resp, ncs, cnonce))
+        resp = md5("%s:%s:%s" % (ha1, c["nonce"], ha2))
+        return ('%s: Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", algorithm=MD5'
+                % (header, self.user, c["realm"], c["nonce"], ruri, resp))
+
+    def register(self, password, contacts=None, expires=None, extra=(), timeout=3.0):
+        """REGISTER with digest; returns (final response, Authorization used)."""
+        ruri = "sip:127.0.0.1:%d" % self.server[1]
+        if contacts is None:
+            contacts = ["<sip:%s@127.0.0.1:%d>" % (self.user, self.port)]
+        hdrs = ["Contact: " + c for c in contacts]
+        if expires is not None:
+            hdrs.append("Expires: %d" % expires)
+        hdrs += list(extra)
+        self.request("REGISTER", ruri, hdrs)
+        r = self.recv(timeout)
+        if r is None or r.status != 401:
+            return r, None
+        auth = self.authorization(r.get("www-authenticate"), "REGISTER", ruri, password)
+        self.request("REGISTER", ruri, hdrs, auth=auth)
+        return self.recv(timeout), auth
+
+
+def register(server_port, user, password, port=0, **kw):
+    ua = UdpUa(server_port, port, user)
+    try:
+        r, _ = ua.register(password, **kw)
+    finally:
+        ua.close()
+    assert r is not None and r.status == 200, "REGISTER %s: %r" % (user, r)
+    return r
+
+
+class Sipp:
+    live = []  # every started instance, for stop_all()
+
+    """One SIPp process running a scenario from tests/server/scenarios, with
+    @NAME@ placeholders filled in from `subst`."""
+
+    def __init__(self, tmp, name, scenario, server_port, port=None, subst=None,
+                 args=(), calls=1):
+        self.tmp = tmp
+        self.name = name
+        self.port = port or free_port(also_tcp=False)
+        with open(os.path.join(SCEN, scenario)) as f:
+            text = f.read()
+        for k, v in (subst or {}).items():
+            text = text.replace("@%s@" % k, str(v))
+        self.xml = os.path.join(tmp, "%s.xml" % name)
+        with open(self.xml, "w") as f:
+            f.write(text)
+        self.logbase = os.path.join(tmp, name)
+        self.args = [SIPP, "127.0.0.1:%d" % server_port, "-sf", self.xml,
+                     "-i", "127.0.0.1", "-p", str(self.port), "-m", str(calls),
+                     "-nostdin", "-mp", str(free_port(also_tcp=False)),
+                     "-trace_err", "-trace_msg", "-message_file", self.logbase + "_msg.log",
+                     "-error_file", self.logbase + "_err.log",
+                     "-timeout", "30s", "-timeout_error",
+                     "-max_recv_loops", "1000"] + list(args)
+        self.proc = None
+
+    def start(self):
+        self.out = open(self.logbase + "_out.log", "w")
+        self.proc = subprocess.Popen(self.args, stdout=self.out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.tmp)
+        Sipp.live.append(self)
+        time.sleep(0.2)
+        if self.proc.poll() is not None:
+            raise AssertionError("sipp %s exited at start (%d):\n%s" % (self.name, self.proc.returncode, self.errors()[-2000:]))
+        return self
+
+    def wait(self, timeout=40):
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("sipp %s did not finish within %ss\n%s" % (self.name, timeout, self.messages()[-3000:]))
+        self.out.close()
+        return rc
+
+    def messages(self):
+        try:
+            with open(self.logbase + "_msg.log", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def errors(self):
+        try:
+            with open(self.logbase + "_err.log", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def expect_ok(self, timeout=40):
+        rc = self.wait(timeout)
+        if rc != 0:
+            raise AssertionError("sipp %s exited %d\nerrors:\n%s\nmessages:\n%s"
+                                 % (self.name, rc, self.errors()[-3000:], self.messages()[-5000:]))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def stop_all():
+    for s in Sipp.live:
+        s.stop()
+    Sipp.live.clear()

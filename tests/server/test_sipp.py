@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""SIPp scenarios through cvoipd's B2BUA: SIPp as alice (caller, answers the
+407 with digest) and SIPp as bob (callee UAS, registered by a digest
+REGISTER sent from the port SIPp then listens on).
+
+usage: test_sipp.py FLOW   (FLOW: see FLOWS below)"""
+import os
+import sqlite3
+import sys
+import time
+
+from sipkit import SRC, Cvoipd, Sipp, log, register, run, stop_all, wait_for
+
+
+def config(tmp, extra):
+    """The demo configuration with `extra` YAML appended."""
+    with open(os.path.join(SRC, "etc/cvoipd.demo.yaml")) as f:
+        text = f.read()
+    path = os.path.join(tmp, "cvoipd.yaml")
+    with open(path, "w") as f:
+        f.write(text + "\n" + extra)
+    return path
+
+
+def cdrs(srv):
+    db = sqlite3.connect(srv.db)
+    try:
+        return db.execute("select caller, callee, answer_us, end_reason, hangup_by from cdrs").fetchall()
+    finally:
+        db.close()
+
+
+def bob_uas(tmp, srv, scenario, name="bob", subst=None):
+    """A UAS registered as bob: REGISTER from port P, then SIPp on P."""
+    uas = Sipp(tmp, name, scenario, srv.port, subst=dict({"DELAY": 300}, **(subst or {})))
+    register(srv.port, "bob", "bob-secret", port=uas.port)
+    return uas.start()
+
+
+def alice(tmp, srv, scenario, callee="bob", **subst):
+    return Sipp(tmp, "alice", scenario, srv.port,
+                subst=dict({"CALLEE": callee, "HOLD": 500}, **subst)).start()
+
+
+def one_cdr(srv, want):
+    wait_for(lambda: len(cdrs(srv)) >= 1, 5, "CDR")
+    rows = cdrs(srv)
+    log("cdrs:", rows)
+    assert len(rows) == 1, rows
+    caller, callee, answer_us, reason, by = rows[0]
+    got = (caller, callee, bool(answer_us), reason, by)
+    assert got == want, "CDR %r, expected %r" % (got, want)
+
+
+def flow_call(tmp, srv):
+    bob = bob_uas(tmp, srv, "uas_answer.xml")
+    a = alice(tmp, srv, "uac_call.xml")
+    a.expect_ok()
+    bob.expect_ok()
+    one_cdr(srv, ("alice", "bob", True, "BYE", "caller"))
+
+
+def flow_404(tmp, srv):
+    alice(tmp, srv, "uac_fail.xml", callee="nobody", STATUS=404).expect_ok()
+
+
+def flow_480(tmp, srv):
+    # carol exists but has no binding
+    alice(tmp, srv, "uac_fail.xml", callee="carol", STATUS=480).expect_ok()
+
+
+def flow_486(tmp, srv):
+    bob = bob_uas(tmp, srv, "uas_busy.xml")
+    alice(tmp, srv, "uac_fail.xml", STATUS=486).expect_ok()
+    bob.expect_ok()
+    one_cdr(srv, ("alice", "bob", False, "486", "callee"))
+
+
+def flow_cancel(tmp, srv):
+    bob = bob_uas(tmp, srv, "uas_ring.xml")
+    alice(tmp, srv, "uac_cancel.xml").expect_ok()
+    bob.expect_ok()
+    one_cdr(srv, ("alice", "bob", False, "CANCEL", "caller"))
+
+
+def flow_noanswer(tmp, srv):
+    bob = bob_uas(tmp, srv, "uas_ring.xml")
+    t0 = time.time()
+    alice(tmp, srv, "uac_fail.xml", STATUS=480).expect_ok()
+    took = time.time() - t0
+    log("480 after %.1f s" % took)
+    assert 1.5 <= took <= 6, "no-answer timer (2 s configured) took %.1f s" % took
+    bob.expect_ok()
+    one_cdr(srv, ("alice", "bob", False, "480 No Answer", "system"))
+
+
+def flow_reinvite(tmp, srv):
+    bob = bob_uas(tmp, srv, "uas_reinvite.xml")
+    alice(tmp, srv, "uac_reinvite.xml").expect_ok()
+    bob.expect_ok()
+    assert "a=sendonly" in bob.messages(), "the re-INVITE's SDP did not reach bob"
+    one_cdr(srv, ("alice", "bob", True, "BYE", "caller"))
+
+
+def flow_info(tmp, srv):
+    bob = bob_uas(tmp, srv, "uas_info.xml")
+    alice(tmp, srv, "uac_info.xml").expect_ok()
+    bob.expect_ok()
+    one_cdr(srv, ("alice", "bob", True, "BYE", "caller"))
+
+
+def flow_bye_callee(tmp, srv):
+    bob = bob_uas(tmp, srv, "uas_bye.xml")
+    alice(tmp, srv, "uac_wait_bye.xml").expect_ok()
+    bob.expect_ok()
+    one_cdr(srv, ("alice", "bob", True, "BYE", "callee"))
+
+
+def flow_fork(tmp, srv):
+    # two contacts for bob: one rings and answers after 1 s, the other
+    # rings until cancelled by the first one's 2xx
+    ringer = bob_uas(tmp, srv, "uas_ring.xml", name="bob-ring")
+    answerer = bob_uas(tmp, srv, "uas_answer.xml", name="bob-answer", subst={"DELAY": 1000})
+    alice(tmp, srv, "uac_call.xml").expect_ok()
+    answerer.expect_ok()
+    ringer.expect_ok()
+    assert "Call completed elsewhere" in ringer.messages(), "the losing fork's CANCEL has no Reason"
+    one_cdr(srv, ("alice", "bob", True, "BYE", "caller"))
+
+
+FLOWS = {
+    "call": (flow_call, ""),
+    "404": (flow_404, ""),
+    "480": (flow_480, ""),
+    "486": (flow_486, ""),
+    "cancel": (flow_cancel, ""),
+    "noanswer": (flow_noanswer, "routing:\n  no_answer_timeout: 2s\n"),
+    "reinvite": (flow_reinvite, ""),
+    "info": (flow_info, ""),
+    "bye_callee": (flow_bye_callee, ""),
+    "fork": (flow_fork, ""),
+}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in FLOWS:
+        print("usage: test_sipp.py {%s}" % "|".join(FLOWS))
+        sys.exit(2)
+    fn, extra = FLOWS[sys.argv[1]]
+
+    def test(tmp):
+        srv = Cvoipd(tmp, config=config(tmp, extra) if extra else None).start()
+        try:
+            fn(tmp, srv)
+        except BaseException:
+            stop_all()
+            srv.kill()
+            raise
+        stop_all()
+        srv.stop()
+
+    run(test)
+
+
+main()
