@@ -21,6 +21,7 @@ void cvoipd_conf_defaults(struct cvoipd_conf *c)
 	c->reg_min_expires = 60;
 	c->reg_max_expires = 3600;
 	c->reg_default_expires = 600;
+	c->no_answer_ms = 60000;
 	c->media_relay = true;
 	c->rtp_port_min = 20000;
 	c->rtp_port_max = 29999;
@@ -260,11 +261,12 @@ int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 		     struct cv_cfg_err *err)
 {
 	static const char *const top[] = {"server", "listen", "tls", "database",
-					  "registrar", "media", "users", "agents",
-					  "queues", NULL};
+					  "registrar", "routing", "media", "users",
+					  "agents", "queues", NULL};
 	static const char *const tls_keys[] = {"cert", "key", "ca", NULL};
 	static const char *const reg_keys[] = {"min_expires", "max_expires",
 					       "default_expires", NULL};
+	static const char *const routing_keys[] = {"no_answer_timeout", NULL};
 	static const char *const media_keys[] = {"relay", "rtp_port_min",
 						 "rtp_port_max", NULL};
 	int rc = cv_cfg_load(&c->cfg, path, err);
@@ -304,6 +306,12 @@ int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 		    c->reg_default_expires > c->reg_max_expires))
 		rc = cv_cfg_fail(cfg, reg, err,
 				 "registrar expires must satisfy min_expires <= default_expires <= max_expires");
+	const struct cv_cfg_node *routing = cv_cfg_get(root, "routing");
+	if (!rc)
+		rc = cv_cfg_check_keys(cfg, routing, "routing", routing_keys, err);
+	if (!rc)
+		rc = cv_cfg_duration_ms(cfg, cv_cfg_get(routing, "no_answer_timeout"),
+					1000, 3600000, &c->no_answer_ms, err);
 	const struct cv_cfg_node *media = cv_cfg_get(root, "media");
 	if (!rc)
 		rc = cv_cfg_check_keys(cfg, media, "media", media_keys, err);

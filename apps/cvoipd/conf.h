@@ -62,6 +62,8 @@ struct cvoipd_conf {
 	int64_t reg_min_expires;
 	int64_t reg_max_expires;
 	int64_t reg_default_expires;
+	/* routing */
+	int64_t no_answer_ms;
 	/* media */
 	bool media_relay;
 	int64_t rtp_port_min;

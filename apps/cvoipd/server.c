@@ -328,6 +328,7 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		.reg_min_expires = (uint32_t)s.conf.reg_min_expires,
 		.reg_max_expires = (uint32_t)s.conf.reg_max_expires,
 		.reg_default_expires = (uint32_t)s.conf.reg_default_expires,
+		.no_answer_ms = (uint32_t)s.conf.no_answer_ms,
 		.users = su,
 		.nusers = users->n,
 		.digest_algs = s.conf.digest,

@@ -1,12 +1,55 @@
 /* RTP header (RFC 3550 §5.1) + RFC 4733 payload + reception statistics +
  * jitter buffer on hostile input. A valid packet must rebuild to the same
  * bytes' meaning. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cvoip/rtp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void on_packet(struct cv_rtp_session *s, const struct cv_rtp_pkt *p,
+		      void *arg)
+{
+	(void)s;
+	(void)arg;
+	if (p->payload_len > CV_RTP_MAX_PACKET)
+		abort();
+}
+
+static void on_tevent(struct cv_rtp_session *s, const struct cv_rtp_tevent *ev,
+		      uint32_t ts, bool is_new, void *arg)
+{
+	(void)s;
+	(void)ts;
+	(void)is_new;
+	(void)arg;
+	if (ev->volume > 63)
+		abort();
+}
+
+static const struct cv_rtp_handlers handlers = {.packet = on_packet,
+						.tevent = on_tevent};
+
+/* One long-lived session (rtcp-mux, events on PT 101) fed every input as
+ * a datagram from one of two addresses: latching, SSRC switching,
+ * statistics and RTCP handling see hostile data in any order. */
+static struct cv_rtp_session *session(void)
+{
+	static uv_loop_t loop;
+	static struct cv_rtp_session *s;
+	if (!s) {
+		uv_loop_init(&loop);
+		struct cv_rtp_params p = {.loop = &loop, .local_addr = "127.0.0.1",
+					  .rtcp_mux = true, .tevent_pt = 101,
+					  .rtcp_disable = true, .h = &handlers};
+		if (cv_rtp_session_create(&s, &p))
+			abort();
+	}
+	return s;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -34,7 +77,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 	}
-	/* The input as a stream of 16-byte records: (seq, ts, arrival) into the
+	if (size <= CV_RTP_MAX_PACKET) {
+		uint8_t copy[CV_RTP_MAX_PACKET];
+		if (size)
+			memcpy(copy, data, size);
+		struct sockaddr_in from = {.sin_family = AF_INET,
+					   .sin_port = htons(size & 1 ? 4000 : 4002)};
+		from.sin_addr.s_addr = htonl(0x7f000001);
+		cv_rtp_session_input(session(), copy, size,
+				     (const struct sockaddr *)&from, false);
+		struct cv_rtp_stats st;
+		cv_rtp_session_stats(session(), &st);
+	}
+	/* The input as a stream of 10-byte records: (seq, ts, arrival) into the
 	 * statistics and the jitter buffer, with gets in between. */
 	struct cv_rtp_source src;
 	cv_rtp_source_init(&src, 1, size >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 0,

@@ -411,7 +411,8 @@ struct cv_rtp_params {
 	uint16_t port_min, port_max;
 	bool rtcp_mux;           /* RFC 5761: RTCP on the RTP port */
 	uint32_t clock_rate;     /* of the main payload; 0: 8000 */
-	int tevent_pt;           /* RFC 4733 payload type, -1: none */
+	/* RFC 4733 payload type; 0 or -1: none (PT 0 is PCMU, RFC 3551). */
+	int tevent_pt;
 	uint32_t ssrc;           /* 0: random */
 	const char *cname;       /* NULL: random token */
 	/* Session bandwidth in bit/s for the RTCP interval (5% of it for
@@ -467,6 +468,9 @@ CV_API int cv_rtp_session_set_srtp(struct cv_rtp_session *s,
 CV_API int cv_rtp_session_set_codec(struct cv_rtp_session *s,
 				    const char *codec, uint32_t clock_rate,
 				    bool plc);
+/* RFC 4733 telephone-event payload type negotiated later (SDP answer);
+ * 0 or -1 turns event handling off. -EINVAL above 127. */
+CV_API int cv_rtp_session_set_tevent_pt(struct cv_rtp_session *s, int pt);
 /* Jitter-buffer delay the application adds (for the E-model delay and the
  * XR end-system delay), in ms. */
 CV_API void cv_rtp_session_set_playout_delay(struct cv_rtp_session *s,
@@ -556,7 +560,7 @@ struct cv_rtp_jb_params {
 	uint32_t max_ms;      /* 0: 200 */
 	uint32_t init_ms;     /* starting target; 0: 40 */
 	unsigned max_packets; /* bound; 0: 64 */
-	int cn_pt;            /* RFC 3389 CN payload type (13), -1: none */
+	int cn_pt;            /* RFC 3389 CN payload type (13); 0 or -1: none */
 };
 
 enum cv_rtp_jb_kind {

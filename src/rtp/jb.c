@@ -364,7 +364,7 @@ int cv_rtp_jb_get(struct cv_rtp_jb *jb, uint64_t now_us,
 		out->len = s->len;
 		out->pt = s->pt;
 		out->marker = s->marker;
-		bool cn = jb->p.cn_pt >= 0 && s->pt == (uint8_t)jb->p.cn_pt;
+		bool cn = jb->p.cn_pt > 0 && s->pt == (uint8_t)jb->p.cn_pt;
 		out->kind = cn ? CV_RTP_JB_CN : CV_RTP_JB_FRAME;
 		jb->last_cn = cn;
 		s->used = false;

@@ -460,7 +460,7 @@ static void on_rtp(struct cv_rtp_session *s, uint8_t *buf, size_t len,
 	} else {
 		s->cand_count = 0;
 	}
-	bool tev = s->p.tevent_pt >= 0 && pkt.hdr.pt == s->p.tevent_pt;
+	bool tev = s->p.tevent_pt > 0 && pkt.hdr.pt == s->p.tevent_pt;
 	int r = cv_rtp_source_update_ex(&s->src, pkt.hdr.seq, pkt.hdr.ts,
 					pkt.payload_len, now, !tev);
 	if (r <= 0)
@@ -775,6 +775,15 @@ int cv_rtp_session_set_codec(struct cv_rtp_session *s, const char *codec,
 		s->src.transit_valid = false;
 	}
 	s->p.plc = plc;
+	return 0;
+}
+
+int cv_rtp_session_set_tevent_pt(struct cv_rtp_session *s, int pt)
+{
+	if (!s || pt > 127)
+		return -EINVAL;
+	s->p.tevent_pt = pt <= 0 ? -1 : pt;
+	s->tev_valid = false;
 	return 0;
 }
 

@@ -705,10 +705,12 @@ static void parse_attr(struct cv_sdp *sdp, struct cv_sdp_common *cm, struct cv_s
 	case AK_INACTIVE: cm->has_dir = true; cm->dir = CV_SDP_INACTIVE; break;
 	case AK_RTCP:
 		if (m && !m->has_rtcp) {
-			if (parse_rtcp(m, v))
+			if (parse_rtcp(m, v)) {
 				m->has_rtcp = true;
-			else
+			} else {
+				m->rtcp_port = 0;
 				memset(&m->rtcp_conn, 0, sizeof(m->rtcp_conn));
+			}
 		}
 		break;
 	case AK_RTCP_MUX:

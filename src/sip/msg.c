@@ -229,14 +229,21 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 			break;
 		}
 		const char *ns = p;
-		uint32_t hh = SIP_HHASH_INIT;
-		while (p < end && sip_is(*p, SIP_C_TOKEN)) {
-			hh = SIP_HHASH_STEP(hh, *p);
-			p++;
+		const char *ne;
+		uint16_t id = sip_hdr_fast(p, end, &ne);
+		if (id) {
+			p = ne;
+		} else {
+			uint32_t hh = SIP_HHASH_INIT;
+			while (p < end && sip_is(*p, SIP_C_TOKEN)) {
+				hh = SIP_HHASH_STEP(hh, *p);
+				p++;
+			}
+			ne = p;
+			if (ne == ns)
+				FAIL(400, "Malformed header name");
+			id = (uint16_t)sip_hdr_lookup(ns, (size_t)(ne - ns), hh);
 		}
-		const char *ne = p;
-		if (ne == ns)
-			FAIL(400, "Malformed header name");
 		while (p < end && (*p == ' ' || *p == '\t'))
 			p++;
 		if (p >= end || *p != ':')
@@ -279,7 +286,7 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 		h->val_off = (uint32_t)(vs - b);
 		h->val_len = (uint32_t)(ve - vs);
 		h->line_len = (uint32_t)(lend - ns);
-		h->id = (uint16_t)sip_hdr_lookup(ns, (size_t)(ne - ns), hh);
+		h->id = id;
 		p = lend;
 	}
 	if (!body) {

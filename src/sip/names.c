@@ -228,6 +228,82 @@ enum cv_sip_hdr_id sip_hdr_lookup(const char *p, size_t n, uint32_t h)
 	return CV_SIP_HDR_OTHER;
 }
 
+/* The spellings real traffic uses, matched with fixed-length compares
+ * (a couple of word loads each) before any per-byte scan. Only exact
+ * "Name:" matches take this path; anything else goes the generic way. */
+uint16_t sip_hdr_fast(const char *p, const char *end, const char **ne)
+{
+#define T(lit, idv)                                                       \
+	if ((size_t)(end - p) >= sizeof(lit) - 1 && !memcmp(p, lit, sizeof(lit) - 1)) { \
+		*ne = p + sizeof(lit) - 2;                                \
+		return idv;                                               \
+	}
+	switch (p[0]) {
+	case 'V':
+		T("Via:", CV_SIP_HDR_VIA);
+		break;
+	case 'v':
+		T("v:", CV_SIP_HDR_VIA);
+		break;
+	case 'F':
+		T("From:", CV_SIP_HDR_FROM);
+		break;
+	case 'T':
+		T("To:", CV_SIP_HDR_TO);
+		T("Timestamp:", CV_SIP_HDR_TIMESTAMP);
+		break;
+	case 'C':
+		T("Call-ID:", CV_SIP_HDR_CALL_ID);
+		T("CSeq:", CV_SIP_HDR_CSEQ);
+		T("Contact:", CV_SIP_HDR_CONTACT);
+		T("Content-Length:", CV_SIP_HDR_CONTENT_LENGTH);
+		T("Content-Type:", CV_SIP_HDR_CONTENT_TYPE);
+		T("Call-Info:", CV_SIP_HDR_CALL_INFO);
+		break;
+	case 'M':
+		T("Max-Forwards:", CV_SIP_HDR_MAX_FORWARDS);
+		T("Min-SE:", CV_SIP_HDR_MIN_SE);
+		break;
+	case 'R':
+		T("Route:", CV_SIP_HDR_ROUTE);
+		T("Record-Route:", CV_SIP_HDR_RECORD_ROUTE);
+		T("Require:", CV_SIP_HDR_REQUIRE);
+		T("Reason:", CV_SIP_HDR_REASON);
+		break;
+	case 'A':
+		T("Allow:", CV_SIP_HDR_ALLOW);
+		T("Accept:", CV_SIP_HDR_ACCEPT);
+		T("Authorization:", CV_SIP_HDR_AUTHORIZATION);
+		T("Allow-Events:", CV_SIP_HDR_ALLOW_EVENTS);
+		break;
+	case 'S':
+		T("Supported:", CV_SIP_HDR_SUPPORTED);
+		T("Session-Expires:", CV_SIP_HDR_SESSION_EXPIRES);
+		T("Server:", CV_SIP_HDR_SERVER);
+		T("Subscription-State:", CV_SIP_HDR_SUBSCRIPTION_STATE);
+		break;
+	case 'U':
+		T("User-Agent:", CV_SIP_HDR_USER_AGENT);
+		break;
+	case 'W':
+		T("WWW-Authenticate:", CV_SIP_HDR_WWW_AUTHENTICATE);
+		break;
+	case 'E':
+		T("Event:", CV_SIP_HDR_EVENT);
+		T("Expires:", CV_SIP_HDR_EXPIRES);
+		break;
+	case 'P':
+		T("Proxy-Authorization:", CV_SIP_HDR_PROXY_AUTHORIZATION);
+		T("Proxy-Authenticate:", CV_SIP_HDR_PROXY_AUTHENTICATE);
+		T("P-Asserted-Identity:", CV_SIP_HDR_P_ASSERTED_IDENTITY);
+		break;
+	default:
+		break;
+	}
+#undef T
+	return 0;
+}
+
 enum cv_sip_hdr_id cv_sip_hdr_id_of(struct cv_pl n)
 {
 	uint32_t h = SIP_HHASH_INIT;

@@ -134,6 +134,8 @@ bool sip_ipv6_valid(struct cv_pl h);
 #define SIP_HHASH_INIT 2166136261u
 #define SIP_HHASH_STEP(h, c) (((h) ^ (uint32_t)((unsigned char)(c) | 0x20)) * 16777619u)
 enum cv_sip_hdr_id sip_hdr_lookup(const char *p, size_t n, uint32_t h);
+/* Exact common spellings "Name:": id and *ne (end of name), or 0. */
+uint16_t sip_hdr_fast(const char *p, const char *end, const char **ne);
 void sip_verdict(struct cv_sip_verdict *v, int status, const char *reason);
 
 #endif

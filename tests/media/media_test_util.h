@@ -33,8 +33,22 @@ static inline void mt_speechlike(int16_t *out, size_t n, uint32_t rate,
 	}
 }
 
-/* Normalized cross-correlation of ref[k] and out[k+lag] over [from, to),
- * best over lag in [0, maxlag]. */
+/* Normalized cross-correlation of ref[k] and out[k+lag] over [from, n). */
+static inline double mt_corr_at(const int16_t *ref, const int16_t *out,
+				size_t n, size_t from, size_t to, size_t lag)
+{
+	double sxy = 0, sxx = 0, syy = 0;
+	for (size_t k = from; k < to && k + lag < n; k++) {
+		double x = ref[k], y = out[k + lag];
+		sxy += x * y;
+		sxx += x * x;
+		syy += y * y;
+	}
+	return (sxx > 0 && syy > 0) ? sxy / sqrt(sxx * syy) : 0;
+}
+
+/* The lag in [0, maxlag] is found on 4000 samples from `from` (a codec's
+ * delay is constant), then the correlation is taken over all of it. */
 static inline double mt_xcorr(const int16_t *ref, const int16_t *out,
 			      size_t n, size_t from, size_t maxlag,
 			      size_t *best_lag)
@@ -42,14 +56,7 @@ static inline double mt_xcorr(const int16_t *ref, const int16_t *out,
 	double best = -1;
 	size_t bl = 0;
 	for (size_t lag = 0; lag <= maxlag; lag++) {
-		double sxy = 0, sxx = 0, syy = 0;
-		for (size_t k = from; k + lag < n; k++) {
-			double x = ref[k], y = out[k + lag];
-			sxy += x * y;
-			sxx += x * x;
-			syy += y * y;
-		}
-		double c = (sxx > 0 && syy > 0) ? sxy / sqrt(sxx * syy) : 0;
+		double c = mt_corr_at(ref, out, n, from, from + 4000, lag);
 		if (c > best) {
 			best = c;
 			bl = lag;
@@ -57,7 +64,7 @@ static inline double mt_xcorr(const int16_t *ref, const int16_t *out,
 	}
 	if (best_lag)
 		*best_lag = bl;
-	return best;
+	return mt_corr_at(ref, out, n, from, n, bl);
 }
 
 /* SNR in dB of out[k+lag] against ref[k]. */

@@ -198,7 +198,7 @@ class Sipp:
                                      stdin=subprocess.DEVNULL, cwd=self.tmp)
         Sipp.live.append(self)
         time.sleep(0.2)
-        if self.proc.poll() is not None:
+        if self.proc.poll() not in (None, 0):
             raise AssertionError("sipp %s exited at start (%d):\n%s" % (self.name, self.proc.returncode, self.errors()[-2000:]))
         return self
 
