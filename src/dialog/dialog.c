@@ -384,8 +384,10 @@ int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
 						  : (uint64_t)d->ua->t1_ms * 1000;
 		cv_tmr_start(cv_worker_wheel(d->ua->w), &d->tmr, first,
 			     retrans_2xx, d);
-	} else if (!err && status >= 300 && req->method == CV_SIP_INVITE) {
-		/* a failed INVITE ends its early dialog */
+	} else if (!err && status >= 300 && req->method == CV_SIP_INVITE &&
+		   d->state == CV_DLG_EARLY) {
+		/* a failed initial INVITE ends its early dialog; a failed
+		 * re-INVITE leaves the dialog as it was (§14.1, §14.2) */
 		cv_dlg_terminate(d);
 	}
 	cv_buf_free(&out);

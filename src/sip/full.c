@@ -235,6 +235,22 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg, struct cv_sip_verdict *v
 		const struct cv_sip_hdr *h = &msg->hdrs[i];
 		enum cv_sip_hdr_id id = (enum cv_sip_hdr_id)h->id;
 		int err = 0;
+		switch (id) {
+		case CV_SIP_HDR_FROM:
+		case CV_SIP_HDR_TO:
+		case CV_SIP_HDR_CALL_ID:
+		case CV_SIP_HDR_CSEQ:
+		case CV_SIP_HDR_MAX_FORWARDS:
+		case CV_SIP_HDR_CONTENT_LENGTH:
+			/* parsed and checked by cv_sip_msg_parse already */
+			continue;
+		case CV_SIP_HDR_VIA:
+			if (i == msg->first[CV_SIP_HDR_VIA] && !memchr(h->value.p, ',', h->value.l))
+				continue; /* the top Via, parsed eagerly */
+			break;
+		default:
+			break;
+		}
 		if (is_list(id)) {
 			struct cv_pl rest = h->value, item;
 			if (id == CV_SIP_HDR_CONTACT || id == CV_SIP_HDR_ROUTE ||

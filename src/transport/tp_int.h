@@ -226,6 +226,12 @@ void tp_tls_in(struct cv_tp_conn *c, const char *p, size_t n);
 int tp_tls_write(struct cv_tp_conn *c, const void *buf, size_t len);
 
 /* ws.c */
+struct http_req {
+	struct cv_pl method, path, version;
+	struct cv_pl upgrade, connection, key, wsversion, protocol, host;
+};
+/* The WebSocket Upgrade request head (RFC 6455 §4.2.1), bounded. */
+int tp_http_parse(const char *p, size_t n, struct http_req *r);
 void tp_ws_in(struct cv_tp_conn *c, const char *p, size_t n);
 int tp_ws_send(struct cv_tp_conn *c, const void *buf, size_t len);
 void tp_ws_free(struct cv_tp_conn *c);

@@ -114,11 +114,6 @@ static const struct wslay_event_callbacks ws_callbacks = {
 
 /* ---- HTTP/1.1 Upgrade (RFC 6455 §4.2, RFC 7118 §4) ------------------------------ */
 
-struct http_req {
-	struct cv_pl method, path, version;
-	struct cv_pl upgrade, connection, key, wsversion, protocol, host;
-};
-
 static bool token_in_list(struct cv_pl list, const char *tok)
 {
 	size_t tl = strlen(tok);
@@ -140,7 +135,7 @@ static bool token_in_list(struct cv_pl list, const char *tok)
 }
 
 /* Parses the request head (through CRLFCRLF). */
-static int http_parse(const char *p, size_t n, struct http_req *r)
+int tp_http_parse(const char *p, size_t n, struct http_req *r)
 {
 	memset(r, 0, sizeof(*r));
 	const char *end = p + n, *eol = NULL;
@@ -238,7 +233,7 @@ static void ws_handshake(struct cv_tp_conn *c)
 		return;
 	}
 	size_t hlen = (size_t)(hend - c->rbuf.data);
-	if (http_parse(c->rbuf.data, hlen, &r) ||
+	if (tp_http_parse(c->rbuf.data, hlen, &r) ||
 	    !cv_pl_eq_str(r.method, "GET") ||
 	    !cv_pl_eq_str(r.version, "HTTP/1.1") || r.path.l == 0) {
 		http_reject(c, "400 Bad Request", "");

@@ -128,6 +128,23 @@ def flow_fork(tmp, srv):
     one_cdr(srv, ("alice", "bob", True, "BYE", "caller"))
 
 
+def flow_reinvite_488(tmp, srv):
+    # a refused re-INVITE leaves the call up (RFC 3261 §14.1)
+    bob = bob_uas(tmp, srv, "uas_reinvite_488.xml")
+    alice(tmp, srv, "uac_reinvite_488.xml").expect_ok()
+    bob.expect_ok()
+    one_cdr(srv, ("alice", "bob", True, "BYE", "caller"))
+
+
+def flow_cancel_race(tmp, srv):
+    # bob's 2xx crosses alice's CANCEL: alice gets 487, bob's leg is ACKed
+    # and ended with BYE (RFC 3261 §9.1 / §13.2.2.4)
+    bob = bob_uas(tmp, srv, "uas_cancel_race.xml")
+    alice(tmp, srv, "uac_cancel.xml").expect_ok()
+    bob.expect_ok()
+    one_cdr(srv, ("alice", "bob", False, "CANCEL", "caller"))
+
+
 FLOWS = {
     "call": (flow_call, ""),
     "404": (flow_404, ""),
@@ -139,6 +156,8 @@ FLOWS = {
     "info": (flow_info, ""),
     "bye_callee": (flow_bye_callee, ""),
     "fork": (flow_fork, ""),
+    "reinvite_488": (flow_reinvite_488, ""),
+    "cancel_race": (flow_cancel_race, ""),
 }
 
 
@@ -158,6 +177,8 @@ def main():
             raise
         stop_all()
         srv.stop()
+        # a call still up at shutdown was leaked by the B2BUA
+        assert 'reason="shutdown"' not in srv.log(), "a call was left over at shutdown"
 
     run(test)
 
