@@ -40,8 +40,8 @@ void cvoipd_conf_free(struct cvoipd_conf *c)
 }
 
 static int load_skills(const struct cv_cfg *cfg, const struct cv_cfg_node *n,
-		       unsigned *count, const char **names, int *levels,
-		       size_t stride, unsigned max, struct cv_cfg_err *err)
+		       struct cvoipd_skill *out, unsigned *count, unsigned max,
+		       struct cv_cfg_err *err)
 {
 	if (!n)
 		return 0;
@@ -55,8 +55,8 @@ static int load_skills(const struct cv_cfg *cfg, const struct cv_cfg_node *n,
 		rc = cv_cfg_int(cfg, s, 1, 10, &lvl, err);
 		if (rc)
 			return rc;
-		*(const char **)((char *)names + stride * *count) = s->key;
-		*(int *)((char *)levels + stride * *count) = (int)lvl;
+		out[*count].name = s->key;
+		out[*count].level = (int)lvl;
 		(*count)++;
 	}
 	return 0;
@@ -188,9 +188,8 @@ static int load_agents(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 			rc = cv_cfg_duration_ms(c->cfg, cv_cfg_get(e, "wrapup"), 0,
 						3600000, &a->wrapup_ms, err);
 		if (!rc)
-			rc = load_skills(c->cfg, cv_cfg_get(e, "skills"), &a->nskills,
-					 &a->skills[0].name, &a->skills[0].level,
-					 sizeof(a->skills[0]), CV_ARRAY_SIZE(a->skills), err);
+			rc = load_skills(c->cfg, cv_cfg_get(e, "skills"), a->skills,
+					 &a->nskills, CV_ARRAY_SIZE(a->skills), err);
 		if (rc)
 			return rc;
 		if (!a->name || !a->password)
@@ -245,8 +244,7 @@ static int load_queues(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 			rc = cv_cfg_str(c->cfg, cv_cfg_get(e, "overflow"), &q->overflow, err);
 		if (!rc)
 			rc = load_skills(c->cfg, cv_cfg_get(e, "required_skills"),
-					 &q->nrequired, &q->required[0].name,
-					 &q->required[0].level, sizeof(q->required[0]),
+					 q->required, &q->nrequired,
 					 CV_ARRAY_SIZE(q->required), err);
 		if (rc)
 			return rc;

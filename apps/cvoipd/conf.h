@@ -11,14 +11,16 @@ struct cvoipd_user {
 	const char *password;
 };
 
+struct cvoipd_skill {
+	const char *name;
+	int level; /* 1..10 */
+};
+
 struct cvoipd_agent {
 	const char *name;
 	const char *password;
 	unsigned nskills;
-	struct {
-		const char *name;
-		int level;
-	} skills[16];
+	struct cvoipd_skill skills[16];
 	int max_calls;
 	int64_t wrapup_ms;
 };
@@ -27,10 +29,7 @@ struct cvoipd_queue {
 	const char *name;
 	int strategy; /* index into cvoipd_strategies */
 	unsigned nrequired;
-	struct {
-		const char *name;
-		int level;
-	} required[16];
+	struct cvoipd_skill required[16];
 	int64_t max_wait_ms;
 	int64_t max_len;
 	int64_t ring_timeout_ms;

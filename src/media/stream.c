@@ -443,6 +443,11 @@ int cv_media_stream_start(struct cv_media_stream *ms,
 	if (cfg.ptime % c->frame_ms || cfg.ptime > c->max_ptime ||
 	    cfg.pt > 127 || cfg.tevent_pt > 127 || cfg.cn_pt > 127)
 		return -EINVAL;
+	/* libopus encodes 10, 20, 40 or 60 ms in one frame (RFC 6716 §2.1.4);
+	 * we do not repacketize other durations. */
+	if (c == &cv_codec_opus && cfg.ptime != 10 && cfg.ptime != 20 &&
+	    cfg.ptime != 40 && cfg.ptime != 60)
+		return -EINVAL;
 	int err;
 	bool codec_changed = !ms->have_cfg || ms->cfg.codec != c ||
 			     ms->cfg.pt != cfg.pt ||

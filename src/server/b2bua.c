@@ -49,6 +49,7 @@ struct call {
 	struct leg *winner;
 	bool cancelled;
 	uint16_t best;
+	char best_reason[64]; /* reason phrase of `best`, passed back */
 	struct cv_tmr no_answer;
 	char *a_call_id;
 	char *caller;
@@ -332,6 +333,38 @@ static void leg_final(struct leg *l)
 	}
 }
 
+static bool all_legs_final(const struct call *c)
+{
+	for (unsigned i = 0; i < c->nlegs; i++)
+		if (!c->legs[i].final)
+			return false;
+	return true;
+}
+
+/* Every fork has its final response and none won: answer the caller with
+ * the best failure (RFC 3261 §16.7 step 6) unless it cancelled, and end
+ * the call. */
+static void finish_if_done(struct call *c)
+{
+	if (c->winner || c->state == CALL_ENDED || !all_legs_final(c))
+		return;
+	if (c->cancelled) {
+		call_end(c, "CANCEL", "caller");
+		return;
+	}
+	uint16_t out = c->best ? c->best : 480;
+	const char *why = c->best_reason[0] ? c->best_reason : NULL;
+	if (out == 408 || out == 503) {
+		out = 480;
+		why = "Temporarily Unavailable";
+	}
+	char reason[96];
+	snprintf(reason, sizeof(reason), "%u%s%s", out, why ? " " : "",
+		 why ? why : "");
+	respond_a(c, out, why, NULL);
+	call_end(c, reason, "callee");
+}
+
 static void leg_response(struct srv_worker *sw, struct leg *l,
 			 const struct cv_txn_resp *r)
 {
@@ -362,14 +395,16 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 		l->status = st;
 		struct call *keep = cv_mem_ref(c);
 		leg_final(l);
-		if (c->state == CALL_ENDED || c->winner) {
-			/* a late fork answer or an answer after the caller left:
-			 * §13.2.2.4 ACK it, then end it */
+		if (c->state == CALL_ENDED || c->winner || c->cancelled) {
+			/* a late fork answer, or an answer that crossed the
+			 * caller's CANCEL or the no-answer timer: §13.2.2.4 ACK
+			 * it, then end it */
 			send_bye(c, l->dlg);
 			cv_dlg_set_uarg(l->dlg, NULL);
 			cv_dlg_terminate(l->dlg);
 			cv_dlg_release(l->dlg);
 			l->dlg = NULL;
+			finish_if_done(c);
 			cv_mem_unref(keep);
 			return;
 		}
@@ -396,26 +431,11 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 	}
 	struct call *keep = cv_mem_ref(c);
 	leg_final(l);
+	uint16_t prev = c->best;
 	c->best = better(c->best, (st == 401 || st == 407) ? 480 : st);
-	bool all = true;
-	for (unsigned i = 0; i < c->nlegs; i++)
-		all = all && c->legs[i].final;
-	if (all && !c->winner && c->state != CALL_ENDED) {
-		uint16_t out = c->best;
-		const char *why = NULL;
-		if (out == 408 || out == 503) {
-			out = 480;
-			why = "Temporarily Unavailable";
-		}
-		char reason[64];
-		snprintf(reason, sizeof(reason), "%u", out);
-		if (c->cancelled) {
-			call_end(c, "CANCEL", "caller");
-		} else {
-			respond_a(c, out, why, NULL);
-			call_end(c, reason, "callee");
-		}
-	}
+	if (c->best != prev && m)
+		cv_pl_strcpy(m->reason, c->best_reason, sizeof(c->best_reason));
+	finish_if_done(c);
 	cv_mem_unref(keep);
 }
 
@@ -466,9 +486,9 @@ void b2bua_response(struct srv_worker *sw, struct cv_txn *ct,
 	if (!kind)
 		return;
 	if (*kind == UARG_LEG) {
-		leg_response(sw, (struct leg *)kind, r);
+		leg_response(sw, (struct leg *)(void *)kind, r);
 	} else if (*kind == UARG_RELAY) {
-		struct relay *rl = (struct relay *)kind;
+		struct relay *rl = (struct relay *)(void *)kind;
 		if (r->status >= 200) {
 			cv_txn_set_uarg(ct, NULL);
 			relay_response(sw, rl, ct, r);
@@ -573,11 +593,7 @@ void b2bua_cancel(struct srv_worker *sw, struct cv_txn *st)
 	respond_a(c, 487, NULL, NULL);
 	/* the call ends when every leg has its final response; if none is
 	 * pending any more, now */
-	bool all = true;
-	for (unsigned i = 0; i < c->nlegs; i++)
-		all = all && c->legs[i].final;
-	if (all)
-		call_end(c, "CANCEL", "caller");
+	finish_if_done(c);
 }
 
 void b2bua_ack_timeout(struct srv_worker *sw, struct cv_dlg *dlg)

@@ -50,7 +50,7 @@ struct srv_worker {
 	struct cv_srv *srv;
 	struct cv_worker *w;
 	struct cv_ua *ua;
-	struct cv_digest_server *digest;
+	struct cv_digest_server *digest; /* the server's, shared */
 	struct cv_store_client *store_client;
 	struct call *calls;      /* list of live calls */
 };
@@ -66,6 +66,7 @@ struct cv_srv {
 	enum cv_digest_alg algs[CV_DIGEST_ALG_COUNT];
 	size_t nalgs;
 	struct registrar reg;
+	struct cv_digest_server *digest;
 	struct srv_worker *workers;
 	unsigned nworkers;
 	int slot;

@@ -130,6 +130,15 @@ int cv_srv_create(struct cv_srv **sp, const struct cv_srv_params *p)
 	err = cv_random(s->secret, sizeof(s->secret));
 	if (err)
 		goto fail;
+	/* One digest server for every worker: its nonce-count table is what
+	 * refuses a replayed Authorization (RFC 7616 §3.4.5), and a replay
+	 * with another Call-ID lands on another worker. */
+	struct cv_digest_server_params dp = {.secret = s->secret,
+					     .secret_len = sizeof(s->secret),
+					     .realm = cv_pl_str(s->realm)};
+	err = cv_digest_server_create(&s->digest, &dp);
+	if (err)
+		goto fail;
 	err = registrar_init(&s->reg);
 	if (err)
 		goto fail;
@@ -162,12 +171,7 @@ int cv_srv_worker_start(struct cv_srv *s, struct cv_worker *w)
 	int err = cv_ua_create(&sw->ua, &up);
 	if (err)
 		return err;
-	struct cv_digest_server_params dp = {.secret = s->secret,
-					     .secret_len = sizeof(s->secret),
-					     .realm = cv_pl_str(s->realm)};
-	err = cv_digest_server_create(&sw->digest, &dp);
-	if (err)
-		return err;
+	sw->digest = s->digest;
 	return 0;
 }
 
@@ -177,7 +181,6 @@ void cv_srv_worker_stop(struct cv_srv *s, struct cv_worker *w)
 	b2bua_worker_stop(sw);
 	cv_ua_destroy(sw->ua);
 	sw->ua = NULL;
-	cv_mem_unref(sw->digest);
 	sw->digest = NULL;
 }
 
@@ -193,6 +196,7 @@ void cv_srv_destroy(struct cv_srv *s)
 	if (!s)
 		return;
 	registrar_fini(&s->reg);
+	cv_mem_unref(s->digest);
 	for (size_t i = 0; i < s->nusers; i++) {
 		free((char *)s->users[i].name);
 		free((char *)s->users[i].ha1_md5);

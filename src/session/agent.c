@@ -57,11 +57,11 @@ static void on_response(struct cv_ua *ua, struct cv_txn *ct,
 	if (!kind)
 		return;
 	if (*kind == UARG_CALL)
-		call_response((struct cv_call *)kind, ct, r);
+		call_response((struct cv_call *)(void *)kind, ct, r);
 	else if (*kind == UARG_REGC)
-		regc_response((struct cv_regc *)kind, ct, r);
+		regc_response((struct cv_regc *)(void *)kind, ct, r);
 	else if (*kind == UARG_OREQ)
-		oreq_response((struct oreq *)kind, ct, r);
+		oreq_response((struct oreq *)(void *)kind, ct, r);
 }
 
 static void on_ack_timeout(struct cv_ua *ua, struct cv_dlg *dlg, void *arg)

@@ -521,6 +521,9 @@ static void test_start_errors_and_update(void **state)
 	cfg.ptime = 25; /* not a multiple of 10 ms */
 	assert_int_equal(cv_media_stream_start(a, &cfg), -EINVAL);
 	cfg.ptime = 30;
+	cfg.codec = &cv_codec_opus; /* no 30 ms Opus frame */
+	cfg.pt = 111;
+	assert_int_equal(cv_media_stream_start(a, &cfg), -EINVAL);
 	cfg.codec = NULL;
 	assert_int_equal(cv_media_stream_start(a, &cfg), -EINVAL);
 	cfg_for(&cfg, &cv_codec_pcmu, 9);
@@ -542,11 +545,79 @@ static void test_start_errors_and_update(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Hostile datagrams on the stream's port: counted and dropped, never a
+ * crash; the decoder gets corrupt payloads of its own payload type. */
+static void test_hostile_input(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	/* driven by hand: one packet and one tick per 20 ms of fake time */
+	cv_clock_fake_enable(5000000);
+	struct dtmf_log l = {0};
+	struct cv_media_stream *a = mk_stream(&loop, &l, false);
+	struct cv_media_stream_cfg cfg;
+	cfg_for(&cfg, &cv_codec_g729, 9);
+	assert_int_equal(cv_media_stream_start(a, &cfg), 0);
+	struct sockaddr_in from;
+	uv_ip4_addr("127.0.0.1", 9, &from);
+	struct cv_rtp_session *rs = cv_media_stream_rtp(a);
+	uint8_t buf[CV_RTP_MAX_PACKET];
+	uint32_t seed = 7;
+	for (int i = 0; i < 400; i++) {
+		/* valid header, payload types cycling through ours, unknown,
+		 * CN and telephone-event, payloads of random length/bytes */
+		static const uint8_t pts[] = {18, 18, 13, 101, 0, 96};
+		uint8_t pl[64];
+		seed = seed * 1103515245u + 12345u;
+		size_t len = (seed >> 16) % sizeof(pl);
+		for (size_t k = 0; k < len; k++) {
+			seed = seed * 1103515245u + 12345u;
+			pl[k] = (uint8_t)(seed >> 24);
+		}
+		struct cv_rtp_hdr h = {.pt = pts[i % 6], .seq = (uint16_t)i,
+				       .ts = (uint32_t)i * 160, .ssrc = 99};
+		size_t n = 0;
+		assert_int_equal(cv_rtp_build(buf, sizeof(buf), &h, pl, len,
+					      &n),
+				 0);
+		if (i % 7 == 0)
+			n = (size_t)(seed >> 20) % 12; /* truncated */
+		cv_rtp_session_input(rs, buf, n, (struct sockaddr *)&from,
+				     false);
+		cv_clock_fake_advance(20000);
+		cv_media_stream_tick(a);
+	}
+	for (int i = 0; i < 10; i++) {
+		cv_clock_fake_advance(20000);
+		cv_media_stream_tick(a);
+	}
+	struct cv_media_stream_stats st;
+	assert_int_equal(cv_media_stream_stats(a, &st), 0);
+	assert_true(st.unknown_pt > 0);
+	assert_true(st.rtp.drop_malformed > 0);
+	assert_true(st.decode_errors + st.frames_decoded > 0);
+	printf("  hostile: unknown pt %lu, malformed %lu, decoded %lu, decode "
+	       "errors %lu, concealed %lu, CN %lu\n",
+	       (unsigned long)st.unknown_pt,
+	       (unsigned long)st.rtp.drop_malformed,
+	       (unsigned long)st.frames_decoded,
+	       (unsigned long)st.decode_errors,
+	       (unsigned long)st.frames_concealed,
+	       (unsigned long)st.cn_received);
+	cv_clock_fake_disable();
+	cv_media_stream_destroy(a);
+	drain(&loop);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_start_errors_and_update,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_input, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_dtmf_rfc4733_and_inband,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bridge_transcodes, setup,

@@ -73,7 +73,7 @@ def flow_486(tmp, srv):
     bob = bob_uas(tmp, srv, "uas_busy.xml")
     alice(tmp, srv, "uac_fail.xml", STATUS=486).expect_ok()
     bob.expect_ok()
-    one_cdr(srv, ("alice", "bob", False, "486", "callee"))
+    one_cdr(srv, ("alice", "bob", False, "486 Busy Here", "callee"))
 
 
 def flow_cancel(tmp, srv):
