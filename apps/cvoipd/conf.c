@@ -22,6 +22,10 @@ void cvoipd_conf_defaults(struct cvoipd_conf *c)
 	c->reg_max_expires = 3600;
 	c->reg_default_expires = 600;
 	c->no_answer_ms = 60000;
+	c->auth_max_fail_source = 10;
+	c->auth_max_fail_user = 20;
+	c->auth_window_ms = 60000;
+	c->auth_block_ms = 300000;
 	c->media_relay = true;
 	c->rtp_port_min = 20000;
 	c->rtp_port_max = 29999;
@@ -259,12 +263,15 @@ int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 		     struct cv_cfg_err *err)
 {
 	static const char *const top[] = {"server", "listen", "tls", "database",
-					  "registrar", "routing", "media", "users",
-					  "agents", "queues", NULL};
+					  "registrar", "routing", "auth", "media",
+					  "users", "agents", "queues", NULL};
 	static const char *const tls_keys[] = {"cert", "key", "ca", NULL};
 	static const char *const reg_keys[] = {"min_expires", "max_expires",
 					       "default_expires", NULL};
 	static const char *const routing_keys[] = {"no_answer_timeout", NULL};
+	static const char *const auth_keys[] = {"max_failures_per_source",
+						"max_failures_per_user", "window",
+						"block", NULL};
 	static const char *const media_keys[] = {"relay", "rtp_port_min",
 						 "rtp_port_max", NULL};
 	int rc = cv_cfg_load(&c->cfg, path, err);
@@ -310,6 +317,21 @@ int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 	if (!rc)
 		rc = cv_cfg_duration_ms(cfg, cv_cfg_get(routing, "no_answer_timeout"),
 					1000, 3600000, &c->no_answer_ms, err);
+	const struct cv_cfg_node *auth = cv_cfg_get(root, "auth");
+	if (!rc)
+		rc = cv_cfg_check_keys(cfg, auth, "auth", auth_keys, err);
+	if (!rc)
+		rc = cv_cfg_int(cfg, cv_cfg_get(auth, "max_failures_per_source"), 0,
+				1000000, &c->auth_max_fail_source, err);
+	if (!rc)
+		rc = cv_cfg_int(cfg, cv_cfg_get(auth, "max_failures_per_user"), 0,
+				1000000, &c->auth_max_fail_user, err);
+	if (!rc)
+		rc = cv_cfg_duration_ms(cfg, cv_cfg_get(auth, "window"), 1000,
+					86400000, &c->auth_window_ms, err);
+	if (!rc)
+		rc = cv_cfg_duration_ms(cfg, cv_cfg_get(auth, "block"), 1000,
+					86400000, &c->auth_block_ms, err);
 	const struct cv_cfg_node *media = cv_cfg_get(root, "media");
 	if (!rc)
 		rc = cv_cfg_check_keys(cfg, media, "media", media_keys, err);

@@ -63,6 +63,11 @@ struct cvoipd_conf {
 	int64_t reg_default_expires;
 	/* routing */
 	int64_t no_answer_ms;
+	/* auth: failed-authentication limit */
+	int64_t auth_max_fail_source;
+	int64_t auth_max_fail_user;
+	int64_t auth_window_ms;
+	int64_t auth_block_ms;
 	/* media */
 	bool media_relay;
 	int64_t rtp_port_min;

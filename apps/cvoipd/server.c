@@ -329,6 +329,10 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		.reg_max_expires = (uint32_t)s.conf.reg_max_expires,
 		.reg_default_expires = (uint32_t)s.conf.reg_default_expires,
 		.no_answer_ms = (uint32_t)s.conf.no_answer_ms,
+		.auth_max_failures_source = (uint32_t)s.conf.auth_max_fail_source,
+		.auth_max_failures_user = (uint32_t)s.conf.auth_max_fail_user,
+		.auth_window_ms = (uint32_t)s.conf.auth_window_ms,
+		.auth_block_ms = (uint32_t)s.conf.auth_block_ms,
 		.users = su,
 		.nusers = users->n,
 		.digest_algs = s.conf.digest,
@@ -363,6 +367,19 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		o->config ? o->config : "(defaults)", s.conf.database);
 	err = cv_rt_wait(s.rt);
 	rc = err ? 1 : 0;
+	struct cv_srv_stats ss;
+	cv_srv_stats_read(s.srv, &ss);
+	CV_INFO(MOD, "server stats: registers_ok=%llu registers_challenged=%llu registers_rejected=%llu bindings=%llu calls_started=%llu calls_answered=%llu calls_failed=%llu auth_failures=%llu auth_blocks=%llu auth_limited=%llu",
+		(unsigned long long)ss.registers_ok,
+		(unsigned long long)ss.registers_challenged,
+		(unsigned long long)ss.registers_rejected,
+		(unsigned long long)ss.bindings,
+		(unsigned long long)ss.calls_started,
+		(unsigned long long)ss.calls_answered,
+		(unsigned long long)ss.calls_failed,
+		(unsigned long long)ss.auth_failures,
+		(unsigned long long)ss.auth_blocks,
+		(unsigned long long)ss.auth_limited);
 out:
 	cv_mem_unref(users);
 	cv_rt_destroy(s.rt);

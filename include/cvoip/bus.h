@@ -288,7 +288,8 @@ CV_API int cv_bus_subscribe(struct cv_bus *bus,
  * Waits until no publisher still sees the subscription (at most the
  * longest block_us of publishers blocked elsewhere), then no callback
  * fires again; events still queued are released uncounted. The memory is
- * freed when the loop runs the uv_close callback of its wake-up handle. */
+ * freed when the loop runs the uv_close callback of its wake-up handle
+ * (which may happen after cv_bus_destroy()). */
 CV_API void cv_bus_unsubscribe(struct cv_bus_sub *sub);
 
 /* Events this subscription lost to overflow (all topics). Any thread. */

@@ -525,7 +525,8 @@ struct cv_rtp_stats {
 	uint64_t drop_address;    /* unexpected source address (hijack guard) */
 	uint64_t drop_ssrc;       /* wrong SSRC / in probation */
 	uint64_t drop_auth;       /* SRTP/SRTCP authentication or replay */
-	uint64_t drop_flood;      /* over the receive budget (kernel queue) */
+	uint64_t drop_flood;      /* kernel receive-queue overflow (SO_RXQ_OVFL,
+				   * learnt with the next datagram read) */
 	/* from the peer's reports about our stream */
 	bool remote_valid;
 	double remote_fraction_lost;

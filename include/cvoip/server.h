@@ -49,6 +49,15 @@ struct cv_srv_params {
 	 * cv_digest_alg_name(). NULL/0: MD5 only (see docs/server.md). */
 	const char *const *digest_algs;
 	size_t ndigest_algs;
+	/* Failed-authentication limit (RFC 3261 §26.3.2.4 leaves the policy
+	 * to us): after this many wrong credentials within auth_window_ms
+	 * from one source address (IP, any port) or for one user name,
+	 * requests from that source / for that user are answered 403
+	 * without checking credentials for auth_block_ms. 0: no limit. */
+	uint32_t auth_max_failures_source;
+	uint32_t auth_max_failures_user;
+	uint32_t auth_window_ms;        /* [60000] */
+	uint32_t auth_block_ms;         /* [300000] */
 	const struct cv_srv_user *users; /* copied */
 	size_t nusers;
 };
@@ -73,7 +82,9 @@ struct cv_srv_stats {
 	uint64_t calls_answered;
 	uint64_t calls_failed;         /* ended without answer */
 	uint64_t calls_active;
-	uint64_t auth_failures;
+	uint64_t auth_failures;        /* wrong credentials (403) */
+	uint64_t auth_blocks;          /* times a source or user got blocked */
+	uint64_t auth_limited;         /* requests refused while blocked */
 };
 CV_API void cv_srv_stats_read(struct cv_srv *s, struct cv_srv_stats *out);
 

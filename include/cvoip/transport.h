@@ -183,6 +183,12 @@ struct cv_tp_params {
 	uint32_t dns_cache_max;         /* cached answers per worker [1024] */
 	/* UDP: receive batch (recvmmsg) size, 1 disables batching [16]. */
 	unsigned udp_batch;
+	/* Optional registry (include/cvoip/metrics.h): every counter of
+	 * struct cv_tp_stats is also published there as
+	 * cvoip_transport_*_total (rejections as
+	 * cvoip_transport_rejected_total{limit="..."}) plus the gauge
+	 * cvoip_transport_connections_open. Must outlive the transport. */
+	struct cv_metrics *metrics;
 	const struct cv_tp_handler *h;
 	void *arg;
 };
@@ -359,7 +365,8 @@ CV_API int cv_tp_resolve(struct cv_tp *tp, struct cv_worker *w,
 CV_API void cv_tp_query_cancel(struct cv_tp_query *q);
 
 /* ---- statistics ----------------------------------------------------------------
- * Per-worker counters summed on read. */
+ * Per-worker counters summed on read (and mirrored into the metrics
+ * registry given at creation). */
 struct cv_tp_stats {
 	uint64_t rx_msgs[CV_TP_NKINDS];
 	uint64_t tx_msgs[CV_TP_NKINDS];

@@ -8,10 +8,10 @@
  * compare-and-swap anywhere on the hot path. Each ring caches the other
  * side's index and re-reads it only when it looks full (or empty).
  *
- * Events. One allocation per published event (header, payload and its
- * strings); the publisher sets the refcount to the number of rings it is
- * pushed to before any subscriber can see it, so a delivery costs one
- * atomic decrement and no increment.
+ * Events. One block per published event (header, payload and its
+ * strings); the publisher sets the refcount to the number of rings it
+ * pushes to before any subscriber can see it and keeps no reference, so a
+ * delivery costs at most one atomic decrement and no increment.
  *
  * Wake-up. A subscription that finds all its rings empty sets `armed` and
  * goes back to its loop; a publisher that pushed to it swaps `armed` back to
@@ -20,12 +20,15 @@
  * before their load with a seq_cst fence (a Dekker pair), so no event is
  * left behind with the subscriber asleep.
  *
- * Subscriber list. An immutable snapshot (per topic arrays) swapped with a
- * release store under the bus lock; publishers read it without a lock while
- * "pinned" (an odd per-publisher counter). A writer that replaced a
- * snapshot waits until every publisher pinned at that moment has unpinned,
- * then frees the old snapshot (and, for unsubscribe, the subscription
- * becomes unreachable). No lock is held while a callback runs.
+ * Subscriber list. An immutable snapshot (per topic arrays) swapped under
+ * the bus lock; publishers read it without a lock while "pinned" (an odd
+ * per-publisher counter). A writer that replaced a snapshot waits until
+ * every publisher pinned at that moment has unpinned, then frees the old
+ * snapshot (and, for unsubscribe, the subscription becomes unreachable).
+ * The pin's store-load ordering comes from membarrier(2) issued by the
+ * writer (see pin_fence). No lock is held while a callback runs.
+ *
+ * Event memory comes from a pool with per-thread caches (see ev_alloc).
  */
 #include <math.h>
 #include <pthread.h>
@@ -669,7 +672,8 @@ struct cv_bus_sub {
 	_Atomic uint64_t log_ms; /* last drop log line, ms */
 	struct cv_metric *m_dropped[CV_BUS_TOPIC_COUNT];
 	struct cv_metric *m_delivered;
-	_Atomic(struct lane *) *lanes; /* [bus->max_pubs] */
+	_Atomic(struct lane *) *lanes; /* [nlanes] */
+	unsigned nlanes;	       /* bus->max_pubs, kept for sub_free() */
 	/* CV_BUS_BLOCK publishers sleep here until the subscriber frees room */
 	pthread_mutex_t wait_mu;
 	pthread_cond_t wait_cv;
@@ -1216,6 +1220,9 @@ static void sub_drain(struct cv_bus_sub *s)
 	 * the fence in bus_post()). */
 	atomic_store_explicit(&s->armed, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
+	/* Reload npubs: a publisher that appeared since the drain began has
+	 * a ring we have not looked at yet. */
+	npubs = atomic_load_explicit(&bus->npubs, memory_order_acquire);
 	if (lanes_pending(s, npubs) &&
 	    atomic_exchange_explicit(&s->armed, 0, memory_order_acq_rel))
 		uv_async_send(&s->async);
@@ -1241,7 +1248,8 @@ static void on_async(uv_async_t *a)
 static void sub_free(struct cv_bus_sub *s)
 {
 	if (s->lanes) {
-		for (unsigned i = 0; i < s->bus->max_pubs; i++) {
+		/* may run after cv_bus_destroy(): no access to s->bus */
+		for (unsigned i = 0; i < s->nlanes; i++) {
 			struct lane *l = atomic_load_explicit(
 				&s->lanes[i], memory_order_acquire);
 			if (!l)
@@ -1331,6 +1339,7 @@ int cv_bus_subscribe(struct cv_bus *bus, const struct cv_bus_sub_params *p,
 	s->batch = p->batch ? p->batch : DEF_BATCH;
 	s->name = strdup(p->name ? p->name : "anon");
 	s->lanes = calloc(bus->max_pubs, sizeof(s->lanes[0]));
+	s->nlanes = s->lanes ? bus->max_pubs : 0;
 	atomic_init(&s->armed, 1);
 	pthread_mutex_init(&s->wait_mu, NULL);
 	pthread_cond_init(&s->wait_cv, NULL);

@@ -190,7 +190,7 @@ static int media_apply(void *marg, const struct cv_sdp_neg *neg)
 		.rtcp_mux = m->rtcp_mux,
 	};
 	cv_codec_fmtp_parse(codec, &cfg.params, cv_pl_str(nc->fmtp));
-	snprintf(cc->codec, sizeof(cc->codec), "%s/%u", nc->name, nc->clock_rate);
+	snprintf(cc->codec, sizeof(cc->codec), "%.24s/%u", nc->name, nc->clock_rate);
 	return cv_media_stream_start(cc->ms, &cfg);
 }
 

@@ -1,5 +1,6 @@
 /* Digest authentication of REGISTER (401) and INVITE (407) against the
  * users' stored HA1 (RFC 3261 §22, RFC 7616, RFC 8760). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +65,118 @@ static void challenge(struct srv_worker *sw, struct cv_txn *st, bool proxy,
 	cv_buf_free(&hdrs);
 }
 
+/* ---- failed-authentication limit ------------------------------------------- */
+
+static void source_key(const struct cv_txn_addr *a, char *out, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	if (a->remote.sa.sa_family == AF_INET)
+		inet_ntop(AF_INET, &a->remote.in.sin_addr, ip, sizeof(ip));
+	else if (a->remote.sa.sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &a->remote.in6.sin6_addr, ip, sizeof(ip));
+	snprintf(out, size, "a:%s", ip);
+}
+
+static uint64_t key_hash(const char *prefix, struct cv_pl v)
+{
+	/* distinct seeds keep "a:x" and "u:x" apart */
+	return cv_hash(v.p, v.l) * 1000003u ^ cv_hash(prefix, strlen(prefix));
+}
+
+/* Still blocked? (lock held) */
+static bool fail_blocked(struct cv_srv *s, uint64_t h, uint64_t now)
+{
+	struct fail_slot *f = &s->fail[h % SRV_FAIL_SLOTS];
+	return f->hash == h && f->blocked_until_ms > now;
+}
+
+/* One more failure; true when this one starts a block (lock held). */
+static bool fail_count(struct cv_srv *s, uint64_t h, uint32_t limit,
+		       uint64_t now)
+{
+	struct fail_slot *f = &s->fail[h % SRV_FAIL_SLOTS];
+	if (f->hash != h || now - f->window_start_ms > s->p.auth_window_ms) {
+		if (f->hash == h && f->blocked_until_ms > now)
+			return false;
+		f->hash = h;
+		f->window_start_ms = now;
+		f->count = 0;
+		f->blocked_until_ms = 0;
+	}
+	f->count++;
+	if (f->count >= limit && f->blocked_until_ms <= now) {
+		f->blocked_until_ms = now + s->p.auth_block_ms;
+		return true;
+	}
+	return false;
+}
+
+static bool limited(struct srv_worker *sw, struct cv_txn *st,
+		    const struct cv_sip_msg *req, bool proxy)
+{
+	struct cv_srv *s = sw->srv;
+	if (!s->p.auth_max_failures_source && !s->p.auth_max_failures_user)
+		return false;
+	char src[64];
+	source_key(cv_txn_addr(st), src, sizeof(src));
+	uint64_t hs = key_hash("a", cv_pl_str(src + 2));
+	/* the user named by the first credentials of our realm */
+	uint64_t hu = 0;
+	enum cv_sip_hdr_id id = proxy ? CV_SIP_HDR_PROXY_AUTHORIZATION
+				      : CV_SIP_HDR_AUTHORIZATION;
+	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, id); h;
+	     h = cv_sip_msg_hdr_next(req, h)) {
+		struct cv_digest_credentials cr;
+		if (cv_digest_credentials_parse(h->value, &cr) == 0 &&
+		    cv_pl_eq_str(cr.realm, s->realm)) {
+			hu = key_hash("u", cr.username);
+			break;
+		}
+	}
+	uint64_t now = cv_clock_ms();
+	pthread_mutex_lock(&s->fail_lock);
+	bool blocked = (s->p.auth_max_failures_source && fail_blocked(s, hs, now)) ||
+		       (s->p.auth_max_failures_user && hu && fail_blocked(s, hu, now));
+	pthread_mutex_unlock(&s->fail_lock);
+	if (!blocked)
+		return false;
+	s->st_auth_limited++;
+	CV_LOG_RL(CV_LOG_DEBUG, MOD, "refused while blocked: %s", src + 2);
+	srv_reply(st, 403, "Too Many Failed Attempts", NULL);
+	return true;
+}
+
+static void record_failure(struct srv_worker *sw, struct cv_txn *st,
+			   struct cv_pl user)
+{
+	struct cv_srv *s = sw->srv;
+	char src[64];
+	source_key(cv_txn_addr(st), src, sizeof(src));
+	uint64_t now = cv_clock_ms();
+	bool block_src = false, block_user = false;
+	pthread_mutex_lock(&s->fail_lock);
+	if (s->p.auth_max_failures_source)
+		block_src = fail_count(s, key_hash("a", cv_pl_str(src + 2)),
+				       s->p.auth_max_failures_source, now);
+	if (s->p.auth_max_failures_user && user.l)
+		block_user = fail_count(s, key_hash("u", user),
+					s->p.auth_max_failures_user, now);
+	pthread_mutex_unlock(&s->fail_lock);
+	if (block_src) {
+		s->st_auth_blocks++;
+		CV_LOG_RL(CV_LOG_WARN, MOD,
+			  "blocking source %s for %u ms after %u failed authentications",
+			  src + 2, s->p.auth_block_ms, s->p.auth_max_failures_source);
+	}
+	if (block_user) {
+		s->st_auth_blocks++;
+		CV_LOG_RL(CV_LOG_WARN, MOD,
+			  "blocking user %.*s for %u ms after %u failed authentications",
+			  (int)CV_MIN(user.l, 64), user.p, s->p.auth_block_ms,
+			  s->p.auth_max_failures_user);
+	}
+}
+
 int srv_authenticate(struct srv_worker *sw, struct cv_txn *st,
 		     struct cv_sip_msg *req, bool proxy,
 		     const struct cv_srv_user **user)
@@ -71,7 +184,10 @@ int srv_authenticate(struct srv_worker *sw, struct cv_txn *st,
 	struct cv_srv *s = sw->srv;
 	enum cv_sip_hdr_id id = proxy ? CV_SIP_HDR_PROXY_AUTHORIZATION
 				      : CV_SIP_HDR_AUTHORIZATION;
+	if (limited(sw, st, req, proxy))
+		return CV_EAUTH;
 	bool stale = false, tried = false;
+	struct cv_pl tried_user = CV_PL_INIT;
 	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, id); h;
 	     h = cv_sip_msg_hdr_next(req, h)) {
 		struct cv_digest_credentials cr;
@@ -80,6 +196,7 @@ int srv_authenticate(struct srv_worker *sw, struct cv_txn *st,
 		if (!cv_pl_eq_str(cr.realm, s->realm))
 			continue; /* credentials for someone else */
 		tried = true;
+		tried_user = cr.username;
 		const struct cv_srv_user *u = srv_user_find(s, cr.username);
 		const char *ha1 = u ? ha1_for(u, cr.alg) : NULL;
 		if (!ha1 || !*ha1)
@@ -100,6 +217,7 @@ int srv_authenticate(struct srv_worker *sw, struct cv_txn *st,
 		s->st_auth_failures++;
 		CV_LOG_RL(CV_LOG_WARN, MOD, "authentication failed call-id=%.*s",
 			  CV_PL_ARG(req->call_id));
+		record_failure(sw, st, tried_user);
 		srv_reply(st, 403, "Forbidden", NULL);
 		return CV_EAUTH;
 	}

@@ -51,6 +51,7 @@ struct call {
 	uint16_t best;
 	char best_reason[64]; /* reason phrase of `best`, passed back */
 	struct cv_tmr no_answer;
+	bool listed;      /* in sw->calls, which holds a reference */
 	char *a_call_id;
 	char *caller;
 	char *callee;
@@ -69,6 +70,9 @@ static void call_dtor(void *obj)
 static void list_remove(struct call *c)
 {
 	struct srv_worker *sw = c->sw;
+	if (!c->listed)
+		return;
+	c->listed = false;
 	if (c->prev)
 		c->prev->next = c->next;
 	else if (sw->calls == c)
@@ -114,8 +118,27 @@ static void write_cdr(struct call *c, const char *reason, const char *by)
 	cv_store_cdr_insert(s->p.store, &cdr, NULL);
 }
 
-/* The call is over: drop dialogs and the list entry; pending client
- * transactions keep their own references until their final responses. */
+static bool all_legs_final(const struct call *c)
+{
+	for (unsigned i = 0; i < c->nlegs; i++)
+		if (!c->legs[i].final)
+			return false;
+	return true;
+}
+
+/* An ended call leaves the worker's list once no fork is pending any
+ * more (a fork that never answered keeps it until its Timer B), so that
+ * b2bua_worker_stop() still finds and releases it. */
+static void call_maybe_free(struct call *c)
+{
+	if (c->state != CALL_ENDED || !c->listed || !all_legs_final(c))
+		return;
+	list_remove(c);
+	cv_mem_unref(c); /* the list's reference */
+}
+
+/* The call is over: drop dialogs; pending client transactions keep their
+ * own references until their final responses. */
 static void call_end(struct call *c, const char *reason, const char *by)
 {
 	if (c->state == CALL_ENDED)
@@ -146,8 +169,7 @@ static void call_end(struct call *c, const char *reason, const char *by)
 		cv_txn_release(c->a_st);
 		c->a_st = NULL;
 	}
-	list_remove(c);
-	cv_mem_unref(c); /* the list's reference */
+	call_maybe_free(c);
 }
 
 static void respond_a(struct call *c, uint16_t status, const char *reason,
@@ -267,6 +289,7 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	if (sw->calls)
 		sw->calls->prev = c;
 	sw->calls = c;
+	c->listed = true;
 	s->st_calls_started++;
 	s->st_calls_active++;
 	CV_INFO(MOD, "call start call-id=%s from=%s to=%s forks=%zu", c->a_call_id,
@@ -329,16 +352,9 @@ static void leg_final(struct leg *l)
 	if (l->ct) {
 		cv_txn_release(l->ct);
 		l->ct = NULL;
+		call_maybe_free(l->call);
 		cv_mem_unref(l->call); /* drop the pending leg's reference */
 	}
-}
-
-static bool all_legs_final(const struct call *c)
-{
-	for (unsigned i = 0; i < c->nlegs; i++)
-		if (!c->legs[i].final)
-			return false;
-	return true;
 }
 
 /* Every fork has its final response and none won: answer the caller with
@@ -613,7 +629,7 @@ void b2bua_ack_timeout(struct srv_worker *sw, struct cv_dlg *dlg)
 void b2bua_worker_stop(struct srv_worker *sw)
 {
 	while (sw->calls) {
-		struct call *c = sw->calls;
+		struct call *c = cv_mem_ref(sw->calls);
 		for (unsigned i = 0; i < c->nlegs; i++) {
 			struct leg *l = &c->legs[i];
 			if (l->ct) {
@@ -624,6 +640,10 @@ void b2bua_worker_stop(struct srv_worker *sw)
 				cv_mem_unref(c);
 			}
 		}
-		call_end(c, "shutdown", "system");
+		if (c->state == CALL_ENDED)
+			call_maybe_free(c);
+		else
+			call_end(c, "shutdown", "system");
+		cv_mem_unref(c);
 	}
 }

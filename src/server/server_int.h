@@ -46,6 +46,17 @@ struct reg_target {
 	struct cv_txn_addr dst;  /* conn ref held: reg_target_clear */
 };
 
+/* Failed-authentication counters, keyed "a:<ip>" or "u:<user>", in a
+ * fixed direct-mapped table (bounded whatever the network sends; a
+ * collision evicts the older key, which at worst forgets a count). */
+#define SRV_FAIL_SLOTS 4096
+struct fail_slot {
+	uint64_t hash;
+	uint64_t window_start_ms;
+	uint64_t blocked_until_ms;
+	uint32_t count;
+};
+
 struct srv_worker {
 	struct cv_srv *srv;
 	struct cv_worker *w;
@@ -67,12 +78,15 @@ struct cv_srv {
 	size_t nalgs;
 	struct registrar reg;
 	struct cv_digest_server *digest;
+	pthread_mutex_t fail_lock;
+	struct fail_slot *fail;  /* SRV_FAIL_SLOTS */
 	struct srv_worker *workers;
 	unsigned nworkers;
 	int slot;
 	_Atomic uint64_t st_registers_ok, st_registers_challenged,
 		st_registers_rejected, st_calls_started, st_calls_answered,
-		st_calls_failed, st_calls_active, st_auth_failures;
+		st_calls_failed, st_calls_active, st_auth_failures,
+		st_auth_blocks, st_auth_limited;
 };
 
 /* registrar.c */

@@ -127,6 +127,16 @@ int cv_srv_create(struct cv_srv **sp, const struct cv_srv_params *p)
 	}
 	if (!s->nalgs)
 		s->algs[s->nalgs++] = CV_DIGEST_MD5;
+	if (!s->p.auth_window_ms)
+		s->p.auth_window_ms = 60000;
+	if (!s->p.auth_block_ms)
+		s->p.auth_block_ms = 300000;
+	s->fail = calloc(SRV_FAIL_SLOTS, sizeof(*s->fail));
+	if (!s->fail) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	pthread_mutex_init(&s->fail_lock, NULL);
 	err = cv_random(s->secret, sizeof(s->secret));
 	if (err)
 		goto fail;
@@ -197,6 +207,10 @@ void cv_srv_destroy(struct cv_srv *s)
 		return;
 	registrar_fini(&s->reg);
 	cv_mem_unref(s->digest);
+	if (s->fail) {
+		pthread_mutex_destroy(&s->fail_lock);
+		free(s->fail);
+	}
 	for (size_t i = 0; i < s->nusers; i++) {
 		free((char *)s->users[i].name);
 		free((char *)s->users[i].ha1_md5);
@@ -224,4 +238,6 @@ void cv_srv_stats_read(struct cv_srv *s, struct cv_srv_stats *out)
 	out->calls_failed = s->st_calls_failed;
 	out->calls_active = s->st_calls_active;
 	out->auth_failures = s->st_auth_failures;
+	out->auth_blocks = s->st_auth_blocks;
+	out->auth_limited = s->st_auth_limited;
 }

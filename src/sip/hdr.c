@@ -31,11 +31,13 @@ int cv_sip_u32_parse(struct cv_pl value, uint32_t *out)
 	return 0;
 }
 
-/* Parses header params ";a=b;c" over [p,e) strictly; sets *params and
- * looks up `want` (a lowercase name) into *wval. */
+/* Parses header params ";a=b;c" over [p,e) strictly (each one introduced
+ * by ';'); sets *params. */
 static int hparams(const char *p, const char *e, struct cv_pl *params)
 {
 	p = sip_skip_ws(p, e);
+	if (p < e && *p != ';')
+		return CV_EPARSE;
 	*params = sip_pl(p, e);
 	struct cv_pl rest = *params, n, v;
 	int err;
@@ -226,6 +228,8 @@ int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 	if (!scheme_ok(na->uri))
 		return CV_EPARSE;
 	p = sip_skip_ws(p, e);
+	if (p < e && *p != ';')
+		return CV_EPARSE;
 	na->params = sip_pl(p, e);
 	struct cv_pl rest = na->params, n, v;
 	int err;

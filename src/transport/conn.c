@@ -38,6 +38,7 @@ static int slot_take(struct tp_worker *tw, struct cv_tp_conn *c, bool perip)
 		return CV_ETOOBIG;
 	}
 	c->counted = true;
+	cv_metric_gauge_add(tp->m_open, 1);
 	if (!perip)
 		return 0; /* our own outgoing connections: total limit only */
 	c->ipbucket = ip_bucket(tp, &c->peer);
@@ -45,6 +46,7 @@ static int slot_take(struct tp_worker *tw, struct cv_tp_conn *c, bool perip)
 	if (k >= tp->lim.max_conns_per_ip) {
 		atomic_fetch_sub(&tp->perip[c->ipbucket], 1);
 		atomic_fetch_sub(&tp->nconns, 1);
+		cv_metric_gauge_add(tp->m_open, -1);
 		c->counted = false;
 		TP_INC(tw, rej_per_ip);
 		return CV_ETOOBIG;
@@ -62,6 +64,7 @@ static void slot_give(struct cv_tp_conn *c)
 		atomic_fetch_sub(&c->tp->perip[c->ipbucket], 1);
 	c->ipcounted = false;
 	atomic_fetch_sub(&c->tp->nconns, 1);
+	cv_metric_gauge_add(c->tp->m_open, -1);
 }
 
 /* ---- connection table ------------------------------------------------------------ */

@@ -80,6 +80,11 @@ int cv_tp_create(struct cv_tp **tpp, struct cv_rt *rt,
 		tp->dns_csv = b.data; /* owned */
 	}
 
+	if (p->metrics) {
+		err = tp_metrics_register(tp, p->metrics);
+		if (err)
+			goto out;
+	}
 	err = tp_tls_init(tp, &p->tls);
 	if (err)
 		goto out;

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 #include <wslay/wslay.h>
 
+#include "cvoip/metrics.h"
 #include "cvoip/transport.h"
 
 #define TP_MOD "transport"
@@ -18,13 +19,22 @@
 #define TP_CT_SHARDS 64
 #define TP_READ_BUF (64 * 1024)
 
-/* Single-writer counters: the owner worker bumps, any thread reads. */
+/* Single-writer counters: the owner worker bumps, any thread reads; the
+ * same event goes to the metrics registry when one was given (the series
+ * of each stats field sits at the field's index in tp->mx). */
+#define TP_NSTATS (sizeof(struct cv_tp_stats) / sizeof(uint64_t))
 #define TP_INC(tw, f) TP_ADD(tw, f, 1)
 #define TP_ADD(tw, f, n)                                                     \
-	__atomic_store_n(&(tw)->stats.f,                                     \
-			 __atomic_load_n(&(tw)->stats.f, __ATOMIC_RELAXED) + \
-				 (n),                                        \
-			 __ATOMIC_RELAXED)
+	do {                                                                 \
+		__atomic_store_n(&(tw)->stats.f,                             \
+				 __atomic_load_n(&(tw)->stats.f,             \
+						 __ATOMIC_RELAXED) +         \
+					 (n),                                \
+				 __ATOMIC_RELAXED);                          \
+		cv_metric_add((tw)->tp->mx[offsetof(struct cv_tp_stats, f) / \
+					   sizeof(uint64_t)],                \
+			      (n));                                          \
+	} while (0)
 
 struct tp_worker;
 
@@ -116,6 +126,8 @@ struct cv_tp {
 	char *dns_csv; /* "a:p,b:p" or NULL */
 	uint32_t dns_cache_max;
 
+	struct cv_metric *mx[sizeof(struct cv_tp_stats) / sizeof(uint64_t)];
+	struct cv_metric *m_open; /* gauge: open stream connections */
 	_Atomic uint32_t nconns;
 	_Atomic uint16_t perip[TP_PERIP_BUCKETS];
 	uint64_t perip_seed;
@@ -173,6 +185,9 @@ struct cv_tp_conn {
 	size_t pend_bytes;
 	int close_err;
 };
+
+/* metrics.c */
+int tp_metrics_register(struct cv_tp *tp, struct cv_metrics *m);
 
 /* tp.c */
 void tp_deliver(struct tp_worker *tw, const struct cv_tp_meta *meta,

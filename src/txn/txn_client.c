@@ -227,7 +227,7 @@ static void invite_final_non2xx(struct cv_txn *t, struct cv_sip_msg *resp)
 	if (t->out)
 		err = txn_send(t, t->out->data, t->out->len, false, false);
 	/* Timer D: >= 32 s unreliable, 0 reliable (next tick). */
-	t->due_end = (t->flags & TF_RELIABLE) ? now : now + txn_ms(l->td);
+	t->due_end = txn_due(now, (t->flags & TF_RELIABLE) ? 0 : txn_ms(l->td));
 	txn_arm(t);
 	deliver(t, resp, (uint16_t)resp->status, false, false);
 	if (err && t->layer)
@@ -306,7 +306,7 @@ static void non_invite_resp(struct cv_txn *t, struct cv_sip_msg *resp)
 		uint64_t now = cv_clock_us();
 		t->state = CV_TXN_COMPLETED;
 		t->due_retx = 0;
-		t->due_end = (t->flags & TF_RELIABLE) ? now : now + txn_ms(l->t4);
+		t->due_end = txn_due(now, (t->flags & TF_RELIABLE) ? 0 : txn_ms(l->t4));
 		l->st.completed[t->method]++;
 		txn_arm(t);
 	}

@@ -69,6 +69,13 @@ struct cv_txn_layer {
 	struct cv_txn_stats st;
 };
 
+/* A deadline; 0 means "not armed", so a zero-delay deadline at clock 0
+ * (a fake clock) must still be non-zero. */
+static inline uint64_t txn_due(uint64_t now, uint64_t us)
+{
+	return now + us ? now + us : 1;
+}
+
 /* txn_layer.c */
 void txn_htab_insert_prim(struct cv_txn_layer *l, struct cv_txn *t);
 void txn_htab_insert_sec(struct cv_txn_layer *l, struct cv_txn *t);

@@ -173,9 +173,7 @@ static int send_resp(struct cv_txn *t, uint16_t status, const char *buf,
 		/* §17.2.2: Completed; Timer J = 64*T1 unreliable, 0 reliable
 		 * (fires on the next tick: no callback inside this call). */
 		t->state = CV_TXN_COMPLETED;
-		t->due_end = now + (rel ? 0 : txn_ms(64 * l->t1));
-		if (!t->due_end)
-			t->due_end = 1;
+		t->due_end = txn_due(now, rel ? 0 : txn_ms(64 * l->t1));
 	}
 	txn_arm(t);
 	return 0;
@@ -363,8 +361,8 @@ static void recv_ack(struct cv_txn_layer *l, struct cv_sip_msg *req,
 		t->state = CV_TXN_CONFIRMED;
 		t->due_retx = 0;
 		t->out = cv_mem_unref(t->out);
-		t->due_end = (t->flags & TF_RELIABLE) ? cv_clock_us()
-						      : cv_clock_us() + txn_ms(l->t4);
+		t->due_end = txn_due(cv_clock_us(),
+				     (t->flags & TF_RELIABLE) ? 0 : txn_ms(l->t4));
 		txn_arm(t);
 		break;
 	case CV_TXN_CONFIRMED:

@@ -644,6 +644,34 @@ static void test_post_and_errors(void **state)
 	cv_bus_destroy(bus);
 }
 
+/* The close callback of a removed subscription may run after the bus is
+ * gone; queued events are released then. */
+static void test_destroy_before_close(void **state)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct cv_bus *bus;
+	assert_int_equal(cv_bus_create(&bus, NULL), 0);
+	struct rec r = {0};
+	struct cv_bus_sub *s;
+	assert_int_equal(cv_bus_subscribe(bus,
+					  &(struct cv_bus_sub_params){
+						  .loop = &loop,
+						  .fn = on_event,
+						  .arg = &r,
+					  },
+					  &s),
+			 0);
+	struct cv_bus_system sys = {.node = "n"};
+	assert_int_equal(cv_bus_publish(bus, CV_BUS_SYSTEM_STOPPING, &sys), 0);
+	assert_int_equal(cv_bus_live_events(), 1);
+	cv_bus_unsubscribe(s);
+	cv_bus_destroy(bus);
+	loop_finish(&loop);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(cv_bus_live_events(), 0);
+}
+
 static void *publish_once(void *arg)
 {
 	struct cv_bus_cdr cdr = {.cdr_id = "1"};
@@ -687,6 +715,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_post_and_errors, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_before_close,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_publishers, setup,
 						teardown),
 	};

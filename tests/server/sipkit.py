@@ -64,10 +64,11 @@ def parse_challenge(value):
 class UdpUa:
     """One UDP socket on 127.0.0.1 speaking just enough SIP for tests."""
 
-    def __init__(self, server_port, port=0, user="alice"):
+    def __init__(self, server_port, port=0, user="alice", host="127.0.0.1"):
         self.server = ("127.0.0.1", server_port)
+        self.host = host
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", port))
+        self.sock.bind((host, port))
         self.port = self.sock.getsockname()[1]
         self.user = user
         self.call_id = token(16) + "@test"
@@ -87,7 +88,7 @@ class UdpUa:
             cseq = self.cseq
         branch = branch or "z9hG4bK" + token(12)
         lines = ["%s %s SIP/2.0" % (method, ruri),
-                 "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport" % (self.port, branch),
+                 "Via: SIP/2.0/UDP %s:%d;branch=%s;rport" % (self.host, self.port, branch),
                  "Max-Forwards: 70",
                  "From: <sip:%s@127.0.0.1>;tag=%s" % (self.user, self.tag),
                  "To: <sip:%s@127.0.0.1>%s" % (self.user if method == "REGISTER" else ruri.split(":")[1].split("@")[0],
@@ -140,7 +141,7 @@ class UdpUa:
         """REGISTER with digest; returns (final response, Authorization used)."""
         ruri = "sip:127.0.0.1:%d" % self.server[1]
         if contacts is None:
-            contacts = ["<sip:%s@127.0.0.1:%d>" % (self.user, self.port)]
+            contacts = ["<sip:%s@%s:%d>" % (self.user, self.host, self.port)]
         hdrs = ["Contact: " + c for c in contacts]
         if expires is not None:
             hdrs.append("Expires: %d" % expires)
@@ -152,6 +153,41 @@ class UdpUa:
         auth = self.authorization(r.get("www-authenticate"), "REGISTER", ruri, password)
         self.request("REGISTER", ruri, hdrs, auth=auth)
         return self.recv(timeout), auth
+
+
+    def query(self, password):
+        """REGISTER without Contact (§10.2.3): the current bindings."""
+        r, _ = self.register(password, contacts=[])
+        assert r is not None and r.status == 200, "query: %r" % r
+        return r.all("contact")
+
+    def ack_for(self, resp, ruri, branch, cseq):
+        to_tag = re.search(r";tag=([^;>\s]+)", resp.get("to") or "")
+        self.request("ACK", ruri, branch=branch, cseq=cseq,
+                     to_tag=to_tag.group(1) if to_tag else None)
+
+    def invite_status(self, password, callee, timeout=5.0):
+        """INVITE callee through the server (407 answered with digest);
+        the final status, the failure ACKed. For calls that fail."""
+        ruri = "sip:%s@127.0.0.1:%d" % (callee, self.server[1])
+        sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+               "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
+        hdrs = ["Contact: <sip:%s@127.0.0.1:%d>" % (self.user, self.port),
+                "Content-Type: application/sdp"]
+        b = self.request("INVITE", ruri, hdrs, body=sdp)
+        r = self.recv(timeout)
+        assert r is not None, "no answer to INVITE"
+        self.ack_for(r, ruri, b, self.cseq)
+        if r.status != 407:
+            return r.status
+        auth = self.authorization(r.get("proxy-authenticate"), "INVITE", ruri, password,
+                                  header="Proxy-Authorization")
+        b = self.request("INVITE", ruri, hdrs, body=sdp, auth=auth)
+        r = self.recv(timeout)
+        assert r is not None, "no answer to the authenticated INVITE"
+        if r.status >= 300:
+            self.ack_for(r, ruri, b, self.cseq)
+        return r.status
 
 
 def register(server_port, user, password, port=0, **kw):

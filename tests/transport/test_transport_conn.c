@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cvoip/metrics.h"
 #include "cvoip/transport.h"
 
 static struct cv_tp *tp;
@@ -88,7 +89,10 @@ static void test_reuse_and_limits(void **state)
 	struct cv_rt_params rp = {.workers = 2, .on_start = on_start, .on_stop = on_stop};
 	assert_int_equal(cv_rt_create(&rt, &rp), 0);
 	assert_int_equal(cv_tp_spec_parse("tcp:127.0.0.1:0", &sp), 0);
-	struct cv_tp_params p = {.specs = &sp, .nspecs = 1, .limits = &lim, .h = &h};
+	struct cv_metrics *mx;
+	assert_int_equal(cv_metrics_create(&mx, NULL), 0);
+	struct cv_tp_params p = {.specs = &sp, .nspecs = 1, .limits = &lim,
+				 .metrics = mx, .h = &h};
 	assert_int_equal(cv_tp_create(&tp, rt, &p), 0);
 	assert_int_equal(cv_tp_listener_addr(tp, 0, NULL, &lis), 0);
 	assert_int_equal(cv_rt_start(rt), 0);
@@ -128,10 +132,21 @@ static void test_reuse_and_limits(void **state)
 	for (int i = 0; i < 4; i++)
 		close(fds[i]);
 
+	/* the same counts in the metrics registry */
+	struct cv_buf out;
+	cv_buf_init(&out, 1 << 20);
+	assert_int_equal(cv_metrics_render(mx, &out), 0);
+	cv_buf_append(&out, "", 1);
+	assert_non_null(strstr(out.data, "cvoip_transport_rejected_total{limit=\"per_ip\"} 3"));
+	assert_non_null(strstr(out.data, "cvoip_transport_rx_messages_total{transport=\"tcp\"} 7"));
+	assert_non_null(strstr(out.data, "cvoip_transport_connections_open"));
+	cv_buf_free(&out);
+
 	cv_rt_stop(rt);
 	assert_int_equal(cv_rt_wait(rt), 0);
 	cv_tp_destroy(tp);
 	cv_rt_destroy(rt);
+	cv_metrics_destroy(mx);
 	assert_true(atomic_load(&nclosed) >= 2);
 	assert_int_equal(cv_mem_live(), live);
 }
