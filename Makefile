@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 300
 CMAKE_FLAGS ?=
 CONFIG ?= etc/cvoipd.demo.yaml
 
-.PHONY: all deps build run test test-build clang-build bench fuzz tsan format certs clean
+.PHONY: all deps build apps run test test-build clang-build bench fuzz tsan format certs clean
 
 all: build
 
@@ -27,7 +27,11 @@ build/CMakeCache.txt:
 build: deps build/CMakeCache.txt
 	cmake --build build -j $(JOBS)
 
-run: build
+# make run builds only the two programs (tests and benchmarks are make test's).
+apps: deps build/CMakeCache.txt
+	cmake --build build -j $(JOBS) --target cvoipd cvoip
+
+run: apps
 	@mkdir -p var
 	./build/bin/cvoipd --config $(CONFIG)
 

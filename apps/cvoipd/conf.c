@@ -272,7 +272,7 @@ int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 	static const char *const auth_keys[] = {"max_failures_per_source",
 						"max_failures_per_user", "window",
 						"block", NULL};
-	static const char *const media_keys[] = {"relay", "rtp_port_min",
+	static const char *const media_keys[] = {"relay", "address", "rtp_port_min",
 						 "rtp_port_max", NULL};
 	int rc = cv_cfg_load(&c->cfg, path, err);
 	if (rc)
@@ -337,6 +337,8 @@ int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 		rc = cv_cfg_check_keys(cfg, media, "media", media_keys, err);
 	if (!rc)
 		rc = cv_cfg_bool(cfg, cv_cfg_get(media, "relay"), &c->media_relay, err);
+	if (!rc)
+		rc = cv_cfg_str(cfg, cv_cfg_get(media, "address"), &c->media_address, err);
 	if (!rc)
 		rc = cv_cfg_int(cfg, cv_cfg_get(media, "rtp_port_min"), 1024, 65534,
 				&c->rtp_port_min, err);

@@ -70,6 +70,7 @@ struct cvoipd_conf {
 	int64_t auth_block_ms;
 	/* media */
 	bool media_relay;
+	const char *media_address;
 	int64_t rtp_port_min;
 	int64_t rtp_port_max;
 	/* provisioning */

@@ -21,6 +21,7 @@ static void usage(FILE *f)
 		"       cvoipd user add NAME [--password P | --password-stdin] [--db URL]\n"
 		"       cvoipd user del NAME [--db URL]\n"
 		"       cvoipd user list [--db URL]\n"
+		"       cvoipd cdr export [--db URL] [--since T] [--until T] [--call-id ID]\n"
 		"\n"
 		"cvoipd is the cvoip SIP server: registrar, B2BUA, call center.\n"
 		"\n"
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "user") == 0)
 		return cvoipd_user_cmd(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "cdr") == 0)
+		return cvoipd_cdr_cmd(argc - 1, argv + 1);
 
 	int c;
 	while ((c = getopt_long(argc, argv, "c:l:w:hV", opts, NULL)) != -1) {

@@ -1,9 +1,11 @@
 /* cvoipd: configuration -> modules on the worker runtime. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cvoip/runtime.h"
@@ -231,6 +233,111 @@ int cvoipd_user_cmd(int argc, char **argv)
 	return rc;
 }
 
+int cvoipd_parse_time(const char *s, int64_t now_us, int64_t *out_us)
+{
+	if (!s || !*s)
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno == 0 && end != s && v >= 0) {
+		int64_t unit = 0;
+		if (!*end)
+			unit = -1; /* a Unix time in seconds */
+		else if (!strcmp(end, "s"))
+			unit = 1;
+		else if (!strcmp(end, "m"))
+			unit = 60;
+		else if (!strcmp(end, "h"))
+			unit = 3600;
+		else if (!strcmp(end, "d"))
+			unit = 86400;
+		if (unit == -1 && v < 100000000000LL) {
+			*out_us = (int64_t)v * 1000000;
+			return 0;
+		}
+		if (unit > 0 && v < 100000LL * 86400) {
+			*out_us = now_us - (int64_t)v * unit * 1000000;
+			return 0;
+		}
+	}
+	static const char *const fmts[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+					   "%Y-%m-%dT%H:%M", "%Y-%m-%d"};
+	for (size_t i = 0; i < CV_ARRAY_SIZE(fmts); i++) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		const char *rest = strptime(s, fmts[i], &tm);
+		if (!rest || (*rest && strcmp(rest, "Z") != 0))
+			continue;
+		time_t t = timegm(&tm);
+		if (t == (time_t)-1)
+			return -EINVAL;
+		*out_us = (int64_t)t * 1000000;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* `cvoipd cdr export`: the CDRs as CSV on standard output (one line per
+ * leg; the store writes the format, docs/server.md lists the columns). */
+int cvoipd_cdr_cmd(int argc, char **argv)
+{
+	const char *db = NULL, *config = NULL, *since = NULL, *until = NULL,
+		   *call_id = NULL;
+	const char *verb = argc > 1 ? argv[1] : NULL;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--db") && i + 1 < argc)
+			db = argv[++i];
+		else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			config = argv[++i];
+		else if (!strcmp(argv[i], "--since") && i + 1 < argc)
+			since = argv[++i];
+		else if (!strcmp(argv[i], "--until") && i + 1 < argc)
+			until = argv[++i];
+		else if (!strcmp(argv[i], "--call-id") && i + 1 < argc)
+			call_id = argv[++i];
+		else {
+			fprintf(stderr, "cvoipd cdr: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!verb || strcmp(verb, "export")) {
+		fprintf(stderr,
+			"usage: cvoipd cdr export [--db URL] [--config FILE] [--since T] [--until T] [--call-id ID]\n"
+			"  T: 2026-11-23, 2026-11-23T13:00:00Z (UTC), a Unix time in seconds,\n"
+			"     or an age before now: 90s, 30m, 2h, 7d\n");
+		return 2;
+	}
+	int64_t now = (int64_t)cv_clock_wall_us();
+	struct cv_store_query q = {.key = call_id};
+	if (since && cvoipd_parse_time(since, now, &q.since_us)) {
+		fprintf(stderr, "cvoipd cdr export: bad --since '%s'\n", since);
+		return 2;
+	}
+	if (until && cvoipd_parse_time(until, now, &q.until_us)) {
+		fprintf(stderr, "cvoipd cdr export: bad --until '%s'\n", until);
+		return 2;
+	}
+	struct cvoipd_conf conf;
+	if (load_conf(&conf, config))
+		return 1;
+	if (!db)
+		db = conf.database;
+	struct cv_store *st;
+	if (open_store(db, &st)) {
+		cvoipd_conf_free(&conf);
+		return 1;
+	}
+	int err = cv_store_cdr_export_csv(st, stdout, &q);
+	if (!err && fflush(stdout) != 0)
+		err = -errno;
+	if (err)
+		fprintf(stderr, "cvoipd cdr export: %s\n", cv_strerror(err));
+	cv_store_close(st);
+	cvoipd_conf_free(&conf);
+	return err ? 1 : 0;
+}
+
 /* Users and agents of the configuration go into the store (as HA1), then
  * every user of the realm is read back for the server's snapshot. */
 static int provision_users(struct server *s, struct cv_store_res **resp)
@@ -319,7 +426,28 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		su[i].ha1_sha256 = users->users[i].ha1[CV_STORE_ALG_SHA256];
 		su[i].ha1_sha512_256 = users->users[i].ha1[CV_STORE_ALG_SHA512_256];
 	}
+	/* The relay binds the configured media address, else the first
+	 * listener's address when it is not a wildcard (so that `make run`
+	 * on 127.0.0.1 keeps media on loopback too). */
+	char media_addr[CV_TP_ADDRSTRLEN] = "";
+	if (s.conf.media_address) {
+		snprintf(media_addr, sizeof(media_addr), "%s", s.conf.media_address);
+	} else if (s.nspecs) {
+		const struct cv_tp_addr *a = &s.specs[0].addr;
+		if (a->ss.ss_family == AF_INET &&
+		    ((const struct sockaddr_in *)(const void *)&a->ss)->sin_addr.s_addr != htonl(INADDR_ANY))
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)&a->ss)->sin_addr,
+				  media_addr, sizeof(media_addr));
+		else if (a->ss.ss_family == AF_INET6 &&
+			 !IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr))
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr,
+				  media_addr, sizeof(media_addr));
+	}
 	struct cv_srv_params sp = {
+		.media_relay = s.conf.media_relay,
+		.media_addr = media_addr[0] ? media_addr : NULL,
+		.rtp_port_min = (uint16_t)s.conf.rtp_port_min,
+		.rtp_port_max = (uint16_t)s.conf.rtp_port_max,
 		.rt = s.rt,
 		.tp = s.tp,
 		.store = s.store,
@@ -380,6 +508,9 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		(unsigned long long)ss.auth_failures,
 		(unsigned long long)ss.auth_blocks,
 		(unsigned long long)ss.auth_limited);
+	CV_INFO(MOD, "media relay stats: streams_open=%llu packets_forwarded=%llu",
+		(unsigned long long)ss.relay_streams,
+		(unsigned long long)ss.relay_forwarded);
 out:
 	cv_mem_unref(users);
 	cv_rt_destroy(s.rt);

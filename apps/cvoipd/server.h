@@ -17,5 +17,9 @@ struct cvoipd_opts {
 int cvoipd_serve(const struct cvoipd_opts *o);
 int cvoipd_check_config(const char *path);
 int cvoipd_user_cmd(int argc, char **argv);
+int cvoipd_cdr_cmd(int argc, char **argv);
+/* "2026-11-23", "2026-11-23T13:00:00Z", a Unix time in seconds, or an age
+ * ("90s", "30m", "2h", "7d": that long before now) -> wall-clock µs. */
+int cvoipd_parse_time(const char *s, int64_t now_us, int64_t *out_us);
 
 #endif

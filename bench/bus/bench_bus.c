@@ -24,9 +24,10 @@
 
 #define SAMPLE_EVERY 64u
 /* Paced runs (latency without queueing): bursts of PACE_BURST events every
- * PACE_NS, i.e. 640k events/s, every event time-stamped. */
-#define PACE_BURST 32u
-#define PACE_NS	   50000u
+ * PACE_NS, i.e. 100k events/s (below the baseline's capacity too), every
+ * event time-stamped. */
+#define PACE_BURST 10u
+#define PACE_NS	   100000u
 
 static bool paced;
 #define QUEUE_CAP 4096u
@@ -411,7 +412,7 @@ int main(int argc, char **argv)
 			rc = 1;
 	}
 	/* latency without queueing: paced publisher, median of the trials */
-	uint64_t pevents = events / 10 < 100000 ? events / 10 : 100000;
+	uint64_t pevents = events / 20 < 50000 ? events / 20 : 50000;
 	paced = true;
 	printf("# latency at %u events/s (paced), %llu events per run\n",
 	       (unsigned)(PACE_BURST * 1000000000ull / PACE_NS),

@@ -222,7 +222,7 @@ static pid_t start_rtpengine(unsigned n, const struct sockaddr_in *gen,
 		execlp("rtpengine", "rtpengine", "--table=-1", "--interface=127.0.0.1",
 		       "--listen-ng=127.0.0.1:22222", "--port-min=20000",
 		       "--port-max=60000", "--foreground", "--log-stderr",
-		       "--log-level=4", "--num-threads=1", "--delete-delay=0",
+		       "--log-level=3", "--num-threads=1", "--delete-delay=0",
 		       "--timeout=600", "--silent-timeout=600",
 		       (char *)NULL);
 		_exit(127);

@@ -18,6 +18,8 @@ int main(int argc, char **argv)
 	if (argc < 2 || fd < 0)
 		return 2;
 	a.sin_port = htons((uint16_t)atoi(argv[1]));
+	int sz = 4 * 1024 * 1024; /* as tp_server: bursts must not drop */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
 		return perror("bind"), 1;
 	memcpy(out, head, sizeof(head) - 1);

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # CPU per stateful non-INVITE transaction (OPTIONS -> 200 from a server
 # transaction) over UDP: tests/txn/txn_peer (cvoip txn layer, one thread)
 # against Kamailio tm (t_newtran + t_reply, children=1, TLSF), driven by
@@ -25,11 +25,11 @@ cpu_ticks() { # sum over the given pids
 	done
 	echo $t
 }
-run_sipp() { # port -> prints successful calls
+run_sipp() { # port -> $WORK/ok: successful calls
 	timeout $((SECS * 3 + 30)) sipp -sf "$HERE/options_uac.xml" -m "$N" -r "$RATE" \
 		-rp 1000 -i 127.0.0.1 -p 0 -nostdin -timeout $((SECS * 3))s \
 		-trace_stat -stf "$WORK/stat.csv" 127.0.0.1:"$1" >"$WORK/sipp.out" 2>&1
-	tail -1 "$WORK/stat.csv" | awk -F';' '{print $16}'
+	tail -1 "$WORK/stat.csv" | awk -F';' '{print $16}' >"$WORK/ok"
 }
 trial_cvoip() {
 	"$BIN/txn_peer" 0 >"$WORK/peer.out" 2>&1 &
@@ -37,10 +37,11 @@ trial_cvoip() {
 	sleep 0.5
 	port=$(sed -n 's/^port=//p' "$WORK/peer.out")
 	c0=$(cpu_ticks $SPID)
-	ok=$(run_sipp "$port")
+	run_sipp "$port"
 	c1=$(cpu_ticks $SPID)
+	ok=$(cat "$WORK/ok")
 	kill $SPID; wait $SPID 2>/dev/null; SPID=
-	echo "$(( (c1 - c0) * 1000000 / HZ / (ok > 0 ? ok : 1) )) $ok"
+	echo "$(( (c1 - c0) * 1000000 / HZ / (ok > 0 ? ok : 1) )) $ok" >"$WORK/res"
 }
 trial_kamailio() {
 	port=15064
@@ -48,18 +49,21 @@ trial_kamailio() {
 	kamailio -f "$WORK/k.cfg" -DD -E -x tlsf -X tlsf -m 1024 -M 64 >"$WORK/k.log" 2>&1 &
 	SPID=$!
 	sleep 1.5
-	pids="$SPID $(pgrep -P $SPID | tr '\n' ' ')"
+	pgrep -P $SPID >"$WORK/kids"
+	pids="$SPID $(tr '\n' ' ' <"$WORK/kids")"
 	c0=$(cpu_ticks $pids)
-	ok=$(run_sipp "$port")
+	run_sipp "$port"
 	c1=$(cpu_ticks $pids)
+	ok=$(cat "$WORK/ok")
 	kill $SPID; wait $SPID 2>/dev/null; SPID=
 	rm -f "$WORK/ctl"
-	echo "$(( (c1 - c0) * 1000000 / HZ / (ok > 0 ? ok : 1) )) $ok"
+	echo "$(( (c1 - c0) * 1000000 / HZ / (ok > 0 ? ok : 1) )) $ok" >"$WORK/res"
 }
 echo "| trial | cvoip txn_peer us/txn | Kamailio tm us/txn | (successful txns) |"
 echo "|---|---|---|---|"
 for i in 1 2 3; do
-	a=$(trial_cvoip)
-	b=$(trial_kamailio)
+	# no $(...) around the trials: a subshell would run the EXIT trap
+	trial_cvoip; a=$(cat "$WORK/res")
+	trial_kamailio; b=$(cat "$WORK/res")
 	echo "| $i | ${a% *} | ${b% *} | ${a#* } / ${b#* } |"
 done

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Kamailio tm shared memory per live INVITE server transaction, for the
 # same counts as bench_txn: SIPp sends N INVITEs (each a new call, never
 # finished); Kamailio answers 180 statefully and holds the transaction.

@@ -242,15 +242,20 @@ CV_API void cv_bus_destroy(struct cv_bus *bus);
 CV_API int cv_bus_publish(struct cv_bus *bus, enum cv_bus_type type,
 			  const void *payload);
 /* Publish an event from cv_bus_event_create(); takes over the caller's
- * reference whatever the result. seq/publisher/worker are set here. */
+ * reference whatever the result. seq/publisher/worker are set here.
+ * -EINVAL when the event is shared (refcount above 1) or its type was
+ * changed to one with another payload struct. */
 CV_API int cv_bus_post(struct cv_bus *bus, struct cv_bus_event *ev);
 
-/* ---- subscribing -----------------------------------------------------------
- */
+/* ---- subscribing ------------------------------------------------------- */
+/* What a publisher does when this subscription's ring is full.
+ * CV_BUS_DROP: drop the event for this subscriber (counted).
+ * CV_BUS_BLOCK: wait up to block_us for room, then drop (counted). Do not
+ * publish from a callback into a CV_BUS_BLOCK subscription of the same
+ * loop: nothing drains it while the publisher waits. */
 enum cv_bus_overflow {
-	CV_BUS_DROP = 0, /* full ring: drop the event for this subscriber */
-	CV_BUS_BLOCK =
-		1, /* full ring: publisher waits up to block_us, then drops */
+	CV_BUS_DROP = 0,
+	CV_BUS_BLOCK = 1,
 };
 
 /* Called on the subscription's loop, no bus lock held. The event is valid
@@ -280,7 +285,9 @@ struct cv_bus_sub_params {
 };
 
 /* Must run on the loop's thread. Events published after this returns
- * reach the subscription (if their topic matches). */
+ * reach the subscription (if their topic matches). Like unsubscribe, it
+ * waits for publishers that are in the middle of a publish (at most the
+ * longest block_us of a publisher blocked on a full subscription). */
 CV_API int cv_bus_subscribe(struct cv_bus *bus,
 			    const struct cv_bus_sub_params *p,
 			    struct cv_bus_sub **subp);

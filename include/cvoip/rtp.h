@@ -600,8 +600,10 @@ struct cv_rtp_jb_stats {
 CV_API int cv_rtp_jb_create(struct cv_rtp_jb **jbp,
 			    const struct cv_rtp_jb_params *p);
 CV_API void cv_rtp_jb_destroy(struct cv_rtp_jb *jb);
-/* Copies the packet. now_us: arrival time (cv_clock_us()). Returns 0,
- * or CV_EFULL / -EALREADY (duplicate) / CV_ETIMEOUT (late): all counted. */
+/* Copies the packet. now_us: arrival time (cv_clock_us()). Returns 0 (also
+ * when the buffer was full and its oldest packet gave way: `overflow`),
+ * -EALREADY for a duplicate, CV_ETIMEOUT for a late packet (both counted),
+ * -EINVAL for a payload over CV_RTP_MAX_PACKET. */
 CV_API int cv_rtp_jb_put(struct cv_rtp_jb *jb, const struct cv_rtp_pkt *pkt,
 			 uint64_t now_us);
 /* The next slot due at now_us, or kind CV_RTP_JB_WAIT. */
@@ -613,9 +615,8 @@ CV_API void cv_rtp_jb_stats(const struct cv_rtp_jb *jb,
 
 /* ===== Media relay (no decoding) ========================================== */
 
-/* One relay per worker loop; it owns all relay sockets of that worker in a
- * private epoll set polled by the loop and moves packets with
- * recvmmsg/sendmmsg without allocating per packet. A stream joins two
+/* One relay per worker loop; its sockets are polled by that loop and
+ * packets move with recvmmsg/sendmmsg without allocating per packet. A stream joins two
  * legs (A and B), each with its own local RTP/RTCP port pair; what arrives
  * on A's ports goes out of B's ports to B's remote, and back. */
 struct cv_rtp_relay;

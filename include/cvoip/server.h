@@ -58,6 +58,13 @@ struct cv_srv_params {
 	uint32_t auth_max_failures_user;
 	uint32_t auth_window_ms;        /* [60000] */
 	uint32_t auth_block_ms;         /* [300000] */
+	/* Media anchoring (docs/server.md): RTP of bridged calls goes
+	 * through a relay on each worker, SDP rewritten on both legs. */
+	bool media_relay;
+	const char *media_addr;         /* relay bind + SDP address; NULL:
+					 * bind 0.0.0.0, advertise each leg's
+					 * SIP address */
+	uint16_t rtp_port_min, rtp_port_max; /* [20000, 29999] */
 	const struct cv_srv_user *users; /* copied */
 	size_t nusers;
 };
@@ -85,6 +92,8 @@ struct cv_srv_stats {
 	uint64_t auth_failures;        /* wrong credentials (403) */
 	uint64_t auth_blocks;          /* times a source or user got blocked */
 	uint64_t auth_limited;         /* requests refused while blocked */
+	uint64_t relay_streams;        /* relay streams open now */
+	uint64_t relay_forwarded;      /* RTP/RTCP packets the relays sent */
 };
 CV_API void cv_srv_stats_read(struct cv_srv *s, struct cv_srv_stats *out);
 

@@ -150,6 +150,16 @@ struct cv_tp_rx {
 CV_API void cv_tp_meta_copy(struct cv_tp_meta *dst, const struct cv_tp_meta *src);
 CV_API void cv_tp_meta_clear(struct cv_tp_meta *m);
 
+/* The WebSocket Upgrade request (RFC 6455 §4.2.1) as handler->ws_upgrade
+ * sees it; slices valid for the call only. */
+struct cv_tp_ws_req {
+	struct cv_pl path;        /* request-target, e.g. "/api/events" */
+	struct cv_pl host;
+	struct cv_pl protocols;   /* Sec-WebSocket-Protocol list, may be empty */
+	const struct cv_tp_addr *peer;
+	enum cv_tp_kind kind;     /* CV_TP_WS or CV_TP_WSS */
+};
+
 /* Events for the layer above. Called on a worker, never with a lock held. */
 struct cv_tp_handler {
 	/* A SIP message (request or response), on the worker owning its
@@ -157,10 +167,26 @@ struct cv_tp_handler {
 	void (*recv)(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg);
 	/* A stream connection closed (peer, error, timeout or limit), on its
 	 * owner worker: transactions waiting on it fail over (RFC 3263 §4.3).
-	 * Optional. err: 0 for an orderly close, else the reason. */
+	 * Optional. err: 0 for an orderly close, else the reason. Not called
+	 * for connections refused at accept by a limit, nor after
+	 * cv_tp_worker_stop() began. */
 	void (*conn_closed)(struct cv_worker *w, struct cv_tp_conn *c, int err,
 			    void *arg);
+	/* Optional: a WS/WSS Upgrade that does not offer the "sip"
+	 * subprotocol (e.g. the API's WebSocket on /api). Return
+	 * CV_TP_WS_APP to take the connection (its messages then go to
+	 * ws_app_msg; *protocol, if set, is echoed as the accepted
+	 * Sec-WebSocket-Protocol), anything else refuses it with 404.
+	 * Without this hook such upgrades get 400 (RFC 7118 §4.1). */
+	int (*ws_upgrade)(struct cv_worker *w, const struct cv_tp_ws_req *req,
+			  const char **protocol, void *arg);
+	/* A message on an application WebSocket, on the connection's owner
+	 * worker (no Call-ID handover); data valid for the call only. */
+	void (*ws_app_msg)(struct cv_worker *w, struct cv_tp_conn *c,
+			   const void *data, size_t len, bool binary, void *arg);
 };
+
+#define CV_TP_WS_APP 1
 
 /* ---- TLS ------------------------------------------------------------------- */
 struct cv_tp_tls_params {
@@ -200,7 +226,8 @@ CV_API int cv_tp_create(struct cv_tp **tpp, struct cv_rt *rt,
 /* From the runtime's on_start, on worker w: attach w's sockets to its loop
  * and start its resolver. Returns 0 or an error for cv_rt_fail(). */
 CV_API int cv_tp_worker_start(struct cv_tp *tp, struct cv_worker *w);
-/* From on_stop: close w's sockets and every connection w owns. */
+/* From on_stop: close w's sockets and every connection w owns; pending
+ * sends fail, running resolutions end without calling done. */
 CV_API void cv_tp_worker_stop(struct cv_tp *tp, struct cv_worker *w);
 /* After cv_rt_wait() returned. */
 CV_API void cv_tp_destroy(struct cv_tp *tp);
@@ -221,6 +248,11 @@ CV_API unsigned cv_tp_conn_worker(const struct cv_tp_conn *c);
 CV_API bool cv_tp_conn_is_open(const struct cv_tp_conn *c);
 /* Close from any worker (posted to the owner). */
 CV_API void cv_tp_conn_close(struct cv_tp_conn *c);
+/* Send one message on an application WebSocket (one accepted through
+ * handler->ws_upgrade), text or binary, from any worker (posted to the
+ * owner). CV_EUNSUPP on a SIP connection: use cv_tp_send() there. */
+CV_API int cv_tp_ws_send(struct cv_tp_conn *c, const void *data, size_t len,
+			 bool binary);
 
 /* ---- sending ------------------------------------------------------------------ */
 /* Result of a send: 0 once the bytes were handed to the kernel (stream:
@@ -299,6 +331,7 @@ struct cv_tp_resp_route {
 	enum cv_tp_kind kind;
 	struct cv_tp_conn *conn;   /* borrowed from meta (CV_TP_RESP_CONN) */
 	struct cv_tp_addr addr;    /* destination when known */
+	struct cv_tp_addr local;   /* send from here (the request's local address) */
 	struct cv_pl host;         /* CV_TP_RESP_RESOLVE: name to resolve */
 	uint16_t port;             /* CV_TP_RESP_RESOLVE: port, 0 = SRV */
 };

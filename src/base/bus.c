@@ -232,6 +232,7 @@ int cv_bus_topic_parse(struct cv_pl name, enum cv_bus_topic *out)
 
 struct bus_ev {
 	_Atomic uint32_t refs;
+	uint8_t kind;	     /* payload kind the strings were laid out for */
 	bool pooled;	     /* a EV_BLOCK-sized block from the pool */
 	struct bus_ev *next; /* pool free lists */
 	struct cv_bus_event ev;
@@ -429,6 +430,7 @@ static int ev_build(struct bus_ev **ep, enum cv_bus_type type,
 	if (!e)
 		return -ENOMEM;
 	atomic_init(&e->refs, 1);
+	e->kind = (uint8_t)types[type].kind;
 	e->next = NULL;
 	memset(&e->ev, 0, sizeof(e->ev));
 	e->ev.type = type;
@@ -1114,8 +1116,11 @@ int cv_bus_post(struct cv_bus *bus, struct cv_bus_event *ev)
 	}
 	struct bus_ev *e = ev_of(ev);
 	/* The caller gave us its only reference: a shared event could be
-	 * read by someone else while we stamp seq/publisher below. */
-	if (atomic_load_explicit(&e->refs, memory_order_acquire) != 1) {
+	 * read by someone else while we stamp seq/publisher below. A type of
+	 * another payload kind would make the encoder read a string pointer
+	 * where the copy put a number. */
+	if (atomic_load_explicit(&e->refs, memory_order_acquire) != 1 ||
+	    types[ev->type].kind != e->kind) {
 		cv_bus_event_unref(ev);
 		return -EINVAL;
 	}

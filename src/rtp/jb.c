@@ -181,6 +181,26 @@ static struct jb_slot *find(struct cv_rtp_jb *jb, uint32_t ts)
 	return NULL;
 }
 
+/* The packet that starts within the slot [ts, ts + frame): exact match,
+ * or a packet a little later when the frame size changed (ptime) or was
+ * not learnt yet, so the timeline realigns to what was sent. */
+static struct jb_slot *find_slot(struct cv_rtp_jb *jb, uint32_t ts)
+{
+	struct jb_slot *best = NULL;
+	int32_t bd = 0;
+	for (unsigned i = 0; i < jb->p.max_packets; i++) {
+		struct jb_slot *s = &jb->slots[i];
+		if (!s->used)
+			continue;
+		int32_t d = cv_rtp_ts_diff(s->ts, ts);
+		if (d >= 0 && (uint32_t)d < jb->frame_ts && (!best || d < bd)) {
+			best = s;
+			bd = d;
+		}
+	}
+	return best;
+}
+
 static struct jb_slot *oldest(struct cv_rtp_jb *jb)
 {
 	struct jb_slot *o = NULL;
@@ -357,8 +377,10 @@ int cv_rtp_jb_get(struct cv_rtp_jb *jb, uint64_t now_us,
 	}
 	out->ts = jb->play_ts;
 	out->samples = jb->frame_ts;
-	struct jb_slot *s = find(jb, jb->play_ts);
+	struct jb_slot *s = find_slot(jb, jb->play_ts);
 	if (s) {
+		jb->play_ts = s->ts;
+		out->ts = s->ts;
 		memcpy(jb->out, s->data, s->len);
 		out->payload = jb->out;
 		out->len = s->len;

@@ -465,6 +465,11 @@ int cv_rtp_relay_stream_create(struct cv_rtp_relay *r, struct cv_rtp_relay_strea
 					    l->mux, &l->rtp.fd, &l->rtcp.fd, &port);
 		if (err)
 			break;
+		/* The relay reads no control messages: no drop counter. */
+		int zero = 0;
+		setsockopt(l->rtp.fd, SOL_SOCKET, SO_RXQ_OVFL, &zero, sizeof(zero));
+		if (l->rtcp.fd >= 0)
+			setsockopt(l->rtcp.fd, SOL_SOCKET, SO_RXQ_OVFL, &zero, sizeof(zero));
 		l->rtp.rtcp = false;
 		l->rtcp.rtcp = true;
 		l->rtp.leg = l->rtcp.leg = (uint8_t)i;

@@ -435,8 +435,6 @@ static void on_rtp(struct cv_rtp_session *s, uint8_t *buf, size_t len,
 			CV_LOG_RL(CV_LOG_INFO, CV_RTP_MOD, "rtp: re-latched port=%u",
 				  cv_rtp_sa_port(&s->rem_rtp));
 		s->latched = true;
-		if (now >= s->latch_deadline_us)
-			s->latch_deadline_us = now; /* window closed */
 	}
 	s->last_rx_us = now;
 	if (!s->have_src) {
@@ -450,6 +448,7 @@ static void on_rtp(struct cv_rtp_session *s, uint8_t *buf, size_t len,
 			src_switch(s, pkt.hdr.ssrc, s->cand_seq);
 			s->src.received = 1;
 			s->src.seen[0] = 1;
+			s->rx_packets++;
 		} else {
 			s->cand_ssrc = pkt.hdr.ssrc;
 			s->cand_seq = pkt.hdr.seq;

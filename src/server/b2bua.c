@@ -2,8 +2,8 @@
  * UAS dialog, each contact of the callee gets an outgoing leg (B, forked in
  * parallel); the first 2xx wins, the others are cancelled (or ACKed and
  * BYEd when they answer late). Both legs live on one worker: B's Call-ID is
- * chosen to hash to A's worker. Media is passed through as the endpoints
- * offer it (no anchoring yet: docs/server.md). */
+ * chosen to hash to A's worker. Media is anchored on the worker's relay
+ * unless configured off (media.c, docs/server.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +52,7 @@ struct call {
 	char best_reason[64]; /* reason phrase of `best`, passed back */
 	struct cv_tmr no_answer;
 	bool listed;      /* in sw->calls, which holds a reference */
+	struct call_media media;
 	char *a_call_id;
 	char *caller;
 	char *callee;
@@ -96,12 +97,14 @@ static void write_cdr(struct call *c, const char *reason, const char *by)
 	legs[nlegs++] = (struct cv_store_cdr_leg){.index = 0,
 						  .call_id = c->a_call_id,
 						  .peer = c->caller};
+	media_leg_stats(&c->media, 0, &legs[0]);
 	char bcid[256] = "";
 	if (c->winner && c->winner->dlg) {
 		cv_pl_strcpy(cv_dlg_call_id(c->winner->dlg), bcid, sizeof(bcid));
 		legs[nlegs++] = (struct cv_store_cdr_leg){.index = 1,
 							  .call_id = bcid,
 							  .peer = c->winner->contact};
+		media_leg_stats(&c->media, 1, &legs[1]);
 	}
 	struct cv_store_cdr cdr = {
 		.call_id = c->a_call_id,
@@ -150,6 +153,7 @@ static void call_end(struct call *c, const char *reason, const char *by)
 	c->state = CALL_ENDED;
 	cv_tmr_cancel(&c->no_answer);
 	write_cdr(c, reason, by);
+	media_free(c->sw, &c->media);
 	if (c->a_dlg) {
 		cv_dlg_set_uarg(c->a_dlg, NULL);
 		cv_dlg_terminate(c->a_dlg);
@@ -172,17 +176,55 @@ static void call_end(struct call *c, const char *reason, const char *by)
 	call_maybe_free(c);
 }
 
+static bool is_sdp(struct cv_pl ctype)
+{
+	static const char sdp[] = "application/sdp";
+	if (ctype.l < sizeof(sdp) - 1)
+		return false;
+	struct cv_pl head = {ctype.p, sizeof(sdp) - 1};
+	return cv_pl_caseeq_str(head, sdp) &&
+	       (ctype.l == head.l || ctype.p[head.l] == ';' || ctype.p[head.l] == ' ');
+}
+
+/* The body to pass on for message m that came from leg `from` (0: A,
+ * 1: B): its SDP rewritten for the relay (into buf), or as it came. */
+static struct cv_pl pass_body(struct call *c, int from,
+			      const struct cv_sip_msg *m, struct cv_buf *buf,
+			      int *errp)
+{
+	int err = CV_ENOTFOUND;
+	struct cv_pl out = CV_PL_INIT;
+	if (m && m->body.l) {
+		out = m->body;
+		if (is_sdp(m->content_type)) {
+			err = media_rewrite(c->sw, &c->media, from, m->body, buf);
+			if (!err)
+				out = (struct cv_pl){buf->data, buf->len};
+			else if (err != CV_ENOTFOUND)
+				CV_LOG_RL(CV_LOG_WARN, MOD,
+					  "SDP from leg %c of call-id=%s passed as it is: %s",
+					  from ? 'B' : 'A', c->a_call_id, cv_strerror(err));
+		}
+	}
+	if (errp)
+		*errp = err;
+	return out;
+}
+
 static void respond_a(struct call *c, uint16_t status, const char *reason,
 		      const struct cv_sip_msg *from)
 {
 	if (!c->a_st)
 		return;
 	struct cv_txn_resp_params rp = {.reason = reason};
+	struct cv_buf sdp;
+	cv_buf_init(&sdp, 65536);
 	if (from && from->body.l) {
 		rp.content_type = from->content_type;
-		rp.body = from->body;
+		rp.body = pass_body(c, 1, from, &sdp, NULL);
 	}
 	cv_dlg_respond(c->a_dlg, c->a_st, status, &rp);
+	cv_buf_free(&sdp);
 	if (status >= 200) {
 		cv_txn_release(c->a_st);
 		c->a_st = NULL;
@@ -295,7 +337,18 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	CV_INFO(MOD, "call start call-id=%s from=%s to=%s forks=%zu", c->a_call_id,
 		c->caller, c->callee, nt);
 
-	/* B legs: same worker, the caller's identity, the caller's offer */
+	/* B legs: same worker, the caller's identity, the caller's offer
+	 * (anchored: rewritten to the relay's B side) */
+	media_set_adv(sw, &c->media, 0, cv_txn_addr(st));
+	media_set_adv(sw, &c->media, 1, &targets[0].dst);
+	struct cv_buf sdp;
+	cv_buf_init(&sdp, 65536);
+	int merr;
+	struct cv_pl offer = pass_body(c, 0, req, &sdp, &merr);
+	if (merr && merr != CV_ENOTFOUND) {
+		media_free(sw, &c->media);
+		c->media.off = true; /* the whole call goes direct */
+	}
 	char call_id[64];
 	cv_ua_call_id_for(sw->ua, cv_worker_index(sw->w), call_id, sizeof(call_id));
 	struct cv_buf hdrs;
@@ -322,7 +375,7 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 			.contact_user = cv_pl_str(c->caller),
 			.headers = {hdrs.data, hdrs.len},
 			.content_type = req->content_type,
-			.body = req->body,
+			.body = offer,
 			.dst = &targets[i].dst,
 			.uarg = l,
 		};
@@ -337,6 +390,7 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 		c->nlegs++;
 	}
 	cv_buf_free(&hdrs);
+	cv_buf_free(&sdp);
 	if (!c->nlegs) {
 		respond_a(c, 480, "Temporarily Unavailable", NULL);
 		call_end(c, "480 unreachable", "system");
@@ -474,15 +528,20 @@ static void relay_response(struct srv_worker *sw, struct relay *rl,
 	}
 	if (rl->st) {
 		struct cv_txn_resp_params rp = {0};
-		if (r->msg && r->msg->body.l) {
+		struct cv_buf sdp;
+		cv_buf_init(&sdp, 65536);
+		if (r->msg && r->msg->body.l && c) {
+			/* the answer comes from the leg the request went to */
 			rp.content_type = r->msg->content_type;
-			rp.body = r->msg->body;
+			rp.body = pass_body(c, rl->from == c->a_dlg ? 1 : 0, r->msg,
+					    &sdp, NULL);
 		}
 		if (rl->from && rl->method == CV_SIP_INVITE &&
 		    cv_dlg_state(rl->from) != CV_DLG_TERMINATED)
 			cv_dlg_respond(rl->from, rl->st, r->status, &rp);
 		else
 			cv_txn_respond(rl->st, r->status, &rp);
+		cv_buf_free(&sdp);
 		cv_txn_release(rl->st);
 		rl->st = NULL;
 	}
@@ -568,14 +627,17 @@ void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
 	const struct cv_sip_hdr *ih = cv_sip_msg_hdr_by_name(req, CV_PL("Info-Package"));
 	if (ih)
 		cv_buf_printf(&hdrs, "Info-Package: %.*s\r\n", CV_PL_ARG(ih->value));
+	struct cv_buf sdp;
+	cv_buf_init(&sdp, 65536);
 	struct cv_dlg_req r = {.method = req->method,
 			       .method_name = req->method_pl,
 			       .headers = {hdrs.data, hdrs.len},
 			       .content_type = req->content_type,
-			       .body = req->body,
+			       .body = pass_body(c, from_a ? 0 : 1, req, &sdp, NULL),
 			       .uarg = rl};
 	struct cv_txn *ct;
 	int err = cv_dlg_request(other, &r, &ct);
+	cv_buf_free(&sdp);
 	cv_buf_free(&hdrs);
 	if (err) {
 		srv_reply(st, 500, NULL, NULL);

@@ -4,8 +4,11 @@
 
 #include <pthread.h>
 
+#include <arpa/inet.h>
+
 #include "cvoip/dialog.h"
 #include "cvoip/digest.h"
+#include "cvoip/rtp.h"
 #include "cvoip/server.h"
 #include "cvoip/store.h"
 
@@ -57,12 +60,24 @@ struct fail_slot {
 	uint32_t count;
 };
 
+/* A call's anchored media: one relay stream per RTP m-line (leg A =
+ * caller side, B = callee side). */
+#define CALL_MAX_STREAMS 4
+struct call_media {
+	struct cv_rtp_relay_stream *st[CALL_MAX_STREAMS];
+	unsigned n;
+	bool off;                       /* not anchored: SDP passed as is */
+	char adv[2][INET6_ADDRSTRLEN];  /* relay address told to A / to B */
+	char codec[64];                 /* first format of the first m-line */
+};
+
 struct srv_worker {
 	struct cv_srv *srv;
 	struct cv_worker *w;
 	struct cv_ua *ua;
 	struct cv_digest_server *digest; /* the server's, shared */
 	struct cv_store_client *store_client;
+	struct cv_rtp_relay *relay; /* NULL: media not anchored */
 	struct call *calls;      /* list of live calls */
 };
 
@@ -86,7 +101,8 @@ struct cv_srv {
 	_Atomic uint64_t st_registers_ok, st_registers_challenged,
 		st_registers_rejected, st_calls_started, st_calls_answered,
 		st_calls_failed, st_calls_active, st_auth_failures,
-		st_auth_blocks, st_auth_limited;
+		st_auth_blocks, st_auth_limited, st_relay_streams,
+		st_relay_forwarded;
 };
 
 /* registrar.c */
@@ -119,6 +135,18 @@ void b2bua_response(struct srv_worker *sw, struct cv_txn *ct,
 		    const struct cv_txn_resp *r);
 void b2bua_ack_timeout(struct srv_worker *sw, struct cv_dlg *dlg);
 void b2bua_worker_stop(struct srv_worker *sw);
+
+/* media.c */
+/* Rewrites SDP `body` that came from leg `from` (0 A, 1 B) for the other
+ * leg into out. CV_ENOTFOUND when media is not anchored (pass the body as
+ * it is); other errors: parse failure, relay out of ports. */
+int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
+		  struct cv_pl body, struct cv_buf *out);
+void media_set_adv(struct srv_worker *sw, struct call_media *m, int leg,
+		   const struct cv_txn_addr *flow);
+void media_leg_stats(const struct call_media *m, int leg,
+		     struct cv_store_cdr_leg *out);
+void media_free(struct srv_worker *sw, struct call_media *m);
 
 /* helpers */
 void srv_reply(struct cv_txn *st, uint16_t status, const char *reason,

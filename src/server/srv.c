@@ -97,6 +97,10 @@ int cv_srv_create(struct cv_srv **sp, const struct cv_srv_params *p)
 		s->p.reg_default_expires = 600;
 	if (!s->p.no_answer_ms)
 		s->p.no_answer_ms = 60000;
+	if (!s->p.rtp_port_min || !s->p.rtp_port_max) {
+		s->p.rtp_port_min = 20000;
+		s->p.rtp_port_max = 29999;
+	}
 	if (!s->p.max_bindings_per_aor)
 		s->p.max_bindings_per_aor = 10;
 	int err = -ENOMEM;
@@ -182,6 +186,21 @@ int cv_srv_worker_start(struct cv_srv *s, struct cv_worker *w)
 	if (err)
 		return err;
 	sw->digest = s->digest;
+	if (s->p.media_relay) {
+		struct cv_rtp_relay_params rp = {
+			.loop = cv_worker_loop(w),
+			.local_addr = s->p.media_addr && *s->p.media_addr
+					      ? s->p.media_addr : NULL,
+			.port_min = s->p.rtp_port_min,
+			.port_max = s->p.rtp_port_max,
+		};
+		err = cv_rtp_relay_create(&sw->relay, &rp);
+		if (err) {
+			CV_ERROR(MOD, "worker %u: media relay: %s",
+				 cv_worker_index(w), cv_strerror(err));
+			return err;
+		}
+	}
 	return 0;
 }
 
@@ -189,6 +208,10 @@ void cv_srv_worker_stop(struct cv_srv *s, struct cv_worker *w)
 {
 	struct srv_worker *sw = sw_of(s, w);
 	b2bua_worker_stop(sw);
+	if (sw->relay) {
+		cv_rtp_relay_destroy(sw->relay);
+		sw->relay = NULL;
+	}
 	cv_ua_destroy(sw->ua);
 	sw->ua = NULL;
 	sw->digest = NULL;
@@ -240,4 +263,6 @@ void cv_srv_stats_read(struct cv_srv *s, struct cv_srv_stats *out)
 	out->auth_failures = s->st_auth_failures;
 	out->auth_blocks = s->st_auth_blocks;
 	out->auth_limited = s->st_auth_limited;
+	out->relay_streams = s->st_relay_streams;
+	out->relay_forwarded = s->st_relay_forwarded;
 }

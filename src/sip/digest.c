@@ -21,6 +21,7 @@ const char *cv_digest_alg_name(enum cv_digest_alg alg)
 
 int cv_digest_alg_from(struct cv_pl name, enum cv_digest_alg *alg)
 {
+	name = sip_nn(name);
 	if (!name.l) {
 		*alg = CV_DIGEST_MD5; /* RFC 7616 §3.3: absent means MD5 */
 		return 0;
@@ -95,6 +96,9 @@ static int hash_hex(enum cv_digest_alg alg, const struct cv_pl *parts, size_t n,
 int cv_digest_ha1(enum cv_digest_alg alg, struct cv_pl user, struct cv_pl realm,
 		  struct cv_pl password, char out[CV_DIGEST_HEX_MAX])
 {
+	user = sip_nn(user);
+	realm = sip_nn(realm);
+	password = sip_nn(password);
 	struct cv_pl parts[3] = {user, realm, password};
 	return hash_hex(alg, parts, 3, out);
 }
@@ -139,6 +143,7 @@ int cv_digest_calc_response(const struct cv_digest_calc *c, char out[CV_DIGEST_H
 
 static bool qop_has(struct cv_pl list, const char *want)
 {
+	list = sip_nn(list);
 	struct cv_pl rest = list, item;
 	while (cv_sip_list_next(&rest, &item) == 0)
 		if (cv_pl_caseeq_str(item, want))
@@ -148,6 +153,7 @@ static bool qop_has(struct cv_pl list, const char *want)
 
 int cv_digest_challenge_parse(struct cv_pl value, struct cv_digest_challenge *ch)
 {
+	value = sip_nn(value);
 	struct cv_sip_auth a;
 	memset(ch, 0, sizeof(*ch));
 	if (cv_sip_auth_parse(value, true, &a))
@@ -204,6 +210,7 @@ int cv_digest_challenge_best(const struct cv_sip_msg *resp, bool proxy,
 
 int cv_digest_credentials_parse(struct cv_pl value, struct cv_digest_credentials *cr)
 {
+	value = sip_nn(value);
 	struct cv_sip_auth a;
 	memset(cr, 0, sizeof(*cr));
 	if (cv_sip_auth_parse(value, true, &a))
@@ -448,6 +455,9 @@ int cv_digest_server_verify(struct cv_digest_server *s,
 			    const struct cv_digest_credentials *cr,
 			    struct cv_pl method, struct cv_pl body, struct cv_pl ha1)
 {
+	method = sip_nn(method);
+	body = sip_nn(body);
+	ha1 = sip_nn(ha1);
 	if (!cv_pl_eq_str(cr->realm, s->realm))
 		return CV_EAUTH;
 	if (cr->nonce.l != NONCE_HEX)

@@ -86,6 +86,8 @@ static const char *find_colon(const char *p, const char *le, size_t *nlen)
 
 int cv_sip_frame(const char *buf, size_t len, size_t max_msg, size_t *msg_len)
 {
+	if (!buf || !len)
+		return CV_EINCOMPLETE;
 	size_t scan = max_msg && len > max_msg ? max_msg : len;
 	size_t hend = sip_headers_end(buf, scan);
 	if (!hend)
@@ -126,6 +128,8 @@ int cv_sip_frame(const char *buf, size_t len, size_t max_msg, size_t *msg_len)
 
 int cv_sip_peek_call_id(const char *buf, size_t len, struct cv_pl *call_id)
 {
+	if (!buf || !len)
+		return CV_ENOTFOUND;
 	const char *end = buf + len;
 	const char *p = memchr(buf, '\n', len);
 	if (!p)

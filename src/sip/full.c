@@ -10,6 +10,7 @@
 /* Parse one value of a header with the parser for its id; 0 if fine. */
 static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 {
+	v = sip_nn(v);
 	union {
 		struct cv_sip_via via;
 		struct cv_sip_naddr na;
@@ -379,6 +380,8 @@ int cv_sip_msg_check(const struct cv_sip_msg *msg, const struct cv_sip_policy *p
 int cv_sip_multipart_split(struct cv_pl content_type, struct cv_pl body,
 			   struct cv_sip_part *parts, size_t max, size_t *n)
 {
+	content_type = sip_nn(content_type);
+	body = sip_nn(body);
 	struct cv_sip_ctype ct;
 	struct cv_pl bnd;
 	*n = 0;

@@ -24,6 +24,7 @@ static int u32_digits(const char *p, const char *e, uint32_t *out, const char **
 
 int cv_sip_u32_parse(struct cv_pl value, uint32_t *out)
 {
+	value = sip_nn(value);
 	struct cv_pl v = sip_trim(value);
 	const char *end;
 	if (u32_digits(v.p, v.p + v.l, out, &end) || end != v.p + v.l)
@@ -49,6 +50,7 @@ static int hparams(const char *p, const char *e, struct cv_pl *params)
 /* RFC 3261 §20.42: via-parm = sent-protocol LWS sent-by *( SEMI via-params ) */
 int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 {
+	value = sip_nn(value);
 	memset(via, 0, sizeof(*via));
 	struct cv_pl val = sip_trim(value);
 	const char *p = val.p, *e = val.p + val.l, *t;
@@ -171,6 +173,7 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 
 static bool scheme_ok(struct cv_pl uri)
 {
+	uri = sip_nn(uri);
 	const char *p = uri.p, *e = uri.p + uri.l;
 	if (p >= e || !sip_is(*p, SIP_C_ALPHA))
 		return false;
@@ -184,6 +187,7 @@ static bool scheme_ok(struct cv_pl uri)
  * In addr-spec form, ';' parameters belong to the header (§20.10). */
 int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 {
+	value = sip_nn(value);
 	memset(na, 0, sizeof(*na));
 	struct cv_pl val = sip_trim(value);
 	const char *p = val.p, *e = val.p + val.l;
@@ -241,6 +245,7 @@ int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 
 static int delta_param(struct cv_pl params, const char *name, int64_t *out)
 {
+	params = sip_nn(params);
 	struct cv_pl v;
 	uint32_t n;
 	*out = -1;
@@ -254,6 +259,7 @@ static int delta_param(struct cv_pl params, const char *name, int64_t *out)
 
 int cv_sip_contact_parse(struct cv_pl value, struct cv_sip_contact *c)
 {
+	value = sip_nn(value);
 	memset(c, 0, sizeof(*c));
 	c->expires = -1;
 	c->q = -1;
@@ -303,6 +309,7 @@ int cv_sip_contact_parse(struct cv_pl value, struct cv_sip_contact *c)
 /* CSeq = 1*DIGIT LWS Method; RFC 3261 §8.1.1.5 caps the number below 2^31. */
 int cv_sip_cseq_parse(struct cv_pl value, struct cv_sip_cseq *cs)
 {
+	value = sip_nn(value);
 	struct cv_pl v = sip_trim(value);
 	const char *p = v.p, *e = v.p + v.l, *end;
 	uint32_t n;
@@ -325,6 +332,7 @@ int cv_sip_cseq_parse(struct cv_pl value, struct cv_sip_cseq *cs)
 /* media-type = m-type SLASH m-subtype *(SEMI m-parameter) (§20.15) */
 int cv_sip_ctype_parse(struct cv_pl value, struct cv_sip_ctype *ct)
 {
+	value = sip_nn(value);
 	memset(ct, 0, sizeof(*ct));
 	struct cv_pl v = sip_trim(value);
 	const char *p = v.p, *e = v.p + v.l, *s = p;
@@ -349,6 +357,7 @@ int cv_sip_ctype_parse(struct cv_pl value, struct cv_sip_ctype *ct)
 
 int cv_sip_cdisp_parse(struct cv_pl value, struct cv_sip_ctype *cd)
 {
+	value = sip_nn(value);
 	memset(cd, 0, sizeof(*cd));
 	struct cv_pl v = sip_trim(value);
 	const char *p = v.p, *e = v.p + v.l, *s = p;
@@ -365,6 +374,7 @@ int cv_sip_cdisp_parse(struct cv_pl value, struct cv_sip_ctype *cd)
 /* RAck = response-num LWS CSeq-num LWS Method (RFC 3262 §7.2) */
 int cv_sip_rack_parse(struct cv_pl value, struct cv_sip_rack *r)
 {
+	value = sip_nn(value);
 	struct cv_pl v = sip_trim(value);
 	const char *p = v.p, *e = v.p + v.l, *end;
 	if (u32_digits(p, e, &r->rseq, &end) || end >= e || !sip_is_lws(*end))
@@ -382,6 +392,7 @@ int cv_sip_rack_parse(struct cv_pl value, struct cv_sip_rack *r)
 /* event-type = event-package *( "." event-template ) *( SEMI event-param ) */
 int cv_sip_event_parse(struct cv_pl value, struct cv_sip_event *ev)
 {
+	value = sip_nn(value);
 	memset(ev, 0, sizeof(*ev));
 	struct cv_pl v = sip_trim(value);
 	const char *p = v.p, *e = v.p + v.l, *s = p;
@@ -401,6 +412,7 @@ int cv_sip_event_parse(struct cv_pl value, struct cv_sip_event *ev)
 /* Subscription-State (RFC 6665 §8.2.3) */
 int cv_sip_substate_parse(struct cv_pl value, struct cv_sip_substate *s)
 {
+	value = sip_nn(value);
 	memset(s, 0, sizeof(*s));
 	struct cv_pl v = sip_trim(value);
 	const char *p = v.p, *e = v.p + v.l, *t = p;
@@ -423,6 +435,7 @@ int cv_sip_substate_parse(struct cv_pl value, struct cv_sip_substate *s)
 /* Session-Expires = delta-seconds *(SEMI se-params) (RFC 4028 §4) */
 int cv_sip_session_expires_parse(struct cv_pl value, struct cv_sip_session_expires *se)
 {
+	value = sip_nn(value);
 	memset(se, 0, sizeof(*se));
 	struct cv_pl v = sip_trim(value);
 	const char *p = v.p, *e = v.p + v.l, *end;
@@ -442,6 +455,7 @@ int cv_sip_session_expires_parse(struct cv_pl value, struct cv_sip_session_expir
 /* Replaces = callid *(SEMI replaces-param) (RFC 3891 §6.1) */
 int cv_sip_replaces_parse(struct cv_pl value, struct cv_sip_replaces *r)
 {
+	value = sip_nn(value);
 	memset(r, 0, sizeof(*r));
 	struct cv_pl v = sip_trim(value);
 	const char *p = v.p, *e = v.p + v.l, *s = p;
@@ -463,6 +477,7 @@ int cv_sip_replaces_parse(struct cv_pl value, struct cv_sip_replaces *r)
 /* Reason = protocol *(SEMI reason-params) (RFC 3326 §2) */
 int cv_sip_reason_parse(struct cv_pl value, struct cv_sip_reason *r)
 {
+	value = sip_nn(value);
 	memset(r, 0, sizeof(*r));
 	r->cause = -1;
 	struct cv_pl v = sip_trim(value);
@@ -487,6 +502,7 @@ int cv_sip_reason_parse(struct cv_pl value, struct cv_sip_reason *r)
 /* rfc1123-date = wkday "," SP date1 SP time SP "GMT" (RFC 3261 §25.1) */
 int cv_sip_date_parse(struct cv_pl value, int64_t *unix_s)
 {
+	value = sip_nn(value);
 	static const char wk[7][4] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 	static const char mo[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 				       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -545,6 +561,7 @@ static const char *decimal(const char *p, const char *e)
 
 int cv_sip_timestamp_parse(struct cv_pl value, struct cv_sip_timestamp *ts)
 {
+	value = sip_nn(value);
 	memset(ts, 0, sizeof(*ts));
 	struct cv_pl v = sip_trim(value);
 	const char *p = v.p, *e = v.p + v.l, *q = decimal(p, e);
@@ -566,6 +583,7 @@ int cv_sip_timestamp_parse(struct cv_pl value, struct cv_sip_timestamp *ts)
 /* Retry-After = delta-seconds [ comment ] *( SEMI retry-param ) */
 int cv_sip_retry_after_parse(struct cv_pl value, struct cv_sip_retry_after *ra)
 {
+	value = sip_nn(value);
 	memset(ra, 0, sizeof(*ra));
 	ra->duration = -1;
 	struct cv_pl v = sip_trim(value);
@@ -602,6 +620,7 @@ int cv_sip_retry_after_parse(struct cv_pl value, struct cv_sip_retry_after *ra)
 /* challenge / credentials = auth-scheme LWS auth-param *(COMMA auth-param) */
 int cv_sip_auth_parse(struct cv_pl value, bool has_scheme, struct cv_sip_auth *a)
 {
+	value = sip_nn(value);
 	memset(a, 0, sizeof(*a));
 	struct cv_pl v = sip_trim(value);
 	const char *p = v.p, *e = v.p + v.l;
@@ -623,6 +642,7 @@ int cv_sip_auth_parse(struct cv_pl value, bool has_scheme, struct cv_sip_auth *a
 
 int cv_sip_auth_param_next(struct cv_pl *rest, struct cv_pl *name, struct cv_pl *val)
 {
+	*rest = sip_nn(*rest);
 	const char *p = rest->p, *e = rest->p + rest->l;
 	p = sip_skip_ws(p, e);
 	if (p < e && *p == ',')

@@ -140,12 +140,15 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 	if (max_hdrs > 65000)
 		max_hdrs = 65000;
 
-	const char *b = buf, *end = b + len;
+	if (!buf)
+		len = 0;
+	const char *b = buf ? (const char *)buf : "", *end = b + len;
 	size_t off = cv_sip_keepalive_len(b, len); /* RFC 3261 §7.5 */
 	const char *p = b + off;
 	bool req = !(end - p >= 4 && sip_lower(p[0]) == 's' && sip_lower(p[1]) == 'i' &&
 		     sip_lower(p[2]) == 'p' && p[3] == '/');
-	if (lim->max_msg && len > lim->max_msg) {
+	/* offsets in the index are 32-bit: bound the size even with no limit */
+	if ((lim->max_msg && len > lim->max_msg) || len > UINT32_MAX) {
 		sip_verdict(v, req ? 513 : 0, "Message Too Large");
 		return CV_ETOOBIG;
 	}

@@ -32,6 +32,7 @@ static const char *tp_name(enum cv_sip_transport tp)
  * that would let a value inject a header section end. */
 static bool lines_ok(struct cv_pl h)
 {
+	h = sip_nn(h);
 	if (!h.l)
 		return true;
 	if (h.l < 2 || h.p[h.l - 2] != '\r' || h.p[h.l - 1] != '\n')
@@ -44,6 +45,7 @@ static bool lines_ok(struct cv_pl h)
 
 static bool value_ok(struct cv_pl v)
 {
+	v = sip_nn(v);
 	for (size_t i = 0; i < v.l; i++)
 		if (v.p[i] == '\r' || v.p[i] == '\n' || v.p[i] == '\0')
 			return false;
@@ -271,6 +273,7 @@ int cv_sip_msg_edit(struct cv_buf *out, const struct cv_sip_msg *m,
 int cv_sip_via_prepend(struct cv_buf *out, const struct cv_sip_msg *msg,
 		       struct cv_pl via_value)
 {
+	via_value = sip_nn(via_value);
 	const struct cv_sip_hdr *top = cv_sip_msg_hdr(msg, CV_SIP_HDR_VIA);
 	struct cv_sip_edit e = {.op = CV_SIP_EDIT_INSERT, .hdr = top,
 				.name = CV_PL("Via"), .value = via_value};
@@ -307,6 +310,7 @@ int cv_sip_via_strip_top(struct cv_buf *out, const struct cv_sip_msg *msg)
 int cv_sip_via_set_received(struct cv_buf *out, const struct cv_sip_msg *msg,
 			    struct cv_pl received, uint16_t rport)
 {
+	received = sip_nn(received);
 	const struct cv_sip_hdr *top = cv_sip_msg_hdr(msg, CV_SIP_HDR_VIA);
 	if (!top)
 		return CV_ENOTFOUND;

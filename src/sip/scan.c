@@ -65,6 +65,7 @@ const char *sip_skip_token(const char *p, const char *e)
 
 bool sip_ci_lit_n(struct cv_pl a, const char *lit, size_t n)
 {
+	a = sip_nn(a);
 	if (a.l != n)
 		return false;
 	if (!memcmp(a.p, lit, n))
@@ -77,6 +78,7 @@ bool sip_ci_lit_n(struct cv_pl a, const char *lit, size_t n)
 
 bool sip_ipv6_valid(struct cv_pl h)
 {
+	h = sip_nn(h);
 	char tmp[64];
 	unsigned char out[16];
 	if (h.l == 0 || h.l >= sizeof(tmp))
@@ -90,6 +92,7 @@ bool sip_ipv6_valid(struct cv_pl h)
  * IPv4 dotted quads are a subset of this character set. */
 static bool host_valid(struct cv_pl h)
 {
+	h = sip_nn(h);
 	if (!h.l)
 		return false;
 	for (size_t i = 0; i < h.l; i++) {
@@ -103,6 +106,7 @@ static bool host_valid(struct cv_pl h)
 int sip_hostport_parse(struct cv_pl hp, struct cv_pl *host, bool *ipv6,
 		       uint16_t *port, struct cv_pl *port_pl)
 {
+	hp = sip_nn(hp);
 	const char *p = hp.p, *e = hp.p + hp.l;
 	*ipv6 = false;
 	*port = 0;
@@ -151,6 +155,7 @@ int sip_hostport_parse(struct cv_pl hp, struct cv_pl *host, bool *ipv6,
 
 int cv_sip_list_next(struct cv_pl *rest, struct cv_pl *item)
 {
+	*rest = sip_nn(*rest);
 	const char *p = rest->p, *e = rest->p + rest->l;
 	while (p < e && (sip_is_lws(*p) || *p == ','))
 		p++;
@@ -185,6 +190,7 @@ int cv_sip_list_next(struct cv_pl *rest, struct cv_pl *item)
  * loops only. */
 int cv_sip_param_next(struct cv_pl *rest, struct cv_pl *name, struct cv_pl *val)
 {
+	*rest = sip_nn(*rest);
 	const char *p = rest->p, *e = rest->p + rest->l;
 	while (p < e && sip_is_lws(*p))
 		p++;
@@ -238,6 +244,7 @@ int cv_sip_param_next(struct cv_pl *rest, struct cv_pl *name, struct cv_pl *val)
 
 int cv_sip_param_get(struct cv_pl params, const char *name, struct cv_pl *val)
 {
+	params = sip_nn(params);
 	struct cv_pl n, v;
 	int err;
 	while ((err = cv_sip_param_next(&params, &n, &v)) == 0) {

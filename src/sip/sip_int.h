@@ -43,6 +43,16 @@ static inline const char *sip_skip_ws(const char *p, const char *e)
 		p++;
 	return p;
 }
+/* Slices may arrive as {NULL, 0}; scanners compute p + l, so give them a
+ * real (empty) string instead of a null pointer. */
+static inline struct cv_pl sip_nn(struct cv_pl v)
+{
+	if (!v.p) {
+		v.p = "";
+		v.l = 0;
+	}
+	return v;
+}
 static inline struct cv_pl sip_pl(const char *a, const char *b)
 {
 	return (struct cv_pl){a, (size_t)(b - a)};

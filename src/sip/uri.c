@@ -18,6 +18,7 @@ static int hexval(char c)
 /* Every char is in cls, or an escape "%" HEX HEX. */
 static bool chars_ok(struct cv_pl s, uint16_t cls, const char *extra)
 {
+	s = sip_nn(s);
 	for (size_t i = 0; i < s.l; i++) {
 		char c = s.p[i];
 		if (c == '%') {
@@ -38,6 +39,7 @@ static bool chars_ok(struct cv_pl s, uint16_t cls, const char *extra)
 
 int cv_sip_unescape(struct cv_pl in, char *dst, size_t size)
 {
+	in = sip_nn(in);
 	size_t n = 0;
 	for (size_t i = 0; i < in.l; i++) {
 		char c = in.p[i];
@@ -59,6 +61,7 @@ int cv_sip_unescape(struct cv_pl in, char *dst, size_t size)
 
 int cv_sip_escape_user(struct cv_buf *out, struct cv_pl user)
 {
+	user = sip_nn(user);
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < user.l; i++) {
 		char c = user.p[i];
@@ -75,6 +78,7 @@ int cv_sip_escape_user(struct cv_buf *out, struct cv_pl user)
 /* uri-parameters: *( ";" pname [ "=" pvalue ] ), paramchar only. */
 static bool params_ok(struct cv_pl s)
 {
+	s = sip_nn(s);
 	const char *p = s.p, *e = s.p + s.l;
 	while (p < e) {
 		if (*p != ';')
@@ -100,6 +104,7 @@ static bool params_ok(struct cv_pl s)
 /* headers: hname "=" hvalue *( "&" hname "=" hvalue ) */
 static bool headers_ok(struct cv_pl s)
 {
+	s = sip_nn(s);
 	const char *p = s.p, *e = s.p + s.l;
 	if (!s.l)
 		return false;
@@ -194,6 +199,7 @@ static int parse_tel(const char *p, const char *e, struct cv_sip_uri *u)
 
 int cv_sip_uri_parse(struct cv_pl text, struct cv_sip_uri *u)
 {
+	text = sip_nn(text);
 	memset(u, 0, sizeof(*u));
 	const char *p = text.p, *e = text.p + text.l;
 	if (p >= e || !sip_is(*p, SIP_C_ALPHA))
@@ -237,6 +243,8 @@ int cv_sip_uri_param(const struct cv_sip_uri *uri, const char *name,
 /* Compare two escaped strings after unescaping; ci: case-insensitive. */
 static bool esc_eq(struct cv_pl a, struct cv_pl b, bool ci)
 {
+	a = sip_nn(a);
+	b = sip_nn(b);
 	size_t i = 0, j = 0;
 	for (;;) {
 		if (i >= a.l || j >= b.l)
@@ -268,6 +276,8 @@ static bool esc_eq(struct cv_pl a, struct cv_pl b, bool ci)
 static bool uparam_find(struct cv_pl params, char sep, struct cv_pl name,
 			struct cv_pl *val)
 {
+	params = sip_nn(params);
+	name = sip_nn(name);
 	const char *p = params.p, *e = params.p + params.l;
 	while (p < e) {
 		if (*p == sep)
@@ -288,6 +298,8 @@ static bool uparam_find(struct cv_pl params, char sep, struct cv_pl name,
 
 static bool params_cmp(struct cv_pl a, struct cv_pl b, char sep, bool all)
 {
+	a = sip_nn(a);
+	b = sip_nn(b);
 	/* every param of a that b also has must be equal; the special ones
 	 * (or, for tel/headers, all) must appear in both */
 	static const char *const special[] = {"user", "ttl", "method", "maddr",
@@ -321,6 +333,8 @@ static bool params_cmp(struct cv_pl a, struct cv_pl b, char sep, bool all)
 
 static bool tel_num_eq(struct cv_pl a, struct cv_pl b)
 {
+	a = sip_nn(a);
+	b = sip_nn(b);
 	size_t i = 0, j = 0;
 	for (;;) {
 		while (i < a.l && strchr("-.()", a.p[i]))
@@ -383,6 +397,8 @@ bool cv_sip_uri_eq(const struct cv_sip_uri *a, const struct cv_sip_uri *b)
 
 bool cv_sip_uri_eq_text(struct cv_pl a, struct cv_pl b)
 {
+	a = sip_nn(a);
+	b = sip_nn(b);
 	struct cv_sip_uri ua, ub;
 	if (cv_sip_uri_parse(a, &ua) || cv_sip_uri_parse(b, &ub))
 		return false;

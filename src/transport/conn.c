@@ -217,6 +217,8 @@ void tp_conn_close(struct cv_tp_conn *c, int err)
 	cv_tmr_cancel(&c->idle_tmr);
 	cv_tmr_cancel(&c->partial_tmr);
 	cv_tmr_cancel(&c->hs_tmr);
+	/* Connections refused by a limit were never seen above: no event. */
+	bool announce = c->counted;
 	slot_give(c);
 	TP_INC(tw, conns_closed);
 	for (struct tp_pend *p = c->pend, *n; p; p = n) {
@@ -228,7 +230,7 @@ void tp_conn_close(struct cv_tp_conn *c, int err)
 	c->pend_tail = &c->pend;
 	c->pend_bytes = 0;
 	conn_unlink(tw, c);
-	if (tw->tp->h->conn_closed && tw->started)
+	if (announce && tw->tp->h->conn_closed && tw->started)
 		tw->tp->h->conn_closed(tw->w, c, err, tw->tp->arg);
 	if (c->handle_init) {
 		tw->nclosing++;
@@ -646,9 +648,7 @@ static void on_connection(uv_stream_t *server, int status)
 		}
 		break;
 	}
-	if (c->st == TP_C_OPEN || c->st == TP_C_WS_HS)
-		tp_ct_insert(tp, c);
-	else if (c->st == TP_C_TLS_HS)
+	if (c->st != TP_C_CLOSED)
 		tp_ct_insert(tp, c);
 }
 

@@ -164,9 +164,6 @@ int tp_dns_start(struct tp_worker *tw)
 		return -ENOMEM;
 	d->tw = tw;
 	tw->dns = d;
-	r = ares_library_init(ARES_LIB_INIT_ALL);
-	if (r != ARES_SUCCESS)
-		return -ENOMEM;
 	memset(&o, 0, sizeof(o));
 	o.sock_state_cb = dns_sock_state;
 	o.sock_state_cb_data = d;
@@ -242,6 +239,17 @@ void tp_dns_stop(struct tp_worker *tw)
 	} else {
 		dns_free_closed((uv_handle_t *)&d->tmr);
 	}
+}
+
+/* ares_library_init is not thread-safe: once per transport, on the thread
+ * that creates it, before any worker starts. */
+int tp_dns_lib_init(void)
+{
+	return ares_library_init(ARES_LIB_INIT_ALL) == ARES_SUCCESS ? 0 : -ENOMEM;
+}
+
+void tp_dns_lib_cleanup(void)
+{
 	ares_library_cleanup();
 }
 

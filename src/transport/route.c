@@ -91,6 +91,7 @@ int cv_tp_resp_route(const struct cv_tp_meta *meta,
 	if (!meta || !via)
 		return -EINVAL;
 	out->kind = meta->kind;
+	out->local = meta->local;
 	/* The port for a fresh destination: sent-by port or the default. */
 	port = via->port ? via->port : cv_tp_kind_default_port(meta->kind);
 
@@ -167,6 +168,7 @@ int cv_tp_send_resp(struct cv_tp *tp, struct cv_worker *w,
 	case CV_TP_RESP_ADDR:
 		sp.kind = r->kind;
 		sp.dst = r->addr;
+		sp.local = r->local; /* §18.2.2: from where the request arrived */
 		break;
 	default:
 		return CV_EUNSUPP; /* the caller resolves the sent-by first */

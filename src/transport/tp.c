@@ -85,6 +85,10 @@ int cv_tp_create(struct cv_tp **tpp, struct cv_rt *rt,
 		if (err)
 			goto out;
 	}
+	err = tp_dns_lib_init();
+	if (err)
+		goto out;
+	tp->ares_init = true;
 	err = tp_tls_init(tp, &p->tls);
 	if (err)
 		goto out;
@@ -179,6 +183,8 @@ void cv_tp_destroy(struct cv_tp *tp)
 		tp_worker_free(tp->tw[i]);
 	free(tp->tw);
 	tp_tls_free(tp);
+	if (tp->ares_init)
+		tp_dns_lib_cleanup();
 	free(tp->dns_csv);
 	free(tp);
 }
@@ -240,22 +246,26 @@ int cv_tp_listener_addr(const struct cv_tp *tp, unsigned i,
 int tp_listener_find(struct cv_tp *tp, enum cv_tp_kind kind, int family,
 		     const struct cv_tp_addr *local)
 {
-	int any = -1;
+	int any = -1, first = -1;
+	/* exact local address, else a wildcard listener on its port, else
+	 * the first listener of the transport and family */
 	for (unsigned i = 0; i < tp->nlis; i++) {
 		const struct tp_listener *l = &tp->lis[i];
 		if (l->spec.kind != kind || l->bound.ss.ss_family != family)
 			continue;
-		if (local && cv_tp_addr_isset(local)) {
-			if (cv_tp_addr_eq(&l->bound, local))
-				return (int)i;
-			if (cv_tp_addr_is_any(&l->bound) &&
-			    cv_tp_addr_port(&l->bound) == cv_tp_addr_port(local))
-				any = (int)i;
-			continue;
-		}
-		return (int)i;
+		if (!local || !cv_tp_addr_isset(local))
+			return (int)i;
+		if (cv_tp_addr_eq(&l->bound, local))
+			return (int)i;
+		if (any < 0 && cv_tp_addr_is_any(&l->bound) &&
+		    cv_tp_addr_port(&l->bound) == cv_tp_addr_port(local))
+			any = (int)i;
+		if (first < 0)
+			first = (int)i;
 	}
-	return any >= 0 ? any : CV_ENOTFOUND;
+	if (any >= 0)
+		return any;
+	return first >= 0 ? first : CV_ENOTFOUND;
 }
 
 /* ---- metadata ------------------------------------------------------------ */
@@ -451,7 +461,7 @@ int cv_tp_send(struct cv_tp *tp, struct cv_worker *w,
 					  &p->local);
 		if (li < 0)
 			return li;
-		err = tp_udp_send(tw, (unsigned)li, &p->dst, buf, len);
+		err = tp_udp_send(tw, (unsigned)li, &p->dst, &p->local, buf, len);
 		if (!err && p->done)
 			p->done(0, p->arg);
 		return err;
@@ -527,6 +537,49 @@ void cv_tp_conn_close(struct cv_tp_conn *c)
 	cv_mem_ref(c);
 	if (cv_worker_post(c->tw->w, close_run, c))
 		cv_mem_unref(c);
+}
+
+/* ---- application WebSockets ----------------------------------------------------- */
+
+struct tp_wsx {
+	struct cv_tp_conn *c; /* reference */
+	bool binary;
+	size_t len;
+	char data[];
+};
+
+static void wsx_run(struct cv_worker *w, void *arg)
+{
+	struct tp_wsx *m = arg;
+	struct tp_worker *tw = tp_worker_of(m->c->tp, w);
+	if (tw && tw->started)
+		(void)tp_ws_send_op(m->c, m->data, m->len, m->binary);
+	cv_mem_unref(m->c);
+	free(m);
+}
+
+int cv_tp_ws_send(struct cv_tp_conn *c, const void *data, size_t len,
+		  bool binary)
+{
+	if (!c || !c->ws_app)
+		return CV_EUNSUPP;
+	if (!cv_tp_conn_is_open(c))
+		return CV_ECLOSED;
+	if (cv_worker_current() == c->tw->w)
+		return tp_ws_send_op(c, data, len, binary);
+	struct tp_wsx *m = malloc(sizeof(*m) + len);
+	if (!m)
+		return -ENOMEM;
+	m->c = cv_mem_ref(c);
+	m->binary = binary;
+	m->len = len;
+	memcpy(m->data, data, len);
+	int err = cv_worker_post(c->tw->w, wsx_run, m);
+	if (err) {
+		cv_mem_unref(m->c);
+		free(m);
+	}
+	return err;
 }
 
 /* ---- statistics ------------------------------------------------------------------ */

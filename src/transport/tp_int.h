@@ -52,6 +52,7 @@ struct tp_udp {
 	unsigned li; /* listener index */
 	struct tp_worker *tw;
 	bool active;
+	bool any; /* wildcard bind: PKTINFO in and out */
 };
 
 struct tp_slis {
@@ -63,6 +64,7 @@ struct tp_slis {
 
 struct tp_txent {
 	struct cv_tp_addr dst;
+	struct cv_tp_addr src; /* wildcard listener: source to use, or unset */
 	int fd;
 	size_t off, len;
 };
@@ -85,6 +87,8 @@ struct tp_worker {
 	struct mmsghdr rxm[TP_UDP_BATCH_MAX];
 	struct iovec rxiov[TP_UDP_BATCH_MAX];
 	struct cv_tp_addr rxsrc[TP_UDP_BATCH_MAX];
+	/* IP_PKTINFO / IPV6_PKTINFO of each datagram (wildcard listeners) */
+	char rxctl[TP_UDP_BATCH_MAX][64];
 	char *rxbuf; /* batch * (max_udp_msg + 1) */
 	size_t rxslot;
 	bool in_batch;
@@ -125,6 +129,7 @@ struct cv_tp {
 	unsigned udp_batch;
 	char *dns_csv; /* "a:p,b:p" or NULL */
 	uint32_t dns_cache_max;
+	bool ares_init;
 
 	struct cv_metric *mx[sizeof(struct cv_tp_stats) / sizeof(uint64_t)];
 	struct cv_metric *m_open; /* gauge: open stream connections */
@@ -181,6 +186,7 @@ struct cv_tp_conn {
 	const char *wsin;
 	size_t wsin_len;
 	bool ws_fail;
+	bool ws_app;   /* application WebSocket, not SIP (handler->ws_upgrade) */
 	struct tp_pend *pend, **pend_tail;
 	size_t pend_bytes;
 	int close_err;
@@ -201,7 +207,8 @@ int tp_udp_bind(struct cv_tp *tp, struct tp_listener *l);
 int tp_udp_start(struct tp_worker *tw, unsigned li);
 void tp_udp_stop(struct tp_worker *tw, unsigned li);
 int tp_udp_send(struct tp_worker *tw, unsigned li,
-		const struct cv_tp_addr *dst, const void *buf, size_t len);
+		const struct cv_tp_addr *dst, const struct cv_tp_addr *src,
+		const void *buf, size_t len);
 void tp_udp_flush(struct tp_worker *tw);
 
 /* conn.c */
@@ -249,10 +256,13 @@ struct http_req {
 int tp_http_parse(const char *p, size_t n, struct http_req *r);
 void tp_ws_in(struct cv_tp_conn *c, const char *p, size_t n);
 int tp_ws_send(struct cv_tp_conn *c, const void *buf, size_t len);
+int tp_ws_send_op(struct cv_tp_conn *c, const void *buf, size_t len, bool binary);
 void tp_ws_free(struct cv_tp_conn *c);
 void tp_ws_close(struct cv_tp_conn *c);
 
 /* dns.c */
+int tp_dns_lib_init(void);
+void tp_dns_lib_cleanup(void);
 int tp_dns_start(struct tp_worker *tw);
 void tp_dns_stop(struct tp_worker *tw);
 

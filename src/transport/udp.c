@@ -34,8 +34,16 @@ static int bind_all(struct cv_tp *tp, struct tp_listener *l, int type)
 			return fd;
 		l->fds[k] = fd;
 		if (type == SOCK_DGRAM) {
-			int sz = 4 * 1024 * 1024;
+			int sz = 4 * 1024 * 1024, one = 1;
 			(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+			/* A wildcard bind learns each datagram's local address
+			 * so the response leaves from it (RFC 3261 §18.2.2). */
+			if (cv_tp_addr_is_any(&l->bound) &&
+			    (l->bound.ss.ss_family == AF_INET
+				     ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))
+				     : setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+						  sizeof(one))))
+				return -errno;
 		}
 		if (bind(fd, (const struct sockaddr *)&l->bound.ss,
 			 cv_tp_addr_len(&l->bound)))
@@ -59,6 +67,52 @@ int tp_stream_bind(struct cv_tp *tp, struct tp_listener *l)
 	return bind_all(tp, l, SOCK_STREAM);
 }
 
+/* The datagram's destination address from IP_PKTINFO / IPV6_PKTINFO. */
+static void pktinfo_local(struct msghdr *mh, struct cv_tp_addr *local)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
+		    local->ss.ss_family == AF_INET) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			((struct sockaddr_in *)&local->ss)->sin_addr = pi.ipi_addr;
+		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
+			   cm->cmsg_type == IPV6_PKTINFO &&
+			   local->ss.ss_family == AF_INET6) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			((struct sockaddr_in6 *)&local->ss)->sin6_addr = pi.ipi6_addr;
+		}
+	}
+}
+
+/* Control message choosing the source address of a datagram sent from a
+ * wildcard socket; returns its length (0: none). */
+static size_t pktinfo_src(const struct cv_tp_addr *src, char *ctl, size_t size)
+{
+	struct msghdr mh = {.msg_control = ctl, .msg_controllen = size};
+	if (!cv_tp_addr_isset(src) || cv_tp_addr_is_any(src))
+		return 0;
+	memset(ctl, 0, size);
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	if (src->ss.ss_family == AF_INET) {
+		struct in_pktinfo pi = {0};
+		pi.ipi_spec_dst = ((const struct sockaddr_in *)&src->ss)->sin_addr;
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	struct in6_pktinfo pi6 = {0};
+	pi6.ipi6_addr = ((const struct sockaddr_in6 *)&src->ss)->sin6_addr;
+	cm->cmsg_level = IPPROTO_IPV6;
+	cm->cmsg_type = IPV6_PKTINFO;
+	cm->cmsg_len = CMSG_LEN(sizeof(pi6));
+	memcpy(CMSG_DATA(cm), &pi6, sizeof(pi6));
+	return CMSG_SPACE(sizeof(pi6));
+}
+
 static void udp_readable(uv_poll_t *h, int status, int events)
 {
 	struct tp_udp *u = h->data;
@@ -78,6 +132,10 @@ static void udp_readable(uv_poll_t *h, int status, int events)
 			tw->rxm[i].msg_hdr.msg_namelen = sizeof(tw->rxsrc[i].ss);
 			tw->rxm[i].msg_hdr.msg_iov = &tw->rxiov[i];
 			tw->rxm[i].msg_hdr.msg_iovlen = 1;
+			if (u->any) {
+				tw->rxm[i].msg_hdr.msg_control = tw->rxctl[i];
+				tw->rxm[i].msg_hdr.msg_controllen = sizeof(tw->rxctl[i]);
+			}
 		}
 		int n = recvmmsg(u->fd, tw->rxm, batch, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -108,6 +166,8 @@ static void udp_readable(uv_poll_t *h, int status, int events)
 				.conn = NULL,
 				.rx_us = now,
 			};
+			if (u->any)
+				pktinfo_local(&tw->rxm[i].msg_hdr, &meta.local);
 			tp_deliver(tw, &meta, buf, len);
 		}
 		tw->in_batch = false;
@@ -127,6 +187,7 @@ int tp_udp_start(struct tp_worker *tw, unsigned li)
 	u->tw = tw;
 	u->li = li;
 	u->fd = fd;
+	u->any = cv_tp_addr_is_any(&tp->lis[li].bound);
 	err = uv_poll_init(cv_worker_loop(tw->w), &u->poll, fd);
 	if (err)
 		return err;
@@ -157,6 +218,7 @@ void tp_udp_flush(struct tp_worker *tw)
 {
 	struct mmsghdr m[TP_UDP_BATCH_MAX];
 	struct iovec iov[TP_UDP_BATCH_MAX];
+	char ctl[TP_UDP_BATCH_MAX][64];
 	unsigned i = 0;
 
 	while (i < tw->ntx) {
@@ -172,6 +234,11 @@ void tp_udp_flush(struct tp_worker *tw)
 			m[k].msg_hdr.msg_namelen = cv_tp_addr_len(&e->dst);
 			m[k].msg_hdr.msg_iov = &iov[k];
 			m[k].msg_hdr.msg_iovlen = 1;
+			size_t cl = pktinfo_src(&e->src, ctl[k], sizeof(ctl[k]));
+			if (cl) {
+				m[k].msg_hdr.msg_control = ctl[k];
+				m[k].msg_hdr.msg_controllen = cl;
+			}
 			k++;
 		}
 		unsigned sent = 0;
@@ -194,7 +261,8 @@ void tp_udp_flush(struct tp_worker *tw)
 }
 
 int tp_udp_send(struct tp_worker *tw, unsigned li,
-		const struct cv_tp_addr *dst, const void *buf, size_t len)
+		const struct cv_tp_addr *dst, const struct cv_tp_addr *src,
+		const void *buf, size_t len)
 {
 	struct tp_udp *u = &tw->udp[li];
 
@@ -209,6 +277,10 @@ int tp_udp_send(struct tp_worker *tw, unsigned li,
 		if (len <= TP_TX_ARENA) {
 			struct tp_txent *e = &tw->tx[tw->ntx++];
 			e->dst = *dst;
+			if (u->any && src)
+				e->src = *src;
+			else
+				memset(&e->src, 0, sizeof(e->src));
 			e->fd = u->fd;
 			e->off = tw->txused;
 			e->len = len;
@@ -217,8 +289,17 @@ int tp_udp_send(struct tp_worker *tw, unsigned li,
 			return 0;
 		}
 	}
-	ssize_t r = sendto(u->fd, buf, len, MSG_DONTWAIT,
-			   (const struct sockaddr *)&dst->ss, cv_tp_addr_len(dst));
+	char ctl[64];
+	struct iovec iov = {(void *)(uintptr_t)buf, len};
+	struct msghdr mh = {.msg_name = (void *)(uintptr_t)&dst->ss,
+			    .msg_namelen = cv_tp_addr_len(dst),
+			    .msg_iov = &iov, .msg_iovlen = 1};
+	size_t cl = u->any && src ? pktinfo_src(src, ctl, sizeof(ctl)) : 0;
+	if (cl) {
+		mh.msg_control = ctl;
+		mh.msg_controllen = cl;
+	}
+	ssize_t r = sendmsg(u->fd, &mh, MSG_DONTWAIT);
 	if (r < 0) {
 		int err = -errno;
 		CV_LOG_RL(CV_LOG_DEBUG, TP_MOD, "sendto: %s", cv_strerror(err));

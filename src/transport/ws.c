@@ -100,6 +100,13 @@ static void ws_msg_cb(wslay_event_context_ptr ctx,
 		.conn = c,
 		.rx_us = cv_clock_us(),
 	};
+	if (c->ws_app) {
+		const struct cv_tp_handler *h = c->tp->h;
+		if (h->ws_app_msg)
+			h->ws_app_msg(c->tw->w, c, a->msg, a->msg_length,
+				      a->opcode == WSLAY_BINARY_FRAME, c->tp->arg);
+		return;
+	}
 	/* RFC 7118 §5: each WebSocket message carries one SIP message. */
 	tp_deliver(c->tw, &meta, (const char *)a->msg, a->msg_length);
 }
@@ -250,20 +257,43 @@ static void ws_handshake(struct cv_tp_conn *c)
 			    "Sec-WebSocket-Version: 13\r\n");
 		return;
 	}
-	/* RFC 7118 §4.1: the client offers "sip"; without it, no SIP here. */
+	/* RFC 7118 §4.1: the client offers "sip"; without it, no SIP here,
+	 * but the application may take the connection (its own WebSocket). */
+	const char *proto = "sip";
 	if (!token_in_list(r.protocol, "sip")) {
-		http_reject(c, "400 Bad Request", "");
-		return;
+		const struct cv_tp_handler *h = c->tp->h;
+		const char *app_proto = NULL;
+		if (!h->ws_upgrade) {
+			http_reject(c, "400 Bad Request", "");
+			return;
+		}
+		struct cv_tp_ws_req wr = {.path = r.path, .host = r.host,
+					  .protocols = r.protocol, .peer = &c->peer,
+					  .kind = c->kind};
+		if (h->ws_upgrade(c->tw->w, &wr, &app_proto, c->tp->arg) !=
+		    CV_TP_WS_APP) {
+			http_reject(c, "404 Not Found", "");
+			return;
+		}
+		c->ws_app = true;
+		proto = app_proto;
+		if (proto && (strlen(proto) > 64 || strpbrk(proto, "\r\n"))) {
+			http_reject(c, "500 Internal Server Error", "");
+			return;
+		}
 	}
-	char accept[32];
+	char accept[32], protohdr[100] = "";
 	tp_ws_accept_key(r.key, accept);
+	if (proto)
+		snprintf(protohdr, sizeof(protohdr),
+			 "Sec-WebSocket-Protocol: %s\r\n", proto);
 	int n = snprintf(resp, sizeof(resp),
 			 "HTTP/1.1 101 Switching Protocols\r\n"
 			 "Upgrade: websocket\r\n"
 			 "Connection: Upgrade\r\n"
 			 "Sec-WebSocket-Accept: %s\r\n"
-			 "Sec-WebSocket-Protocol: sip\r\n\r\n",
-			 accept);
+			 "%s\r\n",
+			 accept, protohdr);
 	if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c)) {
 		tp_conn_close(c, -ENOMEM);
 		return;
@@ -329,15 +359,21 @@ void tp_ws_in(struct cv_tp_conn *c, const char *p, size_t n)
 
 int tp_ws_send(struct cv_tp_conn *c, const void *buf, size_t len)
 {
-	if (!c->ws)
-		return CV_ECLOSED;
 	/* RFC 7118 §5.2: text frames must be UTF-8; binary for anything else */
-	uint8_t op = WSLAY_TEXT_FRAME;
+	bool binary = false;
 	for (size_t i = 0; i < len; i++)
 		if (((const unsigned char *)buf)[i] >= 0x80) {
-			op = WSLAY_BINARY_FRAME;
+			binary = true;
 			break;
 		}
+	return tp_ws_send_op(c, buf, len, binary);
+}
+
+int tp_ws_send_op(struct cv_tp_conn *c, const void *buf, size_t len, bool binary)
+{
+	if (!c->ws || c->st != TP_C_OPEN)
+		return CV_ECLOSED;
+	uint8_t op = binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME;
 	struct wslay_event_msg m = {op, buf, len};
 	if (wslay_event_queue_msg(c->ws, &m))
 		return CV_ECLOSED;

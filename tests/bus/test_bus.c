@@ -634,6 +634,10 @@ static void test_post_and_errors(void **state)
 	cv_bus_event_ref(ev);
 	assert_int_equal(cv_bus_post(bus, ev), -EINVAL);
 	assert_int_equal(cv_bus_post(bus, ev), 0);
+	/* a type of another payload kind is refused (and the event released) */
+	assert_int_equal(cv_bus_event_create(&ev, CV_BUS_CDR_WRITTEN, &cdr), 0);
+	ev->type = CV_BUS_QUALITY_REPORT;
+	assert_int_equal(cv_bus_post(bus, ev), -EINVAL);
 	assert_int_equal(cv_bus_publish(bus, CV_BUS_TYPE_COUNT, &cdr), -EINVAL);
 	spin(&loop);
 	assert_int_equal(r.n, 1);

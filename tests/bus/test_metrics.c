@@ -368,6 +368,8 @@ static void test_many_series(void **state)
 
 struct mt {
 	struct cv_metric *c, *g, *h;
+	struct cv_metric_family *fam; /* series added while writers run */
+	_Atomic int added;
 	_Atomic bool stop;
 	_Atomic bool went_back;
 };
@@ -380,6 +382,24 @@ static void *writer(void *arg)
 		cv_metric_gauge_add(t->g, (i & 1) ? -1 : 2);
 		if (!(i & 63))
 			cv_metric_observe(t->h, 0.5);
+	}
+	return NULL;
+}
+
+/* Registration while other threads update and render: new series (600
+ * cells, several pages) each updated once by this thread. */
+static void *registrar(void *arg)
+{
+	struct mt *t = arg;
+	char name[16];
+	for (int i = 0; i < 600; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		const char *v[] = {name};
+		struct cv_metric *s;
+		if (cv_metrics_series(t->fam, v, 1, &s))
+			return NULL;
+		cv_metric_add(s, 2);
+		atomic_fetch_add(&t->added, 1);
 	}
 	return NULL;
 }
@@ -407,8 +427,18 @@ static void test_threads(void **state)
 	assert_int_equal(cv_metrics_counter(m, "c_total", "x", &t.c), 0);
 	assert_int_equal(cv_metrics_gauge(m, "g", "x", &t.g), 0);
 	assert_int_equal(cv_metrics_histogram(m, "h", "x", b, 1, &t.h), 0);
-	pthread_t th[THREADS], rd;
+	static const char *const lab[] = {"n"};
+	assert_int_equal(cv_metrics_family(m,
+					   &(struct cv_metric_desc){
+						   .name = "dyn_total",
+						   .type = CV_METRIC_COUNTER,
+						   .labels = lab,
+						   .nlabels = 1},
+					   &t.fam),
+			 0);
+	pthread_t th[THREADS], rd, rg;
 	assert_int_equal(pthread_create(&rd, NULL, reader, &t), 0);
+	assert_int_equal(pthread_create(&rg, NULL, registrar, &t), 0);
 	for (int i = 0; i < THREADS; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, writer, &t), 0);
 	/* rendering while writers run is safe */
@@ -420,6 +450,12 @@ static void test_threads(void **state)
 	}
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
+	pthread_join(rg, NULL);
+	assert_int_equal(atomic_load(&t.added), 600);
+	cv_buf_reset(&out);
+	assert_int_equal(cv_metrics_render(m, &out), 0);
+	assert_non_null(strstr(out.data, "dyn_total{n=\"s0\"} 2\n"));
+	assert_non_null(strstr(out.data, "dyn_total{n=\"s599\"} 2\n"));
 	atomic_store(&t.stop, true);
 	pthread_join(rd, NULL);
 	assert_false(atomic_load(&t.went_back));

@@ -278,6 +278,34 @@ static void test_jump_ssrc_dtx(void **state)
 	cv_rtp_jb_destroy(jb);
 }
 
+static void test_ptime_change(void **state)
+{
+	(void)state;
+	/* 30 ms packets (240 ts) before the frame size is learnt, then a
+	 * switch to 20 ms: no slot is lost to misalignment. */
+	static struct simpkt p[MAXP];
+	size_t n = 0;
+	for (unsigned k = 0; k < 50; k++, n++)
+		p[n] = (struct simpkt){.at = k * 30000, .seq = (uint16_t)k,
+				       .ts = 240u * k, .ssrc = 1, .byte = (uint8_t)k};
+	for (unsigned k = 0; k < 50; k++, n++)
+		p[n] = (struct simpkt){.at = 1500000 + k * 20000,
+				       .seq = (uint16_t)(50 + k),
+				       .ts = 240u * 50 + 160u * k, .ssrc = 1,
+				       .byte = (uint8_t)(50 + k)};
+	struct cv_rtp_jb *jb = mk3(20, 200, 40);
+	struct simout o;
+	simulate(jb, p, n, 2600000, 10000, &o);
+	struct cv_rtp_jb_stats st;
+	cv_rtp_jb_stats(jb, &st);
+	/* every packet played, or dropped on purpose to shrink the delay */
+	assert_int_equal(o.frames + st.dropped_skew, 100);
+	assert_true(st.dropped_skew <= 2);
+	assert_true(o.order_ok);
+	assert_true(o.lost <= 2);
+	cv_rtp_jb_destroy(jb);
+}
+
 static void test_overflow_late(void **state)
 {
 	(void)state;
@@ -315,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_jitter_adapts),
 		cmocka_unit_test(test_skew),
 		cmocka_unit_test(test_jump_ssrc_dtx),
+		cmocka_unit_test(test_ptime_change),
 		cmocka_unit_test(test_overflow_late),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import cvtest  # noqa: E402
-from cvtest import SRC, Cvoipd, free_port, log, run, wait_for  # noqa: E402,F401
+from cvtest import BIN, SRC, Cvoipd, free_port, log, run, wait_for  # noqa: E402,F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCEN = os.path.join(HERE, "scenarios")
@@ -26,6 +26,57 @@ def token(n=10):
 
 def md5(s):
     return hashlib.md5(s.encode()).hexdigest()
+
+
+class TestDb:
+    """The database of one test: a SQLite file in the test's folder, or,
+    when CV_TEST_PG_URL names a PostgreSQL server (tests/server/
+    run_suite_pg.py), a fresh database created there."""
+
+    def __init__(self, tmp):
+        base = os.environ.get("CV_TEST_PG_URL")
+        if base:
+            self.kind = "postgresql"
+            self.name = "t_" + token(12)
+            subprocess.run(["psql", base, "-qAtc", "create database %s" % self.name],
+                           check=True, capture_output=True, timeout=30)
+            self.url = base.rsplit("/", 1)[0] + "/" + self.name
+        else:
+            self.kind = "sqlite"
+            self.path = os.path.join(tmp, "cvoipd.db")
+            self.url = "sqlite:" + self.path
+
+    def rows(self, sql):
+        """Rows as tuples; numbers come back as int/float on both backends."""
+        if self.kind == "sqlite":
+            import sqlite3
+            db = sqlite3.connect(self.path)
+            try:
+                return db.execute(sql).fetchall()
+            finally:
+                db.close()
+        p = subprocess.run(["psql", self.url, "-qAt", "-F", "\x1f", "-c", sql],
+                           capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError("psql: " + p.stderr)
+
+        def conv(v):
+            for f in (int, float):
+                try:
+                    return f(v)
+                except ValueError:
+                    pass
+            return v
+        return [tuple(conv(v) for v in ln.split("\x1f")) for ln in p.stdout.splitlines() if ln]
+
+
+def start_cvoipd(tmp, db, config=None, log_name="cvoipd.log"):
+    """cvoipd (tests/integration/cvtest.py) on database db (a TestDb)."""
+    srv = Cvoipd(tmp, config=config)
+    srv.args[srv.args.index("--db") + 1] = db.url
+    srv.dbh = db
+    srv.logpath = os.path.join(tmp, log_name)
+    return srv.start()
 
 
 class Resp:
@@ -200,6 +251,26 @@ def register(server_port, user, password, port=0, **kw):
     return r
 
 
+def free_udp_block(n=4):
+    """A UDP port p with p..p+n-1 all free (SIPp's media: audio RTP/RTCP,
+    video RTP/RTCP)."""
+    for _ in range(200):
+        base = random.randrange(40000, 60000, 2)
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free UDP port block")
+
+
 class Sipp:
     live = []  # every started instance, for stop_all()
 
@@ -221,7 +292,7 @@ class Sipp:
         self.logbase = os.path.join(tmp, name)
         self.args = [SIPP, "127.0.0.1:%d" % server_port, "-sf", self.xml,
                      "-i", "127.0.0.1", "-p", str(self.port), "-m", str(calls),
-                     "-nostdin", "-mp", str(free_port(also_tcp=False)),
+                     "-nostdin", "-mp", "@MP@",
                      "-trace_err", "-trace_msg", "-message_file", self.logbase + "_msg.log",
                      "-error_file", self.logbase + "_err.log",
                      "-timeout", "30s", "-timeout_error",
@@ -229,12 +300,21 @@ class Sipp:
         self.proc = None
 
     def start(self):
-        self.out = open(self.logbase + "_out.log", "w")
-        self.proc = subprocess.Popen(self.args, stdout=self.out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.tmp)
-        Sipp.live.append(self)
-        time.sleep(0.2)
-        if self.proc.poll() not in (None, 0):
+        # the media ports are SIPp's own business: another block when one
+        # was taken meanwhile by a test running in parallel
+        for attempt in range(5):
+            args = [str(free_udp_block()) if a == "@MP@" else a for a in self.args]
+            self.out = open(self.logbase + "_out.log", "w")
+            self.proc = subprocess.Popen(args, stdout=self.out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=self.tmp)
+            Sipp.live.append(self)
+            time.sleep(0.2)
+            if self.proc.poll() in (None, 0):
+                return self
+            if "RTP socket" in self.errors() and attempt < 4:
+                self.out.close()
+                os.unlink(self.logbase + "_err.log")
+                continue
             raise AssertionError("sipp %s exited at start (%d):\n%s" % (self.name, self.proc.returncode, self.errors()[-2000:]))
         return self
 

@@ -5,11 +5,11 @@ REGISTER sent from the port SIPp then listens on).
 
 usage: test_sipp.py FLOW   (FLOW: see FLOWS below)"""
 import os
-import sqlite3
+import re
 import sys
 import time
 
-from sipkit import SRC, Cvoipd, Sipp, log, register, run, stop_all, wait_for
+from sipkit import SRC, Sipp, TestDb, log, register, run, start_cvoipd, stop_all, wait_for
 
 
 def config(tmp, extra):
@@ -23,11 +23,7 @@ def config(tmp, extra):
 
 
 def cdrs(srv):
-    db = sqlite3.connect(srv.db)
-    try:
-        return db.execute("select caller, callee, answer_us, end_reason, hangup_by from cdrs").fetchall()
-    finally:
-        db.close()
+    return srv.dbh.rows("select caller, callee, answer_us, end_reason, hangup_by from cdrs")
 
 
 def bob_uas(tmp, srv, scenario, name="bob", subst=None):
@@ -52,12 +48,24 @@ def one_cdr(srv, want):
     assert got == want, "CDR %r, expected %r" % (got, want)
 
 
+def media_ports(sipp):
+    return {int(p) for p in re.findall(r"m=audio (\d+) ", sipp.messages())}
+
+
 def flow_call(tmp, srv):
     bob = bob_uas(tmp, srv, "uas_answer.xml")
     a = alice(tmp, srv, "uac_call.xml")
     a.expect_ok()
     bob.expect_ok()
     one_cdr(srv, ("alice", "bob", True, "BYE", "caller"))
+    # media anchored (the default): each side's SDP came to the other with
+    # the relay's ports (media.rtp_port_min..max) instead of the peer's
+    pa, pb = media_ports(a), media_ports(bob)
+    log("m= ports seen by alice %s, by bob %s" % (sorted(pa), sorted(pb)))
+    relay_a = {p for p in pa if 20000 <= p <= 29999}
+    relay_b = {p for p in pb if 20000 <= p <= 29999}
+    assert relay_a and relay_b and not relay_a & relay_b, (pa, pb)
+    assert not (pa - relay_a) & pb and not (pb - relay_b) & pa, "an endpoint port crossed over"
 
 
 def flow_404(tmp, srv):
@@ -168,7 +176,7 @@ def main():
     fn, extra = FLOWS[sys.argv[1]]
 
     def test(tmp):
-        srv = Cvoipd(tmp, config=config(tmp, extra) if extra else None).start()
+        srv = start_cvoipd(tmp, TestDb(tmp), config=config(tmp, extra) if extra else None)
         try:
             fn(tmp, srv)
         except BaseException:

@@ -7,6 +7,8 @@
  *             --ca f] [--max-conns n] [--per-ip n] [--idle-ms n]
  *             [--partial-ms n] [--hs-ms n] [--status 501|503]
  *             [--max-msg n] [--send-queue n] [--dns host:port]
+ * WS listeners also serve an application WebSocket on /echo (no "sip"
+ * subprotocol) that echoes messages: the ws_upgrade hook.
  */
 #include <getopt.h>
 #include <stdatomic.h>
@@ -33,7 +35,24 @@ static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 	cv_tp_stateless_reply(g_tp, w, rx, &sp);
 }
 
-static const struct cv_tp_handler handler = {.recv = on_recv};
+/* The application WebSocket hook: /echo echoes every message back. */
+static int on_ws_upgrade(struct cv_worker *w, const struct cv_tp_ws_req *req,
+			 const char **protocol, void *arg)
+{
+	if (!cv_pl_eq_str(req->path, "/echo"))
+		return -1;
+	*protocol = req->protocols.l ? "echo" : NULL;
+	return CV_TP_WS_APP;
+}
+
+static void on_ws_app_msg(struct cv_worker *w, struct cv_tp_conn *c,
+			  const void *data, size_t len, bool binary, void *arg)
+{
+	cv_tp_ws_send(c, data, len, binary);
+}
+
+static const struct cv_tp_handler handler = {
+	.recv = on_recv, .ws_upgrade = on_ws_upgrade, .ws_app_msg = on_ws_app_msg};
 
 static void on_start(struct cv_worker *w, void *arg)
 {

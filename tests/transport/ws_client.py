@@ -4,7 +4,8 @@
 usage: ws_client.py ws://127.0.0.1:PORT [--ca ca.pem]
 Checks: subprotocol "sip" negotiated; OPTIONS -> 200 (one message per
 frame); INVITE -> 501; ping -> pong; oversized frame -> close 1009;
-no "sip" subprotocol -> HTTP 400; clean close handshake (1000).
+no "sip" subprotocol on an unknown path -> 404; /echo is the
+application WebSocket on the same listener; clean close handshake (1000).
 Exits non-zero on the first failure. Bounded: every wait has a timeout.
 """
 import asyncio
@@ -84,13 +85,27 @@ async def main():
             assert e.rcvd is None or e.rcvd.code == 1009, e
     print("ok: oversized frame closed")
 
-    # no sip subprotocol -> rejected
+    # no sip subprotocol, unknown path -> refused by the application hook
     try:
         async with websockets.connect(URL, ssl=ctx(), open_timeout=5) as ws:
             raise AssertionError("upgrade without 'sip' accepted")
     except websockets.InvalidStatusCode as e:
-        assert e.status_code == 400, e.status_code
+        assert e.status_code == 404, e.status_code
     print("ok: no subprotocol rejected")
+
+    # the same listener serves an application WebSocket (/echo)
+    base = URL.rstrip("/")
+    async with websockets.connect(base + "/echo", ssl=ctx(), open_timeout=5,
+                                  close_timeout=5) as ws:
+        assert ws.subprotocol is None
+        await ws.send("hello")
+        assert await asyncio.wait_for(ws.recv(), 5) == "hello"
+        await ws.send(b"\x00\xff")
+        assert await asyncio.wait_for(ws.recv(), 5) == b"\x00\xff"
+    async with websockets.connect(base + "/echo", subprotocols=["echo"],
+                                  ssl=ctx(), open_timeout=5) as ws:
+        assert ws.subprotocol == "echo"
+    print("ok: application websocket on the same listener")
 
 
 asyncio.run(asyncio.wait_for(main(), 25))

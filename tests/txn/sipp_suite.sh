@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # SIPp scenarios against txn_peer (the transaction layer over UDP on
 # 127.0.0.1): zero failed calls and the exact per-call counters each
 # scenario documents. Usage: sipp_suite.sh (CV_BIN_DIR, CV_SOURCE_DIR set).
@@ -68,7 +68,7 @@ N=4
 run nist_options_dup $N 1 -nr \
 	"created.OPTIONS=$N retransmitted.OPTIONS=$N rx_retransmissions=$N"
 run ist_486_timer_g $N $N "" \
-	"created.INVITE=$((2 * 0 + N)) retransmitted.INVITE=$((3 * N)) acks_absorbed=$N rx_retransmissions=$N timed_out.INVITE=0"
+	"created.INVITE=$N retransmitted.INVITE=$((3 * N)) acks_absorbed=$N rx_retransmissions=$N timed_out.INVITE=0"
 run ist_200_accepted $N $N "" \
 	"created.INVITE=$N created.BYE=$N ok_retransmitted=$N stray_acks=$N rx_retransmissions=$N retransmitted.INVITE=$N"
 run ist_slow_100 $N $N -nr "created.INVITE=$N auto_100=$N"
