@@ -127,20 +127,21 @@ void cv_log(enum cv_log_level lvl, const char *module, const char *fmt, ...)
 }
 
 /* A burst of 10 lines per second per call site, then silence with a count.
- * Races between workers on the same site only blur the count. */
+ * Call sites are shared by every worker: the fields are touched with
+ * relaxed atomics (the struct stays plain for C++ users of the header);
+ * races between workers only blur the count. */
 bool cv_log_rl_allow(struct cv_log_rl *rl, uint32_t *suppressed)
 {
 	int64_t now = (int64_t)cv_clock_ms();
-	if (now - rl->window_start_ms >= 1000) {
-		rl->window_start_ms = now;
-		rl->in_window = 0;
-	}
-	if (rl->in_window >= 10) {
-		rl->suppressed++;
+	int64_t start = __atomic_load_n(&rl->window_start_ms, __ATOMIC_RELAXED);
+	if (now - start >= 1000 &&
+	    __atomic_compare_exchange_n(&rl->window_start_ms, &start, now, false,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		__atomic_store_n(&rl->in_window, 0, __ATOMIC_RELAXED);
+	if (__atomic_fetch_add(&rl->in_window, 1, __ATOMIC_RELAXED) >= 10) {
+		__atomic_fetch_add(&rl->suppressed, 1, __ATOMIC_RELAXED);
 		return false;
 	}
-	rl->in_window++;
-	*suppressed = rl->suppressed;
-	rl->suppressed = 0;
+	*suppressed = __atomic_exchange_n(&rl->suppressed, 0, __ATOMIC_RELAXED);
 	return true;
 }

@@ -53,6 +53,8 @@ struct cc_map {
 int cc_map_put(struct cc_map *m, struct cc_mn *x);
 void cc_map_del(struct cc_map *m, struct cc_mn *x);
 struct cc_mn *cc_map_first(const struct cc_map *m, uint64_t key);
+/* Further entries with the same key (name hash collisions). */
+struct cc_mn *cc_map_next(const struct cc_mn *x, uint64_t key);
 void cc_map_free(struct cc_map *m);
 
 /* ---- objects ---------------------------------------------------------- */

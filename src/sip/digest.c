@@ -183,6 +183,15 @@ int cv_digest_challenge_parse(struct cv_pl value, struct cv_digest_challenge *ch
 	}
 	if (!has_realm || !ch->nonce.l)
 		return CV_EPARSE;
+	/* values are echoed back verbatim (RFC 7616 §3.4): refuse escapes and
+	 * controls rather than guess at an unq() that peers disagree on */
+	struct cv_pl echo[3] = {ch->realm, ch->nonce, ch->opaque};
+	for (int i = 0; i < 3; i++)
+		for (size_t k = 0; k < echo[i].l; k++) {
+			unsigned char c = (unsigned char)echo[i].p[k];
+			if (c < 0x20 || c == 0x7f || c == '\\' || c == '"')
+				return CV_EPARSE;
+		}
 	ch->alg_known = cv_digest_alg_from(ch->algorithm, &ch->alg) == 0;
 	ch->qop_auth = qop_has(ch->qop_raw, "auth");
 	ch->qop_auth_int = qop_has(ch->qop_raw, "auth-int");
@@ -267,16 +276,22 @@ int cv_digest_credentials_parse(struct cv_pl value, struct cv_digest_credentials
 
 /* ---- client ---- */
 
-static void quoted(struct cv_buf *out, struct cv_pl v)
+/* A quoted-string of v; values with controls cannot be sent (-EINVAL). */
+static int quoted(struct cv_buf *out, struct cv_pl v)
 {
+	for (size_t i = 0; i < v.l; i++) {
+		unsigned char c = (unsigned char)v.p[i];
+		if (c < 0x20 || c == 0x7f)
+			return -EINVAL;
+	}
 	cv_buf_append(out, "\"", 1);
 	for (size_t i = 0; i < v.l; i++) {
 		if (v.p[i] == '"' || v.p[i] == '\\')
 			cv_buf_append(out, "\\", 1);
-		if (v.p[i] != '\r' && v.p[i] != '\n')
-			cv_buf_append(out, &v.p[i], 1);
+		cv_buf_append(out, &v.p[i], 1);
 	}
 	cv_buf_append(out, "\"", 1);
+	return 0;
 }
 
 int cv_digest_authorize(struct cv_buf *out, const struct cv_digest_challenge *ch,
@@ -313,22 +328,28 @@ int cv_digest_authorize(struct cv_buf *out, const struct cv_digest_challenge *ch
 			return err;
 		user = cv_pl_str(uh);
 	}
+	size_t start = out->len;
+	err = 0;
 	cv_buf_append_str(out, "Digest username=");
-	quoted(out, user);
+	err |= quoted(out, user);
 	cv_buf_append_str(out, ", realm=");
-	quoted(out, ch->realm);
+	err |= quoted(out, ch->realm);
 	cv_buf_append_str(out, ", nonce=");
-	quoted(out, ch->nonce);
+	err |= quoted(out, ch->nonce);
 	cv_buf_append_str(out, ", uri=");
-	quoted(out, p->uri);
+	err |= quoted(out, p->uri);
 	cv_buf_printf(out, ", response=\"%s\", algorithm=%s", resp, cv_digest_alg_name(ch->alg));
 	if (ch->opaque.p) {
 		cv_buf_append_str(out, ", opaque=");
-		quoted(out, ch->opaque);
+		err |= quoted(out, ch->opaque);
 	}
 	if (qop.l) {
 		cv_buf_printf(out, ", qop=" CV_PL_FMT ", nc=%s, cnonce=", CV_PL_ARG(qop), ncs);
-		quoted(out, cnonce);
+		err |= quoted(out, cnonce);
+	}
+	if (err) {
+		out->len = start; /* nothing half-written */
+		return -EINVAL;
 	}
 	if (ch->userhash)
 		cv_buf_append_str(out, ", userhash=true");

@@ -271,14 +271,14 @@ static bool esc_eq(struct cv_pl a, struct cv_pl b, bool ci)
 	}
 }
 
-/* Find a uri-parameter by name in a ";a=b;c" list (names unescaped,
- * case-insensitive). *has_val distinguishes ";lr" from ";lr=". */
-static bool uparam_find(struct cv_pl params, char sep, struct cv_pl name,
-			struct cv_pl *val)
+/* Look a uri-parameter up by name in a list (names unescaped,
+ * case-insensitive): 0 absent, 1 present with a value equal to want (any
+ * occurrence), -1 present but never equal. */
+static int uparam_match(struct cv_pl params, char sep, struct cv_pl name, struct cv_pl want)
 {
 	params = sip_nn(params);
-	name = sip_nn(name);
 	const char *p = params.p, *e = params.p + params.l;
+	int found = 0;
 	while (p < e) {
 		if (*p == sep)
 			p++;
@@ -289,11 +289,13 @@ static bool uparam_find(struct cv_pl params, char sep, struct cv_pl name,
 		const char *eq = memchr(item.p, '=', item.l);
 		struct cv_pl n = eq ? sip_pl(item.p, eq) : item;
 		if (esc_eq(n, name, true)) {
-			*val = eq ? sip_pl(eq + 1, item.p + item.l) : sip_pl(p, p);
-			return true;
+			struct cv_pl v = eq ? sip_pl(eq + 1, item.p + item.l) : sip_pl(p, p);
+			if (esc_eq(v, want, true))
+				return 1;
+			found = -1;
 		}
 	}
-	return false;
+	return found;
 }
 
 static bool params_cmp(struct cv_pl a, struct cv_pl b, char sep, bool all)
@@ -316,12 +318,12 @@ static bool params_cmp(struct cv_pl a, struct cv_pl b, char sep, bool all)
 			continue;
 		const char *eq = memchr(item.p, '=', item.l);
 		struct cv_pl n = eq ? sip_pl(item.p, eq) : item;
-		struct cv_pl av = eq ? sip_pl(eq + 1, item.p + item.l) : sip_pl(p, p), bv;
-		if (uparam_find(b, sep, n, &bv)) {
-			if (!esc_eq(av, bv, true))
-				return false;
+		struct cv_pl av = eq ? sip_pl(eq + 1, item.p + item.l) : sip_pl(p, p);
+		int m = uparam_match(b, sep, n, av);
+		if (m < 0)
+			return false;
+		if (m > 0)
 			continue;
-		}
 		if (all)
 			return false;
 		for (size_t k = 0; k < CV_ARRAY_SIZE(special); k++)

@@ -71,8 +71,24 @@ class TestDb:
 
 
 def start_cvoipd(tmp, db, config=None, log_name="cvoipd.log"):
-    """cvoipd (tests/integration/cvtest.py) on database db (a TestDb)."""
+    """cvoipd (tests/integration/cvtest.py) on database db (a TestDb). The
+    media relay gets its own random 1000-port window in 10000-19999 (the
+    demo's 20000-29999 may be busy with another program's media on a
+    shared test machine)."""
+    if config is None:
+        config = os.path.join(tmp, "cvoipd.yaml")
+        shutil.copy(os.path.join(SRC, "etc/cvoipd.demo.yaml"), config)
+    with open(config) as f:
+        text = f.read()
+    if "rtp_port_min: 20000" in text:
+        lo = random.randrange(10000, 19000, 2)
+        text = text.replace("rtp_port_min: 20000", "rtp_port_min: %d" % lo)
+        text = text.replace("rtp_port_max: 29999", "rtp_port_max: %d" % (lo + 999))
+        with open(config, "w") as f:
+            f.write(text)
+    m = re.search(r"rtp_port_min: (\d+)\s+rtp_port_max: (\d+)", text)
     srv = Cvoipd(tmp, config=config)
+    srv.rtp_range = (int(m.group(1)), int(m.group(2))) if m else (20000, 29999)
     srv.args[srv.args.index("--db") + 1] = db.url
     srv.dbh = db
     srv.logpath = os.path.join(tmp, log_name)
@@ -130,6 +146,7 @@ class UdpUa:
         self.sock.close()
 
     def send_raw(self, text):
+        self.last = text
         self.sock.sendto(text.encode(), self.server)
 
     def request(self, method, ruri, headers=(), body="", auth=None, branch=None,
@@ -153,17 +170,26 @@ class UdpUa:
         self.send_raw("\r\n".join(lines) + "\r\n\r\n" + body)
         return branch
 
-    def recv(self, timeout=3.0, skip_provisional=True):
+    def recv(self, timeout=8.0, skip_provisional=True):
+        """The next response; the last request is retransmitted as RFC 3261
+        §17.1.2.2 does over UDP (T1 = 500 ms doubling) until a response."""
         end = time.time() + timeout
+        interval, resend_at = 0.5, time.time() + 0.5
+        heard = False
         while True:
-            left = end - time.time()
-            if left <= 0:
+            now = time.time()
+            if now >= end:
                 return None
-            self.sock.settimeout(left)
+            if not heard and now >= resend_at and getattr(self, "last", None):
+                self.sock.sendto(self.last.encode(), self.server)
+                interval = min(interval * 2, 4.0)
+                resend_at = now + interval
+            self.sock.settimeout(max(0.01, min(end, resend_at) - now))
             try:
                 data, _ = self.sock.recvfrom(65535)
             except socket.timeout:
-                return None
+                continue
+            heard = True
             text = data.decode(errors="replace")
             if not text.startswith("SIP/2.0"):
                 continue
@@ -188,7 +214,7 @@ class UdpUa:
         return ('%s: Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", algorithm=MD5'
                 % (header, self.user, c["realm"], c["nonce"], ruri, resp))
 
-    def register(self, password, contacts=None, expires=None, extra=(), timeout=3.0):
+    def register(self, password, contacts=None, expires=None, extra=(), timeout=8.0):
         """REGISTER with digest; returns (final response, Authorization used)."""
         ruri = "sip:127.0.0.1:%d" % self.server[1]
         if contacts is None:
@@ -217,7 +243,7 @@ class UdpUa:
         self.request("ACK", ruri, branch=branch, cseq=cseq,
                      to_tag=to_tag.group(1) if to_tag else None)
 
-    def invite_status(self, password, callee, timeout=5.0):
+    def invite_status(self, password, callee, timeout=8.0):
         """INVITE callee through the server (407 answered with digest);
         the final status, the failure ACKed. For calls that fail."""
         ruri = "sip:%s@127.0.0.1:%d" % (callee, self.server[1])

@@ -62,8 +62,9 @@ def flow_call(tmp, srv):
     # the relay's ports (media.rtp_port_min..max) instead of the peer's
     pa, pb = media_ports(a), media_ports(bob)
     log("m= ports seen by alice %s, by bob %s" % (sorted(pa), sorted(pb)))
-    relay_a = {p for p in pa if 20000 <= p <= 29999}
-    relay_b = {p for p in pb if 20000 <= p <= 29999}
+    lo, hi = srv.rtp_range
+    relay_a = {p for p in pa if lo <= p <= hi}
+    relay_b = {p for p in pb if lo <= p <= hi}
     assert relay_a and relay_b and not relay_a & relay_b, (pa, pb)
     assert not (pa - relay_a) & pb and not (pb - relay_b) & pa, "an endpoint port crossed over"
 

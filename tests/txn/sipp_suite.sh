@@ -64,7 +64,48 @@ run() {
 	fi
 }
 
+# cvoip as the client: SIPp is the UAS on a port picked here.
+# uac NAME CALLS METHOD USER "key=value ..."
+uac() {
+	name=$1 calls=$2 method=$3 user=$4 expect=$5
+	sport=$((20000 + ($$ + RANDOM) % 20000))
+	timeout 120 "$SIPP" -sf "$SCN/$name.xml" -m "$calls" -i 127.0.0.1 \
+		-p "$sport" -nostdin -timeout 90s -timeout_error -trace_err \
+		-error_file "$WORK/$name.err" >"$WORK/$name.sipp" 2>&1 &
+	spid=$!
+	sleep 0.5
+	timeout 100 "$BIN/txn_peer" uac "$sport" "$calls" "$method" "$user" \
+		>"$WORK/$name.peer" 2>&1
+	prc=$?
+	wait $spid
+	rc=$?
+	ok=1
+	if [ $rc -ne 0 ] || [ $prc -ne 0 ]; then
+		echo "FAIL $name: sipp exit $rc, txn_peer exit $prc"
+		tail -20 "$WORK/$name.sipp"; head -40 "$WORK/$name.err" 2>/dev/null
+		ok=0
+	fi
+	for kv in $expect; do
+		key=${kv%%=*} want=${kv#*=}
+		got=$(sed -n "s/^$key=//p" "$WORK/$name.peer")
+		if [ "$got" != "$want" ]; then
+			echo "FAIL $name: $key=$got, expected $want"; ok=0
+		fi
+	done
+	if [ $ok -eq 1 ]; then
+		echo "ok   $name ($calls calls, cvoip client): $expect"
+	else
+		cat "$WORK/$name.peer"; FAIL=1
+	fi
+}
+
 N=4
+uac uas_ict_486 $N INVITE bob \
+	"finals=$N completed.INVITE=$N retransmitted.INVITE=$((3 * N)) timeouts=0"
+uac uas_nict_options $N OPTIONS bob \
+	"finals=$N completed.OPTIONS=$N retransmitted.OPTIONS=$((2 * N)) timeouts=0"
+uac uas_ict_200 $N INVITE bob \
+	"finals=$N completed.INVITE=$N acks_sent=$((2 * N)) retransmitted.INVITE=0 timeouts=0"
 run nist_options_dup $N 1 -nr \
 	"created.OPTIONS=$N retransmitted.OPTIONS=$N rx_retransmissions=$N"
 run ist_486_timer_g $N $N "" \

@@ -6,6 +6,11 @@
  *
  *   txn_peer PORT      (127.0.0.1)  prints "port=N" when ready, stats on
  *                                    SIGTERM/SIGINT as key=value lines.
+ *   txn_peer uac PEER_PORT COUNT METHOD USER
+ *                      client mode: COUNT requests, one after the other,
+ *                      to 127.0.0.1:PEER_PORT (a SIPp UAS); ACKs 2xx like a
+ *                      UAC core (RFC 3261 §13.2.2.4); prints the stats and
+ *                      exits after the last final response.
  *
  * UAS behaviour by Request-URI user: "busy" 486; "slow" 200 after 1 s
  * (auto 100 at 200 ms); "ring" 180 and wait (CANCEL -> 487); anything else
@@ -37,6 +42,16 @@ static struct {
 	struct call calls[MAX_CALLS];
 	char contact[64];
 	uint64_t ok_retx, acks, cancels, parse_errors;
+	/* client mode */
+	bool uac;
+	int local_port;
+	struct cv_txn_addr peer;
+	unsigned remaining;
+	enum cv_sip_method method;
+	const char *user;
+	struct cv_txn *cur;
+	uv_timer_t next;
+	uint64_t finals, acks_sent, timeouts;
 } P;
 
 static int peer_send(const struct cv_txn_out *o, bool *reliable, void *arg)
@@ -186,8 +201,53 @@ static void on_failed(struct cv_txn *t, uint16_t status, void *arg)
 	on_ended(t, arg);
 }
 
+static void start_next(uv_timer_t *h);
+
+/* UAC core: the ACK for a 2xx is its own transaction-less request. */
+static void ack_2xx(const struct cv_sip_msg *resp)
+{
+	const struct cv_sip_msg *req = cv_txn_request(P.cur);
+	const struct cv_sip_hdr *from = cv_sip_msg_hdr(req, CV_SIP_HDR_FROM);
+	const struct cv_sip_hdr *to = cv_sip_msg_hdr(resp, CV_SIP_HDR_TO);
+	char branch[CV_SIP_BRANCH_SIZE];
+	cv_sip_branch_new(branch);
+	struct cv_buf b;
+	cv_buf_init(&b, 4096);
+	cv_buf_printf(&b,
+		      "ACK " CV_PL_FMT " SIP/2.0\r\n"
+		      "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s\r\n"
+		      "Max-Forwards: 70\r\nFrom: " CV_PL_FMT "\r\nTo: " CV_PL_FMT
+		      "\r\nCall-ID: " CV_PL_FMT "\r\nCSeq: %u ACK\r\n"
+		      "Content-Length: 0\r\n\r\n",
+		      CV_PL_ARG(req->ruri), P.local_port, branch,
+		      CV_PL_ARG(from->value), CV_PL_ARG(to->value),
+		      CV_PL_ARG(req->call_id), req->cseq.num);
+	if (!b.err &&
+	    cv_txn_send_stateless(P.l, &P.peer, req, b.data, b.len) == 0)
+		P.acks_sent++;
+	cv_buf_free(&b);
+}
+
+static void on_response(struct cv_txn *t, const struct cv_txn_resp *r, void *arg)
+{
+	(void)arg;
+	if (t != P.cur || r->status < 200)
+		return;
+	if (r->local)
+		P.timeouts++;
+	if (!r->local && P.method == CV_SIP_INVITE && r->status < 300)
+		ack_2xx(r->msg);
+	if (r->retransmission)
+		return;
+	P.finals++;
+	/* the next request a little later: 2xx retransmissions still find
+	 * this transaction in Accepted and get their ACK */
+	uv_timer_start(&P.next, start_next, 300, 0);
+}
+
 static const struct cv_txn_handlers handlers = {
 	.request = on_request,
+	.response = on_response,
 	.ack = on_ack,
 	.cancel = on_cancel,
 	.failed = on_failed,
@@ -256,7 +316,61 @@ static void print_stats(void)
 	printf("acks=%llu\n", (unsigned long long)P.acks);
 	printf("cancels=%llu\n", (unsigned long long)P.cancels);
 	printf("parse_errors=%llu\n", (unsigned long long)P.parse_errors);
+	if (P.uac) {
+		printf("finals=%llu\n", (unsigned long long)P.finals);
+		printf("acks_sent=%llu\n", (unsigned long long)P.acks_sent);
+		printf("timeouts=%llu\n", (unsigned long long)P.timeouts);
+	}
 	fflush(stdout);
+}
+
+static void start_next(uv_timer_t *h)
+{
+	(void)h;
+	if (P.cur) {
+		cv_txn_release(P.cur);
+		P.cur = NULL;
+	}
+	if (!P.remaining) {
+		print_stats();
+		uv_stop(P.loop);
+		return;
+	}
+	P.remaining--;
+	char branch[CV_SIP_BRANCH_SIZE], tag[CV_SIP_TAG_SIZE], callid[40];
+	char ruri[96], sent_by[32], contact[64];
+	cv_sip_branch_new(branch);
+	cv_sip_tag_new(tag);
+	cv_random_token(callid, 24);
+	snprintf(ruri, sizeof(ruri), "sip:%s@127.0.0.1:%d", P.user,
+		 ntohs(P.peer.remote.in.sin_port));
+	snprintf(sent_by, sizeof(sent_by), "127.0.0.1:%d", P.local_port);
+	snprintf(contact, sizeof(contact), "<sip:peer@127.0.0.1:%d>", P.local_port);
+	struct cv_sip_req_params rp = {
+		.method = P.method,
+		.ruri = cv_pl_str(ruri),
+		.via = {.tp = CV_SIP_TP_UDP, .sent_by = cv_pl_str(sent_by),
+			.branch = cv_pl_str(branch)},
+		.from_uri = CV_PL("sip:peer@127.0.0.1"),
+		.from_tag = cv_pl_str(tag),
+		.to_uri = cv_pl_str(ruri),
+		.call_id = cv_pl_str(callid),
+		.cseq = 1,
+		.contact = cv_pl_str(contact),
+	};
+	struct cv_buf b;
+	cv_buf_init(&b, 65535);
+	int err = cv_sip_req_print(&b, &rp);
+	struct cv_txn_client_params cp = {.buf = b.data, .len = b.len,
+					  .dst = &P.peer};
+	if (!err && !b.err)
+		err = cv_txn_client_create(&P.cur, P.l, &cp);
+	cv_buf_free(&b);
+	if (err) {
+		fprintf(stderr, "client create: %s\n", cv_strerror(err));
+		P.remaining = 0;
+		uv_timer_start(&P.next, start_next, 0, 0);
+	}
 }
 
 static void on_signal(uv_signal_t *s, int sig)
@@ -269,7 +383,20 @@ static void on_signal(uv_signal_t *s, int sig)
 
 int main(int argc, char **argv)
 {
-	int port = argc > 1 ? atoi(argv[1]) : 0;
+	int port = 0;
+	if (argc > 1 && strcmp(argv[1], "uac") == 0) {
+		if (argc < 6) {
+			fprintf(stderr, "usage: txn_peer uac PORT COUNT METHOD USER\n");
+			return 2;
+		}
+		P.uac = true;
+		uv_ip4_addr("127.0.0.1", atoi(argv[2]), &P.peer.remote.in);
+		P.remaining = (unsigned)atoi(argv[3]);
+		P.method = cv_sip_method_from(cv_pl_str(argv[4]));
+		P.user = argv[5];
+	} else if (argc > 1) {
+		port = atoi(argv[1]);
+	}
 	P.loop = uv_default_loop();
 	struct sockaddr_in sa;
 	uv_ip4_addr("127.0.0.1", port, &sa);
@@ -282,6 +409,7 @@ int main(int argc, char **argv)
 	int len = sizeof(ss);
 	uv_udp_getsockname(&P.udp, (struct sockaddr *)&ss, &len);
 	port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	P.local_port = port;
 	snprintf(P.contact, sizeof(P.contact), "Contact: <sip:peer@127.0.0.1:%d>\r\n",
 		 port);
 	if (cv_wheel_create(&P.w, P.loop, 1000))
@@ -300,7 +428,12 @@ int main(int argc, char **argv)
 	uv_signal_start(&P.sigint, on_signal, SIGINT);
 	printf("port=%d\n", port);
 	fflush(stdout);
+	uv_timer_init(P.loop, &P.next);
+	if (P.uac)
+		uv_timer_start(&P.next, start_next, 0, 0);
 	uv_run(P.loop, UV_RUN_DEFAULT);
+	if (P.cur)
+		cv_txn_release(P.cur);
 	for (unsigned i = 0; i < MAX_CALLS; i++)
 		if (P.calls[i].used)
 			call_end(&P.calls[i]);
@@ -309,6 +442,7 @@ int main(int argc, char **argv)
 	uv_close((uv_handle_t *)&P.udp, NULL);
 	uv_close((uv_handle_t *)&P.sigterm, NULL);
 	uv_close((uv_handle_t *)&P.sigint, NULL);
+	uv_close((uv_handle_t *)&P.next, NULL);
 	uv_run(P.loop, UV_RUN_DEFAULT);
 	uv_loop_close(P.loop);
 	return 0;
