@@ -397,8 +397,8 @@ CV_API int cv_cc_queue_stats(struct cv_cc *cc, const char *queue,
 
 struct cv_cc_totals {
 	uint64_t joined, answered, overflowed, abandoned;
-	uint64_t in_progress; /* callers in the engine now */
-	uint64_t bridged;     /* of which bridged */
+	uint64_t in_progress; /* waiting or ringing (not yet answered) */
+	uint64_t bridged;     /* answered and still talking (in answered) */
 };
 CV_API void cv_cc_totals(const struct cv_cc *cc, struct cv_cc_totals *out);
 

@@ -442,8 +442,10 @@ struct cv_tp_sl_params {
 
 /* Answer rx statelessly (RFC 3261 §8.2.6, §18.2.2, RFC 3581 received/rport):
  * OPTIONS -> 200 with Allow/Accept/Supported; ACK -> nothing; other
- * requests -> p->other_status; unparsable requests -> the parser's verdict
- * (400...) or nothing; responses -> nothing. p may be NULL (defaults). */
+ * requests -> p->other_status (Retry-After with 503); responses ->
+ * nothing; unparsable messages are dropped and counted (rej_garbage): the
+ * parser returns no message to build a 400 from. p may be NULL (defaults).
+ * Returns 0, the parse error, or the send error. */
 CV_API int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 				 const struct cv_tp_rx *rx,
 				 const struct cv_tp_sl_params *p);

@@ -80,6 +80,7 @@ struct cc_agent {
 	struct cc_mn mn;
 	struct cv_cc *cc;
 	char *name;
+	uint32_t ord; /* creation order */
 	uint32_t max_calls, wrapup_ms;
 	size_t nskills;
 	uint16_t skill_id[CV_CC_SKILLS_MAX];

@@ -290,7 +290,7 @@ static bool agent_offerable(const struct cc_agent *a)
 static void member_key(const struct cc_member *m, uint64_t *k1, uint64_t *k2)
 {
 	const struct cc_agent *a = m->a;
-	uint64_t ord = (uint64_t)(uintptr_t)a->mn.key; /* stable tie-break */
+	uint64_t ord = a->ord; /* configuration order breaks ties */
 	switch (m->q->strategy) {
 	case CV_CC_RING_ALL:
 	case CV_CC_LONGEST_IDLE:
@@ -534,6 +534,8 @@ static void offer_cancel(struct cc_offer *o, bool notify);
 static void queue_remove(struct cc_caller *c)
 {
 	struct cc_queue *q = c->q;
+	if (c->st == CC_RINGING)
+		c->st = CC_WAITING; /* so that no cancel puts it back */
 	while (c->offers)
 		offer_cancel(c->offers, true);
 	if (cc_hn_in(&c->hn))
@@ -854,13 +856,13 @@ static void offer_answer(struct cc_offer *o)
 	struct cc_queue *q = o->q;
 	uint64_t now = cv_clock_us();
 	uint64_t oid = o->id;
+	c->waited_us = cc_wait_now(c, now);
+	c->st = CC_BRIDGED;
 	offer_detach(o);
 	cv_mem_unref(o);
 	/* ring-all: the others stop ringing, no miss for them */
 	while (c->offers)
 		offer_cancel(c->offers, true);
-	c->waited_us = cc_wait_now(c, now);
-	c->st = CC_BRIDGED;
 	c->agent = a;
 	c->answer_at = now;
 	c->answer_wall = (int64_t)cv_clock_wall_us();
@@ -1248,7 +1250,7 @@ void cv_cc_totals(const struct cv_cc *cc, struct cv_cc_totals *out)
 	out->answered = cc->answered;
 	out->overflowed = cc->overflowed;
 	out->abandoned = cc->abandoned;
-	out->in_progress = cc->callers.n;
+	out->in_progress = cc->callers.n - cc->bridged;
 	out->bridged = cc->bridged;
 }
 

@@ -345,8 +345,15 @@ static void retrans_2xx(struct cv_tmr *t, void *arg)
 int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
 		   const struct cv_txn_resp_params *p)
 {
+	struct cv_sip_msg *req = cv_txn_request(st);
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 16384);
+	/* §12.1.1: a dialog-creating response carries the request's
+	 * Record-Route headers, in order, so the UAC learns the route set */
+	if (status > 100 && status < 300)
+		for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, CV_SIP_HDR_RECORD_ROUTE);
+		     h; h = cv_sip_msg_hdr_next(req, h))
+			cv_buf_printf(&hdrs, "Record-Route: %.*s\r\n", CV_PL_ARG(h->value));
 	extra_headers(d, &hdrs, true);
 	if (p)
 		cv_buf_append_pl(&hdrs, p->headers);
@@ -355,7 +362,6 @@ int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
 		cv_buf_free(&hdrs);
 		return e;
 	}
-	struct cv_sip_msg *req = cv_txn_request(st);
 	struct cv_sip_resp_params rp = {
 		.to_tag = cv_pl_str(d->ltag),
 		.headers = {hdrs.data, hdrs.len},

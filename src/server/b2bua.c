@@ -356,8 +356,21 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	const struct cv_sip_hdr *h;
 	if ((h = cv_sip_msg_hdr(req, CV_SIP_HDR_ALLOW)))
 		cv_buf_printf(&hdrs, "Allow: %.*s\r\n", CV_PL_ARG(h->value));
-	if ((h = cv_sip_msg_hdr(req, CV_SIP_HDR_SUPPORTED)))
-		cv_buf_printf(&hdrs, "Supported: %.*s\r\n", CV_PL_ARG(h->value));
+	/* the caller's option tags, except 100rel: PRACK is not relayed, so
+	 * a callee must not send reliable provisionals (RFC 3262) */
+	struct cv_sip_vals_iter it = {0};
+	struct cv_pl tag;
+	bool first = true;
+	while (cv_sip_msg_vals_next(req, CV_SIP_HDR_SUPPORTED, &it, &tag) == 0) {
+		tag = cv_pl_trim(tag);
+		if (!tag.l || cv_pl_caseeq_str(tag, "100rel"))
+			continue;
+		cv_buf_printf(&hdrs, "%s%.*s", first ? "Supported: " : ", ",
+			      CV_PL_ARG(tag));
+		first = false;
+	}
+	if (!first)
+		cv_buf_append_str(&hdrs, "\r\n");
 	for (size_t i = 0; i < nt; i++) {
 		struct leg *l = &c->legs[c->nlegs];
 		l->kind = UARG_LEG;

@@ -52,4 +52,5 @@ def test(tmp):
     assert answer_us > 0
 
 
-run(test)
+if __name__ == "__main__":
+    run(test)

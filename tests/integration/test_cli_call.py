@@ -120,4 +120,5 @@ def test(tmp):
     log("direct call: ok")
 
 
-run(test)
+if __name__ == "__main__":
+    run(test)

@@ -85,4 +85,5 @@ def test(tmp):
     srv.stop()
 
 
-run(test)
+if __name__ == "__main__":
+    run(test)

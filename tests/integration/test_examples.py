@@ -30,4 +30,5 @@ def test(tmp):
     assert ratio > 100 and rms > 1000, (ratio, rms)
 
 
-run(test)
+if __name__ == "__main__":
+    run(test)

@@ -147,6 +147,10 @@ def case_wrong_password(tmp, srv):
     assert st == 403, st
     for u in (a, b, c):
         u.close()
+    # let the ACK of that 403 arrive before the stop: a datagram handed
+    # between workers while they stop is not freed (runtime issue,
+    # reported in docs/server.md)
+    time.sleep(0.3)
     srv.stop()
     stats = re.search(r"server stats: .*", srv.log()).group(0)
     log(stats)
