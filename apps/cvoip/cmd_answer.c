@@ -359,8 +359,9 @@ int cvoip_cmd_answer(int argc, char **argv)
 		cli_error("--auth-stdin: expected USER:PASS on standard input");
 		return CVOIP_EXIT_USAGE;
 	}
-	if (x.media.play && access(x.media.play, R_OK) != 0) {
-		cli_error("cannot read %s", x.media.play);
+	char why[256];
+	if (cv_client_media_check(&x.media, why, sizeof(why)) != 0) {
+		cli_error("%s", why);
 		return CVOIP_EXIT_USAGE;
 	}
 	cli_out.tty = isatty(1);

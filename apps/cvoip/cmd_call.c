@@ -297,8 +297,9 @@ int cvoip_cmd_call(int argc, char **argv)
 		cli_error("--auth-stdin: expected USER:PASS on standard input");
 		return CVOIP_EXIT_USAGE;
 	}
-	if (x.p.media.play && access(x.p.media.play, R_OK) != 0) {
-		cli_error("cannot read %s", x.p.media.play);
+	char why[256];
+	if (cv_client_media_check(&x.p.media, why, sizeof(why)) != 0) {
+		cli_error("%s", why);
 		return CVOIP_EXIT_USAGE;
 	}
 	cli_out.tty = isatty(1);

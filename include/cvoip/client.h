@@ -72,6 +72,12 @@ struct cv_client_params {
 	void *arg;
 };
 
+/* Checks media options before a call (any thread): the file to play
+ * opens as audio, every codec name is known, the recording's folder is
+ * writable. 0, or an error with a one-line reason in why. */
+CV_API int cv_client_media_check(const struct cv_client_media *m, char *why,
+				 size_t size);
+
 CV_API int cv_client_create(struct cv_client **clp,
 			    const struct cv_client_params *p);
 /* Runs until cv_client_stop(); start(cl, arg) runs first on the worker. */
@@ -111,6 +117,8 @@ CV_API int cv_ccall_answer(struct cv_ccall *cc, const struct cv_client_media *m)
 CV_API int cv_ccall_reject(struct cv_ccall *cc, uint16_t status);
 CV_API int cv_ccall_hangup(struct cv_ccall *cc);
 CV_API int cv_ccall_hold(struct cv_ccall *cc, bool hold);
+/* Mute: send silence instead of the source (the stream keeps running). */
+CV_API int cv_ccall_mute(struct cv_ccall *cc, bool mute);
 /* RFC 4733 when negotiated, else SIP INFO (one digit each 250 ms). */
 CV_API int cv_ccall_send_dtmf(struct cv_ccall *cc, const char *digits);
 CV_API int cv_ccall_quality(struct cv_ccall *cc, struct cv_ccall_quality *q);

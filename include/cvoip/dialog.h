@@ -121,6 +121,8 @@ struct cv_ua_req {
 	struct cv_pl body;
 	const struct cv_txn_addr *dst; /* required */
 	void *uarg;                    /* cv_txn_uarg() of the transaction */
+	int max_forwards;              /* 0: 70; negative: 0 (a B2BUA passes
+					* the incoming value - 1, §16.6 step 3) */
 };
 
 /* Builds (Via with our sent-by for dst, Max-Forwards, Contact with our

@@ -668,7 +668,8 @@ struct cv_rtp_relay_stats {
 
 CV_API int cv_rtp_relay_create(struct cv_rtp_relay **rp,
 			       const struct cv_rtp_relay_params *p);
-/* Closes every stream; memory goes once the loop has closed the poll. */
+/* Destroys every stream still open (their pointers become invalid);
+ * memory goes once the loop has closed the socket handles. */
 CV_API void cv_rtp_relay_destroy(struct cv_rtp_relay *r);
 CV_API void cv_rtp_relay_stats(const struct cv_rtp_relay *r,
 			       struct cv_rtp_relay_stats *out);

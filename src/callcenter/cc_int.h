@@ -73,7 +73,6 @@ struct cc_member {
 	uint64_t last_offer;	/* round-robin: engine offer sequence */
 	uint64_t answered;	/* fewest-calls */
 	uint64_t talk_us;	/* least-talk-time */
-	uint64_t rnd;		/* random: drawn at each (re)entry */
 };
 
 struct cc_agent {

@@ -153,7 +153,7 @@ static int validate(const struct cv_cc *cc, const struct cv_cc_config *cfg,
 					    "queue '%s': relaxation step %zu: "
 					    "drop %u is not in 0..9 (use any)",
 					    q->name, k + 1, r->drop);
-			if (p && (p->any || r->drop < p->drop))
+			if (p && (p->any || (!r->any && r->drop < p->drop)))
 				return fail(err, -1, qi, CV_ECONFIG,
 					    "queue '%s': relaxation step %zu "
 					    "tightens the requirements",

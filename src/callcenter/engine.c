@@ -309,9 +309,9 @@ static void member_key(const struct cc_member *m, uint64_t *k1, uint64_t *k2)
 		*k1 = m->talk_us;
 		*k2 = a->idle_since;
 		break;
-	case CV_CC_RANDOM:
-		*k1 = m->rnd;
-		*k2 = ord;
+	case CV_CC_RANDOM: /* the pick is by index, see dispatch() */
+		*k1 = ord;
+		*k2 = 0;
 		break;
 	case CV_CC_SKILLS_BASED:
 	default:
@@ -331,8 +331,6 @@ static void agent_sync(struct cc_agent *a)
 		struct cc_member *m = a->mem[i];
 		struct cc_queue *q = m->q;
 		uint64_t k1, k2;
-		if (off && q->strategy == CV_CC_RANDOM && !cc_hn_in(&m->hn[0]))
-			m->rnd = rng_next(a->cc); /* a fresh draw per entry */
 		member_key(m, &k1, &k2);
 		for (size_t t = 0; t < q->nsteps; t++) {
 			struct cc_hn *hn = &m->hn[t];
@@ -939,6 +937,12 @@ static void dispatch(struct cv_cc *cc, struct cc_queue *q)
 				struct cc_member *m = q->agents[0].v[0]->owner;
 				offer_make(q, c, m->a);
 			}
+		} else if (q->strategy == CV_CC_RANDOM) {
+			/* the heap array holds exactly the offerable members:
+			 * a uniform index is a uniform pick, O(1) */
+			struct cc_heap *h = &q->agents[bt];
+			struct cc_member *m = h->v[rng_next(cc) % h->n]->owner;
+			offer_make(q, c, m->a);
 		} else {
 			struct cc_member *m = cc_heap_min(&q->agents[bt])->owner;
 			offer_make(q, c, m->a);

@@ -83,10 +83,9 @@ void cc_heap_remove(struct cc_heap *h, struct cc_hn *x)
 		sift_down(h, i);
 }
 
+/* Frees the array only: the nodes may be gone already (engine teardown). */
 void cc_heap_free(struct cc_heap *h)
 {
-	for (size_t i = 0; i < h->n; i++)
-		h->v[i]->idx = SIZE_MAX;
 	free(h->v);
 	h->v = NULL;
 	h->n = h->cap = 0;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cvoip/client.h"
 #include "cvoip/media.h"
@@ -34,6 +35,7 @@ struct cv_client {
 };
 
 struct cv_ccall {
+	bool muted;
 	struct cv_client *cl;
 	struct cv_ccall *next, *prev; /* the client's calls */
 	struct cv_call *call;
@@ -64,6 +66,19 @@ static const struct cv_media_stream_handlers stream_handlers = {
 	.dtmf = on_stream_dtmf,
 };
 
+/* The stream's source while not muted is rebuilt from the media options,
+ * so a file restarts from the top after an unmute. */
+static int make_source(struct cv_ccall *cc, struct cv_asrc **src)
+{
+	if (cc->play && !cc->muted)
+		return cv_asrc_file(src, cc->play, true);
+	if (cc->tone_hz > 0 && !cc->muted) {
+		struct cv_tone_params tp = {.freq1 = cc->tone_hz, .level_dbm0 = -10};
+		return cv_asrc_tone(src, &tp);
+	}
+	return cv_asrc_silence(src);
+}
+
 static int ensure_stream(struct cv_ccall *cc)
 {
 	if (cc->ms)
@@ -83,14 +98,7 @@ static int ensure_stream(struct cv_ccall *cc)
 	if (err)
 		return err;
 	struct cv_asrc *src = NULL;
-	if (cc->play) {
-		err = cv_asrc_file(&src, cc->play, true);
-	} else if (cc->tone_hz > 0) {
-		struct cv_tone_params tp = {.freq1 = cc->tone_hz, .level_dbm0 = -10};
-		err = cv_asrc_tone(&src, &tp);
-	} else {
-		err = cv_asrc_silence(&src);
-	}
+	err = make_source(cc, &src);
 	if (err)
 		return err;
 	cv_media_stream_set_source(cc->ms, src);
@@ -422,6 +430,54 @@ int cv_ccall_hangup(struct cv_ccall *cc)
 int cv_ccall_hold(struct cv_ccall *cc, bool hold)
 {
 	return cv_call_hold(cc->call, hold);
+}
+
+int cv_ccall_mute(struct cv_ccall *cc, bool mute)
+{
+	cc->muted = mute;
+	if (!cc->ms)
+		return 0;
+	struct cv_asrc *src = NULL;
+	int err = make_source(cc, &src);
+	if (err)
+		return err;
+	cv_media_stream_set_source(cc->ms, src);
+	cv_mem_unref(src);
+	return 0;
+}
+
+int cv_client_media_check(const struct cv_client_media *m, char *why, size_t size)
+{
+	if (m->play) {
+		struct cv_asrc *src = NULL;
+		int err = cv_asrc_file(&src, m->play, false);
+		if (err) {
+			snprintf(why, size, "%s: not a readable audio file", m->play);
+			return err;
+		}
+		cv_mem_unref(src);
+	}
+	for (size_t i = 0; i < m->ncodecs; i++) {
+		if (!cv_codec_find(cv_pl_str(m->codecs[i]), 0, 0)) {
+			snprintf(why, size, "unknown codec '%s' (known: PCMU, PCMA, G722, opus, G729, L16)",
+				 m->codecs[i]);
+			return CV_ENOTFOUND;
+		}
+	}
+	if (m->record) {
+		char dir[1024];
+		snprintf(dir, sizeof(dir), "%s", m->record);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		else
+			snprintf(dir, sizeof(dir), ".");
+		if (access(dir[0] ? dir : "/", W_OK) != 0) {
+			snprintf(why, size, "%s: folder not writable", m->record);
+			return -errno;
+		}
+	}
+	return 0;
 }
 
 int cv_ccall_send_dtmf(struct cv_ccall *cc, const char *digits)

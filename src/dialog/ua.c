@@ -444,6 +444,7 @@ int cv_ua_request(struct cv_ua *ua, const struct cv_ua_req *r,
 		.to_display = r->to_display,
 		.call_id = call_id,
 		.cseq = r->cseq ? r->cseq : 1,
+		.max_forwards = r->max_forwards,
 		.contact = r->no_contact ? (struct cv_pl)CV_PL_INIT
 					 : cv_pl_str(contact_val),
 		.route = r->route,

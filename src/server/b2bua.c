@@ -289,6 +289,13 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	const struct cv_srv_user *user;
 	if (srv_authenticate(sw, st, req, true, &user) != 0)
 		return;
+	/* RFC 3261 §16.6 step 3 / §16.3 step 2, kept by the B2BUA so that a
+	 * loop (through trunks, or a contact pointing back at us) ends */
+	if (req->max_forwards == 0) {
+		srv_reply(st, 483, "Too Many Hops", NULL);
+		return;
+	}
+	int mf = req->max_forwards < 0 ? 70 : req->max_forwards - 1;
 	struct cv_sip_uri ruri;
 	if (cv_sip_msg_ruri(req, &ruri) != 0 || !ruri.user.l) {
 		srv_reply(st, 404, NULL, NULL);
@@ -391,6 +398,7 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 			.body = offer,
 			.dst = &targets[i].dst,
 			.uarg = l,
+			.max_forwards = mf ? mf : -1,
 		};
 		err = cv_ua_request(sw->ua, &r, &l->ct);
 		reg_target_clear(&targets[i]);

@@ -19,7 +19,9 @@
 
 void media_free(struct srv_worker *sw, struct call_media *m)
 {
-	for (unsigned i = 0; i < m->n; i++) {
+	for (unsigned i = 0; i < CALL_MAX_STREAMS; i++) {
+		if (!m->st[i])
+			continue;
 		struct cv_rtp_relay_leg_stats a = {0}, b = {0};
 		cv_rtp_relay_stream_stats(m->st[i], CV_RTP_RELAY_A, &a);
 		cv_rtp_relay_stream_stats(m->st[i], CV_RTP_RELAY_B, &b);
@@ -27,6 +29,7 @@ void media_free(struct srv_worker *sw, struct call_media *m)
 					       a.rtcp_tx + b.rtcp_tx;
 		sw->srv->st_relay_streams--;
 		cv_rtp_relay_stream_destroy(m->st[i]);
+		m->st[i] = NULL;
 	}
 	m->n = 0;
 }
@@ -117,11 +120,9 @@ static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 		anch[i] = false;
 		if (i >= CALL_MAX_STREAMS || !anchorable(md))
 			continue;
-		if (i >= m->n) {
-			/* streams are created in m-line order: a new m-line
-			 * (RFC 3264 §8.1) gets the next one */
-			if (i != m->n)
-				continue;
+		if (!m->st[i]) {
+			/* one stream per m-line index (RFC 3264 keeps the
+			 * order; a new m-line, §8.1, gets a new one) */
 			char codec[64];
 			codec_of(md, codec, sizeof(codec));
 			uint32_t rate = md->nfmts ? md->fmts[0].clock_rate : 0;
@@ -156,10 +157,11 @@ static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 		rtp_port[i] = sa_port(&lrtp);
 		rtcp_port[i] = sa_port(&lrtcp);
 		anch[i] = true;
-		if (i == 0 && from == 1)
+		bool first = true;
+		for (uint32_t k = 0; k < i; k++)
+			first = first && !m->st[k];
+		if (first && (from == 1 || !m->codec[0]))
 			codec_of(md, m->codec, sizeof(m->codec)); /* the answer's */
-		else if (i == 0 && !m->codec[0])
-			codec_of(md, m->codec, sizeof(m->codec));
 	}
 	return 0;
 }
@@ -251,10 +253,12 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 void media_leg_stats(const struct call_media *m, int leg,
 		     struct cv_store_cdr_leg *out)
 {
-	if (!m->n)
-		return;
+	/* the first anchored m-line (normally the audio) */
+	const struct cv_rtp_relay_stream *st = NULL;
+	for (unsigned i = 0; i < CALL_MAX_STREAMS && !st; i++)
+		st = m->st[i];
 	struct cv_rtp_relay_leg_stats ls;
-	if (cv_rtp_relay_stream_stats(m->st[0], (enum cv_rtp_relay_leg)leg, &ls))
+	if (!st || cv_rtp_relay_stream_stats(st, (enum cv_rtp_relay_leg)leg, &ls))
 		return;
 	out->codec = m->codec;
 	out->pkts_recv = ls.rx_packets;

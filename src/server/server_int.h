@@ -60,12 +60,12 @@ struct fail_slot {
 	uint32_t count;
 };
 
-/* A call's anchored media: one relay stream per RTP m-line (leg A =
- * caller side, B = callee side). */
+/* A call's anchored media: one relay stream per RTP m-line, indexed by
+ * m-line (leg A = caller side, B = callee side). */
 #define CALL_MAX_STREAMS 4
 struct call_media {
 	struct cv_rtp_relay_stream *st[CALL_MAX_STREAMS];
-	unsigned n;
+	unsigned n;                     /* streams open */
 	bool off;                       /* not anchored: SDP passed as is */
 	char adv[2][INET6_ADDRSTRLEN];  /* relay address told to A / to B */
 	char codec[64];                 /* first format of the first m-line */

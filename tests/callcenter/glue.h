@@ -191,6 +191,17 @@ static inline const char *g_ringing(const struct glue *g, uint64_t caller)
 	return NULL;
 }
 
+/* Reports the result of the ringing offer to `agent` as the glue would. */
+static inline int g_report(struct glue *g, const char *agent,
+			   enum cv_cc_offer_res res)
+{
+	uint64_t id = g_offer_to(g, agent);
+	if (!id)
+		return CV_ENOTFOUND;
+	g_pend_del(g, id);
+	return cv_cc_offer_result(g->cc, id, res);
+}
+
 static inline size_t g_count(const struct glue *g, enum g_kind k)
 {
 	size_t n = 0;

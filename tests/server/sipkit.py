@@ -150,14 +150,14 @@ class UdpUa:
         self.sock.sendto(text.encode(), self.server)
 
     def request(self, method, ruri, headers=(), body="", auth=None, branch=None,
-                call_id=None, cseq=None, to_tag=None):
+                call_id=None, cseq=None, to_tag=None, max_forwards=70):
         if cseq is None:
             self.cseq += 1
             cseq = self.cseq
         branch = branch or "z9hG4bK" + token(12)
         lines = ["%s %s SIP/2.0" % (method, ruri),
                  "Via: SIP/2.0/UDP %s:%d;branch=%s;rport" % (self.host, self.port, branch),
-                 "Max-Forwards: 70",
+                 "Max-Forwards: %d" % max_forwards,
                  "From: <sip:%s@127.0.0.1>;tag=%s" % (self.user, self.tag),
                  "To: <sip:%s@127.0.0.1>%s" % (self.user if method == "REGISTER" else ruri.split(":")[1].split("@")[0],
                                               ";tag=" + to_tag if to_tag else ""),
@@ -243,7 +243,7 @@ class UdpUa:
         self.request("ACK", ruri, branch=branch, cseq=cseq,
                      to_tag=to_tag.group(1) if to_tag else None)
 
-    def invite_status(self, password, callee, timeout=8.0):
+    def invite_status(self, password, callee, timeout=8.0, max_forwards=70):
         """INVITE callee through the server (407 answered with digest);
         the final status, the failure ACKed. For calls that fail."""
         ruri = "sip:%s@127.0.0.1:%d" % (callee, self.server[1])
@@ -259,7 +259,7 @@ class UdpUa:
             return r.status
         auth = self.authorization(r.get("proxy-authenticate"), "INVITE", ruri, password,
                                   header="Proxy-Authorization")
-        b = self.request("INVITE", ruri, hdrs, body=sdp, auth=auth)
+        b = self.request("INVITE", ruri, hdrs, body=sdp, auth=auth, max_forwards=max_forwards)
         r = self.recv(timeout)
         assert r is not None, "no answer to the authenticated INVITE"
         if r.status >= 300:

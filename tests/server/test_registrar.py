@@ -93,6 +93,9 @@ def case_expiry(tmp, srv):
     # registered user without a live binding: 480
     st = caller.invite_status("alice-secret", "bob")
     assert st == 480, st
+    # Max-Forwards 0 is not forwarded (RFC 3261 §16.3 step 2)
+    st = caller.invite_status("alice-secret", "bob", max_forwards=0)
+    assert st == 483, st
     ua.close()
     caller.close()
 

@@ -114,7 +114,10 @@ static void test_offer_answer(void **state)
 	char rtcp[32];
 	snprintf(rtcp, sizeof(rtcp), "a=rtcp:%u\r\n", pa + 1);
 	assert_non_null(strstr(out, rtcp));
-	assert_int_equal(f->m.n, 1); /* video m-line 3 has no stream: not in order */
+	assert_int_equal(f->m.n, 2); /* audio and the second video */
+	assert_null(f->m.st[1]);
+	unsigned pv = mport(strstr(out, "m=video 0") + 5, "video");
+	assert_true(pv >= 41000 && pv <= 41999 && pv != pa);
 	/* answer from B: A is told the A-side ports, distinct from B's */
 	static const char answer[] =
 		"v=0\r\no=bob 2 2 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
@@ -193,8 +196,9 @@ static void test_rtp_crosses(void **state)
 	struct cv_rtp_hdr h = {.pt = 0, .seq = 1, .ts = 160, .ssrc = 0x1234};
 	uint8_t payload[160];
 	memset(payload, 0xff, sizeof(payload));
-	int n = cv_rtp_build(pkt, sizeof(pkt), &h, payload, sizeof(payload));
-	assert_true(n > 0);
+	size_t len = 0;
+	assert_int_equal(cv_rtp_build(pkt, sizeof(pkt), &h, payload, sizeof(payload), &len), 0);
+	ssize_t n = (ssize_t)len;
 	struct sockaddr_in relay_a = {.sin_family = AF_INET,
 				      .sin_port = htons((uint16_t)mport(to_a, "audio"))};
 	relay_a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
