@@ -67,6 +67,8 @@ def flow_call(tmp, srv):
     relay_b = {p for p in pb if lo <= p <= hi}
     assert relay_a and relay_b and not relay_a & relay_b, (pa, pb)
     assert not (pa - relay_a) & pb and not (pb - relay_b) & pa, "an endpoint port crossed over"
+    # the B leg carries the caller's Max-Forwards minus one
+    assert "Max-Forwards: 69" in bob.messages(), "Max-Forwards not decremented"
 
 
 def flow_404(tmp, srv):
