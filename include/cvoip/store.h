@@ -53,6 +53,7 @@ extern "C" {
 
 #define CV_STORE_DEFAULT_URL	"sqlite:var/cvoip.db"
 #define CV_STORE_SCHEMA_VERSION 2
+#define CV_STORE_NO_LINGER UINT32_MAX
 
 /* Input bounds: longer text is refused with CV_ETOOBIG. */
 #define CV_STORE_NAME_MAX      256 /* user, realm, agent, queue, skill, trunk... */
@@ -75,6 +76,11 @@ struct cv_store_params {
 	uint32_t busy_timeout_ms;   /* SQLite lock wait; 0: 5000 */
 	uint32_t batch_max;	    /* requests per transaction (group commit);
 				     * 0: 64, 1: one transaction each */
+	/* Fire-and-forget writes (no completion, not synchronous) wait up to
+	 * this long for company, so that a busy registrar or CDR writer
+	 * shares commits and thread wake-ups; a request with a completion
+	 * ends the wait at once. 0: 5 ms; CV_STORE_NO_LINGER: none. */
+	uint32_t linger_ms;
 };
 
 /* Opens the database, applies pending schema migrations and starts the

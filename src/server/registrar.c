@@ -177,6 +177,7 @@ int cv_srv_load_bindings(struct cv_srv *s)
 		b->q = sb->q;
 		b->reg_id = sb->reg_id;
 		b->expires_wall_us = sb->expires_us;
+		b->stored_expires_us = sb->expires_us;
 		b->expires_ms = cv_clock_ms() + (uint64_t)(sb->expires_us - now) / 1000;
 		struct cv_tp_addr ta;
 		enum cv_tp_kind kind = CV_TP_UDP;
@@ -414,6 +415,19 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 			a->n++;
 			r->nbindings++;
 		}
+		/* Write-behind: a refresh that changes nothing but the expiry is
+		 * written only when the stored expiry lags by more than a
+		 * quarter of the lifetime (at least 60 s), so a restart loses
+		 * at most that much of a binding's time while a busy registrar
+		 * does not write every refresh (docs/server.md). */
+		bool changed = !b->contact ||
+			       !cv_pl_eq_str(ci->c.addr.uri, b->contact) ||
+			       !cv_pl_eq_str(ci->c.instance, b->instance) ||
+			       b->src.kind != src->kind ||
+			       memcmp(&b->src.remote, &src->remote, sizeof(src->remote)) != 0;
+		int64_t new_exp = now_wall + (int64_t)ci->expires * 1000000;
+		int64_t slack = CV_MAX((int64_t)60000000, (int64_t)ci->expires * 250000);
+		bool write = changed || new_exp - b->stored_expires_us > slack;
 		char *contact = cv_pl_strdup(ci->c.addr.uri);
 		char *cid = cv_pl_strdup(req->call_id);
 		char *inst = cv_pl_strdup(ci->c.instance);
@@ -451,7 +465,10 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 		b->src = *src;
 		if (b->src.conn)
 			cv_tp_conn_ref(b->src.conn);
-		persist(s, aor_name, b, false);
+		if (write) {
+			persist(s, aor_name, b, false);
+			b->stored_expires_us = b->expires_wall_us;
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	free(aor_name);

@@ -21,6 +21,7 @@ struct binding {
 	uint32_t cseq;
 	uint64_t expires_ms;     /* monotonic (cv_clock_ms) */
 	int64_t expires_wall_us;
+	int64_t stored_expires_us; /* the expiry the store holds (0: none) */
 	uint16_t q;
 	char *instance;
 	uint32_t reg_id;

@@ -143,6 +143,9 @@ struct shard {
 	pthread_cond_t cond;
 	struct store_req *head, *tail;
 	size_t len;
+	size_t urgent;   /* queued requests someone waits for */
+	bool idle;       /* the thread sleeps with nothing queued */
+	bool lingering;  /* the thread waits for more fire-and-forget work */
 	bool stop;
 	struct db db;
 	_Atomic bool up;
@@ -569,11 +572,18 @@ static void try_reconnect(struct shard *sh)
 	CV_INFO(MOD, "database connection %u restored", sh->index);
 }
 
+static bool req_urgent(const struct store_req *r)
+{
+	return r->wait || r->client;
+}
+
 static struct store_req *take_batch(struct shard *sh, uint32_t max)
 {
 	struct store_req *head = sh->head, *last = NULL, *r = head;
 	uint32_t n = 0;
 	while (r && n < max) {
+		if (req_urgent(r))
+			sh->urgent--;
 		last = r;
 		r = r->next;
 		n++;
@@ -599,7 +609,9 @@ static void *shard_main(void *arg)
 			bool idle_work = sh->db.down || !atomic_load(&sh->up) ||
 					 (sh->index == 0 && retry_pending(s));
 			if (!idle_work) {
+				sh->idle = true;
 				pthread_cond_wait(&sh->cond, &sh->mu);
+				sh->idle = false;
 				continue;
 			}
 			struct timespec ts;
@@ -610,6 +622,24 @@ static void *shard_main(void *arg)
 			ts.tv_nsec = (long)(ns % 1000000000u);
 			pthread_cond_timedwait(&sh->cond, &sh->mu, &ts);
 			break;
+		}
+		/* Group commit: fire-and-forget writes wait a little for more
+		 * (bounded by linger_ms and batch_max); anything someone waits
+		 * for ends the wait. */
+		if (sh->head && !sh->stop && !sh->urgent && s->p.linger_ms &&
+		    s->p.linger_ms != CV_STORE_NO_LINGER &&
+		    sh->len < s->p.batch_max && !sh->db.down) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			uint64_t ns = (uint64_t)ts.tv_nsec +
+				      (uint64_t)s->p.linger_ms * 1000000u;
+			ts.tv_sec += (time_t)(ns / 1000000000u);
+			ts.tv_nsec = (long)(ns % 1000000000u);
+			sh->lingering = true;
+			while (!sh->stop && !sh->urgent && sh->len < s->p.batch_max &&
+			       pthread_cond_timedwait(&sh->cond, &sh->mu, &ts) == 0)
+				;
+			sh->lingering = false;
 		}
 		struct store_req *batch = take_batch(sh, s->p.batch_max);
 		bool stop = sh->stop && !sh->head;
@@ -698,7 +728,13 @@ int req_submit(struct cv_store *s, struct store_req *r,
 		sh->head = r;
 	sh->tail = r;
 	sh->len++;
-	pthread_cond_signal(&sh->cond);
+	bool urgent = req_urgent(r);
+	if (urgent)
+		sh->urgent++;
+	/* Wake the thread only when it has to act: it sleeps idle, or it
+	 * lingers and this request cannot wait or fills the batch. */
+	if (sh->idle || (sh->lingering && (urgent || sh->len >= s->p.batch_max)))
+		pthread_cond_signal(&sh->cond);
 	pthread_mutex_unlock(&sh->mu);
 queued:
 	if (!sync)
@@ -833,6 +869,8 @@ int cv_store_open(struct cv_store **sp, const struct cv_store_params *p)
 		s->p.busy_timeout_ms = 5000;
 	if (!s->p.batch_max)
 		s->p.batch_max = 64;
+	if (!s->p.linger_ms)
+		s->p.linger_ms = 5;
 	s->nshards = n;
 	s->shards = calloc(n, sizeof(*s->shards));
 	if (!s->url || !s->shards) {
