@@ -120,14 +120,36 @@ int ua_send_request(struct cv_ua *ua, const struct cv_txn_addr *dst,
 	return cv_tp_send(ua->tp, ua->w, &sp, buf, len);
 }
 
+/* A request of a client transaction that went to a connection still
+ * being opened: a late failure (refused, TLS handshake) fails the
+ * transaction now (local 503, §17.1.4) instead of at Timer B/F. */
+static void request_sent(int err, void *arg)
+{
+	struct cv_txn *t = arg;
+	if (err)
+		cv_txn_transport_error(t, err);
+	cv_mem_unref(t);
+}
+
 static int tx_send(const struct cv_txn_out *out, bool *reliable, void *arg)
 {
 	struct cv_ua *ua = arg;
-	*reliable = cv_tp_kind_is_stream((enum cv_tp_kind)out->dst->kind);
+	const struct cv_txn_addr *d = out->dst;
+	*reliable = cv_tp_kind_is_stream((enum cv_tp_kind)d->kind);
 	if (out->response)
-		return ua_send_response(ua, out->req, out->dst, out->buf,
-					out->len);
-	return ua_send_request(ua, out->dst, out->buf, out->len);
+		return ua_send_response(ua, out->req, d, out->buf, out->len);
+	if (!out->txn || d->kind == CV_TP_UDP)
+		return ua_send_request(ua, d, out->buf, out->len);
+	struct cv_tp_send_params sp = {.conn = d->conn,
+				       .kind = (enum cv_tp_kind)d->kind,
+				       .done = request_sent,
+				       .arg = cv_mem_ref(out->txn)};
+	sa_to_tp(&sp.dst, &d->remote);
+	sa_to_tp(&sp.local, &d->local);
+	int err = cv_tp_send(ua->tp, ua->w, &sp, out->buf, out->len);
+	if (err)
+		cv_mem_unref(out->txn); /* done is not called on an immediate error */
+	return err;
 }
 
 int ua_via_for(struct cv_ua *ua, const struct cv_txn_addr *dst,
