@@ -5,7 +5,7 @@
 # SIPp at fixed rates, interleaved, 3 trials each (BENCHMARKING.md).
 # Prints server CPU microseconds per message (median, min-max) and the
 # cost above the floor.
-#   bench/transport/run.sh BUILD_DIR [RATES] [SECONDS] [TRIALS]
+#   [SERVERS="floor cvoip1 ..."] bench/transport/run.sh BUILD_DIR [RATES] [SECONDS] [TRIALS]
 set -u
 BD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 RATES=${2:-"2000 4000"}
@@ -71,12 +71,12 @@ printf "%-16s %6s %22s %16s\n" server rate "us/msg median (min-max)" "above floo
 for rate in $RATES; do
 	declare -A res=()
 	for i in $(seq $TRIALS); do
-		for s in floor cvoip1 kamailio cvoip2 cvoip1-nobatch; do
+		for s in ${SERVERS:-floor cvoip1 kamailio cvoip2 cvoip1-nobatch}; do
 			res[$s]="${res[$s]:-} $(trial $s $rate)"
 		done
 	done
 	fl=$(echo ${res[floor]} | tr ' ' '\n' | grep -v invalid | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-	for s in floor cvoip1 cvoip2 cvoip1-nobatch kamailio; do
+	for s in ${SERVERS:-floor cvoip1 cvoip2 cvoip1-nobatch kamailio}; do
 		v=$(echo ${res[$s]} | tr ' ' '\n' | grep -v invalid | sort -n)
 		nv=$(echo "$v" | grep -c .)
 		if [ "$nv" -eq 0 ]; then printf "%-16s %6s %22s\n" $s $rate "invalid"; continue; fi
