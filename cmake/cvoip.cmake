@@ -131,7 +131,7 @@ function(cv_fuzzer name)
     if(CV_FUZZ_DIR)
       add_test(NAME ${name}_short
                COMMAND ${CMAKE_SOURCE_DIR}/fuzz/run_short.sh
-                       ${CV_FUZZ_DIR}/${name} ${F_CORPUS} 20)
+                       ${CV_FUZZ_DIR}/${name} ${F_CORPUS} 10)
       set_tests_properties(${name}_short PROPERTIES TIMEOUT 90 LABELS fuzz)
     endif()
   endif()

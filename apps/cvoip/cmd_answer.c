@@ -14,6 +14,8 @@ struct answer_ctx;
 struct acall {
 	struct acall *next;
 	struct cv_ccall *cc;
+	struct cv_ccall *old;      /* replaced by cc (transfer) */
+	bool new_answered;
 	uv_timer_t answer_tmr, hangup_tmr;
 	int open_timers;
 	bool answered, ended;
@@ -36,6 +38,7 @@ struct answer_ctx {
 	bool stopping;
 	bool registering;
 	int exit_code;
+	uint32_t session_expires, min_se;
 };
 
 static void usage(FILE *f)
@@ -62,6 +65,9 @@ static void usage(FILE *f)
 		"  --duration S             hang up S seconds after answering (default: wait)\n"
 		"  --max-calls N            exit after N calls (default 1; 0 = never)\n"
 		"  --media-addr IP          address for RTP and SDP\n"
+		"  --session-expires S      session timer to ask for (RFC 4028; default 1800)\n"
+		"  --min-se S               smallest session timer we accept (default 90;\n"
+		"                           smaller ones get 422)\n"
 		"  --json                   one JSON event per line\n"
 		"  -h, --help               this text\n"
 		"\n"
@@ -118,7 +124,7 @@ static void timer_closed(uv_handle_t *h)
 static struct acall *acall_of(struct answer_ctx *x, struct cv_ccall *cc)
 {
 	for (struct acall *a = x->calls; a; a = a->next)
-		if (a->cc == cc)
+		if (a->cc == cc || (cc && a->old == cc))
 			return a;
 	return NULL;
 }
@@ -194,6 +200,31 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 	struct acall *s = acall_of(x, cc);
 	if (!s)
 		return;
+	if (cc == s->old) {
+		cli_event(json_pack("{s:s,s:s,s:s,s:i,s:s}", "event", "state", "call",
+				    "replaced", "state", cv_call_state_name(st), "status",
+				    status, "reason", reason ? reason : ""),
+			  "replaced call %s: %u %s", cv_call_state_name(st), status,
+			  reason ? reason : "");
+		if (st == CV_CALL_ENDED) {
+			cv_ccall_release(cc);
+			s->old = NULL;
+		}
+		return;
+	}
+	if (s->old && st == CV_CALL_ANSWERED)
+		s->new_answered = true;
+	if (s->old && st == CV_CALL_ENDED && !s->new_answered) {
+		/* the call to the transfer target failed: the old one goes on */
+		cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "transfer_failed",
+				    "state", cv_call_state_name(st), "status", status,
+				    "reason", reason ? reason : ""),
+			  "transfer call ended: %u %s", status, reason ? reason : "");
+		cv_ccall_release(cc);
+		s->cc = s->old;
+		s->old = NULL;
+		return;
+	}
 	cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state", "state",
 			    cv_call_state_name(st), "status", status, "reason",
 			    reason ? reason : ""),
@@ -222,6 +253,10 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 	uv_timer_stop(&s->hangup_tmr);
 	cv_ccall_release(cc);
 	s->cc = NULL;
+	if (s->old) { /* no callbacks for it after this */
+		cv_ccall_release(s->old);
+		s->old = NULL;
+	}
 	uv_close((uv_handle_t *)&s->answer_tmr, timer_closed);
 	uv_close((uv_handle_t *)&s->hangup_tmr, timer_closed);
 	x->calls_done++;
@@ -250,6 +285,36 @@ static void on_reg(struct cv_client *cl, bool registered, uint16_t status,
 	}
 }
 
+static void on_transferred(struct cv_client *cl, struct cv_ccall *old_cc,
+			   struct cv_ccall *new_cc, void *arg)
+{
+	struct answer_ctx *x = arg;
+	struct acall *a = acall_of(x, old_cc);
+	if (!a || a->cc != old_cc || a->old) {
+		cv_ccall_hangup(new_cc);
+		cv_ccall_release(new_cc);
+		return;
+	}
+	cli_event(json_pack("{s:s}", "event", "transferred"), "call transferred");
+	a->old = old_cc;
+	a->cc = new_cc;
+	a->new_answered = false;
+}
+
+static void on_message(struct cv_client *cl, const char *from, const char *ctype,
+		       const char *body, size_t len, void *arg)
+{
+	cli_event(json_pack("{s:s,s:s,s:s,s:s#}", "event", "message", "from", from,
+			    "content_type", ctype, "body", body, len),
+		  "message from %s: %.*s", from, (int)len, body);
+}
+
+static void on_media(struct cv_ccall *cc, const char *dir, const char *codec, void *arg)
+{
+	cli_event(json_pack("{s:s,s:s,s:s}", "event", "media", "dir", dir, "codec", codec),
+		  "media: %s %s", dir, codec);
+}
+
 static void on_dtmf(struct cv_ccall *cc, char digit, void *arg)
 {
 	cli_event(json_pack("{s:s,s:s#}", "event", "dtmf", "digit", &digit, (size_t)1),
@@ -259,9 +324,12 @@ static void on_dtmf(struct cv_ccall *cc, char digit, void *arg)
 static void on_interrupt(struct cv_client *cl, void *arg)
 {
 	struct answer_ctx *x = arg;
-	for (struct acall *a = x->calls; a; a = a->next)
+	for (struct acall *a = x->calls; a; a = a->next) {
+		if (a->old)
+			cv_ccall_hangup(a->old);
 		if (a->cc && !a->ended)
 			cv_ccall_hangup(a->cc);
+	}
 	x->max_calls = 0;
 	finish(x);
 }
@@ -286,7 +354,7 @@ int cvoip_cmd_answer(int argc, char **argv)
 {
 	enum { O_LISTEN = 1000, O_REGISTER, O_REGISTRAR, O_AUTH, O_AUTH_STDIN,
 	       O_EXPIRES, O_PLAY, O_TONE, O_RECORD, O_CODEC, O_AFTER, O_DURATION,
-	       O_MAX, O_MEDIA_ADDR, O_JSON };
+	       O_MAX, O_MEDIA_ADDR, O_JSON, O_SE, O_MIN_SE };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"register", required_argument, NULL, O_REGISTER},
@@ -303,6 +371,8 @@ int cvoip_cmd_answer(int argc, char **argv)
 		{"max-calls", required_argument, NULL, O_MAX},
 		{"media-addr", required_argument, NULL, O_MEDIA_ADDR},
 		{"json", no_argument, NULL, O_JSON},
+		{"session-expires", required_argument, NULL, O_SE},
+		{"min-se", required_argument, NULL, O_MIN_SE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	static struct answer_ctx x;
@@ -345,6 +415,12 @@ int cvoip_cmd_answer(int argc, char **argv)
 		case O_MAX: x.max_calls = atol(optarg); break;
 		case O_MEDIA_ADDR: media_addr = optarg; break;
 		case O_JSON: cli_out.json = true; break;
+		case O_SE:
+			x.session_expires = (uint32_t)atol(optarg);
+			if (!x.session_expires)
+				x.session_expires = UINT32_MAX;
+			break;
+		case O_MIN_SE: x.min_se = (uint32_t)atol(optarg); break;
 		case 'h': usage(stdout); return CVOIP_EXIT_OK;
 		default: usage(stderr); return CVOIP_EXIT_USAGE;
 		}
@@ -371,12 +447,17 @@ int cvoip_cmd_answer(int argc, char **argv)
 		.dtmf = on_dtmf,
 		.reg_state = on_reg,
 		.interrupt = on_interrupt,
+		.transferred = on_transferred,
+		.message = on_message,
+		.media = on_media,
 	};
 	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
 				      .nlisten = nlisten,
 				      .media_addr = media_addr,
 				      .h = &h,
-				      .arg = &x};
+				      .arg = &x,
+				      .session_expires = x.session_expires,
+				      .min_se = x.min_se};
 	int err = cv_client_create(&x.cl, &cp);
 	if (err) {
 		cli_error("cannot start: %s", cv_strerror(err));
@@ -389,6 +470,8 @@ int cvoip_cmd_answer(int argc, char **argv)
 		x.calls = a->next;
 		if (a->cc)
 			cv_ccall_release(a->cc);
+		if (a->old)
+			cv_ccall_release(a->old);
 		free(a);
 	}
 	cv_client_destroy(x.cl);

@@ -12,6 +12,15 @@ struct call_ctx {
 	struct cv_client *cl;
 	struct cv_client_call_params p;
 	struct cv_ccall *cc;
+	struct cv_ccall *old;      /* replaced by cc (we were transferred) */
+	struct cv_ccall *consult;  /* --consult: the call to the transfer target */
+	bool old_ended, consult_ended, consult_answered;
+	const char *transfer_to, *consult_uri;
+	double transfer_after_s, hold_at_s, resume_at_s;
+	bool use_update;
+	bool transfer_ok;
+	uint32_t session_expires, min_se;
+	uv_timer_t transfer_tmr, hold_tmr, resume_tmr;
 	double duration_s;
 	double timeout_s;
 	const char *dtmf;
@@ -19,6 +28,7 @@ struct call_ctx {
 	uint64_t answered_ms;
 	int exit_code;
 	bool answered;
+	bool answered_new;
 	bool ended;
 	char codecs_buf[256];
 	const char *codecs[16];
@@ -49,6 +59,15 @@ static void usage(FILE *f)
 		"  --transport T       udp or tcp (default udp)\n"
 		"  --listen SPEC       local listener (default udp/tcp on an ephemeral port)\n"
 		"  --media-addr IP     address for RTP and SDP (default: toward the peer)\n"
+		"  --hold-at S         put the call on hold S seconds after the answer\n"
+		"  --resume-at S       resume it S seconds after the answer\n"
+		"  --update            hold/resume by UPDATE (RFC 3311), not re-INVITE\n"
+		"  --transfer-to URI   blind transfer (REFER) of the peer to URI after the answer\n"
+		"  --consult URI       attended transfer: call URI too, then connect the peer\n"
+		"                      to it (REFER with Replaces) when it answers\n"
+		"  --transfer-after S  when to start the transfer (default 1 s after the answer)\n"
+		"  --session-expires S session timer to ask for (RFC 4028; default 1800, 0 none)\n"
+		"  --min-se S          smallest session timer we accept (default 90)\n"
 		"  --json              one JSON event per line instead of text\n"
 		"  -h, --help          this text\n"
 		"\n"
@@ -59,7 +78,8 @@ static void usage(FILE *f)
 static void close_timers(struct call_ctx *x)
 {
 	uv_timer_t *t[] = {&x->hangup_tmr, &x->dtmf_tmr, &x->progress_tmr,
-			   &x->timeout_tmr};
+			   &x->timeout_tmr, &x->transfer_tmr, &x->hold_tmr,
+			   &x->resume_tmr};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(t); i++) {
 		uv_timer_stop(t[i]);
 		if (!uv_is_closing((uv_handle_t *)t[i]))
@@ -86,8 +106,66 @@ static void print_quality(struct call_ctx *x)
 static void on_hangup_timer(uv_timer_t *t)
 {
 	struct call_ctx *x = t->data;
+	if (x->consult && !x->consult_ended)
+		cv_ccall_hangup(x->consult);
 	if (x->cc && !x->ended)
 		cv_ccall_hangup(x->cc);
+}
+
+/* Everything we placed or were handed has ended: stop. */
+static void maybe_stop(struct call_ctx *x)
+{
+	if (!x->ended || (x->consult && !x->consult_ended) || (x->old && !x->old_ended))
+		return;
+	close_timers(x);
+	cv_client_stop(x->cl);
+}
+
+static void on_transfer_timer(uv_timer_t *t)
+{
+	struct call_ctx *x = t->data;
+	if (!x->cc || x->ended)
+		return;
+	if (x->transfer_to) {
+		int err = cv_ccall_transfer_blind(x->cc, x->transfer_to);
+		if (err) {
+			cli_error("transfer failed: %s", cv_strerror(err));
+			x->exit_code = CVOIP_EXIT_FAIL;
+		} else {
+			cli_event(json_pack("{s:s,s:s,s:s}", "event", "transfer", "kind",
+					    "blind", "target", x->transfer_to),
+				  "transferring to %s", x->transfer_to);
+		}
+		return;
+	}
+	struct cv_client_call_params p = x->p;
+	p.target = x->consult_uri;
+	p.media.record = NULL;
+	int err = cv_client_call(x->cl, &p, &x->consult);
+	if (err) {
+		cli_error("cannot call %s: %s", x->consult_uri, cv_strerror(err));
+		x->consult = NULL;
+		x->exit_code = CVOIP_EXIT_FAIL;
+		return;
+	}
+	cli_event(json_pack("{s:s,s:s}", "event", "consult", "target", x->consult_uri),
+		  "consulting %s", x->consult_uri);
+}
+
+static void on_hold_timer(uv_timer_t *t)
+{
+	struct call_ctx *x = t->data;
+	bool hold = t == &x->hold_tmr;
+	if (!x->cc || x->ended)
+		return;
+	int err = cv_ccall_modify(x->cc, hold, x->use_update);
+	if (err)
+		cli_error("%s failed: %s", hold ? "hold" : "resume", cv_strerror(err));
+	else
+		cli_event(json_pack("{s:s,s:s,s:s}", "event", hold ? "hold" : "resume",
+				    "method", x->use_update ? "UPDATE" : "INVITE"),
+			  "%s (%s)", hold ? "holding" : "resuming",
+			  x->use_update ? "UPDATE" : "re-INVITE");
 }
 
 static void on_timeout_timer(uv_timer_t *t)
@@ -131,6 +209,52 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 {
 	struct call_ctx *x = arg;
 	const char *name = cv_call_state_name(st);
+	if (cc == x->old || cc == x->consult) {
+		bool consult = cc == x->consult;
+		cli_event(json_pack("{s:s,s:s,s:s,s:i,s:s}", "event", "state", "call",
+				    consult ? "consult" : "replaced", "state", name,
+				    "status", status, "reason", reason ? reason : ""),
+			  "%s call %s%s%u %s", consult ? "consult" : "replaced", name,
+			  status ? ": " : " ", status, reason ? reason : "");
+		if (consult && st == CV_CALL_ANSWERED && !x->consult_answered) {
+			x->consult_answered = true;
+			int err = x->cc && !x->ended
+					  ? cv_ccall_transfer_attended(x->cc, x->consult)
+					  : CV_ECLOSED;
+			if (err) {
+				cli_error("attended transfer failed: %s", cv_strerror(err));
+				x->exit_code = CVOIP_EXIT_FAIL;
+			} else {
+				cli_event(json_pack("{s:s,s:s,s:s}", "event", "transfer", "kind",
+						    "attended", "target", x->consult_uri),
+					  "transferring to %s (attended)", x->consult_uri);
+			}
+		}
+		if (st != CV_CALL_ENDED)
+			return;
+		if (consult) {
+			x->consult_ended = true;
+		} else if (!x->ended) {
+			x->old_ended = true;
+		} else {
+			/* the call we were transferred to failed: back to the old one */
+			x->old_ended = true;
+		}
+		maybe_stop(x);
+		return;
+	}
+	if (st == CV_CALL_ENDED && x->old && !x->old_ended && !x->answered_new) {
+		/* the call to the transfer target failed: the old one goes on */
+		cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state", "state", name,
+				    "status", status, "reason", reason ? reason : ""),
+			  "transfer call ended: %u %s", status, reason ? reason : "");
+		cv_ccall_release(x->cc);
+		x->cc = x->old;
+		x->old = NULL;
+		return;
+	}
+	if (x->old && st == CV_CALL_ANSWERED)
+		x->answered_new = true;
 	if (st == CV_CALL_ENDED) {
 		if (x->ended)
 			return;
@@ -150,8 +274,9 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 			x->exit_code = local ? CVOIP_EXIT_NETWORK
 					     : cli_exit_for_status(status);
 		}
-		close_timers(x);
-		cv_client_stop(x->cl);
+		if (x->consult && !x->consult_ended && !x->transfer_ok)
+			cv_ccall_hangup(x->consult);
+		maybe_stop(x);
 		return;
 	}
 	cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state", "state", name,
@@ -167,7 +292,58 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 			uv_timer_start(&x->dtmf_tmr, on_dtmf_timer, 1000, 0);
 		if (cli_out.tty && !cli_out.json)
 			uv_timer_start(&x->progress_tmr, on_progress_timer, 1000, 1000);
+		if (x->transfer_to || x->consult_uri)
+			uv_timer_start(&x->transfer_tmr, on_transfer_timer,
+				       (uint64_t)(x->transfer_after_s * 1000), 0);
+		if (x->hold_at_s > 0)
+			uv_timer_start(&x->hold_tmr, on_hold_timer,
+				       (uint64_t)(x->hold_at_s * 1000), 0);
+		if (x->resume_at_s > 0)
+			uv_timer_start(&x->resume_tmr, on_hold_timer,
+				       (uint64_t)(x->resume_at_s * 1000), 0);
 	}
+}
+
+static void on_media(struct cv_ccall *cc, const char *dir, const char *codec, void *arg)
+{
+	cli_event(json_pack("{s:s,s:s,s:s}", "event", "media", "dir", dir, "codec", codec),
+		  "media: %s %s", dir, codec);
+}
+
+static void on_transfer(struct cv_ccall *cc, uint16_t status, const char *reason,
+			bool final, void *arg)
+{
+	struct call_ctx *x = arg;
+	cli_event(json_pack("{s:s,s:i,s:s,s:b}", "event", "transfer_status", "status",
+			    status, "reason", reason ? reason : "", "final", final),
+		  "transfer: %u %s%s", status, reason ? reason : "", final ? " (final)" : "");
+	if (final && status >= 200 && status < 300)
+		x->transfer_ok = true;
+	else if (final && !x->exit_code)
+		x->exit_code = status ? cli_exit_for_status(status) : CVOIP_EXIT_FAIL;
+}
+
+static void on_transferred(struct cv_client *cl, struct cv_ccall *old_cc,
+			   struct cv_ccall *new_cc, void *arg)
+{
+	struct call_ctx *x = arg;
+	if (old_cc != x->cc || x->old) {
+		cv_ccall_hangup(new_cc);
+		cv_ccall_release(new_cc);
+		return;
+	}
+	cli_event(json_pack("{s:s}", "event", "transferred"), "transferred by the peer");
+	x->old = old_cc;
+	x->old_ended = false;
+	x->cc = new_cc;
+}
+
+static void on_redirect(struct cv_ccall *cc, const char *target, uint16_t status,
+			void *arg)
+{
+	cli_event(json_pack("{s:s,s:s,s:i}", "event", "redirect", "target", target,
+			    "status", status),
+		  "redirected (%u) to %s", status, target);
 }
 
 static void on_dtmf(struct cv_ccall *cc, char digit, void *arg)
@@ -179,10 +355,15 @@ static void on_dtmf(struct cv_ccall *cc, char digit, void *arg)
 static void on_interrupt(struct cv_client *cl, void *arg)
 {
 	struct call_ctx *x = arg;
+	if (x->consult && !x->consult_ended)
+		cv_ccall_hangup(x->consult);
+	if (x->old && !x->old_ended)
+		cv_ccall_hangup(x->old);
 	if (x->cc && !x->ended) {
 		cv_ccall_hangup(x->cc);
 		return; /* on_state(ENDED) stops the client */
 	}
+	close_timers(x);
 	cv_client_stop(cl);
 }
 
@@ -191,7 +372,8 @@ static void start(struct cv_client *cl, void *arg)
 	struct call_ctx *x = arg;
 	uv_loop_t *loop = cv_client_loop(cl);
 	uv_timer_t *t[] = {&x->hangup_tmr, &x->dtmf_tmr, &x->progress_tmr,
-			   &x->timeout_tmr};
+			   &x->timeout_tmr, &x->transfer_tmr, &x->hold_tmr,
+			   &x->resume_tmr};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(t); i++) {
 		uv_timer_init(loop, t[i]);
 		t[i]->data = x;
@@ -215,7 +397,8 @@ int cvoip_cmd_call(int argc, char **argv)
 {
 	enum { O_FROM = 1000, O_PROXY, O_AUTH, O_AUTH_STDIN, O_PLAY, O_TONE,
 	       O_RECORD, O_DURATION, O_TIMEOUT, O_DTMF, O_CODEC, O_TRANSPORT,
-	       O_LISTEN, O_MEDIA_ADDR, O_JSON };
+	       O_LISTEN, O_MEDIA_ADDR, O_JSON, O_HOLD_AT, O_RESUME_AT, O_UPDATE,
+	       O_TRANSFER_TO, O_CONSULT, O_TRANSFER_AFTER, O_SE, O_MIN_SE };
 	static const struct option opts[] = {
 		{"from", required_argument, NULL, O_FROM},
 		{"proxy", required_argument, NULL, O_PROXY},
@@ -232,9 +415,17 @@ int cvoip_cmd_call(int argc, char **argv)
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"media-addr", required_argument, NULL, O_MEDIA_ADDR},
 		{"json", no_argument, NULL, O_JSON},
+		{"hold-at", required_argument, NULL, O_HOLD_AT},
+		{"resume-at", required_argument, NULL, O_RESUME_AT},
+		{"update", no_argument, NULL, O_UPDATE},
+		{"transfer-to", required_argument, NULL, O_TRANSFER_TO},
+		{"consult", required_argument, NULL, O_CONSULT},
+		{"transfer-after", required_argument, NULL, O_TRANSFER_AFTER},
+		{"session-expires", required_argument, NULL, O_SE},
+		{"min-se", required_argument, NULL, O_MIN_SE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	struct call_ctx x = {.duration_s = 10, .timeout_s = 60};
+	struct call_ctx x = {.duration_s = 10, .timeout_s = 60, .transfer_after_s = 1};
 	char authbuf[512];
 	const char *listen[4];
 	size_t nlisten = 0;
@@ -278,6 +469,18 @@ int cvoip_cmd_call(int argc, char **argv)
 			break;
 		case O_MEDIA_ADDR: media_addr = optarg; break;
 		case O_JSON: cli_out.json = true; break;
+		case O_HOLD_AT: x.hold_at_s = atof(optarg); break;
+		case O_RESUME_AT: x.resume_at_s = atof(optarg); break;
+		case O_UPDATE: x.use_update = true; break;
+		case O_TRANSFER_TO: x.transfer_to = optarg; break;
+		case O_CONSULT: x.consult_uri = optarg; break;
+		case O_TRANSFER_AFTER: x.transfer_after_s = atof(optarg); break;
+		case O_SE:
+			x.session_expires = (uint32_t)atol(optarg);
+			if (!x.session_expires)
+				x.session_expires = UINT32_MAX;
+			break;
+		case O_MIN_SE: x.min_se = (uint32_t)atol(optarg); break;
 		case 'h': usage(stdout); return CVOIP_EXIT_OK;
 		default: usage(stderr); return CVOIP_EXIT_USAGE;
 		}
@@ -287,7 +490,11 @@ int cvoip_cmd_call(int argc, char **argv)
 		return CVOIP_EXIT_USAGE;
 	}
 	x.p.target = argv[optind];
-	if (x.duration_s <= 0 || x.timeout_s <= 0 || (x.p.media.play && x.p.media.tone_hz > 0) ||
+	if (x.transfer_to && x.consult_uri) {
+		cli_error("--transfer-to and --consult exclude each other");
+		return CVOIP_EXIT_USAGE;
+	}
+	if (x.duration_s <= 0 || x.timeout_s <= 0 || x.transfer_after_s < 0 || (x.p.media.play && x.p.media.tone_hz > 0) ||
 	    x.p.media.tone_hz < 0 || x.p.media.tone_hz > 20000) {
 		cli_error("bad --duration, --timeout or --tone (and --play and --tone exclude each other)");
 		return CVOIP_EXIT_USAGE;
@@ -307,12 +514,18 @@ int cvoip_cmd_call(int argc, char **argv)
 		.call_state = on_state,
 		.dtmf = on_dtmf,
 		.interrupt = on_interrupt,
+		.media = on_media,
+		.transfer = on_transfer,
+		.transferred = on_transferred,
+		.redirect = on_redirect,
 	};
 	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
 				      .nlisten = nlisten,
 				      .media_addr = media_addr,
 				      .h = &h,
-				      .arg = &x};
+				      .arg = &x,
+				      .session_expires = x.session_expires,
+				      .min_se = x.min_se};
 	int err = cv_client_create(&x.cl, &cp);
 	if (err) {
 		cli_error("cannot start: %s", cv_strerror(err));
@@ -321,6 +534,10 @@ int cvoip_cmd_call(int argc, char **argv)
 	err = cv_client_run(x.cl, start, &x);
 	if (x.cc)
 		cv_ccall_release(x.cc);
+	if (x.old)
+		cv_ccall_release(x.old);
+	if (x.consult)
+		cv_ccall_release(x.consult);
 	cv_client_destroy(x.cl);
 	if (err) {
 		cli_error("%s", cv_strerror(err));

@@ -256,7 +256,7 @@ int cvoipd_parse_time(const char *s, int64_t now_us, int64_t *out_us)
 			*out_us = (int64_t)v * 1000000;
 			return 0;
 		}
-		if (unit > 0 && v < 100000LL * 86400) {
+		if (unit > 0 && v <= 100000LL * 86400 / unit) { /* ages up to ~270 years */
 			*out_us = now_us - (int64_t)v * unit * 1000000;
 			return 0;
 		}

@@ -84,6 +84,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	cv_sdp_answer_process(&neg, offer, sdp);
+
+	static uint16_t ports[64];
+	static const char *const drop[] = {"ssrc", "crypto"};
+	for (size_t i = 0; i < 64; i++)
+		ports[i] = (uint16_t)(30000 + 2 * i);
+	struct cv_sdp_rewrite rw = {
+		.addr = "2001:db8::1", .set_version = true, .sess_version = 7,
+		.ports = ports, .nports = sdp->nmedia <= 64 ? sdp->nmedia : 0, .rtcp_ports = ports,
+		.strip_ice = true, .strip_rtcp = true, .drop_attrs = drop, .ndrop_attrs = 2,
+	};
+	struct cv_sdp *rew = NULL;
+	err = cv_sdp_rewrite(&rew, sdp, &rw);
+	if (err == 0) {
+		if (rew->nmedia != sdp->nmedia)
+			abort();
+		check_roundtrip(rew);
+		cv_mem_unref(rew);
+	} else if (err != CV_ETOOBIG && err != -ENOMEM) {
+		abort(); /* a rewrite of a valid SDP must parse */
+	}
 	cv_mem_unref(sdp);
 	return 0;
 }

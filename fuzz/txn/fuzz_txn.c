@@ -6,6 +6,7 @@
  *   A<status>        answer every held server transaction
  *   C<sip request>   start a client transaction (held)
  *   X                cancel every held client transaction
+ *   E                a late transport error on every held transaction
  *   L                release everything held
  * Invariants checked: no crash, no leak (cv_mem_live back to its start),
  * no timer left on the wheel after the layer is destroyed. */
@@ -136,6 +137,10 @@ static void chunk(struct cv_txn_layer *l, struct cv_wheel *w, const uint8_t *p,
 		for (unsigned i = 0; i < nheld; i++)
 			if (cv_txn_is_client(held[i]))
 				(void)cv_txn_cancel(held[i], NULL);
+		break;
+	case 'E':
+		for (unsigned i = 0; i < nheld; i++)
+			cv_txn_transport_error(held[i], -ECONNRESET);
 		break;
 	case 'L':
 		for (unsigned i = 0; i < nheld; i++)

@@ -88,13 +88,13 @@ struct cv_cc_agent_params {
 /* ---- queues ----------------------------------------------------------------
  * Same order as cvoipd's strategy list (apps/cvoipd/conf.c). */
 enum cv_cc_strategy {
-	CV_CC_RING_ALL = 0,	 /* every available member at once */
-	CV_CC_LONGEST_IDLE,	 /* member idle longest (since last call end) */
-	CV_CC_ROUND_ROBIN,	 /* member offered least recently by this queue */
-	CV_CC_FEWEST_CALLS,	 /* fewest calls answered in this queue */
+	CV_CC_RING_ALL = 0,    /* every available member at once */
+	CV_CC_LONGEST_IDLE,    /* member idle longest (since last call end) */
+	CV_CC_ROUND_ROBIN,     /* member offered least recently by this queue */
+	CV_CC_FEWEST_CALLS,    /* fewest calls answered in this queue */
 	CV_CC_LEAST_TALK_TIME, /* least talk time in this queue */
-	CV_CC_RANDOM,		 /* uniformly random available member */
-	CV_CC_SKILLS_BASED,	 /* qualified, best match, then longest idle */
+	CV_CC_RANDOM,	       /* uniformly random available member */
+	CV_CC_SKILLS_BASED,    /* qualified, best match, then longest idle */
 	CV_CC_STRATEGY_COUNT
 };
 CV_API const char *cv_cc_strategy_name(enum cv_cc_strategy s);
@@ -142,9 +142,9 @@ struct cv_cc_queue_params {
 	size_t nrequired;
 	const struct cv_cc_relax *relax;
 	size_t nrelax;
-	uint32_t max_wait_ms;	  /* then overflow; 0: no limit */
-	uint32_t max_len;	  /* callers waiting; 0: 100 */
-	uint32_t ring_timeout_ms; /* per offer; 0: 15000 */
+	uint32_t max_wait_ms;	   /* then overflow; 0: no limit */
+	uint32_t max_len;	   /* callers waiting; 0: 100 */
+	uint32_t ring_timeout_ms;  /* per offer; 0: 15000 */
 	const char *music_on_hold; /* file for the glue; NULL: its default */
 	const char *overflow;	   /* target (see above); NULL: hang up */
 	/* Position/wait announcement period per caller; 0: none. */
@@ -224,8 +224,8 @@ struct cv_cc_agent_event {
 /* Every member may be NULL (that action is then not carried out, which
  * only makes sense in tests). */
 struct cv_cc_handlers {
-	void (*agent_state)(struct cv_cc *cc, const struct cv_cc_agent_event *ev,
-			    void *arg);
+	void (*agent_state)(struct cv_cc *cc,
+			    const struct cv_cc_agent_event *ev, void *arg);
 	/* Ring the agent for the caller; report with cv_cc_offer_result(). */
 	void (*offer)(struct cv_cc *cc, const struct cv_cc_offer_view *o,
 		      void *arg);
@@ -237,7 +237,8 @@ struct cv_cc_handlers {
 	 * the glue's default). Sent at each (re-)entry into a queue. */
 	void (*hold)(struct cv_cc *cc, const struct cv_cc_caller_view *c,
 		     const char *file, void *arg);
-	/* Periodic: position (1 = next) and expected nothing else. */
+	/* Every announce_ms while waiting: play the caller's position
+	 * (1 = next to be served) and/or wait (c->wait_us). */
 	void (*announce)(struct cv_cc *cc, const struct cv_cc_caller_view *c,
 			 uint32_t position, void *arg);
 	/* The offer was answered: connect caller and agent. Report the end
@@ -262,17 +263,19 @@ struct cv_cc_params {
 	struct cv_bus *bus;	/* optional: agent and queue events */
 	const struct cv_cc_handlers *handlers; /* required */
 	void *arg;
-	struct cv_cc_codes codes;
-	uint32_t miss_limit;	  /* consecutive misses before auto-pause;
-				   * 0: 3; UINT32_MAX: never */
+	struct cv_cc_codes codes;  /* copied; NULL members: the defaults */
+	uint32_t miss_limit;	   /* consecutive misses before auto-pause;
+				    * 0: 3; UINT32_MAX: never */
 	uint32_t miss_cooldown_ms; /* no new offer to an agent for this long
 				    * after a miss; 0: 2000 */
-	uint32_t max_chain;	  /* queue-to-queue overflows per caller; 0: 4 */
-	size_t max_callers;	  /* callers in the engine; 0: 100000 */
+	uint32_t max_chain; /* queue-to-queue overflows per caller; 0: 4 */
+	size_t max_callers; /* callers in the engine; 0: 100000 */
 	uint32_t stats_period_ms; /* stat snapshots to the store; 0: none */
 	uint64_t seed;		  /* random strategy; 0: from cv_random */
 };
 
+/* -EINVAL without wheel or handlers, or when two feature codes are equal,
+ * empty or longer than 32 characters. */
 CV_API int cv_cc_create(struct cv_cc **ccp, const struct cv_cc_params *p);
 /* Frees everything; no handler fires. Calls in progress are forgotten
  * (the glue tears them down itself). */
@@ -306,6 +309,11 @@ CV_API int cv_cc_agent_resume(struct cv_cc *cc, const char *agent);
  * NULL, pause with reason "feature code"). */
 CV_API int cv_cc_agent_op(struct cv_cc *cc, const char *agent,
 			  enum cv_cc_op op);
+/* The agent dialled `dialled` (Request-URI user part): runs the operation
+ * of the engine's feature codes (cv_cc_params.codes). CV_ENOTFOUND when it
+ * is no feature code (the glue routes the call normally) or no agent. */
+CV_API int cv_cc_agent_dial(struct cv_cc *cc, const char *agent,
+			    const char *dialled);
 
 /* ---- caller inputs ----------------------------------------------------------
  */
@@ -365,8 +373,8 @@ CV_API int cv_cc_caller_get(struct cv_cc *cc, uint64_t caller,
 struct cv_cc_agent_stats {
 	enum cv_cc_agent_state state;
 	const char *reason;
-	uint32_t calls;	 /* in progress */
-	bool logged_in;	 /* false also while finishing a call after logout */
+	uint32_t calls; /* in progress */
+	bool logged_in; /* false also while finishing a call after logout */
 	uint32_t devices;
 	uint32_t misses; /* consecutive */
 	uint64_t offered, answered, missed;
@@ -385,7 +393,7 @@ struct cv_cc_queue_stats {
 	uint64_t offers; /* agent offers made */
 	uint64_t answered, abandoned, overflowed;
 	uint64_t answered_in_sl;
-	uint64_t completed; /* answered calls that have ended */
+	uint64_t completed;	/* answered calls that have ended */
 	uint64_t wait_sum_us;	/* of answered callers */
 	uint64_t handle_sum_us; /* talk + wrap-up of completed calls */
 	double avg_wait_s, avg_handle_s;

@@ -55,6 +55,29 @@ struct cv_client_handlers {
 	/* SIGINT/SIGTERM while running: hang up, then cv_client_stop(). When
 	 * NULL the client stops at once. */
 	void (*interrupt)(struct cv_client *cl, void *arg);
+	/* Media (re)negotiated: direction ("sendrecv", "sendonly"...) as we
+	 * send, and the codec. Hold and resume show here. */
+	void (*media)(struct cv_ccall *cc, const char *dir, const char *codec,
+		      void *arg);
+	/* A call is being replaced by another: the peer transferred us
+	 * (REFER: new_cc is the call to the transfer target, placed with
+	 * old_cc's media options except the recording) or an INVITE with
+	 * Replaces arrived (new_cc is answered at once). old_cc ends when
+	 * new_cc is answered; the application owns new_cc like any call. */
+	void (*transferred)(struct cv_client *cl, struct cv_ccall *old_cc,
+			    struct cv_ccall *new_cc, void *arg);
+	/* Progress of a transfer we asked for (cv_ccall_transfer_*): status
+	 * of the REFER or of the target's call; final on the last one. On
+	 * success the call is hung up. */
+	void (*transfer)(struct cv_ccall *cc, uint16_t status, const char *reason,
+			 bool final, void *arg);
+	/* An outgoing call followed a 3xx redirect to target. */
+	void (*redirect)(struct cv_ccall *cc, const char *target, uint16_t status,
+			 void *arg);
+	/* A MESSAGE (RFC 3428) arrived (answered 200). */
+	void (*message)(struct cv_client *cl, const char *from,
+			const char *content_type, const char *body, size_t len,
+			void *arg);
 };
 
 struct cv_client_params {
@@ -70,6 +93,9 @@ struct cv_client_params {
 	const char *contact_user;   /* NULL: "cvoip" */
 	const struct cv_client_handlers *h;
 	void *arg;
+	/* RFC 4028 session timers (see cv_agent_params): 0 defaults. */
+	uint32_t session_expires;
+	uint32_t min_se;
 };
 
 /* Checks media options before a call (any thread): the file to play
@@ -117,6 +143,13 @@ CV_API int cv_ccall_answer(struct cv_ccall *cc, const struct cv_client_media *m)
 CV_API int cv_ccall_reject(struct cv_ccall *cc, uint16_t status);
 CV_API int cv_ccall_hangup(struct cv_ccall *cc);
 CV_API int cv_ccall_hold(struct cv_ccall *cc, bool hold);
+/* Hold or resume by re-INVITE or by UPDATE (RFC 3311). */
+CV_API int cv_ccall_modify(struct cv_ccall *cc, bool hold, bool use_update);
+/* Blind transfer of the peer to target (REFER, RFC 3515). */
+CV_API int cv_ccall_transfer_blind(struct cv_ccall *cc, const char *target);
+/* Attended transfer: cc's peer is connected to other's peer (REFER with
+ * Replaces, RFC 3891); both our calls end when it succeeds. */
+CV_API int cv_ccall_transfer_attended(struct cv_ccall *cc, struct cv_ccall *other);
 /* Mute: send silence instead of the source (the stream keeps running). */
 CV_API int cv_ccall_mute(struct cv_ccall *cc, bool mute);
 /* RFC 4733 when negotiated, else SIP INFO (one digit each 250 ms). */

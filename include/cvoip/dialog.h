@@ -65,6 +65,10 @@ struct cv_ua_handlers {
 	/* The 2xx we sent on dlg was never ACKed (64*T1, RFC 3261 §13.3.1.4):
 	 * the application should send BYE. */
 	void (*ack_timeout)(struct cv_ua *ua, struct cv_dlg *dlg, void *arg);
+	/* A reliable provisional response sent on dlg (cv_dlg_respond_reliable)
+	 * got no PRACK within 64*T1 (RFC 3262 §3): the application should
+	 * reject the INVITE with a 5xx. */
+	void (*prack_timeout)(struct cv_ua *ua, struct cv_dlg *dlg, void *arg);
 };
 
 struct cv_ua_params {
@@ -167,6 +171,22 @@ CV_API void cv_dlg_terminate(struct cv_dlg *d);
 CV_API int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
 			  const struct cv_txn_resp_params *p);
 
+/* RFC 3262 §3: a reliable provisional response (101..199) on the dialog's
+ * INVITE server transaction st. Require: 100rel and RSeq (1, 2, ... per
+ * dialog) are added; it is retransmitted at T1, 2T1, 4T1... until
+ * cv_dlg_prack() acknowledges it, a final response is sent, or 64*T1
+ * passes (then the prack_timeout handler fires). One at a time: -EBUSY
+ * while the previous one is unacknowledged. */
+CV_API int cv_dlg_respond_reliable(struct cv_dlg *d, struct cv_txn *st,
+				   uint16_t status,
+				   const struct cv_txn_resp_params *p);
+/* A PRACK received on d: true when its RAck names the unacknowledged
+ * reliable provisional response (its retransmissions stop), false when it
+ * matches none (the UAS answers 481, RFC 3262 §3). */
+CV_API bool cv_dlg_prack(struct cv_dlg *d, const struct cv_sip_msg *prack);
+/* True while a reliable provisional response awaits its PRACK. */
+CV_API bool cv_dlg_reliable_pending(const struct cv_dlg *d);
+
 /* A request within the dialog (§12.2.1.1): CSeq+1, route set, remote
  * target, tags. ACK is refused here (cv_dlg_ack). */
 struct cv_dlg_req {
@@ -201,6 +221,13 @@ CV_API const struct cv_txn_addr *cv_dlg_peer(const struct cv_dlg *d);
 CV_API void *cv_dlg_uarg(const struct cv_dlg *d);
 CV_API void cv_dlg_set_uarg(struct cv_dlg *d, void *uarg);
 CV_API struct cv_ua *cv_dlg_ua(const struct cv_dlg *d);
+/* The dialog with this Call-ID, local tag and remote tag (RFC 3891
+ * Replaces, RFC 3515 targets), or NULL. No reference is taken. */
+CV_API struct cv_dlg *cv_ua_dialog_find(struct cv_ua *ua, struct cv_pl call_id,
+					struct cv_pl local_tag,
+					struct cv_pl remote_tag);
+/* The dialog's local CSeq number (the last request sent). */
+CV_API uint32_t cv_dlg_local_cseq(const struct cv_dlg *d);
 /* Dialogs in the UA's table. */
 CV_API size_t cv_ua_dialog_count(const struct cv_ua *ua);
 
@@ -213,6 +240,8 @@ struct cv_ua_stats {
 	uint64_t tx_ack_retrans;
 	uint64_t ack_timeouts;
 	uint64_t dialogs_created;
+	uint64_t tx_reliable_1xx;  /* reliable provisional responses (RFC 3262) */
+	uint64_t tx_rel_retrans;   /* their retransmissions */
 };
 CV_API void cv_ua_stats_read(const struct cv_ua *ua, struct cv_ua_stats *out);
 

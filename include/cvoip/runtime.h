@@ -65,6 +65,9 @@ CV_API void *cv_worker_slot_get(const struct cv_worker *w, int slot);
 CV_API void cv_worker_slot_set(struct cv_worker *w, int slot, void *val);
 
 /* Post fn(w, arg) to run on worker w's loop. Thread-safe, lock-free.
+ * A message that reaches a worker after it stopped runs once the runtime
+ * has joined every worker, on the stopping thread: such a handler finds
+ * its modules stopped and only releases what the message carries.
  * -CV_EFULL (i.e. CV_EFULL) when the queue is full: the caller keeps
  * ownership of arg and decides (drop and count, or retry). */
 CV_API int cv_worker_post(struct cv_worker *w, cv_worker_fn *fn, void *arg);

@@ -300,6 +300,7 @@ struct cv_sdp_stream_caps {
 	uint32_t ptime, maxptime;          /* 0 = do not send */
 	enum cv_sdp_dir dir;               /* what this side wants */
 	bool rtcp_mux;                     /* offer / accept RFC 5761 */
+	uint16_t rtcp_port;                /* write a=rtcp (RFC 3605); 0 = no */
 	/* SDES (RFC 4568). In an offer: one a=crypto per entry and the
 	 * profile becomes RTP/SAVP. In an answer: the suites accepted, the
 	 * first offered one in this list wins. */
@@ -332,7 +333,7 @@ struct cv_sdp_local {
 };
 
 #define CV_SDP_NEG_MAX_CODECS 8
-#define CV_SDP_NEG_MAX_MEDIA 8
+#define CV_SDP_NEG_MAX_MEDIA 4 /* audio, video, and room to spare */
 
 struct cv_sdp_neg_codec {
 	char name[32];
@@ -362,7 +363,8 @@ struct cv_sdp_neg_media {
 	uint32_t dtmf_rate;
 	char dtmf_events[32];
 	int cn_pt_send, cn_pt_recv;     /* RFC 3389 CN, -1 when none */
-	uint32_t ptime, maxptime;       /* remote's wish, 0 when not said */
+	uint32_t ptime, maxptime;       /* remote's wish (media level, else
+					   session level), 0 when not said */
 	bool srtp;              /* SDES negotiated */
 	char crypto_suite[48];
 	uint32_t crypto_tag;
@@ -407,6 +409,30 @@ CV_API int cv_sdp_answer_create(struct cv_sdp **out, struct cv_sdp_neg *neg,
 CV_API int cv_sdp_answer_process(struct cv_sdp_neg *neg,
 				 const struct cv_sdp *offer,
 				 const struct cv_sdp *answer);
+
+/* ---- rewriting (relays, B2BUAs) --------------------------------------------
+ * A copy of a description with this side's transport put in: what a media
+ * relay does to an SDP it forwards (codecs, fmtp, crypto... are kept). */
+struct cv_sdp_rewrite {
+	const char *addr;          /* IPv4/IPv6 literal for every c= and o=; NULL keeps */
+	bool set_version;          /* replace o= sess-version with sess_version */
+	uint64_t sess_version;
+	const uint16_t *ports;     /* new port of m= line i; a port 0 stays 0 */
+	size_t nports;             /* 0 (keep all) or the number of m= lines */
+	/* with ports: the RTCP port of m= line i; an a=rtcp line of that
+	 * section becomes a=rtcp:<port> (RFC 3605). NULL: left as it is. */
+	const uint16_t *rtcp_ports;
+	bool strip_ice;            /* drop ice-* and candidate lines (RFC 8839) */
+	bool strip_rtcp;           /* drop a=rtcp (RFC 3605): it named the old leg */
+	const char *const *drop_attrs; /* further attribute names to drop */
+	size_t ndrop_attrs;
+};
+
+/* c=0.0.0.0 and c=IN IP6 :: are kept: they say "hold" (RFC 3264 §8.4), not
+ * where media goes. -EINVAL when addr is not a literal or nports does not
+ * match. */
+CV_API int cv_sdp_rewrite(struct cv_sdp **out, const struct cv_sdp *in,
+			  const struct cv_sdp_rewrite *rw);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,13 @@ struct cv_call_media_ops {
 	void (*stop)(void *marg);
 };
 
+/* A transfer request (RFC 3515 REFER) received in a call. */
+struct cv_call_refer {
+	const char *target;      /* Refer-To URI without its headers */
+	const char *replaces;    /* its Replaces value (RFC 3891), or NULL */
+	const char *referred_by; /* Referred-By value, or NULL */
+};
+
 struct cv_call_handlers {
 	/* A new incoming call (state INCOMING). Answer, reject or let it
 	 * ring; cv_call_set_media() before answering. The agent holds the
@@ -69,6 +76,24 @@ struct cv_call_handlers {
 	/* DTMF received as SIP INFO (application/dtmf-relay). */
 	void (*info_dtmf)(struct cv_call *c, char digit, uint32_t duration_ms,
 			  void *uarg);
+	/* The peer asks us to transfer (REFER; 202 and NOTIFY 100 are sent).
+	 * To accept, place the new call from here with cv_call_create() and
+	 * .refer_from = c: its progress goes back to the peer as sipfrag
+	 * NOTIFYs and c is hung up when it is answered. Not placing it
+	 * declines (NOTIFY 603). NULL: REFER is declined the same way. */
+	void (*refer)(struct cv_call *c, const struct cv_call_refer *r,
+		      void *uarg);
+	/* Progress of a transfer we asked for (cv_call_transfer_*): the
+	 * REFER's failure, or the status line of each NOTIFY sipfrag. final
+	 * is set on the last one; on a 2xx final the call is hung up. */
+	void (*transfer)(struct cv_call *c, uint16_t status, const char *reason,
+			 bool final, void *uarg);
+	/* An outgoing call followed a 3xx to a new target (at most 5). */
+	void (*redirect)(struct cv_call *c, const char *target, uint16_t status,
+			 void *uarg);
+	/* A MESSAGE (RFC 3428) outside a dialog, answered 200. */
+	void (*message)(struct cv_agent *ag, const struct cv_sip_msg *req,
+			void *arg);
 };
 
 struct cv_regc_handlers {
@@ -86,6 +111,14 @@ struct cv_agent_params {
 	const char *user_agent;              /* NULL: "cvoip" */
 	const char *contact_user;            /* user part of our Contact */
 	int32_t trying_ms;                   /* auto 100 Trying (txn) */
+	/* RFC 4028 session timers: the Session-Expires we ask for in our
+	 * INVITEs (0: 1800 s; UINT32_MAX: none) and the smallest we accept
+	 * (Min-SE; 0: 90 s; a smaller value is allowed for tests). */
+	uint32_t session_expires;
+	uint32_t min_se;
+	/* RFC 3262: do not send reliable provisional responses even when the
+	 * caller supports them (a Require: 100rel is still honoured). */
+	bool no_100rel;
 };
 
 CV_API int cv_agent_create(struct cv_agent **agp, const struct cv_agent_params *p);
@@ -115,6 +148,12 @@ struct cv_call_params {
 	void *marg;
 	const char *headers;      /* extra header lines, each ending CRLF */
 	void *uarg;
+	/* Transfer (RFC 3515): this call is placed for a REFER received in
+	 * refer_from (from its refer handler); replaces / referred_by as the
+	 * handler got them (Replaces and Referred-By headers). */
+	struct cv_call *refer_from;
+	const char *replaces;
+	const char *referred_by;
 };
 
 /* Places a call: builds the offer with media->local and sends the INVITE.
@@ -135,8 +174,37 @@ CV_API int cv_call_reject(struct cv_call *c, uint16_t status,
 			  const char *reason);
 /* CANCEL (outgoing, not answered) or BYE (answered); the call ends. */
 CV_API int cv_call_hangup(struct cv_call *c);
+struct cv_call_end_params {
+	uint16_t status;     /* incoming, not answered: the rejection (603) */
+	/* Reason header value (RFC 3326) for the CANCEL or BYE, e.g.
+	 * "Q.850;cause=16;text=\"Normal call clearing\""; NULL: none. */
+	const char *reason;
+};
+CV_API int cv_call_end(struct cv_call *c, const struct cv_call_end_params *p);
 /* re-INVITE with a=sendonly (hold) or a=sendrecv (resume), RFC 3264 §8.4. */
 CV_API int cv_call_hold(struct cv_call *c, bool hold);
+/* A new offer in the confirmed call: hold or resume, by re-INVITE or by
+ * UPDATE (RFC 3311). A 491 (glare) is retried after the RFC 3261 §14.1
+ * random delay; any other failure rolls the hold state back. -EBUSY while
+ * one is in progress. */
+struct cv_call_modify_params {
+	bool hold;
+	bool use_update;
+};
+CV_API int cv_call_modify(struct cv_call *c, const struct cv_call_modify_params *p);
+/* Blind transfer (RFC 3515): REFER with Refer-To: target and Referred-By.
+ * Progress comes to the transfer handler; the call is hung up when the
+ * transfer succeeds. */
+CV_API int cv_call_transfer_blind(struct cv_call *c, const char *target);
+/* Attended transfer: REFER to c's peer with Refer-To the peer of `other`
+ * plus Replaces naming other's dialog (RFC 3891, RFC 5589 §7). */
+CV_API int cv_call_transfer_attended(struct cv_call *c, struct cv_call *other);
+/* For an incoming call with a Replaces header (RFC 3891): the call it
+ * replaces (hung up when this one is answered), or NULL. */
+CV_API struct cv_call *cv_call_replaces(const struct cv_call *c);
+/* The negotiated session interval (RFC 4028) in seconds, 0: none; *we
+ * tells whether we are the refresher. */
+CV_API uint32_t cv_call_session_expires(const struct cv_call *c, bool *we);
 /* DTMF as SIP INFO application/dtmf-relay. */
 CV_API int cv_call_send_info_dtmf(struct cv_call *c, char digit,
 				  uint32_t duration_ms);

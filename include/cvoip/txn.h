@@ -226,6 +226,15 @@ CV_API int cv_txn_respond_raw(struct cv_txn *t, uint16_t status,
 /* The TU lets go of t (see Lifetimes). */
 CV_API void cv_txn_release(struct cv_txn *t);
 
+/* A transport error reported after the send callback returned (e.g. a TCP
+ * connect refused or a TLS handshake failure from the transport's "sent"
+ * callback): t fails as in §17.1.4 / §17.2.4 — a client without a final
+ * response gets a local 503 (RFC 3263 §4.3: the TU tries the next target),
+ * a server transaction the failed(503) event — and is Terminated. Called
+ * by the transport glue (not the TU), so the callbacks fire from inside
+ * it. No effect on a Terminated transaction. */
+CV_API void cv_txn_transport_error(struct cv_txn *t, int err);
+
 /* ---- stateless sending ----------------------------------------------------------------- */
 /* Sends bytes outside any transaction through the send callback: the ACK
  * for a 2xx (§13.2.2.4), a stateless proxy's forward. req may be NULL. */

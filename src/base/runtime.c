@@ -253,6 +253,22 @@ int cv_rt_start(struct cv_rt *rt)
 	return 0;
 }
 
+/* A message posted to a worker after it drained its inbox in worker_main
+ * (another worker was still running) runs here, once every thread has
+ * joined, so that what it carries is freed. Handlers see their worker
+ * stopped (its modules ran on_stop) and must only release. */
+static void drain_after_join(struct cv_rt *rt)
+{
+	for (unsigned i = 0; i < rt->n; i++) {
+		struct cv_worker *w = &rt->workers[i];
+		void *fn, *arg;
+		if (!w->inbox.cells)
+			continue;
+		while (ring_pop(&w->inbox, &fn, &arg))
+			((cv_worker_fn *)fn)(w, arg);
+	}
+}
+
 static void main_wake_cb(uv_async_t *a)
 {
 	struct cv_rt *rt = a->data;
@@ -308,6 +324,7 @@ int cv_rt_wait(struct cv_rt *rt)
 	for (unsigned i = 0; i < rt->n; i++)
 		uv_thread_join(&rt->workers[i].thread);
 	rt->threads_running = false;
+	drain_after_join(rt);
 	uv_walk(&rt->main_loop, walk_close, NULL);
 	uv_run(&rt->main_loop, UV_RUN_DEFAULT);
 	uv_loop_close(&rt->main_loop);
@@ -323,6 +340,7 @@ void cv_rt_destroy(struct cv_rt *rt)
 		for (unsigned i = 0; i < rt->n; i++)
 			uv_thread_join(&rt->workers[i].thread);
 		rt->threads_running = false;
+		drain_after_join(rt);
 	}
 	for (unsigned i = 0; i < rt->n; i++) {
 		struct cv_worker *w = &rt->workers[i];

@@ -5,7 +5,7 @@
 #include "cvoip/callcenter.h"
 #include "cvoip/runtime.h"
 
-#define CC_MOD "cc"
+#define CC_MOD	 "cc"
 #define CC_STEPS (CV_CC_RELAX_MAX + 1) /* step 0: strict requirements */
 
 /* ---- indexed binary heap ----------------------------------------------------
@@ -33,8 +33,7 @@ static inline bool cc_hn_in(const struct cc_hn *x)
 {
 	return x->idx != SIZE_MAX;
 }
-static inline bool cc_key_lt(uint64_t a1, uint64_t a2, uint64_t b1,
-			     uint64_t b2)
+static inline bool cc_key_lt(uint64_t a1, uint64_t a2, uint64_t b1, uint64_t b2)
 {
 	return a1 < b1 || (a1 == b1 && a2 < b2);
 }
@@ -67,12 +66,12 @@ struct cc_caller;
 struct cc_member {
 	struct cc_agent *a;
 	struct cc_queue *q;
-	uint32_t score;		/* sum of required skill levels */
-	bool qual[CC_STEPS];	/* qualified at step t */
+	uint32_t score;	     /* sum of required skill levels */
+	bool qual[CC_STEPS]; /* qualified at step t */
 	struct cc_hn hn[CC_STEPS];
-	uint64_t last_offer;	/* round-robin: engine offer sequence */
-	uint64_t answered;	/* fewest-calls */
-	uint64_t talk_us;	/* least-talk-time */
+	uint64_t last_offer; /* round-robin: engine offer sequence */
+	uint64_t answered;   /* fewest-calls */
+	uint64_t talk_us;    /* least-talk-time */
 };
 
 struct cc_agent {
@@ -146,19 +145,19 @@ struct cc_caller {
 	int32_t priority;
 	enum cc_caller_state st;
 	struct cc_queue *q;
-	struct cc_hn hn;	/* in q->callers[step] while waiting */
+	struct cc_hn hn; /* in q->callers[step] while waiting */
 	uint32_t step;
-	bool front;		/* back at the head after a failed bridge */
-	uint64_t seq;		/* arrival order, engine-wide */
+	bool front;   /* back at the head after a failed bridge */
+	uint64_t seq; /* arrival order, engine-wide */
 	struct cc_caller *fprev, *fnext; /* q fifo */
-	uint64_t q_since;	/* entered current queue (mono µs) */
+	uint64_t q_since;		 /* entered current queue (mono µs) */
 	int64_t q_since_wall;
-	uint64_t wait_start;	/* waiting since (mono µs), for wait sums */
-	uint64_t waited_us;	/* accumulated before a requeue */
+	uint64_t wait_start; /* waiting since (mono µs), for wait sums */
+	uint64_t waited_us;  /* accumulated before a requeue */
 	uint32_t chain;
 	struct cc_offer *offers; /* ringing offers (ring-all: several) */
 	uint32_t noffers;
-	struct cc_agent *agent;	 /* bridged */
+	struct cc_agent *agent; /* bridged */
 	uint64_t answer_at;
 	int64_t answer_wall;
 	bool in_sl;
@@ -209,7 +208,8 @@ struct cv_cc {
 	struct cv_bus *bus;
 	const struct cv_cc_handlers *h;
 	void *arg;
-	const char *code[4];
+	const char *code[4]; /* feature codes (NULL: default) */
+	char *code_buf[4];
 	uint32_t miss_limit, cooldown_ms, max_chain, stats_period_ms;
 	size_t max_callers;
 	uint64_t rng;
@@ -236,8 +236,8 @@ void cc_stats_snapshot(struct cv_cc *cc);
 /* Queued-call record of the caller's visit of its current queue. */
 void cc_record(struct cv_cc *cc, const struct cc_caller *c, int outcome,
 	       const char *target, uint64_t handle_us);
-uint64_t cc_agent_state_us(const struct cc_agent *a,
-			   enum cv_cc_agent_state st, uint64_t now);
+uint64_t cc_agent_state_us(const struct cc_agent *a, enum cv_cc_agent_state st,
+			   uint64_t now);
 struct cc_agent *cc_agent_find(const struct cv_cc *cc, const char *name);
 struct cc_queue *cc_queue_find(const struct cv_cc *cc, const char *name);
 

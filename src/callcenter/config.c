@@ -64,13 +64,14 @@ static int check_skills(const struct cv_cc_skill *sk, size_t n,
 	return 0;
 }
 
-static bool cfg_has_queue(const struct cv_cc *cc, const struct cv_cc_config *cfg,
-			  const char *name)
+static bool cfg_has_queue(const struct cv_cc *cc,
+			  const struct cv_cc_config *cfg, const char *name)
 {
 	if (cc_queue_find(cc, name))
 		return true;
 	for (size_t i = 0; i < cfg->nqueues; i++)
-		if (cfg->queues[i].name && strcmp(cfg->queues[i].name, name) == 0)
+		if (cfg->queues[i].name &&
+		    strcmp(cfg->queues[i].name, name) == 0)
 			return true;
 	return false;
 }
@@ -93,11 +94,13 @@ static int validate(const struct cv_cc *cc, const struct cv_cc_config *cfg,
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->agents[j].name, a->name) == 0)
 				return fail(err, ai, -1, -EEXIST,
-					    "agent '%s' defined twice", a->name);
+					    "agent '%s' defined twice",
+					    a->name);
 		if (a->max_calls > 1000)
-			return fail(err, ai, -1, -EINVAL,
-				    "agent '%s': max_calls %u is not in 1..1000",
-				    a->name, a->max_calls);
+			return fail(
+				err, ai, -1, -EINVAL,
+				"agent '%s': max_calls %u is not in 1..1000",
+				a->name, a->max_calls);
 		if (a->wrapup_ms > 3600000)
 			return fail(err, ai, -1, -EINVAL,
 				    "agent '%s': wrap-up longer than an hour",
@@ -118,7 +121,8 @@ static int validate(const struct cv_cc *cc, const struct cv_cc_config *cfg,
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->queues[j].name, q->name) == 0)
 				return fail(err, -1, qi, -EEXIST,
-					    "queue '%s' defined twice", q->name);
+					    "queue '%s' defined twice",
+					    q->name);
 		if ((unsigned)q->strategy >= CV_CC_STRATEGY_COUNT)
 			return fail(err, -1, qi, CV_ECONFIG,
 				    "queue '%s': unknown strategy %d", q->name,
@@ -142,7 +146,8 @@ static int validate(const struct cv_cc *cc, const struct cv_cc_config *cfg,
 				    q->name, CV_CC_RELAX_MAX);
 		for (size_t k = 0; k < q->nrelax; k++) {
 			const struct cv_cc_relax *r = &q->relax[k];
-			const struct cv_cc_relax *p = k ? &q->relax[k - 1] : NULL;
+			const struct cv_cc_relax *p =
+				k ? &q->relax[k - 1] : NULL;
 			if (!r->after_ms || (p && r->after_ms <= p->after_ms))
 				return fail(err, -1, qi, CV_ECONFIG,
 					    "queue '%s': relaxation step %zu: "
@@ -295,9 +300,8 @@ static int agent_add(struct cv_cc *cc, const struct cv_cc_agent_params *p)
 		a->skill_lvl[i] = p->skills[i].level;
 		a->nskills = i + 1;
 	}
-	struct cc_agent **v = err ? NULL
-				  : grow(cc->agent_list, cc->nagents,
-					 sizeof(*v));
+	struct cc_agent **v =
+		err ? NULL : grow(cc->agent_list, cc->nagents, sizeof(*v));
 	if (!v) {
 		free(a->name);
 		free(a);
@@ -347,9 +351,8 @@ static int queue_add(struct cv_cc *cc, const struct cv_cc_queue_params *p)
 		q->step_drop[k + 1] = p->relax[k].drop;
 		q->step_any[k + 1] = p->relax[k].any;
 	}
-	struct cc_queue **v = err ? NULL
-				  : grow(cc->queue_list, cc->nqueues,
-					 sizeof(*v));
+	struct cc_queue **v =
+		err ? NULL : grow(cc->queue_list, cc->nqueues, sizeof(*v));
 	if (!v) {
 		free(q->name);
 		free(q->moh);
@@ -400,11 +403,12 @@ static void store_provision(struct cv_cc *cc, const struct cv_cc_config *cfg)
 	}
 	for (size_t i = 0; i < cfg->nqueues; i++) {
 		const struct cv_cc_queue_params *q = &cfg->queues[i];
-		json_t *o = json_pack("{s:i,s:i,s:i,s:s}", "max_wait_ms",
-				      (json_int_t)q->max_wait_ms, "max_len",
-				      (json_int_t)q->max_len, "ring_timeout_ms",
-				      (json_int_t)q->ring_timeout_ms,
-				      "overflow", q->overflow ? q->overflow : "");
+		json_t *o =
+			json_pack("{s:i,s:i,s:i,s:s}", "max_wait_ms",
+				  (json_int_t)q->max_wait_ms, "max_len",
+				  (json_int_t)q->max_len, "ring_timeout_ms",
+				  (json_int_t)q->ring_timeout_ms, "overflow",
+				  q->overflow ? q->overflow : "");
 		json_t *req = json_object();
 		for (size_t k = 0; req && k < q->nrequired; k++)
 			json_object_set_new(req, q->required[k].name,

@@ -230,7 +230,7 @@ static void run_dirty(struct cv_cc *cc)
 		struct cc_queue **pp, **bestp = NULL;
 		uint64_t b1 = 0, b2 = 0;
 		for (pp = &cc->dirty; *pp; pp = &(*pp)->dirty_next) {
-			uint64_t k1, k2;
+			uint64_t k1 = 0, k2 = 0;
 			if (queue_head(*pp, &k1, &k2) &&
 			    (!bestp || cc_key_lt(k1, k2, b1, b2))) {
 				bestp = pp;
@@ -377,9 +377,8 @@ static void agent_update(struct cc_agent *a, bool force)
 	if (st != a->state || force) {
 		uint64_t now = cv_clock_us();
 		enum cv_cc_agent_state old = a->state;
-		const char *reason = st == CV_CC_AGENT_PAUSED && a->reason
-					     ? a->reason
-					     : "";
+		const char *reason =
+			st == CV_CC_AGENT_PAUSED && a->reason ? a->reason : "";
 		a->state_us[old] += now - a->state_since;
 		a->state = st;
 		a->state_since = now;
@@ -393,8 +392,9 @@ static void agent_update(struct cc_agent *a, bool force)
 		}
 		if (cc->store) {
 			int err = cv_store_agent_set_state(
-				cc->store, a->name, (enum cv_store_agent_state)st,
-				reason, (int64_t)cv_clock_wall_us(), NULL);
+				cc->store, a->name,
+				(enum cv_store_agent_state)st, reason,
+				(int64_t)cv_clock_wall_us(), NULL);
 			if (err)
 				CV_LOG_RL(CV_LOG_WARN, CC_MOD,
 					  "agent %s state not stored: %s",
@@ -465,7 +465,8 @@ static void publish_queue(struct cv_cc *cc, enum cv_bus_type type,
 	cv_bus_publish(cc->bus, type, &ev);
 }
 
-/* ---- callers in queues ---------------------------------------------------- */
+/* ---- callers in queues ----------------------------------------------------
+ */
 static void caller_key(struct cc_caller *c)
 {
 	/* front (failed bridge) first, then priority (higher first), then
@@ -562,8 +563,8 @@ static void relax_arm(struct cc_caller *c)
 	struct cc_queue *q = c->q;
 	if (c->step + 1 >= q->nsteps)
 		return;
-	uint64_t due = c->q_since + (uint64_t)q->step_after_ms[c->step + 1] *
-					    1000;
+	uint64_t due =
+		c->q_since + (uint64_t)q->step_after_ms[c->step + 1] * 1000;
 	uint64_t now = cv_clock_us();
 	cv_tmr_start(c->cc->wheel, &c->relax_tmr, due > now ? due - now : 0,
 		     tmr_relax, c);
@@ -643,8 +644,8 @@ static void caller_overflow(struct cc_caller *c, const char *reason)
 		hangup_reason = reason;
 	}
 	cc->overflowed++;
-	struct cc_act *x = act_new(cc, hangup_reason ? ACT_HANGUP : ACT_OVERFLOW,
-				   c);
+	struct cc_act *x =
+		act_new(cc, hangup_reason ? ACT_HANGUP : ACT_OVERFLOW, c);
 	if (x && hangup_reason) {
 		x->text = dupstr(hangup_reason);
 	} else if (x) {
@@ -684,8 +685,8 @@ static void tmr_ann(struct cv_tmr *t, void *arg)
 	struct cc_act *x = act_new(cc, ACT_ANNOUNCE, c);
 	if (x)
 		x->position = caller_position(c);
-	cv_tmr_start(cc->wheel, &c->ann_tmr,
-		     (uint64_t)c->q->announce_ms * 1000, tmr_ann, c);
+	cv_tmr_start(cc->wheel, &c->ann_tmr, (uint64_t)c->q->announce_ms * 1000,
+		     tmr_ann, c);
 	cc_leave(cc);
 }
 
@@ -815,8 +816,10 @@ static void offer_miss(struct cc_offer *o)
 	offer_detach(o);
 	a->missed++;
 	a->misses++;
-	if (a->ndev && cc->miss_limit != UINT32_MAX &&
-	    a->misses >= cc->miss_limit) {
+	if (a->paused) {
+		/* paused while ringing: keep the agent's own reason */
+	} else if (a->ndev && cc->miss_limit != UINT32_MAX &&
+		   a->misses >= cc->miss_limit) {
 		a->paused = true;
 		agent_set_reason(a, "missed calls");
 		CV_INFO(CC_MOD, "agent %s paused after %u missed offers",
@@ -922,7 +925,8 @@ static void dispatch(struct cv_cc *cc, struct cc_queue *q)
 			struct cc_hn *h = cc_heap_min(&q->callers[t]);
 			if (!h || !q->agents[t].n)
 				continue;
-			if (!best || cc_key_lt(h->k1, h->k2, best->k1, best->k2)) {
+			if (!best ||
+			    cc_key_lt(h->k1, h->k2, best->k1, best->k2)) {
 				best = h;
 				bt = t;
 			}
@@ -944,7 +948,8 @@ static void dispatch(struct cv_cc *cc, struct cc_queue *q)
 			struct cc_member *m = h->v[rng_next(cc) % h->n]->owner;
 			offer_make(q, c, m->a);
 		} else {
-			struct cc_member *m = cc_heap_min(&q->agents[bt])->owner;
+			struct cc_member *m =
+				cc_heap_min(&q->agents[bt])->owner;
 			offer_make(q, c, m->a);
 		}
 		if (c->st == CC_WAITING)
@@ -1022,8 +1027,8 @@ int cv_cc_caller_hangup(struct cv_cc *cc, uint64_t id)
 		uint64_t now = cv_clock_us();
 		uint64_t talk = now - c->answer_at;
 		bool wrap = a->ndev && a->wrapup_ms;
-		uint64_t handle = talk + (wrap ? (uint64_t)a->wrapup_ms * 1000
-					       : 0);
+		uint64_t handle =
+			talk + (wrap ? (uint64_t)a->wrapup_ms * 1000 : 0);
 		a->calls--;
 		a->talk_us += talk;
 		a->handle_us += handle;
@@ -1038,7 +1043,8 @@ int cv_cc_caller_hangup(struct cv_cc *cc, uint64_t id)
 		if (wrap) {
 			a->wrapping = true;
 			cv_tmr_start(cc->wheel, &a->wrap_tmr,
-				     (uint64_t)a->wrapup_ms * 1000, tmr_wrap, a);
+				     (uint64_t)a->wrapup_ms * 1000, tmr_wrap,
+				     a);
 		}
 		c->agent = NULL;
 		agent_update(a, false);
@@ -1076,10 +1082,14 @@ int cv_cc_bridge_failed(struct cv_cc *cc, uint64_t id)
 	cc->bridged--;
 	c->agent = NULL;
 	agent_update(a, false);
-	CV_INFO(CC_MOD, "caller %llu: agent %s leg failed, back to the head "
-			"of %s",
+	CV_INFO(CC_MOD,
+		"caller %llu: agent %s leg failed, back to the head "
+		"of %s",
 		(unsigned long long)c->id, a->name, q->name);
-	queue_wait(c, true);
+	if (q->logged_in)
+		queue_wait(c, true);
+	else
+		caller_overflow(c, "no agents"); /* nobody left to take it */
 	cc_leave(cc);
 	return 0;
 }
@@ -1224,6 +1234,17 @@ int cv_cc_agent_op(struct cv_cc *cc, const char *agent, enum cv_cc_op op)
 	return -EINVAL;
 }
 
+int cv_cc_agent_dial(struct cv_cc *cc, const char *agent, const char *dialled)
+{
+	if (!cc || !dialled)
+		return -EINVAL;
+	const struct cv_cc_codes codes = {cc->code[0], cc->code[1], cc->code[2],
+					  cc->code[3]};
+	enum cv_cc_op op;
+	int err = cv_cc_code_parse(&codes, dialled, &op);
+	return err ? err : cv_cc_agent_op(cc, agent, op);
+}
+
 /* ---- reading ------------------------------------------------------------- */
 int cv_cc_caller_get(struct cv_cc *cc, uint64_t id,
 		     struct cv_cc_caller_info *out)
@@ -1258,7 +1279,8 @@ void cv_cc_totals(const struct cv_cc *cc, struct cv_cc_totals *out)
 	out->bridged = cc->bridged;
 }
 
-/* ---- create / destroy ------------------------------------------------------ */
+/* ---- create / destroy ------------------------------------------------------
+ */
 static void tmr_stats(struct cv_tmr *t, void *arg)
 {
 	struct cv_cc *cc = arg;
@@ -1279,17 +1301,31 @@ int cv_cc_create(struct cv_cc **ccp, const struct cv_cc_params *p)
 	cc->bus = p->bus;
 	cc->h = p->handlers;
 	cc->arg = p->arg;
-	cc->code[0] = p->codes.login;
-	cc->code[1] = p->codes.logout;
-	cc->code[2] = p->codes.pause;
-	cc->code[3] = p->codes.resume;
+	const char *codes[4] = {p->codes.login, p->codes.logout, p->codes.pause,
+				p->codes.resume};
+	static const char *const defaults[4] = {"*20", "*21", "*22", "*23"};
+	for (int i = 0; i < 4; i++) {
+		const char *c = codes[i] ? codes[i] : defaults[i];
+		bool dup = false;
+		for (int k = 0; k < i; k++)
+			dup |= strcmp(cc->code[k], c) == 0;
+		if (!*c || strlen(c) > 32 || dup ||
+		    !(cc->code_buf[i] = strdup(c))) {
+			for (int k = 0; k < i; k++)
+				free(cc->code_buf[k]);
+			free(cc);
+			return -EINVAL; /* empty, long, duplicate, or ENOMEM */
+		}
+		cc->code[i] = cc->code_buf[i];
+	}
 	cc->miss_limit = p->miss_limit ? p->miss_limit : 3;
 	cc->cooldown_ms = p->miss_cooldown_ms ? p->miss_cooldown_ms : 2000;
 	cc->max_chain = p->max_chain ? p->max_chain : 4;
 	cc->max_callers = p->max_callers ? p->max_callers : 100000;
 	cc->stats_period_ms = p->stats_period_ms;
-	cc->rng = p->seed ? p->seed : ((uint64_t)cv_random_u32() << 32 |
-				       cv_random_u32() | 1);
+	cc->rng = p->seed ? p->seed
+			  : ((uint64_t)cv_random_u32() << 32 | cv_random_u32() |
+			     1);
 	cv_tmr_init(&cc->stats_tmr);
 	if (cc->store && cc->stats_period_ms)
 		cv_tmr_start(cc->wheel, &cc->stats_tmr,
@@ -1369,5 +1405,7 @@ void cv_cc_destroy(struct cv_cc *cc)
 	cc_map_free(&cc->queues);
 	cc_map_free(&cc->callers);
 	cc_map_free(&cc->offers);
+	for (int i = 0; i < 4; i++)
+		free(cc->code_buf[i]);
 	free(cc);
 }

@@ -82,8 +82,7 @@ int cv_cc_target_parse(const char *s, struct cv_cc_target *out)
 int cv_cc_code_parse(const struct cv_cc_codes *codes, const char *dialled,
 		     enum cv_cc_op *out)
 {
-	static const struct cv_cc_codes defaults = {"*20", "*21", "*22",
-						    "*23"};
+	static const struct cv_cc_codes defaults = {"*20", "*21", "*22", "*23"};
 	if (!dialled || !out)
 		return -EINVAL;
 	if (!codes)

@@ -19,8 +19,9 @@ void cc_record(struct cv_cc *cc, const struct cc_caller *c, int outcome,
 		.caller = c->caller,
 		.priority = c->priority,
 		.arrival_us = c->q_since_wall,
-		.answer_us = outcome == CV_STORE_OUTCOME_ANSWERED ? c->answer_wall
-								 : 0,
+		.answer_us = outcome == CV_STORE_OUTCOME_ANSWERED
+				     ? c->answer_wall
+				     : 0,
 		.end_us = now_wall,
 		.outcome = (enum cv_store_outcome)outcome,
 		.agent = c->agent ? c->agent->name : "",
@@ -34,8 +35,8 @@ void cc_record(struct cv_cc *cc, const struct cc_caller *c, int outcome,
 			  cv_strerror(err));
 }
 
-uint64_t cc_agent_state_us(const struct cc_agent *a,
-			   enum cv_cc_agent_state st, uint64_t now)
+uint64_t cc_agent_state_us(const struct cc_agent *a, enum cv_cc_agent_state st,
+			   uint64_t now)
 {
 	uint64_t v = a->state_us[st];
 	if (a->state == st && now > a->state_since)
@@ -48,7 +49,8 @@ static void agent_fill(const struct cc_agent *a, struct cv_cc_agent_stats *o)
 	uint64_t now = cv_clock_us();
 	memset(o, 0, sizeof(*o));
 	o->state = a->state;
-	o->reason = a->state == CV_CC_AGENT_PAUSED && a->reason ? a->reason : "";
+	o->reason =
+		a->state == CV_CC_AGENT_PAUSED && a->reason ? a->reason : "";
 	o->calls = a->calls;
 	o->logged_in = a->ndev > 0;
 	o->devices = a->ndev;
@@ -101,9 +103,9 @@ static void queue_fill(const struct cc_queue *q, struct cv_cc_queue_stats *o)
 	o->completed = q->completed;
 	o->wait_sum_us = q->wait_sum_us;
 	o->handle_sum_us = q->handle_sum_us;
-	o->avg_wait_s = q->answered ? (double)q->wait_sum_us / 1e6 /
-					      (double)q->answered
-				    : 0.0;
+	o->avg_wait_s =
+		q->answered ? (double)q->wait_sum_us / 1e6 / (double)q->answered
+			    : 0.0;
 	o->avg_handle_s = q->completed ? (double)q->handle_sum_us / 1e6 /
 						 (double)q->completed
 				       : 0.0;
@@ -207,8 +209,8 @@ int cv_cc_stats_json(struct cv_cc *cc, json_t **out)
 static void stat_put(struct cv_cc *cc, const char *scope, const char *name,
 		     json_t *o, int64_t at)
 {
-	char *data = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9))
-		       : NULL;
+	char *data =
+		o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
 	json_decref(o);
 	if (!data)
 		return;
@@ -233,11 +235,12 @@ void cc_stats_snapshot(struct cv_cc *cc)
 			 agent_json(cc->agent_list[i]), at);
 }
 
-/* ---- consistency ----------------------------------------------------------- */
-#define BAD(...)                                    \
-	do {                                        \
-		CV_ERROR(CC_MOD, "check: " __VA_ARGS__); \
-		return CV_EPROTO;                   \
+/* ---- consistency -----------------------------------------------------------
+ */
+#define BAD(...)                                                               \
+	do {                                                                   \
+		CV_ERROR(CC_MOD, "check: " __VA_ARGS__);                       \
+		return CV_EPROTO;                                              \
 	} while (0)
 
 static int check_agent(const struct cc_agent *a)
@@ -255,13 +258,12 @@ static int check_agent(const struct cc_agent *a)
 		BAD("agent %s wrap-up flag without timer", a->name);
 	if (a->cooling != cv_tmr_active(&a->cool_tmr))
 		BAD("agent %s cooldown flag without timer", a->name);
-	enum cv_cc_agent_state st =
-		a->offer ? CV_CC_AGENT_OFFERED
-		: a->calls ? CV_CC_AGENT_ON_CALL
-		: !a->ndev ? CV_CC_AGENT_LOGGED_OUT
-		: a->wrapping ? CV_CC_AGENT_WRAP_UP
-		: a->paused ? CV_CC_AGENT_PAUSED
-			    : CV_CC_AGENT_AVAILABLE;
+	enum cv_cc_agent_state st = a->offer	  ? CV_CC_AGENT_OFFERED
+				    : a->calls	  ? CV_CC_AGENT_ON_CALL
+				    : !a->ndev	  ? CV_CC_AGENT_LOGGED_OUT
+				    : a->wrapping ? CV_CC_AGENT_WRAP_UP
+				    : a->paused	  ? CV_CC_AGENT_PAUSED
+						  : CV_CC_AGENT_AVAILABLE;
 	if (st != a->state)
 		BAD("agent %s state %s, derived %s", a->name,
 		    cv_cc_agent_state_name(a->state),
@@ -306,10 +308,11 @@ int cv_cc_check(struct cv_cc *cc)
 	for (size_t i = 0; i < cc->nqueues; i++) {
 		const struct cc_queue *q = cc->queue_list[i];
 		uint32_t n = 0, logged = 0;
-		for (const struct cc_caller *c = q->fifo_head; c; c = c->fnext) {
+		for (const struct cc_caller *c = q->fifo_head; c;
+		     c = c->fnext) {
 			n++;
-			if (c->q != q || (c->st != CC_WAITING &&
-					  c->st != CC_RINGING))
+			if (c->q != q ||
+			    (c->st != CC_WAITING && c->st != CC_RINGING))
 				BAD("queue %s fifo holds a caller in state %d",
 				    q->name, (int)c->st);
 			if ((c->st == CC_WAITING) != cc_hn_in(&c->hn))
@@ -321,7 +324,8 @@ int cv_cc_check(struct cv_cc *cc)
 				    q->name, (unsigned long long)c->id);
 		}
 		if (n != q->nfifo)
-			BAD("queue %s fifo count %u != %u", q->name, n, q->nfifo);
+			BAD("queue %s fifo count %u != %u", q->name, n,
+			    q->nfifo);
 		for (size_t k = 0; k < q->nmem; k++)
 			logged += q->mem[k]->a->ndev > 0;
 		if (logged != q->logged_in)
@@ -329,8 +333,8 @@ int cv_cc_check(struct cv_cc *cc)
 			    q->logged_in, logged);
 		/* per queue: joined = answered + abandoned + overflowed +
 		 * waiting + (answered and still bridged are in answered) */
-		if (q->joined != q->answered + q->abandoned + q->overflowed +
-					 q->nfifo)
+		if (q->joined !=
+		    q->answered + q->abandoned + q->overflowed + q->nfifo)
 			BAD("queue %s: joined %llu != answered %llu + "
 			    "abandoned %llu + overflowed %llu + waiting %u",
 			    q->name, (unsigned long long)q->joined,

@@ -29,6 +29,8 @@ struct cv_client {
 	void (*start)(struct cv_client *cl, void *arg);
 	void *start_arg;
 	struct cv_regc *reg;
+	char *reg_proxy;          /* registrar: where calls placed for a REFER go */
+	uint32_t session_expires, min_se;
 	bool registered;
 	int fail;
 	struct cv_ccall *calls;
@@ -41,6 +43,7 @@ struct cv_ccall {
 	struct cv_call *call;
 	struct cv_media_stream *ms;
 	char *play, *record;
+	char *proxy, *from;       /* outgoing: as placed */
 	double tone_hz;
 	char *codec_names[MAX_FMTS];
 	size_t ncodecs;
@@ -175,6 +178,8 @@ static int media_apply(void *marg, const struct cv_sdp_neg *neg)
 	if (!neg->nmedia || neg->media[0].rejected || !neg->media[0].ncodecs) {
 		if (cc->ms)
 			cv_media_stream_stop(cc->ms);
+		if (!cc->released && cc->cl->h->media)
+			cc->cl->h->media(cc, "inactive", "", cc->cl->arg);
 		return 0;
 	}
 	int err = ensure_stream(cc);
@@ -199,7 +204,10 @@ static int media_apply(void *marg, const struct cv_sdp_neg *neg)
 	};
 	cv_codec_fmtp_parse(codec, &cfg.params, cv_pl_str(nc->fmtp));
 	snprintf(cc->codec, sizeof(cc->codec), "%.24s/%u", nc->name, nc->clock_rate);
-	return cv_media_stream_start(cc->ms, &cfg);
+	err = cv_media_stream_start(cc->ms, &cfg);
+	if (!err && !cc->released && cc->cl->h->media)
+		cc->cl->h->media(cc, cv_sdp_dir_name(m->dir), cc->codec, cc->cl->arg);
+	return err;
 }
 
 static void media_stop(void *marg)
@@ -254,6 +262,8 @@ static void ccall_dtor(void *obj)
 	ccall_unlink(cc);
 	free(cc->play);
 	free(cc->record);
+	free(cc->proxy);
+	free(cc->from);
 	for (size_t i = 0; i < cc->ncodecs; i++)
 		free(cc->codec_names[i]);
 }
@@ -314,11 +324,55 @@ static void on_info_dtmf(struct cv_call *c, char digit, uint32_t duration_ms,
 		cc->cl->h->dtmf(cc, digit, cc->cl->arg);
 }
 
+/* A new call carrying old's media options (not its recording: that file
+ * belongs to old's stream). */
+static struct cv_ccall *ccall_like(struct cv_client *cl, const struct cv_ccall *old)
+{
+	struct cv_ccall *cc = cv_mem_zalloc(sizeof(*cc), ccall_dtor);
+	if (!cc)
+		return NULL;
+	cc->cl = cl;
+	ccall_link(cc);
+	const char *codecs[MAX_FMTS];
+	for (size_t i = 0; i < old->ncodecs; i++)
+		codecs[i] = old->codec_names[i];
+	struct cv_client_media m = {.play = old->play, .tone_hz = old->tone_hz,
+				    .codecs = codecs, .ncodecs = old->ncodecs};
+	if (set_media(cc, &m) != 0) {
+		cv_mem_unref(cc);
+		return NULL;
+	}
+	snprintf(cc->addr, sizeof(cc->addr), "%s", old->addr);
+	cc->muted = old->muted;
+	return cc;
+}
+
 static void on_incoming(struct cv_agent *ag, struct cv_call *c,
 			const struct cv_sip_msg *invite, void *arg)
 {
 	struct cv_client *cl = arg;
-	struct cv_ccall *cc = cv_mem_zalloc(sizeof(*cc), ccall_dtor);
+	struct cv_call *rep = cv_call_replaces(c);
+	struct cv_ccall *old = rep ? cv_call_uarg(rep) : NULL;
+	if (old && (old->released || !cl->h->transferred))
+		old = NULL; /* nobody to hand it to: an ordinary incoming call */
+	struct cv_ccall *cc = NULL;
+	if (old) {
+		/* RFC 3891: the new call takes over old's place, at once */
+		cc = ccall_like(cl, old);
+		if (!cc) {
+			cv_call_reject(c, 500, NULL);
+			cv_call_release(c);
+			return;
+		}
+		cc->call = c;
+		cv_call_set_uarg(c, cc);
+		cv_call_set_media(c, &media_ops, cc);
+		cl->h->transferred(cl, old, cc, cl->arg);
+		if (cv_ccall_answer(cc, NULL) != 0 && cv_call_state(c) != CV_CALL_ENDED)
+			cv_call_reject(c, 500, NULL);
+		return;
+	}
+	cc = cv_mem_zalloc(sizeof(*cc), ccall_dtor);
 	if (!cc || !cl->h->incoming) {
 		cv_mem_unref(cc);
 		cv_call_reject(c, cc ? 480 : 500, NULL);
@@ -340,23 +394,76 @@ static void on_incoming(struct cv_agent *ag, struct cv_call *c,
 	cl->h->incoming(cl, cc, from, cl->arg);
 }
 
+static int place_call(struct cv_client *cl, struct cv_ccall *cc,
+		      const struct cv_client_call_params *p,
+		      const struct cv_call_refer *refer, struct cv_call *refer_from);
+
+/* The peer transfers us (REFER): call the target with old's media. */
+static void on_refer(struct cv_call *c, const struct cv_call_refer *r, void *uarg)
+{
+	struct cv_ccall *old = uarg;
+	if (!old || old->released || !old->cl->h->transferred)
+		return; /* not placing the call declines (NOTIFY 603) */
+	struct cv_client *cl = old->cl;
+	struct cv_ccall *cc = ccall_like(cl, old);
+	if (!cc)
+		return;
+	struct cv_client_call_params p = {
+		.target = r->target,
+		.from = old->from,
+		.proxy = old->proxy ? old->proxy : cl->reg_proxy,
+	};
+	if (place_call(cl, cc, &p, r, c) != 0) {
+		cv_mem_unref(cc);
+		return;
+	}
+	cl->h->transferred(cl, old, cc, cl->arg);
+}
+
+static void on_transfer(struct cv_call *c, uint16_t status, const char *reason,
+			bool final, void *uarg)
+{
+	struct cv_ccall *cc = uarg;
+	if (cc && !cc->released && cc->cl->h->transfer)
+		cc->cl->h->transfer(cc, status, reason, final, cc->cl->arg);
+}
+
+static void on_redirect(struct cv_call *c, const char *target, uint16_t status,
+			void *uarg)
+{
+	struct cv_ccall *cc = uarg;
+	if (cc && !cc->released && cc->cl->h->redirect)
+		cc->cl->h->redirect(cc, target, status, cc->cl->arg);
+}
+
+static void on_message(struct cv_agent *ag, const struct cv_sip_msg *req, void *arg)
+{
+	struct cv_client *cl = arg;
+	if (!cl->h->message)
+		return;
+	char from[512], ctype[128];
+	cv_pl_strcpy(req->from.uri, from, sizeof(from));
+	cv_pl_strcpy(req->content_type, ctype, sizeof(ctype));
+	char *body = cv_pl_strdup(req->body);
+	if (body)
+		cl->h->message(cl, from, ctype, body, req->body.l, cl->arg);
+	free(body);
+}
+
 static const struct cv_call_handlers call_handlers = {
 	.incoming = on_incoming,
 	.state = on_call_state,
 	.info_dtmf = on_info_dtmf,
+	.refer = on_refer,
+	.transfer = on_transfer,
+	.redirect = on_redirect,
+	.message = on_message,
 };
 
-int cv_client_call(struct cv_client *cl, const struct cv_client_call_params *p,
-		   struct cv_ccall **ccp)
+static int place_call(struct cv_client *cl, struct cv_ccall *cc,
+		      const struct cv_client_call_params *p,
+		      const struct cv_call_refer *refer, struct cv_call *refer_from)
 {
-	if (!p || !p->target)
-		return -EINVAL;
-	struct cv_ccall *cc = cv_mem_zalloc(sizeof(*cc), ccall_dtor);
-	if (!cc)
-		return -ENOMEM;
-	cc->cl = cl;
-	ccall_link(cc);
-	int err = set_media(cc, &p->media);
 	char target[1024], proxy[1024], from[512];
 	const char *dst_uri = p->proxy ? p->proxy : p->target;
 	snprintf(target, sizeof(target), "%s", p->target);
@@ -370,34 +477,56 @@ int cv_client_call(struct cv_client *cl, const struct cv_client_call_params *p,
 		lower[i] = 0;
 		size_t l = strlen(proxy);
 		snprintf(proxy + l, sizeof(proxy) - l, ";transport=%s", lower);
+		if (!p->proxy) /* direct: the target says how to reach it */
+			snprintf(target, sizeof(target), "%s", proxy);
 	}
 	struct cv_txn_addr dst;
-	if (!err)
-		err = cv_ua_addr_from_uri(cv_agent_ua(cl->ag), cv_pl_str(proxy), &dst);
-	if (err) {
-		cv_mem_unref(cc);
+	int err = cv_ua_addr_from_uri(cv_agent_ua(cl->ag), cv_pl_str(proxy), &dst);
+	if (err)
 		return err;
+	if (!cc->addr[0]) {
+		struct cv_tp_addr peer = {0};
+		if (dst.remote.sa.sa_family == AF_INET)
+			memcpy(&peer.ss, &dst.remote.in, sizeof(dst.remote.in));
+		else
+			memcpy(&peer.ss, &dst.remote.in6, sizeof(dst.remote.in6));
+		pick_addr(cl, cc, &peer);
 	}
-	struct cv_tp_addr peer = {0};
-	if (dst.remote.sa.sa_family == AF_INET)
-		memcpy(&peer.ss, &dst.remote.in, sizeof(dst.remote.in));
-	else
-		memcpy(&peer.ss, &dst.remote.in6, sizeof(dst.remote.in6));
-	pick_addr(cl, cc, &peer);
 	if (p->from)
 		snprintf(from, sizeof(from), "%s", p->from);
 	else
 		snprintf(from, sizeof(from), "sip:%s@%s", cl->contact_user, cc->addr);
+	if (!(cc->from = strdup(from)) ||
+	    (p->proxy && !(cc->proxy = strdup(proxy))))
+		return -ENOMEM;
 	struct cv_call_params cp = {
 		.target = target,
 		.from = from,
-		.proxy = proxy,
+		.proxy = p->proxy ? proxy : NULL,
 		.auth = p->auth,
 		.media = &media_ops,
 		.marg = cc,
 		.uarg = cc,
+		.refer_from = refer_from,
+		.replaces = refer ? refer->replaces : NULL,
+		.referred_by = refer ? refer->referred_by : NULL,
 	};
-	err = cv_call_create(&cc->call, cl->ag, &cp);
+	return cv_call_create(&cc->call, cl->ag, &cp);
+}
+
+int cv_client_call(struct cv_client *cl, const struct cv_client_call_params *p,
+		   struct cv_ccall **ccp)
+{
+	if (!p || !p->target)
+		return -EINVAL;
+	struct cv_ccall *cc = cv_mem_zalloc(sizeof(*cc), ccall_dtor);
+	if (!cc)
+		return -ENOMEM;
+	cc->cl = cl;
+	ccall_link(cc);
+	int err = set_media(cc, &p->media);
+	if (!err)
+		err = place_call(cl, cc, p, NULL, NULL);
 	if (err) {
 		cv_mem_unref(cc);
 		return err;
@@ -424,12 +553,33 @@ int cv_ccall_reject(struct cv_ccall *cc, uint16_t status)
 
 int cv_ccall_hangup(struct cv_ccall *cc)
 {
-	return cv_call_hangup(cc->call);
+	/* RFC 3326: say why on the CANCEL or BYE */
+	struct cv_call_end_params p = {
+		.reason = "Q.850;cause=16;text=\"Normal call clearing\""};
+	return cv_call_end(cc->call, &p);
 }
 
 int cv_ccall_hold(struct cv_ccall *cc, bool hold)
 {
 	return cv_call_hold(cc->call, hold);
+}
+
+int cv_ccall_modify(struct cv_ccall *cc, bool hold, bool use_update)
+{
+	struct cv_call_modify_params p = {.hold = hold, .use_update = use_update};
+	return cv_call_modify(cc->call, &p);
+}
+
+int cv_ccall_transfer_blind(struct cv_ccall *cc, const char *target)
+{
+	return cv_call_transfer_blind(cc->call, target);
+}
+
+int cv_ccall_transfer_attended(struct cv_ccall *cc, struct cv_ccall *other)
+{
+	if (!other || !other->call)
+		return -EINVAL;
+	return cv_call_transfer_attended(cc->call, other->call);
 }
 
 int cv_ccall_mute(struct cv_ccall *cc, bool mute)
@@ -557,6 +707,8 @@ int cv_client_register(struct cv_client *cl, const struct cv_regc_params *p)
 	if (cl->reg)
 		return -EBUSY;
 	struct cv_regc_params rp = *p;
+	free(cl->reg_proxy);
+	cl->reg_proxy = p->registrar ? strdup(p->registrar) : NULL;
 	rp.h = &reg_handlers;
 	rp.uarg = cl;
 	return cv_regc_create(&cl->reg, cl->ag, &rp);
@@ -594,7 +746,9 @@ static void worker_start(struct cv_worker *w, void *arg)
 					     .h = &call_handlers,
 					     .arg = cl,
 					     .user_agent = cl->user_agent,
-					     .contact_user = cl->contact_user};
+					     .contact_user = cl->contact_user,
+					     .session_expires = cl->session_expires,
+					     .min_se = cl->min_se};
 		err = cv_agent_create(&cl->ag, &ap);
 	}
 	if (err)
@@ -654,6 +808,8 @@ int cv_client_create(struct cv_client **clp, const struct cv_client_params *p)
 		return -ENOMEM;
 	cl->h = p->h;
 	cl->arg = p->arg;
+	cl->session_expires = p->session_expires;
+	cl->min_se = p->min_se;
 	cl->port_min = p->rtp_port_min ? p->rtp_port_min : 40000;
 	cl->port_max = p->rtp_port_max ? p->rtp_port_max : 49999;
 	if (p->media_addr)
@@ -726,6 +882,7 @@ void cv_client_destroy(struct cv_client *cl)
 	cv_tp_destroy(cl->tp);
 	free(cl->user_agent);
 	free(cl->contact_user);
+	free(cl->reg_proxy);
 	free(cl);
 }
 

@@ -70,6 +70,10 @@ static void dlg_dtor(void *obj)
 {
 	struct cv_dlg *d = obj;
 	cv_tmr_cancel(&d->tmr);
+	cv_tmr_cancel(&d->rel_tmr);
+	if (d->rel_st)
+		cv_mem_unref(d->rel_st);
+	free(d->rel_resp);
 	cv_mem_unref(d->inv);
 	free(d->call_id);
 	free(d->ltag);
@@ -91,6 +95,8 @@ void dlg_table_clear(struct cv_ua *ua)
 		while (ua->buckets[b]) {
 			struct cv_dlg *d = ua->buckets[b];
 			cv_tmr_cancel(&d->tmr);
+			cv_tmr_cancel(&d->rel_tmr);
+			d->rel_pending = false;
 			d->state = CV_DLG_TERMINATED;
 			table_remove(d);
 		}
@@ -176,6 +182,7 @@ static struct cv_dlg *dlg_alloc(struct cv_ua *ua)
 		return NULL;
 	d->ua = ua;
 	cv_tmr_init(&d->tmr);
+	cv_tmr_init(&d->rel_tmr);
 	return d;
 }
 
@@ -293,6 +300,8 @@ void cv_dlg_terminate(struct cv_dlg *d)
 		return;
 	d->state = CV_DLG_TERMINATED;
 	cv_tmr_cancel(&d->tmr);
+	cv_tmr_cancel(&d->rel_tmr);
+	d->rel_pending = false;
 	d->waiting_ack = false;
 	table_remove(d);
 }
@@ -342,10 +351,10 @@ static void retrans_2xx(struct cv_tmr *t, void *arg)
 	cv_tmr_start(cv_worker_wheel(ua->w), &d->tmr, next, retrans_2xx, d);
 }
 
-int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
-		   const struct cv_txn_resp_params *p)
+static int build_response(struct cv_dlg *d, struct cv_sip_msg *req,
+			  uint16_t status, const struct cv_txn_resp_params *p,
+			  const char *extra, struct cv_buf *out)
 {
-	struct cv_sip_msg *req = cv_txn_request(st);
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 16384);
 	/* §12.1.1: a dialog-creating response carries the request's
@@ -355,6 +364,8 @@ int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
 		     h; h = cv_sip_msg_hdr_next(req, h))
 			cv_buf_printf(&hdrs, "Record-Route: %.*s\r\n", CV_PL_ARG(h->value));
 	extra_headers(d, &hdrs, true);
+	if (extra)
+		cv_buf_append_str(&hdrs, extra);
 	if (p)
 		cv_buf_append_pl(&hdrs, p->headers);
 	if (hdrs.err) {
@@ -368,12 +379,35 @@ int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
 		.content_type = p ? p->content_type : (struct cv_pl)CV_PL_INIT,
 		.body = p ? p->body : (struct cv_pl)CV_PL_INIT,
 	};
-	struct cv_buf out;
-	cv_buf_init(&out, d->ua->lim.max_msg);
-	int err = cv_sip_resp_print(&out, req, status, p ? p->reason : NULL, &rp);
+	cv_buf_init(out, d->ua->lim.max_msg);
+	int err = cv_sip_resp_print(out, req, status, p ? p->reason : NULL, &rp);
 	cv_buf_free(&hdrs);
+	return err;
+}
+
+static void rel_stop(struct cv_dlg *d)
+{
+	cv_tmr_cancel(&d->rel_tmr);
+	d->rel_pending = false;
+	if (d->rel_st) {
+		cv_mem_unref(d->rel_st);
+		d->rel_st = NULL;
+	}
+	free(d->rel_resp);
+	d->rel_resp = NULL;
+	d->rel_len = 0;
+}
+
+int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
+		   const struct cv_txn_resp_params *p)
+{
+	struct cv_sip_msg *req = cv_txn_request(st);
+	struct cv_buf out;
+	int err = build_response(d, req, status, p, NULL, &out);
 	if (!err)
 		err = cv_txn_respond_raw(st, status, out.data, out.len);
+	if (status >= 200 && req->method == CV_SIP_INVITE && d->rel_st == st)
+		rel_stop(d); /* RFC 3262 §3: a final response ends them */
 	if (!err && status >= 200 && status < 300 &&
 	    req->method == CV_SIP_INVITE) {
 		d->state = CV_DLG_CONFIRMED;
@@ -398,6 +432,116 @@ int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
 	}
 	cv_buf_free(&out);
 	return err;
+}
+
+/* RFC 3262 §3: retransmit at T1, 2T1, 4T1... (no T2 cap), for 64*T1. */
+static void retrans_rel(struct cv_tmr *t, void *arg)
+{
+	struct cv_dlg *d = arg;
+	struct cv_ua *ua = d->ua;
+	if (!d->rel_pending)
+		return;
+	if (cv_clock_us() >= d->rel_deadline_us) {
+		rel_stop(d);
+		CV_LOG_RL(CV_LOG_INFO, MOD, "no PRACK call-id=%s", d->call_id);
+		if (ua->h->prack_timeout) {
+			cv_mem_ref(d);
+			ua->h->prack_timeout(ua, d, ua->arg);
+			cv_mem_unref(d);
+		}
+		return;
+	}
+	if (!d->peer.reliable) {
+		if (cv_txn_respond_raw(d->rel_st, d->rel_status, d->rel_resp,
+				       d->rel_len) != 0) {
+			rel_stop(d);
+			return;
+		}
+		ua->st.tx_rel_retrans++;
+		d->rel_interval_ms *= 2;
+	}
+	uint64_t now = cv_clock_us();
+	uint64_t next = d->peer.reliable ? d->rel_deadline_us - now
+					 : (uint64_t)d->rel_interval_ms * 1000;
+	if (now + next > d->rel_deadline_us)
+		next = d->rel_deadline_us - now;
+	cv_tmr_start(cv_worker_wheel(ua->w), &d->rel_tmr, next, retrans_rel, d);
+}
+
+int cv_dlg_respond_reliable(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
+			    const struct cv_txn_resp_params *p)
+{
+	if (status <= 100 || status >= 200)
+		return -EINVAL;
+	if (d->rel_pending)
+		return -EBUSY;
+	struct cv_sip_msg *req = cv_txn_request(st);
+	if (req->method != CV_SIP_INVITE)
+		return -EINVAL;
+	if (!d->rseq_next) {
+		/* §3: the first RSeq is random in 1..2^31-1; leave room */
+		uint32_t r = 0;
+		cv_random(&r, sizeof(r));
+		d->rseq_next = 1 + (r % 0x3fffffffu);
+	}
+	char extra[96];
+	snprintf(extra, sizeof(extra), "Require: 100rel\r\nRSeq: %u\r\n",
+		 d->rseq_next);
+	struct cv_buf out;
+	int err = build_response(d, req, status, p, extra, &out);
+	if (!err)
+		err = cv_txn_respond_raw(st, status, out.data, out.len);
+	if (err) {
+		cv_buf_free(&out);
+		return err;
+	}
+	rel_stop(d);
+	d->rel_pending = true;
+	d->rel_rseq = d->rseq_next++;
+	d->rel_status = status;
+	d->rel_resp = out.data;
+	d->rel_len = out.len;
+	d->rel_st = cv_mem_ref(st);
+	d->rel_interval_ms = d->ua->t1_ms;
+	d->rel_deadline_us = cv_clock_us() + 64ull * d->ua->t1_ms * 1000;
+	d->ua->st.tx_reliable_1xx++;
+	uint64_t first = d->peer.reliable ? 64ull * d->ua->t1_ms * 1000
+					  : (uint64_t)d->ua->t1_ms * 1000;
+	cv_tmr_start(cv_worker_wheel(d->ua->w), &d->rel_tmr, first, retrans_rel, d);
+	return 0;
+}
+
+bool cv_dlg_prack(struct cv_dlg *d, const struct cv_sip_msg *prack)
+{
+	const struct cv_sip_hdr *h = cv_sip_msg_hdr(prack, CV_SIP_HDR_RACK);
+	struct cv_sip_rack rack;
+	if (!h || !d->rel_pending || !d->rel_st ||
+	    cv_sip_rack_parse(h->value, &rack) != 0)
+		return false;
+	const struct cv_sip_msg *inv = cv_txn_request(d->rel_st);
+	if (rack.rseq != d->rel_rseq || rack.cseq != inv->cseq.num ||
+	    rack.method != CV_SIP_INVITE)
+		return false;
+	rel_stop(d);
+	return true;
+}
+
+bool cv_dlg_reliable_pending(const struct cv_dlg *d)
+{
+	return d->rel_pending;
+}
+
+struct cv_dlg *cv_ua_dialog_find(struct cv_ua *ua, struct cv_pl call_id,
+				 struct cv_pl local_tag, struct cv_pl remote_tag)
+{
+	if (!remote_tag.l)
+		return NULL;
+	return dlg_find(ua, call_id, local_tag, remote_tag);
+}
+
+uint32_t cv_dlg_local_cseq(const struct cv_dlg *d)
+{
+	return d->lcseq;
 }
 
 void dlg_got_ack(struct cv_dlg *d, struct cv_sip_msg *ack)

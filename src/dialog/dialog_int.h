@@ -31,6 +31,17 @@ struct cv_dlg {
 	uint32_t interval_ms;
 	uint64_t deadline_us;
 	bool waiting_ack;
+	/* UAS: the reliable provisional response awaiting PRACK (RFC 3262) */
+	struct cv_tmr rel_tmr;
+	struct cv_txn *rel_st;
+	char *rel_resp;
+	size_t rel_len;
+	uint16_t rel_status;
+	uint32_t rel_rseq;      /* RSeq of the pending one */
+	uint32_t rseq_next;     /* next RSeq to use (0: not yet chosen) */
+	uint32_t rel_interval_ms;
+	uint64_t rel_deadline_us;
+	bool rel_pending;
 	/* UAC: the ACK for the 2xx, re-sent on 2xx retransmissions */
 	char *ack;
 	size_t acklen;

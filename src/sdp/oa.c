@@ -181,14 +181,27 @@ static void sa_fill(struct sockaddr_storage *ss, const struct cv_sdp_conn *c, ui
 	}
 }
 
+/* ptime/maxptime are media-level attributes (RFC 8866 §6.4), but some
+ * peers put them at session level: used when the media has none. */
+static uint32_t session_u32_attr(const struct cv_sdp *sdp, const char *name)
+{
+	const struct cv_sdp_attr *a = cv_sdp_attr_find(&sdp->c, name);
+	struct cv_pl ip, fp;
+	uint32_t x;
+	if (!a)
+		return 0;
+	cv_sdp__split(cv_pl_trim(a->value), '.', &ip, &fp);
+	return !cv_pl_u32(ip, &x) && x <= 10000 ? x : 0;
+}
+
 /* What the remote side's description says about one stream. */
 static void neg_remote(struct cv_sdp_neg_media *nm, const struct cv_sdp *sdp,
 		       const struct cv_sdp_media *m, bool mux)
 {
 	const struct cv_sdp_conn *c = cv_sdp_media_conn(sdp, m);
 	nm->remote_port = m->port;
-	nm->ptime = m->ptime;
-	nm->maxptime = m->maxptime;
+	nm->ptime = m->ptime ? m->ptime : session_u32_attr(sdp, "ptime");
+	nm->maxptime = m->maxptime ? m->maxptime : session_u32_attr(sdp, "maxptime");
 	nm->rtcp_mux = mux;
 	if (c) {
 		cv_pl_strcpy(c->addr, nm->remote_addr, sizeof(nm->remote_addr));
@@ -333,6 +346,8 @@ static void write_head(struct cv_buf *b, const struct cv_sdp_local *l, bool null
 static void write_stream_tail(struct cv_buf *b, const struct cv_sdp_stream_caps *s,
 			      enum cv_sdp_dir dir, bool mux)
 {
+	if (s->rtcp_port)
+		cv_buf_printf(b, "a=rtcp:%u\r\n", s->rtcp_port);
 	if (s->ptime)
 		cv_buf_printf(b, "a=ptime:%u\r\n", s->ptime);
 	if (s->maxptime)

@@ -297,6 +297,15 @@ static int line_next(struct lineit *it, const struct cv_sdp_limits *lim,
 			 * CR (never valid inside a line, RFC 8866 §5). */
 			const char *q = s;
 			nl = NULL;
+			/* 8 bytes at a time while none is below 14 (Bit Twiddling
+			 * Hacks, "hasless": a byte < n in a word) */
+			while (it->e - q >= 8) {
+				uint64_t w;
+				memcpy(&w, q, 8);
+				if ((w - 0x0e0e0e0e0e0e0e0eull) & ~w & 0x8080808080808080ull)
+					break;
+				q += 8;
+			}
 			while (q < it->e) {
 				unsigned char c = (unsigned char)*q;
 				if (CV_LIKELY(c > '\r')) {

@@ -31,6 +31,8 @@ struct leg {
 struct relay {
 	int kind; /* UARG_RELAY */
 	struct call *call;
+	struct relay *next;  /* in call->relays while ct is pending */
+	struct cv_txn *ct;   /* the request sent on the other leg */
 	struct cv_txn *st;
 	struct cv_dlg *from; /* the dialog st arrived on */
 	enum cv_sip_method method;
@@ -47,12 +49,18 @@ struct call {
 	struct leg legs[SRV_MAX_FORK];
 	unsigned nlegs;
 	struct leg *winner;
+	struct relay *relays; /* in-dialog requests waiting for the other leg */
 	bool cancelled;
 	uint16_t best;
 	char best_reason[64]; /* reason phrase of `best`, passed back */
 	struct cv_tmr no_answer;
 	bool listed;      /* in sw->calls, which holds a reference */
 	struct call_media media;
+	/* Late offer (RFC 3261 §13.2.1): the INVITE had no SDP, so the
+	 * callee's 2xx carries the offer and the answer comes in the caller's
+	 * ACK; the callee's 2xx waits here, un-ACKed, until then. */
+	bool late_offer;
+	struct cv_sip_msg *b_2xx;
 	char *a_call_id;
 	char *caller;
 	char *callee;
@@ -63,6 +71,7 @@ static void call_dtor(void *obj)
 {
 	struct call *c = obj;
 	cv_tmr_cancel(&c->no_answer);
+	cv_mem_unref(c->b_2xx);
 	free(c->a_call_id);
 	free(c->caller);
 	free(c->callee);
@@ -134,10 +143,23 @@ static bool all_legs_final(const struct call *c)
  * b2bua_worker_stop() still finds and releases it. */
 static void call_maybe_free(struct call *c)
 {
-	if (c->state != CALL_ENDED || !c->listed || !all_legs_final(c))
+	if (c->state != CALL_ENDED || !c->listed || !all_legs_final(c) ||
+	    c->relays)
 		return;
 	list_remove(c);
 	cv_mem_unref(c); /* the list's reference */
+}
+
+/* ACK the callee's 2xx held for a late-offer answer: with the caller's
+ * answer, or without a body when the call ends first (so that the callee
+ * stops retransmitting before our BYE). */
+static void flush_b_ack(struct call *c, struct cv_pl ctype, struct cv_pl body)
+{
+	if (!c->b_2xx)
+		return;
+	if (c->winner && c->winner->dlg)
+		cv_dlg_ack(c->winner->dlg, c->b_2xx, ctype, body);
+	c->b_2xx = cv_mem_unref(c->b_2xx);
 }
 
 /* The call is over: drop dialogs; pending client transactions keep their
@@ -146,6 +168,7 @@ static void call_end(struct call *c, const char *reason, const char *by)
 {
 	if (c->state == CALL_ENDED)
 		return;
+	flush_b_ack(c, (struct cv_pl)CV_PL_INIT, (struct cv_pl)CV_PL_INIT);
 	struct cv_srv *s = c->sw->srv;
 	if (c->state != CALL_ANSWERED)
 		s->st_calls_failed++;
@@ -323,6 +346,7 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	c->caller = strdup(user->name);
 	c->callee = cv_pl_strdup(ruri.user);
 	c->start_us = (int64_t)cv_clock_wall_us();
+	c->late_offer = !req->body.l;
 	int err = cv_dlg_create_uas(&c->a_dlg, sw->ua, st, (struct cv_pl)CV_PL_INIT);
 	if (err || !c->a_call_id || !c->caller || !c->callee) {
 		for (size_t i = 0; i < nt; i++)
@@ -481,12 +505,16 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 			leg_final(l);
 			return;
 		}
-		cv_dlg_ack(l->dlg, m, (struct cv_pl)CV_PL_INIT,
-			   (struct cv_pl)CV_PL_INIT);
+		bool late = c->state == CALL_ENDED || c->winner || c->cancelled;
+		if (!late && c->late_offer && m->body.l && !c->b_2xx)
+			c->b_2xx = cv_mem_ref(m); /* ACKed with the caller's answer */
+		else
+			cv_dlg_ack(l->dlg, m, (struct cv_pl)CV_PL_INIT,
+				   (struct cv_pl)CV_PL_INIT);
 		l->status = st;
 		struct call *keep = cv_mem_ref(c);
 		leg_final(l);
-		if (c->state == CALL_ENDED || c->winner || c->cancelled) {
+		if (late) {
 			/* a late fork answer, or an answer that crossed the
 			 * caller's CANCEL or the no-answer timer: §13.2.2.4 ACK
 			 * it, then end it */
@@ -530,6 +558,18 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 	cv_mem_unref(keep);
 }
 
+static void relay_unlink(struct relay *rl)
+{
+	struct call *c = rl->call;
+	for (struct relay **pp = c ? &c->relays : NULL; pp && *pp; pp = &(*pp)->next) {
+		if (*pp == rl) {
+			*pp = rl->next;
+			rl->next = NULL;
+			return;
+		}
+	}
+}
+
 static void relay_response(struct srv_worker *sw, struct relay *rl,
 			   struct cv_txn *ct, const struct cv_txn_resp *r)
 {
@@ -567,11 +607,15 @@ static void relay_response(struct srv_worker *sw, struct relay *rl,
 		rl->st = NULL;
 	}
 	(void)sw;
+	relay_unlink(rl);
 	cv_txn_release(ct);
+	rl->ct = NULL;
 	if (rl->from)
 		cv_dlg_release(rl->from);
-	if (c)
+	if (c) {
+		call_maybe_free(c);
 		cv_mem_unref(c);
+	}
 	cv_mem_unref(rl);
 }
 
@@ -667,16 +711,25 @@ void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
 		cv_mem_unref(rl);
 		return;
 	}
-	/* ct is released in relay_response */
+	/* ct is released in relay_response (or at worker stop) */
+	rl->ct = ct;
+	rl->next = c->relays;
+	c->relays = rl;
 }
 
 void b2bua_ack(struct srv_worker *sw, struct cv_dlg *dlg, struct cv_sip_msg *ack)
 {
 	(void)sw;
-	(void)dlg;
-	(void)ack;
-	/* The caller's ACK for our 2xx: the B leg was ACKed when its 2xx came
-	 * (late offers in ACK are not relayed yet: docs/server.md). */
+	/* The caller's ACK for our 2xx. The B leg was ACKed when its 2xx came,
+	 * except for a late offer: the answer in this ACK goes to B now. */
+	struct call *c = cv_dlg_uarg(dlg);
+	if (!c || dlg != c->a_dlg || !c->b_2xx)
+		return;
+	struct cv_buf sdp;
+	cv_buf_init(&sdp, 65536);
+	struct cv_pl body = pass_body(c, 0, ack, &sdp, NULL);
+	flush_b_ack(c, body.l ? ack->content_type : (struct cv_pl)CV_PL_INIT, body);
+	cv_buf_free(&sdp);
 }
 
 void b2bua_cancel(struct srv_worker *sw, struct cv_txn *st)
@@ -703,6 +756,7 @@ void b2bua_ack_timeout(struct srv_worker *sw, struct cv_dlg *dlg)
 		return;
 	struct cv_dlg *other = dlg == c->a_dlg ? (c->winner ? c->winner->dlg : NULL)
 					       : c->a_dlg;
+	flush_b_ack(c, (struct cv_pl)CV_PL_INIT, (struct cv_pl)CV_PL_INIT);
 	send_bye(c, dlg);
 	if (other)
 		send_bye(c, other);
@@ -713,6 +767,19 @@ void b2bua_worker_stop(struct srv_worker *sw)
 {
 	while (sw->calls) {
 		struct call *c = cv_mem_ref(sw->calls);
+		/* relayed requests still waiting: 503 to their sender */
+		while (c->relays) {
+			struct relay *rl = c->relays;
+			c->relays = rl->next;
+			cv_txn_set_uarg(rl->ct, NULL);
+			cv_txn_release(rl->ct);
+			if (rl->st)
+				srv_reply(rl->st, 503, "Shutting Down", NULL);
+			if (rl->from)
+				cv_dlg_release(rl->from);
+			cv_mem_unref(rl->call);
+			cv_mem_unref(rl);
+		}
 		for (unsigned i = 0; i < c->nlegs; i++) {
 			struct leg *l = &c->legs[i];
 			if (l->ct) {
@@ -723,10 +790,12 @@ void b2bua_worker_stop(struct srv_worker *sw)
 				cv_mem_unref(c);
 			}
 		}
-		if (c->state == CALL_ENDED)
+		if (c->state == CALL_ENDED) {
 			call_maybe_free(c);
-		else
+		} else {
+			respond_a(c, 503, "Shutting Down", NULL);
 			call_end(c, "shutdown", "system");
+		}
 		cv_mem_unref(c);
 	}
 }

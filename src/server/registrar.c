@@ -334,6 +334,15 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 		return;
 	}
 
+	/* A change the store cannot keep is refused (a restart would lose
+	 * it); a fetch (no Contact) is still answered from memory. */
+	if ((nc || star) && s->p.store && !cv_store_healthy(s->p.store)) {
+		s->st_registers_rejected++;
+		CV_LOG_RL(CV_LOG_WARN, MOD, "database down: REGISTER %.*s refused (503)",
+			  CV_PL_ARG(aor));
+		srv_reply(st, 503, "Database Unavailable", "Retry-After: 30\r\n");
+		return;
+	}
 	struct registrar *r = &s->reg;
 	uint64_t now = cv_clock_ms();
 	int64_t now_wall = (int64_t)cv_clock_wall_us();

@@ -25,14 +25,20 @@ static void on_request(struct cv_ua *ua, struct cv_txn *st,
 		call_incoming(ag, st, req);
 		return;
 	case CV_SIP_OPTIONS:
-		reply(st, 200, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE\r\n"
-			       "Accept: application/sdp\r\n");
+		reply(st, 200, SESSION_ALLOW "Accept: application/sdp\r\n" SESSION_SUPPORTED);
 		return;
 	case CV_SIP_MESSAGE:
 		reply(st, 200, NULL);
+		if (ag->h->message)
+			ag->h->message(ag, req, ag->arg);
+		return;
+	case CV_SIP_NOTIFY:
+	case CV_SIP_PRACK:
+		/* RFC 6665 §4.1.3 / RFC 3262 §3: no subscription or dialog */
+		reply(st, 481, NULL);
 		return;
 	default:
-		reply(st, 405, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE\r\n");
+		reply(st, 405, SESSION_ALLOW);
 		return;
 	}
 	(void)ua;
@@ -47,7 +53,7 @@ static void on_ack(struct cv_ua *ua, struct cv_dlg *dlg, struct cv_sip_msg *ack,
 static void on_cancel(struct cv_ua *ua, struct cv_txn *st,
 		      struct cv_sip_msg *cancel, void *arg)
 {
-	call_cancelled(arg, st);
+	call_cancelled(arg, st, cancel);
 }
 
 static void on_response(struct cv_ua *ua, struct cv_txn *ct,
@@ -69,7 +75,13 @@ static void on_ack_timeout(struct cv_ua *ua, struct cv_dlg *dlg, void *arg)
 	call_ack_timeout(arg, dlg);
 }
 
+static void on_prack_timeout(struct cv_ua *ua, struct cv_dlg *dlg, void *arg)
+{
+	call_prack_timeout(arg, dlg);
+}
+
 static const struct cv_ua_handlers handlers = {
+	.prack_timeout = on_prack_timeout,
 	.request = on_request,
 	.ack = on_ack,
 	.cancel = on_cancel,
@@ -89,7 +101,14 @@ int cv_agent_create(struct cv_agent **agp, const struct cv_agent_params *p)
 	ag->h = p->h;
 	ag->arg = p->arg;
 	ag->contact_user = strdup(p->contact_user ? p->contact_user : "cvoip");
-	static const char *const supported[] = {"replaces", NULL};
+	ag->session_expires = p->session_expires == UINT32_MAX ? 0
+			      : p->session_expires ? p->session_expires : 1800;
+	ag->min_se = p->min_se ? p->min_se : 90;
+	if (ag->session_expires && ag->session_expires < ag->min_se)
+		ag->session_expires = ag->min_se;
+	ag->no_100rel = p->no_100rel;
+	static const char *const supported[] = {"100rel", "timer", "replaces",
+						NULL};
 	struct cv_ua_params up = {.tp = p->tp,
 				  .w = p->w,
 				  .h = &handlers,

@@ -19,6 +19,14 @@ const char *cv_call_state_name(enum cv_call_state s)
 static void call_dtor(void *obj)
 {
 	struct cv_call *c = obj;
+	cv_tmr_cancel(&c->glare_tmr);
+	cv_tmr_cancel(&c->se_tmr);
+	for (size_t i = 0; i < c->nforks; i++)
+		cv_dlg_release(c->forks[i].dlg);
+	for (int i = 0; i < c->redirects; i++)
+		free(c->tried[i]);
+	free(c->replaces_hdr);
+	free(c->referred_by);
 	cv_mem_unref(c->remote_offer);
 	cv_mem_unref(c->local_offer);
 	free(c->target);
@@ -60,20 +68,48 @@ static void list_del(struct cv_call *c)
 	cv_mem_unref(c);
 }
 
-static void set_state(struct cv_call *c, enum cv_call_state st, uint16_t status,
-		      const char *reason)
+/* Early dialogs of an outgoing call other than keep end (§13.2.2.4: the
+ * first 2xx wins; a final failure or 3xx ends them all). */
+static void forks_clear(struct cv_call *c, struct cv_dlg *keep)
+{
+	for (size_t i = 0; i < c->nforks; i++) {
+		struct cv_dlg *d = c->forks[i].dlg;
+		if (d != keep) {
+			cv_dlg_set_uarg(d, NULL);
+			cv_dlg_terminate(d);
+		}
+		cv_dlg_release(d);
+	}
+	c->nforks = 0;
+}
+
+#define set_state call_set_state
+
+void call_set_state(struct cv_call *c, enum cv_call_state st, uint16_t status,
+		    const char *reason)
 {
 	if (c->state == st || c->state == CV_CALL_ENDED)
 		return;
 	c->state = st;
 	cv_mem_ref(c);
+	if (st == CV_CALL_ENDED) {
+		cv_tmr_cancel(&c->glare_tmr);
+		cv_tmr_cancel(&c->se_tmr);
+		c->glare_pending = false;
+	}
 	/* media stops before the application hears of the end, so it may
 	 * release the call (and its media) from the callback */
 	if (st == CV_CALL_ENDED && c->media)
 		c->media->stop(c->marg);
 	if (!c->released && c->ag->h->state)
 		c->ag->h->state(c, st, status, reason, c->uarg);
+	if (c->refer_parent)
+		xfer_child_state(c, st, status, reason);
+	if (st == CV_CALL_ANSWERED && c->replaces)
+		xfer_answered(c);
 	if (st == CV_CALL_ENDED) {
+		forks_clear(c, c->dlg);
+		xfer_ended(c);
 		if (c->dlg) {
 			cv_dlg_set_uarg(c->dlg, NULL);
 			cv_dlg_terminate(c->dlg);
@@ -114,6 +150,8 @@ static struct cv_call *call_new(struct cv_agent *ag)
 	cv_random(&c->sess_id, sizeof(c->sess_id));
 	c->sess_id &= 0x7fffffffffffffffull;
 	c->sess_version = 1;
+	cv_tmr_init(&c->glare_tmr);
+	cv_tmr_init(&c->se_tmr);
 	return c;
 }
 
@@ -187,6 +225,135 @@ int session_auth_header(struct cv_buf *out, const struct cv_sip_msg *resp,
 	return err;
 }
 
+/* ---- session timers (RFC 4028) ------------------------------------------- */
+
+static bool parse_se(const struct cv_sip_msg *m, uint32_t *delta,
+		     struct cv_pl *refresher)
+{
+	const struct cv_sip_hdr *h = cv_sip_msg_hdr(m, CV_SIP_HDR_SESSION_EXPIRES);
+	struct cv_sip_session_expires se;
+	if (!h || cv_sip_session_expires_parse(h->value, &se) != 0 || !se.delta)
+		return false;
+	*delta = se.delta;
+	*refresher = se.refresher;
+	return true;
+}
+
+static uint32_t parse_min_se(const struct cv_sip_msg *m)
+{
+	const struct cv_sip_hdr *h = cv_sip_msg_hdr(m, CV_SIP_HDR_MIN_SE);
+	uint32_t v = 0;
+	struct cv_pl val = h ? h->value : (struct cv_pl)CV_PL_INIT;
+	const char *semi = val.l ? memchr(val.p, ';', val.l) : NULL;
+	if (semi)
+		val.l = (size_t)(semi - val.p);
+	if (!h || cv_sip_u32_parse(cv_pl_trim(val), &v) != 0)
+		return 0;
+	return v;
+}
+
+static void se_fire(struct cv_tmr *t, void *arg);
+static int send_reoffer(struct cv_call *c, enum cv_sip_method method, bool hold,
+			bool refresh);
+
+/* §10: the refresher refreshes at half the interval; the other side sends
+ * BYE at the interval minus min(32 s, interval/3) without a refresh. */
+static void se_start(struct cv_call *c)
+{
+	cv_tmr_cancel(&c->se_tmr);
+	if (!c->se || c->state == CV_CALL_ENDED)
+		return;
+	uint64_t now = cv_clock_us();
+	c->se_deadline_us = now + c->se * 1000000ull;
+	uint64_t after = c->se_we_refresh
+				 ? c->se * 500000ull
+				 : (c->se - CV_MIN(32u, c->se / 3)) * 1000000ull;
+	cv_tmr_start(cv_worker_wheel(c->ag->w), &c->se_tmr, after, se_fire, c);
+}
+
+static void se_fire(struct cv_tmr *t, void *arg)
+{
+	struct cv_call *c = arg;
+	if (c->state != CV_CALL_ANSWERED || !c->se)
+		return;
+	uint64_t now = cv_clock_us();
+	if (c->se_we_refresh && now + 1000000ull < c->se_deadline_us) {
+		int err = -EBUSY;
+		if (!c->re_ct && !c->glare_pending)
+			err = send_reoffer(c, c->peer_update ? CV_SIP_UPDATE : CV_SIP_INVITE,
+					   c->hold, true);
+		if (err) /* busy or failed: try again shortly */
+			cv_tmr_start(cv_worker_wheel(c->ag->w), &c->se_tmr, 1000000ull,
+				     se_fire, c);
+		return;
+	}
+	CV_LOG_RL(CV_LOG_INFO, MOD, "session expired call-id=%s", c->call_id);
+	cv_mem_ref(c);
+	call_send_bye(c, "SIP;cause=408;text=\"Session expired\"");
+	set_state(c, CV_CALL_ENDED, 408, "Session expired");
+	cv_mem_unref(c);
+}
+
+/* The 2xx to our INVITE, re-INVITE or UPDATE: the interval and refresher
+ * the UAS chose (§7.2: none when absent). */
+static void se_from_2xx(struct cv_call *c, const struct cv_sip_msg *m)
+{
+	uint32_t delta;
+	struct cv_pl ref;
+	if (!parse_se(m, &delta, &ref)) {
+		c->se = 0;
+		cv_tmr_cancel(&c->se_tmr);
+		return;
+	}
+	c->se = delta;
+	c->se_we_refresh = !ref.l || cv_pl_caseeq_str(ref, "uac");
+	se_start(c);
+}
+
+/* A request that may refresh the session (INVITE, re-INVITE, UPDATE) as
+ * UAS: 0 with the header lines for our 2xx in hdr, or 422 when its
+ * interval is below our Min-SE (§9). Does not start the timer. */
+static uint16_t se_uas(struct cv_call *c, const struct cv_sip_msg *req,
+		       char *hdr, size_t size)
+{
+	hdr[0] = '\0';
+	uint32_t delta;
+	struct cv_pl ref;
+	if (!parse_se(req, &delta, &ref)) {
+		c->se = 0;
+		cv_tmr_cancel(&c->se_tmr);
+		return 0;
+	}
+	if (delta < c->ag->min_se)
+		return 422;
+	bool uac_supports = cv_sip_msg_has_tag(req, CV_SIP_HDR_SUPPORTED, "timer") ||
+			    cv_sip_msg_has_tag(req, CV_SIP_HDR_REQUIRE, "timer");
+	bool uac_refreshes;
+	if (cv_pl_caseeq_str(ref, "uac"))
+		uac_refreshes = true;
+	else if (cv_pl_caseeq_str(ref, "uas"))
+		uac_refreshes = false;
+	else
+		uac_refreshes = uac_supports; /* §9: our choice */
+	c->se = delta;
+	c->se_we_refresh = !uac_refreshes;
+	snprintf(hdr, size, "Session-Expires: %u;refresher=%s\r\n%s", delta,
+		 uac_refreshes ? "uac" : "uas",
+		 uac_refreshes ? "Require: timer\r\n" : "");
+	return 0;
+}
+
+static void answer_422(struct cv_call *c, struct cv_txn *st)
+{
+	char h[64];
+	snprintf(h, sizeof(h), "Min-SE: %u\r\n", c->ag->min_se);
+	struct cv_txn_resp_params rp = {.headers = cv_pl_str(h)};
+	if (c->dlg)
+		cv_dlg_respond(c->dlg, st, 422, &rp);
+	else
+		cv_txn_respond(st, 422, &rp);
+}
+
 /* ---- outgoing ----------------------------------------------------------- */
 
 static int send_invite(struct cv_call *c, const char *auth_hdr)
@@ -205,7 +372,15 @@ static int send_invite(struct cv_call *c, const char *auth_hdr)
 		cv_buf_append_str(&hdrs, c->headers);
 	if (auth_hdr)
 		cv_buf_append_str(&hdrs, auth_hdr);
-	cv_buf_append_str(&hdrs, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE\r\n");
+	cv_buf_append_str(&hdrs, SESSION_ALLOW SESSION_SUPPORTED);
+	/* RFC 4028 §7.1 */
+	if (c->se_req)
+		cv_buf_printf(&hdrs, "Session-Expires: %u\r\nMin-SE: %u\r\n",
+			      c->se_req, c->se_min);
+	if (c->replaces_hdr)
+		cv_buf_printf(&hdrs, "Replaces: %s\r\n", c->replaces_hdr);
+	if (c->referred_by)
+		cv_buf_printf(&hdrs, "Referred-By: %s\r\n", c->referred_by);
 	if (hdrs.err) {
 		err = hdrs.err;
 		goto out;
@@ -257,15 +432,26 @@ int cv_call_create(struct cv_call **cp, struct cv_agent *ag,
 	c->to = strdup(p->to ? p->to : p->target);
 	c->headers = strdup(p->headers ? p->headers : "");
 	c->remote_uri = strdup(p->to ? p->to : p->target);
+	c->se_req = ag->session_expires;
+	c->se_min = ag->min_se;
+	c->via_proxy = p->proxy != NULL;
 	int err = -ENOMEM;
 	if (!c->target || !c->from || !c->from_display || !c->to || !c->headers ||
 	    !c->remote_uri)
+		goto fail;
+	if ((p->replaces && !(c->replaces_hdr = strdup(p->replaces))) ||
+	    (p->referred_by && !(c->referred_by = strdup(p->referred_by))))
 		goto fail;
 	if (p->auth.user) {
 		c->auth_user = strdup(p->auth.user);
 		c->auth_pass = strdup(p->auth.password ? p->auth.password : "");
 		if (!c->auth_user || !c->auth_pass)
 			goto fail;
+	}
+	if (p->refer_from && (p->refer_from->refer_child ||
+			      !p->refer_from->refer_active)) {
+		err = -EINVAL;
+		goto fail;
 	}
 	err = cv_ua_addr_from_uri(ag->ua, cv_pl_str(p->proxy ? p->proxy : p->target),
 				  &c->dst);
@@ -276,6 +462,10 @@ int cv_call_create(struct cv_call **cp, struct cv_agent *ag,
 		goto fail;
 	c->state = CV_CALL_CALLING;
 	list_add(ag, c);
+	if (p->refer_from) {
+		c->refer_parent = cv_mem_ref(p->refer_from);
+		p->refer_from->refer_child = cv_mem_ref(c);
+	}
 	*cp = c;
 	return 0;
 fail:
@@ -293,6 +483,102 @@ static void end_invite_ct(struct cv_call *c)
 	}
 }
 
+/* The early dialog of a 1xx-with-tag, one per remote tag (forking). */
+static struct call_fork *fork_get(struct cv_call *c, const struct cv_sip_msg *m)
+{
+	for (size_t i = 0; i < c->nforks; i++)
+		if (cv_pl_eq(cv_dlg_remote_tag(c->forks[i].dlg), m->to.tag))
+			return &c->forks[i];
+	if (c->nforks == CALL_MAX_FORKS)
+		return NULL;
+	struct cv_dlg *d;
+	if (cv_dlg_create_uac(&d, c->ag->ua, c->inv_ct, m) != 0)
+		return NULL;
+	cv_dlg_set_uarg(d, c);
+	struct call_fork *f = &c->forks[c->nforks++];
+	*f = (struct call_fork){.dlg = d};
+	if (!c->dlg)
+		c->dlg = cv_dlg_ref(d);
+	return f;
+}
+
+/* RFC 3262 §4: PRACK a reliable provisional response in order; false for
+ * a retransmission or one out of order (discarded). */
+static bool prack_1xx(struct cv_call *c, struct call_fork *f,
+		      const struct cv_sip_msg *m)
+{
+	const struct cv_sip_hdr *h = cv_sip_msg_hdr(m, CV_SIP_HDR_RSEQ);
+	uint32_t rseq;
+	if (!h || cv_sip_u32_parse(h->value, &rseq) != 0)
+		return true; /* broken: treat as unreliable */
+	if (f->rseq_set && rseq != f->rseq + 1)
+		return false;
+	f->rseq = rseq;
+	f->rseq_set = true;
+	char rack[64];
+	snprintf(rack, sizeof(rack), "RAck: %u %u INVITE\r\n", rseq, m->cseq.num);
+	struct cv_dlg_req r = {.method = CV_SIP_PRACK, .headers = cv_pl_str(rack)};
+	struct cv_txn *ct;
+	if (cv_dlg_request(f->dlg, &r, &ct) == 0)
+		cv_txn_release(ct);
+	return true;
+}
+
+static void note_allow(struct cv_call *c, const struct cv_sip_msg *m)
+{
+	if (cv_sip_msg_hdr(m, CV_SIP_HDR_ALLOW))
+		c->peer_update = cv_sip_msg_has_tag(m, CV_SIP_HDR_ALLOW, "UPDATE");
+}
+
+/* §8.1.3.4: a 3xx gives new targets; follow the first untried sip(s) one,
+ * at most CALL_MAX_REDIRECTS times. */
+static bool follow_redirect(struct cv_call *c, const struct cv_sip_msg *m)
+{
+	if (c->redirects >= CALL_MAX_REDIRECTS)
+		return false;
+	struct cv_sip_vals_iter it = {0};
+	struct cv_pl v;
+	int n = 0;
+	while (n++ < 16 && cv_sip_msg_vals_next(m, CV_SIP_HDR_CONTACT, &it, &v) == 0) {
+		struct cv_sip_contact ct;
+		struct cv_sip_uri u;
+		if (cv_sip_contact_parse(v, &ct) != 0 || ct.star ||
+		    cv_sip_uri_parse(ct.addr.uri, &u) != 0 ||
+		    (u.scheme != CV_SIP_SCHEME_SIP && u.scheme != CV_SIP_SCHEME_SIPS))
+			continue;
+		bool tried = cv_sip_uri_eq_text(ct.addr.uri, cv_pl_str(c->target));
+		for (int i = 0; i < c->redirects && !tried; i++)
+			tried = cv_sip_uri_eq_text(ct.addr.uri, cv_pl_str(c->tried[i]));
+		if (tried)
+			continue;
+		struct cv_txn_addr dst;
+		if (!c->via_proxy && cv_ua_addr_from_uri(c->ag->ua, ct.addr.uri, &dst) != 0)
+			continue;
+		char *nt = cv_pl_strdup(ct.addr.uri);
+		if (!nt)
+			return false;
+		if (!c->via_proxy) {
+			cv_ua_addr_clear(&c->dst);
+			c->dst = dst;
+		}
+		c->tried[c->redirects++] = c->target;
+		c->target = nt;
+		forks_clear(c, NULL);
+		if (c->dlg) {
+			cv_dlg_release(c->dlg);
+			c->dlg = NULL;
+		}
+		end_invite_ct(c);
+		c->auth_tries = 0;
+		if (send_invite(c, NULL) != 0)
+			return false;
+		if (!c->released && c->ag->h->redirect)
+			c->ag->h->redirect(c, c->target, (uint16_t)m->status, c->uarg);
+		return true;
+	}
+	return false;
+}
+
 static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 {
 	struct cv_sip_msg *m = r->msg;
@@ -300,12 +586,14 @@ static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 	reason_of(r, reason, sizeof(reason));
 	uint16_t st = r->status;
 	if (st < 200) {
-		if (c->state == CV_CALL_ENDED)
+		if (c->state == CV_CALL_ENDED || st == 100 || !m)
 			return;
-		if (m && m->to.tag.l && !c->dlg &&
-		    cv_dlg_create_uac(&c->dlg, c->ag->ua, c->inv_ct, m) == 0)
-			cv_dlg_set_uarg(c->dlg, c);
-		if (st == 183 && m && m->body.l && !c->have_neg) {
+		struct call_fork *f = m->to.tag.l ? fork_get(c, m) : NULL;
+		if (f && cv_sip_msg_has_tag(m, CV_SIP_HDR_REQUIRE, "100rel") &&
+		    !prack_1xx(c, f, m))
+			return; /* retransmission */
+		note_allow(c, m);
+		if (m->body.l && !c->have_neg) {
 			struct cv_sdp *ans;
 			if (parse_sdp(m, &ans) == 0) {
 				if (cv_sdp_answer_process(&c->neg, c->local_offer, ans) == 0)
@@ -313,7 +601,7 @@ static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 				cv_mem_unref(ans);
 			}
 			set_state(c, CV_CALL_EARLY, st, reason);
-		} else if (st >= 180) {
+		} else if (st >= 180 && c->state != CV_CALL_EARLY) {
 			set_state(c, CV_CALL_RINGING, st, reason);
 		}
 		return;
@@ -326,26 +614,27 @@ static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 			return;
 		}
 		cv_dlg_ack(d, m, (struct cv_pl)CV_PL_INIT, (struct cv_pl)CV_PL_INIT);
-		if (c->state == CV_CALL_ENDED || c->state == CV_CALL_ANSWERED ||
-		    (c->dlg && c->dlg != d)) {
+		if (c->state == CV_CALL_ENDED || c->state == CV_CALL_ANSWERED) {
 			/* a second fork answered, or we hung up meanwhile:
 			 * ACK and BYE it (§13.2.2.4) */
 			struct cv_dlg_req br = {.method = CV_SIP_BYE};
 			struct cv_txn *bt;
 			if (cv_dlg_request(d, &br, &bt) == 0)
 				cv_txn_release(bt);
+			cv_dlg_set_uarg(d, NULL);
 			cv_dlg_terminate(d);
 			cv_dlg_release(d);
 			if (c->state == CV_CALL_ENDED)
 				end_invite_ct(c);
 			return;
 		}
-		if (!c->dlg) {
-			c->dlg = d;
-			cv_dlg_set_uarg(d, c);
-		} else {
-			cv_dlg_release(d);
-		}
+		/* the first 2xx wins; other early dialogs end */
+		if (c->dlg)
+			cv_dlg_release(c->dlg);
+		c->dlg = d;
+		cv_dlg_set_uarg(d, c);
+		forks_clear(c, d);
+		note_allow(c, m);
 		struct cv_sdp *ans;
 		if (parse_sdp(m, &ans) == 0) {
 			if (cv_sdp_answer_process(&c->neg, c->local_offer, ans) == 0)
@@ -354,47 +643,181 @@ static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 		}
 		end_invite_ct(c);
 		set_state(c, CV_CALL_ANSWERED, st, reason);
+		if (c->state == CV_CALL_ANSWERED)
+			se_from_2xx(c, m);
 		return;
 	}
-	if ((st == 401 || st == 407) && m && c->auth_user && c->auth_tries < 2 &&
-	    c->state != CV_CALL_ENDED) {
-		struct cv_buf ah;
-		cv_buf_init(&ah, 4096);
-		int err = session_auth_header(&ah, m, c->auth_user, c->auth_pass,
-					      "INVITE", c->target);
-		if (!err) {
-			c->auth_tries++;
-			end_invite_ct(c);
-			err = send_invite(c, ah.data);
-		}
-		cv_buf_free(&ah);
-		if (!err)
+	if (c->state != CV_CALL_ENDED && m) {
+		if ((st == 401 || st == 407) && c->auth_user && c->auth_tries < 2) {
+			struct cv_buf ah;
+			cv_buf_init(&ah, 4096);
+			int err = session_auth_header(&ah, m, c->auth_user, c->auth_pass,
+						      "INVITE", c->target);
+			if (!err) {
+				c->auth_tries++;
+				forks_clear(c, NULL);
+				if (c->dlg) {
+					cv_dlg_release(c->dlg);
+					c->dlg = NULL;
+				}
+				end_invite_ct(c);
+				err = send_invite(c, ah.data);
+			}
+			cv_buf_free(&ah);
+			if (!err)
+				return;
+		} else if (st == 422 && c->se_req && c->tries_422 < 2) {
+			/* RFC 4028 §7.4: retry with the peer's Min-SE */
+			uint32_t min = parse_min_se(m);
+			if (min > c->se_req) {
+				c->tries_422++;
+				c->se_req = c->se_min = min;
+				forks_clear(c, NULL);
+				if (c->dlg) {
+					cv_dlg_release(c->dlg);
+					c->dlg = NULL;
+				}
+				end_invite_ct(c);
+				if (send_invite(c, NULL) == 0)
+					return;
+			}
+		} else if (st >= 300 && st < 400 && follow_redirect(c, m)) {
 			return;
+		}
 	}
 	end_invite_ct(c);
 	set_state(c, CV_CALL_ENDED, st, reason);
 }
 
-static void reinvite_response(struct cv_call *c, struct cv_txn *ct,
-			      const struct cv_txn_resp *r)
+/* ---- our re-INVITE / UPDATE ---------------------------------------------- */
+
+static void glare_fire(struct cv_tmr *t, void *arg)
+{
+	struct cv_call *c = arg;
+	if (!c->glare_pending || c->state != CV_CALL_ANSWERED)
+		return;
+	c->glare_pending = false;
+	if (c->re_ct)
+		return;
+	send_reoffer(c, c->glare_method, c->glare_hold, c->glare_refresh);
+}
+
+/* RFC 3261 §14.1 (RFC 3311 §5.1 for UPDATE): after a 491, the owner of
+ * the Call-ID waits 2.1..4 s, the other side 0..2 s, in 10 ms units. */
+static void glare_retry(struct cv_call *c)
+{
+	if (++c->glare_tries > 5)
+		return;
+	uint32_t r = 0;
+	cv_random(&r, sizeof(r));
+	uint64_t ms = c->outgoing ? 2100 + (r % 191) * 10 : (r % 201) * 10;
+	c->glare_pending = true;
+	c->glare_method = c->re_method;
+	c->glare_hold = c->re_hold;
+	c->glare_refresh = c->re_refresh;
+	cv_tmr_start(cv_worker_wheel(c->ag->w), &c->glare_tmr, ms * 1000,
+		     glare_fire, c);
+}
+
+static int send_reoffer(struct cv_call *c, enum cv_sip_method method, bool hold,
+			bool refresh)
+{
+	if (c->re_ct)
+		return -EBUSY;
+	bool offer = method == CV_SIP_INVITE || !refresh;
+	struct cv_buf sdp, hdrs;
+	cv_buf_init(&sdp, 65536);
+	cv_buf_init(&hdrs, 4096);
+	int err = 0;
+	if (offer) {
+		if (!refresh)
+			c->sess_version++;
+		err = local_sdp(c, hold, NULL, &sdp);
+	}
+	if (c->se)
+		cv_buf_printf(&hdrs, "Session-Expires: %u;refresher=%s\r\nMin-SE: %u\r\n",
+			      c->se, c->se_we_refresh ? "uac" : "uas", c->se_min);
+	cv_buf_append_str(&hdrs, SESSION_SUPPORTED);
+	if (!err && hdrs.err)
+		err = hdrs.err;
+	if (!err) {
+		struct cv_dlg_req r = {.method = method,
+				       .headers = {hdrs.data, hdrs.len},
+				       .uarg = c};
+		if (offer) {
+			r.content_type = CV_PL("application/sdp");
+			r.body = (struct cv_pl){sdp.data, sdp.len};
+		}
+		err = cv_dlg_request(c->dlg, &r, &c->re_ct);
+	}
+	if (!err) {
+		cv_mem_ref(c);
+		c->re_method = method;
+		c->re_prev_hold = c->hold;
+		c->re_hold = hold;
+		c->re_refresh = refresh;
+		c->hold = hold;
+	}
+	cv_buf_free(&sdp);
+	cv_buf_free(&hdrs);
+	return err;
+}
+
+static void reoffer_response(struct cv_call *c, struct cv_txn *ct,
+			     const struct cv_txn_resp *r)
 {
 	if (r->status < 200)
 		return;
 	cv_txn_set_uarg(ct, NULL);
 	cv_txn_release(ct);
 	c->re_ct = NULL;
-	if (r->status < 300 && r->msg && c->dlg) {
-		cv_dlg_ack(c->dlg, r->msg, (struct cv_pl)CV_PL_INIT,
-			   (struct cv_pl)CV_PL_INIT);
+	uint16_t st = r->status;
+	if (st < 300 && r->msg && c->dlg) {
+		c->glare_tries = 0;
+		if (c->re_method == CV_SIP_INVITE)
+			cv_dlg_ack(c->dlg, r->msg, (struct cv_pl)CV_PL_INIT,
+				   (struct cv_pl)CV_PL_INIT);
+		cv_dlg_refresh_target(c->dlg, r->msg);
 		struct cv_sdp *ans;
-		if (parse_sdp(r->msg, &ans) == 0) {
+		if ((c->re_method == CV_SIP_INVITE || !c->re_refresh) &&
+		    parse_sdp(r->msg, &ans) == 0) {
 			if (cv_sdp_answer_process(&c->neg, c->local_offer, ans) == 0)
 				apply_neg(c);
 			cv_mem_unref(ans);
 		}
-	} else if (r->status == 481 || r->status == 408) {
+		if (c->se || parse_se(r->msg, &(uint32_t){0}, &(struct cv_pl){0}))
+			se_from_2xx(c, r->msg);
+	} else if (st == 481 || st == 408) {
 		/* §14.1: the dialog is gone */
-		set_state(c, CV_CALL_ENDED, r->status, "re-INVITE failed");
+		c->hold = c->re_prev_hold;
+		call_send_bye(c, NULL);
+		set_state(c, CV_CALL_ENDED, st, c->re_method == CV_SIP_INVITE
+							? "re-INVITE failed"
+							: "UPDATE failed");
+	} else {
+		/* §14.1: a failed offer leaves the session as it was */
+		c->hold = c->re_prev_hold;
+		if (st == 491) {
+			glare_retry(c);
+		} else if (st == 422 && r->msg && c->se && c->tries_422 < 2) {
+			uint32_t min = parse_min_se(r->msg);
+			if (min > c->se) {
+				c->tries_422++;
+				c->se = c->se_min = min;
+				send_reoffer(c, c->re_method, c->re_hold, c->re_refresh);
+			}
+		} else if (c->re_method == CV_SIP_UPDATE && (st == 405 || st == 501)) {
+			/* no UPDATE after all: the same by re-INVITE */
+			c->peer_update = false;
+			send_reoffer(c, CV_SIP_INVITE, c->re_hold, c->re_refresh);
+		} else if (c->re_refresh && c->se) {
+			/* the refresh failed: the session ends when it expires */
+			c->se_we_refresh = false;
+			uint64_t now = cv_clock_us();
+			cv_tmr_start(cv_worker_wheel(c->ag->w), &c->se_tmr,
+				     c->se_deadline_us > now ? c->se_deadline_us - now : 0,
+				     se_fire, c);
+		}
 	}
 	cv_mem_unref(c);
 }
@@ -406,7 +829,9 @@ void call_response(struct cv_call *c, struct cv_txn *ct,
 	if (ct == c->inv_ct)
 		invite_response(c, r);
 	else if (ct == c->re_ct)
-		reinvite_response(c, ct, r);
+		reoffer_response(c, ct, r);
+	else if (ct == c->refer_ct)
+		xfer_refer_response(c, ct, r);
 	cv_mem_unref(c);
 }
 
@@ -425,18 +850,44 @@ void call_incoming(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *re
 	c->state = CV_CALL_INCOMING;
 	c->remote_uri = cv_pl_strdup(req->from.uri);
 	cv_pl_strcpy(req->call_id, c->call_id, sizeof(c->call_id));
+	c->peer_100rel = !ag->no_100rel &&
+			 cv_sip_msg_has_tag(req, CV_SIP_HDR_SUPPORTED, "100rel");
+	if (cv_sip_msg_has_tag(req, CV_SIP_HDR_REQUIRE, "100rel"))
+		c->peer_100rel = true;
+	c->peer_timer = cv_sip_msg_has_tag(req, CV_SIP_HDR_SUPPORTED, "timer");
+	c->se_min = ag->min_se;
+	note_allow(c, req);
+	uint16_t reject = 0;
+	const char *why = NULL;
 	int err = c->remote_uri ? 0 : -ENOMEM;
 	if (!err && req->body.l) {
 		err = parse_sdp(req, &c->remote_offer);
 		if (err) {
-			struct cv_txn_resp_params rp = {.reason = "Bad SDP"};
-			cv_txn_respond(st, 400, &rp);
-			cv_txn_release(st);
-			c->inv_st = NULL;
-			cv_mem_unref(c);
-			return;
+			reject = 400;
+			why = "Bad SDP";
 		}
 	}
+	uint32_t delta;
+	struct cv_pl ref;
+	if (!err && parse_se(req, &delta, &ref) && delta < ag->min_se)
+		reject = 422; /* RFC 4028 §8.1 */
+	if (!err && !reject && cv_sip_msg_hdr(req, CV_SIP_HDR_REPLACES))
+		reject = xfer_replaces(ag, c, req);
+	if (reject) {
+		if (reject == 422) {
+			answer_422(c, st);
+		} else {
+			struct cv_txn_resp_params rp = {.reason = why};
+			cv_txn_respond(st, reject, &rp);
+		}
+		cv_txn_release(st);
+		c->inv_st = NULL;
+		cv_mem_unref(c);
+		return;
+	}
+	const struct cv_sip_hdr *rb = cv_sip_msg_hdr(req, CV_SIP_HDR_REFERRED_BY);
+	if (!err && rb && !(c->referred_by = cv_pl_strdup(rb->value)))
+		err = -ENOMEM;
 	if (!err)
 		err = cv_dlg_create_uas(&c->dlg, ag->ua, st, cv_pl_str(ag->contact_user));
 	if (err) {
@@ -477,9 +928,18 @@ static int respond_inv(struct cv_call *c, uint16_t status, const char *reason,
 
 int cv_call_ring(struct cv_call *c)
 {
-	if (!c->inv_st)
+	if (!c->inv_st || !c->dlg)
 		return CV_ECLOSED;
-	int err = respond_inv(c, 180, NULL, NULL, NULL);
+	int err;
+	if (c->peer_100rel) {
+		/* RFC 3262 §3: reliably, retransmitted until the PRACK */
+		struct cv_txn_resp_params rp = {.headers = CV_PL(SESSION_ALLOW)};
+		err = cv_dlg_respond_reliable(c->dlg, c->inv_st, 180, &rp);
+		if (err == -EBUSY)
+			return 0; /* the previous one is still unacknowledged */
+	} else {
+		err = respond_inv(c, 180, NULL, NULL, NULL);
+	}
 	if (!err)
 		set_state(c, CV_CALL_RINGING, 180, "Ringing");
 	return err;
@@ -507,10 +967,18 @@ int cv_call_answer(struct cv_call *c)
 	}
 	if (c->remote_offer)
 		apply_neg(c);
-	err = respond_inv(c, 200, NULL, NULL, &sdp);
+	else
+		c->ack_answer = true; /* late offer: ours is in the 200 */
+	char seh[128];
+	se_uas(c, cv_txn_request(c->inv_st), seh, sizeof(seh));
+	char hdrs[512];
+	snprintf(hdrs, sizeof(hdrs), "%s%s%s", SESSION_ALLOW, SESSION_SUPPORTED, seh);
+	err = respond_inv(c, 200, NULL, hdrs, &sdp);
 	cv_buf_free(&sdp);
-	if (!err)
+	if (!err) {
 		set_state(c, CV_CALL_ANSWERED, 200, "OK");
+		se_start(c);
+	}
 	return err;
 }
 
@@ -523,13 +991,41 @@ int cv_call_reject(struct cv_call *c, uint16_t status, const char *reason)
 	return err;
 }
 
-void call_cancelled(struct cv_agent *ag, struct cv_txn *st)
+/* "BYE (Q.850 16: Normal call clearing)" from a Reason header (RFC 3326) */
+static void reason_text(const struct cv_sip_msg *m, const char *what, char *out,
+			size_t size)
+{
+	const struct cv_sip_hdr *h = m ? cv_sip_msg_hdr(m, CV_SIP_HDR_REASON) : NULL;
+	struct cv_sip_reason r;
+	if (h && cv_sip_reason_parse(h->value, &r) == 0 && r.cause >= 0)
+		snprintf(out, size, "%s (%.*s %d%s%.*s)", what, CV_PL_ARG(r.protocol),
+			 r.cause, r.text.l ? ": " : "", CV_PL_ARG(r.text));
+	else
+		snprintf(out, size, "%s", what);
+}
+
+void call_cancelled(struct cv_agent *ag, struct cv_txn *st,
+		    const struct cv_sip_msg *cancel)
 {
 	struct cv_call *c = cv_txn_uarg(st);
 	if (!c || c->kind != UARG_CALL || c->inv_st != st)
 		return;
+	char why[160];
+	reason_text(cancel, "Request Terminated", why, sizeof(why));
 	respond_inv(c, 487, NULL, NULL, NULL);
-	set_state(c, CV_CALL_ENDED, 487, "Request Terminated");
+	set_state(c, CV_CALL_ENDED, 487, why);
+}
+
+void call_prack_timeout(struct cv_agent *ag, struct cv_dlg *dlg)
+{
+	struct cv_call *c = cv_dlg_uarg(dlg);
+	if (!c || c->kind != UARG_CALL || !c->inv_st)
+		return;
+	/* RFC 3262 §3: no PRACK within 64*T1: reject with a 5xx */
+	cv_mem_ref(c);
+	respond_inv(c, 504, "No PRACK", NULL, NULL);
+	set_state(c, CV_CALL_ENDED, 504, "No PRACK");
+	cv_mem_unref(c);
 }
 
 void call_ack(struct cv_agent *ag, struct cv_dlg *dlg, struct cv_sip_msg *ack)
@@ -537,8 +1033,9 @@ void call_ack(struct cv_agent *ag, struct cv_dlg *dlg, struct cv_sip_msg *ack)
 	struct cv_call *c = cv_dlg_uarg(dlg);
 	if (!c || c->kind != UARG_CALL)
 		return;
-	/* late offer: the answer comes in the ACK (§13.2.1) */
-	if (!c->remote_offer && c->local_offer && ack->body.l && !c->have_neg) {
+	/* we offered in the 2xx: the answer comes in the ACK (§13.2.1) */
+	if (c->ack_answer && c->local_offer && ack->body.l) {
+		c->ack_answer = false;
 		struct cv_sdp *ans;
 		if (parse_sdp(ack, &ans) == 0) {
 			if (cv_sdp_answer_process(&c->neg, c->local_offer, ans) == 0)
@@ -560,12 +1057,22 @@ void call_ack_timeout(struct cv_agent *ag, struct cv_dlg *dlg)
 	set_state(c, CV_CALL_ENDED, 408, "No ACK");
 }
 
-static void answer_reinvite(struct cv_call *c, struct cv_txn *st,
-			    struct cv_sip_msg *req)
+/* A re-INVITE or UPDATE from the peer (RFC 3261 §14.2, RFC 3311 §5.2):
+ * answer its offer, or (re-INVITE without one) offer in the 200. */
+static void answer_reoffer(struct cv_call *c, struct cv_txn *st,
+			   struct cv_sip_msg *req)
 {
+	bool update = req->method == CV_SIP_UPDATE;
 	struct cv_sdp *offer = NULL;
 	struct cv_buf sdp;
 	cv_buf_init(&sdp, 65536);
+	char hdrs[512];
+	char seh[128];
+	if (se_uas(c, req, seh, sizeof(seh)) == 422) {
+		answer_422(c, st);
+		return;
+	}
+	snprintf(hdrs, sizeof(hdrs), "%s%s", SESSION_SUPPORTED, seh);
 	int err = parse_sdp(req, &offer);
 	if (err == 0) {
 		c->sess_version++;
@@ -579,16 +1086,27 @@ static void answer_reinvite(struct cv_call *c, struct cv_txn *st,
 			c->remote_offer = cv_mem_ref(offer);
 			apply_neg(c);
 		}
-	} else {
+	} else if (req->body.l) {
+		struct cv_txn_resp_params rp = {.reason = "Bad SDP"};
+		cv_dlg_respond(c->dlg, st, 400, &rp);
+	} else if (!update) {
 		/* no offer: send ours, the answer comes in the ACK */
 		c->sess_version++;
 		err = local_sdp(c, c->hold, NULL, &sdp);
+		c->ack_answer = err == 0;
+	} else {
+		err = 0; /* UPDATE without a body: a session refresh */
 	}
 	if (!err) {
-		struct cv_txn_resp_params rp = {.content_type = CV_PL("application/sdp"),
-						.body = {sdp.data, sdp.len}};
+		struct cv_txn_resp_params rp = {.headers = cv_pl_str(hdrs)};
+		if (sdp.len) {
+			rp.content_type = CV_PL("application/sdp");
+			rp.body = (struct cv_pl){sdp.data, sdp.len};
+		}
 		cv_dlg_refresh_target(c->dlg, req);
 		cv_dlg_respond(c->dlg, st, 200, &rp);
+		if (c->state == CV_CALL_ANSWERED)
+			se_start(c);
 	}
 	cv_mem_unref(offer);
 	cv_buf_free(&sdp);
@@ -633,32 +1151,56 @@ void call_request(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req
 		return;
 	}
 	cv_mem_ref(c);
+	char why[160];
 	switch (req->method) {
 	case CV_SIP_BYE:
 		cv_txn_respond(st, 200, NULL);
 		if (c->inv_st) /* BYE before our final answer (§15.1.2) */
 			respond_inv(c, 487, NULL, NULL, NULL);
-		set_state(c, CV_CALL_ENDED, 0, "BYE");
+		reason_text(req, "BYE", why, sizeof(why));
+		set_state(c, CV_CALL_ENDED, 0, why);
 		break;
 	case CV_SIP_INVITE:
 		if (c->re_ct || c->inv_st || c->inv_ct) {
 			rp.headers = CV_PL("Retry-After: 1\r\n");
 			cv_txn_respond(st, 491, &rp); /* §14.2 glare */
 		} else {
-			answer_reinvite(c, st, req);
+			answer_reoffer(c, st, req);
 		}
+		break;
+	case CV_SIP_UPDATE:
+		if (req->body.l && c->re_ct && (c->re_method == CV_SIP_INVITE ||
+						!c->re_refresh)) {
+			cv_txn_respond(st, 491, NULL); /* RFC 3311 §5.2 */
+		} else if (req->body.l && c->outgoing && !c->have_neg) {
+			cv_txn_respond(st, 491, NULL); /* our offer is unanswered */
+		} else if (req->body.l && !c->outgoing && c->inv_st) {
+			/* RFC 3311 §5.2: the INVITE's offer is not answered yet */
+			rp.headers = CV_PL("Retry-After: 1\r\n");
+			cv_txn_respond(st, 500, &rp);
+		} else {
+			answer_reoffer(c, st, req);
+		}
+		break;
+	case CV_SIP_PRACK:
+		/* RFC 3262 §3: 481 when it acknowledges nothing pending */
+		cv_txn_respond(st, cv_dlg_prack(dlg, req) ? 200 : 481, NULL);
 		break;
 	case CV_SIP_INFO:
 		info_request(c, req);
 		cv_txn_respond(st, 200, NULL);
 		break;
-	case CV_SIP_UPDATE:
-		cv_txn_respond(st, 200, NULL);
+	case CV_SIP_REFER:
+		xfer_refer_request(c, st, req);
+		break;
+	case CV_SIP_NOTIFY:
+		xfer_notify_request(c, st, req);
 		break;
 	case CV_SIP_ACK:
 		break;
 	default:
-		cv_txn_respond(st, 405, NULL);
+		rp.headers = CV_PL(SESSION_ALLOW);
+		cv_txn_respond(st, 405, &rp);
 		break;
 	}
 	cv_txn_release(st);
@@ -667,8 +1209,24 @@ void call_request(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req
 
 /* ---- application actions ------------------------------------------------ */
 
-int cv_call_hangup(struct cv_call *c)
+int call_send_bye(struct cv_call *c, const char *reason_hdr)
 {
+	if (!c->dlg || cv_dlg_state(c->dlg) == CV_DLG_TERMINATED)
+		return CV_ECLOSED;
+	char h[300] = "";
+	if (reason_hdr)
+		snprintf(h, sizeof(h), "Reason: %s\r\n", reason_hdr);
+	struct cv_dlg_req br = {.method = CV_SIP_BYE, .headers = cv_pl_str(h)};
+	struct cv_txn *bt;
+	int err = cv_dlg_request(c->dlg, &br, &bt);
+	if (!err)
+		cv_txn_release(bt);
+	return err;
+}
+
+int cv_call_end(struct cv_call *c, const struct cv_call_end_params *p)
+{
+	const char *reason = p ? p->reason : NULL;
 	switch (c->state) {
 	case CV_CALL_ENDED:
 		return 0;
@@ -676,22 +1234,21 @@ int cv_call_hangup(struct cv_call *c)
 	case CV_CALL_RINGING:
 	case CV_CALL_EARLY:
 		if (!c->outgoing)
-			return cv_call_reject(c, 603, "Decline");
+			return cv_call_reject(c, p && p->status >= 300 ? p->status : 603,
+					      p && p->status >= 300 ? NULL : "Decline");
 		/* fall through */
 	case CV_CALL_CALLING:
 		if (c->inv_ct) {
-			struct cv_txn_cancel_params cp = {0};
+			char h[300] = "";
+			if (reason)
+				snprintf(h, sizeof(h), "Reason: %s\r\n", reason);
+			struct cv_txn_cancel_params cp = {.headers = cv_pl_str(h)};
 			cv_txn_cancel(c->inv_ct, &cp);
 		}
 		set_state(c, CV_CALL_ENDED, 0, "CANCEL");
 		return 0;
 	case CV_CALL_ANSWERED:
-		if (c->dlg) {
-			struct cv_dlg_req br = {.method = CV_SIP_BYE};
-			struct cv_txn *bt;
-			if (cv_dlg_request(c->dlg, &br, &bt) == 0)
-				cv_txn_release(bt);
-		}
+		call_send_bye(c, reason);
 		set_state(c, CV_CALL_ENDED, 0, "BYE");
 		return 0;
 	default:
@@ -700,28 +1257,33 @@ int cv_call_hangup(struct cv_call *c)
 	}
 }
 
-int cv_call_hold(struct cv_call *c, bool hold)
+int cv_call_hangup(struct cv_call *c)
+{
+	return cv_call_end(c, NULL);
+}
+
+int cv_call_modify(struct cv_call *c, const struct cv_call_modify_params *p)
 {
 	if (c->state != CV_CALL_ANSWERED || !c->dlg)
 		return CV_ECLOSED;
 	if (c->re_ct)
 		return -EBUSY;
-	c->hold = hold;
-	c->sess_version++;
-	struct cv_buf sdp;
-	cv_buf_init(&sdp, 65536);
-	int err = local_sdp(c, hold, NULL, &sdp);
-	if (!err) {
-		struct cv_dlg_req r = {.method = CV_SIP_INVITE,
-				       .content_type = CV_PL("application/sdp"),
-				       .body = {sdp.data, sdp.len},
-				       .uarg = c};
-		err = cv_dlg_request(c->dlg, &r, &c->re_ct);
-		if (!err)
-			cv_mem_ref(c);
+	if (c->glare_pending) {
+		/* a newer wish replaces the one waiting out a 491 */
+		c->glare_method = p->use_update ? CV_SIP_UPDATE : CV_SIP_INVITE;
+		c->glare_hold = p->hold;
+		c->glare_refresh = false;
+		return 0;
 	}
-	cv_buf_free(&sdp);
-	return err;
+	c->glare_tries = 0;
+	return send_reoffer(c, p->use_update ? CV_SIP_UPDATE : CV_SIP_INVITE,
+			    p->hold, false);
+}
+
+int cv_call_hold(struct cv_call *c, bool hold)
+{
+	struct cv_call_modify_params p = {.hold = hold};
+	return cv_call_modify(c, &p);
 }
 
 int cv_call_send_info_dtmf(struct cv_call *c, char digit, uint32_t duration_ms)
@@ -763,23 +1325,24 @@ void cv_call_release(struct cv_call *c)
 	cv_mem_unref(c);
 }
 
+static void drop_ct(struct cv_call *c, struct cv_txn **ct)
+{
+	if (*ct) {
+		cv_txn_set_uarg(*ct, NULL);
+		cv_txn_release(*ct);
+		*ct = NULL;
+		cv_mem_unref(c);
+	}
+}
+
 void call_destroy_all(struct cv_agent *ag)
 {
 	while (ag->calls) {
 		struct cv_call *c = ag->calls;
 		c->released = true;
-		if (c->inv_ct) {
-			cv_txn_set_uarg(c->inv_ct, NULL);
-			cv_txn_release(c->inv_ct);
-			c->inv_ct = NULL;
-			cv_mem_unref(c);
-		}
-		if (c->re_ct) {
-			cv_txn_set_uarg(c->re_ct, NULL);
-			cv_txn_release(c->re_ct);
-			c->re_ct = NULL;
-			cv_mem_unref(c);
-		}
+		drop_ct(c, &c->inv_ct);
+		drop_ct(c, &c->re_ct);
+		drop_ct(c, &c->refer_ct);
 		if (c->inv_st) {
 			cv_txn_release(c->inv_st);
 			c->inv_st = NULL;
@@ -794,3 +1357,11 @@ const char *cv_call_remote_uri(const struct cv_call *c) { return c->remote_uri ?
 const char *cv_call_id(const struct cv_call *c) { return c->call_id; }
 void *cv_call_uarg(const struct cv_call *c) { return c->uarg; }
 const struct cv_sdp_neg *cv_call_neg(const struct cv_call *c) { return c->have_neg ? &c->neg : NULL; }
+struct cv_call *cv_call_replaces(const struct cv_call *c) { return c->replaces; }
+
+uint32_t cv_call_session_expires(const struct cv_call *c, bool *we)
+{
+	if (we)
+		*we = c->se_we_refresh;
+	return c->se;
+}

@@ -5,7 +5,24 @@
 #include "cvoip/digest.h"
 #include "cvoip/session.h"
 
+/* What we allow and support, in every dialog-creating message. */
+#define SESSION_ALLOW                                                        \
+	"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, "    \
+	"REFER, NOTIFY, MESSAGE\r\n"
+#define SESSION_SUPPORTED "Supported: 100rel, timer, replaces\r\n"
+
 enum { UARG_CALL = 0x43414c4c, UARG_REGC = 0x52454743, UARG_OREQ = 0x4f524551 };
+
+#define CALL_MAX_FORKS 8
+#define CALL_MAX_REDIRECTS 5
+
+/* An early dialog of an outgoing call (one per remote tag, §12.1.2), with
+ * the last RSeq we PRACKed on it (RFC 3262 §4). */
+struct call_fork {
+	struct cv_dlg *dlg;
+	uint32_t rseq;
+	bool rseq_set;
+};
 
 struct cv_call {
 	int kind; /* UARG_CALL: first, the txn uarg tag */
@@ -36,6 +53,42 @@ struct cv_call {
 	int auth_tries;
 	uint64_t sess_id, sess_version;
 	bool hold;
+	/* outgoing: early dialogs, redirects */
+	struct call_fork forks[CALL_MAX_FORKS];
+	size_t nforks;
+	int redirects;
+	char *tried[CALL_MAX_REDIRECTS];
+	/* incoming: the caller supports 100rel / timer */
+	bool peer_100rel;
+	bool peer_timer;
+	bool peer_update;        /* the peer's Allow lists UPDATE */
+	/* our offer in progress (re-INVITE or UPDATE) and 491 retry */
+	enum cv_sip_method re_method;
+	bool re_hold, re_prev_hold, re_refresh;
+	struct cv_tmr glare_tmr;
+	bool glare_pending;
+	enum cv_sip_method glare_method;
+	bool glare_hold, glare_refresh;
+	/* RFC 4028 session timer */
+	uint32_t se;             /* negotiated interval, 0: none */
+	bool se_we_refresh;
+	uint32_t se_req;         /* what we ask for */
+	uint32_t se_min;         /* the Min-SE we send (raised by 422) */
+	int tries_422;
+	struct cv_tmr se_tmr;
+	/* transfer */
+	struct cv_call *refer_parent; /* we were placed for its REFER */
+	struct cv_call *refer_child;  /* the call placed for our REFER'd peer */
+	uint32_t refer_id;            /* CSeq of the REFER we received */
+	bool refer_active;            /* its implicit subscription is up */
+	struct cv_txn *refer_ct;      /* our REFER in progress */
+	bool refer_sent;              /* we are transferor: NOTIFYs expected */
+	struct cv_call *replaces;     /* incoming with Replaces: the old call */
+	char *replaces_hdr, *referred_by;
+	bool via_proxy;          /* dst is an outbound proxy, not the target */
+	bool ack_answer;         /* we offered in a 2xx: the answer is in the ACK */
+	int glare_tries;
+	uint64_t se_deadline_us; /* when the session expires unrefreshed */
 };
 
 struct cv_regc {
@@ -71,6 +124,9 @@ struct cv_agent {
 	size_t ncalls;
 	struct cv_regc *regs;
 	struct oreq *oreqs;
+	uint32_t session_expires; /* 0: none */
+	uint32_t min_se;
+	bool no_100rel;
 };
 
 /* call.c */
@@ -80,10 +136,36 @@ void call_incoming(struct cv_agent *ag, struct cv_txn *st,
 		   struct cv_sip_msg *req);
 void call_response(struct cv_call *c, struct cv_txn *ct,
 		   const struct cv_txn_resp *r);
-void call_cancelled(struct cv_agent *ag, struct cv_txn *st);
+void call_cancelled(struct cv_agent *ag, struct cv_txn *st,
+		    const struct cv_sip_msg *cancel);
+void call_prack_timeout(struct cv_agent *ag, struct cv_dlg *dlg);
 void call_ack(struct cv_agent *ag, struct cv_dlg *dlg, struct cv_sip_msg *ack);
 void call_ack_timeout(struct cv_agent *ag, struct cv_dlg *dlg);
 void call_destroy_all(struct cv_agent *ag);
+
+/* call.c, used by transfer.c */
+void call_set_state(struct cv_call *c, enum cv_call_state st, uint16_t status,
+		    const char *reason);
+int call_send_bye(struct cv_call *c, const char *reason_hdr);
+
+/* transfer.c */
+void xfer_refer_request(struct cv_call *c, struct cv_txn *st,
+			struct cv_sip_msg *req);
+void xfer_notify_request(struct cv_call *c, struct cv_txn *st,
+			 struct cv_sip_msg *req);
+void xfer_refer_response(struct cv_call *c, struct cv_txn *ct,
+			 const struct cv_txn_resp *r);
+/* An INVITE with Replaces: 0 (c->replaces set) or the status to reject
+ * it with (481, 486, 400). */
+uint16_t xfer_replaces(struct cv_agent *ag, struct cv_call *c,
+		       const struct cv_sip_msg *req);
+/* State changes of a call placed for a REFER, reported upstream. */
+void xfer_child_state(struct cv_call *child, enum cv_call_state st,
+		      uint16_t status, const char *reason);
+/* c answered: hang up the call it replaces. */
+void xfer_answered(struct cv_call *c);
+/* c ended: drop its transfer links. */
+void xfer_ended(struct cv_call *c);
 
 /* regc.c */
 void regc_response(struct cv_regc *r, struct cv_txn *ct,

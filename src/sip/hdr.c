@@ -42,7 +42,7 @@ static int hparams(const char *p, const char *e, struct cv_pl *params)
 	*params = sip_pl(p, e);
 	struct cv_pl rest = *params, n, v;
 	int err;
-	while ((err = cv_sip_param_next(&rest, &n, &v)) == 0)
+	while ((err = sip_param_next(&rest, &n, &v)) == 0)
 		;
 	return err == CV_ENOTFOUND ? 0 : CV_EPARSE;
 }
@@ -55,8 +55,14 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 	struct cv_pl val = sip_trim(value);
 	const char *p = val.p, *e = val.p + val.l, *t;
 	via->value = val;
-	/* protocol-name SLASH protocol-version SLASH transport */
-	for (int i = 0; i < 3; i++) {
+	/* protocol-name SLASH protocol-version SLASH transport; the usual
+	 * spelling "SIP/2.0/" skips the token loop */
+	int first = 0;
+	if (e - p > 8 && !memcmp(p, "SIP/2.0/", 8)) {
+		p += 8;
+		first = 2;
+	}
+	for (int i = first; i < 3; i++) {
 		t = p;
 		p = sip_skip_token(p, e);
 		if (p == t)
@@ -120,7 +126,7 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 		return CV_EPARSE;
 	via->params = sip_pl(p, e);
 	struct cv_pl rest = via->params, n, v;
-	while ((err = cv_sip_param_next(&rest, &n, &v)) == 0) {
+	while ((err = sip_param_next(&rest, &n, &v)) == 0) {
 		switch (n.l) {
 		case 3:
 			if (sip_ci_lit(n, "ttl"))
@@ -237,7 +243,7 @@ int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 	na->params = sip_pl(p, e);
 	struct cv_pl rest = na->params, n, v;
 	int err;
-	while ((err = cv_sip_param_next(&rest, &n, &v)) == 0)
+	while ((err = sip_param_next(&rest, &n, &v)) == 0)
 		if (n.l == 3 && sip_ci_lit(n, "tag"))
 			na->tag = v;
 	return err == CV_ENOTFOUND ? 0 : CV_EPARSE;
@@ -272,7 +278,7 @@ int cv_sip_contact_parse(struct cv_pl value, struct cv_sip_contact *c)
 	if (err)
 		return err;
 	struct cv_pl rest = c->addr.params, n, pv, q = {NULL, 0};
-	while (cv_sip_param_next(&rest, &n, &pv) == 0) {
+	while (sip_param_next(&rest, &n, &pv) == 0) {
 		if (n.l == 7 && sip_ci_lit(n, "expires")) {
 			uint32_t x;
 			if (cv_sip_u32_parse(pv, &x))

@@ -56,25 +56,7 @@ const char *sip_skip_quoted(const char *p, const char *e)
 	return NULL;
 }
 
-const char *sip_skip_token(const char *p, const char *e)
-{
-	while (p < e && sip_is(*p, SIP_C_TOKEN))
-		p++;
-	return p;
-}
 
-bool sip_ci_lit_n(struct cv_pl a, const char *lit, size_t n)
-{
-	a = sip_nn(a);
-	if (a.l != n)
-		return false;
-	if (!memcmp(a.p, lit, n))
-		return true;
-	for (size_t i = 0; i < n; i++)
-		if (sip_lower(a.p[i]) != lit[i])
-			return false;
-	return true;
-}
 
 bool sip_ipv6_valid(struct cv_pl h)
 {
@@ -184,62 +166,10 @@ int cv_sip_list_next(struct cv_pl *rest, struct cv_pl *item)
 	return 0;
 }
 
-/* One ";name[=value]" from *rest. Value may be a quoted-string (returned
- * without quotes) or a run of non-separator characters. LWS allowed around
- * ';' and '=' (RFC 3261 SEMI, EQUAL). Hot path of every parse: table-driven
- * loops only. */
 int cv_sip_param_next(struct cv_pl *rest, struct cv_pl *name, struct cv_pl *val)
 {
 	*rest = sip_nn(*rest);
-	const char *p = rest->p, *e = rest->p + rest->l;
-	while (p < e && sip_is_lws(*p))
-		p++;
-	if (p >= e)
-		return CV_ENOTFOUND;
-	if (*p == ';') {
-		p++;
-		while (p < e && sip_is_lws(*p))
-			p++;
-	}
-	const char *n = p;
-	while (p < e && sip_is(*p, SIP_C_TOKEN))
-		p++;
-	if (p == n)
-		return CV_EPARSE;
-	*name = (struct cv_pl){n, (size_t)(p - n)};
-	*val = (struct cv_pl){p, 0};
-	if (p < e && *p != '=' && *p != ';' && sip_is_lws(*p)) {
-		const char *q = p;
-		while (q < e && sip_is_lws(*q))
-			q++;
-		if (q < e && *q == '=')
-			p = q;
-	}
-	if (p < e && *p == '=') {
-		p++;
-		while (p < e && sip_is_lws(*p))
-			p++;
-		if (p < e && *p == '"') {
-			const char *z = sip_skip_quoted(p, e);
-			if (!z)
-				return CV_EPARSE;
-			*val = (struct cv_pl){p + 1, (size_t)(z - 1 - (p + 1))};
-			p = z;
-		} else {
-			const char *v = p;
-			p = sip_scan_until(p, e, ';', ',', '"');
-			if (p == v)
-				return CV_EPARSE;
-			*val = (struct cv_pl){v, (size_t)(p - v)};
-		}
-	}
-	while (p < e && sip_is_lws(*p))
-		p++;
-	if (p < e && *p != ';')
-		return CV_EPARSE;
-	rest->p = p;
-	rest->l = (size_t)(e - p);
-	return 0;
+	return sip_param_next(rest, name, val);
 }
 
 int cv_sip_param_get(struct cv_pl params, const char *name, struct cv_pl *val)

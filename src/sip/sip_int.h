@@ -2,6 +2,8 @@
 #ifndef CV_SIP_INT_H
 #define CV_SIP_INT_H
 
+#include <string.h>
+
 #include "cvoip/sip.h"
 
 /* Character classes (RFC 3261 §25.1). */
@@ -123,6 +125,66 @@ static inline const char *sip_scan_until(const char *p, const char *e, char a,
 }
 #endif
 
+const char *sip_skip_quoted(const char *p, const char *e);
+
+/* One ";name[=value]" from *rest. Value may be a quoted-string (returned
+ * without quotes) or a run of non-separator characters. LWS allowed around
+ * ';' and '=' (RFC 3261 SEMI, EQUAL). Hot path of every parse: table-driven
+ * loops only. */
+static inline int sip_param_next(struct cv_pl *rest, struct cv_pl *name,
+				 struct cv_pl *val)
+{
+	const char *p = rest->p, *e = rest->p + rest->l;
+	while (p < e && sip_is_lws(*p))
+		p++;
+	if (p >= e)
+		return CV_ENOTFOUND;
+	if (*p == ';') {
+		p++;
+		while (p < e && sip_is_lws(*p))
+			p++;
+	}
+	const char *n = p;
+	while (p < e && sip_is(*p, SIP_C_TOKEN))
+		p++;
+	if (p == n)
+		return CV_EPARSE;
+	*name = (struct cv_pl){n, (size_t)(p - n)};
+	*val = (struct cv_pl){p, 0};
+	if (p < e && *p != '=' && *p != ';' && sip_is_lws(*p)) {
+		const char *q = p;
+		while (q < e && sip_is_lws(*q))
+			q++;
+		if (q < e && *q == '=')
+			p = q;
+	}
+	if (p < e && *p == '=') {
+		p++;
+		while (p < e && sip_is_lws(*p))
+			p++;
+		if (p < e && *p == '"') {
+			const char *z = sip_skip_quoted(p, e);
+			if (!z)
+				return CV_EPARSE;
+			*val = (struct cv_pl){p + 1, (size_t)(z - 1 - (p + 1))};
+			p = z;
+		} else {
+			const char *v = p;
+			p = sip_scan_until(p, e, ';', ',', '"');
+			if (p == v)
+				return CV_EPARSE;
+			*val = (struct cv_pl){v, (size_t)(p - v)};
+		}
+	}
+	while (p < e && sip_is_lws(*p))
+		p++;
+	if (p < e && *p != ';')
+		return CV_EPARSE;
+	rest->p = p;
+	rest->l = (size_t)(e - p);
+	return 0;
+}
+
 /* Offset just past the empty line that ends the headers, 0 if none. */
 size_t sip_headers_end(const char *buf, size_t len);
 
@@ -130,10 +192,30 @@ size_t sip_headers_end(const char *buf, size_t len);
  * the closing quote, or NULL when unterminated. */
 const char *sip_skip_quoted(const char *p, const char *e);
 /* Scan a token; returns end (== p when none). */
-const char *sip_skip_token(const char *p, const char *e);
+static inline const char *sip_skip_token(const char *p, const char *e)
+{
+	while (p < e && sip_is(*p, SIP_C_TOKEN))
+		p++;
+	return p;
+}
 /* Case-insensitive compare with a lowercase literal; the length test
- * first (strlen of a literal folds to a constant). */
-bool sip_ci_lit_n(struct cv_pl a, const char *lowercase_lit, size_t n);
+ * first, then an exact compare (the usual spelling), then folding. Inline
+ * so that a literal's length is a constant and memcmp is a word compare. */
+static inline bool sip_ci_lit_n(struct cv_pl a, const char *lit, size_t n)
+{
+	if (a.l != n)
+		return false;
+	if (!memcmp(a.p, lit, n))
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		char c = a.p[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c | 0x20);
+		if (c != lit[i])
+			return false;
+	}
+	return true;
+}
 #define sip_ci_lit(a, lit) sip_ci_lit_n((a), (lit), __builtin_strlen(lit))
 /* Parse host[:port] (hostname, IPv4, [IPv6]) strictly over the whole slice. */
 int sip_hostport_parse(struct cv_pl hp, struct cv_pl *host, bool *ipv6,

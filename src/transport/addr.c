@@ -214,6 +214,10 @@ size_t cv_tp_addr_host_print(const struct cv_tp_addr *a, char *buf,
 		src = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
 	else
 		return (size_t)snprintf(buf, size, "?");
+	if (size >= sizeof(tmp)) /* the common case, no copy */
+		return inet_ntop(a->ss.ss_family, src, buf, (socklen_t)size)
+			       ? strlen(buf)
+			       : (size_t)snprintf(buf, size, "?");
 	if (!inet_ntop(a->ss.ss_family, src, tmp, sizeof(tmp)))
 		return (size_t)snprintf(buf, size, "?");
 	int n = snprintf(buf, size, "%s", tmp);

@@ -11,6 +11,32 @@ static const char default_allow[] =
 	"INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, "
 	"MESSAGE, SUBSCRIBE, NOTIFY, REFER";
 
+static bool cat(char *dst, size_t *n, size_t cap, const char *s)
+{
+	size_t l = strlen(s);
+	if (*n + l >= cap)
+		return false;
+	memcpy(dst + *n, s, l);
+	*n += l;
+	dst[*n] = '\0';
+	return true;
+}
+
+/* Decimal text of v in buf (at least 11 bytes); returns buf. */
+static const char *u32_dec(uint32_t v, char *buf)
+{
+	char tmp[11];
+	int i = 0;
+	do {
+		tmp[i++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (int k = 0; k < i; k++)
+		buf[k] = tmp[i - 1 - k];
+	buf[i] = '\0';
+	return buf;
+}
+
 /* Finds a bare ";rport" in a via-parm: offset just after "rport", or 0. */
 static size_t bare_rport_end(struct cv_pl v)
 {
@@ -64,14 +90,18 @@ static int via_patch(struct cv_buf *out, const struct cv_buf *resp,
 	cv_buf_reset(out);
 	cv_buf_append(out, resp->data, pre);
 	if (rp) {
+		char num[12];
 		cv_buf_append(out, via->value.p, rp);
-		cv_buf_printf(out, "=%u", cv_tp_addr_port(&meta->src));
+		cv_buf_append(out, "=", 1);
+		cv_buf_append_str(out, u32_dec(cv_tp_addr_port(&meta->src), num));
 		cv_buf_append(out, via->value.p + rp, via->value.l - rp);
 	} else {
 		cv_buf_append(out, via->value.p, via->value.l);
 	}
-	if (add_received)
-		cv_buf_printf(out, ";received=%s", src);
+	if (add_received) {
+		cv_buf_append(out, ";received=", 10);
+		cv_buf_append_str(out, src);
+	}
 	cv_buf_append(out, at + via->value.l,
 		      resp->len - pre - via->value.l);
 	return out->err;
@@ -103,38 +133,49 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 		cv_mem_unref(msg);
 		return 0;
 	}
-	int n;
+	/* Built with plain copies: printf showed up in profiles of this path. */
+	size_t n = 0;
+	bool ok = true;
+	const char *server = p->server ? p->server : "cvoip";
 	if (msg->method == CV_SIP_OPTIONS) {
 		status = 200;
-		n = snprintf(hdrs, sizeof(hdrs),
-			     "Allow: %s\r\nAccept: %s\r\n%s%s%sServer: %s\r\n",
-			     p->allow ? p->allow : default_allow,
-			     p->accept ? p->accept : "application/sdp",
-			     p->supported && p->supported[0] ? "Supported: " : "",
-			     p->supported && p->supported[0] ? p->supported : "",
-			     p->supported && p->supported[0] ? "\r\n" : "",
-			     p->server ? p->server : "cvoip");
+		ok = cat(hdrs, &n, sizeof(hdrs), "Allow: ") &&
+		     cat(hdrs, &n, sizeof(hdrs), p->allow ? p->allow : default_allow) &&
+		     cat(hdrs, &n, sizeof(hdrs), "\r\nAccept: ") &&
+		     cat(hdrs, &n, sizeof(hdrs),
+			 p->accept ? p->accept : "application/sdp") &&
+		     cat(hdrs, &n, sizeof(hdrs), "\r\n");
+		if (ok && p->supported && p->supported[0])
+			ok = cat(hdrs, &n, sizeof(hdrs), "Supported: ") &&
+			     cat(hdrs, &n, sizeof(hdrs), p->supported) &&
+			     cat(hdrs, &n, sizeof(hdrs), "\r\n");
 	} else {
 		status = p->other_status ? p->other_status : 501;
-		if (status == 503 && p->retry_after)
-			n = snprintf(hdrs, sizeof(hdrs),
-				     "Retry-After: %u\r\nServer: %s\r\n",
-				     p->retry_after, p->server ? p->server : "cvoip");
-		else
-			n = snprintf(hdrs, sizeof(hdrs), "Server: %s\r\n",
-				     p->server ? p->server : "cvoip");
+		if (status == 503 && p->retry_after) {
+			char num[12];
+			ok = cat(hdrs, &n, sizeof(hdrs), "Retry-After: ") &&
+			     cat(hdrs, &n, sizeof(hdrs), u32_dec(p->retry_after, num)) &&
+			     cat(hdrs, &n, sizeof(hdrs), "\r\n");
+		}
 	}
-	if (n < 0 || (size_t)n >= sizeof(hdrs)) {
+	ok = ok && cat(hdrs, &n, sizeof(hdrs), "Server: ") &&
+	     cat(hdrs, &n, sizeof(hdrs), server) && cat(hdrs, &n, sizeof(hdrs), "\r\n");
+	if (!ok) {
 		cv_mem_unref(msg);
 		return CV_ETOOBIG;
 	}
 	/* §8.2.6.2: a To tag; stable for retransmissions of the request. */
 	uint64_t h = cv_hash(msg->call_id.p, msg->call_id.l) ^
 		     (cv_hash(msg->from.tag.p, msg->from.tag.l) * 31) ^ msg->cseq.num;
-	snprintf(tag, sizeof(tag), "sl%016llx", (unsigned long long)h);
+	static const char hex[] = "0123456789abcdef";
+	tag[0] = 's';
+	tag[1] = 'l';
+	for (int i = 0; i < 16; i++)
+		tag[2 + i] = hex[(h >> (60 - 4 * i)) & 15];
+	tag[18] = '\0';
 	struct cv_sip_resp_params rp = {
 		.to_tag = cv_pl_str(tag),
-		.headers = {hdrs, (size_t)n},
+		.headers = {hdrs, n},
 	};
 	struct tp_worker *tw = tp_worker_of(tp, w);
 	if (!tw) {

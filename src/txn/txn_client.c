@@ -54,6 +54,15 @@ static void fail(struct cv_txn *t, uint16_t status)
 	txn_terminate(t, true);
 }
 
+void txn_client_fail(struct cv_txn *t, uint16_t status)
+{
+	/* after a final response the TU has its answer: just end */
+	if (t->flags & TF_FINAL)
+		txn_terminate(t, true);
+	else
+		fail(t, status);
+}
+
 /* The header lines a CANCEL or ACK copies from the request (§9.1,
  * §17.1.1.3): Request-URI, top Via, Route, From, Call-ID, CSeq number. */
 static int print_derived(struct cv_buf *b, const struct cv_sip_msg *req,
@@ -216,6 +225,7 @@ static void invite_final_non2xx(struct cv_txn *t, struct cv_sip_msg *resp)
 	t->state = CV_TXN_COMPLETED;
 	t->due_retx = 0;
 	t->flags &= ~(uint32_t)TF_CANCEL_PENDING;
+	t->flags |= TF_FINAL;
 	l->st.completed[t->method]++;
 	/* §17.1.1.3: the ACK, kept for retransmitted finals. */
 	struct cv_buf b;
@@ -262,6 +272,7 @@ static void invite_resp(struct cv_txn *t, struct cv_sip_msg *resp)
 			t->state = CV_TXN_ACCEPTED;
 			t->due_retx = 0;
 			t->flags &= ~(uint32_t)TF_CANCEL_PENDING;
+			t->flags |= TF_FINAL;
 			t->out = cv_mem_unref(t->out);
 			t->due_end = cv_clock_us() + txn_ms(64 * l->t1);
 			l->st.completed[t->method]++;
@@ -305,6 +316,7 @@ static void non_invite_resp(struct cv_txn *t, struct cv_sip_msg *resp)
 		/* §17.1.2.2: Completed, Timer K = T4 unreliable, 0 reliable. */
 		uint64_t now = cv_clock_us();
 		t->state = CV_TXN_COMPLETED;
+		t->flags |= TF_FINAL;
 		t->due_retx = 0;
 		t->due_end = txn_due(now, (t->flags & TF_RELIABLE) ? 0 : txn_ms(l->t4));
 		l->st.completed[t->method]++;

@@ -95,11 +95,13 @@ uint64_t txn_ms(uint32_t ms);
 /* txn_client.c */
 void txn_client_recv(struct cv_txn_layer *l, struct cv_sip_msg *resp);
 void txn_client_timer(struct cv_txn *t, uint64_t now);
+void txn_client_fail(struct cv_txn *t, uint16_t status);
 
 /* txn_server.c */
 void txn_server_recv(struct cv_txn_layer *l, struct cv_sip_msg *req,
 		     const struct cv_txn_addr *src);
 void txn_server_timer(struct cv_txn *t, uint64_t now);
+void txn_server_fail(struct cv_txn *t, uint16_t status);
 int txn_server_reply_stateless(struct cv_txn_layer *l,
 			       const struct cv_sip_msg *req,
 			       const struct cv_txn_addr *src, uint16_t status,

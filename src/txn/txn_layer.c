@@ -382,6 +382,22 @@ void cv_txn_release(struct cv_txn *t)
 	cv_mem_unref(t);
 }
 
+void cv_txn_transport_error(struct cv_txn *t, int err)
+{
+	if (!t || !t->layer)
+		return;
+	struct cv_txn_layer *l = t->layer;
+	l->st.transport_errors++;
+	CV_LOG_RL(CV_LOG_DEBUG, TXN_MOD, "transport error reported: %s",
+		  cv_strerror(err));
+	cv_mem_ref(t);
+	if (t->flags & TF_CLIENT)
+		txn_client_fail(t, 503);
+	else
+		txn_server_fail(t, 503);
+	cv_mem_unref(t);
+}
+
 /* ---- accessors ---------------------------------------------------------------------- */
 const char *cv_txn_state_name(enum cv_txn_state s)
 {

@@ -108,6 +108,11 @@ static void fail(struct cv_txn *t, uint16_t status)
 	txn_terminate(t, true);
 }
 
+void txn_server_fail(struct cv_txn *t, uint16_t status)
+{
+	fail(t, status);
+}
+
 static void resend(struct cv_txn *t)
 {
 	if (!t->out)

@@ -87,7 +87,9 @@ static void adv_ms(uint64_t ms)
 static uint64_t join(const char *queue, const char *who, int32_t prio)
 {
 	uint64_t id = 0;
-	struct cv_cc_join j = {.queue = queue, .call_id = who, .caller = who,
+	struct cv_cc_join j = {.queue = queue,
+			       .call_id = who,
+			       .caller = who,
 			       .priority = prio};
 	assert_int_equal(cv_cc_caller_join(CC, &j, &id), 0);
 	assert_int_equal(cv_cc_check(CC), 0);
@@ -123,10 +125,13 @@ static void serve(const char *agent, uint64_t caller, uint64_t talk_ms)
 	assert_int_equal(cv_cc_check(CC), 0);
 }
 
-#define Q(nm, strat, ...) \
-	{.name = (nm), .strategy = (strat), __VA_ARGS__}
+#define Q(nm, strat, ...)                                                      \
+	{                                                                      \
+		.name = (nm), .strategy = (strat), __VA_ARGS__                 \
+	}
 
-/* ---- strategies ------------------------------------------------------------ */
+/* ---- strategies ------------------------------------------------------------
+ */
 
 static void test_longest_idle(void **state)
 {
@@ -163,8 +168,7 @@ static void test_round_robin(void **state)
 	/* a miss still moves the turn on */
 	uint64_t c = join("rr", "c", 0);
 	assert_string_equal(g_ringing(&G, c), "a2");
-	assert_int_equal(g_report(&G, "a2", CV_CC_OFFER_DECLINED),
-			 0);
+	assert_int_equal(g_report(&G, "a2", CV_CC_OFFER_DECLINED), 0);
 	assert_string_equal(g_ringing(&G, c), "a3");
 	serve("a3", c, 1000);
 }
@@ -269,8 +273,7 @@ static void test_ring_all(void **state)
 	assert_int_equal(ci.state, CV_CC_CALLER_WAITING);
 	assert_int_equal(ci.position, 2);
 	uint64_t o1 = g_offer_to(&G, "a1"), o3 = g_offer_to(&G, "a3");
-	assert_int_equal(g_report(&G, "a2", CV_CC_OFFER_ANSWERED),
-			 0);
+	assert_int_equal(g_report(&G, "a2", CV_CC_OFFER_ANSWERED), 0);
 	/* a1 and a3 stop ringing for c1 and ring for c2 at once */
 	assert_int_equal(g_count(&G, G_CANCEL), 2);
 	assert_int_equal(g_last(&G, G_BRIDGE, c1)->caller, c1);
@@ -293,9 +296,9 @@ static void test_ring_all(void **state)
 static void test_skills_best_match(void **state)
 {
 	const struct cv_cc_skill req[] = {{"english", 1}};
-	const struct cv_cc_queue_params q[] = {
-		Q("support", CV_CC_SKILLS_BASED, .required = req,
-		  .nrequired = 1)};
+	const struct cv_cc_queue_params q[] = {Q("support", CV_CC_SKILLS_BASED,
+						 .required = req,
+						 .nrequired = 1)};
 	start(q, 1);
 	login_all();
 	struct cv_cc_queue_stats qs;
@@ -350,9 +353,10 @@ static void test_priority(void **state)
 	start(q, 1);
 	login_all();
 	for (int i = 1; i <= 3; i++)
-		assert_int_equal(cv_cc_agent_pause(CC, (char[]){'a', (char)('0' + i), 0},
-						   NULL),
-				 0);
+		assert_int_equal(
+			cv_cc_agent_pause(CC, (char[]){'a', (char)('0' + i), 0},
+					  NULL),
+			0);
 	uint64_t lo1 = join("p", "lo1", 0);
 	uint64_t lo2 = join("p", "lo2", 0);
 	uint64_t hi = join("p", "hi", 5);
@@ -377,7 +381,8 @@ static void test_priority(void **state)
 	serve("a2", neg, 100);
 }
 
-/* ---- overflow and failure ---------------------------------------------------- */
+/* ---- overflow and failure
+ * ---------------------------------------------------- */
 
 static void test_overflow_max_wait(void **state)
 {
@@ -403,8 +408,7 @@ static void test_overflow_max_wait(void **state)
 	c = join("q", "c", 0);
 	assert_string_equal(g_ringing(&G, c), "a1");
 	adv_ms(14000);
-	assert_int_equal(g_report(&G, "a1", CV_CC_OFFER_DECLINED),
-			 0);
+	assert_int_equal(g_report(&G, "a1", CV_CC_OFFER_DECLINED), 0);
 	adv_ms(16000);
 	assert_non_null(g_last(&G, G_OVERFLOW, c));
 	struct cv_cc_queue_stats qs;
@@ -415,9 +419,9 @@ static void test_overflow_max_wait(void **state)
 
 static void test_overflow_max_len(void **state)
 {
-	const struct cv_cc_queue_params q[] = {Q("q", CV_CC_LONGEST_IDLE,
-						 .max_len = 2,
-						 .overflow = "sip:vm@example.com")};
+	const struct cv_cc_queue_params q[] = {
+		Q("q", CV_CC_LONGEST_IDLE, .max_len = 2,
+		  .overflow = "sip:vm@example.com")};
 	start(q, 1);
 	login_all();
 	for (int i = 1; i <= 3; i++)
@@ -532,11 +536,9 @@ static void test_ring_timeout_and_auto_pause(void **state)
 	adv_ms(5000); /* timeout: cancelled, next agent */
 	assert_string_equal(g_last(&G, G_CANCEL, c)->agent, "a1");
 	assert_string_equal(g_ringing(&G, c), "a2");
-	assert_int_equal(g_report(&G, "a2", CV_CC_OFFER_NO_ANSWER),
-			 0);
+	assert_int_equal(g_report(&G, "a2", CV_CC_OFFER_NO_ANSWER), 0);
 	assert_string_equal(g_ringing(&G, c), "a3");
-	assert_int_equal(g_report(&G, "a3", CV_CC_OFFER_FAILED),
-			 0);
+	assert_int_equal(g_report(&G, "a3", CV_CC_OFFER_FAILED), 0);
 	/* all three in cooldown: nobody rings */
 	assert_null(g_ringing(&G, c));
 	adv_ms(1000);
@@ -594,6 +596,51 @@ static void test_bridge_failed_requeues_at_head(void **state)
 	assert_int_equal(qs.completed, 2);
 }
 
+static void test_bridge_failed_nobody_left(void **state)
+{
+	const struct cv_cc_queue_params q[] = {
+		Q("q", CV_CC_LONGEST_IDLE, .overflow = "user:operator")};
+	start(q, 1);
+	cv_cc_agent_login(CC, "a1", NULL);
+	uint64_t c = join("q", "c", 0);
+	assert_int_equal(g_report(&G, "a1", CV_CC_OFFER_ANSWERED), 0);
+	assert_int_equal(cv_cc_agent_logout(CC, "a1", NULL), 0);
+	assert_int_equal(cv_cc_bridge_failed(CC, c), 0);
+	assert_int_equal(g_last(&G, G_OVERFLOW, c)->tkind, CV_CC_TARGET_USER);
+	assert_int_equal(st("a1"), CV_CC_AGENT_LOGGED_OUT);
+	struct cv_cc_totals t;
+	cv_cc_totals(CC, &t);
+	assert_int_equal(t.answered, 0);
+	assert_int_equal(t.overflowed, 1);
+}
+
+static void test_pause_while_ringing(void **state)
+{
+	const struct cv_cc_queue_params q[] = {
+		Q("q", CV_CC_LONGEST_IDLE, .ring_timeout_ms = 2000)};
+	struct cv_cc_params p = {.miss_limit = 1};
+	start_with(&p, agents3, 3, q, 1);
+	cv_cc_agent_login(CC, "a1", NULL);
+	uint64_t c = join("q", "c", 0);
+	assert_string_equal(g_ringing(&G, c), "a1");
+	/* pausing does not stop the ringing call; a miss keeps the reason */
+	assert_int_equal(cv_cc_agent_pause(CC, "a1", "coffee"), 0);
+	assert_int_equal(st("a1"), CV_CC_AGENT_OFFERED);
+	adv_ms(2000);
+	struct cv_cc_agent_stats s;
+	cv_cc_agent_stats(CC, "a1", &s);
+	assert_int_equal(s.state, CV_CC_AGENT_PAUSED);
+	assert_string_equal(s.reason, "coffee");
+	/* a new reason while paused is a state event of its own */
+	size_t n = g_count(&G, G_STATE);
+	assert_int_equal(cv_cc_agent_pause(CC, "a1", "meeting"), 0);
+	assert_int_equal(g_count(&G, G_STATE), n + 1);
+	assert_string_equal(g_last(&G, G_STATE, 0)->text, "meeting");
+	assert_int_equal(cv_cc_agent_pause(CC, "a1", "meeting"), 0);
+	assert_int_equal(g_count(&G, G_STATE), n + 1);
+	assert_int_equal(cv_cc_caller_hangup(CC, c), 0);
+}
+
 static void test_wrapup(void **state)
 {
 	const struct cv_cc_agent_params ag[] = {
@@ -627,7 +674,8 @@ static void test_wrapup(void **state)
 	assert_true(qs.service_level > 0.99);
 }
 
-/* ---- bad input --------------------------------------------------------------- */
+/* ---- bad input
+ * --------------------------------------------------------------- */
 
 static void test_logout_while_offered_or_on_call(void **state)
 {
@@ -645,8 +693,7 @@ static void test_logout_while_offered_or_on_call(void **state)
 	assert_int_equal(cv_cc_agent_logout(CC, "a1", NULL), 0);
 	assert_string_equal(g_last(&G, G_CANCEL, c)->agent, "a1");
 	assert_string_equal(g_ringing(&G, c), "a2");
-	assert_int_equal(g_report(&G, "a2", CV_CC_OFFER_ANSWERED),
-			 0);
+	assert_int_equal(g_report(&G, "a2", CV_CC_OFFER_ANSWERED), 0);
 	/* logout while on call: the call goes on */
 	assert_int_equal(cv_cc_agent_logout(CC, "a2", NULL), 0);
 	assert_int_equal(st("a2"), CV_CC_AGENT_ON_CALL);
@@ -705,7 +752,8 @@ static void test_two_devices(void **state)
 
 static void test_hangup_at_every_step(void **state)
 {
-	const struct cv_cc_agent_params ag[] = {{.name = "a1", .wrapup_ms = 2000}};
+	const struct cv_cc_agent_params ag[] = {
+		{.name = "a1", .wrapup_ms = 2000}};
 	const struct cv_cc_queue_params q[] = {Q("q", CV_CC_LONGEST_IDLE)};
 	start_with(NULL, ag, 1, q, 1);
 	cv_cc_agent_login(CC, "a1", NULL);
@@ -728,8 +776,7 @@ static void test_hangup_at_every_step(void **state)
 	assert_int_equal(s.misses, 0);
 	/* bridged */
 	c = join("q", "c", 0);
-	assert_int_equal(g_report(&G, "a1", CV_CC_OFFER_ANSWERED),
-			 0);
+	assert_int_equal(g_report(&G, "a1", CV_CC_OFFER_ANSWERED), 0);
 	assert_int_equal(cv_cc_caller_hangup(CC, c), 0);
 	assert_int_equal(cv_cc_bridge_failed(CC, c), CV_ENOTFOUND);
 	/* during wrap-up a new caller waits, then hangs up */
@@ -783,8 +830,8 @@ static void test_many_waiting_bounded(void **state)
 	cv_cc_agent_pause(CC, "a1", NULL);
 	for (int i = 0; i < 5000; i++) {
 		uint64_t id;
-		struct cv_cc_join j = {.queue = "big", .caller = "x",
-				       .priority = i % 7};
+		struct cv_cc_join j = {
+			.queue = "big", .caller = "x", .priority = i % 7};
 		assert_int_equal(cv_cc_caller_join(CC, &j, &id), 0);
 	}
 	struct cv_cc_queue_stats qs;
@@ -817,7 +864,8 @@ static void expect_refused(const struct cv_cc_queue_params *q, size_t nq,
 			   const struct cv_cc_agent_params *ag, size_t na,
 			   const char *needle, int qi, int ai)
 {
-	struct cv_cc_params p = {.wheel = W, .handlers = &g_handlers, .arg = &G};
+	struct cv_cc_params p = {
+		.wheel = W, .handlers = &g_handlers, .arg = &G};
 	struct cv_cc *cc;
 	assert_int_equal(cv_cc_create(&cc, &p), 0);
 	struct cv_cc_config cfg = {ag, na, q, nq};
@@ -855,28 +903,49 @@ static void test_misconfigured(void **state)
 		{{Q("s", CV_CC_SKILLS_BASED)}, 1, "needs required_skills", 0},
 		{{Q("s", CV_CC_LONGEST_IDLE, .required = bad_lvl,
 		    .nrequired = 1)},
-		 1, "level 11", 0},
-		{{Q("s", CV_CC_LONGEST_IDLE, .required = twice, .nrequired = 2)},
-		 1, "twice", 0},
+		 1,
+		 "level 11",
+		 0},
+		{{Q("s", CV_CC_LONGEST_IDLE, .required = twice,
+		    .nrequired = 2)},
+		 1,
+		 "twice",
+		 0},
 		{{Q("s", CV_CC_LONGEST_IDLE, .overflow = "queue:nowhere")},
-		 1, "unknown queue 'nowhere'", 0},
+		 1,
+		 "unknown queue 'nowhere'",
+		 0},
 		{{Q("s", CV_CC_LONGEST_IDLE, .overflow = "queue:s")},
-		 1, "overflows to itself", 0},
+		 1,
+		 "overflows to itself",
+		 0},
 		{{Q("s", CV_CC_LONGEST_IDLE, .overflow = "voicemail")},
-		 1, "overflow 'voicemail'", 0},
+		 1,
+		 "overflow 'voicemail'",
+		 0},
 		{{Q("s", CV_CC_LONGEST_IDLE), Q("s", CV_CC_RANDOM)},
-		 2, "defined twice", 1},
+		 2,
+		 "defined twice",
+		 1},
 		{{Q("s", (enum cv_cc_strategy)42)}, 1, "unknown strategy", 0},
 		{{Q("s", CV_CC_SKILLS_BASED, .required = en, .nrequired = 1,
 		    .relax = down, .nrelax = 2)},
-		 1, "must be > 0 and increase", 0},
+		 1,
+		 "must be > 0 and increase",
+		 0},
 		{{Q("s", CV_CC_SKILLS_BASED, .required = en, .nrequired = 1,
 		    .relax = tight, .nrelax = 2)},
-		 1, "tightens", 0},
+		 1,
+		 "tightens",
+		 0},
 		{{Q("s", CV_CC_RANDOM, .relax = tight, .nrelax = 1)},
-		 1, "need the skills-based", 0},
+		 1,
+		 "need the skills-based",
+		 0},
 		{{Q("s", CV_CC_RANDOM, .max_len = CV_CC_QUEUE_LEN_MAX + 1)},
-		 1, "max_length", 0},
+		 1,
+		 "max_length",
+		 0},
 		{{Q(NULL, CV_CC_RANDOM)}, 1, "missing or bad name", 0},
 	};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(cases); i++)
@@ -918,10 +987,11 @@ static void test_codes_and_names(void **state)
 	assert_int_equal(op, CV_CC_OP_LOGOUT);
 	enum cv_cc_strategy s;
 	for (int i = 0; i < CV_CC_STRATEGY_COUNT; i++) {
-		assert_int_equal(cv_cc_strategy_parse(
-					 cv_cc_strategy_name((enum cv_cc_strategy)i),
-					 &s),
-				 0);
+		assert_int_equal(
+			cv_cc_strategy_parse(
+				cv_cc_strategy_name((enum cv_cc_strategy)i),
+				&s),
+			0);
 		assert_int_equal(s, i);
 	}
 	assert_int_equal(cv_cc_strategy_parse("linear", &s), CV_ENOTFOUND);
@@ -949,6 +1019,27 @@ static void test_codes_and_names(void **state)
 	assert_string_equal(as.reason, "feature code");
 	assert_int_equal(cv_cc_agent_op(CC, "a2", CV_CC_OP_RESUME), 0);
 	assert_int_equal(st("a2"), CV_CC_AGENT_AVAILABLE);
+	/* the engine's own codes */
+	cv_cc_destroy(CC);
+	CC = NULL;
+	struct cv_cc_params p = {.codes = {.pause = "#7", .resume = "#8"}};
+	start_with(&p, agents3, 3, q, 1);
+	assert_int_equal(cv_cc_agent_dial(CC, "a3", "*20"), 0);
+	assert_int_equal(cv_cc_agent_dial(CC, "a3", "#7"), 0);
+	assert_int_equal(st("a3"), CV_CC_AGENT_PAUSED);
+	assert_int_equal(cv_cc_agent_dial(CC, "a3", "*22"), CV_ENOTFOUND);
+	assert_int_equal(cv_cc_agent_dial(CC, "a3", "#8"), 0);
+	assert_int_equal(st("a3"), CV_CC_AGENT_AVAILABLE);
+	assert_int_equal(cv_cc_agent_dial(CC, "a3", "*21"), 0);
+	assert_int_equal(st("a3"), CV_CC_AGENT_LOGGED_OUT);
+	assert_int_equal(cv_cc_agent_dial(CC, "nobody", "*20"), CV_ENOTFOUND);
+	/* duplicate codes are refused */
+	struct cv_cc *bad;
+	struct cv_cc_params bp = {
+		.wheel = W, .handlers = &g_handlers, .codes = {.login = "*21"}};
+	assert_int_equal(cv_cc_create(&bad, &bp), -EINVAL);
+	bp.codes.login = "";
+	assert_int_equal(cv_cc_create(&bad, &bp), -EINVAL);
 }
 
 static void test_announce(void **state)
@@ -983,7 +1074,8 @@ static void test_stats_json(void **state)
 	assert_int_equal(cv_cc_stats_json(CC, &j), 0);
 	json_t *qs = json_object_get(json_object_get(j, "queues"), "sales");
 	assert_non_null(qs);
-	assert_int_equal(json_integer_value(json_object_get(qs, "answered")), 1);
+	assert_int_equal(json_integer_value(json_object_get(qs, "answered")),
+			 1);
 	assert_string_equal(json_string_value(json_object_get(qs, "strategy")),
 			    "longest-idle");
 	json_t *a1 = json_object_get(json_object_get(j, "agents"), "a1");
@@ -995,7 +1087,8 @@ static void test_stats_json(void **state)
 	json_decref(j);
 }
 
-/* ---- store and bus output ------------------------------------------------------ */
+/* ---- store and bus output
+ * ------------------------------------------------------ */
 
 static void test_store_and_bus(void **state)
 {
@@ -1004,11 +1097,11 @@ static void test_store_and_bus(void **state)
 	assert_int_equal(cv_store_open(&s, &sp), 0);
 	struct cv_bus *bus;
 	assert_int_equal(cv_bus_create(&bus, NULL), 0);
-	const struct cv_cc_queue_params q[] = {
-		Q("sales", CV_CC_LONGEST_IDLE, .max_wait_ms = 60000,
-		  .overflow = "user:bob")};
-	struct cv_cc_params p = {.store = s, .bus = bus,
-				 .stats_period_ms = 60000};
+	const struct cv_cc_queue_params q[] = {Q("sales", CV_CC_LONGEST_IDLE,
+						 .max_wait_ms = 60000,
+						 .overflow = "user:bob")};
+	struct cv_cc_params p = {
+		.store = s, .bus = bus, .stats_period_ms = 60000};
 	start_with(&p, agents3, 3, q, 1);
 	login_all();
 	uint64_t c = join("sales", "c-ok", 0);
@@ -1075,16 +1168,20 @@ static void test_store_and_bus(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_longest_idle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_round_robin, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fewest_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_longest_idle, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_round_robin, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fewest_calls, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_least_talk_time, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_random, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_skills_best_match, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_skills_relax, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_skills_relax, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_priority, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overflow_max_wait, setup,
 						teardown),
@@ -1092,30 +1189,36 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_overflow_no_agents, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_overflow_to_queue_and_hangup,
+		cmocka_unit_test_setup_teardown(
+			test_overflow_to_queue_and_hangup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overflow_chain_bounded,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overflow_chain_bounded, setup,
+		cmocka_unit_test_setup_teardown(
+			test_ring_timeout_and_auto_pause, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_bridge_failed_requeues_at_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bridge_failed_nobody_left,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pause_while_ringing, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_ring_timeout_and_auto_pause,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bridge_failed_requeues_at_head,
-						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrapup, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_logout_while_offered_or_on_call, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_devices, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hangup_at_every_step, setup,
+		cmocka_unit_test_setup_teardown(test_two_devices, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_hangup_at_every_step,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reentrant_glue, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_many_waiting_bounded, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_many_waiting_bounded,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_misconfigured, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_codes_and_names, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_announce, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stats_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_json, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_store_and_bus, setup,
 						teardown),
 	};

@@ -598,6 +598,21 @@ static void test_answer_mux_crypto(void **state)
 	assert_false(neg.media[0].rtcp_mux);
 	assert_int_equal(neg.media[0].remote_rtcp_port, 5001);
 	cv_mem_unref(a);
+	/* our own a=rtcp (RFC 3605) */
+	s.rtcp_port = 20011;
+	a = answer_ok(mo, &l, &neg);
+	assert_true(a->media[0].has_rtcp);
+	assert_int_equal(a->media[0].rtcp_port, 20011);
+	cv_mem_unref(a);
+	s.rtcp_port = 0;
+	/* session-level ptime from a sloppy peer */
+	a = answer_ok("v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\n"
+		      "t=0 0\r\na=ptime:30\r\na=maxptime:60.0\r\nm=audio 5000 RTP/AVP 8\r\n",
+		      &l, &neg);
+	assert_int_equal(neg.media[0].ptime, 30);
+	assert_int_equal(neg.media[0].maxptime, 60);
+	assert_int_equal(a->media[0].ptime, 20); /* ours */
+	cv_mem_unref(a);
 
 	/* RFC 4568: first offered suite we know, the offerer's tag */
 	static const struct cv_sdp_crypto_local cr[] = {
@@ -744,6 +759,133 @@ static void test_full_exchange(void **state)
 	cv_mem_unref(offer);
 }
 
+/* a relay puts its own transport into a forwarded SDP */
+static void test_rewrite(void **state)
+{
+	(void)state;
+	struct cv_sdp *in = parse_ok(sdp_chrome), *out = NULL;
+	const uint16_t ports[] = {30000, 30002};
+	const char *drop[] = {"ssrc", "msid"};
+	struct cv_sdp_rewrite rw = {
+		.addr = "2001:db8::20",
+		.set_version = true,
+		.sess_version = 3,
+		.ports = ports,
+		.nports = 2,
+		.strip_ice = true,
+		.strip_rtcp = true,
+		.drop_attrs = drop,
+		.ndrop_attrs = 2,
+	};
+	assert_int_equal(cv_sdp_rewrite(&out, in, &rw), 0);
+	assert_true(cv_pl_eq_str(out->origin.addr, "2001:db8::20"));
+	assert_int_equal(out->origin.af, AF_INET6);
+	assert_true(out->sess_version == 3);
+	assert_true(cv_pl_eq_str(out->sess_id, "4611731400430051336"));
+	assert_int_equal(out->nmedia, 2);
+	for (uint32_t i = 0; i < 2; i++) {
+		const struct cv_sdp_media *m = &out->media[i];
+		assert_int_equal(m->port, ports[i]);
+		/* the video's c=0.0.0.0 is kept */
+		assert_int_equal(m->c.conn.af, i == 0 ? AF_INET6 : AF_INET);
+		assert_int_equal(m->ncandidates, 0);
+		assert_int_equal(m->c.ice_ufrag.l, 0);
+		assert_false(m->has_rtcp);
+		assert_int_equal(m->nssrcs, 0);
+		assert_null(cv_sdp_attr_find(&m->c, "msid"));
+		/* the rest is kept */
+		assert_int_equal(m->nfmts, in->media[i].nfmts);
+		assert_int_equal(m->c.nfingerprints, 1);
+		assert_true(m->rtcp_mux);
+	}
+	assert_int_equal(out->ngroups, 1);
+	assert_true(cv_pl_eq_str(out->media[1].c.lines[0].value,
+				 "video 30002 UDP/TLS/RTP/SAVPF 96 97 102"));
+	cv_mem_unref(out);
+
+	/* nothing asked: the same text */
+	struct cv_sdp_rewrite none = {0};
+	assert_int_equal(cv_sdp_rewrite(&out, in, &none), 0);
+	assert_true(cv_pl_eq(out->raw, in->raw));
+	cv_mem_unref(out);
+	cv_mem_unref(in);
+
+	/* a rejected stream stays rejected; m=.../n keeps its count; a=rtcp
+	 * gets the relay's port; the hold address stays */
+	in = parse_ok("v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\n"
+		      "t=0 0\r\nm=audio 0 RTP/AVP 0\r\nm=audio 5000/2 RTP/AVP 8\r\n"
+		      "a=rtcp:5009 IN IP4 192.0.2.9\r\nm=audio 6000 RTP/AVP 0\r\n"
+		      "c=IN IP4 0.0.0.0\r\na=rtcp:6001\r\n");
+	const uint16_t p2[] = {40000, 40002, 40004}, r2[] = {41000, 41002, 41004};
+	rw = (struct cv_sdp_rewrite){
+		.addr = "198.51.100.1", .ports = p2, .nports = 3, .rtcp_ports = r2};
+	assert_int_equal(cv_sdp_rewrite(&out, in, &rw), 0);
+	assert_text(out, "v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\n"
+			 "t=0 0\r\nm=audio 0 RTP/AVP 0\r\nm=audio 40002/2 RTP/AVP 8\r\n"
+			 "a=rtcp:41002\r\nm=audio 40004 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\n"
+			 "a=rtcp:41004\r\n");
+	cv_mem_unref(out);
+	/* bad params */
+	rw.nports = 2;
+	assert_int_equal(cv_sdp_rewrite(&out, in, &rw), -EINVAL);
+	rw.nports = 3;
+	rw.addr = "relay.example.com";
+	assert_int_equal(cv_sdp_rewrite(&out, in, &rw), -EINVAL);
+	assert_null(out);
+	cv_mem_unref(in);
+}
+
+/* Worst cases within the default limits stay cheap: 32 m= sections of
+ * 128 formats each, every one a telephone-event with a long event list,
+ * plus as many crypto lines as fit. */
+static void test_hostile_bounded(void **state)
+{
+	(void)state;
+	struct cv_buf b;
+	cv_buf_init(&b, 0);
+	cv_buf_append_str(&b, "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n");
+	for (int m = 0; m < 32; m++) {
+		cv_buf_printf(&b, "m=audio %d RTP/SAVP", 1000 + m);
+		for (int f = 0; f < 128; f++)
+			cv_buf_printf(&b, " %d", f);
+		cv_buf_append_str(&b, "\r\n");
+		for (int f = 96; f < 128 && b.len < (size_t)(60000 * (m + 1) / 32); f++)
+			cv_buf_printf(&b, "a=rtpmap:%d telephone-event/8000\r\n"
+				      "a=fmtp:%d 0-1,2-3,4-5,6-7,8-9,10-11,12-13,14-255\r\n", f, f);
+		for (int c = 0; c < 4; c++)
+			cv_buf_printf(&b, "a=crypto:%d AES_CM_128_HMAC_SHA1_80 inline:QUJD\r\n", c);
+	}
+	struct cv_sdp *offer = NULL, *ans = NULL, *rew = NULL;
+	uint64_t t0 = cv_clock_us();
+	assert_int_equal(cv_sdp_parse(&offer, b.data, b.len, NULL), 0);
+	assert_int_equal(offer->nmedia, 32);
+	static const struct cv_sdp_crypto_local cr = {
+		.tag = 1, .suite = "AES_CM_128_HMAC_SHA1_80", .key_params = "inline:WFla"};
+	struct cv_sdp_stream_caps caps[32];
+	for (int i = 0; i < 32; i++) {
+		caps[i] = audio_caps(g711, 2);
+		caps[i].port = (uint16_t)(20000 + 2 * i);
+		caps[i].crypto = &cr;
+		caps[i].ncrypto = 1;
+	}
+	struct cv_sdp_local l = local_for(caps, 32);
+	struct cv_sdp_neg neg;
+	struct cv_sdp_warning w;
+	assert_int_equal(cv_sdp_answer_create(&ans, &neg, &w, offer, &l), 0);
+	assert_int_equal(ans->nmedia, 32);
+	assert_int_equal(neg.nmedia, CV_SDP_NEG_MAX_MEDIA);
+	assert_int_equal(cv_sdp_answer_process(&neg, offer, ans), 0);
+	struct cv_sdp_rewrite rw = {.addr = "2001:db8::1", .strip_ice = true};
+	assert_int_equal(cv_sdp_rewrite(&rew, offer, &rw), 0);
+	uint64_t dt = cv_clock_us() - t0;
+	/* generous for sanitizer builds on a loaded 2-core machine */
+	assert_true(dt < 2000000);
+	cv_mem_unref(rew);
+	cv_mem_unref(ans);
+	cv_mem_unref(offer);
+	cv_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -760,6 +902,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_answer_mux_crypto, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,11 +11,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-SIPP_FLOWS = ["call", "404", "486", "cancel", "noanswer", "reinvite", "info",
-              "bye_callee", "fork", "reinvite_488", "cancel_race"]
+SIPP_FLOWS = ["call", "404", "486", "cancel", "noanswer", "reinvite", "info", "update",
+              "bye_callee", "fork", "reinvite_488", "cancel_race", "late_offer"]
 REG_CASES = ["min_expires", "contacts", "expiry", "refresh", "wrong_password",
              "replay"]
-REG_SIPP_CASES = ["restart", "kill9"]
+REG_SIPP_CASES = ["restart", "kill9", "db_outage"]
 
 
 def main():

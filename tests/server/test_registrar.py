@@ -6,6 +6,7 @@ usage: test_registrar.py CASE"""
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -245,6 +246,46 @@ def case_kill9(tmp, srv):
     srv2.stop()
 
 
+def case_db_outage(tmp, srv):
+    """PostgreSQL goes away during a call and comes back: the call goes on
+    and ends normally, registrations are refused with 503 + Retry-After
+    while it is away, and the call's CDR is written when it returns."""
+    stop, start = os.environ.get("CV_PG_STOP"), os.environ.get("CV_PG_START")
+    assert stop and start, "needs CV_PG_STOP/CV_PG_START (tests/store/run_pg.sh)"
+    p = free_port(also_tcp=False)
+    register(srv.port, "bob", "bob-secret", port=p)
+    bob = Sipp(tmp, "bob", "uas_answer.xml", srv.port, port=p, subst={"DELAY": 100}).start()
+    alice = Sipp(tmp, "alice", "uac_call.xml", srv.port, subst={"CALLEE": "bob", "HOLD": 5000}).start()
+    wait_for(lambda: "call answered" in srv.log(), 10, "call answered")
+    subprocess.run(stop, shell=True, check=True, timeout=60)
+    log("database stopped")
+    carol = UdpUa(srv.port, user="carol")
+    got = []
+
+    def refused():
+        r, _ = carol.register("carol-secret")
+        got.append(r.status)
+        return r.status == 503 and r.get("retry-after") == "30"
+    wait_for(refused, 10, "503 while the database is down")
+    log("REGISTER answers while down:", got)
+    alice.expect_ok()
+    bob.expect_ok()
+    log("the call ended normally during the outage")
+    assert not db_rows_safe(srv), "database still answering?"
+    subprocess.run(start, shell=True, check=True, timeout=60)
+    log("database started")
+    wait_for(lambda: carol.register("carol-secret")[0].status == 200, 20, "REGISTER accepted again")
+    wait_for(lambda: len(db_rows(srv, "select id from cdrs")) == 1, 20, "the CDR kept during the outage")
+    carol.close()
+
+
+def db_rows_safe(srv):
+    try:
+        return db_rows(srv, "select id from cdrs")
+    except AssertionError:
+        return []
+
+
 CASES = {
     "min_expires": (case_min_expires, ""),
     "contacts": (case_contacts, ""),
@@ -255,6 +296,7 @@ CASES = {
     "replay": (case_replay, ""),
     "restart": (case_restart, ""),
     "kill9": (case_kill9, ""),
+    "db_outage": (case_db_outage, ""),
 }
 
 

@@ -685,6 +685,40 @@ static void test_nist_transport_error_on_resend(void **state)
 	assert_int_equal(count_ev(EV_TERMINATED), 1);
 }
 
+static void test_transport_error_async(void **state)
+{
+	(void)state;
+	/* client without a final: local 503, Terminated */
+	struct cv_txn *c = client("OPTIONS", "z9hG4bKae1", &peer_tcp);
+	cv_txn_transport_error(c, -ECONNREFUSED);
+	assert_int_equal(last_ev(EV_RESPONSE)->status, 503);
+	assert_true(last_ev(EV_RESPONSE)->local);
+	assert_int_equal(cv_txn_state(c), CV_TXN_TERMINATED);
+	assert_int_equal(count_ev(EV_TERMINATED), 1);
+	cv_txn_transport_error(c, -ECONNREFUSED); /* no effect */
+	assert_int_equal(count_ev(EV_TERMINATED), 1);
+	cv_txn_release(c);
+	/* client after its final: no 503, just Terminated */
+	c = client("INVITE", "z9hG4bKae2", &peer_udp);
+	struct cv_sip_msg *req = cv_mem_ref(cv_txn_request(c));
+	rx(mkresp(req, 404, "x"), &peer_udp);
+	unsigned nresp = count_ev(EV_RESPONSE);
+	cv_txn_transport_error(c, -ECONNRESET);
+	assert_int_equal(count_ev(EV_RESPONSE), nresp);
+	assert_int_equal(cv_txn_state(c), CV_TXN_TERMINATED);
+	cv_mem_unref(req);
+	cv_txn_release(c);
+	/* server: failed(503) */
+	rx(mkreq("INVITE", "z9hG4bKae3", 1), &peer_udp);
+	assert_int_equal(cv_txn_respond(last_srv(), 180, NULL), 0);
+	cv_txn_transport_error(last_srv(), -EPIPE);
+	assert_int_equal(last_ev(EV_FAILED)->status, 503);
+	assert_int_equal(cv_txn_state(last_srv()), CV_TXN_TERMINATED);
+	struct cv_txn_stats st;
+	cv_txn_stats_read(H.l, &st);
+	assert_int_equal(st.transport_errors, 3);
+}
+
 /* ---- release contract -------------------------------------------------------------- */
 
 static void test_release_server_without_final_500(void **state)
@@ -776,6 +810,7 @@ int main(void)
 		T(test_nist_full),
 		T(test_nist_reliable_j0),
 		T(test_nist_transport_error_on_resend),
+		T(test_transport_error_async),
 		T(test_release_server_without_final_500),
 		T(test_release_client_no_callbacks),
 		T(test_layer_destroy_with_live),
