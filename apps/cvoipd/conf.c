@@ -70,7 +70,8 @@ static int load_server(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 		       struct cv_cfg_err *err)
 {
 	static const char *const keys[] = {"workers", "log_level", "realm",
-					   "user_agent", "digest_algorithms", NULL};
+					   "user_agent", "digest_algorithms",
+					   "event_log", NULL};
 	static const char *const algs[] = {"MD5", "MD5-sess", "SHA-256",
 					   "SHA-256-sess", "SHA-512-256",
 					   "SHA-512-256-sess", NULL};
@@ -90,6 +91,8 @@ static int load_server(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 		rc = cv_cfg_str(cfg, cv_cfg_get(n, "realm"), &c->realm, err);
 	if (!rc)
 		rc = cv_cfg_str(cfg, cv_cfg_get(n, "user_agent"), &c->user_agent, err);
+	if (!rc)
+		rc = cv_cfg_str(cfg, cv_cfg_get(n, "event_log"), &c->event_log, err);
 	const struct cv_cfg_node *dg = cv_cfg_get(n, "digest_algorithms");
 	if (!rc && dg) {
 		rc = cv_cfg_expect(cfg, dg, CV_CFG_SEQ, "digest_algorithms", err);

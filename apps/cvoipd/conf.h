@@ -48,6 +48,7 @@ struct cvoipd_conf {
 	const char *user_agent;
 	unsigned ndigest;
 	const char *digest[8];
+	const char *event_log; /* JSON lines of every bus event, or NULL */
 	/* listen */
 	unsigned nlisten;
 	const char *listen[CVOIPD_MAX_LISTEN];

@@ -8,11 +8,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cvoip/bus.h"
+#include "cvoip/metrics.h"
 #include "cvoip/runtime.h"
 #include "cvoip/server.h"
 #include "cvoip/store.h"
 #include "cvoip/transport.h"
 
+#include "evlog.h"
 #include "server.h"
 
 #define MOD "cvoipd"
@@ -25,6 +28,9 @@ struct server {
 	struct cv_tp *tp;
 	struct cv_store *store;
 	struct cv_srv *srv;
+	struct cv_metrics *metrics;
+	struct cv_bus *bus;
+	struct evlog *evlog;
 };
 
 static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
@@ -443,7 +449,23 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr,
 				  media_addr, sizeof(media_addr));
 	}
+	/* the event bus: the server publishes calls, registrations and
+	 * CDRs; the event log (server.event_log) is its first subscriber */
+	struct cv_metrics_params mp = {0};
+	struct cv_bus_params bp = {0};
+	err = cv_metrics_create(&s.metrics, &mp);
+	if (!err) {
+		bp.metrics = s.metrics;
+		err = cv_bus_create(&s.bus, &bp);
+	}
+	if (!err && s.conf.event_log)
+		err = evlog_start(&s.evlog, s.bus, s.conf.event_log);
+	if (err) {
+		fprintf(stderr, "cvoipd: event bus: %s\n", cv_strerror(err));
+		goto out;
+	}
 	struct cv_srv_params sp = {
+		.bus = s.bus,
 		.media_relay = s.conf.media_relay,
 		.media_addr = media_addr[0] ? media_addr : NULL,
 		.rtp_port_min = (uint16_t)s.conf.rtp_port_min,
@@ -493,7 +515,13 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 	CV_INFO(MOD, "ready: version=%s workers=%u config=%s db=%s",
 		cv_version(), cv_rt_workers(s.rt),
 		o->config ? o->config : "(defaults)", s.conf.database);
+	struct cv_bus_system sys = {.node = s.conf.user_agent,
+				    .version = cv_version(),
+				    .workers = cv_rt_workers(s.rt)};
+	cv_bus_publish(s.bus, CV_BUS_SYSTEM_STARTED, &sys);
 	err = cv_rt_wait(s.rt);
+	sys.reason = "signal";
+	cv_bus_publish(s.bus, CV_BUS_SYSTEM_STOPPING, &sys);
 	rc = err ? 1 : 0;
 	struct cv_srv_stats ss;
 	cv_srv_stats_read(s.srv, &ss);
@@ -514,9 +542,12 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 out:
 	cv_mem_unref(users);
 	cv_rt_destroy(s.rt);
+	evlog_stop(s.evlog); /* no worker publishes any more */
 	cv_srv_destroy(s.srv);
 	cv_tp_destroy(s.tp);
 	cv_store_close(s.store);
+	cv_bus_destroy(s.bus);
+	cv_metrics_destroy(s.metrics);
 	cvoipd_conf_free(&s.conf);
 	if (rc == 0)
 		CV_INFO(MOD, "stopped cleanly: live_objects=%lld",

@@ -38,6 +38,7 @@ struct cv_srv_params {
 	struct cv_rt *rt;               /* required */
 	struct cv_tp *tp;               /* required */
 	struct cv_store *store;         /* bindings and CDRs; NULL: memory only */
+	struct cv_bus *bus;             /* call, registration and CDR events; NULL: none */
 	const char *realm;              /* digest realm ["cvoip"] */
 	const char *user_agent;         /* Server / User-Agent ["cvoipd"] */
 	uint32_t reg_min_expires;       /* [60] */

@@ -99,8 +99,12 @@ static void write_cdr(struct call *c, const char *reason, const char *by)
 	CV_INFO(MOD, "call end call-id=%s from=%s to=%s reason=\"%s\" by=%s duration_ms=%lld",
 		c->a_call_id, c->caller, c->callee, reason, by,
 		c->answer_us ? (long long)(end - c->answer_us) / 1000 : 0LL);
-	if (!s->p.store)
-		return;
+	srv_pub_call(s, CV_BUS_CALL_ENDED, c->a_call_id, c->caller, c->callee, 0,
+		     reason,
+		     !strcmp(by, "caller")	? CV_BUS_HANGUP_CALLER
+		     : !strcmp(by, "callee") ? CV_BUS_HANGUP_CALLEE
+					     : CV_BUS_HANGUP_SYSTEM,
+		     c->answer_us ? (uint64_t)(end - c->answer_us) / 1000 : 0);
 	struct cv_store_cdr_leg legs[2];
 	size_t nlegs = 0;
 	legs[nlegs++] = (struct cv_store_cdr_leg){.index = 0,
@@ -127,7 +131,9 @@ static void write_cdr(struct call *c, const char *reason, const char *by)
 		.nlegs = nlegs,
 		.legs = legs,
 	};
-	cv_store_cdr_insert(s->p.store, &cdr, NULL);
+	if (s->p.store)
+		cv_store_cdr_insert(s->p.store, &cdr, NULL);
+	srv_pub_cdr(s, &cdr);
 }
 
 static bool all_legs_final(const struct call *c)
@@ -367,6 +373,8 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	s->st_calls_active++;
 	CV_INFO(MOD, "call start call-id=%s from=%s to=%s forks=%zu", c->a_call_id,
 		c->caller, c->callee, nt);
+	srv_pub_call(s, CV_BUS_CALL_STARTED, c->a_call_id, c->caller, c->callee, 0,
+		     NULL, CV_BUS_HANGUP_NONE, 0);
 
 	/* B legs: same worker, the caller's identity, the caller's offer
 	 * (anchored: rewritten to the relay's B side) */
@@ -537,6 +545,8 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 		respond_a(c, st, NULL, m);
 		CV_INFO(MOD, "call answered call-id=%s by=%s", c->a_call_id,
 			l->contact);
+		srv_pub_call(sw->srv, CV_BUS_CALL_ANSWERED, c->a_call_id, c->caller,
+			     c->callee, st, NULL, CV_BUS_HANGUP_NONE, 0);
 		cv_mem_unref(keep);
 		return;
 	}

@@ -371,12 +371,21 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 		a->n = 0;
 		pthread_mutex_unlock(&r->lock);
 		persist(s, aor_name, NULL, true);
+		srv_pub_reg(s, CV_BUS_REG_REMOVED, aor_name, "*", cv_txn_addr(st),
+			    NULL, 0);
 		free(aor_name);
 		respond_ok(sw, st, NULL, aor);
 		return;
 	}
 	int status = 0;
 	const char *why = NULL;
+	/* events are published after the lock is dropped */
+	struct {
+		enum cv_bus_type type;
+		uint32_t expires;
+		struct cv_pl contact; /* in the request */
+	} evs[CV_ARRAY_SIZE(cs)];
+	size_t nev = 0;
 	for (size_t i = 0; i < nc && !status; i++) {
 		struct contact_in *ci = &cs[i];
 		struct binding *b = NULL, **pp;
@@ -405,9 +414,13 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 				binding_free(b);
 				a->n--;
 				r->nbindings--;
+				evs[nev++] = (__typeof__(evs[0])){CV_BUS_REG_REMOVED, 0,
+								  ci->c.addr.uri};
 			}
 			continue;
 		}
+		evs[nev++] = (__typeof__(evs[0])){b ? CV_BUS_REG_REFRESHED : CV_BUS_REG_ADDED,
+						  ci->expires, ci->c.addr.uri};
 		if (!b) {
 			if (a->n >= s->p.max_bindings_per_aor) {
 				status = 403;
@@ -480,12 +493,24 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 		}
 	}
 	pthread_mutex_unlock(&r->lock);
-	free(aor_name);
 	if (status) {
+		free(aor_name);
 		s->st_registers_rejected++;
 		srv_reply(st, (uint16_t)status, why, NULL);
 		return;
 	}
+	if (s->p.bus) {
+		const struct cv_sip_hdr *uah = cv_sip_msg_hdr(req, CV_SIP_HDR_USER_AGENT);
+		char *ua = uah ? cv_pl_strdup(uah->value) : NULL;
+		for (size_t i = 0; i < nev; i++) {
+			char *contact = cv_pl_strdup(evs[i].contact);
+			srv_pub_reg(s, evs[i].type, aor_name, contact, src, ua,
+				    evs[i].expires);
+			free(contact);
+		}
+		free(ua);
+	}
+	free(aor_name);
 	CV_DEBUG(MOD, "REGISTER %.*s ok (%zu contacts)", CV_PL_ARG(aor), nc);
 	respond_ok(sw, st, NULL, aor);
 }

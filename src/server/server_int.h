@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 
+#include "cvoip/bus.h"
 #include "cvoip/dialog.h"
 #include "cvoip/digest.h"
 #include "cvoip/rtp.h"
@@ -148,6 +149,15 @@ void media_set_adv(struct srv_worker *sw, struct call_media *m, int leg,
 void media_leg_stats(const struct call_media *m, int leg,
 		     struct cv_store_cdr_leg *out);
 void media_free(struct srv_worker *sw, struct call_media *m);
+
+/* events.c: bus publishing (no-ops without a bus) */
+void srv_pub_call(struct cv_srv *s, enum cv_bus_type type, const char *call_id,
+		  const char *from, const char *to, uint16_t status,
+		  const char *reason, enum cv_bus_hangup by, uint64_t duration_ms);
+void srv_pub_reg(struct cv_srv *s, enum cv_bus_type type, const char *aor,
+		 const char *contact, const struct cv_txn_addr *src,
+		 const char *user_agent, uint32_t expires);
+void srv_pub_cdr(struct cv_srv *s, const struct cv_store_cdr *cdr);
 
 /* helpers */
 void srv_reply(struct cv_txn *st, uint16_t status, const char *reason,

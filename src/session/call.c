@@ -110,13 +110,22 @@ void call_set_state(struct cv_call *c, enum cv_call_state st, uint16_t status,
 	if (st == CV_CALL_ENDED) {
 		forks_clear(c, c->dlg);
 		xfer_ended(c);
+		if (c->re_ct) {
+			cv_txn_set_uarg(c->re_ct, NULL);
+			cv_txn_release(c->re_ct);
+			c->re_ct = NULL;
+			cv_mem_unref(c);
+		}
 		if (c->dlg) {
 			cv_dlg_set_uarg(c->dlg, NULL);
 			cv_dlg_terminate(c->dlg);
 			cv_dlg_release(c->dlg);
 			c->dlg = NULL;
 		}
-		list_del(c);
+		/* a CANCELled INVITE keeps the call listed until its final
+		 * response, so that destroying the agent finds it */
+		if (!c->inv_ct)
+			list_del(c);
 	}
 	cv_mem_unref(c);
 }
@@ -479,6 +488,8 @@ static void end_invite_ct(struct cv_call *c)
 		cv_txn_set_uarg(c->inv_ct, NULL);
 		cv_txn_release(c->inv_ct);
 		c->inv_ct = NULL;
+		if (c->state == CV_CALL_ENDED)
+			list_del(c);
 		cv_mem_unref(c);
 	}
 }
@@ -1338,7 +1349,7 @@ static void drop_ct(struct cv_call *c, struct cv_txn **ct)
 void call_destroy_all(struct cv_agent *ag)
 {
 	while (ag->calls) {
-		struct cv_call *c = ag->calls;
+		struct cv_call *c = cv_mem_ref(ag->calls);
 		c->released = true;
 		drop_ct(c, &c->inv_ct);
 		drop_ct(c, &c->re_ct);
@@ -1347,7 +1358,11 @@ void call_destroy_all(struct cv_agent *ag)
 			cv_txn_release(c->inv_st);
 			c->inv_st = NULL;
 		}
-		set_state(c, CV_CALL_ENDED, 0, "shutdown");
+		if (c->state == CV_CALL_ENDED)
+			list_del(c);
+		else
+			set_state(c, CV_CALL_ENDED, 0, "shutdown");
+		cv_mem_unref(c);
 	}
 }
 

@@ -107,6 +107,16 @@ def test(tmp):
         log("exit codes: ok")
     finally:
         srv.stop()
+    # the event bus, as the demo's event log wrote it
+    with open(os.path.join(tmp, "var", "events.jsonl")) as f:
+        bus = [json.loads(line) for line in f]
+    types = [e["type"] for e in bus]
+    log("bus events:", sorted(set(types)))
+    for t in ("system.started", "registration.added", "call.started", "call.answered",
+              "call.ended", "cdr.written", "system.stopping"):
+        assert t in types, (t, types)
+    ended = [e for e in bus if e["type"] == "call.ended" and e["data"]["to"] == "bob"][0]
+    assert ended["data"]["hangup_by"] in ("caller", 1), ended
 
     # directly, no server
     port = free_port()
