@@ -309,6 +309,14 @@ static void on_message(struct cv_client *cl, const char *from, const char *ctype
 		  "message from %s: %.*s", from, (int)len, body);
 }
 
+static void on_subscribed(struct cv_client *cl, const char *event, const char *from,
+			  void *arg)
+{
+	cli_event(json_pack("{s:s,s:s,s:s}", "event", "subscribed", "package", event,
+			    "from", from),
+		  "%s subscribed to %s", from, event);
+}
+
 static void on_media(struct cv_ccall *cc, const char *dir, const char *codec, void *arg)
 {
 	cli_event(json_pack("{s:s,s:s,s:s}", "event", "media", "dir", dir, "codec", codec),
@@ -450,6 +458,7 @@ int cvoip_cmd_answer(int argc, char **argv)
 		.transferred = on_transferred,
 		.message = on_message,
 		.media = on_media,
+		.subscribed = on_subscribed,
 	};
 	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
 				      .nlisten = nlisten,

@@ -18,5 +18,6 @@ int cvoip_cmd_answer(int argc, char **argv);
 int cvoip_cmd_register(int argc, char **argv);
 int cvoip_cmd_options(int argc, char **argv);
 int cvoip_cmd_message(int argc, char **argv);
+int cvoip_cmd_subscribe(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const struct command commands[] = {
 	{"register", cvoip_cmd_register, "register an address of record"},
 	{"options", cvoip_cmd_options, "send OPTIONS and print the answer"},
 	{"message", cvoip_cmd_message, "send a SIP MESSAGE"},
+	{"subscribe", cvoip_cmd_subscribe,
+	 "subscribe to presence, message-summary or dialog and print NOTIFYs"},
 	{"sip-parse", cvoip_cmd_sip_parse,
 	 "parse SIP messages, print them as JSON with the server's verdict"},
 };

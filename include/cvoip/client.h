@@ -74,6 +74,11 @@ struct cv_client_handlers {
 	/* An outgoing call followed a 3xx redirect to target. */
 	void (*redirect)(struct cv_ccall *cc, const char *target, uint16_t status,
 			 void *arg);
+	/* Someone subscribed to our presence (PIDF: open while the client
+	 * runs) or to our dialogs (RFC 4235 dialog-info, NOTIFYed on every
+	 * call state change); other event packages get 489. */
+	void (*subscribed)(struct cv_client *cl, const char *event,
+			   const char *from, void *arg);
 	/* A MESSAGE (RFC 3428) arrived (answered 200). */
 	void (*message)(struct cv_client *cl, const char *from,
 			const char *content_type, const char *body, size_t len,

@@ -69,6 +69,12 @@ struct cv_ua_handlers {
 	 * got no PRACK within 64*T1 (RFC 3262 §3): the application should
 	 * reject the INVITE with a 5xx. */
 	void (*prack_timeout)(struct cv_ua *ua, struct cv_dlg *dlg, void *arg);
+	/* A request with a To tag that matches no dialog, before the UA core
+	 * answers 481: return true to take it (and the reference to st), e.g.
+	 * a NOTIFY that arrives before the 2xx to its SUBSCRIBE (RFC 6665
+	 * §4.1.2.4) creates the subscription's dialog. */
+	bool (*no_dialog)(struct cv_ua *ua, struct cv_txn *st,
+			  struct cv_sip_msg *req, void *arg);
 };
 
 struct cv_ua_params {
@@ -159,6 +165,12 @@ CV_API int cv_dlg_create_uas(struct cv_dlg **dp, struct cv_ua *ua,
  * remote tag already exists it is returned (with a new reference). */
 CV_API int cv_dlg_create_uac(struct cv_dlg **dp, struct cv_ua *ua,
 			     struct cv_txn *ct, const struct cv_sip_msg *resp);
+/* UAC: a dialog created by a request for client transaction ct's request
+ * (RFC 6665 §4.1.2.4: the NOTIFY for our SUBSCRIBE): the remote tag is
+ * the request's From tag, the route set its Record-Route (not reversed),
+ * the remote target its Contact; the request's CSeq is the remote CSeq. */
+CV_API int cv_dlg_create_uac_req(struct cv_dlg **dp, struct cv_ua *ua,
+				 struct cv_txn *ct, const struct cv_sip_msg *req);
 CV_API struct cv_dlg *cv_dlg_ref(struct cv_dlg *d);
 /* The application lets go; the dialog stays in the table until
  * terminated (cv_dlg_terminate) and its last reference goes. */

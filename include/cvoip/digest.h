@@ -78,7 +78,9 @@ struct cv_digest_credentials {
 CV_API int cv_digest_credentials_parse(struct cv_pl value,
 				       struct cv_digest_credentials *cr);
 
-/* Client side: the Authorization value (without the header name). */
+/* Client side: the Authorization value (without the header name).
+ * qop auth is preferred when offered, else auth-int, else the RFC 2069
+ * form. -EINVAL for values with control characters. */
 struct cv_digest_client_params {
 	struct cv_pl user;
 	struct cv_pl password;  /* or ha1 */
@@ -103,7 +105,9 @@ struct cv_digest_calc {
 CV_API int cv_digest_calc_response(const struct cv_digest_calc *c,
 				   char out[CV_DIGEST_HEX_MAX]);
 
-/* Server side. */
+/* Server side. The server object is refcounted (cv_mem_unref frees it);
+ * verify may be called from any worker (the nonce-count table has its own
+ * mutex, held only for the table update). */
 struct cv_digest_server;
 struct cv_digest_server_params {
 	const void *secret;      /* HMAC key for nonces (>= 16 bytes) */
@@ -120,7 +124,8 @@ CV_API int cv_digest_server_challenge(struct cv_digest_server *srv,
 				      struct cv_buf *out,
 				      enum cv_digest_alg alg, bool stale);
 /* Verifies credentials against the stored HA1 (hex, for cr->alg's base
- * algorithm). 0 when valid; CV_ESTALE when the response is right but the
+ * algorithm). The caller checks that cr->uri matches the Request-URI and
+ * picks the HA1 by cr->username. 0 when valid; CV_ESTALE when the response is right but the
  * nonce expired or its nonce-count was not fresh (answer stale=true);
  * CV_EAUTH on a wrong response, foreign nonce or realm; CV_EPARSE. */
 CV_API int cv_digest_server_verify(struct cv_digest_server *srv,

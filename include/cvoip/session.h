@@ -27,6 +27,7 @@ extern "C" {
 struct cv_agent;
 struct cv_call;
 struct cv_regc;
+struct cv_sub;
 
 enum cv_call_state {
 	CV_CALL_IDLE = 0,
@@ -94,6 +95,11 @@ struct cv_call_handlers {
 	/* A MESSAGE (RFC 3428) outside a dialog, answered 200. */
 	void (*message)(struct cv_agent *ag, const struct cv_sip_msg *req,
 			void *arg);
+	/* A new subscription (RFC 6665 SUBSCRIBE) to cv_sub_event(s): accept
+	 * it from here with cv_sub_accept() (200 and the first NOTIFY go
+	 * out), or return without: 489 Bad Event. NULL: every SUBSCRIBE 489. */
+	void (*subscribe)(struct cv_agent *ag, struct cv_sub *s,
+			  const struct cv_sip_msg *req, void *arg);
 };
 
 struct cv_regc_handlers {
@@ -258,6 +264,108 @@ CV_API int cv_regc_create(struct cv_regc **rp, struct cv_agent *ag,
 CV_API int cv_regc_unregister(struct cv_regc *r);
 /* Stops refreshing; no callback fires after this. */
 CV_API void cv_regc_release(struct cv_regc *r);
+
+/* ---- subscriptions (RFC 6665) ------------------------------------------- */
+struct cv_sub_handlers {
+	/* Subscriber: a NOTIFY (answered 200). state is its
+	 * Subscription-State ("active", "pending", "terminated"), reason its
+	 * reason parameter or ""; the body is in notify. */
+	void (*notify)(struct cv_sub *s, const char *state, const char *reason,
+		       const struct cv_sip_msg *notify, void *uarg);
+	/* The subscription is over (both roles): a failure response to the
+	 * SUBSCRIBE (status), a terminating NOTIFY (status 0), expiry or
+	 * unsubscription. The last callback for s. */
+	void (*ended)(struct cv_sub *s, uint16_t status, const char *reason,
+		      void *uarg);
+};
+
+struct cv_sub_params {
+	const char *target;        /* Request-URI, e.g. "sip:bob@127.0.0.1:5062" */
+	const char *from;          /* our AOR; NULL: sip:<contact user>@<local> */
+	const char *proxy;         /* destination URI (numeric host); NULL: target */
+	const char *event;         /* "presence", "message-summary", "dialog" */
+	const char *accept;        /* NULL: the package's usual body type */
+	uint32_t expires;          /* requested; 0: 600 */
+	struct cv_auth_cred auth;  /* answers 401/407 (twice at most) */
+	const struct cv_sub_handlers *h;
+	void *uarg;
+};
+
+/* Subscriber: SUBSCRIBE, refreshed before the granted expiry (at half of
+ * it), a 423 retried with Min-Expires, NOTIFYs passed to the handler (one
+ * arriving before the 2xx creates the dialog, §4.1.2.4). */
+CV_API int cv_sub_create(struct cv_sub **sp, struct cv_agent *ag,
+			 const struct cv_sub_params *p);
+/* SUBSCRIBE with Expires: 0; the notifier's final NOTIFY ends it. */
+CV_API int cv_sub_unsubscribe(struct cv_sub *s);
+
+/* Notifier: accept an incoming subscription (only from the subscribe
+ * handler): 200 with the granted Expires and a first NOTIFY carrying the
+ * current state (content_type/body, may be empty; pending: state
+ * "pending"). Refreshes are answered and re-NOTIFYed with the last body;
+ * an unsubscription or the expiry sends a terminating NOTIFY and ends it. */
+struct cv_sub_accept_params {
+	const struct cv_sub_handlers *h; /* ended() is called; notify unused */
+	void *uarg;
+	const char *content_type;
+	const char *body;
+	bool pending;
+	uint32_t max_expires;            /* cap of the granted time; 0: 3600 */
+};
+CV_API int cv_sub_accept(struct cv_sub *s, const struct cv_sub_accept_params *p);
+/* Notifier: new state to the subscriber (NOTIFY). */
+CV_API int cv_sub_notify(struct cv_sub *s, const char *content_type,
+			 const char *body);
+/* Notifier: NOTIFY terminated;reason=<reason> (NULL: noresource); ends. */
+CV_API int cv_sub_terminate(struct cv_sub *s, const char *reason);
+/* Either role: no callback after this; an active subscriber
+ * unsubscribes, an active notifier sends its terminating NOTIFY. */
+CV_API void cv_sub_release(struct cv_sub *s);
+CV_API const char *cv_sub_event(const struct cv_sub *s);
+CV_API const char *cv_sub_remote_uri(const struct cv_sub *s);
+CV_API bool cv_sub_is_notifier(const struct cv_sub *s);
+
+/* ---- event package bodies -------------------------------------------------
+ * Tolerant readers of what NOTIFYs carry; bounded, never fail on unknown
+ * elements. 0, or CV_EPARSE when the body is not of the package. */
+
+/* application/pidf+xml (RFC 3863): the first tuple's basic status. */
+struct cv_pidf {
+	char entity[256];
+	bool open;              /* <basic>open</basic> */
+	bool has_basic;
+	char note[256];         /* first <note>, or "" */
+};
+CV_API int cv_pidf_parse(struct cv_pl body, struct cv_pidf *out);
+/* A minimal PIDF document for entity with basic status open/closed. */
+CV_API int cv_pidf_print(struct cv_buf *out, const char *entity, bool open,
+			 const char *note);
+
+/* application/simple-message-summary (RFC 3842). */
+struct cv_mwi {
+	bool waiting;           /* Messages-Waiting: yes */
+	char account[256];      /* Message-Account, or "" */
+	uint32_t voice_new, voice_old, voice_urgent_new, voice_urgent_old;
+};
+CV_API int cv_mwi_parse(struct cv_pl body, struct cv_mwi *out);
+
+/* application/dialog-info+xml (RFC 4235). */
+#define CV_DIALOG_INFO_MAX 8
+struct cv_dialog_info_dialog {
+	char id[128];
+	char call_id[128];
+	char direction[16];     /* "initiator", "recipient" or "" */
+	char state[16];         /* trying, proceeding, early, confirmed, terminated */
+	char remote[256];       /* remote identity, or "" */
+};
+struct cv_dialog_info {
+	char entity[256];
+	uint32_t version;
+	bool full;              /* state="full" (else partial) */
+	size_t ndialogs;        /* those beyond CV_DIALOG_INFO_MAX are skipped */
+	struct cv_dialog_info_dialog dialogs[CV_DIALOG_INFO_MAX];
+};
+CV_API int cv_dialog_info_parse(struct cv_pl body, struct cv_dialog_info *out);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,14 @@
 #define MAX_FMTS 16
 #define MAX_LISTEN 8
 
+/* A subscription to us (presence or dialog), kept to NOTIFY changes. */
+struct csub {
+	struct csub *next;
+	struct cv_sub *s;
+	bool dialog;
+	char entity[256];
+};
+
 struct cv_client {
 	struct cv_rt *rt;
 	struct cv_tp *tp;
@@ -34,6 +42,8 @@ struct cv_client {
 	bool registered;
 	int fail;
 	struct cv_ccall *calls;
+	struct csub *subs;
+	uint32_t dialog_version;
 };
 
 struct cv_ccall {
@@ -308,10 +318,119 @@ static void pick_addr(struct cv_client *cl, struct cv_ccall *cc,
 	snprintf(cc->addr, sizeof(cc->addr), "127.0.0.1");
 }
 
+/* RFC 4235 §4.1: the full state of our calls */
+static int dialog_info(struct cv_client *cl, const char *entity, struct cv_buf *b)
+{
+	static const char *const st_names[] = {
+		[CV_CALL_IDLE] = "trying",       [CV_CALL_CALLING] = "trying",
+		[CV_CALL_INCOMING] = "early",    [CV_CALL_RINGING] = "early",
+		[CV_CALL_EARLY] = "early",       [CV_CALL_ANSWERED] = "confirmed",
+		[CV_CALL_ENDED] = "terminated"};
+	cv_buf_printf(b, "<?xml version=\"1.0\"?>\r\n<dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" "
+			 "version=\"%u\" state=\"full\" entity=\"%s\">\r\n",
+		      cl->dialog_version, entity);
+	for (struct cv_ccall *cc = cl->calls; cc; cc = cc->next) {
+		if (!cc->call)
+			continue;
+		enum cv_call_state st = cv_call_state(cc->call);
+		cv_buf_printf(b, "<dialog id=\"%s\" call-id=\"%s\" direction=\"%s\"><state>%s</state>"
+				 "<remote><identity>%s</identity></remote></dialog>\r\n",
+			      cv_call_id(cc->call), cv_call_id(cc->call),
+			      cv_call_is_outgoing(cc->call) ? "initiator" : "recipient",
+			      (unsigned)st < CV_ARRAY_SIZE(st_names) ? st_names[st] : "trying",
+			      cv_call_remote_uri(cc->call));
+	}
+	cv_buf_append_str(b, "</dialog-info>\r\n");
+	return b->err;
+}
+
+static void notify_dialogs(struct cv_client *cl)
+{
+	bool any = false;
+	for (struct csub *x = cl->subs; x; x = x->next)
+		any |= x->dialog;
+	if (!any)
+		return;
+	cl->dialog_version++;
+	for (struct csub *x = cl->subs; x; x = x->next) {
+		if (!x->dialog)
+			continue;
+		struct cv_buf b;
+		cv_buf_init(&b, 32768);
+		if (dialog_info(cl, x->entity, &b) == 0 && b.data)
+			cv_sub_notify(x->s, "application/dialog-info+xml", b.data);
+		cv_buf_free(&b);
+	}
+}
+
+static void csub_ended(struct cv_sub *s, uint16_t status, const char *reason, void *uarg)
+{
+	struct cv_client *cl = uarg;
+	for (struct csub **pp = &cl->subs; *pp; pp = &(*pp)->next) {
+		if ((*pp)->s == s) {
+			struct csub *x = *pp;
+			*pp = x->next;
+			cv_sub_release(s);
+			free(x);
+			return;
+		}
+	}
+}
+
+static const struct cv_sub_handlers csub_handlers = {.ended = csub_ended};
+
+static void on_subscribe(struct cv_agent *ag, struct cv_sub *s,
+			 const struct cv_sip_msg *req, void *arg)
+{
+	struct cv_client *cl = arg;
+	const char *ev = cv_sub_event(s);
+	bool presence = !strcmp(ev, "presence"), dialog = !strcmp(ev, "dialog");
+	if (!presence && !dialog)
+		return; /* 489 */
+	struct csub *x = calloc(1, sizeof(*x));
+	if (!x)
+		return;
+	x->s = s;
+	x->dialog = dialog;
+	cv_pl_strcpy(req->to.uri, x->entity, sizeof(x->entity));
+	/* the entity goes into XML attributes: keep it plain */
+	for (char *p = x->entity; *p; p++)
+		if (*p == '"' || *p == '<' || *p == '>' || *p == '&')
+			*p = '_';
+	struct cv_buf b;
+	cv_buf_init(&b, 32768);
+	int err = presence ? cv_pidf_print(&b, x->entity, true, NULL)
+			   : dialog_info(cl, x->entity, &b);
+	struct cv_sub_accept_params ap = {
+		.h = &csub_handlers,
+		.uarg = cl,
+		.content_type = presence ? "application/pidf+xml"
+					 : "application/dialog-info+xml",
+		.body = b.data ? b.data : "",
+	};
+	x->next = cl->subs;
+	cl->subs = x;
+	if (!err)
+		err = cv_sub_accept(s, &ap);
+	cv_buf_free(&b);
+	if (err) {
+		cl->subs = x->next;
+		free(x);
+		return;
+	}
+	if (cl->h->subscribed) {
+		char from[512];
+		cv_pl_strcpy(req->from.uri, from, sizeof(from));
+		cl->h->subscribed(cl, ev, from, cl->arg);
+	}
+}
+
 static void on_call_state(struct cv_call *c, enum cv_call_state st,
 			  uint16_t status, const char *reason, void *uarg)
 {
 	struct cv_ccall *cc = uarg;
+	if (cc)
+		notify_dialogs(cc->cl);
 	if (cc && !cc->released && cc->cl->h->call_state)
 		cc->cl->h->call_state(cc, st, status, reason, cc->cl->arg);
 }
@@ -458,6 +577,7 @@ static const struct cv_call_handlers call_handlers = {
 	.transfer = on_transfer,
 	.redirect = on_redirect,
 	.message = on_message,
+	.subscribe = on_subscribe,
 };
 
 static int place_call(struct cv_client *cl, struct cv_ccall *cc,
@@ -770,6 +890,12 @@ static void worker_stop(struct cv_worker *w, void *arg)
 	if (cl->reg) {
 		cv_regc_release(cl->reg);
 		cl->reg = NULL;
+	}
+	while (cl->subs) { /* NOTIFY terminated to each subscriber */
+		struct csub *x = cl->subs;
+		cl->subs = x->next;
+		cv_sub_release(x->s);
+		free(x);
 	}
 	cv_agent_destroy(cl->ag);
 	cl->ag = NULL;

@@ -284,6 +284,57 @@ fail:
 	return err;
 }
 
+int cv_dlg_create_uac_req(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *ct,
+			  const struct cv_sip_msg *in)
+{
+	const struct cv_sip_msg *req = cv_txn_request(ct);
+	if (!in->req || !in->from.tag.l || !cv_pl_eq(in->to.tag, req->from.tag) ||
+	    !cv_pl_eq(in->call_id, req->call_id))
+		return CV_EPARSE;
+	struct cv_dlg *d = dlg_find(ua, in->call_id, in->to.tag, in->from.tag);
+	if (d) {
+		*dp = cv_dlg_ref(d);
+		return 0;
+	}
+	d = dlg_alloc(ua);
+	if (!d)
+		return -ENOMEM;
+	int err = -ENOMEM;
+	d->uac = true;
+	d->state = CV_DLG_CONFIRMED;
+	d->call_id = cv_pl_strdup(in->call_id);
+	d->ltag = cv_pl_strdup(in->to.tag);
+	d->rtag = cv_pl_strdup(in->from.tag);
+	d->luri = naddr_without_tag(&req->from);
+	d->ruri = naddr_without_tag(&req->to);
+	if (!d->call_id || !d->ltag || !d->rtag || !d->luri || !d->ruri)
+		goto fail;
+	err = contact_target(in, &d->target);
+	if (err == CV_ENOTFOUND)
+		err = (d->target = cv_pl_strdup(req->ruri)) ? 0 : -ENOMEM;
+	if (err)
+		goto fail;
+	err = set_routes(d, in, false);
+	if (err)
+		goto fail;
+	d->lcseq = req->cseq.num;
+	d->rcseq = in->cseq.num;
+	d->rcseq_set = true;
+	const struct cv_sip_hdr *ch = cv_sip_msg_hdr(req, CV_SIP_HDR_CONTACT);
+	struct cv_sip_contact c;
+	struct cv_sip_uri u;
+	if (ch && cv_sip_contact_parse(ch->value, &c) == 0 &&
+	    cv_sip_uri_parse(c.addr.uri, &u) == 0)
+		cv_pl_strcpy(u.user, d->contact_user, sizeof(d->contact_user));
+	cv_ua_addr_copy(&d->peer, cv_txn_addr(ct));
+	table_add(d);
+	*dp = d;
+	return 0;
+fail:
+	cv_mem_unref(d);
+	return err;
+}
+
 struct cv_dlg *cv_dlg_ref(struct cv_dlg *d)
 {
 	return cv_mem_ref(d);

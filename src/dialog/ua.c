@@ -244,6 +244,8 @@ static void on_request(struct cv_txn *t, struct cv_sip_msg *req, void *arg)
 	struct cv_dlg *d = NULL;
 	if (req->to.tag.l) {
 		d = dlg_find(ua, req->call_id, req->to.tag, req->from.tag);
+		if (!d && ua->h->no_dialog && ua->h->no_dialog(ua, t, req, ua->arg))
+			return;
 		if (!d) {
 			ua->st.rx_481++;
 			reply(t, 481, NULL);

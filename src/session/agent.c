@@ -17,10 +17,17 @@ static void on_request(struct cv_ua *ua, struct cv_txn *st,
 {
 	struct cv_agent *ag = arg;
 	if (dlg) {
-		call_request(ag, st, req, dlg);
+		int *kind = cv_dlg_uarg(dlg);
+		if (kind && *kind == UARG_SUB)
+			sub_request((struct cv_sub *)(void *)kind, st, req);
+		else
+			call_request(ag, st, req, dlg);
 		return;
 	}
 	switch (req->method) {
+	case CV_SIP_SUBSCRIBE:
+		sub_incoming(ag, st, req);
+		return;
 	case CV_SIP_INVITE:
 		call_incoming(ag, st, req);
 		return;
@@ -68,6 +75,8 @@ static void on_response(struct cv_ua *ua, struct cv_txn *ct,
 		regc_response((struct cv_regc *)(void *)kind, ct, r);
 	else if (*kind == UARG_OREQ)
 		oreq_response((struct oreq *)(void *)kind, ct, r);
+	else if (*kind == UARG_SUB)
+		sub_response((struct cv_sub *)(void *)kind, ct, r);
 }
 
 static void on_ack_timeout(struct cv_ua *ua, struct cv_dlg *dlg, void *arg)
@@ -80,8 +89,15 @@ static void on_prack_timeout(struct cv_ua *ua, struct cv_dlg *dlg, void *arg)
 	call_prack_timeout(arg, dlg);
 }
 
+static bool on_no_dialog(struct cv_ua *ua, struct cv_txn *st,
+			 struct cv_sip_msg *req, void *arg)
+{
+	return sub_orphan(arg, st, req);
+}
+
 static const struct cv_ua_handlers handlers = {
 	.prack_timeout = on_prack_timeout,
+	.no_dialog = on_no_dialog,
 	.request = on_request,
 	.ack = on_ack,
 	.cancel = on_cancel,
@@ -131,6 +147,7 @@ void cv_agent_destroy(struct cv_agent *ag)
 	if (!ag)
 		return;
 	call_destroy_all(ag);
+	sub_destroy_all(ag);
 	regc_destroy_all(ag);
 	oreq_destroy_all(ag);
 	cv_ua_destroy(ag->ua);

@@ -8,10 +8,11 @@
 /* What we allow and support, in every dialog-creating message. */
 #define SESSION_ALLOW                                                        \
 	"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, "    \
-	"REFER, NOTIFY, MESSAGE\r\n"
+	"REFER, NOTIFY, MESSAGE, SUBSCRIBE\r\n"
 #define SESSION_SUPPORTED "Supported: 100rel, timer, replaces\r\n"
 
-enum { UARG_CALL = 0x43414c4c, UARG_REGC = 0x52454743, UARG_OREQ = 0x4f524551 };
+enum { UARG_CALL = 0x43414c4c, UARG_REGC = 0x52454743, UARG_OREQ = 0x4f524551,
+       UARG_SUB = 0x53554220 };
 
 #define CALL_MAX_FORKS 8
 #define CALL_MAX_REDIRECTS 5
@@ -113,6 +114,34 @@ struct cv_regc {
 	bool unregistering;
 };
 
+struct cv_sub {
+	int kind; /* UARG_SUB */
+	struct cv_agent *ag;
+	struct cv_sub *next, *prev;
+	bool in_list;
+	bool notifier;
+	bool released;
+	bool ended;
+	bool accepted;           /* notifier: cv_sub_accept() called */
+	bool unsubscribing;
+	struct cv_dlg *dlg;
+	struct cv_txn *st;       /* notifier: the SUBSCRIBE being decided */
+	struct cv_txn *ct;       /* subscriber: SUBSCRIBE in progress */
+	char *event, *accept, *target, *from, *remote;
+	char *auth_user, *auth_pass;
+	char *ctype, *body;      /* notifier: the last state sent */
+	char call_id[128], from_tag[64];
+	uint32_t cseq;
+	struct cv_txn_addr dst;
+	int auth_tries, tries_423;
+	uint32_t expires, max_expires;
+	uint64_t expires_at_us;  /* notifier: when it lapses */
+	bool pending;
+	struct cv_tmr tmr;       /* subscriber: refresh; notifier: expiry */
+	const struct cv_sub_handlers *h;
+	void *uarg;
+};
+
 struct cv_agent {
 	struct cv_ua *ua;
 	struct cv_worker *w;
@@ -124,6 +153,7 @@ struct cv_agent {
 	size_t ncalls;
 	struct cv_regc *regs;
 	struct oreq *oreqs;
+	struct cv_sub *subs;
 	uint32_t session_expires; /* 0: none */
 	uint32_t min_se;
 	bool no_100rel;
@@ -166,6 +196,13 @@ void xfer_child_state(struct cv_call *child, enum cv_call_state st,
 void xfer_answered(struct cv_call *c);
 /* c ended: drop its transfer links. */
 void xfer_ended(struct cv_call *c);
+
+/* sub.c */
+void sub_incoming(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req);
+void sub_request(struct cv_sub *s, struct cv_txn *st, struct cv_sip_msg *req);
+void sub_response(struct cv_sub *s, struct cv_txn *ct, const struct cv_txn_resp *r);
+bool sub_orphan(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req);
+void sub_destroy_all(struct cv_agent *ag);
 
 /* regc.c */
 void regc_response(struct cv_regc *r, struct cv_txn *ct,

@@ -109,11 +109,19 @@ static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 	case CV_SIP_HDR_ALLOW:
 	case CV_SIP_HDR_CONTENT_ENCODING:
 	case CV_SIP_HDR_CONTENT_LANGUAGE:
-	case CV_SIP_HDR_ACCEPT_ENCODING:
-	case CV_SIP_HDR_PRIVACY:
-	case CV_SIP_HDR_IN_REPLY_TO:
 		/* token lists */
 		return sip_skip_token(v.p, v.p + v.l) == v.p + v.l && v.l ? 0 : CV_EPARSE;
+	case CV_SIP_HDR_ACCEPT_ENCODING:
+	case CV_SIP_HDR_ACCEPT_LANGUAGE:
+		/* token *(SEMI accept-param) */
+		return cv_sip_cdisp_parse(v, &x.ct);
+	case CV_SIP_HDR_PRIVACY: {
+		/* priv-value *(";" priv-value) (RFC 3323 §4.2) */
+		for (size_t i = 0; i < v.l; i++)
+			if (!sip_is(v.p[i], SIP_C_TOKEN) && v.p[i] != ';' && !sip_is_lws(v.p[i]))
+				return CV_EPARSE;
+		return 0;
+	}
 	case CV_SIP_HDR_ACCEPT: {
 		/* media-range *(SEMI accept-param); "*" wildcards are tokens */
 		return cv_sip_ctype_parse(v, &x.ct);
@@ -163,6 +171,7 @@ static bool is_list(enum cv_sip_hdr_id id)
 	case CV_SIP_HDR_MIME_VERSION:
 	case CV_SIP_HDR_SIP_ETAG:
 	case CV_SIP_HDR_SIP_IF_MATCH:
+	case CV_SIP_HDR_PRIVACY:
 	case CV_SIP_HDR_OTHER:
 		return false;
 	default:

@@ -270,6 +270,16 @@ int cv_sip_msg_edit(struct cv_buf *out, const struct cv_sip_msg *m,
 	return out->err;
 }
 
+/* Folded values (CRLF + WS, RFC 3261 §7.3.1) become single spaces so a
+ * rewritten value fits on one line. */
+static void unfold(struct cv_buf *b, struct cv_pl v)
+{
+	for (size_t i = 0; i < v.l; i++) {
+		char c = v.p[i] == '\r' || v.p[i] == '\n' ? ' ' : v.p[i];
+		cv_buf_append(b, &c, 1);
+	}
+}
+
 int cv_sip_via_prepend(struct cv_buf *out, const struct cv_sip_msg *msg,
 		       struct cv_pl via_value)
 {
@@ -294,17 +304,19 @@ int cv_sip_via_strip_top(struct cv_buf *out, const struct cv_sip_msg *msg)
 		rest.l--;
 	}
 	struct cv_sip_edit e = {.hdr = top};
+	struct cv_buf tmp;
+	cv_buf_init(&tmp, 65536);
 	if (!rest.l) {
 		e.op = CV_SIP_EDIT_REMOVE;
 	} else {
+		/* the remaining values, unfolded onto one line */
 		e.op = CV_SIP_EDIT_REPLACE;
-		e.value = rest;
-		/* the remaining values may be folded: REPLACE refuses CR/LF */
-		for (size_t i = 0; i < rest.l; i++)
-			if (rest.p[i] == '\r' || rest.p[i] == '\n')
-				return CV_EUNSUPP;
+		unfold(&tmp, rest);
+		e.value = (struct cv_pl){tmp.data, tmp.len};
 	}
-	return cv_sip_msg_edit(out, msg, &e, 1);
+	int err = tmp.err ? tmp.err : cv_sip_msg_edit(out, msg, &e, 1);
+	cv_buf_free(&tmp);
+	return err;
 }
 
 int cv_sip_via_set_received(struct cv_buf *out, const struct cv_sip_msg *msg,
@@ -324,12 +336,10 @@ int cv_sip_via_set_received(struct cv_buf *out, const struct cv_sip_msg *msg,
 	cv_buf_printf(&nv, "SIP/2.0/" CV_PL_FMT " " CV_PL_FMT, CV_PL_ARG(via->transport),
 		      CV_PL_ARG(via->sent_by));
 	struct cv_pl rest = via->params, n, v;
-	bool had_rport = false;
 	while (cv_sip_param_next(&rest, &n, &v) == 0) {
 		if (sip_ci_lit(n, "received"))
 			continue;
 		if (sip_ci_lit(n, "rport")) {
-			had_rport = true;
 			if (rport)
 				cv_buf_printf(&nv, ";rport=%u", rport);
 			else
@@ -345,23 +355,21 @@ int cv_sip_via_set_received(struct cv_buf *out, const struct cv_sip_msg *msg,
 		else
 			cv_buf_printf(&nv, ";" CV_PL_FMT, CV_PL_ARG(n));
 	}
-	(void)had_rport;
 	if (received.l)
 		cv_buf_printf(&nv, ";received=" CV_PL_FMT, CV_PL_ARG(received));
 	/* the other values of the same line follow unchanged */
 	struct cv_pl all = top->value, item;
 	cv_sip_list_next(&all, &item);
 	if (all.l)
-		cv_buf_append(&nv, all.p, all.l);
+		unfold(&nv, all);
 	int err = nv.err;
+	for (size_t i = 0; !err && i < nv.len; i++)
+		if (nv.data[i] == '\r' || nv.data[i] == '\n')
+			nv.data[i] = ' '; /* folded sent-by or quoted values */
 	if (!err) {
 		struct cv_sip_edit e = {.op = CV_SIP_EDIT_REPLACE, .hdr = top,
 					.value = {nv.data, nv.len}};
-		for (size_t i = 0; i < nv.len; i++)
-			if (nv.data[i] == '\r' || nv.data[i] == '\n')
-				err = CV_EUNSUPP;
-		if (!err)
-			err = cv_sip_msg_edit(out, msg, &e, 1);
+		err = cv_sip_msg_edit(out, msg, &e, 1);
 	}
 	cv_buf_free(&nv);
 	return err;

@@ -206,8 +206,10 @@ static void conn_handle_closed(uv_handle_t *h)
 void tp_conn_close(struct cv_tp_conn *c, int err)
 {
 	struct tp_worker *tw = c->tw;
-	if (c->st == TP_C_CLOSED)
+	if (c->st == TP_C_CLOSED || c->closing)
 		return;
+	/* A failing write below may call us again: the flag stops that. */
+	c->closing = true;
 	if ((c->kind == CV_TP_WS || c->kind == CV_TP_WSS) && c->st == TP_C_OPEN)
 		tp_ws_close(c); /* RFC 6455 §7: best-effort close frame */
 	c->st = TP_C_CLOSED;

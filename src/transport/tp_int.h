@@ -178,6 +178,7 @@ struct cv_tp_conn {
 	bool ipcounted; /* and one in its perip bucket (accepted only) */
 	bool in_table;
 	bool handle_init;
+	bool closing;   /* tp_conn_close() running */
 	struct cv_buf rbuf; /* plaintext: SIP stream, or the HTTP Upgrade */
 	uint64_t last_us;
 	struct cv_tmr idle_tmr, partial_tmr, hs_tmr;

@@ -382,12 +382,15 @@ int tp_ws_send_op(struct cv_tp_conn *c, const void *buf, size_t len, bool binary
 	return 0;
 }
 
+/* Called from tp_conn_close(), possibly inside a wslay callback: writes
+ * the close frame (status 1000, unmasked as a server's) below wslay
+ * instead of re-entering it, unless wslay sent one already. */
 void tp_ws_close(struct cv_tp_conn *c)
 {
-	if (!c->ws)
+	static const char frame[4] = {(char)0x88, 0x02, 0x03, (char)0xe8};
+	if (!c->ws || wslay_event_get_close_sent(c->ws))
 		return;
-	if (wslay_event_queue_close(c->ws, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0) == 0)
-		wslay_event_send(c->ws);
+	(void)ws_lower_write(c, frame, sizeof(frame));
 }
 
 void tp_ws_free(struct cv_tp_conn *c)

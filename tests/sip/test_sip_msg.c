@@ -293,6 +293,39 @@ static void test_check_policy(void **state)
 	cv_mem_unref(m);
 }
 
+static void test_full_parse_headers(void **state)
+{
+	(void)state;
+	/* valid forms of list and parameter headers pass the full parse */
+	static const char M[] = "MESSAGE sip:a@b SIP/2.0\r\n" BASE_HDRS
+				"Call-ID: x\r\nCSeq: 1 MESSAGE\r\n"
+				"In-Reply-To: 70710@saturn.bell-tel.com, 17320@saturn.bell-tel.com\r\n"
+				"Privacy: id;header\r\nAccept-Encoding: gzip;q=0.5, identity\r\n"
+				"Accept-Language: da, en-gb;q=0.8\r\nAccept:\r\nSupported:\r\n"
+				"Accept: application/sdp;level=1, */*;q=0.1\r\n"
+				"Session-Expires: 90;refresher=uac\r\nMin-SE: 90\r\nRSeq: 1\r\n"
+				"RAck: 1 1 INVITE\r\nEvent: presence;id=2\r\nDate: Sat, 13 Nov 2010 23:29:00 GMT\r\n"
+				"P-Asserted-Identity: <sip:a@b>, <tel:+123>\r\nContent-Length: 0\r\n\r\n";
+	struct cv_sip_msg *m = parse_ok(S(M));
+	struct cv_sip_verdict v;
+	if (cv_sip_msg_parse_full(m, &v))
+		print_error("full: %s\n", v.reason);
+	assert_int_equal(cv_sip_msg_parse_full(m, &v), 0);
+	cv_mem_unref(m);
+	/* and malformed ones name the header */
+	static const char B[] = "MESSAGE sip:a@b SIP/2.0\r\n" BASE_HDRS
+				"Call-ID: x\r\nCSeq: 1 MESSAGE\r\nContact: <sip:a@b>,,<sip:c@d>\r\n\r\n";
+	m = parse_ok(S(B));
+	assert_int_equal(cv_sip_msg_parse_full(m, &v), CV_EPARSE);
+	assert_string_equal(v.reason, "Malformed Contact");
+	cv_mem_unref(m);
+	static const char C[] = "MESSAGE sip:a@b SIP/2.0\r\n" BASE_HDRS
+				"Call-ID: x y\r\nCSeq: 1 MESSAGE\r\n\r\n";
+	struct cv_sip_msg *n = NULL;
+	assert_int_equal(cv_sip_msg_parse(&n, S(C), NULL, &v), CV_EPARSE);
+	assert_string_equal(v.reason, "Malformed Call-ID");
+}
+
 static void test_multipart(void **state)
 {
 	(void)state;
@@ -329,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_body_truncation),
 		cmocka_unit_test(test_check_policy),
+		cmocka_unit_test(test_full_parse_headers),
 		cmocka_unit_test(test_multipart),
 	};
 	int64_t live = cv_mem_live();

@@ -202,6 +202,24 @@ static void test_edits(void **state)
 	cv_mem_unref(e2);
 	cv_buf_free(&out2);
 	cv_mem_unref(e);
+	/* folded Via lines are rewritten onto one line */
+	static const char F[] = "BYE sip:b@h SIP/2.0\r\n"
+				"Via: SIP/2.0/UDP p1;branch=z9hG4bK1;rport,\r\n SIP/2.0/UDP p2\r\n ;branch=z9hG4bK2\r\n"
+				"From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: f\r\nCSeq: 2 BYE\r\n\r\n";
+	struct cv_sip_msg *fm = parse(S(F));
+	cv_buf_reset(&out);
+	assert_int_equal(cv_sip_via_strip_top(&out, fm), 0);
+	e = parse(out.data, out.len);
+	EQ(e->via.host, "p2");
+	EQ(e->via.branch, "z9hG4bK2");
+	cv_mem_unref(e);
+	cv_buf_reset(&out);
+	assert_int_equal(cv_sip_via_set_received(&out, fm, CV_PL("198.51.100.1"), 4000), 0);
+	e = parse(out.data, out.len);
+	EQ(e->via.rport, "4000");
+	assert_int_equal(e->via_count, 2);
+	cv_mem_unref(e);
+	cv_mem_unref(fm);
 	/* bad edits */
 	struct cv_sip_edit badop = {.op = CV_SIP_EDIT_REPLACE, .hdr = NULL};
 	assert_int_equal(cv_sip_msg_edit(&out, m, &badop, 1), -EINVAL);

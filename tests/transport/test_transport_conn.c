@@ -131,6 +131,9 @@ static void test_reuse_and_limits(void **state)
 	assert_int_equal(st.rej_per_ip, 3);
 	for (int i = 0; i < 4; i++)
 		close(fds[i]);
+	/* the one accepted raw connection closes: reported once; the three
+	 * refused ones were never announced */
+	wait_for(&nclosed, 1);
 
 	/* the same counts in the metrics registry */
 	struct cv_buf out;
@@ -147,7 +150,9 @@ static void test_reuse_and_limits(void **state)
 	cv_tp_destroy(tp);
 	cv_rt_destroy(rt);
 	cv_metrics_destroy(mx);
-	assert_true(atomic_load(&nclosed) >= 2);
+	/* + maybe the accepted end of our own connection, when its worker
+	 * sees the EOF before it stops itself */
+	assert_true(atomic_load(&nclosed) >= 1 && atomic_load(&nclosed) <= 2);
 	assert_int_equal(cv_mem_live(), live);
 }
 

@@ -1,0 +1,232 @@
+/* cvoip subscribe URI --event PKG: subscribe (RFC 6665), print every
+ * NOTIFY (bodies of presence, message-summary and dialog decoded),
+ * unsubscribe after --duration or on Ctrl-C. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct sub_ctx {
+	struct cv_client *cl;
+	struct cv_sub *s;
+	struct cv_sub_params p;
+	double duration_s;
+	uv_timer_t tmr;
+	bool timer_open;
+	bool active_seen;
+	int exit_code;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cvoip subscribe URI --event PACKAGE [options]\n"
+		"\n"
+		"Subscribes to PACKAGE at URI (RFC 6665) and prints each NOTIFY;\n"
+		"presence (PIDF), message-summary (MWI) and dialog (RFC 4235) bodies\n"
+		"are decoded. Unsubscribes after --duration or on Ctrl-C.\n"
+		"\n"
+		"options:\n"
+		"  --event PACKAGE   presence, message-summary, dialog, ...\n"
+		"  --expires S       requested subscription time (default 600)\n"
+		"  --duration S      unsubscribe after S seconds (default: on Ctrl-C)\n"
+		"  --from URI        our identity\n"
+		"  --proxy URI       send through this server (numeric host)\n"
+		"  --auth USER:PASS  credentials for 401/407\n"
+		"  --listen SPEC     local listener\n"
+		"  --json            one JSON event per line\n"
+		"  -h, --help        this text\n"
+		"\n"
+		"exit status: 0 subscribed and ended normally, 1 rejected (status printed),\n"
+		"4 network error, 5 authentication failed, 2 usage.\n");
+}
+
+static void body_json(json_t *ev, const char *event, const struct cv_sip_msg *m)
+{
+	if (!m->body.l)
+		return;
+	if (!strcmp(event, "presence")) {
+		struct cv_pidf p;
+		if (cv_pidf_parse(m->body, &p) == 0)
+			json_object_set_new(ev, "presence",
+					    json_pack("{s:s,s:s,s:s}", "entity", p.entity,
+						      "status", p.has_basic ? (p.open ? "open" : "closed") : "",
+						      "note", p.note));
+	} else if (!strcmp(event, "message-summary")) {
+		struct cv_mwi w;
+		if (cv_mwi_parse(m->body, &w) == 0)
+			json_object_set_new(ev, "mwi",
+					    json_pack("{s:b,s:s,s:i,s:i}", "waiting", w.waiting,
+						      "account", w.account, "new", (int)w.voice_new,
+						      "old", (int)w.voice_old));
+	} else if (!strcmp(event, "dialog")) {
+		struct cv_dialog_info di;
+		if (cv_dialog_info_parse(m->body, &di) == 0) {
+			json_t *a = json_array();
+			for (size_t i = 0; i < di.ndialogs; i++)
+				json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}", "id",
+								   di.dialogs[i].id, "state",
+								   di.dialogs[i].state, "direction",
+								   di.dialogs[i].direction, "remote",
+								   di.dialogs[i].remote));
+			json_object_set_new(ev, "dialogs", a);
+			json_object_set_new(ev, "version", json_integer(di.version));
+		}
+	}
+}
+
+static void on_notify(struct cv_sub *s, const char *state, const char *reason,
+		      const struct cv_sip_msg *m, void *uarg)
+{
+	struct sub_ctx *x = uarg;
+	if (!strcmp(state, "active"))
+		x->active_seen = true;
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:s#}", "event", "notify", "state", state,
+			       "reason", reason, "body", m->body.p ? m->body.p : "",
+			       m->body.l);
+	body_json(ev, x->p.event, m);
+	cli_event(ev, "notify: %s%s%s\n%.*s", state, reason[0] ? " " : "", reason,
+		  (int)m->body.l, m->body.p ? m->body.p : "");
+}
+
+static void close_timer(struct sub_ctx *x)
+{
+	if (x->timer_open && !uv_is_closing((uv_handle_t *)&x->tmr)) {
+		uv_timer_stop(&x->tmr);
+		uv_close((uv_handle_t *)&x->tmr, NULL);
+	}
+}
+
+static void on_ended(struct cv_sub *s, uint16_t status, const char *reason, void *uarg)
+{
+	struct sub_ctx *x = uarg;
+	cli_event(json_pack("{s:s,s:i,s:s}", "event", "ended", "status", status, "reason",
+			    reason),
+		  "ended: %u %s", status, reason);
+	if (status >= 300 && !x->exit_code)
+		x->exit_code = cli_exit_for_status(status);
+	if (status == 408 && !x->active_seen)
+		x->exit_code = CVOIP_EXIT_NETWORK;
+	cv_sub_release(s);
+	x->s = NULL;
+	close_timer(x);
+	cv_client_stop(x->cl);
+}
+
+static const struct cv_sub_handlers sub_handlers = {.notify = on_notify,
+						    .ended = on_ended};
+
+static void on_timer(uv_timer_t *t)
+{
+	struct sub_ctx *x = t->data;
+	if (x->s)
+		cv_sub_unsubscribe(x->s);
+}
+
+static void on_interrupt(struct cv_client *cl, void *arg)
+{
+	struct sub_ctx *x = arg;
+	if (x->s) {
+		cv_sub_unsubscribe(x->s);
+		return;
+	}
+	close_timer(x);
+	cv_client_stop(cl);
+}
+
+static void start(struct cv_client *cl, void *arg)
+{
+	struct sub_ctx *x = arg;
+	x->cl = cl;
+	uv_timer_init(cv_client_loop(cl), &x->tmr);
+	x->tmr.data = x;
+	x->timer_open = true;
+	x->p.h = &sub_handlers;
+	x->p.uarg = x;
+	int err = cv_sub_create(&x->s, cv_client_agent(cl), &x->p);
+	if (err) {
+		cli_error("cannot subscribe to %s: %s", x->p.target, cv_strerror(err));
+		x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP ? CVOIP_EXIT_USAGE
+								     : CVOIP_EXIT_NETWORK;
+		x->s = NULL;
+		close_timer(x);
+		cv_client_stop(cl);
+		return;
+	}
+	cli_event(json_pack("{s:s,s:s,s:s}", "event", "subscribing", "target", x->p.target,
+			    "package", x->p.event),
+		  "subscribing to %s at %s", x->p.event, x->p.target);
+	if (x->duration_s > 0)
+		uv_timer_start(&x->tmr, on_timer, (uint64_t)(x->duration_s * 1000), 0);
+}
+
+int cvoip_cmd_subscribe(int argc, char **argv)
+{
+	enum { O_EVENT = 1000, O_EXPIRES, O_DURATION, O_FROM, O_PROXY, O_AUTH,
+	       O_LISTEN, O_JSON };
+	static const struct option opts[] = {
+		{"event", required_argument, NULL, O_EVENT},
+		{"expires", required_argument, NULL, O_EXPIRES},
+		{"duration", required_argument, NULL, O_DURATION},
+		{"from", required_argument, NULL, O_FROM},
+		{"proxy", required_argument, NULL, O_PROXY},
+		{"auth", required_argument, NULL, O_AUTH},
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"json", no_argument, NULL, O_JSON},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	static struct sub_ctx x;
+	memset(&x, 0, sizeof(x));
+	char authbuf[512];
+	const char *listen[4];
+	size_t nlisten = 0;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_EVENT: x.p.event = optarg; break;
+		case O_EXPIRES: x.p.expires = (uint32_t)atol(optarg); break;
+		case O_DURATION: x.duration_s = atof(optarg); break;
+		case O_FROM: x.p.from = optarg; break;
+		case O_PROXY: x.p.proxy = optarg; break;
+		case O_AUTH:
+			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf), &x.p.auth.user,
+					   &x.p.auth.password)) {
+				cli_error("--auth takes USER:PASS");
+				return CVOIP_EXIT_USAGE;
+			}
+			break;
+		case O_LISTEN:
+			if (nlisten < CV_ARRAY_SIZE(listen))
+				listen[nlisten++] = optarg;
+			break;
+		case O_JSON: cli_out.json = true; break;
+		case 'h': usage(stdout); return CVOIP_EXIT_OK;
+		default: usage(stderr); return CVOIP_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || !x.p.event || x.duration_s < 0) {
+		usage(stderr);
+		return CVOIP_EXIT_USAGE;
+	}
+	x.p.target = argv[optind];
+	static const struct cv_client_handlers h = {.interrupt = on_interrupt};
+	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
+				      .nlisten = nlisten,
+				      .h = &h,
+				      .arg = &x};
+	int err = cv_client_create(&x.cl, &cp);
+	if (err) {
+		cli_error("cannot start: %s", cv_strerror(err));
+		return CVOIP_EXIT_NETWORK;
+	}
+	err = cv_client_run(x.cl, start, &x);
+	cv_client_destroy(x.cl);
+	if (err) {
+		cli_error("%s", cv_strerror(err));
+		return CVOIP_EXIT_NETWORK;
+	}
+	return x.exit_code;
+}
