@@ -34,7 +34,7 @@ trap cleanup EXIT
 
 # cvoipd: the demo users, one worker, media not anchored
 sed -e 's/^  workers: .*/  workers: 1/' -e 's/^  log_level: .*/  log_level: warn/' \
-	-e 's/^  relay: true/  relay: false/' "$SRC/etc/cvoipd.demo.yaml" > $T/cvoipd.yaml
+	-e 's/^  relay: true/  relay: false/' -e '/^  event_log:/d' "$SRC/etc/cvoipd.demo.yaml" > $T/cvoipd.yaml
 
 cpu_ticks() { # utime+stime of a process and its children (Kamailio forks)
 	local t=0 p
