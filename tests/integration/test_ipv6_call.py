@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The same call over IPv6 only: cvoipd listening on [::1], cvoip answer
-registered from [::1], cvoip call through it; audio relayed both ways."""
+"""The call over other transports: IPv6 only (cvoipd on [::1], cvoip
+answer registered from [::1], cvoip call through it), then TCP for both
+the registration flow and the call; audio relayed both ways."""
 import os
 import socket
 
@@ -44,6 +45,27 @@ def test(tmp):
         log("%s: %d Hz ratio %.0f rms %.0f" % (os.path.basename(path), freq, ratio, rms))
         assert rms > 1000 and ratio > 100, path
     assert "[::1]" in srv.log() and "call end" in srv.log()
+
+    # TCP: bob registers over TCP, so his INVITE comes on that connection
+    srv = Cvoipd(tmp).start()
+    try:
+        proxy = "sip:127.0.0.1:%d" % srv.port
+        ans = Answerer(tmp, ["--register", "sip:bob@127.0.0.1", "--registrar",
+                             proxy + ";transport=tcp", "--auth", "bob:bob-secret",
+                             "--tone", "1000"])
+        ans.wait(lambda e: e.get("event") == "registration" and e["registered"], 10,
+                 "registration over TCP")
+        rc, ev, out = call(["sip:bob@127.0.0.1", "--proxy", proxy, "--transport", "tcp",
+                            "--from", "sip:alice@127.0.0.1", "--auth", "alice:alice-secret",
+                            "--tone", "440", "--duration", "2"])
+        assert rc == 0, out
+        q = [e for e in ev if e["event"] == "quality"][0]
+        assert q["rx_packets"] > 50, q
+        assert ans.finish(20) == 0, open(ans.out).read()
+        assert ";transport=tcp" in srv.log(), "callee not reached over TCP"
+    finally:
+        srv.stop()
+    log("tcp: ok")
 
 
 if __name__ == "__main__":
