@@ -38,6 +38,7 @@ struct cv_client {
 	void *start_arg;
 	struct cv_regc *reg;
 	char *reg_proxy;          /* registrar: where calls placed for a REFER go */
+	char *reg_aor, *reg_user, *reg_pass; /* and as whom */
 	uint32_t session_expires, min_se;
 	bool registered;
 	int fail;
@@ -54,6 +55,7 @@ struct cv_ccall {
 	struct cv_media_stream *ms;
 	char *play, *record;
 	char *proxy, *from;       /* outgoing: as placed */
+	char *auth_user, *auth_pass;
 	double tone_hz;
 	char *codec_names[MAX_FMTS];
 	size_t ncodecs;
@@ -274,6 +276,8 @@ static void ccall_dtor(void *obj)
 	free(cc->record);
 	free(cc->proxy);
 	free(cc->from);
+	free(cc->auth_user);
+	free(cc->auth_pass);
 	for (size_t i = 0; i < cc->ncodecs; i++)
 		free(cc->codec_names[i]);
 }
@@ -527,10 +531,13 @@ static void on_refer(struct cv_call *c, const struct cv_call_refer *r, void *uar
 	struct cv_ccall *cc = ccall_like(cl, old);
 	if (!cc)
 		return;
+	/* as the old call was placed, else as our registered account */
 	struct cv_client_call_params p = {
 		.target = r->target,
-		.from = old->from,
+		.from = old->from ? old->from : cl->reg_aor,
 		.proxy = old->proxy ? old->proxy : cl->reg_proxy,
+		.auth = old->auth_user ? (struct cv_auth_cred){old->auth_user, old->auth_pass}
+				       : (struct cv_auth_cred){cl->reg_user, cl->reg_pass},
 	};
 	if (place_call(cl, cc, &p, r, c) != 0) {
 		cv_mem_unref(cc);
@@ -618,6 +625,9 @@ static int place_call(struct cv_client *cl, struct cv_ccall *cc,
 		snprintf(from, sizeof(from), "sip:%s@%s", cl->contact_user, cc->addr);
 	if (!(cc->from = strdup(from)) ||
 	    (p->proxy && !(cc->proxy = strdup(proxy))))
+		return -ENOMEM;
+	if (p->auth.user && (!(cc->auth_user = strdup(p->auth.user)) ||
+			     !(cc->auth_pass = strdup(p->auth.password ? p->auth.password : ""))))
 		return -ENOMEM;
 	struct cv_call_params cp = {
 		.target = target,
@@ -828,7 +838,13 @@ int cv_client_register(struct cv_client *cl, const struct cv_regc_params *p)
 		return -EBUSY;
 	struct cv_regc_params rp = *p;
 	free(cl->reg_proxy);
+	free(cl->reg_aor);
+	free(cl->reg_user);
+	free(cl->reg_pass);
 	cl->reg_proxy = p->registrar ? strdup(p->registrar) : NULL;
+	cl->reg_aor = p->aor ? strdup(p->aor) : NULL;
+	cl->reg_user = p->auth.user ? strdup(p->auth.user) : NULL;
+	cl->reg_pass = p->auth.password ? strdup(p->auth.password) : NULL;
 	rp.h = &reg_handlers;
 	rp.uarg = cl;
 	return cv_regc_create(&cl->reg, cl->ag, &rp);
@@ -1009,6 +1025,9 @@ void cv_client_destroy(struct cv_client *cl)
 	free(cl->user_agent);
 	free(cl->contact_user);
 	free(cl->reg_proxy);
+	free(cl->reg_aor);
+	free(cl->reg_user);
+	free(cl->reg_pass);
 	free(cl);
 }
 

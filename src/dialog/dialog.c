@@ -439,6 +439,8 @@ static int build_response(struct cv_dlg *d, struct cv_sip_msg *req,
 static void rel_stop(struct cv_dlg *d)
 {
 	cv_tmr_cancel(&d->rel_tmr);
+	/* still unacknowledged: a late PRACK for it gets 200, not 481 */
+	d->rel_unacked = d->rel_pending;
 	d->rel_pending = false;
 	if (d->rel_st) {
 		cv_mem_unref(d->rel_st);
@@ -548,6 +550,7 @@ int cv_dlg_respond_reliable(struct cv_dlg *d, struct cv_txn *st, uint16_t status
 	}
 	rel_stop(d);
 	d->rel_pending = true;
+	d->rel_cseq = req->cseq.num;
 	d->rel_rseq = d->rseq_next++;
 	d->rel_status = status;
 	d->rel_resp = out.data;
@@ -566,14 +569,14 @@ bool cv_dlg_prack(struct cv_dlg *d, const struct cv_sip_msg *prack)
 {
 	const struct cv_sip_hdr *h = cv_sip_msg_hdr(prack, CV_SIP_HDR_RACK);
 	struct cv_sip_rack rack;
-	if (!h || !d->rel_pending || !d->rel_st ||
+	if (!h || (!d->rel_pending && !d->rel_unacked) ||
 	    cv_sip_rack_parse(h->value, &rack) != 0)
 		return false;
-	const struct cv_sip_msg *inv = cv_txn_request(d->rel_st);
-	if (rack.rseq != d->rel_rseq || rack.cseq != inv->cseq.num ||
+	if (rack.rseq != d->rel_rseq || rack.cseq != d->rel_cseq ||
 	    rack.method != CV_SIP_INVITE)
 		return false;
 	rel_stop(d);
+	d->rel_unacked = false;
 	return true;
 }
 

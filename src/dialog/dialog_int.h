@@ -42,6 +42,8 @@ struct cv_dlg {
 	uint32_t rel_interval_ms;
 	uint64_t rel_deadline_us;
 	bool rel_pending;
+	bool rel_unacked;       /* a final went out before its PRACK */
+	uint32_t rel_cseq;      /* CSeq number of the INVITE it answered */
 	/* UAC: the ACK for the 2xx, re-sent on 2xx retransmissions */
 	char *ack;
 	size_t acklen;

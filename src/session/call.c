@@ -21,6 +21,7 @@ static void call_dtor(void *obj)
 	struct cv_call *c = obj;
 	cv_tmr_cancel(&c->glare_tmr);
 	cv_tmr_cancel(&c->se_tmr);
+	cv_tmr_cancel(&c->fork_tmr);
 	for (size_t i = 0; i < c->nforks; i++)
 		cv_dlg_release(c->forks[i].dlg);
 	for (int i = 0; i < c->redirects; i++)
@@ -95,6 +96,7 @@ void call_set_state(struct cv_call *c, enum cv_call_state st, uint16_t status,
 	if (st == CV_CALL_ENDED) {
 		cv_tmr_cancel(&c->glare_tmr);
 		cv_tmr_cancel(&c->se_tmr);
+		cv_tmr_cancel(&c->fork_tmr);
 		c->glare_pending = false;
 	}
 	/* media stops before the application hears of the end, so it may
@@ -121,6 +123,13 @@ void call_set_state(struct cv_call *c, enum cv_call_state st, uint16_t status,
 			cv_dlg_terminate(c->dlg);
 			cv_dlg_release(c->dlg);
 			c->dlg = NULL;
+		}
+		/* an answered INVITE kept for late forks goes now */
+		if (c->inv_ct && c->inv_accepted) {
+			cv_txn_set_uarg(c->inv_ct, NULL);
+			cv_txn_release(c->inv_ct);
+			c->inv_ct = NULL;
+			cv_mem_unref(c);
 		}
 		/* a CANCELled INVITE keeps the call listed until its final
 		 * response, so that destroying the agent finds it */
@@ -161,6 +170,7 @@ static struct cv_call *call_new(struct cv_agent *ag)
 	c->sess_version = 1;
 	cv_tmr_init(&c->glare_tmr);
 	cv_tmr_init(&c->se_tmr);
+	cv_tmr_init(&c->fork_tmr);
 	return c;
 }
 
@@ -488,6 +498,8 @@ static void end_invite_ct(struct cv_call *c)
 		cv_txn_set_uarg(c->inv_ct, NULL);
 		cv_txn_release(c->inv_ct);
 		c->inv_ct = NULL;
+		c->inv_accepted = false;
+		cv_tmr_cancel(&c->fork_tmr);
 		if (c->state == CV_CALL_ENDED)
 			list_del(c);
 		cv_mem_unref(c);
@@ -590,6 +602,13 @@ static bool follow_redirect(struct cv_call *c, const struct cv_sip_msg *m)
 	return false;
 }
 
+static void fork_done(struct cv_tmr *t, void *arg)
+{
+	struct cv_call *c = arg;
+	if (c->inv_accepted)
+		end_invite_ct(c);
+}
+
 static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 {
 	struct cv_sip_msg *m = r->msg;
@@ -597,7 +616,8 @@ static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 	reason_of(r, reason, sizeof(reason));
 	uint16_t st = r->status;
 	if (st < 200) {
-		if (c->state == CV_CALL_ENDED || st == 100 || !m)
+		if (c->state == CV_CALL_ENDED || c->state == CV_CALL_ANSWERED ||
+		    st == 100 || !m)
 			return;
 		struct call_fork *f = m->to.tag.l ? fork_get(c, m) : NULL;
 		if (f && cv_sip_msg_has_tag(m, CV_SIP_HDR_REQUIRE, "100rel") &&
@@ -622,6 +642,12 @@ static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 		if (cv_dlg_create_uac(&d, c->ag->ua, c->inv_ct, m) != 0) {
 			end_invite_ct(c);
 			set_state(c, CV_CALL_ENDED, 500, "Bad 2xx");
+			return;
+		}
+		if (d == c->dlg && c->state == CV_CALL_ANSWERED) {
+			/* the winner's 2xx again: ACK it again, nothing else */
+			cv_dlg_ack(d, m, (struct cv_pl)CV_PL_INIT, (struct cv_pl)CV_PL_INIT);
+			cv_dlg_release(d);
 			return;
 		}
 		cv_dlg_ack(d, m, (struct cv_pl)CV_PL_INIT, (struct cv_pl)CV_PL_INIT);
@@ -652,7 +678,11 @@ static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 				apply_neg(c);
 			cv_mem_unref(ans);
 		}
-		end_invite_ct(c);
+		/* §13.2.2.4: other forks may still answer until Timer M; keep
+		 * the transaction to ACK and BYE them */
+		c->inv_accepted = true;
+		cv_tmr_start(cv_worker_wheel(c->ag->w), &c->fork_tmr,
+			     64ull * 500 * 1000, fork_done, c);
 		set_state(c, CV_CALL_ANSWERED, st, reason);
 		if (c->state == CV_CALL_ANSWERED)
 			se_from_2xx(c, m);
@@ -1172,7 +1202,7 @@ void call_request(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req
 		set_state(c, CV_CALL_ENDED, 0, why);
 		break;
 	case CV_SIP_INVITE:
-		if (c->re_ct || c->inv_st || c->inv_ct) {
+		if (c->re_ct || c->inv_st || (c->inv_ct && !c->inv_accepted)) {
 			rp.headers = CV_PL("Retry-After: 1\r\n");
 			cv_txn_respond(st, 491, &rp); /* §14.2 glare */
 		} else {

@@ -89,6 +89,8 @@ struct cv_call {
 	bool via_proxy;          /* dst is an outbound proxy, not the target */
 	bool ack_answer;         /* we offered in a 2xx: the answer is in the ACK */
 	int glare_tries;
+	bool inv_accepted;       /* inv_ct kept after its 2xx for late forks */
+	struct cv_tmr fork_tmr;  /* until Timer M (64*T1, RFC 6026 §8.4) */
 	uint64_t se_deadline_us; /* when the session expires unrefreshed */
 };
 

@@ -100,7 +100,7 @@ static int count_vias(struct cv_sip_msg *m, uint32_t max)
 	for (uint16_t i = m->first[CV_SIP_HDR_VIA]; i != CV_SIP_HDR_NONE;
 	     i = m->hdrs[i].next) {
 		struct cv_pl v = m->hdrs[i].value, item;
-		if (!memchr(v.p, ',', v.l)) {
+		if (!sip_find_byte(v.p, v.p + v.l, ',')) {
 			n++;
 		} else {
 			while (cv_sip_list_next(&v, &item) == 0)
@@ -158,7 +158,7 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 	}
 
 	/* ---- start line ---- */
-	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	const char *nl = sip_find_byte(p, end, '\n');
 	if (!nl) {
 		sip_verdict(v, 0, "No start line");
 		return CV_EPARSE;
@@ -256,7 +256,7 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 		/* find the end of the line, following folded continuations */
 		const char *le;
 		for (;;) {
-			le = memchr(p, '\n', (size_t)(end - p));
+			le = sip_find_byte(p, end, '\n');
 			if (!le) {
 				le = end;
 				break;

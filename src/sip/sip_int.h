@@ -96,6 +96,23 @@ static inline const char *sip_scan_until(const char *p, const char *e, char a,
 		p++;
 	return p;
 }
+/* memchr(p, c, e - p) inlined: header lines are short, and the libc call
+ * costs more than the scan. NULL if absent. */
+static inline const char *sip_find_byte(const char *p, const char *e, char c)
+{
+	const __m128i v = _mm_set1_epi8(c);
+	for (; e - p >= 16; p += 16) {
+		unsigned mask = (unsigned)_mm_movemask_epi8(
+			_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), v));
+		if (mask)
+			return p + __builtin_ctz(mask);
+	}
+	for (; p < e; p++)
+		if (*p == c)
+			return p;
+	return NULL;
+}
+
 /* Any byte >= 0x80 in [p,e)? (the sign bits, 16 at a time) */
 static inline bool sip_has_high(const char *p, const char *e)
 {
@@ -108,6 +125,10 @@ static inline bool sip_has_high(const char *p, const char *e)
 	return false;
 }
 #else
+static inline const char *sip_find_byte(const char *p, const char *e, char c)
+{
+	return p < e ? memchr(p, c, (size_t)(e - p)) : NULL;
+}
 static inline bool sip_has_high(const char *p, const char *e)
 {
 	for (; p < e; p++)
