@@ -182,9 +182,10 @@ int cv_sip_msg_edit(struct cv_buf *out, const struct cv_sip_msg *m,
 		const struct cv_sip_edit *o = &ops[k];
 		if (o->hdr && !hdr_of_msg(m, o->hdr))
 			return -EINVAL;
-		if (!value_ok(o->name) || !value_ok(o->value))
-			if (o->op != CV_SIP_EDIT_BODY)
-				return -EINVAL;
+		/* a body may hold anything; names and header values may not
+		 * break the header section */
+		if (!value_ok(o->name) || (o->op != CV_SIP_EDIT_BODY && !value_ok(o->value)))
+			return -EINVAL;
 		switch (o->op) {
 		case CV_SIP_EDIT_REMOVE:
 		case CV_SIP_EDIT_REPLACE:
