@@ -114,6 +114,15 @@ void evlog_stop(struct evlog *e)
 {
 	if (!e)
 		return;
+	/* Everything published so far (system.stopping included) reaches the
+	 * file before the subscription goes: wait, bounded, for the loop to
+	 * catch up (it subscribes to every topic, so it sees every event). */
+	for (int i = 0; i < 2000; i++) {
+		uint64_t seen = cv_bus_sub_delivered(e->sub) + cv_bus_sub_dropped(e->sub);
+		if (seen >= cv_bus_published(e->bus))
+			break;
+		uv_sleep(1);
+	}
 	uv_async_send(&e->stop);
 	uv_thread_join(&e->thread);
 	/* the subscription's handles close on the loop */
