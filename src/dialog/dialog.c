@@ -8,6 +8,8 @@
 
 #define MOD "dialog"
 
+static void drop_2xx(struct cv_dlg *d);
+
 static size_t bucket_of(struct cv_ua *ua, struct cv_pl call_id,
 			struct cv_pl ltag)
 {
@@ -383,6 +385,7 @@ static void retrans_2xx(struct cv_tmr *t, void *arg)
 		return;
 	if (cv_clock_us() >= d->deadline_us) {
 		d->waiting_ack = false;
+		drop_2xx(d);
 		ua->st.ack_timeouts++;
 		CV_LOG_RL(CV_LOG_INFO, MOD, "no ACK for 2xx call-id=%s", d->call_id);
 		if (ua->h->ack_timeout) {
@@ -598,11 +601,21 @@ uint32_t cv_dlg_local_cseq(const struct cv_dlg *d)
 	return d->lcseq;
 }
 
+/* The 2xx and its INVITE are kept only to retransmit the 2xx. */
+static void drop_2xx(struct cv_dlg *d)
+{
+	free(d->resp);
+	d->resp = NULL;
+	d->resplen = 0;
+	d->inv = cv_mem_unref(d->inv);
+}
+
 void dlg_got_ack(struct cv_dlg *d, struct cv_sip_msg *ack)
 {
 	(void)ack;
 	d->waiting_ack = false;
 	cv_tmr_cancel(&d->tmr);
+	drop_2xx(d);
 }
 
 static int build_request(struct cv_dlg *d, enum cv_sip_method method,

@@ -1017,6 +1017,9 @@ int cv_call_answer(struct cv_call *c)
 	err = respond_inv(c, 200, NULL, hdrs, &sdp);
 	cv_buf_free(&sdp);
 	if (!err) {
+		/* the answer is sent and negotiated: the parsed offer (≈ 3.6 KB)
+		 * is not needed for the rest of a long call */
+		c->remote_offer = cv_mem_unref(c->remote_offer);
 		set_state(c, CV_CALL_ANSWERED, 200, "OK");
 		se_start(c);
 	}
@@ -1123,8 +1126,6 @@ static void answer_reoffer(struct cv_call *c, struct cv_txn *st,
 				.headers = CV_PL("Warning: 305 cvoip \"Incompatible media format\"\r\n")};
 			cv_dlg_respond(c->dlg, st, 488, &rp);
 		} else {
-			cv_mem_unref(c->remote_offer);
-			c->remote_offer = cv_mem_ref(offer);
 			apply_neg(c);
 		}
 	} else if (req->body.l) {
