@@ -233,39 +233,33 @@ fail:
 	return err;
 }
 
-int cv_dlg_create_uac(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *ct,
-		      const struct cv_sip_msg *resp)
+/* A UAC-side dialog for client transaction ct (§12.1.2) from message m
+ * (a response, or a request that creates the dialog), tags as given. */
+static int uac_dialog_new(struct cv_dlg **dp, struct cv_ua *ua,
+			  struct cv_txn *ct, const struct cv_sip_msg *m,
+			  struct cv_pl ltag, struct cv_pl rtag, bool confirmed,
+			  bool reverse_routes)
 {
 	const struct cv_sip_msg *req = cv_txn_request(ct);
-	if (!resp->to.tag.l)
-		return CV_EPARSE;
-	struct cv_dlg *d = dlg_find(ua, resp->call_id, resp->from.tag, resp->to.tag);
-	if (d) {
-		if (resp->status >= 200 && resp->status < 300)
-			d->state = CV_DLG_CONFIRMED;
-		cv_dlg_refresh_target(d, resp);
-		*dp = cv_dlg_ref(d);
-		return 0;
-	}
-	d = dlg_alloc(ua);
+	struct cv_dlg *d = dlg_alloc(ua);
 	if (!d)
 		return -ENOMEM;
 	int err = -ENOMEM;
 	d->uac = true;
-	d->state = resp->status >= 200 ? CV_DLG_CONFIRMED : CV_DLG_EARLY;
-	d->call_id = cv_pl_strdup(resp->call_id);
-	d->ltag = cv_pl_strdup(resp->from.tag);
-	d->rtag = cv_pl_strdup(resp->to.tag);
+	d->state = confirmed ? CV_DLG_CONFIRMED : CV_DLG_EARLY;
+	d->call_id = cv_pl_strdup(m->call_id);
+	d->ltag = cv_pl_strdup(ltag);
+	d->rtag = cv_pl_strdup(rtag);
 	d->luri = naddr_without_tag(&req->from);
 	d->ruri = naddr_without_tag(&req->to);
 	if (!d->call_id || !d->ltag || !d->rtag || !d->luri || !d->ruri)
 		goto fail;
-	err = contact_target(resp, &d->target);
+	err = contact_target(m, &d->target);
 	if (err == CV_ENOTFOUND)
 		err = (d->target = cv_pl_strdup(req->ruri)) ? 0 : -ENOMEM;
 	if (err)
 		goto fail;
-	err = set_routes(d, resp, true);
+	err = set_routes(d, m, reverse_routes);
 	if (err)
 		goto fail;
 	d->lcseq = req->cseq.num;
@@ -286,6 +280,26 @@ fail:
 	return err;
 }
 
+int cv_dlg_create_uac(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *ct,
+		      const struct cv_sip_msg *resp)
+{
+	if (!resp->to.tag.l)
+		return CV_EPARSE;
+	struct cv_dlg *d = dlg_find(ua, resp->call_id, resp->from.tag, resp->to.tag);
+	if (d) {
+		if (resp->status >= 200 && resp->status < 300)
+			d->state = CV_DLG_CONFIRMED;
+		cv_dlg_refresh_target(d, resp);
+		*dp = cv_dlg_ref(d);
+		return 0;
+	}
+	return uac_dialog_new(dp, ua, ct, resp, resp->from.tag, resp->to.tag,
+			      resp->status >= 200, true);
+}
+
+/* A NOTIFY that arrives before the 2xx to our SUBSCRIBE (RFC 6665 §4.1.2.4)
+ * creates the dialog from the request: its From tag is the remote tag and
+ * its Record-Route is taken in order. */
 int cv_dlg_create_uac_req(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *ct,
 			  const struct cv_sip_msg *in)
 {
@@ -298,42 +312,12 @@ int cv_dlg_create_uac_req(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *c
 		*dp = cv_dlg_ref(d);
 		return 0;
 	}
-	d = dlg_alloc(ua);
-	if (!d)
-		return -ENOMEM;
-	int err = -ENOMEM;
-	d->uac = true;
-	d->state = CV_DLG_CONFIRMED;
-	d->call_id = cv_pl_strdup(in->call_id);
-	d->ltag = cv_pl_strdup(in->to.tag);
-	d->rtag = cv_pl_strdup(in->from.tag);
-	d->luri = naddr_without_tag(&req->from);
-	d->ruri = naddr_without_tag(&req->to);
-	if (!d->call_id || !d->ltag || !d->rtag || !d->luri || !d->ruri)
-		goto fail;
-	err = contact_target(in, &d->target);
-	if (err == CV_ENOTFOUND)
-		err = (d->target = cv_pl_strdup(req->ruri)) ? 0 : -ENOMEM;
-	if (err)
-		goto fail;
-	err = set_routes(d, in, false);
-	if (err)
-		goto fail;
-	d->lcseq = req->cseq.num;
-	d->rcseq = in->cseq.num;
-	d->rcseq_set = true;
-	const struct cv_sip_hdr *ch = cv_sip_msg_hdr(req, CV_SIP_HDR_CONTACT);
-	struct cv_sip_contact c;
-	struct cv_sip_uri u;
-	if (ch && cv_sip_contact_parse(ch->value, &c) == 0 &&
-	    cv_sip_uri_parse(c.addr.uri, &u) == 0)
-		cv_pl_strcpy(u.user, d->contact_user, sizeof(d->contact_user));
-	cv_ua_addr_copy(&d->peer, cv_txn_addr(ct));
-	table_add(d);
-	*dp = d;
-	return 0;
-fail:
-	cv_mem_unref(d);
+	int err = uac_dialog_new(dp, ua, ct, in, in->to.tag, in->from.tag, true,
+				 false);
+	if (!err) {
+		(*dp)->rcseq = in->cseq.num;
+		(*dp)->rcseq_set = true;
+	}
 	return err;
 }
 

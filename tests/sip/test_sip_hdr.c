@@ -70,7 +70,7 @@ static void test_naddr(void **state)
 			     "sip:a@b?x=y", "<nocolon>", "<sip:a@b>;", "<sip:a@b> junk"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (cv_sip_naddr_parse(cv_pl_str(bad[i]), &n) != CV_EPARSE)
-			print_error("accepted: %s\n", bad[i]);
+			print_error("accepted: %s\n", bad[i] ? bad[i] : "(null)");
 		assert_int_equal(cv_sip_naddr_parse(cv_pl_str(bad[i]), &n), CV_EPARSE);
 	}
 }

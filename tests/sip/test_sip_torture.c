@@ -42,7 +42,7 @@ static void test_torture(void **state)
 		if (line[0] == '#' || sscanf(line, "%255s %15s", file, exp) != 2)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, file);
-		size_t len;
+		size_t len = 0;
 		char *buf = slurp(path, &len);
 		assert_non_null(buf);
 		struct cv_sip_msg *m = NULL;
@@ -89,7 +89,7 @@ static struct cv_sip_msg *load(const char *name)
 	const char *src = getenv("CV_SOURCE_DIR");
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/tests/sip/torture/%s", src ? src : "..", name);
-	size_t len;
+	size_t len = 0;
 	char *buf = slurp(path, &len);
 	assert_non_null(buf);
 	struct cv_sip_msg *m = NULL;

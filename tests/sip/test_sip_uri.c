@@ -47,7 +47,7 @@ static void test_parse(void **state)
 			     "1sip:a", "sip:a@b>", "sip:@b", "tel:", "tel:abc-xyz", "sip:a@-b"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (cv_sip_uri_parse(cv_pl_str(bad[i]), &u) != CV_EPARSE)
-			print_error("accepted: %s\n", bad[i]);
+			print_error("accepted: %s\n", bad[i] ? bad[i] : "(null)");
 		assert_int_equal(cv_sip_uri_parse(cv_pl_str(bad[i]), &u), CV_EPARSE);
 	}
 }
