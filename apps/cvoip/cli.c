@@ -95,3 +95,24 @@ int cli_exit_for_status(unsigned status)
 		return CVOIP_EXIT_FAIL;
 	}
 }
+
+int cli_client_run(struct cv_client **clp, const struct cv_client_params *cp,
+		   void (*start)(struct cv_client *cl, void *arg), void *arg,
+		   void (*before_destroy)(void *arg))
+{
+	int err = cv_client_create(clp, cp);
+	if (err) {
+		cli_error("cannot start: %s", cv_strerror(err));
+		return CVOIP_EXIT_NETWORK;
+	}
+	err = cv_client_run(*clp, start, arg);
+	if (before_destroy)
+		before_destroy(arg);
+	cv_client_destroy(*clp);
+	*clp = NULL;
+	if (err) {
+		cli_error("%s", cv_strerror(err));
+		return CVOIP_EXIT_NETWORK;
+	}
+	return 0;
+}

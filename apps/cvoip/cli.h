@@ -32,6 +32,15 @@ int cli_read_auth_stdin(char *buf, size_t size, const char **user,
 			const char **pass);
 /* "PCMU,opus" -> list (pointers into buf). */
 size_t cli_parse_codecs(char *buf, const char **out, size_t max);
+/* Creates the client (*clp is set before anything runs, for the
+ * callbacks), runs it with start(cl, arg) until it stops, calls
+ * before_destroy(arg) (may be NULL: release what the command still holds)
+ * and destroys it. 0, or CVOIP_EXIT_NETWORK after a one-line error when
+ * the client could not start or run. */
+int cli_client_run(struct cv_client **clp, const struct cv_client_params *cp,
+		   void (*start)(struct cv_client *cl, void *arg), void *arg,
+		   void (*before_destroy)(void *arg));
+
 /* Exit code for a SIP final status of a failed call or request. */
 int cli_exit_for_status(unsigned status);
 

@@ -358,6 +358,21 @@ static void start(struct cv_client *cl, void *arg)
 	}
 }
 
+/* Calls still up when the worker stopped (their handles are closed). */
+static void release_calls(void *arg)
+{
+	struct answer_ctx *x = arg;
+	while (x->calls) {
+		struct acall *a = x->calls;
+		x->calls = a->next;
+		if (a->cc)
+			cv_ccall_release(a->cc);
+		if (a->old)
+			cv_ccall_release(a->old);
+		free(a);
+	}
+}
+
 int cvoip_cmd_answer(int argc, char **argv)
 {
 	enum { O_LISTEN = 1000, O_REGISTER, O_REGISTRAR, O_AUTH, O_AUTH_STDIN,
@@ -467,26 +482,6 @@ int cvoip_cmd_answer(int argc, char **argv)
 				      .arg = &x,
 				      .session_expires = x.session_expires,
 				      .min_se = x.min_se};
-	int err = cv_client_create(&x.cl, &cp);
-	if (err) {
-		cli_error("cannot start: %s", cv_strerror(err));
-		return CVOIP_EXIT_NETWORK;
-	}
-	err = cv_client_run(x.cl, start, &x);
-	/* calls still up when the worker stopped (its handles are closed) */
-	while (x.calls) {
-		struct acall *a = x.calls;
-		x.calls = a->next;
-		if (a->cc)
-			cv_ccall_release(a->cc);
-		if (a->old)
-			cv_ccall_release(a->old);
-		free(a);
-	}
-	cv_client_destroy(x.cl);
-	if (err) {
-		cli_error("%s", cv_strerror(err));
-		return CVOIP_EXIT_NETWORK;
-	}
-	return x.exit_code;
+	int rc = cli_client_run(&x.cl, &cp, start, &x, release_calls);
+	return rc ? rc : x.exit_code;
 }

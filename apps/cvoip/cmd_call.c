@@ -393,6 +393,17 @@ static void start(struct cv_client *cl, void *arg)
 		  "calling %s", x->p.target);
 }
 
+static void release_calls(void *arg)
+{
+	struct call_ctx *x = arg;
+	if (x->cc)
+		cv_ccall_release(x->cc);
+	if (x->old)
+		cv_ccall_release(x->old);
+	if (x->consult)
+		cv_ccall_release(x->consult);
+}
+
 int cvoip_cmd_call(int argc, char **argv)
 {
 	enum { O_FROM = 1000, O_PROXY, O_AUTH, O_AUTH_STDIN, O_PLAY, O_TONE,
@@ -526,22 +537,6 @@ int cvoip_cmd_call(int argc, char **argv)
 				      .arg = &x,
 				      .session_expires = x.session_expires,
 				      .min_se = x.min_se};
-	int err = cv_client_create(&x.cl, &cp);
-	if (err) {
-		cli_error("cannot start: %s", cv_strerror(err));
-		return CVOIP_EXIT_NETWORK;
-	}
-	err = cv_client_run(x.cl, start, &x);
-	if (x.cc)
-		cv_ccall_release(x.cc);
-	if (x.old)
-		cv_ccall_release(x.old);
-	if (x.consult)
-		cv_ccall_release(x.consult);
-	cv_client_destroy(x.cl);
-	if (err) {
-		cli_error("%s", cv_strerror(err));
-		return CVOIP_EXIT_NETWORK;
-	}
-	return x.exit_code;
+	int rc = cli_client_run(&x.cl, &cp, start, &x, release_calls);
+	return rc ? rc : x.exit_code;
 }

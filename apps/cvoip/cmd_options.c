@@ -128,18 +128,8 @@ static int run(int argc, char **argv, bool message)
 	static const struct cv_client_handlers h = {0};
 	struct cv_client_params cp = {.h = &h, .arg = &x};
 	struct cv_client *cl;
-	int err = cv_client_create(&cl, &cp);
-	if (err) {
-		cli_error("cannot start: %s", cv_strerror(err));
-		return CVOIP_EXIT_NETWORK;
-	}
-	err = cv_client_run(cl, start, &x);
-	cv_client_destroy(cl);
-	if (err) {
-		cli_error("%s", cv_strerror(err));
-		return CVOIP_EXIT_NETWORK;
-	}
-	return x.exit_code;
+	int rc = cli_client_run(&cl, &cp, start, &x, NULL);
+	return rc ? rc : x.exit_code;
 }
 
 int cvoip_cmd_options(int argc, char **argv)

@@ -150,17 +150,9 @@ int cvoip_cmd_register(int argc, char **argv)
 				      .h = &h,
 				      .arg = &x};
 	struct cv_client *cl;
-	int err = cv_client_create(&cl, &cp);
-	if (err) {
-		cli_error("cannot start: %s", cv_strerror(err));
-		return CVOIP_EXIT_NETWORK;
-	}
-	err = cv_client_run(cl, start, &x);
-	cv_client_destroy(cl);
-	if (err) {
-		cli_error("%s", cv_strerror(err));
-		return CVOIP_EXIT_NETWORK;
-	}
+	int rc = cli_client_run(&cl, &cp, start, &x, NULL);
+	if (rc)
+		return rc;
 	if (!x.ok && !x.exit_code)
 		x.exit_code = CVOIP_EXIT_NETWORK;
 	return x.exit_code;

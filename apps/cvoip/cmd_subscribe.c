@@ -217,16 +217,6 @@ int cvoip_cmd_subscribe(int argc, char **argv)
 				      .nlisten = nlisten,
 				      .h = &h,
 				      .arg = &x};
-	int err = cv_client_create(&x.cl, &cp);
-	if (err) {
-		cli_error("cannot start: %s", cv_strerror(err));
-		return CVOIP_EXIT_NETWORK;
-	}
-	err = cv_client_run(x.cl, start, &x);
-	cv_client_destroy(x.cl);
-	if (err) {
-		cli_error("%s", cv_strerror(err));
-		return CVOIP_EXIT_NETWORK;
-	}
-	return x.exit_code;
+	int rc = cli_client_run(&x.cl, &cp, start, &x, NULL);
+	return rc ? rc : x.exit_code;
 }
