@@ -195,17 +195,7 @@ static const struct op_desc op_binding_list = {"binding_list",
 int cv_store_binding_list(struct cv_store *s, const struct cv_store_query *q,
 			  const struct cv_store_cb *cb)
 {
-	if (!s)
-		return -EINVAL;
-	struct store_req *r = req_new(&op_binding_list);
-	if (!r)
-		return -ENOMEM;
-	int err = query_copy(r, q);
-	if (err) {
-		req_free(r);
-		return err;
-	}
-	return req_submit(s, r, cb);
+	return query_submit(s, &op_binding_list, q, cb);
 }
 
 /* ---- purge ------------------------------------------------------------------

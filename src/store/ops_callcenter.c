@@ -482,17 +482,7 @@ static const struct op_desc op_qcall_list = {"qcall_list", exec_qcall_list,
 int cv_store_qcall_list(struct cv_store *s, const struct cv_store_query *q,
 			const struct cv_store_cb *cb)
 {
-	if (!s)
-		return -EINVAL;
-	struct store_req *r = req_new(&op_qcall_list);
-	if (!r)
-		return -ENOMEM;
-	int err = query_copy(r, q);
-	if (err) {
-		req_free(r);
-		return err;
-	}
-	return req_submit(s, r, cb);
+	return query_submit(s, &op_qcall_list, q, cb);
 }
 
 /* ---- statistics
@@ -572,15 +562,5 @@ static const struct op_desc op_stat_list = {"stat_list", exec_stat_list, false};
 int cv_store_stat_list(struct cv_store *s, const struct cv_store_query *q,
 		       const struct cv_store_cb *cb)
 {
-	if (!s)
-		return -EINVAL;
-	struct store_req *r = req_new(&op_stat_list);
-	if (!r)
-		return -ENOMEM;
-	int err = query_copy(r, q);
-	if (err) {
-		req_free(r);
-		return err;
-	}
-	return req_submit(s, r, cb);
+	return query_submit(s, &op_stat_list, q, cb);
 }

@@ -183,17 +183,7 @@ static const struct op_desc op_cdr_list = {"cdr_list", exec_cdr_list, false};
 int cv_store_cdr_list(struct cv_store *s, const struct cv_store_query *q,
 		      const struct cv_store_cb *cb)
 {
-	if (!s)
-		return -EINVAL;
-	struct store_req *r = req_new(&op_cdr_list);
-	if (!r)
-		return -ENOMEM;
-	int err = query_copy(r, q);
-	if (err) {
-		req_free(r);
-		return err;
-	}
-	return req_submit(s, r, cb);
+	return query_submit(s, &op_cdr_list, q, cb);
 }
 
 /* ---- CSV export

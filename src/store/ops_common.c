@@ -105,3 +105,19 @@ int submit_plain(struct cv_store *s, const struct op_desc *op,
 		return -ENOMEM;
 	return req_submit(s, r, cb);
 }
+
+int query_submit(struct cv_store *s, const struct op_desc *op,
+		 const struct cv_store_query *q, const struct cv_store_cb *cb)
+{
+	if (!s)
+		return -EINVAL;
+	struct store_req *r = req_new(op);
+	if (!r)
+		return -ENOMEM;
+	int err = query_copy(r, q);
+	if (err) {
+		req_free(r);
+		return err;
+	}
+	return req_submit(s, r, cb);
+}

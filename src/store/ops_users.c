@@ -210,15 +210,5 @@ static const struct op_desc op_user_list = {"user_list", exec_user_list, false};
 int cv_store_user_list(struct cv_store *s, const struct cv_store_query *q,
 		       const struct cv_store_cb *cb)
 {
-	if (!s)
-		return -EINVAL;
-	struct store_req *r = req_new(&op_user_list);
-	if (!r)
-		return -ENOMEM;
-	int err = query_copy(r, q);
-	if (err) {
-		req_free(r);
-		return err;
-	}
-	return req_submit(s, r, cb);
+	return query_submit(s, &op_user_list, q, cb);
 }

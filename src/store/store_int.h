@@ -172,6 +172,9 @@ int list_end(struct store_req *r, struct list_ctx *c, int err);
 uint64_t key_of(const char *s);
 /* Copies and checks a query into r->in.query. */
 int query_copy(struct store_req *r, const struct cv_store_query *q);
+/* The body of every cv_store_*_list(): a request of op with query q. */
+int query_submit(struct cv_store *s, const struct op_desc *op,
+		 const struct cv_store_query *q, const struct cv_store_cb *cb);
 /* A required name: non-empty, at most CV_STORE_NAME_MAX. */
 int check_name(const char *s);
 /* DELETE ... WHERE name = ? with r->in.key.k1; CV_ENOTFOUND if none. */
