@@ -162,7 +162,7 @@ static void on_hold_timer(uv_timer_t *t)
 	if (err)
 		cli_error("%s failed: %s", hold ? "hold" : "resume", cv_strerror(err));
 	else
-		cli_event(json_pack("{s:s,s:s,s:s}", "event", hold ? "hold" : "resume",
+		cli_event(json_pack("{s:s,s:s}", "event", hold ? "hold" : "resume",
 				    "method", x->use_update ? "UPDATE" : "INVITE"),
 			  "%s (%s)", hold ? "holding" : "resuming",
 			  x->use_update ? "UPDATE" : "re-INVITE");

@@ -82,6 +82,8 @@ def test(tmp):
         assert rc == 0, open(tmp + "/call.out").read()
         dirs = [e["dir"] for e in ev if e["event"] == "media"]
         assert dirs[:1] == ["sendrecv"] and "sendonly" in dirs, dirs
+        holds = [e for e in ev if e["event"] == "hold"]
+        assert holds and holds[0].get("method") == "UPDATE", ev
         log("call ended with BYE, exit 0: ok")
     finally:
         if proc.poll() is None:
