@@ -4,16 +4,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cvoip/sip.h"
 #include "tp_int.h"
 
-static int sock_open(const struct cv_tp_addr *a, int type)
+static int sock_open(const struct cv_tp_addr *a, int type, bool reuseport)
 {
 	int fd = socket(a->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd < 0)
 		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	/* SO_REUSEADDR: listeners restart over TIME_WAIT; on UDP it would
+	 * let other processes bind the same port (see bind_all). */
+	if ((type == SOCK_STREAM &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
 	    (a->ss.ss_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))) {
 		int err = -errno;
@@ -28,8 +32,31 @@ static int sock_open(const struct cv_tp_addr *a, int type)
 static int bind_all(struct cv_tp *tp, struct tp_listener *l, int type)
 {
 	l->bound = l->spec.addr;
+	/* SO_REUSEPORT only to share a port between our workers. With it (or
+	 * SO_REUSEADDR), a UDP bind to port 0 may get a port that a socket
+	 * of another process with the same option (same uid) holds, and the
+	 * kernel then gives our datagrams to that process: so one worker goes
+	 * without, and several first reserve a port alone. The same holds
+	 * for a configured port: a probe bound without the option fails when
+	 * another process holds the port, instead of the group joining it and
+	 * sharing its traffic (two cvoipd on one port would both "start"). */
+	bool reuseport = tp->nworkers > 1;
+	if (reuseport) {
+		int probe = sock_open(&l->bound, type, false);
+		if (probe < 0)
+			return probe;
+		socklen_t sl = sizeof(l->bound.ss);
+		if (bind(probe, (const struct sockaddr *)&l->bound.ss,
+			 cv_tp_addr_len(&l->bound)) ||
+		    getsockname(probe, (struct sockaddr *)&l->bound.ss, &sl)) {
+			int err = -errno;
+			close(probe);
+			return err;
+		}
+		close(probe);
+	}
 	for (unsigned k = 0; k < tp->nworkers; k++) {
-		int fd = sock_open(&l->bound, type);
+		int fd = sock_open(&l->bound, type, reuseport);
 		if (fd < 0)
 			return fd;
 		l->fds[k] = fd;
@@ -113,6 +140,63 @@ static size_t pktinfo_src(const struct cv_tp_addr *src, char *ctl, size_t size)
 	return CMSG_SPACE(sizeof(pi6));
 }
 
+/* RFC 5626 §4.4.2 / §8.4: a UA using outbound keeps a UDP flow alive
+ * with STUN Binding requests (RFC 5389) sent to the SIP port; answer each
+ * with a Binding success response carrying XOR-MAPPED-ADDRESS (the
+ * source address the NAT gave the flow). True when buf was a STUN
+ * message (answered or not). SIP never starts with a byte below 0x40. */
+#define STUN_COOKIE 0x2112A442u
+static bool stun_answer(struct tp_worker *tw, const struct tp_udp *u,
+			const struct cv_tp_meta *meta, const uint8_t *b, size_t len)
+{
+	if (len < 20 || (b[0] & 0xc0) != 0)
+		return false;
+	uint32_t cookie = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 |
+			  (uint32_t)b[6] << 8 | b[7];
+	size_t alen = (size_t)b[2] << 8 | b[3];
+	if (cookie != STUN_COOKIE || alen + 20 != len || (alen & 3))
+		return false;
+	if (b[0] != 0x00 || b[1] != 0x01)
+		return true; /* not a Binding request: nothing to answer */
+	uint8_t r[20 + 4 + 20];
+	size_t n = 20;
+	r[0] = 0x01; /* Binding success response */
+	r[1] = 0x01;
+	memcpy(r + 4, b + 4, 16); /* cookie and transaction ID */
+	r[n++] = 0x00; /* XOR-MAPPED-ADDRESS */
+	r[n++] = 0x20;
+	const struct sockaddr_storage *ss = &meta->src.ss;
+	uint16_t port = cv_tp_addr_port(&meta->src) ^ (uint16_t)(STUN_COOKIE >> 16);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+		const uint8_t *a = (const uint8_t *)&in->sin_addr.s_addr;
+		r[n++] = 0;
+		r[n++] = 8;
+		r[n++] = 0;
+		r[n++] = 0x01;
+		r[n++] = (uint8_t)(port >> 8);
+		r[n++] = (uint8_t)port;
+		for (int i = 0; i < 4; i++)
+			r[n++] = a[i] ^ r[4 + i];
+	} else {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+		const uint8_t *a = in6->sin6_addr.s6_addr;
+		r[n++] = 0;
+		r[n++] = 20;
+		r[n++] = 0;
+		r[n++] = 0x02;
+		r[n++] = (uint8_t)(port >> 8);
+		r[n++] = (uint8_t)port;
+		for (int i = 0; i < 16; i++) /* XOR with cookie + transaction ID */
+			r[n++] = a[i] ^ r[4 + i];
+	}
+	r[2] = (uint8_t)((n - 20) >> 8);
+	r[3] = (uint8_t)(n - 20);
+	if (tp_udp_send(tw, u->li, &meta->src, &meta->local, r, n) == 0)
+		TP_INC(tw, keepalive_pong);
+	return true;
+}
+
 static void udp_readable(uv_poll_t *h, int status, int events)
 {
 	struct tp_udp *u = h->data;
@@ -155,10 +239,10 @@ static void udp_readable(uv_poll_t *h, int status, int events)
 				continue;
 			}
 			/* RFC 5626 §3.5.1/§4.4.2 keep-alives (CRLF, STUN) and
-			 * empty datagrams carry no message. */
-			if (len <= 4) {
+			 * empty datagrams carry no message; nor do datagrams of
+			 * CR/LF only (RFC 3261 §7.5), whatever their length. */
+			if (len <= 4 || cv_sip_keepalive_len(buf, len) == len)
 				continue;
-			}
 			struct cv_tp_meta meta = {
 				.kind = CV_TP_UDP,
 				.src = tw->rxsrc[i],
@@ -168,6 +252,8 @@ static void udp_readable(uv_poll_t *h, int status, int events)
 			};
 			if (u->any)
 				pktinfo_local(&tw->rxm[i].msg_hdr, &meta.local);
+			if (stun_answer(tw, u, &meta, (const uint8_t *)buf, len))
+				continue;
 			tp_deliver(tw, &meta, buf, len);
 		}
 		tw->in_batch = false;

@@ -3,6 +3,7 @@ loopback, stop them, and check what they did. Every wait is bounded."""
 import json
 import math
 import os
+import random
 import signal
 import socket
 import struct
@@ -20,23 +21,83 @@ def log(*a):
     print(*a, flush=True)
 
 
-def free_port(kind=socket.SOCK_DGRAM, also_tcp=True):
-    """A port free for UDP (and TCP) on 127.0.0.1."""
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, kind)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if also_tcp:
-            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+PORT_LO, PORT_HI = 61000, 65499  # above the kernel's ephemeral range
+PORT_DIR = os.path.join(tempfile.gettempdir(), "cvoip-test-ports")
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _claim(port):
+    """Claim a port for this process across every test running in
+    parallel: a directory per port (mkdir is atomic) holding the owner's
+    pid; a claim whose owner is gone is taken over (rename is atomic, so
+    only one taker wins). tests/transport/lib.sh claims the same way."""
+    os.makedirs(PORT_DIR, exist_ok=True)
+    d = os.path.join(PORT_DIR, str(port))
+    for _ in range(2):
+        try:
+            os.mkdir(d)
+        except FileExistsError:
             try:
-                t.bind(("127.0.0.1", port))
+                with open(os.path.join(d, "pid")) as f:
+                    pid = int(f.read().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            if not pid:
+                try:  # a claim being written now, or a crashed writer
+                    if time.time() - os.stat(d).st_mtime < 30:
+                        return False
+                except OSError:
+                    pass
+            elif _pid_alive(pid):
+                return False
+            try:
+                gone = "%s.stale.%d.%d" % (d, os.getpid(), time.monotonic_ns())
+                os.rename(d, gone)
+                for name in os.listdir(gone):
+                    os.unlink(os.path.join(gone, name))
+                os.rmdir(gone)
             except OSError:
-                continue
+                return False
+            continue
+        with open(os.path.join(d, "pid"), "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def free_port(kind=socket.SOCK_DGRAM, also_tcp=True, host="127.0.0.1"):
+    """A port free for UDP and TCP on host, claimed for this process.
+
+    Not a port-0 probe: a number the kernel handed out and took back can be
+    handed to a parallel test too, and cvoipd binds with SO_REUSEPORT. The
+    ports come from above the ephemeral range (no socket bound to port 0
+    gets one) and are claimed through _claim against the other tests."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(500):
+        port = random.randint(PORT_LO, PORT_HI)
+        if not _claim(port):
+            continue
+        ok = True
+        for k in (kind, socket.SOCK_STREAM) if also_tcp else (kind,):
+            s = socket.socket(fam, k)
+            try:
+                s.bind((host, port))
+            except OSError:
+                ok = False
             finally:
-                t.close()
-        return port
-    raise RuntimeError("no free port")
+                s.close()
+        if ok:
+            return port
+    raise RuntimeError("no free port in %d-%d" % (PORT_LO, PORT_HI))
 
 
 def wait_for(pred, timeout, what):

@@ -3,22 +3,13 @@
 answer registered from [::1], cvoip call through it), then TCP for both
 the registration flow and the call; audio relayed both ways."""
 import os
-import socket
 
-from cvtest import Cvoipd, log, run, tone_ratio
+from cvtest import Cvoipd, free_port, log, run, tone_ratio
 from test_cli_call import Answerer, call
 
 
-def free_port6():
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.bind(("::1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test(tmp):
-    port = free_port6()
+    port = free_port(host="::1")
     srv = Cvoipd(tmp)
     srv.port = port
     i = srv.args.index("--listen")
