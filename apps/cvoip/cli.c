@@ -103,7 +103,9 @@ int cli_client_run(struct cv_client **clp, const struct cv_client_params *cp,
 	int err = cv_client_create(clp, cp);
 	if (err) {
 		cli_error("cannot start: %s", cv_strerror(err));
-		return CVOIP_EXIT_NETWORK;
+		/* unreadable TLS files, bad listen specs: the command line's fault */
+		return err == CV_ECONFIG || err == CV_EPARSE ? CVOIP_EXIT_USAGE
+							     : CVOIP_EXIT_NETWORK;
 	}
 	err = cv_client_run(*clp, start, arg);
 	if (before_destroy)
@@ -115,4 +117,68 @@ int cli_client_run(struct cv_client **clp, const struct cv_client_params *cp,
 		return CVOIP_EXIT_NETWORK;
 	}
 	return 0;
+}
+
+const char cli_tp_usage[] =
+	"  --transport T       udp, tcp, tls, ws or wss (default udp): added as\n"
+	"                      ;transport=T to the server URI (connections are\n"
+	"                      opened as needed and reused; ws/wss per RFC 7118)\n"
+	"  --tls-ca FILE       CA certificates that sign the server (PEM; default:\n"
+	"                      the system's)\n"
+	"  --tls-name NAME     the name the server certificate must carry (and SNI);\n"
+	"                      default: the server's IP address must be in it\n"
+	"  --tls-no-verify     accept any server certificate (testing only)\n"
+	"  --tls-cert FILE     our certificate (PEM): for tls:/wss: listeners and\n"
+	"                      servers asking for a client certificate\n"
+	"  --tls-key FILE      its private key\n";
+
+bool cli_tls_option(int c, const char *arg, struct cv_client_tls *t)
+{
+	switch (c) {
+	case CLI_O_TLS_CA: t->ca_file = arg; return true;
+	case CLI_O_TLS_CERT: t->cert_file = arg; return true;
+	case CLI_O_TLS_KEY: t->key_file = arg; return true;
+	case CLI_O_TLS_NAME: t->server_name = arg; return true;
+	case CLI_O_TLS_NO_VERIFY: t->no_verify = true; return true;
+	default: return false;
+	}
+}
+
+int cli_parse_transport(const char *arg, enum cv_tp_kind *out)
+{
+	if (cv_tp_kind_parse(cv_pl_str(arg), out) != 0) {
+		cli_error("--transport: udp, tcp, tls, ws or wss");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_uri_transport(const char *uri, enum cv_tp_kind k, char *out, size_t size)
+{
+	int n;
+	if (k == CV_TP_UDP || strstr(uri, "transport=")) {
+		n = snprintf(out, size, "%s", uri);
+	} else {
+		char lower[8];
+		size_t i = 0;
+		for (const char *p = cv_tp_kind_name(k); *p && i < sizeof(lower) - 1; p++)
+			lower[i++] = (char)(*p | 0x20);
+		lower[i] = '\0';
+		n = snprintf(out, size, "%s;transport=%s", uri, lower);
+	}
+	return n < 0 || (size_t)n >= size ? CV_ETOOBIG : 0;
+}
+
+int cli_aor_server(const char *aor, enum cv_tp_kind k, char *out, size_t size)
+{
+	const char *scheme = strncmp(aor, "sips:", 5) == 0 ? "sips:" : "sip:";
+	const char *host = strchr(aor, '@');
+	host = host ? host + 1 : aor + strlen(scheme);
+	if (strncmp(aor, scheme, strlen(scheme)) != 0)
+		return CV_EPARSE;
+	char tmp[512];
+	int n = snprintf(tmp, sizeof(tmp), "%s%.*s", scheme, (int)strcspn(host, ";?>"), host);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return CV_ETOOBIG;
+	return cli_uri_transport(tmp, k, out, size);
 }

@@ -35,13 +35,41 @@ size_t cli_parse_codecs(char *buf, const char **out, size_t max);
 /* Creates the client (*clp is set before anything runs, for the
  * callbacks), runs it with start(cl, arg) until it stops, calls
  * before_destroy(arg) (may be NULL: release what the command still holds)
- * and destroys it. 0, or CVOIP_EXIT_NETWORK after a one-line error when
- * the client could not start or run. */
+ * and destroys it. 0, or after a one-line error CVOIP_EXIT_USAGE when the
+ * configuration was refused (TLS files, listen specs), CVOIP_EXIT_NETWORK
+ * when the client could not start or run. */
 int cli_client_run(struct cv_client **clp, const struct cv_client_params *cp,
 		   void (*start)(struct cv_client *cl, void *arg), void *arg,
 		   void (*before_destroy)(void *arg));
 
 /* Exit code for a SIP final status of a failed call or request. */
 int cli_exit_for_status(unsigned status);
+
+/* --transport and the TLS options every network subcommand takes. */
+enum {
+	CLI_O_TLS_CA = 900,
+	CLI_O_TLS_CERT,
+	CLI_O_TLS_KEY,
+	CLI_O_TLS_NAME,
+	CLI_O_TLS_NO_VERIFY
+};
+#define CLI_TLS_OPTIONS                                                   \
+	{"tls-ca", required_argument, NULL, CLI_O_TLS_CA},                \
+	{"tls-cert", required_argument, NULL, CLI_O_TLS_CERT},            \
+	{"tls-key", required_argument, NULL, CLI_O_TLS_KEY},              \
+	{"tls-name", required_argument, NULL, CLI_O_TLS_NAME},            \
+	{"tls-no-verify", no_argument, NULL, CLI_O_TLS_NO_VERIFY}
+/* Usage lines for --transport and the TLS options. */
+extern const char cli_tp_usage[];
+/* One of the CLI_TLS_OPTIONS into t: true when c was one. */
+bool cli_tls_option(int c, const char *arg, struct cv_client_tls *t);
+/* "udp|tcp|tls|ws|wss"; a one-line error and -EINVAL otherwise. */
+int cli_parse_transport(const char *arg, enum cv_tp_kind *out);
+/* uri with ";transport=<k>" appended unless k is UDP or the URI names a
+ * transport already. CV_ETOOBIG when out is short. */
+int cli_uri_transport(const char *uri, enum cv_tp_kind k, char *out, size_t size);
+/* "sip:host[:port]" of an AOR ("sip:bob@127.0.0.1:5060" ->
+ * "sip:127.0.0.1:5060"), with the transport as above. */
+int cli_aor_server(const char *aor, enum cv_tp_kind k, char *out, size_t size);
 
 #endif

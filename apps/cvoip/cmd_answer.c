@@ -61,15 +61,24 @@ static void usage(FILE *f)
 		"  --tone HZ                send a sine tone instead\n"
 		"  --record FILE            record what we hear (call n>1: FILE with -n before .wav)\n"
 		"  --codec LIST             codecs in preference order, e.g. PCMU,opus\n"
+		"  --srtp                   require SRTP (SDES, RFC 4568): calls offering plain\n"
+		"                           RTP get 488 (without it, SRTP offers are accepted)\n"
 		"  --auto-answer-after S    ring for S seconds before answering (default 0)\n"
 		"  --duration S             hang up S seconds after answering (default: wait)\n"
 		"  --max-calls N            exit after N calls (default 1; 0 = never)\n"
 		"  --media-addr IP          address for RTP and SDP\n"
+		"  --keepalive S            keep-alive (CRLFCRLF or WebSocket ping) on the\n"
+		"                           registration's TCP/TLS/WS/WSS connection after S s\n"
+		"                           of silence (default 90)\n"
 		"  --session-expires S      session timer to ask for (RFC 4028; default 1800)\n"
 		"  --min-se S               smallest session timer we accept (default 90;\n"
 		"                           smaller ones get 422)\n"
 		"  --json                   one JSON event per line\n"
-		"  -h, --help               this text\n"
+		"  -h, --help               this text\n");
+	fputs(cli_tp_usage, f);
+	fprintf(f,
+		"                      (--transport applies to the registration; listen\n"
+		"                      on tls:/wss: with --tls-cert/--tls-key for direct calls)\n"
 		"\n"
 		"exit status: 0 after the calls, 4 network error, 5 registration refused, 2 usage.\n");
 }
@@ -182,7 +191,10 @@ static void on_answer_timer(uv_timer_t *t)
 	struct cv_client_media m = x->media;
 	m.record = a->record[0] ? a->record : NULL;
 	int err = cv_ccall_answer(a->cc, &m);
-	if (err)
+	if (err == CV_SDP_ENOTACCEPTABLE)
+		cli_error("answer failed: nothing acceptable in the offer (488)%s",
+			  m.srtp ? "; SRTP is required" : "");
+	else if (err)
 		cli_error("answer failed: %s", cv_strerror(err));
 }
 
@@ -240,8 +252,8 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 	s->ended = true;
 	struct cv_ccall_quality q;
 	if (s->answered && cv_ccall_quality(cc, &q) == 0)
-		cli_event(json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f}", "event", "quality",
-				    "codec", q.codec, "tx_packets", (json_int_t)q.tx_packets,
+		cli_event(json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f}", "event", "quality",
+				    "codec", q.codec, "srtp", q.srtp, "tx_packets", (json_int_t)q.tx_packets,
 				    "rx_packets", (json_int_t)q.rx_packets, "rx_lost",
 				    (json_int_t)q.rx_lost, "loss_pct", q.loss_pct,
 				    "jitter_ms", q.jitter_ms, "mos", q.mos),
@@ -319,8 +331,11 @@ static void on_subscribed(struct cv_client *cl, const char *event, const char *f
 
 static void on_media(struct cv_ccall *cc, const char *dir, const char *codec, void *arg)
 {
-	cli_event(json_pack("{s:s,s:s,s:s}", "event", "media", "dir", dir, "codec", codec),
-		  "media: %s %s", dir, codec);
+	struct cv_ccall_quality q;
+	cv_ccall_quality(cc, &q); /* for the SRTP suite, even without a stream */
+	cli_event(json_pack("{s:s,s:s,s:s,s:s}", "event", "media", "dir", dir, "codec", codec,
+			    "srtp", q.srtp),
+		  "media: %s %s%s%s", dir, codec, q.srtp[0] ? " SRTP " : "", q.srtp);
 }
 
 static void on_dtmf(struct cv_ccall *cc, char digit, void *arg)
@@ -377,7 +392,8 @@ int cvoip_cmd_answer(int argc, char **argv)
 {
 	enum { O_LISTEN = 1000, O_REGISTER, O_REGISTRAR, O_AUTH, O_AUTH_STDIN,
 	       O_EXPIRES, O_PLAY, O_TONE, O_RECORD, O_CODEC, O_AFTER, O_DURATION,
-	       O_MAX, O_MEDIA_ADDR, O_JSON, O_SE, O_MIN_SE };
+	       O_MAX, O_MEDIA_ADDR, O_JSON, O_SE, O_MIN_SE, O_SRTP, O_TRANSPORT,
+	       O_KEEPALIVE };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"register", required_argument, NULL, O_REGISTER},
@@ -396,6 +412,10 @@ int cvoip_cmd_answer(int argc, char **argv)
 		{"json", no_argument, NULL, O_JSON},
 		{"session-expires", required_argument, NULL, O_SE},
 		{"min-se", required_argument, NULL, O_MIN_SE},
+		{"srtp", no_argument, NULL, O_SRTP},
+		{"transport", required_argument, NULL, O_TRANSPORT},
+		{"keepalive", required_argument, NULL, O_KEEPALIVE},
+		CLI_TLS_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	static struct answer_ctx x;
@@ -406,6 +426,10 @@ int cvoip_cmd_answer(int argc, char **argv)
 	size_t nlisten = 0;
 	const char *media_addr = NULL;
 	bool auth_stdin = false;
+	struct cv_client_tls tls = {0};
+	enum cv_tp_kind tp = CV_TP_UDP;
+	char registrar[1100];
+	uint32_t keepalive = 0;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -444,8 +468,18 @@ int cvoip_cmd_answer(int argc, char **argv)
 				x.session_expires = UINT32_MAX;
 			break;
 		case O_MIN_SE: x.min_se = (uint32_t)atol(optarg); break;
+		case O_SRTP: x.media.srtp = true; break;
+		case O_TRANSPORT:
+			if (cli_parse_transport(optarg, &tp))
+				return CVOIP_EXIT_USAGE;
+			break;
+		case O_KEEPALIVE: keepalive = (uint32_t)atol(optarg); break;
 		case 'h': usage(stdout); return CVOIP_EXIT_OK;
-		default: usage(stderr); return CVOIP_EXIT_USAGE;
+		default:
+			if (cli_tls_option(c, optarg, &tls))
+				break;
+			usage(stderr);
+			return CVOIP_EXIT_USAGE;
 		}
 	}
 	if (optind != argc || x.answer_after_s < 0 || x.duration_s < 0 || x.max_calls < 0 ||
@@ -457,6 +491,16 @@ int cvoip_cmd_answer(int argc, char **argv)
 					      &x.reg.auth.password)) {
 		cli_error("--auth-stdin: expected USER:PASS on standard input");
 		return CVOIP_EXIT_USAGE;
+	}
+	if (tp != CV_TP_UDP && x.registering) {
+		int err = x.reg.registrar
+				  ? cli_uri_transport(x.reg.registrar, tp, registrar, sizeof(registrar))
+				  : cli_aor_server(x.reg.aor, tp, registrar, sizeof(registrar));
+		if (err) {
+			cli_error("bad --register or --registrar URI");
+			return CVOIP_EXIT_USAGE;
+		}
+		x.reg.registrar = registrar;
 	}
 	char why[256];
 	if (cv_client_media_check(&x.media, why, sizeof(why)) != 0) {
@@ -481,7 +525,9 @@ int cvoip_cmd_answer(int argc, char **argv)
 				      .h = &h,
 				      .arg = &x,
 				      .session_expires = x.session_expires,
-				      .min_se = x.min_se};
+				      .min_se = x.min_se,
+				      .tls = tls,
+				      .keepalive_s = keepalive};
 	int rc = cli_client_run(&x.cl, &cp, start, &x, release_calls);
 	return rc ? rc : x.exit_code;
 }

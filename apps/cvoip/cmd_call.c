@@ -16,11 +16,11 @@ struct call_ctx {
 	struct cv_ccall *consult;  /* --consult: the call to the transfer target */
 	bool old_ended, consult_ended, consult_answered;
 	const char *transfer_to, *consult_uri;
-	double transfer_after_s, hold_at_s, resume_at_s;
+	double transfer_after_s, hold_at_s, resume_at_s, mute_at_s, unmute_at_s;
 	bool use_update;
 	bool transfer_ok;
 	uint32_t session_expires, min_se;
-	uv_timer_t transfer_tmr, hold_tmr, resume_tmr;
+	uv_timer_t transfer_tmr, hold_tmr, resume_tmr, mute_tmr, unmute_tmr;
 	double duration_s;
 	double timeout_s;
 	const char *dtmf;
@@ -56,7 +56,11 @@ static void usage(FILE *f)
 		"  --timeout S         give up if not answered within S seconds (default 60)\n"
 		"  --dtmf DIGITS       send these digits (RFC 4733, else SIP INFO) 1 s after the answer\n"
 		"  --codec LIST        codecs in preference order, e.g. PCMU,opus\n"
-		"  --transport T       udp or tcp (default udp)\n"
+		"  --srtp              SRTP with SDES keys (RFC 4568): offer RTP/SAVP with\n"
+		"                      AES_CM_128_HMAC_SHA1_80/_32 and end the call if the\n"
+		"                      answer is plain RTP\n"
+		"  --mute-at S         send silence from S seconds after the answer\n"
+		"  --unmute-at S       send the audio again from S seconds after the answer\n"
 		"  --listen SPEC       local listener (default udp/tcp on an ephemeral port)\n"
 		"  --media-addr IP     address for RTP and SDP (default: toward the peer)\n"
 		"  --hold-at S         put the call on hold S seconds after the answer\n"
@@ -69,7 +73,9 @@ static void usage(FILE *f)
 		"  --session-expires S session timer to ask for (RFC 4028; default 1800, 0 none)\n"
 		"  --min-se S          smallest session timer we accept (default 90)\n"
 		"  --json              one JSON event per line instead of text\n"
-		"  -h, --help          this text\n"
+		"  -h, --help          this text\n");
+	fputs(cli_tp_usage, f);
+	fprintf(f,
 		"\n"
 		"exit status: 0 answered and ended normally, 1 rejected (status printed),\n"
 		"3 no answer or timeout, 4 network error, 5 authentication failed, 2 usage.\n");
@@ -79,7 +85,7 @@ static void close_timers(struct call_ctx *x)
 {
 	uv_timer_t *t[] = {&x->hangup_tmr, &x->dtmf_tmr, &x->progress_tmr,
 			   &x->timeout_tmr, &x->transfer_tmr, &x->hold_tmr,
-			   &x->resume_tmr};
+			   &x->resume_tmr, &x->mute_tmr, &x->unmute_tmr};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(t); i++) {
 		uv_timer_stop(t[i]);
 		if (!uv_is_closing((uv_handle_t *)t[i]))
@@ -92,8 +98,8 @@ static void print_quality(struct call_ctx *x)
 	struct cv_ccall_quality q;
 	if (!x->cc || cv_ccall_quality(x->cc, &q) != 0)
 		return;
-	cli_event(json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "event", "quality",
-			    "codec", q.codec, "tx_packets", (json_int_t)q.tx_packets,
+	cli_event(json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "event", "quality",
+			    "codec", q.codec, "srtp", q.srtp, "tx_packets", (json_int_t)q.tx_packets,
 			    "rx_packets", (json_int_t)q.rx_packets, "rx_lost",
 			    (json_int_t)q.rx_lost, "loss_pct", q.loss_pct, "jitter_ms",
 			    q.jitter_ms, "rtt_ms", q.rtt_ms, "mos", q.mos),
@@ -166,6 +172,20 @@ static void on_hold_timer(uv_timer_t *t)
 				    "method", x->use_update ? "UPDATE" : "INVITE"),
 			  "%s (%s)", hold ? "holding" : "resuming",
 			  x->use_update ? "UPDATE" : "re-INVITE");
+}
+
+static void on_mute_timer(uv_timer_t *t)
+{
+	struct call_ctx *x = t->data;
+	bool mute = t == &x->mute_tmr;
+	if (!x->cc || x->ended)
+		return;
+	int err = cv_ccall_mute(x->cc, mute);
+	if (err)
+		cli_error("%s failed: %s", mute ? "mute" : "unmute", cv_strerror(err));
+	else
+		cli_event(json_pack("{s:s}", "event", mute ? "mute" : "unmute"),
+			  "%s", mute ? "muted" : "unmuted");
 }
 
 static void on_timeout_timer(uv_timer_t *t)
@@ -301,13 +321,22 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 		if (x->resume_at_s > 0)
 			uv_timer_start(&x->resume_tmr, on_hold_timer,
 				       (uint64_t)(x->resume_at_s * 1000), 0);
+		if (x->mute_at_s > 0)
+			uv_timer_start(&x->mute_tmr, on_mute_timer,
+				       (uint64_t)(x->mute_at_s * 1000), 0);
+		if (x->unmute_at_s > 0)
+			uv_timer_start(&x->unmute_tmr, on_mute_timer,
+				       (uint64_t)(x->unmute_at_s * 1000), 0);
 	}
 }
 
 static void on_media(struct cv_ccall *cc, const char *dir, const char *codec, void *arg)
 {
-	cli_event(json_pack("{s:s,s:s,s:s}", "event", "media", "dir", dir, "codec", codec),
-		  "media: %s %s", dir, codec);
+	struct cv_ccall_quality q;
+	cv_ccall_quality(cc, &q); /* for the SRTP suite, even without a stream */
+	cli_event(json_pack("{s:s,s:s,s:s,s:s}", "event", "media", "dir", dir, "codec", codec,
+			    "srtp", q.srtp),
+		  "media: %s %s%s%s", dir, codec, q.srtp[0] ? " SRTP " : "", q.srtp);
 }
 
 static void on_transfer(struct cv_ccall *cc, uint16_t status, const char *reason,
@@ -373,7 +402,7 @@ static void start(struct cv_client *cl, void *arg)
 	uv_loop_t *loop = cv_client_loop(cl);
 	uv_timer_t *t[] = {&x->hangup_tmr, &x->dtmf_tmr, &x->progress_tmr,
 			   &x->timeout_tmr, &x->transfer_tmr, &x->hold_tmr,
-			   &x->resume_tmr};
+			   &x->resume_tmr, &x->mute_tmr, &x->unmute_tmr};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(t); i++) {
 		uv_timer_init(loop, t[i]);
 		t[i]->data = x;
@@ -409,7 +438,8 @@ int cvoip_cmd_call(int argc, char **argv)
 	enum { O_FROM = 1000, O_PROXY, O_AUTH, O_AUTH_STDIN, O_PLAY, O_TONE,
 	       O_RECORD, O_DURATION, O_TIMEOUT, O_DTMF, O_CODEC, O_TRANSPORT,
 	       O_LISTEN, O_MEDIA_ADDR, O_JSON, O_HOLD_AT, O_RESUME_AT, O_UPDATE,
-	       O_TRANSFER_TO, O_CONSULT, O_TRANSFER_AFTER, O_SE, O_MIN_SE };
+	       O_TRANSFER_TO, O_CONSULT, O_TRANSFER_AFTER, O_SE, O_MIN_SE, O_SRTP,
+	       O_MUTE_AT, O_UNMUTE_AT };
 	static const struct option opts[] = {
 		{"from", required_argument, NULL, O_FROM},
 		{"proxy", required_argument, NULL, O_PROXY},
@@ -434,6 +464,10 @@ int cvoip_cmd_call(int argc, char **argv)
 		{"transfer-after", required_argument, NULL, O_TRANSFER_AFTER},
 		{"session-expires", required_argument, NULL, O_SE},
 		{"min-se", required_argument, NULL, O_MIN_SE},
+		{"srtp", no_argument, NULL, O_SRTP},
+		{"mute-at", required_argument, NULL, O_MUTE_AT},
+		{"unmute-at", required_argument, NULL, O_UNMUTE_AT},
+		CLI_TLS_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct call_ctx x = {.duration_s = 10, .timeout_s = 60, .transfer_after_s = 1};
@@ -442,6 +476,7 @@ int cvoip_cmd_call(int argc, char **argv)
 	size_t nlisten = 0;
 	const char *media_addr = NULL;
 	bool auth_stdin = false;
+	struct cv_client_tls tls = {0};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -468,12 +503,12 @@ int cvoip_cmd_call(int argc, char **argv)
 			x.p.media.ncodecs = cli_parse_codecs(x.codecs_buf, x.codecs, 16);
 			break;
 		case O_TRANSPORT:
-			if (cv_tp_kind_parse(cv_pl_str(optarg), &x.p.transport) ||
-			    (x.p.transport != CV_TP_UDP && x.p.transport != CV_TP_TCP)) {
-				cli_error("--transport: udp or tcp (tls, ws, wss are not built into the client yet)");
+			if (cli_parse_transport(optarg, &x.p.transport))
 				return CVOIP_EXIT_USAGE;
-			}
 			break;
+		case O_SRTP: x.p.media.srtp = true; break;
+		case O_MUTE_AT: x.mute_at_s = atof(optarg); break;
+		case O_UNMUTE_AT: x.unmute_at_s = atof(optarg); break;
 		case O_LISTEN:
 			if (nlisten < CV_ARRAY_SIZE(listen))
 				listen[nlisten++] = optarg;
@@ -493,7 +528,11 @@ int cvoip_cmd_call(int argc, char **argv)
 			break;
 		case O_MIN_SE: x.min_se = (uint32_t)atol(optarg); break;
 		case 'h': usage(stdout); return CVOIP_EXIT_OK;
-		default: usage(stderr); return CVOIP_EXIT_USAGE;
+		default:
+			if (cli_tls_option(c, optarg, &tls))
+				break;
+			usage(stderr);
+			return CVOIP_EXIT_USAGE;
 		}
 	}
 	if (optind + 1 != argc) {
@@ -536,7 +575,8 @@ int cvoip_cmd_call(int argc, char **argv)
 				      .h = &h,
 				      .arg = &x,
 				      .session_expires = x.session_expires,
-				      .min_se = x.min_se};
+				      .min_se = x.min_se,
+				      .tls = tls};
 	int rc = cli_client_run(&x.cl, &cp, start, &x, release_calls);
 	return rc ? rc : x.exit_code;
 }

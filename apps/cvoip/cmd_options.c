@@ -64,10 +64,10 @@ static void usage(FILE *f, bool message)
 		   "  --from URI        our identity\n"
 		   "  --proxy URI       send through this server (numeric host)\n"
 		   "  --auth USER:PASS  credentials for 401/407\n"
-		   "  --transport T     udp or tcp (default udp)\n"
 		   "  --json            one JSON event per line\n"
-		   "  -h, --help        this text\n"
-		   "\nexit status: 0 on a 2xx, 1 other answers, 4 no answer (network),\n"
+		   "  -h, --help        this text\n");
+	fputs(cli_tp_usage, f);
+	fprintf(f, "\nexit status: 0 on a 2xx, 1 other answers, 4 no answer (network),\n"
 		   "5 authentication failed, 2 usage.\n");
 }
 
@@ -80,11 +80,13 @@ static int run(int argc, char **argv, bool message)
 		{"auth", required_argument, NULL, O_AUTH},
 		{"transport", required_argument, NULL, O_TRANSPORT},
 		{"json", no_argument, NULL, O_JSON},
+		CLI_TLS_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct req_ctx x = {.p = {.method = message ? CV_SIP_MESSAGE : CV_SIP_OPTIONS}};
 	char authbuf[512], target[1024], proxy[1100];
-	const char *tp = NULL;
+	enum cv_tp_kind tp = CV_TP_UDP;
+	struct cv_client_tls tls = {0};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -99,15 +101,16 @@ static int run(int argc, char **argv, bool message)
 			}
 			break;
 		case O_TRANSPORT:
-			if (strcmp(optarg, "udp") && strcmp(optarg, "tcp")) {
-				cli_error("--transport: udp or tcp");
+			if (cli_parse_transport(optarg, &tp))
 				return CVOIP_EXIT_USAGE;
-			}
-			tp = optarg;
 			break;
 		case O_JSON: cli_out.json = true; break;
 		case 'h': usage(stdout, message); return CVOIP_EXIT_OK;
-		default: usage(stderr, message); return CVOIP_EXIT_USAGE;
+		default:
+			if (cli_tls_option(c, optarg, &tls))
+				break;
+			usage(stderr, message);
+			return CVOIP_EXIT_USAGE;
 		}
 	}
 	if (optind + (message ? 2 : 1) != argc) {
@@ -120,13 +123,16 @@ static int run(int argc, char **argv, bool message)
 		x.p.content_type = "text/plain";
 		x.p.body = argv[optind + 1];
 	}
-	if (tp && !strcmp(tp, "tcp")) {
-		snprintf(proxy, sizeof(proxy), "%s;transport=tcp",
-			 x.p.proxy ? x.p.proxy : target);
+	if (tp != CV_TP_UDP) {
+		if (cli_uri_transport(x.p.proxy ? x.p.proxy : target, tp, proxy,
+				      sizeof(proxy))) {
+			cli_error("URI too long");
+			return CVOIP_EXIT_USAGE;
+		}
 		x.p.proxy = proxy;
 	}
 	static const struct cv_client_handlers h = {0};
-	struct cv_client_params cp = {.h = &h, .arg = &x};
+	struct cv_client_params cp = {.h = &h, .arg = &x, .tls = tls};
 	struct cv_client *cl;
 	int rc = cli_client_run(&cl, &cp, start, &x, NULL);
 	return rc ? rc : x.exit_code;

@@ -32,8 +32,12 @@ static void usage(FILE *f)
 		"  --expires S       requested registration time (default 600)\n"
 		"  --once            register once and exit (the binding stays until it expires)\n"
 		"  --listen SPEC     local listener (the Contact address)\n"
+		"  --keepalive S     keep-alive (CRLFCRLF or WebSocket ping) on the TCP/TLS/\n"
+		"                    WS/WSS connection after S s of silence (default 90)\n"
 		"  --json            one JSON event per line\n"
-		"  -h, --help        this text\n"
+		"  -h, --help        this text\n");
+	fputs(cli_tp_usage, f);
+	fprintf(f,
 		"\n"
 		"exit status: 0 registered, 5 authentication failed, 4 network error or\n"
 		"no answer, 1 other refusal, 2 usage.\n");
@@ -91,7 +95,7 @@ static void start(struct cv_client *cl, void *arg)
 int cvoip_cmd_register(int argc, char **argv)
 {
 	enum { O_REGISTRAR = 1000, O_AUTH, O_AUTH_STDIN, O_EXPIRES, O_ONCE,
-	       O_LISTEN, O_JSON };
+	       O_LISTEN, O_JSON, O_TRANSPORT, O_KEEPALIVE };
 	static const struct option opts[] = {
 		{"registrar", required_argument, NULL, O_REGISTRAR},
 		{"auth", required_argument, NULL, O_AUTH},
@@ -100,6 +104,9 @@ int cvoip_cmd_register(int argc, char **argv)
 		{"once", no_argument, NULL, O_ONCE},
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"json", no_argument, NULL, O_JSON},
+		{"transport", required_argument, NULL, O_TRANSPORT},
+		{"keepalive", required_argument, NULL, O_KEEPALIVE},
+		CLI_TLS_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct reg_ctx x = {0};
@@ -107,6 +114,10 @@ int cvoip_cmd_register(int argc, char **argv)
 	const char *listen[4];
 	size_t nlisten = 0;
 	bool auth_stdin = false;
+	struct cv_client_tls tls = {0};
+	enum cv_tp_kind tp = CV_TP_UDP;
+	char registrar[1100];
+	uint32_t keepalive = 0;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -127,8 +138,17 @@ int cvoip_cmd_register(int argc, char **argv)
 				listen[nlisten++] = optarg;
 			break;
 		case O_JSON: cli_out.json = true; break;
+		case O_TRANSPORT:
+			if (cli_parse_transport(optarg, &tp))
+				return CVOIP_EXIT_USAGE;
+			break;
+		case O_KEEPALIVE: keepalive = (uint32_t)atol(optarg); break;
 		case 'h': usage(stdout); return CVOIP_EXIT_OK;
-		default: usage(stderr); return CVOIP_EXIT_USAGE;
+		default:
+			if (cli_tls_option(c, optarg, &tls))
+				break;
+			usage(stderr);
+			return CVOIP_EXIT_USAGE;
 		}
 	}
 	if (optind + 1 != argc || (!x.reg.auth.user && !auth_stdin)) {
@@ -136,6 +156,16 @@ int cvoip_cmd_register(int argc, char **argv)
 		return CVOIP_EXIT_USAGE;
 	}
 	x.reg.aor = argv[optind];
+	if (tp != CV_TP_UDP) {
+		int err = x.reg.registrar
+				  ? cli_uri_transport(x.reg.registrar, tp, registrar, sizeof(registrar))
+				  : cli_aor_server(x.reg.aor, tp, registrar, sizeof(registrar));
+		if (err) {
+			cli_error("bad AOR or --registrar URI");
+			return CVOIP_EXIT_USAGE;
+		}
+		x.reg.registrar = registrar;
+	}
 	if (auth_stdin && cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.reg.auth.user,
 					      &x.reg.auth.password)) {
 		cli_error("--auth-stdin: expected USER:PASS on standard input");
@@ -148,7 +178,9 @@ int cvoip_cmd_register(int argc, char **argv)
 	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
 				      .nlisten = nlisten,
 				      .h = &h,
-				      .arg = &x};
+				      .arg = &x,
+				      .tls = tls,
+				      .keepalive_s = keepalive};
 	struct cv_client *cl;
 	int rc = cli_client_run(&cl, &cp, start, &x, NULL);
 	if (rc)

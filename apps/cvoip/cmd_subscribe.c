@@ -10,8 +10,8 @@
 
 struct sub_ctx {
 	struct cv_client *cl;
-	struct cv_sub *s;
-	struct cv_sub_params p;
+	struct cv_csub *s;
+	struct cv_client_sub_params p;
 	double duration_s;
 	uv_timer_t tmr;
 	bool timer_open;
@@ -37,33 +37,35 @@ static void usage(FILE *f)
 		"  --auth USER:PASS  credentials for 401/407\n"
 		"  --listen SPEC     local listener\n"
 		"  --json            one JSON event per line\n"
-		"  -h, --help        this text\n"
+		"  -h, --help        this text\n");
+	fputs(cli_tp_usage, f);
+	fprintf(f,
 		"\n"
 		"exit status: 0 subscribed and ended normally, 1 rejected (status printed),\n"
 		"4 network error, 5 authentication failed, 2 usage.\n");
 }
 
-static void body_json(json_t *ev, const char *event, const struct cv_sip_msg *m)
+static void body_json(json_t *ev, const char *event, struct cv_pl body)
 {
-	if (!m->body.l)
+	if (!body.l)
 		return;
 	if (!strcmp(event, "presence")) {
 		struct cv_pidf p;
-		if (cv_pidf_parse(m->body, &p) == 0)
+		if (cv_pidf_parse(body, &p) == 0)
 			json_object_set_new(ev, "presence",
 					    json_pack("{s:s,s:s,s:s}", "entity", p.entity,
 						      "status", p.has_basic ? (p.open ? "open" : "closed") : "",
 						      "note", p.note));
 	} else if (!strcmp(event, "message-summary")) {
 		struct cv_mwi w;
-		if (cv_mwi_parse(m->body, &w) == 0)
+		if (cv_mwi_parse(body, &w) == 0)
 			json_object_set_new(ev, "mwi",
 					    json_pack("{s:b,s:s,s:i,s:i}", "waiting", w.waiting,
 						      "account", w.account, "new", (int)w.voice_new,
 						      "old", (int)w.voice_old));
 	} else if (!strcmp(event, "dialog")) {
 		struct cv_dialog_info di;
-		if (cv_dialog_info_parse(m->body, &di) == 0) {
+		if (cv_dialog_info_parse(body, &di) == 0) {
 			json_t *a = json_array();
 			for (size_t i = 0; i < di.ndialogs; i++)
 				json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}", "id",
@@ -77,18 +79,27 @@ static void body_json(json_t *ev, const char *event, const struct cv_sip_msg *m)
 	}
 }
 
-static void on_notify(struct cv_sub *s, const char *state, const char *reason,
-		      const struct cv_sip_msg *m, void *uarg)
+static void on_notify(struct cv_csub *s, const char *state, const char *reason,
+		      const char *ctype, const char *body, size_t len, void *arg)
 {
-	struct sub_ctx *x = uarg;
+	struct sub_ctx *x = arg;
 	if (!strcmp(state, "active"))
 		x->active_seen = true;
 	json_t *ev = json_pack("{s:s,s:s,s:s,s:s#}", "event", "notify", "state", state,
-			       "reason", reason, "body", m->body.p ? m->body.p : "",
-			       m->body.l);
-	body_json(ev, x->p.event, m);
+			       "reason", reason, "body", body, len);
+	body_json(ev, cv_csub_event(s), (struct cv_pl){body, len});
 	cli_event(ev, "notify: %s%s%s\n%.*s", state, reason[0] ? " " : "", reason,
-		  (int)m->body.l, m->body.p ? m->body.p : "");
+		  (int)len, body);
+}
+
+static void on_presence(struct cv_csub *s, const char *entity, bool has_basic, bool open,
+			const char *note, void *arg)
+{
+	const char *st = has_basic ? (open ? "open" : "closed") : "";
+	cli_event(json_pack("{s:s,s:s,s:s,s:s}", "event", "presence", "entity", entity,
+			    "status", st, "note", note),
+		  "presence of %s: %s%s%s", entity, st[0] ? st : "(no status)",
+		  note[0] ? " - " : "", note);
 }
 
 static void close_timer(struct sub_ctx *x)
@@ -99,9 +110,9 @@ static void close_timer(struct sub_ctx *x)
 	}
 }
 
-static void on_ended(struct cv_sub *s, uint16_t status, const char *reason, void *uarg)
+static void on_ended(struct cv_csub *s, uint16_t status, const char *reason, void *arg)
 {
-	struct sub_ctx *x = uarg;
+	struct sub_ctx *x = arg;
 	cli_event(json_pack("{s:s,s:i,s:s}", "event", "ended", "status", status, "reason",
 			    reason),
 		  "ended: %u %s", status, reason);
@@ -109,27 +120,24 @@ static void on_ended(struct cv_sub *s, uint16_t status, const char *reason, void
 		x->exit_code = cli_exit_for_status(status);
 	if (status == 408 && !x->active_seen)
 		x->exit_code = CVOIP_EXIT_NETWORK;
-	cv_sub_release(s);
+	cv_csub_release(s);
 	x->s = NULL;
 	close_timer(x);
 	cv_client_stop(x->cl);
 }
 
-static const struct cv_sub_handlers sub_handlers = {.notify = on_notify,
-						    .ended = on_ended};
-
 static void on_timer(uv_timer_t *t)
 {
 	struct sub_ctx *x = t->data;
 	if (x->s)
-		cv_sub_unsubscribe(x->s);
+		cv_csub_unsubscribe(x->s);
 }
 
 static void on_interrupt(struct cv_client *cl, void *arg)
 {
 	struct sub_ctx *x = arg;
 	if (x->s) {
-		cv_sub_unsubscribe(x->s);
+		cv_csub_unsubscribe(x->s);
 		return;
 	}
 	close_timer(x);
@@ -143,9 +151,7 @@ static void start(struct cv_client *cl, void *arg)
 	uv_timer_init(cv_client_loop(cl), &x->tmr);
 	x->tmr.data = x;
 	x->timer_open = true;
-	x->p.h = &sub_handlers;
-	x->p.uarg = x;
-	int err = cv_sub_create(&x->s, cv_client_agent(cl), &x->p);
+	int err = cv_client_subscribe(cl, &x->p, &x->s);
 	if (err) {
 		cli_error("cannot subscribe to %s: %s", x->p.target, cv_strerror(err));
 		x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP ? CVOIP_EXIT_USAGE
@@ -165,9 +171,11 @@ static void start(struct cv_client *cl, void *arg)
 int cvoip_cmd_subscribe(int argc, char **argv)
 {
 	enum { O_EVENT = 1000, O_EXPIRES, O_DURATION, O_FROM, O_PROXY, O_AUTH,
-	       O_LISTEN, O_JSON };
+	       O_LISTEN, O_JSON, O_TRANSPORT };
 	static const struct option opts[] = {
 		{"event", required_argument, NULL, O_EVENT},
+		{"transport", required_argument, NULL, O_TRANSPORT},
+		CLI_TLS_OPTIONS,
 		{"expires", required_argument, NULL, O_EXPIRES},
 		{"duration", required_argument, NULL, O_DURATION},
 		{"from", required_argument, NULL, O_FROM},
@@ -182,6 +190,8 @@ int cvoip_cmd_subscribe(int argc, char **argv)
 	char authbuf[512];
 	const char *listen[4];
 	size_t nlisten = 0;
+	struct cv_client_tls tls = {0};
+	enum cv_tp_kind tp = CV_TP_UDP;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -203,8 +213,16 @@ int cvoip_cmd_subscribe(int argc, char **argv)
 				listen[nlisten++] = optarg;
 			break;
 		case O_JSON: cli_out.json = true; break;
+		case O_TRANSPORT:
+			if (cli_parse_transport(optarg, &tp))
+				return CVOIP_EXIT_USAGE;
+			break;
 		case 'h': usage(stdout); return CVOIP_EXIT_OK;
-		default: usage(stderr); return CVOIP_EXIT_USAGE;
+		default:
+			if (cli_tls_option(c, optarg, &tls))
+				break;
+			usage(stderr);
+			return CVOIP_EXIT_USAGE;
 		}
 	}
 	if (optind + 1 != argc || !x.p.event || x.duration_s < 0) {
@@ -212,11 +230,16 @@ int cvoip_cmd_subscribe(int argc, char **argv)
 		return CVOIP_EXIT_USAGE;
 	}
 	x.p.target = argv[optind];
-	static const struct cv_client_handlers h = {.interrupt = on_interrupt};
+	x.p.transport = tp;
+	static const struct cv_client_handlers h = {.interrupt = on_interrupt,
+						    .sub_notify = on_notify,
+						    .presence = on_presence,
+						    .sub_ended = on_ended};
 	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
 				      .nlisten = nlisten,
 				      .h = &h,
-				      .arg = &x};
+				      .arg = &x,
+				      .tls = tls};
 	int rc = cli_client_run(&x.cl, &cp, start, &x, NULL);
 	return rc ? rc : x.exit_code;
 }

@@ -29,6 +29,8 @@ void cvoipd_conf_defaults(struct cvoipd_conf *c)
 	c->media_relay = true;
 	c->rtp_port_min = 20000;
 	c->rtp_port_max = 29999;
+	c->trunk_timeout_ms = 5000;
+	cvoipd_conf_callcenter_defaults(c);
 }
 
 void cvoipd_conf_free(struct cvoipd_conf *c)
@@ -36,6 +38,7 @@ void cvoipd_conf_free(struct cvoipd_conf *c)
 	free(c->users);
 	free(c->agents);
 	free(c->queues);
+	cvoipd_conf_free_trunks(c);
 	cv_cfg_free(c->cfg);
 	c->users = NULL;
 	c->agents = NULL;
@@ -182,6 +185,7 @@ static int load_agents(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 		struct cvoipd_agent *a = &c->agents[c->nagents];
 		int64_t maxc = 1;
 		a->wrapup_ms = 5000;
+		a->line = e->line;
 		rc = cv_cfg_expect(c->cfg, e, CV_CFG_MAP, "an agent", err);
 		if (!rc)
 			rc = cv_cfg_check_keys(c->cfg, e, "agents", keys, err);
@@ -213,7 +217,8 @@ static int load_queues(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 {
 	static const char *const keys[] = {"name", "strategy", "required_skills",
 					   "max_wait", "max_length", "ring_timeout",
-					   "music_on_hold", "overflow", NULL};
+					   "music_on_hold", "overflow", "announce",
+					   "service_level", "relax", NULL};
 	if (!n)
 		return 0;
 	int rc = cv_cfg_expect(c->cfg, n, CV_CFG_SEQ, "queues", err);
@@ -228,6 +233,7 @@ static int load_queues(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 		q->max_wait_ms = 300000;
 		q->max_len = 100;
 		q->ring_timeout_ms = 15000;
+		q->line = e->line;
 		rc = cv_cfg_expect(c->cfg, e, CV_CFG_MAP, "a queue", err);
 		if (!rc)
 			rc = cv_cfg_check_keys(c->cfg, e, "queues", keys, err);
@@ -267,11 +273,14 @@ int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 {
 	static const char *const top[] = {"server", "listen", "tls", "database",
 					  "registrar", "routing", "auth", "media",
-					  "users", "agents", "queues", NULL};
+					  "users", "agents", "queues", "trunks",
+					  "callcenter",
+					  "routes", NULL};
 	static const char *const tls_keys[] = {"cert", "key", "ca", NULL};
 	static const char *const reg_keys[] = {"min_expires", "max_expires",
 					       "default_expires", NULL};
-	static const char *const routing_keys[] = {"no_answer_timeout", NULL};
+	static const char *const routing_keys[] = {"no_answer_timeout",
+						   "trunk_timeout", NULL};
 	static const char *const auth_keys[] = {"max_failures_per_source",
 						"max_failures_per_user", "window",
 						"block", NULL};
@@ -320,6 +329,9 @@ int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 	if (!rc)
 		rc = cv_cfg_duration_ms(cfg, cv_cfg_get(routing, "no_answer_timeout"),
 					1000, 3600000, &c->no_answer_ms, err);
+	if (!rc)
+		rc = cv_cfg_duration_ms(cfg, cv_cfg_get(routing, "trunk_timeout"),
+					200, 120000, &c->trunk_timeout_ms, err);
 	const struct cv_cfg_node *auth = cv_cfg_get(root, "auth");
 	if (!rc)
 		rc = cv_cfg_check_keys(cfg, auth, "auth", auth_keys, err);
@@ -357,6 +369,12 @@ int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 		rc = load_agents(c, cv_cfg_get(root, "agents"), err);
 	if (!rc)
 		rc = load_queues(c, cv_cfg_get(root, "queues"), err);
+	if (!rc)
+		rc = cvoipd_conf_load_callcenter(c, cv_cfg_get(root, "callcenter"),
+						 cv_cfg_get(root, "queues"), err);
+	if (!rc)
+		rc = cvoipd_conf_load_trunks(c, cv_cfg_get(root, "trunks"),
+					     cv_cfg_get(root, "routes"), err);
 	if (rc)
 		cvoipd_conf_free(c);
 	return rc;

@@ -23,6 +23,7 @@ struct cvoipd_agent {
 	struct cvoipd_skill skills[16];
 	int max_calls;
 	int64_t wrapup_ms;
+	unsigned line; /* of the entry, for engine errors */
 };
 
 struct cvoipd_queue {
@@ -35,6 +36,59 @@ struct cvoipd_queue {
 	int64_t ring_timeout_ms;
 	const char *moh;
 	const char *overflow;
+	/* conf_callcenter.c: announce, service_level, relax */
+	int64_t announce_ms;
+	int64_t service_level_ms;
+	unsigned nrelax;
+	struct {
+		int64_t after_ms;
+		int64_t drop;
+		bool any;
+	} relax[4];
+	unsigned line;
+};
+
+/* callcenter: the SIP glue of the call center (conf_callcenter.c) */
+struct cvoipd_callcenter {
+	const char *sounds_dir;    /* NULL: the build's share/sounds */
+	const char *music_on_hold; /* default for queues without one */
+	const char *listen_address; /* the glue's SIP/RTP address */
+	bool announce_position;
+	bool code_prompts;
+	const char *codes[4];      /* login, logout, pause, resume */
+	int64_t miss_limit;
+	int64_t miss_cooldown_ms;
+	int64_t max_chain;
+	int64_t max_callers;
+	int64_t stats_period_ms;
+	unsigned npriorities; /* priority: {caller pattern: number} */
+	struct {
+		const char *pattern;
+		int64_t priority;
+	} priorities[64];
+};
+
+/* trunks: upstream SIP servers (conf_trunks.c, docs/server.md) */
+struct cvoipd_trunk {
+	const char *name;
+	const char *host;
+	int64_t port;
+	const char *transport; /* udp, tcp, tls */
+	const char *username;
+	const char *password;
+	const char *realm;     /* answer only this realm's challenges ("" any) */
+	bool do_register;
+	int64_t expires;       /* seconds */
+};
+
+/* routes: dialled user -> trunks (failover order) */
+struct cvoipd_route {
+	const char *name;
+	const char *prefix;
+	const char *pattern;   /* POSIX extended regex */
+	char *trunks;          /* comma-separated names (owned) */
+	int64_t priority;
+	const char *media;     /* "relay" or "direct" */
 };
 
 extern const char *const cvoipd_strategies[];
@@ -81,6 +135,12 @@ struct cvoipd_conf {
 	struct cvoipd_agent *agents;
 	unsigned nqueues;
 	struct cvoipd_queue *queues;
+	struct cvoipd_callcenter callcenter;
+	unsigned ntrunks;
+	struct cvoipd_trunk *trunks;
+	unsigned nroutes;
+	struct cvoipd_route *routes;
+	int64_t trunk_timeout_ms; /* routing.trunk_timeout */
 };
 
 /* Defaults for a configuration file that says nothing. */
@@ -89,5 +149,18 @@ void cvoipd_conf_defaults(struct cvoipd_conf *c);
 int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 		     struct cv_cfg_err *err);
 void cvoipd_conf_free(struct cvoipd_conf *c);
+/* conf_callcenter.c: the `callcenter` section and the queues' call
+ * center keys (announce, service_level, relax). */
+void cvoipd_conf_callcenter_defaults(struct cvoipd_conf *c);
+int cvoipd_conf_load_callcenter(struct cvoipd_conf *c,
+				const struct cv_cfg_node *cc,
+				const struct cv_cfg_node *queues,
+				struct cv_cfg_err *err);
+/* conf_trunks.c: the `trunks` and `routes` sections (after `media`). */
+int cvoipd_conf_load_trunks(struct cvoipd_conf *c,
+			    const struct cv_cfg_node *trunks,
+			    const struct cv_cfg_node *routes,
+			    struct cv_cfg_err *err);
+void cvoipd_conf_free_trunks(struct cvoipd_conf *c);
 
 #endif

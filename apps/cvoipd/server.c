@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include "cvoip/bus.h"
+#include "cvoip/callcenter.h"
 #include "cvoip/metrics.h"
 #include "cvoip/runtime.h"
 #include "cvoip/server.h"
 #include "cvoip/store.h"
 #include "cvoip/transport.h"
 
+#include "cc.h"
 #include "evlog.h"
 #include "server.h"
 
@@ -31,6 +33,7 @@ struct server {
 	struct cv_metrics *metrics;
 	struct cv_bus *bus;
 	struct evlog *evlog;
+	struct cvoipd_cc *cc; /* the call center, NULL without queues */
 };
 
 static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
@@ -365,12 +368,73 @@ static int provision_users(struct server *s, struct cv_store_res **resp)
 	return cv_store_user_list(s->store, &q, CV_STORE_SYNC(resp));
 }
 
+/* Trunks and routes of the configuration go into the store, which then
+ * holds exactly those (the configuration is their authority: rows it no
+ * longer names are deleted); the server gets them read back from it. */
+static int provision_trunks(struct server *s, struct cv_store_res **trunks,
+			    struct cv_store_res **routes)
+{
+	const struct cvoipd_conf *c = &s->conf;
+	int err = 0;
+	for (unsigned i = 0; !err && i < c->ntrunks; i++) {
+		const struct cvoipd_trunk *t = &c->trunks[i];
+		struct cv_store_trunk st = {.name = t->name,
+					    .host = t->host,
+					    .port = (uint16_t)t->port,
+					    .transport = t->transport,
+					    .username = t->username,
+					    .password = t->password,
+					    .realm = t->realm,
+					    .do_register = t->do_register,
+					    .expires_s = (uint32_t)t->expires};
+		err = cv_store_trunk_upsert(s->store, &st, CV_STORE_SYNC(NULL));
+	}
+	for (unsigned i = 0; !err && i < c->nroutes; i++) {
+		const struct cvoipd_route *r = &c->routes[i];
+		struct cv_store_route sr = {.name = r->name,
+					    .prefix = r->prefix,
+					    .pattern = r->pattern,
+					    .trunk = r->trunks,
+					    .priority = (int32_t)r->priority,
+					    .media = r->media};
+		err = cv_store_route_upsert(s->store, &sr, CV_STORE_SYNC(NULL));
+	}
+	struct cv_store_res *res = NULL;
+	if (!err)
+		err = cv_store_route_list(s->store, CV_STORE_SYNC(&res));
+	for (size_t i = 0; !err && i < res->n; i++) {
+		bool keep = false;
+		for (unsigned j = 0; j < c->nroutes; j++)
+			keep = keep || !strcmp(c->routes[j].name, res->routes[i].name);
+		if (!keep)
+			err = cv_store_route_del(s->store, res->routes[i].name,
+						 CV_STORE_SYNC(NULL));
+	}
+	res = cv_mem_unref(res);
+	if (!err)
+		err = cv_store_trunk_list(s->store, CV_STORE_SYNC(&res));
+	for (size_t i = 0; !err && i < res->n; i++) {
+		bool keep = false;
+		for (unsigned j = 0; j < c->ntrunks; j++)
+			keep = keep || !strcmp(c->trunks[j].name, res->trunks[i].name);
+		if (!keep)
+			err = cv_store_trunk_del(s->store, res->trunks[i].name,
+						 CV_STORE_SYNC(NULL));
+	}
+	cv_mem_unref(res);
+	if (!err)
+		err = cv_store_trunk_list(s->store, CV_STORE_SYNC(trunks));
+	if (!err)
+		err = cv_store_route_list(s->store, CV_STORE_SYNC(routes));
+	return err;
+}
+
 int cvoipd_serve(const struct cvoipd_opts *o)
 {
 	static const char *const default_listen[] = {"udp:127.0.0.1:5060",
 						     "tcp:127.0.0.1:5060"};
 	struct server s = {0};
-	struct cv_store_res *users = NULL;
+	struct cv_store_res *users = NULL, *trunks = NULL, *routes = NULL;
 	int rc = 1;
 	if (load_conf(&s.conf, o->config))
 		return 1;
@@ -398,6 +462,12 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		fprintf(stderr, "cvoipd: cannot provision users: %s\n", cv_strerror(err));
 		goto out;
 	}
+	err = provision_trunks(&s, &trunks, &routes);
+	if (err) {
+		fprintf(stderr, "cvoipd: cannot provision trunks and routes: %s\n",
+			cv_strerror(err));
+		goto out;
+	}
 
 	struct cv_rt_params rp = {.workers = (unsigned)s.conf.workers,
 				  .on_start = worker_start,
@@ -423,7 +493,8 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 			cv_strerror(err));
 		goto out;
 	}
-	struct cv_srv_user *su = calloc(users->n ? users->n : 1, sizeof(*su));
+	/* one more: the call center's internal user */
+	struct cv_srv_user *su = calloc(users->n + 1, sizeof(*su));
 	if (!su)
 		goto out;
 	for (size_t i = 0; i < users->n; i++) {
@@ -464,6 +535,14 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		fprintf(stderr, "cvoipd: event bus: %s\n", cv_strerror(err));
 		goto out;
 	}
+	/* the call center: queue calls go to its glue (route hook) */
+	err = cvoipd_cc_create(&s.cc, &s.conf, s.tp, s.bus, s.store);
+	if (err) {
+		free(su);
+		goto out;
+	}
+	if (s.cc)
+		cvoipd_cc_user(s.cc, &su[users->n]);
 	struct cv_srv_params sp = {
 		.bus = s.bus,
 		.media_relay = s.conf.media_relay,
@@ -484,9 +563,16 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		.auth_window_ms = (uint32_t)s.conf.auth_window_ms,
 		.auth_block_ms = (uint32_t)s.conf.auth_block_ms,
 		.users = su,
-		.nusers = users->n,
+		.nusers = users->n + (s.cc ? 1 : 0),
+		.route = s.cc ? cv_cc_glue_route : NULL,
+		.route_arg = s.cc ? cvoipd_cc_route_arg(s.cc) : NULL,
 		.digest_algs = s.conf.digest,
 		.ndigest_algs = s.conf.ndigest,
+		.trunks = trunks->trunks,
+		.ntrunks = trunks->n,
+		.routes = routes->routes,
+		.nroutes = routes->n,
+		.trunk_timeout_ms = (uint32_t)s.conf.trunk_timeout_ms,
 	};
 	err = cv_srv_create(&s.srv, &sp);
 	free(su);
@@ -500,6 +586,8 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 	if (err)
 		CV_WARN(MOD, "could not reload bindings: %s", cv_strerror(err));
 	CV_INFO(MOD, "%zu users in realm %s", nusers, s.conf.realm);
+	if (s.cc && cvoipd_cc_start(s.cc, &s.conf, s.srv))
+		goto out;
 	err = cv_rt_start(s.rt);
 	if (err) {
 		fprintf(stderr, "cvoipd: start failed: %s\n", cv_strerror(err));
@@ -539,9 +627,17 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 	CV_INFO(MOD, "media relay stats: streams_open=%llu packets_forwarded=%llu",
 		(unsigned long long)ss.relay_streams,
 		(unsigned long long)ss.relay_forwarded);
+	if (s.conf.ntrunks)
+		CV_INFO(MOD, "trunk stats: registered=%llu calls=%llu failovers=%llu",
+			(unsigned long long)ss.trunks_registered,
+			(unsigned long long)ss.trunk_calls,
+			(unsigned long long)ss.trunk_failovers);
 out:
 	cv_mem_unref(users);
+	cv_mem_unref(trunks);
+	cv_mem_unref(routes);
 	cv_rt_destroy(s.rt);
+	cvoipd_cc_destroy(s.cc); /* after the server: no route hook call left */
 	evlog_stop(s.evlog); /* no worker publishes any more */
 	cv_srv_destroy(s.srv);
 	cv_tp_destroy(s.tp);

@@ -2,7 +2,8 @@
  * through a relay on loopback; the figure is the relay process' CPU
  * (utime+stime from /proc/<pid>/stat) per forwarded packet.
  *
- *   bench_rtp_relay cvoip    N SECONDS   cvoip's relay (cv_rtp_relay)
+ *   bench_rtp_relay cvoip    N SECONDS   cvoip's relay (cv_rtp_relay), epoll mode
+ *   bench_rtp_relay cvoip-uring N SECONDS the same relay in io_uring mode
  *   bench_rtp_relay rtpengine N SECONDS  rtpengine --table=-1 (userspace),
  *                                        calls set up over NG (bencode/UDP)
  *   bench_rtp_relay floor    N SECONDS   a bare recvmmsg->sendmmsg loop on
@@ -100,14 +101,16 @@ static void stop_cb(uv_timer_t *t)
 }
 
 /* Child: cvoip relay with n streams; leg A ports to pipe fd, leg B to sink. */
-static void run_cvoip(unsigned n, const struct sockaddr_in *sink, int wfd)
+static void run_cvoip(unsigned n, const struct sockaddr_in *sink, int wfd,
+		      enum cv_rtp_relay_io io)
 {
 	raise_nofile();
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct cv_rtp_relay *r;
 	struct cv_rtp_relay_params p = {.loop = &loop, .local_addr = "127.0.0.1",
-					.port_min = 20000, .port_max = 60000};
+					.port_min = 20000, .port_max = 60000,
+					.io = io};
 	if (cv_rtp_relay_create(&r, &p))
 		exit(2);
 	struct cv_rtp_relay_stream_params sp = {.rtcp_mux = {true, true}};
@@ -133,9 +136,11 @@ static void run_cvoip(unsigned n, const struct sockaddr_in *sink, int wfd)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	struct cv_rtp_relay_stats rs;
 	cv_rtp_relay_stats(r, &rs);
-	fprintf(stderr, "cvoip relay: received=%llu forwarded=%llu rx_syscalls=%llu tx_syscalls=%llu\n",
+	fprintf(stderr, "cvoip relay (%s): received=%llu forwarded=%llu rx_syscalls=%llu "
+		"tx_syscalls=%llu rearms=%llu\n", rs.uring ? "io_uring" : "epoll",
 		(unsigned long long)rs.received, (unsigned long long)rs.forwarded,
-		(unsigned long long)rs.syscalls_rx, (unsigned long long)rs.syscalls_tx);
+		(unsigned long long)rs.syscalls_rx, (unsigned long long)rs.syscalls_tx,
+		(unsigned long long)rs.rearms);
 	exit(0);
 }
 
@@ -272,7 +277,7 @@ static pid_t start_rtpengine(unsigned n, const struct sockaddr_in *gen,
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s cvoip|rtpengine|floor STREAMS SECONDS\n", argv[0]);
+		fprintf(stderr, "usage: %s cvoip|cvoip-uring|rtpengine|floor STREAMS SECONDS\n", argv[0]);
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -297,7 +302,9 @@ int main(int argc, char **argv)
 			close(pfd[0]);
 			if (!strcmp(mode, "floor"))
 				run_floor(n, &sink_a, pfd[1]);
-			run_cvoip(n, &sink_a, pfd[1]);
+			run_cvoip(n, &sink_a, pfd[1],
+				  !strcmp(mode, "cvoip-uring") ? CV_RTP_RELAY_IO_URING
+							       : CV_RTP_RELAY_IO_EPOLL);
 		}
 		close(pfd[1]);
 	}

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Interleaved relay trials (BENCHMARKING.md): cvoip, rtpengine, floor, x3,
-# for 1000 and 5000 streams at 50 packets/s each, 15 s measured per trial.
+# Interleaved relay trials (BENCHMARKING.md): cvoip (epoll mode), cvoip in
+# io_uring mode, rtpengine, floor, x3, for 1000
+# and 5000 streams at 50 packets/s each, 15 s measured per trial.
 # usage: bench/rtp/run.sh BUILD_DIR [SECONDS] [STREAMS...]
 set -e
 B=${1:-build-bench}
@@ -11,8 +12,10 @@ BIN=$B/bin/bench_rtp_relay
 for n in $STREAMS; do
 	for t in 1 2 3; do
 		$BIN cvoip "$n" "$S"
+		$BIN cvoip-uring "$n" "$S"
 		if command -v rtpengine >/dev/null 2>&1; then
-			$BIN rtpengine "$n" "$S" || echo "rtpengine streams=$n failed"
+			# rtpengine logs every queue overrun on stderr
+			$BIN rtpengine "$n" "$S" 2>/dev/null || echo "rtpengine streams=$n failed"
 		fi
 		$BIN floor "$n" "$S"
 	done

@@ -73,11 +73,12 @@ static int run_cv_print(size_t i)
 static int run_cv_answer(size_t i)
 {
 	struct cv_sdp *s, *a = NULL;
-	struct cv_sdp_neg neg;
+	struct cv_sdp_neg neg = {0};
 	struct cv_sdp_warning w;
 	if (cv_sdp_parse(&s, corpus[i], lens[i], NULL))
 		return -1;
 	int err = cv_sdp_answer_create(&a, &neg, &w, s, &local);
+	cv_sdp_neg_reset(&neg);
 	cv_mem_unref(a);
 	cv_mem_unref(s);
 	/* Chrome's DTLS offer is refused with 488: that is part of the work */

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "cvoip/session.h"
 
@@ -73,9 +76,20 @@ static const struct cv_tp_handler tp_h = {.recv = on_recv};
 
 static void on_usr1(uv_signal_t *s, int signum)
 {
-	printf("dialogs=%zu calls=%zu live_bytes=%lld live_objects=%lld\n",
+#ifdef __GLIBC__
+	/* give freed memory back so that RSS shows what is held now */
+	malloc_trim(0);
+#endif
+	long long heap = 0;
+#ifdef __GLIBC__
+	/* every malloc'd byte in use (strings too), whatever the
+	 * fragmentation left in RSS: all arenas, mmapped blocks included */
+	struct mallinfo2 mi = mallinfo2();
+	heap = (long long)(mi.uordblks + mi.hblkhd);
+#endif
+	printf("dialogs=%zu calls=%zu live_bytes=%lld live_objects=%lld heap_bytes=%lld\n",
 	       cv_ua_dialog_count(cv_agent_ua(app.ag)), cv_agent_calls(app.ag),
-	       (long long)cv_mem_live_bytes(), (long long)cv_mem_live());
+	       (long long)cv_mem_live_bytes(), (long long)cv_mem_live(), heap);
 	fflush(stdout);
 }
 

@@ -4,7 +4,8 @@
 # own UAS, both driven by the same SIPp UAC at a fixed rate, interleaved;
 # (b) memory per confirmed dialog: N calls held open, bytes cvoip holds
 # (cv_mem_live_bytes) and RSS growth, divided by N.
-#   bench/session/run.sh BUILD_DIR [RATE] [SECONDS] [TRIALS] [DIALOGS...]
+#   bench/session/run.sh BUILD_DIR [RATE] [SECONDS] [TRIALS] [DIALOGS...|none]
+# (SETTLE=40: seconds between the two memory readings; MEMRATE: setup rate)
 set -u
 BD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 RATE=${2:-1000}
@@ -12,9 +13,15 @@ DUR=${3:-10}
 TRIALS=${4:-3}
 shift $(($# < 4 ? $# : 4))
 DIALOGS=${*:-10000 100000}
+[ "$DIALOGS" = none ] && DIALOGS= # CPU only
 T=$(mktemp -d /tmp/cvbench-uas.XXXXXX)
 HZ=$(getconf CLK_TCK)
-PORT=27160
+# free ports (fixed ones collide with other benchmarks' relays)
+free_port() {
+	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+PORT=$(free_port)
+CPORT=$(free_port)
 UPID=""
 trap '[ -n "$UPID" ] && kill $UPID 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 
@@ -37,7 +44,7 @@ trial() { # cvoip|sipp -> us per call, or invalid
 	start $1
 	local n=$((RATE * DUR)) c0 c1 ok bad
 	c0=$(ticks $UPID)
-	(cd $T && timeout $((DUR * 3 + 30)) sipp -sn uac -t u1 -i 127.0.0.1 -p 27170 \
+	(cd $T && timeout $((DUR * 3 + 30)) sipp -sn uac -t u1 -i 127.0.0.1 -p $CPORT \
 		127.0.0.1:$PORT -r $RATE -rp 1000 -m $n -d 0 -nostdin \
 		-timeout $((DUR * 3 + 20))s -trace_stat -stf $T/stat.csv > /dev/null 2>&1)
 	c1=$(ticks $UPID)
@@ -68,31 +75,44 @@ for i in $(seq $TRIALS); do
 		R[$s]="${R[$s]:-} $(trial $s)"
 	done
 done
-summary "cvoip UAS (session layer)" ${R[cvoip]}
-summary "SIPp UAS (sipp -sn uas)" ${R[sipp]}
+[ "$TRIALS" -gt 0 ] && summary "cvoip UAS (session layer)" ${R[cvoip]}
+[ "$TRIALS" -gt 0 ] && summary "SIPp UAS (sipp -sn uas)" ${R[sipp]}
 
-for n in $DIALOGS; do
-	start cvoip
-	base_b=$(kill -USR1 $UPID; sleep 0.3; tail -1 $T/uas.out | sed 's/.*live_bytes=\([0-9]*\).*/\1/')
-	base_rss=$(rss_kb $UPID)
-	rate=$((n / 10 > 1000 ? n / 10 : 1000))
-	hold=$(( (n / rate + 15) * 1000 ))
-	(cd $T && timeout $((n / rate + 60)) sipp -sn uac -t u1 -i 127.0.0.1 -p 27170 \
-		127.0.0.1:$PORT -r $rate -rp 1000 -m $n -d $hold -l $((n + 100)) -nostdin \
-		> /dev/null 2>&1) &
-	SP=$!
-	sleep $((n / rate + 5))
+# Memory: N calls set up and held; measured once all are answered (the
+# INVITE server transactions still in RFC 6026 Accepted state, Timer L =
+# 64*T1 = 32 s) and again after SETTLE seconds, when only the confirmed
+# dialogs and their calls are left.
+SETTLE=${SETTLE:-40}
+measure() { # label n base_bytes base_rss
 	kill -USR1 $UPID
 	sleep 0.5
-	line=$(tail -1 $T/uas.out)
-	rss=$(rss_kb $UPID)
+	tail -1 $T/uas.out | awk -v l="$1" -v n=$2 -v b=$3 -v r0=$4 -v r1=$(rss_kb $UPID) '{
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		d = v["dialogs"]
+		if (d < n * 0.99) { printf "%d dialogs %s: only %d held (invalid)\n", n, l, d; exit }
+		printf "%d confirmed dialogs, %s: %.0f B each counted by cvoip (%d objects), %.0f B each of heap in use (malloc), %.0f B each by RSS\n",
+			d, l, (v["live_bytes"] - b) / d, (v["live_objects"] - o) / d, (v["heap_bytes"] - h) / d, (r1 - r0) * 1024 / d }' o=$5 h=$6
+}
+for n in $DIALOGS; do
+	start cvoip
+	kill -USR1 $UPID
+	sleep 0.3
+	base_b=$(tail -1 $T/uas.out | sed 's/.*live_bytes=\([0-9]*\).*/\1/')
+	base_o=$(tail -1 $T/uas.out | sed 's/.*live_objects=\([0-9]*\).*/\1/')
+	base_h=$(tail -1 $T/uas.out | sed 's/.*heap_bytes=\([0-9]*\).*/\1/')
+	base_rss=$(rss_kb $UPID)
+	# SIPp sets up about 2500 calls/s here without losing any
+	rate=${MEMRATE:-$((n / 10 > 2500 ? 2500 : (n / 10 > 1000 ? n / 10 : 1000)))}
+	hold=$(( (n / rate + SETTLE + 30) * 1000 ))
+	(cd $T && exec timeout $((n / rate + SETTLE + 60)) sipp -sn uac -t u1 -i 127.0.0.1 -p $CPORT \
+		127.0.0.1:$PORT -r $rate -rp 1000 -m $n -d $hold -l $((n + 100)) -nostdin \
+		-max_socket 65000 > /dev/null 2>&1) &
+	SP=$!
+	sleep $((n / rate + 5))
+	measure "transactions in Timer L" $n $base_b $base_rss $base_o $base_h
+	sleep $SETTLE
+	measure "held ${SETTLE}s later" $n $base_b $base_rss $base_o $base_h
 	kill $SP 2>/dev/null
 	wait $SP 2>/dev/null
 	stop
-	echo "$line" | awk -v n=$n -v b=$base_b -v r0=$base_rss -v r1=$rss '{
-		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		d = v["dialogs"]
-		if (d < n * 0.99) { printf "%d dialogs: only %d held (invalid)\n", n, d; exit }
-		printf "%d confirmed dialogs: %.0f B each counted by cvoip, %.0f B each by RSS\n",
-			d, (v["live_bytes"] - b) / d, (r1 - r0) * 1024 / d }'
 done

@@ -54,13 +54,16 @@ trial() { # name rate -> prints us/msg or "invalid"
 	local c0=$(cpu_ticks $SPID)
 	(cd $T && timeout $((DUR * 3 + 20)) sipp -sf "$SRC/tests/transport/options_uac.xml" \
 		-t u1 -i 127.0.0.1 -p 25070 127.0.0.1:$PORT -r $rate -rp 1000 -m $n \
+		-buff_size 4194304 \
 		-nostdin -timeout $((DUR * 3))s -trace_stat -stf $T/stat.csv > /dev/null 2>&1)
 	local c1=$(cpu_ticks $SPID)
 	kill $SPID; wait $SPID 2>/dev/null; SPID=""
 	local ok=$(tail -1 $T/stat.csv | awk -F';' '{print $16}') # SuccessfulCall(C)
 	local bad=$(tail -1 $T/stat.csv | awk -F';' '{print $18}') # FailedCall(C)
 	rm -f $T/stat.csv
-	if [ -z "$ok" ] || [ "$ok" -eq 0 ] || [ $((bad * 1000)) -gt "$ok" ]; then
+	# invalid: more than 0.1 % of the n calls failed or never finished
+	if [ -z "$ok" ] || [ "$ok" -eq 0 ] || [ $((bad * 1000)) -gt "$ok" ] ||
+		[ $((ok * 1000)) -lt $((n * 999)) ]; then
 		echo invalid; return
 	fi
 	# one request + one response per call

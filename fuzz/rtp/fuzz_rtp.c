@@ -51,6 +51,34 @@ static struct cv_rtp_session *session(void)
 	return s;
 }
 
+/* One long-lived relay stream: leg A terminates SRTP (fixed keys, so
+ * nearly every input fails authentication there), leg B is plain with
+ * SSRC/sequence/timestamp rewriting and rtcp-mux; both legs have a
+ * signalled remote (a discard port), so packets are forwarded too. */
+static struct cv_rtp_relay_stream *relay_stream(void)
+{
+	static uv_loop_t loop;
+	static struct cv_rtp_relay *r;
+	static struct cv_rtp_relay_stream *st;
+	if (!st) {
+		uv_loop_init(&loop);
+		struct cv_rtp_relay_params p = {.loop = &loop, .local_addr = "127.0.0.1"};
+		struct cv_rtp_relay_stream_params sp = {.rtcp_mux = {false, true},
+							.rewrite = {true, true}};
+		if (cv_rtp_relay_create(&r, &p) || cv_rtp_relay_stream_create(r, &st, &sp))
+			abort();
+		struct cv_srtp_key k = {.suite = CV_SRTP_AES_CM_128_HMAC_SHA1_80, .len = 30};
+		memset(k.key, 0x5a, sizeof(k.key));
+		if (cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_A, &k, &k))
+			abort();
+		struct sockaddr_in d = {.sin_family = AF_INET, .sin_port = htons(9)};
+		d.sin_addr.s_addr = htonl(0x7f000001);
+		cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_A, (struct sockaddr *)&d, NULL);
+		cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B, (struct sockaddr *)&d, NULL);
+	}
+	return st;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cv_rtp_pkt p;
@@ -88,6 +116,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     (const struct sockaddr *)&from, false);
 		struct cv_rtp_stats st;
 		cv_rtp_session_stats(session(), &st);
+		/* the relay: leg and socket chosen by the input's length */
+		cv_rtp_relay_stream_input(relay_stream(),
+					  size & 2 ? CV_RTP_RELAY_B : CV_RTP_RELAY_A,
+					  size & 4, data, size,
+					  (const struct sockaddr *)&from);
+		struct cv_rtp_relay_leg_stats ls;
+		cv_rtp_relay_stream_stats(relay_stream(), CV_RTP_RELAY_A, &ls);
 	}
 	/* The input as a stream of 10-byte records: (seq, ts, arrival) into the
 	 * statistics and the jitter buffer, with gets in between. */
@@ -115,6 +150,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cv_rtp_jb_get(jb, now, &f);
 			if (f.kind == CV_RTP_JB_WAIT)
 				break;
+			struct cv_rtp_jb_frame nx;
+			if (f.kind == CV_RTP_JB_LOST &&
+			    cv_rtp_jb_peek(jb, f.ts + f.samples, &nx) == 0 &&
+			    (nx.len > CV_RTP_MAX_PACKET || !nx.payload))
+				abort();
 		}
 	}
 	(void)cv_rtp_source_lost(&src);

@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct cv_sdp *offer;
 	struct cv_sdp *sdp = NULL, *ans = NULL;
-	struct cv_sdp_neg neg;
+	struct cv_sdp_neg neg = {0};
 	struct cv_sdp_warning w;
 
 	if (!offer && cv_sdp_offer_create(&offer, &local))
@@ -84,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	cv_sdp_answer_process(&neg, offer, sdp);
+	cv_sdp_neg_reset(&neg);
 
 	static uint16_t ports[64];
 	static const char *const drop[] = {"ssrc", "crypto"};

@@ -47,6 +47,8 @@ struct cv_cc;
 struct cv_wheel;
 struct cv_store;
 struct cv_bus;
+struct cv_srv_route;
+struct cv_srv;
 
 /* Bounds (input beyond them is refused with CV_ETOOBIG or -EINVAL). */
 #define CV_CC_NAME_MAX	    128	   /* agent, queue, skill names */
@@ -418,6 +420,76 @@ CV_API int cv_cc_stats_json(struct cv_cc *cc, json_t **out);
  * states against offers and calls, index membership); 0 or CV_EPROTO
  * with a log line saying what is wrong. For tests and debugging: O(all). */
 CV_API int cv_cc_check(struct cv_cc *cc);
+
+/* ---- SIP/media glue (glue.c, docs/callcenter.md "SIP glue") ---------------
+ * Carries the engine's actions out with real calls. The glue is a SIP user
+ * agent of its own, on its own worker thread and loopback listener, behind
+ * the server: the server hands it INVITEs to queue names and feature codes
+ * (cv_cc_glue_route as the server's route hook), it answers callers and
+ * plays music on hold and prompts from WAV files, and it calls agents,
+ * overflow users and URIs back through the server (as an internal user),
+ * bridging the two legs' media streams. Agents log in and out by
+ * REGISTER: the glue follows the server's registration events on the bus. */
+struct cv_cc_glue;
+
+/* Caller priority by caller: the authenticated user the server names in
+ * P-Asserted-Identity, exactly or (pattern ending in '*') by prefix. The
+ * first match wins; no match: 0. */
+struct cv_cc_glue_priority {
+	const char *pattern;
+	int32_t priority;
+};
+
+struct cv_cc_glue_params {
+	struct cv_bus *bus;	/* registrations in, engine events out */
+	struct cv_store *store; /* optional: agent states, records, stats */
+	const struct cv_cc_config *config; /* agents and queues */
+	/* Engine settings (cv_cc_params): codes, miss_limit, miss_cooldown_ms,
+	 * max_chain, max_callers, stats_period_ms; wheel, handlers, arg,
+	 * store and bus are the glue's own. */
+	struct cv_cc_params engine;
+	const char *listen_addr; /* SIP and RTP address ["127.0.0.1"] */
+	/* The server, numeric host: "sip:127.0.0.1:5060" (";transport=tcp"
+	 * allowed). Agent and user legs go there. Required. */
+	const char *server_uri;
+	const char *auth_user;	   /* the internal user the server knows */
+	const char *auth_password; /* (both required) */
+	const char *sounds_dir;	   /* prompts; NULL: the build's share/sounds */
+	const char *music_on_hold; /* default file; NULL: sounds_dir/moh.wav */
+	uint16_t rtp_port_min, rtp_port_max; /* 0/0: rtp's default range */
+	/* Queue announcements (cv_cc_queue_params.announce_ms) say the
+	 * caller's position (true) or only "please hold" (false). */
+	bool announce_position;
+	/* Feature-code calls: answered, the confirmation prompt played, then
+	 * BYE (true); false: answered 200 and BYE at once. */
+	bool code_prompts;
+	const struct cv_cc_glue_priority *priorities; /* copied */
+	size_t npriorities;
+};
+
+/* Copies the parameters. The configuration is validated when the glue
+ * starts (cv_cc_glue_start fills err). */
+CV_API int cv_cc_glue_create(struct cv_cc_glue **gp,
+			     const struct cv_cc_glue_params *p);
+/* Opens the listener, starts the worker, builds and configures the engine
+ * and subscribes to registrations. On a refused configuration returns
+ * CV_ECONFIG (or the engine's error) with err filled. */
+CV_API int cv_cc_glue_start(struct cv_cc_glue *g, struct cv_cc_cfg_err *err);
+/* Ends every call (BYE/CANCEL/480), logs the figures, stops the worker. */
+CV_API void cv_cc_glue_stop(struct cv_cc_glue *g);
+CV_API void cv_cc_glue_destroy(struct cv_cc_glue *g);
+/* The server's route hook (cv_srv_route_fn, arg = the glue): takes calls
+ * to a queue name, and feature codes dialled by an agent. Thread-safe. */
+CV_API int cv_cc_glue_route(void *arg, const char *user, const char *caller,
+			    struct cv_srv_route *out);
+/* Before start: the server whose registrar tells which agents are
+ * registered (bindings reloaded from the database log their agents in at
+ * start; each second, devices the registrar no longer has log out).
+ * Without it the glue relies on registration events and the expiry they
+ * carry. */
+CV_API void cv_cc_glue_set_server(struct cv_cc_glue *g, struct cv_srv *srv);
+/* The glue's SIP URI ("sip:127.0.0.1:PORT"), valid after start. */
+CV_API const char *cv_cc_glue_uri(const struct cv_cc_glue *g);
 
 #ifdef __cplusplus
 }

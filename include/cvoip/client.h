@@ -21,6 +21,7 @@ extern "C" {
 
 struct cv_client;
 struct cv_ccall;
+struct cv_csub;
 
 /* What a call sends and where what it receives goes. */
 struct cv_client_media {
@@ -29,6 +30,11 @@ struct cv_client_media {
 	const char *record;      /* WAV file for what is heard, or NULL */
 	const char *const *codecs; /* preference ("PCMU", "opus"...); NULL: PCMU, PCMA, G722, opus */
 	size_t ncodecs;
+	/* SRTP with SDES keys (RFC 4568): offer RTP/SAVP with a=crypto
+	 * AES_CM_128_HMAC_SHA1_80 and _32, and accept only SRTP (an offer of
+	 * plain RTP gets 488; a plain answer ends the call). Without it plain
+	 * RTP is offered, and an SRTP offer is still accepted. */
+	bool srtp;
 };
 
 struct cv_ccall_quality {
@@ -39,6 +45,7 @@ struct cv_ccall_quality {
 	double rtt_ms;        /* -1: unknown */
 	double mos;           /* ITU-T G.107 E-model, from the rtp layer */
 	char codec[32];
+	char srtp[48];        /* negotiated SRTP suite; "" for plain RTP */
 };
 
 struct cv_client_handlers {
@@ -83,6 +90,34 @@ struct cv_client_handlers {
 	void (*message)(struct cv_client *cl, const char *from,
 			const char *content_type, const char *body, size_t len,
 			void *arg);
+	/* A NOTIFY for a subscription we made (cv_client_subscribe): its
+	 * Subscription-State ("active", "pending", "terminated"), the
+	 * reason parameter or "", and the body. */
+	void (*sub_notify)(struct cv_csub *s, const char *state, const char *reason,
+			   const char *content_type, const char *body, size_t len,
+			   void *arg);
+	/* For "presence" subscriptions, the PIDF body decoded (RFC 3863):
+	 * basic status open/closed (has_basic false: none given) and the
+	 * first note; after sub_notify. */
+	void (*presence)(struct cv_csub *s, const char *entity, bool has_basic,
+			 bool open, const char *note, void *arg);
+	/* The subscription is over: refused (status >= 300), terminated by
+	 * the notifier (status 0), expired or unsubscribed. The last callback
+	 * for s; release it with cv_csub_release(). */
+	void (*sub_ended)(struct cv_csub *s, uint16_t status, const char *reason,
+			  void *arg);
+};
+
+/* TLS for outgoing TLS and WSS connections, and for TLS/WSS listeners. */
+struct cv_client_tls {
+	const char *ca_file;     /* CA bundle that signs servers; NULL: the system's */
+	const char *cert_file;   /* our certificate chain (PEM): needed by TLS/WSS
+				    listeners, sent to servers asking mutual TLS */
+	const char *key_file;    /* its private key */
+	/* The name the server's certificate must carry (and SNI, and the WSS
+	 * Host); NULL: the server's IP address must be in the certificate. */
+	const char *server_name;
+	bool no_verify;          /* accept any server certificate (testing only) */
 };
 
 struct cv_client_params {
@@ -101,6 +136,12 @@ struct cv_client_params {
 	/* RFC 4028 session timers (see cv_agent_params): 0 defaults. */
 	uint32_t session_expires;
 	uint32_t min_se;
+	struct cv_client_tls tls;
+	/* Keep-alive of the TCP/TLS/WS/WSS connections the client opens
+	 * (CRLFCRLF, RFC 5626 §4.4.1, or a WebSocket ping) after this many
+	 * seconds without traffic, so a registration's flow stays open; 0:
+	 * 90 s. */
+	uint32_t keepalive_s;
 };
 
 /* Checks media options before a call (any thread): the file to play
@@ -125,6 +166,30 @@ CV_API uv_loop_t *cv_client_loop(struct cv_client *cl);
 CV_API int cv_client_listener(struct cv_client *cl, unsigned i,
 			      enum cv_tp_kind *kind, struct cv_tp_addr *addr);
 
+/* ---- subscriptions we make (RFC 6665; presence RFC 3856) ------------- */
+struct cv_client_sub_params {
+	const char *target;       /* whose state: "sip:bob@127.0.0.1" */
+	const char *event;        /* NULL: "presence"; "dialog", "message-summary"... */
+	const char *from;         /* our AOR; NULL: as for calls */
+	const char *proxy;        /* send through this server (numeric host) */
+	struct cv_auth_cred auth;
+	uint32_t expires;         /* requested; 0: 600 (refreshed at half) */
+	enum cv_tp_kind transport; /* as in cv_client_call_params */
+};
+
+/* SUBSCRIBE, refreshed until cv_csub_unsubscribe() or the notifier ends
+ * it; NOTIFYs reach sub_notify (and presence). The client keeps *sp
+ * until cv_csub_release(); a client stopping unsubscribes. */
+CV_API int cv_client_subscribe(struct cv_client *cl,
+			       const struct cv_client_sub_params *p,
+			       struct cv_csub **sp);
+/* SUBSCRIBE with Expires: 0; sub_ended follows the final NOTIFY. */
+CV_API int cv_csub_unsubscribe(struct cv_csub *s);
+CV_API const char *cv_csub_event(const struct cv_csub *s);
+CV_API const char *cv_csub_target(const struct cv_csub *s);
+/* No callback after this (an active subscription unsubscribes). */
+CV_API void cv_csub_release(struct cv_csub *s);
+
 /* Register (and keep refreshing) one account. */
 CV_API int cv_client_register(struct cv_client *cl,
 			      const struct cv_regc_params *p);
@@ -136,7 +201,11 @@ struct cv_client_call_params {
 	const char *from;         /* our AOR; NULL: "sip:cvoip@<local>" */
 	const char *proxy;        /* outbound proxy URI (numeric host) */
 	struct cv_auth_cred auth;
-	enum cv_tp_kind transport; /* added as ;transport= to the proxy/target */
+	/* added as ;transport= to the proxy (or the target when there is no
+	 * proxy) unless it has one: udp, tcp, tls, ws or wss. TCP, TLS, WS and
+	 * WSS connections are opened as needed and reused (RFC 7118 for
+	 * WebSockets: the client connects, the server keeps the flow). */
+	enum cv_tp_kind transport;
 	struct cv_client_media media;
 };
 

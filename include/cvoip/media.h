@@ -61,6 +61,7 @@ struct cv_codec {
 	uint8_t frame_ms;     /* smallest frame: packets are multiples */
 	uint16_t max_ptime;   /* largest ptime we send */
 	bool vbr_payload;     /* size does not follow from duration (Opus) */
+	bool inband_fec;      /* conceal() can recover from the next payload */
 	/* Ie and Bpl for the G.107 E-model (G.113 Appendix I values). */
 	uint8_t ie;
 	uint8_t bpl;
@@ -186,6 +187,46 @@ struct cv_media_offer_params {
 CV_API int cv_media_offer_fmts(const struct cv_media_offer_params *p,
 			       struct cv_media_fmt *out, size_t max,
 			       size_t *nout);
+
+/* ======================================================================
+ * Echo cancellation, noise suppression, AGC (speexdsp)
+ * ====================================================================== */
+
+/* Processing of the near-end (microphone, what is sent) against the
+ * far-end (what the loudspeaker plays, i.e. what was received): speexdsp's
+ * MDF acoustic echo canceller, then its preprocessor (noise suppression,
+ * residual echo suppression, AGC). Works on 10 ms frames at one rate;
+ * calls may pass any multiple of 10 ms (a remainder passes unprocessed).
+ * Call playback with what is played, then capture with what was recorded
+ * over the same time (a stream does both every tick). A capture of n
+ * samples uses the latest n far-end samples as reference (older ones are
+ * dropped: a lagging reference would put the echo before it); the echo
+ * path delay must fit in echo_tail_ms. */
+struct cv_aproc;
+
+struct cv_aproc_params {
+	uint32_t rate;           /* 8000, 16000, 32000 or 48000 */
+	uint32_t echo_tail_ms;   /* 0: no echo cancellation; else 20..500 */
+	bool denoise;            /* noise suppression */
+	int noise_suppress_db;   /* attenuation of noise; 0: -15 dB */
+	bool agc;                /* automatic gain control */
+	uint32_t agc_level;      /* AGC target (speexdsp units); 0: 8000 */
+};
+
+struct cv_aproc_stats {
+	uint64_t frames;          /* near-end frames processed */
+	uint64_t far_missing;     /* frames processed without far-end audio */
+	uint64_t far_dropped;     /* far-end samples never used as reference */
+	double in_energy, out_energy; /* sum of squares, near-end in / out */
+};
+
+CV_API int cv_aproc_create(struct cv_aproc **ap, const struct cv_aproc_params *p);
+/* Far-end audio as it is played (n samples at the processor's rate). */
+CV_API void cv_aproc_playback(struct cv_aproc *ap, const int16_t *pcm, size_t n);
+/* Near-end audio as captured; processed in place. */
+CV_API int cv_aproc_capture(struct cv_aproc *ap, int16_t *pcm, size_t n);
+CV_API uint32_t cv_aproc_rate(const struct cv_aproc *ap);
+CV_API void cv_aproc_stats(const struct cv_aproc *ap, struct cv_aproc_stats *out);
 
 /* ======================================================================
  * Packet-loss concealment and comfort noise
@@ -465,6 +506,9 @@ struct cv_media_stream_stats {
 	uint64_t frames_sent;
 	uint64_t frames_decoded;
 	uint64_t frames_concealed;
+	/* of those, concealed with the next packet at hand (Opus in-band FEC;
+	 * libopus uses its LBRR data, or plain PLC when it carries none) */
+	uint64_t frames_fec;
 	uint64_t decode_errors;
 	uint64_t cn_sent;
 	uint64_t cn_received;
@@ -472,6 +516,7 @@ struct cv_media_stream_stats {
 	uint64_t dtmf_received;
 	uint64_t unknown_pt;
 	uint64_t late_ticks; /* ticks run late by more than a ptime */
+	struct cv_aproc_stats aproc; /* zero without cv_media_stream_set_aproc */
 };
 
 CV_API int cv_media_stream_create(struct cv_media_stream **msp,
@@ -495,6 +540,12 @@ CV_API void cv_media_stream_set_source(struct cv_media_stream *ms,
 				       struct cv_asrc *src);
 CV_API void cv_media_stream_set_sink(struct cv_media_stream *ms,
 				     struct cv_asink *sink);
+/* Optional echo cancellation / noise suppression / AGC of what the stream
+ * sends (its source is the near end), against what it plays out (the far
+ * end, the sink's audio). p->rate 0: the codec's PCM rate (the processor
+ * is re-created when a start changes the codec). NULL turns it off. */
+CV_API int cv_media_stream_set_aproc(struct cv_media_stream *ms,
+				     const struct cv_aproc_params *p);
 /* Queue RFC 4733 digits (0-9 * # A-D, at most 32 queued), each lasting
  * duration_ms; CV_EUNSUPP without a negotiated telephone-event. */
 CV_API int cv_media_stream_send_dtmf(struct cv_media_stream *ms,

@@ -332,6 +332,9 @@ struct cv_sdp_local {
 	size_t nsession_attrs;
 };
 
+/* How much of an offer/answer is reported in struct cv_sdp_neg (the SDP
+ * itself is answered whole): m= lines past CV_SDP_NEG_MAX_MEDIA and codecs
+ * past CV_SDP_NEG_MAX_CODECS per line are left out. */
 #define CV_SDP_NEG_MAX_CODECS 8
 #define CV_SDP_NEG_MAX_MEDIA 4 /* audio, video, and room to spare */
 
@@ -341,10 +344,11 @@ struct cv_sdp_neg_codec {
 	uint32_t channels;
 	uint8_t pt_send; /* pt for packets we send (the remote's number) */
 	uint8_t pt_recv; /* pt we expect to receive (our number) */
-	char fmtp[160];  /* the remote's fmtp (what it wants to receive) */
+	const char *fmtp; /* the remote's fmtp (what it wants to receive), "" */
 };
 
-/* The negotiated result for one m= line, ready for the rtp layer. */
+/* The negotiated result for one m= line, ready for the rtp layer. Every
+ * string is NUL-terminated and never NULL ("" when absent). */
 struct cv_sdp_neg_media {
 	uint32_t index;         /* position of the m= line */
 	char media[16];         /* "audio" */
@@ -352,12 +356,12 @@ struct cv_sdp_neg_media {
 	enum cv_sdp_dir dir;    /* what THIS side does */
 	bool remote_hold;       /* remote sendonly/inactive or c=0.0.0.0 */
 	bool remote_null_addr;  /* c=0.0.0.0 seen (RFC 3264 §8.4) */
-	char remote_addr[64];   /* as written in c= */
+	const char *remote_addr; /* as written in c= */
 	/* RTP and RTCP destinations; ss_family AF_UNSPEC when c= is an FQDN. */
 	struct sockaddr_storage remote_rtp, remote_rtcp;
 	uint16_t remote_port, remote_rtcp_port;
 	bool rtcp_mux;          /* both sides agreed (RFC 5761 §5.1.1) */
-	struct cv_sdp_neg_codec codecs[CV_SDP_NEG_MAX_CODECS];
+	struct cv_sdp_neg_codec *codecs; /* ncodecs entries */
 	uint32_t ncodecs;       /* codecs[0] is the one to send with */
 	int dtmf_pt_send, dtmf_pt_recv; /* -1 when no telephone-event */
 	uint32_t dtmf_rate;
@@ -366,21 +370,30 @@ struct cv_sdp_neg_media {
 	uint32_t ptime, maxptime;       /* remote's wish (media level, else
 					   session level), 0 when not said */
 	bool srtp;              /* SDES negotiated */
-	char crypto_suite[48];
+	const char *crypto_suite;
 	uint32_t crypto_tag;
-	char crypto_remote_key[128]; /* key-params of the remote side */
-	char crypto_local_key[128];  /* key-params of this side */
-	/* Carried for later layers (DTLS, ICE). Empty when absent. */
-	char remote_ice_ufrag[64], remote_ice_pwd[128];
-	char remote_fingerprint[160]; /* "sha-256 AB:CD:..." */
+	const char *crypto_remote_key; /* key-params of the remote side */
+	const char *crypto_local_key;  /* key-params of this side */
+	/* Carried for later layers (DTLS, ICE). "" when absent. */
+	const char *remote_ice_ufrag, *remote_ice_pwd;
+	const char *remote_fingerprint; /* "sha-256 AB:CD:..." */
 	enum cv_sdp_setup remote_setup;
-	char mid[32];
+	const char *mid;
 };
 
+/* The negotiated media: nmedia entries of media[], sized for the m= lines
+ * that exist, in one block (mem) that also holds the codecs and strings.
+ * Start it zeroed ({0}); cv_sdp_answer_create()/cv_sdp_answer_process()
+ * release what it held before filling it, cv_sdp_neg_reset() releases it.
+ * A copy by value shares the block: reset only one of them. */
 struct cv_sdp_neg {
-	struct cv_sdp_neg_media media[CV_SDP_NEG_MAX_MEDIA];
+	struct cv_sdp_neg_media *media;
 	uint32_t nmedia;
+	void *mem;
 };
+
+/* Releases what neg holds and zeroes it (NULL: nothing). */
+CV_API void cv_sdp_neg_reset(struct cv_sdp_neg *neg);
 
 /* RFC 3261 §20.43 warning to put in a 488: Warning: <code> <host> "<text>" */
 struct cv_sdp_warning {
@@ -405,7 +418,7 @@ CV_API int cv_sdp_answer_create(struct cv_sdp **out, struct cv_sdp_neg *neg,
 /* Process the answer to our offer (RFC 3264 §5 and §6): the negotiated
  * media as this side sees it. CV_EPROTO when the answer does not match the
  * offer (m= count or media types), CV_SDP_ENOTACCEPTABLE when every stream
- * ended up rejected. */
+ * ended up rejected (neg then holds the rejected streams: reset it). */
 CV_API int cv_sdp_answer_process(struct cv_sdp_neg *neg,
 				 const struct cv_sdp *offer,
 				 const struct cv_sdp *answer);

@@ -24,6 +24,25 @@ extern "C" {
 
 struct cv_srv;
 struct cv_store;
+struct cv_store_trunk;
+struct cv_store_route;
+
+/* Where an application (the call center glue, src/callcenter) wants a
+ * call delivered instead of the callee's registered contacts. */
+struct cv_srv_route {
+	/* Request-URI of the single outgoing leg, numeric host, e.g.
+	 * "sip:support@127.0.0.1:40000" (it is also the destination). */
+	char uri[256];
+};
+/* user: the Request-URI user part; caller: the authenticated user ("" for
+ * a call the server did not authenticate, e.g. from a trunk: then no
+ * P-Asserted-Identity is added). Return
+ * 0 with *out filled to take the call (the leg then carries
+ * `P-Asserted-Identity: <sip:CALLER@REALM>`, RFC 3325, so the application
+ * knows who called), CV_ENOTFOUND to route it normally. Runs on any
+ * worker: it may only read state that never changes while running. */
+typedef int(cv_srv_route_fn)(void *arg, const char *user, const char *caller,
+			     struct cv_srv_route *out);
 
 /* A user as the server authenticates it: HA1 per algorithm (lower-case
  * hex; empty = that algorithm not available for the user). */
@@ -68,6 +87,20 @@ struct cv_srv_params {
 	uint16_t rtp_port_min, rtp_port_max; /* [20000, 29999] */
 	const struct cv_srv_user *users; /* copied */
 	size_t nusers;
+	/* Trunks (upstream SIP servers) and the routes to them, as the store
+	 * holds them (cvoipd provisions them from configuration): a route's
+	 * `trunk` is the comma-separated failover list of trunk names.
+	 * Copied; docs/server.md "Trunks". */
+	const struct cv_store_trunk *trunks;
+	size_t ntrunks;
+	const struct cv_store_route *routes; /* tried by priority */
+	size_t nroutes;
+	uint32_t trunk_timeout_ms; /* no response from a trunk: next [5000] */
+	/* Application routing hook (src/server/hooks.c): asked for every
+	 * authenticated INVITE outside a dialog before the registrar
+	 * lookup. NULL: none. */
+	cv_srv_route_fn *route;
+	void *route_arg;
 };
 
 CV_API int cv_srv_create(struct cv_srv **sp, const struct cv_srv_params *p);
@@ -80,6 +113,13 @@ CV_API void cv_srv_worker_stop(struct cv_srv *s, struct cv_worker *w);
 CV_API void cv_srv_recv(struct cv_srv *s, struct cv_worker *w,
 			const struct cv_tp_rx *rx);
 CV_API void cv_srv_destroy(struct cv_srv *s);
+
+/* The live (not expired) contacts of a user's bindings, each passed to fn
+ * (at most 16); returns how many. Any thread: the registrar's lock is
+ * held only while copying, never during fn. */
+typedef void(cv_srv_contact_fn)(const char *contact, void *arg);
+CV_API size_t cv_srv_contacts(struct cv_srv *s, const char *user,
+			      cv_srv_contact_fn *fn, void *arg);
 
 struct cv_srv_stats {
 	uint64_t registers_ok;
@@ -95,6 +135,9 @@ struct cv_srv_stats {
 	uint64_t auth_limited;         /* requests refused while blocked */
 	uint64_t relay_streams;        /* relay streams open now */
 	uint64_t relay_forwarded;      /* RTP/RTCP packets the relays sent */
+	uint64_t trunks_registered;    /* trunks registered upstream now */
+	uint64_t trunk_calls;          /* calls routed to a trunk */
+	uint64_t trunk_failovers;      /* moves to a route's next trunk */
 };
 CV_API void cv_srv_stats_read(struct cv_srv *s, struct cv_srv_stats *out);
 

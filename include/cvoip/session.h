@@ -172,6 +172,16 @@ CV_API void cv_call_set_media(struct cv_call *c,
 CV_API void cv_call_set_uarg(struct cv_call *c, void *uarg);
 /* 180 Ringing. */
 CV_API int cv_call_ring(struct cv_call *c);
+/* Early media as UAS: 183 Session Progress with the answer to the INVITE's
+ * offer (reliable, RFC 3262, when the caller supports 100rel), media
+ * applied, state EARLY. For a late-offer INVITE (no SDP) with 100rel our
+ * offer goes in the reliable 183 and the answer comes in the PRACK. When
+ * the 183 was reliable, the 200 of cv_call_answer() waits for its PRACK
+ * and carries no SDP (RFC 6337 §3.1.1); otherwise it repeats the answer.
+ * -EINVAL for a late offer without 100rel, -EBUSY while a reliable 1xx
+ * awaits its PRACK, -EALREADY the second time; when nothing in the offer
+ * can be accepted, 488 and the call ends (as cv_call_answer()). */
+CV_API int cv_call_early(struct cv_call *c);
 /* 200 with the answer to the INVITE's offer (488 is sent instead, and
  * the call ends, when nothing in the offer can be accepted). */
 CV_API int cv_call_answer(struct cv_call *c);

@@ -195,6 +195,9 @@ struct cv_tp_tls_params {
 	const char *ca_file;     /* CA bundle to verify peers; NULL = system default paths */
 	bool verify_server;      /* as client: verify the server's chain and name [true] */
 	bool verify_client;      /* as server: require and verify a client certificate */
+	/* As client: SNI and the name to verify (and the WS/WSS Host) when a
+	 * send gives no tls_name; NULL: no SNI, verify the peer's IP address. */
+	const char *server_name;
 };
 
 /* ---- creation ---------------------------------------------------------------- */
@@ -209,6 +212,11 @@ struct cv_tp_params {
 	uint32_t dns_cache_max;         /* cached answers per worker [1024] */
 	/* UDP: receive batch (recvmmsg) size, 1 disables batching [16]. */
 	unsigned udp_batch;
+	/* Connections we opened (a UA's flow to its registrar or proxy):
+	 * after this long without traffic send a keep-alive, CRLFCRLF on
+	 * TCP/TLS (RFC 5626 §4.4.1) or a WebSocket ping, and never close
+	 * them for idleness. 0: none (the idle timeout closes them). */
+	uint32_t keepalive_ms;
 	/* Optional registry (include/cvoip/metrics.h): every counter of
 	 * struct cv_tp_stats is also published there as
 	 * cvoip_transport_*_total (rejections as
@@ -271,7 +279,8 @@ struct cv_tp_send_params {
 	enum cv_tp_kind kind;
 	struct cv_tp_addr dst;
 	struct cv_tp_addr local;   /* optional: pick the listener bound here */
-	const char *tls_name;      /* TLS SNI + name to verify; NULL: no SNI, verify IP */
+	const char *tls_name;      /* TLS SNI + name to verify, WS Host; NULL:
+				    * tls.server_name, else no SNI, verify IP */
 	cv_tp_sent_fn *done;       /* optional */
 	void *arg;
 };
@@ -352,6 +361,26 @@ CV_API int cv_tp_send_resp(struct cv_tp *tp, struct cv_worker *w,
 			   const struct cv_tp_resp_route *r, const void *buf,
 			   size_t len);
 
+/* ---- RFC 5626 flow tokens (§5.2) ----------------------------------------- */
+/* An edge proxy or registrar supporting outbound puts the flow a request
+ * arrived on (transport, local and remote address, and for TCP/TLS/WS/WSS
+ * the connection) into a Path or Record-Route URI as a token, and later
+ * sends requests back on that flow. Tokens are base64url (URI-safe) with
+ * an HMAC under a random per-process key. */
+#define CV_TP_FLOW_TOKEN_MAX 96
+
+/* Writes the token of m's flow (NUL-terminated, size >=
+ * CV_TP_FLOW_TOKEN_MAX). Returns its length, -EINVAL for a stream meta
+ * without a connection or an unset address. */
+CV_API int cv_tp_flow_token(const struct cv_tp_meta *m, char *out, size_t size);
+/* Turns a token back into send parameters (kind, dst, local; for streams
+ * conn with a reference the caller drops with cv_tp_conn_unref()).
+ * CV_EPARSE when it is not a token of this process or was altered (§5.2:
+ * a proxy answers 403), CV_ENOTFOUND when its connection closed (§5.3:
+ * 430 Flow Failed). Any thread. */
+CV_API int cv_tp_flow_resolve(struct cv_tp *tp, struct cv_pl token,
+			      struct cv_tp_send_params *out);
+
 /* ---- RFC 3263 resolution ------------------------------------------------------ */
 #define CV_TP_MAX_TARGETS 16
 
@@ -421,11 +450,14 @@ struct cv_tp_stats {
 	uint64_t rej_handshake;      /* TLS/WS handshake failed or timed out */
 	uint64_t rej_send_queue;     /* slow reader: send queue overflow */
 	uint64_t rej_garbage;        /* unframable input / no Call-ID */
-	uint64_t keepalive_pong;     /* CRLFCRLF answered */
+	uint64_t keepalive_pong;     /* keep-alives answered: CRLFCRLF on
+					streams, STUN Binding on UDP (RFC 5626) */
 	uint64_t dns_queries;
 	uint64_t dns_cache_hits;
 	uint64_t dns_failures;
 	uint64_t udp_batches;        /* recvmmsg calls that returned data */
+	uint64_t sl_bad_requests;    /* unparsable requests answered statelessly
+					with the parser's verdict (400 ...) */
 };
 
 CV_API void cv_tp_stats_read(const struct cv_tp *tp, struct cv_tp_stats *out);
@@ -443,9 +475,12 @@ struct cv_tp_sl_params {
 /* Answer rx statelessly (RFC 3261 §8.2.6, §18.2.2, RFC 3581 received/rport):
  * OPTIONS -> 200 with Allow/Accept/Supported; ACK -> nothing; other
  * requests -> p->other_status (Retry-After with 503); responses ->
- * nothing; unparsable messages are dropped and counted (rej_garbage): the
- * parser returns no message to build a 400 from. p may be NULL (defaults).
- * Returns 0, the parse error, or the send error. */
+ * nothing. A request the parser rejects gets the parser's verdict (400,
+ * 413, 414, 505, 513; counted in sl_bad_requests) when its Via, From, To,
+ * Call-ID and CSeq lines can still be found and parsed (RFC 3261
+ * §8.2.6.2); other unparsable messages, and ACKs, are dropped and counted
+ * (rej_garbage). p may be NULL (defaults). Returns 0, the parse error
+ * (also when a verdict was sent), or the send error. */
 CV_API int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 				 const struct cv_tp_rx *rx,
 				 const struct cv_tp_sl_params *p);

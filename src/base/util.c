@@ -6,6 +6,36 @@
 
 #include "cvoip/base.h"
 
+/* Module error blocks (ARCHITECTURE.md "Errors"): a layer above base owns
+ * a block of 100 codes below -10000 and declares them in its header
+ * (sdp: -10300..-10399 in cvoip/sdp.h). base cannot call up into the
+ * module's own text function, so the codes in use are named here too and
+ * an unnamed code in a block still names its module. */
+static const struct {
+	int code;
+	const char *text;
+} module_codes[] = {
+	{-10301, "sdp: no acceptable media in the offer"}, /* CV_SDP_ENOTACCEPTABLE */
+};
+
+static const struct {
+	int hi, lo;
+	const char *text;
+} module_blocks[] = {
+	{-10300, -10399, "sdp error"},
+};
+
+static const char *module_strerror(int err)
+{
+	for (size_t i = 0; i < sizeof(module_codes) / sizeof(module_codes[0]); i++)
+		if (module_codes[i].code == err)
+			return module_codes[i].text;
+	for (size_t i = 0; i < sizeof(module_blocks) / sizeof(module_blocks[0]); i++)
+		if (err <= module_blocks[i].hi && err >= module_blocks[i].lo)
+			return module_blocks[i].text;
+	return "unknown error";
+}
+
 const char *cv_strerror(int err)
 {
 	switch (err) {
@@ -29,7 +59,7 @@ const char *cv_strerror(int err)
 		return strerror(-err);
 	if (err <= -4096 && err > CV_EBASE)
 		return uv_strerror(err);
-	return "unknown error";
+	return module_strerror(err);
 }
 
 uint64_t cv_hash(const void *p, size_t n)

@@ -8,10 +8,15 @@
 
 #include "cvoip/client.h"
 #include "cvoip/media.h"
+#include "cvoip/rtp.h"
 
 #define MOD "client"
 #define MAX_FMTS 16
 #define MAX_LISTEN 8
+/* SDES suites we offer and accept, in preference order (RFC 4568 §6.2). */
+#define NSUITES 2
+static const enum cv_srtp_suite srtp_suites[NSUITES] = {
+	CV_SRTP_AES_CM_128_HMAC_SHA1_80, CV_SRTP_AES_CM_128_HMAC_SHA1_32};
 
 /* A subscription to us (presence or dialog), kept to NOTIFY changes. */
 struct csub {
@@ -44,6 +49,7 @@ struct cv_client {
 	int fail;
 	struct cv_ccall *calls;
 	struct csub *subs;
+	struct cv_csub *out_subs; /* subscriptions we made */
 	uint32_t dialog_version;
 };
 
@@ -65,6 +71,15 @@ struct cv_ccall {
 	struct cv_sdp_stream_caps caps;
 	char codec[32];
 	bool released;
+	/* SRTP (SDES): our sending key per suite, made once per call. */
+	bool srtp;                /* required (cv_client_media.srtp) */
+	bool srtp_keys;           /* keys made */
+	bool peer_offered_srtp;   /* the INVITE offered RTP/SAVP */
+	bool negotiated;          /* a first offer/answer completed */
+	bool srtp_refused;        /* required, and the answer was plain */
+	char srtp_suite[48];      /* negotiated suite, "" plain */
+	char keyparams[NSUITES][64];
+	struct cv_sdp_crypto_local crypto[NSUITES];
 };
 
 /* ---- media binding ------------------------------------------------------- */
@@ -129,6 +144,52 @@ static int ensure_stream(struct cv_ccall *cc)
 	return 0;
 }
 
+static int make_keys(struct cv_ccall *cc)
+{
+	if (cc->srtp_keys)
+		return 0;
+	for (size_t i = 0; i < NSUITES; i++) {
+		struct cv_srtp_key k;
+		int err = cv_srtp_key_generate(&k, srtp_suites[i]);
+		if (!err)
+			err = cv_srtp_keyparams_print(&k, cc->keyparams[i],
+						      sizeof(cc->keyparams[i]));
+		memset(&k, 0, sizeof(k));
+		if (err)
+			return err;
+		cc->crypto[i] = (struct cv_sdp_crypto_local){
+			.tag = (uint32_t)i + 1,
+			.suite = cv_srtp_suite_name(srtp_suites[i]),
+			.key_params = cc->keyparams[i],
+		};
+	}
+	cc->srtp_keys = true;
+	return 0;
+}
+
+/* Required SRTP refused by the peer's answer: end the call (off the
+ * session's callback stack). */
+static void srtp_hangup(struct cv_worker *w, void *arg)
+{
+	struct cv_ccall *cc = arg;
+	if (!cc->released && cc->call && cv_call_state(cc->call) != CV_CALL_ENDED) {
+		struct cv_call_end_params p = {
+			.reason = "SIP;cause=488;text=\"SRTP required\""};
+		cv_call_end(cc->call, &p);
+	}
+	cv_mem_unref(cc);
+}
+
+static void srtp_refuse(struct cv_ccall *cc)
+{
+	if (cc->srtp_refused)
+		return;
+	cc->srtp_refused = true;
+	CV_LOG_RL(CV_LOG_WARN, MOD, "the peer answered without SRTP, which is required: hanging up");
+	if (cv_worker_post(cc->cl->w, srtp_hangup, cv_mem_ref(cc)) != 0)
+		cv_mem_unref(cc);
+}
+
 static int media_local(void *marg, struct cv_sdp_local *out)
 {
 	struct cv_ccall *cc = marg;
@@ -167,6 +228,16 @@ static int media_local(void *marg, struct cv_sdp_local *out)
 	cc->caps.dtmf_pt = -1;
 	cc->caps.ptime = 20;
 	cc->caps.dir = CV_SDP_SENDRECV;
+	/* RFC 4568: a=crypto (RTP/SAVP in offers) when SRTP is required, in
+	 * use, or offered by the peer to whom we answer now. */
+	if (cc->srtp || cc->srtp_suite[0] || (!cc->negotiated && cc->peer_offered_srtp)) {
+		err = make_keys(cc);
+		if (err)
+			return err;
+		cc->caps.crypto = cc->crypto;
+		cc->caps.ncrypto = NSUITES;
+	}
+	cc->caps.srtp_required = cc->srtp;
 	out->addr = cc->addr;
 	out->user = "cvoip";
 	out->streams = &cc->caps;
@@ -187,7 +258,11 @@ static enum cv_media_dir media_dir(enum cv_sdp_dir d)
 static int media_apply(void *marg, const struct cv_sdp_neg *neg)
 {
 	struct cv_ccall *cc = marg;
-	if (!neg->nmedia || neg->media[0].rejected || !neg->media[0].ncodecs) {
+	cc->negotiated = true;
+	if (cc->srtp && (!neg->nmedia || !neg->media[0].srtp))
+		srtp_refuse(cc);
+	if (!neg->nmedia || neg->media[0].rejected || !neg->media[0].ncodecs ||
+	    cc->srtp_refused) {
 		if (cc->ms)
 			cv_media_stream_stop(cc->ms);
 		if (!cc->released && cc->cl->h->media)
@@ -216,7 +291,31 @@ static int media_apply(void *marg, const struct cv_sdp_neg *neg)
 	};
 	cv_codec_fmtp_parse(codec, &cfg.params, cv_pl_str(nc->fmtp));
 	snprintf(cc->codec, sizeof(cc->codec), "%.24s/%u", nc->name, nc->clock_rate);
+	/* RFC 4568 §6.1: each side sends with its own key; the offer and
+	 * answer carry both, as key-params of the negotiated suite */
+	struct cv_srtp_key tx, rx;
+	if (m->srtp) {
+		enum cv_srtp_suite suite;
+		err = cv_srtp_suite_parse(cv_pl_str(m->crypto_suite), &suite);
+		if (!err)
+			err = cv_srtp_keyparams_parse(cv_pl_str(m->crypto_local_key), suite, &tx);
+		if (!err)
+			err = cv_srtp_keyparams_parse(cv_pl_str(m->crypto_remote_key), suite, &rx);
+		if (err) {
+			cv_media_stream_stop(cc->ms);
+			return err;
+		}
+		cfg.srtp_tx = &tx;
+		cfg.srtp_rx = &rx;
+		snprintf(cc->srtp_suite, sizeof(cc->srtp_suite), "%s", m->crypto_suite);
+	} else if (cc->srtp_suite[0]) {
+		/* renegotiated to plain RTP: drop the keys */
+		cv_rtp_session_set_srtp(cv_media_stream_rtp(cc->ms), NULL, NULL);
+		cc->srtp_suite[0] = '\0';
+	}
 	err = cv_media_stream_start(cc->ms, &cfg);
+	memset(&tx, 0, sizeof(tx));
+	memset(&rx, 0, sizeof(rx));
 	if (!err && !cc->released && cc->cl->h->media)
 		cc->cl->h->media(cc, cv_sdp_dir_name(m->dir), cc->codec, cc->cl->arg);
 	return err;
@@ -291,6 +390,7 @@ static int set_media(struct cv_ccall *cc, const struct cv_client_media *m)
 	if (m->record && !(cc->record = strdup(m->record)))
 		return -ENOMEM;
 	cc->tone_hz = m->tone_hz;
+	cc->srtp = cc->srtp || m->srtp;
 	for (size_t i = 0; i < m->ncodecs && i < MAX_FMTS; i++) {
 		if (!(cc->codec_names[i] = strdup(m->codecs[i])))
 			return -ENOMEM;
@@ -460,7 +560,8 @@ static struct cv_ccall *ccall_like(struct cv_client *cl, const struct cv_ccall *
 	for (size_t i = 0; i < old->ncodecs; i++)
 		codecs[i] = old->codec_names[i];
 	struct cv_client_media m = {.play = old->play, .tone_hz = old->tone_hz,
-				    .codecs = codecs, .ncodecs = old->ncodecs};
+				    .codecs = codecs, .ncodecs = old->ncodecs,
+				    .srtp = old->srtp};
 	if (set_media(cc, &m) != 0) {
 		cv_mem_unref(cc);
 		return NULL;
@@ -468,6 +569,15 @@ static struct cv_ccall *ccall_like(struct cv_client *cl, const struct cv_ccall *
 	snprintf(cc->addr, sizeof(cc->addr), "%s", old->addr);
 	cc->muted = old->muted;
 	return cc;
+}
+
+static bool pl_contains(struct cv_pl h, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (size_t i = 0; i + n <= h.l; i++)
+		if (memcmp(h.p + i, needle, n) == 0)
+			return true;
+	return false;
 }
 
 static void on_incoming(struct cv_agent *ag, struct cv_call *c,
@@ -510,6 +620,8 @@ static void on_incoming(struct cv_agent *ag, struct cv_call *c,
 		cv_tp_addr_set(&peer, invite->via.host,
 			       invite->via.port ? invite->via.port : 5060);
 	pick_addr(cl, cc, &peer);
+	/* answer SDES with SDES (RFC 4568 §7.1.2), even when not required */
+	cc->peer_offered_srtp = pl_contains(invite->body, "RTP/SAVP");
 	cv_call_set_uarg(c, cc);
 	cv_call_set_media(c, &media_ops, cc);
 	char from[512];
@@ -778,6 +890,7 @@ int cv_ccall_quality(struct cv_ccall *cc, struct cv_ccall_quality *q)
 	memset(q, 0, sizeof(*q));
 	q->rtt_ms = -1;
 	snprintf(q->codec, sizeof(q->codec), "%s", cc->codec);
+	snprintf(q->srtp, sizeof(q->srtp), "%s", cc->srtp_suite);
 	if (!cc->ms)
 		return CV_ENOTFOUND;
 	struct cv_media_stream_stats st;
@@ -817,6 +930,144 @@ void cv_ccall_release(struct cv_ccall *cc)
 	ccall_drop_media(cc);
 	ccall_unlink(cc);
 	cv_mem_unref(cc);
+}
+
+/* ---- subscriptions we make --------------------------------------------------- */
+
+struct cv_csub {
+	struct cv_client *cl;
+	struct cv_csub *next, *prev;
+	struct cv_sub *s;
+	char event[64];
+	char target[512];
+	bool released;
+};
+
+static void csub_unlink(struct cv_csub *cs)
+{
+	struct cv_client *cl = cs->cl;
+	if (cs->prev)
+		cs->prev->next = cs->next;
+	else if (cl && cl->out_subs == cs)
+		cl->out_subs = cs->next;
+	if (cs->next)
+		cs->next->prev = cs->prev;
+	cs->next = cs->prev = NULL;
+}
+
+static void csub_dtor(void *obj)
+{
+	csub_unlink(obj);
+}
+
+static void out_notify(struct cv_sub *s, const char *state, const char *reason,
+		       const struct cv_sip_msg *m, void *uarg)
+{
+	struct cv_csub *cs = uarg;
+	struct cv_client *cl = cs->cl;
+	if (cs->released)
+		return;
+	char ctype[128];
+	cv_pl_strcpy(m->content_type, ctype, sizeof(ctype));
+	char *body = cv_pl_strdup(m->body);
+	if (!body)
+		return;
+	if (cl->h->sub_notify)
+		cl->h->sub_notify(cs, state, reason, ctype, body, m->body.l, cl->arg);
+	struct cv_pidf pidf;
+	if (!cs->released && cl->h->presence && !strcmp(cs->event, "presence") &&
+	    m->body.l && cv_pidf_parse(m->body, &pidf) == 0)
+		cl->h->presence(cs, pidf.entity, pidf.has_basic, pidf.open, pidf.note,
+				cl->arg);
+	free(body);
+}
+
+static void out_ended(struct cv_sub *s, uint16_t status, const char *reason, void *uarg)
+{
+	struct cv_csub *cs = uarg;
+	cv_sub_release(s);
+	cs->s = NULL;
+	if (!cs->released && cs->cl->h->sub_ended)
+		cs->cl->h->sub_ended(cs, status, reason, cs->cl->arg);
+}
+
+static const struct cv_sub_handlers out_sub_handlers = {.notify = out_notify,
+							 .ended = out_ended};
+
+int cv_client_subscribe(struct cv_client *cl, const struct cv_client_sub_params *p,
+			struct cv_csub **sp)
+{
+	if (!cl || !p || !p->target || !sp)
+		return -EINVAL;
+	struct cv_csub *cs = cv_mem_zalloc(sizeof(*cs), csub_dtor);
+	if (!cs)
+		return -ENOMEM;
+	cs->cl = cl;
+	snprintf(cs->event, sizeof(cs->event), "%s", p->event ? p->event : "presence");
+	snprintf(cs->target, sizeof(cs->target), "%s", p->target);
+	/* the transport goes on the proxy, or on the target without one */
+	char proxy[1100];
+	const char *dst = p->proxy ? p->proxy : p->target;
+	const char *use_proxy = p->proxy;
+	if (p->transport != CV_TP_UDP && !strstr(dst, "transport=")) {
+		char lower[8];
+		size_t i = 0;
+		for (const char *n = cv_tp_kind_name(p->transport); *n && i < sizeof(lower) - 1; n++)
+			lower[i++] = (char)(*n | 0x20);
+		lower[i] = '\0';
+		snprintf(proxy, sizeof(proxy), "%s;transport=%s", dst, lower);
+		use_proxy = proxy;
+	}
+	struct cv_sub_params sp2 = {
+		.target = p->target,
+		.from = p->from,
+		.proxy = use_proxy,
+		.event = cs->event,
+		.expires = p->expires,
+		.auth = p->auth,
+		.h = &out_sub_handlers,
+		.uarg = cs,
+	};
+	int err = cv_sub_create(&cs->s, cl->ag, &sp2);
+	if (err) {
+		cs->s = NULL;
+		cv_mem_unref(cs);
+		return err;
+	}
+	cs->next = cl->out_subs;
+	if (cl->out_subs)
+		cl->out_subs->prev = cs;
+	cl->out_subs = cs;
+	*sp = cs;
+	return 0;
+}
+
+int cv_csub_unsubscribe(struct cv_csub *s)
+{
+	return s && s->s ? cv_sub_unsubscribe(s->s) : CV_ECLOSED;
+}
+
+const char *cv_csub_event(const struct cv_csub *s)
+{
+	return s->event;
+}
+
+const char *cv_csub_target(const struct cv_csub *s)
+{
+	return s->target;
+}
+
+void cv_csub_release(struct cv_csub *s)
+{
+	if (!s)
+		return;
+	s->released = true;
+	if (s->s) {
+		cv_sub_release(s->s); /* unsubscribes when active */
+		s->s = NULL;
+	}
+	csub_unlink(s);
+	cv_mem_unref(s);
 }
 
 /* ---- registration ---------------------------------------------------------- */
@@ -903,6 +1154,13 @@ static void worker_stop(struct cv_worker *w, void *arg)
 		}
 		ccall_drop_media(cc);
 	}
+	for (struct cv_csub *cs = cl->out_subs; cs; cs = cs->next) {
+		cs->released = true; /* no more callbacks */
+		if (cs->s) {
+			cv_sub_release(cs->s);
+			cs->s = NULL;
+		}
+	}
 	if (cl->reg) {
 		cv_regc_release(cl->reg);
 		cl->reg = NULL;
@@ -987,6 +1245,12 @@ int cv_client_create(struct cv_client **clp, const struct cv_client_params *p)
 		goto fail;
 	struct cv_tp_params tpp = {.specs = cl->specs,
 				   .nspecs = cl->nspecs,
+				   .tls = {.ca_file = p->tls.ca_file,
+					   .cert_file = p->tls.cert_file,
+					   .key_file = p->tls.key_file,
+					   .server_name = p->tls.server_name,
+					   .verify_server = !p->tls.no_verify},
+				   .keepalive_ms = (p->keepalive_s ? p->keepalive_s : 90) * 1000u,
 				   .h = &tp_handler,
 				   .arg = cl};
 	err = cv_tp_create(&cl->tp, cl->rt, &tpp);

@@ -8,8 +8,6 @@
 
 #define MOD "dialog"
 
-static void drop_2xx(struct cv_dlg *d);
-
 static size_t bucket_of(struct cv_ua *ua, struct cv_pl call_id,
 			struct cv_pl ltag)
 {
@@ -38,9 +36,37 @@ struct cv_dlg *dlg_find(struct cv_ua *ua, struct cv_pl call_id,
 	return NULL;
 }
 
+/* Doubles the table at load factor 1 (a failed grow only costs longer
+ * chains): lookups stay O(1) at 100,000 dialogs, for 8-16 bytes each. */
+static void table_grow(struct cv_ua *ua)
+{
+	size_t n = ua->nbuckets * 2;
+	if (n > SIZE_MAX / sizeof(*ua->buckets))
+		return;
+	struct cv_dlg **nb = calloc(n, sizeof(*nb));
+	if (!nb)
+		return;
+	struct cv_dlg **old = ua->buckets;
+	size_t on = ua->nbuckets;
+	ua->buckets = nb;
+	ua->nbuckets = n;
+	for (size_t i = 0; i < on; i++) {
+		struct cv_dlg *d = old[i], *next;
+		for (; d; d = next) {
+			next = d->hnext;
+			size_t b = bucket_of(ua, cv_pl_str(d->call_id), cv_pl_str(d->ltag));
+			d->hnext = nb[b];
+			nb[b] = d;
+		}
+	}
+	free(old);
+}
+
 static void table_add(struct cv_dlg *d)
 {
 	struct cv_ua *ua = d->ua;
+	if (ua->count >= ua->nbuckets)
+		table_grow(ua);
 	size_t b = bucket_of(ua, cv_pl_str(d->call_id), cv_pl_str(d->ltag));
 	d->hnext = ua->buckets[b];
 	ua->buckets[b] = d;
@@ -68,25 +94,40 @@ static void table_remove(struct cv_dlg *d)
 	cv_mem_unref(d);
 }
 
+static void tx_free(struct cv_dlg *d)
+{
+	d->waiting_ack = false;
+	if (!d->tx)
+		return;
+	cv_tmr_cancel(&d->tx->tmr);
+	cv_mem_unref(d->tx->inv);
+	free(d->tx->resp);
+	free(d->tx);
+	d->tx = NULL;
+}
+
+static void rel_free(struct cv_dlg *d)
+{
+	if (!d->rel)
+		return;
+	cv_tmr_cancel(&d->rel->tmr);
+	cv_mem_unref(d->rel->st);
+	free(d->rel->resp);
+	free(d->rel);
+	d->rel = NULL;
+}
+
 static void dlg_dtor(void *obj)
 {
 	struct cv_dlg *d = obj;
-	cv_tmr_cancel(&d->tmr);
-	cv_tmr_cancel(&d->rel_tmr);
-	if (d->rel_st)
-		cv_mem_unref(d->rel_st);
-	free(d->rel_resp);
-	cv_mem_unref(d->inv);
-	free(d->call_id);
-	free(d->ltag);
-	free(d->rtag);
-	free(d->luri);
-	free(d->ruri);
+	tx_free(d);
+	rel_free(d);
+	free(d->contact_user);
+	free(d->call_id); /* ltag, rtag, luri and ruri are in its block */
 	free(d->target);
 	for (size_t i = 0; i < d->nroute; i++)
 		free(d->routes[i]);
 	free(d->routes);
-	free(d->resp);
 	free(d->ack);
 	cv_ua_addr_clear(&d->peer);
 }
@@ -96,8 +137,8 @@ void dlg_table_clear(struct cv_ua *ua)
 	for (size_t b = 0; b < ua->nbuckets; b++) {
 		while (ua->buckets[b]) {
 			struct cv_dlg *d = ua->buckets[b];
-			cv_tmr_cancel(&d->tmr);
-			cv_tmr_cancel(&d->rel_tmr);
+			tx_free(d);
+			rel_free(d);
 			d->rel_pending = false;
 			d->state = CV_DLG_TERMINATED;
 			table_remove(d);
@@ -128,6 +169,37 @@ static char *naddr_without_tag(const struct cv_sip_naddr *na)
 		return NULL;
 	}
 	return b.data ? b.data : strdup("");
+}
+
+/* The dialog's identifiers in one block sized for them (call_id first,
+ * then the tags and the two name-addrs): a held dialog carries a few
+ * dozen bytes of strings, not five allocations. */
+static int set_ids(struct cv_dlg *d, struct cv_pl call_id, struct cv_pl ltag,
+		   struct cv_pl rtag, const struct cv_sip_naddr *local,
+		   const struct cv_sip_naddr *remote)
+{
+	char *lu = naddr_without_tag(local), *ru = naddr_without_tag(remote);
+	int err = -ENOMEM;
+	if (!lu || !ru)
+		goto out;
+	size_t nl = strlen(lu) + 1, nr = strlen(ru) + 1;
+	char *blk = malloc(call_id.l + ltag.l + rtag.l + 3 + nl + nr);
+	if (!blk)
+		goto out;
+	char *p = blk;
+	d->call_id = p;
+	p += cv_pl_strcpy(call_id, p, call_id.l + 1);
+	d->ltag = p;
+	p += cv_pl_strcpy(ltag, p, ltag.l + 1);
+	d->rtag = p;
+	p += cv_pl_strcpy(rtag, p, rtag.l + 1);
+	d->luri = memcpy(p, lu, nl);
+	d->ruri = memcpy(p + nl, ru, nr);
+	err = 0;
+out:
+	free(lu);
+	free(ru);
+	return err;
 }
 
 static int contact_target(const struct cv_sip_msg *m, char **out)
@@ -183,8 +255,6 @@ static struct cv_dlg *dlg_alloc(struct cv_ua *ua)
 	if (!d)
 		return NULL;
 	d->ua = ua;
-	cv_tmr_init(&d->tmr);
-	cv_tmr_init(&d->rel_tmr);
 	return d;
 }
 
@@ -203,15 +273,10 @@ int cv_dlg_create_uas(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *st,
 		return -ENOMEM;
 	d->uac = false;
 	d->state = CV_DLG_EARLY;
-	d->call_id = cv_pl_strdup(req->call_id);
-	d->ltag = strdup(ltag);
-	d->rtag = cv_pl_strdup(req->from.tag);
-	d->luri = naddr_without_tag(&req->to);
-	d->ruri = naddr_without_tag(&req->from);
-	if (!d->call_id || !d->ltag || !d->rtag || !d->luri || !d->ruri) {
-		err = -ENOMEM;
+	err = set_ids(d, req->call_id, cv_pl_str(ltag), req->from.tag, &req->to,
+		      &req->from);
+	if (err)
 		goto fail;
-	}
 	err = contact_target(req, &d->target);
 	if (err == CV_ENOTFOUND)
 		err = (d->target = cv_pl_strdup(req->from.uri)) ? 0 : -ENOMEM;
@@ -223,7 +288,10 @@ int cv_dlg_create_uas(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *st,
 	d->rcseq = req->cseq.num;
 	d->rcseq_set = true;
 	d->lcseq = 0;
-	cv_pl_strcpy(contact_user, d->contact_user, sizeof(d->contact_user));
+	if (contact_user.l && !(d->contact_user = cv_pl_strdup(contact_user))) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	cv_ua_addr_copy(&d->peer, cv_txn_addr(st));
 	table_add(d);
 	*dp = d;
@@ -247,12 +315,7 @@ static int uac_dialog_new(struct cv_dlg **dp, struct cv_ua *ua,
 	int err = -ENOMEM;
 	d->uac = true;
 	d->state = confirmed ? CV_DLG_CONFIRMED : CV_DLG_EARLY;
-	d->call_id = cv_pl_strdup(m->call_id);
-	d->ltag = cv_pl_strdup(ltag);
-	d->rtag = cv_pl_strdup(rtag);
-	d->luri = naddr_without_tag(&req->from);
-	d->ruri = naddr_without_tag(&req->to);
-	if (!d->call_id || !d->ltag || !d->rtag || !d->luri || !d->ruri)
+	if (set_ids(d, m->call_id, ltag, rtag, &req->from, &req->to))
 		goto fail;
 	err = contact_target(m, &d->target);
 	if (err == CV_ENOTFOUND)
@@ -270,7 +333,10 @@ static int uac_dialog_new(struct cv_dlg **dp, struct cv_ua *ua,
 	struct cv_sip_uri u;
 	if (ch && cv_sip_contact_parse(ch->value, &c) == 0 &&
 	    cv_sip_uri_parse(c.addr.uri, &u) == 0)
-		cv_pl_strcpy(u.user, d->contact_user, sizeof(d->contact_user));
+		if (u.user.l && !(d->contact_user = cv_pl_strdup(u.user))) {
+			err = -ENOMEM;
+			goto fail;
+		}
 	cv_ua_addr_copy(&d->peer, cv_txn_addr(ct));
 	table_add(d);
 	*dp = d;
@@ -336,10 +402,9 @@ void cv_dlg_terminate(struct cv_dlg *d)
 	if (!d)
 		return;
 	d->state = CV_DLG_TERMINATED;
-	cv_tmr_cancel(&d->tmr);
-	cv_tmr_cancel(&d->rel_tmr);
+	tx_free(d);
+	rel_free(d);
 	d->rel_pending = false;
-	d->waiting_ack = false;
 	table_remove(d);
 }
 
@@ -351,7 +416,7 @@ void cv_dlg_refresh_target(struct cv_dlg *d, const struct cv_sip_msg *m)
 static void extra_headers(struct cv_dlg *d, struct cv_buf *b, bool response)
 {
 	char contact[512];
-	if (cv_ua_contact_uri(d->ua, &d->peer, cv_pl_str(d->contact_user),
+	if (cv_ua_contact_uri(d->ua, &d->peer, cv_pl_str(d->contact_user ? d->contact_user : ""),
 			      contact, sizeof(contact)) == 0)
 		cv_buf_printf(b, "Contact: <%s>\r\n", contact);
 	if (d->ua->user_agent)
@@ -365,11 +430,11 @@ static void retrans_2xx(struct cv_tmr *t, void *arg)
 {
 	struct cv_dlg *d = arg;
 	struct cv_ua *ua = d->ua;
-	if (!d->waiting_ack)
+	struct dlg_tx2xx *tx = d->tx;
+	if (!d->waiting_ack || !tx)
 		return;
-	if (cv_clock_us() >= d->deadline_us) {
-		d->waiting_ack = false;
-		drop_2xx(d);
+	if (cv_clock_us() >= tx->deadline_us) {
+		tx_free(d);
 		ua->st.ack_timeouts++;
 		CV_LOG_RL(CV_LOG_INFO, MOD, "no ACK for 2xx call-id=%s", d->call_id);
 		if (ua->h->ack_timeout) {
@@ -380,13 +445,13 @@ static void retrans_2xx(struct cv_tmr *t, void *arg)
 		return;
 	}
 	if (!d->peer.reliable) {
-		ua_send_response(ua, d->inv, &d->peer, d->resp, d->resplen);
+		ua_send_response(ua, tx->inv, &d->peer, tx->resp, tx->resplen);
 		ua->st.tx_2xx_retrans++;
-		d->interval_ms = CV_MIN(d->interval_ms * 2, ua->t2_ms);
+		tx->interval_ms = CV_MIN(tx->interval_ms * 2, ua->t2_ms);
 	}
-	uint64_t next = d->peer.reliable ? d->deadline_us - cv_clock_us()
-					 : (uint64_t)d->interval_ms * 1000;
-	cv_tmr_start(cv_worker_wheel(ua->w), &d->tmr, next, retrans_2xx, d);
+	uint64_t next = d->peer.reliable ? tx->deadline_us - cv_clock_us()
+					 : (uint64_t)tx->interval_ms * 1000;
+	cv_tmr_start(cv_worker_wheel(ua->w), &tx->tmr, next, retrans_2xx, d);
 }
 
 static int build_response(struct cv_dlg *d, struct cv_sip_msg *req,
@@ -425,17 +490,10 @@ static int build_response(struct cv_dlg *d, struct cv_sip_msg *req,
 
 static void rel_stop(struct cv_dlg *d)
 {
-	cv_tmr_cancel(&d->rel_tmr);
 	/* still unacknowledged: a late PRACK for it gets 200, not 481 */
 	d->rel_unacked = d->rel_pending;
 	d->rel_pending = false;
-	if (d->rel_st) {
-		cv_mem_unref(d->rel_st);
-		d->rel_st = NULL;
-	}
-	free(d->rel_resp);
-	d->rel_resp = NULL;
-	d->rel_len = 0;
+	rel_free(d);
 }
 
 int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
@@ -446,23 +504,30 @@ int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
 	int err = build_response(d, req, status, p, NULL, &out);
 	if (!err)
 		err = cv_txn_respond_raw(st, status, out.data, out.len);
-	if (status >= 200 && req->method == CV_SIP_INVITE && d->rel_st == st)
+	if (status >= 200 && req->method == CV_SIP_INVITE && d->rel && d->rel->st == st)
 		rel_stop(d); /* RFC 3262 §3: a final response ends them */
 	if (!err && status >= 200 && status < 300 &&
 	    req->method == CV_SIP_INVITE) {
 		d->state = CV_DLG_CONFIRMED;
-		free(d->resp);
-		d->resp = out.data;
-		d->resplen = out.len;
+		tx_free(d);
+		struct dlg_tx2xx *tx = calloc(1, sizeof(*tx));
+		if (!tx) {
+			/* sent once; without memory to keep it, not retransmitted */
+			cv_buf_free(&out);
+			return 0;
+		}
+		cv_tmr_init(&tx->tmr);
+		tx->resp = out.data;
+		tx->resplen = out.len;
 		out.data = NULL;
-		cv_mem_unref(d->inv);
-		d->inv = cv_mem_ref(req);
+		tx->inv = cv_mem_ref(req);
+		tx->interval_ms = d->ua->t1_ms;
+		tx->deadline_us = cv_clock_us() + 64ull * d->ua->t1_ms * 1000;
+		d->tx = tx;
 		d->waiting_ack = true;
-		d->interval_ms = d->ua->t1_ms;
-		d->deadline_us = cv_clock_us() + 64ull * d->ua->t1_ms * 1000;
 		uint64_t first = d->peer.reliable ? 64ull * d->ua->t1_ms * 1000
 						  : (uint64_t)d->ua->t1_ms * 1000;
-		cv_tmr_start(cv_worker_wheel(d->ua->w), &d->tmr, first,
+		cv_tmr_start(cv_worker_wheel(d->ua->w), &tx->tmr, first,
 			     retrans_2xx, d);
 	} else if (!err && status >= 300 && req->method == CV_SIP_INVITE &&
 		   d->state == CV_DLG_EARLY) {
@@ -479,9 +544,10 @@ static void retrans_rel(struct cv_tmr *t, void *arg)
 {
 	struct cv_dlg *d = arg;
 	struct cv_ua *ua = d->ua;
-	if (!d->rel_pending)
+	struct dlg_rel *rel = d->rel;
+	if (!d->rel_pending || !rel)
 		return;
-	if (cv_clock_us() >= d->rel_deadline_us) {
+	if (cv_clock_us() >= rel->deadline_us) {
 		rel_stop(d);
 		CV_LOG_RL(CV_LOG_INFO, MOD, "no PRACK call-id=%s", d->call_id);
 		if (ua->h->prack_timeout) {
@@ -492,20 +558,19 @@ static void retrans_rel(struct cv_tmr *t, void *arg)
 		return;
 	}
 	if (!d->peer.reliable) {
-		if (cv_txn_respond_raw(d->rel_st, d->rel_status, d->rel_resp,
-				       d->rel_len) != 0) {
+		if (cv_txn_respond_raw(rel->st, rel->status, rel->resp, rel->len) != 0) {
 			rel_stop(d);
 			return;
 		}
 		ua->st.tx_rel_retrans++;
-		d->rel_interval_ms *= 2;
+		rel->interval_ms *= 2;
 	}
 	uint64_t now = cv_clock_us();
-	uint64_t next = d->peer.reliable ? d->rel_deadline_us - now
-					 : (uint64_t)d->rel_interval_ms * 1000;
-	if (now + next > d->rel_deadline_us)
-		next = d->rel_deadline_us - now;
-	cv_tmr_start(cv_worker_wheel(ua->w), &d->rel_tmr, next, retrans_rel, d);
+	uint64_t next = d->peer.reliable ? rel->deadline_us - now
+					 : (uint64_t)rel->interval_ms * 1000;
+	if (now + next > rel->deadline_us)
+		next = rel->deadline_us - now;
+	cv_tmr_start(cv_worker_wheel(ua->w), &rel->tmr, next, retrans_rel, d);
 }
 
 int cv_dlg_respond_reliable(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
@@ -527,28 +592,34 @@ int cv_dlg_respond_reliable(struct cv_dlg *d, struct cv_txn *st, uint16_t status
 	char extra[96];
 	snprintf(extra, sizeof(extra), "Require: 100rel\r\nRSeq: %u\r\n",
 		 d->rseq_next);
+	struct dlg_rel *rel = calloc(1, sizeof(*rel));
+	if (!rel)
+		return -ENOMEM;
 	struct cv_buf out;
 	int err = build_response(d, req, status, p, extra, &out);
 	if (!err)
 		err = cv_txn_respond_raw(st, status, out.data, out.len);
 	if (err) {
 		cv_buf_free(&out);
+		free(rel);
 		return err;
 	}
 	rel_stop(d);
+	cv_tmr_init(&rel->tmr);
+	d->rel = rel;
 	d->rel_pending = true;
 	d->rel_cseq = req->cseq.num;
 	d->rel_rseq = d->rseq_next++;
-	d->rel_status = status;
-	d->rel_resp = out.data;
-	d->rel_len = out.len;
-	d->rel_st = cv_mem_ref(st);
-	d->rel_interval_ms = d->ua->t1_ms;
-	d->rel_deadline_us = cv_clock_us() + 64ull * d->ua->t1_ms * 1000;
+	rel->status = status;
+	rel->resp = out.data;
+	rel->len = out.len;
+	rel->st = cv_mem_ref(st);
+	rel->interval_ms = d->ua->t1_ms;
+	rel->deadline_us = cv_clock_us() + 64ull * d->ua->t1_ms * 1000;
 	d->ua->st.tx_reliable_1xx++;
 	uint64_t first = d->peer.reliable ? 64ull * d->ua->t1_ms * 1000
 					  : (uint64_t)d->ua->t1_ms * 1000;
-	cv_tmr_start(cv_worker_wheel(d->ua->w), &d->rel_tmr, first, retrans_rel, d);
+	cv_tmr_start(cv_worker_wheel(d->ua->w), &rel->tmr, first, retrans_rel, d);
 	return 0;
 }
 
@@ -586,20 +657,10 @@ uint32_t cv_dlg_local_cseq(const struct cv_dlg *d)
 }
 
 /* The 2xx and its INVITE are kept only to retransmit the 2xx. */
-static void drop_2xx(struct cv_dlg *d)
-{
-	free(d->resp);
-	d->resp = NULL;
-	d->resplen = 0;
-	d->inv = cv_mem_unref(d->inv);
-}
-
 void dlg_got_ack(struct cv_dlg *d, struct cv_sip_msg *ack)
 {
 	(void)ack;
-	d->waiting_ack = false;
-	cv_tmr_cancel(&d->tmr);
-	drop_2xx(d);
+	tx_free(d);
 }
 
 static int build_request(struct cv_dlg *d, enum cv_sip_method method,

@@ -4,12 +4,33 @@
 
 #include "cvoip/dialog.h"
 
+/* UAS: a 2xx to an INVITE kept for retransmission until the ACK
+ * (RFC 3261 §13.3.1.4, RFC 6026 §8.6); allocated with the 2xx, freed
+ * when the ACK comes or 64*T1 passes, so a confirmed dialog does not
+ * carry it. */
+struct dlg_tx2xx {
+	struct cv_tmr tmr;
+	struct cv_sip_msg *inv;  /* the INVITE being answered */
+	char *resp;
+	size_t resplen;
+	uint64_t deadline_us;
+	uint32_t interval_ms;
+};
+
+/* UAS: the reliable provisional response awaiting PRACK (RFC 3262 §3). */
+struct dlg_rel {
+	struct cv_tmr tmr;
+	struct cv_txn *st;
+	char *resp;
+	size_t len;
+	uint64_t deadline_us;
+	uint32_t interval_ms;
+	uint16_t status;
+};
+
 struct cv_dlg {
 	struct cv_ua *ua;
 	struct cv_dlg *hnext;   /* hash chain */
-	bool in_table;
-	enum cv_dlg_state state;
-	bool uac;
 	char *call_id;
 	char *ltag;
 	char *rtag;
@@ -17,38 +38,28 @@ struct cv_dlg {
 	char *ruri;             /* remote name-addr */
 	char *target;           /* remote target URI */
 	char **routes;          /* route set, full values "<sip:p;lr>" */
-	size_t nroute;
-	uint32_t lcseq;
-	uint32_t rcseq;
-	bool rcseq_set;
+	char *contact_user;     /* user part of our Contact, NULL: none */
 	struct cv_txn_addr peer; /* flow for in-dialog requests (conn ref) */
-	char contact_user[64];
-	/* UAS: 2xx retransmission until the ACK (RFC 6026 §8.6) */
-	struct cv_tmr tmr;
-	struct cv_sip_msg *inv;  /* the INVITE being answered */
-	char *resp;
-	size_t resplen;
-	uint32_t interval_ms;
-	uint64_t deadline_us;
-	bool waiting_ack;
-	/* UAS: the reliable provisional response awaiting PRACK (RFC 3262) */
-	struct cv_tmr rel_tmr;
-	struct cv_txn *rel_st;
-	char *rel_resp;
-	size_t rel_len;
-	uint16_t rel_status;
-	uint32_t rel_rseq;      /* RSeq of the pending one */
-	uint32_t rseq_next;     /* next RSeq to use (0: not yet chosen) */
-	uint32_t rel_interval_ms;
-	uint64_t rel_deadline_us;
-	bool rel_pending;
-	bool rel_unacked;       /* a final went out before its PRACK */
-	uint32_t rel_cseq;      /* CSeq number of the INVITE it answered */
+	struct dlg_tx2xx *tx;   /* UAS: 2xx until its ACK, or NULL */
+	struct dlg_rel *rel;    /* UAS: reliable 1xx until its PRACK, or NULL */
 	/* UAC: the ACK for the 2xx, re-sent on 2xx retransmissions */
 	char *ack;
 	size_t acklen;
-	uint32_t ack_cseq;
 	void *uarg;
+	size_t nroute;
+	enum cv_dlg_state state;
+	uint32_t lcseq;
+	uint32_t rcseq;
+	uint32_t ack_cseq;
+	uint32_t rel_rseq;      /* RSeq of the pending reliable 1xx */
+	uint32_t rel_cseq;      /* CSeq number of the INVITE it answered */
+	uint32_t rseq_next;     /* next RSeq to use (0: not yet chosen) */
+	bool in_table;
+	bool uac;
+	bool rcseq_set;
+	bool waiting_ack;       /* tx holds a 2xx awaiting its ACK */
+	bool rel_pending;       /* rel holds a 1xx awaiting its PRACK */
+	bool rel_unacked;       /* a final went out before its PRACK */
 };
 
 struct cv_ua {

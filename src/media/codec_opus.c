@@ -203,6 +203,7 @@ const struct cv_codec cv_codec_opus = {
 	.frame_ms = 10,
 	.max_ptime = 60,
 	.vbr_payload = true,
+	.inband_fec = true,
 	.ie = 0,
 	.bpl = 25,
 	.fmtp = "minptime=10;useinbandfec=1",

@@ -33,6 +33,9 @@ struct cv_media_stream {
 	bool src_done_reported;
 	struct cv_cn_dec cn;
 	struct cv_dtmf_det *det;
+	struct cv_aproc *ap;
+	bool ap_on;
+	struct cv_aproc_params ap_p;
 
 	uint64_t next_due_us;
 	uint32_t ts;       /* media timestamp of the next frame we send */
@@ -142,10 +145,23 @@ static void play_slot(struct cv_media_stream *ms,
 		cv_cn_dec_update(&ms->cn, f->payload, f->len);
 		cv_cn_dec_generate(&ms->cn, pcm, n);
 		break;
-	case CV_RTP_JB_LOST:
+	case CV_RTP_JB_LOST: {
 		ms->st.frames_concealed++;
-		cv_codec_conceal(ms->dec, NULL, 0, pcm, n);
+		/* In-band FEC (RFC 7587 §3.2, RFC 6716 §2.1.7): the packet
+		 * after the lost one may carry it at lower quality; the jitter
+		 * buffer usually holds it already when the gap is played. */
+		struct cv_rtp_jb_frame nx;
+		if (codec->inband_fec &&
+		    cv_rtp_jb_peek(ms->jb, f->ts + f->samples, &nx) == 0 &&
+		    nx.kind == CV_RTP_JB_FRAME && nx.pt == ms->cfg.pt &&
+		    nx.ts == f->ts + f->samples) {
+			ms->st.frames_fec++;
+			cv_codec_conceal(ms->dec, nx.payload, nx.len, pcm, n);
+		} else {
+			cv_codec_conceal(ms->dec, NULL, 0, pcm, n);
+		}
 		break;
+	}
 	case CV_RTP_JB_SILENCE:
 	default:
 		cv_cn_dec_generate(&ms->cn, pcm, n);
@@ -153,6 +169,9 @@ static void play_slot(struct cv_media_stream *ms,
 	}
 	if (ms->det)
 		cv_dtmf_det_feed(ms->det, pcm, n, rate);
+	/* far end for the echo canceller: what is played out */
+	if (ms->ap && cv_aproc_rate(ms->ap) == rate)
+		cv_aproc_playback(ms->ap, pcm, n);
 	if (ms->sink)
 		cv_asink_write(ms->sink, pcm, n, rate);
 }
@@ -226,6 +245,8 @@ static void tx_tick(struct cv_media_stream *ms)
 	} else {
 		memset(ms->pcm, 0, n * sizeof(int16_t));
 	}
+	if (ms->ap && cv_aproc_rate(ms->ap) == rate)
+		cv_aproc_capture(ms->ap, ms->pcm, n);
 	if (!sending)
 		goto out;
 	if (c->tevent_pt >= 0 && send_dtmf(ms)) {
@@ -321,6 +342,7 @@ static void stream_dtor(void *obj)
 	cv_mem_unref(ms->src);
 	cv_mem_unref(ms->sink);
 	cv_mem_unref(ms->det);
+	cv_mem_unref(ms->ap);
 }
 
 int cv_media_stream_create(struct cv_media_stream **msp,
@@ -431,6 +453,33 @@ static int rebuild_codec(struct cv_media_stream *ms,
 	return 0;
 }
 
+/* (Re)creates the echo canceller etc. at the codec's PCM rate. */
+static int rebuild_aproc(struct cv_media_stream *ms)
+{
+	cv_mem_unref(ms->ap);
+	ms->ap = NULL;
+	if (!ms->ap_on || !ms->enc)
+		return 0;
+	struct cv_aproc_params p = ms->ap_p;
+	if (!p.rate)
+		p.rate = cv_codec_enc_rate(ms->enc);
+	return cv_aproc_create(&ms->ap, &p);
+}
+
+int cv_media_stream_set_aproc(struct cv_media_stream *ms,
+			      const struct cv_aproc_params *p)
+{
+	if (!ms)
+		return -EINVAL;
+	ms->ap_on = p != NULL;
+	if (p)
+		ms->ap_p = *p;
+	int err = rebuild_aproc(ms);
+	if (err)
+		ms->ap_on = false;
+	return err;
+}
+
 int cv_media_stream_start(struct cv_media_stream *ms,
 			  const struct cv_media_stream_cfg *cfg_in)
 {
@@ -459,6 +508,10 @@ int cv_media_stream_start(struct cv_media_stream *ms,
 		err = rebuild_codec(ms, &cfg);
 		if (err)
 			return err;
+		/* a new PCM rate needs a new echo canceller (a failure leaves
+		 * the stream without processing, never without audio) */
+		if (rebuild_aproc(ms))
+			ms->ap_on = false;
 	}
 	if (cfg.remote.ss_family == AF_INET ||
 	    cfg.remote.ss_family == AF_INET6) {
@@ -565,6 +618,8 @@ int cv_media_stream_stats(const struct cv_media_stream *ms,
 	if (!ms || !out)
 		return -EINVAL;
 	*out = ms->st;
+	if (ms->ap)
+		cv_aproc_stats(ms->ap, &out->aproc);
 	int err = cv_rtp_session_stats(ms->rtp, &out->rtp);
 	if (ms->jb)
 		cv_rtp_jb_stats(ms->jb, &out->jb);

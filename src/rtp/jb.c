@@ -334,6 +334,26 @@ static bool any_later(struct cv_rtp_jb *jb)
 	return false;
 }
 
+int cv_rtp_jb_peek(struct cv_rtp_jb *jb, uint32_t ts, struct cv_rtp_jb_frame *out)
+{
+	if (!jb || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->kind = CV_RTP_JB_WAIT;
+	struct jb_slot *s = jb->started ? find_slot(jb, ts) : NULL;
+	if (!s)
+		return -ENOENT;
+	out->ts = s->ts;
+	out->samples = jb->frame_ts;
+	out->payload = s->data;
+	out->len = s->len;
+	out->pt = s->pt;
+	out->marker = s->marker;
+	out->kind = jb->p.cn_pt > 0 && s->pt == (uint8_t)jb->p.cn_pt ? CV_RTP_JB_CN
+								  : CV_RTP_JB_FRAME;
+	return 0;
+}
+
 int cv_rtp_jb_get(struct cv_rtp_jb *jb, uint64_t now_us,
 		  struct cv_rtp_jb_frame *out)
 {

@@ -65,4 +65,43 @@ double cv_rtcp_interval_raw(const struct cv_rtcp_interval_in *in,
 double cv_rtp_mos_for(const char *codec, bool plc, double loss_pct,
 		      double delay_ms, double *r_out);
 
+/* Minimal io_uring for the relay (uring.c): raw system calls, one ring per
+ * relay, used from the relay's loop thread only. */
+struct io_uring_sqe;
+struct io_uring_cqe;
+struct io_uring_buf_ring;
+struct cv_uring {
+	int fd;
+	bool enabled;
+	void *sq_ptr, *cq_ptr;
+	size_t sq_sz, cq_sz, sqes_sz, br_sz;
+	unsigned *sq_head, *sq_tail, *sq_array;
+	unsigned sq_mask, sq_entries, local_tail;
+	unsigned *cq_head, *cq_tail;
+	unsigned *sq_flags, *cq_flags;
+	unsigned cq_mask;
+	struct io_uring_cqe *cqes;
+	struct io_uring_sqe *sqes;
+	struct io_uring_buf_ring *br; /* provided buffers, group 0 */
+	uint8_t *bufs;
+	unsigned nbufs, buf_size;
+	uint16_t br_tail;
+	unsigned nfixed; /* size of the fixed-file table (0: none) */
+	uint64_t enters;
+};
+int cv_uring_init(struct cv_uring *u, unsigned sq, unsigned cq, unsigned nbufs,
+		  unsigned buf_size, uint8_t *bufs);
+void cv_uring_free(struct cv_uring *u);
+int cv_uring_enable(struct cv_uring *u);
+int cv_uring_register_eventfd(struct cv_uring *u, int efd);
+/* Puts fd (or -1: clears) into fixed-file slot `slot`. */
+int cv_uring_file_set(struct cv_uring *u, unsigned slot, int fd);
+/* Next free submission entry (zeroed), NULL when the queue is full. */
+struct io_uring_sqe *cv_uring_sqe(struct cv_uring *u);
+/* Submits what is queued and runs ready completions; no waiting. */
+int cv_uring_submit(struct cv_uring *u);
+/* Hands buffer `bid` back to the kernel (visible after _commit). */
+void cv_uring_buf_put(struct cv_uring *u, uint16_t bid);
+void cv_uring_buf_commit(struct cv_uring *u);
+
 #endif

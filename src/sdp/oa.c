@@ -1,13 +1,62 @@
 /* RFC 3264 offer/answer as pure functions: offers and answers are written
  * as text from the local capabilities and parsed back into the model;
- * negotiated media is a plain value the session layer hands to rtp. */
+ * negotiated media is packed into one block sized for what exists. */
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sdp_int.h"
 
 #define OA_MAX_TEXT 65536
+
+/* ---- negotiated media ------------------------------------------------------
+ * Negotiation fills a fixed-size scratch (the sizes below bound what is
+ * reported), then neg_pack() copies what exists into one block sized for
+ * it: a held call keeps a few hundred bytes, not the 11 KB worst case. */
+
+struct wcodec {
+	char name[32];
+	uint32_t clock_rate;
+	uint32_t channels;
+	uint8_t pt_send;
+	uint8_t pt_recv;
+	char fmtp[160];
+};
+
+struct wmedia {
+	uint32_t index;
+	char media[16];
+	bool rejected;
+	enum cv_sdp_dir dir;
+	bool remote_hold;
+	bool remote_null_addr;
+	char remote_addr[64];
+	struct sockaddr_storage remote_rtp, remote_rtcp;
+	uint16_t remote_port, remote_rtcp_port;
+	bool rtcp_mux;
+	struct wcodec codecs[CV_SDP_NEG_MAX_CODECS];
+	uint32_t ncodecs;
+	int dtmf_pt_send, dtmf_pt_recv;
+	uint32_t dtmf_rate;
+	char dtmf_events[32];
+	int cn_pt_send, cn_pt_recv;
+	uint32_t ptime, maxptime;
+	bool srtp;
+	char crypto_suite[48];
+	uint32_t crypto_tag;
+	char crypto_remote_key[128];
+	char crypto_local_key[128];
+	char remote_ice_ufrag[64], remote_ice_pwd[128];
+	char remote_fingerprint[160];
+	enum cv_sdp_setup remote_setup;
+	char mid[32];
+};
+
+struct wneg {
+	struct wmedia media[CV_SDP_NEG_MAX_MEDIA];
+	uint32_t nmedia;
+};
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -195,7 +244,7 @@ static uint32_t session_u32_attr(const struct cv_sdp *sdp, const char *name)
 }
 
 /* What the remote side's description says about one stream. */
-static void neg_remote(struct cv_sdp_neg_media *nm, const struct cv_sdp *sdp,
+static void neg_remote(struct wmedia *nm, const struct cv_sdp *sdp,
 		       const struct cv_sdp_media *m, bool mux)
 {
 	const struct cv_sdp_conn *c = cv_sdp_media_conn(sdp, m);
@@ -237,7 +286,7 @@ static void neg_remote(struct cv_sdp_neg_media *nm, const struct cv_sdp *sdp,
 	cv_pl_strcpy(m->mid, nm->mid, sizeof(nm->mid));
 }
 
-static void neg_init(struct cv_sdp_neg_media *nm, uint32_t index, struct cv_pl media)
+static void neg_init(struct wmedia *nm, uint32_t index, struct cv_pl media)
 {
 	memset(nm, 0, sizeof(*nm));
 	nm->index = index;
@@ -247,12 +296,12 @@ static void neg_init(struct cv_sdp_neg_media *nm, uint32_t index, struct cv_pl m
 	nm->rejected = true;
 }
 
-static void neg_codec_add(struct cv_sdp_neg_media *nm, const struct cv_sdp_fmt *rf,
+static void neg_codec_add(struct wmedia *nm, const struct cv_sdp_fmt *rf,
 			  int pt_send, int pt_recv)
 {
 	if (nm->ncodecs >= CV_SDP_NEG_MAX_CODECS)
 		return;
-	struct cv_sdp_neg_codec *c = &nm->codecs[nm->ncodecs++];
+	struct wcodec *c = &nm->codecs[nm->ncodecs++];
 	cv_pl_strcpy(rf->encoding, c->name, sizeof(c->name));
 	c->clock_rate = rf->clock_rate;
 	c->channels = ch1(rf->channels);
@@ -602,12 +651,12 @@ static void pick_crypto(struct ans_stream *as, const struct cv_sdp_media *m)
 {
 	for (uint32_t i = 0; i < m->ncrypto; i++) {
 		const struct cv_sdp_crypto *rc = &m->crypto[i];
-		if (rc->key_params.l >= sizeof(((struct cv_sdp_neg_media *)0)->crypto_remote_key))
+		if (rc->key_params.l >= sizeof(((struct wmedia *)0)->crypto_remote_key))
 			continue;
 		for (size_t k = 0; k < as->caps->ncrypto; k++) {
 			if (cv_pl_eq_str(rc->suite, as->caps->crypto[k].suite) &&
 			    strlen(as->caps->crypto[k].key_params) <
-				    sizeof(((struct cv_sdp_neg_media *)0)->crypto_local_key)) {
+				    sizeof(((struct wmedia *)0)->crypto_local_key)) {
 				as->rcrypto = rc;
 				as->lcrypto = &as->caps->crypto[k];
 				return;
@@ -748,7 +797,7 @@ static void answer_write(struct cv_buf *b, const struct ans_stream *as,
 	write_extra(b, as->caps);
 }
 
-static void answer_neg(struct cv_sdp_neg_media *nm, const struct ans_stream *as,
+static void answer_neg(struct wmedia *nm, const struct ans_stream *as,
 		       const struct cv_sdp *offer, const struct cv_sdp_media *m)
 {
 	if (!as->caps)
@@ -781,7 +830,7 @@ static void answer_neg(struct cv_sdp_neg_media *nm, const struct ans_stream *as,
 	}
 }
 
-int cv_sdp_answer_create(struct cv_sdp **out, struct cv_sdp_neg *neg,
+static int answer_create(struct cv_sdp **out, struct wneg *neg,
 			 struct cv_sdp_warning *warn, const struct cv_sdp *offer,
 			 const struct cv_sdp_local *local)
 {
@@ -826,7 +875,7 @@ int cv_sdp_answer_create(struct cv_sdp **out, struct cv_sdp_neg *neg,
 			accepted++;
 		why = CV_MAX(why, as.why);
 		if (i < CV_SDP_NEG_MAX_MEDIA) {
-			struct cv_sdp_neg_media *nm = &neg->media[neg->nmedia++];
+			struct wmedia *nm = &neg->media[neg->nmedia++];
 			neg_init(nm, i, m->media);
 			answer_neg(nm, &as, offer, m);
 		}
@@ -868,7 +917,7 @@ static const struct cv_sdp_fmt *offer_fmt_for(const struct cv_sdp_media *om,
 	return same_pt;
 }
 
-int cv_sdp_answer_process(struct cv_sdp_neg *neg, const struct cv_sdp *offer,
+static int answer_process(struct wneg *neg, const struct cv_sdp *offer,
 			  const struct cv_sdp *answer)
 {
 	if (!neg || !offer || !answer)
@@ -884,7 +933,7 @@ int cv_sdp_answer_process(struct cv_sdp_neg *neg, const struct cv_sdp *offer,
 	uint32_t offered = 0, accepted = 0;
 	for (uint32_t i = 0; i < offer->nmedia && i < CV_SDP_NEG_MAX_MEDIA; i++) {
 		const struct cv_sdp_media *om = &offer->media[i], *am = &answer->media[i];
-		struct cv_sdp_neg_media *nm = &neg->media[neg->nmedia++];
+		struct wmedia *nm = &neg->media[neg->nmedia++];
 		neg_init(nm, i, om->media);
 		if (om->port)
 			offered++;
@@ -961,4 +1010,149 @@ int cv_sdp_answer_process(struct cv_sdp_neg *neg, const struct cv_sdp *offer,
 	if (offered && !accepted)
 		return CV_SDP_ENOTACCEPTABLE;
 	return 0;
+}
+
+/* ---- packing ------------------------------------------------------------ */
+
+void cv_sdp_neg_reset(struct cv_sdp_neg *neg)
+{
+	if (!neg)
+		return;
+	cv_mem_unref(neg->mem);
+	memset(neg, 0, sizeof(*neg));
+}
+
+static size_t str_need(const char *s)
+{
+	return s[0] ? strlen(s) + 1 : 0;
+}
+
+/* Copies s into the string area at *pos; "" needs no room. */
+static const char *str_put(char *area, size_t *pos, const char *s)
+{
+	if (!s[0])
+		return "";
+	size_t n = strlen(s) + 1;
+	char *d = area + *pos;
+	memcpy(d, s, n);
+	*pos += n;
+	return d;
+}
+
+/* One block: media[nmedia], then every media's codecs, then the strings. */
+static int neg_pack(struct cv_sdp_neg *neg, const struct wneg *w)
+{
+	memset(neg, 0, sizeof(*neg));
+	if (!w->nmedia)
+		return 0;
+	size_t ncodecs = 0, strs = 0;
+	for (uint32_t i = 0; i < w->nmedia; i++) {
+		const struct wmedia *m = &w->media[i];
+		ncodecs += m->ncodecs;
+		for (uint32_t k = 0; k < m->ncodecs; k++)
+			strs += str_need(m->codecs[k].fmtp);
+		strs += str_need(m->remote_addr) + str_need(m->crypto_suite) +
+			str_need(m->crypto_remote_key) + str_need(m->crypto_local_key) +
+			str_need(m->remote_ice_ufrag) + str_need(m->remote_ice_pwd) +
+			str_need(m->remote_fingerprint) + str_need(m->mid);
+	}
+	size_t moff = 0, coff = w->nmedia * sizeof(struct cv_sdp_neg_media);
+	size_t soff = coff + ncodecs * sizeof(struct cv_sdp_neg_codec);
+	char *blk = cv_mem_zalloc(soff + strs, NULL);
+	if (!blk)
+		return -ENOMEM;
+	struct cv_sdp_neg_media *pm = (struct cv_sdp_neg_media *)(void *)(blk + moff);
+	struct cv_sdp_neg_codec *pc = (struct cv_sdp_neg_codec *)(void *)(blk + coff);
+	char *area = blk + soff;
+	size_t pos = 0;
+	for (uint32_t i = 0; i < w->nmedia; i++) {
+		const struct wmedia *m = &w->media[i];
+		struct cv_sdp_neg_media *o = &pm[i];
+		o->index = m->index;
+		memcpy(o->media, m->media, sizeof(o->media));
+		o->rejected = m->rejected;
+		o->dir = m->dir;
+		o->remote_hold = m->remote_hold;
+		o->remote_null_addr = m->remote_null_addr;
+		o->remote_addr = str_put(area, &pos, m->remote_addr);
+		o->remote_rtp = m->remote_rtp;
+		o->remote_rtcp = m->remote_rtcp;
+		o->remote_port = m->remote_port;
+		o->remote_rtcp_port = m->remote_rtcp_port;
+		o->rtcp_mux = m->rtcp_mux;
+		o->codecs = m->ncodecs ? pc : NULL;
+		o->ncodecs = m->ncodecs;
+		for (uint32_t k = 0; k < m->ncodecs; k++, pc++) {
+			memcpy(pc->name, m->codecs[k].name, sizeof(pc->name));
+			pc->clock_rate = m->codecs[k].clock_rate;
+			pc->channels = m->codecs[k].channels;
+			pc->pt_send = m->codecs[k].pt_send;
+			pc->pt_recv = m->codecs[k].pt_recv;
+			pc->fmtp = str_put(area, &pos, m->codecs[k].fmtp);
+		}
+		o->dtmf_pt_send = m->dtmf_pt_send;
+		o->dtmf_pt_recv = m->dtmf_pt_recv;
+		o->dtmf_rate = m->dtmf_rate;
+		memcpy(o->dtmf_events, m->dtmf_events, sizeof(o->dtmf_events));
+		o->cn_pt_send = m->cn_pt_send;
+		o->cn_pt_recv = m->cn_pt_recv;
+		o->ptime = m->ptime;
+		o->maxptime = m->maxptime;
+		o->srtp = m->srtp;
+		o->crypto_suite = str_put(area, &pos, m->crypto_suite);
+		o->crypto_tag = m->crypto_tag;
+		o->crypto_remote_key = str_put(area, &pos, m->crypto_remote_key);
+		o->crypto_local_key = str_put(area, &pos, m->crypto_local_key);
+		o->remote_ice_ufrag = str_put(area, &pos, m->remote_ice_ufrag);
+		o->remote_ice_pwd = str_put(area, &pos, m->remote_ice_pwd);
+		o->remote_fingerprint = str_put(area, &pos, m->remote_fingerprint);
+		o->remote_setup = m->remote_setup;
+		o->mid = str_put(area, &pos, m->mid);
+	}
+	neg->media = pm;
+	neg->nmedia = w->nmedia;
+	neg->mem = blk;
+	return 0;
+}
+
+int cv_sdp_answer_create(struct cv_sdp **out, struct cv_sdp_neg *neg,
+			 struct cv_sdp_warning *warn, const struct cv_sdp *offer,
+			 const struct cv_sdp_local *local)
+{
+	if (!out || !neg || !offer)
+		return -EINVAL;
+	cv_sdp_neg_reset(neg);
+	struct wneg *w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	int err = answer_create(out, w, warn, offer, local);
+	if (!err) {
+		err = neg_pack(neg, w);
+		if (err) {
+			cv_mem_unref(*out);
+			*out = NULL;
+		}
+	}
+	free(w);
+	return err;
+}
+
+int cv_sdp_answer_process(struct cv_sdp_neg *neg, const struct cv_sdp *offer,
+			  const struct cv_sdp *answer)
+{
+	if (!neg || !offer || !answer)
+		return -EINVAL;
+	cv_sdp_neg_reset(neg);
+	struct wneg *w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	int err = answer_process(w, offer, answer);
+	/* CV_SDP_ENOTACCEPTABLE still reports the rejected streams */
+	if (!err || err == CV_SDP_ENOTACCEPTABLE) {
+		int perr = neg_pack(neg, w);
+		if (perr)
+			err = perr;
+	}
+	free(w);
+	return err;
 }

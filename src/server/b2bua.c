@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "server_int.h"
+#include "trunk_int.h"
 
 #define MOD "b2bua"
 
@@ -24,6 +25,8 @@ struct leg {
 	bool final;
 	uint16_t status;
 	char contact[256];
+	struct trunk_leg *tl; /* a leg to a route's trunks (trunk.c) */
+	uint32_t rseq;        /* last RSeq from this leg (RFC 3262) */
 };
 
 /* A request relayed from one leg to the other; the response goes back on
@@ -46,7 +49,6 @@ struct call {
 	enum call_state state;
 	struct cv_txn *a_st;
 	struct cv_dlg *a_dlg;
-	struct leg legs[SRV_MAX_FORK];
 	unsigned nlegs;
 	struct leg *winner;
 	struct relay *relays; /* in-dialog requests waiting for the other leg */
@@ -65,12 +67,24 @@ struct call {
 	char *caller;
 	char *callee;
 	int64_t start_us, answer_us;
+	/* RFC 3262 across the legs: a reliable 18x of rel_leg (its RSeq and
+	 * INVITE CSeq) was passed to the caller reliably; the caller's PRACK
+	 * goes to that leg with this RAck */
+	bool a_100rel;
+	struct leg *rel_leg;
+	uint32_t rel_rseq, rel_cseq;
+	/* one per fork (at most SRV_MAX_FORK), sized at the call's creation:
+	 * most calls have one leg, and a leg is ~300 bytes (docs/server.md,
+	 * memory per call). Keep this member last. */
+	struct leg legs[];
 };
 
 static void call_dtor(void *obj)
 {
 	struct call *c = obj;
 	cv_tmr_cancel(&c->no_answer);
+	for (unsigned i = 0; i < c->nlegs; i++)
+		trunk_leg_free(c->legs[i].tl);
 	cv_mem_unref(c->b_2xx);
 	free(c->a_call_id);
 	free(c->caller);
@@ -240,6 +254,60 @@ static struct cv_pl pass_body(struct call *c, int from,
 	return out;
 }
 
+/* RFC 3262 §7.1: is option tag `tag` in header id of m? */
+static bool has_tag(const struct cv_sip_msg *m, enum cv_sip_hdr_id id,
+		    const char *tag)
+{
+	struct cv_sip_vals_iter it = {0};
+	struct cv_pl v;
+	for (unsigned n = 0; n < 64 && cv_sip_msg_vals_next(m, id, &it, &v) == 0; n++)
+		if (cv_pl_caseeq_str(cv_pl_trim(v), tag))
+			return true;
+	return false;
+}
+
+/* PRACK leg l's reliable provisional response ourselves (RFC 3262 §4),
+ * when the caller cannot take it reliably (no 100rel, or another fork's
+ * reliable 18x is still unacknowledged there). */
+static void prack_local(struct leg *l, uint32_t rseq, uint32_t cseq)
+{
+	char rack[64];
+	snprintf(rack, sizeof(rack), "RAck: %u %u INVITE\r\n", rseq, cseq);
+	struct cv_dlg_req r = {.method = CV_SIP_PRACK, .headers = cv_pl_str(rack)};
+	struct cv_txn *ct;
+	if (l->dlg && cv_dlg_request(l->dlg, &r, &ct) == 0)
+		cv_txn_release(ct);
+}
+
+static struct cv_pl pass_body(struct call *c, int from,
+			      const struct cv_sip_msg *m, struct cv_buf *buf,
+			      int *errp);
+
+/* Leg l's reliable 18x to the caller, reliably (the dialog retransmits it
+ * until the caller's PRACK, which b2bua_in_dialog passes to l). */
+static bool rel_to_a(struct call *c, struct leg *l, uint16_t st, uint32_t rseq,
+		     const struct cv_sip_msg *m)
+{
+	if (!c->a_100rel || !c->a_st || cv_dlg_reliable_pending(c->a_dlg))
+		return false;
+	struct cv_txn_resp_params rp = {0};
+	struct cv_buf sdp;
+	cv_buf_init(&sdp, 65536);
+	if (m->body.l) {
+		rp.content_type = m->content_type;
+		rp.body = pass_body(c, 1, m, &sdp, NULL);
+	}
+	int err = cv_dlg_respond_reliable(c->a_dlg, c->a_st,
+					  st == 183 || m->body.l ? 183 : 180, &rp);
+	cv_buf_free(&sdp);
+	if (err)
+		return false;
+	c->rel_leg = l;
+	c->rel_rseq = rseq;
+	c->rel_cseq = m->cseq.num;
+	return true;
+}
+
 static void respond_a(struct call *c, uint16_t status, const char *reason,
 		      const struct cv_sip_msg *from)
 {
@@ -315,9 +383,19 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 		  struct cv_sip_msg *req)
 {
 	struct cv_srv *s = sw->srv;
-	const struct cv_srv_user *user;
-	if (srv_authenticate(sw, st, req, true, &user) != 0)
+	const struct cv_srv_user *user = NULL;
+	/* a call from a trunk's address is taken without authentication
+	 * (the upstream authenticated its caller); the caller is then the
+	 * From user (docs/server.md, Trunks) */
+	const char *from_trunk = trunk_source(s, cv_txn_addr(st));
+	if (!from_trunk && srv_authenticate(sw, st, req, true, &user) != 0)
 		return;
+	char from_user[128] = "anonymous";
+	struct cv_sip_uri furi;
+	if (!user && cv_sip_uri_parse(req->from.uri, &furi) == 0 && furi.user.l &&
+	    furi.user.l < sizeof(from_user))
+		cv_pl_strcpy(furi.user, from_user, sizeof(from_user));
+	const char *caller = user ? user->name : from_user;
 	/* RFC 3261 §16.6 step 3 / §16.3 step 2, kept by the B2BUA so that a
 	 * loop (through trunks, or a contact pointing back at us) ends */
 	if (req->max_forwards == 0) {
@@ -331,14 +409,31 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 		return;
 	}
 	struct reg_target targets[SRV_MAX_FORK];
-	size_t nt = registrar_lookup(s, ruri.user, targets, SRV_MAX_FORK);
-	if (!nt) {
+	char pai[512] = "";
+	/* only an authenticated caller is asserted (a trunk's From is not) */
+	size_t nt = srv_hook_route(sw, ruri.user, user ? user->name : NULL,
+				   &targets[0], pai, sizeof(pai));
+	/* a public GRUU (RFC 5627 §5.3): only that instance's bindings */
+	struct cv_pl gr = CV_PL_INIT;
+	bool by_gruu = !nt && cv_sip_uri_param(&ruri, "gr", &gr) == 0 && gr.l;
+	if (by_gruu)
+		nt = registrar_lookup_gruu(s, ruri.user, gr, targets, SRV_MAX_FORK);
+	else if (!nt)
+		nt = registrar_lookup(s, ruri.user, targets, SRV_MAX_FORK);
+	/* not a local user: the routes to trunks (by priority); a call that
+	 * came from a trunk only reaches local users (no transit from one
+	 * trunk to another: no loop, no toll fraud through us) */
+	const struct trunk_route *route = NULL;
+	if (!nt && !by_gruu && !from_trunk && !srv_user_find(s, ruri.user))
+		route = trunk_route_find(s, ruri.user);
+	if (!nt && !route) {
 		srv_reply(st, srv_user_find(s, ruri.user) ? 480 : 404,
 			  srv_user_find(s, ruri.user) ? "Temporarily Unavailable" : "Not Found",
 			  NULL);
 		return;
 	}
-	struct call *c = cv_mem_zalloc(sizeof(*c), call_dtor);
+	struct call *c = cv_mem_zalloc(sizeof(*c) + (route ? 1 : nt) * sizeof(struct leg),
+				       call_dtor);
 	if (!c) {
 		for (size_t i = 0; i < nt; i++)
 			reg_target_clear(&targets[i]);
@@ -349,7 +444,7 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	cv_tmr_init(&c->no_answer);
 	c->a_st = st;
 	c->a_call_id = cv_pl_strdup(req->call_id);
-	c->caller = strdup(user->name);
+	c->caller = strdup(caller);
 	c->callee = cv_pl_strdup(ruri.user);
 	c->start_us = (int64_t)cv_clock_wall_us();
 	c->late_offer = !req->body.l;
@@ -379,7 +474,13 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	/* B legs: same worker, the caller's identity, the caller's offer
 	 * (anchored: rewritten to the relay's B side) */
 	media_set_adv(sw, &c->media, 0, cv_txn_addr(st));
-	media_set_adv(sw, &c->media, 1, &targets[0].dst);
+	struct cv_txn_addr tdst;
+	if (!route)
+		media_set_adv(sw, &c->media, 1, &targets[0].dst);
+	else if (trunk_route_dst(sw, route, &tdst) == 0)
+		media_set_adv(sw, &c->media, 1, &tdst);
+	if (route && !trunk_route_relay(route))
+		c->media.off = true; /* the route's `media: direct` */
 	struct cv_buf sdp;
 	cv_buf_init(&sdp, 65536);
 	int merr;
@@ -395,14 +496,19 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	const struct cv_sip_hdr *h;
 	if ((h = cv_sip_msg_hdr(req, CV_SIP_HDR_ALLOW)))
 		cv_buf_printf(&hdrs, "Allow: %.*s\r\n", CV_PL_ARG(h->value));
-	/* the caller's option tags, except 100rel: PRACK is not relayed, so
-	 * a callee must not send reliable provisionals (RFC 3262) */
+	cv_buf_append_str(&hdrs, pai); /* "" unless the route hook took it */
+	/* the caller's option tags, 100rel included: reliable provisional
+	 * responses and PRACK are passed across (RFC 3262, docs/server.md) */
+	c->a_100rel = has_tag(req, CV_SIP_HDR_SUPPORTED, "100rel") ||
+		      has_tag(req, CV_SIP_HDR_REQUIRE, "100rel");
+	if (has_tag(req, CV_SIP_HDR_REQUIRE, "100rel"))
+		cv_buf_append_str(&hdrs, "Require: 100rel\r\n");
 	struct cv_sip_vals_iter it = {0};
 	struct cv_pl tag;
 	bool first = true;
 	while (cv_sip_msg_vals_next(req, CV_SIP_HDR_SUPPORTED, &it, &tag) == 0) {
 		tag = cv_pl_trim(tag);
-		if (!tag.l || cv_pl_caseeq_str(tag, "100rel"))
+		if (!tag.l)
 			continue;
 		cv_buf_printf(&hdrs, "%s%.*s", first ? "Supported: " : ", ",
 			      CV_PL_ARG(tag));
@@ -410,6 +516,30 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	}
 	if (!first)
 		cv_buf_append_str(&hdrs, "\r\n");
+	if (route) {
+		struct leg *l = &c->legs[0];
+		l->kind = UARG_LEG;
+		l->call = c;
+		struct trunk_out to = {.route = route,
+				       .user = ruri.user,
+				       .caller = cv_pl_str(c->caller),
+				       .from_display = req->from.dname,
+				       .call_id = cv_pl_str(call_id),
+				       .headers = {hdrs.data, hdrs.len},
+				       .content_type = req->content_type,
+				       .body = offer,
+				       .max_forwards = mf ? mf : -1,
+				       .uarg = l};
+		err = trunk_leg_start(sw, &to, &l->tl, &l->ct, l->contact,
+				      sizeof(l->contact));
+		if (err)
+			CV_LOG_RL(CV_LOG_WARN, MOD, "call to trunk failed: %s",
+				  cv_strerror(err));
+		else {
+			cv_mem_ref(c); /* held by the pending leg */
+			c->nlegs++;
+		}
+	}
 	for (size_t i = 0; i < nt; i++) {
 		struct leg *l = &c->legs[c->nlegs];
 		l->kind = UARG_LEG;
@@ -496,16 +626,31 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 	uint16_t st = r->status;
 	if (l->final)
 		return;
+	trunk_leg_seen(l->tl, r);
 	if (st < 200) {
 		if (st > 100 && m && m->to.tag.l && !l->dlg &&
 		    cv_dlg_create_uac(&l->dlg, sw->ua, l->ct, m) == 0)
 			cv_dlg_set_uarg(l->dlg, c);
+		/* RFC 3262: a reliable provisional response (once per RSeq) */
+		uint32_t rseq = 0;
+		const struct cv_sip_hdr *rh = m ? cv_sip_msg_hdr(m, CV_SIP_HDR_RSEQ) : NULL;
+		bool rel = st > 100 && rh && l->dlg &&
+			   has_tag(m, CV_SIP_HDR_REQUIRE, "100rel") &&
+			   cv_sip_u32_parse(rh->value, &rseq) == 0;
+		if (rel && rseq <= l->rseq)
+			return; /* a retransmission */
+		if (rel)
+			l->rseq = rseq;
 		if (st > 100 && (c->state == CALL_ROUTING || c->state == CALL_EARLY) &&
 		    c->a_st) {
 			c->state = CALL_EARLY;
+			if (rel && rel_to_a(c, l, st, rseq, m))
+				return;
 			respond_a(c, st == 183 || (m && m->body.l) ? 183 : 180, NULL,
 				  m);
 		}
+		if (rel)
+			prack_local(l, rseq, m->cseq.num);
 		return;
 	}
 	if (st < 300 && m) {
@@ -557,6 +702,18 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 		cv_dlg_terminate(l->dlg);
 		cv_dlg_release(l->dlg);
 		l->dlg = NULL;
+	}
+	/* a trunk leg: the upstream's challenge answered, or failover */
+	struct cv_txn *nct;
+	if (l->tl && !c->cancelled && c->state != CALL_ENDED &&
+	    trunk_leg_retry(sw, l->tl, l->ct, r, &nct, l->contact,
+			    sizeof(l->contact)) == 0) {
+		cv_txn_release(l->ct); /* no more callbacks from it */
+		l->ct = nct;
+		l->rseq = 0; /* a new dialog: its own RSeq space */
+		if (c->rel_leg == l)
+			c->rel_leg = NULL;
+		return;
 	}
 	struct call *keep = cv_mem_ref(c);
 	leg_final(l);
@@ -657,6 +814,22 @@ void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
 	bool from_a = dlg == c->a_dlg;
 	struct cv_dlg *other = from_a ? (c->winner ? c->winner->dlg : NULL)
 				      : c->a_dlg;
+	char rack[64] = "";
+	if (req->method == CV_SIP_PRACK) {
+		/* RFC 3262 §3/§4: the caller's PRACK for the reliable 18x we
+		 * passed on goes to the leg that sent it, with that leg's RAck */
+		if (!from_a || !cv_dlg_prack(dlg, req)) {
+			srv_reply(st, 481, NULL, NULL);
+			return;
+		}
+		if (!c->rel_leg || !c->rel_leg->dlg) {
+			srv_reply(st, 200, NULL, NULL); /* that leg is gone */
+			return;
+		}
+		other = c->rel_leg->dlg;
+		snprintf(rack, sizeof(rack), "RAck: %u %u INVITE\r\n", c->rel_rseq,
+			 c->rel_cseq);
+	}
 	if (req->method == CV_SIP_BYE) {
 		srv_reply(st, 200, NULL, NULL);
 		if (other)
@@ -670,7 +843,7 @@ void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
 		call_end(c, "BYE", from_a ? "caller" : "callee");
 		return;
 	}
-	if (!other || c->state != CALL_ANSWERED) {
+	if (!other || (c->state != CALL_ANSWERED && !rack[0])) {
 		srv_reply(st, req->method == CV_SIP_INVITE ? 491 : 403,
 			  NULL, NULL);
 		return;
@@ -690,6 +863,7 @@ void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
 	/* pass the headers that carry meaning for these methods */
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 8192);
+	cv_buf_append_str(&hdrs, rack);
 	static const enum cv_sip_hdr_id pass[] = {
 		CV_SIP_HDR_EVENT, CV_SIP_HDR_SUBSCRIPTION_STATE,
 		CV_SIP_HDR_REFER_TO, CV_SIP_HDR_REFERRED_BY,
@@ -771,6 +945,20 @@ void b2bua_ack_timeout(struct srv_worker *sw, struct cv_dlg *dlg)
 	if (other)
 		send_bye(c, other);
 	call_end(c, "no ACK", "system");
+}
+
+/* RFC 3262 §3: the caller never PRACKed the reliable 18x we sent it. */
+void b2bua_prack_timeout(struct srv_worker *sw, struct cv_dlg *dlg)
+{
+	struct call *c = cv_dlg_uarg(dlg);
+	(void)sw;
+	if (!c || dlg != c->a_dlg || c->state == CALL_ANSWERED ||
+	    c->state == CALL_ENDED)
+		return;
+	c->cancelled = true;
+	cancel_legs(c, NULL);
+	respond_a(c, 504, "No PRACK", NULL);
+	call_end(c, "504 No PRACK", "system");
 }
 
 void b2bua_worker_stop(struct srv_worker *sw)

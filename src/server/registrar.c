@@ -10,6 +10,39 @@
 
 #define MOD "registrar"
 
+#define SWEEP_MS 1000
+#define PURGE_EVERY 60 /* sweeps */
+
+/* A binding that expired, kept until the sweep publishes it. */
+struct reg_expired {
+	struct reg_expired *next;
+	char *aor;
+	struct binding *b;
+};
+
+/* The instance id without its angle brackets ("urn:uuid:..."): the value
+ * of a GRUU's gr parameter (RFC 5627 §4.1). */
+static struct cv_pl instance_gr(const char *inst)
+{
+	struct cv_pl v = cv_pl_str(inst);
+	if (v.l >= 2 && v.p[0] == '<' && v.p[v.l - 1] == '>') {
+		v.p++;
+		v.l -= 2;
+	}
+	return v;
+}
+
+static bool gr_safe(struct cv_pl v)
+{
+	if (!v.l || v.l > 200)
+		return false;
+	for (size_t i = 0; i < v.l; i++)
+		if (v.p[i] == '"' || v.p[i] == '>' || v.p[i] == '<' ||
+		    v.p[i] == ';' || (unsigned char)v.p[i] <= ' ')
+			return false;
+	return true;
+}
+
 int registrar_init(struct registrar *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -32,6 +65,30 @@ static void binding_free(struct binding *b)
 	free(b);
 }
 
+static struct reg_expired *graveyard_take(struct registrar *r)
+{
+	struct reg_expired *g = r->graveyard;
+	r->graveyard = NULL;
+	return g;
+}
+
+/* Publish (registration.expired) and free; no lock held. */
+static void graveyard_flush(struct cv_srv *s, struct reg_expired *g)
+{
+	while (g) {
+		struct reg_expired *n = g->next;
+		CV_DEBUG(MOD, "binding expired aor=%s contact=%s", g->aor,
+			 g->b->contact);
+		if (s)
+			srv_pub_reg(s, CV_BUS_REG_EXPIRED, g->aor, g->b->contact,
+				    &g->b->src, g->b->user_agent, 0);
+		binding_free(g->b);
+		free(g->aor);
+		free(g);
+		g = n;
+	}
+}
+
 void registrar_fini(struct registrar *r)
 {
 	if (!r->buckets)
@@ -52,6 +109,7 @@ void registrar_fini(struct registrar *r)
 	}
 	free(r->buckets);
 	r->buckets = NULL;
+	graveyard_flush(NULL, graveyard_take(r));
 	pthread_mutex_destroy(&r->lock);
 }
 
@@ -80,7 +138,17 @@ static void aor_expire(struct registrar *r, struct aor *a, uint64_t now_ms)
 		struct binding *b = *pp;
 		if (b->expires_ms <= now_ms) {
 			*pp = b->next;
-			binding_free(b);
+			/* published by the next sweep (no bus call under the
+			 * lock); without memory for that, just dropped */
+			struct reg_expired *g = calloc(1, sizeof(*g));
+			if (g && (g->aor = strdup(a->name))) {
+				g->b = b;
+				g->next = r->graveyard;
+				r->graveyard = g;
+			} else {
+				free(g);
+				binding_free(b);
+			}
 			a->n--;
 			r->nbindings--;
 		} else {
@@ -104,6 +172,30 @@ size_t registrar_lookup(struct cv_srv *s, struct cv_pl name,
 	if (a) {
 		aor_expire(r, a, cv_clock_ms());
 		for (struct binding *b = a->bindings; b && n < max; b = b->next) {
+			snprintf(out[n].contact, sizeof(out[n].contact), "%s",
+				 b->contact);
+			out[n].dst = b->src;
+			if (out[n].dst.conn)
+				cv_tp_conn_ref(out[n].dst.conn);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+size_t registrar_lookup_gruu(struct cv_srv *s, struct cv_pl name,
+			     struct cv_pl gr, struct reg_target *out, size_t max)
+{
+	struct registrar *r = &s->reg;
+	size_t n = 0;
+	pthread_mutex_lock(&r->lock);
+	struct aor *a = aor_get(r, name, false);
+	if (a) {
+		aor_expire(r, a, cv_clock_ms());
+		for (struct binding *b = a->bindings; b && n < max; b = b->next) {
+			if (!cv_pl_eq(instance_gr(b->instance), gr))
+				continue;
 			snprintf(out[n].contact, sizeof(out[n].contact), "%s",
 				 b->contact);
 			out[n].dst = b->src;
@@ -215,20 +307,44 @@ struct contact_in {
 	uint32_t expires;
 };
 
+/* 200 to a REGISTER: every binding with its expiry; with `Supported:
+ * gruu` (RFC 5627 §5.1) a binding with +sip.instance also gets its
+ * public GRUU, the AOR (To URI) with gr=<instance>. */
 static void respond_ok(struct srv_worker *sw, struct cv_txn *st,
-		       struct aor *a_snapshot_unused, struct cv_pl aor)
+		       const struct cv_sip_msg *req, struct cv_pl aor)
 {
 	struct cv_srv *s = sw->srv;
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 32768);
 	uint64_t now = cv_clock_ms();
+	struct cv_sip_vals_iter it = {0};
+	struct cv_pl tag;
+	bool gruu = false;
+	for (unsigned n = 0; n < 64 && !gruu &&
+	     cv_sip_msg_vals_next(req, CV_SIP_HDR_SUPPORTED, &it, &tag) == 0; n++)
+		gruu = cv_pl_caseeq_str(cv_pl_trim(tag), "gruu");
+	struct cv_sip_uri to;
+	if (gruu && (cv_sip_uri_parse(req->to.uri, &to) != 0 || !to.host.l))
+		gruu = false;
 	pthread_mutex_lock(&s->reg.lock);
 	struct aor *a = aor_get(&s->reg, aor, false);
 	if (a) {
-		for (struct binding *b = a->bindings; b; b = b->next)
-			cv_buf_printf(&hdrs, "Contact: <%s>;expires=%llu\r\n",
+		for (struct binding *b = a->bindings; b; b = b->next) {
+			cv_buf_printf(&hdrs, "Contact: <%s>;expires=%llu",
 				      b->contact,
 				      (unsigned long long)((b->expires_ms - now + 999) / 1000));
+			struct cv_pl gr = instance_gr(b->instance);
+			if (gruu && gr_safe(gr)) {
+				char port[8] = "";
+				if (to.port)
+					snprintf(port, sizeof(port), ":%u", to.port);
+				cv_buf_printf(&hdrs,
+					      ";+sip.instance=\"%s\";pub-gruu=\"sip:%.*s@%.*s%s;gr=%.*s\"",
+					      b->instance, CV_PL_ARG(aor),
+					      CV_PL_ARG(to.host), port, CV_PL_ARG(gr));
+			}
+			cv_buf_append_str(&hdrs, "\r\n");
+		}
 	}
 	pthread_mutex_unlock(&s->reg.lock);
 	char date[64];
@@ -237,7 +353,6 @@ static void respond_ok(struct srv_worker *sw, struct cv_txn *st,
 	gmtime_r(&t, &tm);
 	strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
 	cv_buf_append_str(&hdrs, date);
-	(void)a_snapshot_unused;
 	if (hdrs.err) {
 		srv_reply(st, 500, "Too Many Contacts", NULL);
 	} else {
@@ -374,7 +489,7 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 		srv_pub_reg(s, CV_BUS_REG_REMOVED, aor_name, "*", cv_txn_addr(st),
 			    NULL, 0);
 		free(aor_name);
-		respond_ok(sw, st, NULL, aor);
+		respond_ok(sw, st, req, aor);
 		return;
 	}
 	int status = 0;
@@ -512,5 +627,50 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 	}
 	free(aor_name);
 	CV_DEBUG(MOD, "REGISTER %.*s ok (%zu contacts)", CV_PL_ARG(aor), nc);
-	respond_ok(sw, st, NULL, aor);
+	respond_ok(sw, st, req, aor);
+}
+
+/* ---- expiry sweep ------------------------------------------------------- */
+
+static void sweep(struct cv_tmr *t, void *arg)
+{
+	struct srv_worker *sw = arg;
+	struct cv_srv *s = sw->srv;
+	struct registrar *r = &s->reg;
+	(void)t;
+	uint64_t now = cv_clock_ms();
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; r->nbindings && i < r->nbuckets; i++)
+		for (struct aor *a = r->buckets[i]; a; a = a->next)
+			if (a->bindings)
+				aor_expire(r, a, now);
+	struct reg_expired *g = graveyard_take(r);
+	pthread_mutex_unlock(&r->lock);
+	graveyard_flush(s, g);
+	if (s->p.store && ++r->sweeps % PURGE_EVERY == 0)
+		cv_store_binding_purge(s->p.store, (int64_t)cv_clock_wall_us(), NULL);
+	cv_tmr_start(cv_worker_wheel(sw->w), &r->sweep, SWEEP_MS * 1000, sweep, sw);
+}
+
+void registrar_worker_start(struct srv_worker *sw)
+{
+	struct registrar *r = &sw->srv->reg;
+	if (cv_worker_index(sw->w) != 0)
+		return;
+	r->sweep_sw = sw;
+	cv_tmr_init(&r->sweep);
+	cv_tmr_start(cv_worker_wheel(sw->w), &r->sweep, SWEEP_MS * 1000, sweep, sw);
+}
+
+void registrar_worker_stop(struct srv_worker *sw)
+{
+	struct registrar *r = &sw->srv->reg;
+	if (r->sweep_sw != sw)
+		return;
+	cv_tmr_cancel(&r->sweep);
+	r->sweep_sw = NULL;
+	pthread_mutex_lock(&r->lock);
+	struct reg_expired *g = graveyard_take(r);
+	pthread_mutex_unlock(&r->lock);
+	graveyard_flush(sw->srv, g);
 }

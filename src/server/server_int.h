@@ -38,11 +38,18 @@ struct aor {
 	unsigned n;
 };
 
+struct reg_expired;
 struct registrar {
 	pthread_mutex_t lock;
 	struct aor **buckets;
 	size_t nbuckets;
 	uint64_t nbindings;
+	/* bindings dropped by expiry, published (registration.expired) and
+	 * freed by the sweep on worker 0 once the lock is released */
+	struct reg_expired *graveyard;
+	struct cv_tmr sweep;
+	struct srv_worker *sweep_sw;
+	unsigned sweeps;
 };
 
 /* A contact to fork to, copied out of the table. */
@@ -99,6 +106,7 @@ struct cv_srv {
 	struct fail_slot *fail;  /* SRV_FAIL_SLOTS */
 	struct srv_worker *workers;
 	unsigned nworkers;
+	struct trunk_set *trunks; /* trunk.c; NULL: none configured */
 	int slot;
 	_Atomic uint64_t st_registers_ok, st_registers_challenged,
 		st_registers_rejected, st_calls_started, st_calls_answered,
@@ -115,10 +123,19 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 /* Copies up to max live targets of user `aor`; returns the count. */
 size_t registrar_lookup(struct cv_srv *s, struct cv_pl aor,
 			struct reg_target *out, size_t max);
+/* RFC 5627 §5.3: the bindings of `aor` whose instance is gr (the value
+ * of a GRUU's gr parameter). */
+size_t registrar_lookup_gruu(struct cv_srv *s, struct cv_pl aor,
+			     struct cv_pl gr, struct reg_target *out, size_t max);
 void reg_target_clear(struct reg_target *t);
+/* The expiry sweep (worker 0): every second, expired bindings are dropped
+ * and published; the store's expired rows are purged every minute. */
+void registrar_worker_start(struct srv_worker *sw);
+void registrar_worker_stop(struct srv_worker *sw);
 
 /* auth.c */
 const struct cv_srv_user *srv_user_find(struct cv_srv *s, struct cv_pl name);
+void srv_users_sort(struct cv_srv *s);
 /* 0: authenticated as *user; otherwise the challenge was sent (401/407)
  * or a 403 and st released. */
 int srv_authenticate(struct srv_worker *sw, struct cv_txn *st,
@@ -136,6 +153,7 @@ void b2bua_cancel(struct srv_worker *sw, struct cv_txn *st);
 void b2bua_response(struct srv_worker *sw, struct cv_txn *ct,
 		    const struct cv_txn_resp *r);
 void b2bua_ack_timeout(struct srv_worker *sw, struct cv_dlg *dlg);
+void b2bua_prack_timeout(struct srv_worker *sw, struct cv_dlg *dlg);
 void b2bua_worker_stop(struct srv_worker *sw);
 
 /* media.c */
@@ -158,6 +176,13 @@ void srv_pub_reg(struct cv_srv *s, enum cv_bus_type type, const char *aor,
 		 const char *contact, const struct cv_txn_addr *src,
 		 const char *user_agent, uint32_t expires);
 void srv_pub_cdr(struct cv_srv *s, const struct cv_store_cdr *cdr);
+
+/* hooks.c: the application routing hook; 1 with out (and the
+ * P-Asserted-Identity header line in pai, "" when caller is NULL: not
+ * authenticated, e.g. from a trunk) when it takes the call. */
+size_t srv_hook_route(struct srv_worker *sw, struct cv_pl user,
+		      const char *caller, struct reg_target *out, char *pai,
+		      size_t pai_size);
 
 /* helpers */
 void srv_reply(struct cv_txn *st, uint16_t status, const char *reason,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "server_int.h"
+#include "trunk_int.h"
 
 #define MOD "server"
 
@@ -60,12 +61,18 @@ static void on_cancel(struct cv_ua *ua, struct cv_txn *st,
 static void on_response(struct cv_ua *ua, struct cv_txn *ct,
 			const struct cv_txn_resp *r, void *arg)
 {
-	b2bua_response(arg, ct, r);
+	if (!trunks_response(arg, ct, r))
+		b2bua_response(arg, ct, r);
 }
 
 static void on_ack_timeout(struct cv_ua *ua, struct cv_dlg *dlg, void *arg)
 {
 	b2bua_ack_timeout(arg, dlg);
+}
+
+static void on_prack_timeout(struct cv_ua *ua, struct cv_dlg *dlg, void *arg)
+{
+	b2bua_prack_timeout(arg, dlg);
 }
 
 static const struct cv_ua_handlers ua_handlers = {
@@ -74,6 +81,7 @@ static const struct cv_ua_handlers ua_handlers = {
 	.cancel = on_cancel,
 	.response = on_response,
 	.ack_timeout = on_ack_timeout,
+	.prack_timeout = on_prack_timeout,
 };
 
 static char *dup_or_empty(const char *s)
@@ -103,6 +111,8 @@ int cv_srv_create(struct cv_srv **sp, const struct cv_srv_params *p)
 	}
 	if (!s->p.max_bindings_per_aor)
 		s->p.max_bindings_per_aor = 10;
+	if (!s->p.trunk_timeout_ms)
+		s->p.trunk_timeout_ms = 5000;
 	int err = -ENOMEM;
 	s->realm = strdup(p->realm ? p->realm : "cvoip");
 	s->user_agent = strdup(p->user_agent ? p->user_agent : "cvoipd");
@@ -121,6 +131,7 @@ int cv_srv_create(struct cv_srv **sp, const struct cv_srv_params *p)
 		if (!u->name || !u->ha1_md5 || !u->ha1_sha256 || !u->ha1_sha512_256)
 			goto fail;
 	}
+	srv_users_sort(s);
 	for (size_t i = 0; i < p->ndigest_algs && s->nalgs < CV_DIGEST_ALG_COUNT; i++) {
 		enum cv_digest_alg a;
 		if (cv_digest_alg_from(cv_pl_str(p->digest_algs[i]), &a) != 0) {
@@ -156,6 +167,9 @@ int cv_srv_create(struct cv_srv **sp, const struct cv_srv_params *p)
 	err = registrar_init(&s->reg);
 	if (err)
 		goto fail;
+	err = trunks_create(s);
+	if (err)
+		goto fail;
 	s->nworkers = cv_rt_workers(p->rt);
 	s->workers = calloc(s->nworkers, sizeof(*s->workers));
 	if (!s->workers) {
@@ -175,7 +189,8 @@ int cv_srv_worker_start(struct cv_srv *s, struct cv_worker *w)
 	sw->srv = s;
 	sw->w = w;
 	static const char *const supported[] = {"path", "outbound", "gruu",
-						"replaces", "timer", NULL};
+						"replaces", "timer", "100rel",
+						NULL};
 	struct cv_ua_params up = {.tp = s->p.tp,
 				  .w = w,
 				  .h = &ua_handlers,
@@ -201,12 +216,16 @@ int cv_srv_worker_start(struct cv_srv *s, struct cv_worker *w)
 			return err;
 		}
 	}
+	trunks_worker_start(sw);
+	registrar_worker_start(sw);
 	return 0;
 }
 
 void cv_srv_worker_stop(struct cv_srv *s, struct cv_worker *w)
 {
 	struct srv_worker *sw = sw_of(s, w);
+	trunks_worker_stop(sw);
+	registrar_worker_stop(sw);
 	b2bua_worker_stop(sw);
 	if (sw->relay) {
 		cv_rtp_relay_destroy(sw->relay);
@@ -229,6 +248,7 @@ void cv_srv_destroy(struct cv_srv *s)
 	if (!s)
 		return;
 	registrar_fini(&s->reg);
+	trunks_destroy(s);
 	cv_mem_unref(s->digest);
 	if (s->fail) {
 		pthread_mutex_destroy(&s->fail_lock);
@@ -265,4 +285,5 @@ void cv_srv_stats_read(struct cv_srv *s, struct cv_srv_stats *out)
 	out->auth_limited = s->st_auth_limited;
 	out->relay_streams = s->st_relay_streams;
 	out->relay_forwarded = s->st_relay_forwarded;
+	trunks_stats(s, out);
 }

@@ -24,12 +24,16 @@ static void call_dtor(void *obj)
 	cv_tmr_cancel(&c->fork_tmr);
 	for (size_t i = 0; i < c->nforks; i++)
 		cv_dlg_release(c->forks[i].dlg);
+	free(c->forks);
 	for (int i = 0; i < c->redirects; i++)
 		free(c->tried[i]);
+	free(c->call_id);
+	free(c->from_tag);
 	free(c->replaces_hdr);
 	free(c->referred_by);
 	cv_mem_unref(c->remote_offer);
 	cv_mem_unref(c->local_offer);
+	cv_sdp_neg_reset(&c->neg);
 	free(c->target);
 	free(c->from);
 	free(c->from_display);
@@ -306,7 +310,7 @@ static void se_fire(struct cv_tmr *t, void *arg)
 				     se_fire, c);
 		return;
 	}
-	CV_LOG_RL(CV_LOG_INFO, MOD, "session expired call-id=%s", c->call_id);
+	CV_LOG_RL(CV_LOG_INFO, MOD, "session expired call-id=%s", cv_call_id(c));
 	cv_mem_ref(c);
 	call_send_bye(c, "SIP;cause=408;text=\"Session expired\"");
 	set_state(c, CV_CALL_ENDED, 408, "Session expired");
@@ -331,22 +335,33 @@ static void se_from_2xx(struct cv_call *c, const struct cv_sip_msg *m)
 
 /* A request that may refresh the session (INVITE, re-INVITE, UPDATE) as
  * UAS: 0 with the header lines for our 2xx in hdr, or 422 when its
- * interval is below our Min-SE (§9). Does not start the timer. */
+ * interval is below our Min-SE (§9). Does not start the timer. initial:
+ * the call's first INVITE, where we may insert a timer of our own. */
 static uint16_t se_uas(struct cv_call *c, const struct cv_sip_msg *req,
-		       char *hdr, size_t size)
+		       bool initial, char *hdr, size_t size)
 {
 	hdr[0] = '\0';
 	uint32_t delta;
 	struct cv_pl ref;
+	bool uac_supports = cv_sip_msg_has_tag(req, CV_SIP_HDR_SUPPORTED, "timer") ||
+			    cv_sip_msg_has_tag(req, CV_SIP_HDR_REQUIRE, "timer");
 	if (!parse_se(req, &delta, &ref)) {
-		c->se = 0;
-		cv_tmr_cancel(&c->se_tmr);
+		if (!initial || !c->ag->session_expires) {
+			c->se = 0;
+			cv_tmr_cancel(&c->se_tmr);
+			return 0;
+		}
+		/* RFC 4028 §9: the UAC asked for no session timer; the UAS
+		 * may use one anyway, at least the request's Min-SE, and
+		 * refreshes itself (refresher=uas needs nothing of the UAC,
+		 * which may not even support the extension) */
+		c->se = CV_MAX(c->ag->session_expires, parse_min_se(req));
+		c->se_we_refresh = true;
+		snprintf(hdr, size, "Session-Expires: %u;refresher=uas\r\n", c->se);
 		return 0;
 	}
 	if (delta < c->ag->min_se)
 		return 422;
-	bool uac_supports = cv_sip_msg_has_tag(req, CV_SIP_HDR_SUPPORTED, "timer") ||
-			    cv_sip_msg_has_tag(req, CV_SIP_HDR_REQUIRE, "timer");
 	bool uac_refreshes;
 	if (cv_pl_caseeq_str(ref, "uac"))
 		uac_refreshes = true;
@@ -409,9 +424,9 @@ static int send_invite(struct cv_call *c, const char *auth_hdr)
 		.ruri = cv_pl_str(c->target),
 		.from_uri = cv_pl_str(c->from),
 		.from_display = cv_pl_str(c->from_display),
-		.from_tag = cv_pl_str(c->from_tag),
+		.from_tag = cv_pl_str(c->from_tag ? c->from_tag : ""),
 		.to_uri = cv_pl_str(c->to),
-		.call_id = cv_pl_str(c->call_id),
+		.call_id = cv_pl_str(c->call_id ? c->call_id : ""),
 		.cseq = ++c->cseq,
 		.contact_user = cv_pl_str(c->ag->contact_user),
 		.headers = {hdrs.data, hdrs.len},
@@ -424,8 +439,11 @@ static int send_invite(struct cv_call *c, const char *auth_hdr)
 	if (!err) {
 		cv_mem_ref(c); /* held while the INVITE is pending */
 		const struct cv_sip_msg *m = cv_txn_request(c->inv_ct);
-		cv_pl_strcpy(m->call_id, c->call_id, sizeof(c->call_id));
-		cv_pl_strcpy(m->from.tag, c->from_tag, sizeof(c->from_tag));
+		/* the first INVITE chose them; retries (3xx, 401) reuse them */
+		if (!c->call_id)
+			c->call_id = cv_pl_strdup(m->call_id);
+		if (!c->from_tag)
+			c->from_tag = cv_pl_strdup(m->from.tag);
 	}
 out:
 	cv_buf_free(&body);
@@ -513,6 +531,8 @@ static struct call_fork *fork_get(struct cv_call *c, const struct cv_sip_msg *m)
 		if (cv_pl_eq(cv_dlg_remote_tag(c->forks[i].dlg), m->to.tag))
 			return &c->forks[i];
 	if (c->nforks == CALL_MAX_FORKS)
+		return NULL;
+	if (!c->forks && !(c->forks = calloc(CALL_MAX_FORKS, sizeof(*c->forks))))
 		return NULL;
 	struct cv_dlg *d;
 	if (cv_dlg_create_uac(&d, c->ag->ua, c->inv_ct, m) != 0)
@@ -890,7 +910,7 @@ void call_incoming(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *re
 	c->inv_st = st;
 	c->state = CV_CALL_INCOMING;
 	c->remote_uri = cv_pl_strdup(req->from.uri);
-	cv_pl_strcpy(req->call_id, c->call_id, sizeof(c->call_id));
+	c->call_id = cv_pl_strdup(req->call_id);
 	c->peer_100rel = !ag->no_100rel &&
 			 cv_sip_msg_has_tag(req, CV_SIP_HDR_SUPPORTED, "100rel");
 	if (cv_sip_msg_has_tag(req, CV_SIP_HDR_REQUIRE, "100rel"))
@@ -986,32 +1006,96 @@ int cv_call_ring(struct cv_call *c)
 	return err;
 }
 
+/* The answer to the INVITE's offer failed: 488 with a Warning (RFC 3261
+ * §13.3.1.3, §20.43) and the call ends. */
+static int answer_488(struct cv_call *c, int err)
+{
+	char w[160];
+	snprintf(w, sizeof(w), "Warning: 305 cvoip \"Incompatible media format\"\r\n");
+	respond_inv(c, 488, NULL, w, NULL);
+	set_state(c, CV_CALL_ENDED, 488, "Not Acceptable Here");
+	return err;
+}
+
+int cv_call_early(struct cv_call *c)
+{
+	if (!c->inv_st || !c->dlg)
+		return CV_ECLOSED;
+	if (c->early_answered || c->early_offered)
+		return -EALREADY;
+	/* RFC 3261 §13.2.1: an offer only in a reliable response */
+	if (!c->remote_offer && !c->peer_100rel)
+		return -EINVAL;
+	if (c->peer_100rel && cv_dlg_reliable_pending(c->dlg))
+		return -EBUSY; /* RFC 3262 §3: one unacknowledged at a time */
+	struct cv_buf sdp;
+	cv_buf_init(&sdp, 65536);
+	/* the answer to the INVITE's offer, or (late offer) our offer */
+	int err = local_sdp(c, false, c->remote_offer, &sdp);
+	if (err) {
+		cv_buf_free(&sdp);
+		return c->remote_offer ? answer_488(c, err) : err;
+	}
+	struct cv_txn_resp_params rp = {
+		.headers = CV_PL(SESSION_ALLOW),
+		.content_type = CV_PL("application/sdp"),
+		.body = {sdp.data, sdp.len},
+	};
+	/* RFC 3262 §5: an answer in a reliable 1xx is the answer (an offer
+	 * there is answered in the PRACK). Without 100rel it is a preview
+	 * and the 200 carries the answer again. */
+	if (c->peer_100rel)
+		err = cv_dlg_respond_reliable(c->dlg, c->inv_st, 183, &rp);
+	else
+		err = respond_inv(c, 183, NULL, SESSION_ALLOW, &sdp);
+	cv_buf_free(&sdp);
+	if (!err) {
+		if (c->remote_offer) {
+			apply_neg(c);
+			c->early_answered = true;
+		} else {
+			c->early_offered = true;
+		}
+		set_state(c, CV_CALL_EARLY, 183, "Session Progress");
+	}
+	return err;
+}
+
 int cv_call_answer(struct cv_call *c)
 {
 	if (!c->inv_st || !c->dlg)
 		return CV_ECLOSED;
+	/* the INVITE's offer/answer went in a reliable 183 (and its PRACK) */
+	bool done_early = c->peer_100rel && (c->early_answered || c->early_offered);
+	/* RFC 3262 §3: no 2xx while a reliable 1xx with a session
+	 * description awaits its PRACK; the 200 goes out when it comes
+	 * (or the call ends with 504 when it does not) */
+	if (done_early && cv_dlg_reliable_pending(c->dlg)) {
+		c->answer_deferred = true;
+		return 0;
+	}
 	struct cv_buf sdp;
 	cv_buf_init(&sdp, 65536);
-	int err = local_sdp(c, false, c->remote_offer, &sdp);
-	if (err && c->remote_offer) {
-		char w[160];
-		snprintf(w, sizeof(w),
-			 "Warning: 305 cvoip \"Incompatible media format\"\r\n");
-		respond_inv(c, 488, NULL, w, NULL);
-		cv_buf_free(&sdp);
-		set_state(c, CV_CALL_ENDED, 488, "Not Acceptable Here");
-		return err;
+	int err = 0;
+	/* RFC 6337 §3.1.1: after a reliable answer the 2xx needs no SDP
+	 * (a PRACK or UPDATE may have changed the session since) */
+	if (!done_early) {
+		err = local_sdp(c, false, c->remote_offer, &sdp);
+		if (err && c->remote_offer) {
+			cv_buf_free(&sdp);
+			return answer_488(c, err);
+		}
+		if (err) {
+			cv_buf_free(&sdp);
+			return err;
+		}
+		if (!c->remote_offer)
+			c->ack_answer = true; /* late offer: ours is in the 200 */
+		else if (!c->early_answered)
+			apply_neg(c);
 	}
-	if (err) {
-		cv_buf_free(&sdp);
-		return err;
-	}
-	if (c->remote_offer)
-		apply_neg(c);
-	else
-		c->ack_answer = true; /* late offer: ours is in the 200 */
 	char seh[128];
-	se_uas(c, cv_txn_request(c->inv_st), seh, sizeof(seh));
+	se_uas(c, cv_txn_request(c->inv_st), true, seh, sizeof(seh));
 	char hdrs[512];
 	snprintf(hdrs, sizeof(hdrs), "%s%s%s", SESSION_ALLOW, SESSION_SUPPORTED, seh);
 	err = respond_inv(c, 200, NULL, hdrs, &sdp);
@@ -1112,7 +1196,7 @@ static void answer_reoffer(struct cv_call *c, struct cv_txn *st,
 	cv_buf_init(&sdp, 65536);
 	char hdrs[512];
 	char seh[128];
-	if (se_uas(c, req, seh, sizeof(seh)) == 422) {
+	if (se_uas(c, req, false, seh, sizeof(seh)) == 422) {
 		answer_422(c, st);
 		return;
 	}
@@ -1152,6 +1236,47 @@ static void answer_reoffer(struct cv_call *c, struct cv_txn *st,
 	}
 	cv_mem_unref(offer);
 	cv_buf_free(&sdp);
+}
+
+/* A PRACK that acknowledged our reliable 183 (RFC 3262 §5): it may carry
+ * the answer to the offer in that 183 (late-offer INVITE), or a new
+ * offer after the 183's answer, answered in its 200. */
+static void prack_request(struct cv_call *c, struct cv_txn *st, struct cv_sip_msg *req)
+{
+	struct cv_sdp *sdp = NULL;
+	struct cv_txn_resp_params rp = {0};
+	struct cv_buf out;
+	cv_buf_init(&out, 65536);
+	if (!req->body.l || !c->inv_st) {
+		cv_dlg_respond(c->dlg, st, 200, NULL);
+	} else if (parse_sdp(req, &sdp) != 0) {
+		rp.reason = "Bad SDP";
+		cv_dlg_respond(c->dlg, st, 400, &rp);
+	} else if (c->early_offered && !c->have_neg) {
+		if (cv_sdp_answer_process(&c->neg, c->local_offer, sdp) == 0)
+			apply_neg(c);
+		else
+			CV_LOG_RL(CV_LOG_INFO, MOD, "unusable answer in PRACK call-id=%s",
+				  cv_call_id(c));
+		cv_dlg_respond(c->dlg, st, 200, NULL);
+	} else if (c->early_answered || (c->early_offered && c->have_neg)) {
+		c->sess_version++;
+		if (local_sdp(c, c->hold, sdp, &out) != 0) {
+			rp.headers = CV_PL("Warning: 305 cvoip \"Incompatible media format\"\r\n");
+			cv_dlg_respond(c->dlg, st, 488, &rp);
+		} else {
+			apply_neg(c);
+			rp.content_type = CV_PL("application/sdp");
+			rp.body = (struct cv_pl){out.data, out.len};
+			cv_dlg_respond(c->dlg, st, 200, &rp);
+		}
+	} else {
+		/* no offer/answer of ours is early: nothing to answer */
+		rp.headers = CV_PL("Retry-After: 1\r\n");
+		cv_dlg_respond(c->dlg, st, 500, &rp);
+	}
+	cv_mem_unref(sdp);
+	cv_buf_free(&out);
 }
 
 /* dtmf-relay body: "Signal=5\r\nDuration=160\r\n" */
@@ -1216,7 +1341,9 @@ void call_request(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req
 			cv_txn_respond(st, 491, NULL); /* RFC 3311 §5.2 */
 		} else if (req->body.l && c->outgoing && !c->have_neg) {
 			cv_txn_respond(st, 491, NULL); /* our offer is unanswered */
-		} else if (req->body.l && !c->outgoing && c->inv_st) {
+		} else if (req->body.l && !c->outgoing && c->inv_st &&
+			   !(c->peer_100rel && (c->early_answered ||
+						(c->early_offered && c->have_neg)))) {
 			/* RFC 3311 §5.2: the INVITE's offer is not answered yet */
 			rp.headers = CV_PL("Retry-After: 1\r\n");
 			cv_txn_respond(st, 500, &rp);
@@ -1226,7 +1353,16 @@ void call_request(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req
 		break;
 	case CV_SIP_PRACK:
 		/* RFC 3262 §3: 481 when it acknowledges nothing pending */
-		cv_txn_respond(st, cv_dlg_prack(dlg, req) ? 200 : 481, NULL);
+		if (cv_dlg_prack(dlg, req)) {
+			prack_request(c, st, req);
+			/* RFC 3262 §3: the 2xx waited for this PRACK */
+			if (c->answer_deferred) {
+				c->answer_deferred = false;
+				cv_call_answer(c);
+			}
+		} else {
+			cv_txn_respond(st, 481, NULL);
+		}
 		break;
 	case CV_SIP_INFO:
 		info_request(c, req);
@@ -1400,7 +1536,7 @@ void call_destroy_all(struct cv_agent *ag)
 enum cv_call_state cv_call_state(const struct cv_call *c) { return c->state; }
 bool cv_call_is_outgoing(const struct cv_call *c) { return c->outgoing; }
 const char *cv_call_remote_uri(const struct cv_call *c) { return c->remote_uri ? c->remote_uri : ""; }
-const char *cv_call_id(const struct cv_call *c) { return c->call_id; }
+const char *cv_call_id(const struct cv_call *c) { return c->call_id ? c->call_id : ""; }
 void *cv_call_uarg(const struct cv_call *c) { return c->uarg; }
 const struct cv_sdp_neg *cv_call_neg(const struct cv_call *c) { return c->have_neg ? &c->neg : NULL; }
 struct cv_call *cv_call_replaces(const struct cv_call *c) { return c->replaces; }

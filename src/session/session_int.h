@@ -25,14 +25,13 @@ struct call_fork {
 	bool rseq_set;
 };
 
+/* Fields are grouped by size: a held call is ~500 bytes plus its
+ * negotiated media (docs/session.md, memory per call). */
 struct cv_call {
 	int kind; /* UARG_CALL: first, the txn uarg tag */
+	enum cv_call_state state;
 	struct cv_agent *ag;
 	struct cv_call *next, *prev;
-	bool in_list;
-	bool outgoing;
-	bool released;
-	enum cv_call_state state;
 	struct cv_dlg *dlg;
 	struct cv_txn *inv_st;   /* incoming INVITE until its final response */
 	struct cv_txn *inv_ct;   /* outgoing INVITE until its final response */
@@ -40,58 +39,64 @@ struct cv_call {
 	struct cv_sdp *remote_offer;
 	struct cv_sdp *local_offer;
 	struct cv_sdp_neg neg;
-	bool have_neg;
 	const struct cv_call_media_ops *media;
 	void *marg;
 	void *uarg;
 	char *target, *from, *from_display, *to, *headers;
 	char *remote_uri;
-	char call_id[128];
-	char from_tag[64];
-	uint32_t cseq;
-	struct cv_txn_addr dst;
+	char *call_id;           /* NULL until known */
+	char *from_tag;          /* outgoing: our tag, NULL until sent */
 	char *auth_user, *auth_pass;
-	int auth_tries;
-	uint64_t sess_id, sess_version;
-	bool hold;
-	/* outgoing: early dialogs, redirects */
-	struct call_fork forks[CALL_MAX_FORKS];
-	size_t nforks;
-	int redirects;
+	/* outgoing: early dialogs (CALL_MAX_FORKS entries, allocated with
+	 * the first one), redirects */
+	struct call_fork *forks;
 	char *tried[CALL_MAX_REDIRECTS];
+	/* transfer */
+	struct cv_call *refer_parent; /* we were placed for its REFER */
+	struct cv_call *refer_child;  /* the call placed for our REFER'd peer */
+	struct cv_txn *refer_ct;      /* our REFER in progress */
+	struct cv_call *replaces;     /* incoming with Replaces: the old call */
+	char *replaces_hdr, *referred_by;
+	uint64_t sess_id, sess_version;
+	uint64_t se_deadline_us; /* when the session expires unrefreshed */
+	struct cv_txn_addr dst;
+	struct cv_tmr glare_tmr;
+	struct cv_tmr se_tmr;    /* RFC 4028 session timer */
+	struct cv_tmr fork_tmr;  /* until Timer M (64*T1, RFC 6026 §8.4) */
+	uint32_t cseq;
+	uint32_t refer_id;       /* CSeq of the REFER we received */
+	/* RFC 4028 session timer */
+	uint32_t se;             /* negotiated interval, 0: none */
+	uint32_t se_req;         /* what we ask for */
+	uint32_t se_min;         /* the Min-SE we send (raised by 422) */
+	enum cv_sip_method re_method;    /* our offer in progress */
+	enum cv_sip_method glare_method; /* and its 491 retry */
+	uint8_t nforks;
+	uint8_t redirects;
+	uint8_t auth_tries;
+	uint8_t tries_422;
+	uint8_t glare_tries;
+	bool in_list;
+	bool outgoing;
+	bool released;
+	bool have_neg;
+	bool hold;
 	/* incoming: the caller supports 100rel / timer */
 	bool peer_100rel;
 	bool peer_timer;
 	bool peer_update;        /* the peer's Allow lists UPDATE */
-	/* our offer in progress (re-INVITE or UPDATE) and 491 retry */
-	enum cv_sip_method re_method;
 	bool re_hold, re_prev_hold, re_refresh;
-	struct cv_tmr glare_tmr;
 	bool glare_pending;
-	enum cv_sip_method glare_method;
 	bool glare_hold, glare_refresh;
-	/* RFC 4028 session timer */
-	uint32_t se;             /* negotiated interval, 0: none */
 	bool se_we_refresh;
-	uint32_t se_req;         /* what we ask for */
-	uint32_t se_min;         /* the Min-SE we send (raised by 422) */
-	int tries_422;
-	struct cv_tmr se_tmr;
-	/* transfer */
-	struct cv_call *refer_parent; /* we were placed for its REFER */
-	struct cv_call *refer_child;  /* the call placed for our REFER'd peer */
-	uint32_t refer_id;            /* CSeq of the REFER we received */
-	bool refer_active;            /* its implicit subscription is up */
-	struct cv_txn *refer_ct;      /* our REFER in progress */
-	bool refer_sent;              /* we are transferor: NOTIFYs expected */
-	struct cv_call *replaces;     /* incoming with Replaces: the old call */
-	char *replaces_hdr, *referred_by;
+	bool refer_active;       /* its implicit subscription is up */
+	bool refer_sent;         /* we are transferor: NOTIFYs expected */
 	bool via_proxy;          /* dst is an outbound proxy, not the target */
 	bool ack_answer;         /* we offered in a 2xx: the answer is in the ACK */
-	int glare_tries;
 	bool inv_accepted;       /* inv_ct kept after its 2xx for late forks */
-	struct cv_tmr fork_tmr;  /* until Timer M (64*T1, RFC 6026 §8.4) */
-	uint64_t se_deadline_us; /* when the session expires unrefreshed */
+	bool early_answered;     /* incoming: the answer went out in a 183 */
+	bool early_offered;      /* incoming, late offer: ours went in a 183 */
+	bool answer_deferred;    /* cv_call_answer() waits for that 183's PRACK */
 };
 
 struct cv_regc {

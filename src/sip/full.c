@@ -7,6 +7,29 @@
 
 #include "sip_int.h"
 
+/* token (RFC 3261 §25.1), non-empty */
+static bool is_token(struct cv_pl v)
+{
+	return v.l && sip_skip_token(v.p, v.p + v.l) == v.p + v.l;
+}
+
+/* warning-value = warn-code SP warn-agent SP warn-text (RFC 3261 §20.43):
+ * three digits, a host[:port] or pseudonym, a quoted-string. */
+static int warning_check(struct cv_pl v)
+{
+	const char *p = v.p, *e = v.p + v.l;
+	if (e - p < 4 || !sip_is(p[0], SIP_C_DIGIT) || !sip_is(p[1], SIP_C_DIGIT) ||
+	    !sip_is(p[2], SIP_C_DIGIT) || p[3] != ' ')
+		return CV_EPARSE;
+	p += 4;
+	const char *a = p;
+	while (p < e && (sip_is(*p, SIP_C_TOKEN) || *p == ':' || *p == '[' || *p == ']'))
+		p++;
+	if (p == a || p >= e || *p != ' ' || ++p >= e || *p != '"')
+		return CV_EPARSE;
+	return sip_skip_quoted(p, e) == e ? 0 : CV_EPARSE;
+}
+
 /* Parse one value of a header with the parser for its id; 0 if fine. */
 static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 {
@@ -31,8 +54,13 @@ static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 		int64_t t;
 	} x;
 	switch (id) {
-	case CV_SIP_HDR_VIA:
-		return cv_sip_via_parse(v, &x.via);
+	case CV_SIP_HDR_VIA: {
+		/* branch = token: the transaction key (RFC 3261 §25.1) */
+		int err = cv_sip_via_parse(v, &x.via);
+		if (err)
+			return err;
+		return x.via.branch.l && !is_token(x.via.branch) ? CV_EPARSE : 0;
+	}
 	case CV_SIP_HDR_FROM:
 	case CV_SIP_HDR_TO:
 	case CV_SIP_HDR_ROUTE:
@@ -58,8 +86,15 @@ static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 			return x.na.angle ? cv_sip_uri_parse(x.na.uri, &x.uri) : CV_EPARSE;
 		return 0;
 	}
-	case CV_SIP_HDR_CONTACT:
-		return cv_sip_contact_parse(v, &x.c);
+	case CV_SIP_HDR_CONTACT: {
+		/* the Contact URI becomes a remote target or a binding: it
+		 * must be a URI we can read (sip:a@[2] is not) */
+		int err = cv_sip_contact_parse(v, &x.c);
+		if (err || x.c.star)
+			return err;
+		struct cv_sip_uri cu;
+		return cv_sip_uri_parse(x.c.addr.uri, &cu);
+	}
 	case CV_SIP_HDR_CSEQ:
 		return cv_sip_cseq_parse(v, &x.cs);
 	case CV_SIP_HDR_CONTENT_LENGTH:
@@ -99,7 +134,9 @@ static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 	case CV_SIP_HDR_PROXY_AUTHORIZATION:
 	case CV_SIP_HDR_WWW_AUTHENTICATE:
 	case CV_SIP_HDR_PROXY_AUTHENTICATE:
-		return cv_sip_auth_parse(v, true, &x.au);
+		/* auth-scheme LWS auth-param *(COMMA auth-param): at least
+		 * one param (RFC 3261 §25.1 credentials, challenge) */
+		return cv_sip_auth_parse(v, true, &x.au) || !x.au.params.l ? CV_EPARSE : 0;
 	case CV_SIP_HDR_AUTHENTICATION_INFO:
 		return cv_sip_auth_parse(v, false, &x.au);
 	case CV_SIP_HDR_SUPPORTED:
@@ -126,6 +163,8 @@ static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 		/* media-range *(SEMI accept-param); "*" wildcards are tokens */
 		return cv_sip_ctype_parse(v, &x.ct);
 	}
+	case CV_SIP_HDR_WARNING:
+		return warning_check(v);
 	default:
 		return 0;
 	}
@@ -179,6 +218,80 @@ static bool is_list(enum cv_sip_hdr_id id)
 	}
 }
 
+/* Could the header block [p,e) hold a control character a value must not
+ * have: a byte < 0x20 other than HT, CR and LF, DEL, or a CR not followed
+ * by LF? (An LF inside a value is always a fold: the line scan ends a line
+ * at any other LF.) One pass, 16 bytes at a time; most messages have none,
+ * and only then is every value walked. e[0] is readable: the message copy
+ * is NUL-terminated. */
+static bool block_has_ctl(const char *p, const char *e)
+{
+#ifdef __SSE2__
+	if (e - p >= 16) {
+		const __m128i top = _mm_set1_epi8(0x1f), ht = _mm_set1_epi8('\t'),
+			      cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'),
+			      del = _mm_set1_epi8(0x7f);
+		__m128i acc = _mm_setzero_si128();
+		/* the last step overlaps the one before: checking a byte twice
+		 * is harmless and saves the scalar tail */
+		for (const char *q = p;; q += 16) {
+			if (e - q < 16)
+				q = e - 16;
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+			__m128i nx = _mm_loadu_si128((const __m128i *)(const void *)(q + 1));
+			__m128i c = _mm_cmpeq_epi8(_mm_min_epu8(x, top), x);
+			__m128i ok = _mm_or_si128(_mm_cmpeq_epi8(x, ht), _mm_cmpeq_epi8(x, lf));
+			ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpeq_epi8(x, cr),
+							    _mm_cmpeq_epi8(nx, lf)));
+			acc = _mm_or_si128(acc, _mm_andnot_si128(ok, c));
+			acc = _mm_or_si128(acc, _mm_cmpeq_epi8(x, del));
+			if (q + 16 >= e)
+				break;
+		}
+		return _mm_movemask_epi8(acc) != 0;
+	}
+#endif
+	for (; p < e; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == 0x7f || (c < 0x20 && c != '\t' && c != '\n' && (c != '\r' || p[1] != '\n')))
+			return true;
+	}
+	return false;
+}
+
+/* RFC 3261 §25.1: a header value holds no control characters except HT,
+ * the line break of a fold (CRLF, or the bare LF the line scan accepts,
+ * followed by SP/HT), and inside a quoted-string a quoted-pair, which may
+ * escape any byte but CR and LF (RFC 4475 §3.1.1.2 escapes NUL, BEL,
+ * DEL). Unknown headers are kept verbatim, but not with raw NULs or bare
+ * CRs a downstream C string or a proxied copy would misread. */
+static bool value_ctl_ok(struct cv_pl v)
+{
+	const char *p = v.p, *e = v.p + v.l;
+	bool inq = false;
+	for (; p < e; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (inq && c == '\\') {
+			if (p + 1 >= e || p[1] == '\r' || p[1] == '\n')
+				return false;
+			p++;
+		} else if (c == '"') {
+			inq = !inq;
+		} else if (c == '\r' || c == '\n') {
+			if (c == '\r') {
+				if (p + 1 >= e || p[1] != '\n')
+					return false;
+				p++;
+			}
+			if (p + 1 >= e || (p[1] != ' ' && p[1] != '\t'))
+				return false;
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static const char *bad_reason(enum cv_sip_hdr_id id)
 {
 	switch (id) {
@@ -195,6 +308,7 @@ static const char *bad_reason(enum cv_sip_hdr_id id)
 	case CV_SIP_HDR_PROXY_AUTHORIZATION: return "Malformed Proxy-Authorization";
 	case CV_SIP_HDR_REQUIRE: return "Malformed Require";
 	case CV_SIP_HDR_SUPPORTED: return "Malformed Supported";
+	case CV_SIP_HDR_WARNING: return "Malformed Warning";
 	default: return "Malformed header";
 	}
 }
@@ -240,11 +354,28 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg, struct cv_sip_verdict *v
 			sip_verdict(v, st, i ? "Malformed To URI" : "Malformed From URI");
 			return CV_EPARSE;
 		}
+		/* tag = token (RFC 3261 §25.1) */
+		if (ft[i]->tag.l && !is_token(ft[i]->tag)) {
+			sip_verdict(v, st, i ? "Malformed To" : "Malformed From");
+			return CV_EPARSE;
+		}
 	}
+	/* the top Via, parsed eagerly: its branch is a token too */
+	if (msg->via.branch.l && !is_token(msg->via.branch)) {
+		sip_verdict(v, st, "Malformed Via");
+		return CV_EPARSE;
+	}
+	bool ctl = msg->headers.l &&
+		   block_has_ctl(msg->headers.p, msg->headers.p + msg->headers.l);
 	for (uint32_t i = 0; i < msg->nhdrs; i++) {
 		const struct cv_sip_hdr *h = &msg->hdrs[i];
 		enum cv_sip_hdr_id id = (enum cv_sip_hdr_id)h->id;
 		int err = 0;
+		if (ctl && !value_ctl_ok(h->value)) {
+			sip_verdict(v, st, id == CV_SIP_HDR_OTHER ? "Control character in header"
+								: bad_reason(id));
+			return CV_EPARSE;
+		}
 		switch (id) {
 		case CV_SIP_HDR_FROM:
 		case CV_SIP_HDR_TO:

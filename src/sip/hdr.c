@@ -126,30 +126,42 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 		return CV_EPARSE;
 	via->params = sip_pl(p, e);
 	struct cv_pl rest = via->params, n, v;
+	/* A repeated branch/received/maddr/ttl/rport is refused rather than
+	 * resolved: two components picking different occurrences (first vs
+	 * last) would match different transactions. */
+	struct cv_pl *slot;
 	while ((err = sip_param_next(&rest, &n, &v)) == 0) {
+		slot = NULL;
 		switch (n.l) {
 		case 3:
 			if (sip_ci_lit(n, "ttl"))
-				via->ttl = v;
+				slot = &via->ttl;
 			break;
 		case 5:
 			if (sip_ci_lit(n, "maddr"))
-				via->maddr = v;
+				slot = &via->maddr;
 			else if (sip_ci_lit(n, "rport")) {
+				if (via->rport_present)
+					return CV_EPARSE;
 				via->rport_present = true;
 				via->rport = v;
 			}
 			break;
 		case 6:
 			if (sip_ci_lit(n, "branch"))
-				via->branch = v;
+				slot = &via->branch;
 			break;
 		case 8:
 			if (sip_ci_lit(n, "received"))
-				via->received = v;
+				slot = &via->received;
 			break;
 		default:
 			break;
+		}
+		if (slot) {
+			if (slot->p)
+				return CV_EPARSE;
+			*slot = v;
 		}
 	}
 	if (err != CV_ENOTFOUND)
@@ -244,8 +256,16 @@ int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 	struct cv_pl rest = na->params, n, v;
 	int err;
 	while ((err = sip_param_next(&rest, &n, &v)) == 0)
-		if (n.l == 3 && sip_ci_lit(n, "tag"))
+		if (n.l == 3 && sip_ci_lit(n, "tag")) {
+			/* tag = "tag" EQUAL token (RFC 3261 §25.1): a bare flag
+			 * or a second tag is refused, as sofia-sip takes the
+			 * first of two and dialog matching must not guess;
+			 * a quoted tag is no token either (token syntax:
+			 * cv_sip_msg_parse_full, off the matching path) */
+			if (na->tag.p || !v.l || v.p[-1] == '"')
+				return CV_EPARSE;
 			na->tag = v;
+		}
 	return err == CV_ENOTFOUND ? 0 : CV_EPARSE;
 }
 

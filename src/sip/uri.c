@@ -21,6 +21,8 @@ static bool chars_ok(struct cv_pl s, uint16_t cls, const char *extra)
 	s = sip_nn(s);
 	for (size_t i = 0; i < s.l; i++) {
 		char c = s.p[i];
+		if (sip_is(c, cls))
+			continue;
 		if (c == '%') {
 			if (i + 2 >= s.l || hexval(s.p[i + 1]) < 0 ||
 			    hexval(s.p[i + 2]) < 0)
@@ -28,8 +30,6 @@ static bool chars_ok(struct cv_pl s, uint16_t cls, const char *extra)
 			i += 2;
 			continue;
 		}
-		if (sip_is(c, cls))
-			continue;
 		if (extra && c && strchr(extra, c))
 			continue;
 		return false;
@@ -212,11 +212,9 @@ int cv_sip_uri_parse(struct cv_pl text, struct cv_sip_uri *u)
 		return CV_EPARSE;
 	u->scheme_pl = sip_pl(s, p);
 	p++;
-	for (const char *q = p; q < e; q++) {
-		unsigned char c = (unsigned char)*q;
-		if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"')
-			return CV_EPARSE;
-	}
+	/* no controls, spaces, '<' '>' '"' anywhere (16 bytes at a time) */
+	if (sip_scan_until(p, e, '<', '>', '"') != e)
+		return CV_EPARSE;
 	if (sip_ci_lit(u->scheme_pl, "sip"))
 		u->scheme = CV_SIP_SCHEME_SIP;
 	else if (sip_ci_lit(u->scheme_pl, "sips"))

@@ -255,15 +255,45 @@ static struct cv_wheel *conn_wheel(struct cv_tp_conn *c)
 	return cv_worker_wheel(c->tw->w);
 }
 
+static int conn_lower_write(struct cv_tp_conn *c, const void *buf, size_t len);
+
+/* Outgoing connections with keep-alives wake up after keepalive_ms of
+ * silence instead of closing after idle_timeout_ms. */
+static bool conn_keeps_alive(const struct cv_tp_conn *c)
+{
+	return c->outgoing && c->tp->keepalive_ms;
+}
+
+static uint64_t idle_period_us(const struct cv_tp_conn *c)
+{
+	if (conn_keeps_alive(c))
+		return (uint64_t)c->tp->keepalive_ms * 1000;
+	return (uint64_t)c->tp->lim.idle_timeout_ms * 1000;
+}
+
 static void idle_fire(struct cv_tmr *t, void *arg)
 {
 	struct cv_tp_conn *c = arg;
 	uint64_t now = cv_clock_us();
-	uint64_t idle = (uint64_t)c->tp->lim.idle_timeout_ms * 1000;
+	uint64_t idle = idle_period_us(c);
 	struct cv_wheel *wh = conn_wheel(c);
 	if (now - c->last_us < idle && wh) {
 		/* activity since arming: sleep for the rest of the period */
 		cv_tmr_start(wh, t, idle - (now - c->last_us), idle_fire, c);
+		return;
+	}
+	if (conn_keeps_alive(c) && wh) {
+		/* RFC 5626 §4.4.1 CRLFCRLF (the server answers CRLF), or a
+		 * WebSocket ping: keeps our flow and the server's open */
+		static const char ping[4] = {'\r', '\n', '\r', '\n'};
+		c->last_us = now;
+		if (c->st == TP_C_OPEN) {
+			int err = c->ws ? tp_ws_ping(c) : conn_lower_write(c, ping, sizeof(ping));
+			if (err && c->st != TP_C_CLOSED)
+				tp_conn_close(c, err);
+		}
+		if (c->st != TP_C_CLOSED)
+			cv_tmr_start(wh, t, idle, idle_fire, c);
 		return;
 	}
 	TP_INC(c->tw, rej_idle);
@@ -293,8 +323,7 @@ static void conn_timers_start(struct cv_tp_conn *c, uint32_t hs_ms)
 	struct cv_wheel *wh = conn_wheel(c);
 	if (!wh)
 		return;
-	cv_tmr_start(wh, &c->idle_tmr, (uint64_t)c->tp->lim.idle_timeout_ms * 1000,
-		     idle_fire, c);
+	cv_tmr_start(wh, &c->idle_tmr, idle_period_us(c), idle_fire, c);
 	if (hs_ms)
 		cv_tmr_start(wh, &c->hs_tmr, (uint64_t)hs_ms * 1000, hs_fire, c);
 }
@@ -477,7 +506,10 @@ int tp_stream_frame(struct cv_tp_conn *c)
 		unsigned pings;
 		int err = tp_frame_next(c->rbuf.data, c->rbuf.len, max, &used,
 					&mlen, &pings);
-		for (unsigned i = 0; i < pings && c->st != TP_C_CLOSED; i++) {
+		/* Where we send the pings, CRLFs are the server's pongs
+		 * (two pending ones look like a ping): never answer them. */
+		for (unsigned i = 0; i < pings && c->st != TP_C_CLOSED &&
+				     !conn_keeps_alive(c); i++) {
 			TP_INC(tw, keepalive_pong);
 			conn_lower_write(c, pong, sizeof(pong));
 		}
@@ -704,12 +736,15 @@ static void on_connect(uv_connect_t *req, int status)
 	uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&c->local.ss, &len);
 	TP_INC(c->tw, conns_connected);
 	int err = conn_start_io(c);
-	if (!err && c->kind == CV_TP_TLS) {
+	if (!err && c->kind != CV_TP_TCP) {
+		/* TLS, WS and WSS handshakes get their own time */
 		cv_tmr_cancel(&c->hs_tmr);
 		cv_tmr_start(conn_wheel(c), &c->hs_tmr,
 			     (uint64_t)c->tp->lim.handshake_timeout_ms * 1000,
 			     hs_fire, c);
-		err = tp_tls_conn_start(c);
+		/* WSS: the Upgrade follows the TLS handshake (tls.c) */
+		err = c->kind == CV_TP_WS ? tp_ws_client_start(c)
+					  : tp_tls_conn_start(c);
 	} else if (!err) {
 		tp_conn_established(c);
 	}
@@ -725,9 +760,9 @@ int tp_conn_connect(struct tp_worker *tw, const struct cv_tp_send_params *p,
 	struct cv_tp_conn *c;
 	int err;
 
-	if (p->kind != CV_TP_TCP && p->kind != CV_TP_TLS)
+	if ((unsigned)p->kind >= CV_TP_NKINDS || p->kind == CV_TP_UDP)
 		return CV_EUNSUPP;
-	if (p->kind == CV_TP_TLS && !tp->ssl_cli)
+	if (cv_tp_kind_is_secure(p->kind) && !tp->ssl_cli)
 		return CV_ECONFIG;
 	c = conn_alloc(tw, p->kind);
 	if (!c)
@@ -736,6 +771,8 @@ int tp_conn_connect(struct tp_worker *tw, const struct cv_tp_send_params *p,
 	c->outgoing = true;
 	if (p->tls_name)
 		snprintf(c->tls_name, sizeof(c->tls_name), "%s", p->tls_name);
+	else if (tp->tls_server_name)
+		snprintf(c->tls_name, sizeof(c->tls_name), "%s", tp->tls_server_name);
 	err = slot_take(tw, c, false);
 	if (err) {
 		cv_mem_unref(c);

@@ -49,6 +49,9 @@ static const struct tp_mdef defs[] = {
 	 "result", "failure"},
 	{F(udp_batches), "cvoip_transport_udp_batches_total",
 	 "recvmmsg calls that returned datagrams", NULL, NULL},
+	{F(sl_bad_requests), "cvoip_transport_bad_requests_answered_total",
+	 "Unparsable requests answered statelessly with the parser's verdict",
+	 NULL, NULL},
 };
 
 static int series(struct cv_metrics *m, const char *family, const char *help,

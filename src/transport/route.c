@@ -37,7 +37,7 @@ int cv_tp_via_for(struct cv_tp *tp, const struct cv_tp_via_params *p,
 	    tp_listener_find(tp, CV_TP_TCP, family, NULL) >= 0)
 		kind = CV_TP_TCP;
 	li = tp_listener_find(tp, kind, family, NULL);
-	if (li < 0 && (kind == CV_TP_TCP || kind == CV_TP_TLS)) {
+	if (li < 0 && kind != CV_TP_UDP) {
 		/* A client without a listener of this transport: responses
 		 * come back on the connection; sent-by is our routed address
 		 * without a port (RFC 3261 §18.1.1 only needs it informative). */

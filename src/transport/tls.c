@@ -2,6 +2,7 @@
  * TLS 1.2+ only, server certificate from config, client verification of
  * the peer chain against a CA file plus host name (or IP) check, SNI. */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -22,6 +23,13 @@ static void log_ssl_errors(const char *what)
 int tp_tls_init(struct cv_tp *tp, const struct cv_tp_tls_params *p)
 {
 	tp->verify_server = p->verify_server;
+	if (p->server_name && p->server_name[0]) {
+		if (strlen(p->server_name) >= sizeof(((struct cv_tp_conn *)0)->tls_name))
+			return CV_ECONFIG;
+		tp->tls_server_name = strdup(p->server_name);
+		if (!tp->tls_server_name)
+			return -ENOMEM;
+	}
 	tp->ssl_cli = SSL_CTX_new(TLS_client_method());
 	if (!tp->ssl_cli)
 		return -ENOMEM;
@@ -86,6 +94,8 @@ void tp_tls_free(struct cv_tp *tp)
 	if (tp->ssl_cli)
 		SSL_CTX_free(tp->ssl_cli);
 	tp->ssl_srv = tp->ssl_cli = NULL;
+	free(tp->tls_server_name);
+	tp->tls_server_name = NULL;
 }
 
 /* Ciphertext produced by OpenSSL goes to the socket. */
@@ -186,6 +196,13 @@ void tp_tls_in(struct cv_tp_conn *c, const char *p, size_t n)
 			return;
 		if (c->kind == CV_TP_WSS && !c->outgoing) {
 			c->st = TP_C_WS_HS; /* hs timer keeps running */
+		} else if (c->kind == CV_TP_WSS) {
+			/* RFC 7118 §4.1: our Upgrade inside TLS */
+			int err = tp_ws_client_start(c);
+			if (err) {
+				tp_conn_close(c, err);
+				return;
+			}
 		} else {
 			tp_conn_established(c);
 		}

@@ -1,5 +1,6 @@
 /* Transport instance: creation, per-worker start/stop, delivery to the
  * Call-ID owner (worker handover), the send entry point and statistics. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +36,12 @@ int cv_tp_create(struct cv_tp **tpp, struct cv_rt *rt,
 	if (!tpp || !rt || !p || !p->h || !p->h->recv ||
 	    (p->nspecs && !p->specs))
 		return -EINVAL;
+	/* libuv writes with write(2): a peer that closed first (a WebSocket
+	 * close answered after the peer's FIN) must give EPIPE, not kill the
+	 * process. Only when the application kept the default action. */
+	struct sigaction sa;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 	tp = calloc(1, sizeof(*tp));
 	if (!tp)
 		return -ENOMEM;
@@ -52,6 +59,7 @@ int cv_tp_create(struct cv_tp **tpp, struct cv_rt *rt,
 	if (tp->udp_batch > TP_UDP_BATCH_MAX)
 		tp->udp_batch = TP_UDP_BATCH_MAX;
 	tp->dns_cache_max = p->dns_cache_max ? p->dns_cache_max : 1024;
+	tp->keepalive_ms = p->keepalive_ms;
 	tp->perip_seed = ((uint64_t)cv_random_u32() << 32) | cv_random_u32();
 	for (unsigned i = 0; i < TP_CT_SHARDS; i++)
 		pthread_mutex_init(&tp->ct[i].mu, NULL);
@@ -472,8 +480,6 @@ int cv_tp_send(struct cv_tp *tp, struct cv_worker *w,
 		cv_mem_unref(c);
 		return err;
 	}
-	if (p->kind == CV_TP_WS || p->kind == CV_TP_WSS)
-		return CV_EUNSUPP; /* no outgoing WebSocket connections */
 	err = tp_conn_connect(tw, p, &c);
 	if (err)
 		return err;

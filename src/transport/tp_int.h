@@ -126,7 +126,9 @@ struct cv_tp {
 	SSL_CTX *ssl_srv;
 	SSL_CTX *ssl_cli;
 	bool verify_server;
+	char *tls_server_name; /* default SNI / name to verify, or NULL */
 	unsigned udp_batch;
+	uint32_t keepalive_ms; /* outgoing stream connections, 0 = none */
 	char *dns_csv; /* "a:p,b:p" or NULL */
 	uint32_t dns_cache_max;
 	bool ares_init;
@@ -188,6 +190,7 @@ struct cv_tp_conn {
 	size_t wsin_len;
 	bool ws_fail;
 	bool ws_app;   /* application WebSocket, not SIP (handler->ws_upgrade) */
+	char ws_key[32]; /* outgoing WS/WSS: our Sec-WebSocket-Key (RFC 6455 §4.1) */
 	struct tp_pend *pend, **pend_tail;
 	size_t pend_bytes;
 	int close_err;
@@ -252,6 +255,7 @@ int tp_tls_write(struct cv_tp_conn *c, const void *buf, size_t len);
 struct http_req {
 	struct cv_pl method, path, version;
 	struct cv_pl upgrade, connection, key, wsversion, protocol, host;
+	struct cv_pl accept; /* Sec-WebSocket-Accept (responses) */
 };
 /* The WebSocket Upgrade request head (RFC 6455 §4.2.1), bounded. */
 int tp_http_parse(const char *p, size_t n, struct http_req *r);
@@ -260,6 +264,11 @@ int tp_ws_send(struct cv_tp_conn *c, const void *buf, size_t len);
 int tp_ws_send_op(struct cv_tp_conn *c, const void *buf, size_t len, bool binary);
 void tp_ws_free(struct cv_tp_conn *c);
 void tp_ws_close(struct cv_tp_conn *c);
+/* Outgoing WS/WSS: the transport below is up; send the Upgrade (RFC 6455
+ * §4.1, RFC 7118 §4.1) and wait for 101 in TP_C_WS_HS. */
+int tp_ws_client_start(struct cv_tp_conn *c);
+/* A WebSocket ping (keep-alive of an outgoing connection). */
+int tp_ws_ping(struct cv_tp_conn *c);
 
 /* dns.c */
 int tp_dns_lib_init(void);

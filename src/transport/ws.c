@@ -1,7 +1,10 @@
 /* SIP over WebSocket (RFC 7118) with wslay for RFC 6455 framing: the
  * HTTP/1.1 Upgrade with Sec-WebSocket-Protocol: sip, one SIP message per
  * message, automatic ping/pong and close handshake, frame and message
- * size limits, and a stalled-frame timeout. Server side only. */
+ * size limits, and a stalled-frame timeout. Both sides: a listener
+ * accepts Upgrades; an outgoing connection (a UA reaching a WS server,
+ * RFC 7118 §4.1) sends one, masks its frames (RFC 6455 §5.3) and checks
+ * the server's Sec-WebSocket-Accept and protocol. */
 #include <ctype.h>
 #include <string.h>
 
@@ -119,6 +122,27 @@ static const struct wslay_event_callbacks ws_callbacks = {
 	.on_msg_recv_callback = ws_msg_cb,
 };
 
+/* RFC 6455 §5.3: a client masks every frame with a fresh unpredictable
+ * key. */
+static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+			 void *user)
+{
+	if (cv_random(buf, len) != 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct wslay_event_callbacks ws_client_callbacks = {
+	.recv_callback = ws_recv_cb,
+	.send_callback = ws_send_cb,
+	.genmask_callback = ws_genmask_cb,
+	.on_frame_recv_start_callback = ws_frame_start_cb,
+	.on_frame_recv_end_callback = ws_frame_end_cb,
+	.on_msg_recv_callback = ws_msg_cb,
+};
+
 /* ---- HTTP/1.1 Upgrade (RFC 6455 §4.2, RFC 7118 §4) ------------------------------ */
 
 static bool token_in_list(struct cv_pl list, const char *tok)
@@ -157,11 +181,15 @@ int tp_http_parse(const char *p, size_t n, struct http_req *r)
 	if (!sp1)
 		return CV_EPARSE;
 	const char *sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
-	if (!sp2)
-		return CV_EPARSE;
 	r->method = (struct cv_pl){p, (size_t)(sp1 - p)};
-	r->path = (struct cv_pl){sp1 + 1, (size_t)(sp2 - sp1 - 1)};
-	r->version = (struct cv_pl){sp2 + 1, (size_t)(eol - sp2 - 1)};
+	if (sp2) {
+		r->path = (struct cv_pl){sp1 + 1, (size_t)(sp2 - sp1 - 1)};
+		r->version = (struct cv_pl){sp2 + 1, (size_t)(eol - sp2 - 1)};
+	} else {
+		/* a status line without reason phrase ("HTTP/1.1 101"); a
+		 * request without version fails its caller's version check */
+		r->path = (struct cv_pl){sp1 + 1, (size_t)(eol - sp1 - 1)};
+	}
 	const char *q = eol + 2;
 	unsigned nh = 0;
 	while (q + 1 < end && !(q[0] == '\r' && q[1] == '\n')) {
@@ -191,6 +219,8 @@ int tp_http_parse(const char *p, size_t n, struct http_req *r)
 			r->protocol = val;
 		else if (cv_pl_caseeq_str(name, "Host"))
 			r->host = val;
+		else if (cv_pl_caseeq_str(name, "Sec-WebSocket-Accept"))
+			r->accept = val;
 		q = le + 2;
 	}
 	return 0;
@@ -314,6 +344,96 @@ static void ws_handshake(struct cv_tp_conn *c)
 	cv_buf_free(&c->rbuf);
 }
 
+/* ---- outgoing connections (RFC 6455 §4.1, RFC 7118 §4.1) ------------------------- */
+
+int tp_ws_client_start(struct cv_tp_conn *c)
+{
+	uint8_t nonce[16];
+	char host[CV_TP_ADDRSTRLEN + 8], req[768];
+	int err = cv_random(nonce, sizeof(nonce));
+	if (err)
+		return err;
+	EVP_EncodeBlock((unsigned char *)c->ws_key, nonce, sizeof(nonce));
+	if (c->tls_name[0])
+		snprintf(host, sizeof(host), "%.*s", (int)CV_MIN(strlen(c->tls_name), 200),
+			 c->tls_name);
+	else
+		cv_tp_addr_print(&c->peer, host, sizeof(host));
+	int n = snprintf(req, sizeof(req),
+			 "GET / HTTP/1.1\r\n"
+			 "Host: %s\r\n"
+			 "Upgrade: websocket\r\n"
+			 "Connection: Upgrade\r\n"
+			 "Sec-WebSocket-Key: %s\r\n"
+			 "Sec-WebSocket-Version: 13\r\n"
+			 "Sec-WebSocket-Protocol: sip\r\n"
+			 "\r\n",
+			 host, c->ws_key);
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return CV_ETOOBIG;
+	c->st = TP_C_WS_HS;
+	return ws_lower_write(c, req, (size_t)n);
+}
+
+static void ws_client_fail(struct cv_tp_conn *c, const char *why)
+{
+	TP_INC(c->tw, rej_handshake);
+	CV_LOG_RL(CV_LOG_INFO, TP_MOD, "websocket upgrade refused: %s", why);
+	tp_conn_close(c, CV_EPROTO);
+}
+
+/* The server's answer to our Upgrade: 101, websocket, our key's accept
+ * value and the "sip" subprotocol (RFC 7118 §4.1: without it, no SIP). */
+static void ws_client_handshake(struct cv_tp_conn *c)
+{
+	const char *hend = NULL;
+	struct http_req r;
+
+	for (size_t i = 0; i + 3 < c->rbuf.len; i++)
+		if (memcmp(c->rbuf.data + i, "\r\n\r\n", 4) == 0) {
+			hend = c->rbuf.data + i + 4;
+			break;
+		}
+	if (!hend) {
+		if (c->rbuf.len >= c->tp->lim.max_http_header)
+			ws_client_fail(c, "response head too large");
+		return;
+	}
+	size_t hlen = (size_t)(hend - c->rbuf.data);
+	if (tp_http_parse(c->rbuf.data, hlen, &r) ||
+	    !cv_pl_eq_str(r.method, "HTTP/1.1") || !cv_pl_eq_str(r.path, "101")) {
+		ws_client_fail(c, "no 101 Switching Protocols");
+		return;
+	}
+	char want[32];
+	tp_ws_accept_key(cv_pl_str(c->ws_key), want);
+	if (!token_in_list(r.upgrade, "websocket") ||
+	    !token_in_list(r.connection, "upgrade") || !cv_pl_eq_str(r.accept, want)) {
+		ws_client_fail(c, "bad Upgrade, Connection or Sec-WebSocket-Accept");
+		return;
+	}
+	if (!token_in_list(r.protocol, "sip")) {
+		ws_client_fail(c, "server did not accept the sip subprotocol");
+		return;
+	}
+	if (wslay_event_context_client_init(&c->ws, &ws_client_callbacks, c)) {
+		tp_conn_close(c, -ENOMEM);
+		return;
+	}
+	wslay_event_config_set_max_recv_msg_length(c->ws, c->tp->lim.max_ws_msg);
+	size_t rest = c->rbuf.len - hlen;
+	cv_buf_consume(&c->rbuf, hlen);
+	tp_conn_established(c); /* queued requests leave as frames */
+	if (rest && c->st == TP_C_OPEN) {
+		/* frames the server sent right behind its 101 */
+		struct cv_buf tmp = c->rbuf;
+		cv_buf_init(&c->rbuf, 0);
+		tp_ws_in(c, tmp.data, tmp.len);
+		cv_buf_free(&tmp);
+	}
+	cv_buf_free(&c->rbuf);
+}
+
 void tp_ws_in(struct cv_tp_conn *c, const char *p, size_t n)
 {
 	if (c->st == TP_C_WS_HS) {
@@ -324,7 +444,10 @@ void tp_ws_in(struct cv_tp_conn *c, const char *p, size_t n)
 			tp_conn_close(c, -ENOMEM);
 			return;
 		}
-		ws_handshake(c);
+		if (c->outgoing)
+			ws_client_handshake(c);
+		else
+			ws_handshake(c);
 		return;
 	}
 	if (c->st != TP_C_OPEN || !c->ws)
@@ -382,15 +505,35 @@ int tp_ws_send_op(struct cv_tp_conn *c, const void *buf, size_t len, bool binary
 	return 0;
 }
 
+int tp_ws_ping(struct cv_tp_conn *c)
+{
+	if (!c->ws || c->st != TP_C_OPEN)
+		return CV_ECLOSED;
+	struct wslay_event_msg m = {WSLAY_PING, NULL, 0};
+	if (wslay_event_queue_msg(c->ws, &m) || wslay_event_send(c->ws))
+		return CV_ECLOSED;
+	return 0;
+}
+
 /* Called from tp_conn_close(), possibly inside a wslay callback: writes
- * the close frame (status 1000, unmasked as a server's) below wslay
- * instead of re-entering it, unless wslay sent one already. */
+ * the close frame (status 1000; unmasked as a server's, masked as a
+ * client's, RFC 6455 §5.1) below wslay instead of re-entering it, unless
+ * wslay sent one already. */
 void tp_ws_close(struct cv_tp_conn *c)
 {
 	static const char frame[4] = {(char)0x88, 0x02, 0x03, (char)0xe8};
 	if (!c->ws || wslay_event_get_close_sent(c->ws))
 		return;
-	(void)ws_lower_write(c, frame, sizeof(frame));
+	if (!c->outgoing) {
+		(void)ws_lower_write(c, frame, sizeof(frame));
+		return;
+	}
+	char masked[8] = {(char)0x88, (char)0x82};
+	if (cv_random(masked + 2, 4) != 0)
+		return;
+	masked[6] = (char)(0x03 ^ masked[2]);
+	masked[7] = (char)(0xe8 ^ masked[3]);
+	(void)ws_lower_write(c, masked, sizeof(masked));
 }
 
 void tp_ws_free(struct cv_tp_conn *c)

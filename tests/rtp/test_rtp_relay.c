@@ -12,6 +12,9 @@
 #include "cvoip/rtp.h"
 
 static uv_loop_t loop;
+/* Every test runs twice: io_uring mode (skipped where the kernel or a
+ * seccomp filter refuses io_uring) and epoll mode. */
+static enum cv_rtp_relay_io io_mode;
 
 static void spin(unsigned ms)
 {
@@ -76,8 +79,15 @@ static struct cv_rtp_relay *mk_relay(uint32_t window, uint32_t silence)
 	struct cv_rtp_relay_params p = {.loop = &loop, .local_addr = "127.0.0.1",
 					.port_min = 40000, .port_max = 49999,
 					.latch_window_ms = window,
-					.latch_silence_ms = silence};
-	assert_int_equal(cv_rtp_relay_create(&r, &p), 0);
+					.latch_silence_ms = silence,
+					.io = io_mode};
+	int err = cv_rtp_relay_create(&r, &p);
+	if (err && io_mode == CV_RTP_RELAY_IO_URING)
+		skip();
+	assert_int_equal(err, 0);
+	struct cv_rtp_relay_stats rs;
+	cv_rtp_relay_stats(r, &rs);
+	assert_int_equal(rs.uring, io_mode == CV_RTP_RELAY_IO_URING);
 	return r;
 }
 
@@ -297,10 +307,226 @@ static void test_many_streams_garbage(void **state)
 	assert_int_equal(cv_mem_live(), live);
 }
 
+/* A burst larger than any batch on one stream, then a flood on many
+ * streams beyond the relay's buffers: everything is either forwarded or
+ * accounted for, and the relay keeps forwarding afterwards (in io_uring
+ * mode a multishot receive that ran out of buffers is armed again). */
+static void test_burst_and_flood(void **state)
+{
+	(void)state;
+	int64_t live = cv_mem_live();
+	struct cv_rtp_relay *r = mk_relay(0, 0);
+	enum { N = 20, BURST = 200, FLOOD = 400 };
+	struct cv_rtp_relay_stream *st[N];
+	struct sockaddr_storage a[N];
+	struct sockaddr_in ya, xa;
+	int x = raw_sock(&xa), y = raw_sock(&ya);
+	int big = 4 << 20;
+	setsockopt(y, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(cv_rtp_relay_stream_create(r, &st[i], NULL), 0);
+		cv_rtp_relay_stream_local(st[i], CV_RTP_RELAY_A, &a[i], NULL);
+		cv_rtp_relay_stream_set_remote(st[i], CV_RTP_RELAY_B,
+					       (struct sockaddr *)&ya, NULL);
+	}
+	spin(2);
+	for (int k = 0; k < BURST; k++)
+		rtp_to(x, &a[0], 1, (uint16_t)k, 160u * k, 1);
+	assert_int_equal(drain(y, NULL, NULL, BURST), BURST);
+	/* Flood: N x FLOOD datagrams without running the loop. */
+	for (int k = 0; k < FLOOD; k++)
+		for (int i = 0; i < N; i++)
+			rtp_to(x, &a[i], 100u + (uint32_t)i, (uint16_t)(1000 + k), 0, 2);
+	unsigned got = drain(y, NULL, NULL, N * FLOOD);
+	spin(20);
+	while (drain(y, NULL, NULL, 1) == 1)
+		got++;
+	uint64_t rx = 0, tx = 0, err = 0;
+	for (int i = 0; i < N; i++) {
+		struct cv_rtp_relay_leg_stats la, lb;
+		cv_rtp_relay_stream_stats(st[i], CV_RTP_RELAY_A, &la);
+		cv_rtp_relay_stream_stats(st[i], CV_RTP_RELAY_B, &lb);
+		rx += la.rx_packets;
+		tx += lb.tx_packets;
+		err += lb.tx_errors;
+	}
+	/* What the kernel took into the relay's sockets was forwarded or
+	 * counted as a send error; what arrived was what was sent. */
+	assert_int_equal(rx, BURST + tx - BURST + err);
+	assert_int_equal(tx, BURST + (uint64_t)got);
+	assert_true(got > 0);
+	/* Still forwarding on every stream. */
+	for (int i = 0; i < N; i++)
+		rtp_to(x, &a[i], 100u + (uint32_t)i, 5000, 0, 3);
+	uint8_t tags[N];
+	assert_int_equal(drain(y, NULL, tags, N), N);
+	close(x);
+	close(y);
+	cv_rtp_relay_destroy(r);
+	spin(2);
+	assert_int_equal(cv_mem_live(), live);
+}
+
+/* ---- SRTP terminated in the relay ---------------------------------------- */
+
+static void srtp_to(int fd, const struct sockaddr_storage *to, struct cv_srtp *tx,
+		    uint32_t ssrc, uint16_t seq, uint8_t tag)
+{
+	uint8_t buf[64 + CV_SRTP_MAX_TRAILER], pl[20];
+	memset(pl, tag, sizeof(pl));
+	size_t len;
+	struct cv_rtp_hdr h = {.pt = 0, .seq = seq, .ts = 160u * seq, .ssrc = ssrc};
+	cv_rtp_build(buf, sizeof(buf), &h, pl, sizeof(pl), &len);
+	if (tx)
+		assert_int_equal(cv_srtp_protect(tx, buf, &len, sizeof(buf)), 0);
+	sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(struct sockaddr_in));
+}
+
+/* One packet from fd (spinning the loop): its payload tag, or -1. With rx,
+ * it must be SRTP that authenticates; without, plain RTP. */
+static int recv_tag(int fd, struct cv_srtp *rx)
+{
+	uint8_t buf[256];
+	for (int i = 0; i < 1000; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0) {
+			usleep(1000);
+			continue;
+		}
+		size_t len = (size_t)n;
+		if (cv_rtp_is_rtcp(buf, len))
+			continue;
+		if (rx && cv_srtp_unprotect(rx, buf, &len))
+			return -2;
+		struct cv_rtp_pkt p;
+		if (cv_rtp_parse(&p, buf, len) || p.payload_len != 20)
+			return -3;
+		return p.payload[0];
+	}
+	return -1;
+}
+
+static void test_srtp_bridge(void **state)
+{
+	(void)state;
+	int64_t live = cv_mem_live();
+	struct cv_rtp_relay *r = mk_relay(3000, 2000);
+	struct cv_rtp_relay_stream *st;
+	struct cv_rtp_relay_stream_params sp = {.rtcp_mux = {true, true}};
+	assert_int_equal(cv_rtp_relay_stream_create(r, &st, &sp), 0);
+	struct sockaddr_storage a_rtp, b_rtp;
+	cv_rtp_relay_stream_local(st, CV_RTP_RELAY_A, &a_rtp, NULL);
+	cv_rtp_relay_stream_local(st, CV_RTP_RELAY_B, &b_rtp, NULL);
+	struct sockaddr_in xa, ya;
+	int x = raw_sock(&xa), y = raw_sock(&ya);
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_A, (struct sockaddr *)&xa, NULL);
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B, (struct sockaddr *)&ya, NULL);
+	/* x speaks SDES with the relay (its key ka, the relay's ka2); y is
+	 * plain at first. */
+	struct cv_srtp_key ka, ka2, kb, kb2;
+	cv_srtp_key_generate(&ka, CV_SRTP_AES_CM_128_HMAC_SHA1_80);
+	cv_srtp_key_generate(&ka2, CV_SRTP_AES_CM_128_HMAC_SHA1_80);
+	cv_srtp_key_generate(&kb, CV_SRTP_AEAD_AES_128_GCM);
+	cv_srtp_key_generate(&kb2, CV_SRTP_AEAD_AES_128_GCM);
+	assert_int_equal(cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_A, &ka, &ka2), 0);
+	struct cv_srtp *x_tx, *x_rx, *y_tx, *y_rx;
+	assert_int_equal(cv_srtp_create(&x_tx, &ka, true), 0);
+	assert_int_equal(cv_srtp_create(&x_rx, &ka2, false), 0);
+	assert_int_equal(cv_srtp_create(&y_tx, &kb, true), 0);
+	assert_int_equal(cv_srtp_create(&y_rx, &kb2, false), 0);
+	/* SDES -> plain and plain -> SDES */
+	for (uint16_t k = 0; k < 3; k++) {
+		srtp_to(x, &a_rtp, x_tx, 11, k, (uint8_t)(0x10 + k));
+		assert_int_equal(recv_tag(y, NULL), 0x10 + k);
+		srtp_to(y, &b_rtp, NULL, 22, k, (uint8_t)(0x20 + k));
+		assert_int_equal(recv_tag(x, x_rx), 0x20 + k);
+	}
+	/* SRTCP from x arrives at y as plain RTCP (rtcp-mux legs). */
+	{
+		uint8_t buf[256];
+		size_t len;
+		struct cv_rtcp_compound c = {.ssrc = 11, .has_sr = true};
+		assert_int_equal(cv_rtcp_build(buf, 128, &c, &len), 0);
+		assert_int_equal(cv_srtp_protect_rtcp(x_tx, buf, &len, sizeof(buf)), 0);
+		sendto(x, buf, len, 0, (struct sockaddr *)&a_rtp, sizeof(xa));
+		ssize_t n = -1;
+		for (int i = 0; i < 1000 && n < 0; i++) {
+			uv_run(&loop, UV_RUN_NOWAIT);
+			n = recv(y, buf, sizeof(buf), 0);
+			if (n < 0)
+				usleep(1000);
+		}
+		assert_true(n > 0);
+		struct cv_rtcp_compound got;
+		assert_int_equal(cv_rtcp_parse(&got, buf, (size_t)n, false), 0);
+		assert_int_equal(got.ssrc, 11);
+	}
+	/* A forged packet (plain, or with the wrong key) is dropped and
+	 * counted, and cannot move the latch. */
+	struct sockaddr_in za;
+	int z = raw_sock(&za);
+	srtp_to(z, &a_rtp, NULL, 11, 50, 0x66);
+	srtp_to(x, &a_rtp, y_tx, 11, 51, 0x66);
+	spin(5);
+	struct cv_rtp_relay_leg_stats la;
+	cv_rtp_relay_stream_stats(st, CV_RTP_RELAY_A, &la);
+	assert_int_equal(la.drop_auth, 2);
+	assert_int_equal(la.rx_packets, 3);
+	struct sockaddr_in lat;
+	memcpy(&lat, &la.remote_rtp, sizeof(lat));
+	assert_int_equal(lat.sin_port, xa.sin_port);
+	/* SDES <-> SDES with different keys and suites on both legs. */
+	assert_int_equal(cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_B, &kb, &kb2), 0);
+	for (uint16_t k = 3; k < 6; k++) {
+		srtp_to(x, &a_rtp, x_tx, 11, k, (uint8_t)(0x30 + k));
+		assert_int_equal(recv_tag(y, y_rx), 0x30 + k);
+		srtp_to(y, &b_rtp, y_tx, 22, k, (uint8_t)(0x40 + k));
+		assert_int_equal(recv_tag(x, x_rx), 0x40 + k);
+	}
+	struct cv_rtp_relay_leg_stats lb;
+	cv_rtp_relay_stream_stats(st, CV_RTP_RELAY_B, &lb);
+	assert_int_equal(lb.rx_packets, 6);
+	assert_int_equal(lb.tx_packets, 6);
+	assert_int_equal(lb.drop_auth, 0);
+	/* Keys off again: plain both ways. */
+	assert_int_equal(cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_A, NULL, NULL), 0);
+	assert_int_equal(cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_B, NULL, NULL), 0);
+	srtp_to(x, &a_rtp, NULL, 11, 9, 0x77);
+	assert_int_equal(recv_tag(y, NULL), 0x77);
+	struct cv_srtp_key bad = ka;
+	bad.len = 3;
+	assert_int_equal(cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_A, &bad, NULL), -EINVAL);
+	cv_srtp_destroy(x_tx);
+	cv_srtp_destroy(x_rx);
+	cv_srtp_destroy(y_tx);
+	cv_srtp_destroy(y_rx);
+	close(x);
+	close(y);
+	close(z);
+	cv_rtp_relay_destroy(r);
+	spin(2);
+	assert_int_equal(cv_mem_live(), live);
+}
+
 static int setup(void **state)
 {
 	(void)state;
 	return uv_loop_init(&loop);
+}
+
+static int mode_uring(void **state)
+{
+	(void)state;
+	io_mode = CV_RTP_RELAY_IO_URING;
+	return 0;
+}
+
+static int mode_epoll(void **state)
+{
+	(void)state;
+	io_mode = CV_RTP_RELAY_IO_EPOLL;
+	return 0;
 }
 
 static int teardown(void **state)
@@ -313,9 +539,12 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_forward_both_ways),
-		cmocka_unit_test(test_rewrite_rtcp_rtt),
-		cmocka_unit_test(test_many_streams_garbage),
+#define BOTH(t) cmocka_unit_test_setup(t, mode_uring), cmocka_unit_test_setup(t, mode_epoll)
+		BOTH(test_forward_both_ways),
+		BOTH(test_rewrite_rtcp_rtt),
+		BOTH(test_many_streams_garbage),
+		BOTH(test_burst_and_flood),
+		BOTH(test_srtp_bridge),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,6 +19,10 @@
 
 static int64_t live0;
 
+/* Negotiated media is one block released when the variable goes out of
+ * scope (before teardown() counts live objects). */
+#define SCOPED_NEG(x) struct cv_sdp_neg x __attribute__((cleanup(cv_sdp_neg_reset))) = {0}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -234,7 +238,7 @@ static void test_answer_baresip(void **state)
 	(void)state;
 	struct cv_sdp_stream_caps s = audio_caps(g711, 2);
 	struct cv_sdp_local l = local_for(&s, 1);
-	struct cv_sdp_neg neg;
+	SCOPED_NEG(neg);
 	struct cv_sdp *a = answer_ok(sdp_baresip, &l, &neg);
 	/* offer order kept, te events intersected (0-15 ∩ 0-16) */
 	assert_text(a, "v=0\r\n"
@@ -291,6 +295,44 @@ static void test_answer_baresip(void **state)
 	cv_mem_unref(a);
 }
 
+/* The negotiated media is one block sized for what exists: every string
+ * present (never NULL), a neg reused without reset leaks nothing, and
+ * reset is idempotent. */
+static void test_neg_block(void **state)
+{
+	(void)state;
+	struct cv_sdp_stream_caps s = audio_caps(g711, 2);
+	struct cv_sdp_local l = local_for(&s, 1);
+	struct cv_sdp_neg neg = {0};
+	int64_t live = cv_mem_live();
+	for (int i = 0; i < 3; i++) {
+		struct cv_sdp *a = answer_ok(sdp_baresip, &l, &neg);
+		cv_mem_unref(a);
+		/* the offer and the answer are gone: only the neg's block */
+		assert_int_equal(cv_mem_live(), live + 1);
+	}
+	assert_non_null(neg.mem);
+	const struct cv_sdp_neg_media *nm = &neg.media[0];
+	assert_string_equal(nm->codecs[1].name, "PCMA");
+	assert_string_equal(nm->codecs[0].fmtp, "");
+	assert_string_equal(nm->mid, "");
+	assert_string_equal(nm->crypto_suite, "");
+	assert_string_equal(nm->crypto_remote_key, "");
+	assert_string_equal(nm->crypto_local_key, "");
+	assert_string_equal(nm->remote_ice_ufrag, "");
+	assert_string_equal(nm->remote_ice_pwd, "");
+	assert_string_equal(nm->remote_fingerprint, "");
+	assert_string_equal(nm->remote_addr, "192.0.2.10");
+	/* codecs of each m= line are contiguous in the block, after media[] */
+	assert_ptr_equal((const void *)nm->codecs, (const void *)(neg.media + neg.nmedia));
+	cv_sdp_neg_reset(&neg);
+	assert_null(neg.media);
+	assert_int_equal(neg.nmedia, 0);
+	assert_int_equal(cv_mem_live(), live);
+	cv_sdp_neg_reset(&neg);
+	cv_sdp_neg_reset(NULL);
+}
+
 /* RFC 3264 §6.1: dynamic payload types keep the offerer's numbers; the
  * telephone-event follows the codec's clock rate */
 static void test_answer_dynamic_pt_and_te_rate(void **state)
@@ -308,7 +350,7 @@ static void test_answer_dynamic_pt_and_te_rate(void **state)
 	struct cv_sdp_stream_caps s = audio_caps(c, 2);
 	s.dtmf_events = "0-15";
 	struct cv_sdp_local l = local_for(&s, 1);
-	struct cv_sdp_neg neg;
+	SCOPED_NEG(neg);
 	struct cv_sdp *a = answer_ok(offer, &l, &neg);
 	assert_text(a, "v=0\r\no=- 42 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\n"
 		       "t=0 0\r\n"
@@ -374,7 +416,7 @@ static void test_te_events(void **state)
 		struct cv_sdp_stream_caps s = audio_caps(g711, 2);
 		s.dtmf_events = cases[i].local;
 		struct cv_sdp_local l = local_for(&s, 1);
-		struct cv_sdp_neg neg;
+		SCOPED_NEG(neg);
 		struct cv_sdp *a = answer_ok(offer, &l, &neg);
 		if (cases[i].want) {
 			assert_int_equal(neg.media[0].dtmf_pt_send, 101);
@@ -404,7 +446,7 @@ static enum cv_sdp_dir answer_dir_for(const char *offer, enum cv_sdp_dir local,
 static void test_answer_hold(void **state)
 {
 	(void)state;
-	struct cv_sdp_neg neg;
+	SCOPED_NEG(neg);
 	char buf[512];
 #define tmpl                                                               \
 	"v=0\r\no=- 1 %d IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 %s\r\n" \
@@ -445,7 +487,7 @@ static void test_answer_rejected_streams(void **state)
 	(void)state;
 	struct cv_sdp_stream_caps s = audio_caps(opus_g711, CV_ARRAY_SIZE(opus_g711));
 	struct cv_sdp_local l = local_for(&s, 1);
-	struct cv_sdp_neg neg;
+	SCOPED_NEG(neg);
 	struct cv_sdp *a = answer_ok(sdp_linphone, &l, &neg);
 	assert_int_equal(a->nmedia, 2);
 	assert_int_equal(a->media[0].port, 20000);
@@ -489,7 +531,7 @@ static void test_answer_rejected_streams(void **state)
 static void expect_488(const char *offer_text, const struct cv_sdp_local *l, uint16_t code)
 {
 	struct cv_sdp *offer = parse_ok(offer_text), *ans = (struct cv_sdp *)(uintptr_t)1;
-	struct cv_sdp_neg neg;
+	SCOPED_NEG(neg);
 	struct cv_sdp_warning w;
 	assert_int_equal(cv_sdp_answer_create(&ans, &neg, &w, offer, l), CV_SDP_ENOTACCEPTABLE);
 	assert_null(ans);
@@ -533,7 +575,7 @@ static void test_answer_fmtp_rules(void **state)
 	struct cv_sdp_stream_caps s = audio_caps(&g729, 1);
 	s.telephone_event = false;
 	struct cv_sdp_local l = local_for(&s, 1);
-	struct cv_sdp_neg neg;
+	SCOPED_NEG(neg);
 	struct cv_sdp *a = answer_ok(sdp_oldhold, &l, &neg);
 	assert_true(cv_pl_eq_str(a->media[0].fmts[0].fmtp, "annexb=no"));
 	assert_int_equal(a->media[0].nfmts, 1);
@@ -580,7 +622,7 @@ static void test_answer_mux_crypto(void **state)
 	struct cv_sdp_stream_caps s = audio_caps(g711, 2);
 	s.rtcp_mux = true;
 	struct cv_sdp_local l = local_for(&s, 1);
-	struct cv_sdp_neg neg;
+	SCOPED_NEG(neg);
 	const char *mo = "v=0\r\no=- 1 1 IN IP6 2001:db8::7\r\ns=-\r\nc=IN IP6 2001:db8::7\r\n"
 			 "t=0 0\r\nm=audio 5000 RTP/AVP 8\r\na=rtcp-mux\r\na=rtcp:5001\r\n"
 			 "a=mid:a1\r\n";
@@ -670,7 +712,7 @@ static void test_process_answer(void **state)
 		"a=rtpmap:13 CN/8000\r\n"
 		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:YW5zd2Vya2V5YW5zd2Vya2V5YW5zd2Vya2V5YW5z\r\n"
 		"a=recvonly\r\na=rtcp-mux\r\na=ptime:40\r\n");
-	struct cv_sdp_neg neg;
+	SCOPED_NEG(neg);
 	assert_int_equal(cv_sdp_answer_process(&neg, offer, ans), 0);
 	const struct cv_sdp_neg_media *nm = &neg.media[0];
 	assert_false(nm->rejected);
@@ -737,7 +779,8 @@ static void test_full_exchange(void **state)
 	lb.addr = "198.51.100.2";
 
 	struct cv_sdp *offer = NULL, *ans = NULL;
-	struct cv_sdp_neg nb, na;
+	SCOPED_NEG(nb);
+	SCOPED_NEG(na);
 	struct cv_sdp_warning w;
 	assert_int_equal(cv_sdp_offer_create(&offer, &la), 0);
 	assert_int_equal(cv_sdp_answer_create(&ans, &nb, &w, offer, &lb), 0);
@@ -869,7 +912,7 @@ static void test_hostile_bounded(void **state)
 		caps[i].ncrypto = 1;
 	}
 	struct cv_sdp_local l = local_for(caps, 32);
-	struct cv_sdp_neg neg;
+	SCOPED_NEG(neg);
 	struct cv_sdp_warning w;
 	assert_int_equal(cv_sdp_answer_create(&ans, &neg, &w, offer, &l), 0);
 	assert_int_equal(ans->nmedia, 32);
@@ -902,6 +945,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_answer_mux_crypto, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_neg_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_bounded, setup, teardown),
 	};

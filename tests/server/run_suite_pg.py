@@ -12,7 +12,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 SIPP_FLOWS = ["call", "404", "486", "cancel", "noanswer", "reinvite", "info", "update",
-              "bye_callee", "fork", "reinvite_488", "cancel_race", "late_offer"]
+              "bye_callee", "fork", "reinvite_488", "cancel_race", "late_offer", "prack",
+              "refer"]
+TRUNK_CASES = ["out", "in"]
 REG_CASES = ["min_expires", "contacts", "expiry", "refresh", "wrong_password",
              "replay"]
 REG_SIPP_CASES = ["restart", "kill9", "db_outage"]
@@ -28,6 +30,7 @@ def main():
         runs += [["test_sipp.py", f] for f in SIPP_FLOWS]
         runs += [["test_registrar.py", c] for c in REG_SIPP_CASES]
         runs += [["test_cdr_export.py"]]
+        runs += [["test_trunk.py", c] for c in TRUNK_CASES]
     if shutil.which("baresip"):
         runs += [["test_baresip_relay.py", "relay"]]
     failed = []

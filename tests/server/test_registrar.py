@@ -3,9 +3,11 @@
 python digest client of sipkit.py (and SIPp where a call is needed).
 
 usage: test_registrar.py CASE"""
+import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -99,6 +101,21 @@ def case_expiry(tmp, srv):
     assert st == 483, st
     ua.close()
     caller.close()
+    # nobody touches carol's binding: the sweep drops it within ~1 s and
+    # publishes registration.expired (also for bob's, dropped by the query)
+    carol = UdpUa(srv.port, user="carol")
+    r, _ = carol.register("carol-secret", expires=1)
+    assert r.status == 200, r
+    carol.close()
+
+    def expired():
+        try:
+            with open(os.path.join(tmp, "var", "events.jsonl")) as f:
+                evs = [json.loads(ln) for ln in f if ln.strip()]
+        except OSError:
+            return set()
+        return {e["data"]["aor"] for e in evs if e["type"] == "registration.expired"}
+    wait_for(lambda: expired() >= {"bob", "carol"}, 6, "registration.expired for bob and carol")
 
 
 def case_refresh(tmp, srv):
@@ -286,7 +303,84 @@ def db_rows_safe(srv):
         return []
 
 
+def case_gruu(tmp, srv):
+    """RFC 5627: a REGISTER with +sip.instance and Supported: gruu gets its
+    public GRUU in the 200; a call to that GRUU reaches only that
+    instance's contact; a GRUU of an unknown instance gets 480."""
+    inst1, inst2 = "urn:uuid:6f1e3d2c-0000-4000-8000-00000000aaa1", "urn:uuid:6f1e3d2c-0000-4000-8000-00000000aaa2"
+    bob1, bob2 = UdpUa(srv.port, user="bob"), UdpUa(srv.port, user="bob")
+    bob2.call_id = bob1.call_id  # one registering UA, two contacts
+    grs = {}
+    for ua, inst in ((bob1, inst1), (bob2, inst2)):
+        contact = '<sip:bob@127.0.0.1:%d>;+sip.instance="<%s>"' % (ua.port, inst)
+        if ua is bob2:
+            bob1.cseq += 1
+            ua.cseq = bob1.cseq + 1
+        r, _ = ua.register("bob-secret", contacts=[contact], extra=["Supported: gruu"])
+        assert r is not None and r.status == 200, r
+        for c in r.all("contact"):
+            m = re.search(r'pub-gruu="([^"]+)"', c)
+            if m and inst in c:
+                grs[inst] = m.group(1)
+    log("GRUUs", grs)
+    assert grs.get(inst1) == "sip:bob@127.0.0.1;gr=" + inst1, grs
+    assert grs.get(inst2) == "sip:bob@127.0.0.1;gr=" + inst2, grs
+    # without Supported: gruu, no GRUU
+    r, _ = bob1.register("bob-secret", contacts=[])
+    assert not any("pub-gruu" in c for c in r.all("contact")), r.raw
+    alice = UdpUa(srv.port, user="alice")
+    ruri = "sip:bob@127.0.0.1:%d;gr=%s" % (srv.port, inst2)
+    hdrs = ["Contact: <sip:alice@127.0.0.1:%d>" % alice.port]
+    b = alice.request("INVITE", ruri, hdrs)
+    r = alice.recv(8)
+    assert r is not None and r.status == 407, r
+    alice.ack_for(r, ruri, b, alice.cseq)
+    auth = alice.authorization(r.get("proxy-authenticate"), "INVITE", ruri, "alice-secret",
+                               header="Proxy-Authorization")
+    b = alice.request("INVITE", ruri, hdrs, auth=auth)
+
+    def invite_at(ua, timeout):
+        ua.sock.settimeout(timeout)
+        try:
+            while True:
+                data, src = ua.sock.recvfrom(65535)
+                if data.startswith(b"INVITE "):
+                    return data.decode(), src
+        except socket.timeout:
+            return None, None
+    text, src = invite_at(bob2, 8)
+    assert text is not None, "the GRUU's instance got no INVITE"
+    # busy: 486 back along the same path
+    head = text.split("\r\n\r\n", 1)[0].split("\r\n")
+    keep = [h for h in head[1:] if h.split(":", 1)[0].lower() in ("via", "from", "call-id", "cseq")]
+    to = [h for h in head[1:] if h.lower().startswith("to:")][0] + ";tag=busy1"
+    bob2.sock.sendto(("SIP/2.0 486 Busy Here\r\n" + "\r\n".join(keep + [to]) +
+                      "\r\nContent-Length: 0\r\n\r\n").encode(), src)
+    r = alice.recv(8)
+    assert r is not None and r.status == 486, r
+    alice.ack_for(r, ruri, b, alice.cseq)
+    other, _ = invite_at(bob1, 0.5)
+    assert other is None, "the other instance got the INVITE too"
+    # a GRUU whose instance has no binding
+    ruri = "sip:bob@127.0.0.1:%d;gr=urn:uuid:00000000-0000-4000-8000-000000000000" % srv.port
+    b = alice.request("INVITE", ruri, hdrs)
+    r = alice.recv(8)
+    alice.ack_for(r, ruri, b, alice.cseq)
+    auth = alice.authorization(r.get("proxy-authenticate"), "INVITE", ruri, "alice-secret",
+                               header="Proxy-Authorization")
+    b = alice.request("INVITE", ruri, hdrs, auth=auth)
+    for _ in range(5):  # skip a late retransmission of an earlier answer
+        r = alice.recv(8)
+        if r is None or r.get("cseq") == "%d INVITE" % alice.cseq:
+            break
+    assert r is not None and r.status == 480, r
+    alice.ack_for(r, ruri, b, alice.cseq)
+    for ua in (alice, bob1, bob2):
+        ua.close()
+
+
 CASES = {
+    "gruu": (case_gruu, ""),
     "min_expires": (case_min_expires, ""),
     "contacts": (case_contacts, ""),
     "expiry": (case_expiry, "registrar:\n  min_expires: 1\n  default_expires: 60\n  max_expires: 3600\n"),

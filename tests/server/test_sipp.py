@@ -190,6 +190,28 @@ def flow_cancel_race(tmp, srv):
     one_cdr(srv, ("alice", "bob", False, "CANCEL", "caller"))
 
 
+def flow_prack(tmp, srv):
+    # RFC 3262 across the B2BUA: bob's reliable 183 reaches alice reliably
+    # (Require: 100rel and cvoipd's own RSeq), her PRACK reaches bob with
+    # bob's RAck (the scenarios check both), the call then completes
+    bob = bob_uas(tmp, srv, "uas_prack.xml")
+    a = alice(tmp, srv, "uac_prack.xml")
+    a.expect_ok()
+    bob.expect_ok()
+    assert "PRACK sip:" in bob.messages(), "no PRACK at bob"
+    one_cdr(srv, ("alice", "bob", True, "BYE", "caller"))
+
+
+def flow_refer(tmp, srv):
+    # an in-dialog REFER (blind transfer) passed across: Refer-To and
+    # Referred-By reach bob, his 202 and his NOTIFY (Event, Subscription-
+    # State, message/sipfrag body) reach alice (the scenarios check them)
+    bob = bob_uas(tmp, srv, "uas_refer.xml")
+    alice(tmp, srv, "uac_refer.xml").expect_ok()
+    bob.expect_ok()
+    one_cdr(srv, ("alice", "bob", True, "BYE", "caller"))
+
+
 FLOWS = {
     "call": (flow_call, ""),
     "404": (flow_404, ""),
@@ -206,6 +228,8 @@ FLOWS = {
     "cancel_race": (flow_cancel_race, ""),
     "late_offer": (flow_late_offer, ""),
     "stop_pending": (flow_stop_pending, ""),
+    "prack": (flow_prack, ""),
+    "refer": (flow_refer, ""),
 }
 
 

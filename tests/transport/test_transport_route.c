@@ -145,9 +145,11 @@ static void test_via_for(void **state)
 	assert_int_equal(v.port, 0);
 	assert_string_equal(v.transport, "TLS");
 
-	/* no WS listener */
+	/* no WS listener: a WebSocket client (RFC 7118), connect-only too */
 	vp.kind = CV_TP_WS;
-	assert_int_equal(cv_tp_via_for(tp, &vp, &v), CV_ENOTFOUND);
+	assert_int_equal(cv_tp_via_for(tp, &vp, &v), 0);
+	assert_int_equal(v.port, 0);
+	assert_string_equal(v.transport, "WS");
 
 	cv_tp_destroy(tp);
 	cv_rt_destroy(rt);

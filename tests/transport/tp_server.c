@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 	       "rej_idle=%llu rej_partial=%llu rej_handshake=%llu "
 	       "rej_stream_too_big=%llu rej_udp_too_big=%llu rej_ws_too_big=%llu "
 	       "rej_http_bad=%llu rej_garbage=%llu rej_send_queue=%llu "
-	       "keepalive_pong=%llu udp_batches=%llu\n",
+	       "keepalive_pong=%llu udp_batches=%llu sl_bad_requests=%llu\n",
 	       (unsigned long long)g_recv, (unsigned long long)g_wrong_owner,
 	       (unsigned long long)st.handover, (unsigned long long)st.handover_dropped,
 	       (unsigned long long)st.rx_msgs[0], (unsigned long long)st.rx_msgs[1],
@@ -177,7 +177,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.rej_ws_too_big,
 	       (unsigned long long)st.rej_http_bad, (unsigned long long)st.rej_garbage,
 	       (unsigned long long)st.rej_send_queue,
-	       (unsigned long long)st.keepalive_pong, (unsigned long long)st.udp_batches);
+	       (unsigned long long)st.keepalive_pong, (unsigned long long)st.udp_batches,
+	       (unsigned long long)st.sl_bad_requests);
 	fflush(stdout);
 	cv_tp_destroy(g_tp);
 	cv_rt_destroy(g_rt);

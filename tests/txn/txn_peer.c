@@ -1,26 +1,30 @@
-/* txn_peer: the transaction layer over a plain UDP socket on a uv loop, as
- * a UAS for SIPp scenarios (tests/txn/scenarios). Not the real transport:
- * just enough glue (recv -> parse -> cv_txn_recv; send callback ->
- * uv_udp_try_send to the request's source) to drive the state machines
- * with real packets.
+/* txn_peer: the transaction layer over the real transport (cv_rt runtime
+ * with one worker + cv_tp: recvmmsg/sendmmsg UDP, TCP connections, the
+ * §18.2.2 response routing), as a UAS or UAC for SIPp scenarios
+ * (tests/txn/scenarios) and for bench/txn/cpu_vs_kamailio.sh. The glue
+ * (recv -> parse -> cv_txn_recv; send callback -> cv_tp_send_resp /
+ * cv_tp_send) is what docs/txn.md "Wiring" describes.
  *
- *   txn_peer PORT      (127.0.0.1)  prints "port=N" when ready, stats on
- *                                    SIGTERM/SIGINT as key=value lines.
- *   txn_peer uac PEER_PORT COUNT METHOD USER
+ *   txn_peer [-t udp|tcp] [PORT]
+ *                      server on 127.0.0.1:PORT (0: any); prints "port=N"
+ *                      when ready, stats on SIGTERM/SIGINT as key=value.
+ *   txn_peer [-t udp|tcp] uac PEER_PORT COUNT METHOD USER
  *                      client mode: COUNT requests, one after the other,
  *                      to 127.0.0.1:PEER_PORT (a SIPp UAS); ACKs 2xx like a
  *                      UAC core (RFC 3261 §13.2.2.4); prints the stats and
- *                      exits after the last final response.
+ *                      exits 300 ms after the last final response.
  *
  * UAS behaviour by Request-URI user: "busy" 486; "slow" 200 after 1 s
  * (auto 100 at 200 ms); "ring" 180 and wait (CANCEL -> 487); anything else
- * 180 + 200. The UAS core retransmits its 2xx until the ACK (RFC 3261
- * §13.3.1.4, RFC 6026: not the transaction's job). Other methods: 200. */
-#include <signal.h>
+ * 180 + 200. Over UDP the UAS core retransmits its 2xx until the ACK
+ * (RFC 3261 §13.3.1.4, RFC 6026: not the transaction's job); over TCP it
+ * does not. Other methods: 200. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cvoip/transport.h"
 #include "cvoip/txn.h"
 
 #define MAX_CALLS 256
@@ -33,35 +37,114 @@ struct call {
 	bool used;
 };
 
+/* Everything below is touched only by the one worker (and by main before
+ * the runtime starts / after it stopped). */
 static struct {
-	uv_loop_t *loop;
-	uv_udp_t udp;
-	uv_signal_t sigterm, sigint;
+	struct cv_rt *rt;
+	struct cv_tp *tp;
+	struct cv_worker *wk;
+	enum cv_tp_kind kind;
 	struct cv_wheel *w;
 	struct cv_txn_layer *l;
 	struct call calls[MAX_CALLS];
-	char contact[64];
+	char contact[96];
 	uint64_t ok_retx, acks, cancels, parse_errors;
 	/* client mode */
 	bool uac;
-	int local_port;
 	struct cv_txn_addr peer;
 	unsigned remaining;
 	enum cv_sip_method method;
 	const char *user;
 	struct cv_txn *cur;
-	uv_timer_t next;
+	struct cv_tmr next;
 	uint64_t finals, acks_sent, timeouts;
 } P;
+
+static enum cv_tp_kind kind_of_via(enum cv_sip_transport t)
+{
+	switch (t) {
+	case CV_SIP_TP_TCP: return CV_TP_TCP;
+	case CV_SIP_TP_TLS: return CV_TP_TLS;
+	case CV_SIP_TP_WS: return CV_TP_WS;
+	case CV_SIP_TP_WSS: return CV_TP_WSS;
+	default: return CV_TP_UDP;
+	}
+}
+
+static void sa_to_tp(struct cv_tp_addr *out, const union cv_txn_sockaddr *in)
+{
+	memset(out, 0, sizeof(*out));
+	if (in->sa.sa_family == AF_INET)
+		memcpy(&out->ss, &in->in, sizeof(in->in));
+	else if (in->sa.sa_family == AF_INET6)
+		memcpy(&out->ss, &in->in6, sizeof(in->in6));
+}
+
+static void tp_to_sa(union cv_txn_sockaddr *out, const struct cv_tp_addr *in)
+{
+	memset(out, 0, sizeof(*out));
+	if (in->ss.ss_family == AF_INET)
+		memcpy(&out->in, &in->ss, sizeof(out->in));
+	else if (in->ss.ss_family == AF_INET6)
+		memcpy(&out->in6, &in->ss, sizeof(out->in6));
+}
+
+/* A request that waited for its connection: a late failure (refused) ends
+ * the client transaction now with a local 503 (§17.1.4). */
+static void request_sent(int err, void *arg)
+{
+	struct cv_txn *t = arg;
+	if (err)
+		cv_txn_transport_error(t, err);
+	cv_mem_unref(t);
+}
 
 static int peer_send(const struct cv_txn_out *o, bool *reliable, void *arg)
 {
 	(void)arg;
-	*reliable = false;
-	uv_buf_t b = uv_buf_init((char *)(uintptr_t)o->buf, (unsigned)o->len);
-	int n = uv_udp_try_send(&P.udp, &b, 1, &o->dst->remote.sa);
-	return n < 0 ? n : 0;
+	const struct cv_txn_addr *d = o->dst;
+	*reliable = cv_tp_kind_is_stream((enum cv_tp_kind)d->kind);
+	if (o->response) {
+		/* RFC 3261 §18.2.2 / RFC 3581 from the request's top Via */
+		struct cv_tp_meta meta = {.kind = (enum cv_tp_kind)d->kind,
+					  .conn = d->conn};
+		sa_to_tp(&meta.src, &d->remote);
+		sa_to_tp(&meta.local, &d->local);
+		const struct cv_sip_via *v = &o->req->via;
+		struct cv_tp_topvia tv = {.kind = kind_of_via(v->tp),
+					  .host = v->host, .port = v->port,
+					  .received = v->received,
+					  .maddr = v->maddr,
+					  .rport = v->rport_present};
+		uint32_t rp = 0;
+		if (v->rport.l && cv_pl_u32(v->rport, &rp) == 0 && rp <= 65535)
+			tv.rport_value = (uint16_t)rp;
+		struct cv_tp_resp_route r;
+		int err = cv_tp_resp_route(&meta, &tv, &r);
+		if (err || r.how == CV_TP_RESP_RESOLVE) {
+			memset(&r, 0, sizeof(r));
+			r.how = meta.conn ? CV_TP_RESP_CONN : CV_TP_RESP_ADDR;
+			r.kind = meta.kind;
+			r.conn = meta.conn;
+			r.addr = meta.src;
+		}
+		return cv_tp_send_resp(P.tp, P.wk, &r, o->buf, o->len);
+	}
+	struct cv_tp_send_params sp = {.conn = d->conn,
+				       .kind = (enum cv_tp_kind)d->kind};
+	sa_to_tp(&sp.dst, &d->remote);
+	if (o->txn && *reliable) {
+		sp.done = request_sent;
+		sp.arg = cv_mem_ref(o->txn);
+	}
+	int err = cv_tp_send(P.tp, P.wk, &sp, o->buf, o->len);
+	if (err && sp.arg)
+		cv_mem_unref(sp.arg); /* done is not called on an immediate error */
+	return err;
 }
+
+static void conn_ref(void *c) { cv_tp_conn_ref(c); }
+static void conn_unref(void *c) { cv_tp_conn_unref(c); }
 
 static struct call *call_of(const struct cv_txn *t)
 {
@@ -112,6 +195,11 @@ static void answer_200(struct call *c)
 		return;
 	}
 	c->answered = true;
+	/* Over a reliable transport the 2xx is not retransmitted (like the
+	 * dialog layer and Kamailio tm): the call waits for the ACK until
+	 * Timer L ends the transaction (on_ended). */
+	if (cv_txn_addr(c->t)->reliable)
+		return;
 	c->ivl_ms = 500;
 	cv_tmr_start(P.w, &c->tmr, 500 * 1000, retx_200, c);
 }
@@ -201,7 +289,21 @@ static void on_failed(struct cv_txn *t, uint16_t status, void *arg)
 	on_ended(t, arg);
 }
 
-static void start_next(uv_timer_t *h);
+static void start_next(struct cv_tmr *tm, void *arg);
+
+/* The sent-by of our requests: the listener of our transport. */
+static int sent_by(char *out, size_t size, enum cv_sip_transport *tp)
+{
+	struct cv_tp_via via;
+	struct cv_tp_via_params vp = {.kind = P.kind};
+	sa_to_tp(&vp.dst, &P.peer.remote);
+	int err = cv_tp_via_for(P.tp, &vp, &via);
+	if (err)
+		return err;
+	snprintf(out, size, "%s:%u", via.host, via.port);
+	*tp = P.kind == CV_TP_TCP ? CV_SIP_TP_TCP : CV_SIP_TP_UDP;
+	return 0;
+}
 
 /* UAC core: the ACK for a 2xx is its own transaction-less request. */
 static void ack_2xx(const struct cv_sip_msg *resp)
@@ -209,17 +311,20 @@ static void ack_2xx(const struct cv_sip_msg *resp)
 	const struct cv_sip_msg *req = cv_txn_request(P.cur);
 	const struct cv_sip_hdr *from = cv_sip_msg_hdr(req, CV_SIP_HDR_FROM);
 	const struct cv_sip_hdr *to = cv_sip_msg_hdr(resp, CV_SIP_HDR_TO);
-	char branch[CV_SIP_BRANCH_SIZE];
+	char branch[CV_SIP_BRANCH_SIZE], sb[300];
+	enum cv_sip_transport stp;
+	if (sent_by(sb, sizeof(sb), &stp))
+		return;
 	cv_sip_branch_new(branch);
 	struct cv_buf b;
 	cv_buf_init(&b, 4096);
 	cv_buf_printf(&b,
 		      "ACK " CV_PL_FMT " SIP/2.0\r\n"
-		      "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s\r\n"
+		      "Via: SIP/2.0/%s %s;branch=%s\r\n"
 		      "Max-Forwards: 70\r\nFrom: " CV_PL_FMT "\r\nTo: " CV_PL_FMT
 		      "\r\nCall-ID: " CV_PL_FMT "\r\nCSeq: %u ACK\r\n"
 		      "Content-Length: 0\r\n\r\n",
-		      CV_PL_ARG(req->ruri), P.local_port, branch,
+		      CV_PL_ARG(req->ruri), cv_tp_kind_name(P.kind), sb, branch,
 		      CV_PL_ARG(from->value), CV_PL_ARG(to->value),
 		      CV_PL_ARG(req->call_id), req->cseq.num);
 	if (!b.err &&
@@ -242,7 +347,7 @@ static void on_response(struct cv_txn *t, const struct cv_txn_resp *r, void *arg
 	P.finals++;
 	/* the next request a little later: 2xx retransmissions still find
 	 * this transaction in Accepted and get their ACK */
-	uv_timer_start(&P.next, start_next, 300, 0);
+	cv_tmr_start(P.w, &P.next, 300 * 1000, start_next, NULL);
 }
 
 static const struct cv_txn_handlers handlers = {
@@ -254,38 +359,28 @@ static const struct cv_txn_handlers handlers = {
 	.terminated = on_ended,
 };
 
-static void alloc_cb(uv_handle_t *h, size_t sugg, uv_buf_t *buf)
+static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 {
-	static char mem[65536];
-	(void)h;
-	(void)sugg;
-	*buf = uv_buf_init(mem, sizeof(mem));
-}
-
-static void recv_cb(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
-		    const struct sockaddr *addr, unsigned flags)
-{
-	(void)h;
-	(void)flags;
-	if (n <= 0 || !addr)
-		return;
-	size_t skip = cv_sip_keepalive_len(buf->base, (size_t)n);
-	if (skip == (size_t)n)
-		return;
+	(void)w;
+	(void)arg;
 	struct cv_sip_msg *m = NULL;
 	struct cv_sip_verdict v;
-	if (cv_sip_msg_parse(&m, buf->base + skip, (size_t)n - skip, NULL, &v)) {
+	if (!P.l)
+		return;
+	if (cv_sip_msg_parse(&m, rx->buf, rx->len, NULL, &v)) {
 		P.parse_errors++;
 		return;
 	}
-	struct cv_txn_addr src = {.reliable = false};
-	if (addr->sa_family == AF_INET6)
-		memcpy(&src.remote.in6, addr, sizeof(src.remote.in6));
-	else
-		memcpy(&src.remote.in, addr, sizeof(src.remote.in));
+	struct cv_txn_addr src = {.conn = rx->meta.conn,
+				  .kind = (uint8_t)rx->meta.kind,
+				  .reliable = cv_tp_kind_is_stream(rx->meta.kind)};
+	tp_to_sa(&src.remote, &rx->meta.src);
+	tp_to_sa(&src.local, &rx->meta.local);
 	(void)cv_txn_recv(P.l, m, &src);
 	cv_mem_unref(m);
 }
+
+static const struct cv_tp_handler tp_handler = {.recv = on_recv};
 
 static void print_stats(void)
 {
@@ -303,6 +398,8 @@ static void print_stats(void)
 	}
 #define S(f) printf(#f "=%llu\n", (unsigned long long)st.f)
 	S(rx_retransmissions);
+	S(rx_resp_absorbed);
+	S(stray_responses);
 	S(stray_acks);
 	S(acks_absorbed);
 	S(cancels_matched);
@@ -324,32 +421,35 @@ static void print_stats(void)
 	fflush(stdout);
 }
 
-static void start_next(uv_timer_t *h)
+static void start_next(struct cv_tmr *tm, void *arg)
 {
-	(void)h;
+	(void)tm;
+	(void)arg;
 	if (P.cur) {
 		cv_txn_release(P.cur);
 		P.cur = NULL;
 	}
 	if (!P.remaining) {
-		print_stats();
-		uv_stop(P.loop);
+		cv_rt_stop(P.rt); /* on_stop prints the stats */
 		return;
 	}
 	P.remaining--;
 	char branch[CV_SIP_BRANCH_SIZE], tag[CV_SIP_TAG_SIZE], callid[40];
-	char ruri[96], sent_by[32], contact[64];
+	char ruri[128], sb[300], contact[400];
+	enum cv_sip_transport stp = CV_SIP_TP_UDP;
 	cv_sip_branch_new(branch);
 	cv_sip_tag_new(tag);
 	cv_random_token(callid, 24);
-	snprintf(ruri, sizeof(ruri), "sip:%s@127.0.0.1:%d", P.user,
-		 ntohs(P.peer.remote.in.sin_port));
-	snprintf(sent_by, sizeof(sent_by), "127.0.0.1:%d", P.local_port);
-	snprintf(contact, sizeof(contact), "<sip:peer@127.0.0.1:%d>", P.local_port);
+	snprintf(ruri, sizeof(ruri), "sip:%s@127.0.0.1:%d%s", P.user,
+		 ntohs(P.peer.remote.in.sin_port),
+		 P.kind == CV_TP_TCP ? ";transport=tcp" : "");
+	int err = sent_by(sb, sizeof(sb), &stp);
+	snprintf(contact, sizeof(contact), "<sip:peer@%s%s>", sb,
+		 P.kind == CV_TP_TCP ? ";transport=tcp" : "");
 	struct cv_sip_req_params rp = {
 		.method = P.method,
 		.ruri = cv_pl_str(ruri),
-		.via = {.tp = CV_SIP_TP_UDP, .sent_by = cv_pl_str(sent_by),
+		.via = {.tp = stp, .sent_by = cv_pl_str(sb),
 			.branch = cv_pl_str(branch)},
 		.from_uri = CV_PL("sip:peer@127.0.0.1"),
 		.from_tag = cv_pl_str(tag),
@@ -360,7 +460,8 @@ static void start_next(uv_timer_t *h)
 	};
 	struct cv_buf b;
 	cv_buf_init(&b, 65535);
-	int err = cv_sip_req_print(&b, &rp);
+	if (!err)
+		err = cv_sip_req_print(&b, &rp);
 	struct cv_txn_client_params cp = {.buf = b.data, .len = b.len,
 					  .dst = &P.peer};
 	if (!err && !b.err)
@@ -369,81 +470,118 @@ static void start_next(uv_timer_t *h)
 	if (err) {
 		fprintf(stderr, "client create: %s\n", cv_strerror(err));
 		P.remaining = 0;
-		uv_timer_start(&P.next, start_next, 0, 0);
+		cv_tmr_start(P.w, &P.next, 1000, start_next, NULL);
 	}
 }
 
-static void on_signal(uv_signal_t *s, int sig)
+static void on_start(struct cv_worker *w, void *arg)
 {
-	(void)s;
-	(void)sig;
-	print_stats();
-	uv_stop(P.loop);
+	(void)arg;
+	P.wk = w;
+	P.w = cv_worker_wheel(w);
+	struct cv_txn_params p;
+	cv_txn_params_init(&p);
+	p.send = peer_send;
+	p.h = &handlers;
+	p.wheel = P.w;
+	p.conn_ref = conn_ref;
+	p.conn_unref = conn_unref;
+	int err = cv_txn_layer_create(&P.l, &p);
+	if (!err)
+		err = cv_tp_worker_start(P.tp, w);
+	if (err) {
+		cv_rt_fail(cv_worker_rt(w), err);
+		return;
+	}
+	cv_tmr_init(&P.next);
+	if (P.uac)
+		cv_tmr_start(P.w, &P.next, 1000, start_next, NULL);
+}
+
+static void on_stop(struct cv_worker *w, void *arg)
+{
+	(void)arg;
+	if (P.l) {
+		print_stats();
+		cv_tmr_cancel(&P.next);
+		if (P.cur)
+			cv_txn_release(P.cur);
+		P.cur = NULL;
+		for (unsigned i = 0; i < MAX_CALLS; i++)
+			if (P.calls[i].used)
+				call_end(&P.calls[i]);
+		cv_txn_layer_destroy(P.l);
+		P.l = NULL;
+	}
+	cv_tp_worker_stop(P.tp, w);
 }
 
 int main(int argc, char **argv)
 {
-	int port = 0;
+	int port = 0, o;
+	P.kind = CV_TP_UDP;
+	while ((o = getopt(argc, argv, "+t:")) != -1) {
+		if (o != 't' || cv_tp_kind_parse(cv_pl_str(optarg), &P.kind) ||
+		    (P.kind != CV_TP_UDP && P.kind != CV_TP_TCP)) {
+			fprintf(stderr, "usage: txn_peer [-t udp|tcp] [PORT | uac ...]\n");
+			return 2;
+		}
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
 	if (argc > 1 && strcmp(argv[1], "uac") == 0) {
 		if (argc < 6) {
-			fprintf(stderr, "usage: txn_peer uac PORT COUNT METHOD USER\n");
+			fprintf(stderr, "usage: txn_peer [-t udp|tcp] uac PORT COUNT METHOD USER\n");
 			return 2;
 		}
 		P.uac = true;
 		uv_ip4_addr("127.0.0.1", atoi(argv[2]), &P.peer.remote.in);
+		P.peer.kind = (uint8_t)P.kind;
+		P.peer.reliable = cv_tp_kind_is_stream(P.kind);
 		P.remaining = (unsigned)atoi(argv[3]);
 		P.method = cv_sip_method_from(cv_pl_str(argv[4]));
 		P.user = argv[5];
 	} else if (argc > 1) {
 		port = atoi(argv[1]);
 	}
-	P.loop = uv_default_loop();
-	struct sockaddr_in sa;
-	uv_ip4_addr("127.0.0.1", port, &sa);
-	if (uv_udp_init(P.loop, &P.udp) ||
-	    uv_udp_bind(&P.udp, (const struct sockaddr *)&sa, 0)) {
-		fprintf(stderr, "bind 127.0.0.1:%d failed\n", port);
+	char spec_s[64];
+	snprintf(spec_s, sizeof(spec_s), "%s:127.0.0.1:%d",
+		 P.kind == CV_TP_TCP ? "tcp" : "udp", port);
+	struct cv_tp_spec spec;
+	if (cv_tp_spec_parse(spec_s, &spec))
+		return 2;
+	struct cv_rt_params rp = {.workers = 1, .on_start = on_start,
+				  .on_stop = on_stop, .handle_signals = true};
+	int err = cv_rt_create(&P.rt, &rp);
+	if (err) {
+		fprintf(stderr, "rt: %s\n", cv_strerror(err));
 		return 1;
 	}
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-	uv_udp_getsockname(&P.udp, (struct sockaddr *)&ss, &len);
-	port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	P.local_port = port;
-	snprintf(P.contact, sizeof(P.contact), "Contact: <sip:peer@127.0.0.1:%d>\r\n",
-		 port);
-	if (cv_wheel_create(&P.w, P.loop, 1000))
+	struct cv_tp_params tpp = {.specs = &spec, .nspecs = 1, .h = &tp_handler};
+	err = cv_tp_create(&P.tp, P.rt, &tpp);
+	if (err) {
+		fprintf(stderr, "transport %s: %s\n", spec_s, cv_strerror(err));
+		cv_rt_destroy(P.rt);
 		return 1;
-	struct cv_txn_params p;
-	cv_txn_params_init(&p);
-	p.send = peer_send;
-	p.h = &handlers;
-	p.wheel = P.w;
-	if (cv_txn_layer_create(&P.l, &p))
+	}
+	struct cv_tp_addr la;
+	enum cv_tp_kind lk;
+	cv_tp_listener_addr(P.tp, 0, &lk, &la);
+	port = cv_tp_addr_port(&la);
+	snprintf(P.contact, sizeof(P.contact),
+		 "Contact: <sip:peer@127.0.0.1:%d%s>\r\n", port,
+		 P.kind == CV_TP_TCP ? ";transport=tcp" : "");
+	err = cv_rt_start(P.rt);
+	if (err) {
+		fprintf(stderr, "start: %s\n", cv_strerror(err));
+		cv_tp_destroy(P.tp);
+		cv_rt_destroy(P.rt);
 		return 1;
-	uv_udp_recv_start(&P.udp, alloc_cb, recv_cb);
-	uv_signal_init(P.loop, &P.sigterm);
-	uv_signal_start(&P.sigterm, on_signal, SIGTERM);
-	uv_signal_init(P.loop, &P.sigint);
-	uv_signal_start(&P.sigint, on_signal, SIGINT);
+	}
 	printf("port=%d\n", port);
 	fflush(stdout);
-	uv_timer_init(P.loop, &P.next);
-	if (P.uac)
-		uv_timer_start(&P.next, start_next, 0, 0);
-	uv_run(P.loop, UV_RUN_DEFAULT);
-	if (P.cur)
-		cv_txn_release(P.cur);
-	for (unsigned i = 0; i < MAX_CALLS; i++)
-		if (P.calls[i].used)
-			call_end(&P.calls[i]);
-	cv_txn_layer_destroy(P.l);
-	cv_wheel_destroy(P.w);
-	uv_close((uv_handle_t *)&P.udp, NULL);
-	uv_close((uv_handle_t *)&P.sigterm, NULL);
-	uv_close((uv_handle_t *)&P.sigint, NULL);
-	uv_close((uv_handle_t *)&P.next, NULL);
-	uv_run(P.loop, UV_RUN_DEFAULT);
-	uv_loop_close(P.loop);
-	return 0;
+	err = cv_rt_wait(P.rt);
+	cv_tp_destroy(P.tp);
+	cv_rt_destroy(P.rt);
+	return err ? 1 : 0;
 }
