@@ -8,6 +8,8 @@
  *                                        calls set up over NG (bencode/UDP)
  *   bench_rtp_relay floor    N SECONDS   a bare recvmmsg->sendmmsg loop on
  *                                        the same sockets (kernel floor)
+ *   bench_rtp_relay floor2   N SECONDS   the same, but sending from a second
+ *                                        socket per stream (a relay's shape)
  *
  * The generator (this process) paces packets every millisecond so that
  * each stream sends one 172-byte RTP packet per 20 ms, from one socket,
@@ -146,7 +148,7 @@ static void run_cvoip(unsigned n, const struct sockaddr_in *sink, int wfd,
 
 /* Child: the kernel floor, one recvmmsg + one sendmmsg per ready socket
  * through epoll, no parsing, no statistics. */
-static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd)
+static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd, bool two)
 {
 	raise_nofile();
 	int ep = epoll_create1(0);
@@ -154,9 +156,13 @@ static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd)
 	struct mmsghdr m[BATCH];
 	struct iovec iov[BATCH];
 	for (unsigned i = 0; i < n; i++) {
-		struct sockaddr_in a;
+		struct sockaddr_in a, b;
 		int fd = udp_sock(0, &a);
-		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+		/* floor2: a second socket per stream sends, as a relay's other
+		 * leg does */
+		int ofd = two ? udp_sock(0, &b) : fd;
+		struct epoll_event ev = {.events = EPOLLIN,
+					 .data.u64 = (uint64_t)(uint32_t)fd << 32 | (uint32_t)ofd};
 		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 		uint16_t port = ntohs(a.sin_port);
 		if (write(wfd, &port, 2) != 2)
@@ -172,7 +178,8 @@ static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd)
 				iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
 				m[i].msg_hdr = (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1};
 			}
-			int got = recvmmsg(evs[e].data.fd, m, BATCH, MSG_DONTWAIT, NULL);
+			int rfd = (int)(evs[e].data.u64 >> 32), sfd = (int)(uint32_t)evs[e].data.u64;
+			int got = recvmmsg(rfd, m, BATCH, MSG_DONTWAIT, NULL);
 			if (got <= 0)
 				continue;
 			for (int i = 0; i < got; i++) {
@@ -180,7 +187,7 @@ static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd)
 				m[i].msg_hdr.msg_name = (void *)sink;
 				m[i].msg_hdr.msg_namelen = sizeof(*sink);
 			}
-			sendmmsg(evs[e].data.fd, m, (unsigned)got, MSG_DONTWAIT);
+			sendmmsg(sfd, m, (unsigned)got, MSG_DONTWAIT);
 		}
 	}
 	exit(0);
@@ -277,7 +284,7 @@ static pid_t start_rtpengine(unsigned n, const struct sockaddr_in *gen,
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s cvoip|cvoip-uring|rtpengine|floor STREAMS SECONDS\n", argv[0]);
+		fprintf(stderr, "usage: %s cvoip|cvoip-uring|rtpengine|floor|floor2 STREAMS SECONDS\n", argv[0]);
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -300,8 +307,8 @@ int main(int argc, char **argv)
 		pid = fork();
 		if (pid == 0) {
 			close(pfd[0]);
-			if (!strcmp(mode, "floor"))
-				run_floor(n, &sink_a, pfd[1]);
+			if (!strcmp(mode, "floor") || !strcmp(mode, "floor2"))
+				run_floor(n, &sink_a, pfd[1], !strcmp(mode, "floor2"));
 			run_cvoip(n, &sink_a, pfd[1],
 				  !strcmp(mode, "cvoip-uring") ? CV_RTP_RELAY_IO_URING
 							       : CV_RTP_RELAY_IO_EPOLL);

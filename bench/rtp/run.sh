@@ -1,6 +1,6 @@
 #!/bin/sh
 # Interleaved relay trials (BENCHMARKING.md): cvoip (epoll mode), cvoip in
-# io_uring mode, rtpengine, floor, x3, for 1000
+# io_uring mode, rtpengine, floor, floor2 (relay-shaped floor), x3, for 1000
 # and 5000 streams at 50 packets/s each, 15 s measured per trial.
 # usage: bench/rtp/run.sh BUILD_DIR [SECONDS] [STREAMS...]
 set -e
@@ -18,5 +18,6 @@ for n in $STREAMS; do
 			$BIN rtpengine "$n" "$S" 2>/dev/null || echo "rtpengine streams=$n failed"
 		fi
 		$BIN floor "$n" "$S"
+		$BIN floor2 "$n" "$S"
 	done
 done

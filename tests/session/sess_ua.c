@@ -33,6 +33,8 @@ struct app {
 	uint32_t session_expires, min_se;
 	int calls;
 	int timeout_ms;
+	bool multi;          /* UAS: answer every call at once, many at a time */
+	size_t max_dialogs;  /* the most dialogs seen at once (--multi) */
 	/* state */
 	struct cv_call *cur;
 	int ended;
@@ -178,6 +180,15 @@ static void on_incoming(struct cv_agent *ag, struct cv_call *c,
 {
 	(void)ag;
 	(void)arg;
+	if (app.multi) {
+		/* load: no per-call event, answered at once */
+		cv_call_set_media(c, &media, NULL);
+		cv_call_answer(c);
+		size_t n = cv_ua_dialog_count(cv_agent_ua(ag));
+		if (n > app.max_dialogs)
+			app.max_dialogs = n;
+		return;
+	}
 	event("incoming " CV_PL_FMT, CV_PL_ARG(invite->from.uri));
 	if (app.cur) { /* one call at a time */
 		cv_call_reject(c, 486, NULL);
@@ -204,6 +215,17 @@ static void on_state(struct cv_call *c, enum cv_call_state st, uint16_t status,
 		     const char *reason, void *uarg)
 {
 	(void)uarg;
+	if (app.multi) {
+		if (st == CV_CALL_ENDED) {
+			cv_call_release(c);
+			if (++app.ended >= app.calls) {
+				event("max_dialogs %zu", app.max_dialogs);
+				event("done");
+				after(&app.t_linger, 0, on_linger);
+			}
+		}
+		return;
+	}
 	event("state %s %u %s", cv_call_state_name(st), status, reason ? reason : "");
 	if (st == CV_CALL_ANSWERED) {
 		bool we;
@@ -329,7 +351,7 @@ static void usage(void)
 	fprintf(stderr, "usage: sess_ua --listen SPEC [--call URI] [--auth U:P] "
 			"[--reject CODE] [--ring-ms N] [--early] [--cancel-ms N] [--hold-ms N] "
 			"[--resume-ms N] [--update] [--dtmf-ms N] [--digit D] [--bye-ms N] "
-			"[--session-expires S] [--min-se S] [--calls N] [--timeout-ms N]\n");
+			"[--session-expires S] [--min-se S] [--calls N] [--multi] [--timeout-ms N]\n");
 	exit(2);
 }
 
@@ -343,7 +365,7 @@ int main(int argc, char **argv)
 		{"update", 0, NULL, 'U'}, {"dtmf-ms", 1, NULL, 'd'},
 		{"digit", 1, NULL, 'D'}, {"bye-ms", 1, NULL, 'b'},
 		{"session-expires", 1, NULL, 's'}, {"min-se", 1, NULL, 'm'},
-		{"calls", 1, NULL, 'n'}, {"timeout-ms", 1, NULL, 't'}, {NULL, 0, NULL, 0},
+		{"calls", 1, NULL, 'n'}, {"multi", 0, NULL, 'M'}, {"timeout-ms", 1, NULL, 't'}, {NULL, 0, NULL, 0},
 	};
 	const char *listen = NULL;
 	static char auth[256];
@@ -375,6 +397,7 @@ int main(int argc, char **argv)
 		case 's': app.session_expires = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'm': app.min_se = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'n': app.calls = atoi(optarg); break;
+		case 'M': app.multi = true; break;
 		case 't': app.timeout_ms = atoi(optarg); break;
 		default: usage();
 		}

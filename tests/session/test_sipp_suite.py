@@ -258,6 +258,38 @@ def case_fork_proxy(tmp):
         logf.close()
 
 
+def case_many_dialogs(tmp, n=5000):
+    """n calls held at once (SIPp built-in uac, -d 10 s) against one
+    cvoip UAS: the UA core's dialog table (4,096 buckets at first) grows
+    and rehashes while calls come and go; every BYE must still find its
+    dialog (a 481 fails SIPp's call)."""
+    port = free_port()
+    ua = start_ua(tmp, "uas_many", ["--listen", "udp:127.0.0.1:%d" % port, "--multi",
+                                    "--calls", str(n), "--timeout-ms", "90000"])
+    sp = None
+    try:
+        wait_line(ua, r"^listening", 10)
+        err = os.path.join(tmp, "many.err")
+        sp = subprocess.Popen(["sipp", "-sn", "uac", "-i", "127.0.0.1", "-p", str(free_port()),
+                               "127.0.0.1:%d" % port, "-r", "1000", "-rp", "1000", "-m", str(n),
+                               "-l", str(n + 100), "-d", "10000", "-timeout", "80s",
+                               "-timeout_error", "-nostdin", "-trace_err", "-error_file", err,
+                               "-max_socket", "65000"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, cwd=tmp)
+        rc = sp.wait(timeout=100)
+        errs = open(err, errors="replace").read()[-2000:] if os.path.exists(err) else ""
+        assert rc == 0, "sipp uac exit %s\n%s" % (rc, errs)
+        assert ua.wait(timeout=20) == 0, ua_text(ua)
+        m = re.search(r"^max_dialogs (\d+)", ua_text(ua), re.M)
+        assert m and int(m.group(1)) > 4096, ua_text(ua)
+        return int(m.group(1))
+    finally:
+        if sp:
+            kill(sp)
+        kill(ua)
+
+
 def main(tmp):
     role = sys.argv[1] if len(sys.argv) > 1 else "uas"
     only = set(sys.argv[2:])
@@ -270,6 +302,12 @@ def main(tmp):
         fn(tmp, *c)
         n += 1
         log("cvoip %s, %s (%s.xml): ok in %.1f s" % (role.upper(), c[0], c[1], time.time() - t0))
+    if role == "uas" and (not only or "many_dialogs" in only):
+        t0 = time.time()
+        most = case_many_dialogs(tmp)
+        n += 1
+        log("cvoip UAS, many_dialogs (5000 calls, %d dialogs at once, SIPp -sn uac): ok in %.1f s"
+            % (most, time.time() - t0))
     if role == "uac" and (not only or "fork_proxy" in only):
         if kamailio_bin():
             t0 = time.time()
