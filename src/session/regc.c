@@ -258,19 +258,20 @@ void cv_regc_release(struct cv_regc *r)
 	r->released = true;
 	cv_tmr_cancel(&r->refresh);
 	list_remove(r);
+	/* A REGISTER in flight runs on in the transaction layer (an
+	 * un-REGISTER still reaches the registrar); we only stop hearing of
+	 * it, and drop the reference it held on us. */
+	if (r->ct) {
+		cv_txn_set_uarg(r->ct, NULL);
+		cv_txn_release(r->ct);
+		r->ct = NULL;
+		cv_mem_unref(r);
+	}
 	cv_mem_unref(r);
 }
 
 void regc_destroy_all(struct cv_agent *ag)
 {
-	while (ag->regs) {
-		struct cv_regc *r = ag->regs;
-		if (r->ct) {
-			cv_txn_set_uarg(r->ct, NULL);
-			cv_txn_release(r->ct);
-			r->ct = NULL;
-			cv_mem_unref(r);
-		}
-		cv_regc_release(r);
-	}
+	while (ag->regs)
+		cv_regc_release(ag->regs);
 }
