@@ -726,6 +726,22 @@ CV_API int cv_rtp_relay_stream_set_srtp(struct cv_rtp_relay_stream *st,
 					enum cv_rtp_relay_leg leg,
 					const struct cv_srtp_key *rx,
 					const struct cv_srtp_key *tx);
+/* A payload transform for what crosses a stream (transcoding, done above
+ * this layer: src/server with the codecs of src/media). Called on the
+ * loop thread for each RTP packet that arrived on leg `from` and is about
+ * to leave on the other leg, after SRTP, latching and the statistics of
+ * the arriving leg: `pkt` holds the plain RTP packet of *len octets in a
+ * buffer of `cap` octets, and may be rewritten in place (payload type,
+ * payload, timestamp, length). Return 0 to send it (SRTP and rewriting of
+ * the out leg follow), anything else to send nothing for it (e.g. samples
+ * held until a whole frame is there, or an undecodable payload). RTCP is
+ * not passed through the transform. */
+typedef int cv_rtp_relay_xform_fn(void *arg, enum cv_rtp_relay_leg from,
+				  uint8_t *pkt, size_t *len, size_t cap);
+/* Sets (fn NULL: removes) the stream's transform; arg must stay valid
+ * until it is removed or the stream destroyed. */
+CV_API void cv_rtp_relay_stream_set_xform(struct cv_rtp_relay_stream *st,
+					  cv_rtp_relay_xform_fn *fn, void *arg);
 /* Feeds a datagram as if it had arrived on a leg's RTP (or RTCP) socket
  * from `from`: the same checks, latching, SRTP and statistics; what is to
  * be forwarded is sent at once from the other leg's socket (fuzzing,

@@ -93,6 +93,8 @@ struct cv_rtp_relay_stream {
 	struct leg leg[2];
 	char codec[32];
 	uint32_t clock_rate;
+	cv_rtp_relay_xform_fn *xform; /* transcoding (above us), or NULL */
+	void *xform_arg;
 };
 
 /* A send in flight (io_uring mode), indexed by the buffer id. */
@@ -311,6 +313,14 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 		if (!out->latched) {
 			out->s.drop_nodest++;
 			return false;
+		}
+		if (st->xform) {
+			/* keep room for the out leg's SRTP trailer */
+			size_t room = cap > CV_SRTP_MAX_TRAILER ? cap - CV_SRTP_MAX_TRAILER : 0;
+			if (room < CV_RTP_HDR_LEN ||
+			    st->xform(st->xform_arg, (enum cv_rtp_relay_leg)k->leg, b, &len, room) ||
+			    len < CV_RTP_HDR_LEN || len > room)
+				return false;
 		}
 		if (out->rewrite)
 			rewrite_rtp(out, b, now, st->clock_rate);
@@ -1173,6 +1183,15 @@ int cv_rtp_relay_stream_input(struct cv_rtp_relay_stream *st, enum cv_rtp_relay_
 	count_tx(out, q, n);
 	r->st.forwarded++;
 	return 0;
+}
+
+void cv_rtp_relay_stream_set_xform(struct cv_rtp_relay_stream *st,
+				   cv_rtp_relay_xform_fn *fn, void *arg)
+{
+	if (!st)
+		return;
+	st->xform = fn;
+	st->xform_arg = fn ? arg : NULL;
 }
 
 int cv_rtp_relay_stream_set_srtp(struct cv_rtp_relay_stream *st,

@@ -17,8 +17,159 @@
 
 #define MOD "media"
 
+/* SDES (RFC 4568) terminated in the relay, per m-line and leg. A leg's
+ * own a=crypto gives `rx` (what it sends); `tx` is the key cvoipd made for
+ * it (cv_srtp_key_generate) and put in the SDP sent to it. The two legs'
+ * keys are independent, so SDES <-> SDES, SDES <-> plain and plain <->
+ * plain all work; what a leg gets is what it asked for itself, or, before
+ * it has said anything (the offer to the callee), a mirror of the other
+ * leg's choice (SRTP or not, RTP/SAVP or RTP/AVP). */
+struct sec_leg {
+	struct cv_srtp_key rx, tx;
+	struct cv_srtp_key ap_rx, ap_tx; /* what the relay has now */
+	uint32_t tag;                    /* a=crypto tag to use toward it */
+	bool has_rx, has_tx, ap_has_rx, ap_has_tx;
+	bool known;  /* the leg sent an SDP for this m-line */
+	bool secure; /* ... with a usable a=crypto */
+	bool savp;   /* ... with an RTP/SAVP(F) profile */
+};
+
+struct media_sec {
+	struct sec_leg l[CALL_MAX_STREAMS][2];
+	bool passthru[CALL_MAX_STREAMS]; /* crypto we cannot take: untouched */
+};
+
+/* What to write for one m-line toward the other leg. */
+struct sec_plan {
+	bool term;   /* drop the sender's a=crypto lines */
+	int proto;   /* +1: AVP -> SAVP, -1: SAVP -> AVP, 0: as it is */
+	char line[160]; /* our a=crypto line toward it ("" none) */
+};
+
+static void sec_dtor(void *arg)
+{
+	struct media_sec *s = arg;
+	explicit_bzero(s, sizeof(*s)); /* keys */
+}
+
+static bool pl_has(struct cv_pl v, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (size_t i = 0; i + n <= v.l; i++)
+		if (!memcmp(v.p + i, needle, n))
+			return true;
+	return false;
+}
+
+static void sec_apply(struct srv_worker *sw, struct cv_rtp_relay_stream *st,
+		      struct sec_leg *l, int leg)
+{
+	if (l->ap_has_rx == l->has_rx && l->ap_has_tx == l->has_tx &&
+	    (!l->has_rx || !memcmp(&l->ap_rx, &l->rx, sizeof(l->rx))) &&
+	    (!l->has_tx || !memcmp(&l->ap_tx, &l->tx, sizeof(l->tx))))
+		return; /* unchanged: keep the contexts (ROC, replay window) */
+	int err = cv_rtp_relay_stream_set_srtp(st, (enum cv_rtp_relay_leg)leg,
+					       l->has_rx ? &l->rx : NULL,
+					       l->has_tx ? &l->tx : NULL);
+	if (err) {
+		CV_LOG_RL(CV_LOG_WARN, MOD, "SRTP keys for leg %c refused: %s",
+			  leg ? 'B' : 'A', cv_strerror(err));
+		return;
+	}
+	(void)sw;
+	l->ap_has_rx = l->has_rx;
+	l->ap_has_tx = l->has_tx;
+	l->ap_rx = l->rx;
+	l->ap_tx = l->tx;
+}
+
+/* Learns leg `from`'s SRTP choice on m-line i and decides what the other
+ * leg gets. */
+static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
+		     int from, const struct cv_sdp_media *md,
+		     struct sec_plan *pl)
+{
+	int to = !from;
+	memset(pl, 0, sizeof(*pl));
+	uint8_t seen = m->seen[i];
+	m->seen[i] |= (uint8_t)(1u << from);
+	if (!m->sec && !md->ncrypto)
+		return 0; /* plain on both legs so far */
+	if (!m->sec) {
+		m->sec = cv_mem_zalloc(sizeof(*m->sec), sec_dtor);
+		if (!m->sec)
+			return -ENOMEM;
+		/* legs that spoke before were plain */
+		for (unsigned k = 0; k < CALL_MAX_STREAMS; k++)
+			for (int g = 0; g < 2; g++)
+				m->sec->l[k][g].known = (k == i ? seen : m->seen[k]) >> g & 1;
+	}
+	struct media_sec *sec = m->sec;
+	if (sec->passthru[i])
+		return 0;
+	struct sec_leg *f = &sec->l[i][from], *t = &sec->l[i][to];
+	bool found = false;
+	/* DTLS-SRTP (UDP/TLS/...) is end to end: not ours to terminate */
+	if (!pl_has(md->proto, "TLS")) {
+		for (uint32_t k = 0; k < md->ncrypto && !found; k++) {
+			const struct cv_sdp_crypto *c = &md->crypto[k];
+			enum cv_srtp_suite suite;
+			if (cv_srtp_suite_parse(c->suite, &suite) ||
+			    cv_srtp_keyparams_parse(c->key_params, suite, &f->rx))
+				continue;
+			f->tag = c->tag;
+			found = true;
+		}
+	}
+	if (md->ncrypto && !found) {
+		/* nothing we can terminate (unknown suite, MKI, DTLS): leave
+		 * the stream's crypto end to end as before */
+		CV_LOG_RL(CV_LOG_INFO, MOD, "m-line %u: a=crypto not terminated, passed through", i);
+		sec->passthru[i] = true;
+		f->has_rx = f->has_tx = t->has_rx = t->has_tx = false;
+		sec_apply(sw, m->st[i], f, from);
+		sec_apply(sw, m->st[i], t, to);
+		return 0;
+	}
+	f->known = true;
+	f->secure = found;
+	f->has_rx = found;
+	f->savp = pl_has(md->proto, "SAVP");
+	if (!f->secure)
+		f->has_tx = false; /* it did not take (or offer) SRTP */
+	bool sec_out = t->known ? t->secure : f->secure;
+	bool savp_out = t->known ? t->savp : f->savp;
+	pl->term = true;
+	pl->proto = savp_out == f->savp ? 0 : savp_out ? 1 : -1;
+	if (sec_out) {
+		enum cv_srtp_suite suite = t->has_rx ? t->rx.suite : f->rx.suite;
+		if (!t->has_tx || t->tx.suite != suite) {
+			int err = cv_srtp_key_generate(&t->tx, suite);
+			if (err)
+				return err;
+			t->has_tx = true;
+		}
+		if (!t->known)
+			t->tag = f->has_rx ? f->tag : 1;
+		char kp[128];
+		int err = cv_srtp_keyparams_print(&t->tx, kp, sizeof(kp));
+		if (err)
+			return err;
+		snprintf(pl->line, sizeof(pl->line), "a=crypto:%u %s %s\r\n",
+			 t->tag, cv_srtp_suite_name(suite), kp);
+	} else {
+		t->has_tx = false;
+	}
+	sec_apply(sw, m->st[i], f, from);
+	sec_apply(sw, m->st[i], t, to);
+	return 0;
+}
+
 void media_free(struct srv_worker *sw, struct call_media *m)
 {
+	cv_mem_unref(m->sec);
+	m->sec = NULL;
+	memset(m->seen, 0, sizeof(m->seen));
 	for (unsigned i = 0; i < CALL_MAX_STREAMS; i++) {
 		if (!m->st[i])
 			continue;
@@ -112,7 +263,7 @@ static void codec_of(const struct cv_sdp_media *md, char *out, size_t size)
  * ports the other leg must use. */
 static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 		       const struct cv_sdp *sdp, bool *anch, uint16_t *rtp_port,
-		       uint16_t *rtcp_port)
+		       uint16_t *rtcp_port, struct sec_plan *plan)
 {
 	int to = !from;
 	for (uint32_t i = 0; i < sdp->nmedia; i++) {
@@ -156,6 +307,9 @@ static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 			return err;
 		rtp_port[i] = sa_port(&lrtp);
 		rtcp_port[i] = sa_port(&lrtcp);
+		err = sec_learn(sw, m, i, from, md, &plan[i]);
+		if (err)
+			return err;
 		anch[i] = true;
 		bool first = true;
 		for (uint32_t k = 0; k < i; k++)
@@ -164,6 +318,41 @@ static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 			codec_of(md, m->codec, sizeof(m->codec)); /* the answer's */
 	}
 	return 0;
+}
+
+/* Our a=crypto line at the end of m-section mi. */
+static void sec_flush(struct cv_buf *out, const struct sec_plan *plan, int mi)
+{
+	if (mi < 0 || mi >= CALL_MAX_STREAMS || !plan[mi].line[0])
+		return;
+	if (out->len && out->data[out->len - 1] != '\n')
+		cv_buf_append_str(out, "\r\n");
+	cv_buf_append_str(out, plan[mi].line);
+}
+
+/* " PROTO fmt..." with the profile turned to SAVP (+1) or AVP (-1). */
+static void m_proto(struct cv_buf *out, struct cv_pl rest, int change)
+{
+	struct cv_pl v = rest;
+	if (change && v.l > 1) {
+		const char *sp = memchr(v.p + 1, ' ', v.l - 1);
+		size_t pl = sp ? (size_t)(sp - v.p) : v.l;
+		struct cv_pl proto = {v.p + 1, pl - 1};
+		for (size_t i = 0; i + 3 <= proto.l; i++) {
+			bool savp = i + 4 <= proto.l && !memcmp(proto.p + i, "SAVP", 4);
+			bool avp = !memcmp(proto.p + i, "AVP", 3) &&
+				   (i == 0 || proto.p[i - 1] != 'S');
+			if ((change < 0 && savp) || (change > 0 && avp)) {
+				cv_buf_printf(out, " %.*s%s%.*s", (int)i, proto.p,
+					      change > 0 ? "S" : "",
+					      (int)(v.l - 1 - i - (change < 0)),
+					      proto.p + i + (change < 0));
+				cv_buf_append_str(out, "\r\n");
+				return;
+			}
+		}
+	}
+	cv_buf_printf(out, "%.*s\r\n", CV_PL_ARG(v));
 }
 
 int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
@@ -178,11 +367,12 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 	bool anch[CALL_MAX_STREAMS * 16] = {0};
 	uint16_t rtp_port[CALL_MAX_STREAMS * 16] = {0},
 		 rtcp_port[CALL_MAX_STREAMS * 16] = {0};
+	struct sec_plan plan[CALL_MAX_STREAMS] = {0};
 	if (sdp->nmedia > CV_ARRAY_SIZE(anch)) {
 		cv_mem_unref(sdp);
 		return CV_ETOOBIG;
 	}
-	err = media_learn(sw, m, from, sdp, anch, rtp_port, rtcp_port);
+	err = media_learn(sw, m, from, sdp, anch, rtp_port, rtcp_port, plan);
 	cv_mem_unref(sdp);
 	if (err)
 		return err;
@@ -195,7 +385,11 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 	bool any = false;
 	for (size_t i = 0; i < CV_ARRAY_SIZE(anch); i++)
 		any = any || anch[i];
-	while (rest.l) {
+	for (;;) {
+		if (!rest.l) {
+			sec_flush(out, plan, mi);
+			break;
+		}
 		const char *nl = memchr(rest.p, '\n', rest.l);
 		size_t len = nl ? (size_t)(nl - rest.p) + 1 : rest.l;
 		struct cv_pl line = {rest.p, len};
@@ -212,6 +406,7 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 		bool here = mi >= 0 ? ((size_t)mi < CV_ARRAY_SIZE(anch) && anch[mi]) : any;
 		switch (v.p[0]) {
 		case 'm': {
+			sec_flush(out, plan, mi);
 			mi++;
 			here = (size_t)mi < CV_ARRAY_SIZE(anch) && anch[mi];
 			const char *sp1 = memchr(val.p, ' ', val.l);
@@ -221,8 +416,9 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 			const char *sp2 = memchr(val.p + off, ' ', val.l - off);
 			if (!sp2)
 				break;
-			cv_buf_printf(out, "m=%.*s %u%.*s\r\n", (int)(off - 1), val.p,
-				      rtp_port[mi], (int)(val.p + val.l - sp2), sp2);
+			cv_buf_printf(out, "m=%.*s %u", (int)(off - 1), val.p, rtp_port[mi]);
+			m_proto(out, (struct cv_pl){sp2, (size_t)(val.p + val.l - sp2)},
+				(size_t)mi < CALL_MAX_STREAMS ? plan[mi].proto : 0);
 			continue;
 		}
 		case 'c': {
@@ -237,6 +433,9 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 		case 'a':
 			if (any && is_ice_attr(val))
 				continue;
+			if (here && mi >= 0 && (size_t)mi < CALL_MAX_STREAMS &&
+			    plan[mi].term && val.l > 7 && !memcmp(val.p, "crypto:", 7))
+				continue; /* the sender's keys stay with us */
 			if (here && mi >= 0 && val.l > 5 && !memcmp(val.p, "rtcp:", 5)) {
 				cv_buf_printf(out, "a=rtcp:%u\r\n", rtcp_port[mi]);
 				continue;

@@ -72,12 +72,15 @@ struct fail_slot {
 /* A call's anchored media: one relay stream per RTP m-line, indexed by
  * m-line (leg A = caller side, B = callee side). */
 #define CALL_MAX_STREAMS 4
+struct media_sec;
 struct call_media {
 	struct cv_rtp_relay_stream *st[CALL_MAX_STREAMS];
 	unsigned n;                     /* streams open */
 	bool off;                       /* not anchored: SDP passed as is */
 	char adv[2][INET6_ADDRSTRLEN];  /* relay address told to A / to B */
 	char codec[64];                 /* first format of the first m-line */
+	uint8_t seen[CALL_MAX_STREAMS]; /* bit per leg: sent an SDP for it */
+	struct media_sec *sec;          /* SDES state, once a=crypto was seen */
 };
 
 struct srv_worker {

@@ -82,7 +82,17 @@ uac() {
 		-i 127.0.0.1 -p "$sport" -nostdin -timeout 90s -timeout_error -trace_err \
 		-error_file "$WORK/$name.err" >"$WORK/$name.sipp" 2>&1 &
 	spid=$!
-	sleep 0.5
+	# wait until SIPp listens (over TCP a refused connect would fail
+	# the first transaction at once): at most 10 s
+	for _ in $(seq 1 100); do
+		if [ "$TP" = tcp ]; then
+			ss -Hltn "sport = :$sport" | grep -q . && break
+		else
+			ss -Hlun "sport = :$sport" | grep -q . && break
+		fi
+		kill -0 $spid 2>/dev/null || break
+		sleep 0.1
+	done
 	timeout 100 "$BIN/txn_peer" -t "$TP" uac "$sport" "$calls" "$method" "$user" \
 		>"$WORK/$name.peer" 2>&1
 	prc=$?
@@ -131,7 +141,7 @@ udp_suite() {
 
 # Reliable transport (RFC 3261 §17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2): no
 # A/E/G retransmissions (retransmitted.* counts only what a duplicate
-# request re-answered), and D/I/J/K = 0: copies 200 ms after the
+# request re-answered), and D/I/J/K = 0: copies 500 ms after the
 # transaction completed find nothing (stray_responses, stray_acks, a new
 # transaction) and nothing is left live. SIPp's lost= and random loss
 # make no sense on TCP (SIPp does not retransmit there): the duplicate and

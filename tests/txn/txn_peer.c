@@ -12,7 +12,7 @@
  *                      client mode: COUNT requests, one after the other,
  *                      to 127.0.0.1:PEER_PORT (a SIPp UAS); ACKs 2xx like a
  *                      UAC core (RFC 3261 §13.2.2.4); prints the stats and
- *                      exits 300 ms after the last final response.
+ *                      exits 1 s after the last final response.
  *
  * UAS behaviour by Request-URI user: "busy" 486; "slow" 200 after 1 s
  * (auto 100 at 200 ms); "ring" 180 and wait (CANCEL -> 487); anything else
@@ -345,9 +345,10 @@ static void on_response(struct cv_txn *t, const struct cv_txn_resp *r, void *arg
 	if (r->retransmission)
 		return;
 	P.finals++;
-	/* the next request a little later: 2xx retransmissions still find
-	 * this transaction in Accepted and get their ACK */
-	cv_tmr_start(P.w, &P.next, 300 * 1000, start_next, NULL);
+	/* the next request (or the end) 1 s later: 2xx retransmissions
+	 * still find this transaction in Accepted and get their ACK, and the
+	 * copies the scenarios send 500 ms after the final are counted */
+	cv_tmr_start(P.w, &P.next, 1000 * 1000, start_next, NULL);
 }
 
 static const struct cv_txn_handlers handlers = {
