@@ -527,6 +527,10 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 	err = cv_metrics_create(&s.metrics, &mp);
 	if (!err) {
 		bp.metrics = s.metrics;
+		/* subscribers (event log, call center) run on other threads:
+		 * under load, one wake-up per 5 ms rather than one thread
+		 * hand-off per REGISTER (docs/performance.md) */
+		bp.sub_linger_ms = 5;
 		err = cv_bus_create(&s.bus, &bp);
 	}
 	if (!err && s.conf.event_log)

@@ -223,6 +223,14 @@ struct cv_bus_params {
 	 * thread takes a slot on its first publish; past the limit publishing
 	 * fails with CV_ETOOBIG. */
 	unsigned max_publishers;
+	/* Wake-up coalescing for every subscription of this bus (0: off).
+	 * After a callback batch the subscriber does not re-arm its wake-up
+	 * at once but looks again after this many milliseconds, so a steady
+	 * stream costs one loop wake-up per period instead of one per event
+	 * (a thread hand-off each). An idle subscriber is still woken by the
+	 * first event at once; later ones wait at most this long. A
+	 * CV_BUS_BLOCK publisher that finds the ring full wakes it anyway. */
+	unsigned sub_linger_ms;
 };
 
 CV_API int cv_bus_create(struct cv_bus **busp, const struct cv_bus_params *p);

@@ -657,6 +657,12 @@ struct bus_pub {
 
 struct cv_bus_sub {
 	uv_async_t async;
+	/* wake-up coalescing (cv_bus_params.sub_linger_ms): the drain that
+	 * delivered something looks again after linger_ms instead of
+	 * re-arming; both handles close before sub_free() */
+	uv_timer_t linger;
+	unsigned linger_ms;
+	unsigned open_handles;
 	struct cv_bus *bus;
 	struct cv_bus_sub *next; /* bus->subs, under bus->lock */
 	cv_bus_event_fn *fn;
@@ -693,6 +699,7 @@ struct cv_bus {
 	pthread_mutex_t lock;
 	uint64_t gen;
 	unsigned max_pubs;
+	unsigned sub_linger_ms;
 	_Atomic unsigned npubs;
 	_Atomic(struct bus_pub *) *pubs;
 	_Atomic(struct snap *) snap;
@@ -800,6 +807,7 @@ int cv_bus_create(struct cv_bus **busp, const struct cv_bus_params *p)
 	pthread_mutex_init(&bus->lock, NULL);
 	bus->gen = atomic_fetch_add(&bus_gen, 1);
 	bus->max_pubs = max_pubs;
+	bus->sub_linger_ms = p ? p->sub_linger_ms : 0;
 	atomic_init(&bus->snap, sn);
 	struct cv_metrics *m = p ? p->metrics : NULL;
 	if (m) {
@@ -957,6 +965,10 @@ static bool lane_wait(struct cv_bus_sub *s, struct lane *l, uint64_t tail)
 	uint64_t deadline = now_ns() + (uint64_t)s->block_us * 1000u;
 	atomic_thread_fence(memory_order_seq_cst);
 	sub_wake(s);
+	/* a lingering subscriber is not armed: wake it all the same (rare
+	 * path: the ring is full) */
+	if (s->linger_ms)
+		uv_async_send(&s->async);
 	for (unsigned spin = 0; spin < 8; spin++) {
 		sched_yield();
 		if (lane_room(l, tail))
@@ -980,6 +992,8 @@ static bool lane_wait(struct cv_bus_sub *s, struct lane *l, uint64_t tail)
 			break;
 		}
 		sub_wake(s);
+		if (s->linger_ms)
+			uv_async_send(&s->async);
 		/* the condvar clock is CLOCK_REALTIME: wait in short slices so
 		 * a wall clock step cannot stretch the bound */
 		uint64_t slice = CV_MIN(deadline - now, 2000000u);
@@ -1185,6 +1199,8 @@ static unsigned lane_drain(struct cv_bus_sub *s, struct lane *l, unsigned max)
 	return done;
 }
 
+static void on_linger(uv_timer_t *t);
+
 static void sub_drain(struct cv_bus_sub *s)
 {
 	struct cv_bus *bus = s->bus;
@@ -1221,6 +1237,12 @@ static void sub_drain(struct cv_bus_sub *s)
 		uv_async_send(&s->async);
 		goto out;
 	}
+	if (got && s->linger_ms) {
+		/* Coalescing: stay unarmed (publishers do not wake us) and
+		 * look again later; a drain that finds nothing arms. */
+		uv_timer_start(&s->linger, on_linger, s->linger_ms, 0);
+		goto out;
+	}
 	/* Going idle: publish armed, then look once more (Dekker pair with
 	 * the fence in bus_post()). */
 	atomic_store_explicit(&s->armed, 1, memory_order_relaxed);
@@ -1250,6 +1272,13 @@ static void on_async(uv_async_t *a)
 		sub_drain(s);
 }
 
+static void on_linger(uv_timer_t *t)
+{
+	struct cv_bus_sub *s = CV_CONTAINER_OF(t, struct cv_bus_sub, linger);
+	if (!atomic_load_explicit(&s->closing, memory_order_relaxed))
+		sub_drain(s);
+}
+
 static void sub_free(struct cv_bus_sub *s)
 {
 	if (s->lanes) {
@@ -1275,7 +1304,18 @@ static void sub_free(struct cv_bus_sub *s)
 
 static void on_close(uv_handle_t *h)
 {
-	sub_free(CV_CONTAINER_OF((uv_async_t *)h, struct cv_bus_sub, async));
+	struct cv_bus_sub *s = h->data;
+	if (--s->open_handles == 0)
+		sub_free(s);
+}
+
+static void sub_close(struct cv_bus_sub *s)
+{
+	if (s->linger_ms) {
+		uv_timer_stop(&s->linger);
+		uv_close((uv_handle_t *)&s->linger, on_close);
+	}
+	uv_close((uv_handle_t *)&s->async, on_close);
 }
 
 /* Every publisher that was pinned when we looked has unpinned since. The
@@ -1367,6 +1407,14 @@ int cv_bus_subscribe(struct cv_bus *bus, const struct cv_bus_sub_params *p,
 		sub_free(s);
 		return err;
 	}
+	s->async.data = s;
+	s->open_handles = 1;
+	if (bus->sub_linger_ms &&
+	    uv_timer_init(p->loop, &s->linger) == 0) {
+		s->linger.data = s;
+		s->linger_ms = bus->sub_linger_ms;
+		s->open_handles++;
+	}
 
 	pthread_mutex_lock(&bus->lock);
 	s->next = bus->subs;
@@ -1376,7 +1424,7 @@ int cv_bus_subscribe(struct cv_bus *bus, const struct cv_bus_sub_params *p,
 		bus->subs = s->next;
 	pthread_mutex_unlock(&bus->lock);
 	if (!old) {
-		uv_close((uv_handle_t *)&s->async, on_close);
+		sub_close(s);
 		return -ENOMEM;
 	}
 	wait_publishers(bus);
@@ -1412,7 +1460,7 @@ void cv_bus_unsubscribe(struct cv_bus_sub *s)
 	pthread_mutex_unlock(&bus->lock);
 	wait_publishers(bus);
 	free(old);
-	uv_close((uv_handle_t *)&s->async, on_close);
+	sub_close(s);
 }
 
 uint64_t cv_bus_sub_dropped(const struct cv_bus_sub *s)

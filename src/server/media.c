@@ -44,6 +44,13 @@ struct sec_plan {
 	bool term;   /* drop the sender's a=crypto lines */
 	int proto;   /* +1: AVP -> SAVP, -1: SAVP -> AVP, 0: as it is */
 	char line[160]; /* our a=crypto line toward it ("" none) */
+	/* codecs: the m= format list replaced (" 0 8 96"), the sender's
+	 * rtpmap/fmtp/rtcp-fb lines of formats not in keep[] dropped, and
+	 * extra lines added at the end of the section */
+	bool fmts_set, filter;
+	char fmts[200];
+	uint8_t keep[16];
+	char extra[400];
 };
 
 static void sec_dtor(void *arg)
@@ -165,10 +172,137 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 	return 0;
 }
 
+/* Codecs cvoipd transcodes between, added to every offer that has at
+ * least one of them (after the offerer's own, so an answerer honouring
+ * the offer's order picks a common codec when there is one). */
+static const struct {
+	const char *name;
+	uint32_t rate;
+	uint8_t ch;
+	int pt; /* static, or -1: dynamic */
+	const char *fmtp;
+} xc_offer[] = {
+	{"PCMU", 8000, 1, 0, NULL},
+	{"PCMA", 8000, 1, 8, NULL},
+	{"G722", 8000, 1, 9, NULL},
+	{"opus", 48000, 2, -1, "useinbandfec=1"},
+};
+
+static bool md_has(const struct cv_sdp_media *md, const char *name, uint32_t rate,
+		   int pt)
+{
+	for (uint32_t k = 0; k < md->nfmts; k++) {
+		const struct cv_sdp_fmt *f = &md->fmts[k];
+		if ((int)f->pt == pt ||
+		    (f->clock_rate == rate && cv_pl_caseeq_str(f->encoding, name)))
+			return true;
+	}
+	return false;
+}
+
+static void plan_fmt(struct sec_plan *pl, unsigned pt)
+{
+	size_t o = strlen(pl->fmts);
+	snprintf(pl->fmts + o, sizeof(pl->fmts) - o, " %u", pt);
+}
+
+/* Offer: the offerer's formats plus ours. Answer: only formats the
+ * offerer offered, and when there is no common codec the offerer's own
+ * first codec with the relay transcoding. */
+static int codec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
+		       int from, bool offer, const struct cv_sdp_media *md,
+		       struct sec_plan *pl)
+{
+	int to = !from;
+	(void)sw;
+	if (!md->nfmts || !cv_pl_caseeq_str(md->media, "audio"))
+		return 0;
+	if (!m->xc[i]) {
+		int err = xcode_create(&m->xc[i]);
+		if (err)
+			return err;
+	}
+	struct xcode *x = m->xc[i];
+	xcode_set_fmts(x, from, md);
+	if (offer) {
+		bool any = false;
+		for (uint32_t k = 0; k < md->nfmts && !any; k++)
+			any = xcode_can(&md->fmts[k]);
+		if (!any)
+			return 0;
+		struct cv_buf lines;
+		cv_buf_init(&lines, sizeof(pl->extra) - 1);
+		pl->fmts[0] = 0;
+		for (uint32_t k = 0; k < md->nfmts; k++)
+			plan_fmt(pl, md->fmts[k].pt);
+		for (size_t c = 0; c < CV_ARRAY_SIZE(xc_offer); c++) {
+			int pt = xc_offer[c].pt;
+			if (md_has(md, xc_offer[c].name, xc_offer[c].rate, pt))
+				continue;
+			for (int d = 96; pt < 0 && d < 128; d++)
+				if (!md_has(md, "", 0, d))
+					pt = d;
+			if (pt < 0)
+				continue;
+			plan_fmt(pl, (unsigned)pt);
+			if (xc_offer[c].ch > 1)
+				cv_buf_printf(&lines, "a=rtpmap:%d %s/%u/%u\r\n", pt,
+					      xc_offer[c].name, xc_offer[c].rate, xc_offer[c].ch);
+			else
+				cv_buf_printf(&lines, "a=rtpmap:%d %s/%u\r\n", pt,
+					      xc_offer[c].name, xc_offer[c].rate);
+			if (xc_offer[c].fmtp)
+				cv_buf_printf(&lines, "a=fmtp:%d %s\r\n", pt, xc_offer[c].fmtp);
+		}
+		if (!lines.err && lines.len) {
+			snprintf(pl->extra, sizeof(pl->extra), "%.*s", (int)lines.len, lines.data);
+			pl->fmts_set = true;
+		}
+		cv_buf_free(&lines);
+		return 0;
+	}
+	bool extra = false;
+	if (xcode_common(x, to, from, &extra)) {
+		if (extra) {
+			/* the answer also names codecs only we offered: the
+			 * offerer is told the common ones; packets in the others
+			 * are transcoded */
+			pl->fmts[0] = 0;
+			for (uint32_t k = 0; k < md->nfmts; k++) {
+				uint8_t pt = (uint8_t)md->fmts[k].pt;
+				if (pt < 128 && xcode_has_pt(x, to, pt)) {
+					plan_fmt(pl, pt);
+					pl->keep[pt / 8] |= (uint8_t)(1u << (pt % 8));
+				}
+			}
+			pl->fmts_set = pl->filter = true;
+		}
+		cv_rtp_relay_stream_set_xform(m->st[i], extra ? xcode_xform : NULL, x);
+		return 0;
+	}
+	struct cv_buf lines;
+	cv_buf_init(&lines, sizeof(pl->extra) - 1);
+	int err = xcode_answer(x, to, from, pl->fmts, sizeof(pl->fmts), &lines);
+	if (!err && !lines.err) {
+		snprintf(pl->extra, sizeof(pl->extra), "%.*s", (int)lines.len, lines.data);
+		pl->fmts_set = pl->filter = true;
+		memset(pl->keep, 0, sizeof(pl->keep));
+		cv_rtp_relay_stream_set_xform(m->st[i], xcode_xform, x);
+		cv_log(CV_LOG_INFO, MOD, "m-line %u: no common codec, transcoding (leg %c gets%s)",
+		       i, to ? 'B' : 'A', pl->fmts);
+	} else {
+		cv_rtp_relay_stream_set_xform(m->st[i], NULL, NULL);
+		pl->fmts[0] = 0;
+	}
+	cv_buf_free(&lines);
+	return 0;
+}
+
 void media_free(struct srv_worker *sw, struct call_media *m)
 {
 	cv_mem_unref(m->sec);
 	m->sec = NULL;
+	m->pend = m->last_ans = 0;
 	memset(m->seen, 0, sizeof(m->seen));
 	for (unsigned i = 0; i < CALL_MAX_STREAMS; i++) {
 		if (!m->st[i])
@@ -181,6 +315,17 @@ void media_free(struct srv_worker *sw, struct call_media *m)
 		sw->srv->st_relay_streams--;
 		cv_rtp_relay_stream_destroy(m->st[i]);
 		m->st[i] = NULL;
+	}
+	for (unsigned i = 0; i < CALL_MAX_STREAMS; i++) {
+		if (m->xc[i]) {
+			uint64_t t, d;
+			xcode_counts(m->xc[i], &t, &d);
+			if (t)
+				cv_log(CV_LOG_INFO, MOD, "m-line %u: %llu packets transcoded, %llu dropped",
+				       i, (unsigned long long)t, (unsigned long long)d);
+		}
+		cv_mem_unref(m->xc[i]);
+		m->xc[i] = NULL;
 	}
 	m->n = 0;
 }
@@ -263,7 +408,7 @@ static void codec_of(const struct cv_sdp_media *md, char *out, size_t size)
  * ports the other leg must use. */
 static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 		       const struct cv_sdp *sdp, bool *anch, uint16_t *rtp_port,
-		       uint16_t *rtcp_port, struct sec_plan *plan)
+		       uint16_t *rtcp_port, struct sec_plan *plan, bool offer)
 {
 	int to = !from;
 	for (uint32_t i = 0; i < sdp->nmedia; i++) {
@@ -308,6 +453,8 @@ static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 		rtp_port[i] = sa_port(&lrtp);
 		rtcp_port[i] = sa_port(&lrtcp);
 		err = sec_learn(sw, m, i, from, md, &plan[i]);
+		if (!err)
+			err = codec_learn(sw, m, i, from, offer, md, &plan[i]);
 		if (err)
 			return err;
 		anch[i] = true;
@@ -323,17 +470,47 @@ static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 /* Our a=crypto line at the end of m-section mi. */
 static void sec_flush(struct cv_buf *out, const struct sec_plan *plan, int mi)
 {
-	if (mi < 0 || mi >= CALL_MAX_STREAMS || !plan[mi].line[0])
+	if (mi < 0 || mi >= CALL_MAX_STREAMS || (!plan[mi].line[0] && !plan[mi].extra[0]))
 		return;
 	if (out->len && out->data[out->len - 1] != '\n')
 		cv_buf_append_str(out, "\r\n");
+	cv_buf_append_str(out, plan[mi].extra);
 	cv_buf_append_str(out, plan[mi].line);
 }
 
-/* " PROTO fmt..." with the profile turned to SAVP (+1) or AVP (-1). */
-static void m_proto(struct cv_buf *out, struct cv_pl rest, int change)
+/* a=rtpmap/fmtp/rtcp-fb of a format not in keep[] */
+static bool dropped_fmt(struct cv_pl val, const uint8_t *keep)
+{
+	static const char *const names[] = {"rtpmap:", "fmtp:", "rtcp-fb:"};
+	for (size_t i = 0; i < CV_ARRAY_SIZE(names); i++) {
+		size_t n = strlen(names[i]);
+		if (val.l <= n || memcmp(val.p, names[i], n))
+			continue;
+		unsigned pt = 0;
+		size_t k = n;
+		for (; k < val.l && k < n + 3 && val.p[k] >= '0' && val.p[k] <= '9'; k++)
+			pt = pt * 10 + (unsigned)(val.p[k] - '0');
+		if (k == n || pt > 127)
+			return false; /* "*" (rtcp-fb) or junk: kept */
+		return !(keep[pt / 8] >> (pt % 8) & 1);
+	}
+	return false;
+}
+
+/* " PROTO fmt..." with the profile turned to SAVP (+1) or AVP (-1), and
+ * the format list replaced by fmts (" 0 8") when given. */
+static void m_proto(struct cv_buf *out, struct cv_pl rest, int change,
+		    const char *fmts)
 {
 	struct cv_pl v = rest;
+	if (fmts && v.l > 1) {
+		const char *sp = memchr(v.p + 1, ' ', v.l - 1);
+		size_t pl = sp ? (size_t)(sp - v.p) : v.l;
+		char tmp[256];
+		snprintf(tmp, sizeof(tmp), "%.*s%s", (int)pl, v.p, fmts);
+		m_proto(out, cv_pl_str(tmp), change, NULL);
+		return;
+	}
 	if (change && v.l > 1) {
 		const char *sp = memchr(v.p + 1, ' ', v.l - 1);
 		size_t pl = sp ? (size_t)(sp - v.p) : v.l;
@@ -372,7 +549,21 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 		cv_mem_unref(sdp);
 		return CV_ETOOBIG;
 	}
-	err = media_learn(sw, m, from, sdp, anch, rtp_port, rtcp_port, plan);
+	/* RFC 3264: an SDP from the leg that did not make the outstanding
+	 * offer answers it; a repeated answer (18x, then 2xx with the same
+	 * o= version) is still an answer; anything else is an offer. */
+	bool offer;
+	if (m->pend == 1 + !from ||
+	    (!m->pend && m->last_ans == 1 + from && sdp->sess_version == m->last_ans_ver)) {
+		offer = false;
+		m->pend = 0;
+		m->last_ans = (uint8_t)(1 + from);
+		m->last_ans_ver = sdp->sess_version;
+	} else {
+		offer = true;
+		m->pend = (uint8_t)(1 + from);
+	}
+	err = media_learn(sw, m, from, sdp, anch, rtp_port, rtcp_port, plan, offer);
 	cv_mem_unref(sdp);
 	if (err)
 		return err;
@@ -418,7 +609,9 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 				break;
 			cv_buf_printf(out, "m=%.*s %u", (int)(off - 1), val.p, rtp_port[mi]);
 			m_proto(out, (struct cv_pl){sp2, (size_t)(val.p + val.l - sp2)},
-				(size_t)mi < CALL_MAX_STREAMS ? plan[mi].proto : 0);
+				(size_t)mi < CALL_MAX_STREAMS ? plan[mi].proto : 0,
+				(size_t)mi < CALL_MAX_STREAMS && plan[mi].fmts_set ?
+					plan[mi].fmts : NULL);
 			continue;
 		}
 		case 'c': {
@@ -436,6 +629,9 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 			if (here && mi >= 0 && (size_t)mi < CALL_MAX_STREAMS &&
 			    plan[mi].term && val.l > 7 && !memcmp(val.p, "crypto:", 7))
 				continue; /* the sender's keys stay with us */
+			if (here && mi >= 0 && (size_t)mi < CALL_MAX_STREAMS &&
+			    plan[mi].filter && dropped_fmt(val, plan[mi].keep))
+				continue;
 			if (here && mi >= 0 && val.l > 5 && !memcmp(val.p, "rtcp:", 5)) {
 				cv_buf_printf(out, "a=rtcp:%u\r\n", rtcp_port[mi]);
 				continue;

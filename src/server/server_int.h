@@ -81,6 +81,10 @@ struct call_media {
 	char codec[64];                 /* first format of the first m-line */
 	uint8_t seen[CALL_MAX_STREAMS]; /* bit per leg: sent an SDP for it */
 	struct media_sec *sec;          /* SDES state, once a=crypto was seen */
+	struct xcode *xc[CALL_MAX_STREAMS]; /* codec maps; transcoding */
+	uint8_t pend;                   /* 1 + leg with an offer out, 0 none */
+	uint8_t last_ans;               /* 1 + leg that answered last */
+	uint64_t last_ans_ver;          /* o= version of that answer */
 };
 
 struct srv_worker {
@@ -170,6 +174,21 @@ void media_set_adv(struct srv_worker *sw, struct call_media *m, int leg,
 void media_leg_stats(const struct call_media *m, int leg,
 		     struct cv_store_cdr_leg *out);
 void media_free(struct srv_worker *sw, struct call_media *m);
+
+/* transcode.c: codec maps per leg and the relay transform */
+struct xcode;
+struct cv_sdp_media;
+struct cv_sdp_fmt;
+int xcode_create(struct xcode **xp);
+bool xcode_can(const struct cv_sdp_fmt *sf);
+void xcode_set_fmts(struct xcode *x, int leg, const struct cv_sdp_media *md);
+bool xcode_common(const struct xcode *x, int a, int b, bool *extra);
+bool xcode_has_pt(const struct xcode *x, int leg, uint8_t pt);
+int xcode_answer(const struct xcode *x, int a, int b, char *pts, size_t ptsz,
+		 struct cv_buf *lines);
+int xcode_xform(void *arg, enum cv_rtp_relay_leg from, uint8_t *pkt, size_t *len,
+		size_t cap);
+void xcode_counts(const struct xcode *x, uint64_t *transcoded, uint64_t *dropped);
 
 /* events.c: bus publishing (no-ops without a bus) */
 void srv_pub_call(struct cv_srv *s, enum cv_bus_type type, const char *call_id,

@@ -22,14 +22,14 @@
 
 struct xc_fmt {
 	uint8_t pt;
-	char name[32];
-	uint32_t rate;
 	uint8_t ch;
+	char name[16];
+	uint32_t rate;
 	const struct cv_codec *codec; /* NULL: not one we decode/encode */
-	struct cv_codec_params params;
+	char fmtp[64];                /* as the leg wrote it */
 };
 
-struct xc_dir { /* what goes toward one leg */
+struct xc_dir { /* what goes toward one leg; allocated when used */
 	const struct cv_codec *dec_codec;
 	uint32_t dec_clock;
 	struct cv_codec_dec *dec;
@@ -46,7 +46,7 @@ struct xcode {
 	struct xc_fmt fmts[2][XC_MAX_FMTS];
 	unsigned nfmts[2];
 	int target[2];      /* index in fmts[leg] to encode toward leg, -1 */
-	struct xc_dir dir[2]; /* dir[to] */
+	struct xc_dir *dir[2]; /* dir[to], NULL until a packet needs it */
 	uint64_t transcoded[2], remapped[2], dropped[2];
 };
 
@@ -55,14 +55,22 @@ static void dir_reset(struct xc_dir *d)
 	cv_mem_unref(d->dec);
 	cv_mem_unref(d->enc);
 	cv_mem_unref(d->rs);
-	memset(d, 0, sizeof(*d));
+	d->dec = NULL;
+	d->enc = NULL;
+	d->rs = NULL;
+	d->dec_codec = d->enc_codec = NULL;
+	d->nfifo = 0;
+	d->have_ts = false;
 }
 
 static void xcode_dtor(void *arg)
 {
 	struct xcode *x = arg;
-	dir_reset(&x->dir[0]);
-	dir_reset(&x->dir[1]);
+	for (int i = 0; i < 2; i++)
+		if (x->dir[i]) {
+			dir_reset(x->dir[i]);
+			free(x->dir[i]);
+		}
 }
 
 int xcode_create(struct xcode **xp)
@@ -86,8 +94,8 @@ static bool fmt_from_sdp(const struct cv_sdp_fmt *sf, struct xc_fmt *f)
 	f->rate = sf->clock_rate;
 	f->ch = (uint8_t)(sf->channels ? sf->channels : 1);
 	f->codec = cv_codec_find(sf->encoding, sf->clock_rate, 0);
-	if (f->codec && sf->has_fmtp)
-		(void)cv_codec_fmtp_parse(f->codec, &f->params, sf->fmtp);
+	if (sf->has_fmtp && sf->fmtp.l < sizeof(f->fmtp))
+		snprintf(f->fmtp, sizeof(f->fmtp), "%.*s", CV_PL_ARG(sf->fmtp));
 	return true;
 }
 
@@ -136,9 +144,12 @@ static int dir_setup(struct xc_dir *d, const struct xc_fmt *in,
 {
 	if (d->dec_codec != in->codec || !d->dec || d->enc_codec != out->codec || !d->enc) {
 		dir_reset(d);
-		int err = cv_codec_dec_create(&d->dec, in->codec, &in->params);
+		struct cv_codec_params pi = {0}, po = {0};
+		(void)cv_codec_fmtp_parse(in->codec, &pi, cv_pl_str(in->fmtp));
+		(void)cv_codec_fmtp_parse(out->codec, &po, cv_pl_str(out->fmtp));
+		int err = cv_codec_dec_create(&d->dec, in->codec, &pi);
 		if (!err)
-			err = cv_codec_enc_create(&d->enc, out->codec, &out->params);
+			err = cv_codec_enc_create(&d->enc, out->codec, &po);
 		uint32_t ri = d->dec ? cv_codec_dec_rate(d->dec) : 0;
 		uint32_t ro = d->enc ? cv_codec_enc_rate(d->enc) : 0;
 		if (!err && ri != ro)
@@ -194,7 +205,9 @@ int xcode_xform(void *arg, enum cv_rtp_relay_leg from, uint8_t *pkt, size_t *len
 		return CV_ENOTFOUND;
 	}
 	const struct xc_fmt *out = &x->fmts[to][x->target[to]];
-	struct xc_dir *d = &x->dir[to];
+	if (!x->dir[to] && !(x->dir[to] = calloc(1, sizeof(struct xc_dir))))
+		return -ENOMEM;
+	struct xc_dir *d = x->dir[to];
 	int err = dir_setup(d, in, out);
 	if (err) {
 		CV_LOG_RL(CV_LOG_WARN, MOD, "%s -> %s: %s", in->name, out->name, cv_strerror(err));
@@ -266,4 +279,55 @@ void xcode_counts(const struct xcode *x, uint64_t *transcoded, uint64_t *dropped
 {
 	*transcoded = x->transcoded[0] + x->transcoded[1];
 	*dropped = x->dropped[0] + x->dropped[1];
+}
+
+bool xcode_common(const struct xcode *x, int a, int b, bool *extra)
+{
+	bool common = false;
+	*extra = false;
+	for (unsigned i = 0; i < x->nfmts[b]; i++) {
+		const struct xc_fmt *f = &x->fmts[b][i];
+		bool audio = strcasecmp(f->name, "telephone-event") && strcasecmp(f->name, "CN");
+		if (same_fmt(x, a, f))
+			common = common || audio;
+		else
+			*extra = true;
+	}
+	return common;
+}
+
+bool xcode_has_pt(const struct xcode *x, int leg, uint8_t pt)
+{
+	return by_pt(x, leg, pt) != NULL;
+}
+
+/* Formats of leg `a` to answer it with when leg b's answer shares none:
+ * its first codec we encode, and its telephone-event when b has one too.
+ * Writes the PT list (" 8 101") and rtpmap/fmtp lines; sets keep[]. */
+int xcode_answer(const struct xcode *x, int a, int b, char *pts, size_t ptsz,
+		 struct cv_buf *lines)
+{
+	if (x->target[a] < 0)
+		return CV_ENOTFOUND;
+	const struct xc_fmt *sel[2] = {&x->fmts[a][x->target[a]], NULL};
+	for (unsigned i = 0; i < x->nfmts[a]; i++) {
+		const struct xc_fmt *f = &x->fmts[a][i];
+		if (!strcasecmp(f->name, "telephone-event") && same_fmt(x, b, f)) {
+			sel[1] = f;
+			break;
+		}
+	}
+	size_t o = 0;
+	pts[0] = 0;
+	for (int k = 0; k < 2 && sel[k]; k++) {
+		const struct xc_fmt *f = sel[k];
+		o += (size_t)snprintf(pts + o, o < ptsz ? ptsz - o : 0, " %u", f->pt);
+		if (f->ch > 1)
+			cv_buf_printf(lines, "a=rtpmap:%u %s/%u/%u\r\n", f->pt, f->name, f->rate, f->ch);
+		else
+			cv_buf_printf(lines, "a=rtpmap:%u %s/%u\r\n", f->pt, f->name, f->rate);
+		if (f->fmtp[0])
+			cv_buf_printf(lines, "a=fmtp:%u %s\r\n", f->pt, f->fmtp);
+	}
+	return o < ptsz ? 0 : CV_ETOOBIG;
 }

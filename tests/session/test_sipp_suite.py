@@ -52,6 +52,8 @@ UAS_CASES = [
     ("cseq_500", "uac_cseq", [], [r"state answered", r"state ended"]),
     ("glare_491", "uac_491", ["--hold-ms", "300"],
      [r"state answered", r"media sendonly", r"state ended"]),
+    ("glare_491_retry", "uac_491_retry", ["--hold-ms", "300"],
+     [r"state answered", r"media sendonly", r"state ended"]),
     ("unanswerable_488", "uac_488", [], [r"state ended 488"]),
     ("early_media_183", "uac_early", ["--early", "--ring-ms", "500"],
      [r"media sendrecv", r"state early 183", r"state answered 200", r"state ended"]),
