@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		"  --auth USER:PASS  credentials\n"
 		"  --auth-stdin      read USER:PASS from standard input\n"
 		"  --expires S       requested registration time (default 600)\n"
+		"  --contact URI     a further contact bound with ours (repeatable, up to 8),\n"
+		"                    e.g. a desk phone; un-registered with ours\n"
 		"  --once            register once and exit (the binding stays until it expires)\n"
 		"  --listen SPEC     local listener (the Contact address)\n"
 		"  --keepalive S     keep-alive (CRLFCRLF or WebSocket ping) on the TCP/TLS/\n"
@@ -47,11 +49,19 @@ static void on_reg(struct cv_client *cl, bool registered, uint16_t status,
 		   const char *reason, uint32_t expires, void *arg)
 {
 	struct reg_ctx *x = arg;
-	cli_event(json_pack("{s:s,s:b,s:i,s:s,s:I}", "event", "registration",
-			    "registered", registered, "status", status, "reason",
-			    reason ? reason : "", "expires", (json_int_t)expires),
-		  registered ? "registered: %u %s (expires %u s)" : "not registered: %u %s",
-		  status, reason ? reason : "", expires);
+	unsigned bindings = cv_client_reg_bindings(cl);
+	if (registered)
+		cli_event(json_pack("{s:s,s:b,s:i,s:s,s:I,s:i}", "event", "registration",
+				    "registered", registered, "status", status, "reason",
+				    reason ? reason : "", "expires", (json_int_t)expires,
+				    "bindings", (int)bindings),
+			  "registered: %u %s (expires %u s, %u binding%s)", status,
+			  reason ? reason : "", expires, bindings, bindings == 1 ? "" : "s");
+	else
+		cli_event(json_pack("{s:s,s:b,s:i,s:s,s:I}", "event", "registration",
+				    "registered", registered, "status", status, "reason",
+				    reason ? reason : "", "expires", (json_int_t)expires),
+			  "not registered: %u %s", status, reason ? reason : "");
 	if (registered) {
 		x->ok = true;
 		if (x->once)
@@ -86,7 +96,7 @@ static void start(struct cv_client *cl, void *arg)
 	int err = cv_client_register(cl, &x->reg);
 	if (err) {
 		cli_error("cannot register %s: %s", x->reg.aor, cv_strerror(err));
-		x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP ? CVOIP_EXIT_USAGE
+		x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP || err == -EINVAL ? CVOIP_EXIT_USAGE
 								     : CVOIP_EXIT_NETWORK;
 		cv_client_stop(cl);
 	}
@@ -95,7 +105,7 @@ static void start(struct cv_client *cl, void *arg)
 int cvoip_cmd_register(int argc, char **argv)
 {
 	enum { O_REGISTRAR = 1000, O_AUTH, O_AUTH_STDIN, O_EXPIRES, O_ONCE,
-	       O_LISTEN, O_JSON, O_TRANSPORT, O_KEEPALIVE };
+	       O_LISTEN, O_JSON, O_TRANSPORT, O_KEEPALIVE, O_CONTACT };
 	static const struct option opts[] = {
 		{"registrar", required_argument, NULL, O_REGISTRAR},
 		{"auth", required_argument, NULL, O_AUTH},
@@ -106,6 +116,7 @@ int cvoip_cmd_register(int argc, char **argv)
 		{"json", no_argument, NULL, O_JSON},
 		{"transport", required_argument, NULL, O_TRANSPORT},
 		{"keepalive", required_argument, NULL, O_KEEPALIVE},
+		{"contact", required_argument, NULL, O_CONTACT},
 		CLI_TLS_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
@@ -118,6 +129,7 @@ int cvoip_cmd_register(int argc, char **argv)
 	enum cv_tp_kind tp = CV_TP_UDP;
 	char registrar[1100];
 	uint32_t keepalive = 0;
+	const char *contacts[CV_REGC_MAX_CONTACTS];
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -143,6 +155,14 @@ int cvoip_cmd_register(int argc, char **argv)
 				return CVOIP_EXIT_USAGE;
 			break;
 		case O_KEEPALIVE: keepalive = (uint32_t)atol(optarg); break;
+		case O_CONTACT:
+			if (x.reg.ncontacts == CV_ARRAY_SIZE(contacts)) {
+				cli_error("at most %zu --contact", CV_ARRAY_SIZE(contacts));
+				return CVOIP_EXIT_USAGE;
+			}
+			contacts[x.reg.ncontacts++] = optarg;
+			x.reg.contacts = contacts;
+			break;
 		case 'h': usage(stdout); return CVOIP_EXIT_OK;
 		default:
 			if (cli_tls_option(c, optarg, &tls))

@@ -195,6 +195,8 @@ CV_API int cv_client_register(struct cv_client *cl,
 			      const struct cv_regc_params *p);
 CV_API int cv_client_unregister(struct cv_client *cl);
 CV_API bool cv_client_registered(const struct cv_client *cl);
+/* Bindings of the AOR in the registrar's last 2xx (cv_regc_bindings). */
+CV_API unsigned cv_client_reg_bindings(const struct cv_client *cl);
 
 struct cv_client_call_params {
 	const char *target;       /* "sip:bob@127.0.0.1:5060" */

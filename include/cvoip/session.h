@@ -262,9 +262,16 @@ struct cv_regc_params {
 				     NULL: the AOR's host */
 	struct cv_auth_cred auth;
 	uint32_t expires;         /* requested; 0: 600 */
+	/* Further contacts bound to the AOR with ours (RFC 3261 §10.2.1:
+	 * one REGISTER may carry several), e.g. a desk phone's URI or a
+	 * forwarding target; refreshed and un-registered with ours. At most
+	 * CV_REGC_MAX_CONTACTS, each a sip/sips/tel URI under 512 bytes. */
+	const char *const *contacts;
+	size_t ncontacts;
 	const struct cv_regc_handlers *h;
 	void *uarg;
 };
+#define CV_REGC_MAX_CONTACTS 8
 
 /* Registers and refreshes before expiry (at 1/2 of the granted time, at
  * least 5 s before it), answers 401/407 and 423 (with Min-Expires). */
@@ -274,6 +281,9 @@ CV_API int cv_regc_create(struct cv_regc **rp, struct cv_agent *ag,
 CV_API int cv_regc_unregister(struct cv_regc *r);
 /* Stops refreshing; no callback fires after this. */
 CV_API void cv_regc_release(struct cv_regc *r);
+/* Bindings of the AOR the registrar listed in its last 2xx (ours, our
+ * further contacts and other devices' alike; §10.3 step 8). */
+CV_API unsigned cv_regc_bindings(const struct cv_regc *r);
 
 /* ---- subscriptions (RFC 6665) ------------------------------------------- */
 struct cv_sub_handlers {

@@ -1106,6 +1106,11 @@ int cv_client_unregister(struct cv_client *cl)
 	return cl->reg ? cv_regc_unregister(cl->reg) : CV_ENOTFOUND;
 }
 
+unsigned cv_client_reg_bindings(const struct cv_client *cl)
+{
+	return cv_regc_bindings(cl->reg);
+}
+
 bool cv_client_registered(const struct cv_client *cl)
 {
 	return cl->registered;

@@ -17,6 +17,8 @@ static void regc_dtor(void *obj)
 	free(r->user);
 	free(r->auth_user);
 	free(r->auth_pass);
+	for (size_t i = 0; i < r->ncontacts; i++)
+		free(r->contacts[i]);
 	cv_ua_addr_clear(&r->dst);
 }
 
@@ -33,6 +35,8 @@ static int send_register(struct cv_regc *r, const char *auth_hdr)
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 8192);
 	cv_buf_printf(&hdrs, "Expires: %u\r\n", r->unregistering ? 0 : r->expires);
+	for (size_t i = 0; i < r->ncontacts; i++)
+		cv_buf_printf(&hdrs, "Contact: <%s>\r\n", r->contacts[i]);
 	if (auth_hdr)
 		cv_buf_append_str(&hdrs, auth_hdr);
 	if (hdrs.err) {
@@ -106,6 +110,24 @@ static uint32_t granted_expires(struct cv_regc *r, const struct cv_sip_msg *m)
 	return e;
 }
 
+static unsigned count_bindings(const struct cv_sip_msg *m)
+{
+	unsigned n = 0;
+	struct cv_sip_vals_iter it = {0};
+	struct cv_pl v;
+	while (cv_sip_msg_vals_next(m, CV_SIP_HDR_CONTACT, &it, &v) == 0) {
+		struct cv_sip_contact c;
+		if (cv_sip_contact_parse(v, &c) == 0 && !c.star && c.expires != 0)
+			n++;
+	}
+	return n;
+}
+
+unsigned cv_regc_bindings(const struct cv_regc *r)
+{
+	return r ? r->bindings : 0;
+}
+
 void regc_response(struct cv_regc *r, struct cv_txn *ct,
 		   const struct cv_txn_resp *resp)
 {
@@ -126,6 +148,7 @@ void regc_response(struct cv_regc *r, struct cv_txn *ct,
 		return;
 	}
 	if (st >= 200 && st < 300) {
+		r->bindings = m ? count_bindings(m) : 0;
 		if (r->unregistering) {
 			notify(r, false, st, reason, 0);
 		} else {
@@ -201,6 +224,23 @@ int cv_regc_create(struct cv_regc **rp, struct cv_agent *ag,
 	err = -ENOMEM;
 	if (!r->aor || !r->user || !r->ruri)
 		goto fail;
+	err = -EINVAL;
+	if (p->ncontacts > CV_REGC_MAX_CONTACTS || (p->ncontacts && !p->contacts))
+		goto fail;
+	for (size_t i = 0; i < p->ncontacts; i++) {
+		struct cv_sip_uri cu;
+		const char *s = p->contacts[i];
+		if (!s || strlen(s) >= 512 || strpbrk(s, "<>\r\n") ||
+		    cv_sip_uri_parse(cv_pl_str(s), &cu))
+			goto fail;
+		r->contacts[r->ncontacts] = strdup(s);
+		if (!r->contacts[r->ncontacts]) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		r->ncontacts++;
+	}
+	err = -ENOMEM;
 	if (p->auth.user) {
 		r->auth_user = strdup(p->auth.user);
 		r->auth_pass = strdup(p->auth.password ? p->auth.password : "");

@@ -106,6 +106,9 @@ struct cv_regc {
 	bool released;
 	char *aor, *ruri, *user;
 	char *auth_user, *auth_pass;
+	char *contacts[CV_REGC_MAX_CONTACTS];
+	size_t ncontacts;
+	unsigned bindings;
 	const struct cv_regc_handlers *h;
 	void *uarg;
 	uint32_t expires;
