@@ -144,6 +144,86 @@ bool cli_tls_option(int c, const char *arg, struct cv_client_tls *t)
 	}
 }
 
+const char cli_audio_usage[] =
+	"  --audio device[:NAME]  use the sound card through ALSA: its microphone\n"
+	"                      is sent (unless --play/--tone) and what we hear is\n"
+	"                      played (unless --record); NAME is an ALSA PCM\n"
+	"                      (default \"default\"; e.g. hw:0, plughw:1, or a PCM\n"
+	"                      from ~/.asoundrc or $ALSA_CONFIG_PATH)\n"
+	"  --aec               speexdsp echo cancellation of the device's microphone\n"
+	"  --audio-rate HZ     device rate: 8000, 16000 or 48000 (default 48000)\n"
+	"  --audio-period MS   device period, 5..100 ms (default 20)\n";
+
+int cli_audio_option(int c, const char *arg, struct cv_client_media *m)
+{
+	switch (c) {
+	case CLI_O_AUDIO:
+		if (!strcmp(arg, "device")) {
+			m->device = "default";
+			return 1;
+		}
+		if (!strncmp(arg, "device:", 7) && arg[7]) {
+			m->device = arg + 7;
+			return 1;
+		}
+		cli_error("--audio takes device or device:NAME (files: --play, --record)");
+		return -EINVAL;
+	case CLI_O_AEC: m->aec = true; return 1;
+	case CLI_O_AUDIO_RATE:
+		m->device_rate = (uint32_t)atol(arg);
+		if (m->device_rate != 8000 && m->device_rate != 16000 &&
+		    m->device_rate != 48000) {
+			cli_error("--audio-rate: 8000, 16000 or 48000");
+			return -EINVAL;
+		}
+		return 1;
+	case CLI_O_AUDIO_PERIOD: {
+		long ms = atol(arg);
+		if (ms < 5 || ms > 100) {
+			cli_error("--audio-period: 5..100 ms");
+			return -EINVAL;
+		}
+		m->device_period_ms = (uint32_t)ms;
+		return 1;
+	}
+	default: return 0;
+	}
+}
+
+void cli_device_event(const struct cv_ccall_quality *q)
+{
+	if (!q->device)
+		return;
+	cli_event(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "device",
+			    "rate", (json_int_t)q->device_rate,
+			    "captured", (json_int_t)q->device_captured,
+			    "played", (json_int_t)q->device_played,
+			    "xruns", (json_int_t)q->device_xruns,
+			    "dropped", (json_int_t)q->device_dropped,
+			    "silence", (json_int_t)q->device_silence,
+			    "aec_frames", (json_int_t)q->aec_frames),
+		  "device: %u Hz captured %llu played %llu frames, %llu xruns, %llu dropped, "
+		  "%llu silence, %llu frames echo-cancelled",
+		  q->device_rate, (unsigned long long)q->device_captured,
+		  (unsigned long long)q->device_played, (unsigned long long)q->device_xruns,
+		  (unsigned long long)q->device_dropped, (unsigned long long)q->device_silence,
+		  (unsigned long long)q->aec_frames);
+}
+
+int cli_audio_check(const struct cv_client_media *m)
+{
+	if ((m->aec || m->device_rate || m->device_period_ms) && !m->device) {
+		cli_error("--aec, --audio-rate and --audio-period need --audio device");
+		return -EINVAL;
+	}
+	if (m->device && (m->play || m->tone_hz > 0) && m->record) {
+		cli_error("--audio device with --play/--tone and --record would use neither "
+			  "microphone nor loudspeaker");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cli_parse_transport(const char *arg, enum cv_tp_kind *out)
 {
 	if (cv_tp_kind_parse(cv_pl_str(arg), out) != 0) {

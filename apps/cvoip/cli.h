@@ -63,6 +63,29 @@ enum {
 extern const char cli_tp_usage[];
 /* One of the CLI_TLS_OPTIONS into t: true when c was one. */
 bool cli_tls_option(int c, const char *arg, struct cv_client_tls *t);
+/* --audio device[:NAME], --aec, --audio-rate HZ, --audio-period MS
+ * (call and answer). */
+enum {
+	CLI_O_AUDIO = 920,
+	CLI_O_AEC,
+	CLI_O_AUDIO_RATE,
+	CLI_O_AUDIO_PERIOD
+};
+#define CLI_AUDIO_OPTIONS                                                 \
+	{"audio", required_argument, NULL, CLI_O_AUDIO},                  \
+	{"aec", no_argument, NULL, CLI_O_AEC},                            \
+	{"audio-rate", required_argument, NULL, CLI_O_AUDIO_RATE},        \
+	{"audio-period", required_argument, NULL, CLI_O_AUDIO_PERIOD}
+extern const char cli_audio_usage[];
+/* One of the CLI_AUDIO_OPTIONS into m: 1 when c was one, 0 when not, and
+ * -EINVAL after a one-line error for a bad value. */
+int cli_audio_option(int c, const char *arg, struct cv_client_media *m);
+/* A "device" event (sound device figures) when q->device. */
+void cli_device_event(const struct cv_ccall_quality *q);
+/* After the options: --aec without a device, or a device with both a
+ * source (--play/--tone) and --record, is a usage error (-EINVAL after a
+ * one-line error). */
+int cli_audio_check(const struct cv_client_media *m);
 /* "udp|tcp|tls|ws|wss"; a one-line error and -EINVAL otherwise. */
 int cli_parse_transport(const char *arg, enum cv_tp_kind *out);
 /* uri with ";transport=<k>" appended unless k is UDP or the URI names a

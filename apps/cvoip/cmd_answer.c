@@ -75,6 +75,7 @@ static void usage(FILE *f)
 		"                           smaller ones get 422)\n"
 		"  --json                   one JSON event per line\n"
 		"  -h, --help               this text\n");
+	fputs(cli_audio_usage, f);
 	fputs(cli_tp_usage, f);
 	fprintf(f,
 		"                      (--transport applies to the registration; listen\n"
@@ -251,7 +252,7 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 		return;
 	s->ended = true;
 	struct cv_ccall_quality q;
-	if (s->answered && cv_ccall_quality(cc, &q) == 0)
+	if (s->answered && cv_ccall_quality(cc, &q) == 0) {
 		cli_event(json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f}", "event", "quality",
 				    "codec", q.codec, "srtp", q.srtp, "tx_packets", (json_int_t)q.tx_packets,
 				    "rx_packets", (json_int_t)q.rx_packets, "rx_lost",
@@ -261,6 +262,8 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 			  q.codec, (unsigned long long)q.tx_packets,
 			  (unsigned long long)q.rx_packets, (long long)q.rx_lost,
 			  q.loss_pct, q.jitter_ms, q.mos);
+		cli_device_event(&q);
+	}
 	uv_timer_stop(&s->answer_tmr);
 	uv_timer_stop(&s->hangup_tmr);
 	cv_ccall_release(cc);
@@ -416,6 +419,7 @@ int cvoip_cmd_answer(int argc, char **argv)
 		{"transport", required_argument, NULL, O_TRANSPORT},
 		{"keepalive", required_argument, NULL, O_KEEPALIVE},
 		CLI_TLS_OPTIONS,
+		CLI_AUDIO_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	static struct answer_ctx x;
@@ -478,6 +482,11 @@ int cvoip_cmd_answer(int argc, char **argv)
 		default:
 			if (cli_tls_option(c, optarg, &tls))
 				break;
+			int ac = cli_audio_option(c, optarg, &x.media);
+			if (ac < 0)
+				return CVOIP_EXIT_USAGE;
+			if (ac)
+				break;
 			usage(stderr);
 			return CVOIP_EXIT_USAGE;
 		}
@@ -502,6 +511,8 @@ int cvoip_cmd_answer(int argc, char **argv)
 		}
 		x.reg.registrar = registrar;
 	}
+	if (cli_audio_check(&x.media))
+		return CVOIP_EXIT_USAGE;
 	char why[256];
 	if (cv_client_media_check(&x.media, why, sizeof(why)) != 0) {
 		cli_error("%s", why);

@@ -74,6 +74,7 @@ static void usage(FILE *f)
 		"  --min-se S          smallest session timer we accept (default 90)\n"
 		"  --json              one JSON event per line instead of text\n"
 		"  -h, --help          this text\n");
+	fputs(cli_audio_usage, f);
 	fputs(cli_tp_usage, f);
 	fprintf(f,
 		"\n"
@@ -107,6 +108,7 @@ static void print_quality(struct call_ctx *x)
 		  q.codec, (unsigned long long)q.tx_packets,
 		  (unsigned long long)q.rx_packets, (long long)q.rx_lost, q.loss_pct,
 		  q.jitter_ms, q.mos);
+	cli_device_event(&q);
 }
 
 static void on_hangup_timer(uv_timer_t *t)
@@ -468,6 +470,7 @@ int cvoip_cmd_call(int argc, char **argv)
 		{"mute-at", required_argument, NULL, O_MUTE_AT},
 		{"unmute-at", required_argument, NULL, O_UNMUTE_AT},
 		CLI_TLS_OPTIONS,
+		CLI_AUDIO_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct call_ctx x = {.duration_s = 10, .timeout_s = 60, .transfer_after_s = 1};
@@ -531,6 +534,11 @@ int cvoip_cmd_call(int argc, char **argv)
 		default:
 			if (cli_tls_option(c, optarg, &tls))
 				break;
+			int ac = cli_audio_option(c, optarg, &x.p.media);
+			if (ac < 0)
+				return CVOIP_EXIT_USAGE;
+			if (ac)
+				break;
 			usage(stderr);
 			return CVOIP_EXIT_USAGE;
 		}
@@ -554,6 +562,8 @@ int cvoip_cmd_call(int argc, char **argv)
 		cli_error("--auth-stdin: expected USER:PASS on standard input");
 		return CVOIP_EXIT_USAGE;
 	}
+	if (cli_audio_check(&x.p.media))
+		return CVOIP_EXIT_USAGE;
 	char why[256];
 	if (cv_client_media_check(&x.p.media, why, sizeof(why)) != 0) {
 		cli_error("%s", why);

@@ -67,6 +67,9 @@ CV_API const char *cv_strerror(int err);
 typedef void(cv_mem_dtor_fn)(void *obj);
 
 CV_API void *cv_mem_zalloc(size_t size, cv_mem_dtor_fn *dtor);
+/* The same without zeroing: for an object whose every byte the caller
+ * writes before reading it (a parsed SIP message: struct, index, copy). */
+CV_API void *cv_mem_alloc(size_t size, cv_mem_dtor_fn *dtor);
 CV_API void *cv_mem_ref(void *obj);
 /* Drops a reference; returns NULL so callers can write p = cv_mem_unref(p). */
 CV_API void *cv_mem_unref(void *obj);

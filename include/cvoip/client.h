@@ -28,6 +28,16 @@ struct cv_client_media {
 	const char *play;        /* audio file to send (looped), or NULL */
 	double tone_hz;          /* or a tone (0: none) */
 	const char *record;      /* WAV file for what is heard, or NULL */
+	/* Sound device: an ALSA PCM name ("default", "hw:0", a PCM from
+	 * an asoundrc), or NULL. Its microphone is sent unless play or
+	 * tone is set; what is heard goes to its loudspeaker unless record
+	 * is set. */
+	const char *device;
+	uint32_t device_rate;      /* 8000, 16000 or 48000; 0: 48000 */
+	uint32_t device_period_ms; /* 0: 20 */
+	/* speexdsp echo cancellation (200 ms tail) of the device's
+	 * microphone against its loudspeaker. */
+	bool aec;
 	const char *const *codecs; /* preference ("PCMU", "opus"...); NULL: PCMU, PCMA, G722, opus */
 	size_t ncodecs;
 	/* SRTP with SDES keys (RFC 4568): offer RTP/SAVP with a=crypto
@@ -46,6 +56,14 @@ struct cv_ccall_quality {
 	double mos;           /* ITU-T G.107 E-model, from the rtp layer */
 	char codec[32];
 	char srtp[48];        /* negotiated SRTP suite; "" for plain RTP */
+	/* With a sound device (cv_client_media.device) open: */
+	bool device;
+	uint32_t device_rate;
+	uint64_t device_captured, device_played; /* frames */
+	uint64_t device_xruns;   /* capture overruns + playback underruns */
+	uint64_t device_dropped; /* frames lost to full rings */
+	uint64_t device_silence; /* frames of silence for a short ring */
+	uint64_t aec_frames;     /* 10 ms frames through the echo canceller */
 };
 
 struct cv_client_handlers {
@@ -146,7 +164,7 @@ struct cv_client_params {
 
 /* Checks media options before a call (any thread): the file to play
  * opens as audio, every codec name is known, the recording's folder is
- * writable. 0, or an error with a one-line reason in why. */
+ * writable, the sound device opens (and is closed again). 0, or an error with a one-line reason in why. */
 CV_API int cv_client_media_check(const struct cv_client_media *m, char *why,
 				 size_t size);
 

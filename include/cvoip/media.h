@@ -339,6 +339,54 @@ CV_API int cv_asink_file(struct cv_asink **kp, const char *path,
 /* Finish a file sink now (further writes fail with CV_ECLOSED). */
 CV_API int cv_asink_close(struct cv_asink *k);
 
+/* ---- sound device (ALSA) ------------------------------------------------
+ * A capture and/or playback PCM run by their own threads (one per
+ * direction, non-blocking PCM with snd_pcm_wait so a stop is seen within
+ * 100 ms), joined to the owning loop by bounded rings: the loop never
+ * waits for the device. The device runs at one rate (8000, 16000 or 48000,
+ * or the nearest the hardware offers); readers and writers at other rates
+ * are resampled (speexdsp). Capture overruns and playback underruns are
+ * recovered with snd_pcm_recover() and counted; a full capture ring drops
+ * its oldest audio, a short playback ring plays a period of silence. A
+ * PCM that is not clocked by hardware (ALSA's null/file plugins) is paced
+ * by the monotonic clock so it runs in real time. */
+struct cv_adev;
+
+struct cv_adev_params {
+	const char *name;   /* ALSA PCM name; NULL: "default" */
+	uint32_t rate;      /* 8000, 16000 or 48000; 0: 48000 */
+	uint32_t period_ms; /* 5..100; 0: 20 */
+	uint32_t ring_ms;   /* each ring, 2 periods..2000; 0: 200 */
+	bool capture;       /* open the microphone */
+	bool playback;      /* open the loudspeaker */
+};
+
+struct cv_adev_stats {
+	uint32_t rate;             /* the device's actual rate */
+	uint32_t period_frames;    /* the device's actual period */
+	uint64_t captured;         /* frames read from the device */
+	uint64_t played;           /* frames written to the device */
+	uint64_t capture_xruns;    /* overruns recovered (snd_pcm_recover) */
+	uint64_t playback_xruns;   /* underruns recovered */
+	uint64_t capture_dropped;  /* frames lost to a full capture ring */
+	uint64_t playback_dropped; /* frames lost to a full playback ring */
+	uint64_t playback_silence; /* frames of silence for a short ring */
+	uint64_t errors;           /* unrecoverable read/write errors */
+};
+
+/* Opens the PCMs and starts their threads. The ALSA error (negative errno)
+ * when a PCM cannot be opened or configured; *why (if not NULL) gets a
+ * one-line reason. */
+CV_API int cv_adev_open(struct cv_adev **dp, const struct cv_adev_params *p,
+			char *why, size_t size);
+/* The microphone as a source (never "done"; silence while the ring is
+ * empty) and the loudspeaker as a sink; both hold a reference to the
+ * device, whose threads stop with its last reference. CV_EUNSUPP for a
+ * direction that was not opened. */
+CV_API int cv_adev_source(struct cv_adev *d, struct cv_asrc **sp);
+CV_API int cv_adev_sink(struct cv_adev *d, struct cv_asink **kp);
+CV_API void cv_adev_stats(const struct cv_adev *d, struct cv_adev_stats *out);
+
 /* ======================================================================
  * DTMF: in-band detection (spandsp dtmf_rx) and RFC 4733 timing
  * ====================================================================== */

@@ -24,11 +24,11 @@ static inline struct mem_hdr *hdr_of(const void *obj)
 	return (struct mem_hdr *)(void *)((char *)(uintptr_t)obj - sizeof(struct mem_hdr));
 }
 
-void *cv_mem_zalloc(size_t size, cv_mem_dtor_fn *dtor)
+static void *mem_alloc(size_t size, cv_mem_dtor_fn *dtor, bool zero)
 {
 	if (size > SIZE_MAX - sizeof(struct mem_hdr))
 		return NULL;
-	struct mem_hdr *h = calloc(1, sizeof(*h) + size);
+	struct mem_hdr *h = zero ? calloc(1, sizeof(*h) + size) : malloc(sizeof(*h) + size);
 	if (!h)
 		return NULL;
 	atomic_init(&h->nrefs, 1);
@@ -38,6 +38,16 @@ void *cv_mem_zalloc(size_t size, cv_mem_dtor_fn *dtor)
 	atomic_fetch_add_explicit(&live_objs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&live_bytes, (int64_t)size, memory_order_relaxed);
 	return h + 1;
+}
+
+void *cv_mem_zalloc(size_t size, cv_mem_dtor_fn *dtor)
+{
+	return mem_alloc(size, dtor, true);
+}
+
+void *cv_mem_alloc(size_t size, cv_mem_dtor_fn *dtor)
+{
+	return mem_alloc(size, dtor, false);
 }
 
 void *cv_mem_ref(void *obj)

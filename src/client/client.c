@@ -60,6 +60,10 @@ struct cv_ccall {
 	struct cv_call *call;
 	struct cv_media_stream *ms;
 	char *play, *record;
+	char *device;             /* ALSA PCM name, or NULL */
+	uint32_t device_rate, device_period_ms;
+	bool aec;
+	struct cv_adev *adev;     /* open while the stream is */
 	char *proxy, *from;       /* outgoing: as placed */
 	char *auth_user, *auth_pass;
 	double tone_hz;
@@ -106,7 +110,41 @@ static int make_source(struct cv_ccall *cc, struct cv_asrc **src)
 		struct cv_tone_params tp = {.freq1 = cc->tone_hz, .level_dbm0 = -10};
 		return cv_asrc_tone(src, &tp);
 	}
+	if (cc->adev && !cc->muted)
+		return cv_adev_source(cc->adev, src);
 	return cv_asrc_silence(src);
+}
+
+static void device_params(const struct cv_client_media *m, bool capture,
+			  bool playback, struct cv_adev_params *out)
+{
+	*out = (struct cv_adev_params){
+		.name = m->device,
+		.rate = m->device_rate,
+		.period_ms = m->device_period_ms,
+		.capture = capture,
+		.playback = playback,
+	};
+}
+
+/* The sound device for a call's stream: the microphone unless a file or
+ * tone is sent, the loudspeaker unless a recording is made. */
+static int open_device(struct cv_ccall *cc)
+{
+	bool capture = !cc->play && !(cc->tone_hz > 0);
+	bool playback = !cc->record;
+	if (!cc->device || cc->adev || (!capture && !playback))
+		return 0;
+	struct cv_client_media m = {.device = cc->device,
+				    .device_rate = cc->device_rate,
+				    .device_period_ms = cc->device_period_ms};
+	struct cv_adev_params ap;
+	device_params(&m, capture, playback, &ap);
+	char why[256];
+	int err = cv_adev_open(&cc->adev, &ap, why, sizeof(why));
+	if (err)
+		CV_WARN("client", "%s", why);
+	return err;
 }
 
 static int ensure_stream(struct cv_ccall *cc)
@@ -127,6 +165,8 @@ static int ensure_stream(struct cv_ccall *cc)
 	int err = cv_media_stream_create(&cc->ms, &sp);
 	if (err)
 		return err;
+	if ((err = open_device(cc)) != 0)
+		return err;
 	struct cv_asrc *src = NULL;
 	err = make_source(cc, &src);
 	if (err)
@@ -140,6 +180,20 @@ static int ensure_stream(struct cv_ccall *cc)
 			return err;
 		cv_media_stream_set_sink(cc->ms, sink);
 		cv_mem_unref(sink);
+	} else if (cc->adev) {
+		struct cv_asink *sink = NULL;
+		err = cv_adev_sink(cc->adev, &sink);
+		if (err)
+			return err;
+		cv_media_stream_set_sink(cc->ms, sink);
+		cv_mem_unref(sink);
+	}
+	if (cc->adev && cc->aec) {
+		/* The stream hands the canceller what it plays out as the far
+		 * end; the device's buffer delay must fit the tail. */
+		struct cv_aproc_params ap = {.echo_tail_ms = 200};
+		if ((err = cv_media_stream_set_aproc(cc->ms, &ap)) != 0)
+			return err;
 	}
 	return 0;
 }
@@ -365,6 +419,9 @@ static void ccall_drop_media(struct cv_ccall *cc)
 		cv_media_stream_destroy(cc->ms);
 		cc->ms = NULL;
 	}
+	/* after the stream: its source and sink hold the device too */
+	cv_mem_unref(cc->adev);
+	cc->adev = NULL;
 }
 
 static void ccall_dtor(void *obj)
@@ -373,6 +430,8 @@ static void ccall_dtor(void *obj)
 	ccall_unlink(cc);
 	free(cc->play);
 	free(cc->record);
+	free(cc->device);
+	cv_mem_unref(cc->adev);
 	free(cc->proxy);
 	free(cc->from);
 	free(cc->auth_user);
@@ -390,6 +449,11 @@ static int set_media(struct cv_ccall *cc, const struct cv_client_media *m)
 	if (m->record && !(cc->record = strdup(m->record)))
 		return -ENOMEM;
 	cc->tone_hz = m->tone_hz;
+	if (m->device && !(cc->device = strdup(m->device)))
+		return -ENOMEM;
+	cc->device_rate = m->device_rate;
+	cc->device_period_ms = m->device_period_ms;
+	cc->aec = m->aec;
 	cc->srtp = cc->srtp || m->srtp;
 	for (size_t i = 0; i < m->ncodecs && i < MAX_FMTS; i++) {
 		if (!(cc->codec_names[i] = strdup(m->codecs[i])))
@@ -560,6 +624,10 @@ static struct cv_ccall *ccall_like(struct cv_client *cl, const struct cv_ccall *
 	for (size_t i = 0; i < old->ncodecs; i++)
 		codecs[i] = old->codec_names[i];
 	struct cv_client_media m = {.play = old->play, .tone_hz = old->tone_hz,
+				    .device = old->device,
+				    .device_rate = old->device_rate,
+				    .device_period_ms = old->device_period_ms,
+				    .aec = old->aec,
 				    .codecs = codecs, .ncodecs = old->ncodecs,
 				    .srtp = old->srtp};
 	if (set_media(cc, &m) != 0) {
@@ -869,6 +937,17 @@ int cv_client_media_check(const struct cv_client_media *m, char *why, size_t siz
 			return -errno;
 		}
 	}
+	if (m->device) {
+		struct cv_adev_params ap;
+		device_params(m, !m->play && !(m->tone_hz > 0), !m->record, &ap);
+		if (ap.capture || ap.playback) {
+			struct cv_adev *d = NULL;
+			int err = cv_adev_open(&d, &ap, why, size);
+			if (err)
+				return err;
+			cv_mem_unref(d);
+		}
+	}
 	return 0;
 }
 
@@ -904,6 +983,18 @@ int cv_ccall_quality(struct cv_ccall *cc, struct cv_ccall_quality *q)
 	q->jitter_ms = st.rtp.rx_jitter_ms;
 	q->rtt_ms = st.rtp.rtt_ms;
 	q->mos = st.rtp.mos;
+	q->aec_frames = st.aproc.frames;
+	if (cc->adev) {
+		struct cv_adev_stats ds;
+		cv_adev_stats(cc->adev, &ds);
+		q->device = true;
+		q->device_rate = ds.rate;
+		q->device_captured = ds.captured;
+		q->device_played = ds.played;
+		q->device_xruns = ds.capture_xruns + ds.playback_xruns;
+		q->device_dropped = ds.capture_dropped + ds.playback_dropped;
+		q->device_silence = ds.playback_silence;
+	}
 	return 0;
 }
 

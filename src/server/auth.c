@@ -95,20 +95,37 @@ static void challenge(struct srv_worker *sw, struct cv_txn *st, bool proxy,
 
 /* ---- failed-authentication limit ------------------------------------------- */
 
-static void source_key(const struct cv_txn_addr *a, char *out, size_t size)
+/* The source address as text, for log lines only. */
+static void source_text(const struct cv_txn_addr *a, char *out, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 	if (a->remote.sa.sa_family == AF_INET)
 		inet_ntop(AF_INET, &a->remote.in.sin_addr, ip, sizeof(ip));
 	else if (a->remote.sa.sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &a->remote.in6.sin6_addr, ip, sizeof(ip));
-	snprintf(out, size, "a:%s", ip);
+	snprintf(out, size, "%s", ip);
 }
 
 static uint64_t key_hash(const char *prefix, struct cv_pl v)
 {
 	/* distinct seeds keep "a:x" and "u:x" apart */
 	return cv_hash(v.p, v.l) * 1000003u ^ cv_hash(prefix, strlen(prefix));
+}
+
+/* The source address (without port) as a limit key: hashed from its
+ * bytes, not from text, so that a request the limit does not stop costs
+ * no inet_ntop()/printf (family in the seed keeps v4 and v6 apart). */
+static uint64_t source_hash(const struct cv_txn_addr *a)
+{
+	if (a->remote.sa.sa_family == AF_INET)
+		return key_hash("a4", (struct cv_pl){
+				(const char *)&a->remote.in.sin_addr,
+				sizeof(a->remote.in.sin_addr)});
+	if (a->remote.sa.sa_family == AF_INET6)
+		return key_hash("a6", (struct cv_pl){
+				(const char *)&a->remote.in6.sin6_addr,
+				sizeof(a->remote.in6.sin6_addr)});
+	return key_hash("a", (struct cv_pl){"?", 1});
 }
 
 /* Still blocked? (lock held) */
@@ -139,28 +156,15 @@ static bool fail_count(struct cv_srv *s, uint64_t h, uint32_t limit,
 	return false;
 }
 
+/* cr: the first credentials of our realm, or NULL */
 static bool limited(struct srv_worker *sw, struct cv_txn *st,
-		    const struct cv_sip_msg *req, bool proxy)
+		    const struct cv_digest_credentials *cr)
 {
 	struct cv_srv *s = sw->srv;
 	if (!s->p.auth_max_failures_source && !s->p.auth_max_failures_user)
 		return false;
-	char src[64];
-	source_key(cv_txn_addr(st), src, sizeof(src));
-	uint64_t hs = key_hash("a", cv_pl_str(src + 2));
-	/* the user named by the first credentials of our realm */
-	uint64_t hu = 0;
-	enum cv_sip_hdr_id id = proxy ? CV_SIP_HDR_PROXY_AUTHORIZATION
-				      : CV_SIP_HDR_AUTHORIZATION;
-	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, id); h;
-	     h = cv_sip_msg_hdr_next(req, h)) {
-		struct cv_digest_credentials cr;
-		if (cv_digest_credentials_parse(h->value, &cr) == 0 &&
-		    cv_pl_eq_str(cr.realm, s->realm)) {
-			hu = key_hash("u", cr.username);
-			break;
-		}
-	}
+	uint64_t hs = source_hash(cv_txn_addr(st));
+	uint64_t hu = cr ? key_hash("u", cr->username) : 0;
 	uint64_t now = cv_clock_ms();
 	pthread_mutex_lock(&s->fail_lock);
 	bool blocked = (s->p.auth_max_failures_source && fail_blocked(s, hs, now)) ||
@@ -169,7 +173,9 @@ static bool limited(struct srv_worker *sw, struct cv_txn *st,
 	if (!blocked)
 		return false;
 	s->st_auth_limited++;
-	CV_LOG_RL(CV_LOG_DEBUG, MOD, "refused while blocked: %s", src + 2);
+	char src[INET6_ADDRSTRLEN];
+	source_text(cv_txn_addr(st), src, sizeof(src));
+	CV_LOG_RL(CV_LOG_DEBUG, MOD, "refused while blocked: %s", src);
 	srv_reply(st, 403, "Too Many Failed Attempts", NULL);
 	return true;
 }
@@ -178,13 +184,13 @@ static void record_failure(struct srv_worker *sw, struct cv_txn *st,
 			   struct cv_pl user)
 {
 	struct cv_srv *s = sw->srv;
-	char src[64];
-	source_key(cv_txn_addr(st), src, sizeof(src));
+	char src[INET6_ADDRSTRLEN];
+	source_text(cv_txn_addr(st), src, sizeof(src));
 	uint64_t now = cv_clock_ms();
 	bool block_src = false, block_user = false;
 	pthread_mutex_lock(&s->fail_lock);
 	if (s->p.auth_max_failures_source)
-		block_src = fail_count(s, key_hash("a", cv_pl_str(src + 2)),
+		block_src = fail_count(s, source_hash(cv_txn_addr(st)),
 				       s->p.auth_max_failures_source, now);
 	if (s->p.auth_max_failures_user && user.l)
 		block_user = fail_count(s, key_hash("u", user),
@@ -194,7 +200,7 @@ static void record_failure(struct srv_worker *sw, struct cv_txn *st,
 		s->st_auth_blocks++;
 		CV_LOG_RL(CV_LOG_WARN, MOD,
 			  "blocking source %s for %u ms after %u failed authentications",
-			  src + 2, s->p.auth_block_ms, s->p.auth_max_failures_source);
+			  src, s->p.auth_block_ms, s->p.auth_max_failures_source);
 	}
 	if (block_user) {
 		s->st_auth_blocks++;
@@ -212,34 +218,37 @@ int srv_authenticate(struct srv_worker *sw, struct cv_txn *st,
 	struct cv_srv *s = sw->srv;
 	enum cv_sip_hdr_id id = proxy ? CV_SIP_HDR_PROXY_AUTHORIZATION
 				      : CV_SIP_HDR_AUTHORIZATION;
-	if (limited(sw, st, req, proxy))
+	/* the first credentials of our realm: the only ones tried, and the
+	 * user the failure limit counts */
+	struct cv_digest_credentials cr;
+	bool have = false;
+	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, id); h && !have;
+	     h = cv_sip_msg_hdr_next(req, h))
+		have = cv_digest_credentials_parse(h->value, &cr) == 0 &&
+		       cv_pl_eq_str(cr.realm, s->realm);
+	if (limited(sw, st, have ? &cr : NULL))
 		return CV_EAUTH;
 	bool stale = false, tried = false;
 	struct cv_pl tried_user = CV_PL_INIT;
-	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, id); h;
-	     h = cv_sip_msg_hdr_next(req, h)) {
-		struct cv_digest_credentials cr;
-		if (cv_digest_credentials_parse(h->value, &cr) != 0)
-			continue;
-		if (!cv_pl_eq_str(cr.realm, s->realm))
-			continue; /* credentials for someone else */
+	if (have) {
 		tried = true;
 		tried_user = cr.username;
 		const struct cv_srv_user *u = srv_user_find(s, cr.username);
 		const char *ha1 = u ? ha1_for(u, cr.alg) : NULL;
-		if (!ha1 || !*ha1)
-			break;
-		int err = cv_digest_server_verify(sw->digest, &cr, req->method_pl,
-						  req->body, cv_pl_str(ha1));
-		if (err == 0) {
-			*user = u;
-			return 0;
+		if (ha1 && *ha1) {
+			int err = cv_digest_server_verify(sw->digest, &cr,
+							  req->method_pl,
+							  req->body,
+							  cv_pl_str(ha1));
+			if (err == 0) {
+				*user = u;
+				return 0;
+			}
+			if (err == CV_ESTALE) {
+				stale = true;
+				tried = false;
+			}
 		}
-		if (err == CV_ESTALE) {
-			stale = true;
-			tried = false;
-		}
-		break;
 	}
 	if (tried) {
 		s->st_auth_failures++;

@@ -618,6 +618,71 @@ static void finish_if_done(struct call *c)
 	call_end(c, reason, "callee");
 }
 
+/* A callee that refused our offer with 488 gets the caller's offer again
+ * with SRTP turned the other way (media_retry_offer): the same request
+ * URI, identities, Call-ID and option tags, CSeq + 1, to the same
+ * address. */
+static int leg_retry_srtp(struct srv_worker *sw, struct call *c, struct leg *l)
+{
+	struct cv_sip_msg *req = c->a_st ? cv_txn_request(c->a_st) : NULL;
+	struct cv_sip_msg *breq = l->ct ? cv_txn_request(l->ct) : NULL;
+	const struct cv_txn_addr *dst = l->ct ? cv_txn_addr(l->ct) : NULL;
+	if (!req || !breq || !dst || !req->body.l || !is_sdp(req->content_type))
+		return CV_ENOTFOUND;
+	struct cv_buf sdp, hdrs;
+	cv_buf_init(&sdp, 65536);
+	int err = media_retry_offer(sw, &c->media, req->body, &sdp);
+	if (err) {
+		cv_buf_free(&sdp);
+		return err;
+	}
+	cv_buf_init(&hdrs, 4096);
+	static const enum cv_sip_hdr_id keep[] = {
+		CV_SIP_HDR_ALLOW, CV_SIP_HDR_SUPPORTED, CV_SIP_HDR_REQUIRE,
+		CV_SIP_HDR_P_ASSERTED_IDENTITY};
+	static const char *const names[] = {"Allow", "Supported", "Require",
+					    "P-Asserted-Identity"};
+	for (size_t i = 0; i < CV_ARRAY_SIZE(keep); i++) {
+		const struct cv_sip_hdr *h = cv_sip_msg_hdr(breq, keep[i]);
+		if (h)
+			cv_buf_printf(&hdrs, "%s: %.*s\r\n", names[i], CV_PL_ARG(h->value));
+	}
+	struct cv_ua_req r = {
+		.method = CV_SIP_INVITE,
+		.ruri = breq->ruri,
+		.from_uri = breq->from.uri,
+		.from_display = breq->from.dname,
+		.to_uri = breq->to.uri,
+		.to_display = breq->to.dname,
+		.call_id = breq->call_id,
+		.cseq = breq->cseq.num + 1,
+		.contact_user = cv_pl_str(c->caller),
+		.headers = {hdrs.data, hdrs.len},
+		.content_type = req->content_type,
+		.body = {sdp.data, sdp.len},
+		.dst = dst,
+		.uarg = l,
+		.max_forwards = breq->max_forwards > 0 ? breq->max_forwards : -1,
+	};
+	struct cv_txn *nct = NULL;
+	err = hdrs.err ? hdrs.err : sdp.err ? sdp.err : cv_ua_request(sw->ua, &r, &nct);
+	cv_buf_free(&hdrs);
+	cv_buf_free(&sdp);
+	if (err) {
+		CV_LOG_RL(CV_LOG_WARN, MOD, "retry after 488 to %s failed: %s", l->contact,
+			  cv_strerror(err));
+		return err;
+	}
+	CV_INFO(MOD, "call-id=%s: %s refused the offer (488), offered again with SRTP %s",
+		c->a_call_id, l->contact, "the other way");
+	cv_txn_release(l->ct); /* no more callbacks from it */
+	l->ct = nct;
+	l->rseq = 0;
+	if (c->rel_leg == l)
+		c->rel_leg = NULL;
+	return 0;
+}
+
 static void leg_response(struct srv_worker *sw, struct leg *l,
 			 const struct cv_txn_resp *r)
 {
@@ -703,6 +768,11 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 		cv_dlg_release(l->dlg);
 		l->dlg = NULL;
 	}
+	/* 488 to the SRTP choice mirrored from the caller: once, the other
+	 * way round (docs/server.md, SRTP) */
+	if (st == 488 && !l->tl && c->nlegs == 1 && !c->cancelled &&
+	    c->state != CALL_ENDED && !c->winner && leg_retry_srtp(sw, c, l) == 0)
+		return;
 	/* a trunk leg: the upstream's challenge answered, or failover */
 	struct cv_txn *nct;
 	if (l->tl && !c->cancelled && c->state != CALL_ENDED &&

@@ -5,7 +5,11 @@
  * relay's address, the m= port and a=rtcp the relay's ports for that
  * other leg. Offers and answers are treated alike (RFC 3264 keeps the
  * m-line order), so re-INVITE and UPDATE need nothing special. ICE
- * attributes are dropped: the relay is the only candidate. */
+ * attributes are dropped: the relay is the only candidate. SDES keys are
+ * terminated per leg (each leg gets cvoipd's own a=crypto), offers carry
+ * the codecs we transcode, and an answer with no codec in common with
+ * its offer turns the stream's transform (transcode.c) on; see
+ * docs/server.md "Media anchoring". */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +72,7 @@ static bool pl_has(struct cv_pl v, const char *needle)
 	return false;
 }
 
-static void sec_apply(struct srv_worker *sw, struct cv_rtp_relay_stream *st,
-		      struct sec_leg *l, int leg)
+static void sec_apply(struct cv_rtp_relay_stream *st, struct sec_leg *l, int leg)
 {
 	if (l->ap_has_rx == l->has_rx && l->ap_has_tx == l->has_tx &&
 	    (!l->has_rx || !memcmp(&l->ap_rx, &l->rx, sizeof(l->rx))) &&
@@ -83,7 +86,6 @@ static void sec_apply(struct srv_worker *sw, struct cv_rtp_relay_stream *st,
 			  leg ? 'B' : 'A', cv_strerror(err));
 		return;
 	}
-	(void)sw;
 	l->ap_has_rx = l->has_rx;
 	l->ap_has_tx = l->has_tx;
 	l->ap_rx = l->rx;
@@ -100,7 +102,7 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 	memset(pl, 0, sizeof(*pl));
 	uint8_t seen = m->seen[i];
 	m->seen[i] |= (uint8_t)(1u << from);
-	if (!m->sec && !md->ncrypto)
+	if (!m->sec && !md->ncrypto && !m->flip)
 		return 0; /* plain on both legs so far */
 	if (!m->sec) {
 		m->sec = cv_mem_zalloc(sizeof(*m->sec), sec_dtor);
@@ -134,8 +136,8 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 		CV_LOG_RL(CV_LOG_INFO, MOD, "m-line %u: a=crypto not terminated, passed through", i);
 		sec->passthru[i] = true;
 		f->has_rx = f->has_tx = t->has_rx = t->has_tx = false;
-		sec_apply(sw, m->st[i], f, from);
-		sec_apply(sw, m->st[i], t, to);
+		sec_apply(m->st[i], f, from);
+		sec_apply(m->st[i], t, to);
 		return 0;
 	}
 	f->known = true;
@@ -144,12 +146,15 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 	f->savp = pl_has(md->proto, "SAVP");
 	if (!f->secure)
 		f->has_tx = false; /* it did not take (or offer) SRTP */
-	bool sec_out = t->known ? t->secure : f->secure;
-	bool savp_out = t->known ? t->savp : f->savp;
+	/* the mirror, or its opposite after the callee refused it */
+	bool sec_out = t->known ? t->secure : f->secure != m->flip;
+	bool savp_out = t->known ? t->savp : f->savp != m->flip;
 	pl->term = true;
 	pl->proto = savp_out == f->savp ? 0 : savp_out ? 1 : -1;
 	if (sec_out) {
-		enum cv_srtp_suite suite = t->has_rx ? t->rx.suite : f->rx.suite;
+		enum cv_srtp_suite suite = t->has_rx ? t->rx.suite :
+					   f->has_rx ? f->rx.suite :
+						       CV_SRTP_AES_CM_128_HMAC_SHA1_80;
 		if (!t->has_tx || t->tx.suite != suite) {
 			int err = cv_srtp_key_generate(&t->tx, suite);
 			if (err)
@@ -167,8 +172,8 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 	} else {
 		t->has_tx = false;
 	}
-	sec_apply(sw, m->st[i], f, from);
-	sec_apply(sw, m->st[i], t, to);
+	sec_apply(m->st[i], f, from);
+	sec_apply(m->st[i], t, to);
 	return 0;
 }
 
@@ -200,10 +205,17 @@ static bool md_has(const struct cv_sdp_media *md, const char *name, uint32_t rat
 	return false;
 }
 
-static void plan_fmt(struct sec_plan *pl, unsigned pt)
+/* Appends " pt" to the format list; false (list left as it was) when it
+ * would not fit. */
+static bool plan_fmt(struct sec_plan *pl, unsigned pt)
 {
 	size_t o = strlen(pl->fmts);
-	snprintf(pl->fmts + o, sizeof(pl->fmts) - o, " %u", pt);
+	int n = snprintf(pl->fmts + o, sizeof(pl->fmts) - o, " %u", pt);
+	if (n < 0 || (size_t)n >= sizeof(pl->fmts) - o) {
+		pl->fmts[o] = 0;
+		return false;
+	}
+	return true;
 }
 
 /* Offer: the offerer's formats plus ours. Answer: only formats the
@@ -233,9 +245,11 @@ static int codec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 		struct cv_buf lines;
 		cv_buf_init(&lines, sizeof(pl->extra) - 1);
 		pl->fmts[0] = 0;
-		for (uint32_t k = 0; k < md->nfmts; k++)
-			plan_fmt(pl, md->fmts[k].pt);
-		for (size_t c = 0; c < CV_ARRAY_SIZE(xc_offer); c++) {
+		bool fits = true;
+		for (uint32_t k = 0; k < md->nfmts && fits; k++)
+			fits = md->fmts[k].pt >= 0 && md->fmts[k].pt < 128 &&
+			       plan_fmt(pl, (unsigned)md->fmts[k].pt);
+		for (size_t c = 0; c < CV_ARRAY_SIZE(xc_offer) && fits; c++) {
 			int pt = xc_offer[c].pt;
 			if (md_has(md, xc_offer[c].name, xc_offer[c].rate, pt))
 				continue;
@@ -244,7 +258,8 @@ static int codec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 					pt = d;
 			if (pt < 0)
 				continue;
-			plan_fmt(pl, (unsigned)pt);
+			if (!(fits = plan_fmt(pl, (unsigned)pt)))
+				break;
 			if (xc_offer[c].ch > 1)
 				cv_buf_printf(&lines, "a=rtpmap:%d %s/%u/%u\r\n", pt,
 					      xc_offer[c].name, xc_offer[c].rate, xc_offer[c].ch);
@@ -254,7 +269,7 @@ static int codec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 			if (xc_offer[c].fmtp)
 				cv_buf_printf(&lines, "a=fmtp:%d %s\r\n", pt, xc_offer[c].fmtp);
 		}
-		if (!lines.err && lines.len) {
+		if (fits && !lines.err && lines.len) {
 			snprintf(pl->extra, sizeof(pl->extra), "%.*s", (int)lines.len, lines.data);
 			pl->fmts_set = true;
 		}
@@ -268,14 +283,16 @@ static int codec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 			 * offerer is told the common ones; packets in the others
 			 * are transcoded */
 			pl->fmts[0] = 0;
-			for (uint32_t k = 0; k < md->nfmts; k++) {
-				uint8_t pt = (uint8_t)md->fmts[k].pt;
-				if (pt < 128 && xcode_has_pt(x, to, pt)) {
-					plan_fmt(pl, pt);
+			bool fits = true;
+			for (uint32_t k = 0; k < md->nfmts && fits; k++) {
+				int ipt = md->fmts[k].pt;
+				unsigned pt = ipt >= 0 ? (unsigned)ipt : 255;
+				if (pt < 128 && xcode_has_pt(x, to, (uint8_t)pt)) {
+					fits = plan_fmt(pl, pt);
 					pl->keep[pt / 8] |= (uint8_t)(1u << (pt % 8));
 				}
 			}
-			pl->fmts_set = pl->filter = true;
+			pl->fmts_set = pl->filter = fits;
 		}
 		cv_rtp_relay_stream_set_xform(m->st[i], extra ? xcode_xform : NULL, x);
 		return 0;
@@ -303,6 +320,7 @@ void media_free(struct srv_worker *sw, struct call_media *m)
 	cv_mem_unref(m->sec);
 	m->sec = NULL;
 	m->pend = m->last_ans = 0;
+	m->flip = m->flipped = false;
 	memset(m->seen, 0, sizeof(m->seen));
 	for (unsigned i = 0; i < CALL_MAX_STREAMS; i++) {
 		if (!m->st[i])
@@ -643,6 +661,21 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 		cv_buf_append_pl(out, line);
 	}
 	return out->err;
+}
+
+int media_retry_offer(struct srv_worker *sw, struct call_media *m,
+		      struct cv_pl a_body, struct cv_buf *out)
+{
+	if (!sw->relay || m->off || m->flipped || !m->st[0])
+		return CV_ENOTFOUND;
+	for (unsigned i = 0; i < CALL_MAX_STREAMS; i++)
+		if (m->seen[i] & 2)
+			return CV_ENOTFOUND; /* the callee has spoken SDP */
+	m->flip = m->flipped = true;
+	m->pend = 0;
+	int err = media_rewrite(sw, m, 0, a_body, out);
+	m->flip = false;
+	return err;
 }
 
 void media_leg_stats(const struct call_media *m, int leg,

@@ -85,6 +85,8 @@ struct call_media {
 	uint8_t pend;                   /* 1 + leg with an offer out, 0 none */
 	uint8_t last_ans;               /* 1 + leg that answered last */
 	uint64_t last_ans_ver;          /* o= version of that answer */
+	bool flip;                      /* offer B the opposite of A (retry) */
+	bool flipped;                   /* ... done once */
 };
 
 struct srv_worker {
@@ -174,6 +176,11 @@ void media_set_adv(struct srv_worker *sw, struct call_media *m, int leg,
 void media_leg_stats(const struct call_media *m, int leg,
 		     struct cv_store_cdr_leg *out);
 void media_free(struct srv_worker *sw, struct call_media *m);
+/* The caller's offer (a_body) again for the callee after it refused the
+ * first with 488: SRTP where the caller was plain and plain where it was
+ * SRTP (docs/server.md). Once per call; CV_ENOTFOUND when not possible. */
+int media_retry_offer(struct srv_worker *sw, struct call_media *m,
+		      struct cv_pl a_body, struct cv_buf *out);
 
 /* transcode.c: codec maps per leg and the relay transform */
 struct xcode;

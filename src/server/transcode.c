@@ -87,7 +87,8 @@ int xcode_create(struct xcode **xp)
 static bool fmt_from_sdp(const struct cv_sdp_fmt *sf, struct xc_fmt *f)
 {
 	memset(f, 0, sizeof(*f));
-	if (!sf->encoding.l || sf->encoding.l >= sizeof(f->name) || sf->pt > 127)
+	if (!sf->encoding.l || sf->encoding.l >= sizeof(f->name) || sf->pt < 0 ||
+	    sf->pt > 127)
 		return false;
 	f->pt = (uint8_t)sf->pt;
 	snprintf(f->name, sizeof(f->name), "%.*s", CV_PL_ARG(sf->encoding));
@@ -139,6 +140,11 @@ static const struct xc_fmt *same_fmt(const struct xcode *x, int leg,
 	return NULL;
 }
 
+static bool opus_rate(uint32_t r)
+{
+	return r == 8000 || r == 12000 || r == 16000 || r == 24000 || r == 48000;
+}
+
 static int dir_setup(struct xc_dir *d, const struct xc_fmt *in,
 		     const struct xc_fmt *out)
 {
@@ -147,6 +153,13 @@ static int dir_setup(struct xc_dir *d, const struct xc_fmt *in,
 		struct cv_codec_params pi = {0}, po = {0};
 		(void)cv_codec_fmtp_parse(in->codec, &pi, cv_pl_str(in->fmtp));
 		(void)cv_codec_fmtp_parse(out->codec, &po, cv_pl_str(out->fmtp));
+		/* Opus runs at the other side's PCM rate when it can (RFC 7587
+		 * §3.1.1: any of 8..48 kHz): no resampling, and a narrowband
+		 * source costs a narrowband encoder (5x cheaper than 48 kHz) */
+		if (opus_rate(out->codec->pcm_rate) && in->codec == &cv_codec_opus)
+			pi.pcm_rate = out->codec->pcm_rate;
+		if (opus_rate(in->codec->pcm_rate) && out->codec == &cv_codec_opus)
+			po.pcm_rate = in->codec->pcm_rate;
 		int err = cv_codec_dec_create(&d->dec, in->codec, &pi);
 		if (!err)
 			err = cv_codec_enc_create(&d->enc, out->codec, &po);

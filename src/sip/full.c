@@ -292,6 +292,18 @@ static bool value_ctl_ok(struct cv_pl v)
 	return true;
 }
 
+/* A CR not followed by LF anywhere in a header line, also where the value
+ * trim does not look (between the value and the line end: "CSeq: 1 A\r\r\n").
+ * Parsers that end lines at a bare CR (sofia-sip does) would see other
+ * headers or another body: refused rather than guessed. */
+static bool has_bare_cr(const char *p, size_t n)
+{
+	for (const char *e = p + n; (p = memchr(p, '\r', (size_t)(e - p))) != NULL; p++)
+		if (p + 1 >= e || p[1] != '\n')
+			return true;
+	return false;
+}
+
 static const char *bad_reason(enum cv_sip_hdr_id id)
 {
 	switch (id) {
@@ -371,7 +383,7 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg, struct cv_sip_verdict *v
 		const struct cv_sip_hdr *h = &msg->hdrs[i];
 		enum cv_sip_hdr_id id = (enum cv_sip_hdr_id)h->id;
 		int err = 0;
-		if (ctl && !value_ctl_ok(h->value)) {
+		if (ctl && (!value_ctl_ok(h->value) || has_bare_cr(h->name.p, h->line_len))) {
 			sip_verdict(v, st, id == CV_SIP_HDR_OTHER ? "Control character in header"
 								: bad_reason(id));
 			return CV_EPARSE;

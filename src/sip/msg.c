@@ -301,12 +301,13 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 	/* ---- the one allocation ---- */
 	size_t hsz = sizeof(struct cv_sip_hdr) * s.n;
 	size_t msz = (sizeof(*m) + 15) & ~(size_t)15;
-	m = cv_mem_zalloc(msz + hsz + len + 1, msg_dtor);
+	m = cv_mem_alloc(msz + hsz + len + 1, msg_dtor);
 	if (!m) {
 		err = -ENOMEM;
 		sip_verdict(v, 0, "Out of memory");
 		goto out;
 	}
+	memset(m, 0, sizeof(*m));
 	struct cv_sip_hdr *hdrs = (struct cv_sip_hdr *)(void *)((char *)m + msz);
 	char *copy = (char *)hdrs + hsz;
 	memcpy(copy, b, len);

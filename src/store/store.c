@@ -127,9 +127,20 @@ int check_json_object(const char *s)
 	return err;
 }
 
+/* 14 hex digits of the wall clock in microseconds, then 18 random
+ * characters: ids still unique and unguessable, but in time order, so a
+ * CDR's inserts into the primary-key index (and cdr_legs's, which starts
+ * with it) append to the rightmost page instead of dirtying a random page
+ * of a large index per row: in a profile of bench/server/run.sh the
+ * store thread spent half its time writing such pages at COMMIT and
+ * checkpoint. */
 void make_id(char out[33])
 {
-	cv_random_token(out, 32);
+	static const char hex[] = "0123456789abcdef";
+	uint64_t t = cv_clock_wall_us();
+	for (int i = 13; i >= 0; i--, t >>= 4)
+		out[i] = hex[t & 15];
+	cv_random_token(out + 14, 18);
 }
 
 /* ---- store ------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cvoip/bus.h"
 
@@ -554,6 +555,62 @@ static void test_block_policy(void **state)
 	cv_bus_destroy(bus);
 }
 
+/* cv_bus_params.sub_linger_ms: the first event wakes an idle subscriber
+ * at once; after a delivery it is not re-armed, so the next events wait
+ * for the linger timer and come in one batch, in order; a drain that finds
+ * nothing arms again; unsubscribing with the timer pending frees all. */
+static void test_linger(void **state)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct cv_bus *bus;
+	/* long enough that the "not yet" check below cannot race the timer
+	 * on a loaded machine */
+	assert_int_equal(cv_bus_create(&bus, &(struct cv_bus_params){
+						     .sub_linger_ms = 500}),
+			 0);
+	struct rec r = {0};
+	struct cv_bus_sub *s;
+	assert_int_equal(cv_bus_subscribe(bus,
+					  &(struct cv_bus_sub_params){
+						  .loop = &loop,
+						  .fn = on_event,
+						  .arg = &r,
+						  .name = "linger"},
+					  &s),
+			 0);
+	struct cv_bus_agent a = {.agent_id = "a"};
+	assert_int_equal(cv_bus_publish(bus, CV_BUS_AGENT_STATE, &a), 0);
+	spin(&loop);
+	assert_int_equal(r.n, 1); /* idle: woken at once */
+	assert_int_equal(cv_bus_publish(bus, CV_BUS_AGENT_STATE, &a), 0);
+	assert_int_equal(cv_bus_publish(bus, CV_BUS_AGENT_STATE, &a), 0);
+	spin(&loop);
+	assert_int_equal(r.n, 1); /* lingering: no wake-up per event */
+	uint64_t t0 = uv_hrtime();
+	while (r.n < 3 && uv_hrtime() - t0 < 10000000000ull)
+		uv_run(&loop, UV_RUN_ONCE); /* until the timer fires */
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.seqs[1], 2);
+	assert_int_equal(r.seqs[2], 3);
+	/* the timer restarted by that delivery finds nothing and arms: the
+	 * following event is again delivered without waiting */
+	t0 = uv_hrtime();
+	while (uv_hrtime() - t0 < 1500000000ull) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		nanosleep(&(struct timespec){0, 10000000}, NULL);
+	}
+	assert_int_equal(cv_bus_publish(bus, CV_BUS_AGENT_STATE, &a), 0);
+	spin(&loop);
+	assert_int_equal(r.n, 4);
+	/* unsubscribe while the timer runs: both handles close */
+	assert_int_equal(cv_bus_publish(bus, CV_BUS_AGENT_STATE, &a), 0);
+	cv_bus_unsubscribe(s);
+	loop_finish(&loop);
+	rec_clear(&r);
+	cv_bus_destroy(bus);
+}
+
 static void test_unsubscribe_in_callback(void **state)
 {
 	uv_loop_t loop;
@@ -715,6 +772,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_block_policy, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsubscribe_in_callback,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_post_and_errors, setup,

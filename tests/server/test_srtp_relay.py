@@ -8,6 +8,13 @@ usage: test_srtp_relay.py CASE
            each leg its own keys): both report SRTP and hear each other.
   baresip  baresip alice (mediaenc=srtp-mand, RTP/SAVP) -> cvoipd ->
            cvoip answer --srtp: audio both ways.
+  retry    plain `cvoip call` -> cvoipd -> `cvoip answer --srtp`, which
+           refuses the mirrored plain offer with 488: cvoipd offers it
+           again with SRTP (its own key), the call is plain RTP on the
+           caller's leg and SRTP on the callee's, audio both ways.
+  mand_plain  as `plain` but alice with mediaenc=srtp-mand (RTP/SAVP):
+           bob refuses the mirrored RTP/SAVP offer with 488, cvoipd offers
+           him plain RTP/AVP instead (SRTP caller -> plain callee).
   plain    baresip alice (mediaenc=srtp: RTP/AVP with a=crypto, RFC 4568
            best effort) -> cvoipd -> baresip bob without the srtp module:
            bob answers plain RTP, so only cvoipd's decryption and
@@ -119,7 +126,7 @@ def case_baresip(tmp):
     check_tone(alice.recorded("dec"), 1000, 440)
 
 
-def case_plain(tmp):
+def case_plain(tmp, mode="srtp"):
     make_tone(os.path.join(tmp, "alice.wav"), 440, seconds=10)
     make_tone(os.path.join(tmp, "bob.wav"), 1000, seconds=10)
     srv = start_cvoipd(tmp, TestDb(tmp))
@@ -128,7 +135,7 @@ def case_plain(tmp):
         bob = Baresip(tmp, "bob", "bob-secret", srv.port, os.path.join(tmp, "bob.wav"),
                       answer=True).start()
         alice = Baresip(tmp, "alice", "alice-secret", srv.port, os.path.join(tmp, "alice.wav"))
-        srtp_baresip(alice, "srtp")
+        srtp_baresip(alice, mode)
         alice.start()
         bob.wait_registered(10)
         alice.wait_registered(10)
@@ -152,12 +159,45 @@ def case_plain(tmp):
     log("a=crypto keys seen by alice %d, by bob %d" % (len(akeys), len(bkeys)))
     assert len(akeys) >= 2, "alice's offer and cvoipd's answer both carry keys"
     assert len(bkeys) == 1 and not akeys & bkeys, (akeys, bkeys)
-    assert "RTP/SAVP" not in bob.log()
+    if mode == "srtp":
+        assert "RTP/SAVP" not in bob.log()
+    else:
+        # bob (no srtp module) refused the mirrored RTP/SAVP offer; the
+        # second offer was plain RTP/AVP
+        assert "488 Not Acceptable Here" in bob.log()
+        assert "refused the offer (488)" in srv.log()
     check_tone(bob.recorded("dec"), 440, 1000)
     check_tone(alice.recorded("dec"), 1000, 440)
 
 
-CASES = {"cvoip": case_cvoip, "baresip": case_baresip, "plain": case_plain}
+def case_retry(tmp):
+    srv = start_cvoipd(tmp, TestDb(tmp))
+    bob_wav, alice_wav = os.path.join(tmp, "bob.wav"), os.path.join(tmp, "alice.wav")
+    ans = None
+    try:
+        # its first "call" is the refused plain offer
+        ans = answerer_registered(srv, tmp, bob_wav, 1000, ["--srtp", "--max-calls", "2"])
+        rc, ev, out = call(["sip:bob@127.0.0.1", "--proxy", "sip:127.0.0.1:%d" % srv.port,
+                            "--from", "sip:alice@127.0.0.1", "--auth", "alice:alice-secret",
+                            "--tone", "440", "--record", alice_wav, "--duration", "3"])
+        assert rc == 0, out + srv.log()[-3000:]
+        suites = [e.get("srtp") for e in ev if e["event"] == "media"]
+        assert suites and not suites[0], out  # the caller stays plain
+        assert ans.finish(20) == 0, open(ans.out).read()
+        asuites = [e.get("srtp") for e in ans.events() if e["event"] == "media"]
+        assert asuites and asuites[0].startswith("AES_CM_128_HMAC_SHA1_"), ans.events()
+        wait_for(lambda: "call end" in srv.log(), 10, "call end log line")
+    finally:
+        if ans and ans.proc.poll() is None:
+            ans.proc.kill()
+            ans.finish()
+        srv.stop()
+    assert "refused the offer (488)" in srv.log()
+    check_tone(bob_wav.replace(".wav", "-2.wav"), 440, 1000)  # its call 2
+    check_tone(alice_wav, 1000, 440)
+
+
+CASES = {"mand_plain": lambda tmp: case_plain(tmp, "srtp-mand"), "retry": case_retry, "cvoip": case_cvoip, "baresip": case_baresip, "plain": case_plain}
 
 
 def main():

@@ -393,6 +393,10 @@ static void test_ambiguous_values(void **state)
 		     "Malformed header");
 	full_verdict(S(REQ(VIA TO "From: <sip:c@d>;tag=1\r\nX-A: a\x7f\r\n")), CV_EPARSE,
 		     "Control character in header");
+	/* a bare CR between the value and the line end: sofia-sip ends the
+	 * line there and reads "\r\n" as the body */
+	full_verdict(S(REQ(VIA TO "From: <sip:c@d>;tag=1\r\nSubject: x\r\r\n")), CV_EPARSE,
+		     "Malformed header");
 	/* but folds (CRLF or LF + SP), HT and quoted-pairs of controls pass
 	 * (RFC 4475 §3.1.1.2 escapes NUL inside a display name) */
 	static const char OK[] = REQ(VIA TO "From: \"a\\\0b\" <sip:c@d>;tag=1\r\n"

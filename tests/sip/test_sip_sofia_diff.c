@@ -311,8 +311,12 @@ static const char *sofia_why(const msg_t *sm, const sip_t *s)
 {
 	if (!sm || !s)
 		return "no message";
-	if (s->sip_error)
-		return s->sip_error->er_name ? s->sip_error->er_name : "bad header";
+	/* a header that failed keeps its own class (and layout) on the error
+	 * list: name it by its class, er_name is only valid for unknown ones */
+	if (s->sip_error) {
+		const msg_hclass_t *hc = s->sip_error->er_common->h_class;
+		return hc && hc->hc_name && hc->hc_name[0] ? hc->hc_name : "bad header";
+	}
 	if (s->sip_flags & MSG_FLG_ERROR)
 		return "error flag";
 	if (!s->sip_request && !s->sip_status)
