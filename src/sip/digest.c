@@ -2,7 +2,6 @@
  * OpenSSL EVP; stateless server nonces; bounded nonce-count table. */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,21 +45,62 @@ static bool is_sess(enum cv_digest_alg alg)
 	       alg == CV_DIGEST_SHA512_256_SESS;
 }
 
+/* Algorithms are fetched once per process (OpenSSL 3: EVP_md5() and
+ * friends, and one-shot HMAC(), do an implicit provider fetch on every use,
+ * which dominated the REGISTER profile). They stay alive for the process:
+ * freeing them at exit would race with workers still hashing. */
+enum { MD_MD5, MD_SHA256, MD_SHA512_256, MD_COUNT };
+static EVP_MD *fetched_md[MD_COUNT];
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static pthread_key_t md_ctx_key;
+
+static void md_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void md_fetch_all(void)
+{
+	fetched_md[MD_MD5] = EVP_MD_fetch(NULL, "MD5", NULL);
+	fetched_md[MD_SHA256] = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	fetched_md[MD_SHA512_256] = EVP_MD_fetch(NULL, "SHA2-512/256", NULL);
+	/* per-thread EVP_MD_CTX, freed when its worker thread exits */
+	(void)pthread_key_create(&md_ctx_key, md_ctx_free);
+}
+
 static const EVP_MD *md_of(enum cv_digest_alg alg)
 {
+	pthread_once(&md_once, md_fetch_all);
 	switch (alg) {
 	case CV_DIGEST_MD5:
 	case CV_DIGEST_MD5_SESS:
-		return EVP_md5();
+		return fetched_md[MD_MD5];
 	case CV_DIGEST_SHA256:
 	case CV_DIGEST_SHA256_SESS:
-		return EVP_sha256();
+		return fetched_md[MD_SHA256];
 	case CV_DIGEST_SHA512_256:
 	case CV_DIGEST_SHA512_256_SESS:
-		return EVP_sha512_256();
+		return fetched_md[MD_SHA512_256];
 	default:
 		return NULL;
 	}
+}
+
+/* This thread's digest context (reused: EVP_DigestInit_ex2 with the same
+ * fetched MD keeps its provider state, so no allocation per hash). Only
+ * called after md_of(), so the key exists. */
+static EVP_MD_CTX *thread_md_ctx(void)
+{
+	static _Thread_local EVP_MD_CTX *tl_ctx;
+	if (CV_UNLIKELY(!tl_ctx)) {
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+		if (!c || pthread_setspecific(md_ctx_key, c) != 0) {
+			EVP_MD_CTX_free(c);
+			return NULL;
+		}
+		tl_ctx = c;
+	}
+	return tl_ctx;
 }
 
 /* H over parts joined by ':' -> lowercase hex */
@@ -70,10 +110,10 @@ static int hash_hex(enum cv_digest_alg alg, const struct cv_pl *parts, size_t n,
 	const EVP_MD *md = md_of(alg);
 	if (!md)
 		return -EINVAL;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_MD_CTX *ctx = thread_md_ctx();
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned int dl = 0;
-	int ok = ctx && EVP_DigestInit_ex(ctx, md, NULL);
+	int ok = ctx && EVP_DigestInit_ex2(ctx, md, NULL);
 	for (size_t i = 0; ok && i < n; i++) {
 		if (i)
 			ok = EVP_DigestUpdate(ctx, ":", 1);
@@ -81,7 +121,6 @@ static int hash_hex(enum cv_digest_alg alg, const struct cv_pl *parts, size_t n,
 			ok = EVP_DigestUpdate(ctx, parts[i].p, parts[i].l);
 	}
 	ok = ok && EVP_DigestFinal_ex(ctx, d, &dl);
-	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return -ENOMEM;
 	static const char hx[] = "0123456789abcdef";
@@ -363,9 +402,13 @@ struct nc_slot {
 	uint32_t max_nc;
 };
 
+#define HMAC_BLOCK 64 /* SHA-256 block size (RFC 2104 B) */
+
 struct cv_digest_server {
-	unsigned char secret[64];
-	size_t secret_len;
+	/* RFC 2104: K0 = secret zero-padded to B (secret_len <= B, so never
+	 * hashed first), pre-XORed with ipad / opad */
+	unsigned char kipad[HMAC_BLOCK];
+	unsigned char kopad[HMAC_BLOCK];
 	char realm[128];
 	uint32_t ttl_s;
 	bool auth_int;
@@ -377,7 +420,8 @@ struct cv_digest_server {
 static void server_dtor(void *obj)
 {
 	struct cv_digest_server *s = obj;
-	OPENSSL_cleanse(s->secret, sizeof(s->secret));
+	OPENSSL_cleanse(s->kipad, sizeof(s->kipad));
+	OPENSSL_cleanse(s->kopad, sizeof(s->kopad));
 	pthread_mutex_destroy(&s->lock);
 	cv_mem_unref(s->slots);
 }
@@ -394,8 +438,12 @@ int cv_digest_server_create(struct cv_digest_server **srvp,
 	struct cv_digest_server *s = cv_mem_zalloc(sizeof(*s), server_dtor);
 	if (!s)
 		return -ENOMEM;
-	memcpy(s->secret, p->secret, p->secret_len);
-	s->secret_len = p->secret_len;
+	const unsigned char *key = p->secret;
+	for (size_t i = 0; i < HMAC_BLOCK; i++) {
+		unsigned char k = i < p->secret_len ? key[i] : 0;
+		s->kipad[i] = k ^ 0x36;
+		s->kopad[i] = k ^ 0x5c;
+	}
 	cv_pl_strcpy(p->realm, s->realm, sizeof(s->realm));
 	s->ttl_s = p->nonce_ttl_s ? p->nonce_ttl_s : 300;
 	s->auth_int = p->qop_auth_int;
@@ -414,15 +462,28 @@ int cv_digest_server_create(struct cv_digest_server **srvp,
 
 #define NONCE_HEX 64 /* 8-byte time, 8 random, 16 of HMAC, all in hex */
 
-static void nonce_mac(const struct cv_digest_server *s, const unsigned char raw[16],
-		      unsigned char mac[32])
+/* HMAC-SHA256(secret, raw || realm) (RFC 2104), computed on this thread's
+ * digest context from the pre-padded keys: byte-identical to OpenSSL's
+ * HMAC() but without its per-call fetch and context allocation. The server
+ * object is only read, so workers may share it. -ENOMEM if OpenSSL fails. */
+static int nonce_mac(const struct cv_digest_server *s, const unsigned char raw[16],
+		     unsigned char mac[32])
 {
-	unsigned int ml = 32;
-	unsigned char in[16 + 128];
-	size_t rl = strlen(s->realm);
-	memcpy(in, raw, 16);
-	memcpy(in + 16, s->realm, rl);
-	HMAC(EVP_sha256(), s->secret, (int)s->secret_len, in, 16 + rl, mac, &ml);
+	const EVP_MD *md = md_of(CV_DIGEST_SHA256);
+	EVP_MD_CTX *ctx = md ? thread_md_ctx() : NULL;
+	unsigned char inner[32];
+	unsigned int il = 0, ml = 0;
+	int ok = ctx && EVP_DigestInit_ex2(ctx, md, NULL) &&
+		 EVP_DigestUpdate(ctx, s->kipad, HMAC_BLOCK) &&
+		 EVP_DigestUpdate(ctx, raw, 16) &&
+		 EVP_DigestUpdate(ctx, s->realm, strlen(s->realm)) &&
+		 EVP_DigestFinal_ex(ctx, inner, &il) && il == 32 &&
+		 EVP_DigestInit_ex2(ctx, md, NULL) &&
+		 EVP_DigestUpdate(ctx, s->kopad, HMAC_BLOCK) &&
+		 EVP_DigestUpdate(ctx, inner, 32) &&
+		 EVP_DigestFinal_ex(ctx, mac, &ml) && ml == 32;
+	OPENSSL_cleanse(inner, sizeof(inner));
+	return ok ? 0 : -ENOMEM;
 }
 
 static void to_hex(const unsigned char *b, size_t n, char *out)
@@ -461,7 +522,8 @@ int cv_digest_server_challenge(struct cv_digest_server *s, struct cv_buf *out,
 		raw[i] = (unsigned char)(now >> (56 - 8 * i));
 	if (cv_random(raw + 8, 8))
 		return -EIO;
-	nonce_mac(s, raw, mac);
+	if (nonce_mac(s, raw, mac))
+		return -ENOMEM;
 	char nonce[NONCE_HEX + 1];
 	to_hex(raw, 16, nonce);
 	to_hex(mac, 16, nonce + 32);
@@ -486,7 +548,8 @@ int cv_digest_server_verify(struct cv_digest_server *s,
 	unsigned char raw[16], mac[32], got[16];
 	if (from_hex(cr->nonce.p, 16, raw) || from_hex(cr->nonce.p + 32, 16, got))
 		return CV_EAUTH;
-	nonce_mac(s, raw, mac);
+	if (nonce_mac(s, raw, mac))
+		return -ENOMEM;
 	if (CRYPTO_memcmp(mac, got, 16) != 0)
 		return CV_EAUTH; /* not our nonce */
 	if (cr->qop.l && cv_pl_caseeq_str(cr->qop, "auth-int") && !s->auth_int)

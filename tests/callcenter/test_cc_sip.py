@@ -74,6 +74,10 @@ callcenter:
 """
 
 
+# every queue a case may call (settle() counts the calls to them)
+CC_QUEUES = ["sales", "short", "support", "soakq", "ringq", "rrq", "fewq", "talkq", "randq", "tinyq"]
+
+
 def reserve_port():
     """A SIP port for cvoipd claimed against every parallel test
     (cvtest.free_port: above the ephemeral range, one claim per port)."""
@@ -144,7 +148,7 @@ class Ctx:
         (the server answers a BYE before the glue hears of it)."""
         def done():
             t = self.log()
-            started = len(re.findall(r"call start call-id=\S+ from=(?!_callcenter)\S+ to=(sales|short|support|soakq) ", t))
+            started = len(re.findall(r"call start call-id=\S+ from=(?!_callcenter)\S+ to=(%s) " % "|".join(CC_QUEUES), t))
             return t.count(" caller leg call-id=") >= started
         sipkit.wait_for(done, timeout, "the glue to see every caller leave")
 
@@ -554,6 +558,196 @@ def case_config(ctx):
     assert p.returncode != 0 and "engine.yaml:5: " in p.stderr, p.stderr
 
 
+# Strategy and overflow scenarios: agents x1..x3 (no wrap-up, so an agent
+# is offerable again as soon as its call ends) and one queue per strategy.
+STRAT_EXTRA = {
+    "agents": "\n".join("  - {name: x%d, password: x%d-secret, wrapup: 0s}" % (i, i) for i in (1, 2, 3)),
+    "queues": """  - name: ringq
+    strategy: ring-all
+    ring_timeout: 15s
+  - name: rrq
+    strategy: round-robin
+    ring_timeout: 15s
+  - name: fewq
+    strategy: fewest-calls
+    ring_timeout: 15s
+  - name: talkq
+    strategy: least-talk-time
+    ring_timeout: 15s
+  - name: randq
+    strategy: random
+    ring_timeout: 15s
+  - name: tinyq
+    strategy: longest-idle
+    max_length: 1
+    overflow: user:bob""",
+}
+
+
+def login(ctx, name, **kw):
+    """A python agent phone for name, registered and available."""
+    a = ctx.agent(name, **kw)
+    a.register()
+    ctx.state(name, "available")
+    return a
+
+
+def served_by(ctx, queue, agents, want, hold=0.0, user="alice"):
+    """One caller into queue; asserts that `want` (and no other of
+    `agents`) got the INVITE and answered; holds `hold` s after the bridge,
+    hangs up and waits until `want` is available again."""
+    before = {a.user: (a.invites, a.answered) for a in agents}
+    bridged = ctx.log().count("bridged caller")
+    c = ctx.caller(user)
+    assert c.call(queue) == 200
+    sipkit.wait_for(lambda: want.answered == before[want.user][1] + 1, 15, want.user + " answered")
+    ctx.wait_bridged(bridged + 1)
+    for a in agents:
+        if a is not want:
+            assert (a.invites, a.answered) == before[a.user], (a.user, a.events)
+    assert want.invites == before[want.user][0] + 1, want.events
+    cid = [e[1] for e in want.events if e[0] == "answer"][-1]
+    assert user in want.calls[cid]["from"], want.calls[cid]["from"]
+    if hold:
+        time.sleep(hold)
+    assert c.hangup() == 200
+    sipkit.wait_for(lambda: want.byes == before[want.user][1] + 1, 10, "BYE to " + want.user)
+    ctx.state(want.user, "available")
+    return c
+
+
+def case_ring_all(ctx):
+    """ring-all: every logged-in agent rings at once; x2 answers first and
+    gets the caller, x1 and x3 (still ringing) get CANCEL."""
+    x1 = login(ctx, "x1", behaviour="noanswer")
+    x2 = login(ctx, "x2", answer_delay=1.5)
+    x3 = login(ctx, "x3", behaviour="noanswer")
+    c = ctx.caller()
+    assert c.call("ringq") == 200
+    sipkit.wait_for(lambda: x2.answered == 1, 15, "x2 answered")
+    ctx.wait_bridged()
+    # the three INVITEs were out before x2 answered (it waits 1.5 s)
+    t_ans = [e for e in x2.events if e[0] == "answer"]
+    assert x1.invites == 1 and x3.invites == 1 and len(t_ans) == 1, (x1.events, x3.events)
+    for a in (x1, x3):
+        t_inv = list(a.calls.values())[0]["t"]
+        assert t_inv < x2.calls[t_ans[0][1]]["ta"], (a.user, "rang after the answer")
+    sipkit.wait_for(lambda: x1.cancelled == 1 and x3.cancelled == 1, 10, "CANCEL to x1 and x3")
+    assert x1.answered == 0 and x3.answered == 0
+    assert c.hangup() == 200
+    sipkit.wait_for(lambda: x2.byes == 1, 10, "BYE to x2")
+    st = ctx.stop()
+    check_totals(st, 1, answered=1)
+    assert st["queues"]["ringq"]["answered"] == 1, st["queues"]["ringq"]
+    assert st["agents"]["x2"]["answered"] == 1 and st["agents"]["x1"]["answered"] == 0, st["agents"]
+    assert ctx.outcomes() == {("ringq", 0): 1}, ctx.outcomes()
+    rows = ctx.db.rows("select agent from queue_calls where queue = 'ringq'")
+    assert rows == [("x2",)], rows
+
+
+def case_round_robin(ctx):
+    """round-robin: x2 logs in first (longest-idle would pick it), yet the
+    turn starts at x1 (configuration order) and successive callers go to
+    x1, x2, x1, x2 whoever has been idle longest."""
+    x2 = login(ctx, "x2")
+    x1 = login(ctx, "x1")
+    for want in (x1, x2, x1, x2):
+        served_by(ctx, "rrq", [x1, x2], want)
+    st = ctx.stop()
+    check_totals(st, 4, answered=4)
+    assert st["agents"]["x1"]["answered"] == 2 and st["agents"]["x2"]["answered"] == 2, st["agents"]
+    rows = ctx.db.rows("select agent from queue_calls where queue = 'rrq' order by arrival")
+    assert [r[0] for r in rows] == ["x1", "x2", "x1", "x2"], rows
+
+
+def case_fewest_calls(ctx):
+    """fewest-calls: x1 takes a call alone; then x2 logs in. The next
+    caller goes to x2 (no call yet) although x1 has been idle longer, and
+    the one after to x1 again (a tie: 1 call each, x1 idle longer)."""
+    x1 = login(ctx, "x1")
+    served_by(ctx, "fewq", [x1], x1)
+    x2 = login(ctx, "x2")
+    served_by(ctx, "fewq", [x1, x2], x2)
+    served_by(ctx, "fewq", [x1, x2], x1)
+    st = ctx.stop()
+    check_totals(st, 3, answered=3)
+    assert st["agents"]["x1"]["answered"] == 2 and st["agents"]["x2"]["answered"] == 1, st["agents"]
+
+
+def case_least_talk(ctx):
+    """least-talk-time: x1 talks 3 s, x2 then a short call; the third
+    caller goes to x2 (less talk time) although both have one call and x1
+    has been idle longer (fewest-calls and longest-idle would pick x1)."""
+    x1 = login(ctx, "x1")
+    x2 = login(ctx, "x2")
+    served_by(ctx, "talkq", [x1, x2], x1, hold=3.0)
+    served_by(ctx, "talkq", [x1, x2], x2)
+    served_by(ctx, "talkq", [x1, x2], x2)
+    st = ctx.stop()
+    check_totals(st, 3, answered=3)
+    assert st["agents"]["x2"]["answered"] == 2, st["agents"]
+
+
+def case_random(ctx):
+    """random: 6 callers in turn; every one is answered by a logged-in,
+    unpaused member (x1 or x2), never by x3 (paused with *22)."""
+    x1 = login(ctx, "x1")
+    x2 = login(ctx, "x2")
+    x3 = login(ctx, "x3")
+    assert x3.dial("*22") == 200
+    ctx.state("x3", "paused")
+    n = 6
+    for i in range(n):
+        bridged = ctx.log().count("bridged caller")
+        done = x1.answered + x2.answered
+        c = ctx.caller()
+        assert c.call("randq") == 200
+        sipkit.wait_for(lambda: x1.answered + x2.answered == done + 1, 15, "an agent answered")
+        ctx.wait_bridged(bridged + 1)
+        assert x1.invites + x2.invites == i + 1, (x1.events, x2.events)
+        assert c.hangup() == 200
+        sipkit.wait_for(lambda: x1.byes + x2.byes == i + 1, 10, "BYE to the agent")
+        for a in (x1, x2):
+            ctx.state(a.user, "available")
+    assert x3.invites == 0, x3.events
+    print("random: x1 %d, x2 %d" % (x1.answered, x2.answered), flush=True)
+    st = ctx.stop()
+    check_totals(st, n, answered=n)
+    rows = ctx.db.rows("select agent, count(*) from queue_calls where queue = 'randq' group by agent")
+    assert sum(r[1] for r in rows) == n and set(r[0] for r in rows) <= {"x1", "x2"}, rows
+
+
+def case_max_length(ctx):
+    """max length 1: alice waits in tinyq (its agent paused); carol, the
+    second caller, is sent at once to the overflow target user:bob."""
+    pause_agent1(ctx)
+    bob = ctx.agent("bob", freq=BOB_HZ)
+    bob.register()
+    alice = ctx.caller("alice")
+    assert alice.call("tinyq") == 200
+    time.sleep(1.0)
+    assert bob.invites == 0, bob.events
+    carol = ctx.caller("carol")
+    t0 = time.time()
+    assert carol.call("tinyq") == 200
+    sipkit.wait_for(lambda: bob.answered == 1, 10, "bob answered")
+    assert time.time() - t0 < 8, "overflow was not at once"
+    t = time.time()
+    time.sleep(1.5)
+    f, _ = spectrum(carol.rtp, t, t + 1.5, MOH_NOTES + [BOB_HZ])
+    assert f == BOB_HZ, f
+    # alice is still waiting, hearing the music
+    f, _ = spectrum(alice.rtp, t, t + 1.5, MOH_NOTES + [BOB_HZ])
+    assert f in MOH_NOTES, f
+    assert carol.hangup() == 200
+    sipkit.wait_for(lambda: bob.byes == 1, 10, "BYE to bob")
+    assert alice.hangup() == 200
+    st = ctx.stop()
+    check_totals(st, 2, overflowed=1, abandoned=1)
+    q = st["queues"]["tinyq"]
+    assert q["joined"] == 2 and q["overflowed"] == 1 and q["abandoned"] == 1, q
+
+
 SOAK_EXTRA = {
     "users": "\n".join("  - {name: caller%d, password: caller-secret}" % i for i in range(20)),
     "agents": "\n".join("  - {name: soak%d, password: soak-secret, skills: {soak: %d}}" % (i, 1 + i % 9)
@@ -569,6 +763,8 @@ SOAK_EXTRA = {
 
 
 EXTRA = {"soak": SOAK_EXTRA, "priority": {"cc": "  priority: {carol: 5, \"vip*\": 10}"}}
+for _c in ("ring_all", "round_robin", "fewest_calls", "least_talk", "random", "max_length"):
+    EXTRA[_c] = STRAT_EXTRA
 
 def main():
     case = sys.argv[1]

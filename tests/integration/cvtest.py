@@ -35,11 +35,12 @@ def _pid_alive(pid):
         return True
 
 
-def _claim(port):
-    """Claim a port for this process across every test running in
-    parallel: a directory per port (mkdir is atomic) holding the owner's
-    pid; a claim whose owner is gone is taken over (rename is atomic, so
-    only one taker wins). tests/transport/lib.sh claims the same way."""
+def _claim(port, owner=None):
+    """Claim a port for this process (or the process owner) across every
+    test running in parallel: a directory per port (mkdir is atomic)
+    holding the owner's pid; a claim whose owner is gone is taken over
+    (rename is atomic, so only one taker wins). tests/transport/lib.sh
+    claims through free_port with its shell's pid as the owner."""
     os.makedirs(PORT_DIR, exist_ok=True)
     d = os.path.join(PORT_DIR, str(port))
     for _ in range(2):
@@ -69,32 +70,35 @@ def _claim(port):
                 return False
             continue
         with open(os.path.join(d, "pid"), "w") as f:
-            f.write(str(os.getpid()))
+            f.write(str(owner or os.getpid()))
         return True
     return False
 
 
-def free_port(kind=socket.SOCK_DGRAM, also_tcp=True, host="127.0.0.1"):
-    """A port free for UDP and TCP on host, claimed for this process.
+def free_port(kind=socket.SOCK_DGRAM, also_tcp=True, host="127.0.0.1", hosts=None,
+              owner=None):
+    """A port free for UDP and TCP on host (or on each of hosts), claimed
+    for this process (or for the process owner).
 
     Not a port-0 probe: a number the kernel handed out and took back can be
     handed to a parallel test too, and cvoipd binds with SO_REUSEPORT. The
     ports come from above the ephemeral range (no socket bound to port 0
     gets one) and are claimed through _claim against the other tests."""
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(500):
         port = random.randint(PORT_LO, PORT_HI)
-        if not _claim(port):
+        if not _claim(port, owner):
             continue
         ok = True
-        for k in (kind, socket.SOCK_STREAM) if also_tcp else (kind,):
-            s = socket.socket(fam, k)
-            try:
-                s.bind((host, port))
-            except OSError:
-                ok = False
-            finally:
-                s.close()
+        for h in hosts or (host,):
+            fam = socket.AF_INET6 if ":" in h else socket.AF_INET
+            for k in (kind, socket.SOCK_STREAM) if also_tcp else (kind,):
+                s = socket.socket(fam, k)
+                try:
+                    s.bind((h, port))
+                except OSError:
+                    ok = False
+                finally:
+                    s.close()
         if ok:
             return port
     raise RuntimeError("no free port in %d-%d" % (PORT_LO, PORT_HI))

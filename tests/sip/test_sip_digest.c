@@ -1,10 +1,16 @@
 /* Digest: RFC 7616 §3.9.1 examples, client/server round trips, stale and
- * nonce-count replay handling, challenge selection (RFC 8760). */
+ * nonce-count replay handling, challenge selection (RFC 8760), nonce MAC
+ * identical to OpenSSL's HMAC(), and a shared server used from several
+ * threads at once (per-thread digest contexts). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -200,6 +206,112 @@ static void test_best_challenge(void **state)
 	cv_mem_unref(m);
 }
 
+static void hex_in(const char *p, size_t n, unsigned char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = 0;
+		assert_int_equal(sscanf(p + 2 * i, "%2x", &v), 1);
+		out[i] = (unsigned char)v;
+	}
+}
+
+/* The nonce is hex(time 8 || random 8 || first 16 bytes of
+ * HMAC-SHA256(secret, time || random || realm)); the hand-rolled RFC 2104
+ * HMAC must match OpenSSL's one-shot HMAC() for every key length allowed. */
+static void test_nonce_mac_matches_hmac(void **state)
+{
+	(void)state;
+	static const unsigned char key[64] = "k0k1k2k3k4k5k6k7k8k9kakbkckdkekf"
+					     "K0K1K2K3K4K5K6K7K8K9KaKbKcKdKeKf";
+	static const size_t lens[] = {16, 17, 32, 63, 64};
+	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+		struct cv_digest_server *s = NULL;
+		struct cv_digest_server_params p = {.secret = key, .secret_len = lens[li],
+						    .realm = CV_PL("mac.example")};
+		assert_int_equal(cv_digest_server_create(&s, &p), 0);
+		for (int round = 0; round < 4; round++) {
+			struct cv_buf chal;
+			cv_buf_init(&chal, 0);
+			assert_int_equal(cv_digest_server_challenge(s, &chal, CV_DIGEST_MD5, false), 0);
+			struct cv_digest_challenge ch;
+			assert_int_equal(cv_digest_challenge_parse((struct cv_pl){chal.data, chal.len},
+								   &ch), 0);
+			assert_int_equal(ch.nonce.l, 64);
+			unsigned char in[16 + 11], got[16], want[32];
+			unsigned int wl = 0;
+			hex_in(ch.nonce.p, 16, in);
+			memcpy(in + 16, "mac.example", 11);
+			hex_in(ch.nonce.p + 32, 16, got);
+			assert_non_null(HMAC(EVP_sha256(), key, (int)lens[li], in, sizeof(in), want, &wl));
+			assert_int_equal(wl, 32);
+			assert_memory_equal(got, want, 16);
+			cv_buf_free(&chal);
+		}
+		cv_mem_unref(s);
+	}
+}
+
+/* One server shared by worker threads (how src/server/auth.c uses it):
+ * every challenge/answer/verify round must succeed on every thread. */
+#define MT_THREADS 4
+#define MT_ROUNDS 300
+
+struct mt_arg {
+	struct cv_digest_server *s;
+	int id;
+	int failures;
+};
+
+static void *mt_worker(void *p)
+{
+	struct mt_arg *a = p;
+	for (int i = 0; i < MT_ROUNDS; i++) {
+		enum cv_digest_alg alg = (enum cv_digest_alg)((i + a->id) % CV_DIGEST_ALG_COUNT);
+		struct cv_buf chal, auth;
+		cv_buf_init(&chal, 0);
+		cv_buf_init(&auth, 0);
+		struct cv_digest_challenge ch;
+		struct cv_digest_credentials cr;
+		char ha1[CV_DIGEST_HEX_MAX];
+		struct cv_digest_client_params cp = {.user = CV_PL("alice"),
+						     .password = CV_PL("secret"),
+						     .method = CV_PL("REGISTER"),
+						     .uri = CV_PL("sip:example.com")};
+		int ok = cv_digest_server_challenge(a->s, &chal, alg, false) == 0 &&
+			 cv_digest_challenge_parse((struct cv_pl){chal.data, chal.len}, &ch) == 0 &&
+			 cv_digest_authorize(&auth, &ch, &cp) == 0 &&
+			 cv_digest_credentials_parse((struct cv_pl){auth.data, auth.len}, &cr) == 0 &&
+			 cv_digest_ha1(alg, CV_PL("alice"), CV_PL("example.com"), CV_PL("secret"),
+				       ha1) == 0 &&
+			 cv_digest_server_verify(a->s, &cr, CV_PL("REGISTER"), CV_PL(""),
+						 cv_pl_str(ha1)) == 0;
+		if (!ok)
+			a->failures++;
+		cv_buf_free(&chal);
+		cv_buf_free(&auth);
+	}
+	return NULL;
+}
+
+static void test_server_threads(void **state)
+{
+	(void)state;
+	int64_t live = cv_mem_live();
+	struct cv_digest_server *s = server(300, 1u << 16);
+	pthread_t th[MT_THREADS];
+	struct mt_arg args[MT_THREADS];
+	for (int i = 0; i < MT_THREADS; i++) {
+		args[i] = (struct mt_arg){.s = s, .id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, mt_worker, &args[i]), 0);
+	}
+	for (int i = 0; i < MT_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(args[i].failures, 0);
+	}
+	cv_mem_unref(s);
+	assert_int_equal(cv_mem_live(), live);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +320,8 @@ int main(void)
 		cmocka_unit_test(test_server_round_trip),
 		cmocka_unit_test(test_server_stale),
 		cmocka_unit_test(test_best_challenge),
+		cmocka_unit_test(test_nonce_mac_matches_hmac),
+		cmocka_unit_test(test_server_threads),
 	};
 	int64_t live = cv_mem_live();
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

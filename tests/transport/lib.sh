@@ -15,65 +15,15 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 ok() { echo "ok   $*"; }
 
-# A free port for both UDP and TCP on 127.0.0.1 and ::1 (bounded tries),
-# claimed for this script against every test running in parallel the way
-# tests/integration/cvtest.py claims them: from above the kernel's
-# ephemeral range, one directory per port holding the owner's pid (the
-# servers bind with SO_REUSEPORT, so a probed-then-closed port could be
-# handed to two tests).
+# A free port for both UDP and TCP on 127.0.0.1 and ::1, claimed for this
+# script (its pid is the owner) against every test running in parallel by
+# tests/integration/cvtest.py's free_port: from above the kernel's ephemeral
+# range, one claim per port (the servers bind with SO_REUSEPORT, so a
+# probed-then-closed port could be handed to two tests).
 free_port() {
-	$PY - "$$" <<'PY'
-import os, random, socket, sys, time
-owner = int(sys.argv[1])
-top = "/tmp/cvoip-test-ports"
-os.makedirs(top, exist_ok=True)
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-def claim(port):
-    d = os.path.join(top, str(port))
-    for _ in range(2):
-        try:
-            os.mkdir(d)
-        except FileExistsError:
-            try:
-                pid = int(open(os.path.join(d, "pid")).read().strip() or "0")
-            except (OSError, ValueError):
-                pid = 0
-            if (pid and alive(pid)) or (not pid and time.time() - os.stat(d).st_mtime < 30):
-                return False
-            try:
-                gone = "%s.stale.%d.%d" % (d, os.getpid(), time.monotonic_ns())
-                os.rename(d, gone)
-                for n in os.listdir(gone):
-                    os.unlink(os.path.join(gone, n))
-                os.rmdir(gone)
-            except OSError:
-                return False
-            continue
-        open(os.path.join(d, "pid"), "w").write(str(owner))
-        return True
-    return False
-
-for _ in range(500):
-    p = random.randint(61000, 65499)
-    if not claim(p):
-        continue
-    try:
-        for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-            for t in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                s = socket.socket(fam, t); s.bind((host, p)); s.close()
-        print(p); break
-    except OSError:
-        pass
-PY
+	$PY -c 'import sys; sys.path.insert(0, sys.argv[1]); import cvtest
+print(cvtest.free_port(hosts=("127.0.0.1", "::1"), owner=int(sys.argv[2])))' \
+		"$S/../integration" "$$"
 }
 
 # start_server NAME ARGS...: runs tp_server, waits for "ready" (5 s max).
