@@ -12,7 +12,9 @@ void cli_event(json_t *obj, const char *human, ...)
 {
 	if (cli_out.json) {
 		if (obj) {
-			char *s = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+			char *s = json_dumps(obj,
+					     JSON_COMPACT | JSON_ENSURE_ASCII |
+						     JSON_REAL_PRECISION(6));
 			if (s) {
 				puts(s);
 				free(s);
@@ -38,7 +40,9 @@ void cli_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "cvoip: %s\n", msg);
 	if (cli_out.json)
-		cli_event(json_pack("{s:s,s:s}", "event", "error", "message", msg), NULL);
+		cli_event(json_pack("{s:s,s:s}", "event", "error", "message",
+				    msg),
+			  NULL);
 }
 
 static int split_auth(char *buf, const char **user, const char **pass)
@@ -103,9 +107,11 @@ int cli_client_run(struct cv_client **clp, const struct cv_client_params *cp,
 	int err = cv_client_create(clp, cp);
 	if (err) {
 		cli_error("cannot start: %s", cv_strerror(err));
-		/* unreadable TLS files, bad listen specs: the command line's fault */
-		return err == CV_ECONFIG || err == CV_EPARSE ? CVOIP_EXIT_USAGE
-							     : CVOIP_EXIT_NETWORK;
+		/* unreadable TLS files, bad listen specs: the command line's
+		 * fault */
+		return err == CV_ECONFIG || err == CV_EPARSE
+			       ? CVOIP_EXIT_USAGE
+			       : CVOIP_EXIT_NETWORK;
 	}
 	err = cv_client_run(*clp, start, arg);
 	if (before_destroy)
@@ -120,38 +126,60 @@ int cli_client_run(struct cv_client **clp, const struct cv_client_params *cp,
 }
 
 const char cli_tp_usage[] =
-	"  --transport T       udp, tcp, tls, ws or wss (default udp): added as\n"
-	"                      ;transport=T to the server URI (connections are\n"
-	"                      opened as needed and reused; ws/wss per RFC 7118)\n"
-	"  --tls-ca FILE       CA certificates that sign the server (PEM; default:\n"
+	"  --transport T       udp, tcp, tls, ws or wss (default udp): added "
+	"as\n"
+	"                      ;transport=T to the server URI (connections "
+	"are\n"
+	"                      opened as needed and reused; ws/wss per RFC "
+	"7118)\n"
+	"  --tls-ca FILE       CA certificates that sign the server (PEM; "
+	"default:\n"
 	"                      the system's)\n"
-	"  --tls-name NAME     the name the server certificate must carry (and SNI);\n"
+	"  --tls-name NAME     the name the server certificate must carry (and "
+	"SNI);\n"
 	"                      default: the server's IP address must be in it\n"
 	"  --tls-no-verify     accept any server certificate (testing only)\n"
-	"  --tls-cert FILE     our certificate (PEM): for tls:/wss: listeners and\n"
+	"  --tls-cert FILE     our certificate (PEM): for tls:/wss: listeners "
+	"and\n"
 	"                      servers asking for a client certificate\n"
 	"  --tls-key FILE      its private key\n";
 
 bool cli_tls_option(int c, const char *arg, struct cv_client_tls *t)
 {
 	switch (c) {
-	case CLI_O_TLS_CA: t->ca_file = arg; return true;
-	case CLI_O_TLS_CERT: t->cert_file = arg; return true;
-	case CLI_O_TLS_KEY: t->key_file = arg; return true;
-	case CLI_O_TLS_NAME: t->server_name = arg; return true;
-	case CLI_O_TLS_NO_VERIFY: t->no_verify = true; return true;
-	default: return false;
+	case CLI_O_TLS_CA:
+		t->ca_file = arg;
+		return true;
+	case CLI_O_TLS_CERT:
+		t->cert_file = arg;
+		return true;
+	case CLI_O_TLS_KEY:
+		t->key_file = arg;
+		return true;
+	case CLI_O_TLS_NAME:
+		t->server_name = arg;
+		return true;
+	case CLI_O_TLS_NO_VERIFY:
+		t->no_verify = true;
+		return true;
+	default:
+		return false;
 	}
 }
 
 const char cli_audio_usage[] =
-	"  --audio device[:NAME]  use the sound card through ALSA: its microphone\n"
-	"                      is sent (unless --play/--tone) and what we hear is\n"
+	"  --audio device[:NAME]  use the sound card through ALSA: its "
+	"microphone\n"
+	"                      is sent (unless --play/--tone) and what we hear "
+	"is\n"
 	"                      played (unless --record); NAME is an ALSA PCM\n"
-	"                      (default \"default\"; e.g. hw:0, plughw:1, or a PCM\n"
+	"                      (default \"default\"; e.g. hw:0, plughw:1, or a "
+	"PCM\n"
 	"                      from ~/.asoundrc or $ALSA_CONFIG_PATH)\n"
-	"  --aec               speexdsp echo cancellation of the device's microphone\n"
-	"  --audio-rate HZ     device rate: 8000, 16000 or 48000 (default 48000)\n"
+	"  --aec               speexdsp echo cancellation of the device's "
+	"microphone\n"
+	"  --audio-rate HZ     device rate: 8000, 16000 or 48000 (default "
+	"48000)\n"
 	"  --audio-period MS   device period, 5..100 ms (default 20)\n";
 
 int cli_audio_option(int c, const char *arg, struct cv_client_media *m)
@@ -166,9 +194,12 @@ int cli_audio_option(int c, const char *arg, struct cv_client_media *m)
 			m->device = arg + 7;
 			return 1;
 		}
-		cli_error("--audio takes device or device:NAME (files: --play, --record)");
+		cli_error("--audio takes device or device:NAME (files: --play, "
+			  "--record)");
 		return -EINVAL;
-	case CLI_O_AEC: m->aec = true; return 1;
+	case CLI_O_AEC:
+		m->aec = true;
+		return 1;
 	case CLI_O_AUDIO_RATE:
 		m->device_rate = (uint32_t)atol(arg);
 		if (m->device_rate != 8000 && m->device_rate != 16000 &&
@@ -186,7 +217,8 @@ int cli_audio_option(int c, const char *arg, struct cv_client_media *m)
 		m->device_period_ms = (uint32_t)ms;
 		return 1;
 	}
-	default: return 0;
+	default:
+		return 0;
 	}
 }
 
@@ -194,30 +226,35 @@ void cli_device_event(const struct cv_ccall_quality *q)
 {
 	if (!q->device)
 		return;
-	cli_event(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "device",
-			    "rate", (json_int_t)q->device_rate,
+	cli_event(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event",
+			    "device", "rate", (json_int_t)q->device_rate,
 			    "captured", (json_int_t)q->device_captured,
-			    "played", (json_int_t)q->device_played,
-			    "xruns", (json_int_t)q->device_xruns,
-			    "dropped", (json_int_t)q->device_dropped,
-			    "silence", (json_int_t)q->device_silence,
-			    "aec_frames", (json_int_t)q->aec_frames),
-		  "device: %u Hz captured %llu played %llu frames, %llu xruns, %llu dropped, "
+			    "played", (json_int_t)q->device_played, "xruns",
+			    (json_int_t)q->device_xruns, "dropped",
+			    (json_int_t)q->device_dropped, "silence",
+			    (json_int_t)q->device_silence, "aec_frames",
+			    (json_int_t)q->aec_frames),
+		  "device: %u Hz captured %llu played %llu frames, %llu xruns, "
+		  "%llu dropped, "
 		  "%llu silence, %llu frames echo-cancelled",
 		  q->device_rate, (unsigned long long)q->device_captured,
-		  (unsigned long long)q->device_played, (unsigned long long)q->device_xruns,
-		  (unsigned long long)q->device_dropped, (unsigned long long)q->device_silence,
+		  (unsigned long long)q->device_played,
+		  (unsigned long long)q->device_xruns,
+		  (unsigned long long)q->device_dropped,
+		  (unsigned long long)q->device_silence,
 		  (unsigned long long)q->aec_frames);
 }
 
 int cli_audio_check(const struct cv_client_media *m)
 {
 	if ((m->aec || m->device_rate || m->device_period_ms) && !m->device) {
-		cli_error("--aec, --audio-rate and --audio-period need --audio device");
+		cli_error("--aec, --audio-rate and --audio-period need --audio "
+			  "device");
 		return -EINVAL;
 	}
 	if (m->device && (m->play || m->tone_hz > 0) && m->record) {
-		cli_error("--audio device with --play/--tone and --record would use neither "
+		cli_error("--audio device with --play/--tone and --record "
+			  "would use neither "
 			  "microphone nor loudspeaker");
 		return -EINVAL;
 	}
@@ -233,7 +270,8 @@ int cli_parse_transport(const char *arg, enum cv_tp_kind *out)
 	return 0;
 }
 
-int cli_uri_transport(const char *uri, enum cv_tp_kind k, char *out, size_t size)
+int cli_uri_transport(const char *uri, enum cv_tp_kind k, char *out,
+		      size_t size)
 {
 	int n;
 	if (k == CV_TP_UDP || strstr(uri, "transport=")) {
@@ -241,7 +279,8 @@ int cli_uri_transport(const char *uri, enum cv_tp_kind k, char *out, size_t size
 	} else {
 		char lower[8];
 		size_t i = 0;
-		for (const char *p = cv_tp_kind_name(k); *p && i < sizeof(lower) - 1; p++)
+		for (const char *p = cv_tp_kind_name(k);
+		     *p && i < sizeof(lower) - 1; p++)
 			lower[i++] = (char)(*p | 0x20);
 		lower[i] = '\0';
 		n = snprintf(out, size, "%s;transport=%s", uri, lower);
@@ -257,7 +296,8 @@ int cli_aor_server(const char *aor, enum cv_tp_kind k, char *out, size_t size)
 	if (strncmp(aor, scheme, strlen(scheme)) != 0)
 		return CV_EPARSE;
 	char tmp[512];
-	int n = snprintf(tmp, sizeof(tmp), "%s%.*s", scheme, (int)strcspn(host, ";?>"), host);
+	int n = snprintf(tmp, sizeof(tmp), "%s%.*s", scheme,
+			 (int)strcspn(host, ";?>"), host);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return CV_ETOOBIG;
 	return cli_uri_transport(tmp, k, out, size);

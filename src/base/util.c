@@ -1,4 +1,5 @@
 /* Error texts, hashing, randomness, version. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -87,7 +88,7 @@ uint64_t cv_hash_ci(const void *p, size_t n)
 	return h;
 }
 
-int cv_random(void *buf, size_t n)
+static int random_fill(void *buf, size_t n)
 {
 	char *p = buf;
 	while (n) {
@@ -100,6 +101,52 @@ int cv_random(void *buf, size_t n)
 		p += r;
 		n -= (size_t)r;
 	}
+	return 0;
+}
+
+/* Small requests (nonce randomness, keys) are served from a per-thread pool
+ * refilled from getrandom(), so a digest challenge costs no syscall. The
+ * bytes are kernel CSPRNG output, each handed out once and wiped from the
+ * pool when taken. A forked child drops the pool it inherited so parent
+ * and child never hand out the same bytes. */
+#define RANDOM_POOL 256
+#define RANDOM_POOL_MAX_REQ 64
+
+static _Thread_local struct {
+	unsigned char b[RANDOM_POOL];
+	size_t avail; /* unread bytes at the end of b */
+} rpool;
+static pthread_once_t rpool_once = PTHREAD_ONCE_INIT;
+
+static void rpool_atfork_child(void)
+{
+	explicit_bzero(&rpool, sizeof(rpool));
+}
+
+static void rpool_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, rpool_atfork_child);
+}
+
+int cv_random(void *buf, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (n > RANDOM_POOL_MAX_REQ)
+		return random_fill(buf, n);
+	if (rpool.avail < n) {
+		pthread_once(&rpool_once, rpool_init);
+		int err = random_fill(rpool.b, RANDOM_POOL);
+		if (err) {
+			rpool.avail = 0;
+			return err;
+		}
+		rpool.avail = RANDOM_POOL;
+	}
+	unsigned char *src = rpool.b + RANDOM_POOL - rpool.avail;
+	memcpy(buf, src, n);
+	explicit_bzero(src, n);
+	rpool.avail -= n;
 	return 0;
 }
 

@@ -20,8 +20,8 @@
 #include "cvoip/session.h"
 #include "cvoip/transport.h"
 
-#define MOD "ccglue"
-#define MAX_FMTS 8
+#define MOD	    "ccglue"
+#define MAX_FMTS    8
 #define MAX_DEVICES 4096
 
 #ifndef CV_CC_SOUNDS_DIR
@@ -37,19 +37,19 @@ struct gcall {
 	enum gkind kind;
 	struct cv_call *call;
 	struct cv_media_stream *ms;
-	uint64_t id;	   /* caller id (G_CALLER) or offer id (G_AGENT) */
-	uint64_t caller;   /* G_AGENT: the caller's id */
+	uint64_t id;	    /* caller id (G_CALLER) or offer id (G_AGENT) */
+	uint64_t caller;    /* G_AGENT: the caller's id */
 	struct gcall *peer; /* the other leg once bridged (or forwarded) */
-	bool in_engine;	   /* G_CALLER: the engine still knows the caller */
+	bool in_engine;	    /* G_CALLER: the engine still knows the caller */
 	bool answered;
-	bool accepted;	   /* G_AGENT: the engine took the answer */
-	bool cancelled;	   /* G_AGENT: we stopped it; report nothing */
+	bool accepted;	/* G_AGENT: the engine took the answer */
+	bool cancelled; /* G_AGENT: we stopped it; report nothing */
 	bool hangup_after_prompt;
 	bool ending;
 	char call_id[128];
 	char from[512]; /* G_CALLER: the caller's From URI */
 	char moh[1024];
-	struct cv_tmr tmr; /* G_CODE: hang up; safety net */
+	struct cv_tmr tmr;   /* G_CODE: hang up; safety net */
 	struct cv_tmr defer; /* work after a prompt ended (not from its tick) */
 	char addr[64];
 	struct cv_media_fmt fmts[MAX_FMTS];
@@ -234,10 +234,14 @@ static int media_local(void *marg, struct cv_sdp_local *out)
 static enum cv_media_dir media_dir(enum cv_sdp_dir d)
 {
 	switch (d) {
-	case CV_SDP_SENDONLY: return CV_MEDIA_SENDONLY;
-	case CV_SDP_RECVONLY: return CV_MEDIA_RECVONLY;
-	case CV_SDP_INACTIVE: return CV_MEDIA_INACTIVE;
-	default: return CV_MEDIA_SENDRECV;
+	case CV_SDP_SENDONLY:
+		return CV_MEDIA_SENDONLY;
+	case CV_SDP_RECVONLY:
+		return CV_MEDIA_RECVONLY;
+	case CV_SDP_INACTIVE:
+		return CV_MEDIA_INACTIVE;
+	default:
+		return CV_MEDIA_SENDRECV;
 	}
 }
 
@@ -362,7 +366,8 @@ static int call_out(struct cv_cc_glue *g, struct gcall *c, const char *user,
 {
 	char target[1200];
 	if (user)
-		snprintf(target, sizeof(target), "sip:%s@%s", user, g->server_host);
+		snprintf(target, sizeof(target), "sip:%s@%s", user,
+			 g->server_host);
 	else
 		snprintf(target, sizeof(target), "%s", uri);
 	struct cv_call_params cp = {
@@ -379,7 +384,8 @@ static int call_out(struct cv_cc_glue *g, struct gcall *c, const char *user,
 		CV_LOG_RL(CV_LOG_WARN, MOD, "call to %s failed: %s", target,
 			  cv_strerror(err));
 	else
-		snprintf(c->call_id, sizeof(c->call_id), "%s", cv_call_id(c->call));
+		snprintf(c->call_id, sizeof(c->call_id), "%s",
+			 cv_call_id(c->call));
 	return err;
 }
 
@@ -392,8 +398,8 @@ static void h_agent_state(struct cv_cc *cc, const struct cv_cc_agent_event *ev,
 	(void)arg;
 	CV_INFO(MOD, "agent %s %s -> %s%s%s calls=%u", ev->agent,
 		cv_cc_agent_state_name(ev->old_state),
-		cv_cc_agent_state_name(ev->new_state), ev->reason[0] ? " reason=" : "",
-		ev->reason, ev->calls);
+		cv_cc_agent_state_name(ev->new_state),
+		ev->reason[0] ? " reason=" : "", ev->reason, ev->calls);
 }
 
 static void h_offer(struct cv_cc *cc, const struct cv_cc_offer_view *o,
@@ -462,8 +468,8 @@ static void h_announce(struct cv_cc *cc, const struct cv_cc_caller_view *v,
 		snprintf(file, sizeof(file), "position-%u.wav", position);
 	else
 		snprintf(file, sizeof(file), "position-many.wav");
-	CV_INFO(MOD, "announce %s to call-id=%s (position %u)", file, c->call_id,
-		position);
+	CV_INFO(MOD, "announce %s to call-id=%s (position %u)", file,
+		c->call_id, position);
 	play(c, file, false); /* on_source_done resumes the music */
 }
 
@@ -483,8 +489,8 @@ static void h_bridge(struct cv_cc *cc, const struct cv_cc_offer_view *o,
 	a->peer = c;
 	c->peer = a;
 	int err = cv_media_stream_bridge(c->ms, a->ms);
-	CV_INFO(MOD, "bridged caller call-id=%s with agent %s%s%s",
-		c->call_id, o->agent, err ? ": " : "", err ? cv_strerror(err) : "");
+	CV_INFO(MOD, "bridged caller call-id=%s with agent %s%s%s", c->call_id,
+		o->agent, err ? ": " : "", err ? cv_strerror(err) : "");
 }
 
 static void h_overflow(struct cv_cc *cc, const struct cv_cc_caller_view *v,
@@ -496,14 +502,16 @@ static void h_overflow(struct cv_cc *cc, const struct cv_cc_caller_view *v,
 	if (!c)
 		return;
 	c->in_engine = false; /* the id is stale from here */
-	CV_INFO(MOD, "overflow caller call-id=%s from queue %s to %s", c->call_id,
-		v->queue, t->text);
+	CV_INFO(MOD, "overflow caller call-id=%s from queue %s to %s",
+		c->call_id, v->queue, t->text);
 	switch (t->kind) {
 	case CV_CC_TARGET_USER:
 	case CV_CC_TARGET_URI: {
 		struct gcall *f = gcall_new(g, G_FORWARD);
-		if (!f || call_out(g, f, t->kind == CV_CC_TARGET_USER ? t->value : NULL,
-				   t->value, c->from) != 0) {
+		if (!f ||
+		    call_out(g, f,
+			     t->kind == CV_CC_TARGET_USER ? t->value : NULL,
+			     t->value, c->from) != 0) {
 			if (f)
 				gcall_free(f);
 			gcall_end(c, 480, NULL);
@@ -629,9 +637,11 @@ static void ended(struct gcall *c, uint16_t status, const char *reason)
 			break;
 		}
 		{
-			struct gcall *caller = peer ? peer : find_caller(g, c->caller, NULL);
+			struct gcall *caller =
+				peer ? peer : find_caller(g, c->caller, NULL);
 			if (status == 0) {
-				/* the agent (or we) hung up: the call is complete */
+				/* the agent (or we) hung up: the call is
+				 * complete */
 				if (caller && caller->in_engine) {
 					caller->in_engine = false;
 					cv_cc_caller_hangup(g->cc, caller->id);
@@ -639,8 +649,11 @@ static void ended(struct gcall *c, uint16_t status, const char *reason)
 				}
 			} else if (caller && caller->in_engine) {
 				/* the agent leg failed: back to the queue */
-				CV_INFO(MOD, "agent leg of call-id=%s failed (%u %s)",
-					caller->call_id, status, reason ? reason : "");
+				CV_INFO(MOD,
+					"agent leg of call-id=%s failed (%u "
+					"%s)",
+					caller->call_id, status,
+					reason ? reason : "");
 				cv_cc_bridge_failed(g->cc, caller->id);
 			}
 		}
@@ -666,8 +679,10 @@ static void on_state(struct cv_call *call, enum cv_call_state st,
 	if (st == CV_CALL_ANSWERED) {
 		c->answered = true;
 		if (c->kind == G_AGENT && !c->cancelled) {
-			int err = cv_cc_offer_result(g->cc, c->id, CV_CC_OFFER_ANSWERED);
-			if (err) { /* answered elsewhere, cancelled, timed out */
+			int err = cv_cc_offer_result(g->cc, c->id,
+						     CV_CC_OFFER_ANSWERED);
+			if (err) { /* answered elsewhere, cancelled, timed out
+				    */
 				c->cancelled = true;
 				gcall_end(c, 0, NULL);
 			} else {
@@ -682,8 +697,9 @@ static void on_state(struct cv_call *call, enum cv_call_state st,
 				gcall_end(c, 0, NULL);
 		}
 	} else if (st == CV_CALL_ENDED) {
-		CV_DEBUG(MOD, "%s leg call-id=%s ended: %u %s", gkind_names[c->kind],
-			 c->call_id, status, reason ? reason : "");
+		CV_DEBUG(MOD, "%s leg call-id=%s ended: %u %s",
+			 gkind_names[c->kind], c->call_id, status,
+			 reason ? reason : "");
 		ended(c, status, reason);
 		gcall_free(c);
 	}
@@ -695,7 +711,8 @@ static bool uri_user(struct cv_pl v, char *out, size_t size)
 {
 	const char *p = v.p, *end = v.p + v.l;
 	for (; p + 4 <= end; p++)
-		if (!strncasecmp(p, "sip:", 4) || (p + 5 <= end && !strncasecmp(p, "sips:", 5)))
+		if (!strncasecmp(p, "sip:", 4) ||
+		    (p + 5 <= end && !strncasecmp(p, "sips:", 5)))
 			break;
 	if (p + 4 > end)
 		return false;
@@ -798,7 +815,8 @@ static void on_incoming(struct cv_agent *ag, struct cv_call *call,
 		return;
 	}
 	cv_pl_strcpy(ruri.user, user, sizeof(user));
-	if (cv_cc_code_parse(&g->p.engine.codes, user, &(enum cv_cc_op){0}) == 0) {
+	if (cv_cc_code_parse(&g->p.engine.codes, user, &(enum cv_cc_op){0}) ==
+	    0) {
 		incoming_code(g, call, user, inv);
 		return;
 	}
@@ -821,7 +839,8 @@ static void on_incoming(struct cv_agent *ag, struct cv_call *call,
 	cv_call_set_uarg(call, c);
 	cv_call_set_media(call, &media_ops, c);
 	cv_call_ring(call);
-	struct cv_cc_join j = {.queue = user, .call_id = c->call_id,
+	struct cv_cc_join j = {.queue = user,
+			       .call_id = c->call_id,
 			       .caller = c->from,
 			       .priority = caller_priority(g, inv)};
 	uint64_t id = 0;
@@ -843,14 +862,16 @@ static const struct cv_call_handlers call_handlers = {
 	.state = on_state,
 };
 
-/* ---- registrations: agent login and logout -------------------------------- */
+/* ---- registrations: agent login and logout --------------------------------
+ */
 
 static struct gdev **dev_find(struct cv_cc_glue *g, const char *agent,
 			      const char *contact)
 {
 	struct gdev **pp = &g->devs;
 	for (; *pp; pp = &(*pp)->next)
-		if (!strcmp((*pp)->agent, agent) && !strcmp((*pp)->contact, contact))
+		if (!strcmp((*pp)->agent, agent) &&
+		    !strcmp((*pp)->contact, contact))
 			return pp;
 	return pp;
 }
@@ -875,7 +896,8 @@ static void on_bus(const struct cv_bus_event *ev, void *arg)
 	if (ev->topic != CV_BUS_TOPIC_REGISTRATION || !r->aor || !r->contact ||
 	    !is_agent(g, r->aor))
 		return;
-	bool up = (ev->type == CV_BUS_REG_ADDED || ev->type == CV_BUS_REG_REFRESHED) &&
+	bool up = (ev->type == CV_BUS_REG_ADDED ||
+		   ev->type == CV_BUS_REG_REFRESHED) &&
 		  r->expires > 0;
 	if (up) {
 		struct gdev *d = dev_add(g, r->aor, r->contact);
@@ -884,14 +906,15 @@ static void on_bus(const struct cv_bus_event *ev, void *arg)
 		d->expires_ms = cv_clock_ms() + (uint64_t)r->expires * 1000;
 		int err = cv_cc_agent_login(g->cc, r->aor, r->contact);
 		if (err)
-			CV_LOG_RL(CV_LOG_WARN, MOD, "login of %s from %s: %s", r->aor,
-				  r->contact, cv_strerror(err));
+			CV_LOG_RL(CV_LOG_WARN, MOD, "login of %s from %s: %s",
+				  r->aor, r->contact, cv_strerror(err));
 		return;
 	}
 	if (!strcmp(r->contact, "*")) { /* every binding removed */
 		for (struct gdev **pp = &g->devs; *pp;) {
 			if (!strcmp((*pp)->agent, r->aor)) {
-				cv_cc_agent_logout(g->cc, r->aor, (*pp)->contact);
+				cv_cc_agent_logout(g->cc, r->aor,
+						   (*pp)->contact);
 				dev_drop(g, pp);
 			} else {
 				pp = &(*pp)->next;
@@ -929,7 +952,8 @@ static struct gdev *dev_add(struct cv_cc_glue *g, const char *agent,
 	if (g->ndevs >= MAX_DEVICES)
 		return NULL;
 	struct gdev *d = calloc(1, sizeof(*d));
-	if (!d || !(d->agent = strdup(agent)) || !(d->contact = strdup(contact))) {
+	if (!d || !(d->agent = strdup(agent)) ||
+	    !(d->contact = strdup(contact))) {
 		if (d) {
 			free(d->agent);
 			free(d);
@@ -949,7 +973,8 @@ static void login_registered(struct cv_cc_glue *g)
 		g->cset->n = 0;
 		cv_srv_contacts(g->srv, g->agent_names[i], cset_add, g->cset);
 		for (size_t k = 0; k < g->cset->n; k++) {
-			struct gdev *d = dev_add(g, g->agent_names[i], g->cset->c[k]);
+			struct gdev *d =
+				dev_add(g, g->agent_names[i], g->cset->c[k]);
 			if (!d)
 				continue;
 			d->expires_ms = UINT64_MAX; /* the registrar knows */
@@ -979,7 +1004,8 @@ static void sweep_registrar(struct cv_cc_glue *g)
 			bool same = agent == gone;
 			dev_drop(g, pp);
 			if (same)
-				agent = NULL; /* freed: look the next one up again */
+				agent = NULL; /* freed: look the next one up
+						 again */
 		} else {
 			pp = &(*pp)->next;
 		}
@@ -1010,7 +1036,8 @@ static void on_sweep(struct cv_tmr *t, void *arg)
 	cv_tmr_start(cv_worker_wheel(g->w), t, 1000000, on_sweep, g);
 }
 
-/* ---- worker lifecycle ------------------------------------------------------ */
+/* ---- worker lifecycle ------------------------------------------------------
+ */
 
 static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 {
@@ -1028,7 +1055,9 @@ static void log_stats(struct cv_cc_glue *g)
 	if (cv_cc_stats_json(g->cc, &j) != 0)
 		return;
 	/* one line per object: a log line is bounded */
-	char *txt = json_dumps(json_object_get(j, "totals"), JSON_COMPACT | JSON_SORT_KEYS);
+	char *txt = json_dumps(json_object_get(j, "totals"),
+			       JSON_COMPACT | JSON_SORT_KEYS |
+				       JSON_REAL_PRECISION(6));
 	if (txt)
 		CV_INFO(MOD, "callcenter totals: %s", txt);
 	free(txt);
@@ -1036,10 +1065,13 @@ static void log_stats(struct cv_cc_glue *g)
 	for (size_t i = 0; i < CV_ARRAY_SIZE(kinds); i++) {
 		const char *name;
 		json_t *v;
-		json_object_foreach(json_object_get(j, kinds[i]), name, v) {
-			txt = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+		json_object_foreach(json_object_get(j, kinds[i]), name, v)
+		{
+			txt = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS |
+						    JSON_REAL_PRECISION(6));
 			if (txt)
-				CV_INFO(MOD, "callcenter %.5s %s: %s", kinds[i], name, txt);
+				CV_INFO(MOD, "callcenter %.5s %s: %s", kinds[i],
+					name, txt);
 			free(txt);
 		}
 	}
@@ -1133,7 +1165,8 @@ int cv_cc_glue_create(struct cv_cc_glue **gp, const struct cv_cc_glue_params *p)
 	if (!gp || !p || !p->config || !p->server_uri || !p->auth_user ||
 	    !p->auth_password)
 		return -EINVAL;
-	if (strncmp(p->server_uri, "sip:", 4) != 0 || strlen(p->server_uri) > 100)
+	if (strncmp(p->server_uri, "sip:", 4) != 0 ||
+	    strlen(p->server_uri) > 100)
 		return -EINVAL;
 	struct cv_cc_glue *g = calloc(1, sizeof(*g));
 	if (!g)
@@ -1143,7 +1176,8 @@ int cv_cc_glue_create(struct cv_cc_glue **gp, const struct cv_cc_glue_params *p)
 	g->server_uri = strdup(p->server_uri);
 	g->auth_user = strdup(p->auth_user);
 	g->auth_password = strdup(p->auth_password);
-	g->sounds_dir = strdup(p->sounds_dir ? p->sounds_dir : CV_CC_SOUNDS_DIR);
+	g->sounds_dir =
+		strdup(p->sounds_dir ? p->sounds_dir : CV_CC_SOUNDS_DIR);
 	g->moh = strdup(p->music_on_hold ? p->music_on_hold : "moh.wav");
 	g->cset = calloc(1, sizeof(*g->cset));
 	const char *codes[4] = {p->engine.codes.login, p->engine.codes.logout,
@@ -1155,7 +1189,8 @@ int cv_cc_glue_create(struct cv_cc_glue **gp, const struct cv_cc_glue_params *p)
 						 g->codes[2], g->codes[3]};
 	g->p.listen_addr = g->listen_addr;
 	g->p.server_uri = g->server_uri;
-	snprintf(g->server_host, sizeof(g->server_host), "%s", g->server_uri + 4);
+	snprintf(g->server_host, sizeof(g->server_host), "%s",
+		 g->server_uri + 4);
 	const struct cv_cc_config *cfg = p->config;
 	g->queue_names = calloc(cfg->nqueues + 1, sizeof(char *));
 	g->agent_names = calloc(cfg->nagents + 1, sizeof(char *));
@@ -1171,7 +1206,8 @@ int cv_cc_glue_create(struct cv_cc_glue **gp, const struct cv_cc_glue_params *p)
 	ok = ok && g->prio;
 	for (size_t i = 0; ok && i < p->npriorities; i++, g->nprio++) {
 		g->prio[i].priority = p->priorities[i].priority;
-		ok = (g->prio[i].pattern = dup0(p->priorities[i].pattern)) != NULL;
+		ok = (g->prio[i].pattern = dup0(p->priorities[i].pattern)) !=
+		     NULL;
 	}
 	g->p.priorities = NULL;
 	if (!ok) {
@@ -1201,8 +1237,8 @@ int cv_cc_glue_start(struct cv_cc_glue *g, struct cv_cc_cfg_err *err)
 	rc = cv_tp_spec_parse(txt, &spec);
 	if (rc)
 		return rc;
-	struct cv_tp_params tpp = {.specs = &spec, .nspecs = 1, .h = &tp_handler,
-				   .arg = g};
+	struct cv_tp_params tpp = {
+		.specs = &spec, .nspecs = 1, .h = &tp_handler, .arg = g};
 	rc = cv_tp_create(&g->tp, g->rt, &tpp);
 	if (rc)
 		return rc;
@@ -1269,7 +1305,8 @@ int cv_cc_glue_route(void *arg, const char *user, const char *caller,
 	if (!g || !g->uri[0] || !user || !caller ||
 	    !strcmp(caller, g->auth_user)) /* our own legs: no loop */
 		return CV_ENOTFOUND;
-	bool code = cv_cc_code_parse(&g->p.engine.codes, user, &(enum cv_cc_op){0}) == 0;
+	bool code = cv_cc_code_parse(&g->p.engine.codes, user,
+				     &(enum cv_cc_op){0}) == 0;
 	if (!(code ? is_agent(g, caller) : is_queue(g, user)))
 		return CV_ENOTFOUND;
 	snprintf(out->uri, sizeof(out->uri), "sip:%s@%s", user, g->uri + 4);

@@ -5,7 +5,9 @@ scenarios) or python (when the test checks the audio the caller gets).
 
     test_cc_sip.py CASE    (bridge, sipp_bridge, next_agent, no_agents,
                             abandon, max_wait, moh, codes, devices,
-                            priority, restart, baresip, config, soak)
+                            priority, restart, baresip, config, soak,
+                            ring_all, round_robin, fewest_calls,
+                            least_talk, random, max_length)
 """
 import json
 import os
@@ -656,7 +658,7 @@ def case_round_robin(ctx):
     st = ctx.stop()
     check_totals(st, 4, answered=4)
     assert st["agents"]["x1"]["answered"] == 2 and st["agents"]["x2"]["answered"] == 2, st["agents"]
-    rows = ctx.db.rows("select agent from queue_calls where queue = 'rrq' order by arrival")
+    rows = ctx.db.rows("select agent from queue_calls where queue = 'rrq' order by arrival_us")
     assert [r[0] for r in rows] == ["x1", "x2", "x1", "x2"], rows
 
 
@@ -672,6 +674,8 @@ def case_fewest_calls(ctx):
     st = ctx.stop()
     check_totals(st, 3, answered=3)
     assert st["agents"]["x1"]["answered"] == 2 and st["agents"]["x2"]["answered"] == 1, st["agents"]
+    rows = ctx.db.rows("select agent from queue_calls where queue = 'fewq' order by arrival_us")
+    assert [r[0] for r in rows] == ["x1", "x2", "x1"], rows
 
 
 def case_least_talk(ctx):
@@ -686,6 +690,8 @@ def case_least_talk(ctx):
     st = ctx.stop()
     check_totals(st, 3, answered=3)
     assert st["agents"]["x2"]["answered"] == 2, st["agents"]
+    rows = ctx.db.rows("select agent from queue_calls where queue = 'talkq' order by arrival_us")
+    assert [r[0] for r in rows] == ["x1", "x2", "x2"], rows
 
 
 def case_random(ctx):
@@ -746,6 +752,9 @@ def case_max_length(ctx):
     check_totals(st, 2, overflowed=1, abandoned=1)
     q = st["queues"]["tinyq"]
     assert q["joined"] == 2 and q["overflowed"] == 1 and q["abandoned"] == 1, q
+    rows = ctx.db.rows("select caller, overflow_target from queue_calls where queue = 'tinyq' order by arrival_us")
+    assert len(rows) == 2 and "alice" in rows[0][0] and rows[0][1] == "", rows
+    assert "carol" in rows[1][0] and rows[1][1] == "user:bob", rows
 
 
 SOAK_EXTRA = {
