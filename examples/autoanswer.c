@@ -29,8 +29,8 @@ static void on_incoming(struct cv_client *cl, struct cv_ccall *cc,
 	}
 }
 
-static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status,
-		     const char *reason, void *arg)
+static void on_state(struct cv_ccall *cc, enum cv_call_state st,
+		     uint16_t status, const char *reason, void *arg)
 {
 	struct app *a = arg;
 	printf("state %s %u %s\n", cv_call_state_name(st), status,
@@ -57,8 +57,8 @@ int main(int argc, char **argv)
 	static const struct cv_client_handlers h = {.incoming = on_incoming,
 						    .call_state = on_state};
 	const char *listen[] = {argv[1]};
-	struct cv_client_params p = {.listen = listen, .nlisten = 1, .h = &h,
-				     .arg = &a};
+	struct cv_client_params p = {
+		.listen = listen, .nlisten = 1, .h = &h, .arg = &a};
 	if (cv_client_create(&a.cl, &p) != 0)
 		return 1;
 	printf("listening on %s\n", argv[1]);

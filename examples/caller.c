@@ -23,19 +23,21 @@ static void on_hangup(uv_timer_t *t)
 	cv_ccall_hangup(a->cc);
 }
 
-static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status,
-		     const char *reason, void *arg)
+static void on_state(struct cv_ccall *cc, enum cv_call_state st,
+		     uint16_t status, const char *reason, void *arg)
 {
 	struct app *a = arg;
 	printf("state %s %u %s\n", cv_call_state_name(st), status,
 	       reason ? reason : "");
 	if (st == CV_CALL_ANSWERED)
-		uv_timer_start(&a->hangup, on_hangup, (uint64_t)(a->seconds * 1000), 0);
+		uv_timer_start(&a->hangup, on_hangup,
+			       (uint64_t)(a->seconds * 1000), 0);
 	if (st != CV_CALL_ENDED)
 		return;
 	struct cv_ccall_quality q;
 	if (cv_ccall_quality(cc, &q) == 0 && q.rx_packets > 0) {
-		printf("codec %s received %llu lost %lld jitter %.1f ms MOS %.2f\n",
+		printf("codec %s received %llu lost %lld jitter %.1f ms MOS "
+		       "%.2f\n",
 		       q.codec, (unsigned long long)q.rx_packets,
 		       (long long)q.rx_lost, q.jitter_ms, q.mos);
 		a->rc = 0;

@@ -53,29 +53,28 @@ enum {
 	CLI_O_TLS_NAME,
 	CLI_O_TLS_NO_VERIFY
 };
-#define CLI_TLS_OPTIONS                                                   \
-	{"tls-ca", required_argument, NULL, CLI_O_TLS_CA},                \
-	{"tls-cert", required_argument, NULL, CLI_O_TLS_CERT},            \
-	{"tls-key", required_argument, NULL, CLI_O_TLS_KEY},              \
-	{"tls-name", required_argument, NULL, CLI_O_TLS_NAME},            \
-	{"tls-no-verify", no_argument, NULL, CLI_O_TLS_NO_VERIFY}
+#define CLI_TLS_OPTIONS                                                        \
+	{"tls-ca", required_argument, NULL, CLI_O_TLS_CA},                     \
+		{"tls-cert", required_argument, NULL, CLI_O_TLS_CERT},         \
+		{"tls-key", required_argument, NULL, CLI_O_TLS_KEY},           \
+		{"tls-name", required_argument, NULL, CLI_O_TLS_NAME},         \
+	{                                                                      \
+		"tls-no-verify", no_argument, NULL, CLI_O_TLS_NO_VERIFY        \
+	}
 /* Usage lines for --transport and the TLS options. */
 extern const char cli_tp_usage[];
 /* One of the CLI_TLS_OPTIONS into t: true when c was one. */
 bool cli_tls_option(int c, const char *arg, struct cv_client_tls *t);
 /* --audio device[:NAME], --aec, --audio-rate HZ, --audio-period MS
  * (call and answer). */
-enum {
-	CLI_O_AUDIO = 920,
-	CLI_O_AEC,
-	CLI_O_AUDIO_RATE,
-	CLI_O_AUDIO_PERIOD
-};
-#define CLI_AUDIO_OPTIONS                                                 \
-	{"audio", required_argument, NULL, CLI_O_AUDIO},                  \
-	{"aec", no_argument, NULL, CLI_O_AEC},                            \
-	{"audio-rate", required_argument, NULL, CLI_O_AUDIO_RATE},        \
-	{"audio-period", required_argument, NULL, CLI_O_AUDIO_PERIOD}
+enum { CLI_O_AUDIO = 920, CLI_O_AEC, CLI_O_AUDIO_RATE, CLI_O_AUDIO_PERIOD };
+#define CLI_AUDIO_OPTIONS                                                      \
+	{"audio", required_argument, NULL, CLI_O_AUDIO},                       \
+		{"aec", no_argument, NULL, CLI_O_AEC},                         \
+		{"audio-rate", required_argument, NULL, CLI_O_AUDIO_RATE},     \
+	{                                                                      \
+		"audio-period", required_argument, NULL, CLI_O_AUDIO_PERIOD    \
+	}
 extern const char cli_audio_usage[];
 /* One of the CLI_AUDIO_OPTIONS into m: 1 when c was one, 0 when not, and
  * -EINVAL after a one-line error for a bad value. */
@@ -90,7 +89,8 @@ int cli_audio_check(const struct cv_client_media *m);
 int cli_parse_transport(const char *arg, enum cv_tp_kind *out);
 /* uri with ";transport=<k>" appended unless k is UDP or the URI names a
  * transport already. CV_ETOOBIG when out is short. */
-int cli_uri_transport(const char *uri, enum cv_tp_kind k, char *out, size_t size);
+int cli_uri_transport(const char *uri, enum cv_tp_kind k, char *out,
+		      size_t size);
 /* "sip:host[:port]" of an AOR ("sip:bob@127.0.0.1:5060" ->
  * "sip:127.0.0.1:5060"), with the transport as above. */
 int cli_aor_server(const char *aor, enum cv_tp_kind k, char *out, size_t size);

@@ -14,7 +14,7 @@ struct answer_ctx;
 struct acall {
 	struct acall *next;
 	struct cv_ccall *cc;
-	struct cv_ccall *old;      /* replaced by cc (transfer) */
+	struct cv_ccall *old; /* replaced by cc (transfer) */
 	bool new_answered;
 	uv_timer_t answer_tmr, hangup_tmr;
 	int open_timers;
@@ -28,8 +28,8 @@ struct answer_ctx {
 	struct cv_client_media media;
 	struct cv_regc_params reg;
 	double answer_after_s;
-	double duration_s;   /* 0: until the caller hangs up */
-	long max_calls;      /* 0: unlimited */
+	double duration_s; /* 0: until the caller hangs up */
+	long max_calls;	   /* 0: unlimited */
 	long calls_seen;
 	long calls_done;
 	struct acall *calls;
@@ -43,52 +43,72 @@ struct answer_ctx {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: cvoip answer [options]\n"
-		"\n"
-		"Waits for calls, answers them, plays and records audio, and exits\n"
-		"after --max-calls calls (or on Ctrl-C).\n"
-		"\n"
-		"options:\n"
-		"  --listen SPEC            listener, e.g. udp:127.0.0.1:5062 (repeatable;\n"
-		"                           default udp/tcp on an ephemeral port)\n"
-		"  --register AOR           register AOR (e.g. sip:bob@127.0.0.1) first\n"
-		"  --registrar URI          registrar (numeric host); default: the AOR's host\n"
-		"  --auth USER:PASS         credentials for the registrar\n"
-		"  --auth-stdin             read USER:PASS from standard input\n"
-		"  --expires S              requested registration time (default 600)\n"
-		"  --play FILE              send this audio file (looped)\n"
-		"  --tone HZ                send a sine tone instead\n"
-		"  --record FILE            record what we hear (call n>1: FILE with -n before .wav)\n"
-		"  --codec LIST             codecs in preference order, e.g. PCMU,opus\n"
-		"  --srtp                   require SRTP (SDES, RFC 4568): calls offering plain\n"
-		"                           RTP get 488 (without it, SRTP offers are accepted)\n"
-		"  --auto-answer-after S    ring for S seconds before answering (default 0)\n"
-		"  --duration S             hang up S seconds after answering (default: wait)\n"
-		"  --max-calls N            exit after N calls (default 1; 0 = never)\n"
-		"  --media-addr IP          address for RTP and SDP\n"
-		"  --keepalive S            keep-alive (CRLFCRLF or WebSocket ping) on the\n"
-		"                           registration's TCP/TLS/WS/WSS connection after S s\n"
-		"                           of silence (default 90)\n"
-		"  --session-expires S      session timer to ask for (RFC 4028; default 1800)\n"
-		"  --min-se S               smallest session timer we accept (default 90;\n"
-		"                           smaller ones get 422)\n"
-		"  --json                   one JSON event per line\n"
-		"  -h, --help               this text\n");
+	fprintf(f, "usage: cvoip answer [options]\n"
+		   "\n"
+		   "Waits for calls, answers them, plays and records audio, "
+		   "and exits\n"
+		   "after --max-calls calls (or on Ctrl-C).\n"
+		   "\n"
+		   "options:\n"
+		   "  --listen SPEC            listener, e.g. "
+		   "udp:127.0.0.1:5062 (repeatable;\n"
+		   "                           default udp/tcp on an ephemeral "
+		   "port)\n"
+		   "  --register AOR           register AOR (e.g. "
+		   "sip:bob@127.0.0.1) first\n"
+		   "  --registrar URI          registrar (numeric host); "
+		   "default: the AOR's host\n"
+		   "  --auth USER:PASS         credentials for the registrar\n"
+		   "  --auth-stdin             read USER:PASS from standard "
+		   "input\n"
+		   "  --expires S              requested registration time "
+		   "(default 600)\n"
+		   "  --play FILE              send this audio file (looped)\n"
+		   "  --tone HZ                send a sine tone instead\n"
+		   "  --record FILE            record what we hear (call n>1: "
+		   "FILE with -n before .wav)\n"
+		   "  --codec LIST             codecs in preference order, "
+		   "e.g. PCMU,opus\n"
+		   "  --srtp                   require SRTP (SDES, RFC 4568): "
+		   "calls offering plain\n"
+		   "                           RTP get 488 (without it, SRTP "
+		   "offers are accepted)\n"
+		   "  --auto-answer-after S    ring for S seconds before "
+		   "answering (default 0)\n"
+		   "  --duration S             hang up S seconds after "
+		   "answering (default: wait)\n"
+		   "  --max-calls N            exit after N calls (default 1; "
+		   "0 = never)\n"
+		   "  --media-addr IP          address for RTP and SDP\n"
+		   "  --keepalive S            keep-alive (CRLFCRLF or "
+		   "WebSocket ping) on the\n"
+		   "                           registration's TCP/TLS/WS/WSS "
+		   "connection after S s\n"
+		   "                           of silence (default 90)\n"
+		   "  --session-expires S      session timer to ask for (RFC "
+		   "4028; default 1800)\n"
+		   "  --min-se S               smallest session timer we "
+		   "accept (default 90;\n"
+		   "                           smaller ones get 422)\n"
+		   "  --json                   one JSON event per line\n"
+		   "  -h, --help               this text\n");
 	fputs(cli_audio_usage, f);
 	fputs(cli_tp_usage, f);
-	fprintf(f,
-		"                      (--transport applies to the registration; listen\n"
-		"                      on tls:/wss: with --tls-cert/--tls-key for direct calls)\n"
-		"\n"
-		"exit status: 0 after the calls, 4 network error, 5 registration refused, 2 usage.\n");
+	fprintf(f, "                      (--transport applies to the "
+		   "registration; listen\n"
+		   "                      on tls:/wss: with "
+		   "--tls-cert/--tls-key for direct calls)\n"
+		   "\n"
+		   "exit status: 0 after the calls, 4 network error, 5 "
+		   "registration refused, 2 usage.\n");
 }
 
 static void print_listeners(struct cv_client *cl)
 {
 	enum cv_tp_kind kind;
 	struct cv_tp_addr addr;
-	for (unsigned i = 0; cv_client_listener(cl, i, &kind, &addr) == 0; i++) {
+	for (unsigned i = 0; cv_client_listener(cl, i, &kind, &addr) == 0;
+	     i++) {
 		char a[CV_TP_ADDRSTRLEN];
 		cv_tp_addr_print(&addr, a, sizeof(a));
 		char lower[8];
@@ -96,8 +116,8 @@ static void print_listeners(struct cv_client *cl)
 		for (const char *n = cv_tp_kind_name(kind); *n && k < 7; n++)
 			lower[k++] = (char)(*n | 0x20);
 		lower[k] = 0;
-		cli_event(json_pack("{s:s,s:s,s:s}", "event", "listening", "transport",
-				    lower, "address", a),
+		cli_event(json_pack("{s:s,s:s,s:s}", "event", "listening",
+				    "transport", lower, "address", a),
 			  "listening on %s:%s", lower, a);
 	}
 }
@@ -171,12 +191,12 @@ static void on_incoming(struct cv_client *cl, struct cv_ccall *cc,
 		} else {
 			const char *dot = strrchr(r, '.');
 			int stem = dot ? (int)(dot - r) : (int)strlen(r);
-			snprintf(a->record, sizeof(a->record), "%.*s-%ld%s", stem, r,
-				 x->calls_seen, dot ? dot : "");
+			snprintf(a->record, sizeof(a->record), "%.*s-%ld%s",
+				 stem, r, x->calls_seen, dot ? dot : "");
 		}
 	}
-	cli_event(json_pack("{s:s,s:s,s:I}", "event", "incoming", "from", from, "call",
-			    (json_int_t)x->calls_seen),
+	cli_event(json_pack("{s:s,s:s,s:I}", "event", "incoming", "from", from,
+			    "call", (json_int_t)x->calls_seen),
 		  "incoming call %ld from %s", x->calls_seen, from);
 	cv_ccall_ring(cc);
 	uv_timer_start(&a->answer_tmr, on_answer_timer,
@@ -193,7 +213,8 @@ static void on_answer_timer(uv_timer_t *t)
 	m.record = a->record[0] ? a->record : NULL;
 	int err = cv_ccall_answer(a->cc, &m);
 	if (err == CV_SDP_ENOTACCEPTABLE)
-		cli_error("answer failed: nothing acceptable in the offer (488)%s",
+		cli_error("answer failed: nothing acceptable in the offer "
+			  "(488)%s",
 			  m.srtp ? "; SRTP is required" : "");
 	else if (err)
 		cli_error("answer failed: %s", cv_strerror(err));
@@ -206,19 +227,20 @@ static void on_hangup_timer(uv_timer_t *t)
 		cv_ccall_hangup(a->cc);
 }
 
-static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status,
-		     const char *reason, void *arg)
+static void on_state(struct cv_ccall *cc, enum cv_call_state st,
+		     uint16_t status, const char *reason, void *arg)
 {
 	struct answer_ctx *x = arg;
 	struct acall *s = acall_of(x, cc);
 	if (!s)
 		return;
 	if (cc == s->old) {
-		cli_event(json_pack("{s:s,s:s,s:s,s:i,s:s}", "event", "state", "call",
-				    "replaced", "state", cv_call_state_name(st), "status",
-				    status, "reason", reason ? reason : ""),
-			  "replaced call %s: %u %s", cv_call_state_name(st), status,
-			  reason ? reason : "");
+		cli_event(json_pack("{s:s,s:s,s:s,s:i,s:s}", "event", "state",
+				    "call", "replaced", "state",
+				    cv_call_state_name(st), "status", status,
+				    "reason", reason ? reason : ""),
+			  "replaced call %s: %u %s", cv_call_state_name(st),
+			  status, reason ? reason : "");
 		if (st == CV_CALL_ENDED) {
 			cv_ccall_release(cc);
 			s->old = NULL;
@@ -228,11 +250,14 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 	if (s->old && st == CV_CALL_ANSWERED)
 		s->new_answered = true;
 	if (s->old && st == CV_CALL_ENDED && !s->new_answered) {
-		/* the call to the transfer target failed: the old one goes on */
-		cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "transfer_failed",
-				    "state", cv_call_state_name(st), "status", status,
+		/* the call to the transfer target failed: the old one goes on
+		 */
+		cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event",
+				    "transfer_failed", "state",
+				    cv_call_state_name(st), "status", status,
 				    "reason", reason ? reason : ""),
-			  "transfer call ended: %u %s", status, reason ? reason : "");
+			  "transfer call ended: %u %s", status,
+			  reason ? reason : "");
 		cv_ccall_release(cc);
 		s->cc = s->old;
 		s->old = NULL;
@@ -241,7 +266,8 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 	cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state", "state",
 			    cv_call_state_name(st), "status", status, "reason",
 			    reason ? reason : ""),
-		  "%s: %u %s", cv_call_state_name(st), status, reason ? reason : "");
+		  "%s: %u %s", cv_call_state_name(st), status,
+		  reason ? reason : "");
 	if (st == CV_CALL_ANSWERED && !s->answered) {
 		s->answered = true;
 		if (x->duration_s > 0)
@@ -253,15 +279,19 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 	s->ended = true;
 	struct cv_ccall_quality q;
 	if (s->answered && cv_ccall_quality(cc, &q) == 0) {
-		cli_event(json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f}", "event", "quality",
-				    "codec", q.codec, "srtp", q.srtp, "tx_packets", (json_int_t)q.tx_packets,
-				    "rx_packets", (json_int_t)q.rx_packets, "rx_lost",
-				    (json_int_t)q.rx_lost, "loss_pct", q.loss_pct,
-				    "jitter_ms", q.jitter_ms, "mos", q.mos),
-			  "quality: codec %s sent %llu received %llu lost %lld (%.1f%%) jitter %.1f ms MOS %.2f",
+		cli_event(json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f}",
+				    "event", "quality", "codec", q.codec,
+				    "srtp", q.srtp, "tx_packets",
+				    (json_int_t)q.tx_packets, "rx_packets",
+				    (json_int_t)q.rx_packets, "rx_lost",
+				    (json_int_t)q.rx_lost, "loss_pct",
+				    q.loss_pct, "jitter_ms", q.jitter_ms, "mos",
+				    q.mos),
+			  "quality: codec %s sent %llu received %llu lost %lld "
+			  "(%.1f%%) jitter %.1f ms MOS %.2f",
 			  q.codec, (unsigned long long)q.tx_packets,
-			  (unsigned long long)q.rx_packets, (long long)q.rx_lost,
-			  q.loss_pct, q.jitter_ms, q.mos);
+			  (unsigned long long)q.rx_packets,
+			  (long long)q.rx_lost, q.loss_pct, q.jitter_ms, q.mos);
 		cli_device_event(&q);
 	}
 	uv_timer_stop(&s->answer_tmr);
@@ -284,9 +314,11 @@ static void on_reg(struct cv_client *cl, bool registered, uint16_t status,
 {
 	struct answer_ctx *x = arg;
 	cli_event(json_pack("{s:s,s:b,s:i,s:s,s:I}", "event", "registration",
-			    "registered", registered, "status", status, "reason",
-			    reason ? reason : "", "expires", (json_int_t)expires),
-		  registered ? "registered: %u %s (expires %u s)" : "not registered: %u %s",
+			    "registered", registered, "status", status,
+			    "reason", reason ? reason : "", "expires",
+			    (json_int_t)expires),
+		  registered ? "registered: %u %s (expires %u s)"
+			     : "not registered: %u %s",
 		  status, reason ? reason : "", expires);
 	if (x->stopping && !registered) {
 		cv_client_stop(cl);
@@ -294,7 +326,8 @@ static void on_reg(struct cv_client *cl, bool registered, uint16_t status,
 	}
 	if (!registered && !x->stopping) {
 		x->exit_code = cli_exit_for_status(status) == CVOIP_EXIT_AUTH
-				       ? CVOIP_EXIT_AUTH : CVOIP_EXIT_NETWORK;
+				       ? CVOIP_EXIT_AUTH
+				       : CVOIP_EXIT_NETWORK;
 		x->stopping = true;
 		cv_client_stop(cl);
 	}
@@ -310,40 +343,46 @@ static void on_transferred(struct cv_client *cl, struct cv_ccall *old_cc,
 		cv_ccall_release(new_cc);
 		return;
 	}
-	cli_event(json_pack("{s:s}", "event", "transferred"), "call transferred");
+	cli_event(json_pack("{s:s}", "event", "transferred"),
+		  "call transferred");
 	a->old = old_cc;
 	a->cc = new_cc;
 	a->new_answered = false;
 }
 
-static void on_message(struct cv_client *cl, const char *from, const char *ctype,
-		       const char *body, size_t len, void *arg)
+static void on_message(struct cv_client *cl, const char *from,
+		       const char *ctype, const char *body, size_t len,
+		       void *arg)
 {
-	cli_event(json_pack("{s:s,s:s,s:s,s:s#}", "event", "message", "from", from,
-			    "content_type", ctype, "body", body, len),
+	cli_event(json_pack("{s:s,s:s,s:s,s:s#}", "event", "message", "from",
+			    from, "content_type", ctype, "body", body, len),
 		  "message from %s: %.*s", from, (int)len, body);
 }
 
-static void on_subscribed(struct cv_client *cl, const char *event, const char *from,
-			  void *arg)
+static void on_subscribed(struct cv_client *cl, const char *event,
+			  const char *from, void *arg)
 {
-	cli_event(json_pack("{s:s,s:s,s:s}", "event", "subscribed", "package", event,
-			    "from", from),
+	cli_event(json_pack("{s:s,s:s,s:s}", "event", "subscribed", "package",
+			    event, "from", from),
 		  "%s subscribed to %s", from, event);
 }
 
-static void on_media(struct cv_ccall *cc, const char *dir, const char *codec, void *arg)
+static void on_media(struct cv_ccall *cc, const char *dir, const char *codec,
+		     void *arg)
 {
 	struct cv_ccall_quality q;
-	cv_ccall_quality(cc, &q); /* for the SRTP suite, even without a stream */
-	cli_event(json_pack("{s:s,s:s,s:s,s:s}", "event", "media", "dir", dir, "codec", codec,
-			    "srtp", q.srtp),
-		  "media: %s %s%s%s", dir, codec, q.srtp[0] ? " SRTP " : "", q.srtp);
+	cv_ccall_quality(cc,
+			 &q); /* for the SRTP suite, even without a stream */
+	cli_event(json_pack("{s:s,s:s,s:s,s:s}", "event", "media", "dir", dir,
+			    "codec", codec, "srtp", q.srtp),
+		  "media: %s %s%s%s", dir, codec, q.srtp[0] ? " SRTP " : "",
+		  q.srtp);
 }
 
 static void on_dtmf(struct cv_ccall *cc, char digit, void *arg)
 {
-	cli_event(json_pack("{s:s,s:s#}", "event", "dtmf", "digit", &digit, (size_t)1),
+	cli_event(json_pack("{s:s,s:s#}", "event", "dtmf", "digit", &digit,
+			    (size_t)1),
 		  "dtmf received: %c", digit);
 }
 
@@ -367,9 +406,11 @@ static void start(struct cv_client *cl, void *arg)
 	if (x->registering) {
 		int err = cv_client_register(cl, &x->reg);
 		if (err) {
-			cli_error("cannot register %s: %s", x->reg.aor, cv_strerror(err));
-			x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP ? CVOIP_EXIT_USAGE
-									     : CVOIP_EXIT_NETWORK;
+			cli_error("cannot register %s: %s", x->reg.aor,
+				  cv_strerror(err));
+			x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP
+					       ? CVOIP_EXIT_USAGE
+					       : CVOIP_EXIT_NETWORK;
 			x->stopping = true;
 			cv_client_stop(cl);
 		}
@@ -393,10 +434,28 @@ static void release_calls(void *arg)
 
 int cvoip_cmd_answer(int argc, char **argv)
 {
-	enum { O_LISTEN = 1000, O_REGISTER, O_REGISTRAR, O_AUTH, O_AUTH_STDIN,
-	       O_EXPIRES, O_PLAY, O_TONE, O_RECORD, O_CODEC, O_AFTER, O_DURATION,
-	       O_MAX, O_MEDIA_ADDR, O_JSON, O_SE, O_MIN_SE, O_SRTP, O_TRANSPORT,
-	       O_KEEPALIVE };
+	enum {
+		O_LISTEN = 1000,
+		O_REGISTER,
+		O_REGISTRAR,
+		O_AUTH,
+		O_AUTH_STDIN,
+		O_EXPIRES,
+		O_PLAY,
+		O_TONE,
+		O_RECORD,
+		O_CODEC,
+		O_AFTER,
+		O_DURATION,
+		O_MAX,
+		O_MEDIA_ADDR,
+		O_JSON,
+		O_SE,
+		O_MIN_SE,
+		O_SRTP,
+		O_TRANSPORT,
+		O_KEEPALIVE
+	};
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"register", required_argument, NULL, O_REGISTER},
@@ -442,43 +501,79 @@ int cvoip_cmd_answer(int argc, char **argv)
 			if (nlisten < CV_ARRAY_SIZE(listen))
 				listen[nlisten++] = optarg;
 			break;
-		case O_REGISTER: x.reg.aor = optarg; x.registering = true; break;
-		case O_REGISTRAR: x.reg.registrar = optarg; break;
+		case O_REGISTER:
+			x.reg.aor = optarg;
+			x.registering = true;
+			break;
+		case O_REGISTRAR:
+			x.reg.registrar = optarg;
+			break;
 		case O_AUTH:
 			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
-					   &x.reg.auth.user, &x.reg.auth.password)) {
+					   &x.reg.auth.user,
+					   &x.reg.auth.password)) {
 				cli_error("--auth takes USER:PASS");
 				return CVOIP_EXIT_USAGE;
 			}
 			break;
-		case O_AUTH_STDIN: auth_stdin = true; break;
-		case O_EXPIRES: x.reg.expires = (uint32_t)atol(optarg); break;
-		case O_PLAY: x.media.play = optarg; break;
-		case O_TONE: x.media.tone_hz = atof(optarg); break;
-		case O_RECORD: x.media.record = optarg; break;
-		case O_CODEC:
-			snprintf(x.codecs_buf, sizeof(x.codecs_buf), "%s", optarg);
-			x.media.codecs = x.codecs;
-			x.media.ncodecs = cli_parse_codecs(x.codecs_buf, x.codecs, 16);
+		case O_AUTH_STDIN:
+			auth_stdin = true;
 			break;
-		case O_AFTER: x.answer_after_s = atof(optarg); break;
-		case O_DURATION: x.duration_s = atof(optarg); break;
-		case O_MAX: x.max_calls = atol(optarg); break;
-		case O_MEDIA_ADDR: media_addr = optarg; break;
-		case O_JSON: cli_out.json = true; break;
+		case O_EXPIRES:
+			x.reg.expires = (uint32_t)atol(optarg);
+			break;
+		case O_PLAY:
+			x.media.play = optarg;
+			break;
+		case O_TONE:
+			x.media.tone_hz = atof(optarg);
+			break;
+		case O_RECORD:
+			x.media.record = optarg;
+			break;
+		case O_CODEC:
+			snprintf(x.codecs_buf, sizeof(x.codecs_buf), "%s",
+				 optarg);
+			x.media.codecs = x.codecs;
+			x.media.ncodecs =
+				cli_parse_codecs(x.codecs_buf, x.codecs, 16);
+			break;
+		case O_AFTER:
+			x.answer_after_s = atof(optarg);
+			break;
+		case O_DURATION:
+			x.duration_s = atof(optarg);
+			break;
+		case O_MAX:
+			x.max_calls = atol(optarg);
+			break;
+		case O_MEDIA_ADDR:
+			media_addr = optarg;
+			break;
+		case O_JSON:
+			cli_out.json = true;
+			break;
 		case O_SE:
 			x.session_expires = (uint32_t)atol(optarg);
 			if (!x.session_expires)
 				x.session_expires = UINT32_MAX;
 			break;
-		case O_MIN_SE: x.min_se = (uint32_t)atol(optarg); break;
-		case O_SRTP: x.media.srtp = true; break;
+		case O_MIN_SE:
+			x.min_se = (uint32_t)atol(optarg);
+			break;
+		case O_SRTP:
+			x.media.srtp = true;
+			break;
 		case O_TRANSPORT:
 			if (cli_parse_transport(optarg, &tp))
 				return CVOIP_EXIT_USAGE;
 			break;
-		case O_KEEPALIVE: keepalive = (uint32_t)atol(optarg); break;
-		case 'h': usage(stdout); return CVOIP_EXIT_OK;
+		case O_KEEPALIVE:
+			keepalive = (uint32_t)atol(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return CVOIP_EXIT_OK;
 		default:
 			if (cli_tls_option(c, optarg, &tls))
 				break;
@@ -491,20 +586,24 @@ int cvoip_cmd_answer(int argc, char **argv)
 			return CVOIP_EXIT_USAGE;
 		}
 	}
-	if (optind != argc || x.answer_after_s < 0 || x.duration_s < 0 || x.max_calls < 0 ||
-	    (x.media.play && x.media.tone_hz > 0)) {
+	if (optind != argc || x.answer_after_s < 0 || x.duration_s < 0 ||
+	    x.max_calls < 0 || (x.media.play && x.media.tone_hz > 0)) {
 		usage(stderr);
 		return CVOIP_EXIT_USAGE;
 	}
-	if (auth_stdin && cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.reg.auth.user,
-					      &x.reg.auth.password)) {
+	if (auth_stdin &&
+	    cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.reg.auth.user,
+				&x.reg.auth.password)) {
 		cli_error("--auth-stdin: expected USER:PASS on standard input");
 		return CVOIP_EXIT_USAGE;
 	}
 	if (tp != CV_TP_UDP && x.registering) {
 		int err = x.reg.registrar
-				  ? cli_uri_transport(x.reg.registrar, tp, registrar, sizeof(registrar))
-				  : cli_aor_server(x.reg.aor, tp, registrar, sizeof(registrar));
+				  ? cli_uri_transport(x.reg.registrar, tp,
+						      registrar,
+						      sizeof(registrar))
+				  : cli_aor_server(x.reg.aor, tp, registrar,
+						   sizeof(registrar));
 		if (err) {
 			cli_error("bad --register or --registrar URI");
 			return CVOIP_EXIT_USAGE;

@@ -12,8 +12,9 @@ struct call_ctx {
 	struct cv_client *cl;
 	struct cv_client_call_params p;
 	struct cv_ccall *cc;
-	struct cv_ccall *old;      /* replaced by cc (we were transferred) */
-	struct cv_ccall *consult;  /* --consult: the call to the transfer target */
+	struct cv_ccall *old; /* replaced by cc (we were transferred) */
+	struct cv_ccall
+		*consult; /* --consult: the call to the transfer target */
 	bool old_ended, consult_ended, consult_answered;
 	const char *transfer_to, *consult_uri;
 	double transfer_after_s, hold_at_s, resume_at_s, mute_at_s, unmute_at_s;
@@ -39,54 +40,79 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: cvoip call TARGET [options]\n"
 		"\n"
-		"Places a call to TARGET (sip:user@host[:port]), prints each state\n"
-		"change, plays and records audio, hangs up after --duration and\n"
+		"Places a call to TARGET (sip:user@host[:port]), prints each "
+		"state\n"
+		"change, plays and records audio, hangs up after --duration "
+		"and\n"
 		"prints the call quality (loss, jitter, MOS).\n"
 		"\n"
 		"options:\n"
-		"  --from URI          our identity (default sip:cvoip@<local address>)\n"
-		"  --proxy URI         send through this server (numeric host), e.g.\n"
-		"                      sip:127.0.0.1:5060; default: straight to TARGET\n"
+		"  --from URI          our identity (default sip:cvoip@<local "
+		"address>)\n"
+		"  --proxy URI         send through this server (numeric "
+		"host), e.g.\n"
+		"                      sip:127.0.0.1:5060; default: straight "
+		"to TARGET\n"
 		"  --auth USER:PASS    credentials for 401/407 challenges\n"
 		"  --auth-stdin        read USER:PASS from standard input\n"
 		"  --play FILE         send this audio file (WAV...; looped)\n"
 		"  --tone HZ           send a sine tone instead\n"
 		"  --record FILE       write what we hear to this WAV file\n"
-		"  --duration S        hang up S seconds after the answer (default 10)\n"
-		"  --timeout S         give up if not answered within S seconds (default 60)\n"
-		"  --dtmf DIGITS       send these digits (RFC 4733, else SIP INFO) 1 s after the answer\n"
-		"  --codec LIST        codecs in preference order, e.g. PCMU,opus\n"
-		"  --srtp              SRTP with SDES keys (RFC 4568): offer RTP/SAVP with\n"
-		"                      AES_CM_128_HMAC_SHA1_80/_32 and end the call if the\n"
+		"  --duration S        hang up S seconds after the answer "
+		"(default 10)\n"
+		"  --timeout S         give up if not answered within S "
+		"seconds (default 60)\n"
+		"  --dtmf DIGITS       send these digits (RFC 4733, else SIP "
+		"INFO) 1 s after the answer\n"
+		"  --codec LIST        codecs in preference order, e.g. "
+		"PCMU,opus\n"
+		"  --srtp              SRTP with SDES keys (RFC 4568): offer "
+		"RTP/SAVP with\n"
+		"                      AES_CM_128_HMAC_SHA1_80/_32 and end the "
+		"call if the\n"
 		"                      answer is plain RTP\n"
-		"  --mute-at S         send silence from S seconds after the answer\n"
-		"  --unmute-at S       send the audio again from S seconds after the answer\n"
-		"  --listen SPEC       local listener (default udp/tcp on an ephemeral port)\n"
-		"  --media-addr IP     address for RTP and SDP (default: toward the peer)\n"
-		"  --hold-at S         put the call on hold S seconds after the answer\n"
+		"  --mute-at S         send silence from S seconds after the "
+		"answer\n"
+		"  --unmute-at S       send the audio again from S seconds "
+		"after the answer\n"
+		"  --listen SPEC       local listener (default udp/tcp on an "
+		"ephemeral port)\n"
+		"  --media-addr IP     address for RTP and SDP (default: "
+		"toward the peer)\n"
+		"  --hold-at S         put the call on hold S seconds after "
+		"the answer\n"
 		"  --resume-at S       resume it S seconds after the answer\n"
-		"  --update            hold/resume by UPDATE (RFC 3311), not re-INVITE\n"
-		"  --transfer-to URI   blind transfer (REFER) of the peer to URI after the answer\n"
-		"  --consult URI       attended transfer: call URI too, then connect the peer\n"
-		"                      to it (REFER with Replaces) when it answers\n"
-		"  --transfer-after S  when to start the transfer (default 1 s after the answer)\n"
-		"  --session-expires S session timer to ask for (RFC 4028; default 1800, 0 none)\n"
-		"  --min-se S          smallest session timer we accept (default 90)\n"
-		"  --json              one JSON event per line instead of text\n"
+		"  --update            hold/resume by UPDATE (RFC 3311), not "
+		"re-INVITE\n"
+		"  --transfer-to URI   blind transfer (REFER) of the peer to "
+		"URI after the answer\n"
+		"  --consult URI       attended transfer: call URI too, then "
+		"connect the peer\n"
+		"                      to it (REFER with Replaces) when it "
+		"answers\n"
+		"  --transfer-after S  when to start the transfer (default 1 s "
+		"after the answer)\n"
+		"  --session-expires S session timer to ask for (RFC 4028; "
+		"default 1800, 0 none)\n"
+		"  --min-se S          smallest session timer we accept "
+		"(default 90)\n"
+		"  --json              one JSON event per line instead of "
+		"text\n"
 		"  -h, --help          this text\n");
 	fputs(cli_audio_usage, f);
 	fputs(cli_tp_usage, f);
-	fprintf(f,
-		"\n"
-		"exit status: 0 answered and ended normally, 1 rejected (status printed),\n"
-		"3 no answer or timeout, 4 network error, 5 authentication failed, 2 usage.\n");
+	fprintf(f, "\n"
+		   "exit status: 0 answered and ended normally, 1 rejected "
+		   "(status printed),\n"
+		   "3 no answer or timeout, 4 network error, 5 authentication "
+		   "failed, 2 usage.\n");
 }
 
 static void close_timers(struct call_ctx *x)
 {
-	uv_timer_t *t[] = {&x->hangup_tmr, &x->dtmf_tmr, &x->progress_tmr,
+	uv_timer_t *t[] = {&x->hangup_tmr,  &x->dtmf_tmr,     &x->progress_tmr,
 			   &x->timeout_tmr, &x->transfer_tmr, &x->hold_tmr,
-			   &x->resume_tmr, &x->mute_tmr, &x->unmute_tmr};
+			   &x->resume_tmr,  &x->mute_tmr,     &x->unmute_tmr};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(t); i++) {
 		uv_timer_stop(t[i]);
 		if (!uv_is_closing((uv_handle_t *)t[i]))
@@ -99,15 +125,18 @@ static void print_quality(struct call_ctx *x)
 	struct cv_ccall_quality q;
 	if (!x->cc || cv_ccall_quality(x->cc, &q) != 0)
 		return;
-	cli_event(json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "event", "quality",
-			    "codec", q.codec, "srtp", q.srtp, "tx_packets", (json_int_t)q.tx_packets,
+	cli_event(json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f}",
+			    "event", "quality", "codec", q.codec, "srtp",
+			    q.srtp, "tx_packets", (json_int_t)q.tx_packets,
 			    "rx_packets", (json_int_t)q.rx_packets, "rx_lost",
-			    (json_int_t)q.rx_lost, "loss_pct", q.loss_pct, "jitter_ms",
-			    q.jitter_ms, "rtt_ms", q.rtt_ms, "mos", q.mos),
-		  "quality: codec %s sent %llu received %llu lost %lld (%.1f%%) jitter %.1f ms MOS %.2f",
+			    (json_int_t)q.rx_lost, "loss_pct", q.loss_pct,
+			    "jitter_ms", q.jitter_ms, "rtt_ms", q.rtt_ms, "mos",
+			    q.mos),
+		  "quality: codec %s sent %llu received %llu lost %lld "
+		  "(%.1f%%) jitter %.1f ms MOS %.2f",
 		  q.codec, (unsigned long long)q.tx_packets,
-		  (unsigned long long)q.rx_packets, (long long)q.rx_lost, q.loss_pct,
-		  q.jitter_ms, q.mos);
+		  (unsigned long long)q.rx_packets, (long long)q.rx_lost,
+		  q.loss_pct, q.jitter_ms, q.mos);
 	cli_device_event(&q);
 }
 
@@ -123,7 +152,8 @@ static void on_hangup_timer(uv_timer_t *t)
 /* Everything we placed or were handed has ended: stop. */
 static void maybe_stop(struct call_ctx *x)
 {
-	if (!x->ended || (x->consult && !x->consult_ended) || (x->old && !x->old_ended))
+	if (!x->ended || (x->consult && !x->consult_ended) ||
+	    (x->old && !x->old_ended))
 		return;
 	close_timers(x);
 	cv_client_stop(x->cl);
@@ -140,8 +170,9 @@ static void on_transfer_timer(uv_timer_t *t)
 			cli_error("transfer failed: %s", cv_strerror(err));
 			x->exit_code = CVOIP_EXIT_FAIL;
 		} else {
-			cli_event(json_pack("{s:s,s:s,s:s}", "event", "transfer", "kind",
-					    "blind", "target", x->transfer_to),
+			cli_event(json_pack("{s:s,s:s,s:s}", "event",
+					    "transfer", "kind", "blind",
+					    "target", x->transfer_to),
 				  "transferring to %s", x->transfer_to);
 		}
 		return;
@@ -151,12 +182,14 @@ static void on_transfer_timer(uv_timer_t *t)
 	p.media.record = NULL;
 	int err = cv_client_call(x->cl, &p, &x->consult);
 	if (err) {
-		cli_error("cannot call %s: %s", x->consult_uri, cv_strerror(err));
+		cli_error("cannot call %s: %s", x->consult_uri,
+			  cv_strerror(err));
 		x->consult = NULL;
 		x->exit_code = CVOIP_EXIT_FAIL;
 		return;
 	}
-	cli_event(json_pack("{s:s,s:s}", "event", "consult", "target", x->consult_uri),
+	cli_event(json_pack("{s:s,s:s}", "event", "consult", "target",
+			    x->consult_uri),
 		  "consulting %s", x->consult_uri);
 }
 
@@ -168,10 +201,12 @@ static void on_hold_timer(uv_timer_t *t)
 		return;
 	int err = cv_ccall_modify(x->cc, hold, x->use_update);
 	if (err)
-		cli_error("%s failed: %s", hold ? "hold" : "resume", cv_strerror(err));
+		cli_error("%s failed: %s", hold ? "hold" : "resume",
+			  cv_strerror(err));
 	else
-		cli_event(json_pack("{s:s,s:s}", "event", hold ? "hold" : "resume",
-				    "method", x->use_update ? "UPDATE" : "INVITE"),
+		cli_event(json_pack("{s:s,s:s}", "event",
+				    hold ? "hold" : "resume", "method",
+				    x->use_update ? "UPDATE" : "INVITE"),
 			  "%s (%s)", hold ? "holding" : "resuming",
 			  x->use_update ? "UPDATE" : "re-INVITE");
 }
@@ -184,7 +219,8 @@ static void on_mute_timer(uv_timer_t *t)
 		return;
 	int err = cv_ccall_mute(x->cc, mute);
 	if (err)
-		cli_error("%s failed: %s", mute ? "mute" : "unmute", cv_strerror(err));
+		cli_error("%s failed: %s", mute ? "mute" : "unmute",
+			  cv_strerror(err));
 	else
 		cli_event(json_pack("{s:s}", "event", mute ? "mute" : "unmute"),
 			  "%s", mute ? "muted" : "unmuted");
@@ -208,7 +244,8 @@ static void on_dtmf_timer(uv_timer_t *t)
 		if (err)
 			cli_error("sending DTMF failed: %s", cv_strerror(err));
 		else
-			cli_event(json_pack("{s:s,s:s}", "event", "dtmf_sent", "digits", x->dtmf),
+			cli_event(json_pack("{s:s,s:s}", "event", "dtmf_sent",
+					    "digits", x->dtmf),
 				  "dtmf sent: %s", x->dtmf);
 	}
 }
@@ -226,30 +263,37 @@ static void on_progress_timer(uv_timer_t *t)
 	fflush(stdout);
 }
 
-static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status,
-		     const char *reason, void *arg)
+static void on_state(struct cv_ccall *cc, enum cv_call_state st,
+		     uint16_t status, const char *reason, void *arg)
 {
 	struct call_ctx *x = arg;
 	const char *name = cv_call_state_name(st);
 	if (cc == x->old || cc == x->consult) {
 		bool consult = cc == x->consult;
-		cli_event(json_pack("{s:s,s:s,s:s,s:i,s:s}", "event", "state", "call",
-				    consult ? "consult" : "replaced", "state", name,
-				    "status", status, "reason", reason ? reason : ""),
-			  "%s call %s%s%u %s", consult ? "consult" : "replaced", name,
-			  status ? ": " : " ", status, reason ? reason : "");
+		cli_event(json_pack("{s:s,s:s,s:s,s:i,s:s}", "event", "state",
+				    "call", consult ? "consult" : "replaced",
+				    "state", name, "status", status, "reason",
+				    reason ? reason : ""),
+			  "%s call %s%s%u %s", consult ? "consult" : "replaced",
+			  name, status ? ": " : " ", status,
+			  reason ? reason : "");
 		if (consult && st == CV_CALL_ANSWERED && !x->consult_answered) {
 			x->consult_answered = true;
 			int err = x->cc && !x->ended
-					  ? cv_ccall_transfer_attended(x->cc, x->consult)
+					  ? cv_ccall_transfer_attended(
+						    x->cc, x->consult)
 					  : CV_ECLOSED;
 			if (err) {
-				cli_error("attended transfer failed: %s", cv_strerror(err));
+				cli_error("attended transfer failed: %s",
+					  cv_strerror(err));
 				x->exit_code = CVOIP_EXIT_FAIL;
 			} else {
-				cli_event(json_pack("{s:s,s:s,s:s}", "event", "transfer", "kind",
-						    "attended", "target", x->consult_uri),
-					  "transferring to %s (attended)", x->consult_uri);
+				cli_event(json_pack("{s:s,s:s,s:s}", "event",
+						    "transfer", "kind",
+						    "attended", "target",
+						    x->consult_uri),
+					  "transferring to %s (attended)",
+					  x->consult_uri);
 			}
 		}
 		if (st != CV_CALL_ENDED)
@@ -259,17 +303,22 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 		} else if (!x->ended) {
 			x->old_ended = true;
 		} else {
-			/* the call we were transferred to failed: back to the old one */
+			/* the call we were transferred to failed: back to the
+			 * old one */
 			x->old_ended = true;
 		}
 		maybe_stop(x);
 		return;
 	}
-	if (st == CV_CALL_ENDED && x->old && !x->old_ended && !x->answered_new) {
-		/* the call to the transfer target failed: the old one goes on */
-		cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state", "state", name,
-				    "status", status, "reason", reason ? reason : ""),
-			  "transfer call ended: %u %s", status, reason ? reason : "");
+	if (st == CV_CALL_ENDED && x->old && !x->old_ended &&
+	    !x->answered_new) {
+		/* the call to the transfer target failed: the old one goes on
+		 */
+		cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state",
+				    "state", name, "status", status, "reason",
+				    reason ? reason : ""),
+			  "transfer call ended: %u %s", status,
+			  reason ? reason : "");
 		cv_ccall_release(x->cc);
 		x->cc = x->old;
 		x->old = NULL;
@@ -286,8 +335,9 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 		char st_txt[16] = "";
 		if (status)
 			snprintf(st_txt, sizeof(st_txt), "%u ", status);
-		cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state", "state", name,
-				    "status", status, "reason", reason ? reason : ""),
+		cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state",
+				    "state", name, "status", status, "reason",
+				    reason ? reason : ""),
 			  "ended: %s%s", st_txt, reason ? reason : "");
 		if (x->answered) {
 			print_quality(x);
@@ -301,9 +351,11 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 		maybe_stop(x);
 		return;
 	}
-	cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state", "state", name,
-			    "status", status, "reason", reason ? reason : ""),
-		  "%s%s%u %s", name, status ? ": " : "", status, reason ? reason : "");
+	cli_event(json_pack("{s:s,s:s,s:i,s:s}", "event", "state", "state",
+			    name, "status", status, "reason",
+			    reason ? reason : ""),
+		  "%s%s%u %s", name, status ? ": " : "", status,
+		  reason ? reason : "");
 	if (st == CV_CALL_ANSWERED && !x->answered) {
 		x->answered = true;
 		x->answered_ms = uv_now(cv_client_loop(x->cl));
@@ -313,10 +365,12 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 		if (x->dtmf)
 			uv_timer_start(&x->dtmf_tmr, on_dtmf_timer, 1000, 0);
 		if (cli_out.tty && !cli_out.json)
-			uv_timer_start(&x->progress_tmr, on_progress_timer, 1000, 1000);
+			uv_timer_start(&x->progress_tmr, on_progress_timer,
+				       1000, 1000);
 		if (x->transfer_to || x->consult_uri)
 			uv_timer_start(&x->transfer_tmr, on_transfer_timer,
-				       (uint64_t)(x->transfer_after_s * 1000), 0);
+				       (uint64_t)(x->transfer_after_s * 1000),
+				       0);
 		if (x->hold_at_s > 0)
 			uv_timer_start(&x->hold_tmr, on_hold_timer,
 				       (uint64_t)(x->hold_at_s * 1000), 0);
@@ -332,26 +386,32 @@ static void on_state(struct cv_ccall *cc, enum cv_call_state st, uint16_t status
 	}
 }
 
-static void on_media(struct cv_ccall *cc, const char *dir, const char *codec, void *arg)
+static void on_media(struct cv_ccall *cc, const char *dir, const char *codec,
+		     void *arg)
 {
 	struct cv_ccall_quality q;
-	cv_ccall_quality(cc, &q); /* for the SRTP suite, even without a stream */
-	cli_event(json_pack("{s:s,s:s,s:s,s:s}", "event", "media", "dir", dir, "codec", codec,
-			    "srtp", q.srtp),
-		  "media: %s %s%s%s", dir, codec, q.srtp[0] ? " SRTP " : "", q.srtp);
+	cv_ccall_quality(cc,
+			 &q); /* for the SRTP suite, even without a stream */
+	cli_event(json_pack("{s:s,s:s,s:s,s:s}", "event", "media", "dir", dir,
+			    "codec", codec, "srtp", q.srtp),
+		  "media: %s %s%s%s", dir, codec, q.srtp[0] ? " SRTP " : "",
+		  q.srtp);
 }
 
-static void on_transfer(struct cv_ccall *cc, uint16_t status, const char *reason,
-			bool final, void *arg)
+static void on_transfer(struct cv_ccall *cc, uint16_t status,
+			const char *reason, bool final, void *arg)
 {
 	struct call_ctx *x = arg;
-	cli_event(json_pack("{s:s,s:i,s:s,s:b}", "event", "transfer_status", "status",
-			    status, "reason", reason ? reason : "", "final", final),
-		  "transfer: %u %s%s", status, reason ? reason : "", final ? " (final)" : "");
+	cli_event(json_pack("{s:s,s:i,s:s,s:b}", "event", "transfer_status",
+			    "status", status, "reason", reason ? reason : "",
+			    "final", final),
+		  "transfer: %u %s%s", status, reason ? reason : "",
+		  final ? " (final)" : "");
 	if (final && status >= 200 && status < 300)
 		x->transfer_ok = true;
 	else if (final && !x->exit_code)
-		x->exit_code = status ? cli_exit_for_status(status) : CVOIP_EXIT_FAIL;
+		x->exit_code =
+			status ? cli_exit_for_status(status) : CVOIP_EXIT_FAIL;
 }
 
 static void on_transferred(struct cv_client *cl, struct cv_ccall *old_cc,
@@ -363,23 +423,25 @@ static void on_transferred(struct cv_client *cl, struct cv_ccall *old_cc,
 		cv_ccall_release(new_cc);
 		return;
 	}
-	cli_event(json_pack("{s:s}", "event", "transferred"), "transferred by the peer");
+	cli_event(json_pack("{s:s}", "event", "transferred"),
+		  "transferred by the peer");
 	x->old = old_cc;
 	x->old_ended = false;
 	x->cc = new_cc;
 }
 
-static void on_redirect(struct cv_ccall *cc, const char *target, uint16_t status,
-			void *arg)
+static void on_redirect(struct cv_ccall *cc, const char *target,
+			uint16_t status, void *arg)
 {
-	cli_event(json_pack("{s:s,s:s,s:i}", "event", "redirect", "target", target,
-			    "status", status),
+	cli_event(json_pack("{s:s,s:s,s:i}", "event", "redirect", "target",
+			    target, "status", status),
 		  "redirected (%u) to %s", status, target);
 }
 
 static void on_dtmf(struct cv_ccall *cc, char digit, void *arg)
 {
-	cli_event(json_pack("{s:s,s:s#}", "event", "dtmf", "digit", &digit, (size_t)1),
+	cli_event(json_pack("{s:s,s:s#}", "event", "dtmf", "digit", &digit,
+			    (size_t)1),
 		  "dtmf received: %c", digit);
 }
 
@@ -402,9 +464,9 @@ static void start(struct cv_client *cl, void *arg)
 {
 	struct call_ctx *x = arg;
 	uv_loop_t *loop = cv_client_loop(cl);
-	uv_timer_t *t[] = {&x->hangup_tmr, &x->dtmf_tmr, &x->progress_tmr,
+	uv_timer_t *t[] = {&x->hangup_tmr,  &x->dtmf_tmr,     &x->progress_tmr,
 			   &x->timeout_tmr, &x->transfer_tmr, &x->hold_tmr,
-			   &x->resume_tmr, &x->mute_tmr, &x->unmute_tmr};
+			   &x->resume_tmr,  &x->mute_tmr,     &x->unmute_tmr};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(t); i++) {
 		uv_timer_init(loop, t[i]);
 		t[i]->data = x;
@@ -412,15 +474,17 @@ static void start(struct cv_client *cl, void *arg)
 	int err = cv_client_call(cl, &x->p, &x->cc);
 	if (err) {
 		cli_error("cannot call %s: %s", x->p.target, cv_strerror(err));
-		x->exit_code = err == CV_EUNSUPP || err == CV_EPARSE ? CVOIP_EXIT_USAGE
-								      : CVOIP_EXIT_NETWORK;
+		x->exit_code = err == CV_EUNSUPP || err == CV_EPARSE
+				       ? CVOIP_EXIT_USAGE
+				       : CVOIP_EXIT_NETWORK;
 		close_timers(x);
 		cv_client_stop(cl);
 		return;
 	}
 	uv_timer_start(&x->timeout_tmr, on_timeout_timer,
 		       (uint64_t)(x->timeout_s * 1000), 0);
-	cli_event(json_pack("{s:s,s:s}", "event", "calling", "target", x->p.target),
+	cli_event(json_pack("{s:s,s:s}", "event", "calling", "target",
+			    x->p.target),
 		  "calling %s", x->p.target);
 }
 
@@ -437,11 +501,34 @@ static void release_calls(void *arg)
 
 int cvoip_cmd_call(int argc, char **argv)
 {
-	enum { O_FROM = 1000, O_PROXY, O_AUTH, O_AUTH_STDIN, O_PLAY, O_TONE,
-	       O_RECORD, O_DURATION, O_TIMEOUT, O_DTMF, O_CODEC, O_TRANSPORT,
-	       O_LISTEN, O_MEDIA_ADDR, O_JSON, O_HOLD_AT, O_RESUME_AT, O_UPDATE,
-	       O_TRANSFER_TO, O_CONSULT, O_TRANSFER_AFTER, O_SE, O_MIN_SE, O_SRTP,
-	       O_MUTE_AT, O_UNMUTE_AT };
+	enum {
+		O_FROM = 1000,
+		O_PROXY,
+		O_AUTH,
+		O_AUTH_STDIN,
+		O_PLAY,
+		O_TONE,
+		O_RECORD,
+		O_DURATION,
+		O_TIMEOUT,
+		O_DTMF,
+		O_CODEC,
+		O_TRANSPORT,
+		O_LISTEN,
+		O_MEDIA_ADDR,
+		O_JSON,
+		O_HOLD_AT,
+		O_RESUME_AT,
+		O_UPDATE,
+		O_TRANSFER_TO,
+		O_CONSULT,
+		O_TRANSFER_AFTER,
+		O_SE,
+		O_MIN_SE,
+		O_SRTP,
+		O_MUTE_AT,
+		O_UNMUTE_AT
+	};
 	static const struct option opts[] = {
 		{"from", required_argument, NULL, O_FROM},
 		{"proxy", required_argument, NULL, O_PROXY},
@@ -473,7 +560,8 @@ int cvoip_cmd_call(int argc, char **argv)
 		CLI_AUDIO_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	struct call_ctx x = {.duration_s = 10, .timeout_s = 60, .transfer_after_s = 1};
+	struct call_ctx x = {
+		.duration_s = 10, .timeout_s = 60, .transfer_after_s = 1};
 	char authbuf[512];
 	const char *listen[4];
 	size_t nlisten = 0;
@@ -484,53 +572,100 @@ int cvoip_cmd_call(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_FROM: x.p.from = optarg; break;
-		case O_PROXY: x.p.proxy = optarg; break;
+		case O_FROM:
+			x.p.from = optarg;
+			break;
+		case O_PROXY:
+			x.p.proxy = optarg;
+			break;
 		case O_AUTH:
 			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
-					   &x.p.auth.user, &x.p.auth.password)) {
+					   &x.p.auth.user,
+					   &x.p.auth.password)) {
 				cli_error("--auth takes USER:PASS");
 				return CVOIP_EXIT_USAGE;
 			}
 			break;
-		case O_AUTH_STDIN: auth_stdin = true; break;
-		case O_PLAY: x.p.media.play = optarg; break;
-		case O_TONE: x.p.media.tone_hz = atof(optarg); break;
-		case O_RECORD: x.p.media.record = optarg; break;
-		case O_DURATION: x.duration_s = atof(optarg); break;
-		case O_TIMEOUT: x.timeout_s = atof(optarg); break;
-		case O_DTMF: x.dtmf = optarg; break;
+		case O_AUTH_STDIN:
+			auth_stdin = true;
+			break;
+		case O_PLAY:
+			x.p.media.play = optarg;
+			break;
+		case O_TONE:
+			x.p.media.tone_hz = atof(optarg);
+			break;
+		case O_RECORD:
+			x.p.media.record = optarg;
+			break;
+		case O_DURATION:
+			x.duration_s = atof(optarg);
+			break;
+		case O_TIMEOUT:
+			x.timeout_s = atof(optarg);
+			break;
+		case O_DTMF:
+			x.dtmf = optarg;
+			break;
 		case O_CODEC:
-			snprintf(x.codecs_buf, sizeof(x.codecs_buf), "%s", optarg);
+			snprintf(x.codecs_buf, sizeof(x.codecs_buf), "%s",
+				 optarg);
 			x.p.media.codecs = x.codecs;
-			x.p.media.ncodecs = cli_parse_codecs(x.codecs_buf, x.codecs, 16);
+			x.p.media.ncodecs =
+				cli_parse_codecs(x.codecs_buf, x.codecs, 16);
 			break;
 		case O_TRANSPORT:
 			if (cli_parse_transport(optarg, &x.p.transport))
 				return CVOIP_EXIT_USAGE;
 			break;
-		case O_SRTP: x.p.media.srtp = true; break;
-		case O_MUTE_AT: x.mute_at_s = atof(optarg); break;
-		case O_UNMUTE_AT: x.unmute_at_s = atof(optarg); break;
+		case O_SRTP:
+			x.p.media.srtp = true;
+			break;
+		case O_MUTE_AT:
+			x.mute_at_s = atof(optarg);
+			break;
+		case O_UNMUTE_AT:
+			x.unmute_at_s = atof(optarg);
+			break;
 		case O_LISTEN:
 			if (nlisten < CV_ARRAY_SIZE(listen))
 				listen[nlisten++] = optarg;
 			break;
-		case O_MEDIA_ADDR: media_addr = optarg; break;
-		case O_JSON: cli_out.json = true; break;
-		case O_HOLD_AT: x.hold_at_s = atof(optarg); break;
-		case O_RESUME_AT: x.resume_at_s = atof(optarg); break;
-		case O_UPDATE: x.use_update = true; break;
-		case O_TRANSFER_TO: x.transfer_to = optarg; break;
-		case O_CONSULT: x.consult_uri = optarg; break;
-		case O_TRANSFER_AFTER: x.transfer_after_s = atof(optarg); break;
+		case O_MEDIA_ADDR:
+			media_addr = optarg;
+			break;
+		case O_JSON:
+			cli_out.json = true;
+			break;
+		case O_HOLD_AT:
+			x.hold_at_s = atof(optarg);
+			break;
+		case O_RESUME_AT:
+			x.resume_at_s = atof(optarg);
+			break;
+		case O_UPDATE:
+			x.use_update = true;
+			break;
+		case O_TRANSFER_TO:
+			x.transfer_to = optarg;
+			break;
+		case O_CONSULT:
+			x.consult_uri = optarg;
+			break;
+		case O_TRANSFER_AFTER:
+			x.transfer_after_s = atof(optarg);
+			break;
 		case O_SE:
 			x.session_expires = (uint32_t)atol(optarg);
 			if (!x.session_expires)
 				x.session_expires = UINT32_MAX;
 			break;
-		case O_MIN_SE: x.min_se = (uint32_t)atol(optarg); break;
-		case 'h': usage(stdout); return CVOIP_EXIT_OK;
+		case O_MIN_SE:
+			x.min_se = (uint32_t)atol(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return CVOIP_EXIT_OK;
 		default:
 			if (cli_tls_option(c, optarg, &tls))
 				break;
@@ -552,13 +687,16 @@ int cvoip_cmd_call(int argc, char **argv)
 		cli_error("--transfer-to and --consult exclude each other");
 		return CVOIP_EXIT_USAGE;
 	}
-	if (x.duration_s <= 0 || x.timeout_s <= 0 || x.transfer_after_s < 0 || (x.p.media.play && x.p.media.tone_hz > 0) ||
+	if (x.duration_s <= 0 || x.timeout_s <= 0 || x.transfer_after_s < 0 ||
+	    (x.p.media.play && x.p.media.tone_hz > 0) ||
 	    x.p.media.tone_hz < 0 || x.p.media.tone_hz > 20000) {
-		cli_error("bad --duration, --timeout or --tone (and --play and --tone exclude each other)");
+		cli_error("bad --duration, --timeout or --tone (and --play and "
+			  "--tone exclude each other)");
 		return CVOIP_EXIT_USAGE;
 	}
-	if (auth_stdin && cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.p.auth.user,
-					      &x.p.auth.password)) {
+	if (auth_stdin &&
+	    cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.p.auth.user,
+				&x.p.auth.password)) {
 		cli_error("--auth-stdin: expected USER:PASS on standard input");
 		return CVOIP_EXIT_USAGE;
 	}

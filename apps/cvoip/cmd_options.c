@@ -17,22 +17,28 @@ static void on_done(uint16_t status, const char *reason,
 		    const struct cv_sip_msg *resp, void *arg)
 {
 	struct req_ctx *x = arg;
-	json_t *ev = json_pack("{s:s,s:i,s:s}", "event", "response", "status", status,
-			       "reason", reason ? reason : "");
+	json_t *ev = json_pack("{s:s,s:i,s:s}", "event", "response", "status",
+			       status, "reason", reason ? reason : "");
 	if (resp) {
-		const struct cv_sip_hdr *h = cv_sip_msg_hdr(resp, CV_SIP_HDR_ALLOW);
+		const struct cv_sip_hdr *h =
+			cv_sip_msg_hdr(resp, CV_SIP_HDR_ALLOW);
 		if (h)
-			json_object_set_new(ev, "allow", json_stringn(h->value.p, h->value.l));
+			json_object_set_new(
+				ev, "allow",
+				json_stringn(h->value.p, h->value.l));
 		h = cv_sip_msg_hdr(resp, CV_SIP_HDR_SERVER);
 		if (!h)
 			h = cv_sip_msg_hdr(resp, CV_SIP_HDR_USER_AGENT);
 		if (h)
-			json_object_set_new(ev, "server", json_stringn(h->value.p, h->value.l));
+			json_object_set_new(
+				ev, "server",
+				json_stringn(h->value.p, h->value.l));
 	}
 	cli_event(ev, "%u %s", status, reason ? reason : "");
 	if (status >= 300) {
 		bool local = !resp;
-		x->exit_code = local ? CVOIP_EXIT_NETWORK : cli_exit_for_status(status);
+		x->exit_code = local ? CVOIP_EXIT_NETWORK
+				     : cli_exit_for_status(status);
 	}
 	cv_client_stop(x->cl);
 }
@@ -45,9 +51,11 @@ static void start(struct cv_client *cl, void *arg)
 	x->p.arg = x;
 	int err = cv_agent_request(cv_client_agent(cl), &x->p);
 	if (err) {
-		cli_error("cannot send to %s: %s", x->p.target, cv_strerror(err));
-		x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP ? CVOIP_EXIT_USAGE
-								     : CVOIP_EXIT_NETWORK;
+		cli_error("cannot send to %s: %s", x->p.target,
+			  cv_strerror(err));
+		x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP
+				       ? CVOIP_EXIT_USAGE
+				       : CVOIP_EXIT_NETWORK;
 		cv_client_stop(cl);
 	}
 }
@@ -56,18 +64,22 @@ static void usage(FILE *f, bool message)
 {
 	if (message)
 		fprintf(f, "usage: cvoip message URI TEXT [options]\n\n"
-			   "Sends TEXT as a SIP MESSAGE (RFC 3428, text/plain) to URI.\n");
+			   "Sends TEXT as a SIP MESSAGE (RFC 3428, text/plain) "
+			   "to URI.\n");
 	else
 		fprintf(f, "usage: cvoip options URI [options]\n\n"
-			   "Sends an OPTIONS request to URI and prints the answer.\n");
-	fprintf(f, "\noptions:\n"
-		   "  --from URI        our identity\n"
-		   "  --proxy URI       send through this server (numeric host)\n"
-		   "  --auth USER:PASS  credentials for 401/407\n"
-		   "  --json            one JSON event per line\n"
-		   "  -h, --help        this text\n");
+			   "Sends an OPTIONS request to URI and prints the "
+			   "answer.\n");
+	fprintf(f,
+		"\noptions:\n"
+		"  --from URI        our identity\n"
+		"  --proxy URI       send through this server (numeric host)\n"
+		"  --auth USER:PASS  credentials for 401/407\n"
+		"  --json            one JSON event per line\n"
+		"  -h, --help        this text\n");
 	fputs(cli_tp_usage, f);
-	fprintf(f, "\nexit status: 0 on a 2xx, 1 other answers, 4 no answer (network),\n"
+	fprintf(f, "\nexit status: 0 on a 2xx, 1 other answers, 4 no answer "
+		   "(network),\n"
 		   "5 authentication failed, 2 usage.\n");
 }
 
@@ -83,7 +95,8 @@ static int run(int argc, char **argv, bool message)
 		CLI_TLS_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	struct req_ctx x = {.p = {.method = message ? CV_SIP_MESSAGE : CV_SIP_OPTIONS}};
+	struct req_ctx x = {
+		.p = {.method = message ? CV_SIP_MESSAGE : CV_SIP_OPTIONS}};
 	char authbuf[512], target[1024], proxy[1100];
 	enum cv_tp_kind tp = CV_TP_UDP;
 	struct cv_client_tls tls = {0};
@@ -91,10 +104,15 @@ static int run(int argc, char **argv, bool message)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_FROM: x.p.from = optarg; break;
-		case O_PROXY: x.p.proxy = optarg; break;
+		case O_FROM:
+			x.p.from = optarg;
+			break;
+		case O_PROXY:
+			x.p.proxy = optarg;
+			break;
 		case O_AUTH:
-			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf), &x.p.auth.user,
+			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
+					   &x.p.auth.user,
 					   &x.p.auth.password)) {
 				cli_error("--auth takes USER:PASS");
 				return CVOIP_EXIT_USAGE;
@@ -104,8 +122,12 @@ static int run(int argc, char **argv, bool message)
 			if (cli_parse_transport(optarg, &tp))
 				return CVOIP_EXIT_USAGE;
 			break;
-		case O_JSON: cli_out.json = true; break;
-		case 'h': usage(stdout, message); return CVOIP_EXIT_OK;
+		case O_JSON:
+			cli_out.json = true;
+			break;
+		case 'h':
+			usage(stdout, message);
+			return CVOIP_EXIT_OK;
 		default:
 			if (cli_tls_option(c, optarg, &tls))
 				break;

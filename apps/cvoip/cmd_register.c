@@ -18,31 +18,40 @@ struct reg_ctx {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: cvoip register AOR (--auth USER:PASS | --auth-stdin) [options]\n"
-		"\n"
-		"Registers AOR (e.g. sip:alice@127.0.0.1) and keeps the registration\n"
-		"refreshed until Ctrl-C, then un-registers; --once registers and exits.\n"
-		"\n"
-		"options:\n"
-		"  --registrar URI   registrar (numeric host), e.g. sip:127.0.0.1:5060;transport=tcp\n"
-		"                    (default: the AOR's host)\n"
-		"  --auth USER:PASS  credentials\n"
-		"  --auth-stdin      read USER:PASS from standard input\n"
-		"  --expires S       requested registration time (default 600)\n"
-		"  --contact URI     a further contact bound with ours (repeatable, up to 8),\n"
-		"                    e.g. a desk phone; un-registered with ours\n"
-		"  --once            register once and exit (the binding stays until it expires)\n"
-		"  --listen SPEC     local listener (the Contact address)\n"
-		"  --keepalive S     keep-alive (CRLFCRLF or WebSocket ping) on the TCP/TLS/\n"
-		"                    WS/WSS connection after S s of silence (default 90)\n"
-		"  --json            one JSON event per line\n"
-		"  -h, --help        this text\n");
+	fprintf(f, "usage: cvoip register AOR (--auth USER:PASS | "
+		   "--auth-stdin) [options]\n"
+		   "\n"
+		   "Registers AOR (e.g. sip:alice@127.0.0.1) and keeps the "
+		   "registration\n"
+		   "refreshed until Ctrl-C, then un-registers; --once "
+		   "registers and exits.\n"
+		   "\n"
+		   "options:\n"
+		   "  --registrar URI   registrar (numeric host), e.g. "
+		   "sip:127.0.0.1:5060;transport=tcp\n"
+		   "                    (default: the AOR's host)\n"
+		   "  --auth USER:PASS  credentials\n"
+		   "  --auth-stdin      read USER:PASS from standard input\n"
+		   "  --expires S       requested registration time (default "
+		   "600)\n"
+		   "  --contact URI     a further contact bound with ours "
+		   "(repeatable, up to 8),\n"
+		   "                    e.g. a desk phone; un-registered with "
+		   "ours\n"
+		   "  --once            register once and exit (the binding "
+		   "stays until it expires)\n"
+		   "  --listen SPEC     local listener (the Contact address)\n"
+		   "  --keepalive S     keep-alive (CRLFCRLF or WebSocket "
+		   "ping) on the TCP/TLS/\n"
+		   "                    WS/WSS connection after S s of silence "
+		   "(default 90)\n"
+		   "  --json            one JSON event per line\n"
+		   "  -h, --help        this text\n");
 	fputs(cli_tp_usage, f);
-	fprintf(f,
-		"\n"
-		"exit status: 0 registered, 5 authentication failed, 4 network error or\n"
-		"no answer, 1 other refusal, 2 usage.\n");
+	fprintf(f, "\n"
+		   "exit status: 0 registered, 5 authentication failed, 4 "
+		   "network error or\n"
+		   "no answer, 1 other refusal, 2 usage.\n");
 }
 
 static void on_reg(struct cv_client *cl, bool registered, uint16_t status,
@@ -51,17 +60,23 @@ static void on_reg(struct cv_client *cl, bool registered, uint16_t status,
 	struct reg_ctx *x = arg;
 	unsigned bindings = cv_client_reg_bindings(cl);
 	if (registered)
-		cli_event(json_pack("{s:s,s:b,s:i,s:s,s:I,s:i}", "event", "registration",
-				    "registered", registered, "status", status, "reason",
-				    reason ? reason : "", "expires", (json_int_t)expires,
-				    "bindings", (int)bindings),
-			  "registered: %u %s (expires %u s, %u binding%s)", status,
-			  reason ? reason : "", expires, bindings, bindings == 1 ? "" : "s");
+		cli_event(json_pack("{s:s,s:b,s:i,s:s,s:I,s:i}", "event",
+				    "registration", "registered", registered,
+				    "status", status, "reason",
+				    reason ? reason : "", "expires",
+				    (json_int_t)expires, "bindings",
+				    (int)bindings),
+			  "registered: %u %s (expires %u s, %u binding%s)",
+			  status, reason ? reason : "", expires, bindings,
+			  bindings == 1 ? "" : "s");
 	else
-		cli_event(json_pack("{s:s,s:b,s:i,s:s,s:I}", "event", "registration",
-				    "registered", registered, "status", status, "reason",
-				    reason ? reason : "", "expires", (json_int_t)expires),
-			  "not registered: %u %s", status, reason ? reason : "");
+		cli_event(json_pack("{s:s,s:b,s:i,s:s,s:I}", "event",
+				    "registration", "registered", registered,
+				    "status", status, "reason",
+				    reason ? reason : "", "expires",
+				    (json_int_t)expires),
+			  "not registered: %u %s", status,
+			  reason ? reason : "");
 	if (registered) {
 		x->ok = true;
 		if (x->once)
@@ -95,17 +110,30 @@ static void start(struct cv_client *cl, void *arg)
 	struct reg_ctx *x = arg;
 	int err = cv_client_register(cl, &x->reg);
 	if (err) {
-		cli_error("cannot register %s: %s", x->reg.aor, cv_strerror(err));
-		x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP || err == -EINVAL ? CVOIP_EXIT_USAGE
-								     : CVOIP_EXIT_NETWORK;
+		cli_error("cannot register %s: %s", x->reg.aor,
+			  cv_strerror(err));
+		x->exit_code =
+			err == CV_EPARSE || err == CV_EUNSUPP || err == -EINVAL
+				? CVOIP_EXIT_USAGE
+				: CVOIP_EXIT_NETWORK;
 		cv_client_stop(cl);
 	}
 }
 
 int cvoip_cmd_register(int argc, char **argv)
 {
-	enum { O_REGISTRAR = 1000, O_AUTH, O_AUTH_STDIN, O_EXPIRES, O_ONCE,
-	       O_LISTEN, O_JSON, O_TRANSPORT, O_KEEPALIVE, O_CONTACT };
+	enum {
+		O_REGISTRAR = 1000,
+		O_AUTH,
+		O_AUTH_STDIN,
+		O_EXPIRES,
+		O_ONCE,
+		O_LISTEN,
+		O_JSON,
+		O_TRANSPORT,
+		O_KEEPALIVE,
+		O_CONTACT
+	};
 	static const struct option opts[] = {
 		{"registrar", required_argument, NULL, O_REGISTRAR},
 		{"auth", required_argument, NULL, O_AUTH},
@@ -134,36 +162,52 @@ int cvoip_cmd_register(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_REGISTRAR: x.reg.registrar = optarg; break;
+		case O_REGISTRAR:
+			x.reg.registrar = optarg;
+			break;
 		case O_AUTH:
 			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
-					   &x.reg.auth.user, &x.reg.auth.password)) {
+					   &x.reg.auth.user,
+					   &x.reg.auth.password)) {
 				cli_error("--auth takes USER:PASS");
 				return CVOIP_EXIT_USAGE;
 			}
 			break;
-		case O_AUTH_STDIN: auth_stdin = true; break;
-		case O_EXPIRES: x.reg.expires = (uint32_t)atol(optarg); break;
-		case O_ONCE: x.once = true; break;
+		case O_AUTH_STDIN:
+			auth_stdin = true;
+			break;
+		case O_EXPIRES:
+			x.reg.expires = (uint32_t)atol(optarg);
+			break;
+		case O_ONCE:
+			x.once = true;
+			break;
 		case O_LISTEN:
 			if (nlisten < CV_ARRAY_SIZE(listen))
 				listen[nlisten++] = optarg;
 			break;
-		case O_JSON: cli_out.json = true; break;
+		case O_JSON:
+			cli_out.json = true;
+			break;
 		case O_TRANSPORT:
 			if (cli_parse_transport(optarg, &tp))
 				return CVOIP_EXIT_USAGE;
 			break;
-		case O_KEEPALIVE: keepalive = (uint32_t)atol(optarg); break;
+		case O_KEEPALIVE:
+			keepalive = (uint32_t)atol(optarg);
+			break;
 		case O_CONTACT:
 			if (x.reg.ncontacts == CV_ARRAY_SIZE(contacts)) {
-				cli_error("at most %zu --contact", CV_ARRAY_SIZE(contacts));
+				cli_error("at most %zu --contact",
+					  CV_ARRAY_SIZE(contacts));
 				return CVOIP_EXIT_USAGE;
 			}
 			contacts[x.reg.ncontacts++] = optarg;
 			x.reg.contacts = contacts;
 			break;
-		case 'h': usage(stdout); return CVOIP_EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return CVOIP_EXIT_OK;
 		default:
 			if (cli_tls_option(c, optarg, &tls))
 				break;
@@ -178,16 +222,20 @@ int cvoip_cmd_register(int argc, char **argv)
 	x.reg.aor = argv[optind];
 	if (tp != CV_TP_UDP) {
 		int err = x.reg.registrar
-				  ? cli_uri_transport(x.reg.registrar, tp, registrar, sizeof(registrar))
-				  : cli_aor_server(x.reg.aor, tp, registrar, sizeof(registrar));
+				  ? cli_uri_transport(x.reg.registrar, tp,
+						      registrar,
+						      sizeof(registrar))
+				  : cli_aor_server(x.reg.aor, tp, registrar,
+						   sizeof(registrar));
 		if (err) {
 			cli_error("bad AOR or --registrar URI");
 			return CVOIP_EXIT_USAGE;
 		}
 		x.reg.registrar = registrar;
 	}
-	if (auth_stdin && cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.reg.auth.user,
-					      &x.reg.auth.password)) {
+	if (auth_stdin &&
+	    cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.reg.auth.user,
+				&x.reg.auth.password)) {
 		cli_error("--auth-stdin: expected USER:PASS on standard input");
 		return CVOIP_EXIT_USAGE;
 	}

@@ -10,8 +10,9 @@
 #include "cvoip/sip.h"
 
 /* Option tags a cvoip UAS understands (Require checks, RFC 3261 §8.2.2.3). */
-static const char *const supported[] = {"100rel", "timer", "replaces", "path",
-					"outbound", "gruu", "norefersub", NULL};
+static const char *const supported[] = {"100rel",     "timer",	  "replaces",
+					"path",	      "outbound", "gruu",
+					"norefersub", NULL};
 
 static int read_all(const char *path, char **out, size_t *len)
 {
@@ -53,7 +54,8 @@ static int read_all(const char *path, char **out, size_t *len)
 static void verdict_line(FILE *f, const struct cv_sip_verdict *v)
 {
 	if (v->status)
-		fprintf(f, "%d %s: %s\n", v->status, cv_sip_reason(v->status), v->reason);
+		fprintf(f, "%d %s: %s\n", v->status, cv_sip_reason(v->status),
+			v->reason);
 	else
 		fprintf(f, "drop: %s\n", v->reason);
 }
@@ -72,7 +74,8 @@ static int one(const char *path, bool quiet)
 	if (!err)
 		err = cv_sip_msg_parse_full(m, &v);
 	if (!err) {
-		struct cv_sip_policy pol = {.supported = supported, .allow_tel = true};
+		struct cv_sip_policy pol = {.supported = supported,
+					    .allow_tel = true};
 		err = cv_sip_msg_check(m, &pol, &v);
 	}
 	if (quiet) {
@@ -84,17 +87,22 @@ static int one(const char *path, bool quiet)
 		json_t *j = m ? cv_sip_msg_to_json(m) : json_object();
 		if (j) {
 			if (strcmp(path, "-"))
-				json_object_set_new(j, "file", json_string(path));
+				json_object_set_new(j, "file",
+						    json_string(path));
 			json_object_set_new(j, "valid", json_boolean(!err));
 			if (err) {
-				json_object_set_new(j, "verdict",
-						    json_pack("{s:i,s:s}", "status", v.status,
-							      "reason", v.reason));
+				json_object_set_new(
+					j, "verdict",
+					json_pack("{s:i,s:s}", "status",
+						  v.status, "reason",
+						  v.reason));
 				if (v.hdrs[0])
-					json_object_set_new(json_object_get(j, "verdict"),
-							    "headers", json_string(v.hdrs));
+					json_object_set_new(
+						json_object_get(j, "verdict"),
+						"headers", json_string(v.hdrs));
 			}
-			json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			json_dumpf(j, stdout,
+				   JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 			fputc('\n', stdout);
 			json_decref(j);
 		}
@@ -115,11 +123,14 @@ int cvoip_cmd_sip_parse(int argc, char **argv)
 			quiet = true;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf("usage: cvoip sip-parse [FILE|-]... [--quiet]\n"
-			       "  prints each message as JSON and the answer a server\n"
-			       "  would give; exit 0 valid, 1 reject/drop, 2 usage/IO\n");
+			       "  prints each message as JSON and the answer a "
+			       "server\n"
+			       "  would give; exit 0 valid, 1 reject/drop, 2 "
+			       "usage/IO\n");
 			return 0;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "sip-parse: unknown option %s\n", argv[i]);
+			fprintf(stderr, "sip-parse: unknown option %s\n",
+				argv[i]);
 			return 2;
 		} else
 			nfiles++;

@@ -24,14 +24,18 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: cvoip subscribe URI --event PACKAGE [options]\n"
 		"\n"
-		"Subscribes to PACKAGE at URI (RFC 6665) and prints each NOTIFY;\n"
-		"presence (PIDF), message-summary (MWI) and dialog (RFC 4235) bodies\n"
+		"Subscribes to PACKAGE at URI (RFC 6665) and prints each "
+		"NOTIFY;\n"
+		"presence (PIDF), message-summary (MWI) and dialog (RFC 4235) "
+		"bodies\n"
 		"are decoded. Unsubscribes after --duration or on Ctrl-C.\n"
 		"\n"
 		"options:\n"
 		"  --event PACKAGE   presence, message-summary, dialog, ...\n"
-		"  --expires S       requested subscription time (default 600)\n"
-		"  --duration S      unsubscribe after S seconds (default: on Ctrl-C)\n"
+		"  --expires S       requested subscription time (default "
+		"600)\n"
+		"  --duration S      unsubscribe after S seconds (default: on "
+		"Ctrl-C)\n"
 		"  --from URI        our identity\n"
 		"  --proxy URI       send through this server (numeric host)\n"
 		"  --auth USER:PASS  credentials for 401/407\n"
@@ -39,10 +43,10 @@ static void usage(FILE *f)
 		"  --json            one JSON event per line\n"
 		"  -h, --help        this text\n");
 	fputs(cli_tp_usage, f);
-	fprintf(f,
-		"\n"
-		"exit status: 0 subscribed and ended normally, 1 rejected (status printed),\n"
-		"4 network error, 5 authentication failed, 2 usage.\n");
+	fprintf(f, "\n"
+		   "exit status: 0 subscribed and ended normally, 1 rejected "
+		   "(status printed),\n"
+		   "4 network error, 5 authentication failed, 2 usage.\n");
 }
 
 static void body_json(json_t *ev, const char *event, struct cv_pl body)
@@ -52,52 +56,63 @@ static void body_json(json_t *ev, const char *event, struct cv_pl body)
 	if (!strcmp(event, "presence")) {
 		struct cv_pidf p;
 		if (cv_pidf_parse(body, &p) == 0)
-			json_object_set_new(ev, "presence",
-					    json_pack("{s:s,s:s,s:s}", "entity", p.entity,
-						      "status", p.has_basic ? (p.open ? "open" : "closed") : "",
-						      "note", p.note));
+			json_object_set_new(
+				ev, "presence",
+				json_pack("{s:s,s:s,s:s}", "entity", p.entity,
+					  "status",
+					  p.has_basic
+						  ? (p.open ? "open" : "closed")
+						  : "",
+					  "note", p.note));
 	} else if (!strcmp(event, "message-summary")) {
 		struct cv_mwi w;
 		if (cv_mwi_parse(body, &w) == 0)
 			json_object_set_new(ev, "mwi",
-					    json_pack("{s:b,s:s,s:i,s:i}", "waiting", w.waiting,
-						      "account", w.account, "new", (int)w.voice_new,
+					    json_pack("{s:b,s:s,s:i,s:i}",
+						      "waiting", w.waiting,
+						      "account", w.account,
+						      "new", (int)w.voice_new,
 						      "old", (int)w.voice_old));
 	} else if (!strcmp(event, "dialog")) {
 		struct cv_dialog_info di;
 		if (cv_dialog_info_parse(body, &di) == 0) {
 			json_t *a = json_array();
 			for (size_t i = 0; i < di.ndialogs; i++)
-				json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}", "id",
-								   di.dialogs[i].id, "state",
-								   di.dialogs[i].state, "direction",
-								   di.dialogs[i].direction, "remote",
-								   di.dialogs[i].remote));
+				json_array_append_new(
+					a, json_pack("{s:s,s:s,s:s,s:s}", "id",
+						     di.dialogs[i].id, "state",
+						     di.dialogs[i].state,
+						     "direction",
+						     di.dialogs[i].direction,
+						     "remote",
+						     di.dialogs[i].remote));
 			json_object_set_new(ev, "dialogs", a);
-			json_object_set_new(ev, "version", json_integer(di.version));
+			json_object_set_new(ev, "version",
+					    json_integer(di.version));
 		}
 	}
 }
 
 static void on_notify(struct cv_csub *s, const char *state, const char *reason,
-		      const char *ctype, const char *body, size_t len, void *arg)
+		      const char *ctype, const char *body, size_t len,
+		      void *arg)
 {
 	struct sub_ctx *x = arg;
 	if (!strcmp(state, "active"))
 		x->active_seen = true;
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:s#}", "event", "notify", "state", state,
-			       "reason", reason, "body", body, len);
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:s#}", "event", "notify", "state",
+			       state, "reason", reason, "body", body, len);
 	body_json(ev, cv_csub_event(s), (struct cv_pl){body, len});
-	cli_event(ev, "notify: %s%s%s\n%.*s", state, reason[0] ? " " : "", reason,
-		  (int)len, body);
+	cli_event(ev, "notify: %s%s%s\n%.*s", state, reason[0] ? " " : "",
+		  reason, (int)len, body);
 }
 
-static void on_presence(struct cv_csub *s, const char *entity, bool has_basic, bool open,
-			const char *note, void *arg)
+static void on_presence(struct cv_csub *s, const char *entity, bool has_basic,
+			bool open, const char *note, void *arg)
 {
 	const char *st = has_basic ? (open ? "open" : "closed") : "";
-	cli_event(json_pack("{s:s,s:s,s:s,s:s}", "event", "presence", "entity", entity,
-			    "status", st, "note", note),
+	cli_event(json_pack("{s:s,s:s,s:s,s:s}", "event", "presence", "entity",
+			    entity, "status", st, "note", note),
 		  "presence of %s: %s%s%s", entity, st[0] ? st : "(no status)",
 		  note[0] ? " - " : "", note);
 }
@@ -110,11 +125,12 @@ static void close_timer(struct sub_ctx *x)
 	}
 }
 
-static void on_ended(struct cv_csub *s, uint16_t status, const char *reason, void *arg)
+static void on_ended(struct cv_csub *s, uint16_t status, const char *reason,
+		     void *arg)
 {
 	struct sub_ctx *x = arg;
-	cli_event(json_pack("{s:s,s:i,s:s}", "event", "ended", "status", status, "reason",
-			    reason),
+	cli_event(json_pack("{s:s,s:i,s:s}", "event", "ended", "status", status,
+			    "reason", reason),
 		  "ended: %u %s", status, reason);
 	if (status >= 300 && !x->exit_code)
 		x->exit_code = cli_exit_for_status(status);
@@ -153,25 +169,37 @@ static void start(struct cv_client *cl, void *arg)
 	x->timer_open = true;
 	int err = cv_client_subscribe(cl, &x->p, &x->s);
 	if (err) {
-		cli_error("cannot subscribe to %s: %s", x->p.target, cv_strerror(err));
-		x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP ? CVOIP_EXIT_USAGE
-								     : CVOIP_EXIT_NETWORK;
+		cli_error("cannot subscribe to %s: %s", x->p.target,
+			  cv_strerror(err));
+		x->exit_code = err == CV_EPARSE || err == CV_EUNSUPP
+				       ? CVOIP_EXIT_USAGE
+				       : CVOIP_EXIT_NETWORK;
 		x->s = NULL;
 		close_timer(x);
 		cv_client_stop(cl);
 		return;
 	}
-	cli_event(json_pack("{s:s,s:s,s:s}", "event", "subscribing", "target", x->p.target,
-			    "package", x->p.event),
+	cli_event(json_pack("{s:s,s:s,s:s}", "event", "subscribing", "target",
+			    x->p.target, "package", x->p.event),
 		  "subscribing to %s at %s", x->p.event, x->p.target);
 	if (x->duration_s > 0)
-		uv_timer_start(&x->tmr, on_timer, (uint64_t)(x->duration_s * 1000), 0);
+		uv_timer_start(&x->tmr, on_timer,
+			       (uint64_t)(x->duration_s * 1000), 0);
 }
 
 int cvoip_cmd_subscribe(int argc, char **argv)
 {
-	enum { O_EVENT = 1000, O_EXPIRES, O_DURATION, O_FROM, O_PROXY, O_AUTH,
-	       O_LISTEN, O_JSON, O_TRANSPORT };
+	enum {
+		O_EVENT = 1000,
+		O_EXPIRES,
+		O_DURATION,
+		O_FROM,
+		O_PROXY,
+		O_AUTH,
+		O_LISTEN,
+		O_JSON,
+		O_TRANSPORT
+	};
 	static const struct option opts[] = {
 		{"event", required_argument, NULL, O_EVENT},
 		{"transport", required_argument, NULL, O_TRANSPORT},
@@ -196,13 +224,24 @@ int cvoip_cmd_subscribe(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_EVENT: x.p.event = optarg; break;
-		case O_EXPIRES: x.p.expires = (uint32_t)atol(optarg); break;
-		case O_DURATION: x.duration_s = atof(optarg); break;
-		case O_FROM: x.p.from = optarg; break;
-		case O_PROXY: x.p.proxy = optarg; break;
+		case O_EVENT:
+			x.p.event = optarg;
+			break;
+		case O_EXPIRES:
+			x.p.expires = (uint32_t)atol(optarg);
+			break;
+		case O_DURATION:
+			x.duration_s = atof(optarg);
+			break;
+		case O_FROM:
+			x.p.from = optarg;
+			break;
+		case O_PROXY:
+			x.p.proxy = optarg;
+			break;
 		case O_AUTH:
-			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf), &x.p.auth.user,
+			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
+					   &x.p.auth.user,
 					   &x.p.auth.password)) {
 				cli_error("--auth takes USER:PASS");
 				return CVOIP_EXIT_USAGE;
@@ -212,12 +251,16 @@ int cvoip_cmd_subscribe(int argc, char **argv)
 			if (nlisten < CV_ARRAY_SIZE(listen))
 				listen[nlisten++] = optarg;
 			break;
-		case O_JSON: cli_out.json = true; break;
+		case O_JSON:
+			cli_out.json = true;
+			break;
 		case O_TRANSPORT:
 			if (cli_parse_transport(optarg, &tp))
 				return CVOIP_EXIT_USAGE;
 			break;
-		case 'h': usage(stdout); return CVOIP_EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return CVOIP_EXIT_OK;
 		default:
 			if (cli_tls_option(c, optarg, &tls))
 				break;

@@ -27,13 +27,17 @@ static const struct command commands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: cvoip [--version] [--help] COMMAND [ARGS]\n\n"
-		   "cvoip is the cvoip command line: softphone and SIP toolbox.\n\n"
+		   "cvoip is the cvoip command line: softphone and SIP "
+		   "toolbox.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < CV_ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-12s %s\n", commands[i].name,
+			commands[i].summary);
 	fprintf(f, "\n'cvoip COMMAND --help' describes each command.\n"
-		   "Exit status: 0 success, 1 failure or rejection, 2 usage error,\n"
-		   "3 no answer or timeout, 4 network error, 5 authentication failed.\n");
+		   "Exit status: 0 success, 1 failure or rejection, 2 usage "
+		   "error,\n"
+		   "3 no answer or timeout, 4 network error, 5 authentication "
+		   "failed.\n");
 }
 
 int main(int argc, char **argv)

@@ -42,7 +42,8 @@ static int server_uri(struct cv_tp *tp, char *out, size_t size)
 			if (a->sin_addr.s_addr == htonl(INADDR_ANY))
 				snprintf(host, sizeof(host), "127.0.0.1");
 			else
-				inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+				inet_ntop(AF_INET, &a->sin_addr, host,
+					  sizeof(host));
 			port = ntohs(a->sin_port);
 			snprintf(out, size, "sip:%s:%u%s", host, port,
 				 ls.kind == CV_TP_TCP ? ";transport=tcp" : "");
@@ -51,7 +52,8 @@ static int server_uri(struct cv_tp *tp, char *out, size_t size)
 			if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr))
 				snprintf(host, sizeof(host), "::1");
 			else
-				inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+				inet_ntop(AF_INET6, &a->sin6_addr, host,
+					  sizeof(host));
 			port = ntohs(a->sin6_port);
 			snprintf(out, size, "sip:[%s]:%u%s", host, port,
 				 ls.kind == CV_TP_TCP ? ";transport=tcp" : "");
@@ -62,7 +64,8 @@ static int server_uri(struct cv_tp *tp, char *out, size_t size)
 }
 
 int cvoipd_cc_create(struct cvoipd_cc **out, const struct cvoipd_conf *c,
-		     struct cv_tp *tp, struct cv_bus *bus, struct cv_store *store)
+		     struct cv_tp *tp, struct cv_bus *bus,
+		     struct cv_store *store)
 {
 	*out = NULL;
 	if (!c->nqueues)
@@ -93,8 +96,8 @@ int cvoipd_cc_create(struct cvoipd_cc **out, const struct cvoipd_conf *c,
 			.wrapup_ms = (uint32_t)a->wrapup_ms,
 		};
 		for (unsigned j = 0; j < a->nskills; j++)
-			cc->skills[k++] = (struct cv_cc_skill){a->skills[j].name,
-							       (uint8_t)a->skills[j].level};
+			cc->skills[k++] = (struct cv_cc_skill){
+				a->skills[j].name, (uint8_t)a->skills[j].level};
 	}
 	for (unsigned i = 0; i < c->nqueues; i++) {
 		const struct cvoipd_queue *q = &c->queues[i];
@@ -102,9 +105,9 @@ int cvoipd_cc_create(struct cvoipd_cc **out, const struct cvoipd_conf *c,
 		cv_cc_strategy_parse(cvoipd_strategies[q->strategy], &st);
 		struct cv_cc_relax *rl = &cc->relax[i * 4];
 		for (unsigned j = 0; j < q->nrelax; j++)
-			rl[j] = (struct cv_cc_relax){(uint32_t)q->relax[j].after_ms,
-						     (uint8_t)q->relax[j].drop,
-						     q->relax[j].any};
+			rl[j] = (struct cv_cc_relax){
+				(uint32_t)q->relax[j].after_ms,
+				(uint8_t)q->relax[j].drop, q->relax[j].any};
 		cc->queues[i] = (struct cv_cc_queue_params){
 			.name = q->name,
 			.strategy = st,
@@ -121,30 +124,33 @@ int cvoipd_cc_create(struct cvoipd_cc **out, const struct cvoipd_conf *c,
 			.service_level_ms = (uint32_t)q->service_level_ms,
 		};
 		for (unsigned j = 0; j < q->nrequired; j++)
-			cc->skills[k++] = (struct cv_cc_skill){q->required[j].name,
-							       (uint8_t)q->required[j].level};
+			cc->skills[k++] = (struct cv_cc_skill){
+				q->required[j].name,
+				(uint8_t)q->required[j].level};
 	}
 	cv_random_token(cc->password, sizeof(cc->password) - 1);
-	err = cv_digest_ha1(CV_DIGEST_MD5, cv_pl_str(CC_USER), cv_pl_str(c->realm),
-			    cv_pl_str(cc->password), cc->ha1);
+	err = cv_digest_ha1(CV_DIGEST_MD5, cv_pl_str(CC_USER),
+			    cv_pl_str(c->realm), cv_pl_str(cc->password),
+			    cc->ha1);
 	char uri[160];
 	if (!err)
 		err = server_uri(tp, uri, sizeof(uri));
 	if (err) {
-		fprintf(stderr, "cvoipd: call center: no UDP or TCP listener to reach the server\n");
+		fprintf(stderr, "cvoipd: call center: no UDP or TCP listener "
+				"to reach the server\n");
 		goto fail;
 	}
 	const struct cvoipd_callcenter *ccc = &c->callcenter;
 	cc->cfg = (struct cv_cc_config){.agents = cc->agents,
-				     .nagents = c->nagents,
-				     .queues = cc->queues,
-				     .nqueues = c->nqueues};
+					.nagents = c->nagents,
+					.queues = cc->queues,
+					.nqueues = c->nqueues};
 	struct cv_cc_glue_params gp = {
 		.bus = bus,
 		.store = store,
 		.config = &cc->cfg,
-		.engine = {.codes = {ccc->codes[0], ccc->codes[1], ccc->codes[2],
-				     ccc->codes[3]},
+		.engine = {.codes = {ccc->codes[0], ccc->codes[1],
+				     ccc->codes[2], ccc->codes[3]},
 			   .miss_limit = (uint32_t)ccc->miss_limit,
 			   .miss_cooldown_ms = (uint32_t)ccc->miss_cooldown_ms,
 			   .max_chain = (uint32_t)ccc->max_chain,
@@ -159,9 +165,11 @@ int cvoipd_cc_create(struct cvoipd_cc **out, const struct cvoipd_conf *c,
 		.announce_position = ccc->announce_position,
 		.code_prompts = ccc->code_prompts,
 	};
-	for (unsigned i = 0; i < ccc->npriorities && i < CV_ARRAY_SIZE(cc->prio); i++)
+	for (unsigned i = 0;
+	     i < ccc->npriorities && i < CV_ARRAY_SIZE(cc->prio); i++)
 		cc->prio[i] = (struct cv_cc_glue_priority){
-			ccc->priorities[i].pattern, (int32_t)ccc->priorities[i].priority};
+			ccc->priorities[i].pattern,
+			(int32_t)ccc->priorities[i].priority};
 	gp.priorities = cc->prio;
 	gp.npriorities = ccc->npriorities;
 	err = cv_cc_glue_create(&cc->glue, &gp);

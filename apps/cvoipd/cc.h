@@ -15,7 +15,8 @@ struct cv_tp;
  * server's transport (its first listener is where the glue sends agent
  * calls). */
 int cvoipd_cc_create(struct cvoipd_cc **out, const struct cvoipd_conf *c,
-		     struct cv_tp *tp, struct cv_bus *bus, struct cv_store *store);
+		     struct cv_tp *tp, struct cv_bus *bus,
+		     struct cv_store *store);
 /* The internal user the glue authenticates as (for the server's list). */
 void cvoipd_cc_user(const struct cvoipd_cc *cc, struct cv_srv_user *u);
 /* The server's route hook and its argument. */

@@ -50,12 +50,12 @@ struct cvoipd_queue {
 
 /* callcenter: the SIP glue of the call center (conf_callcenter.c) */
 struct cvoipd_callcenter {
-	const char *sounds_dir;    /* NULL: the build's share/sounds */
-	const char *music_on_hold; /* default for queues without one */
+	const char *sounds_dir;	    /* NULL: the build's share/sounds */
+	const char *music_on_hold;  /* default for queues without one */
 	const char *listen_address; /* the glue's SIP/RTP address */
 	bool announce_position;
 	bool code_prompts;
-	const char *codes[4];      /* login, logout, pause, resume */
+	const char *codes[4]; /* login, logout, pause, resume */
 	int64_t miss_limit;
 	int64_t miss_cooldown_ms;
 	int64_t max_chain;
@@ -76,19 +76,19 @@ struct cvoipd_trunk {
 	const char *transport; /* udp, tcp, tls */
 	const char *username;
 	const char *password;
-	const char *realm;     /* answer only this realm's challenges ("" any) */
+	const char *realm; /* answer only this realm's challenges ("" any) */
 	bool do_register;
-	int64_t expires;       /* seconds */
+	int64_t expires; /* seconds */
 };
 
 /* routes: dialled user -> trunks (failover order) */
 struct cvoipd_route {
 	const char *name;
 	const char *prefix;
-	const char *pattern;   /* POSIX extended regex */
-	char *trunks;          /* comma-separated names (owned) */
+	const char *pattern; /* POSIX extended regex */
+	char *trunks;	     /* comma-separated names (owned) */
 	int64_t priority;
-	const char *media;     /* "relay" or "direct" */
+	const char *media; /* "relay" or "direct" */
 };
 
 extern const char *const cvoipd_strategies[];

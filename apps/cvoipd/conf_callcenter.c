@@ -30,27 +30,33 @@ static int load_relax(const struct cv_cfg *cfg, const struct cv_cfg_node *n,
 	if (!n)
 		return 0;
 	int rc = cv_cfg_expect(cfg, n, CV_CFG_SEQ, "relax", err);
-	for (const struct cv_cfg_node *e = n ? n->child : NULL; !rc && e; e = e->next) {
+	for (const struct cv_cfg_node *e = n ? n->child : NULL; !rc && e;
+	     e = e->next) {
 		if (q->nrelax >= CV_ARRAY_SIZE(q->relax))
-			return cv_cfg_fail(cfg, e, err, "at most %zu relax steps",
+			return cv_cfg_fail(cfg, e, err,
+					   "at most %zu relax steps",
 					   CV_ARRAY_SIZE(q->relax));
 		rc = cv_cfg_expect(cfg, e, CV_CFG_MAP, "a relax step", err);
 		if (!rc)
 			rc = cv_cfg_check_keys(cfg, e, "relax", keys, err);
 		if (!rc && !cv_cfg_get(e, "after"))
-			rc = cv_cfg_fail(cfg, e, err, "a relax step needs 'after'");
+			rc = cv_cfg_fail(cfg, e, err,
+					 "a relax step needs 'after'");
 		if (!rc)
-			rc = cv_cfg_duration_ms(cfg, cv_cfg_get(e, "after"), 1000,
-						86400000, &q->relax[q->nrelax].after_ms, err);
+			rc = cv_cfg_duration_ms(
+				cfg, cv_cfg_get(e, "after"), 1000, 86400000,
+				&q->relax[q->nrelax].after_ms, err);
 		if (!rc)
 			rc = cv_cfg_int(cfg, cv_cfg_get(e, "drop"), 0, 9,
 					&q->relax[q->nrelax].drop, err);
 		if (!rc)
 			rc = cv_cfg_bool(cfg, cv_cfg_get(e, "any"),
 					 &q->relax[q->nrelax].any, err);
-		if (!rc && !q->relax[q->nrelax].drop && !q->relax[q->nrelax].any)
+		if (!rc && !q->relax[q->nrelax].drop &&
+		    !q->relax[q->nrelax].any)
 			rc = cv_cfg_fail(cfg, e, err,
-					 "a relax step needs 'drop' (1-9) or 'any: true'");
+					 "a relax step needs 'drop' (1-9) or "
+					 "'any: true'");
 		if (!rc)
 			q->nrelax++;
 	}
@@ -62,11 +68,19 @@ int cvoipd_conf_load_callcenter(struct cvoipd_conf *c,
 				const struct cv_cfg_node *queues,
 				struct cv_cfg_err *err)
 {
-	static const char *const keys[] = {
-		"sounds_dir",	  "music_on_hold", "listen_address",
-		"announce_position", "code_prompts", "feature_codes",
-		"miss_limit",	  "miss_cooldown", "max_chain",
-		"max_callers",	  "stats_period",  "priority", NULL};
+	static const char *const keys[] = {"sounds_dir",
+					   "music_on_hold",
+					   "listen_address",
+					   "announce_position",
+					   "code_prompts",
+					   "feature_codes",
+					   "miss_limit",
+					   "miss_cooldown",
+					   "max_chain",
+					   "max_callers",
+					   "stats_period",
+					   "priority",
+					   NULL};
 	static const char *const code_keys[] = {"login", "logout", "pause",
 						"resume", NULL};
 	const struct cv_cfg *cfg = c->cfg;
@@ -77,7 +91,8 @@ int cvoipd_conf_load_callcenter(struct cvoipd_conf *c,
 		if (!rc)
 			rc = cv_cfg_check_keys(cfg, n, "callcenter", keys, err);
 		if (!rc)
-			rc = cv_cfg_str(cfg, cv_cfg_get(n, "sounds_dir"), &cc->sounds_dir, err);
+			rc = cv_cfg_str(cfg, cv_cfg_get(n, "sounds_dir"),
+					&cc->sounds_dir, err);
 		if (!rc)
 			rc = cv_cfg_str(cfg, cv_cfg_get(n, "music_on_hold"),
 					&cc->music_on_hold, err);
@@ -85,58 +100,74 @@ int cvoipd_conf_load_callcenter(struct cvoipd_conf *c,
 			rc = cv_cfg_str(cfg, cv_cfg_get(n, "listen_address"),
 					&cc->listen_address, err);
 		if (!rc)
-			rc = cv_cfg_bool(cfg, cv_cfg_get(n, "announce_position"),
+			rc = cv_cfg_bool(cfg,
+					 cv_cfg_get(n, "announce_position"),
 					 &cc->announce_position, err);
 		if (!rc)
 			rc = cv_cfg_bool(cfg, cv_cfg_get(n, "code_prompts"),
 					 &cc->code_prompts, err);
 		const struct cv_cfg_node *fc = cv_cfg_get(n, "feature_codes");
 		if (!rc && fc)
-			rc = cv_cfg_expect(cfg, fc, CV_CFG_MAP, "feature_codes", err);
+			rc = cv_cfg_expect(cfg, fc, CV_CFG_MAP, "feature_codes",
+					   err);
 		if (!rc && fc)
-			rc = cv_cfg_check_keys(cfg, fc, "feature_codes", code_keys, err);
+			rc = cv_cfg_check_keys(cfg, fc, "feature_codes",
+					       code_keys, err);
 		for (int i = 0; !rc && fc && i < 4; i++) {
-			const struct cv_cfg_node *k = cv_cfg_get(fc, code_keys[i]);
+			const struct cv_cfg_node *k =
+				cv_cfg_get(fc, code_keys[i]);
 			rc = cv_cfg_str(cfg, k, &cc->codes[i], err);
 			size_t len = strlen(cc->codes[i]);
-			if (!rc && (len == 0 || len > 32 ||
-				    strspn(cc->codes[i], "0123456789*#") != len))
-				rc = cv_cfg_fail(cfg, k, err,
-						 "a feature code is 1-32 of 0-9 * #");
+			if (!rc &&
+			    (len == 0 || len > 32 ||
+			     strspn(cc->codes[i], "0123456789*#") != len))
+				rc = cv_cfg_fail(
+					cfg, k, err,
+					"a feature code is 1-32 of 0-9 * #");
 			for (int j = 0; !rc && j < i; j++)
 				if (!strcmp(cc->codes[i], cc->codes[j]))
 					rc = cv_cfg_fail(cfg, k ? k : fc, err,
-							 "feature codes '%s' and '%s' are equal",
-							 code_keys[j], code_keys[i]);
+							 "feature codes '%s' "
+							 "and '%s' are equal",
+							 code_keys[j],
+							 code_keys[i]);
 		}
 		if (!rc)
-			rc = cv_cfg_int(cfg, cv_cfg_get(n, "miss_limit"), 1, 1000,
-					&cc->miss_limit, err);
+			rc = cv_cfg_int(cfg, cv_cfg_get(n, "miss_limit"), 1,
+					1000, &cc->miss_limit, err);
 		if (!rc)
-			rc = cv_cfg_duration_ms(cfg, cv_cfg_get(n, "miss_cooldown"), 0,
-						3600000, &cc->miss_cooldown_ms, err);
+			rc = cv_cfg_duration_ms(
+				cfg, cv_cfg_get(n, "miss_cooldown"), 0, 3600000,
+				&cc->miss_cooldown_ms, err);
 		if (!rc)
 			rc = cv_cfg_int(cfg, cv_cfg_get(n, "max_chain"), 1, 32,
 					&cc->max_chain, err);
 		if (!rc)
-			rc = cv_cfg_int(cfg, cv_cfg_get(n, "max_callers"), 1, 1000000,
-					&cc->max_callers, err);
+			rc = cv_cfg_int(cfg, cv_cfg_get(n, "max_callers"), 1,
+					1000000, &cc->max_callers, err);
 		if (!rc)
-			rc = cv_cfg_duration_ms(cfg, cv_cfg_get(n, "stats_period"), 1000,
-						86400000, &cc->stats_period_ms, err);
+			rc = cv_cfg_duration_ms(
+				cfg, cv_cfg_get(n, "stats_period"), 1000,
+				86400000, &cc->stats_period_ms, err);
 		const struct cv_cfg_node *pr = cv_cfg_get(n, "priority");
 		if (!rc && pr)
-			rc = cv_cfg_expect(cfg, pr, CV_CFG_MAP, "priority", err);
-		for (const struct cv_cfg_node *e = pr ? pr->child : NULL; !rc && e;
-		     e = e->next) {
+			rc = cv_cfg_expect(cfg, pr, CV_CFG_MAP, "priority",
+					   err);
+		for (const struct cv_cfg_node *e = pr ? pr->child : NULL;
+		     !rc && e; e = e->next) {
 			if (cc->npriorities >= CV_ARRAY_SIZE(cc->priorities))
-				return cv_cfg_fail(cfg, e, err, "at most %zu priority rules",
-						   CV_ARRAY_SIZE(cc->priorities));
+				return cv_cfg_fail(
+					cfg, e, err,
+					"at most %zu priority rules",
+					CV_ARRAY_SIZE(cc->priorities));
 			if (!e->key[0] || strlen(e->key) >= 128)
-				return cv_cfg_fail(cfg, e, err, "a caller pattern is 1-127 characters");
+				return cv_cfg_fail(
+					cfg, e, err,
+					"a caller pattern is 1-127 characters");
 			cc->priorities[cc->npriorities].pattern = e->key;
-			rc = cv_cfg_int(cfg, e, -1000, 1000,
-					&cc->priorities[cc->npriorities].priority, err);
+			rc = cv_cfg_int(
+				cfg, e, -1000, 1000,
+				&cc->priorities[cc->npriorities].priority, err);
 			if (!rc)
 				cc->npriorities++;
 		}
@@ -146,11 +177,12 @@ int cvoipd_conf_load_callcenter(struct cvoipd_conf *c,
 	for (const struct cv_cfg_node *e = queues ? queues->child : NULL;
 	     !rc && e && i < c->nqueues; e = e->next, i++) {
 		struct cvoipd_queue *q = &c->queues[i];
-		rc = cv_cfg_duration_ms(cfg, cv_cfg_get(e, "announce"), 5000, 3600000,
-					&q->announce_ms, err);
+		rc = cv_cfg_duration_ms(cfg, cv_cfg_get(e, "announce"), 5000,
+					3600000, &q->announce_ms, err);
 		if (!rc)
-			rc = cv_cfg_duration_ms(cfg, cv_cfg_get(e, "service_level"), 1000,
-						3600000, &q->service_level_ms, err);
+			rc = cv_cfg_duration_ms(
+				cfg, cv_cfg_get(e, "service_level"), 1000,
+				3600000, &q->service_level_ms, err);
 		if (!rc)
 			rc = load_relax(cfg, cv_cfg_get(e, "relax"), q, err);
 	}

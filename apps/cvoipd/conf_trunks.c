@@ -20,7 +20,8 @@ static bool name_ok(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		      ch == '.'))
 			return false;
 	}
 	return true;
@@ -29,9 +30,9 @@ static bool name_ok(const char *s)
 static int load_trunk(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 		      struct cvoipd_trunk *t, struct cv_cfg_err *err)
 {
-	static const char *const keys[] = {"name",     "host",  "port",
-					   "transport", "username", "password",
-					   "realm",    "register", "expires", NULL};
+	static const char *const keys[] = {
+		"name",	    "host",  "port",	 "transport", "username",
+		"password", "realm", "register", "expires",   NULL};
 	static const char *const transports[] = {"udp", "tcp", "tls", NULL};
 	const struct cv_cfg *cfg = c->cfg;
 	int tpi = 0;
@@ -47,36 +48,44 @@ static int load_trunk(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 	if (!rc)
 		rc = cv_cfg_str(cfg, cv_cfg_get(e, "host"), &t->host, err);
 	if (!rc)
-		rc = cv_cfg_int(cfg, cv_cfg_get(e, "port"), 1, 65535, &t->port, err);
+		rc = cv_cfg_int(cfg, cv_cfg_get(e, "port"), 1, 65535, &t->port,
+				err);
 	if (!rc)
-		rc = cv_cfg_enum(cfg, cv_cfg_get(e, "transport"), transports, &tpi, err);
+		rc = cv_cfg_enum(cfg, cv_cfg_get(e, "transport"), transports,
+				 &tpi, err);
 	if (!rc)
-		rc = cv_cfg_str(cfg, cv_cfg_get(e, "username"), &t->username, err);
+		rc = cv_cfg_str(cfg, cv_cfg_get(e, "username"), &t->username,
+				err);
 	if (!rc)
-		rc = cv_cfg_str(cfg, cv_cfg_get(e, "password"), &t->password, err);
+		rc = cv_cfg_str(cfg, cv_cfg_get(e, "password"), &t->password,
+				err);
 	if (!rc)
 		rc = cv_cfg_str(cfg, cv_cfg_get(e, "realm"), &t->realm, err);
 	if (!rc)
-		rc = cv_cfg_bool(cfg, cv_cfg_get(e, "register"), &t->do_register, err);
+		rc = cv_cfg_bool(cfg, cv_cfg_get(e, "register"),
+				 &t->do_register, err);
 	if (!rc)
-		rc = cv_cfg_int(cfg, cv_cfg_get(e, "expires"), 2, 86400, &t->expires,
-				err);
+		rc = cv_cfg_int(cfg, cv_cfg_get(e, "expires"), 2, 86400,
+				&t->expires, err);
 	if (rc)
 		return rc;
 	t->transport = transports[tpi];
 	if (!t->name || !t->host)
-		return cv_cfg_fail(cfg, e, err, "a trunk needs 'name' and 'host'");
+		return cv_cfg_fail(cfg, e, err,
+				   "a trunk needs 'name' and 'host'");
 	if (!name_ok(t->name))
-		return cv_cfg_fail(cfg, cv_cfg_get(e, "name"), err,
-				   "trunk name '%s': 1 to 64 of A-Z a-z 0-9 - _ .",
-				   t->name);
+		return cv_cfg_fail(
+			cfg, cv_cfg_get(e, "name"), err,
+			"trunk name '%s': 1 to 64 of A-Z a-z 0-9 - _ .",
+			t->name);
 	for (unsigned i = 0; i < c->ntrunks; i++)
 		if (!strcmp(c->trunks[i].name, t->name))
-			return cv_cfg_fail(cfg, e, err, "trunk '%s' defined twice",
-					   t->name);
+			return cv_cfg_fail(cfg, e, err,
+					   "trunk '%s' defined twice", t->name);
 	if (!*t->host || strlen(t->host) > 253)
 		return cv_cfg_fail(cfg, cv_cfg_get(e, "host"), err, "bad host");
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM};
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_DGRAM};
 	struct addrinfo *ai = NULL;
 	if (getaddrinfo(t->host, NULL, &hints, &ai) != 0 || !ai)
 		return cv_cfg_fail(cfg, cv_cfg_get(e, "host"), err,
@@ -86,8 +95,9 @@ static int load_trunk(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 		return cv_cfg_fail(cfg, cv_cfg_get(e, "password"), err,
 				   "a trunk 'password' needs a 'username'");
 	if (t->do_register && (!*t->username || !*t->password))
-		return cv_cfg_fail(cfg, cv_cfg_get(e, "register"), err,
-				   "'register: true' needs 'username' and 'password'");
+		return cv_cfg_fail(
+			cfg, cv_cfg_get(e, "register"), err,
+			"'register: true' needs 'username' and 'password'");
 	if (strlen(t->username) > 128 || strlen(t->password) > 256 ||
 	    strlen(t->realm) > 256)
 		return cv_cfg_fail(cfg, e, err, "trunk credentials too long");
@@ -128,14 +138,16 @@ static int route_trunks(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 			return cv_cfg_fail(cfg, e, err, "unknown trunk '%s'",
 					   name ? name : "");
 		if (++count > ROUTE_MAX_TRUNKS)
-			return cv_cfg_fail(cfg, e, err, "at most %d trunks per route",
+			return cv_cfg_fail(cfg, e, err,
+					   "at most %d trunks per route",
 					   ROUTE_MAX_TRUNKS);
 		if (count > 1)
 			strcat(r->trunks, ",");
 		strcat(r->trunks, name);
 	}
 	if (!count)
-		return cv_cfg_fail(cfg, n, err, "route '%s' names no trunk", r->name);
+		return cv_cfg_fail(cfg, n, err, "route '%s' names no trunk",
+				   r->name);
 	return 0;
 }
 
@@ -143,8 +155,9 @@ static int load_route(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 		      struct cvoipd_route *r, unsigned index,
 		      struct cv_cfg_err *err)
 {
-	static const char *const keys[] = {"name",   "prefix",   "pattern",
-					   "trunks", "priority", "media", NULL};
+	static const char *const keys[] = {"name",   "prefix",	 "pattern",
+					   "trunks", "priority", "media",
+					   NULL};
 	static const char *const medias[] = {"relay", "direct", NULL};
 	const struct cv_cfg *cfg = c->cfg;
 	int mi = c->media_relay ? 0 : 1;
@@ -158,10 +171,11 @@ static int load_route(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 	if (!rc)
 		rc = cv_cfg_str(cfg, cv_cfg_get(e, "prefix"), &r->prefix, err);
 	if (!rc)
-		rc = cv_cfg_str(cfg, cv_cfg_get(e, "pattern"), &r->pattern, err);
+		rc = cv_cfg_str(cfg, cv_cfg_get(e, "pattern"), &r->pattern,
+				err);
 	if (!rc)
-		rc = cv_cfg_int(cfg, cv_cfg_get(e, "priority"), -1000000, 1000000,
-				&r->priority, err);
+		rc = cv_cfg_int(cfg, cv_cfg_get(e, "priority"), -1000000,
+				1000000, &r->priority, err);
 	if (!rc)
 		rc = cv_cfg_enum(cfg, cv_cfg_get(e, "media"), medias, &mi, err);
 	if (rc)
@@ -170,13 +184,14 @@ static int load_route(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 	if (!r->name)
 		return cv_cfg_fail(cfg, e, err, "a route needs a 'name'");
 	if (!name_ok(r->name))
-		return cv_cfg_fail(cfg, cv_cfg_get(e, "name"), err,
-				   "route name '%s': 1 to 64 of A-Z a-z 0-9 - _ .",
-				   r->name);
+		return cv_cfg_fail(
+			cfg, cv_cfg_get(e, "name"), err,
+			"route name '%s': 1 to 64 of A-Z a-z 0-9 - _ .",
+			r->name);
 	for (unsigned i = 0; i < c->nroutes; i++)
 		if (!strcmp(c->routes[i].name, r->name))
-			return cv_cfg_fail(cfg, e, err, "route '%s' defined twice",
-					   r->name);
+			return cv_cfg_fail(cfg, e, err,
+					   "route '%s' defined twice", r->name);
 	if (strlen(r->prefix) > 64)
 		return cv_cfg_fail(cfg, cv_cfg_get(e, "prefix"), err,
 				   "prefix longer than 64");
@@ -190,7 +205,8 @@ static int load_route(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 			char why[128];
 			regerror(ec, &re, why, sizeof(why));
 			return cv_cfg_fail(cfg, cv_cfg_get(e, "pattern"), err,
-					   "bad pattern '%s': %s", r->pattern, why);
+					   "bad pattern '%s': %s", r->pattern,
+					   why);
 		}
 		regfree(&re);
 	}
@@ -199,7 +215,8 @@ static int load_route(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 				   "'media: relay' needs media.relay: true");
 	const struct cv_cfg_node *tn = cv_cfg_get(e, "trunks");
 	if (!tn)
-		return cv_cfg_fail(cfg, e, err, "route '%s' needs 'trunks'", r->name);
+		return cv_cfg_fail(cfg, e, err, "route '%s' needs 'trunks'",
+				   r->name);
 	return route_trunks(c, tn, r, err);
 }
 
@@ -218,7 +235,8 @@ int cvoipd_conf_load_trunks(struct cvoipd_conf *c,
 				   sizeof(*c->trunks));
 		if (!c->trunks)
 			return -ENOMEM;
-		for (const struct cv_cfg_node *e = trunks->child; e; e = e->next) {
+		for (const struct cv_cfg_node *e = trunks->child; e;
+		     e = e->next) {
 			rc = load_trunk(c, e, &c->trunks[c->ntrunks], err);
 			if (rc)
 				return rc;
@@ -233,8 +251,10 @@ int cvoipd_conf_load_trunks(struct cvoipd_conf *c,
 				   sizeof(*c->routes));
 		if (!c->routes)
 			return -ENOMEM;
-		for (const struct cv_cfg_node *e = routes->child; e; e = e->next) {
-			rc = load_route(c, e, &c->routes[c->nroutes], c->nroutes, err);
+		for (const struct cv_cfg_node *e = routes->child; e;
+		     e = e->next) {
+			rc = load_route(c, e, &c->routes[c->nroutes],
+					c->nroutes, err);
 			c->nroutes++; /* so that free releases its trunk list */
 			if (rc)
 				return rc;

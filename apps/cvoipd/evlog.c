@@ -118,7 +118,8 @@ void evlog_stop(struct evlog *e)
 	 * file before the subscription goes: wait, bounded, for the loop to
 	 * catch up (it subscribes to every topic, so it sees every event). */
 	for (int i = 0; i < 2000; i++) {
-		uint64_t seen = cv_bus_sub_delivered(e->sub) + cv_bus_sub_dropped(e->sub);
+		uint64_t seen = cv_bus_sub_delivered(e->sub) +
+				cv_bus_sub_dropped(e->sub);
 		if (seen >= cv_bus_published(e->bus))
 			break;
 		uv_sleep(1);

@@ -18,26 +18,36 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cvoipd [options]\n"
-		"       cvoipd user add NAME [--password P | --password-stdin] [--db URL]\n"
+		"       cvoipd user add NAME [--password P | --password-stdin] "
+		"[--db URL]\n"
 		"       cvoipd user del NAME [--db URL]\n"
 		"       cvoipd user list [--db URL]\n"
-		"       cvoipd cdr export [--db URL] [--since T] [--until T] [--call-id ID]\n"
+		"       cvoipd cdr export [--db URL] [--since T] [--until T] "
+		"[--call-id ID]\n"
 		"\n"
-		"cvoipd is the cvoip SIP server: registrar, B2BUA, call center.\n"
+		"cvoipd is the cvoip SIP server: registrar, B2BUA, call "
+		"center.\n"
 		"\n"
 		"options:\n"
-		"  -c, --config FILE       configuration file (YAML; see docs/config.md)\n"
-		"      --check-config FILE validate FILE, print the verdict, exit 0 or 1\n"
-		"  -l, --listen SPEC       listener, repeatable; replaces the configured ones\n"
-		"                          (udp:127.0.0.1:5060, tcp:[::1]:5060, tls:0.0.0.0:5061,\n"
+		"  -c, --config FILE       configuration file (YAML; see "
+		"docs/config.md)\n"
+		"      --check-config FILE validate FILE, print the verdict, "
+		"exit 0 or 1\n"
+		"  -l, --listen SPEC       listener, repeatable; replaces the "
+		"configured ones\n"
+		"                          (udp:127.0.0.1:5060, "
+		"tcp:[::1]:5060, tls:0.0.0.0:5061,\n"
 		"                           ws:127.0.0.1:5066, wss:...)\n"
-		"      --db URL            database: sqlite:PATH or postgresql://user@host/db\n"
-		"  -w, --workers N         worker threads (default: number of cores)\n"
+		"      --db URL            database: sqlite:PATH or "
+		"postgresql://user@host/db\n"
+		"  -w, --workers N         worker threads (default: number of "
+		"cores)\n"
 		"      --log-level L       error, warn, info, debug or trace\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           print the version\n"
 		"\n"
-		"Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 when the\n"
+		"Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 when "
+		"the\n"
 		"configuration or start-up fails, 2 on a usage error.\n");
 }
 
@@ -85,7 +95,8 @@ int main(int argc, char **argv)
 			char *end;
 			long n = strtol(optarg, &end, 10);
 			if (*end || n < 1 || n > 256) {
-				fprintf(stderr, "cvoipd: --workers must be 1..256\n");
+				fprintf(stderr,
+					"cvoipd: --workers must be 1..256\n");
 				return 2;
 			}
 			o.workers = (int)n;
@@ -94,7 +105,8 @@ int main(int argc, char **argv)
 		case OPT_LOGLEVEL: {
 			enum cv_log_level l;
 			if (cv_log_level_parse(optarg, &l)) {
-				fprintf(stderr, "cvoipd: unknown log level '%s'\n",
+				fprintf(stderr,
+					"cvoipd: unknown log level '%s'\n",
 					optarg);
 				return 2;
 			}
@@ -113,7 +125,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "cvoipd: unexpected argument '%s'\nTry 'cvoipd --help'.\n",
+		fprintf(stderr,
+			"cvoipd: unexpected argument '%s'\nTry 'cvoipd "
+			"--help'.\n",
 			argv[optind]);
 		return 2;
 	}

@@ -103,7 +103,9 @@ static int parse_specs(struct server *s, const char *const *list, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		int err = cv_tp_spec_parse(list[i], &s->specs[i]);
 		if (err) {
-			fprintf(stderr, "cvoipd: bad listen spec '%s' (expected e.g. udp:127.0.0.1:5060)\n",
+			fprintf(stderr,
+				"cvoipd: bad listen spec '%s' (expected e.g. "
+				"udp:127.0.0.1:5060)\n",
 				list[i]);
 			return err;
 		}
@@ -126,13 +128,15 @@ static int check_db_path(const char *url)
 	else
 		*slash = '\0';
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		fprintf(stderr, "cvoipd: cannot create database folder %s: %s\n",
-			dir, strerror(errno));
+		fprintf(stderr,
+			"cvoipd: cannot create database folder %s: %s\n", dir,
+			strerror(errno));
 		return -errno;
 	}
 	if (access(dir, W_OK | X_OK) != 0) {
-		fprintf(stderr, "cvoipd: database folder %s is not writable: %s\n",
-			dir, strerror(errno));
+		fprintf(stderr,
+			"cvoipd: database folder %s is not writable: %s\n", dir,
+			strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -201,16 +205,24 @@ int cvoipd_user_cmd(int argc, char **argv)
 		else if (argv[i][0] != '-' && !name)
 			name = argv[i];
 		else {
-			fprintf(stderr, "cvoipd user: unexpected argument '%s'\n", argv[i]);
+			fprintf(stderr,
+				"cvoipd user: unexpected argument '%s'\n",
+				argv[i]);
 			return 2;
 		}
 	}
-	bool needs_name = verb && (!strcmp(verb, "add") || !strcmp(verb, "del"));
-	if (!verb || (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "list")) ||
+	bool needs_name =
+		verb && (!strcmp(verb, "add") || !strcmp(verb, "del"));
+	if (!verb ||
+	    (strcmp(verb, "add") && strcmp(verb, "del") &&
+	     strcmp(verb, "list")) ||
 	    (needs_name && !name)) {
-		fprintf(stderr, "usage: cvoipd user add NAME [--password P | --password-stdin] [--db URL] [--config FILE]\n"
-				"       cvoipd user del NAME [--db URL] [--config FILE]\n"
-				"       cvoipd user list [--db URL] [--config FILE]\n");
+		fprintf(stderr,
+			"usage: cvoipd user add NAME [--password P | "
+			"--password-stdin] [--db URL] [--config FILE]\n"
+			"       cvoipd user del NAME [--db URL] [--config "
+			"FILE]\n"
+			"       cvoipd user list [--db URL] [--config FILE]\n");
 		return 2;
 	}
 	struct cvoipd_conf conf;
@@ -221,12 +233,14 @@ int cvoipd_user_cmd(int argc, char **argv)
 	char pw[512];
 	if (!strcmp(verb, "add") && !password) {
 		if (!from_stdin) {
-			fprintf(stderr, "cvoipd user add: give --password P or --password-stdin\n");
+			fprintf(stderr, "cvoipd user add: give --password P or "
+					"--password-stdin\n");
 			cvoipd_conf_free(&conf);
 			return 2;
 		}
 		if (read_password_stdin(pw, sizeof(pw))) {
-			fprintf(stderr, "cvoipd user add: no password on standard input\n");
+			fprintf(stderr, "cvoipd user add: no password on "
+					"standard input\n");
 			cvoipd_conf_free(&conf);
 			return 1;
 		}
@@ -240,13 +254,15 @@ int cvoipd_user_cmd(int argc, char **argv)
 	}
 	int err;
 	if (!strcmp(verb, "add")) {
-		err = cv_store_user_add(st, name, conf.realm, password, CV_STORE_SYNC(NULL));
+		err = cv_store_user_add(st, name, conf.realm, password,
+					CV_STORE_SYNC(NULL));
 		if (!err) {
 			printf("user %s added (realm %s)\n", name, conf.realm);
 			rc = 0;
 		}
 	} else if (!strcmp(verb, "del")) {
-		err = cv_store_user_del(st, name, conf.realm, CV_STORE_SYNC(NULL));
+		err = cv_store_user_del(st, name, conf.realm,
+					CV_STORE_SYNC(NULL));
 		if (!err) {
 			printf("user %s deleted\n", name);
 			rc = 0;
@@ -257,7 +273,8 @@ int cvoipd_user_cmd(int argc, char **argv)
 		err = cv_store_user_list(st, &q, CV_STORE_SYNC(&res));
 		if (!err) {
 			for (size_t i = 0; i < res->n; i++)
-				printf("%s\t%s\n", res->users[i].name, res->users[i].realm);
+				printf("%s\t%s\n", res->users[i].name,
+				       res->users[i].realm);
 			cv_mem_unref(res);
 			rc = 0;
 		}
@@ -292,12 +309,14 @@ int cvoipd_parse_time(const char *s, int64_t now_us, int64_t *out_us)
 			*out_us = (int64_t)v * 1000000;
 			return 0;
 		}
-		if (unit > 0 && v <= 100000LL * 86400 / unit) { /* ages up to ~270 years */
+		if (unit > 0 &&
+		    v <= 100000LL * 86400 / unit) { /* ages up to ~270 years */
 			*out_us = now_us - (int64_t)v * unit * 1000000;
 			return 0;
 		}
 	}
-	static const char *const fmts[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+	static const char *const fmts[] = {"%Y-%m-%dT%H:%M:%S",
+					   "%Y-%m-%d %H:%M:%S",
 					   "%Y-%m-%dT%H:%M", "%Y-%m-%d"};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(fmts); i++) {
 		struct tm tm;
@@ -333,14 +352,18 @@ int cvoipd_cdr_cmd(int argc, char **argv)
 		else if (!strcmp(argv[i], "--call-id") && i + 1 < argc)
 			call_id = argv[++i];
 		else {
-			fprintf(stderr, "cvoipd cdr: unexpected argument '%s'\n", argv[i]);
+			fprintf(stderr,
+				"cvoipd cdr: unexpected argument '%s'\n",
+				argv[i]);
 			return 2;
 		}
 	}
 	if (!verb || strcmp(verb, "export")) {
 		fprintf(stderr,
-			"usage: cvoipd cdr export [--db URL] [--config FILE] [--since T] [--until T] [--call-id ID]\n"
-			"  T: 2026-11-23, 2026-11-23T13:00:00Z (UTC), a Unix time in seconds,\n"
+			"usage: cvoipd cdr export [--db URL] [--config FILE] "
+			"[--since T] [--until T] [--call-id ID]\n"
+			"  T: 2026-11-23, 2026-11-23T13:00:00Z (UTC), a Unix "
+			"time in seconds,\n"
 			"     or an age before now: 90s, 30m, 2h, 7d\n");
 		return 2;
 	}
@@ -380,18 +403,21 @@ static int provision_users(struct server *s, struct cv_store_res **resp)
 {
 	const struct cvoipd_conf *c = &s->conf;
 	for (unsigned i = 0; i < c->nusers; i++) {
-		int err = cv_store_user_add(s->store, c->users[i].name, c->realm,
-					    c->users[i].password, CV_STORE_SYNC(NULL));
+		int err = cv_store_user_add(s->store, c->users[i].name,
+					    c->realm, c->users[i].password,
+					    CV_STORE_SYNC(NULL));
 		if (err)
 			return err;
 	}
 	for (unsigned i = 0; i < c->nagents; i++) {
-		int err = cv_store_user_add(s->store, c->agents[i].name, c->realm,
-					    c->agents[i].password, CV_STORE_SYNC(NULL));
+		int err = cv_store_user_add(s->store, c->agents[i].name,
+					    c->realm, c->agents[i].password,
+					    CV_STORE_SYNC(NULL));
 		if (err)
 			return err;
 	}
-	struct cv_store_query q = {.key = c->realm, .limit = CV_STORE_LIMIT_MAX};
+	struct cv_store_query q = {.key = c->realm,
+				   .limit = CV_STORE_LIMIT_MAX};
 	return cv_store_user_list(s->store, &q, CV_STORE_SYNC(resp));
 }
 
@@ -432,7 +458,8 @@ static int provision_trunks(struct server *s, struct cv_store_res **trunks,
 	for (size_t i = 0; !err && i < res->n; i++) {
 		bool keep = false;
 		for (unsigned j = 0; j < c->nroutes; j++)
-			keep = keep || !strcmp(c->routes[j].name, res->routes[i].name);
+			keep = keep ||
+			       !strcmp(c->routes[j].name, res->routes[i].name);
 		if (!keep)
 			err = cv_store_route_del(s->store, res->routes[i].name,
 						 CV_STORE_SYNC(NULL));
@@ -443,7 +470,8 @@ static int provision_trunks(struct server *s, struct cv_store_res **trunks,
 	for (size_t i = 0; !err && i < res->n; i++) {
 		bool keep = false;
 		for (unsigned j = 0; j < c->ntrunks; j++)
-			keep = keep || !strcmp(c->trunks[j].name, res->trunks[i].name);
+			keep = keep ||
+			       !strcmp(c->trunks[j].name, res->trunks[i].name);
 		if (!keep)
 			err = cv_store_trunk_del(s->store, res->trunks[i].name,
 						 CV_STORE_SYNC(NULL));
@@ -481,17 +509,20 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 	else if (s.conf.nlisten)
 		err = parse_specs(&s, s.conf.listen, s.conf.nlisten);
 	else
-		err = parse_specs(&s, default_listen, CV_ARRAY_SIZE(default_listen));
+		err = parse_specs(&s, default_listen,
+				  CV_ARRAY_SIZE(default_listen));
 	if (err || open_store(s.conf.database, &s.store))
 		goto out;
 	err = provision_users(&s, &users);
 	if (err) {
-		fprintf(stderr, "cvoipd: cannot provision users: %s\n", cv_strerror(err));
+		fprintf(stderr, "cvoipd: cannot provision users: %s\n",
+			cv_strerror(err));
 		goto out;
 	}
 	err = provision_trunks(&s, &trunks, &routes);
 	if (err) {
-		fprintf(stderr, "cvoipd: cannot provision trunks and routes: %s\n",
+		fprintf(stderr,
+			"cvoipd: cannot provision trunks and routes: %s\n",
 			cv_strerror(err));
 		goto out;
 	}
@@ -528,23 +559,35 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		su[i].name = users->users[i].name;
 		su[i].ha1_md5 = users->users[i].ha1[CV_STORE_ALG_MD5];
 		su[i].ha1_sha256 = users->users[i].ha1[CV_STORE_ALG_SHA256];
-		su[i].ha1_sha512_256 = users->users[i].ha1[CV_STORE_ALG_SHA512_256];
+		su[i].ha1_sha512_256 =
+			users->users[i].ha1[CV_STORE_ALG_SHA512_256];
 	}
 	/* The relay binds the configured media address, else the first
 	 * listener's address when it is not a wildcard (so that `make run`
 	 * on 127.0.0.1 keeps media on loopback too). */
 	char media_addr[CV_TP_ADDRSTRLEN] = "";
 	if (s.conf.media_address) {
-		snprintf(media_addr, sizeof(media_addr), "%s", s.conf.media_address);
+		snprintf(media_addr, sizeof(media_addr), "%s",
+			 s.conf.media_address);
 	} else if (s.nspecs) {
 		const struct cv_tp_addr *a = &s.specs[0].addr;
 		if (a->ss.ss_family == AF_INET &&
-		    ((const struct sockaddr_in *)(const void *)&a->ss)->sin_addr.s_addr != htonl(INADDR_ANY))
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)&a->ss)->sin_addr,
+		    ((const struct sockaddr_in *)(const void *)&a->ss)
+				    ->sin_addr.s_addr != htonl(INADDR_ANY))
+			inet_ntop(AF_INET,
+				  &((const struct sockaddr_in *)(const void *)&a
+					    ->ss)
+					   ->sin_addr,
 				  media_addr, sizeof(media_addr));
 		else if (a->ss.ss_family == AF_INET6 &&
-			 !IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr))
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr,
+			 !IN6_IS_ADDR_UNSPECIFIED(
+				 &((const struct sockaddr_in6 *)(const void *)&a
+					   ->ss)
+					  ->sin6_addr))
+			inet_ntop(AF_INET6,
+				  &((const struct sockaddr_in6
+					     *)(const void *)&a->ss)
+					   ->sin6_addr,
 				  media_addr, sizeof(media_addr));
 	}
 	/* the event bus: the server publishes calls, registrations and
@@ -589,7 +632,8 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		.reg_max_expires = (uint32_t)s.conf.reg_max_expires,
 		.reg_default_expires = (uint32_t)s.conf.reg_default_expires,
 		.no_answer_ms = (uint32_t)s.conf.no_answer_ms,
-		.auth_max_failures_source = (uint32_t)s.conf.auth_max_fail_source,
+		.auth_max_failures_source =
+			(uint32_t)s.conf.auth_max_fail_source,
 		.auth_max_failures_user = (uint32_t)s.conf.auth_max_fail_user,
 		.auth_window_ms = (uint32_t)s.conf.auth_window_ms,
 		.auth_block_ms = (uint32_t)s.conf.auth_block_ms,
@@ -644,7 +688,11 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 	rc = err ? 1 : 0;
 	struct cv_srv_stats ss;
 	cv_srv_stats_read(s.srv, &ss);
-	CV_INFO(MOD, "server stats: registers_ok=%llu registers_challenged=%llu registers_rejected=%llu bindings=%llu calls_started=%llu calls_answered=%llu calls_failed=%llu auth_failures=%llu auth_blocks=%llu auth_limited=%llu",
+	CV_INFO(MOD,
+		"server stats: registers_ok=%llu registers_challenged=%llu "
+		"registers_rejected=%llu bindings=%llu calls_started=%llu "
+		"calls_answered=%llu calls_failed=%llu auth_failures=%llu "
+		"auth_blocks=%llu auth_limited=%llu",
 		(unsigned long long)ss.registers_ok,
 		(unsigned long long)ss.registers_challenged,
 		(unsigned long long)ss.registers_rejected,
@@ -655,11 +703,14 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		(unsigned long long)ss.auth_failures,
 		(unsigned long long)ss.auth_blocks,
 		(unsigned long long)ss.auth_limited);
-	CV_INFO(MOD, "media relay stats: streams_open=%llu packets_forwarded=%llu",
+	CV_INFO(MOD,
+		"media relay stats: streams_open=%llu packets_forwarded=%llu",
 		(unsigned long long)ss.relay_streams,
 		(unsigned long long)ss.relay_forwarded);
 	if (s.conf.ntrunks)
-		CV_INFO(MOD, "trunk stats: registered=%llu calls=%llu failovers=%llu",
+		CV_INFO(MOD,
+			"trunk stats: registered=%llu calls=%llu "
+			"failovers=%llu",
 			(unsigned long long)ss.trunks_registered,
 			(unsigned long long)ss.trunk_calls,
 			(unsigned long long)ss.trunk_failovers);
@@ -669,7 +720,7 @@ out:
 	cv_mem_unref(routes);
 	cv_rt_destroy(s.rt);
 	cvoipd_cc_destroy(s.cc); /* after the server: no route hook call left */
-	evlog_stop(s.evlog); /* no worker publishes any more */
+	evlog_stop(s.evlog);	 /* no worker publishes any more */
 	cv_srv_destroy(s.srv);
 	cv_tp_destroy(s.tp);
 	cv_store_close(s.store);

@@ -73,15 +73,15 @@ static int bench_codecs(int frames)
 		uint8_t(*pl)[CV_CODEC_MAX_PAYLOAD] = malloc(100 * sizeof(*pl));
 		size_t plen[100];
 		int n = c == &cv_codec_pcmu || c == &cv_codec_pcma ||
-				c->name[0] == 'L'
-			? frames * 20
-			: frames;
+					c->name[0] == 'L'
+				? frames * 20
+				: frames;
 		double t0 = cpu_s();
 		size_t bytes = 0;
 		for (int k = 0; k < n; k++) {
 			int f = k % 100;
-			cv_codec_encode(e, sig + f * fr, fr, pl[f], sizeof(pl[f]),
-					&plen[f]);
+			cv_codec_encode(e, sig + f * fr, fr, pl[f],
+					sizeof(pl[f]), &plen[f]);
 			bytes += plen[f];
 		}
 		double te = (cpu_s() - t0) / n * 1e6 * scale;
@@ -89,7 +89,8 @@ static int bench_codecs(int frames)
 		t0 = cpu_s();
 		for (int k = 0; k < n; k++) {
 			size_t got = CV_CODEC_MAX_SAMPLES;
-			cv_codec_decode(d, pl[k % 100], plen[k % 100], out, &got);
+			cv_codec_decode(d, pl[k % 100], plen[k % 100], out,
+					&got);
 			sink_u32 += (uint32_t)out[3];
 		}
 		double td = (cpu_s() - t0) / n * 1e6 * scale;
@@ -141,8 +142,8 @@ static int bench_dsp(int nstreams, double secs)
 	struct dsp_stream *s = calloc((size_t)nstreams, sizeof(*s));
 	struct cv_tone_params tp = {.freq1 = 440, .level_dbm0 = -15};
 	for (int i = 0; i < nstreams; i++) {
-		struct cv_rtp_jb_params jp = {.clock_rate = 8000,
-					      .frame_ts = 160, .cn_pt = 13};
+		struct cv_rtp_jb_params jp = {
+			.clock_rate = 8000, .frame_ts = 160, .cn_pt = 13};
 		if (cv_rtp_jb_create(&s[i].jb, &jp) ||
 		    cv_codec_enc_create(&s[i].enc, &cv_codec_pcmu, NULL) ||
 		    cv_codec_dec_create(&s[i].dec, &cv_codec_pcmu, NULL) ||
@@ -155,8 +156,10 @@ static int bench_dsp(int nstreams, double secs)
 	uint8_t far[50][172];
 	size_t farlen[50];
 	for (int f = 0; f < 50; f++) {
-		struct cv_rtp_hdr h = {.pt = 0, .seq = (uint16_t)f,
-				       .ts = (uint32_t)f * 160, .ssrc = 1};
+		struct cv_rtp_hdr h = {.pt = 0,
+				       .seq = (uint16_t)f,
+				       .ts = (uint32_t)f * 160,
+				       .ssrc = 1};
 		uint8_t pay[160];
 		cv_g711_ulaw_enc_buf(pay, sig + f * 160, 160);
 		cv_rtp_build(far[f], sizeof(far[f]), &h, pay, 160, &farlen[f]);
@@ -185,8 +188,8 @@ static int bench_dsp(int nstreams, double secs)
 			       f.kind != CV_RTP_JB_WAIT) {
 				size_t n = CV_CODEC_MAX_SAMPLES;
 				if (f.kind == CV_RTP_JB_FRAME)
-					cv_codec_decode(d->dec, f.payload, f.len,
-							pcm, &n);
+					cv_codec_decode(d->dec, f.payload,
+							f.len, pcm, &n);
 				else
 					cv_codec_conceal(d->dec, NULL, 0, pcm,
 							 160);
@@ -198,8 +201,8 @@ static int bench_dsp(int nstreams, double secs)
 			size_t len, olen;
 			cv_asrc_read(d->src, x, 160, 8000);
 			cv_codec_encode(d->enc, x, 160, enc, sizeof(enc), &len);
-			struct cv_rtp_hdr h = {.pt = 0, .seq = d->seq,
-					       .ts = d->ts, .ssrc = 2};
+			struct cv_rtp_hdr h = {
+				.pt = 0, .seq = d->seq, .ts = d->ts, .ssrc = 2};
 			cv_rtp_build(out, sizeof(out), &h, enc, len, &olen);
 			sink_u32 += out[20];
 			d->seq++;
@@ -250,8 +253,11 @@ static int bench_streams(int n, double secs)
 	}
 	for (int i = 0; i < n; i++) {
 		struct cv_media_stream_cfg c = {
-			.codec = &cv_codec_pcmu, .pt = 0, .tevent_pt = 101,
-			.cn_pt = -1, .rtcp_mux = true,
+			.codec = &cv_codec_pcmu,
+			.pt = 0,
+			.tevent_pt = 101,
+			.cn_pt = -1,
+			.rtcp_mux = true,
 		};
 		uv_ip4_addr("127.0.0.1", cv_media_stream_port(ms[i ^ 1]),
 			    (struct sockaddr_in *)&c.remote);

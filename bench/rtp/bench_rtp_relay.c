@@ -2,8 +2,8 @@
  * through a relay on loopback; the figure is the relay process' CPU
  * (utime+stime from /proc/<pid>/stat) per forwarded packet.
  *
- *   bench_rtp_relay cvoip    N SECONDS   cvoip's relay (cv_rtp_relay), epoll mode
- *   bench_rtp_relay cvoip-uring N SECONDS the same relay in io_uring mode
+ *   bench_rtp_relay cvoip    N SECONDS   cvoip's relay (cv_rtp_relay), epoll
+ * mode bench_rtp_relay cvoip-uring N SECONDS the same relay in io_uring mode
  *   bench_rtp_relay rtpengine N SECONDS  rtpengine --table=-1 (userspace),
  *                                        calls set up over NG (bencode/UDP)
  *   bench_rtp_relay floor    N SECONDS   a bare recvmmsg->sendmmsg loop on
@@ -32,7 +32,7 @@
 int main(int argc, char **argv);
 
 #define PKT_LEN 172
-#define BATCH 64
+#define BATCH	64
 
 static uint64_t now_ns(void)
 {
@@ -87,7 +87,8 @@ static void raise_nofile(void)
 	}
 }
 
-/* ---- relays under test ---------------------------------------------------- */
+/* ---- relays under test ----------------------------------------------------
+ */
 
 static volatile sig_atomic_t stop_flag;
 static void on_term(int sig)
@@ -110,8 +111,10 @@ static void run_cvoip(unsigned n, const struct sockaddr_in *sink, int wfd,
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct cv_rtp_relay *r;
-	struct cv_rtp_relay_params p = {.loop = &loop, .local_addr = "127.0.0.1",
-					.port_min = 20000, .port_max = 60000,
+	struct cv_rtp_relay_params p = {.loop = &loop,
+					.local_addr = "127.0.0.1",
+					.port_min = 20000,
+					.port_max = 60000,
 					.io = io};
 	if (cv_rtp_relay_create(&r, &p))
 		exit(2);
@@ -124,7 +127,8 @@ static void run_cvoip(unsigned n, const struct sockaddr_in *sink, int wfd,
 			exit(2);
 		}
 		cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B,
-					       (const struct sockaddr *)sink, NULL);
+					       (const struct sockaddr *)sink,
+					       NULL);
 		cv_rtp_relay_stream_local(st, CV_RTP_RELAY_A, &a, NULL);
 		uint16_t port = ntohs(((struct sockaddr_in *)&a)->sin_port);
 		if (write(wfd, &port, 2) != 2)
@@ -138,17 +142,23 @@ static void run_cvoip(unsigned n, const struct sockaddr_in *sink, int wfd,
 	uv_run(&loop, UV_RUN_DEFAULT);
 	struct cv_rtp_relay_stats rs;
 	cv_rtp_relay_stats(r, &rs);
-	fprintf(stderr, "cvoip relay (%s): received=%llu forwarded=%llu rx_syscalls=%llu "
-		"tx_syscalls=%llu rearms=%llu\n", rs.uring ? "io_uring" : "epoll",
-		(unsigned long long)rs.received, (unsigned long long)rs.forwarded,
-		(unsigned long long)rs.syscalls_rx, (unsigned long long)rs.syscalls_tx,
+	fprintf(stderr,
+		"cvoip relay (%s): received=%llu forwarded=%llu "
+		"rx_syscalls=%llu "
+		"tx_syscalls=%llu rearms=%llu\n",
+		rs.uring ? "io_uring" : "epoll",
+		(unsigned long long)rs.received,
+		(unsigned long long)rs.forwarded,
+		(unsigned long long)rs.syscalls_rx,
+		(unsigned long long)rs.syscalls_tx,
 		(unsigned long long)rs.rearms);
 	exit(0);
 }
 
 /* Child: the kernel floor, one recvmmsg + one sendmmsg per ready socket
  * through epoll, no parsing, no statistics. */
-static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd, bool two)
+static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd,
+		      bool two)
 {
 	raise_nofile();
 	int ep = epoll_create1(0);
@@ -162,7 +172,9 @@ static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd, bool 
 		 * leg does */
 		int ofd = two ? udp_sock(0, &b) : fd;
 		struct epoll_event ev = {.events = EPOLLIN,
-					 .data.u64 = (uint64_t)(uint32_t)fd << 32 | (uint32_t)ofd};
+					 .data.u64 = (uint64_t)(uint32_t)fd
+							     << 32 |
+						     (uint32_t)ofd};
 		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 		uint16_t port = ntohs(a.sin_port);
 		if (write(wfd, &port, 2) != 2)
@@ -175,10 +187,13 @@ static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd, bool 
 		int k = epoll_wait(ep, evs, 256, 50);
 		for (int e = 0; e < k; e++) {
 			for (int i = 0; i < BATCH; i++) {
-				iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
-				m[i].msg_hdr = (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1};
+				iov[i] = (struct iovec){bufs[i],
+							sizeof(bufs[i])};
+				m[i].msg_hdr = (struct msghdr){
+					.msg_iov = &iov[i], .msg_iovlen = 1};
 			}
-			int rfd = (int)(evs[e].data.u64 >> 32), sfd = (int)(uint32_t)evs[e].data.u64;
+			int rfd = (int)(evs[e].data.u64 >> 32),
+			    sfd = (int)(uint32_t)evs[e].data.u64;
 			int got = recvmmsg(rfd, m, BATCH, MSG_DONTWAIT, NULL);
 			if (got <= 0)
 				continue;
@@ -202,7 +217,9 @@ static int ng_request(int fd, const struct sockaddr_in *ng, const char *cmd,
 	static unsigned cookie;
 	char req[2048];
 	int n = snprintf(req, sizeof(req),
-			 "%u d7:call-id%zu:%s7:command%zu:%s8:from-tag4:ftag3:sdp%zu:%s%s%s%se",
+			 "%u "
+			 "d7:call-id%zu:%s7:command%zu:%s8:from-tag4:ftag3:sdp%"
+			 "zu:%s%s%s%se",
 			 ++cookie, strlen(callid), callid, strlen(cmd), cmd,
 			 strlen(sdp), sdp, to_tag ? "6:to-tag" : "",
 			 to_tag ? "4:" : "", to_tag ? to_tag : "");
@@ -231,42 +248,50 @@ static pid_t start_rtpengine(unsigned n, const struct sockaddr_in *gen,
 	if (pid == 0) {
 		raise_nofile();
 		close(wfd);
-		execlp("rtpengine", "rtpengine", "--table=-1", "--interface=127.0.0.1",
-		       "--listen-ng=127.0.0.1:22222", "--port-min=20000",
-		       "--port-max=60000", "--foreground", "--log-stderr",
-		       "--log-level=3", "--num-threads=1", "--delete-delay=0",
-		       "--timeout=600", "--silent-timeout=600",
-		       (char *)NULL);
+		execlp("rtpengine", "rtpengine", "--table=-1",
+		       "--interface=127.0.0.1", "--listen-ng=127.0.0.1:22222",
+		       "--port-min=20000", "--port-max=60000", "--foreground",
+		       "--log-stderr", "--log-level=3", "--num-threads=1",
+		       "--delete-delay=0", "--timeout=600",
+		       "--silent-timeout=600", (char *)NULL);
 		_exit(127);
 	}
 	usleep(700000);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	struct sockaddr_in ng = {.sin_family = AF_INET, .sin_port = htons(22222)};
+	struct sockaddr_in ng = {.sin_family = AF_INET,
+				 .sin_port = htons(22222)};
 	ng.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	char resp[8192], sdp[512], cid[32];
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(cid, sizeof(cid), "bench-%u", i);
 		snprintf(sdp, sizeof(sdp),
-			 "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+			 "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 "
+			 "127.0.0.1\r\n"
 			 "t=0 0\r\nm=audio %u RTP/AVP 0\r\na=sendrecv\r\n",
 			 ntohs(gen->sin_port));
-		if (ng_request(fd, &ng, "offer", cid, sdp, NULL, resp, sizeof(resp))) {
-			fprintf(stderr, "rtpengine: no answer to offer %u\n", i);
+		if (ng_request(fd, &ng, "offer", cid, sdp, NULL, resp,
+			       sizeof(resp))) {
+			fprintf(stderr, "rtpengine: no answer to offer %u\n",
+				i);
 			kill(pid, SIGTERM);
 			exit(2);
 		}
 		snprintf(sdp, sizeof(sdp),
-			 "v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+			 "v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 "
+			 "127.0.0.1\r\n"
 			 "t=0 0\r\nm=audio %u RTP/AVP 0\r\na=sendrecv\r\n",
 			 ntohs(sink->sin_port));
-		if (ng_request(fd, &ng, "answer", cid, sdp, "ttag", resp, sizeof(resp))) {
-			fprintf(stderr, "rtpengine: no answer to answer %u\n", i);
+		if (ng_request(fd, &ng, "answer", cid, sdp, "ttag", resp,
+			       sizeof(resp))) {
+			fprintf(stderr, "rtpengine: no answer to answer %u\n",
+				i);
 			kill(pid, SIGTERM);
 			exit(2);
 		}
 		int port = sdp_port(resp);
 		if (port <= 0) {
-			fprintf(stderr, "rtpengine: bad answer: %.200s\n", resp);
+			fprintf(stderr, "rtpengine: bad answer: %.200s\n",
+				resp);
 			kill(pid, SIGTERM);
 			exit(2);
 		}
@@ -279,12 +304,16 @@ static pid_t start_rtpengine(unsigned n, const struct sockaddr_in *gen,
 	return pid;
 }
 
-/* ---- generator ------------------------------------------------------------- */
+/* ---- generator -------------------------------------------------------------
+ */
 
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s cvoip|cvoip-uring|rtpengine|floor|floor2 STREAMS SECONDS\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s cvoip|cvoip-uring|rtpengine|floor|floor2 "
+			"STREAMS SECONDS\n",
+			argv[0]);
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -308,10 +337,12 @@ int main(int argc, char **argv)
 		if (pid == 0) {
 			close(pfd[0]);
 			if (!strcmp(mode, "floor") || !strcmp(mode, "floor2"))
-				run_floor(n, &sink_a, pfd[1], !strcmp(mode, "floor2"));
+				run_floor(n, &sink_a, pfd[1],
+					  !strcmp(mode, "floor2"));
 			run_cvoip(n, &sink_a, pfd[1],
-				  !strcmp(mode, "cvoip-uring") ? CV_RTP_RELAY_IO_URING
-							       : CV_RTP_RELAY_IO_EPOLL);
+				  !strcmp(mode, "cvoip-uring")
+					  ? CV_RTP_RELAY_IO_URING
+					  : CV_RTP_RELAY_IO_EPOLL);
 		}
 		close(pfd[1]);
 	}
@@ -324,7 +355,8 @@ int main(int argc, char **argv)
 		got += (size_t)r;
 	}
 	if (got != n * 2) {
-		fprintf(stderr, "relay set up only %zu of %u streams\n", got / 2, n);
+		fprintf(stderr, "relay set up only %zu of %u streams\n",
+			got / 2, n);
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 		return 1;
@@ -345,7 +377,8 @@ int main(int argc, char **argv)
 	uint64_t sent = 0, recvd = 0, recvd_window = 0;
 	/* Warm up 1 s (latching, rtpengine's learning), then measure. */
 	uint64_t t0 = now_ns(), tick = 0;
-	uint64_t warm = 1000000000ull, end = warm + (uint64_t)secs * 1000000000ull;
+	uint64_t warm = 1000000000ull,
+		 end = warm + (uint64_t)secs * 1000000000ull;
 	double cpu0 = -1, cpu1 = -1;
 	uint64_t sent0 = 0, recvd0 = 0;
 	for (;;) {
@@ -361,15 +394,19 @@ int main(int argc, char **argv)
 		unsigned k = 0;
 		for (unsigned i = (unsigned)(tick % 20); i < n; i += 20) {
 			uint8_t *b = pk[k];
-			struct cv_rtp_hdr h = {.pt = 0, .seq = seq[i]++,
-					       .ts = 160u * seq[i], .ssrc = i + 1};
+			struct cv_rtp_hdr h = {.pt = 0,
+					       .seq = seq[i]++,
+					       .ts = 160u * seq[i],
+					       .ssrc = i + 1};
 			size_t len;
 			cv_rtp_build(b, PKT_LEN, &h, NULL, 0, &len);
 			memset(b + 12, 0xd5, PKT_LEN - 12);
 			iov[k] = (struct iovec){b, PKT_LEN};
-			m[k].msg_hdr = (struct msghdr){.msg_name = &dst[i],
-						       .msg_namelen = sizeof(dst[i]),
-						       .msg_iov = &iov[k], .msg_iovlen = 1};
+			m[k].msg_hdr =
+				(struct msghdr){.msg_name = &dst[i],
+						.msg_namelen = sizeof(dst[i]),
+						.msg_iov = &iov[k],
+						.msg_iovlen = 1};
 			if (++k == BATCH || i + 20 >= n) {
 				int s = sendmmsg(gen, m, k, 0);
 				if (s > 0)
@@ -383,11 +420,14 @@ int main(int argc, char **argv)
 		for (int q = 0; q < 2; q++) {
 			for (;;) {
 				for (int i = 0; i < BATCH; i++) {
-					riov[i] = (struct iovec){rbuf[i], sizeof(rbuf[i])};
-					rm[i].msg_hdr = (struct msghdr){.msg_iov = &riov[i],
-									.msg_iovlen = 1};
+					riov[i] = (struct iovec){
+						rbuf[i], sizeof(rbuf[i])};
+					rm[i].msg_hdr = (struct msghdr){
+						.msg_iov = &riov[i],
+						.msg_iovlen = 1};
 				}
-				int r = recvmmsg(socks[q], rm, BATCH, MSG_DONTWAIT, NULL);
+				int r = recvmmsg(socks[q], rm, BATCH,
+						 MSG_DONTWAIT, NULL);
 				if (r <= 0)
 					break;
 				if (q == 0)
@@ -406,7 +446,8 @@ int main(int argc, char **argv)
 	for (;;) {
 		for (int i = 0; i < BATCH; i++) {
 			riov[i] = (struct iovec){rbuf[i], sizeof(rbuf[i])};
-			rm[i].msg_hdr = (struct msghdr){.msg_iov = &riov[i], .msg_iovlen = 1};
+			rm[i].msg_hdr = (struct msghdr){.msg_iov = &riov[i],
+							.msg_iovlen = 1};
 		}
 		int r = recvmmsg(sink, rm, BATCH, MSG_DONTWAIT, NULL);
 		if (r <= 0)
@@ -416,10 +457,14 @@ int main(int argc, char **argv)
 	uint64_t fwd = recvd - recvd0;
 	uint64_t offered = sent - sent0;
 	double cpu = cpu1 - cpu0;
-	printf("%s streams=%u seconds=%u offered_pps=%.0f forwarded=%llu loss=%.3f%% "
+	printf("%s streams=%u seconds=%u offered_pps=%.0f forwarded=%llu "
+	       "loss=%.3f%% "
 	       "relay_cpu_s=%.2f cpu_us_per_pkt=%.2f\n",
 	       mode, n, secs, (double)offered / secs, (unsigned long long)fwd,
-	       offered ? 100.0 * (1.0 - (double)(recvd + recvd_window - recvd0) / offered) : 0,
+	       offered ? 100.0 * (1.0 -
+				  (double)(recvd + recvd_window - recvd0) /
+					  offered)
+		       : 0,
 	       cpu / 1e6, fwd ? cpu / (double)fwd : 0);
 	fflush(stdout);
 	kill(pid, SIGTERM);

@@ -15,28 +15,45 @@
 
 int main(int argc, char **argv);
 
-static const char *const corpus[] = {sdp_baresip, sdp_baresip_srtp, sdp_linphone,
-				     sdp_chrome, sdp_asterisk, sdp_asterisk_hold,
-				     sdp_rtpengine, sdp_oldhold, sdp_ipv6};
+static const char *const corpus[] = {
+	sdp_baresip,   sdp_baresip_srtp, sdp_linphone,
+	sdp_chrome,    sdp_asterisk,	 sdp_asterisk_hold,
+	sdp_rtpengine, sdp_oldhold,	 sdp_ipv6};
 #define NCORPUS (sizeof(corpus) / sizeof(corpus[0]))
 static size_t lens[NCORPUS];
 
 static const struct cv_sdp_codec codecs[] = {
-	{.name = "opus", .clock_rate = 48000, .channels = 2, .fmtp = "useinbandfec=1", .pt = -1},
+	{.name = "opus",
+	 .clock_rate = 48000,
+	 .channels = 2,
+	 .fmtp = "useinbandfec=1",
+	 .pt = -1},
 	{.name = "PCMU", .clock_rate = 8000, .pt = -1},
 	{.name = "PCMA", .clock_rate = 8000, .pt = -1},
 };
 static const struct cv_sdp_crypto_local crypto[] = {
-	{.tag = 1, .suite = "AES_CM_128_HMAC_SHA1_80",
+	{.tag = 1,
+	 .suite = "AES_CM_128_HMAC_SHA1_80",
 	 .key_params = "inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj"},
 };
 static const struct cv_sdp_stream_caps streams[] = {
-	{.port = 20000, .codecs = codecs, .ncodecs = 3, .telephone_event = true,
-	 .dtmf_pt = -1, .ptime = 20, .dir = CV_SDP_SENDRECV, .rtcp_mux = true,
-	 .crypto = crypto, .ncrypto = 1},
+	{.port = 20000,
+	 .codecs = codecs,
+	 .ncodecs = 3,
+	 .telephone_event = true,
+	 .dtmf_pt = -1,
+	 .ptime = 20,
+	 .dir = CV_SDP_SENDRECV,
+	 .rtcp_mux = true,
+	 .crypto = crypto,
+	 .ncrypto = 1},
 };
 static const struct cv_sdp_local local = {
-	.sess_id = 1, .sess_version = 1, .addr = "192.0.2.1", .streams = streams, .nstreams = 1,
+	.sess_id = 1,
+	.sess_version = 1,
+	.addr = "192.0.2.1",
+	.streams = streams,
+	.nstreams = 1,
 };
 
 static double now_ns(void)
@@ -119,7 +136,8 @@ static void bench_all(struct runner *r, size_t nr, long iters, int rounds)
 	for (size_t k = 0; k < nr; k++) {
 		for (size_t i = 0; i < NCORPUS; i++) {
 			if (r[k].fn(i)) {
-				printf("%-24s rejects corpus entry %zu\n", r[k].name, i);
+				printf("%-24s rejects corpus entry %zu\n",
+				       r[k].name, i);
 				r[k].fn = NULL;
 				break;
 			}
@@ -148,7 +166,8 @@ static void bench_all(struct runner *r, size_t nr, long iters, int rounds)
 			continue;
 		qsort(r[k].samples, (size_t)r[k].n, sizeof(double), cmp_double);
 		printf("%-24s %9.0f %10.0f %9.0f  %.2f\n", r[k].name, r[k].best,
-		       r[k].samples[r[k].n / 2], 1e9 / r[k].best, r[k].best / base);
+		       r[k].samples[r[k].n / 2], 1e9 / r[k].best,
+		       r[k].best / base);
 	}
 }
 
@@ -162,8 +181,8 @@ int main(int argc, char **argv)
 	bench_osip_init();
 #endif
 	cv_buf_init(&pbuf, 0);
-	printf("corpus: %zu SDPs, average %zu bytes, %ld passes in 21 rounds\n", NCORPUS,
-	       total / NCORPUS, iters);
+	printf("corpus: %zu SDPs, average %zu bytes, %ld passes in 21 rounds\n",
+	       NCORPUS, total / NCORPUS, iters);
 	struct runner r[] = {
 		{.name = "cvoip parse", .fn = run_cv_parse},
 		{.name = "cvoip parse+print", .fn = run_cv_print},
@@ -186,7 +205,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NCORPUS; i++)
 		if (cv_sdp_parse(&s[i], corpus[i], lens[i], NULL))
 			return 1;
-	printf("cvoip memory: %lld bytes per parsed SDP (one allocation each, text included)\n",
+	printf("cvoip memory: %lld bytes per parsed SDP (one allocation each, "
+	       "text included)\n",
 	       (long long)((cv_mem_live_bytes() - b0) / (int64_t)NCORPUS));
 	for (size_t i = 0; i < NCORPUS; i++)
 		cv_mem_unref(s[i]);

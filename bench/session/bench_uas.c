@@ -26,11 +26,14 @@ static struct app app;
 
 static int media_local(void *marg, struct cv_sdp_local *out)
 {
-	app.codec = (struct cv_sdp_codec){.name = "PCMU", .clock_rate = 8000,
-					  .channels = 1, .pt = 0};
-	app.caps = (struct cv_sdp_stream_caps){.media = "audio", .port = 40000,
-					       .codecs = &app.codec, .ncodecs = 1,
-					       .dtmf_pt = -1, .dir = CV_SDP_SENDRECV};
+	app.codec = (struct cv_sdp_codec){
+		.name = "PCMU", .clock_rate = 8000, .channels = 1, .pt = 0};
+	app.caps = (struct cv_sdp_stream_caps){.media = "audio",
+					       .port = 40000,
+					       .codecs = &app.codec,
+					       .ncodecs = 1,
+					       .dtmf_pt = -1,
+					       .dir = CV_SDP_SENDRECV};
 	out->addr = "127.0.0.1";
 	out->streams = &app.caps;
 	out->nstreams = 1;
@@ -87,7 +90,8 @@ static void on_usr1(uv_signal_t *s, int signum)
 	struct mallinfo2 mi = mallinfo2();
 	heap = (long long)(mi.uordblks + mi.hblkhd);
 #endif
-	printf("dialogs=%zu calls=%zu live_bytes=%lld live_objects=%lld heap_bytes=%lld\n",
+	printf("dialogs=%zu calls=%zu live_bytes=%lld live_objects=%lld "
+	       "heap_bytes=%lld\n",
 	       cv_ua_dialog_count(cv_agent_ua(app.ag)), cv_agent_calls(app.ag),
 	       (long long)cv_mem_live_bytes(), (long long)cv_mem_live(), heap);
 	fflush(stdout);
@@ -96,7 +100,9 @@ static void on_usr1(uv_signal_t *s, int signum)
 static void w_start(struct cv_worker *w, void *arg)
 {
 	int err = cv_tp_worker_start(app.tp, w);
-	struct cv_agent_params ap = {.tp = app.tp, .w = w, .h = &handlers,
+	struct cv_agent_params ap = {.tp = app.tp,
+				     .w = w,
+				     .h = &handlers,
 				     .session_expires = UINT32_MAX,
 				     .no_100rel = true};
 	if (!err)
@@ -124,8 +130,10 @@ int main(int argc, char **argv)
 	}
 	cv_log_set_level(CV_LOG_WARN);
 	struct cv_rt *rt;
-	struct cv_rt_params rp = {.workers = 1, .on_start = w_start,
-				  .on_stop = w_stop, .handle_signals = true};
+	struct cv_rt_params rp = {.workers = 1,
+				  .on_start = w_start,
+				  .on_stop = w_stop,
+				  .handle_signals = true};
 	if (cv_rt_create(&rt, &rp))
 		return 1;
 	struct cv_tp_params tpp = {.specs = &app.spec, .nspecs = 1, .h = &tp_h};

@@ -115,7 +115,8 @@ static void *sofia_parse(const char *p, size_t l)
 	if (!msg)
 		return NULL;
 	sip_t *sip = sip_object(msg);
-	if (!sip || !sip->sip_call_id || !sip->sip_cseq || (sip->sip_flags & MSG_FLG_ERROR)) {
+	if (!sip || !sip->sip_call_id || !sip->sip_cseq ||
+	    (sip->sip_flags & MSG_FLG_ERROR)) {
 		msg_destroy(msg);
 		return NULL;
 	}
@@ -190,7 +191,8 @@ static double run(struct parser *ps, double ms)
 		for (int i = 0; i < ncorpus; i++) {
 			void *m = ps->parse(corpus[i].p, corpus[i].l);
 			if (!m) {
-				fprintf(stderr, "%s failed on message %d\n", ps->name, i);
+				fprintf(stderr, "%s failed on message %d\n",
+					ps->name, i);
 				exit(1);
 			}
 			ps->free(m);
@@ -234,19 +236,26 @@ static int differential(void)
 		struct cv_sip_msg *m = cv_match(corpus[i].p, corpus[i].l);
 		msg_t *sm = sofia_parse(corpus[i].p, corpus[i].l);
 		sip_t *s = sip_object(sm);
-		bool ok = m && s && same(m->call_id, s->sip_call_id->i_id) &&
-			  m->cseq.num == s->sip_cseq->cs_seq &&
-			  same(m->cseq.method_pl, s->sip_cseq->cs_method_name) &&
-			  same(m->from.tag, s->sip_from->a_tag) && same(m->to.tag, s->sip_to->a_tag) &&
-			  same(m->via.branch, s->sip_via->v_branch) &&
-			  same(m->via.host, s->sip_via->v_host) &&
-			  (m->max_forwards < 0 ? !s->sip_max_forwards
-					       : (s->sip_max_forwards &&
-						  (unsigned long)m->max_forwards ==
-							  s->sip_max_forwards->mf_count)) &&
-			  m->body.l == (s->sip_payload ? s->sip_payload->pl_len : 0);
+		bool ok =
+			m && s && same(m->call_id, s->sip_call_id->i_id) &&
+			m->cseq.num == s->sip_cseq->cs_seq &&
+			same(m->cseq.method_pl, s->sip_cseq->cs_method_name) &&
+			same(m->from.tag, s->sip_from->a_tag) &&
+			same(m->to.tag, s->sip_to->a_tag) &&
+			same(m->via.branch, s->sip_via->v_branch) &&
+			same(m->via.host, s->sip_via->v_host) &&
+			(m->max_forwards < 0
+				 ? !s->sip_max_forwards
+				 : (s->sip_max_forwards &&
+				    (unsigned long)m->max_forwards ==
+					    s->sip_max_forwards->mf_count)) &&
+			m->body.l ==
+				(s->sip_payload ? s->sip_payload->pl_len : 0);
 		if (!ok) {
-			fprintf(stderr, "differential: message %d disagrees with sofia-sip\n", i);
+			fprintf(stderr,
+				"differential: message %d disagrees with "
+				"sofia-sip\n",
+				i);
 			bad++;
 		}
 		cv_mem_unref(m);
@@ -288,17 +297,19 @@ int main(int argc, char **argv)
 	if (only) {
 		/* profiling aid: one parser for ms milliseconds */
 		for (size_t p = 0; p < NP; p++)
-			if (!strcmp(parsers[p].name, only))
-				{
+			if (!strcmp(parsers[p].name, only)) {
 				double ns = run(&parsers[p], ms);
-				printf("%s %.0f ns/msg over %ld messages\n", only, ns, last_count);
+				printf("%s %.0f ns/msg over %ld messages\n",
+				       only, ns, last_count);
 			}
 		return 0;
 	}
 	if (differential())
 		return 1;
-	printf("differential check vs sofia-sip: %d messages agree on Call-ID, CSeq, "
-	       "tags, top Via, Max-Forwards, body length\n", ncorpus);
+	printf("differential check vs sofia-sip: %d messages agree on Call-ID, "
+	       "CSeq, "
+	       "tags, top Via, Max-Forwards, body length\n",
+	       ncorpus);
 	/* warm up, verify every parser accepts every message */
 	for (size_t p = 0; p < NP; p++)
 		run(&parsers[p], 50);
@@ -309,21 +320,24 @@ int main(int argc, char **argv)
 	for (size_t p = 0; p < NP; p++)
 		parsers[p].bytes_per_msg = bytes_per_msg(&parsers[p]);
 
-	printf("corpus: %d messages, %.0f bytes average; %d interleaved rounds of %.0f ms\n",
+	printf("corpus: %d messages, %.0f bytes average; %d interleaved rounds "
+	       "of %.0f ms\n",
 	       ncorpus, (double)corpus_bytes / ncorpus, rounds, ms);
-	printf("%-16s %10s %12s %14s %12s\n", "parser", "ns/msg", "msgs/s", "bytes/msg", "min-max ns");
+	printf("%-16s %10s %12s %14s %12s\n", "parser", "ns/msg", "msgs/s",
+	       "bytes/msg", "min-max ns");
 	double med[NP];
 	for (size_t p = 0; p < NP; p++) {
 		double s[16];
 		memcpy(s, parsers[p].ns, sizeof(double) * (size_t)rounds);
 		qsort(s, (size_t)rounds, sizeof(double), cmp_d);
 		med[p] = s[rounds / 2];
-		printf("%-16s %10.0f %12.0f %14zu %6.0f-%.0f\n", parsers[p].name, med[p],
-		       1e9 / med[p], parsers[p].bytes_per_msg, s[0], s[rounds - 1]);
+		printf("%-16s %10.0f %12.0f %14zu %6.0f-%.0f\n",
+		       parsers[p].name, med[p], 1e9 / med[p],
+		       parsers[p].bytes_per_msg, s[0], s[rounds - 1]);
 	}
-	printf("ratio sofia-sip/cvoip: matching %.1fx, full %.1fx\n", med[2] / med[0],
-	       med[2] / med[1]);
-	printf("ratio osip2/cvoip full %.1fx, libre/cvoip full %.1fx\n", med[3] / med[1],
-	       med[4] / med[1]);
+	printf("ratio sofia-sip/cvoip: matching %.1fx, full %.1fx\n",
+	       med[2] / med[0], med[2] / med[1]);
+	printf("ratio osip2/cvoip full %.1fx, libre/cvoip full %.1fx\n",
+	       med[3] / med[1], med[4] / med[1]);
 	return 0;
 }

@@ -69,20 +69,22 @@ static long rss_kb(void)
 static int mk_invite(char *buf, size_t size, size_t i, const char *method,
 		     const char *totag)
 {
-	return snprintf(buf, size,
-			"%s sip:bob@192.0.2.10:5060 SIP/2.0\r\n"
-			"Via: SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bK%08zx.b\r\n"
-			"Max-Forwards: 70\r\n"
-			"From: \"Alice\" <sip:alice@example.com>;tag=f%08zx\r\n"
-			"To: <sip:bob@example.com>%s%s\r\n"
-			"Call-ID: %08zx-4f2a-11ef-9c1d@192.0.2.1\r\n"
-			"CSeq: 1 %s\r\n"
-			"Contact: <sip:alice@192.0.2.1:5060;transport=udp>\r\n"
-			"User-Agent: bench/1.0\r\n"
-			"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE\r\n"
-			"Supported: replaces, timer\r\n"
-			"Content-Length: 0\r\n\r\n",
-			method, i, i, *totag ? ";tag=" : "", totag, i, method);
+	return snprintf(
+		buf, size,
+		"%s sip:bob@192.0.2.10:5060 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP "
+		"192.0.2.1:5060;rport;branch=z9hG4bK%08zx.b\r\n"
+		"Max-Forwards: 70\r\n"
+		"From: \"Alice\" <sip:alice@example.com>;tag=f%08zx\r\n"
+		"To: <sip:bob@example.com>%s%s\r\n"
+		"Call-ID: %08zx-4f2a-11ef-9c1d@192.0.2.1\r\n"
+		"CSeq: 1 %s\r\n"
+		"Contact: <sip:alice@192.0.2.1:5060;transport=udp>\r\n"
+		"User-Agent: bench/1.0\r\n"
+		"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE\r\n"
+		"Supported: replaces, timer\r\n"
+		"Content-Length: 0\r\n\r\n",
+		method, i, i, *totag ? ";tag=" : "", totag, i, method);
 }
 
 static void feed(struct cv_txn_layer *l, const char *buf, int n)
@@ -125,7 +127,8 @@ static void run(size_t n)
 	double per_live = (double)(cv_mem_live_bytes() - b0) / (double)n;
 	double per_rss = (double)(rss_kb() - r0) * 1024.0 / (double)n;
 	if (cv_txn_count(l) != n || nheld != n) {
-		fprintf(stderr, "expected %zu live, got %zu\n", n, cv_txn_count(l));
+		fprintf(stderr, "expected %zu live, got %zu\n", n,
+			cv_txn_count(l));
 		exit(1);
 	}
 
@@ -165,8 +168,9 @@ static void run(size_t n)
 		cv_txn_release(held[i]);
 	free(held);
 	double total = t_create + t_final + t_ack + t_expire;
-	printf("| %zu | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f |\n", n,
-	       per_live, per_rss, t_create * 1e6 / (double)n,
+	printf("| %zu | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f "
+	       "|\n",
+	       n, per_live, per_rss, t_create * 1e6 / (double)n,
 	       t_final * 1e6 / (double)n, t_ack * 1e6 / (double)n,
 	       t_expire * 1e6 / (double)n, (double)n / total, t_tick * 1e6);
 
@@ -197,7 +201,8 @@ int main(int argc, char **argv)
 			sizes[ns++] = (size_t)strtoull(argv[i], NULL, 10);
 	}
 	int64_t live0 = cv_mem_live();
-	printf("| N | live bytes/txn | RSS bytes/txn | create us | 486 us | ACK us "
+	printf("| N | live bytes/txn | RSS bytes/txn | create us | 486 us | "
+	       "ACK us "
 	       "| expire us | INVITE txn/s | idle tick us |\n");
 	printf("|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < ns; i++)

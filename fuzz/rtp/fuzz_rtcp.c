@@ -16,8 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		if (c.n_rb > CV_RTCP_MAX_RB || c.n_bye > CV_RTCP_MAX_BYE)
 			abort();
-		if (c.cname.l && (c.cname.p < (const char *)data ||
-				  c.cname.p + c.cname.l > (const char *)data + size))
+		if (c.cname.l &&
+		    (c.cname.p < (const char *)data ||
+		     c.cname.p + c.cname.l > (const char *)data + size))
 			abort();
 		uint8_t buf[4096];
 		size_t len;
@@ -26,12 +27,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct cv_rtcp_compound d;
 		if (cv_rtcp_parse(&d, buf, len, false) != 0)
 			abort();
-		if (d.ssrc != c.ssrc || d.n_rb != c.n_rb || d.has_sr != c.has_sr ||
-		    d.has_xr_voip != c.has_xr_voip || d.has_bye != c.has_bye ||
-		    d.cname.l != c.cname.l ||
+		if (d.ssrc != c.ssrc || d.n_rb != c.n_rb ||
+		    d.has_sr != c.has_sr || d.has_xr_voip != c.has_xr_voip ||
+		    d.has_bye != c.has_bye || d.cname.l != c.cname.l ||
 		    memcmp(d.rb, c.rb, sizeof(c.rb[0]) * c.n_rb))
 			abort();
-		if (c.has_xr_voip && memcmp(&d.xr_voip, &c.xr_voip, sizeof(c.xr_voip)))
+		if (c.has_xr_voip &&
+		    memcmp(&d.xr_voip, &c.xr_voip, sizeof(c.xr_voip)))
 			abort();
 	}
 	return 0;

@@ -42,9 +42,12 @@ static struct cv_rtp_session *session(void)
 	static struct cv_rtp_session *s;
 	if (!s) {
 		uv_loop_init(&loop);
-		struct cv_rtp_params p = {.loop = &loop, .local_addr = "127.0.0.1",
-					  .rtcp_mux = true, .tevent_pt = 101,
-					  .rtcp_disable = true, .h = &handlers};
+		struct cv_rtp_params p = {.loop = &loop,
+					  .local_addr = "127.0.0.1",
+					  .rtcp_mux = true,
+					  .tevent_pt = 101,
+					  .rtcp_disable = true,
+					  .h = &handlers};
 		if (cv_rtp_session_create(&s, &p))
 			abort();
 	}
@@ -62,19 +65,25 @@ static struct cv_rtp_relay_stream *relay_stream(void)
 	static struct cv_rtp_relay_stream *st;
 	if (!st) {
 		uv_loop_init(&loop);
-		struct cv_rtp_relay_params p = {.loop = &loop, .local_addr = "127.0.0.1"};
-		struct cv_rtp_relay_stream_params sp = {.rtcp_mux = {false, true},
-							.rewrite = {true, true}};
-		if (cv_rtp_relay_create(&r, &p) || cv_rtp_relay_stream_create(r, &st, &sp))
+		struct cv_rtp_relay_params p = {.loop = &loop,
+						.local_addr = "127.0.0.1"};
+		struct cv_rtp_relay_stream_params sp = {
+			.rtcp_mux = {false, true}, .rewrite = {true, true}};
+		if (cv_rtp_relay_create(&r, &p) ||
+		    cv_rtp_relay_stream_create(r, &st, &sp))
 			abort();
-		struct cv_srtp_key k = {.suite = CV_SRTP_AES_CM_128_HMAC_SHA1_80, .len = 30};
+		struct cv_srtp_key k = {
+			.suite = CV_SRTP_AES_CM_128_HMAC_SHA1_80, .len = 30};
 		memset(k.key, 0x5a, sizeof(k.key));
 		if (cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_A, &k, &k))
 			abort();
-		struct sockaddr_in d = {.sin_family = AF_INET, .sin_port = htons(9)};
+		struct sockaddr_in d = {.sin_family = AF_INET,
+					.sin_port = htons(9)};
 		d.sin_addr.s_addr = htonl(0x7f000001);
-		cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_A, (struct sockaddr *)&d, NULL);
-		cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B, (struct sockaddr *)&d, NULL);
+		cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_A,
+					       (struct sockaddr *)&d, NULL);
+		cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B,
+					       (struct sockaddr *)&d, NULL);
 	}
 	return st;
 }
@@ -100,7 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct cv_rtp_tevent ev;
 		if (cv_rtp_tevent_parse(&ev, p.payload, p.payload_len) == 0) {
 			uint8_t b[4];
-			if (cv_rtp_tevent_build(b, 4, &ev) || b[0] != p.payload[0] ||
+			if (cv_rtp_tevent_build(b, 4, &ev) ||
+			    b[0] != p.payload[0] ||
 			    (b[1] & 0xbf) != (p.payload[1] & 0xbf))
 				abort();
 		}
@@ -109,25 +119,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t copy[CV_RTP_MAX_PACKET];
 		if (size)
 			memcpy(copy, data, size);
-		struct sockaddr_in from = {.sin_family = AF_INET,
-					   .sin_port = htons(size & 1 ? 4000 : 4002)};
+		struct sockaddr_in from = {
+			.sin_family = AF_INET,
+			.sin_port = htons(size & 1 ? 4000 : 4002)};
 		from.sin_addr.s_addr = htonl(0x7f000001);
 		cv_rtp_session_input(session(), copy, size,
 				     (const struct sockaddr *)&from, false);
 		struct cv_rtp_stats st;
 		cv_rtp_session_stats(session(), &st);
 		/* the relay: leg and socket chosen by the input's length */
-		cv_rtp_relay_stream_input(relay_stream(),
-					  size & 2 ? CV_RTP_RELAY_B : CV_RTP_RELAY_A,
-					  size & 4, data, size,
-					  (const struct sockaddr *)&from);
+		cv_rtp_relay_stream_input(
+			relay_stream(),
+			size & 2 ? CV_RTP_RELAY_B : CV_RTP_RELAY_A, size & 4,
+			data, size, (const struct sockaddr *)&from);
 		struct cv_rtp_relay_leg_stats ls;
 		cv_rtp_relay_stream_stats(relay_stream(), CV_RTP_RELAY_A, &ls);
 	}
 	/* The input as a stream of 10-byte records: (seq, ts, arrival) into the
 	 * statistics and the jitter buffer, with gets in between. */
 	struct cv_rtp_source src;
-	cv_rtp_source_init(&src, 1, size >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 0,
+	cv_rtp_source_init(&src, 1,
+			   size >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 0,
 			   8000, size > 2 ? data[2] % 3 : 0);
 	struct cv_rtp_jb *jb;
 	struct cv_rtp_jb_params jp = {.max_packets = 16, .cn_pt = 13};
@@ -141,9 +153,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      (uint32_t)r[4] << 8 | r[5];
 		now += (uint64_t)(r[6] << 8 | r[7]) * 10;
 		cv_rtp_source_update(&src, seq, ts, r[8], now);
-		struct cv_rtp_pkt pk = {.hdr = {.seq = seq, .ts = ts,
-						.ssrc = r[9] >> 6, .pt = r[9] & 0x7f},
-					.payload = r, .payload_len = 10};
+		struct cv_rtp_pkt pk = {.hdr = {.seq = seq,
+						.ts = ts,
+						.ssrc = r[9] >> 6,
+						.pt = r[9] & 0x7f},
+					.payload = r,
+					.payload_len = 10};
 		cv_rtp_jb_put(jb, &pk, now);
 		for (int k = 0; k < 4; k++) {
 			struct cv_rtp_jb_frame f;

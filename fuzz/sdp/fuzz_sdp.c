@@ -11,7 +11,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct cv_sdp_codec codecs[] = {
-	{.name = "opus", .clock_rate = 48000, .channels = 2, .fmtp = "useinbandfec=1", .pt = -1},
+	{.name = "opus",
+	 .clock_rate = 48000,
+	 .channels = 2,
+	 .fmtp = "useinbandfec=1",
+	 .pt = -1},
 	{.name = "G722", .clock_rate = 8000, .pt = -1},
 	{.name = "PCMU", .clock_rate = 8000, .pt = -1},
 	{.name = "PCMA", .clock_rate = 8000, .pt = -1},
@@ -19,25 +23,47 @@ static const struct cv_sdp_codec codecs[] = {
 	{.name = "CN", .clock_rate = 8000, .pt = -1},
 };
 static const struct cv_sdp_codec vcodecs[] = {
-	{.name = "H264", .clock_rate = 90000, .fmtp = "packetization-mode=1", .pt = -1},
+	{.name = "H264",
+	 .clock_rate = 90000,
+	 .fmtp = "packetization-mode=1",
+	 .pt = -1},
 	{.name = "VP8", .clock_rate = 90000, .pt = -1},
 };
 static const struct cv_sdp_crypto_local crypto[] = {
-	{.tag = 1, .suite = "AES_CM_128_HMAC_SHA1_80",
+	{.tag = 1,
+	 .suite = "AES_CM_128_HMAC_SHA1_80",
 	 .key_params = "inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj"},
-	{.tag = 2, .suite = "AEAD_AES_256_GCM",
-	 .key_params = "inline:Z2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2Nt"},
+	{.tag = 2,
+	 .suite = "AEAD_AES_256_GCM",
+	 .key_params =
+		 "inline:Z2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2Nt"},
 };
 static const struct cv_sdp_stream_caps streams[] = {
-	{.port = 20000, .codecs = codecs, .ncodecs = 6, .telephone_event = true,
-	 .dtmf_events = "0-16", .dtmf_pt = -1, .ptime = 20, .dir = CV_SDP_SENDRECV,
-	 .rtcp_mux = true, .crypto = crypto, .ncrypto = 2},
-	{.media = "video", .port = 20002, .codecs = vcodecs, .ncodecs = 2,
-	 .dir = CV_SDP_SENDRECV, .prefer_local = true, .max_codecs = 1},
+	{.port = 20000,
+	 .codecs = codecs,
+	 .ncodecs = 6,
+	 .telephone_event = true,
+	 .dtmf_events = "0-16",
+	 .dtmf_pt = -1,
+	 .ptime = 20,
+	 .dir = CV_SDP_SENDRECV,
+	 .rtcp_mux = true,
+	 .crypto = crypto,
+	 .ncrypto = 2},
+	{.media = "video",
+	 .port = 20002,
+	 .codecs = vcodecs,
+	 .ncodecs = 2,
+	 .dir = CV_SDP_SENDRECV,
+	 .prefer_local = true,
+	 .max_codecs = 1},
 };
 static const struct cv_sdp_local local = {
-	.sess_id = 1, .sess_version = 1, .addr = "192.0.2.1",
-	.streams = streams, .nstreams = 2,
+	.sess_id = 1,
+	.sess_version = 1,
+	.addr = "192.0.2.1",
+	.streams = streams,
+	.nstreams = 2,
 };
 
 static void check_roundtrip(const struct cv_sdp *sdp)
@@ -50,7 +76,8 @@ static void check_roundtrip(const struct cv_sdp *sdp)
 		abort();
 	if (cv_sdp_parse(&again, b1.data, b1.len, NULL))
 		abort(); /* printed output of a parsed SDP must parse */
-	if (cv_sdp_print(again, &b2) || b1.len != b2.len || memcmp(b1.data, b2.data, b1.len))
+	if (cv_sdp_print(again, &b2) || b1.len != b2.len ||
+	    memcmp(b1.data, b2.data, b1.len))
 		abort();
 	if (again->nmedia != sdp->nmedia)
 		abort();
@@ -74,7 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int err = cv_sdp_answer_create(&ans, &neg, &w, sdp, &local);
 	if (err == 0) {
 		check_roundtrip(ans);
-		/* the input is the offer: our answer must be acceptable to it */
+		/* the input is the offer: our answer must be acceptable to it
+		 */
 		cv_sdp_answer_process(&neg, sdp, ans);
 		cv_mem_unref(ans);
 	} else if (err == CV_SDP_ENOTACCEPTABLE) {
@@ -91,9 +119,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < 64; i++)
 		ports[i] = (uint16_t)(30000 + 2 * i);
 	struct cv_sdp_rewrite rw = {
-		.addr = "2001:db8::1", .set_version = true, .sess_version = 7,
-		.ports = ports, .nports = sdp->nmedia <= 64 ? sdp->nmedia : 0, .rtcp_ports = ports,
-		.strip_ice = true, .strip_rtcp = true, .drop_attrs = drop, .ndrop_attrs = 2,
+		.addr = "2001:db8::1",
+		.set_version = true,
+		.sess_version = 7,
+		.ports = ports,
+		.nports = sdp->nmedia <= 64 ? sdp->nmedia : 0,
+		.rtcp_ports = ports,
+		.strip_ice = true,
+		.strip_rtcp = true,
+		.drop_attrs = drop,
+		.ndrop_attrs = 2,
 	};
 	struct cv_sdp *rew = NULL;
 	err = cv_sdp_rewrite(&rew, sdp, &rw);

@@ -67,12 +67,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		size_t len = n < 1500 ? n : 1500;
 		memcpy(pkt, d, len);
 		pkt[0] = 0x80;
-		(void)xcode_xform(m.xc[i], CV_RTP_RELAY_A, pkt, &len, sizeof(pkt));
+		(void)xcode_xform(m.xc[i], CV_RTP_RELAY_A, pkt, &len,
+				  sizeof(pkt));
 		len = n < 1500 ? n : 1500;
 		memcpy(pkt, d, len);
 		pkt[0] = 0x80;
 		pkt[1] = d[n - 1] & 0x7f;
-		(void)xcode_xform(m.xc[i], CV_RTP_RELAY_B, pkt, &len, sizeof(pkt));
+		(void)xcode_xform(m.xc[i], CV_RTP_RELAY_B, pkt, &len,
+				  sizeof(pkt));
 	}
 	media_free(&sw, &m);
 	uv_run(&loop, UV_RUN_NOWAIT);

@@ -12,9 +12,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!srv) {
 		static const char secret[] = "fuzz-secret-fuzz-secret-0123456";
-		struct cv_digest_server_params p = {.secret = secret, .secret_len = 31,
-						    .realm = CV_PL("example.com"),
-						    .replay_slots = 64, .qop_auth_int = true};
+		struct cv_digest_server_params p = {
+			.secret = secret,
+			.secret_len = 31,
+			.realm = CV_PL("example.com"),
+			.replay_slots = 64,
+			.qop_auth_int = true};
 		if (cv_digest_server_create(&srv, &p))
 			__builtin_trap();
 	}
@@ -26,13 +29,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cv_digest_challenge_parse(v, &ch) == 0 && ch.alg_known) {
 		struct cv_buf out;
 		cv_buf_init(&out, 1 << 16);
-		struct cv_digest_client_params cp = {.user = CV_PL("alice"), .password = CV_PL("pw"),
-						     .method = CV_PL("INVITE"), .uri = CV_PL("sip:b"),
-						     .body = CV_PL("x"), .nc = 7};
+		struct cv_digest_client_params cp = {.user = CV_PL("alice"),
+						     .password = CV_PL("pw"),
+						     .method = CV_PL("INVITE"),
+						     .uri = CV_PL("sip:b"),
+						     .body = CV_PL("x"),
+						     .nc = 7};
 		if (cv_digest_authorize(&out, &ch, &cp) == 0) {
 			/* what we print must parse back */
 			struct cv_digest_credentials cr;
-			if (cv_digest_credentials_parse((struct cv_pl){out.data, out.len}, &cr))
+			if (cv_digest_credentials_parse(
+				    (struct cv_pl){out.data, out.len}, &cr))
 				__builtin_trap();
 		}
 		cv_buf_free(&out);
@@ -41,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cv_digest_credentials_parse(v, &cr) == 0) {
 		char ha1[CV_DIGEST_HEX_MAX];
 		cv_digest_ha1(cr.alg, cr.username, cr.realm, CV_PL("pw"), ha1);
-		(void)cv_digest_server_verify(srv, &cr, CV_PL("REGISTER"), CV_PL(""), cv_pl_str(ha1));
+		(void)cv_digest_server_verify(srv, &cr, CV_PL("REGISTER"),
+					      CV_PL(""), cv_pl_str(ha1));
 	}
 	return 0;
 }

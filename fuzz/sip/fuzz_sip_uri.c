@@ -17,11 +17,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct cv_pl val;
 		(void)cv_sip_uri_param(&u, "transport", &val);
 		(void)cv_sip_uri_param(&u, "lr", &val);
-		/* compare with a case-changed copy: hosts compare without case */
+		/* compare with a case-changed copy: hosts compare without case
+		 */
 		char tmp[512];
 		if (size < sizeof(tmp)) {
 			memcpy(tmp, data, size);
-			if (cv_sip_uri_parse((struct cv_pl){tmp, size}, &u2) == 0)
+			if (cv_sip_uri_parse((struct cv_pl){tmp, size}, &u2) ==
+			    0)
 				(void)cv_sip_uri_eq(&u, &u2);
 		}
 	}
@@ -31,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	/* split the input in two URIs for comparison */
 	size_t half = size / 2;
-	(void)cv_sip_uri_eq_text((struct cv_pl){t.p, half}, (struct cv_pl){t.p + half, size - half});
+	(void)cv_sip_uri_eq_text((struct cv_pl){t.p, half},
+				 (struct cv_pl){t.p + half, size - half});
 	struct cv_sip_naddr na;
 	(void)cv_sip_naddr_parse(t, &na);
 	struct cv_sip_contact c;
@@ -62,7 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)cv_sip_retry_after_parse(t, &rta);
 	struct cv_sip_part parts[8];
 	size_t np;
-	(void)cv_sip_multipart_split(CV_PL("multipart/mixed;boundary=b"), t, parts, 8, &np);
+	(void)cv_sip_multipart_split(CV_PL("multipart/mixed;boundary=b"), t,
+				     parts, 8, &np);
 	struct cv_pl rest = t, item;
 	int guard = 0;
 	while (cv_sip_list_next(&rest, &item) == 0 && guard++ < 100000)

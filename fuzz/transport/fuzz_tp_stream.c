@@ -25,8 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (unsigned guard = 0; guard < 100000; guard++) {
 			size_t used, mlen;
 			unsigned pings;
-			int err = tp_frame_next(buf, have, 4096, &used, &mlen, &pings);
-			if (used > have || (err == 0 && (mlen == 0 || mlen > used)))
+			int err = tp_frame_next(buf, have, 4096, &used, &mlen,
+						&pings);
+			if (used > have ||
+			    (err == 0 && (mlen == 0 || mlen > used)))
 				abort();
 			memmove(buf, buf + used, have - used);
 			have -= used;

@@ -121,14 +121,15 @@ static void chunk(struct cv_txn_layer *l, struct cv_wheel *w, const uint8_t *p,
 		uint32_t st = num(p, n);
 		for (unsigned i = 0; i < nheld; i++)
 			if (!cv_txn_is_client(held[i]))
-				(void)cv_txn_respond(held[i], (uint16_t)st, NULL);
+				(void)cv_txn_respond(held[i], (uint16_t)st,
+						     NULL);
 		break;
 	}
 	case 'C': {
 		struct cv_txn *t = NULL;
 		struct cv_txn_addr dst = {.reliable = n % 2 == 0};
-		struct cv_txn_client_params cp = {.buf = (const char *)p, .len = n,
-						  .dst = &dst};
+		struct cv_txn_client_params cp = {
+			.buf = (const char *)p, .len = n, .dst = &dst};
 		if (n && cv_txn_client_create(&t, l, &cp) == 0)
 			hold(t);
 		break;

@@ -19,21 +19,21 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define CV_API __attribute__((visibility("default")))
+#define CV_API		__attribute__((visibility("default")))
 #define CV_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define CV_LIKELY(x) __builtin_expect(!!(x), 1)
-#define CV_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CV_LIKELY(x)	__builtin_expect(!!(x), 1)
+#define CV_UNLIKELY(x)	__builtin_expect(!!(x), 0)
 #else
 #define CV_API
 #define CV_PRINTF(f, a)
-#define CV_LIKELY(x) (x)
+#define CV_LIKELY(x)   (x)
 #define CV_UNLIKELY(x) (x)
 #endif
 
 #define CV_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define CV_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define CV_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define CV_CONTAINER_OF(ptr, type, member) \
+#define CV_MIN(a, b)	 ((a) < (b) ? (a) : (b))
+#define CV_MAX(a, b)	 ((a) > (b) ? (a) : (b))
+#define CV_CONTAINER_OF(ptr, type, member)                                     \
 	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- errors ------------------------------------------------------------
@@ -41,18 +41,18 @@ extern "C" {
  * libuv. Project codes live in their own negative block below -10000. */
 enum cv_err {
 	CV_EBASE = -10000,
-	CV_EPARSE = -10001,     /* malformed input */
-	CV_ETOOBIG = -10002,    /* a configured limit was exceeded */
-	CV_ENOTFOUND = -10003,  /* lookup found nothing */
-	CV_ESTALE = -10004,     /* generational handle no longer valid */
-	CV_ECONFIG = -10005,    /* configuration rejected */
-	CV_EFULL = -10006,      /* bounded queue full */
-	CV_ECLOSED = -10007,    /* object or transport already closed */
-	CV_EAUTH = -10008,      /* authentication failed */
-	CV_ETIMEOUT = -10009,   /* operation timed out */
-	CV_EPROTO = -10010,     /* protocol violation by the peer */
-	CV_EUNSUPP = -10011,    /* valid but unsupported */
-	CV_EDB = -10012,        /* database error */
+	CV_EPARSE = -10001,	/* malformed input */
+	CV_ETOOBIG = -10002,	/* a configured limit was exceeded */
+	CV_ENOTFOUND = -10003,	/* lookup found nothing */
+	CV_ESTALE = -10004,	/* generational handle no longer valid */
+	CV_ECONFIG = -10005,	/* configuration rejected */
+	CV_EFULL = -10006,	/* bounded queue full */
+	CV_ECLOSED = -10007,	/* object or transport already closed */
+	CV_EAUTH = -10008,	/* authentication failed */
+	CV_ETIMEOUT = -10009,	/* operation timed out */
+	CV_EPROTO = -10010,	/* protocol violation by the peer */
+	CV_EUNSUPP = -10011,	/* valid but unsupported */
+	CV_EDB = -10012,	/* database error */
 	CV_EINCOMPLETE = -10013 /* need more bytes (stream framing) */
 };
 
@@ -87,8 +87,11 @@ struct cv_pl {
 };
 
 #define CV_PL(s) ((struct cv_pl){(s), sizeof(s) - 1})
-#define CV_PL_INIT {NULL, 0}
-#define CV_PL_FMT "%.*s"
+#define CV_PL_INIT                                                             \
+	{                                                                      \
+		NULL, 0                                                        \
+	}
+#define CV_PL_FMT     "%.*s"
 #define CV_PL_ARG(pl) (int)(pl).l, (pl).p
 
 static inline struct cv_pl cv_pl_str(const char *s);
@@ -130,7 +133,8 @@ CV_API int cv_buf_reserve(struct cv_buf *b, size_t extra);
 CV_API int cv_buf_append(struct cv_buf *b, const void *p, size_t n);
 CV_API int cv_buf_append_pl(struct cv_buf *b, struct cv_pl pl);
 CV_API int cv_buf_append_str(struct cv_buf *b, const char *s);
-CV_API int cv_buf_printf(struct cv_buf *b, const char *fmt, ...) CV_PRINTF(2, 3);
+CV_API int cv_buf_printf(struct cv_buf *b, const char *fmt, ...)
+	CV_PRINTF(2, 3);
 CV_API int cv_buf_vprintf(struct cv_buf *b, const char *fmt, va_list ap)
 	CV_PRINTF(2, 0);
 /* Remove the first n bytes (stream consumers). */
@@ -173,23 +177,23 @@ struct cv_log_rl {
  * number dropped since the last printed line. */
 CV_API bool cv_log_rl_allow(struct cv_log_rl *rl, uint32_t *suppressed);
 
-#define CV_LOG_RL(lvl, module, fmt, ...)                                     \
-	do {                                                                 \
-		static struct cv_log_rl cv__rl;                              \
-		uint32_t cv__sup;                                            \
-		if (cv_log_enabled((lvl), (module)) &&                       \
-		    cv_log_rl_allow(&cv__rl, &cv__sup))                      \
-			cv_log((lvl), (module), fmt " suppressed=%u",        \
-			       ##__VA_ARGS__, cv__sup);                      \
+#define CV_LOG_RL(lvl, module, fmt, ...)                                       \
+	do {                                                                   \
+		static struct cv_log_rl cv__rl;                                \
+		uint32_t cv__sup;                                              \
+		if (cv_log_enabled((lvl), (module)) &&                         \
+		    cv_log_rl_allow(&cv__rl, &cv__sup))                        \
+			cv_log((lvl), (module), fmt " suppressed=%u",          \
+			       ##__VA_ARGS__, cv__sup);                        \
 	} while (0)
 
 #define CV_ERROR(mod, ...) cv_log(CV_LOG_ERROR, (mod), __VA_ARGS__)
-#define CV_WARN(mod, ...) cv_log(CV_LOG_WARN, (mod), __VA_ARGS__)
-#define CV_INFO(mod, ...) cv_log(CV_LOG_INFO, (mod), __VA_ARGS__)
-#define CV_DEBUG(mod, ...)                                      \
-	do {                                                    \
-		if (cv_log_enabled(CV_LOG_DEBUG, (mod)))        \
-			cv_log(CV_LOG_DEBUG, (mod), __VA_ARGS__); \
+#define CV_WARN(mod, ...)  cv_log(CV_LOG_WARN, (mod), __VA_ARGS__)
+#define CV_INFO(mod, ...)  cv_log(CV_LOG_INFO, (mod), __VA_ARGS__)
+#define CV_DEBUG(mod, ...)                                                     \
+	do {                                                                   \
+		if (cv_log_enabled(CV_LOG_DEBUG, (mod)))                       \
+			cv_log(CV_LOG_DEBUG, (mod), __VA_ARGS__);              \
 	} while (0)
 
 /* ---- clock ----------------------------------------------------------------

@@ -25,20 +25,21 @@ struct cv_csub;
 
 /* What a call sends and where what it receives goes. */
 struct cv_client_media {
-	const char *play;        /* audio file to send (looped), or NULL */
-	double tone_hz;          /* or a tone (0: none) */
-	const char *record;      /* WAV file for what is heard, or NULL */
+	const char *play;   /* audio file to send (looped), or NULL */
+	double tone_hz;	    /* or a tone (0: none) */
+	const char *record; /* WAV file for what is heard, or NULL */
 	/* Sound device: an ALSA PCM name ("default", "hw:0", a PCM from
 	 * an asoundrc), or NULL. Its microphone is sent unless play or
 	 * tone is set; what is heard goes to its loudspeaker unless record
 	 * is set. */
 	const char *device;
-	uint32_t device_rate;      /* 8000, 16000 or 48000; 0: 48000 */
+	uint32_t device_rate;	   /* 8000, 16000 or 48000; 0: 48000 */
 	uint32_t device_period_ms; /* 0: 20 */
 	/* speexdsp echo cancellation (200 ms tail) of the device's
 	 * microphone against its loudspeaker. */
 	bool aec;
-	const char *const *codecs; /* preference ("PCMU", "opus"...); NULL: PCMU, PCMA, G722, opus */
+	const char *const *codecs; /* preference ("PCMU", "opus"...); NULL:
+				      PCMU, PCMA, G722, opus */
 	size_t ncodecs;
 	/* SRTP with SDES keys (RFC 4568): offer RTP/SAVP with a=crypto
 	 * AES_CM_128_HMAC_SHA1_80 and _32, and accept only SRTP (an offer of
@@ -52,18 +53,18 @@ struct cv_ccall_quality {
 	int64_t rx_lost;
 	double loss_pct;
 	double jitter_ms;
-	double rtt_ms;        /* -1: unknown */
-	double mos;           /* ITU-T G.107 E-model, from the rtp layer */
+	double rtt_ms; /* -1: unknown */
+	double mos;    /* ITU-T G.107 E-model, from the rtp layer */
 	char codec[32];
-	char srtp[48];        /* negotiated SRTP suite; "" for plain RTP */
+	char srtp[48]; /* negotiated SRTP suite; "" for plain RTP */
 	/* With a sound device (cv_client_media.device) open: */
 	bool device;
 	uint32_t device_rate;
 	uint64_t device_captured, device_played; /* frames */
-	uint64_t device_xruns;   /* capture overruns + playback underruns */
+	uint64_t device_xruns;	 /* capture overruns + playback underruns */
 	uint64_t device_dropped; /* frames lost to full rings */
 	uint64_t device_silence; /* frames of silence for a short ring */
-	uint64_t aec_frames;     /* 10 ms frames through the echo canceller */
+	uint64_t aec_frames;	 /* 10 ms frames through the echo canceller */
 };
 
 struct cv_client_handlers {
@@ -75,8 +76,9 @@ struct cv_client_handlers {
 			   uint16_t status, const char *reason, void *arg);
 	/* A DTMF digit from the peer (RFC 4733, in-band or SIP INFO). */
 	void (*dtmf)(struct cv_ccall *cc, char digit, void *arg);
-	void (*reg_state)(struct cv_client *cl, bool registered, uint16_t status,
-			  const char *reason, uint32_t expires, void *arg);
+	void (*reg_state)(struct cv_client *cl, bool registered,
+			  uint16_t status, const char *reason, uint32_t expires,
+			  void *arg);
 	/* SIGINT/SIGTERM while running: hang up, then cv_client_stop(). When
 	 * NULL the client stops at once. */
 	void (*interrupt)(struct cv_client *cl, void *arg);
@@ -94,11 +96,11 @@ struct cv_client_handlers {
 	/* Progress of a transfer we asked for (cv_ccall_transfer_*): status
 	 * of the REFER or of the target's call; final on the last one. On
 	 * success the call is hung up. */
-	void (*transfer)(struct cv_ccall *cc, uint16_t status, const char *reason,
-			 bool final, void *arg);
+	void (*transfer)(struct cv_ccall *cc, uint16_t status,
+			 const char *reason, bool final, void *arg);
 	/* An outgoing call followed a 3xx redirect to target. */
-	void (*redirect)(struct cv_ccall *cc, const char *target, uint16_t status,
-			 void *arg);
+	void (*redirect)(struct cv_ccall *cc, const char *target,
+			 uint16_t status, void *arg);
 	/* Someone subscribed to our presence (PIDF: open while the client
 	 * runs) or to our dialogs (RFC 4235 dialog-info, NOTIFYed on every
 	 * call state change); other event packages get 489. */
@@ -111,9 +113,9 @@ struct cv_client_handlers {
 	/* A NOTIFY for a subscription we made (cv_client_subscribe): its
 	 * Subscription-State ("active", "pending", "terminated"), the
 	 * reason parameter or "", and the body. */
-	void (*sub_notify)(struct cv_csub *s, const char *state, const char *reason,
-			   const char *content_type, const char *body, size_t len,
-			   void *arg);
+	void (*sub_notify)(struct cv_csub *s, const char *state,
+			   const char *reason, const char *content_type,
+			   const char *body, size_t len, void *arg);
 	/* For "presence" subscriptions, the PIDF body decoded (RFC 3863):
 	 * basic status open/closed (has_basic false: none given) and the
 	 * first note; after sub_notify. */
@@ -122,20 +124,22 @@ struct cv_client_handlers {
 	/* The subscription is over: refused (status >= 300), terminated by
 	 * the notifier (status 0), expired or unsubscribed. The last callback
 	 * for s; release it with cv_csub_release(). */
-	void (*sub_ended)(struct cv_csub *s, uint16_t status, const char *reason,
-			  void *arg);
+	void (*sub_ended)(struct cv_csub *s, uint16_t status,
+			  const char *reason, void *arg);
 };
 
 /* TLS for outgoing TLS and WSS connections, and for TLS/WSS listeners. */
 struct cv_client_tls {
-	const char *ca_file;     /* CA bundle that signs servers; NULL: the system's */
-	const char *cert_file;   /* our certificate chain (PEM): needed by TLS/WSS
-				    listeners, sent to servers asking mutual TLS */
-	const char *key_file;    /* its private key */
+	const char
+		*ca_file; /* CA bundle that signs servers; NULL: the system's */
+	const char
+		*cert_file;   /* our certificate chain (PEM): needed by TLS/WSS
+				 listeners, sent to servers asking mutual TLS */
+	const char *key_file; /* its private key */
 	/* The name the server's certificate must carry (and SNI, and the WSS
 	 * Host); NULL: the server's IP address must be in the certificate. */
 	const char *server_name;
-	bool no_verify;          /* accept any server certificate (testing only) */
+	bool no_verify; /* accept any server certificate (testing only) */
 };
 
 struct cv_client_params {
@@ -147,8 +151,8 @@ struct cv_client_params {
 	 * peer is on loopback, else the address the kernel routes to it. */
 	const char *media_addr;
 	uint16_t rtp_port_min, rtp_port_max; /* 0: 40000-49999 */
-	const char *user_agent;     /* NULL: "cvoip/<version>" */
-	const char *contact_user;   /* NULL: "cvoip" */
+	const char *user_agent;		     /* NULL: "cvoip/<version>" */
+	const char *contact_user;	     /* NULL: "cvoip" */
 	const struct cv_client_handlers *h;
 	void *arg;
 	/* RFC 4028 session timers (see cv_agent_params): 0 defaults. */
@@ -164,7 +168,8 @@ struct cv_client_params {
 
 /* Checks media options before a call (any thread): the file to play
  * opens as audio, every codec name is known, the recording's folder is
- * writable, the sound device opens (and is closed again). 0, or an error with a one-line reason in why. */
+ * writable, the sound device opens (and is closed again). 0, or an error with a
+ * one-line reason in why. */
 CV_API int cv_client_media_check(const struct cv_client_media *m, char *why,
 				 size_t size);
 
@@ -186,12 +191,13 @@ CV_API int cv_client_listener(struct cv_client *cl, unsigned i,
 
 /* ---- subscriptions we make (RFC 6665; presence RFC 3856) ------------- */
 struct cv_client_sub_params {
-	const char *target;       /* whose state: "sip:bob@127.0.0.1" */
-	const char *event;        /* NULL: "presence"; "dialog", "message-summary"... */
-	const char *from;         /* our AOR; NULL: as for calls */
-	const char *proxy;        /* send through this server (numeric host) */
+	const char *target; /* whose state: "sip:bob@127.0.0.1" */
+	const char
+		*event;	  /* NULL: "presence"; "dialog", "message-summary"... */
+	const char *from; /* our AOR; NULL: as for calls */
+	const char *proxy; /* send through this server (numeric host) */
 	struct cv_auth_cred auth;
-	uint32_t expires;         /* requested; 0: 600 (refreshed at half) */
+	uint32_t expires;	   /* requested; 0: 600 (refreshed at half) */
 	enum cv_tp_kind transport; /* as in cv_client_call_params */
 };
 
@@ -217,9 +223,9 @@ CV_API bool cv_client_registered(const struct cv_client *cl);
 CV_API unsigned cv_client_reg_bindings(const struct cv_client *cl);
 
 struct cv_client_call_params {
-	const char *target;       /* "sip:bob@127.0.0.1:5060" */
-	const char *from;         /* our AOR; NULL: "sip:cvoip@<local>" */
-	const char *proxy;        /* outbound proxy URI (numeric host) */
+	const char *target; /* "sip:bob@127.0.0.1:5060" */
+	const char *from;   /* our AOR; NULL: "sip:cvoip@<local>" */
+	const char *proxy;  /* outbound proxy URI (numeric host) */
 	struct cv_auth_cred auth;
 	/* added as ;transport= to the proxy (or the target when there is no
 	 * proxy) unless it has one: udp, tcp, tls, ws or wss. TCP, TLS, WS and
@@ -233,7 +239,8 @@ CV_API int cv_client_call(struct cv_client *cl,
 			  const struct cv_client_call_params *p,
 			  struct cv_ccall **ccp);
 CV_API int cv_ccall_ring(struct cv_ccall *cc);
-CV_API int cv_ccall_answer(struct cv_ccall *cc, const struct cv_client_media *m);
+CV_API int cv_ccall_answer(struct cv_ccall *cc,
+			   const struct cv_client_media *m);
 CV_API int cv_ccall_reject(struct cv_ccall *cc, uint16_t status);
 CV_API int cv_ccall_hangup(struct cv_ccall *cc);
 CV_API int cv_ccall_hold(struct cv_ccall *cc, bool hold);
@@ -243,7 +250,8 @@ CV_API int cv_ccall_modify(struct cv_ccall *cc, bool hold, bool use_update);
 CV_API int cv_ccall_transfer_blind(struct cv_ccall *cc, const char *target);
 /* Attended transfer: cc's peer is connected to other's peer (REFER with
  * Replaces, RFC 3891); both our calls end when it succeeds. */
-CV_API int cv_ccall_transfer_attended(struct cv_ccall *cc, struct cv_ccall *other);
+CV_API int cv_ccall_transfer_attended(struct cv_ccall *cc,
+				      struct cv_ccall *other);
 /* Mute: send silence instead of the source (the stream keeps running). */
 CV_API int cv_ccall_mute(struct cv_ccall *cc, bool mute);
 /* RFC 4733 when negotiated, else SIP INFO (one digit each 250 ms). */

@@ -19,9 +19,9 @@ enum cv_cfg_type { CV_CFG_SCALAR, CV_CFG_MAP, CV_CFG_SEQ, CV_CFG_NULL };
 struct cv_cfg_node {
 	enum cv_cfg_type type;
 	unsigned line;
-	const char *key;    /* in a map: this entry's key, else NULL */
-	const char *value;  /* scalar text, else NULL */
-	bool quoted;        /* scalar was quoted: never null/bool/number */
+	const char *key;   /* in a map: this entry's key, else NULL */
+	const char *value; /* scalar text, else NULL */
+	bool quoted;	   /* scalar was quoted: never null/bool/number */
 	struct cv_cfg_node *child; /* first entry of a map or seq */
 	struct cv_cfg_node *next;  /* next sibling */
 	unsigned nchild;
@@ -39,7 +39,8 @@ struct cv_cfg_err {
 CV_API int cv_cfg_load(struct cv_cfg **cfgp, const char *path,
 		       struct cv_cfg_err *err);
 CV_API int cv_cfg_load_str(struct cv_cfg **cfgp, const char *name,
-			   const char *text, size_t len, struct cv_cfg_err *err);
+			   const char *text, size_t len,
+			   struct cv_cfg_err *err);
 CV_API void cv_cfg_free(struct cv_cfg *cfg);
 CV_API const struct cv_cfg_node *cv_cfg_root(const struct cv_cfg *cfg);
 CV_API const char *cv_cfg_file(const struct cv_cfg *cfg);
@@ -52,7 +53,8 @@ CV_API const struct cv_cfg_node *cv_cfg_get(const struct cv_cfg_node *map,
  * map has a key outside allowed (NULL-terminated). */
 CV_API int cv_cfg_check_keys(const struct cv_cfg *cfg,
 			     const struct cv_cfg_node *map, const char *where,
-			     const char *const *allowed, struct cv_cfg_err *err);
+			     const char *const *allowed,
+			     struct cv_cfg_err *err);
 CV_API int cv_cfg_expect(const struct cv_cfg *cfg, const struct cv_cfg_node *n,
 			 enum cv_cfg_type type, const char *what,
 			 struct cv_cfg_err *err);

@@ -34,11 +34,7 @@ extern "C" {
 struct cv_ua;
 struct cv_dlg;
 
-enum cv_dlg_state {
-	CV_DLG_EARLY = 0,
-	CV_DLG_CONFIRMED,
-	CV_DLG_TERMINATED
-};
+enum cv_dlg_state { CV_DLG_EARLY = 0, CV_DLG_CONFIRMED, CV_DLG_TERMINATED };
 
 /* Events for the application. Any entry may be NULL. */
 struct cv_ua_handlers {
@@ -78,15 +74,15 @@ struct cv_ua_handlers {
 };
 
 struct cv_ua_params {
-	struct cv_tp *tp;               /* required */
-	struct cv_worker *w;            /* required: the owning worker */
+	struct cv_tp *tp;		/* required */
+	struct cv_worker *w;		/* required: the owning worker */
 	const struct cv_ua_handlers *h; /* required */
 	void *arg;
-	struct cv_txn_timers timers;    /* 0 fields: RFC defaults */
-	int32_t trying_ms;              /* auto 100 Trying; see cv_txn_params */
-	const char *user_agent;         /* User-Agent / Server value; NULL none */
+	struct cv_txn_timers timers; /* 0 fields: RFC defaults */
+	int32_t trying_ms;	     /* auto 100 Trying; see cv_txn_params */
+	const char *user_agent;	     /* User-Agent / Server value; NULL none */
 	const struct cv_sip_limits *limits; /* NULL: defaults */
-	const char *const *supported;   /* option tags we support (policy 420) */
+	const char *const *supported; /* option tags we support (policy 420) */
 };
 
 CV_API int cv_ua_create(struct cv_ua **uap, const struct cv_ua_params *p);
@@ -100,7 +96,8 @@ CV_API struct cv_worker *cv_ua_worker(struct cv_ua *ua);
 CV_API struct cv_tp *cv_ua_tp(struct cv_ua *ua);
 CV_API const char *cv_ua_user_agent(const struct cv_ua *ua);
 
-/* ---- addresses ------------------------------------------------------------ */
+/* ---- addresses ------------------------------------------------------------
+ */
 /* Conversion between the transport's view of a peer and the transaction
  * layer's. The connection is borrowed. */
 CV_API void cv_ua_addr_from_meta(struct cv_txn_addr *a,
@@ -120,18 +117,18 @@ struct cv_ua_req {
 	struct cv_pl ruri;
 	struct cv_pl from_uri, from_display, from_tag; /* tag: new if empty */
 	struct cv_pl to_uri, to_display;
-	struct cv_pl call_id;          /* new if empty */
-	uint32_t cseq;                 /* 0: 1 */
-	struct cv_pl contact_user;     /* Contact user part (may be empty) */
-	bool no_contact;               /* no Contact header (e.g. MESSAGE) */
-	const struct cv_pl *route;     /* route set, full Route values */
+	struct cv_pl call_id;	   /* new if empty */
+	uint32_t cseq;		   /* 0: 1 */
+	struct cv_pl contact_user; /* Contact user part (may be empty) */
+	bool no_contact;	   /* no Contact header (e.g. MESSAGE) */
+	const struct cv_pl *route; /* route set, full Route values */
 	size_t nroute;
-	struct cv_pl headers;          /* extra header lines, each ending CRLF */
+	struct cv_pl headers; /* extra header lines, each ending CRLF */
 	struct cv_pl content_type;
 	struct cv_pl body;
 	const struct cv_txn_addr *dst; /* required */
-	void *uarg;                    /* cv_txn_uarg() of the transaction */
-	int max_forwards;              /* 0: 70; negative: 0 (a B2BUA passes
+	void *uarg;		       /* cv_txn_uarg() of the transaction */
+	int max_forwards;	       /* 0: 70; negative: 0 (a B2BUA passes
 					* the incoming value - 1, §16.6 step 3) */
 };
 
@@ -152,7 +149,8 @@ CV_API int cv_ua_contact_uri(struct cv_ua *ua, const struct cv_txn_addr *peer,
 CV_API void cv_ua_call_id_for(struct cv_ua *ua, unsigned owner, char *out,
 			      size_t size);
 
-/* ---- dialogs ---------------------------------------------------------------- */
+/* ---- dialogs ----------------------------------------------------------------
+ */
 /* UAS: a dialog for server transaction st's INVITE (or SUBSCRIBE/REFER),
  * before sending a 1xx-with-tag or 2xx (§12.1.1). The local tag is the
  * transaction's (cv_txn_local_tag), so responses built by cv_dlg_respond
@@ -170,7 +168,8 @@ CV_API int cv_dlg_create_uac(struct cv_dlg **dp, struct cv_ua *ua,
  * the request's From tag, the route set its Record-Route (not reversed),
  * the remote target its Contact; the request's CSeq is the remote CSeq. */
 CV_API int cv_dlg_create_uac_req(struct cv_dlg **dp, struct cv_ua *ua,
-				 struct cv_txn *ct, const struct cv_sip_msg *req);
+				 struct cv_txn *ct,
+				 const struct cv_sip_msg *req);
 CV_API struct cv_dlg *cv_dlg_ref(struct cv_dlg *d);
 /* The application lets go; the dialog stays in the table until
  * terminated (cv_dlg_terminate) and its last reference goes. */
@@ -203,7 +202,7 @@ CV_API bool cv_dlg_reliable_pending(const struct cv_dlg *d);
  * target, tags. ACK is refused here (cv_dlg_ack). */
 struct cv_dlg_req {
 	enum cv_sip_method method;
-	struct cv_pl method_name;   /* for CV_SIP_METHOD_OTHER */
+	struct cv_pl method_name; /* for CV_SIP_METHOD_OTHER */
 	struct cv_pl headers;
 	struct cv_pl content_type;
 	struct cv_pl body;
@@ -244,16 +243,17 @@ CV_API uint32_t cv_dlg_local_cseq(const struct cv_dlg *d);
 CV_API size_t cv_ua_dialog_count(const struct cv_ua *ua);
 
 struct cv_ua_stats {
-	uint64_t rx_parse_errors;  /* answered by verdict or dropped */
-	uint64_t rx_481;           /* in-dialog requests with no dialog */
-	uint64_t rx_500_cseq;      /* out-of-order CSeq */
+	uint64_t rx_parse_errors; /* answered by verdict or dropped */
+	uint64_t rx_481;	  /* in-dialog requests with no dialog */
+	uint64_t rx_500_cseq;	  /* out-of-order CSeq */
 	uint64_t rx_482_merged;
 	uint64_t tx_2xx_retrans;
 	uint64_t tx_ack_retrans;
 	uint64_t ack_timeouts;
 	uint64_t dialogs_created;
-	uint64_t tx_reliable_1xx;  /* reliable provisional responses (RFC 3262) */
-	uint64_t tx_rel_retrans;   /* their retransmissions */
+	uint64_t
+		tx_reliable_1xx; /* reliable provisional responses (RFC 3262) */
+	uint64_t tx_rel_retrans; /* their retransmissions */
 };
 CV_API void cv_ua_stats_read(const struct cv_ua *ua, struct cv_ua_stats *out);
 

@@ -83,13 +83,13 @@ CV_API int cv_digest_credentials_parse(struct cv_pl value,
  * form. -EINVAL for values with control characters. */
 struct cv_digest_client_params {
 	struct cv_pl user;
-	struct cv_pl password;  /* or ha1 */
-	struct cv_pl ha1;       /* hex HA1 for the challenge's algorithm */
-	struct cv_pl method;    /* "INVITE" (ACK/CANCEL reuse INVITE's) */
-	struct cv_pl uri;       /* digest-uri, normally the Request-URI */
-	struct cv_pl body;      /* for qop=auth-int */
-	uint32_t nc;            /* nonce count, 0 = 1 */
-	struct cv_pl cnonce;    /* empty: a random one */
+	struct cv_pl password; /* or ha1 */
+	struct cv_pl ha1;      /* hex HA1 for the challenge's algorithm */
+	struct cv_pl method;   /* "INVITE" (ACK/CANCEL reuse INVITE's) */
+	struct cv_pl uri;      /* digest-uri, normally the Request-URI */
+	struct cv_pl body;     /* for qop=auth-int */
+	uint32_t nc;	       /* nonce count, 0 = 1 */
+	struct cv_pl cnonce;   /* empty: a random one */
 };
 CV_API int cv_digest_authorize(struct cv_buf *out,
 			       const struct cv_digest_challenge *ch,
@@ -98,7 +98,7 @@ CV_API int cv_digest_authorize(struct cv_buf *out,
 /* Low level: the request-digest (RFC 7616 §3.4.1) for the given inputs. */
 struct cv_digest_calc {
 	enum cv_digest_alg alg;
-	struct cv_pl ha1;        /* hex, of the base algorithm */
+	struct cv_pl ha1;		     /* hex, of the base algorithm */
 	struct cv_pl nonce, cnonce, nc, qop; /* qop empty: RFC 2069 form */
 	struct cv_pl method, uri, body;
 };
@@ -110,12 +110,12 @@ CV_API int cv_digest_calc_response(const struct cv_digest_calc *c,
  * mutex, held only for the table update). */
 struct cv_digest_server;
 struct cv_digest_server_params {
-	const void *secret;      /* HMAC key for nonces (>= 16 bytes) */
+	const void *secret; /* HMAC key for nonces (>= 16 bytes) */
 	size_t secret_len;
 	struct cv_pl realm;
-	uint32_t nonce_ttl_s;    /* 0 = 300 */
-	uint32_t replay_slots;   /* nonce-count table size, 0 = 4096 */
-	bool qop_auth_int;       /* offer auth-int besides auth */
+	uint32_t nonce_ttl_s;  /* 0 = 300 */
+	uint32_t replay_slots; /* nonce-count table size, 0 = 4096 */
+	bool qop_auth_int;     /* offer auth-int besides auth */
 };
 CV_API int cv_digest_server_create(struct cv_digest_server **srvp,
 				   const struct cv_digest_server_params *p);
@@ -125,9 +125,10 @@ CV_API int cv_digest_server_challenge(struct cv_digest_server *srv,
 				      enum cv_digest_alg alg, bool stale);
 /* Verifies credentials against the stored HA1 (hex, for cr->alg's base
  * algorithm). The caller checks that cr->uri matches the Request-URI and
- * picks the HA1 by cr->username. 0 when valid; CV_ESTALE when the response is right but the
- * nonce expired or its nonce-count was not fresh (answer stale=true);
- * CV_EAUTH on a wrong response, foreign nonce or realm; CV_EPARSE. */
+ * picks the HA1 by cr->username. 0 when valid; CV_ESTALE when the response is
+ * right but the nonce expired or its nonce-count was not fresh (answer
+ * stale=true); CV_EAUTH on a wrong response, foreign nonce or realm; CV_EPARSE.
+ */
 CV_API int cv_digest_server_verify(struct cv_digest_server *srv,
 				   const struct cv_digest_credentials *cr,
 				   struct cv_pl method, struct cv_pl body,

@@ -36,36 +36,36 @@ extern "C" {
 /* Negotiated or configured options for one encoder/decoder. Zero means
  * "the codec's default". Filled from fmtp with cv_codec_fmtp_parse(). */
 struct cv_codec_params {
-	uint32_t ptime;           /* packet duration, ms (default 20) */
-	uint32_t bitrate;         /* Opus target bit/s (default 32000 wb) */
+	uint32_t ptime;		  /* packet duration, ms (default 20) */
+	uint32_t bitrate;	  /* Opus target bit/s (default 32000 wb) */
 	uint32_t maxplaybackrate; /* Opus, RFC 7587 §6.1 (Hz) */
 	uint32_t maxcapturerate;  /* Opus sprop-maxcapturerate */
-	uint32_t pcm_rate;        /* Opus: PCM rate at our side, 8000..48000 */
-	uint8_t loss_pct;         /* Opus: expected loss, tunes in-band FEC */
-	bool useinbandfec;        /* Opus: the receiver wants in-band FEC */
-	bool usedtx;              /* Opus DTX */
-	bool cbr;                 /* Opus constant bit rate */
-	bool stereo;              /* Opus: the receiver prefers stereo */
-	bool annexb_off;          /* G.729: annexb=no (RFC 4749 default yes) */
+	uint32_t pcm_rate;	  /* Opus: PCM rate at our side, 8000..48000 */
+	uint8_t loss_pct;	  /* Opus: expected loss, tunes in-band FEC */
+	bool useinbandfec;	  /* Opus: the receiver wants in-band FEC */
+	bool usedtx;		  /* Opus DTX */
+	bool cbr;		  /* Opus constant bit rate */
+	bool stereo;		  /* Opus: the receiver prefers stereo */
+	bool annexb_off;	  /* G.729: annexb=no (RFC 4749 default yes) */
 };
 
 /* One codec: a small const table (as libre's struct aucodec). The function
  * pointers are implementation; callers use the cv_codec_* wrappers below. */
 struct cv_codec {
-	const char *name;     /* SDP encoding name, e.g. "PCMU", "opus" */
-	uint32_t clock_rate;  /* RTP/SDP clock rate (G.722: 8000, RFC 3551) */
-	uint32_t pcm_rate;    /* default PCM rate at the codec (G.722: 16000) */
-	uint8_t channels;     /* SDP channel count (Opus: 2, RFC 7587) */
-	uint8_t static_pt;    /* RFC 3551 static payload type, or 255 */
-	uint8_t default_pt;   /* payload type we offer */
-	uint8_t frame_ms;     /* smallest frame: packets are multiples */
-	uint16_t max_ptime;   /* largest ptime we send */
-	bool vbr_payload;     /* size does not follow from duration (Opus) */
-	bool inband_fec;      /* conceal() can recover from the next payload */
+	const char *name;    /* SDP encoding name, e.g. "PCMU", "opus" */
+	uint32_t clock_rate; /* RTP/SDP clock rate (G.722: 8000, RFC 3551) */
+	uint32_t pcm_rate;   /* default PCM rate at the codec (G.722: 16000) */
+	uint8_t channels;    /* SDP channel count (Opus: 2, RFC 7587) */
+	uint8_t static_pt;   /* RFC 3551 static payload type, or 255 */
+	uint8_t default_pt;  /* payload type we offer */
+	uint8_t frame_ms;    /* smallest frame: packets are multiples */
+	uint16_t max_ptime;  /* largest ptime we send */
+	bool vbr_payload;    /* size does not follow from duration (Opus) */
+	bool inband_fec;     /* conceal() can recover from the next payload */
 	/* Ie and Bpl for the G.107 E-model (G.113 Appendix I values). */
 	uint8_t ie;
 	uint8_t bpl;
-	const char *fmtp;     /* default fmtp we offer, or NULL */
+	const char *fmtp; /* default fmtp we offer, or NULL */
 
 	int (*enc_create)(void **st, const struct cv_codec_params *p,
 			  uint32_t pcm_rate);
@@ -85,7 +85,8 @@ struct cv_codec {
 	void (*dec_destroy)(void *st);
 	/* Duration in samples (PCM rate) of a payload without decoding it, or
 	 * negative when it is malformed. */
-	int (*payload_samples)(const uint8_t *in, size_t len, uint32_t pcm_rate);
+	int (*payload_samples)(const uint8_t *in, size_t len,
+			       uint32_t pcm_rate);
 	int (*fmtp_parse)(struct cv_codec_params *p, struct cv_pl fmtp);
 	int (*fmtp_print)(const struct cv_codec_params *p, char *buf,
 			  size_t size);
@@ -106,9 +107,8 @@ CV_API size_t cv_codec_count(void);
 CV_API const struct cv_codec *cv_codec_at(size_t i);
 /* Look up by SDP name (case-insensitive), clock rate and channels (0 for
  * rate or channels: any). NULL when not found. */
-CV_API const struct cv_codec *cv_codec_find(struct cv_pl name,
-					    uint32_t clock_rate,
-					    uint8_t channels);
+CV_API const struct cv_codec *
+cv_codec_find(struct cv_pl name, uint32_t clock_rate, uint8_t channels);
 /* Parse/print fmtp for this codec (codecs without fmtp accept anything and
  * print nothing). Unknown parameters are ignored (RFC 4566 §6). */
 CV_API int cv_codec_fmtp_parse(const struct cv_codec *c,
@@ -132,9 +132,8 @@ CV_API uint32_t cv_codec_dec_rate(const struct cv_codec_dec *d);
 CV_API const struct cv_codec *cv_codec_enc_codec(const struct cv_codec_enc *e);
 CV_API const struct cv_codec *cv_codec_dec_codec(const struct cv_codec_dec *d);
 /* Encode n samples (a multiple of the codec frame) into one payload. */
-CV_API int cv_codec_encode(struct cv_codec_enc *e, const int16_t *pcm,
-			   size_t n, uint8_t *out, size_t outsize,
-			   size_t *outlen);
+CV_API int cv_codec_encode(struct cv_codec_enc *e, const int16_t *pcm, size_t n,
+			   uint8_t *out, size_t outsize, size_t *outlen);
 /* Decode a payload from the network: bounded, never trusts its framing.
  * *n in: room in pcm (CV_CODEC_MAX_SAMPLES is always enough); out: samples.
  * CV_EPARSE for a payload the codec rejects. */
@@ -205,28 +204,31 @@ CV_API int cv_media_offer_fmts(const struct cv_media_offer_params *p,
 struct cv_aproc;
 
 struct cv_aproc_params {
-	uint32_t rate;           /* 8000, 16000, 32000 or 48000 */
-	uint32_t echo_tail_ms;   /* 0: no echo cancellation; else 20..500 */
-	bool denoise;            /* noise suppression */
-	int noise_suppress_db;   /* attenuation of noise; 0: -15 dB */
-	bool agc;                /* automatic gain control */
-	uint32_t agc_level;      /* AGC target (speexdsp units); 0: 8000 */
+	uint32_t rate;	       /* 8000, 16000, 32000 or 48000 */
+	uint32_t echo_tail_ms; /* 0: no echo cancellation; else 20..500 */
+	bool denoise;	       /* noise suppression */
+	int noise_suppress_db; /* attenuation of noise; 0: -15 dB */
+	bool agc;	       /* automatic gain control */
+	uint32_t agc_level;    /* AGC target (speexdsp units); 0: 8000 */
 };
 
 struct cv_aproc_stats {
-	uint64_t frames;          /* near-end frames processed */
-	uint64_t far_missing;     /* frames processed without far-end audio */
-	uint64_t far_dropped;     /* far-end samples never used as reference */
+	uint64_t frames;      /* near-end frames processed */
+	uint64_t far_missing; /* frames processed without far-end audio */
+	uint64_t far_dropped; /* far-end samples never used as reference */
 	double in_energy, out_energy; /* sum of squares, near-end in / out */
 };
 
-CV_API int cv_aproc_create(struct cv_aproc **ap, const struct cv_aproc_params *p);
+CV_API int cv_aproc_create(struct cv_aproc **ap,
+			   const struct cv_aproc_params *p);
 /* Far-end audio as it is played (n samples at the processor's rate). */
-CV_API void cv_aproc_playback(struct cv_aproc *ap, const int16_t *pcm, size_t n);
+CV_API void cv_aproc_playback(struct cv_aproc *ap, const int16_t *pcm,
+			      size_t n);
 /* Near-end audio as captured; processed in place. */
 CV_API int cv_aproc_capture(struct cv_aproc *ap, int16_t *pcm, size_t n);
 CV_API uint32_t cv_aproc_rate(const struct cv_aproc *ap);
-CV_API void cv_aproc_stats(const struct cv_aproc *ap, struct cv_aproc_stats *out);
+CV_API void cv_aproc_stats(const struct cv_aproc *ap,
+			   struct cv_aproc_stats *out);
 
 /* ======================================================================
  * Packet-loss concealment and comfort noise
@@ -249,14 +251,13 @@ CV_API uint8_t cv_cn_level(const int16_t *pcm, size_t n);
 CV_API int cv_cn_encode(const int16_t *pcm, size_t n, uint8_t *out,
 			size_t outsize, size_t *outlen);
 struct cv_cn_dec {
-	uint8_t level;   /* -dBov */
+	uint8_t level; /* -dBov */
 	bool valid;
 	uint32_t seed;
 };
 CV_API void cv_cn_dec_init(struct cv_cn_dec *c);
 /* Accept a CN payload (CV_EPARSE if empty or the level byte is > 127). */
-CV_API int cv_cn_dec_update(struct cv_cn_dec *c, const uint8_t *in,
-			    size_t len);
+CV_API int cv_cn_dec_update(struct cv_cn_dec *c, const uint8_t *in, size_t len);
 /* Generate n samples of noise at the last level (silence before any). */
 CV_API void cv_cn_dec_generate(struct cv_cn_dec *c, int16_t *pcm, size_t n);
 
@@ -304,17 +305,17 @@ CV_API int cv_asrc_silence(struct cv_asrc **sp);
 /* Tone: one or two frequencies, level in dBm0 (0 dBm0 = a sine 3.14 dB
  * below full scale, as G.711), with an optional cadence. */
 struct cv_tone_params {
-	double freq1;       /* Hz */
-	double freq2;       /* Hz, 0 for a single tone */
-	double level_dbm0;  /* per frequency, e.g. -10 */
-	uint32_t on_ms;     /* 0: continuous */
+	double freq1;	   /* Hz */
+	double freq2;	   /* Hz, 0 for a single tone */
+	double level_dbm0; /* per frequency, e.g. -10 */
+	uint32_t on_ms;	   /* 0: continuous */
 	uint32_t off_ms;
 	uint32_t duration_ms; /* 0: forever */
 };
 CV_API int cv_asrc_tone(struct cv_asrc **sp, const struct cv_tone_params *p);
 /* DTMF digits 0-9 * # A-D (others: -EINVAL), Q.23 frequencies. */
-CV_API int cv_asrc_dtmf(struct cv_asrc **sp, const char *digits,
-			uint32_t on_ms, uint32_t off_ms, double level_dbm0);
+CV_API int cv_asrc_dtmf(struct cv_asrc **sp, const char *digits, uint32_t on_ms,
+			uint32_t off_ms, double level_dbm0);
 /* Low/high frequencies of a DTMF digit; -EINVAL for an unknown digit. */
 CV_API int cv_dtmf_freqs(char digit, double *lo, double *hi);
 
@@ -324,8 +325,8 @@ struct cv_asink_ops {
 	int (*write)(void *arg, const int16_t *pcm, size_t n, uint32_t rate);
 	void (*destroy)(void *arg);
 };
-CV_API int cv_asink_create(struct cv_asink **kp,
-			   const struct cv_asink_ops *ops, void *arg);
+CV_API int cv_asink_create(struct cv_asink **kp, const struct cv_asink_ops *ops,
+			   void *arg);
 CV_API int cv_asink_write(struct cv_asink *k, const int16_t *pcm, size_t n,
 			  uint32_t rate);
 CV_API int cv_asink_null(struct cv_asink **kp);
@@ -354,24 +355,24 @@ struct cv_adev;
 
 struct cv_adev_params {
 	const char *name;   /* ALSA PCM name; NULL: "default" */
-	uint32_t rate;      /* 8000, 16000 or 48000; 0: 48000 */
+	uint32_t rate;	    /* 8000, 16000 or 48000; 0: 48000 */
 	uint32_t period_ms; /* 5..100; 0: 20 */
 	uint32_t ring_ms;   /* each ring, 2 periods..2000; 0: 200 */
-	bool capture;       /* open the microphone */
-	bool playback;      /* open the loudspeaker */
+	bool capture;	    /* open the microphone */
+	bool playback;	    /* open the loudspeaker */
 };
 
 struct cv_adev_stats {
-	uint32_t rate;             /* the device's actual rate */
-	uint32_t period_frames;    /* the device's actual period */
-	uint64_t captured;         /* frames read from the device */
-	uint64_t played;           /* frames written to the device */
-	uint64_t capture_xruns;    /* overruns recovered (snd_pcm_recover) */
+	uint32_t rate;		   /* the device's actual rate */
+	uint32_t period_frames;	   /* the device's actual period */
+	uint64_t captured;	   /* frames read from the device */
+	uint64_t played;	   /* frames written to the device */
+	uint64_t capture_xruns;	   /* overruns recovered (snd_pcm_recover) */
 	uint64_t playback_xruns;   /* underruns recovered */
 	uint64_t capture_dropped;  /* frames lost to a full capture ring */
 	uint64_t playback_dropped; /* frames lost to a full playback ring */
 	uint64_t playback_silence; /* frames of silence for a short ring */
-	uint64_t errors;           /* unrecoverable read/write errors */
+	uint64_t errors;	   /* unrecoverable read/write errors */
 };
 
 /* Opens the PCMs and starts their threads. The ALSA error (negative errno)
@@ -395,8 +396,8 @@ struct cv_dtmf_det;
 CV_API int cv_dtmf_det_create(struct cv_dtmf_det **dp, cv_dtmf_fn *fn,
 			      void *arg);
 /* Feed PCM at any rate (resampled to 8 kHz for the detector). */
-CV_API int cv_dtmf_det_feed(struct cv_dtmf_det *d, const int16_t *pcm,
-			    size_t n, uint32_t rate);
+CV_API int cv_dtmf_det_feed(struct cv_dtmf_det *d, const int16_t *pcm, size_t n,
+			    uint32_t rate);
 
 /* RFC 4733 payload coding and digit mapping are in rtp.h
  * (cv_rtp_tevent_*); what follows is the timing logic of both ends. */
@@ -412,8 +413,8 @@ struct cv_te_tx {
 	uint8_t event;
 	uint8_t volume;
 	uint32_t duration_total; /* units the event lasts */
-	uint32_t duration_sent;  /* units covered so far */
-	uint8_t end_left;        /* end packets still to send */
+	uint32_t duration_sent;	 /* units covered so far */
+	uint8_t end_left;	 /* end packets still to send */
 	bool active;
 	bool first;
 };
@@ -473,8 +474,8 @@ CV_API int cv_mixer_create(struct cv_mixer **mp, uint32_t rate);
 CV_API int cv_mixer_port_add(struct cv_mixer *m, struct cv_mixer_port **pp);
 CV_API int cv_mixer_port_write(struct cv_mixer_port *p, const int16_t *pcm,
 			       size_t n, uint32_t rate);
-CV_API int cv_mixer_port_read(struct cv_mixer_port *p, int16_t *pcm,
-			      size_t n, uint32_t rate);
+CV_API int cv_mixer_port_read(struct cv_mixer_port *p, int16_t *pcm, size_t n,
+			      uint32_t rate);
 CV_API size_t cv_mixer_ports(const struct cv_mixer *m);
 /* A source/sink pair bound to a port, to plug into media streams. */
 CV_API int cv_asrc_mixer(struct cv_asrc **sp, struct cv_mixer_port *p);
@@ -503,9 +504,8 @@ enum cv_media_dir {
 /* A digit from the peer: RFC 4733 (inband false) or detected in the
  * decoded audio (inband true, end only). begin/end of RFC 4733 events are
  * reported once each. */
-typedef void(cv_media_dtmf_fn)(struct cv_media_stream *ms, char digit,
-			       bool end, uint32_t duration_ms, bool inband,
-			       void *arg);
+typedef void(cv_media_dtmf_fn)(struct cv_media_stream *ms, char digit, bool end,
+			       uint32_t duration_ms, bool inband, void *arg);
 /* The source ended (a non-looping file or a finite tone): once. */
 typedef void(cv_media_source_done_fn)(struct cv_media_stream *ms, void *arg);
 
@@ -515,13 +515,13 @@ struct cv_media_stream_handlers {
 };
 
 struct cv_media_stream_params {
-	uv_loop_t *loop;        /* the owning worker's loop (required) */
-	const char *local_addr; /* NULL: 0.0.0.0 */
+	uv_loop_t *loop;	     /* the owning worker's loop (required) */
+	const char *local_addr;	     /* NULL: 0.0.0.0 */
 	uint16_t port_min, port_max; /* 0/0: rtp's default range */
 	bool rtcp_mux;
-	bool rtcp_xr;           /* send RFC 3611 VoIP metrics */
-	uint32_t rtcp_min_ms;   /* 0: 5000 */
-	int tevent_pt;          /* expected telephone-event pt, -1: unknown */
+	bool rtcp_xr;	      /* send RFC 3611 VoIP metrics */
+	uint32_t rtcp_min_ms; /* 0: 5000 */
+	int tevent_pt;	      /* expected telephone-event pt, -1: unknown */
 	uint32_t jb_min_ms, jb_max_ms, jb_init_ms; /* 0: rtp's defaults */
 	bool detect_inband_dtmf; /* run the spandsp detector on decoded audio */
 	const struct cv_media_stream_handlers *h;
@@ -530,13 +530,13 @@ struct cv_media_stream_params {
 
 /* Negotiated values from the SDP offer/answer. */
 struct cv_media_stream_cfg {
-	const struct cv_codec *codec; /* required */
-	uint8_t pt;                   /* payload type of the codec */
+	const struct cv_codec *codec;  /* required */
+	uint8_t pt;		       /* payload type of the codec */
 	struct cv_codec_params params; /* from the peer's fmtp */
-	uint32_t ptime;               /* ms, multiple of the codec frame; 0: 20 */
-	int tevent_pt;                /* -1: no RFC 4733 */
-	int cn_pt;                    /* -1: no RFC 3389 */
-	bool send_cn;                 /* replace silent frames by CN */
+	uint32_t ptime; /* ms, multiple of the codec frame; 0: 20 */
+	int tevent_pt;	/* -1: no RFC 4733 */
+	int cn_pt;	/* -1: no RFC 3389 */
+	bool send_cn;	/* replace silent frames by CN */
 	enum cv_media_dir dir;
 	/* Remote from SDP; AF_UNSPEC family: none yet (symmetric RTP
 	 * latches to the first source). remote_rtcp AF_UNSPEC: derived. */
@@ -564,7 +564,8 @@ struct cv_media_stream_stats {
 	uint64_t dtmf_received;
 	uint64_t unknown_pt;
 	uint64_t late_ticks; /* ticks run late by more than a ptime */
-	struct cv_aproc_stats aproc; /* zero without cv_media_stream_set_aproc */
+	struct cv_aproc_stats
+		aproc; /* zero without cv_media_stream_set_aproc */
 };
 
 CV_API int cv_media_stream_create(struct cv_media_stream **msp,

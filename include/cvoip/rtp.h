@@ -26,18 +26,18 @@ extern "C" {
 
 /* ===== RTP packets (RFC 3550 §5.1, §5.3.1) ============================== */
 
-#define CV_RTP_VERSION 2
-#define CV_RTP_HDR_LEN 12     /* fixed header */
-#define CV_RTP_MAX_CSRC 15
+#define CV_RTP_VERSION	  2
+#define CV_RTP_HDR_LEN	  12 /* fixed header */
+#define CV_RTP_MAX_CSRC	  15
 #define CV_RTP_MAX_PACKET 1500 /* largest datagram a session or relay takes */
 
 struct cv_rtp_hdr {
 	bool marker;
-	uint8_t pt;  /* 0..127 */
+	uint8_t pt; /* 0..127 */
 	uint16_t seq;
 	uint32_t ts;
 	uint32_t ssrc;
-	uint8_t cc;  /* CSRC count, 0..15 */
+	uint8_t cc; /* CSRC count, 0..15 */
 	uint32_t csrc[CV_RTP_MAX_CSRC];
 	/* RFC 3550 §5.3.1 header extension: present when ext is true; ext_data
 	 * points at ext_len bytes (a multiple of 4) after the 4-byte extension
@@ -65,7 +65,8 @@ CV_API int cv_rtp_parse(struct cv_rtp_pkt *pkt, const uint8_t *buf, size_t len);
  * bytes; *outlen receives the length. CV_ETOOBIG when it does not fit,
  * -EINVAL for cc > 15, pt > 127 or ext_len not a multiple of 4. */
 CV_API int cv_rtp_build(uint8_t *buf, size_t size, const struct cv_rtp_hdr *hdr,
-			const void *payload, size_t payload_len, size_t *outlen);
+			const void *payload, size_t payload_len,
+			size_t *outlen);
 
 /* Header length of a valid packet (12 + 4*cc + extension), 0 if invalid. */
 CV_API size_t cv_rtp_hdr_len(const uint8_t *buf, size_t len);
@@ -94,9 +95,9 @@ static inline int32_t cv_rtp_ts_diff(uint32_t a, uint32_t b)
 #define CV_RTP_TEVENT_LEN 4
 
 struct cv_rtp_tevent {
-	uint8_t event;     /* 0-9, 10 '*', 11 '#', 12-15 A-D, 16 flash, ... */
-	bool end;          /* E bit */
-	uint8_t volume;    /* 0..63, in -dBm0 */
+	uint8_t event;	   /* 0-9, 10 '*', 11 '#', 12-15 A-D, 16 flash, ... */
+	bool end;	   /* E bit */
+	uint8_t volume;	   /* 0..63, in -dBm0 */
 	uint16_t duration; /* in timestamp units since the event's timestamp */
 };
 
@@ -125,24 +126,24 @@ enum cv_rtcp_type {
 	CV_RTCP_XR = 207
 };
 
-#define CV_RTCP_MAX_RB 31      /* report blocks per SR/RR (5-bit count) */
-#define CV_RTCP_MAX_BYE 31
+#define CV_RTCP_MAX_RB	   31 /* report blocks per SR/RR (5-bit count) */
+#define CV_RTCP_MAX_BYE	   31
 #define CV_RTCP_MAX_PACKET 1500
 
 /* RFC 3550 §6.4.1 report block. */
 struct cv_rtcp_rb {
-	uint32_t ssrc;          /* source this block reports on */
-	uint8_t fraction_lost;  /* fixed point /256 */
-	int32_t cum_lost;       /* 24-bit signed */
+	uint32_t ssrc;	       /* source this block reports on */
+	uint8_t fraction_lost; /* fixed point /256 */
+	int32_t cum_lost;      /* 24-bit signed */
 	uint32_t ext_high_seq;
-	uint32_t jitter;        /* timestamp units */
-	uint32_t lsr;           /* middle 32 bits of the last SR NTP time */
-	uint32_t dlsr;          /* 1/65536 s since that SR */
+	uint32_t jitter; /* timestamp units */
+	uint32_t lsr;	 /* middle 32 bits of the last SR NTP time */
+	uint32_t dlsr;	 /* 1/65536 s since that SR */
 };
 
 /* RFC 3550 §6.4.1 sender info. */
 struct cv_rtcp_sender_info {
-	uint64_t ntp;   /* 32.32 fixed point NTP time */
+	uint64_t ntp; /* 32.32 fixed point NTP time */
 	uint32_t rtp_ts;
 	uint32_t packets;
 	uint32_t octets;
@@ -245,7 +246,7 @@ CV_API double cv_rtcp_interval(const struct cv_rtcp_interval_in *in);
 struct cv_rtp_source {
 	uint32_t ssrc;
 	uint16_t max_seq;
-	uint32_t cycles;      /* shifted count of seq wraps (<< 16) */
+	uint32_t cycles; /* shifted count of seq wraps (<< 16) */
 	uint32_t base_seq;
 	uint32_t bad_seq;
 	uint32_t probation;
@@ -253,13 +254,13 @@ struct cv_rtp_source {
 	uint64_t bytes;
 	uint32_t expected_prior;
 	uint32_t received_prior;
-	uint32_t transit;     /* relative transit of the previous packet */
-	uint32_t jitter_q4;   /* A.8 estimate, timestamp units << 4 */
-	uint64_t duplicates;  /* same seq seen again within the window */
+	uint32_t transit;    /* relative transit of the previous packet */
+	uint32_t jitter_q4;  /* A.8 estimate, timestamp units << 4 */
+	uint64_t duplicates; /* same seq seen again within the window */
 	uint64_t reordered;
 	uint32_t clock_rate;
 	bool transit_valid;
-	uint64_t seen[2];     /* duplicate window: last 128 sequence numbers */
+	uint64_t seen[2]; /* duplicate window: last 128 sequence numbers */
 };
 
 /* probation: packets in sequence needed before a source is valid (A.1
@@ -294,9 +295,9 @@ CV_API uint32_t cv_rtp_source_jitter(const struct cv_rtp_source *s);
 struct cv_rtp_codec_imp {
 	const char *name;
 	double ie;
-	double bpl;     /* packet-loss robustness without PLC */
+	double bpl;	/* packet-loss robustness without PLC */
 	double bpl_plc; /* with packet-loss concealment */
-	bool wideband;  /* values from the G.107.1 wideband table */
+	bool wideband;	/* values from the G.107.1 wideband table */
 };
 /* CV_ENOTFOUND for unknown codecs (callers may fall back to G.711's). */
 CV_API int cv_rtp_codec_imp_find(const char *name,
@@ -305,8 +306,8 @@ CV_API int cv_rtp_codec_imp_find(const char *name,
 struct cv_rtp_emodel_in {
 	double ie;
 	double bpl;
-	double ppl;      /* packet loss, percent 0..100 */
-	double burst_r;  /* BurstR; 1 = random loss (use 1 when unknown) */
+	double ppl;	 /* packet loss, percent 0..100 */
+	double burst_r;	 /* BurstR; 1 = random loss (use 1 when unknown) */
 	double delay_ms; /* one-way mouth-to-ear delay Ta (= T = Tr/2) */
 };
 /* R factor: R = Ro - Is - Id - Ie,eff + A with the G.107 default values
@@ -326,13 +327,13 @@ enum cv_srtp_suite {
 	CV_SRTP_AEAD_AES_256_GCM = 4
 };
 
-#define CV_SRTP_MAX_KEY 46  /* master key + salt: 32 + 14 (GCM-256: 32 + 12) */
+#define CV_SRTP_MAX_KEY	    46 /* master key + salt: 32 + 14 (GCM-256: 32 + 12) */
 #define CV_SRTP_MAX_TRAILER 148 /* room to leave after a packet to protect */
 
 struct cv_srtp_key {
 	enum cv_srtp_suite suite;
 	uint8_t key[CV_SRTP_MAX_KEY]; /* master key followed by master salt */
-	size_t len;                   /* must equal cv_srtp_key_len(suite) */
+	size_t len;		      /* must equal cv_srtp_key_len(suite) */
 };
 
 /* RFC 4568 §6.2.1 / RFC 7714 §14.2 crypto-suite names. */
@@ -341,7 +342,8 @@ CV_API const char *cv_srtp_suite_name(enum cv_srtp_suite suite);
 /* Master key + salt length in octets (30, 30, 28, 44); 0 if unknown. */
 CV_API size_t cv_srtp_key_len(enum cv_srtp_suite suite);
 /* Fresh random master key and salt. */
-CV_API int cv_srtp_key_generate(struct cv_srtp_key *k, enum cv_srtp_suite suite);
+CV_API int cv_srtp_key_generate(struct cv_srtp_key *k,
+				enum cv_srtp_suite suite);
 /* RFC 4568 §6.1 key-params "inline:<base64>[|lifetime][|MKI:len]"; only the
  * first key-param of a list is used. The lifetime is accepted; an MKI is
  * rejected (CV_EUNSUPP), as is a key of the wrong length (CV_EPARSE). */
@@ -365,8 +367,7 @@ CV_API int cv_srtp_protect(struct cv_srtp *s, uint8_t *buf, size_t *len,
 CV_API int cv_srtp_unprotect(struct cv_srtp *s, uint8_t *buf, size_t *len);
 CV_API int cv_srtp_protect_rtcp(struct cv_srtp *s, uint8_t *buf, size_t *len,
 				size_t size);
-CV_API int cv_srtp_unprotect_rtcp(struct cv_srtp *s, uint8_t *buf,
-				  size_t *len);
+CV_API int cv_srtp_unprotect_rtcp(struct cv_srtp *s, uint8_t *buf, size_t *len);
 
 /* ===== RTP session ======================================================== */
 
@@ -404,32 +405,32 @@ struct cv_rtp_handlers {
 };
 
 struct cv_rtp_params {
-	uv_loop_t *loop;         /* the owning worker's loop (required) */
-	const char *local_addr;  /* bind address; NULL: "0.0.0.0" */
+	uv_loop_t *loop;	/* the owning worker's loop (required) */
+	const char *local_addr; /* bind address; NULL: "0.0.0.0" */
 	/* RTP port range, inclusive; the RTP port is even, RTCP is +1 unless
 	 * rtcp_mux. 0/0: 16384..32767. */
 	uint16_t port_min, port_max;
-	bool rtcp_mux;           /* RFC 5761: RTCP on the RTP port */
-	uint32_t clock_rate;     /* of the main payload; 0: 8000 */
+	bool rtcp_mux;	     /* RFC 5761: RTCP on the RTP port */
+	uint32_t clock_rate; /* of the main payload; 0: 8000 */
 	/* RFC 4733 payload type; 0 or -1: none (PT 0 is PCMU, RFC 3551). */
 	int tevent_pt;
-	uint32_t ssrc;           /* 0: random */
-	const char *cname;       /* NULL: random token */
+	uint32_t ssrc;	   /* 0: random */
+	const char *cname; /* NULL: random token */
 	/* Session bandwidth in bit/s for the RTCP interval (5% of it for
 	 * RTCP, RFC 3550 §6.2); 0: 64000. */
 	uint32_t session_bw;
 	/* Minimum RTCP interval in ms (RFC 3550 §6.2: 5000). 0: 5000. Tests
 	 * may set it lower; the RFC's randomisation still applies. */
 	uint32_t rtcp_min_ms;
-	bool rtcp_xr;            /* add an RFC 3611 VoIP metrics block */
-	bool rtcp_disable;       /* no RTCP timer (receive still parsed) */
+	bool rtcp_xr;	   /* add an RFC 3611 VoIP metrics block */
+	bool rtcp_disable; /* no RTCP timer (receive still parsed) */
 	/* Symmetric RTP latching (hijack guard): after start or a remote
 	 * change, packets from a new address are accepted and latched only
 	 * within latch_window_ms; later only if the latched source has been
 	 * silent for latch_silence_ms. 0: 3000 / 2000. */
 	uint32_t latch_window_ms;
 	uint32_t latch_silence_ms;
-	bool latch_disable;      /* accept only the signalled remote address */
+	bool latch_disable; /* accept only the signalled remote address */
 	/* Codec of the received stream, for the MOS (cv_rtp_codec_imp_find);
 	 * NULL: PCMU. plc: the decoder conceals losses. */
 	const char *codec;
@@ -465,9 +466,8 @@ CV_API int cv_rtp_session_set_srtp(struct cv_rtp_session *s,
 				   const struct cv_srtp_key *tx,
 				   const struct cv_srtp_key *rx);
 /* Codec of the received stream, for the MOS (see params). */
-CV_API int cv_rtp_session_set_codec(struct cv_rtp_session *s,
-				    const char *codec, uint32_t clock_rate,
-				    bool plc);
+CV_API int cv_rtp_session_set_codec(struct cv_rtp_session *s, const char *codec,
+				    uint32_t clock_rate, bool plc);
 /* RFC 4733 telephone-event payload type negotiated later (SDP answer);
  * 0 or -1 turns event handling off. -EINVAL above 127. */
 CV_API int cv_rtp_session_set_tevent_pt(struct cv_rtp_session *s, int pt);
@@ -503,36 +503,36 @@ struct cv_rtp_stats {
 	/* sending */
 	uint32_t tx_ssrc;
 	uint64_t tx_packets;
-	uint64_t tx_bytes;        /* payload octets */
-	uint64_t tx_errors;       /* failed sends */
+	uint64_t tx_bytes;  /* payload octets */
+	uint64_t tx_errors; /* failed sends */
 	uint64_t rtcp_sent;
 	/* receiving (current remote source; counters survive SSRC changes) */
 	uint32_t rx_ssrc;
 	uint64_t rx_packets;
-	uint64_t rx_bytes;        /* payload octets */
+	uint64_t rx_bytes; /* payload octets */
 	uint32_t rx_expected;
-	int64_t rx_lost;          /* cumulative, RFC 3550 A.3 */
-	double rx_fraction_lost;  /* 0..1 over the last RTCP interval */
-	double rx_loss_pct;       /* cumulative lost/expected, percent */
-	uint32_t rx_jitter_ts;    /* A.8, timestamp units */
+	int64_t rx_lost;	 /* cumulative, RFC 3550 A.3 */
+	double rx_fraction_lost; /* 0..1 over the last RTCP interval */
+	double rx_loss_pct;	 /* cumulative lost/expected, percent */
+	uint32_t rx_jitter_ts;	 /* A.8, timestamp units */
 	double rx_jitter_ms;
 	uint64_t rx_duplicates;
 	uint64_t rx_reordered;
 	uint32_t ssrc_changes;
 	uint64_t rtcp_received;
 	/* dropped datagrams by cause */
-	uint64_t drop_malformed;  /* bad RTP/RTCP structure */
-	uint64_t drop_address;    /* unexpected source address (hijack guard) */
-	uint64_t drop_ssrc;       /* wrong SSRC / in probation */
-	uint64_t drop_auth;       /* SRTP/SRTCP authentication or replay */
-	uint64_t drop_flood;      /* kernel receive-queue overflow (SO_RXQ_OVFL,
-				   * learnt with the next datagram read) */
+	uint64_t drop_malformed; /* bad RTP/RTCP structure */
+	uint64_t drop_address;	 /* unexpected source address (hijack guard) */
+	uint64_t drop_ssrc;	 /* wrong SSRC / in probation */
+	uint64_t drop_auth;	 /* SRTP/SRTCP authentication or replay */
+	uint64_t drop_flood;	 /* kernel receive-queue overflow (SO_RXQ_OVFL,
+				  * learnt with the next datagram read) */
 	/* from the peer's reports about our stream */
 	bool remote_valid;
 	double remote_fraction_lost;
 	int32_t remote_lost;
 	double remote_jitter_ms;
-	double rtt_ms;            /* from LSR/DLSR (RFC 3550 §6.4.1); -1 unknown */
+	double rtt_ms; /* from LSR/DLSR (RFC 3550 §6.4.1); -1 unknown */
 	/* quality of the received stream */
 	double r_factor;
 	double mos;
@@ -555,20 +555,20 @@ CV_API int cv_rtp_session_stats(const struct cv_rtp_session *s,
 struct cv_rtp_jb;
 
 struct cv_rtp_jb_params {
-	uint32_t clock_rate;  /* 0: 8000 */
-	uint32_t frame_ts;    /* ts units per frame; 0: learned (20 ms default) */
-	uint32_t min_ms;      /* 0: 20 */
-	uint32_t max_ms;      /* 0: 200 */
-	uint32_t init_ms;     /* starting target; 0: 40 */
+	uint32_t clock_rate; /* 0: 8000 */
+	uint32_t frame_ts; /* ts units per frame; 0: learned (20 ms default) */
+	uint32_t min_ms;   /* 0: 20 */
+	uint32_t max_ms;   /* 0: 200 */
+	uint32_t init_ms;  /* starting target; 0: 40 */
 	unsigned max_packets; /* bound; 0: 64 */
-	int cn_pt;            /* RFC 3389 CN payload type (13); 0 or -1: none */
+	int cn_pt;	      /* RFC 3389 CN payload type (13); 0 or -1: none */
 };
 
 enum cv_rtp_jb_kind {
 	CV_RTP_JB_WAIT = 0, /* nothing due yet */
 	CV_RTP_JB_FRAME,    /* a received frame: decode it */
-	CV_RTP_JB_LOST,     /* a frame is missing: conceal */
-	CV_RTP_JB_CN,       /* RFC 3389 comfort noise payload (decode as CN) */
+	CV_RTP_JB_LOST,	    /* a frame is missing: conceal */
+	CV_RTP_JB_CN,	    /* RFC 3389 comfort noise payload (decode as CN) */
 	CV_RTP_JB_SILENCE   /* DTX: no packets, nothing lost; play CN/silence */
 };
 
@@ -576,25 +576,25 @@ struct cv_rtp_jb_frame {
 	enum cv_rtp_jb_kind kind;
 	uint8_t pt;
 	bool marker;
-	uint32_t ts;      /* timestamp of the slot */
-	uint32_t samples; /* ts units covered */
+	uint32_t ts;		/* timestamp of the slot */
+	uint32_t samples;	/* ts units covered */
 	const uint8_t *payload; /* FRAME/CN: valid until the next jb call */
 	size_t len;
 };
 
 struct cv_rtp_jb_stats {
 	uint64_t put;
-	uint64_t frames;      /* delivered */
-	uint64_t lost;        /* LOST slots reported */
-	uint64_t late;        /* arrived after their playout time, dropped */
+	uint64_t frames; /* delivered */
+	uint64_t lost;	 /* LOST slots reported */
+	uint64_t late;	 /* arrived after their playout time, dropped */
 	uint64_t duplicates;
-	uint64_t reordered;   /* arrived out of order but in time */
-	uint64_t overflow;    /* dropped because the buffer was full */
-	uint64_t dropped_skew;/* frames dropped to shrink the delay */
-	uint64_t resyncs;     /* timestamp jumps / SSRC changes */
-	uint32_t target_ms;   /* current target delay */
-	uint32_t jitter_ms;   /* measured */
-	unsigned depth;       /* packets buffered now */
+	uint64_t reordered;    /* arrived out of order but in time */
+	uint64_t overflow;     /* dropped because the buffer was full */
+	uint64_t dropped_skew; /* frames dropped to shrink the delay */
+	uint64_t resyncs;      /* timestamp jumps / SSRC changes */
+	uint32_t target_ms;    /* current target delay */
+	uint32_t jitter_ms;    /* measured */
+	unsigned depth;	       /* packets buffered now */
 };
 
 CV_API int cv_rtp_jb_create(struct cv_rtp_jb **jbp,
@@ -623,9 +623,9 @@ CV_API void cv_rtp_jb_stats(const struct cv_rtp_jb *jb,
 /* ===== Media relay (no decoding) ========================================== */
 
 /* One relay per worker loop; its sockets are polled by that loop and
- * packets move with recvmmsg/sendmmsg without allocating per packet. A stream joins two
- * legs (A and B), each with its own local RTP/RTCP port pair; what arrives
- * on A's ports goes out of B's ports to B's remote, and back. */
+ * packets move with recvmmsg/sendmmsg without allocating per packet. A stream
+ * joins two legs (A and B), each with its own local RTP/RTCP port pair; what
+ * arrives on A's ports goes out of B's ports to B's remote, and back. */
 struct cv_rtp_relay;
 struct cv_rtp_relay_stream;
 
@@ -645,37 +645,37 @@ enum cv_rtp_relay_io {
 
 struct cv_rtp_relay_params {
 	uv_loop_t *loop;
-	const char *local_addr;  /* NULL: "0.0.0.0" */
+	const char *local_addr;	     /* NULL: "0.0.0.0" */
 	uint16_t port_min, port_max; /* 0/0: 16384..32767 */
 	uint32_t latch_window_ms;    /* 0: 3000 (see cv_rtp_params) */
 	uint32_t latch_silence_ms;   /* 0: 2000 */
-	unsigned batch;              /* packets per recvmmsg; 0: 32 */
+	unsigned batch;		     /* packets per recvmmsg; 0: 32 */
 	enum cv_rtp_relay_io io;     /* 0: EPOLL */
 };
 
 enum cv_rtp_relay_leg { CV_RTP_RELAY_A = 0, CV_RTP_RELAY_B = 1 };
 
 struct cv_rtp_relay_stream_params {
-	bool rtcp_mux[2];        /* per leg */
+	bool rtcp_mux[2]; /* per leg */
 	/* Rewrite SSRC/sequence/timestamp of what goes out on leg i (e.g. to
 	 * hide a re-INVITE's source change): SSRC becomes a fixed random one,
 	 * sequence and timestamp stay continuous across source changes. */
 	bool rewrite[2];
-	const char *codec;       /* for the MOS; NULL: PCMU */
-	uint32_t clock_rate;     /* 0: 8000 */
+	const char *codec;   /* for the MOS; NULL: PCMU */
+	uint32_t clock_rate; /* 0: 8000 */
 };
 
 struct cv_rtp_relay_leg_stats {
-	uint64_t rx_packets, rx_bytes;   /* arrived on this leg */
-	uint64_t tx_packets, tx_bytes;   /* sent out of this leg */
+	uint64_t rx_packets, rx_bytes; /* arrived on this leg */
+	uint64_t tx_packets, tx_bytes; /* sent out of this leg */
 	uint64_t rtcp_rx, rtcp_tx;
 	uint64_t drop_address, drop_malformed, drop_nodest, tx_errors;
-	uint64_t drop_auth;              /* SRTP/SRTCP authentication failed */
+	uint64_t drop_auth; /* SRTP/SRTCP authentication failed */
 	uint32_t ssrc;
 	int64_t lost;
 	double loss_pct;
 	double jitter_ms;
-	double rtt_ms;                   /* from the leg's RTCP, -1 unknown */
+	double rtt_ms; /* from the leg's RTCP, -1 unknown */
 	double mos;
 	bool latched;
 	struct sockaddr_storage remote_rtp;
@@ -683,15 +683,15 @@ struct cv_rtp_relay_leg_stats {
 
 struct cv_rtp_relay_stats {
 	uint64_t streams;
-	uint64_t forwarded;    /* packets sent */
-	uint64_t received;     /* datagrams read */
+	uint64_t forwarded; /* packets sent */
+	uint64_t received;  /* datagrams read */
 	uint64_t dropped;
 	/* system calls: epoll mode recvmmsg / sendmmsg; io_uring mode
 	 * eventfd reads / io_uring_enter calls */
 	uint64_t syscalls_rx, syscalls_tx;
-	bool uring;            /* io_uring in use */
-	uint64_t rearms;       /* io_uring: multishot receives armed again
-				  (out of buffers under load) */
+	bool uring;	 /* io_uring in use */
+	uint64_t rearms; /* io_uring: multishot receives armed again
+			    (out of buffers under load) */
 };
 
 CV_API int cv_rtp_relay_create(struct cv_rtp_relay **rp,
@@ -702,9 +702,10 @@ CV_API void cv_rtp_relay_destroy(struct cv_rtp_relay *r);
 CV_API void cv_rtp_relay_stats(const struct cv_rtp_relay *r,
 			       struct cv_rtp_relay_stats *out);
 
-CV_API int cv_rtp_relay_stream_create(struct cv_rtp_relay *r,
-				      struct cv_rtp_relay_stream **sp,
-				      const struct cv_rtp_relay_stream_params *p);
+CV_API int
+cv_rtp_relay_stream_create(struct cv_rtp_relay *r,
+			   struct cv_rtp_relay_stream **sp,
+			   const struct cv_rtp_relay_stream_params *p);
 CV_API void cv_rtp_relay_stream_destroy(struct cv_rtp_relay_stream *st);
 CV_API int cv_rtp_relay_stream_local(const struct cv_rtp_relay_stream *st,
 				     enum cv_rtp_relay_leg leg,

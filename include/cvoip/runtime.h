@@ -23,12 +23,12 @@ struct cv_worker;
 typedef void(cv_worker_fn)(struct cv_worker *w, void *arg);
 
 struct cv_rt_params {
-	unsigned workers;     /* 0: number of online CPUs */
-	size_t queue_cap;     /* per-worker message queue slots (power of 2) */
+	unsigned workers; /* 0: number of online CPUs */
+	size_t queue_cap; /* per-worker message queue slots (power of 2) */
 	cv_worker_fn *on_start; /* on each worker's thread, before it serves */
-	cv_worker_fn *on_stop;  /* on each worker's thread, after it stopped */
+	cv_worker_fn *on_stop;	/* on each worker's thread, after it stopped */
 	void *arg;
-	bool handle_signals;  /* SIGINT/SIGTERM stop the runtime (daemons) */
+	bool handle_signals; /* SIGINT/SIGTERM stop the runtime (daemons) */
 	/* With handle_signals: called on the waiting (main) thread instead
 	 * of stopping, e.g. to hang up calls first and stop afterwards. */
 	void (*on_signal)(struct cv_rt *rt, int signum, void *arg);

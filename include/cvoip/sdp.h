@@ -43,11 +43,11 @@ CV_API const char *cv_sdp_strerror(int err);
 /* ---- limits --------------------------------------------------------------
  * Hostile input is bounded by these; a zero field takes the default. */
 struct cv_sdp_limits {
-	size_t max_len;       /* whole description, bytes (65536) */
-	uint32_t max_lines;   /* lines in total (2048) */
-	uint32_t max_media;   /* m= sections (32) */
-	uint32_t max_attrs;   /* a= lines per section (512) */
-	uint32_t max_fmts;    /* formats on one m= line (128) */
+	size_t max_len;	       /* whole description, bytes (65536) */
+	uint32_t max_lines;    /* lines in total (2048) */
+	uint32_t max_media;    /* m= sections (32) */
+	uint32_t max_attrs;    /* a= lines per section (512) */
+	uint32_t max_fmts;     /* formats on one m= line (128) */
 	uint32_t max_line_len; /* one line, bytes (8192) */
 };
 
@@ -71,17 +71,17 @@ struct cv_sdp_conn {
 	struct cv_pl nettype;  /* "IN" */
 	struct cv_pl addrtype; /* "IP4", "IP6" */
 	struct cv_pl addr;     /* literal or FQDN, without /ttl/n */
-	int af;                /* AF_INET, AF_INET6, or AF_UNSPEC for an FQDN */
-	uint8_t ip[16];        /* network order; 4 bytes used for AF_INET */
-	uint32_t ttl;          /* IP4 multicast only, 0 when absent */
-	uint32_t naddr;        /* number of addresses, 1 when absent */
+	int af;		       /* AF_INET, AF_INET6, or AF_UNSPEC for an FQDN */
+	uint8_t ip[16];	       /* network order; 4 bytes used for AF_INET */
+	uint32_t ttl;	       /* IP4 multicast only, 0 when absent */
+	uint32_t naddr;	       /* number of addresses, 1 when absent */
 };
 
 /* True for 0.0.0.0: RFC 2543-style hold (RFC 3264 §8.4). */
 CV_API bool cv_sdp_conn_is_null(const struct cv_sdp_conn *c);
 
 struct cv_sdp_line {
-	char type;         /* 'v', 'o', 'a', ... */
+	char type;	    /* 'v', 'o', 'a', ... */
 	struct cv_pl value; /* after "x=", without the line end */
 };
 
@@ -98,15 +98,15 @@ struct cv_sdp_bw {
 
 /* One format of an m= line, with its rtpmap and fmtp when present. */
 struct cv_sdp_fmt {
-	struct cv_pl id;        /* as on the m= line */
-	int pt;                 /* 0..127 for RTP profiles, -1 otherwise */
-	bool has_rtpmap;        /* from a=rtpmap, else static table or none */
-	struct cv_pl encoding;  /* "PCMU", "opus"; from the static table when
-				   there is no rtpmap (RFC 3551 §6) */
+	struct cv_pl id;       /* as on the m= line */
+	int pt;		       /* 0..127 for RTP profiles, -1 otherwise */
+	bool has_rtpmap;       /* from a=rtpmap, else static table or none */
+	struct cv_pl encoding; /* "PCMU", "opus"; from the static table when
+				  there is no rtpmap (RFC 3551 §6) */
 	uint32_t clock_rate;
-	uint32_t channels;      /* 1 when absent */
+	uint32_t channels; /* 1 when absent */
 	bool has_fmtp;
-	struct cv_pl fmtp;      /* format parameters, verbatim */
+	struct cv_pl fmtp; /* format parameters, verbatim */
 };
 
 /* a=crypto (RFC 4568 §9.1): tag crypto-suite key-params [session-params] */
@@ -114,9 +114,9 @@ struct cv_sdp_crypto {
 	uint32_t tag;
 	struct cv_pl suite;
 	struct cv_pl key_params;     /* all key-params, verbatim */
-	struct cv_pl key_salt;       /* base64 of the first inline: key */
-	struct cv_pl lifetime;       /* of the first key, may be empty */
-	struct cv_pl mki;            /* "value:length", may be empty */
+	struct cv_pl key_salt;	     /* base64 of the first inline: key */
+	struct cv_pl lifetime;	     /* of the first key, may be empty */
+	struct cv_pl mki;	     /* "value:length", may be empty */
 	struct cv_pl session_params; /* rest of the line, may be empty */
 };
 
@@ -142,7 +142,7 @@ struct cv_sdp_candidate {
 	uint32_t priority;
 	struct cv_sdp_conn addr; /* af/ip set for literals; addr slice always */
 	uint16_t port;
-	struct cv_pl type;       /* host, srflx, prflx, relay */
+	struct cv_pl type; /* host, srflx, prflx, relay */
 	bool has_raddr;
 	struct cv_pl raddr;
 	uint16_t rport;
@@ -205,7 +205,7 @@ struct cv_sdp_media {
 	struct cv_sdp_common c;
 	uint32_t ptime, maxptime; /* 0 when absent */
 	bool rtcp_mux, rtcp_rsize;
-	bool has_rtcp;            /* a=rtcp (RFC 3605) */
+	bool has_rtcp; /* a=rtcp (RFC 3605) */
 	uint16_t rtcp_port;
 	struct cv_sdp_conn rtcp_conn; /* present when a=rtcp carried one */
 	struct cv_pl mid;
@@ -228,9 +228,9 @@ struct cv_sdp {
 	struct cv_pl origin_user, sess_id, sess_version_pl;
 	uint64_t sess_version;
 	struct cv_sdp_conn origin; /* unicast-address of o= */
-	struct cv_pl name;         /* s= */
+	struct cv_pl name;	   /* s= */
 	uint64_t t_start, t_stop;  /* first t= line, 0 0 when absent */
-	struct cv_sdp_common c;    /* session level */
+	struct cv_sdp_common c;	   /* session level */
 	struct cv_sdp_group *groups;
 	uint32_t ngroups;
 	struct cv_sdp_media *media;
@@ -250,12 +250,12 @@ CV_API int cv_sdp_print(const struct cv_sdp *sdp, struct cv_buf *b);
 
 /* Lookups. NULL/false when absent. */
 CV_API const struct cv_sdp_attr *cv_sdp_attr_find(const struct cv_sdp_common *c,
-						   const char *name);
+						  const char *name);
 CV_API const struct cv_sdp_fmt *cv_sdp_fmt_by_pt(const struct cv_sdp_media *m,
-						  int pt);
+						 int pt);
 /* The address media goes to: media-level c=, else session-level c=. */
-CV_API const struct cv_sdp_conn *cv_sdp_media_conn(const struct cv_sdp *sdp,
-						   const struct cv_sdp_media *m);
+CV_API const struct cv_sdp_conn *
+cv_sdp_media_conn(const struct cv_sdp *sdp, const struct cv_sdp_media *m);
 /* Effective direction: media-level attribute, else session-level, else
  * sendrecv (RFC 3264 §5.1). c=0.0.0.0 is not folded in here. */
 CV_API enum cv_sdp_dir cv_sdp_media_dir(const struct cv_sdp *sdp,
@@ -270,44 +270,44 @@ CV_API bool cv_sdp_static_pt(int pt, const char **name, uint32_t *rate,
  * from its configuration and the media module's codec list. */
 
 struct cv_sdp_codec {
-	const char *name;     /* encoding name: "PCMU", "opus", "G722" */
-	uint32_t clock_rate;  /* RTP clock: 8000 for G722 (RFC 3551 §4.5.2) */
-	uint32_t channels;    /* 0 or 1 = mono; opus is 2 */
-	const char *fmtp;     /* NULL = none */
-	int pt;               /* preferred payload type, -1 = pick one */
+	const char *name;    /* encoding name: "PCMU", "opus", "G722" */
+	uint32_t clock_rate; /* RTP clock: 8000 for G722 (RFC 3551 §4.5.2) */
+	uint32_t channels;   /* 0 or 1 = mono; opus is 2 */
+	const char *fmtp;    /* NULL = none */
+	int pt;		     /* preferred payload type, -1 = pick one */
 };
 
 /* An a=crypto line the caller made (keys come from the rtp layer). */
 struct cv_sdp_crypto_local {
-	uint32_t tag;               /* used in offers; answers echo the offer's */
-	const char *suite;          /* "AES_CM_128_HMAC_SHA1_80" */
-	const char *key_params;     /* "inline:<base64>[|lifetime][|mki:len]" */
+	uint32_t tag;		/* used in offers; answers echo the offer's */
+	const char *suite;	/* "AES_CM_128_HMAC_SHA1_80" */
+	const char *key_params; /* "inline:<base64>[|lifetime][|mki:len]" */
 	const char *session_params; /* NULL = none */
 };
 
 /* Capabilities of one stream (one m= line of an offer, or what this side
  * accepts for one media type in an answer). */
 struct cv_sdp_stream_caps {
-	const char *media;                 /* "audio" (default), "video" */
-	uint16_t port;                     /* 0 = offer/answer it rejected */
+	const char *media;		   /* "audio" (default), "video" */
+	uint16_t port;			   /* 0 = offer/answer it rejected */
 	const struct cv_sdp_codec *codecs; /* in order of preference */
 	size_t ncodecs;
 	/* RFC 4733 telephone-event: offered at each clock rate of the
 	 * codecs above, with these events ("0-16" when NULL). */
 	bool telephone_event;
 	const char *dtmf_events;
-	int dtmf_pt;                       /* preferred pt, -1 = 101 */
-	uint32_t ptime, maxptime;          /* 0 = do not send */
-	enum cv_sdp_dir dir;               /* what this side wants */
-	bool rtcp_mux;                     /* offer / accept RFC 5761 */
-	uint16_t rtcp_port;                /* write a=rtcp (RFC 3605); 0 = no */
+	int dtmf_pt;		  /* preferred pt, -1 = 101 */
+	uint32_t ptime, maxptime; /* 0 = do not send */
+	enum cv_sdp_dir dir;	  /* what this side wants */
+	bool rtcp_mux;		  /* offer / accept RFC 5761 */
+	uint16_t rtcp_port;	  /* write a=rtcp (RFC 3605); 0 = no */
 	/* SDES (RFC 4568). In an offer: one a=crypto per entry and the
 	 * profile becomes RTP/SAVP. In an answer: the suites accepted, the
 	 * first offered one in this list wins. */
 	const struct cv_sdp_crypto_local *crypto;
 	size_t ncrypto;
-	bool srtp_required;    /* answer: refuse RTP/AVP; offer: no effect */
-	bool avpf;             /* offer RTP/AVPF (or RTP/SAVPF) */
+	bool srtp_required; /* answer: refuse RTP/AVP; offer: no effect */
+	bool avpf;	    /* offer RTP/AVPF (or RTP/SAVPF) */
 	/* Lines appended verbatim as "a=<line>" (ICE, DTLS, ssrc...). */
 	const char *const *extra_attrs;
 	size_t nextra_attrs;
@@ -319,16 +319,17 @@ struct cv_sdp_stream_caps {
 
 /* This side of a session: o=, c= and the streams. */
 struct cv_sdp_local {
-	const char *user;         /* o= username, NULL = "-" */
-	uint64_t sess_id;         /* o= sess-id, kept for the dialog */
-	uint64_t sess_version;    /* o= sess-version, caller increments it */
-	const char *name;         /* s=, NULL = "-" */
-	const char *addr;         /* IPv4 or IPv6 literal for o= and c= */
+	const char *user;      /* o= username, NULL = "-" */
+	uint64_t sess_id;      /* o= sess-id, kept for the dialog */
+	uint64_t sess_version; /* o= sess-version, caller increments it */
+	const char *name;      /* s=, NULL = "-" */
+	const char *addr;      /* IPv4 or IPv6 literal for o= and c= */
 	/* RFC 3264 §8.4 old-style hold: put c=0.0.0.0 in offers (IP4 only). */
 	bool hold_null_addr;
 	const struct cv_sdp_stream_caps *streams;
 	size_t nstreams;
-	const char *const *session_attrs; /* verbatim "a=" lines, session level */
+	const char *const
+		*session_attrs; /* verbatim "a=" lines, session level */
 	size_t nsession_attrs;
 };
 
@@ -336,40 +337,40 @@ struct cv_sdp_local {
  * itself is answered whole): m= lines past CV_SDP_NEG_MAX_MEDIA and codecs
  * past CV_SDP_NEG_MAX_CODECS per line are left out. */
 #define CV_SDP_NEG_MAX_CODECS 8
-#define CV_SDP_NEG_MAX_MEDIA 4 /* audio, video, and room to spare */
+#define CV_SDP_NEG_MAX_MEDIA  4 /* audio, video, and room to spare */
 
 struct cv_sdp_neg_codec {
 	char name[32];
 	uint32_t clock_rate;
 	uint32_t channels;
-	uint8_t pt_send; /* pt for packets we send (the remote's number) */
-	uint8_t pt_recv; /* pt we expect to receive (our number) */
+	uint8_t pt_send;  /* pt for packets we send (the remote's number) */
+	uint8_t pt_recv;  /* pt we expect to receive (our number) */
 	const char *fmtp; /* the remote's fmtp (what it wants to receive), "" */
 };
 
 /* The negotiated result for one m= line, ready for the rtp layer. Every
  * string is NUL-terminated and never NULL ("" when absent). */
 struct cv_sdp_neg_media {
-	uint32_t index;         /* position of the m= line */
-	char media[16];         /* "audio" */
-	bool rejected;          /* port 0 on either side, or nothing common */
-	enum cv_sdp_dir dir;    /* what THIS side does */
-	bool remote_hold;       /* remote sendonly/inactive or c=0.0.0.0 */
-	bool remote_null_addr;  /* c=0.0.0.0 seen (RFC 3264 §8.4) */
+	uint32_t index;		 /* position of the m= line */
+	char media[16];		 /* "audio" */
+	bool rejected;		 /* port 0 on either side, or nothing common */
+	enum cv_sdp_dir dir;	 /* what THIS side does */
+	bool remote_hold;	 /* remote sendonly/inactive or c=0.0.0.0 */
+	bool remote_null_addr;	 /* c=0.0.0.0 seen (RFC 3264 §8.4) */
 	const char *remote_addr; /* as written in c= */
 	/* RTP and RTCP destinations; ss_family AF_UNSPEC when c= is an FQDN. */
 	struct sockaddr_storage remote_rtp, remote_rtcp;
 	uint16_t remote_port, remote_rtcp_port;
-	bool rtcp_mux;          /* both sides agreed (RFC 5761 §5.1.1) */
+	bool rtcp_mux; /* both sides agreed (RFC 5761 §5.1.1) */
 	struct cv_sdp_neg_codec *codecs; /* ncodecs entries */
-	uint32_t ncodecs;       /* codecs[0] is the one to send with */
-	int dtmf_pt_send, dtmf_pt_recv; /* -1 when no telephone-event */
+	uint32_t ncodecs;		 /* codecs[0] is the one to send with */
+	int dtmf_pt_send, dtmf_pt_recv;	 /* -1 when no telephone-event */
 	uint32_t dtmf_rate;
 	char dtmf_events[32];
-	int cn_pt_send, cn_pt_recv;     /* RFC 3389 CN, -1 when none */
-	uint32_t ptime, maxptime;       /* remote's wish (media level, else
-					   session level), 0 when not said */
-	bool srtp;              /* SDES negotiated */
+	int cn_pt_send, cn_pt_recv; /* RFC 3389 CN, -1 when none */
+	uint32_t ptime, maxptime;   /* remote's wish (media level, else
+				       session level), 0 when not said */
+	bool srtp;		    /* SDES negotiated */
 	const char *crypto_suite;
 	uint32_t crypto_tag;
 	const char *crypto_remote_key; /* key-params of the remote side */
@@ -427,16 +428,17 @@ CV_API int cv_sdp_answer_process(struct cv_sdp_neg *neg,
  * A copy of a description with this side's transport put in: what a media
  * relay does to an SDP it forwards (codecs, fmtp, crypto... are kept). */
 struct cv_sdp_rewrite {
-	const char *addr;          /* IPv4/IPv6 literal for every c= and o=; NULL keeps */
-	bool set_version;          /* replace o= sess-version with sess_version */
+	const char
+		*addr; /* IPv4/IPv6 literal for every c= and o=; NULL keeps */
+	bool set_version; /* replace o= sess-version with sess_version */
 	uint64_t sess_version;
-	const uint16_t *ports;     /* new port of m= line i; a port 0 stays 0 */
-	size_t nports;             /* 0 (keep all) or the number of m= lines */
+	const uint16_t *ports; /* new port of m= line i; a port 0 stays 0 */
+	size_t nports;	       /* 0 (keep all) or the number of m= lines */
 	/* with ports: the RTCP port of m= line i; an a=rtcp line of that
 	 * section becomes a=rtcp:<port> (RFC 3605). NULL: left as it is. */
 	const uint16_t *rtcp_ports;
-	bool strip_ice;            /* drop ice-* and candidate lines (RFC 8839) */
-	bool strip_rtcp;           /* drop a=rtcp (RFC 3605): it named the old leg */
+	bool strip_ice;	 /* drop ice-* and candidate lines (RFC 8839) */
+	bool strip_rtcp; /* drop a=rtcp (RFC 3605): it named the old leg */
 	const char *const *drop_attrs; /* further attribute names to drop */
 	size_t ndrop_attrs;
 };

@@ -54,17 +54,17 @@ struct cv_srv_user {
 };
 
 struct cv_srv_params {
-	struct cv_rt *rt;               /* required */
-	struct cv_tp *tp;               /* required */
-	struct cv_store *store;         /* bindings and CDRs; NULL: memory only */
-	struct cv_bus *bus;             /* call, registration and CDR events; NULL: none */
-	const char *realm;              /* digest realm ["cvoip"] */
-	const char *user_agent;         /* Server / User-Agent ["cvoipd"] */
-	uint32_t reg_min_expires;       /* [60] */
-	uint32_t reg_max_expires;       /* [3600] */
-	uint32_t reg_default_expires;   /* [600] */
-	uint32_t no_answer_ms;          /* callee rings this long, then 480 [60000] */
-	uint32_t max_bindings_per_aor;  /* [10] */
+	struct cv_rt *rt;	/* required */
+	struct cv_tp *tp;	/* required */
+	struct cv_store *store; /* bindings and CDRs; NULL: memory only */
+	struct cv_bus *bus; /* call, registration and CDR events; NULL: none */
+	const char *realm;  /* digest realm ["cvoip"] */
+	const char *user_agent;	      /* Server / User-Agent ["cvoipd"] */
+	uint32_t reg_min_expires;     /* [60] */
+	uint32_t reg_max_expires;     /* [3600] */
+	uint32_t reg_default_expires; /* [600] */
+	uint32_t no_answer_ms; /* callee rings this long, then 480 [60000] */
+	uint32_t max_bindings_per_aor; /* [10] */
 	/* Digest challenges offered, in this order (RFC 8760): names as in
 	 * cv_digest_alg_name(). NULL/0: MD5 only (see docs/server.md). */
 	const char *const *digest_algs;
@@ -76,16 +76,16 @@ struct cv_srv_params {
 	 * without checking credentials for auth_block_ms. 0: no limit. */
 	uint32_t auth_max_failures_source;
 	uint32_t auth_max_failures_user;
-	uint32_t auth_window_ms;        /* [60000] */
-	uint32_t auth_block_ms;         /* [300000] */
+	uint32_t auth_window_ms; /* [60000] */
+	uint32_t auth_block_ms;	 /* [300000] */
 	/* Media anchoring (docs/server.md): RTP of bridged calls goes
 	 * through a relay on each worker, SDP rewritten on both legs. */
 	bool media_relay;
-	const char *media_addr;         /* relay bind + SDP address; NULL:
-					 * bind 0.0.0.0, advertise each leg's
-					 * SIP address */
+	const char *media_addr;		     /* relay bind + SDP address; NULL:
+					      * bind 0.0.0.0, advertise each leg's
+					      * SIP address */
 	uint16_t rtp_port_min, rtp_port_max; /* [20000, 29999] */
-	const struct cv_srv_user *users; /* copied */
+	const struct cv_srv_user *users;     /* copied */
 	size_t nusers;
 	/* Trunks (upstream SIP servers) and the routes to them, as the store
 	 * holds them (cvoipd provisions them from configuration): a route's
@@ -124,20 +124,20 @@ CV_API size_t cv_srv_contacts(struct cv_srv *s, const char *user,
 struct cv_srv_stats {
 	uint64_t registers_ok;
 	uint64_t registers_challenged;
-	uint64_t registers_rejected;   /* 403, 423, 400 */
-	uint64_t bindings;             /* live now */
+	uint64_t registers_rejected; /* 403, 423, 400 */
+	uint64_t bindings;	     /* live now */
 	uint64_t calls_started;
 	uint64_t calls_answered;
-	uint64_t calls_failed;         /* ended without answer */
+	uint64_t calls_failed; /* ended without answer */
 	uint64_t calls_active;
-	uint64_t auth_failures;        /* wrong credentials (403) */
-	uint64_t auth_blocks;          /* times a source or user got blocked */
-	uint64_t auth_limited;         /* requests refused while blocked */
-	uint64_t relay_streams;        /* relay streams open now */
-	uint64_t relay_forwarded;      /* RTP/RTCP packets the relays sent */
-	uint64_t trunks_registered;    /* trunks registered upstream now */
-	uint64_t trunk_calls;          /* calls routed to a trunk */
-	uint64_t trunk_failovers;      /* moves to a route's next trunk */
+	uint64_t auth_failures;	    /* wrong credentials (403) */
+	uint64_t auth_blocks;	    /* times a source or user got blocked */
+	uint64_t auth_limited;	    /* requests refused while blocked */
+	uint64_t relay_streams;	    /* relay streams open now */
+	uint64_t relay_forwarded;   /* RTP/RTCP packets the relays sent */
+	uint64_t trunks_registered; /* trunks registered upstream now */
+	uint64_t trunk_calls;	    /* calls routed to a trunk */
+	uint64_t trunk_failovers;   /* moves to a route's next trunk */
 };
 CV_API void cv_srv_stats_read(struct cv_srv *s, struct cv_srv_stats *out);
 

@@ -31,17 +31,21 @@ struct cv_sub;
 
 enum cv_call_state {
 	CV_CALL_IDLE = 0,
-	CV_CALL_CALLING,      /* INVITE sent */
-	CV_CALL_INCOMING,     /* INVITE received, not answered */
-	CV_CALL_RINGING,      /* 180 received or sent */
-	CV_CALL_EARLY,        /* 183 with SDP: early media */
-	CV_CALL_ANSWERED,     /* 2xx sent or received */
+	CV_CALL_CALLING,  /* INVITE sent */
+	CV_CALL_INCOMING, /* INVITE received, not answered */
+	CV_CALL_RINGING,  /* 180 received or sent */
+	CV_CALL_EARLY,	  /* 183 with SDP: early media */
+	CV_CALL_ANSWERED, /* 2xx sent or received */
 	CV_CALL_ENDED
 };
 CV_API const char *cv_call_state_name(enum cv_call_state s);
 
 /* Who ended a call. */
-enum cv_call_end_by { CV_CALL_BY_LOCAL = 0, CV_CALL_BY_REMOTE, CV_CALL_BY_SYSTEM };
+enum cv_call_end_by {
+	CV_CALL_BY_LOCAL = 0,
+	CV_CALL_BY_REMOTE,
+	CV_CALL_BY_SYSTEM
+};
 
 /* What the media layer does for a call. Every entry is required. */
 struct cv_call_media_ops {
@@ -56,8 +60,8 @@ struct cv_call_media_ops {
 
 /* A transfer request (RFC 3515 REFER) received in a call. */
 struct cv_call_refer {
-	const char *target;      /* Refer-To URI without its headers */
-	const char *replaces;    /* its Replaces value (RFC 3891), or NULL */
+	const char *target;	 /* Refer-To URI without its headers */
+	const char *replaces;	 /* its Replaces value (RFC 3891), or NULL */
 	const char *referred_by; /* Referred-By value, or NULL */
 };
 
@@ -110,13 +114,13 @@ struct cv_regc_handlers {
 };
 
 struct cv_agent_params {
-	struct cv_tp *tp;                    /* required */
-	struct cv_worker *w;                 /* required */
-	const struct cv_call_handlers *h;    /* required */
-	void *arg;                           /* for incoming() */
-	const char *user_agent;              /* NULL: "cvoip" */
-	const char *contact_user;            /* user part of our Contact */
-	int32_t trying_ms;                   /* auto 100 Trying (txn) */
+	struct cv_tp *tp;		  /* required */
+	struct cv_worker *w;		  /* required */
+	const struct cv_call_handlers *h; /* required */
+	void *arg;			  /* for incoming() */
+	const char *user_agent;		  /* NULL: "cvoip" */
+	const char *contact_user;	  /* user part of our Contact */
+	int32_t trying_ms;		  /* auto 100 Trying (txn) */
 	/* RFC 4028 session timers: the Session-Expires we ask for in our
 	 * INVITEs (0: 1800 s; UINT32_MAX: none) and the smallest we accept
 	 * (Min-SE; 0: 90 s; a smaller value is allowed for tests). */
@@ -127,7 +131,8 @@ struct cv_agent_params {
 	bool no_100rel;
 };
 
-CV_API int cv_agent_create(struct cv_agent **agp, const struct cv_agent_params *p);
+CV_API int cv_agent_create(struct cv_agent **agp,
+			   const struct cv_agent_params *p);
 /* Ends every call without callbacks and frees the agent. */
 CV_API void cv_agent_destroy(struct cv_agent *ag);
 /* The transport's recv handler forwards here. */
@@ -142,17 +147,17 @@ struct cv_auth_cred {
 };
 
 struct cv_call_params {
-	const char *target;       /* Request-URI, e.g. "sip:bob@127.0.0.1" */
-	const char *from;         /* our AOR URI, e.g. "sip:alice@127.0.0.1" */
+	const char *target;	  /* Request-URI, e.g. "sip:bob@127.0.0.1" */
+	const char *from;	  /* our AOR URI, e.g. "sip:alice@127.0.0.1" */
 	const char *from_display; /* NULL: none */
-	const char *to;           /* To URI; NULL: target */
+	const char *to;		  /* To URI; NULL: target */
 	/* Where to send the INVITE: an outbound proxy URI with a numeric
 	 * host ("sip:127.0.0.1:5060;transport=tcp"); NULL: the target. */
 	const char *proxy;
 	struct cv_auth_cred auth; /* user NULL: no credentials */
 	const struct cv_call_media_ops *media;
 	void *marg;
-	const char *headers;      /* extra header lines, each ending CRLF */
+	const char *headers; /* extra header lines, each ending CRLF */
 	void *uarg;
 	/* Transfer (RFC 3515): this call is placed for a REFER received in
 	 * refer_from (from its refer handler); replaces / referred_by as the
@@ -168,7 +173,8 @@ CV_API int cv_call_create(struct cv_call **cp, struct cv_agent *ag,
 			  const struct cv_call_params *p);
 /* For incoming calls: media and user argument before answering. */
 CV_API void cv_call_set_media(struct cv_call *c,
-			      const struct cv_call_media_ops *media, void *marg);
+			      const struct cv_call_media_ops *media,
+			      void *marg);
 CV_API void cv_call_set_uarg(struct cv_call *c, void *uarg);
 /* 180 Ringing. */
 CV_API int cv_call_ring(struct cv_call *c);
@@ -191,7 +197,7 @@ CV_API int cv_call_reject(struct cv_call *c, uint16_t status,
 /* CANCEL (outgoing, not answered) or BYE (answered); the call ends. */
 CV_API int cv_call_hangup(struct cv_call *c);
 struct cv_call_end_params {
-	uint16_t status;     /* incoming, not answered: the rejection (603) */
+	uint16_t status; /* incoming, not answered: the rejection (603) */
 	/* Reason header value (RFC 3326) for the CANCEL or BYE, e.g.
 	 * "Q.850;cause=16;text=\"Normal call clearing\""; NULL: none. */
 	const char *reason;
@@ -207,7 +213,8 @@ struct cv_call_modify_params {
 	bool hold;
 	bool use_update;
 };
-CV_API int cv_call_modify(struct cv_call *c, const struct cv_call_modify_params *p);
+CV_API int cv_call_modify(struct cv_call *c,
+			  const struct cv_call_modify_params *p);
 /* Blind transfer (RFC 3515): REFER with Refer-To: target and Referred-By.
  * Progress comes to the transfer handler; the call is hung up when the
  * transfer succeeds. */
@@ -241,27 +248,28 @@ typedef void(cv_oreq_fn)(uint16_t status, const char *reason,
 			 const struct cv_sip_msg *resp, void *arg);
 
 struct cv_oreq_params {
-	enum cv_sip_method method;  /* not INVITE, ACK, CANCEL */
-	const char *target;         /* Request-URI */
-	const char *from;           /* NULL: sip:<contact_user>@<local> */
-	const char *proxy;          /* destination URI; NULL: target */
-	struct cv_auth_cred auth;   /* answers one 401/407 */
-	const char *headers;        /* extra header lines, each ending CRLF */
+	enum cv_sip_method method; /* not INVITE, ACK, CANCEL */
+	const char *target;	   /* Request-URI */
+	const char *from;	   /* NULL: sip:<contact_user>@<local> */
+	const char *proxy;	   /* destination URI; NULL: target */
+	struct cv_auth_cred auth;  /* answers one 401/407 */
+	const char *headers;	   /* extra header lines, each ending CRLF */
 	const char *content_type;
 	const char *body;
-	cv_oreq_fn *done;           /* required */
+	cv_oreq_fn *done; /* required */
 	void *arg;
 };
-CV_API int cv_agent_request(struct cv_agent *ag, const struct cv_oreq_params *p);
+CV_API int cv_agent_request(struct cv_agent *ag,
+			    const struct cv_oreq_params *p);
 
 /* ---- registration client ------------------------------------------------ */
 struct cv_regc_params {
-	const char *aor;          /* "sip:alice@127.0.0.1" */
-	const char *registrar;    /* Request-URI / destination, numeric host
-				     ("sip:127.0.0.1:5060;transport=tcp");
-				     NULL: the AOR's host */
+	const char *aor;       /* "sip:alice@127.0.0.1" */
+	const char *registrar; /* Request-URI / destination, numeric host
+				  ("sip:127.0.0.1:5060;transport=tcp");
+				  NULL: the AOR's host */
 	struct cv_auth_cred auth;
-	uint32_t expires;         /* requested; 0: 600 */
+	uint32_t expires; /* requested; 0: 600 */
 	/* Further contacts bound to the AOR with ours (RFC 3261 §10.2.1:
 	 * one REGISTER may carry several), e.g. a desk phone's URI or a
 	 * forwarding target; refreshed and un-registered with ours. At most
@@ -300,13 +308,13 @@ struct cv_sub_handlers {
 };
 
 struct cv_sub_params {
-	const char *target;        /* Request-URI, e.g. "sip:bob@127.0.0.1:5062" */
-	const char *from;          /* our AOR; NULL: sip:<contact user>@<local> */
-	const char *proxy;         /* destination URI (numeric host); NULL: target */
-	const char *event;         /* "presence", "message-summary", "dialog" */
-	const char *accept;        /* NULL: the package's usual body type */
-	uint32_t expires;          /* requested; 0: 600 */
-	struct cv_auth_cred auth;  /* answers 401/407 (twice at most) */
+	const char *target; /* Request-URI, e.g. "sip:bob@127.0.0.1:5062" */
+	const char *from;   /* our AOR; NULL: sip:<contact user>@<local> */
+	const char *proxy;  /* destination URI (numeric host); NULL: target */
+	const char *event;  /* "presence", "message-summary", "dialog" */
+	const char *accept; /* NULL: the package's usual body type */
+	uint32_t expires;   /* requested; 0: 600 */
+	struct cv_auth_cred auth; /* answers 401/407 (twice at most) */
 	const struct cv_sub_handlers *h;
 	void *uarg;
 };
@@ -330,9 +338,10 @@ struct cv_sub_accept_params {
 	const char *content_type;
 	const char *body;
 	bool pending;
-	uint32_t max_expires;            /* cap of the granted time; 0: 3600 */
+	uint32_t max_expires; /* cap of the granted time; 0: 3600 */
 };
-CV_API int cv_sub_accept(struct cv_sub *s, const struct cv_sub_accept_params *p);
+CV_API int cv_sub_accept(struct cv_sub *s,
+			 const struct cv_sub_accept_params *p);
 /* Notifier: new state to the subscriber (NOTIFY). */
 CV_API int cv_sub_notify(struct cv_sub *s, const char *content_type,
 			 const char *body);
@@ -352,9 +361,9 @@ CV_API bool cv_sub_is_notifier(const struct cv_sub *s);
 /* application/pidf+xml (RFC 3863): the first tuple's basic status. */
 struct cv_pidf {
 	char entity[256];
-	bool open;              /* <basic>open</basic> */
+	bool open; /* <basic>open</basic> */
 	bool has_basic;
-	char note[256];         /* first <note>, or "" */
+	char note[256]; /* first <note>, or "" */
 };
 CV_API int cv_pidf_parse(struct cv_pl body, struct cv_pidf *out);
 /* A minimal PIDF document for entity with basic status open/closed. */
@@ -363,8 +372,8 @@ CV_API int cv_pidf_print(struct cv_buf *out, const char *entity, bool open,
 
 /* application/simple-message-summary (RFC 3842). */
 struct cv_mwi {
-	bool waiting;           /* Messages-Waiting: yes */
-	char account[256];      /* Message-Account, or "" */
+	bool waiting;	   /* Messages-Waiting: yes */
+	char account[256]; /* Message-Account, or "" */
 	uint32_t voice_new, voice_old, voice_urgent_new, voice_urgent_old;
 };
 CV_API int cv_mwi_parse(struct cv_pl body, struct cv_mwi *out);
@@ -374,15 +383,15 @@ CV_API int cv_mwi_parse(struct cv_pl body, struct cv_mwi *out);
 struct cv_dialog_info_dialog {
 	char id[128];
 	char call_id[128];
-	char direction[16];     /* "initiator", "recipient" or "" */
-	char state[16];         /* trying, proceeding, early, confirmed, terminated */
-	char remote[256];       /* remote identity, or "" */
+	char direction[16]; /* "initiator", "recipient" or "" */
+	char state[16];	  /* trying, proceeding, early, confirmed, terminated */
+	char remote[256]; /* remote identity, or "" */
 };
 struct cv_dialog_info {
 	char entity[256];
 	uint32_t version;
-	bool full;              /* state="full" (else partial) */
-	size_t ndialogs;        /* those beyond CV_DIALOG_INFO_MAX are skipped */
+	bool full;	 /* state="full" (else partial) */
+	size_t ndialogs; /* those beyond CV_DIALOG_INFO_MAX are skipped */
 	struct cv_dialog_info_dialog dialogs[CV_DIALOG_INFO_MAX];
 };
 CV_API int cv_dialog_info_parse(struct cv_pl body, struct cv_dialog_info *out);

@@ -45,7 +45,8 @@ CV_API size_t cv_sip_keepalive_len(const char *buf, size_t len);
 CV_API int cv_sip_peek_call_id(const char *buf, size_t len,
 			       struct cv_pl *call_id);
 
-/* ---- methods -------------------------------------------------------------- */
+/* ---- methods --------------------------------------------------------------
+ */
 enum cv_sip_method {
 	CV_SIP_METHOD_OTHER = 0,
 	CV_SIP_INVITE,
@@ -77,29 +78,29 @@ CV_API const char *cv_sip_reason(int status);
 enum cv_sip_hdr_id {
 	CV_SIP_HDR_OTHER = 0,
 	CV_SIP_HDR_ACCEPT,
-	CV_SIP_HDR_ACCEPT_CONTACT,      /* a */
+	CV_SIP_HDR_ACCEPT_CONTACT, /* a */
 	CV_SIP_HDR_ACCEPT_ENCODING,
 	CV_SIP_HDR_ACCEPT_LANGUAGE,
 	CV_SIP_HDR_ALERT_INFO,
 	CV_SIP_HDR_ALLOW,
-	CV_SIP_HDR_ALLOW_EVENTS,        /* u */
+	CV_SIP_HDR_ALLOW_EVENTS, /* u */
 	CV_SIP_HDR_AUTHENTICATION_INFO,
 	CV_SIP_HDR_AUTHORIZATION,
-	CV_SIP_HDR_CALL_ID,             /* i */
+	CV_SIP_HDR_CALL_ID, /* i */
 	CV_SIP_HDR_CALL_INFO,
-	CV_SIP_HDR_CONTACT,             /* m */
+	CV_SIP_HDR_CONTACT, /* m */
 	CV_SIP_HDR_CONTENT_DISPOSITION,
-	CV_SIP_HDR_CONTENT_ENCODING,    /* e */
+	CV_SIP_HDR_CONTENT_ENCODING, /* e */
 	CV_SIP_HDR_CONTENT_LANGUAGE,
-	CV_SIP_HDR_CONTENT_LENGTH,      /* l */
-	CV_SIP_HDR_CONTENT_TYPE,        /* c */
+	CV_SIP_HDR_CONTENT_LENGTH, /* l */
+	CV_SIP_HDR_CONTENT_TYPE,   /* c */
 	CV_SIP_HDR_CSEQ,
 	CV_SIP_HDR_DATE,
 	CV_SIP_HDR_DIVERSION,
 	CV_SIP_HDR_ERROR_INFO,
-	CV_SIP_HDR_EVENT,               /* o */
+	CV_SIP_HDR_EVENT, /* o */
 	CV_SIP_HDR_EXPIRES,
-	CV_SIP_HDR_FROM,                /* f */
+	CV_SIP_HDR_FROM, /* f */
 	CV_SIP_HDR_HISTORY_INFO,
 	CV_SIP_HDR_IN_REPLY_TO,
 	CV_SIP_HDR_MAX_FORWARDS,
@@ -118,9 +119,9 @@ enum cv_sip_hdr_id {
 	CV_SIP_HDR_RACK,
 	CV_SIP_HDR_REASON,
 	CV_SIP_HDR_RECORD_ROUTE,
-	CV_SIP_HDR_REFER_TO,            /* r */
-	CV_SIP_HDR_REFERRED_BY,         /* b */
-	CV_SIP_HDR_REJECT_CONTACT,      /* j */
+	CV_SIP_HDR_REFER_TO,	   /* r */
+	CV_SIP_HDR_REFERRED_BY,	   /* b */
+	CV_SIP_HDR_REJECT_CONTACT, /* j */
 	CV_SIP_HDR_REPLACES,
 	CV_SIP_HDR_REPLY_TO,
 	CV_SIP_HDR_REQUEST_DISPOSITION, /* d */
@@ -130,17 +131,17 @@ enum cv_sip_hdr_id {
 	CV_SIP_HDR_RSEQ,
 	CV_SIP_HDR_SERVER,
 	CV_SIP_HDR_SERVICE_ROUTE,
-	CV_SIP_HDR_SESSION_EXPIRES,     /* x */
+	CV_SIP_HDR_SESSION_EXPIRES, /* x */
 	CV_SIP_HDR_SIP_ETAG,
 	CV_SIP_HDR_SIP_IF_MATCH,
-	CV_SIP_HDR_SUBJECT,             /* s */
+	CV_SIP_HDR_SUBJECT, /* s */
 	CV_SIP_HDR_SUBSCRIPTION_STATE,
-	CV_SIP_HDR_SUPPORTED,           /* k */
+	CV_SIP_HDR_SUPPORTED, /* k */
 	CV_SIP_HDR_TIMESTAMP,
-	CV_SIP_HDR_TO,                  /* t */
+	CV_SIP_HDR_TO, /* t */
 	CV_SIP_HDR_UNSUPPORTED,
 	CV_SIP_HDR_USER_AGENT,
-	CV_SIP_HDR_VIA,                 /* v */
+	CV_SIP_HDR_VIA, /* v */
 	CV_SIP_HDR_WARNING,
 	CV_SIP_HDR_WWW_AUTHENTICATE,
 	CV_SIP_HDR_COUNT
@@ -158,24 +159,27 @@ struct cv_sip_hdr {
 	struct cv_pl name;  /* as received */
 	struct cv_pl value; /* trimmed; may contain folded line breaks */
 	uint32_t line_len;  /* from name.p through the line terminator */
-	uint16_t id;        /* enum cv_sip_hdr_id */
-	uint16_t next;      /* index of the next header with this id, or
+	uint16_t id;	    /* enum cv_sip_hdr_id */
+	uint16_t next;	    /* index of the next header with this id, or
 			       CV_SIP_HDR_NONE */
 };
 #define CV_SIP_HDR_NONE 0xffffu
 
 /* ---- limits and verdicts ----------------------------------------------- */
 struct cv_sip_limits {
-	size_t max_msg;        /* whole message bytes (default 65535) */
+	size_t max_msg;	       /* whole message bytes (default 65535) */
 	uint32_t max_headers;  /* header lines (default 256) */
-	size_t max_header_len; /* one header line incl. folding (default 8192) */
-	size_t max_uri_len;    /* Request-URI and URIs in From/To (default 2048) */
-	size_t max_body;       /* body bytes (default 65535) */
-	uint32_t max_via;      /* Via values (default 64) */
+	size_t max_header_len; /* one header line incl. folding (default 8192)
+				*/
+	size_t max_uri_len; /* Request-URI and URIs in From/To (default 2048) */
+	size_t max_body;    /* body bytes (default 65535) */
+	uint32_t max_via;   /* Via values (default 64) */
 };
-#define CV_SIP_LIMITS_DEFAULT                                            \
-	{.max_msg = 65535, .max_headers = 256, .max_header_len = 8192,   \
-	 .max_uri_len = 2048, .max_body = 65535, .max_via = 64}
+#define CV_SIP_LIMITS_DEFAULT                                                  \
+	{                                                                      \
+		.max_msg = 65535, .max_headers = 256, .max_header_len = 8192,  \
+		.max_uri_len = 2048, .max_body = 65535, .max_via = 64          \
+	}
 CV_API void cv_sip_limits_default(struct cv_sip_limits *lim);
 
 /* What a server answers to a message it must not process further.
@@ -202,17 +206,17 @@ enum cv_sip_transport {
 
 /* One via-parm (RFC 3261 §20.42, RFC 3581, RFC 5118). */
 struct cv_sip_via {
-	struct cv_pl value;     /* the whole via-parm */
+	struct cv_pl value;	/* the whole via-parm */
 	struct cv_pl transport; /* "UDP" */
 	enum cv_sip_transport tp;
-	struct cv_pl sent_by;   /* host[:port] as written */
-	struct cv_pl host;      /* IPv6 without brackets */
+	struct cv_pl sent_by; /* host[:port] as written */
+	struct cv_pl host;    /* IPv6 without brackets */
 	bool ipv6;
-	uint16_t port;          /* 0 when absent */
-	struct cv_pl params;    /* ";..." (may be empty) */
+	uint16_t port;	     /* 0 when absent */
+	struct cv_pl params; /* ";..." (may be empty) */
 	struct cv_pl branch, received, maddr, ttl;
-	bool rport_present;     /* ";rport" with or without value */
-	struct cv_pl rport;     /* value, empty when bare ";rport" */
+	bool rport_present; /* ";rport" with or without value */
+	struct cv_pl rport; /* value, empty when bare ";rport" */
 };
 CV_API int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via);
 
@@ -220,22 +224,22 @@ CV_API int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via);
  * Record-Route, Path, Service-Route, Refer-To, Referred-By, Reply-To,
  * P-Asserted-Identity, History-Info, Diversion, Call-Info, Alert-Info. */
 struct cv_sip_naddr {
-	struct cv_pl dname;  /* display name, quotes stripped (escapes kept) */
-	bool quoted;         /* display name was a quoted-string */
+	struct cv_pl dname; /* display name, quotes stripped (escapes kept) */
+	bool quoted;	    /* display name was a quoted-string */
 	struct cv_pl uri;
-	bool angle;          /* <uri> form */
+	bool angle;	     /* <uri> form */
 	struct cv_pl params; /* ";..." after the address (may be empty) */
 	struct cv_pl tag;
 };
 CV_API int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na);
 
 struct cv_sip_contact {
-	bool star;              /* "Contact: *" (RFC 3261 §10.2.2) */
+	bool star; /* "Contact: *" (RFC 3261 §10.2.2) */
 	struct cv_sip_naddr addr;
-	int64_t expires;        /* -1 when absent */
-	int q;                  /* 0..1000, -1 when absent */
-	struct cv_pl instance;  /* +sip.instance value, quotes stripped */
-	struct cv_pl reg_id;    /* reg-id (RFC 5626) */
+	int64_t expires;       /* -1 when absent */
+	int q;		       /* 0..1000, -1 when absent */
+	struct cv_pl instance; /* +sip.instance value, quotes stripped */
+	struct cv_pl reg_id;   /* reg-id (RFC 5626) */
 };
 CV_API int cv_sip_contact_parse(struct cv_pl value, struct cv_sip_contact *c);
 
@@ -268,17 +272,18 @@ CV_API int cv_sip_rack_parse(struct cv_pl value, struct cv_sip_rack *r);
 
 /* Event / Allow-Events element (RFC 6665 §8.2.1). */
 struct cv_sip_event {
-	struct cv_pl package;   /* "presence" or "dialog.winfo" (with templates) */
+	struct cv_pl
+		package; /* "presence" or "dialog.winfo" (with templates) */
 	struct cv_pl id;
 	struct cv_pl params;
 };
 CV_API int cv_sip_event_parse(struct cv_pl value, struct cv_sip_event *ev);
 
 struct cv_sip_substate {
-	struct cv_pl state;     /* active / pending / terminated / other */
+	struct cv_pl state; /* active / pending / terminated / other */
 	struct cv_pl reason;
-	int64_t expires;        /* -1 absent */
-	int64_t retry_after;    /* -1 absent */
+	int64_t expires;     /* -1 absent */
+	int64_t retry_after; /* -1 absent */
 	struct cv_pl params;
 };
 CV_API int cv_sip_substate_parse(struct cv_pl value, struct cv_sip_substate *s);
@@ -301,9 +306,9 @@ CV_API int cv_sip_replaces_parse(struct cv_pl value, struct cv_sip_replaces *r);
 
 /* One Reason value (RFC 3326). */
 struct cv_sip_reason {
-	struct cv_pl protocol;  /* "SIP", "Q.850" */
-	int cause;              /* -1 absent */
-	struct cv_pl text;      /* quotes stripped */
+	struct cv_pl protocol; /* "SIP", "Q.850" */
+	int cause;	       /* -1 absent */
+	struct cv_pl text;     /* quotes stripped */
 	struct cv_pl params;
 };
 CV_API int cv_sip_reason_parse(struct cv_pl value, struct cv_sip_reason *r);
@@ -315,13 +320,14 @@ CV_API int cv_sip_date_parse(struct cv_pl value, int64_t *unix_s);
 struct cv_sip_timestamp {
 	struct cv_pl value, delay; /* delay empty when absent */
 };
-CV_API int cv_sip_timestamp_parse(struct cv_pl value, struct cv_sip_timestamp *ts);
+CV_API int cv_sip_timestamp_parse(struct cv_pl value,
+				  struct cv_sip_timestamp *ts);
 
 /* Retry-After (RFC 3261 §20.33). */
 struct cv_sip_retry_after {
 	uint32_t delta;
 	struct cv_pl comment, params;
-	int64_t duration;       /* -1 absent */
+	int64_t duration; /* -1 absent */
 };
 CV_API int cv_sip_retry_after_parse(struct cv_pl value,
 				    struct cv_sip_retry_after *ra);
@@ -330,8 +336,8 @@ CV_API int cv_sip_retry_after_parse(struct cv_pl value,
  * (scheme + auth-params) and Authentication-Info (auth-params only, pass
  * has_scheme=false). Iterate the params with cv_sip_auth_param_next(). */
 struct cv_sip_auth {
-	struct cv_pl scheme;    /* "Digest" */
-	struct cv_pl params;    /* comma-separated auth-params */
+	struct cv_pl scheme; /* "Digest" */
+	struct cv_pl params; /* comma-separated auth-params */
 };
 CV_API int cv_sip_auth_parse(struct cv_pl value, bool has_scheme,
 			     struct cv_sip_auth *a);
@@ -340,7 +346,8 @@ CV_API int cv_sip_auth_parse(struct cv_pl value, bool has_scheme,
 CV_API int cv_sip_auth_param_next(struct cv_pl *rest, struct cv_pl *name,
 				  struct cv_pl *val);
 
-/* ---- lists and params ----------------------------------------------------- */
+/* ---- lists and params -----------------------------------------------------
+ */
 /* Next element of a comma-separated header value (quotes and <> aware):
  * *rest is advanced past the element. 0, or CV_ENOTFOUND at the end. Empty
  * elements are skipped. */
@@ -366,15 +373,15 @@ enum cv_sip_scheme {
 struct cv_sip_uri {
 	enum cv_sip_scheme scheme;
 	struct cv_pl scheme_pl;
-	struct cv_pl user;     /* escaped form; tel: the telephone-subscriber */
+	struct cv_pl user; /* escaped form; tel: the telephone-subscriber */
 	struct cv_pl password;
-	struct cv_pl host;     /* IPv6 reference without brackets */
+	struct cv_pl host; /* IPv6 reference without brackets */
 	bool ipv6;
 	struct cv_pl port_pl;
-	uint16_t port;         /* 0 when absent */
-	struct cv_pl params;   /* ";..." (may be empty) */
-	struct cv_pl headers;  /* after '?' (may be empty) */
-	struct cv_pl opaque;   /* other schemes: everything after ':' */
+	uint16_t port;	      /* 0 when absent */
+	struct cv_pl params;  /* ";..." (may be empty) */
+	struct cv_pl headers; /* after '?' (may be empty) */
+	struct cv_pl opaque;  /* other schemes: everything after ':' */
 };
 /* Strict parse of one URI; CV_EPARSE on bad syntax (spaces, bad escapes,
  * bad IPv6 reference, port > 65535...). */
@@ -386,7 +393,8 @@ CV_API int cv_sip_uri_param(const struct cv_sip_uri *uri, const char *name,
  * case-insensitive; user, ttl, method, maddr, transport params must match
  * when present in either; other params only when present in both; headers
  * all must match. Returns true when equal. */
-CV_API bool cv_sip_uri_eq(const struct cv_sip_uri *a, const struct cv_sip_uri *b);
+CV_API bool cv_sip_uri_eq(const struct cv_sip_uri *a,
+			  const struct cv_sip_uri *b);
 CV_API bool cv_sip_uri_eq_text(struct cv_pl a, struct cv_pl b);
 /* %XX unescape into dst (NUL-terminated, truncating); returns the length
  * needed or CV_EPARSE on a bad escape. */
@@ -396,7 +404,7 @@ CV_API int cv_sip_escape_user(struct cv_buf *out, struct cv_pl user);
 
 /* ---- the message ------------------------------------------------------- */
 struct cv_sip_msg {
-	const char *buf;        /* the raw bytes, NUL-terminated copy */
+	const char *buf; /* the raw bytes, NUL-terminated copy */
 	size_t len;
 
 	bool req;
@@ -407,19 +415,19 @@ struct cv_sip_msg {
 	/* status line */
 	int status;
 	struct cv_pl reason;
-	struct cv_pl version;   /* "SIP/2.0" */
+	struct cv_pl version; /* "SIP/2.0" */
 
 	/* eagerly parsed for matching */
 	struct cv_pl call_id;
 	struct cv_sip_cseq cseq;
-	struct cv_sip_via via;  /* top Via value */
-	uint32_t via_count;     /* Via values in all Via lines */
+	struct cv_sip_via via; /* top Via value */
+	uint32_t via_count;    /* Via values in all Via lines */
 	struct cv_sip_naddr from, to;
-	int32_t max_forwards;   /* -1 when absent */
+	int32_t max_forwards;	/* -1 when absent */
 	int64_t content_length; /* -1 when absent */
 	struct cv_pl content_type;
 	struct cv_pl body;
-	struct cv_pl headers;   /* all header lines, through the empty line */
+	struct cv_pl headers; /* all header lines, through the empty line */
 
 	/* header index */
 	const struct cv_sip_hdr *hdrs;
@@ -448,8 +456,8 @@ CV_API int cv_sip_msg_parse_full(const struct cv_sip_msg *msg,
  * tags (420 with Unsupported), Max-Forwards 0 when forwarding (483). */
 struct cv_sip_policy {
 	const char *const *supported; /* NULL-terminated option tags */
-	bool proxy;                  /* check Proxy-Require and Max-Forwards */
-	bool allow_tel;              /* accept tel: Request-URIs */
+	bool proxy;		      /* check Proxy-Require and Max-Forwards */
+	bool allow_tel;		      /* accept tel: Request-URIs */
 };
 CV_API int cv_sip_msg_check(const struct cv_sip_msg *msg,
 			    const struct cv_sip_policy *pol,
@@ -458,11 +466,11 @@ CV_API int cv_sip_msg_check(const struct cv_sip_msg *msg,
 /* First header with this id (NULL if none), then the next of the same id. */
 CV_API const struct cv_sip_hdr *cv_sip_msg_hdr(const struct cv_sip_msg *msg,
 					       enum cv_sip_hdr_id id);
-CV_API const struct cv_sip_hdr *cv_sip_msg_hdr_next(const struct cv_sip_msg *msg,
-						    const struct cv_sip_hdr *h);
+CV_API const struct cv_sip_hdr *
+cv_sip_msg_hdr_next(const struct cv_sip_msg *msg, const struct cv_sip_hdr *h);
 /* First header by name (any case; compact forms of known names match). */
-CV_API const struct cv_sip_hdr *cv_sip_msg_hdr_by_name(const struct cv_sip_msg *msg,
-						       struct cv_pl name);
+CV_API const struct cv_sip_hdr *
+cv_sip_msg_hdr_by_name(const struct cv_sip_msg *msg, struct cv_pl name);
 
 /* Iterates the comma-separated values of every header line with this id,
  * in order. Zero-initialise the iterator. 0 with *val, or CV_ENOTFOUND. */
@@ -480,11 +488,12 @@ CV_API bool cv_sip_msg_has_tag(const struct cv_sip_msg *msg,
 			       enum cv_sip_hdr_id id, const char *tag);
 
 /* Request-URI parsed on demand. */
-CV_API int cv_sip_msg_ruri(const struct cv_sip_msg *msg, struct cv_sip_uri *uri);
+CV_API int cv_sip_msg_ruri(const struct cv_sip_msg *msg,
+			   struct cv_sip_uri *uri);
 
 /* ---- multipart bodies (RFC 5621, RFC 2046 §5.1) ---------------------- */
 struct cv_sip_part {
-	struct cv_pl headers;      /* the part's header lines */
+	struct cv_pl headers;	   /* the part's header lines */
 	struct cv_pl content_type; /* its Content-Type value (may be empty) */
 	struct cv_pl body;
 };
@@ -507,8 +516,8 @@ CV_API void cv_sip_branch_new(char out[CV_SIP_BRANCH_SIZE]);
 CV_API void cv_sip_tag_new(char out[CV_SIP_TAG_SIZE]);
 
 struct cv_sip_resp_params {
-	struct cv_pl to_tag;       /* added to To unless it already has one */
-	struct cv_pl headers;      /* extra header lines, each ending CRLF */
+	struct cv_pl to_tag;	   /* added to To unless it already has one */
+	struct cv_pl headers;	   /* extra header lines, each ending CRLF */
 	struct cv_pl content_type; /* with body */
 	struct cv_pl body;
 };
@@ -522,39 +531,40 @@ CV_API int cv_sip_resp_print(struct cv_buf *out, const struct cv_sip_msg *req,
 
 struct cv_sip_req_params {
 	enum cv_sip_method method;
-	struct cv_pl method_name;   /* for CV_SIP_METHOD_OTHER */
+	struct cv_pl method_name; /* for CV_SIP_METHOD_OTHER */
 	struct cv_pl ruri;
 	struct {
-		enum cv_sip_transport tp;  /* UDP default */
-		struct cv_pl sent_by;      /* host[:port] */
-		struct cv_pl branch;       /* empty: a new random branch */
-		bool rport;                /* add ;rport (RFC 3581) */
+		enum cv_sip_transport tp; /* UDP default */
+		struct cv_pl sent_by;	  /* host[:port] */
+		struct cv_pl branch;	  /* empty: a new random branch */
+		bool rport;		  /* add ;rport (RFC 3581) */
 	} via;
 	struct cv_pl from_uri, from_display, from_tag;
 	struct cv_pl to_uri, to_display, to_tag;
 	struct cv_pl call_id;
 	uint32_t cseq;
-	int max_forwards;          /* 0 = 70; negative = send "0" */
-	struct cv_pl contact;      /* a full Contact value, e.g. "<sip:a@h>" */
+	int max_forwards;	   /* 0 = 70; negative = send "0" */
+	struct cv_pl contact;	   /* a full Contact value, e.g. "<sip:a@h>" */
 	const struct cv_pl *route; /* route set, each a full Route value */
 	size_t nroute;
-	struct cv_pl headers;      /* extra header lines, each ending CRLF */
+	struct cv_pl headers; /* extra header lines, each ending CRLF */
 	struct cv_pl content_type;
 	struct cv_pl body;
 };
-CV_API int cv_sip_req_print(struct cv_buf *out, const struct cv_sip_req_params *p);
+CV_API int cv_sip_req_print(struct cv_buf *out,
+			    const struct cv_sip_req_params *p);
 
 /* Editing a parsed message without re-serialising the rest: the untouched
  * bytes are copied verbatim, edits are applied in one pass. */
 enum cv_sip_edit_op {
-	CV_SIP_EDIT_REMOVE = 1,   /* drop header line `hdr` */
-	CV_SIP_EDIT_REPLACE,      /* `hdr` gets value `value` (name kept) */
-	CV_SIP_EDIT_INSERT,       /* line "name: value" before `hdr`
-				     (NULL hdr: before the first header) */
-	CV_SIP_EDIT_APPEND,       /* line "name: value" after the last header */
-	CV_SIP_EDIT_RURI,         /* new Request-URI `value` */
-	CV_SIP_EDIT_BODY          /* new body `value` (Content-Length follows;
-				     Content-Type: `name` if non-empty) */
+	CV_SIP_EDIT_REMOVE = 1, /* drop header line `hdr` */
+	CV_SIP_EDIT_REPLACE,	/* `hdr` gets value `value` (name kept) */
+	CV_SIP_EDIT_INSERT,	/* line "name: value" before `hdr`
+				   (NULL hdr: before the first header) */
+	CV_SIP_EDIT_APPEND,	/* line "name: value" after the last header */
+	CV_SIP_EDIT_RURI,	/* new Request-URI `value` */
+	CV_SIP_EDIT_BODY	/* new body `value` (Content-Length follows;
+				   Content-Type: `name` if non-empty) */
 };
 struct cv_sip_edit {
 	enum cv_sip_edit_op op;
@@ -568,10 +578,12 @@ CV_API int cv_sip_msg_edit(struct cv_buf *out, const struct cv_sip_msg *msg,
 CV_API int cv_sip_via_prepend(struct cv_buf *out, const struct cv_sip_msg *msg,
 			      struct cv_pl via_value);
 /* Removes the top Via value (only that value when a line carries several). */
-CV_API int cv_sip_via_strip_top(struct cv_buf *out, const struct cv_sip_msg *msg);
+CV_API int cv_sip_via_strip_top(struct cv_buf *out,
+				const struct cv_sip_msg *msg);
 /* Sets received= (when non-empty) and fills ;rport with rport (when
  * nonzero and the top Via carries rport) on the top Via. */
-CV_API int cv_sip_via_set_received(struct cv_buf *out, const struct cv_sip_msg *msg,
+CV_API int cv_sip_via_set_received(struct cv_buf *out,
+				   const struct cv_sip_msg *msg,
 				   struct cv_pl received, uint16_t rport);
 
 /* ---- JSON (cvoip sip-parse, API) ---------------------------------------- */

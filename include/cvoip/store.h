@@ -53,7 +53,7 @@ extern "C" {
 
 #define CV_STORE_DEFAULT_URL	"sqlite:var/cvoip.db"
 #define CV_STORE_SCHEMA_VERSION 2
-#define CV_STORE_NO_LINGER UINT32_MAX
+#define CV_STORE_NO_LINGER	UINT32_MAX
 
 /* Input bounds: longer text is refused with CV_ETOOBIG. */
 #define CV_STORE_NAME_MAX      256 /* user, realm, agent, queue, skill, trunk... */

@@ -86,7 +86,8 @@ CV_API size_t cv_tp_addr_host_print(const struct cv_tp_addr *a, char *buf,
 CV_API size_t cv_tp_addr_print(const struct cv_tp_addr *a, char *buf,
 			       size_t size);
 
-/* ---- listen specs ------------------------------------------------------------
+/* ---- listen specs
+ * ------------------------------------------------------------
  * `udp:127.0.0.1:5060`, `tcp:[::1]:5060`, `tls:0.0.0.0:5061`,
  * `ws:127.0.0.1:5066`, `wss:[::]:7443`. The port may be omitted (default
  * port of the transport) or 0 (the kernel picks one, shared by all workers).
@@ -108,23 +109,25 @@ CV_API size_t cv_tp_spec_print(const struct cv_tp_spec *s, char *buf,
  * Every bound a peer can push against. cv_tp_limits_default() fills the
  * defaults given in brackets; 0 is never "unlimited". */
 struct cv_tp_limits {
-	size_t max_udp_msg;       /* datagram bytes accepted [65507] */
-	size_t max_stream_msg;    /* one SIP message on TCP/TLS [65536] */
-	size_t max_ws_msg;        /* one SIP message in WS frames [65536] */
-	size_t max_ws_frame;      /* one WebSocket frame payload [65536] */
-	size_t max_http_header;   /* WebSocket Upgrade request bytes [8192] */
-	size_t max_send_queue;    /* bytes queued to a slow reader [1 MiB] */
-	uint32_t max_conns;       /* open stream connections, all workers [10000] */
-	uint32_t max_conns_per_ip; /* from one source address [64] */
-	uint32_t idle_timeout_ms;  /* no bytes either way [300000] */
-	uint32_t partial_timeout_ms;   /* a started message must complete [10000] */
+	size_t max_udp_msg;	/* datagram bytes accepted [65507] */
+	size_t max_stream_msg;	/* one SIP message on TCP/TLS [65536] */
+	size_t max_ws_msg;	/* one SIP message in WS frames [65536] */
+	size_t max_ws_frame;	/* one WebSocket frame payload [65536] */
+	size_t max_http_header; /* WebSocket Upgrade request bytes [8192] */
+	size_t max_send_queue;	/* bytes queued to a slow reader [1 MiB] */
+	uint32_t max_conns; /* open stream connections, all workers [10000] */
+	uint32_t max_conns_per_ip;   /* from one source address [64] */
+	uint32_t idle_timeout_ms;    /* no bytes either way [300000] */
+	uint32_t partial_timeout_ms; /* a started message must complete [10000]
+				      */
 	uint32_t handshake_timeout_ms; /* TLS / WS handshake [10000] */
 	uint32_t connect_timeout_ms;   /* outgoing TCP connect [10000] */
 };
 
 CV_API void cv_tp_limits_default(struct cv_tp_limits *l);
 
-/* ---- received messages ------------------------------------------------------ */
+/* ---- received messages ------------------------------------------------------
+ */
 struct cv_tp;
 struct cv_tp_conn;
 
@@ -133,31 +136,33 @@ struct cv_tp_conn;
  * connection reference) and release with cv_tp_meta_clear(). */
 struct cv_tp_meta {
 	enum cv_tp_kind kind;
-	struct cv_tp_addr src;    /* remote address (packet source) */
-	struct cv_tp_addr local;  /* local address it arrived on */
-	struct cv_tp_conn *conn;  /* stream transports: the connection; UDP: NULL */
-	uint64_t rx_us;           /* cv_clock_us() at receipt */
+	struct cv_tp_addr src;	 /* remote address (packet source) */
+	struct cv_tp_addr local; /* local address it arrived on */
+	struct cv_tp_conn
+		*conn;	/* stream transports: the connection; UDP: NULL */
+	uint64_t rx_us; /* cv_clock_us() at receipt */
 };
 
 struct cv_tp_rx {
-	struct cv_tp_meta meta;   /* conn is borrowed for the callback */
-	const char *buf;          /* one whole SIP message, not NUL-terminated */
+	struct cv_tp_meta meta; /* conn is borrowed for the callback */
+	const char *buf;	/* one whole SIP message, not NUL-terminated */
 	size_t len;
-	struct cv_pl call_id;     /* as peeked, inside buf (empty if none) */
+	struct cv_pl call_id; /* as peeked, inside buf (empty if none) */
 	struct cv_tp *tp;
 };
 
-CV_API void cv_tp_meta_copy(struct cv_tp_meta *dst, const struct cv_tp_meta *src);
+CV_API void cv_tp_meta_copy(struct cv_tp_meta *dst,
+			    const struct cv_tp_meta *src);
 CV_API void cv_tp_meta_clear(struct cv_tp_meta *m);
 
 /* The WebSocket Upgrade request (RFC 6455 §4.2.1) as handler->ws_upgrade
  * sees it; slices valid for the call only. */
 struct cv_tp_ws_req {
-	struct cv_pl path;        /* request-target, e.g. "/api/events" */
+	struct cv_pl path; /* request-target, e.g. "/api/events" */
 	struct cv_pl host;
-	struct cv_pl protocols;   /* Sec-WebSocket-Protocol list, may be empty */
+	struct cv_pl protocols; /* Sec-WebSocket-Protocol list, may be empty */
 	const struct cv_tp_addr *peer;
-	enum cv_tp_kind kind;     /* CV_TP_WS or CV_TP_WSS */
+	enum cv_tp_kind kind; /* CV_TP_WS or CV_TP_WSS */
 };
 
 /* Events for the layer above. Called on a worker, never with a lock held. */
@@ -183,33 +188,41 @@ struct cv_tp_handler {
 	/* A message on an application WebSocket, on the connection's owner
 	 * worker (no Call-ID handover); data valid for the call only. */
 	void (*ws_app_msg)(struct cv_worker *w, struct cv_tp_conn *c,
-			   const void *data, size_t len, bool binary, void *arg);
+			   const void *data, size_t len, bool binary,
+			   void *arg);
 };
 
 #define CV_TP_WS_APP 1
 
-/* ---- TLS ------------------------------------------------------------------- */
+/* ---- TLS -------------------------------------------------------------------
+ */
 struct cv_tp_tls_params {
-	const char *cert_file;   /* server certificate chain (PEM); TLS/WSS listeners need it */
-	const char *key_file;    /* its private key (PEM) */
-	const char *ca_file;     /* CA bundle to verify peers; NULL = system default paths */
-	bool verify_server;      /* as client: verify the server's chain and name [true] */
-	bool verify_client;      /* as server: require and verify a client certificate */
+	const char *cert_file; /* server certificate chain (PEM); TLS/WSS
+				  listeners need it */
+	const char *key_file;  /* its private key (PEM) */
+	const char *ca_file; /* CA bundle to verify peers; NULL = system default
+				paths */
+	bool verify_server;  /* as client: verify the server's chain and name
+				[true] */
+	bool verify_client;  /* as server: require and verify a client
+				certificate */
 	/* As client: SNI and the name to verify (and the WS/WSS Host) when a
-	 * send gives no tls_name; NULL: no SNI, verify the peer's IP address. */
+	 * send gives no tls_name; NULL: no SNI, verify the peer's IP address.
+	 */
 	const char *server_name;
 };
 
-/* ---- creation ---------------------------------------------------------------- */
+/* ---- creation
+ * ---------------------------------------------------------------- */
 struct cv_tp_params {
 	const struct cv_tp_spec *specs; /* listeners */
 	unsigned nspecs;
 	const struct cv_tp_limits *limits; /* NULL: defaults */
 	struct cv_tp_tls_params tls;
-	/* DNS servers for RFC 3263 ("127.0.0.1:5353", "[::1]:53"); NULL-terminated,
-	 * NULL = the system resolver configuration. */
+	/* DNS servers for RFC 3263 ("127.0.0.1:5353", "[::1]:53");
+	 * NULL-terminated, NULL = the system resolver configuration. */
 	const char *const *dns_servers;
-	uint32_t dns_cache_max;         /* cached answers per worker [1024] */
+	uint32_t dns_cache_max; /* cached answers per worker [1024] */
 	/* UDP: receive batch (recvmmsg) size, 1 disables batching [16]. */
 	unsigned udp_batch;
 	/* Connections we opened (a UA's flow to its registrar or proxy):
@@ -245,7 +258,8 @@ CV_API unsigned cv_tp_listener_count(const struct cv_tp *tp);
 CV_API int cv_tp_listener_addr(const struct cv_tp *tp, unsigned i,
 			       enum cv_tp_kind *kind, struct cv_tp_addr *addr);
 
-/* ---- connections ------------------------------------------------------------ */
+/* ---- connections ------------------------------------------------------------
+ */
 CV_API struct cv_tp_conn *cv_tp_conn_ref(struct cv_tp_conn *c);
 CV_API void cv_tp_conn_unref(struct cv_tp_conn *c);
 CV_API enum cv_tp_kind cv_tp_conn_kind(const struct cv_tp_conn *c);
@@ -262,7 +276,8 @@ CV_API void cv_tp_conn_close(struct cv_tp_conn *c);
 CV_API int cv_tp_ws_send(struct cv_tp_conn *c, const void *data, size_t len,
 			 bool binary);
 
-/* ---- sending ------------------------------------------------------------------ */
+/* ---- sending
+ * ------------------------------------------------------------------ */
 /* Result of a send: 0 once the bytes were handed to the kernel (stream:
  * written to the socket), else the error (connect refused, TLS handshake
  * failed, timeout, closed): the caller fails over to its next target. On
@@ -278,10 +293,10 @@ struct cv_tp_send_params {
 	 * is set) is reused, else one is opened. */
 	enum cv_tp_kind kind;
 	struct cv_tp_addr dst;
-	struct cv_tp_addr local;   /* optional: pick the listener bound here */
-	const char *tls_name;      /* TLS SNI + name to verify, WS Host; NULL:
-				    * tls.server_name, else no SNI, verify IP */
-	cv_tp_sent_fn *done;       /* optional */
+	struct cv_tp_addr local; /* optional: pick the listener bound here */
+	const char *tls_name;	 /* TLS SNI + name to verify, WS Host; NULL:
+				  * tls.server_name, else no SNI, verify IP */
+	cv_tp_sent_fn *done;	 /* optional */
 	void *arg;
 };
 
@@ -294,18 +309,19 @@ CV_API int cv_tp_send(struct cv_tp *tp, struct cv_worker *w,
 
 /* ---- Via for outgoing requests (RFC 3261 §18.1.1) ------------------------ */
 struct cv_tp_via {
-	enum cv_tp_kind kind;       /* transport to use (maybe upgraded) */
-	const char *transport;      /* Via token, "UDP" ... */
-	char host[CV_TP_ADDRSTRLEN + 200]; /* sent-by host ("[::1]" bracketed) */
-	uint16_t port;              /* sent-by port */
-	struct cv_tp_addr local;    /* the listener address to send from */
+	enum cv_tp_kind kind;  /* transport to use (maybe upgraded) */
+	const char *transport; /* Via token, "UDP" ... */
+	char host[CV_TP_ADDRSTRLEN +
+		  200];		 /* sent-by host ("[::1]" bracketed) */
+	uint16_t port;		 /* sent-by port */
+	struct cv_tp_addr local; /* the listener address to send from */
 };
 
 struct cv_tp_via_params {
-	enum cv_tp_kind kind;       /* wanted transport */
-	struct cv_tp_addr dst;      /* destination (chooses family, route) */
-	size_t msg_len;             /* estimated request size; 0 unknown */
-	bool upgrade_large;         /* §18.1.1: UDP > 1300 bytes -> TCP if listening */
+	enum cv_tp_kind kind;  /* wanted transport */
+	struct cv_tp_addr dst; /* destination (chooses family, route) */
+	size_t msg_len;	       /* estimated request size; 0 unknown */
+	bool upgrade_large; /* §18.1.1: UDP > 1300 bytes -> TCP if listening */
 };
 
 /* The Via transport and sent-by for a request to dst: the address of a
@@ -317,32 +333,35 @@ struct cv_tp_via_params {
 CV_API int cv_tp_via_for(struct cv_tp *tp, const struct cv_tp_via_params *p,
 			 struct cv_tp_via *out);
 
-/* ---- response routing (RFC 3261 §18.2.2, RFC 3581 §4) ---------------------- */
+/* ---- response routing (RFC 3261 §18.2.2, RFC 3581 §4) ----------------------
+ */
 /* The top Via of a request, as the layer above parsed it. */
 struct cv_tp_topvia {
-	enum cv_tp_kind kind;      /* Via transport */
-	struct cv_pl host;         /* sent-by host (IPv6 with or without []) */
-	uint16_t port;             /* sent-by port, 0 when absent */
-	struct cv_pl received;     /* received= value, empty when absent */
-	struct cv_pl maddr;        /* maddr= value, empty when absent */
-	bool rport;                /* rport present (with or without value) */
-	uint16_t rport_value;      /* rport=N, 0 when bare */
+	enum cv_tp_kind kind;  /* Via transport */
+	struct cv_pl host;     /* sent-by host (IPv6 with or without []) */
+	uint16_t port;	       /* sent-by port, 0 when absent */
+	struct cv_pl received; /* received= value, empty when absent */
+	struct cv_pl maddr;    /* maddr= value, empty when absent */
+	bool rport;	       /* rport present (with or without value) */
+	uint16_t rport_value;  /* rport=N, 0 when bare */
 };
 
 enum cv_tp_resp_how {
-	CV_TP_RESP_CONN,    /* reliable: on rx's connection (conn set), else open one to addr */
-	CV_TP_RESP_ADDR,    /* send to addr (UDP, or reopen a stream connection) */
-	CV_TP_RESP_RESOLVE  /* sent-by is a name: RFC 3263 §5 on host/port */
+	CV_TP_RESP_CONN, /* reliable: on rx's connection (conn set), else open
+			    one to addr */
+	CV_TP_RESP_ADDR, /* send to addr (UDP, or reopen a stream connection) */
+	CV_TP_RESP_RESOLVE /* sent-by is a name: RFC 3263 §5 on host/port */
 };
 
 struct cv_tp_resp_route {
 	enum cv_tp_resp_how how;
 	enum cv_tp_kind kind;
-	struct cv_tp_conn *conn;   /* borrowed from meta (CV_TP_RESP_CONN) */
-	struct cv_tp_addr addr;    /* destination when known */
-	struct cv_tp_addr local;   /* send from here (the request's local address) */
-	struct cv_pl host;         /* CV_TP_RESP_RESOLVE: name to resolve */
-	uint16_t port;             /* CV_TP_RESP_RESOLVE: port, 0 = SRV */
+	struct cv_tp_conn *conn; /* borrowed from meta (CV_TP_RESP_CONN) */
+	struct cv_tp_addr addr;	 /* destination when known */
+	struct cv_tp_addr
+		local;	   /* send from here (the request's local address) */
+	struct cv_pl host; /* CV_TP_RESP_RESOLVE: name to resolve */
+	uint16_t port;	   /* CV_TP_RESP_RESOLVE: port, 0 = SRV */
 };
 
 /* Where a response to a request received with meta and top Via goes.
@@ -381,13 +400,14 @@ CV_API int cv_tp_flow_token(const struct cv_tp_meta *m, char *out, size_t size);
 CV_API int cv_tp_flow_resolve(struct cv_tp *tp, struct cv_pl token,
 			      struct cv_tp_send_params *out);
 
-/* ---- RFC 3263 resolution ------------------------------------------------------ */
+/* ---- RFC 3263 resolution
+ * ------------------------------------------------------ */
 #define CV_TP_MAX_TARGETS 16
 
 struct cv_tp_target {
 	enum cv_tp_kind kind;
 	struct cv_tp_addr addr;
-	char name[256];   /* the host name the target came from (TLS name) */
+	char name[256]; /* the host name the target came from (TLS name) */
 };
 
 struct cv_tp_targets {
@@ -402,12 +422,12 @@ typedef void(cv_tp_resolved_fn)(int err, const struct cv_tp_targets *t,
 				void *arg);
 
 struct cv_tp_resolve_params {
-	struct cv_pl host;      /* URI host (name or numeric, IPv6 with []) */
-	uint16_t port;          /* URI port, 0 when absent */
-	bool has_transport;     /* URI transport= present */
-	enum cv_tp_kind kind;   /* its value */
-	bool sips;              /* sips: URI */
-	struct cv_pl maddr;     /* maddr= (RFC 3263 §4: replaces host) */
+	struct cv_pl host;    /* URI host (name or numeric, IPv6 with []) */
+	uint16_t port;	      /* URI port, 0 when absent */
+	bool has_transport;   /* URI transport= present */
+	enum cv_tp_kind kind; /* its value */
+	bool sips;	      /* sips: URI */
+	struct cv_pl maddr;   /* maddr= (RFC 3263 §4: replaces host) */
 	cv_tp_resolved_fn *done;
 	void *arg;
 };
@@ -426,50 +446,52 @@ CV_API int cv_tp_resolve(struct cv_tp *tp, struct cv_worker *w,
 /* done never fires after this. */
 CV_API void cv_tp_query_cancel(struct cv_tp_query *q);
 
-/* ---- statistics ----------------------------------------------------------------
- * Per-worker counters summed on read (and mirrored into the metrics
- * registry given at creation). */
+/* ---- statistics
+ * ---------------------------------------------------------------- Per-worker
+ * counters summed on read (and mirrored into the metrics registry given at
+ * creation). */
 struct cv_tp_stats {
 	uint64_t rx_msgs[CV_TP_NKINDS];
 	uint64_t tx_msgs[CV_TP_NKINDS];
-	uint64_t handover;          /* messages posted to their owner worker */
-	uint64_t handover_dropped;  /* owner queue full */
-	uint64_t conns_open;        /* currently open stream connections */
+	uint64_t handover;	   /* messages posted to their owner worker */
+	uint64_t handover_dropped; /* owner queue full */
+	uint64_t conns_open;	   /* currently open stream connections */
 	uint64_t conns_accepted;
 	uint64_t conns_connected;
 	uint64_t conns_closed;
 	/* what each limit rejected */
 	uint64_t rej_udp_too_big;
 	uint64_t rej_stream_too_big;
-	uint64_t rej_ws_too_big;     /* frame or message over its limit */
-	uint64_t rej_http_bad;       /* bad or oversized Upgrade request */
+	uint64_t rej_ws_too_big; /* frame or message over its limit */
+	uint64_t rej_http_bad;	 /* bad or oversized Upgrade request */
 	uint64_t rej_max_conns;
 	uint64_t rej_per_ip;
 	uint64_t rej_idle;
-	uint64_t rej_partial;        /* stalled partial message */
-	uint64_t rej_handshake;      /* TLS/WS handshake failed or timed out */
-	uint64_t rej_send_queue;     /* slow reader: send queue overflow */
-	uint64_t rej_garbage;        /* unframable input / no Call-ID */
-	uint64_t keepalive_pong;     /* keep-alives answered: CRLFCRLF on
-					streams, STUN Binding on UDP (RFC 5626) */
+	uint64_t rej_partial;	 /* stalled partial message */
+	uint64_t rej_handshake;	 /* TLS/WS handshake failed or timed out */
+	uint64_t rej_send_queue; /* slow reader: send queue overflow */
+	uint64_t rej_garbage;	 /* unframable input / no Call-ID */
+	uint64_t keepalive_pong; /* keep-alives answered: CRLFCRLF on
+				    streams, STUN Binding on UDP (RFC 5626) */
 	uint64_t dns_queries;
 	uint64_t dns_cache_hits;
 	uint64_t dns_failures;
-	uint64_t udp_batches;        /* recvmmsg calls that returned data */
-	uint64_t sl_bad_requests;    /* unparsable requests answered statelessly
-					with the parser's verdict (400 ...) */
+	uint64_t udp_batches;	  /* recvmmsg calls that returned data */
+	uint64_t sl_bad_requests; /* unparsable requests answered statelessly
+				     with the parser's verdict (400 ...) */
 };
 
 CV_API void cv_tp_stats_read(const struct cv_tp *tp, struct cv_tp_stats *out);
 
-/* ---- stateless responder (until the upper layers exist) -------------------- */
+/* ---- stateless responder (until the upper layers exist) --------------------
+ */
 struct cv_tp_sl_params {
-	int other_status;        /* final status for non-OPTIONS: 501 or 503 [501] */
-	uint32_t retry_after;    /* with 503: Retry-After seconds, 0 = none */
-	const char *allow;       /* Allow value [common methods] */
-	const char *accept;      /* Accept value ["application/sdp"] */
-	const char *supported;   /* Supported value [""] */
-	const char *server;      /* Server value ["cvoip"] */
+	int other_status; /* final status for non-OPTIONS: 501 or 503 [501] */
+	uint32_t retry_after;  /* with 503: Retry-After seconds, 0 = none */
+	const char *allow;     /* Allow value [common methods] */
+	const char *accept;    /* Accept value ["application/sdp"] */
+	const char *supported; /* Supported value [""] */
+	const char *server;    /* Server value ["cvoip"] */
 };
 
 /* Answer rx statelessly (RFC 3261 §8.2.6, §18.2.2, RFC 3581 received/rport):

@@ -41,10 +41,11 @@ extern "C" {
 struct cv_txn_layer;
 struct cv_txn;
 
-/* ---- addresses ---------------------------------------------------------------
- * Where a request came from (server side) or goes to (client side). The
- * layer copies it into the transaction and hands it back to the send
- * callback; it never interprets anything but `reliable`. */
+/* ---- addresses
+ * --------------------------------------------------------------- Where a
+ * request came from (server side) or goes to (client side). The layer copies it
+ * into the transaction and hands it back to the send callback; it never
+ * interprets anything but `reliable`. */
 union cv_txn_sockaddr {
 	struct sockaddr sa;
 	struct sockaddr_in in;
@@ -53,18 +54,21 @@ union cv_txn_sockaddr {
 
 struct cv_txn_addr {
 	union cv_txn_sockaddr remote; /* packet source / destination */
-	union cv_txn_sockaddr local;  /* local address it arrived on / leave from */
+	union cv_txn_sockaddr
+		local; /* local address it arrived on / leave from */
 	/* Transport connection (opaque, e.g. struct cv_tp_conn *), NULL for
 	 * datagrams. The layer keeps it with params.conn_ref/conn_unref. */
 	void *conn;
-	uint8_t kind;   /* transport kind as the transport numbers it (opaque) */
-	bool reliable;  /* stream transport: no retransmissions (§17) */
+	uint8_t kind;  /* transport kind as the transport numbers it (opaque) */
+	bool reliable; /* stream transport: no retransmissions (§17) */
 };
 
-/* ---- sending ------------------------------------------------------------------- */
+/* ---- sending
+ * ------------------------------------------------------------------- */
 struct cv_txn_out {
-	struct cv_txn *txn;            /* NULL for stateless answers */
-	const struct cv_sip_msg *req;  /* the request this message belongs to:
+	struct cv_txn *txn; /* NULL for stateless answers */
+	const struct cv_sip_msg
+		*req;		       /* the request this message belongs to:
 					  server side the request being answered
 					  (its top Via routes the response,
 					  §18.2.2); client side the request sent */
@@ -83,14 +87,15 @@ struct cv_txn_out {
 typedef int(cv_txn_send_fn)(const struct cv_txn_out *out, bool *reliable,
 			    void *arg);
 
-/* ---- events ---------------------------------------------------------------------- */
+/* ---- events
+ * ---------------------------------------------------------------------- */
 struct cv_txn_resp {
 	struct cv_sip_msg *msg; /* NULL when local */
 	uint16_t status;
-	bool local;             /* locally generated: 408 (Timer B/F or the
-				   §9.1 64*T1 after CANCEL), 503 (transport) */
-	bool retransmission;    /* a 2xx again in Accepted (RFC 6026 §8.4):
-				   the UAC core ACKs it again */
+	bool local;	     /* locally generated: 408 (Timer B/F or the
+				§9.1 64*T1 after CANCEL), 503 (transport) */
+	bool retransmission; /* a 2xx again in Accepted (RFC 6026 §8.4):
+				the UAC core ACKs it again */
 };
 
 /* The handler table is const and outlives the layer; any entry may be NULL
@@ -120,22 +125,23 @@ struct cv_txn_handlers {
 	void (*terminated)(struct cv_txn *t, void *arg);
 };
 
-/* ---- the layer ---------------------------------------------------------------------- */
+/* ---- the layer
+ * ---------------------------------------------------------------------- */
 struct cv_txn_timers {
 	uint32_t t1_ms; /* RTT estimate [500] (§17.1.1.1) */
 	uint32_t t2_ms; /* cap of non-INVITE / response retransmits [4000] */
 	uint32_t t4_ms; /* max lifetime of a message in the network [5000] */
-	uint32_t d_ms;  /* Timer D for unreliable transports, >= 32 s [32000] */
+	uint32_t d_ms;	/* Timer D for unreliable transports, >= 32 s [32000] */
 };
 
 #define CV_TXN_TRYING_NEVER (-1)
 
 struct cv_txn_params {
-	cv_txn_send_fn *send;             /* required */
-	const struct cv_txn_handlers *h;  /* required */
+	cv_txn_send_fn *send;		 /* required */
+	const struct cv_txn_handlers *h; /* required */
 	void *arg;
-	struct cv_wheel *wheel;           /* required: this worker's wheel */
-	struct cv_txn_timers timers;      /* 0 fields take the defaults */
+	struct cv_wheel *wheel;	     /* required: this worker's wheel */
+	struct cv_txn_timers timers; /* 0 fields take the defaults */
 	/* Auto 100 Trying for INVITE server transactions the TU has not
 	 * answered after this many ms (§17.2.1): 0 at once (before the TU
 	 * sees the request), CV_TXN_TRYING_NEVER never. cv_txn_params_init()
@@ -169,7 +175,8 @@ CV_API void cv_txn_layer_destroy(struct cv_txn_layer *l);
 CV_API int cv_txn_recv(struct cv_txn_layer *l, struct cv_sip_msg *msg,
 		       const struct cv_txn_addr *src);
 
-/* ---- client transactions ------------------------------------------------------------ */
+/* ---- client transactions
+ * ------------------------------------------------------------ */
 struct cv_txn_client_params {
 	/* The request: parsed (a reference is taken) or bytes (parsed once).
 	 * Its top Via must carry a branch with the magic cookie (§8.1.1.7). */
@@ -177,7 +184,7 @@ struct cv_txn_client_params {
 	const char *buf;
 	size_t len;
 	const struct cv_txn_addr *dst; /* required */
-	void *uarg;                    /* cv_txn_uarg() */
+	void *uarg;		       /* cv_txn_uarg() */
 };
 
 /* Creates the transaction and sends the request (§17.1.1.2 / §17.1.2.2).
@@ -198,15 +205,17 @@ struct cv_txn_cancel_params {
  * response comes first). Once sent, a final response must come within
  * 64*T1 or the TU gets a local 408. CV_ECLOSED when t has a final
  * response already; 0 when already cancelled. p may be NULL. */
-CV_API int cv_txn_cancel(struct cv_txn *t, const struct cv_txn_cancel_params *p);
+CV_API int cv_txn_cancel(struct cv_txn *t,
+			 const struct cv_txn_cancel_params *p);
 
-/* ---- server transactions -------------------------------------------------------------- */
+/* ---- server transactions
+ * -------------------------------------------------------------- */
 struct cv_txn_resp_params {
-	const char *reason;        /* NULL: the default phrase */
+	const char *reason; /* NULL: the default phrase */
 	/* To tag for status > 100 when the request had none; empty: the
 	 * transaction's own random tag (cv_txn_local_tag()). */
 	struct cv_pl to_tag;
-	struct cv_pl headers;      /* extra header lines, each ending CRLF */
+	struct cv_pl headers; /* extra header lines, each ending CRLF */
 	struct cv_pl content_type;
 	struct cv_pl body;
 };
@@ -235,7 +244,8 @@ CV_API void cv_txn_release(struct cv_txn *t);
  * it. No effect on a Terminated transaction. */
 CV_API void cv_txn_transport_error(struct cv_txn *t, int err);
 
-/* ---- stateless sending ----------------------------------------------------------------- */
+/* ---- stateless sending
+ * ----------------------------------------------------------------- */
 /* Sends bytes outside any transaction through the send callback: the ACK
  * for a 2xx (§13.2.2.4), a stateless proxy's forward. req may be NULL. */
 CV_API int cv_txn_send_stateless(struct cv_txn_layer *l,
@@ -245,17 +255,19 @@ CV_API int cv_txn_send_stateless(struct cv_txn_layer *l,
 /* Answers req without a transaction (e.g. the parser's 400 verdict). */
 CV_API int cv_txn_reply_stateless(struct cv_txn_layer *l,
 				  const struct cv_sip_msg *req,
-				  const struct cv_txn_addr *src, uint16_t status,
-				  const char *reason, struct cv_pl headers);
+				  const struct cv_txn_addr *src,
+				  uint16_t status, const char *reason,
+				  struct cv_pl headers);
 
-/* ---- accessors ------------------------------------------------------------------------- */
+/* ---- accessors
+ * ------------------------------------------------------------------------- */
 enum cv_txn_state {
 	CV_TXN_CALLING = 0, /* INVITE client */
-	CV_TXN_TRYING,      /* non-INVITE client and server */
+	CV_TXN_TRYING,	    /* non-INVITE client and server */
 	CV_TXN_PROCEEDING,
 	CV_TXN_COMPLETED,
-	CV_TXN_CONFIRMED,   /* INVITE server */
-	CV_TXN_ACCEPTED,    /* INVITE client and server (RFC 6026) */
+	CV_TXN_CONFIRMED, /* INVITE server */
+	CV_TXN_ACCEPTED,  /* INVITE client and server (RFC 6026) */
 	CV_TXN_TERMINATED
 };
 CV_API const char *cv_txn_state_name(enum cv_txn_state s);
@@ -277,7 +289,8 @@ CV_API void cv_txn_set_uarg(struct cv_txn *t, void *uarg);
 CV_API int cv_txn_local_tag(struct cv_txn *t, char *out, size_t size);
 CV_API struct cv_txn_layer *cv_txn_layer_of(const struct cv_txn *t);
 
-/* ---- UAS and proxy helpers -------------------------------------------------------------- */
+/* ---- UAS and proxy helpers
+ * -------------------------------------------------------------- */
 /* §8.2.2.2: server transaction t's request has no To tag and a server
  * transaction that was live when it arrived has the same From tag, Call-ID
  * and CSeq (the request came over two paths): the UAS core answers 482
@@ -304,30 +317,32 @@ CV_API enum cv_txn_loop cv_txn_loop_check(const struct cv_sip_msg *req,
 					  const struct cv_pl *sent_by,
 					  size_t n_sent_by);
 
-/* ---- statistics --------------------------------------------------------------------------
+/* ---- statistics
+ * --------------------------------------------------------------------------
  * Per layer (i.e. per worker); sum over workers on read. Arrays are indexed
  * by enum cv_sip_method. */
 struct cv_txn_stats {
-	uint64_t created[CV_SIP_METHOD_COUNT];       /* client + server */
-	uint64_t completed[CV_SIP_METHOD_COUNT];     /* a final response sent/received */
+	uint64_t created[CV_SIP_METHOD_COUNT];	     /* client + server */
+	uint64_t completed[CV_SIP_METHOD_COUNT];     /* a final response
+							sent/received */
 	uint64_t timed_out[CV_SIP_METHOD_COUNT];     /* Timers B, F, H, §9.1 */
 	uint64_t retransmitted[CV_SIP_METHOD_COUNT]; /* messages sent again */
 	uint64_t live_client, live_server;
-	uint64_t rx_retransmissions;  /* requests absorbed or re-answered */
-	uint64_t rx_resp_absorbed;    /* response retransmissions absorbed */
-	uint64_t stray_responses;     /* dropped: no client transaction */
-	uint64_t stray_acks;          /* ACKs passed up without a transaction */
-	uint64_t acks_absorbed;       /* ACKs for non-2xx */
-	uint64_t acks_dropped;        /* ACK before a final response */
+	uint64_t rx_retransmissions; /* requests absorbed or re-answered */
+	uint64_t rx_resp_absorbed;   /* response retransmissions absorbed */
+	uint64_t stray_responses;    /* dropped: no client transaction */
+	uint64_t stray_acks;	     /* ACKs passed up without a transaction */
+	uint64_t acks_absorbed;	     /* ACKs for non-2xx */
+	uint64_t acks_dropped;	     /* ACK before a final response */
 	uint64_t cancels_matched;
 	uint64_t cancels_481;
-	uint64_t cseq_mismatch;       /* answered 400 (or dropped for ACK) */
-	uint64_t branch_reused;       /* same branch, other Call-ID/CSeq: dropped */
-	uint64_t bad_via;             /* dropped: top Via without sent-by */
-	uint64_t limit_rejected;      /* answered 503: max_txns */
+	uint64_t cseq_mismatch;	 /* answered 400 (or dropped for ACK) */
+	uint64_t branch_reused;	 /* same branch, other Call-ID/CSeq: dropped */
+	uint64_t bad_via;	 /* dropped: top Via without sent-by */
+	uint64_t limit_rejected; /* answered 503: max_txns */
 	uint64_t transport_errors;
 	uint64_t auto_100;
-	uint64_t auto_500;            /* released without a final response */
+	uint64_t auto_500; /* released without a final response */
 };
 
 CV_API void cv_txn_stats_read(const struct cv_txn_layer *l,

@@ -1409,8 +1409,7 @@ int cv_bus_subscribe(struct cv_bus *bus, const struct cv_bus_sub_params *p,
 	}
 	s->async.data = s;
 	s->open_handles = 1;
-	if (bus->sub_linger_ms &&
-	    uv_timer_init(p->loop, &s->linger) == 0) {
+	if (bus->sub_linger_ms && uv_timer_init(p->loop, &s->linger) == 0) {
 		s->linger.data = s;
 		s->linger_ms = bus->sub_linger_ms;
 		s->open_handles++;

@@ -53,8 +53,8 @@ int cv_cfg_fail(const struct cv_cfg *cfg, const struct cv_cfg_node *n,
 {
 	if (!err)
 		return CV_ECONFIG;
-	int off = snprintf(err->msg, sizeof(err->msg), "%s:%u: ",
-			   cfg ? cfg->file : "?", n ? n->line : 0);
+	int off = snprintf(err->msg, sizeof(err->msg),
+			   "%s:%u: ", cfg ? cfg->file : "?", n ? n->line : 0);
 	if (off < 0 || (size_t)off >= sizeof(err->msg))
 		return CV_ECONFIG;
 	va_list ap;
@@ -124,15 +124,17 @@ static int parse_children(struct builder *b, struct cv_cfg_node *parent,
 		if (parent->type == CV_CFG_MAP) {
 			if (ev.type != YAML_SCALAR_EVENT) {
 				yaml_event_delete(&ev);
-				return fail_at(b, key_line,
-					       "mapping keys must be plain scalars");
+				return fail_at(
+					b, key_line,
+					"mapping keys must be plain scalars");
 			}
 			key = strndup((const char *)ev.data.scalar.value,
 				      ev.data.scalar.length);
 			yaml_event_delete(&ev);
 			if (!key)
 				return -ENOMEM;
-			for (struct cv_cfg_node *s = parent->child; s; s = s->next) {
+			for (struct cv_cfg_node *s = parent->child; s;
+			     s = s->next) {
 				if (s->key && strcmp(s->key, key) == 0) {
 					char msg[300];
 					snprintf(msg, sizeof(msg),
@@ -181,7 +183,9 @@ static int parse_node(struct builder *b, yaml_event_t *ev,
 	struct cv_cfg_node *n;
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
-		n = new_node(b, is_null_scalar(ev) ? CV_CFG_NULL : CV_CFG_SCALAR, ev);
+		n = new_node(b,
+			     is_null_scalar(ev) ? CV_CFG_NULL : CV_CFG_SCALAR,
+			     ev);
 		if (!n)
 			return fail_at(b, line, "too many nodes");
 		n->value = strndup((const char *)ev->data.scalar.value,
@@ -234,7 +238,8 @@ static int load(struct cv_cfg **cfgp, const char *name, const char *text,
 	}
 	struct builder b = {.cfg = cfg, .err = err};
 	yaml_parser_initialize(&b.parser);
-	yaml_parser_set_input_string(&b.parser, (const unsigned char *)text, len);
+	yaml_parser_set_input_string(&b.parser, (const unsigned char *)text,
+				     len);
 	int rc = 0;
 	yaml_event_t ev;
 	bool doc_seen = false;
@@ -249,8 +254,9 @@ static int load(struct cv_cfg **cfgp, const char *name, const char *text,
 		}
 		if (t == YAML_DOCUMENT_START_EVENT) {
 			if (doc_seen) {
-				rc = fail_at(&b, (unsigned)ev.start_mark.line + 1,
-					     "only one YAML document is allowed");
+				rc = fail_at(
+					&b, (unsigned)ev.start_mark.line + 1,
+					"only one YAML document is allowed");
 				yaml_event_delete(&ev);
 				break;
 			}
@@ -350,7 +356,8 @@ int cv_cfg_check_keys(const struct cv_cfg *cfg, const struct cv_cfg_node *map,
 	if (!map)
 		return 0;
 	if (map->type != CV_CFG_MAP)
-		return cv_cfg_fail(cfg, map, err, "%s must be a mapping", where);
+		return cv_cfg_fail(cfg, map, err, "%s must be a mapping",
+				   where);
 	for (const struct cv_cfg_node *n = map->child; n; n = n->next) {
 		bool ok = false;
 		for (const char *const *a = allowed; *a; a++)
@@ -362,7 +369,8 @@ int cv_cfg_check_keys(const struct cv_cfg *cfg, const struct cv_cfg_node *map,
 			continue;
 		char list[256] = "";
 		size_t off = 0;
-		for (const char *const *a = allowed; *a && off < sizeof(list); a++) {
+		for (const char *const *a = allowed; *a && off < sizeof(list);
+		     a++) {
 			int w = snprintf(list + off, sizeof(list) - off, "%s%s",
 					 a == allowed ? "" : ", ", *a);
 			if (w < 0)
@@ -422,7 +430,8 @@ int cv_cfg_int(const struct cv_cfg *cfg, const struct cv_cfg_node *n,
 				   key_of(n), n->value);
 	if (v < min || v > max)
 		return cv_cfg_fail(cfg, n, err,
-				   "'%s' must be between %" PRId64 " and %" PRId64,
+				   "'%s' must be between %" PRId64
+				   " and %" PRId64,
 				   key_of(n), min, max);
 	*out = v;
 	return 0;
@@ -478,7 +487,8 @@ int cv_cfg_duration_ms(const struct cv_cfg *cfg, const struct cv_cfg_node *n,
 	v *= mult;
 	if (v < min_ms || v > max_ms)
 		return cv_cfg_fail(cfg, n, err,
-				   "'%s' must be between %" PRId64 "ms and %" PRId64 "ms",
+				   "'%s' must be between %" PRId64
+				   "ms and %" PRId64 "ms",
 				   key_of(n), min_ms, max_ms);
 	*out = v;
 	return 0;

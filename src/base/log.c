@@ -26,7 +26,8 @@ static const char *const level_names[] = {"error", "warn", "info", "debug",
 
 const char *cv_log_level_name(enum cv_log_level lvl)
 {
-	return (unsigned)lvl < CV_ARRAY_SIZE(level_names) ? level_names[lvl] : "?";
+	return (unsigned)lvl < CV_ARRAY_SIZE(level_names) ? level_names[lvl]
+							  : "?";
 }
 
 int cv_log_level_parse(const char *s, enum cv_log_level *out)
@@ -61,7 +62,8 @@ int cv_log_set_module_level(const char *module, enum cv_log_level lvl)
 	}
 	if (n >= MAX_OVERRIDES || strlen(module) >= sizeof(overrides[0].module))
 		return CV_ETOOBIG;
-	snprintf(overrides[n].module, sizeof(overrides[n].module), "%s", module);
+	snprintf(overrides[n].module, sizeof(overrides[n].module), "%s",
+		 module);
 	overrides[n].lvl = lvl;
 	atomic_store(&n_overrides, n + 1);
 	return 0;
@@ -75,7 +77,8 @@ bool cv_log_enabled(enum cv_log_level lvl, const char *module)
 			if (strcmp(overrides[i].module, module) == 0)
 				return lvl <= overrides[i].lvl;
 	}
-	return (int)lvl <= atomic_load_explicit(&global_level, memory_order_relaxed);
+	return (int)lvl <=
+	       atomic_load_explicit(&global_level, memory_order_relaxed);
 }
 
 void cv_log_set_sink(cv_log_sink_fn *fn, void *arg)
@@ -98,8 +101,8 @@ void cv_vlog(enum cv_log_level lvl, const char *module, const char *fmt,
 	gmtime_r(&ts.tv_sec, &tm);
 	int n = snprintf(line, sizeof(line),
 			 "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %-10s ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-			 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
 			 cv_log_level_name(lvl), module ? module : "-");
 	if (n < 0)
 		return;
@@ -135,8 +138,9 @@ bool cv_log_rl_allow(struct cv_log_rl *rl, uint32_t *suppressed)
 	int64_t now = (int64_t)cv_clock_ms();
 	int64_t start = __atomic_load_n(&rl->window_start_ms, __ATOMIC_RELAXED);
 	if (now - start >= 1000 &&
-	    __atomic_compare_exchange_n(&rl->window_start_ms, &start, now, false,
-					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	    __atomic_compare_exchange_n(&rl->window_start_ms, &start, now,
+					false, __ATOMIC_RELAXED,
+					__ATOMIC_RELAXED))
 		__atomic_store_n(&rl->in_window, 0, __ATOMIC_RELAXED);
 	if (__atomic_fetch_add(&rl->in_window, 1, __ATOMIC_RELAXED) >= 10) {
 		__atomic_fetch_add(&rl->suppressed, 1, __ATOMIC_RELAXED);

@@ -21,14 +21,16 @@ static _Atomic int64_t live_bytes;
 
 static inline struct mem_hdr *hdr_of(const void *obj)
 {
-	return (struct mem_hdr *)(void *)((char *)(uintptr_t)obj - sizeof(struct mem_hdr));
+	return (struct mem_hdr *)(void *)((char *)(uintptr_t)obj -
+					  sizeof(struct mem_hdr));
 }
 
 static void *mem_alloc(size_t size, cv_mem_dtor_fn *dtor, bool zero)
 {
 	if (size > SIZE_MAX - sizeof(struct mem_hdr))
 		return NULL;
-	struct mem_hdr *h = zero ? calloc(1, sizeof(*h) + size) : malloc(sizeof(*h) + size);
+	struct mem_hdr *h =
+		zero ? calloc(1, sizeof(*h) + size) : malloc(sizeof(*h) + size);
 	if (!h)
 		return NULL;
 	atomic_init(&h->nrefs, 1);
@@ -36,7 +38,8 @@ static void *mem_alloc(size_t size, cv_mem_dtor_fn *dtor, bool zero)
 	h->size = size;
 	h->dtor = dtor;
 	atomic_fetch_add_explicit(&live_objs, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&live_bytes, (int64_t)size, memory_order_relaxed);
+	atomic_fetch_add_explicit(&live_bytes, (int64_t)size,
+				  memory_order_relaxed);
 	return h + 1;
 }
 
@@ -53,7 +56,8 @@ void *cv_mem_alloc(size_t size, cv_mem_dtor_fn *dtor)
 void *cv_mem_ref(void *obj)
 {
 	if (obj)
-		atomic_fetch_add_explicit(&hdr_of(obj)->nrefs, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&hdr_of(obj)->nrefs, 1,
+					  memory_order_relaxed);
 	return obj;
 }
 
@@ -67,7 +71,8 @@ void *cv_mem_unref(void *obj)
 	if (h->dtor)
 		h->dtor(obj);
 	atomic_fetch_sub_explicit(&live_objs, 1, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&live_bytes, (int64_t)h->size, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&live_bytes, (int64_t)h->size,
+				  memory_order_relaxed);
 	h->magic = 0;
 	free(h);
 	return NULL;
@@ -75,7 +80,9 @@ void *cv_mem_unref(void *obj)
 
 uint32_t cv_mem_nrefs(const void *obj)
 {
-	return obj ? atomic_load_explicit(&hdr_of(obj)->nrefs, memory_order_relaxed) : 0;
+	return obj ? atomic_load_explicit(&hdr_of(obj)->nrefs,
+					  memory_order_relaxed)
+		   : 0;
 }
 
 void *cv_mem_realloc(void *obj, size_t size)

@@ -15,7 +15,8 @@ bool cv_pl_casecmp_eq(struct cv_pl a, struct cv_pl b)
 	if (a.l != b.l)
 		return false;
 	for (size_t i = 0; i < a.l; i++)
-		if (tolower((unsigned char)a.p[i]) != tolower((unsigned char)b.p[i]))
+		if (tolower((unsigned char)a.p[i]) !=
+		    tolower((unsigned char)b.p[i]))
 			return false;
 	return true;
 }

@@ -34,17 +34,19 @@ int ring_push(struct ring *r, void *fn, void *arg)
 	struct ring_cell *c;
 	for (;;) {
 		c = &r->cells[pos & r->mask];
-		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+		size_t seq =
+			atomic_load_explicit(&c->seq, memory_order_acquire);
 		intptr_t diff = (intptr_t)seq - (intptr_t)pos;
 		if (diff == 0) {
 			if (atomic_compare_exchange_weak_explicit(
-				    &r->enq, &pos, pos + 1, memory_order_relaxed,
-				    memory_order_relaxed))
+				    &r->enq, &pos, pos + 1,
+				    memory_order_relaxed, memory_order_relaxed))
 				break;
 		} else if (diff < 0) {
 			return CV_EFULL;
 		} else {
-			pos = atomic_load_explicit(&r->enq, memory_order_relaxed);
+			pos = atomic_load_explicit(&r->enq,
+						   memory_order_relaxed);
 		}
 	}
 	c->fn = fn;

@@ -16,7 +16,8 @@ static const struct {
 	int code;
 	const char *text;
 } module_codes[] = {
-	{-10301, "sdp: no acceptable media in the offer"}, /* CV_SDP_ENOTACCEPTABLE */
+	{-10301,
+	 "sdp: no acceptable media in the offer"}, /* CV_SDP_ENOTACCEPTABLE */
 };
 
 static const struct {
@@ -28,10 +29,12 @@ static const struct {
 
 static const char *module_strerror(int err)
 {
-	for (size_t i = 0; i < sizeof(module_codes) / sizeof(module_codes[0]); i++)
+	for (size_t i = 0; i < sizeof(module_codes) / sizeof(module_codes[0]);
+	     i++)
 		if (module_codes[i].code == err)
 			return module_codes[i].text;
-	for (size_t i = 0; i < sizeof(module_blocks) / sizeof(module_blocks[0]); i++)
+	for (size_t i = 0; i < sizeof(module_blocks) / sizeof(module_blocks[0]);
+	     i++)
 		if (err <= module_blocks[i].hi && err >= module_blocks[i].lo)
 			return module_blocks[i].text;
 	return "unknown error";
@@ -40,21 +43,36 @@ static const char *module_strerror(int err)
 const char *cv_strerror(int err)
 {
 	switch (err) {
-	case 0: return "success";
-	case CV_EPARSE: return "malformed input";
-	case CV_ETOOBIG: return "limit exceeded";
-	case CV_ENOTFOUND: return "not found";
-	case CV_ESTALE: return "stale handle";
-	case CV_ECONFIG: return "configuration rejected";
-	case CV_EFULL: return "queue full";
-	case CV_ECLOSED: return "closed";
-	case CV_EAUTH: return "authentication failed";
-	case CV_ETIMEOUT: return "timed out";
-	case CV_EPROTO: return "protocol violation";
-	case CV_EUNSUPP: return "unsupported";
-	case CV_EDB: return "database error";
-	case CV_EINCOMPLETE: return "incomplete input";
-	default: break;
+	case 0:
+		return "success";
+	case CV_EPARSE:
+		return "malformed input";
+	case CV_ETOOBIG:
+		return "limit exceeded";
+	case CV_ENOTFOUND:
+		return "not found";
+	case CV_ESTALE:
+		return "stale handle";
+	case CV_ECONFIG:
+		return "configuration rejected";
+	case CV_EFULL:
+		return "queue full";
+	case CV_ECLOSED:
+		return "closed";
+	case CV_EAUTH:
+		return "authentication failed";
+	case CV_ETIMEOUT:
+		return "timed out";
+	case CV_EPROTO:
+		return "protocol violation";
+	case CV_EUNSUPP:
+		return "unsupported";
+	case CV_EDB:
+		return "database error";
+	case CV_EINCOMPLETE:
+		return "incomplete input";
+	default:
+		break;
 	}
 	if (err < 0 && err > -4096)
 		return strerror(-err);
@@ -109,7 +127,7 @@ static int random_fill(void *buf, size_t n)
  * bytes are kernel CSPRNG output, each handed out once and wiped from the
  * pool when taken. A forked child drops the pool it inherited so parent
  * and child never hand out the same bytes. */
-#define RANDOM_POOL 256
+#define RANDOM_POOL	    256
 #define RANDOM_POOL_MAX_REQ 64
 
 static _Thread_local struct {
@@ -158,7 +176,8 @@ uint32_t cv_random_u32(void)
 {
 	if (CV_UNLIKELY(rng_state == 0)) {
 		if (cv_random(&rng_state, sizeof(rng_state)) != 0 || !rng_state)
-			rng_state = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&rng_state;
+			rng_state = 0x9e3779b97f4a7c15ull ^
+				    (uint64_t)(uintptr_t)&rng_state;
 	}
 	uint64_t x = rng_state;
 	x ^= x >> 12;
@@ -170,8 +189,8 @@ uint32_t cv_random_u32(void)
 
 void cv_random_token(char *dst, size_t n)
 {
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+				       "nopqrstuvwxyz0123456789";
 	for (size_t i = 0; i < n; i++)
 		dst[i] = alphabet[cv_random_u32() % (sizeof(alphabet) - 1)];
 	dst[n] = '\0';

@@ -10,8 +10,8 @@
 #include "cvoip/media.h"
 #include "cvoip/rtp.h"
 
-#define MOD "client"
-#define MAX_FMTS 16
+#define MOD	   "client"
+#define MAX_FMTS   16
 #define MAX_LISTEN 8
 /* SDES suites we offer and accept, in preference order (RFC 4568 §6.2). */
 #define NSUITES 2
@@ -42,7 +42,7 @@ struct cv_client {
 	void (*start)(struct cv_client *cl, void *arg);
 	void *start_arg;
 	struct cv_regc *reg;
-	char *reg_proxy;          /* registrar: where calls placed for a REFER go */
+	char *reg_proxy; /* registrar: where calls placed for a REFER go */
 	char *reg_aor, *reg_user, *reg_pass; /* and as whom */
 	uint32_t session_expires, min_se;
 	bool registered;
@@ -60,11 +60,11 @@ struct cv_ccall {
 	struct cv_call *call;
 	struct cv_media_stream *ms;
 	char *play, *record;
-	char *device;             /* ALSA PCM name, or NULL */
+	char *device; /* ALSA PCM name, or NULL */
 	uint32_t device_rate, device_period_ms;
 	bool aec;
-	struct cv_adev *adev;     /* open while the stream is */
-	char *proxy, *from;       /* outgoing: as placed */
+	struct cv_adev *adev; /* open while the stream is */
+	char *proxy, *from;   /* outgoing: as placed */
 	char *auth_user, *auth_pass;
 	double tone_hz;
 	char *codec_names[MAX_FMTS];
@@ -76,12 +76,12 @@ struct cv_ccall {
 	char codec[32];
 	bool released;
 	/* SRTP (SDES): our sending key per suite, made once per call. */
-	bool srtp;                /* required (cv_client_media.srtp) */
-	bool srtp_keys;           /* keys made */
-	bool peer_offered_srtp;   /* the INVITE offered RTP/SAVP */
-	bool negotiated;          /* a first offer/answer completed */
-	bool srtp_refused;        /* required, and the answer was plain */
-	char srtp_suite[48];      /* negotiated suite, "" plain */
+	bool srtp;		/* required (cv_client_media.srtp) */
+	bool srtp_keys;		/* keys made */
+	bool peer_offered_srtp; /* the INVITE offered RTP/SAVP */
+	bool negotiated;	/* a first offer/answer completed */
+	bool srtp_refused;	/* required, and the answer was plain */
+	char srtp_suite[48];	/* negotiated suite, "" plain */
 	char keyparams[NSUITES][64];
 	struct cv_sdp_crypto_local crypto[NSUITES];
 };
@@ -107,7 +107,8 @@ static int make_source(struct cv_ccall *cc, struct cv_asrc **src)
 	if (cc->play && !cc->muted)
 		return cv_asrc_file(src, cc->play, true);
 	if (cc->tone_hz > 0 && !cc->muted) {
-		struct cv_tone_params tp = {.freq1 = cc->tone_hz, .level_dbm0 = -10};
+		struct cv_tone_params tp = {.freq1 = cc->tone_hz,
+					    .level_dbm0 = -10};
 		return cv_asrc_tone(src, &tp);
 	}
 	if (cc->adev && !cc->muted)
@@ -226,7 +227,8 @@ static int make_keys(struct cv_ccall *cc)
 static void srtp_hangup(struct cv_worker *w, void *arg)
 {
 	struct cv_ccall *cc = arg;
-	if (!cc->released && cc->call && cv_call_state(cc->call) != CV_CALL_ENDED) {
+	if (!cc->released && cc->call &&
+	    cv_call_state(cc->call) != CV_CALL_ENDED) {
 		struct cv_call_end_params p = {
 			.reason = "SIP;cause=488;text=\"SRTP required\""};
 		cv_call_end(cc->call, &p);
@@ -239,7 +241,9 @@ static void srtp_refuse(struct cv_ccall *cc)
 	if (cc->srtp_refused)
 		return;
 	cc->srtp_refused = true;
-	CV_LOG_RL(CV_LOG_WARN, MOD, "the peer answered without SRTP, which is required: hanging up");
+	CV_LOG_RL(CV_LOG_WARN, MOD,
+		  "the peer answered without SRTP, which is required: hanging "
+		  "up");
 	if (cv_worker_post(cc->cl->w, srtp_hangup, cv_mem_ref(cc)) != 0)
 		cv_mem_unref(cc);
 }
@@ -284,7 +288,8 @@ static int media_local(void *marg, struct cv_sdp_local *out)
 	cc->caps.dir = CV_SDP_SENDRECV;
 	/* RFC 4568: a=crypto (RTP/SAVP in offers) when SRTP is required, in
 	 * use, or offered by the peer to whom we answer now. */
-	if (cc->srtp || cc->srtp_suite[0] || (!cc->negotiated && cc->peer_offered_srtp)) {
+	if (cc->srtp || cc->srtp_suite[0] ||
+	    (!cc->negotiated && cc->peer_offered_srtp)) {
 		err = make_keys(cc);
 		if (err)
 			return err;
@@ -302,10 +307,14 @@ static int media_local(void *marg, struct cv_sdp_local *out)
 static enum cv_media_dir media_dir(enum cv_sdp_dir d)
 {
 	switch (d) {
-	case CV_SDP_SENDONLY: return CV_MEDIA_SENDONLY;
-	case CV_SDP_RECVONLY: return CV_MEDIA_RECVONLY;
-	case CV_SDP_INACTIVE: return CV_MEDIA_INACTIVE;
-	default: return CV_MEDIA_SENDRECV;
+	case CV_SDP_SENDONLY:
+		return CV_MEDIA_SENDONLY;
+	case CV_SDP_RECVONLY:
+		return CV_MEDIA_RECVONLY;
+	case CV_SDP_INACTIVE:
+		return CV_MEDIA_INACTIVE;
+	default:
+		return CV_MEDIA_SENDRECV;
 	}
 }
 
@@ -328,8 +337,8 @@ static int media_apply(void *marg, const struct cv_sdp_neg *neg)
 		return err;
 	const struct cv_sdp_neg_media *m = &neg->media[0];
 	const struct cv_sdp_neg_codec *nc = &m->codecs[0];
-	const struct cv_codec *codec = cv_codec_find(cv_pl_str(nc->name), nc->clock_rate,
-						     (uint8_t)nc->channels);
+	const struct cv_codec *codec = cv_codec_find(
+		cv_pl_str(nc->name), nc->clock_rate, (uint8_t)nc->channels);
 	if (!codec)
 		return CV_EUNSUPP;
 	struct cv_media_stream_cfg cfg = {
@@ -344,7 +353,8 @@ static int media_apply(void *marg, const struct cv_sdp_neg *neg)
 		.rtcp_mux = m->rtcp_mux,
 	};
 	cv_codec_fmtp_parse(codec, &cfg.params, cv_pl_str(nc->fmtp));
-	snprintf(cc->codec, sizeof(cc->codec), "%.24s/%u", nc->name, nc->clock_rate);
+	snprintf(cc->codec, sizeof(cc->codec), "%.24s/%u", nc->name,
+		 nc->clock_rate);
 	/* RFC 4568 §6.1: each side sends with its own key; the offer and
 	 * answer carry both, as key-params of the negotiated suite */
 	struct cv_srtp_key tx, rx;
@@ -352,26 +362,31 @@ static int media_apply(void *marg, const struct cv_sdp_neg *neg)
 		enum cv_srtp_suite suite;
 		err = cv_srtp_suite_parse(cv_pl_str(m->crypto_suite), &suite);
 		if (!err)
-			err = cv_srtp_keyparams_parse(cv_pl_str(m->crypto_local_key), suite, &tx);
+			err = cv_srtp_keyparams_parse(
+				cv_pl_str(m->crypto_local_key), suite, &tx);
 		if (!err)
-			err = cv_srtp_keyparams_parse(cv_pl_str(m->crypto_remote_key), suite, &rx);
+			err = cv_srtp_keyparams_parse(
+				cv_pl_str(m->crypto_remote_key), suite, &rx);
 		if (err) {
 			cv_media_stream_stop(cc->ms);
 			return err;
 		}
 		cfg.srtp_tx = &tx;
 		cfg.srtp_rx = &rx;
-		snprintf(cc->srtp_suite, sizeof(cc->srtp_suite), "%s", m->crypto_suite);
+		snprintf(cc->srtp_suite, sizeof(cc->srtp_suite), "%s",
+			 m->crypto_suite);
 	} else if (cc->srtp_suite[0]) {
 		/* renegotiated to plain RTP: drop the keys */
-		cv_rtp_session_set_srtp(cv_media_stream_rtp(cc->ms), NULL, NULL);
+		cv_rtp_session_set_srtp(cv_media_stream_rtp(cc->ms), NULL,
+					NULL);
 		cc->srtp_suite[0] = '\0';
 	}
 	err = cv_media_stream_start(cc->ms, &cfg);
 	memset(&tx, 0, sizeof(tx));
 	memset(&rx, 0, sizeof(rx));
 	if (!err && !cc->released && cc->cl->h->media)
-		cc->cl->h->media(cc, cv_sdp_dir_name(m->dir), cc->codec, cc->cl->arg);
+		cc->cl->h->media(cc, cv_sdp_dir_name(m->dir), cc->codec,
+				 cc->cl->arg);
 	return err;
 }
 
@@ -474,9 +489,11 @@ static void pick_addr(struct cv_client *cl, struct cv_ccall *cc,
 	}
 	struct cv_tp_via via;
 	struct cv_tp_via_params vp = {.kind = CV_TP_UDP, .dst = *peer};
-	if (peer && cv_tp_addr_isset(peer) && cv_tp_via_for(cl->tp, &vp, &via) == 0) {
+	if (peer && cv_tp_addr_isset(peer) &&
+	    cv_tp_via_for(cl->tp, &vp, &via) == 0) {
 		struct cv_pl h = cv_pl_str(via.host);
-		if (h.l > 2 && h.p[0] == '[') { /* IPv6 reference: no brackets */
+		if (h.l > 2 &&
+		    h.p[0] == '[') { /* IPv6 reference: no brackets */
 			h.p++;
 			h.l -= 2;
 		}
@@ -487,26 +504,34 @@ static void pick_addr(struct cv_client *cl, struct cv_ccall *cc,
 }
 
 /* RFC 4235 §4.1: the full state of our calls */
-static int dialog_info(struct cv_client *cl, const char *entity, struct cv_buf *b)
+static int dialog_info(struct cv_client *cl, const char *entity,
+		       struct cv_buf *b)
 {
 	static const char *const st_names[] = {
-		[CV_CALL_IDLE] = "trying",       [CV_CALL_CALLING] = "trying",
-		[CV_CALL_INCOMING] = "early",    [CV_CALL_RINGING] = "early",
-		[CV_CALL_EARLY] = "early",       [CV_CALL_ANSWERED] = "confirmed",
+		[CV_CALL_IDLE] = "trying",     [CV_CALL_CALLING] = "trying",
+		[CV_CALL_INCOMING] = "early",  [CV_CALL_RINGING] = "early",
+		[CV_CALL_EARLY] = "early",     [CV_CALL_ANSWERED] = "confirmed",
 		[CV_CALL_ENDED] = "terminated"};
-	cv_buf_printf(b, "<?xml version=\"1.0\"?>\r\n<dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" "
-			 "version=\"%u\" state=\"full\" entity=\"%s\">\r\n",
+	cv_buf_printf(b,
+		      "<?xml version=\"1.0\"?>\r\n<dialog-info "
+		      "xmlns=\"urn:ietf:params:xml:ns:dialog-info\" "
+		      "version=\"%u\" state=\"full\" entity=\"%s\">\r\n",
 		      cl->dialog_version, entity);
 	for (struct cv_ccall *cc = cl->calls; cc; cc = cc->next) {
 		if (!cc->call)
 			continue;
 		enum cv_call_state st = cv_call_state(cc->call);
-		cv_buf_printf(b, "<dialog id=\"%s\" call-id=\"%s\" direction=\"%s\"><state>%s</state>"
-				 "<remote><identity>%s</identity></remote></dialog>\r\n",
-			      cv_call_id(cc->call), cv_call_id(cc->call),
-			      cv_call_is_outgoing(cc->call) ? "initiator" : "recipient",
-			      (unsigned)st < CV_ARRAY_SIZE(st_names) ? st_names[st] : "trying",
-			      cv_call_remote_uri(cc->call));
+		cv_buf_printf(
+			b,
+			"<dialog id=\"%s\" call-id=\"%s\" "
+			"direction=\"%s\"><state>%s</state>"
+			"<remote><identity>%s</identity></remote></dialog>\r\n",
+			cv_call_id(cc->call), cv_call_id(cc->call),
+			cv_call_is_outgoing(cc->call) ? "initiator"
+						      : "recipient",
+			(unsigned)st < CV_ARRAY_SIZE(st_names) ? st_names[st]
+							       : "trying",
+			cv_call_remote_uri(cc->call));
 	}
 	cv_buf_append_str(b, "</dialog-info>\r\n");
 	return b->err;
@@ -526,12 +551,14 @@ static void notify_dialogs(struct cv_client *cl)
 		struct cv_buf b;
 		cv_buf_init(&b, 32768);
 		if (dialog_info(cl, x->entity, &b) == 0 && b.data)
-			cv_sub_notify(x->s, "application/dialog-info+xml", b.data);
+			cv_sub_notify(x->s, "application/dialog-info+xml",
+				      b.data);
 		cv_buf_free(&b);
 	}
 }
 
-static void csub_ended(struct cv_sub *s, uint16_t status, const char *reason, void *uarg)
+static void csub_ended(struct cv_sub *s, uint16_t status, const char *reason,
+		       void *uarg)
 {
 	struct cv_client *cl = uarg;
 	for (struct csub **pp = &cl->subs; *pp; pp = &(*pp)->next) {
@@ -613,7 +640,8 @@ static void on_info_dtmf(struct cv_call *c, char digit, uint32_t duration_ms,
 
 /* A new call carrying old's media options (not its recording: that file
  * belongs to old's stream). */
-static struct cv_ccall *ccall_like(struct cv_client *cl, const struct cv_ccall *old)
+static struct cv_ccall *ccall_like(struct cv_client *cl,
+				   const struct cv_ccall *old)
 {
 	struct cv_ccall *cc = cv_mem_zalloc(sizeof(*cc), ccall_dtor);
 	if (!cc)
@@ -623,12 +651,14 @@ static struct cv_ccall *ccall_like(struct cv_client *cl, const struct cv_ccall *
 	const char *codecs[MAX_FMTS];
 	for (size_t i = 0; i < old->ncodecs; i++)
 		codecs[i] = old->codec_names[i];
-	struct cv_client_media m = {.play = old->play, .tone_hz = old->tone_hz,
+	struct cv_client_media m = {.play = old->play,
+				    .tone_hz = old->tone_hz,
 				    .device = old->device,
 				    .device_rate = old->device_rate,
 				    .device_period_ms = old->device_period_ms,
 				    .aec = old->aec,
-				    .codecs = codecs, .ncodecs = old->ncodecs,
+				    .codecs = codecs,
+				    .ncodecs = old->ncodecs,
 				    .srtp = old->srtp};
 	if (set_media(cc, &m) != 0) {
 		cv_mem_unref(cc);
@@ -655,7 +685,8 @@ static void on_incoming(struct cv_agent *ag, struct cv_call *c,
 	struct cv_call *rep = cv_call_replaces(c);
 	struct cv_ccall *old = rep ? cv_call_uarg(rep) : NULL;
 	if (old && (old->released || !cl->h->transferred))
-		old = NULL; /* nobody to hand it to: an ordinary incoming call */
+		old = NULL; /* nobody to hand it to: an ordinary incoming call
+			     */
 	struct cv_ccall *cc = NULL;
 	if (old) {
 		/* RFC 3891: the new call takes over old's place, at once */
@@ -669,7 +700,8 @@ static void on_incoming(struct cv_agent *ag, struct cv_call *c,
 		cv_call_set_uarg(c, cc);
 		cv_call_set_media(c, &media_ops, cc);
 		cl->h->transferred(cl, old, cc, cl->arg);
-		if (cv_ccall_answer(cc, NULL) != 0 && cv_call_state(c) != CV_CALL_ENDED)
+		if (cv_ccall_answer(cc, NULL) != 0 &&
+		    cv_call_state(c) != CV_CALL_ENDED)
 			cv_call_reject(c, 500, NULL);
 		return;
 	}
@@ -699,10 +731,12 @@ static void on_incoming(struct cv_agent *ag, struct cv_call *c,
 
 static int place_call(struct cv_client *cl, struct cv_ccall *cc,
 		      const struct cv_client_call_params *p,
-		      const struct cv_call_refer *refer, struct cv_call *refer_from);
+		      const struct cv_call_refer *refer,
+		      struct cv_call *refer_from);
 
 /* The peer transfers us (REFER): call the target with old's media. */
-static void on_refer(struct cv_call *c, const struct cv_call_refer *r, void *uarg)
+static void on_refer(struct cv_call *c, const struct cv_call_refer *r,
+		     void *uarg)
 {
 	struct cv_ccall *old = uarg;
 	if (!old || old->released || !old->cl->h->transferred)
@@ -716,8 +750,10 @@ static void on_refer(struct cv_call *c, const struct cv_call_refer *r, void *uar
 		.target = r->target,
 		.from = old->from ? old->from : cl->reg_aor,
 		.proxy = old->proxy ? old->proxy : cl->reg_proxy,
-		.auth = old->auth_user ? (struct cv_auth_cred){old->auth_user, old->auth_pass}
-				       : (struct cv_auth_cred){cl->reg_user, cl->reg_pass},
+		.auth = old->auth_user ? (struct cv_auth_cred){old->auth_user,
+							       old->auth_pass}
+				       : (struct cv_auth_cred){cl->reg_user,
+							       cl->reg_pass},
 	};
 	if (place_call(cl, cc, &p, r, c) != 0) {
 		cv_mem_unref(cc);
@@ -742,7 +778,8 @@ static void on_redirect(struct cv_call *c, const char *target, uint16_t status,
 		cc->cl->h->redirect(cc, target, status, cc->cl->arg);
 }
 
-static void on_message(struct cv_agent *ag, const struct cv_sip_msg *req, void *arg)
+static void on_message(struct cv_agent *ag, const struct cv_sip_msg *req,
+		       void *arg)
 {
 	struct cv_client *cl = arg;
 	if (!cl->h->message)
@@ -769,7 +806,8 @@ static const struct cv_call_handlers call_handlers = {
 
 static int place_call(struct cv_client *cl, struct cv_ccall *cc,
 		      const struct cv_client_call_params *p,
-		      const struct cv_call_refer *refer, struct cv_call *refer_from)
+		      const struct cv_call_refer *refer,
+		      struct cv_call *refer_from)
 {
 	char target[1024], proxy[1024], from[512];
 	const char *dst_uri = p->proxy ? p->proxy : p->target;
@@ -788,7 +826,8 @@ static int place_call(struct cv_client *cl, struct cv_ccall *cc,
 			snprintf(target, sizeof(target), "%s", proxy);
 	}
 	struct cv_txn_addr dst;
-	int err = cv_ua_addr_from_uri(cv_agent_ua(cl->ag), cv_pl_str(proxy), &dst);
+	int err = cv_ua_addr_from_uri(cv_agent_ua(cl->ag), cv_pl_str(proxy),
+				      &dst);
 	if (err)
 		return err;
 	if (!cc->addr[0]) {
@@ -796,18 +835,22 @@ static int place_call(struct cv_client *cl, struct cv_ccall *cc,
 		if (dst.remote.sa.sa_family == AF_INET)
 			memcpy(&peer.ss, &dst.remote.in, sizeof(dst.remote.in));
 		else
-			memcpy(&peer.ss, &dst.remote.in6, sizeof(dst.remote.in6));
+			memcpy(&peer.ss, &dst.remote.in6,
+			       sizeof(dst.remote.in6));
 		pick_addr(cl, cc, &peer);
 	}
 	if (p->from)
 		snprintf(from, sizeof(from), "%s", p->from);
 	else
-		snprintf(from, sizeof(from), "sip:%s@%s", cl->contact_user, cc->addr);
+		snprintf(from, sizeof(from), "sip:%s@%s", cl->contact_user,
+			 cc->addr);
 	if (!(cc->from = strdup(from)) ||
 	    (p->proxy && !(cc->proxy = strdup(proxy))))
 		return -ENOMEM;
-	if (p->auth.user && (!(cc->auth_user = strdup(p->auth.user)) ||
-			     !(cc->auth_pass = strdup(p->auth.password ? p->auth.password : ""))))
+	if (p->auth.user &&
+	    (!(cc->auth_user = strdup(p->auth.user)) ||
+	     !(cc->auth_pass =
+		       strdup(p->auth.password ? p->auth.password : ""))))
 		return -ENOMEM;
 	struct cv_call_params cp = {
 		.target = target,
@@ -876,7 +919,8 @@ int cv_ccall_hold(struct cv_ccall *cc, bool hold)
 
 int cv_ccall_modify(struct cv_ccall *cc, bool hold, bool use_update)
 {
-	struct cv_call_modify_params p = {.hold = hold, .use_update = use_update};
+	struct cv_call_modify_params p = {.hold = hold,
+					  .use_update = use_update};
 	return cv_call_modify(cc->call, &p);
 }
 
@@ -906,20 +950,24 @@ int cv_ccall_mute(struct cv_ccall *cc, bool mute)
 	return 0;
 }
 
-int cv_client_media_check(const struct cv_client_media *m, char *why, size_t size)
+int cv_client_media_check(const struct cv_client_media *m, char *why,
+			  size_t size)
 {
 	if (m->play) {
 		struct cv_asrc *src = NULL;
 		int err = cv_asrc_file(&src, m->play, false);
 		if (err) {
-			snprintf(why, size, "%s: not a readable audio file", m->play);
+			snprintf(why, size, "%s: not a readable audio file",
+				 m->play);
 			return err;
 		}
 		cv_mem_unref(src);
 	}
 	for (size_t i = 0; i < m->ncodecs; i++) {
 		if (!cv_codec_find(cv_pl_str(m->codecs[i]), 0, 0)) {
-			snprintf(why, size, "unknown codec '%s' (known: PCMU, PCMA, G722, opus, G729, L16)",
+			snprintf(why, size,
+				 "unknown codec '%s' (known: PCMU, PCMA, G722, "
+				 "opus, G729, L16)",
 				 m->codecs[i]);
 			return CV_ENOTFOUND;
 		}
@@ -933,13 +981,15 @@ int cv_client_media_check(const struct cv_client_media *m, char *why, size_t siz
 		else
 			snprintf(dir, sizeof(dir), ".");
 		if (access(dir[0] ? dir : "/", W_OK) != 0) {
-			snprintf(why, size, "%s: folder not writable", m->record);
+			snprintf(why, size, "%s: folder not writable",
+				 m->record);
 			return -errno;
 		}
 	}
 	if (m->device) {
 		struct cv_adev_params ap;
-		device_params(m, !m->play && !(m->tone_hz > 0), !m->record, &ap);
+		device_params(m, !m->play && !(m->tone_hz > 0), !m->record,
+			      &ap);
 		if (ap.capture || ap.playback) {
 			struct cv_adev *d = NULL;
 			int err = cv_adev_open(&d, &ap, why, size);
@@ -953,7 +1003,8 @@ int cv_client_media_check(const struct cv_client_media *m, char *why, size_t siz
 
 int cv_ccall_send_dtmf(struct cv_ccall *cc, const char *digits)
 {
-	int err = cc->ms ? cv_media_stream_send_dtmf(cc->ms, digits, 100) : CV_EUNSUPP;
+	int err = cc->ms ? cv_media_stream_send_dtmf(cc->ms, digits, 100)
+			 : CV_EUNSUPP;
 	if (err != CV_EUNSUPP)
 		return err;
 	for (const char *d = digits; *d; d++) {
@@ -1023,7 +1074,8 @@ void cv_ccall_release(struct cv_ccall *cc)
 	cv_mem_unref(cc);
 }
 
-/* ---- subscriptions we make --------------------------------------------------- */
+/* ---- subscriptions we make
+ * --------------------------------------------------- */
 
 struct cv_csub {
 	struct cv_client *cl;
@@ -1064,16 +1116,19 @@ static void out_notify(struct cv_sub *s, const char *state, const char *reason,
 	if (!body)
 		return;
 	if (cl->h->sub_notify)
-		cl->h->sub_notify(cs, state, reason, ctype, body, m->body.l, cl->arg);
+		cl->h->sub_notify(cs, state, reason, ctype, body, m->body.l,
+				  cl->arg);
 	struct cv_pidf pidf;
-	if (!cs->released && cl->h->presence && !strcmp(cs->event, "presence") &&
-	    m->body.l && cv_pidf_parse(m->body, &pidf) == 0)
-		cl->h->presence(cs, pidf.entity, pidf.has_basic, pidf.open, pidf.note,
-				cl->arg);
+	if (!cs->released && cl->h->presence &&
+	    !strcmp(cs->event, "presence") && m->body.l &&
+	    cv_pidf_parse(m->body, &pidf) == 0)
+		cl->h->presence(cs, pidf.entity, pidf.has_basic, pidf.open,
+				pidf.note, cl->arg);
 	free(body);
 }
 
-static void out_ended(struct cv_sub *s, uint16_t status, const char *reason, void *uarg)
+static void out_ended(struct cv_sub *s, uint16_t status, const char *reason,
+		      void *uarg)
 {
 	struct cv_csub *cs = uarg;
 	cv_sub_release(s);
@@ -1083,9 +1138,10 @@ static void out_ended(struct cv_sub *s, uint16_t status, const char *reason, voi
 }
 
 static const struct cv_sub_handlers out_sub_handlers = {.notify = out_notify,
-							 .ended = out_ended};
+							.ended = out_ended};
 
-int cv_client_subscribe(struct cv_client *cl, const struct cv_client_sub_params *p,
+int cv_client_subscribe(struct cv_client *cl,
+			const struct cv_client_sub_params *p,
 			struct cv_csub **sp)
 {
 	if (!cl || !p || !p->target || !sp)
@@ -1094,7 +1150,8 @@ int cv_client_subscribe(struct cv_client *cl, const struct cv_client_sub_params 
 	if (!cs)
 		return -ENOMEM;
 	cs->cl = cl;
-	snprintf(cs->event, sizeof(cs->event), "%s", p->event ? p->event : "presence");
+	snprintf(cs->event, sizeof(cs->event), "%s",
+		 p->event ? p->event : "presence");
 	snprintf(cs->target, sizeof(cs->target), "%s", p->target);
 	/* the transport goes on the proxy, or on the target without one */
 	char proxy[1100];
@@ -1103,7 +1160,8 @@ int cv_client_subscribe(struct cv_client *cl, const struct cv_client_sub_params 
 	if (p->transport != CV_TP_UDP && !strstr(dst, "transport=")) {
 		char lower[8];
 		size_t i = 0;
-		for (const char *n = cv_tp_kind_name(p->transport); *n && i < sizeof(lower) - 1; n++)
+		for (const char *n = cv_tp_kind_name(p->transport);
+		     *n && i < sizeof(lower) - 1; n++)
 			lower[i++] = (char)(*n | 0x20);
 		lower[i] = '\0';
 		snprintf(proxy, sizeof(proxy), "%s;transport=%s", dst, lower);
@@ -1161,7 +1219,8 @@ void cv_csub_release(struct cv_csub *s)
 	cv_mem_unref(s);
 }
 
-/* ---- registration ---------------------------------------------------------- */
+/* ---- registration ----------------------------------------------------------
+ */
 
 static void on_reg(struct cv_regc *r, bool registered, uint16_t status,
 		   const char *reason, uint32_t expires, void *uarg)
@@ -1169,7 +1228,8 @@ static void on_reg(struct cv_regc *r, bool registered, uint16_t status,
 	struct cv_client *cl = uarg;
 	cl->registered = registered;
 	if (cl->h->reg_state)
-		cl->h->reg_state(cl, registered, status, reason, expires, cl->arg);
+		cl->h->reg_state(cl, registered, status, reason, expires,
+				 cl->arg);
 }
 
 static const struct cv_regc_handlers reg_handlers = {.state = on_reg};
@@ -1207,9 +1267,11 @@ bool cv_client_registered(const struct cv_client *cl)
 	return cl->registered;
 }
 
-/* ---- runtime ----------------------------------------------------------------- */
+/* ---- runtime
+ * ----------------------------------------------------------------- */
 
-static void on_tp_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
+static void on_tp_recv(struct cv_worker *w, const struct cv_tp_rx *rx,
+		       void *arg)
 {
 	struct cv_client *cl = arg;
 	if (cl->ag)
@@ -1230,7 +1292,8 @@ static void worker_start(struct cv_worker *w, void *arg)
 					     .arg = cl,
 					     .user_agent = cl->user_agent,
 					     .contact_user = cl->contact_user,
-					     .session_expires = cl->session_expires,
+					     .session_expires =
+						     cl->session_expires,
 					     .min_se = cl->min_se};
 		err = cv_agent_create(&cl->ag, &ap);
 	}
@@ -1309,7 +1372,8 @@ int cv_client_create(struct cv_client **clp, const struct cv_client_params *p)
 	cl->port_min = p->rtp_port_min ? p->rtp_port_min : 40000;
 	cl->port_max = p->rtp_port_max ? p->rtp_port_max : 49999;
 	if (p->media_addr)
-		snprintf(cl->media_addr, sizeof(cl->media_addr), "%s", p->media_addr);
+		snprintf(cl->media_addr, sizeof(cl->media_addr), "%s",
+			 p->media_addr);
 	char ua[64];
 	snprintf(ua, sizeof(ua), "cvoip/%s", cv_version());
 	cl->user_agent = strdup(p->user_agent ? p->user_agent : ua);
@@ -1339,16 +1403,17 @@ int cv_client_create(struct cv_client **clp, const struct cv_client_params *p)
 	err = cv_rt_create(&cl->rt, &rp);
 	if (err)
 		goto fail;
-	struct cv_tp_params tpp = {.specs = cl->specs,
-				   .nspecs = cl->nspecs,
-				   .tls = {.ca_file = p->tls.ca_file,
-					   .cert_file = p->tls.cert_file,
-					   .key_file = p->tls.key_file,
-					   .server_name = p->tls.server_name,
-					   .verify_server = !p->tls.no_verify},
-				   .keepalive_ms = (p->keepalive_s ? p->keepalive_s : 90) * 1000u,
-				   .h = &tp_handler,
-				   .arg = cl};
+	struct cv_tp_params tpp = {
+		.specs = cl->specs,
+		.nspecs = cl->nspecs,
+		.tls = {.ca_file = p->tls.ca_file,
+			.cert_file = p->tls.cert_file,
+			.key_file = p->tls.key_file,
+			.server_name = p->tls.server_name,
+			.verify_server = !p->tls.no_verify},
+		.keepalive_ms = (p->keepalive_s ? p->keepalive_s : 90) * 1000u,
+		.h = &tp_handler,
+		.arg = cl};
 	err = cv_tp_create(&cl->tp, cl->rt, &tpp);
 	if (err)
 		goto fail;
@@ -1359,8 +1424,8 @@ fail:
 	return err;
 }
 
-int cv_client_run(struct cv_client *cl, void (*start)(struct cv_client *, void *),
-		  void *arg)
+int cv_client_run(struct cv_client *cl,
+		  void (*start)(struct cv_client *, void *), void *arg)
 {
 	cl->start = start;
 	cl->start_arg = arg;

@@ -11,8 +11,8 @@
 static size_t bucket_of(struct cv_ua *ua, struct cv_pl call_id,
 			struct cv_pl ltag)
 {
-	uint64_t h = cv_hash(call_id.p, call_id.l) ^
-		     (cv_hash(ltag.p, ltag.l) * 31);
+	uint64_t h =
+		cv_hash(call_id.p, call_id.l) ^ (cv_hash(ltag.p, ltag.l) * 31);
 	return (size_t)(h % ua->nbuckets);
 }
 
@@ -54,7 +54,8 @@ static void table_grow(struct cv_ua *ua)
 		struct cv_dlg *d = old[i], *next;
 		for (; d; d = next) {
 			next = d->hnext;
-			size_t b = bucket_of(ua, cv_pl_str(d->call_id), cv_pl_str(d->ltag));
+			size_t b = bucket_of(ua, cv_pl_str(d->call_id),
+					     cv_pl_str(d->ltag));
 			d->hnext = nb[b];
 			nb[b] = d;
 		}
@@ -222,7 +223,8 @@ static int contact_target(const struct cv_sip_msg *m, char **out)
 }
 
 /* Record-Route values in message order; reverse for the UAC (§12.1.2). */
-static int set_routes(struct cv_dlg *d, const struct cv_sip_msg *m, bool reverse)
+static int set_routes(struct cv_dlg *d, const struct cv_sip_msg *m,
+		      bool reverse)
 {
 	struct cv_sip_vals_iter it = {0};
 	struct cv_pl v;
@@ -238,7 +240,8 @@ static int set_routes(struct cv_dlg *d, const struct cv_sip_msg *m, bool reverse
 		return -ENOMEM;
 	memset(&it, 0, sizeof(it));
 	size_t i = 0;
-	while (i < n && cv_sip_msg_vals_next(m, CV_SIP_HDR_RECORD_ROUTE, &it, &v) == 0) {
+	while (i < n &&
+	       cv_sip_msg_vals_next(m, CV_SIP_HDR_RECORD_ROUTE, &it, &v) == 0) {
 		char *s = cv_pl_strdup(cv_pl_trim(v));
 		if (!s)
 			return -ENOMEM;
@@ -267,7 +270,8 @@ int cv_dlg_create_uas(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *st,
 	if (err < 0)
 		return err;
 	if (!req->from.tag.l)
-		return CV_EPARSE; /* RFC 2543 peers without tags: not supported */
+		return CV_EPARSE; /* RFC 2543 peers without tags: not supported
+				   */
 	struct cv_dlg *d = dlg_alloc(ua);
 	if (!d)
 		return -ENOMEM;
@@ -351,7 +355,8 @@ int cv_dlg_create_uac(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *ct,
 {
 	if (!resp->to.tag.l)
 		return CV_EPARSE;
-	struct cv_dlg *d = dlg_find(ua, resp->call_id, resp->from.tag, resp->to.tag);
+	struct cv_dlg *d =
+		dlg_find(ua, resp->call_id, resp->from.tag, resp->to.tag);
 	if (d) {
 		if (resp->status >= 200 && resp->status < 300)
 			d->state = CV_DLG_CONFIRMED;
@@ -366,11 +371,12 @@ int cv_dlg_create_uac(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *ct,
 /* A NOTIFY that arrives before the 2xx to our SUBSCRIBE (RFC 6665 §4.1.2.4)
  * creates the dialog from the request: its From tag is the remote tag and
  * its Record-Route is taken in order. */
-int cv_dlg_create_uac_req(struct cv_dlg **dp, struct cv_ua *ua, struct cv_txn *ct,
-			  const struct cv_sip_msg *in)
+int cv_dlg_create_uac_req(struct cv_dlg **dp, struct cv_ua *ua,
+			  struct cv_txn *ct, const struct cv_sip_msg *in)
 {
 	const struct cv_sip_msg *req = cv_txn_request(ct);
-	if (!in->req || !in->from.tag.l || !cv_pl_eq(in->to.tag, req->from.tag) ||
+	if (!in->req || !in->from.tag.l ||
+	    !cv_pl_eq(in->to.tag, req->from.tag) ||
 	    !cv_pl_eq(in->call_id, req->call_id))
 		return CV_EPARSE;
 	struct cv_dlg *d = dlg_find(ua, in->call_id, in->to.tag, in->from.tag);
@@ -416,11 +422,13 @@ void cv_dlg_refresh_target(struct cv_dlg *d, const struct cv_sip_msg *m)
 static void extra_headers(struct cv_dlg *d, struct cv_buf *b, bool response)
 {
 	char contact[512];
-	if (cv_ua_contact_uri(d->ua, &d->peer, cv_pl_str(d->contact_user ? d->contact_user : ""),
+	if (cv_ua_contact_uri(d->ua, &d->peer,
+			      cv_pl_str(d->contact_user ? d->contact_user : ""),
 			      contact, sizeof(contact)) == 0)
 		cv_buf_printf(b, "Contact: <%s>\r\n", contact);
 	if (d->ua->user_agent)
-		cv_buf_printf(b, "%s: %s\r\n", response ? "Server" : "User-Agent",
+		cv_buf_printf(b, "%s: %s\r\n",
+			      response ? "Server" : "User-Agent",
 			      d->ua->user_agent);
 }
 
@@ -436,7 +444,8 @@ static void retrans_2xx(struct cv_tmr *t, void *arg)
 	if (cv_clock_us() >= tx->deadline_us) {
 		tx_free(d);
 		ua->st.ack_timeouts++;
-		CV_LOG_RL(CV_LOG_INFO, MOD, "no ACK for 2xx call-id=%s", d->call_id);
+		CV_LOG_RL(CV_LOG_INFO, MOD, "no ACK for 2xx call-id=%s",
+			  d->call_id);
 		if (ua->h->ack_timeout) {
 			cv_mem_ref(d);
 			ua->h->ack_timeout(ua, d, ua->arg);
@@ -463,9 +472,11 @@ static int build_response(struct cv_dlg *d, struct cv_sip_msg *req,
 	/* §12.1.1: a dialog-creating response carries the request's
 	 * Record-Route headers, in order, so the UAC learns the route set */
 	if (status > 100 && status < 300)
-		for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, CV_SIP_HDR_RECORD_ROUTE);
+		for (const struct cv_sip_hdr *h =
+			     cv_sip_msg_hdr(req, CV_SIP_HDR_RECORD_ROUTE);
 		     h; h = cv_sip_msg_hdr_next(req, h))
-			cv_buf_printf(&hdrs, "Record-Route: %.*s\r\n", CV_PL_ARG(h->value));
+			cv_buf_printf(&hdrs, "Record-Route: %.*s\r\n",
+				      CV_PL_ARG(h->value));
 	extra_headers(d, &hdrs, true);
 	if (extra)
 		cv_buf_append_str(&hdrs, extra);
@@ -483,7 +494,8 @@ static int build_response(struct cv_dlg *d, struct cv_sip_msg *req,
 		.body = p ? p->body : (struct cv_pl)CV_PL_INIT,
 	};
 	cv_buf_init(out, d->ua->lim.max_msg);
-	int err = cv_sip_resp_print(out, req, status, p ? p->reason : NULL, &rp);
+	int err =
+		cv_sip_resp_print(out, req, status, p ? p->reason : NULL, &rp);
 	cv_buf_free(&hdrs);
 	return err;
 }
@@ -504,7 +516,8 @@ int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
 	int err = build_response(d, req, status, p, NULL, &out);
 	if (!err)
 		err = cv_txn_respond_raw(st, status, out.data, out.len);
-	if (status >= 200 && req->method == CV_SIP_INVITE && d->rel && d->rel->st == st)
+	if (status >= 200 && req->method == CV_SIP_INVITE && d->rel &&
+	    d->rel->st == st)
 		rel_stop(d); /* RFC 3262 §3: a final response ends them */
 	if (!err && status >= 200 && status < 300 &&
 	    req->method == CV_SIP_INVITE) {
@@ -512,7 +525,8 @@ int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
 		tx_free(d);
 		struct dlg_tx2xx *tx = calloc(1, sizeof(*tx));
 		if (!tx) {
-			/* sent once; without memory to keep it, not retransmitted */
+			/* sent once; without memory to keep it, not
+			 * retransmitted */
 			cv_buf_free(&out);
 			return 0;
 		}
@@ -525,8 +539,9 @@ int cv_dlg_respond(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
 		tx->deadline_us = cv_clock_us() + 64ull * d->ua->t1_ms * 1000;
 		d->tx = tx;
 		d->waiting_ack = true;
-		uint64_t first = d->peer.reliable ? 64ull * d->ua->t1_ms * 1000
-						  : (uint64_t)d->ua->t1_ms * 1000;
+		uint64_t first = d->peer.reliable
+					 ? 64ull * d->ua->t1_ms * 1000
+					 : (uint64_t)d->ua->t1_ms * 1000;
 		cv_tmr_start(cv_worker_wheel(d->ua->w), &tx->tmr, first,
 			     retrans_2xx, d);
 	} else if (!err && status >= 300 && req->method == CV_SIP_INVITE &&
@@ -558,7 +573,8 @@ static void retrans_rel(struct cv_tmr *t, void *arg)
 		return;
 	}
 	if (!d->peer.reliable) {
-		if (cv_txn_respond_raw(rel->st, rel->status, rel->resp, rel->len) != 0) {
+		if (cv_txn_respond_raw(rel->st, rel->status, rel->resp,
+				       rel->len) != 0) {
 			rel_stop(d);
 			return;
 		}
@@ -573,8 +589,8 @@ static void retrans_rel(struct cv_tmr *t, void *arg)
 	cv_tmr_start(cv_worker_wheel(ua->w), &rel->tmr, next, retrans_rel, d);
 }
 
-int cv_dlg_respond_reliable(struct cv_dlg *d, struct cv_txn *st, uint16_t status,
-			    const struct cv_txn_resp_params *p)
+int cv_dlg_respond_reliable(struct cv_dlg *d, struct cv_txn *st,
+			    uint16_t status, const struct cv_txn_resp_params *p)
 {
 	if (status <= 100 || status >= 200)
 		return -EINVAL;
@@ -619,7 +635,8 @@ int cv_dlg_respond_reliable(struct cv_dlg *d, struct cv_txn *st, uint16_t status
 	d->ua->st.tx_reliable_1xx++;
 	uint64_t first = d->peer.reliable ? 64ull * d->ua->t1_ms * 1000
 					  : (uint64_t)d->ua->t1_ms * 1000;
-	cv_tmr_start(cv_worker_wheel(d->ua->w), &rel->tmr, first, retrans_rel, d);
+	cv_tmr_start(cv_worker_wheel(d->ua->w), &rel->tmr, first, retrans_rel,
+		     d);
 	return 0;
 }
 
@@ -644,7 +661,8 @@ bool cv_dlg_reliable_pending(const struct cv_dlg *d)
 }
 
 struct cv_dlg *cv_ua_dialog_find(struct cv_ua *ua, struct cv_pl call_id,
-				 struct cv_pl local_tag, struct cv_pl remote_tag)
+				 struct cv_pl local_tag,
+				 struct cv_pl remote_tag)
 {
 	if (!remote_tag.l)
 		return NULL;
@@ -664,9 +682,9 @@ void dlg_got_ack(struct cv_dlg *d, struct cv_sip_msg *ack)
 }
 
 static int build_request(struct cv_dlg *d, enum cv_sip_method method,
-			 struct cv_pl method_name, uint32_t cseq, struct cv_pl headers,
-			 struct cv_pl ctype, struct cv_pl body,
-			 struct cv_buf *out)
+			 struct cv_pl method_name, uint32_t cseq,
+			 struct cv_pl headers, struct cv_pl ctype,
+			 struct cv_pl body, struct cv_buf *out)
 {
 	struct cv_tp_via via;
 	int err = ua_via_for(d->ua, &d->peer, &via);
@@ -697,7 +715,8 @@ static int build_request(struct cv_dlg *d, enum cv_sip_method method,
 		.method = method,
 		.method_name = method_name,
 		.ruri = cv_pl_str(d->target),
-		.via = {.tp = ua_sip_tp(via.kind), .sent_by = cv_pl_str(sent_by),
+		.via = {.tp = ua_sip_tp(via.kind),
+			.sent_by = cv_pl_str(sent_by),
 			.rport = true},
 		.from_uri = lna.uri,
 		.from_display = lna.dname,
@@ -730,8 +749,7 @@ int cv_dlg_request(struct cv_dlg *d, const struct cv_dlg_req *r,
 	struct cv_buf out;
 	cv_buf_init(&out, d->ua->lim.max_msg);
 	int err = build_request(d, r->method, r->method_name, d->lcseq + 1,
-				r->headers,
-				r->content_type, r->body, &out);
+				r->headers, r->content_type, r->body, &out);
 	if (!err) {
 		struct cv_txn_client_params cp = {.buf = out.data,
 						  .len = out.len,
@@ -753,9 +771,8 @@ int cv_dlg_ack(struct cv_dlg *d, const struct cv_sip_msg *resp2xx,
 	struct cv_buf out;
 	cv_buf_init(&out, d->ua->lim.max_msg);
 	int err = build_request(d, CV_SIP_ACK, (struct cv_pl)CV_PL_INIT,
-				resp2xx->cseq.num,
-				(struct cv_pl)CV_PL_INIT, content_type, body,
-				&out);
+				resp2xx->cseq.num, (struct cv_pl)CV_PL_INIT,
+				content_type, body, &out);
 	if (!err)
 		err = cv_txn_send_stateless(cv_ua_txn_layer(d->ua), &d->peer,
 					    NULL, out.data, out.len);
@@ -772,8 +789,8 @@ int cv_dlg_ack(struct cv_dlg *d, const struct cv_sip_msg *resp2xx,
 
 bool dlg_resend_ack(struct cv_ua *ua, const struct cv_sip_msg *resp)
 {
-	struct cv_dlg *d = dlg_find(ua, resp->call_id, resp->from.tag,
-				    resp->to.tag);
+	struct cv_dlg *d =
+		dlg_find(ua, resp->call_id, resp->from.tag, resp->to.tag);
 	if (!d || !d->ack || d->ack_cseq != resp->cseq.num)
 		return false;
 	cv_txn_send_stateless(ua->txl, &d->peer, NULL, d->ack, d->acklen);
@@ -781,15 +798,51 @@ bool dlg_resend_ack(struct cv_ua *ua, const struct cv_sip_msg *resp)
 	return true;
 }
 
-enum cv_dlg_state cv_dlg_state(const struct cv_dlg *d) { return d->state; }
-bool cv_dlg_is_uac(const struct cv_dlg *d) { return d->uac; }
-struct cv_pl cv_dlg_call_id(const struct cv_dlg *d) { return cv_pl_str(d->call_id); }
-struct cv_pl cv_dlg_local_tag(const struct cv_dlg *d) { return cv_pl_str(d->ltag); }
-struct cv_pl cv_dlg_remote_tag(const struct cv_dlg *d) { return cv_pl_str(d->rtag); }
-struct cv_pl cv_dlg_remote_uri(const struct cv_dlg *d) { return cv_pl_str(d->ruri); }
-struct cv_pl cv_dlg_local_uri(const struct cv_dlg *d) { return cv_pl_str(d->luri); }
-struct cv_pl cv_dlg_remote_target(const struct cv_dlg *d) { return cv_pl_str(d->target); }
-const struct cv_txn_addr *cv_dlg_peer(const struct cv_dlg *d) { return &d->peer; }
-void *cv_dlg_uarg(const struct cv_dlg *d) { return d->uarg; }
-void cv_dlg_set_uarg(struct cv_dlg *d, void *uarg) { d->uarg = uarg; }
-struct cv_ua *cv_dlg_ua(const struct cv_dlg *d) { return d->ua; }
+enum cv_dlg_state cv_dlg_state(const struct cv_dlg *d)
+{
+	return d->state;
+}
+bool cv_dlg_is_uac(const struct cv_dlg *d)
+{
+	return d->uac;
+}
+struct cv_pl cv_dlg_call_id(const struct cv_dlg *d)
+{
+	return cv_pl_str(d->call_id);
+}
+struct cv_pl cv_dlg_local_tag(const struct cv_dlg *d)
+{
+	return cv_pl_str(d->ltag);
+}
+struct cv_pl cv_dlg_remote_tag(const struct cv_dlg *d)
+{
+	return cv_pl_str(d->rtag);
+}
+struct cv_pl cv_dlg_remote_uri(const struct cv_dlg *d)
+{
+	return cv_pl_str(d->ruri);
+}
+struct cv_pl cv_dlg_local_uri(const struct cv_dlg *d)
+{
+	return cv_pl_str(d->luri);
+}
+struct cv_pl cv_dlg_remote_target(const struct cv_dlg *d)
+{
+	return cv_pl_str(d->target);
+}
+const struct cv_txn_addr *cv_dlg_peer(const struct cv_dlg *d)
+{
+	return &d->peer;
+}
+void *cv_dlg_uarg(const struct cv_dlg *d)
+{
+	return d->uarg;
+}
+void cv_dlg_set_uarg(struct cv_dlg *d, void *uarg)
+{
+	d->uarg = uarg;
+}
+struct cv_ua *cv_dlg_ua(const struct cv_dlg *d)
+{
+	return d->ua;
+}

@@ -10,7 +10,7 @@
  * carry it. */
 struct dlg_tx2xx {
 	struct cv_tmr tmr;
-	struct cv_sip_msg *inv;  /* the INVITE being answered */
+	struct cv_sip_msg *inv; /* the INVITE being answered */
 	char *resp;
 	size_t resplen;
 	uint64_t deadline_us;
@@ -30,18 +30,18 @@ struct dlg_rel {
 
 struct cv_dlg {
 	struct cv_ua *ua;
-	struct cv_dlg *hnext;   /* hash chain */
+	struct cv_dlg *hnext; /* hash chain */
 	char *call_id;
 	char *ltag;
 	char *rtag;
-	char *luri;             /* local name-addr (From/To value without tag) */
-	char *ruri;             /* remote name-addr */
-	char *target;           /* remote target URI */
-	char **routes;          /* route set, full values "<sip:p;lr>" */
-	char *contact_user;     /* user part of our Contact, NULL: none */
+	char *luri;	    /* local name-addr (From/To value without tag) */
+	char *ruri;	    /* remote name-addr */
+	char *target;	    /* remote target URI */
+	char **routes;	    /* route set, full values "<sip:p;lr>" */
+	char *contact_user; /* user part of our Contact, NULL: none */
 	struct cv_txn_addr peer; /* flow for in-dialog requests (conn ref) */
-	struct dlg_tx2xx *tx;   /* UAS: 2xx until its ACK, or NULL */
-	struct dlg_rel *rel;    /* UAS: reliable 1xx until its PRACK, or NULL */
+	struct dlg_tx2xx *tx;	 /* UAS: 2xx until its ACK, or NULL */
+	struct dlg_rel *rel; /* UAS: reliable 1xx until its PRACK, or NULL */
 	/* UAC: the ACK for the 2xx, re-sent on 2xx retransmissions */
 	char *ack;
 	size_t acklen;
@@ -51,15 +51,15 @@ struct cv_dlg {
 	uint32_t lcseq;
 	uint32_t rcseq;
 	uint32_t ack_cseq;
-	uint32_t rel_rseq;      /* RSeq of the pending reliable 1xx */
-	uint32_t rel_cseq;      /* CSeq number of the INVITE it answered */
-	uint32_t rseq_next;     /* next RSeq to use (0: not yet chosen) */
+	uint32_t rel_rseq;  /* RSeq of the pending reliable 1xx */
+	uint32_t rel_cseq;  /* CSeq number of the INVITE it answered */
+	uint32_t rseq_next; /* next RSeq to use (0: not yet chosen) */
 	bool in_table;
 	bool uac;
 	bool rcseq_set;
-	bool waiting_ack;       /* tx holds a 2xx awaiting its ACK */
-	bool rel_pending;       /* rel holds a 1xx awaiting its PRACK */
-	bool rel_unacked;       /* a final went out before its PRACK */
+	bool waiting_ack; /* tx holds a 2xx awaiting its ACK */
+	bool rel_pending; /* rel holds a 1xx awaiting its PRACK */
+	bool rel_unacked; /* a final went out before its PRACK */
 };
 
 struct cv_ua {
@@ -80,7 +80,8 @@ struct cv_ua {
 
 /* ua.c */
 int ua_send_response(struct cv_ua *ua, const struct cv_sip_msg *req,
-		     const struct cv_txn_addr *src, const char *buf, size_t len);
+		     const struct cv_txn_addr *src, const char *buf,
+		     size_t len);
 int ua_send_request(struct cv_ua *ua, const struct cv_txn_addr *dst,
 		    const char *buf, size_t len);
 int ua_via_for(struct cv_ua *ua, const struct cv_txn_addr *dst,

@@ -11,23 +11,34 @@
 enum cv_sip_transport ua_sip_tp(enum cv_tp_kind k)
 {
 	switch (k) {
-	case CV_TP_UDP: return CV_SIP_TP_UDP;
-	case CV_TP_TCP: return CV_SIP_TP_TCP;
-	case CV_TP_TLS: return CV_SIP_TP_TLS;
-	case CV_TP_WS: return CV_SIP_TP_WS;
-	case CV_TP_WSS: return CV_SIP_TP_WSS;
-	default: return CV_SIP_TP_OTHER;
+	case CV_TP_UDP:
+		return CV_SIP_TP_UDP;
+	case CV_TP_TCP:
+		return CV_SIP_TP_TCP;
+	case CV_TP_TLS:
+		return CV_SIP_TP_TLS;
+	case CV_TP_WS:
+		return CV_SIP_TP_WS;
+	case CV_TP_WSS:
+		return CV_SIP_TP_WSS;
+	default:
+		return CV_SIP_TP_OTHER;
 	}
 }
 
 static enum cv_tp_kind tp_kind_of(enum cv_sip_transport t)
 {
 	switch (t) {
-	case CV_SIP_TP_TCP: return CV_TP_TCP;
-	case CV_SIP_TP_TLS: return CV_TP_TLS;
-	case CV_SIP_TP_WS: return CV_TP_WS;
-	case CV_SIP_TP_WSS: return CV_TP_WSS;
-	default: return CV_TP_UDP;
+	case CV_SIP_TP_TCP:
+		return CV_TP_TCP;
+	case CV_SIP_TP_TLS:
+		return CV_TP_TLS;
+	case CV_SIP_TP_WS:
+		return CV_TP_WS;
+	case CV_SIP_TP_WSS:
+		return CV_TP_WSS;
+	default:
+		return CV_TP_UDP;
 	}
 }
 
@@ -148,7 +159,8 @@ static int tx_send(const struct cv_txn_out *out, bool *reliable, void *arg)
 	sa_to_tp(&sp.local, &d->local);
 	int err = cv_tp_send(ua->tp, ua->w, &sp, out->buf, out->len);
 	if (err)
-		cv_mem_unref(out->txn); /* done is not called on an immediate error */
+		cv_mem_unref(out->txn); /* done is not called on an immediate
+					   error */
 	return err;
 }
 
@@ -169,19 +181,27 @@ int cv_ua_contact_uri(struct cv_ua *ua, const struct cv_txn_addr *peer,
 		return err;
 	const char *tp = "";
 	switch (via.kind) {
-	case CV_TP_TCP: tp = ";transport=tcp"; break;
-	case CV_TP_TLS: tp = ";transport=tls"; break;
-	case CV_TP_WS: tp = ";transport=ws"; break;
-	case CV_TP_WSS: tp = ";transport=wss"; break;
-	default: break;
+	case CV_TP_TCP:
+		tp = ";transport=tcp";
+		break;
+	case CV_TP_TLS:
+		tp = ";transport=tls";
+		break;
+	case CV_TP_WS:
+		tp = ";transport=ws";
+		break;
+	case CV_TP_WSS:
+		tp = ";transport=wss";
+		break;
+	default:
+		break;
 	}
 	int n = snprintf(out, size, "sip:%.*s%s%s:%u%s", CV_PL_ARG(user),
 			 user.l ? "@" : "", via.host, via.port, tp);
 	return (n < 0 || (size_t)n >= size) ? CV_ETOOBIG : 0;
 }
 
-void cv_ua_call_id_for(struct cv_ua *ua, unsigned owner, char *out,
-		       size_t size)
+void cv_ua_call_id_for(struct cv_ua *ua, unsigned owner, char *out, size_t size)
 {
 	struct cv_rt *rt = cv_worker_rt(ua->w);
 	char tok[21];
@@ -203,14 +223,16 @@ int cv_ua_addr_from_uri(struct cv_ua *ua, struct cv_pl text,
 		return err;
 	if (uri.scheme != CV_SIP_SCHEME_SIP && uri.scheme != CV_SIP_SCHEME_SIPS)
 		return CV_EUNSUPP;
-	enum cv_tp_kind kind = uri.scheme == CV_SIP_SCHEME_SIPS ? CV_TP_TLS
-								 : CV_TP_UDP;
+	enum cv_tp_kind kind =
+		uri.scheme == CV_SIP_SCHEME_SIPS ? CV_TP_TLS : CV_TP_UDP;
 	struct cv_pl tpv;
 	if (cv_sip_uri_param(&uri, "transport", &tpv) == 0) {
 		enum cv_tp_kind k;
 		if (cv_tp_kind_parse(tpv, &k) == 0)
-			kind = (k == CV_TP_TCP && uri.scheme == CV_SIP_SCHEME_SIPS)
-				       ? CV_TP_TLS : k;
+			kind = (k == CV_TP_TCP &&
+				uri.scheme == CV_SIP_SCHEME_SIPS)
+				       ? CV_TP_TLS
+				       : k;
 	}
 	struct cv_pl host = uri.host;
 	struct cv_pl maddr;
@@ -229,7 +251,8 @@ int cv_ua_addr_from_uri(struct cv_ua *ua, struct cv_pl text,
 	return 0;
 }
 
-/* ---- transaction user ------------------------------------------------------ */
+/* ---- transaction user ------------------------------------------------------
+ */
 
 static void reply(struct cv_txn *t, uint16_t status, const char *reason)
 {
@@ -244,7 +267,8 @@ static void on_request(struct cv_txn *t, struct cv_sip_msg *req, void *arg)
 	struct cv_dlg *d = NULL;
 	if (req->to.tag.l) {
 		d = dlg_find(ua, req->call_id, req->to.tag, req->from.tag);
-		if (!d && ua->h->no_dialog && ua->h->no_dialog(ua, t, req, ua->arg))
+		if (!d && ua->h->no_dialog &&
+		    ua->h->no_dialog(ua, t, req, ua->arg))
 			return;
 		if (!d) {
 			ua->st.rx_481++;
@@ -275,7 +299,8 @@ static void on_ack(struct cv_txn *inv, struct cv_sip_msg *ack,
 		   const struct cv_txn_addr *src, void *arg)
 {
 	struct cv_ua *ua = arg;
-	struct cv_dlg *d = dlg_find(ua, ack->call_id, ack->to.tag, ack->from.tag);
+	struct cv_dlg *d =
+		dlg_find(ua, ack->call_id, ack->to.tag, ack->from.tag);
 	if (!d)
 		return; /* stray ACK: nothing to do (§17.2.3) */
 	bool first = d->waiting_ack;
@@ -284,11 +309,12 @@ static void on_ack(struct cv_txn *inv, struct cv_sip_msg *ack,
 		ua->h->ack(ua, d, ack, ua->arg);
 }
 
-static void on_response(struct cv_txn *t, const struct cv_txn_resp *r, void *arg)
+static void on_response(struct cv_txn *t, const struct cv_txn_resp *r,
+			void *arg)
 {
 	struct cv_ua *ua = arg;
-	if (r->retransmission && r->msg && r->status >= 200 && r->status < 300 &&
-	    dlg_resend_ack(ua, r->msg))
+	if (r->retransmission && r->msg && r->status >= 200 &&
+	    r->status < 300 && dlg_resend_ack(ua, r->msg))
 		return;
 	if (ua->h->response)
 		ua->h->response(ua, t, r, ua->arg);
@@ -392,7 +418,8 @@ void cv_ua_recv(struct cv_ua *ua, const struct cv_tp_rx *rx)
 	int err = cv_sip_msg_parse(&m, rx->buf, rx->len, &ua->lim, &v);
 	if (err) {
 		ua->st.rx_parse_errors++;
-		CV_LOG_RL(CV_LOG_DEBUG, MOD, "unparsable message from worker %u: %d %s",
+		CV_LOG_RL(CV_LOG_DEBUG, MOD,
+			  "unparsable message from worker %u: %d %s",
 			  cv_worker_index(ua->w), v.status,
 			  v.reason ? v.reason : "");
 		/* answers the verdict, or drops */
@@ -407,8 +434,9 @@ void cv_ua_recv(struct cv_ua *ua, const struct cv_tp_rx *rx)
 		if (cv_sip_msg_check(m, &pol, &v) != 0) {
 			ua->st.rx_parse_errors++;
 			if (v.status)
-				cv_txn_reply_stateless(ua->txl, m, &src, (uint16_t)v.status,
-						       v.reason, cv_pl_str(v.hdrs));
+				cv_txn_reply_stateless(
+					ua->txl, m, &src, (uint16_t)v.status,
+					v.reason, cv_pl_str(v.hdrs));
 			cv_mem_unref(m);
 			return;
 		}
@@ -435,7 +463,8 @@ int cv_ua_request(struct cv_ua *ua, const struct cv_ua_req *r,
 		from_tag = cv_pl_str(tag);
 	}
 	if (!call_id.l) {
-		cv_ua_call_id_for(ua, cv_worker_index(ua->w), callid, sizeof(callid));
+		cv_ua_call_id_for(ua, cv_worker_index(ua->w), callid,
+				  sizeof(callid));
 		call_id = cv_pl_str(callid);
 	}
 	struct cv_buf hdrs;
@@ -459,7 +488,8 @@ int cv_ua_request(struct cv_ua *ua, const struct cv_ua_req *r,
 	struct cv_sip_req_params rp = {
 		.method = r->method,
 		.ruri = r->ruri,
-		.via = {.tp = ua_sip_tp(via.kind), .sent_by = cv_pl_str(sent_by),
+		.via = {.tp = ua_sip_tp(via.kind),
+			.sent_by = cv_pl_str(sent_by),
 			.rport = true},
 		.from_uri = r->from_uri,
 		.from_display = r->from_display,

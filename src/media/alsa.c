@@ -10,7 +10,7 @@
 
 #include "media_int.h"
 
-#define ADEV_MAX_CH 8
+#define ADEV_MAX_CH	8
 #define ADEV_MAX_PERIOD 4800 /* 100 ms at 48 kHz */
 
 /* Bounded ring of mono samples at the device rate (mutex: both sides only
@@ -28,8 +28,8 @@ struct dir {
 	bool started;
 	unsigned channels;
 	struct ring ring;
-	uint64_t t0_us;   /* pacing reference */
-	uint64_t frames;  /* frames since t0 */
+	uint64_t t0_us;	 /* pacing reference */
+	uint64_t frames; /* frames since t0 */
 	int16_t io[ADEV_MAX_PERIOD * ADEV_MAX_CH];
 	int16_t mono[ADEV_MAX_PERIOD];
 };
@@ -251,7 +251,8 @@ static void *playback_main(void *arg)
 /* alsa-lib prints its own errors to stderr; callers get one line from us
  * (why) and the details go to the debug log. */
 static void alsa_quiet(const char *file, int line, const char *fn, int err,
-		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+		       const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 static void alsa_quiet(const char *file, int line, const char *fn, int err,
 		       const char *fmt, ...)
 {
@@ -275,37 +276,40 @@ static int dir_setup(struct cv_adev *d, struct dir *x, const char *name,
 		     snd_pcm_stream_t st, uint32_t period_ms, char *why,
 		     size_t size)
 {
-	const char *what = st == SND_PCM_STREAM_CAPTURE ? "capture" : "playback";
+	const char *what =
+		st == SND_PCM_STREAM_CAPTURE ? "capture" : "playback";
 	int err = snd_pcm_open(&x->pcm, name, st, SND_PCM_NONBLOCK);
 	if (err < 0) {
 		x->pcm = NULL;
 		if (why)
-			snprintf(why, size, "audio device '%s': cannot open for %s: %s",
+			snprintf(why, size,
+				 "audio device '%s': cannot open for %s: %s",
 				 name, what, snd_strerror(err));
 		return err;
 	}
 	snd_pcm_hw_params_t *hw;
 	snd_pcm_hw_params_alloca(&hw);
 	unsigned ch = 1, rate = d->rate;
-	snd_pcm_uframes_t period = (snd_pcm_uframes_t)d->rate * period_ms / 1000;
+	snd_pcm_uframes_t period =
+		(snd_pcm_uframes_t)d->rate * period_ms / 1000;
 	snd_pcm_uframes_t buffer = period * 4;
 	int dirn = 0;
 	const char *step = "hw params";
 	if ((err = snd_pcm_hw_params_any(x->pcm, hw)) < 0 ||
 	    (step = "access",
-	     err = snd_pcm_hw_params_set_access(x->pcm, hw,
-						SND_PCM_ACCESS_RW_INTERLEAVED)) < 0 ||
+	     err = snd_pcm_hw_params_set_access(
+		     x->pcm, hw, SND_PCM_ACCESS_RW_INTERLEAVED)) < 0 ||
 	    (step = "format S16",
-	     err = snd_pcm_hw_params_set_format(x->pcm, hw, SND_PCM_FORMAT_S16)) < 0 ||
+	     err = snd_pcm_hw_params_set_format(x->pcm, hw,
+						SND_PCM_FORMAT_S16)) < 0 ||
 	    (step = "channels",
 	     err = snd_pcm_hw_params_set_channels_near(x->pcm, hw, &ch)) < 0 ||
-	    (step = "rate",
-	     err = snd_pcm_hw_params_set_rate_near(x->pcm, hw, &rate, &dirn)) < 0 ||
-	    (step = "period",
-	     err = snd_pcm_hw_params_set_period_size_near(x->pcm, hw, &period,
-							  &dirn)) < 0 ||
-	    (step = "buffer",
-	     err = snd_pcm_hw_params_set_buffer_size_near(x->pcm, hw, &buffer)) < 0 ||
+	    (step = "rate", err = snd_pcm_hw_params_set_rate_near(
+				    x->pcm, hw, &rate, &dirn)) < 0 ||
+	    (step = "period", err = snd_pcm_hw_params_set_period_size_near(
+				      x->pcm, hw, &period, &dirn)) < 0 ||
+	    (step = "buffer", err = snd_pcm_hw_params_set_buffer_size_near(
+				      x->pcm, hw, &buffer)) < 0 ||
 	    (step = "hw params", err = snd_pcm_hw_params(x->pcm, hw)) < 0)
 		goto fail;
 	step = "device parameters";
@@ -319,8 +323,9 @@ static int dir_setup(struct cv_adev *d, struct dir *x, const char *name,
 		step = "sw params";
 		if ((err = snd_pcm_sw_params_current(x->pcm, sw)) < 0 ||
 		    (err = snd_pcm_sw_params_set_start_threshold(x->pcm, sw,
-								  period)) < 0 ||
-		    (err = snd_pcm_sw_params_set_avail_min(x->pcm, sw, period)) < 0 ||
+								 period)) < 0 ||
+		    (err = snd_pcm_sw_params_set_avail_min(x->pcm, sw,
+							   period)) < 0 ||
 		    (err = snd_pcm_sw_params(x->pcm, sw)) < 0)
 			goto fail;
 	}
@@ -363,8 +368,8 @@ static void adev_dtor(void *obj)
 	}
 }
 
-int cv_adev_open(struct cv_adev **dp, const struct cv_adev_params *p,
-		 char *why, size_t size)
+int cv_adev_open(struct cv_adev **dp, const struct cv_adev_params *p, char *why,
+		 size_t size)
 {
 	if (why && size)
 		why[0] = '\0';
@@ -376,7 +381,8 @@ int cv_adev_open(struct cv_adev **dp, const struct cv_adev_params *p,
 	if ((rate != 8000 && rate != 16000 && rate != 48000) || period_ms < 5 ||
 	    period_ms > 100 || ring_ms < 2 * period_ms || ring_ms > 2000) {
 		if (why)
-			snprintf(why, size, "audio device: bad rate, period or ring");
+			snprintf(why, size,
+				 "audio device: bad rate, period or ring");
 		return -EINVAL;
 	}
 	const char *name = p->name && p->name[0] ? p->name : "default";
@@ -408,8 +414,10 @@ int cv_adev_open(struct cv_adev **dp, const struct cv_adev_params *p,
 			break;
 		if (x == &d->cap && (err = snd_pcm_start(x->pcm)) < 0) {
 			if (why)
-				snprintf(why, size, "audio device '%s': capture: start: %s",
-					 name, snd_strerror(err));
+				snprintf(
+					why, size,
+					"audio device '%s': capture: start: %s",
+					name, snd_strerror(err));
 			break;
 		}
 		if ((err = -pthread_create(&x->thr, NULL, mains[i], x)) != 0)
@@ -441,7 +449,8 @@ void cv_adev_stats(const struct cv_adev *d, struct cv_adev_stats *out)
 	};
 }
 
-/* ---- source and sink on the loop's side ----------------------------------- */
+/* ---- source and sink on the loop's side -----------------------------------
+ */
 
 #define PEND 8192
 
@@ -482,14 +491,16 @@ static int adev_read(void *arg, int16_t *pcm, size_t n, uint32_t rate)
 		/* device samples for what is missing, plus one for the
 		 * resampler's carried fraction */
 		size_t want = (size_t)(((uint64_t)(n - io->pend_len) * d->rate +
-					rate - 1) / rate) + 1;
+					rate - 1) /
+				       rate) +
+			      1;
 		want = CV_MIN(want, (size_t)1024);
 		size_t got = ring_pop(&d->cap.ring, io->tmp, want, false);
 		if (!got)
 			break;
 		size_t outn = 0;
-		int err = cv_rate_conv_run(&io->conv, d->rate, rate, io->tmp, got,
-					   io->pend + io->pend_len,
+		int err = cv_rate_conv_run(&io->conv, d->rate, rate, io->tmp,
+					   got, io->pend + io->pend_len,
 					   PEND - io->pend_len, &outn);
 		if (err)
 			return err;
@@ -513,9 +524,9 @@ static int adev_write(void *arg, const int16_t *pcm, size_t n, uint32_t rate)
 		const int16_t *out = pcm;
 		size_t outn = c;
 		if (rate != d->rate) {
-			int err = cv_rate_conv_run(&io->conv, rate, d->rate, pcm, c,
-						   io->tmp, CV_ARRAY_SIZE(io->tmp),
-						   &outn);
+			int err = cv_rate_conv_run(
+				&io->conv, rate, d->rate, pcm, c, io->tmp,
+				CV_ARRAY_SIZE(io->tmp), &outn);
 			if (err)
 				return err;
 			out = io->tmp;

@@ -15,10 +15,10 @@
 
 struct cv_aproc {
 	struct cv_aproc_params p;
-	size_t frame;               /* samples per 10 ms */
+	size_t frame; /* samples per 10 ms */
 	SpeexEchoState *echo;
 	SpeexPreprocessState *pre;
-	int16_t *far;               /* queue of far-end samples */
+	int16_t *far; /* queue of far-end samples */
 	size_t far_cap, far_head, far_n;
 	int16_t *tmp_far, *tmp_out;
 	struct cv_aproc_stats st;
@@ -40,7 +40,8 @@ int cv_aproc_create(struct cv_aproc **ap, const struct cv_aproc_params *p)
 {
 	if (!ap || !p)
 		return -EINVAL;
-	if (p->rate != 8000 && p->rate != 16000 && p->rate != 32000 && p->rate != 48000)
+	if (p->rate != 8000 && p->rate != 16000 && p->rate != 32000 &&
+	    p->rate != 48000)
 		return -EINVAL;
 	if (p->echo_tail_ms && (p->echo_tail_ms < 20 || p->echo_tail_ms > 500))
 		return -EINVAL;
@@ -58,8 +59,8 @@ int cv_aproc_create(struct cv_aproc **ap, const struct cv_aproc_params *p)
 	if (!a->far || !a->tmp_far || !a->tmp_out)
 		goto nomem;
 	if (p->echo_tail_ms) {
-		a->echo = speex_echo_state_init((int)a->frame,
-						(int)(p->rate / 1000 * p->echo_tail_ms));
+		a->echo = speex_echo_state_init(
+			(int)a->frame, (int)(p->rate / 1000 * p->echo_tail_ms));
 		if (!a->echo)
 			goto nomem;
 		spx_int32_t rate = (spx_int32_t)p->rate;
@@ -69,19 +70,25 @@ int cv_aproc_create(struct cv_aproc **ap, const struct cv_aproc_params *p)
 	if (!a->pre)
 		goto nomem;
 	spx_int32_t on = 1, off = 0;
-	speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_DENOISE, p->denoise ? &on : &off);
+	speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_DENOISE,
+			     p->denoise ? &on : &off);
 	if (p->denoise) {
-		spx_int32_t db = p->noise_suppress_db ? -abs(p->noise_suppress_db) : -15;
-		speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, &db);
+		spx_int32_t db =
+			p->noise_suppress_db ? -abs(p->noise_suppress_db) : -15;
+		speex_preprocess_ctl(a->pre,
+				     SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, &db);
 	}
-	speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_AGC, p->agc ? &on : &off);
+	speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_AGC,
+			     p->agc ? &on : &off);
 	if (p->agc) {
 		float level = p->agc_level ? (float)p->agc_level : 8000.0f;
-		speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_AGC_LEVEL, &level);
+		speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_AGC_LEVEL,
+				     &level);
 	}
 	speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_DEREVERB, &off);
 	if (a->echo)
-		speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_ECHO_STATE, a->echo);
+		speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_ECHO_STATE,
+				     a->echo);
 	*ap = a;
 	return 0;
 nomem:
@@ -95,7 +102,8 @@ void cv_aproc_playback(struct cv_aproc *a, const int16_t *pcm, size_t n)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		if (a->far_n == a->far_cap) {
-			/* Queue full (capture stopped): the oldest gives way. */
+			/* Queue full (capture stopped): the oldest gives way.
+			 */
 			a->far_head = (a->far_head + 1) % a->far_cap;
 			a->far_n--;
 			a->st.far_dropped++;
@@ -127,15 +135,21 @@ int cv_aproc_capture(struct cv_aproc *a, int16_t *pcm, size_t n)
 		if (a->echo) {
 			if (a->far_n >= a->frame) {
 				for (size_t i = 0; i < a->frame; i++)
-					a->tmp_far[i] = a->far[(a->far_head + i) % a->far_cap];
-				a->far_head = (a->far_head + a->frame) % a->far_cap;
+					a->tmp_far[i] =
+						a->far[(a->far_head + i) %
+						       a->far_cap];
+				a->far_head =
+					(a->far_head + a->frame) % a->far_cap;
 				a->far_n -= a->frame;
 			} else {
-				/* Nothing played: silence is what was played. */
-				memset(a->tmp_far, 0, a->frame * sizeof(*a->tmp_far));
+				/* Nothing played: silence is what was played.
+				 */
+				memset(a->tmp_far, 0,
+				       a->frame * sizeof(*a->tmp_far));
 				a->st.far_missing++;
 			}
-			speex_echo_cancellation(a->echo, x, a->tmp_far, a->tmp_out);
+			speex_echo_cancellation(a->echo, x, a->tmp_far,
+						a->tmp_out);
 			memcpy(x, a->tmp_out, a->frame * sizeof(*x));
 		}
 		speex_preprocess_run(a->pre, x);

@@ -98,16 +98,15 @@ static int file_write(void *arg, const int16_t *pcm, size_t n, uint32_t rate)
 		const int16_t *out = pcm;
 		size_t outn = c;
 		if (rate != f->rate) {
-			int err = cv_rate_conv_run(&f->conv, rate, f->rate, pcm,
-						   c, f->tmp,
-						   CV_ARRAY_SIZE(f->tmp), &outn);
+			int err = cv_rate_conv_run(
+				&f->conv, rate, f->rate, pcm, c, f->tmp,
+				CV_ARRAY_SIZE(f->tmp), &outn);
 			if (err)
 				return err;
 			out = f->tmp;
 		}
-		if (outn &&
-		    sf_write_short(f->sf, out, (sf_count_t)outn) !=
-			    (sf_count_t)outn)
+		if (outn && sf_write_short(f->sf, out, (sf_count_t)outn) !=
+				    (sf_count_t)outn)
 			return -EIO;
 		pcm += c;
 		n -= c;

@@ -49,7 +49,8 @@ int cv_asrc_read(struct cv_asrc *s, int16_t *pcm, size_t n, uint32_t rate)
 		if ((size_t)r > c)
 			r = (int)c;
 		if ((size_t)r < c)
-			memset(pcm + off + r, 0, (c - (size_t)r) * sizeof(*pcm));
+			memset(pcm + off + r, 0,
+			       (c - (size_t)r) * sizeof(*pcm));
 		if (r == 0)
 			s->done = true;
 		real += (size_t)r;
@@ -83,7 +84,7 @@ int cv_asrc_silence(struct cv_asrc **sp)
 /* ---- file -------------------------------------------------------------- */
 
 #define FILE_MAX_CH 8
-#define FILE_PEND 8192
+#define FILE_PEND   8192
 
 struct file_src {
 	SNDFILE *sf;
@@ -209,9 +210,9 @@ struct tone_src {
 	struct tone_seg seg[TONE_MAX_SEG];
 	unsigned nseg;
 	unsigned cur;
-	double seg_t;   /* seconds into the current segment */
-	double total_t; /* seconds played */
-	double limit_s; /* 0: no limit */
+	double seg_t;	 /* seconds into the current segment */
+	double total_t;	 /* seconds played */
+	double limit_s;	 /* 0: no limit */
 	double ph1, ph2; /* cycles, in [0,1) */
 	bool loop;
 	bool done;

@@ -7,9 +7,8 @@
 
 /* Preference order for offers when the application names none. */
 static const struct cv_codec *const registry[] = {
-	&cv_codec_opus,	  &cv_codec_g722,     &cv_codec_pcmu,
-	&cv_codec_pcma,	  &cv_codec_g729,     &cv_codec_l16_16k,
-	&cv_codec_l16_8k, &cv_codec_l16_48k,
+	&cv_codec_opus, &cv_codec_g722,	   &cv_codec_pcmu,   &cv_codec_pcma,
+	&cv_codec_g729, &cv_codec_l16_16k, &cv_codec_l16_8k, &cv_codec_l16_48k,
 };
 
 size_t cv_codec_count(void)
@@ -347,8 +346,8 @@ int cv_media_offer_fmts(const struct cv_media_offer_params *p,
 		uint8_t pt = c->static_pt != 255
 				     ? c->static_pt
 				     : pick_pt(out, n, c->default_pt);
-		err = add_fmt(out, max, &n, c->name, c->clock_rate,
-			      c->channels, pt, fmtp[0] ? fmtp : NULL, c);
+		err = add_fmt(out, max, &n, c->name, c->clock_rate, c->channels,
+			      pt, fmtp[0] ? fmtp : NULL, c);
 		if (err)
 			return err;
 	}

@@ -16,8 +16,8 @@ static int g722_enc_create(void **st, const struct cv_codec_params *p,
 	return 0;
 }
 
-static int g722_encode_fn(void *st, const int16_t *pcm, size_t n,
-			  uint8_t *out, size_t outsize, size_t *outlen)
+static int g722_encode_fn(void *st, const int16_t *pcm, size_t n, uint8_t *out,
+			  size_t outsize, size_t *outlen)
 {
 	if (outsize < n / 2)
 		return CV_ETOOBIG;
@@ -45,8 +45,8 @@ static int g722_dec_create(void **st, const struct cv_codec_params *p,
 	return 0;
 }
 
-static int g722_decode_fn(void *st, const uint8_t *in, size_t len,
-			  int16_t *pcm, size_t *n)
+static int g722_decode_fn(void *st, const uint8_t *in, size_t len, int16_t *pcm,
+			  size_t *n)
 {
 	if (2 * len > *n)
 		return CV_ETOOBIG;

@@ -9,7 +9,7 @@
 
 #define G729_FRAME 80 /* samples per 10 ms */
 #define G729_BYTES 10
-#define G729_SID 2
+#define G729_SID   2
 
 static int g729_enc_create(void **st, const struct cv_codec_params *p,
 			   uint32_t pcm_rate)
@@ -23,8 +23,8 @@ static int g729_enc_create(void **st, const struct cv_codec_params *p,
 	return 0;
 }
 
-static int g729_encode_fn(void *st, const int16_t *pcm, size_t n,
-			  uint8_t *out, size_t outsize, size_t *outlen)
+static int g729_encode_fn(void *st, const int16_t *pcm, size_t n, uint8_t *out,
+			  size_t outsize, size_t *outlen)
 {
 	size_t len = 0;
 	for (size_t off = 0; off < n; off += G729_FRAME) {
@@ -76,8 +76,8 @@ static int g729_samples(const uint8_t *in, size_t len, uint32_t rate)
 	return (int)(frames * G729_FRAME);
 }
 
-static int g729_decode_fn(void *st, const uint8_t *in, size_t len,
-			  int16_t *pcm, size_t *n)
+static int g729_decode_fn(void *st, const uint8_t *in, size_t len, int16_t *pcm,
+			  size_t *n)
 {
 	int ns = g729_samples(in, len, 8000);
 	if (ns < 0)

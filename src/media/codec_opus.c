@@ -47,14 +47,14 @@ static int opus_enc_create(void **st, const struct cv_codec_params *p,
 						: (p->useinbandfec ? 10 : 0)));
 	opus_encoder_ctl(e, OPUS_SET_DTX(p->usedtx ? 1 : 0));
 	opus_encoder_ctl(e, OPUS_SET_VBR(p->cbr ? 0 : 1));
-	opus_encoder_ctl(e, OPUS_SET_MAX_BANDWIDTH(
-				    bandwidth_for(p->maxplaybackrate)));
+	opus_encoder_ctl(
+		e, OPUS_SET_MAX_BANDWIDTH(bandwidth_for(p->maxplaybackrate)));
 	*st = e;
 	return 0;
 }
 
-static int opus_encode_fn(void *st, const int16_t *pcm, size_t n,
-			  uint8_t *out, size_t outsize, size_t *outlen)
+static int opus_encode_fn(void *st, const int16_t *pcm, size_t n, uint8_t *out,
+			  size_t outsize, size_t *outlen)
 {
 	if (outsize > CV_CODEC_MAX_PAYLOAD)
 		outsize = CV_CODEC_MAX_PAYLOAD;
@@ -88,8 +88,8 @@ static int opus_dec_create(void **st, const struct cv_codec_params *p,
 	return 0;
 }
 
-static int opus_decode_fn(void *st, const uint8_t *in, size_t len,
-			  int16_t *pcm, size_t *n)
+static int opus_decode_fn(void *st, const uint8_t *in, size_t len, int16_t *pcm,
+			  size_t *n)
 {
 	if (len > CV_CODEC_MAX_PAYLOAD)
 		return CV_EPARSE;
@@ -187,8 +187,7 @@ static int opus_fmtp_print(const struct cv_codec_params *p, char *buf,
 	if (p->cbr && l < size)
 		l += (size_t)snprintf(buf + l, size - l, ";cbr=1");
 	if (p->ptime && l < size)
-		l += (size_t)snprintf(buf + l, size - l, ";ptime=%u",
-				      p->ptime);
+		l += (size_t)snprintf(buf + l, size - l, ";ptime=%u", p->ptime);
 	return l >= size ? CV_ETOOBIG : 0;
 }
 

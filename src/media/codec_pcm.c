@@ -126,21 +126,13 @@ static int l16_decode(void *st, const uint8_t *in, size_t len, int16_t *pcm,
 }
 
 /* max_ptime keeps a packet within CV_CODEC_MAX_PAYLOAD (1500 bytes). */
-#define L16_CODEC(rate, pt, maxp)            \
-	{                                    \
-		.name = "L16",               \
-		.clock_rate = (rate),        \
-		.pcm_rate = (rate),          \
-		.channels = 1,               \
-		.static_pt = 255,            \
-		.default_pt = (pt),          \
-		.frame_ms = 10,              \
-		.max_ptime = (maxp),         \
-		.ie = 0,                     \
-		.bpl = 25,                   \
-		.encode = l16_encode,        \
-		.decode = l16_decode,        \
-		.payload_samples = l16_samples, \
+#define L16_CODEC(rate, pt, maxp)                                              \
+	{                                                                      \
+		.name = "L16", .clock_rate = (rate), .pcm_rate = (rate),       \
+		.channels = 1, .static_pt = 255, .default_pt = (pt),           \
+		.frame_ms = 10, .max_ptime = (maxp), .ie = 0, .bpl = 25,       \
+		.encode = l16_encode, .decode = l16_decode,                    \
+		.payload_samples = l16_samples,                                \
 	}
 
 const struct cv_codec cv_codec_l16_8k = L16_CODEC(8000, 118, 90);

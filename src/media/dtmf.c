@@ -4,7 +4,8 @@
 
 #include "media_int.h"
 
-/* ---- in-band detection ---------------------------------------------------- */
+/* ---- in-band detection ----------------------------------------------------
+ */
 
 struct cv_dtmf_det {
 	dtmf_rx_state_t *rx;
@@ -56,9 +57,8 @@ int cv_dtmf_det_feed(struct cv_dtmf_det *d, const int16_t *pcm, size_t n,
 	while (n) {
 		size_t c = CV_MIN(n, (size_t)960);
 		size_t outn = 0;
-		int err = cv_rate_conv_run(&d->conv, rate, 8000, pcm, c,
-					   d->tmp, CV_ARRAY_SIZE(d->tmp),
-					   &outn);
+		int err = cv_rate_conv_run(&d->conv, rate, 8000, pcm, c, d->tmp,
+					   CV_ARRAY_SIZE(d->tmp), &outn);
 		if (err)
 			return err;
 		if (outn)
@@ -69,7 +69,8 @@ int cv_dtmf_det_feed(struct cv_dtmf_det *d, const int16_t *pcm, size_t n,
 	return 0;
 }
 
-/* ---- RFC 4733 ------------------------------------------------------------- */
+/* ---- RFC 4733 -------------------------------------------------------------
+ */
 
 void cv_te_tx_init(struct cv_te_tx *t, uint32_t clock_rate, uint32_t ptime_ms)
 {
@@ -163,8 +164,8 @@ static void rx_end(struct cv_te_rx *r)
 		      units_ms(r, r->last_duration), r->arg);
 }
 
-int cv_te_rx_packet(struct cv_te_rx *r, uint32_t rtp_ts,
-		    const uint8_t *payload, size_t len)
+int cv_te_rx_packet(struct cv_te_rx *r, uint32_t rtp_ts, const uint8_t *payload,
+		    size_t len)
 {
 	struct cv_rtp_tevent e;
 	int err = cv_rtp_tevent_parse(&e, payload, len);

@@ -38,8 +38,8 @@ static int16_t ulaw_ref_dec(uint8_t u)
 	int segment = exponent + 1;
 	mant &= 0x0F;
 	int step = 4 << segment;
-	return (int16_t)(sign *
-			 ((0x80 << exponent) + step * mant + step / 2 - 4 * 33));
+	return (int16_t)(sign * ((0x80 << exponent) + step * mant + step / 2 -
+				 4 * 33));
 }
 
 /* ITU-T G.191 STL alaw_compress for one sample. */

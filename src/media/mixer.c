@@ -12,10 +12,10 @@
 #include "media_int.h"
 
 #define MIX_MAX_PORTS 64
-#define MIX_QUEUE_MS 100
-#define MIX_MAX_RATE 48000
+#define MIX_QUEUE_MS  100
+#define MIX_MAX_RATE  48000
 #define MIX_QUEUE_MAX (MIX_MAX_RATE * MIX_QUEUE_MS / 1000)
-#define MIX_PEND 4096
+#define MIX_PEND      4096
 
 struct cv_mixer {
 	uint32_t rate;
@@ -136,8 +136,8 @@ static void mix_step(struct cv_mixer *m)
 	}
 }
 
-int cv_mixer_port_write(struct cv_mixer_port *p, const int16_t *pcm,
-			size_t n, uint32_t rate)
+int cv_mixer_port_write(struct cv_mixer_port *p, const int16_t *pcm, size_t n,
+			uint32_t rate)
 {
 	if (!p || (!pcm && n) || !rate)
 		return -EINVAL;

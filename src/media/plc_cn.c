@@ -15,7 +15,7 @@
  * spans scale with the PCM rate (defined at 8 kHz in the Appendix). */
 
 #define PLC_MAX_RATE 48000
-#define PLC_HIST (PLC_MAX_RATE * 35 / 1000) /* span + max pitch */
+#define PLC_HIST     (PLC_MAX_RATE * 35 / 1000) /* span + max pitch */
 
 struct cv_plc {
 	uint32_t rate;
@@ -23,9 +23,9 @@ struct cv_plc {
 	int16_t hist[PLC_HIST];
 	float period[PLC_MAX_RATE * 15 / 1000];
 	size_t pitch;
-	size_t pos;           /* position in period */
-	size_t missing;       /* samples concealed in this loss */
-	size_t overlap;       /* pitch / 4 */
+	size_t pos;	/* position in period */
+	size_t missing; /* samples concealed in this loss */
+	size_t overlap; /* pitch / 4 */
 };
 
 static void plc_dtor(void *obj)
@@ -41,8 +41,8 @@ int cv_plc_create(struct cv_plc **pp, uint32_t rate)
 	if (!p)
 		return -ENOMEM;
 	p->rate = rate;
-	p->pitch_min = rate * 5 / 1000;   /* 200 Hz */
-	p->pitch_max = rate * 15 / 1000;  /* 66.7 Hz */
+	p->pitch_min = rate * 5 / 1000;	 /* 200 Hz */
+	p->pitch_max = rate * 15 / 1000; /* 66.7 Hz */
 	p->span = rate * 20 / 1000;
 	p->hist_len = p->span + p->pitch_max;
 	*pp = p;
@@ -72,7 +72,8 @@ static size_t find_pitch(const struct cv_plc *p)
 	for (size_t lag = p->pitch_min; lag <= p->pitch_max; lag++) {
 		uint64_t acc = 0;
 		for (size_t i = 0; i < p->span; i += step) {
-			int32_t d = (int32_t)x[i] - x[(ptrdiff_t)i - (ptrdiff_t)lag];
+			int32_t d = (int32_t)x[i] -
+				    x[(ptrdiff_t)i - (ptrdiff_t)lag];
 			acc += (uint64_t)(d < 0 ? -d : d);
 		}
 		if (acc < best) {
@@ -102,8 +103,8 @@ void cv_plc_rx(struct cv_plc *p, int16_t *pcm, size_t n)
 			double w = (double)(i + 1) / (ov + 1);
 			double syn = gain * p->period[p->pos];
 			p->pos = (p->pos + 1) % p->pitch;
-			pcm[i] = cv_sat16((int32_t)lrint(
-				(1 - w) * syn + w * pcm[i]));
+			pcm[i] = cv_sat16(
+				(int32_t)lrint((1 - w) * syn + w * pcm[i]));
 		}
 		p->missing = 0;
 	}
@@ -138,12 +139,13 @@ void cv_plc_fill(struct cv_plc *p, int16_t *pcm, size_t n)
 		 * period starts where the signal one pitch ago was, so the
 		 * join is already continuous up to the blend above. */
 	}
-	size_t att_start = p->rate / 100;     /* 10 ms at full level */
+	size_t att_start = p->rate / 100;	     /* 10 ms at full level */
 	double per_sample = 0.2 / (p->rate / 100.0); /* -20% per 10 ms */
 	for (; i < n; i++) {
 		double gain = 1.0;
 		if (p->missing > att_start)
-			gain = 1.0 - per_sample * (double)(p->missing - att_start);
+			gain = 1.0 -
+			       per_sample * (double)(p->missing - att_start);
 		if (gain < 0)
 			gain = 0;
 		pcm[i] = cv_sat16((int32_t)lrint(gain * p->period[p->pos]));

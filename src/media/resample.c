@@ -47,8 +47,8 @@ int cv_resampler_process(struct cv_resampler *r, const int16_t *in, size_t n,
 	size_t done_in = 0, done_out = 0;
 	while (done_in < n && done_out < outmax) {
 		spx_uint32_t il = (spx_uint32_t)CV_MIN(n - done_in, 65536u);
-		spx_uint32_t ol = (spx_uint32_t)CV_MIN(outmax - done_out,
-						       65536u);
+		spx_uint32_t ol =
+			(spx_uint32_t)CV_MIN(outmax - done_out, 65536u);
 		int err = speex_resampler_process_int(r->s, 0, in + done_in,
 						      &il, out + done_out, &ol);
 		if (err)

@@ -9,11 +9,11 @@
 
 #include "media_int.h"
 
-#define DTMF_QUEUE 32
-#define TE_TIMEOUT_MS 300   /* an event with no packet for this long ends */
-#define CN_REFRESH_TICKS 10 /* re-send CN during silence (RFC 3389 §4) */
-#define CN_SILENT_LEVEL 60  /* frames quieter than -60 dBov are silence */
-#define MAX_CATCHUP 5       /* ticks run at once after a stall */
+#define DTMF_QUEUE	   32
+#define TE_TIMEOUT_MS	   300 /* an event with no packet for this long ends */
+#define CN_REFRESH_TICKS   10  /* re-send CN during silence (RFC 3389 §4) */
+#define CN_SILENT_LEVEL	   60  /* frames quieter than -60 dBov are silence */
+#define MAX_CATCHUP	   5   /* ticks run at once after a stall */
 #define MAX_SLOTS_PER_TICK 8
 
 struct cv_media_stream {
@@ -38,8 +38,8 @@ struct cv_media_stream {
 	struct cv_aproc_params ap_p;
 
 	uint64_t next_due_us;
-	uint32_t ts;       /* media timestamp of the next frame we send */
-	bool marker_next;  /* first packet of a talkspurt */
+	uint32_t ts;	  /* media timestamp of the next frame we send */
+	bool marker_next; /* first packet of a talkspurt */
 	unsigned silent_ticks;
 
 	struct cv_te_tx te;
@@ -178,7 +178,8 @@ static void play_slot(struct cv_media_stream *ms,
 
 static void rx_tick(struct cv_media_stream *ms, uint64_t now)
 {
-	if (ms->cfg.dir == CV_MEDIA_SENDONLY || ms->cfg.dir == CV_MEDIA_INACTIVE)
+	if (ms->cfg.dir == CV_MEDIA_SENDONLY ||
+	    ms->cfg.dir == CV_MEDIA_INACTIVE)
 		return;
 	for (int i = 0; i < MAX_SLOTS_PER_TICK; i++) {
 		struct cv_rtp_jb_frame f;
@@ -195,7 +196,10 @@ static int send_payload(struct cv_media_stream *ms, uint8_t pt, bool marker,
 			uint32_t ts, const void *payload, size_t len)
 {
 	struct cv_rtp_tx tx = {
-		.pt = pt, .marker = marker, .ts = ts, .payload = payload,
+		.pt = pt,
+		.marker = marker,
+		.ts = ts,
+		.payload = payload,
 		.len = len,
 	};
 	return cv_rtp_send(ms->rtp, &tx);
@@ -218,8 +222,8 @@ static bool send_dtmf(struct cv_media_stream *ms)
 		ms->te_ts = ms->ts; /* §2.5.1.2: the event's start time */
 	uint8_t p[CV_RTP_TEVENT_LEN];
 	if (cv_rtp_tevent_build(p, sizeof(p), &e) == 0)
-		send_payload(ms, (uint8_t)ms->cfg.tevent_pt, marker, ms->te_ts, p,
-			     sizeof(p));
+		send_payload(ms, (uint8_t)ms->cfg.tevent_pt, marker, ms->te_ts,
+			     p, sizeof(p));
 	return true;
 }
 
@@ -229,7 +233,8 @@ static void tx_tick(struct cv_media_stream *ms)
 	uint32_t rate = cv_codec_enc_rate(ms->enc);
 	size_t n = (size_t)rate * c->ptime / 1000;
 	uint32_t ts_step = c->codec->clock_rate * c->ptime / 1000;
-	bool sending = c->dir == CV_MEDIA_SENDRECV || c->dir == CV_MEDIA_SENDONLY;
+	bool sending =
+		c->dir == CV_MEDIA_SENDRECV || c->dir == CV_MEDIA_SENDONLY;
 
 	/* Read the source even when not sending so playback keeps time. */
 	int real = 0;
@@ -259,8 +264,8 @@ static void tx_tick(struct cv_media_stream *ms)
 		 * now and then during it; nothing else. */
 		if (ms->silent_ticks++ % CN_REFRESH_TICKS == 0) {
 			size_t len;
-			cv_cn_encode(ms->pcm, n, ms->payload, sizeof(ms->payload),
-				     &len);
+			cv_cn_encode(ms->pcm, n, ms->payload,
+				     sizeof(ms->payload), &len);
 			if (send_payload(ms, (uint8_t)c->cn_pt, false, ms->ts,
 					 ms->payload, len) == 0)
 				ms->st.cn_sent++;
@@ -274,8 +279,8 @@ static void tx_tick(struct cv_media_stream *ms)
 			    sizeof(ms->payload), &len) == 0 &&
 	    len > 0) {
 		/* RFC 3551 §4.1: marker on the first packet of a talkspurt */
-		if (send_payload(ms, c->pt, ms->marker_next, ms->ts, ms->payload,
-				 len) == 0)
+		if (send_payload(ms, c->pt, ms->marker_next, ms->ts,
+				 ms->payload, len) == 0)
 			ms->st.frames_sent++;
 		ms->marker_next = false;
 	} else if (len == 0) {
@@ -498,12 +503,10 @@ int cv_media_stream_start(struct cv_media_stream *ms,
 	    cfg.ptime != 40 && cfg.ptime != 60)
 		return -EINVAL;
 	int err;
-	bool codec_changed = !ms->have_cfg || ms->cfg.codec != c ||
-			     ms->cfg.pt != cfg.pt ||
-			     ms->cfg.ptime != cfg.ptime ||
-			     ms->cfg.cn_pt != cfg.cn_pt ||
-			     memcmp(&ms->cfg.params, &cfg.params,
-				    sizeof(cfg.params)) != 0;
+	bool codec_changed =
+		!ms->have_cfg || ms->cfg.codec != c || ms->cfg.pt != cfg.pt ||
+		ms->cfg.ptime != cfg.ptime || ms->cfg.cn_pt != cfg.cn_pt ||
+		memcmp(&ms->cfg.params, &cfg.params, sizeof(cfg.params)) != 0;
 	if (codec_changed) {
 		err = rebuild_codec(ms, &cfg);
 		if (err)
@@ -521,13 +524,15 @@ int cv_media_stream_start(struct cv_media_stream *ms,
 		if (!err)
 			err = cv_rtp_session_set_remote(
 				ms->rtp, (const struct sockaddr *)&cfg.remote,
-				rtcp_set ? (const struct sockaddr *)&cfg.remote_rtcp
+				rtcp_set ? (const struct sockaddr *)&cfg
+						   .remote_rtcp
 					 : NULL);
 		if (err)
 			return err;
 	}
 	if (cfg.srtp_tx || cfg.srtp_rx) {
-		err = cv_rtp_session_set_srtp(ms->rtp, cfg.srtp_tx, cfg.srtp_rx);
+		err = cv_rtp_session_set_srtp(ms->rtp, cfg.srtp_tx,
+					      cfg.srtp_rx);
 		if (err)
 			return err;
 	}
@@ -569,8 +574,7 @@ uint16_t cv_media_stream_port(const struct cv_media_stream *ms)
 	return ms ? cv_rtp_session_port(ms->rtp) : 0;
 }
 
-void cv_media_stream_set_source(struct cv_media_stream *ms,
-				struct cv_asrc *src)
+void cv_media_stream_set_source(struct cv_media_stream *ms, struct cv_asrc *src)
 {
 	if (!ms)
 		return;
@@ -580,8 +584,7 @@ void cv_media_stream_set_source(struct cv_media_stream *ms,
 	cv_mem_unref(old);
 }
 
-void cv_media_stream_set_sink(struct cv_media_stream *ms,
-			      struct cv_asink *sink)
+void cv_media_stream_set_sink(struct cv_media_stream *ms, struct cv_asink *sink)
 {
 	if (!ms)
 		return;

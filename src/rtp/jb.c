@@ -13,8 +13,8 @@
  */
 #include "rtp_int.h"
 
-#define JB_WINDOW 50        /* packets per shrink decision */
-#define JB_RESYNC_MS 2000   /* a timestamp jump beyond this resyncs */
+#define JB_WINDOW      50   /* packets per shrink decision */
+#define JB_RESYNC_MS   2000 /* a timestamp jump beyond this resyncs */
 #define JB_MAX_MISSING 3    /* empty slots before we call it silence */
 
 struct jb_slot {
@@ -34,7 +34,7 @@ struct cv_rtp_jb {
 	uint8_t out[CV_RTP_MAX_PACKET];
 
 	bool started;
-	bool silence;      /* in DTX/silence: the next packet re-anchors */
+	bool silence; /* in DTX/silence: the next packet re-anchors */
 	bool last_cn;
 	uint32_t ssrc;
 	uint32_t frame_ts;
@@ -48,8 +48,8 @@ struct cv_rtp_jb {
 	uint32_t play_ts;
 	int64_t delay_us;
 	int64_t target_us;
-	int64_t extra_us;  /* stretched minus dropped since the anchor */
-	unsigned missing;  /* consecutive slots with nothing buffered */
+	int64_t extra_us; /* stretched minus dropped since the anchor */
+	unsigned missing; /* consecutive slots with nothing buffered */
 
 	/* jitter estimate (µs, q4) */
 	bool transit_valid;
@@ -150,7 +150,8 @@ static void update_target(struct cv_rtp_jb *jb)
 	int64_t t = 4 * j;
 	if (f > 0)
 		t = (t + f - 1) / f * f; /* whole frames */
-	int64_t lo = (int64_t)jb->p.min_ms * 1000, hi = (int64_t)jb->p.max_ms * 1000;
+	int64_t lo = (int64_t)jb->p.min_ms * 1000,
+		hi = (int64_t)jb->p.max_ms * 1000;
 	jb->target_us = t < lo ? lo : (t > hi ? hi : t);
 }
 
@@ -169,8 +170,8 @@ static void anchor(struct cv_rtp_jb *jb, uint32_t ts, uint64_t now_us)
 
 static int64_t due_us(const struct cv_rtp_jb *jb, uint32_t ts)
 {
-	return (int64_t)jb->base_us + ts_to_us(jb, cv_rtp_ts_diff(ts, jb->base_ts)) +
-	       jb->delay_us;
+	return (int64_t)jb->base_us +
+	       ts_to_us(jb, cv_rtp_ts_diff(ts, jb->base_ts)) + jb->delay_us;
 }
 
 static struct jb_slot *find(struct cv_rtp_jb *jb, uint32_t ts)
@@ -215,8 +216,8 @@ static struct jb_slot *oldest(struct cv_rtp_jb *jb)
 static void jitter_update(struct cv_rtp_jb *jb, uint32_t ts, uint64_t now_us)
 {
 	/* Relative transit in µs against the anchor (A.8 in µs). */
-	int64_t transit = (int64_t)now_us -
-			  ts_to_us(jb, cv_rtp_ts_diff(ts, jb->base_ts));
+	int64_t transit =
+		(int64_t)now_us - ts_to_us(jb, cv_rtp_ts_diff(ts, jb->base_ts));
 	if (jb->transit_valid) {
 		int64_t d = transit - jb->transit;
 		if (d < 0)
@@ -334,7 +335,8 @@ static bool any_later(struct cv_rtp_jb *jb)
 	return false;
 }
 
-int cv_rtp_jb_peek(struct cv_rtp_jb *jb, uint32_t ts, struct cv_rtp_jb_frame *out)
+int cv_rtp_jb_peek(struct cv_rtp_jb *jb, uint32_t ts,
+		   struct cv_rtp_jb_frame *out)
 {
 	if (!jb || !out)
 		return -EINVAL;
@@ -349,8 +351,9 @@ int cv_rtp_jb_peek(struct cv_rtp_jb *jb, uint32_t ts, struct cv_rtp_jb_frame *ou
 	out->len = s->len;
 	out->pt = s->pt;
 	out->marker = s->marker;
-	out->kind = jb->p.cn_pt > 0 && s->pt == (uint8_t)jb->p.cn_pt ? CV_RTP_JB_CN
-								  : CV_RTP_JB_FRAME;
+	out->kind = jb->p.cn_pt > 0 && s->pt == (uint8_t)jb->p.cn_pt
+			    ? CV_RTP_JB_CN
+			    : CV_RTP_JB_FRAME;
 	return 0;
 }
 

@@ -10,10 +10,10 @@
  *   pass and submits all sends (from each leg's own socket) in one
  *   io_uring_enter. Per wake-up: epoll_wait, an eventfd read and one or
  *   two io_uring_enter calls, however many sockets had data.
- * - epoll (default): each socket is a uv_poll_t on the worker's loop; a readiness
- *   callback does one recvmmsg of up to `batch` datagrams and one sendmmsg
- *   per destination socket.
- * Buffers live in the relay object: nothing is allocated per packet. */
+ * - epoll (default): each socket is a uv_poll_t on the worker's loop; a
+ * readiness callback does one recvmmsg of up to `batch` datagrams and one
+ * sendmmsg per destination socket. Buffers live in the relay object: nothing is
+ * allocated per packet. */
 #include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
@@ -28,12 +28,12 @@
 /* Enough buffers for the datagrams that arrive between two passes at
  * thousands of streams; a socket that found none waits on the starved
  * list (see u_recv). */
-#define U_NBUFS 2048u
+#define U_NBUFS	   2048u
 #define U_BUF_SIZE 2048u
-#define U_NAMELEN ((unsigned)sizeof(struct sockaddr_in6))
-#define U_SQ 512u
-#define U_CQ 8192u
-#define U_ROUNDS 64
+#define U_NAMELEN  ((unsigned)sizeof(struct sockaddr_in6))
+#define U_SQ	   512u
+#define U_CQ	   8192u
+#define U_ROUNDS   64
 
 /* user_data: kind in bits 0-1; receive: slot in 2-31, generation 32-63;
  * send: buffer id in 2-31. */
@@ -48,9 +48,10 @@ struct relay_sock {
 	struct cv_rtp_relay_stream *st;
 	/* io_uring mode */
 	uint32_t slot, gen;
-	bool armed;                 /* a multishot receive is in the ring */
-	bool fixed;                 /* in the ring's fixed-file table at `slot` */
-	struct relay_sock *arm_next; /* on the relay's to-arm list (holds a ref on st) */
+	bool armed; /* a multishot receive is in the ring */
+	bool fixed; /* in the ring's fixed-file table at `slot` */
+	struct relay_sock
+		*arm_next; /* on the relay's to-arm list (holds a ref on st) */
 	bool on_arm_list;
 };
 
@@ -70,7 +71,7 @@ struct leg {
 	uint32_t expected_before;
 	/* rewriting of what leaves on this leg */
 	uint32_t out_ssrc;
-	uint32_t in_ssrc;       /* source currently mapped */
+	uint32_t in_ssrc; /* source currently mapped */
 	bool map_valid;
 	uint16_t seq_delta;
 	uint32_t ts_delta;
@@ -103,7 +104,7 @@ struct u_tx {
 	struct iovec iov;
 	struct sockaddr_storage to;
 	uint32_t slot, gen; /* the sending socket, for statistics */
-	uint8_t q;          /* 0 RTP, 1 RTCP */
+	uint8_t q;	    /* 0 RTP, 1 RTCP */
 };
 
 struct cv_rtp_relay {
@@ -128,11 +129,11 @@ struct cv_rtp_relay {
 	uv_poll_t evpoll;
 	uv_prepare_t prep;
 	uv_timer_t guard;
-	unsigned handles;            /* uv handles not yet closed */
-	struct msghdr rx_msg;        /* template of the multishot receive */
+	unsigned handles;     /* uv handles not yet closed */
+	struct msghdr rx_msg; /* template of the multishot receive */
 	uint8_t *ubufs;
 	struct u_tx *utx;
-	uint16_t *inflight;          /* buffers of sends not yet submitted */
+	uint16_t *inflight; /* buffers of sends not yet submitted */
 	unsigned n_inflight;
 	struct relay_sock **slots;
 	uint32_t *free_slots;
@@ -140,21 +141,27 @@ struct cv_rtp_relay {
 	struct relay_sock *arm_head;
 	struct relay_sock *starved_head, *starved_tail;
 	uv_idle_t idle;
-	bool u_send_addr;            /* IORING_OP_SEND with addr2 works */
+	bool u_send_addr; /* IORING_OP_SEND with addr2 works */
 };
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------
+ */
 
 static bool same_host(const struct sockaddr *a, const struct sockaddr *b)
 {
 	if (a->sa_family != b->sa_family)
 		return false;
 	if (a->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)(const void *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)(const void *)b)->sin_addr.s_addr;
+		return ((const struct sockaddr_in *)(const void *)a)
+			       ->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)(const void *)b)
+			       ->sin_addr.s_addr;
 	if (a->sa_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
-			       &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr, 16);
+		return !memcmp(&((const struct sockaddr_in6 *)(const void *)a)
+					->sin6_addr,
+			       &((const struct sockaddr_in6 *)(const void *)b)
+					->sin6_addr,
+			       16);
 	return false;
 }
 
@@ -167,7 +174,8 @@ static bool may_latch(const struct cv_rtp_relay *r, const struct leg *l,
 }
 
 /* Rewrite an RTP header leaving on leg `out` (RFC 3550 §5.1 fields). */
-static void rewrite_rtp(struct leg *out, uint8_t *b, uint64_t now, uint32_t rate)
+static void rewrite_rtp(struct leg *out, uint8_t *b, uint64_t now,
+			uint32_t rate)
 {
 	uint32_t ssrc = cv_get32(b + 8);
 	uint16_t seq = cv_get16(b + 2);
@@ -175,8 +183,10 @@ static void rewrite_rtp(struct leg *out, uint8_t *b, uint64_t now, uint32_t rate
 	if (!out->map_valid || ssrc != out->in_ssrc) {
 		/* New source: continue our sequence and timeline. */
 		if (out->map_valid) {
-			uint32_t el = (uint32_t)((now - out->last_out_us) * rate / 1000000u);
-			out->seq_delta = (uint16_t)(out->last_out_seq + 1u - seq);
+			uint32_t el = (uint32_t)((now - out->last_out_us) *
+						 rate / 1000000u);
+			out->seq_delta =
+				(uint16_t)(out->last_out_seq + 1u - seq);
 			out->ts_delta = out->last_out_ts + (el ? el : 1) - ts;
 		} else {
 			out->seq_delta = (uint16_t)(cv_random_u32() - seq);
@@ -190,7 +200,8 @@ static void rewrite_rtp(struct leg *out, uint8_t *b, uint64_t now, uint32_t rate
 	cv_put32(b + 8, out->out_ssrc);
 	cv_put16(b + 2, oseq);
 	cv_put32(b + 4, ots);
-	if (cv_rtp_seq_diff(oseq, out->last_out_seq) > 0 || out->last_out_us == 0) {
+	if (cv_rtp_seq_diff(oseq, out->last_out_seq) > 0 ||
+	    out->last_out_us == 0) {
 		out->last_out_seq = oseq;
 		out->last_out_ts = ots;
 		out->last_out_us = now ? now : 1;
@@ -201,7 +212,8 @@ static void rewrite_rtp(struct leg *out, uint8_t *b, uint64_t now, uint32_t rate
  * replaced; report blocks about the stream we rewrote toward the sender
  * (`back`) are mapped back to its original SSRC. Lengths are validated
  * before anything is touched. */
-static void rewrite_rtcp(struct leg *out, struct leg *back, uint8_t *b, size_t len)
+static void rewrite_rtcp(struct leg *out, struct leg *back, uint8_t *b,
+			 size_t len)
 {
 	struct cv_rtcp_compound c;
 	if (cv_rtcp_parse(&c, b, len, true))
@@ -213,14 +225,16 @@ static void rewrite_rtcp(struct leg *out, struct leg *back, uint8_t *b, size_t l
 		unsigned count = p[0] & 0x1f;
 		uint8_t type = p[1];
 		if (out->rewrite && out->map_valid &&
-		    (type == CV_RTCP_SR || type == CV_RTCP_RR || type == CV_RTCP_SDES ||
-		     type == CV_RTCP_BYE || type == CV_RTCP_XR) &&
+		    (type == CV_RTCP_SR || type == CV_RTCP_RR ||
+		     type == CV_RTCP_SDES || type == CV_RTCP_BYE ||
+		     type == CV_RTCP_XR) &&
 		    cv_get32(p + 4) == out->in_ssrc)
 			cv_put32(p + 4, out->out_ssrc);
 		if (back->rewrite && back->map_valid &&
 		    (type == CV_RTCP_SR || type == CV_RTCP_RR)) {
 			size_t rb = 8 + (type == CV_RTCP_SR ? 20 : 0);
-			for (unsigned i = 0; i < count && rb + 24 <= plen; i++, rb += 24)
+			for (unsigned i = 0; i < count && rb + 24 <= plen;
+			     i++, rb += 24)
 				if (cv_get32(p + rb) == back->out_ssrc)
 					cv_put32(p + rb, back->in_ssrc);
 		}
@@ -230,7 +244,8 @@ static void rewrite_rtcp(struct leg *out, struct leg *back, uint8_t *b, size_t l
 
 /* Statistics from RTCP arriving on leg `in` (RTT against the SR we
  * forwarded out of it). */
-static void rtcp_stats(struct leg *in, const uint8_t *b, size_t len, uint64_t now)
+static void rtcp_stats(struct leg *in, const uint8_t *b, size_t len,
+		       uint64_t now)
 {
 	struct cv_rtcp_compound c;
 	if (cv_rtcp_parse(&c, b, len, true))
@@ -246,15 +261,17 @@ static void rtcp_stats(struct leg *in, const uint8_t *b, size_t len, uint64_t no
 	}
 }
 
-/* ---- the hot path ----------------------------------------------------------- */
+/* ---- the hot path -----------------------------------------------------------
+ */
 
 /* One datagram `b` of *lenp octets (buffer `cap` octets) from `from` on
  * socket k: checks, SRTP, latching, statistics, rewriting. Returns true
  * when it is to be sent (*lenp then the length to send): *fd from socket,
  * to *to; *q 0 for RTP, 1 for RTCP. */
 static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
-		      size_t *lenp, size_t cap, bool trunc, const struct sockaddr *from,
-		      uint64_t now, int *fd, struct sockaddr_storage **to, int *q)
+		      size_t *lenp, size_t cap, bool trunc,
+		      const struct sockaddr *from, uint64_t now, int *fd,
+		      struct sockaddr_storage **to, int *q)
 {
 	struct cv_rtp_relay_stream *st = k->st;
 	struct leg *in = &st->leg[k->leg], *out = &st->leg[!k->leg];
@@ -269,8 +286,9 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 			in->s.drop_malformed++;
 			return false;
 		}
-		bool known = in->latched &&
-			     cv_rtp_sa_eq(from, (struct sockaddr *)&in->rem_rtp);
+		bool known =
+			in->latched &&
+			cv_rtp_sa_eq(from, (struct sockaddr *)&in->rem_rtp);
 		if (!known && !may_latch(r, in, now)) {
 			in->s.drop_address++;
 			return false;
@@ -278,7 +296,8 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 		/* RFC 3711 §3.3: authenticate before anything else is
 		 * believed; an SRTP leg latches only to authentic packets. */
 		if (in->srtp_rx) {
-			if (cv_srtp_unprotect(in->srtp_rx, b, &len) || len < CV_RTP_HDR_LEN) {
+			if (cv_srtp_unprotect(in->srtp_rx, b, &len) ||
+			    len < CV_RTP_HDR_LEN) {
 				in->s.drop_auth++;
 				return false;
 			}
@@ -289,8 +308,11 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 			if (!in->rtcp_latched) {
 				in->rem_rtcp = in->rem_rtp;
 				if (!in->mux)
-					cv_rtp_sa_set_port(&in->rem_rtcp,
-						(uint16_t)(cv_rtp_sa_port(&in->rem_rtp) + 1));
+					cv_rtp_sa_set_port(
+						&in->rem_rtcp,
+						(uint16_t)(cv_rtp_sa_port(
+								   &in->rem_rtp) +
+							   1));
 			}
 			in->latched = true;
 		}
@@ -300,9 +322,11 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 		if (!in->have_src || ssrc != in->src.ssrc) {
 			if (in->have_src) {
 				in->lost_before += cv_rtp_source_lost(&in->src);
-				in->expected_before += cv_rtp_source_expected(&in->src);
+				in->expected_before +=
+					cv_rtp_source_expected(&in->src);
 			}
-			cv_rtp_source_init(&in->src, ssrc, seq, st->clock_rate, 0);
+			cv_rtp_source_init(&in->src, ssrc, seq, st->clock_rate,
+					   0);
 			in->have_src = true;
 		}
 		/* Duplicates still go through: the endpoint decides. */
@@ -316,15 +340,20 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 		}
 		if (st->xform) {
 			/* keep room for the out leg's SRTP trailer */
-			size_t room = cap > CV_SRTP_MAX_TRAILER ? cap - CV_SRTP_MAX_TRAILER : 0;
+			size_t room = cap > CV_SRTP_MAX_TRAILER
+					      ? cap - CV_SRTP_MAX_TRAILER
+					      : 0;
 			if (room < CV_RTP_HDR_LEN ||
-			    st->xform(st->xform_arg, (enum cv_rtp_relay_leg)k->leg, b, &len, room) ||
+			    st->xform(st->xform_arg,
+				      (enum cv_rtp_relay_leg)k->leg, b, &len,
+				      room) ||
 			    len < CV_RTP_HDR_LEN || len > room)
 				return false;
 		}
 		if (out->rewrite)
 			rewrite_rtp(out, b, now, st->clock_rate);
-		if (out->srtp_tx && cv_srtp_protect(out->srtp_tx, b, &len, cap)) {
+		if (out->srtp_tx &&
+		    cv_srtp_protect(out->srtp_tx, b, &len, cap)) {
 			out->s.tx_errors++;
 			return false;
 		}
@@ -341,7 +370,8 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 		in->s.drop_address++;
 		return false;
 	}
-	if (in->srtp_rx && (cv_srtp_unprotect_rtcp(in->srtp_rx, b, &len) || len < 8)) {
+	if (in->srtp_rx &&
+	    (cv_srtp_unprotect_rtcp(in->srtp_rx, b, &len) || len < 8)) {
 		in->s.drop_auth++;
 		return false;
 	}
@@ -359,7 +389,8 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 		rewrite_rtcp(out, in, b, len);
 	/* Remember the SR we send out, for the RTT of that leg. */
 	if (len >= 20 && b[1] == CV_RTCP_SR) {
-		out->sr_mid = (uint32_t)((cv_get32(b + 8) << 16) | (cv_get32(b + 12) >> 16));
+		out->sr_mid = (uint32_t)((cv_get32(b + 8) << 16) |
+					 (cv_get32(b + 12) >> 16));
 		out->sr_sent_us = now;
 	}
 	if (out->srtp_tx && cv_srtp_protect_rtcp(out->srtp_tx, b, &len, cap)) {
@@ -410,7 +441,8 @@ static void handle_sock(struct cv_rtp_relay *r, struct relay_sock *k)
 		struct sockaddr_storage *to;
 		if (!relay_one(r, k, b, &len, sizeof(r->buf[i]),
 			       r->rx[i].msg_hdr.msg_flags & MSG_TRUNC,
-			       (const struct sockaddr *)&r->rx_from[i], now, &fd, &to, &q))
+			       (const struct sockaddr *)&r->rx_from[i], now,
+			       &fd, &to, &q))
 			continue;
 		tfd[q] = fd;
 		struct mmsghdr *m = &r->tx[q][nt[q]];
@@ -428,7 +460,8 @@ static void handle_sock(struct cv_rtp_relay *r, struct relay_sock *k)
 			continue;
 		unsigned sent = 0;
 		while (sent < nt[q]) {
-			int m = sendmmsg(tfd[q], r->tx[q] + sent, nt[q] - sent, MSG_DONTWAIT);
+			int m = sendmmsg(tfd[q], r->tx[q] + sent, nt[q] - sent,
+					 MSG_DONTWAIT);
 			r->st.syscalls_tx++;
 			if (m <= 0) {
 				/* Full socket buffer or an ICMP error: drop the
@@ -438,7 +471,9 @@ static void handle_sock(struct cv_rtp_relay *r, struct relay_sock *k)
 				break;
 			}
 			for (int j = 0; j < m; j++)
-				count_tx(out, q, r->tx[q][sent + j].msg_hdr.msg_iov->iov_len);
+				count_tx(out, q,
+					 r->tx[q][sent + j]
+						 .msg_hdr.msg_iov->iov_len);
 			sent += (unsigned)m;
 		}
 		r->st.forwarded += sent;
@@ -454,9 +489,11 @@ static void sock_cb(uv_poll_t *h, int status, int events)
 	handle_sock(r, k);
 }
 
-/* ---- io_uring mode ------------------------------------------------------------ */
+/* ---- io_uring mode
+ * ------------------------------------------------------------ */
 
-static struct relay_sock *u_lookup(struct cv_rtp_relay *r, uint32_t slot, uint32_t gen)
+static struct relay_sock *u_lookup(struct cv_rtp_relay *r, uint32_t slot,
+				   uint32_t gen)
 {
 	if (slot >= r->nslots)
 		return NULL;
@@ -514,19 +551,23 @@ static void u_arm_pending(struct cv_rtp_relay *r)
 			e->fd = k->fixed ? (int)k->slot : k->fd;
 			e->addr = (uint64_t)(uintptr_t)&r->rx_msg;
 			e->ioprio = IORING_RECV_MULTISHOT;
-			e->flags = IOSQE_BUFFER_SELECT | (k->fixed ? IOSQE_FIXED_FILE : 0);
+			e->flags = IOSQE_BUFFER_SELECT |
+				   (k->fixed ? IOSQE_FIXED_FILE : 0);
 			e->buf_group = 0;
-			e->user_data = UD_RECV | ((uint64_t)k->slot << 2) | ((uint64_t)k->gen << 32);
+			e->user_data = UD_RECV | ((uint64_t)k->slot << 2) |
+				       ((uint64_t)k->gen << 32);
 			k->armed = true;
 		}
 		cv_mem_unref(k->st);
 	}
 }
 
-static void u_recv(struct cv_rtp_relay *r, const struct io_uring_cqe *c, uint64_t now)
+static void u_recv(struct cv_rtp_relay *r, const struct io_uring_cqe *c,
+		   uint64_t now)
 {
 	uint32_t slot = (uint32_t)(c->user_data >> 2) & 0x3fffffffu;
-	struct relay_sock *k = u_lookup(r, slot, (uint32_t)(c->user_data >> 32));
+	struct relay_sock *k =
+		u_lookup(r, slot, (uint32_t)(c->user_data >> 32));
 	bool has_buf = c->flags & IORING_CQE_F_BUFFER;
 	uint16_t bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
 	if (!(c->flags & IORING_CQE_F_MORE) && k) {
@@ -602,8 +643,10 @@ static void u_recv(struct cv_rtp_relay *r, const struct io_uring_cqe *c, uint64_
 		e->addr2 = (uint64_t)(uintptr_t)&t->to;
 		e->addr_len = (uint16_t)tl;
 	} else {
-		t->m = (struct msghdr){.msg_name = &t->to, .msg_namelen = tl,
-				       .msg_iov = &t->iov, .msg_iovlen = 1};
+		t->m = (struct msghdr){.msg_name = &t->to,
+				       .msg_namelen = tl,
+				       .msg_iov = &t->iov,
+				       .msg_iovlen = 1};
 		e->opcode = IORING_OP_SENDMSG;
 		e->addr = (uint64_t)(uintptr_t)&t->m;
 		e->len = 1;
@@ -694,8 +737,10 @@ static void u_run(struct cv_rtp_relay *r)
 		u_arm_pending(r);
 		u_submit(r);
 		unsigned n = u_drain(r, now);
-		if (n == 0 && r->u.local_tail == *r->u.sq_tail && !r->arm_head &&
-		    !(__atomic_load_n(r->u.sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN))
+		if (n == 0 && r->u.local_tail == *r->u.sq_tail &&
+		    !r->arm_head &&
+		    !(__atomic_load_n(r->u.sq_flags, __ATOMIC_ACQUIRE) &
+		      IORING_SQ_TASKRUN))
 			break;
 	}
 	/* Starved sockets, oldest first, as many as half the buffers can
@@ -795,7 +840,8 @@ static void u_slot_del(struct cv_rtp_relay *r, struct relay_sock *k)
 	}
 }
 
-/* ---- lifecycle -------------------------------------------------------------- */
+/* ---- lifecycle --------------------------------------------------------------
+ */
 
 static void sock_closed(uv_handle_t *h)
 {
@@ -828,7 +874,8 @@ static int uring_setup(struct cv_rtp_relay *r)
 	r->inflight = calloc(U_SQ, sizeof(*r->inflight));
 	if (!r->ubufs || !r->utx || !r->inflight)
 		return -ENOMEM;
-	int err = cv_uring_init(&r->u, U_SQ, U_CQ, U_NBUFS, U_BUF_SIZE, r->ubufs);
+	int err =
+		cv_uring_init(&r->u, U_SQ, U_CQ, U_NBUFS, U_BUF_SIZE, r->ubufs);
 	if (err)
 		return err;
 	r->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -880,7 +927,8 @@ static void uring_close_handles(struct cv_rtp_relay *r)
 	r->handles = 0;
 }
 
-int cv_rtp_relay_create(struct cv_rtp_relay **rp, const struct cv_rtp_relay_params *p)
+int cv_rtp_relay_create(struct cv_rtp_relay **rp,
+			const struct cv_rtp_relay_params *p)
 {
 	if (!rp || !p || !p->loop)
 		return -EINVAL;
@@ -990,7 +1038,8 @@ void cv_rtp_relay_destroy(struct cv_rtp_relay *r)
 	cv_mem_unref(r);
 }
 
-void cv_rtp_relay_stats(const struct cv_rtp_relay *r, struct cv_rtp_relay_stats *out)
+void cv_rtp_relay_stats(const struct cv_rtp_relay *r,
+			struct cv_rtp_relay_stats *out)
 {
 	if (r && out)
 		*out = r->st;
@@ -1024,7 +1073,8 @@ static void stream_dtor(void *obj)
 	}
 }
 
-int cv_rtp_relay_stream_create(struct cv_rtp_relay *r, struct cv_rtp_relay_stream **sp,
+int cv_rtp_relay_stream_create(struct cv_rtp_relay *r,
+			       struct cv_rtp_relay_stream **sp,
 			       const struct cv_rtp_relay_stream_params *p)
 {
 	if (!r || !sp || r->closing)
@@ -1032,12 +1082,14 @@ int cv_rtp_relay_stream_create(struct cv_rtp_relay *r, struct cv_rtp_relay_strea
 	struct cv_rtp_relay_stream_params def = {0};
 	if (!p)
 		p = &def;
-	struct cv_rtp_relay_stream *st = cv_mem_zalloc(sizeof(*st), stream_dtor);
+	struct cv_rtp_relay_stream *st =
+		cv_mem_zalloc(sizeof(*st), stream_dtor);
 	if (!st)
 		return -ENOMEM;
 	st->r = r;
 	st->clock_rate = p->clock_rate ? p->clock_rate : 8000;
-	snprintf(st->codec, sizeof(st->codec), "%s", p->codec ? p->codec : "PCMU");
+	snprintf(st->codec, sizeof(st->codec), "%s",
+		 p->codec ? p->codec : "PCMU");
 	uint64_t now = cv_clock_us();
 	for (int i = 0; i < 2; i++) {
 		struct leg *l = &st->leg[i];
@@ -1046,21 +1098,25 @@ int cv_rtp_relay_stream_create(struct cv_rtp_relay *r, struct cv_rtp_relay_strea
 		l->rewrite = p->rewrite[i];
 		l->out_ssrc = cv_random_u32();
 		l->rtt_ms = -1;
-		l->latch_deadline_us = now + (uint64_t)r->p.latch_window_ms * 1000;
+		l->latch_deadline_us =
+			now + (uint64_t)r->p.latch_window_ms * 1000;
 	}
 	int err = 0;
 	for (int i = 0; i < 2 && !err; i++) {
 		struct leg *l = &st->leg[i];
 		uint16_t port;
-		err = cv_rtp_sock_bind_pair(r->p.local_addr, r->p.port_min, r->p.port_max,
-					    l->mux, &l->rtp.fd, &l->rtcp.fd, &port);
+		err = cv_rtp_sock_bind_pair(r->p.local_addr, r->p.port_min,
+					    r->p.port_max, l->mux, &l->rtp.fd,
+					    &l->rtcp.fd, &port);
 		if (err)
 			break;
 		/* The relay reads no control messages: no drop counter. */
 		int zero = 0;
-		setsockopt(l->rtp.fd, SOL_SOCKET, SO_RXQ_OVFL, &zero, sizeof(zero));
+		setsockopt(l->rtp.fd, SOL_SOCKET, SO_RXQ_OVFL, &zero,
+			   sizeof(zero));
 		if (l->rtcp.fd >= 0)
-			setsockopt(l->rtcp.fd, SOL_SOCKET, SO_RXQ_OVFL, &zero, sizeof(zero));
+			setsockopt(l->rtcp.fd, SOL_SOCKET, SO_RXQ_OVFL, &zero,
+				   sizeof(zero));
 		l->rtp.rtcp = false;
 		l->rtcp.rtcp = true;
 		l->rtp.leg = l->rtcp.leg = (uint8_t)i;
@@ -1102,7 +1158,8 @@ void cv_rtp_relay_stream_destroy(struct cv_rtp_relay_stream *st)
 }
 
 int cv_rtp_relay_stream_local(const struct cv_rtp_relay_stream *st,
-			      enum cv_rtp_relay_leg leg, struct sockaddr_storage *rtp,
+			      enum cv_rtp_relay_leg leg,
+			      struct sockaddr_storage *rtp,
 			      struct sockaddr_storage *rtcp)
 {
 	if (!st || (leg != CV_RTP_RELAY_A && leg != CV_RTP_RELAY_B))
@@ -1121,7 +1178,8 @@ int cv_rtp_relay_stream_local(const struct cv_rtp_relay_stream *st,
 }
 
 int cv_rtp_relay_stream_set_remote(struct cv_rtp_relay_stream *st,
-				   enum cv_rtp_relay_leg leg, const struct sockaddr *rtp,
+				   enum cv_rtp_relay_leg leg,
+				   const struct sockaddr *rtp,
 				   const struct sockaddr *rtcp)
 {
 	if (!st || (leg != CV_RTP_RELAY_A && leg != CV_RTP_RELAY_B) || !rtp ||
@@ -1136,8 +1194,9 @@ int cv_rtp_relay_stream_set_remote(struct cv_rtp_relay_stream *st,
 	} else {
 		l->rem_rtcp = l->rem_rtp;
 		if (!l->mux)
-			cv_rtp_sa_set_port(&l->rem_rtcp,
-					   (uint16_t)(cv_rtp_sa_port(&l->rem_rtp) + 1));
+			cv_rtp_sa_set_port(
+				&l->rem_rtcp,
+				(uint16_t)(cv_rtp_sa_port(&l->rem_rtp) + 1));
 	}
 	l->latched = true;
 	l->rtcp_latched = rtcp != NULL;
@@ -1148,12 +1207,14 @@ int cv_rtp_relay_stream_set_remote(struct cv_rtp_relay_stream *st,
 	return 0;
 }
 
-int cv_rtp_relay_stream_input(struct cv_rtp_relay_stream *st, enum cv_rtp_relay_leg leg,
-			       bool rtcp, const uint8_t *buf, size_t len,
-			       const struct sockaddr *from)
+int cv_rtp_relay_stream_input(struct cv_rtp_relay_stream *st,
+			      enum cv_rtp_relay_leg leg, bool rtcp,
+			      const uint8_t *buf, size_t len,
+			      const struct sockaddr *from)
 {
-	if (!st || (leg != CV_RTP_RELAY_A && leg != CV_RTP_RELAY_B) || (!buf && len) ||
-	    !from || (from->sa_family != AF_INET && from->sa_family != AF_INET6))
+	if (!st || (leg != CV_RTP_RELAY_A && leg != CV_RTP_RELAY_B) ||
+	    (!buf && len) || !from ||
+	    (from->sa_family != AF_INET && from->sa_family != AF_INET6))
 		return -EINVAL;
 	struct cv_rtp_relay *r = st->r;
 	struct leg *l = &st->leg[leg];
@@ -1170,8 +1231,8 @@ int cv_rtp_relay_stream_input(struct cv_rtp_relay_stream *st, enum cv_rtp_relay_
 	r->st.received++;
 	int fd, q;
 	struct sockaddr_storage *to;
-	if (!relay_one(r, k, b, &n, sizeof(r->buf[0]), trunc, (struct sockaddr *)&fs,
-		       cv_clock_us(), &fd, &to, &q))
+	if (!relay_one(r, k, b, &n, sizeof(r->buf[0]), trunc,
+		       (struct sockaddr *)&fs, cv_clock_us(), &fd, &to, &q))
 		return 0;
 	struct leg *out = &st->leg[!leg];
 	if (sendto(fd, b, n, MSG_DONTWAIT, (struct sockaddr *)to,
@@ -1195,7 +1256,8 @@ void cv_rtp_relay_stream_set_xform(struct cv_rtp_relay_stream *st,
 }
 
 int cv_rtp_relay_stream_set_srtp(struct cv_rtp_relay_stream *st,
-				 enum cv_rtp_relay_leg leg, const struct cv_srtp_key *rx,
+				 enum cv_rtp_relay_leg leg,
+				 const struct cv_srtp_key *rx,
 				 const struct cv_srtp_key *tx)
 {
 	if (!st || (leg != CV_RTP_RELAY_A && leg != CV_RTP_RELAY_B))
@@ -1218,7 +1280,8 @@ int cv_rtp_relay_stream_set_srtp(struct cv_rtp_relay_stream *st,
 }
 
 int cv_rtp_relay_stream_stats(const struct cv_rtp_relay_stream *st,
-			      enum cv_rtp_relay_leg leg, struct cv_rtp_relay_leg_stats *out)
+			      enum cv_rtp_relay_leg leg,
+			      struct cv_rtp_relay_leg_stats *out)
 {
 	if (!st || !out || (leg != CV_RTP_RELAY_A && leg != CV_RTP_RELAY_B))
 		return -EINVAL;
@@ -1227,8 +1290,11 @@ int cv_rtp_relay_stream_stats(const struct cv_rtp_relay_stream *st,
 	out->ssrc = l->have_src ? l->src.ssrc : 0;
 	uint32_t expected = l->expected_before +
 			    (l->have_src ? cv_rtp_source_expected(&l->src) : 0);
-	out->lost = l->lost_before + (l->have_src ? cv_rtp_source_lost(&l->src) : 0);
-	out->loss_pct = expected && out->lost > 0 ? 100.0 * (double)out->lost / expected : 0;
+	out->lost = l->lost_before +
+		    (l->have_src ? cv_rtp_source_lost(&l->src) : 0);
+	out->loss_pct = expected && out->lost > 0
+				? 100.0 * (double)out->lost / expected
+				: 0;
 	out->jitter_ms = l->have_src ? cv_rtp_source_jitter(&l->src) * 1000.0 /
 					       st->clock_rate
 				     : 0;

@@ -4,10 +4,10 @@
 
 #include "rtp_int.h"
 
-#define RTCP_HDR 4
-#define RB_LEN 24
-#define SI_LEN 20
-#define XR_VOIP_BT 7
+#define RTCP_HDR    4
+#define RB_LEN	    24
+#define SI_LEN	    20
+#define XR_VOIP_BT  7
 #define XR_VOIP_LEN 36
 
 static void rb_parse(struct cv_rtcp_rb *rb, const uint8_t *p)
@@ -39,8 +39,8 @@ static void rb_build(uint8_t *p, const struct cv_rtcp_rb *rb)
 	cv_put32(p + 20, rb->dlsr);
 }
 
-static int parse_rr_sr(struct cv_rtcp_compound *c, uint8_t type,
-		       unsigned count, const uint8_t *b, size_t bl)
+static int parse_rr_sr(struct cv_rtcp_compound *c, uint8_t type, unsigned count,
+		       const uint8_t *b, size_t bl)
 {
 	size_t need = 4 + (type == CV_RTCP_SR ? SI_LEN : 0) + RB_LEN * count;
 	if (bl < need)
@@ -247,9 +247,8 @@ int cv_rtcp_parse(struct cv_rtcp_compound *c, const uint8_t *buf, size_t len,
 	if (len < RTCP_HDR || len % 4)
 		return CV_EPARSE;
 	/* RFC 3550 A.2: the first packet is SR or RR without padding. */
-	if (!reduced_size &&
-	    ((buf[0] & 0xe0) != 0x80 ||
-	     (buf[1] != CV_RTCP_SR && buf[1] != CV_RTCP_RR)))
+	if (!reduced_size && ((buf[0] & 0xe0) != 0x80 ||
+			      (buf[1] != CV_RTCP_SR && buf[1] != CV_RTCP_RR)))
 		return CV_EPARSE;
 	bool cname_set = false;
 	size_t off = 0;
@@ -320,9 +319,10 @@ static void hdr_build(uint8_t *p, unsigned count, uint8_t type, size_t plen)
 int cv_rtcp_build(uint8_t *buf, size_t size, const struct cv_rtcp_compound *c,
 		  size_t *outlen)
 {
-	if (!buf || !c || c->n_rb > CV_RTCP_MAX_RB || c->n_bye > CV_RTCP_MAX_BYE ||
-	    c->cname.l > 255 || c->bye_reason.l > 255 ||
-	    (c->cname.l && !c->cname.p) || (c->bye_reason.l && !c->bye_reason.p) ||
+	if (!buf || !c || c->n_rb > CV_RTCP_MAX_RB ||
+	    c->n_bye > CV_RTCP_MAX_BYE || c->cname.l > 255 ||
+	    c->bye_reason.l > 255 || (c->cname.l && !c->cname.p) ||
+	    (c->bye_reason.l && !c->bye_reason.p) ||
 	    (c->app_data.l && !c->app_data.p) || c->app_data.l % 4 ||
 	    c->app_subtype > 31 || c->app_data.l > 4 * 0xfff0)
 		return -EINVAL;
@@ -383,7 +383,9 @@ int cv_rtcp_build(uint8_t *buf, size_t size, const struct cv_rtcp_compound *c,
 		off += plen;
 	}
 	if (c->has_bye) {
-		size_t rl = c->bye_reason.l ? (1 + c->bye_reason.l + 3) & ~(size_t)3 : 0;
+		size_t rl = c->bye_reason.l
+				    ? (1 + c->bye_reason.l + 3) & ~(size_t)3
+				    : 0;
 		plen = 4 + 4 * c->n_bye + rl;
 		if (plen > size - off)
 			return CV_ETOOBIG;

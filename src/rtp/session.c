@@ -52,10 +52,10 @@ struct cv_rtp_session {
 	/* receiving */
 	bool have_src;
 	struct cv_rtp_source src;
-	uint32_t cand_ssrc;   /* a new SSRC waiting for confirmation */
+	uint32_t cand_ssrc; /* a new SSRC waiting for confirmation */
 	unsigned cand_count;
 	uint16_t cand_seq;
-	int64_t lost_before;  /* lost of earlier sources */
+	int64_t lost_before; /* lost of earlier sources */
 	uint32_t expected_before;
 	uint64_t rx_packets, rx_bytes, rx_dups, rx_reord;
 	uint32_t ssrc_changes;
@@ -67,7 +67,7 @@ struct cv_rtp_session {
 	uint32_t tev_ts;
 
 	/* RTCP state */
-	uint32_t lsr;          /* middle 32 bits of the last SR's NTP */
+	uint32_t lsr; /* middle 32 bits of the last SR's NTP */
 	uint64_t lsr_rx_us;
 	double avg_rtcp_size;
 	bool rtcp_initial;
@@ -105,7 +105,8 @@ static void session_dtor(void *obj)
 	cv_srtp_destroy(s->srtp_rx);
 }
 
-/* ---- sending -------------------------------------------------------------- */
+/* ---- sending --------------------------------------------------------------
+ */
 
 static int send_to(struct cv_rtp_session *s, int fd, const uint8_t *buf,
 		   size_t len, const struct sockaddr_storage *to)
@@ -121,7 +122,8 @@ static int send_to(struct cv_rtp_session *s, int fd, const uint8_t *buf,
 
 int cv_rtp_send(struct cv_rtp_session *s, const struct cv_rtp_tx *tx)
 {
-	if (!s || !tx || s->closing || tx->pt > 127 || (tx->len && !tx->payload))
+	if (!s || !tx || s->closing || tx->pt > 127 ||
+	    (tx->len && !tx->payload))
 		return -EINVAL;
 	if (!s->latched)
 		return -ENOTCONN;
@@ -136,7 +138,8 @@ int cv_rtp_send(struct cv_rtp_session *s, const struct cv_rtp_tx *tx)
 		.ssrc = s->ssrc,
 	};
 	size_t len;
-	int err = cv_rtp_build(buf, sizeof(buf), &h, tx->payload, tx->len, &len);
+	int err =
+		cv_rtp_build(buf, sizeof(buf), &h, tx->payload, tx->len, &len);
 	if (err)
 		return err;
 	if (s->srtp_tx) {
@@ -186,24 +189,28 @@ static int build_rtcp(struct cv_rtp_session *s, bool bye, uint8_t *buf,
 		c.has_sr = true;
 		c.si.ntp = cv_rtcp_ntp_from_unix_us(cv_clock_wall_us());
 		uint32_t rate = s->p.clock_rate;
-		c.si.rtp_ts = s->last_ts + (uint32_t)((now - s->last_tx_us) * rate /
-						      1000000u);
+		c.si.rtp_ts = s->last_ts + (uint32_t)((now - s->last_tx_us) *
+						      rate / 1000000u);
 		c.si.packets = (uint32_t)s->tx_packets;
 		c.si.octets = (uint32_t)s->tx_bytes;
 	}
 	if (s->have_src) {
 		struct cv_rtcp_rb *rb = &c.rb[c.n_rb++];
 		rb->ssrc = s->src.ssrc;
-		rb->fraction_lost = s->last_fraction = cv_rtp_source_fraction(&s->src);
+		rb->fraction_lost = s->last_fraction =
+			cv_rtp_source_fraction(&s->src);
 		int64_t lost = cv_rtp_source_lost(&s->src);
-		rb->cum_lost = lost > 0x7fffff ? 0x7fffff
-			       : (lost < -0x800000 ? -0x800000 : (int32_t)lost);
+		rb->cum_lost = lost > 0x7fffff
+				       ? 0x7fffff
+				       : (lost < -0x800000 ? -0x800000
+							   : (int32_t)lost);
 		rb->ext_high_seq = cv_rtp_source_ext_max(&s->src);
 		rb->jitter = cv_rtp_source_jitter(&s->src);
 		if (s->lsr_rx_us) {
 			rb->lsr = s->lsr;
 			/* DLSR in 1/65536 s (RFC 3550 §6.4.1). */
-			rb->dlsr = (uint32_t)((now - s->lsr_rx_us) * 65536 / 1000000);
+			rb->dlsr = (uint32_t)((now - s->lsr_rx_us) * 65536 /
+					      1000000);
 		}
 	}
 	c.cname = cv_pl_str(s->cname);
@@ -214,8 +221,11 @@ static int build_rtcp(struct cv_rtp_session *s, bool bye, uint8_t *buf,
 		v->ssrc = s->src.ssrc;
 		uint32_t exp = cv_rtp_source_expected(&s->src);
 		int64_t lost = cv_rtp_source_lost(&s->src);
-		v->loss_rate = exp && lost > 0 ? (uint8_t)CV_MIN(255, lost * 256 / exp) : 0;
-		v->round_trip_delay = s->rtt_ms >= 0 ? (uint16_t)CV_MIN(65535, s->rtt_ms) : 0;
+		v->loss_rate = exp && lost > 0
+				       ? (uint8_t)CV_MIN(255, lost * 256 / exp)
+				       : 0;
+		v->round_trip_delay =
+			s->rtt_ms >= 0 ? (uint16_t)CV_MIN(65535, s->rtt_ms) : 0;
 		v->end_system_delay = (uint16_t)CV_MIN(65535, s->playout_ms);
 		v->signal_level = 127;
 		v->noise_level = 127;
@@ -299,7 +309,8 @@ static void rtcp_schedule(struct cv_rtp_session *s)
 	uv_timer_start(&s->timer, rtcp_timer_cb, ms ? ms : 1, 0);
 }
 
-/* ---- receiving ------------------------------------------------------------ */
+/* ---- receiving ------------------------------------------------------------
+ */
 
 static bool may_latch(const struct cv_rtp_session *s, uint64_t now)
 {
@@ -327,15 +338,28 @@ static void on_rtcp(struct cv_rtp_session *s, uint8_t *buf, size_t len,
 	}
 	/* RTCP from the media source's host; latch its port. */
 	if (!on_rtp_port) {
-		const struct sockaddr *ref = (const struct sockaddr *)&s->rem_rtp;
-		bool same_host = s->latched && ref->sa_family == from->sa_family;
+		const struct sockaddr *ref =
+			(const struct sockaddr *)&s->rem_rtp;
+		bool same_host =
+			s->latched && ref->sa_family == from->sa_family;
 		if (same_host && from->sa_family == AF_INET)
-			same_host = ((const struct sockaddr_in *)(const void *)ref)->sin_addr.s_addr ==
-				    ((const struct sockaddr_in *)(const void *)from)->sin_addr.s_addr;
+			same_host =
+				((const struct sockaddr_in *)(const void *)ref)
+					->sin_addr.s_addr ==
+				((const struct sockaddr_in *)(const void *)from)
+					->sin_addr.s_addr;
 		else if (same_host)
-			same_host = !memcmp(&((const struct sockaddr_in6 *)(const void *)ref)->sin6_addr,
-					    &((const struct sockaddr_in6 *)(const void *)from)->sin6_addr, 16);
-		if (!same_host && !cv_rtp_sa_eq(from, (const struct sockaddr *)&s->rem_rtcp)) {
+			same_host = !memcmp(
+				&((const struct sockaddr_in6 *)(const void *)
+					  ref)
+					 ->sin6_addr,
+				&((const struct sockaddr_in6 *)(const void *)
+					  from)
+					 ->sin6_addr,
+				16);
+		if (!same_host &&
+		    !cv_rtp_sa_eq(from,
+				  (const struct sockaddr *)&s->rem_rtcp)) {
 			s->drop_address++;
 			return;
 		}
@@ -428,11 +452,14 @@ static void on_rtp(struct cv_rtp_session *s, uint8_t *buf, size_t len,
 		if (!s->rtcp_latched) {
 			cv_rtp_sa_copy(&s->rem_rtcp, from);
 			if (!s->mux)
-				cv_rtp_sa_set_port(&s->rem_rtcp,
-						   (uint16_t)(cv_rtp_sa_port(&s->rem_rtp) + 1));
+				cv_rtp_sa_set_port(
+					&s->rem_rtcp,
+					(uint16_t)(cv_rtp_sa_port(&s->rem_rtp) +
+						   1));
 		}
 		if (s->latched)
-			CV_LOG_RL(CV_LOG_INFO, CV_RTP_MOD, "rtp: re-latched port=%u",
+			CV_LOG_RL(CV_LOG_INFO, CV_RTP_MOD,
+				  "rtp: re-latched port=%u",
 				  cv_rtp_sa_port(&s->rem_rtp));
 		s->latched = true;
 	}
@@ -536,8 +563,10 @@ static void sock_read(struct sock *k)
 		ssize_t n = recvmsg(k->fd, &mh, MSG_DONTWAIT);
 		if (n < 0)
 			break;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+		     c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level == SOL_SOCKET &&
+			    c->cmsg_type == SO_RXQ_OVFL) {
 				uint32_t ov;
 				memcpy(&ov, CMSG_DATA(c), sizeof(ov));
 				uint32_t *last = &s->last_ovfl[k->rtcp];
@@ -562,9 +591,11 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 	sock_read(k);
 }
 
-/* ---- lifecycle ------------------------------------------------------------ */
+/* ---- lifecycle ------------------------------------------------------------
+ */
 
-static int sock_open(struct cv_rtp_session *s, struct sock *k, int fd, bool rtcp)
+static int sock_open(struct cv_rtp_session *s, struct sock *k, int fd,
+		     bool rtcp)
 {
 	k->fd = fd;
 	k->rtcp = rtcp;
@@ -620,7 +651,8 @@ int cv_rtp_session_create(struct cv_rtp_session **sp,
 		snprintf(s->cname, sizeof(s->cname), "%s", p->cname);
 	else
 		cv_random_token(s->cname, 16);
-	snprintf(s->codec, sizeof(s->codec), "%s", p->codec ? p->codec : "PCMU");
+	snprintf(s->codec, sizeof(s->codec), "%s",
+		 p->codec ? p->codec : "PCMU");
 	s->p.cname = NULL;
 	s->p.codec = NULL;
 	s->ssrc = p->ssrc ? p->ssrc : cv_random_u32();
@@ -680,7 +712,8 @@ void cv_rtp_session_destroy(struct cv_rtp_session *s)
 }
 
 int cv_rtp_session_local(const struct cv_rtp_session *s,
-			 struct sockaddr_storage *rtp, struct sockaddr_storage *rtcp)
+			 struct sockaddr_storage *rtp,
+			 struct sockaddr_storage *rtcp)
 {
 	if (!s || s->closing)
 		return -EINVAL;
@@ -701,10 +734,12 @@ uint16_t cv_rtp_session_port(const struct cv_rtp_session *s)
 	return s ? s->port : 0;
 }
 
-int cv_rtp_session_set_remote(struct cv_rtp_session *s, const struct sockaddr *rtp,
+int cv_rtp_session_set_remote(struct cv_rtp_session *s,
+			      const struct sockaddr *rtp,
 			      const struct sockaddr *rtcp)
 {
-	if (!s || !rtp || (rtp->sa_family != AF_INET && rtp->sa_family != AF_INET6))
+	if (!s || !rtp ||
+	    (rtp->sa_family != AF_INET && rtp->sa_family != AF_INET6))
 		return -EINVAL;
 	if (rtcp && rtcp->sa_family != AF_INET && rtcp->sa_family != AF_INET6)
 		return -EINVAL;
@@ -714,8 +749,9 @@ int cv_rtp_session_set_remote(struct cv_rtp_session *s, const struct sockaddr *r
 	} else {
 		s->sig_rtcp = s->sig_rtp;
 		if (!s->mux)
-			cv_rtp_sa_set_port(&s->sig_rtcp,
-					   (uint16_t)(cv_rtp_sa_port(&s->sig_rtp) + 1));
+			cv_rtp_sa_set_port(
+				&s->sig_rtcp,
+				(uint16_t)(cv_rtp_sa_port(&s->sig_rtp) + 1));
 	}
 	s->have_signalled = true;
 	s->rem_rtp = s->sig_rtp;
@@ -740,7 +776,8 @@ int cv_rtp_session_set_rtcp_mux(struct cv_rtp_session *s, bool mux)
 	return 0;
 }
 
-int cv_rtp_session_set_srtp(struct cv_rtp_session *s, const struct cv_srtp_key *tx,
+int cv_rtp_session_set_srtp(struct cv_rtp_session *s,
+			    const struct cv_srtp_key *tx,
 			    const struct cv_srtp_key *rx)
 {
 	if (!s)
@@ -812,7 +849,8 @@ int cv_rtp_session_stats(const struct cv_rtp_session *s, struct cv_rtp_stats *o)
 	o->rx_bytes = s->rx_bytes;
 	o->rx_expected = s->expected_before +
 			 (s->have_src ? cv_rtp_source_expected(&s->src) : 0);
-	o->rx_lost = s->lost_before + (s->have_src ? cv_rtp_source_lost(&s->src) : 0);
+	o->rx_lost = s->lost_before +
+		     (s->have_src ? cv_rtp_source_lost(&s->src) : 0);
 	o->rx_fraction_lost = s->last_fraction / 256.0;
 	o->rx_loss_pct = o->rx_expected && o->rx_lost > 0
 				 ? 100.0 * (double)o->rx_lost / o->rx_expected

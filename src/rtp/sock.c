@@ -18,12 +18,14 @@ bool cv_rtp_sa_eq(const struct sockaddr *a, const struct sockaddr *b)
 	if (a->sa_family != b->sa_family)
 		return false;
 	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)b;
 		return x->sin_port == y->sin_port &&
 		       x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
 	if (a->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
 		return x->sin6_port == y->sin6_port &&
 		       !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
 	}
@@ -48,23 +50,28 @@ void cv_rtp_sa_set_port(struct sockaddr_storage *sa, uint16_t port)
 uint16_t cv_rtp_sa_port(const struct sockaddr_storage *sa)
 {
 	if (sa->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+		return ntohs(((const struct sockaddr_in *)(const void *)sa)
+				     ->sin_port);
 	if (sa->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)
+				     ->sin6_port);
 	return 0;
 }
 
-static int open_bound(const struct sockaddr_storage *ss, uint16_t port, int *fdp)
+static int open_bound(const struct sockaddr_storage *ss, uint16_t port,
+		      int *fdp)
 {
 	struct sockaddr_storage a = *ss;
 	cv_rtp_sa_set_port(&a, port);
-	int fd = socket(a.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(a.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
 	if (fd < 0)
 		return -errno;
 	int one = 1;
 	/* Kernel drop counter for the flood statistics (SO_RXQ_OVFL). */
 	(void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, cv_rtp_sa_len((struct sockaddr *)&a))) {
+	if (bind(fd, (struct sockaddr *)&a,
+		 cv_rtp_sa_len((struct sockaddr *)&a))) {
 		int err = -errno;
 		close(fd);
 		return err;

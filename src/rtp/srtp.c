@@ -79,7 +79,8 @@ static int b64_val(char c)
 	return -1;
 }
 
-static int b64_decode(struct cv_pl in, uint8_t *out, size_t size, size_t *outlen)
+static int b64_decode(struct cv_pl in, uint8_t *out, size_t size,
+		      size_t *outlen)
 {
 	uint32_t acc = 0;
 	unsigned bits = 0;
@@ -146,7 +147,8 @@ int cv_srtp_keyparams_parse(struct cv_pl kp, enum cv_srtp_suite suite,
 	if (kp.l < sizeof(method) - 1 ||
 	    !cv_pl_caseeq_str((struct cv_pl){kp.p, sizeof(method) - 1}, method))
 		return CV_EPARSE;
-	struct cv_pl info = {kp.p + sizeof(method) - 1, kp.l - (sizeof(method) - 1)};
+	struct cv_pl info = {kp.p + sizeof(method) - 1,
+			     kp.l - (sizeof(method) - 1)};
 	struct cv_pl key = info, rest = CV_PL_INIT;
 	for (size_t i = 0; i < info.l; i++) {
 		if (info.p[i] == '|') {
@@ -185,7 +187,8 @@ int cv_srtp_keyparams_print(const struct cv_srtp_key *k, char *dst, size_t size)
 	return 0;
 }
 
-/* ---- libsrtp2 contexts ---------------------------------------------------- */
+/* ---- libsrtp2 contexts ----------------------------------------------------
+ */
 
 static pthread_once_t srtp_once = PTHREAD_ONCE_INIT;
 static srtp_err_status_t srtp_init_status;

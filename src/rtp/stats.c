@@ -5,8 +5,8 @@
 
 #include "rtp_int.h"
 
-#define RTP_SEQ_MOD (1u << 16)
-#define MAX_DROPOUT 3000
+#define RTP_SEQ_MOD  (1u << 16)
+#define MAX_DROPOUT  3000
 #define MAX_MISORDER 100
 
 static void init_seq(struct cv_rtp_source *s, uint16_t seq)
@@ -70,7 +70,7 @@ static void jitter_update(struct cv_rtp_source *s, uint32_t ts,
 	uint32_t transit = arrival - ts;
 	if (s->transit_valid) {
 		int32_t d = (int32_t)(transit - s->transit);
-		uint32_t ad = d < 0 ? (uint32_t)-(int64_t)d : (uint32_t)d;
+		uint32_t ad = d < 0 ? (uint32_t) - (int64_t)d : (uint32_t)d;
 		/* J += (|D| - J) / 16, in q4 fixed point. */
 		s->jitter_q4 += ad - ((s->jitter_q4 + 8) >> 4);
 	}
@@ -84,7 +84,8 @@ int cv_rtp_source_update_ex(struct cv_rtp_source *s, uint16_t seq, uint32_t ts,
 {
 	uint16_t udelta = (uint16_t)(seq - s->max_seq);
 	if (s->probation) {
-		/* A.1: a source is valid after MIN_SEQUENTIAL in-order packets. */
+		/* A.1: a source is valid after MIN_SEQUENTIAL in-order packets.
+		 */
 		if (seq == (uint16_t)(s->max_seq + 1)) {
 			s->probation--;
 			s->max_seq = seq;
@@ -219,19 +220,19 @@ int cv_rtp_codec_imp_find(const char *name, const struct cv_rtp_codec_imp **out)
 }
 
 /* G.107 Table 1 defaults. */
-#define E_SLR 8.0
-#define E_RLR 2.0
+#define E_SLR  8.0
+#define E_RLR  2.0
 #define E_STMR 15.0
 #define E_LSTR 18.0
-#define E_DS 3.0
+#define E_DS   3.0
 #define E_TELR 65.0
 #define E_WEPL 110.0
-#define E_QDU 1.0
-#define E_NC (-70.0)
+#define E_QDU  1.0
+#define E_NC   (-70.0)
 #define E_NFOR (-64.0)
-#define E_PS 35.0
-#define E_PR 35.0
-#define E_A 0.0
+#define E_PS   35.0
+#define E_PR   35.0
+#define E_A    0.0
 
 static double e_noise(void)
 {

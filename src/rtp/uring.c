@@ -17,7 +17,8 @@ static int sys_setup(unsigned entries, struct io_uring_params *p)
 
 static int sys_enter(int fd, unsigned submit, unsigned min, unsigned flags)
 {
-	return (int)syscall(__NR_io_uring_enter, fd, submit, min, flags, NULL, 0);
+	return (int)syscall(__NR_io_uring_enter, fd, submit, min, flags, NULL,
+			    0);
 }
 
 static int sys_register(int fd, unsigned op, void *arg, unsigned n)
@@ -60,15 +61,17 @@ int cv_uring_init(struct cv_uring *u, unsigned sq, unsigned cq, unsigned nbufs,
 	};
 	int fd = sys_setup(sq, &p);
 	if (fd < 0 && errno == EINVAL) {
-		struct io_uring_params p2 = {.flags = p.flags & ~IORING_SETUP_TASKRUN_FLAG,
-					     .cq_entries = cq};
+		struct io_uring_params p2 = {
+			.flags = p.flags & ~IORING_SETUP_TASKRUN_FLAG,
+			.cq_entries = cq};
 		p = p2;
 		fd = sys_setup(sq, &p);
 	}
 	if (fd < 0)
 		return -errno;
 	u->fd = fd;
-	if (!(p.features & IORING_FEAT_SINGLE_MMAP) || !(p.features & IORING_FEAT_NODROP)) {
+	if (!(p.features & IORING_FEAT_SINGLE_MMAP) ||
+	    !(p.features & IORING_FEAT_NODROP)) {
 		cv_uring_free(u);
 		return -ENOSYS;
 	}
@@ -76,8 +79,8 @@ int cv_uring_init(struct cv_uring *u, unsigned sq, unsigned cq, unsigned nbufs,
 	u->cq_sz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
 	if (u->cq_sz > u->sq_sz)
 		u->sq_sz = u->cq_sz;
-	u->sq_ptr = mmap(NULL, u->sq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-			 fd, IORING_OFF_SQ_RING);
+	u->sq_ptr = mmap(NULL, u->sq_sz, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
 	if (u->sq_ptr == MAP_FAILED) {
 		u->sq_ptr = NULL;
 		cv_uring_free(u);
@@ -85,8 +88,8 @@ int cv_uring_init(struct cv_uring *u, unsigned sq, unsigned cq, unsigned nbufs,
 	}
 	u->cq_ptr = u->sq_ptr;
 	u->sqes_sz = p.sq_entries * sizeof(struct io_uring_sqe);
-	u->sqes = mmap(NULL, u->sqes_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		       fd, IORING_OFF_SQES);
+	u->sqes = mmap(NULL, u->sqes_sz, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
 	if (u->sqes == MAP_FAILED) {
 		u->sqes = NULL;
 		cv_uring_free(u);
@@ -110,15 +113,16 @@ int cv_uring_init(struct cv_uring *u, unsigned sq, unsigned cq, unsigned nbufs,
 	u->buf_size = buf_size;
 	u->bufs = bufs;
 	u->br_sz = nbufs * sizeof(struct io_uring_buf);
-	u->br = mmap(NULL, u->br_sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		     -1, 0);
+	u->br = mmap(NULL, u->br_sz, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (u->br == MAP_FAILED) {
 		u->br = NULL;
 		cv_uring_free(u);
 		return -ENOMEM;
 	}
 	struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)u->br,
-				       .ring_entries = nbufs, .bgid = 0};
+				       .ring_entries = nbufs,
+				       .bgid = 0};
 	if (sys_register(fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
 		int e = -errno;
 		cv_uring_free(u);
@@ -134,8 +138,10 @@ int cv_uring_init(struct cv_uring *u, unsigned sq, unsigned cq, unsigned nbufs,
 	unsigned nf = 65536;
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < nf)
 		nf = (unsigned)rl.rlim_cur;
-	struct io_uring_rsrc_register rr = {.nr = nf, .flags = IORING_RSRC_REGISTER_SPARSE};
-	if (nf && sys_register(fd, IORING_REGISTER_FILES2, &rr, sizeof(rr)) >= 0)
+	struct io_uring_rsrc_register rr = {
+		.nr = nf, .flags = IORING_RSRC_REGISTER_SPARSE};
+	if (nf &&
+	    sys_register(fd, IORING_REGISTER_FILES2, &rr, sizeof(rr)) >= 0)
 		u->nfixed = nf;
 	return 0;
 }
@@ -144,8 +150,11 @@ int cv_uring_file_set(struct cv_uring *u, unsigned slot, int fd)
 {
 	if (slot >= u->nfixed)
 		return -ENOSPC;
-	struct io_uring_files_update up = {.offset = slot, .fds = (uint64_t)(uintptr_t)&fd};
-	return sys_register(u->fd, IORING_REGISTER_FILES_UPDATE, &up, 1) < 0 ? -errno : 0;
+	struct io_uring_files_update up = {.offset = slot,
+					   .fds = (uint64_t)(uintptr_t)&fd};
+	return sys_register(u->fd, IORING_REGISTER_FILES_UPDATE, &up, 1) < 0
+		       ? -errno
+		       : 0;
 }
 
 int cv_uring_enable(struct cv_uring *u)
@@ -160,7 +169,9 @@ int cv_uring_enable(struct cv_uring *u)
 
 int cv_uring_register_eventfd(struct cv_uring *u, int efd)
 {
-	return sys_register(u->fd, IORING_REGISTER_EVENTFD, &efd, 1) < 0 ? -errno : 0;
+	return sys_register(u->fd, IORING_REGISTER_EVENTFD, &efd, 1) < 0
+		       ? -errno
+		       : 0;
 }
 
 struct io_uring_sqe *cv_uring_sqe(struct cv_uring *u)
@@ -182,7 +193,8 @@ int cv_uring_submit(struct cv_uring *u)
 		return 0;
 	unsigned n = u->local_tail - *u->sq_tail;
 	__atomic_store_n(u->sq_tail, u->local_tail, __ATOMIC_RELEASE);
-	unsigned pending = u->local_tail - __atomic_load_n(u->sq_head, __ATOMIC_ACQUIRE);
+	unsigned pending =
+		u->local_tail - __atomic_load_n(u->sq_head, __ATOMIC_ACQUIRE);
 	(void)n;
 	/* GETEVENTS with min 0 runs pending completions (the receives that
 	 * became ready) without waiting. */

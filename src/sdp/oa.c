@@ -120,7 +120,8 @@ static bool events_parse(struct cv_pl s, struct evset *e)
 		cv_sdp__split(rest, ',', &item, &rest);
 		item = cv_pl_trim(item);
 		if (cv_sdp__split(item, '-', &a, &b)) {
-			if (cv_pl_u32(cv_pl_trim(a), &lo) || cv_pl_u32(cv_pl_trim(b), &hi))
+			if (cv_pl_u32(cv_pl_trim(a), &lo) ||
+			    cv_pl_u32(cv_pl_trim(b), &hi))
 				return false;
 		} else {
 			if (cv_pl_u32(item, &lo))
@@ -129,11 +130,14 @@ static bool events_parse(struct cv_pl s, struct evset *e)
 		}
 		if (lo > hi || hi > 255)
 			return false;
-		/* word at a time: a hostile list costs O(items), not O(256 items) */
+		/* word at a time: a hostile list costs O(items), not O(256
+		 * items) */
 		for (uint32_t w = lo / 64; w <= hi / 64; w++) {
-			uint32_t a0 = CV_MAX(lo, w * 64) % 64, a1 = CV_MIN(hi, w * 64 + 63) % 64;
-			uint64_t mask = (a1 == 63 ? ~0ull : ((1ull << (a1 + 1)) - 1)) &
-					~((1ull << a0) - 1);
+			uint32_t a0 = CV_MAX(lo, w * 64) % 64,
+				 a1 = CV_MIN(hi, w * 64 + 63) % 64;
+			uint64_t mask =
+				(a1 == 63 ? ~0ull : ((1ull << (a1 + 1)) - 1)) &
+				~((1ull << a0) - 1);
 			e->w[w] |= mask;
 		}
 	}
@@ -162,8 +166,10 @@ static void events_print(const struct evset *e, char *dst, size_t size)
 		uint32_t j = i;
 		while (j + 1 < 256 && events_has(e, j + 1))
 			j++;
-		int w = (j == i) ? snprintf(dst + n, size - n, "%s%u", n ? "," : "", i)
-				 : snprintf(dst + n, size - n, "%s%u-%u", n ? "," : "", i, j);
+		int w = (j == i) ? snprintf(dst + n, size - n, "%s%u",
+					    n ? "," : "", i)
+				 : snprintf(dst + n, size - n, "%s%u-%u",
+					    n ? "," : "", i, j);
 		if (w < 0 || (size_t)w >= size - n) {
 			dst[n] = '\0';
 			return;
@@ -194,25 +200,31 @@ static bool is_cn(struct cv_pl enc)
  * declare a receiver's wish must agree (RFC 3264 §6.1 leaves this to each
  * payload format): H.264 packetization-mode (RFC 6184 §8.2.2), AMR
  * octet-align (RFC 4867 §8.3.1). */
-static bool fmtp_compatible(struct cv_pl name, struct cv_pl remote, const char *local)
+static bool fmtp_compatible(struct cv_pl name, struct cv_pl remote,
+			    const char *local)
 {
 	struct cv_pl l = cv_pl_str(local);
 	if (cv_pl_caseeq_str(name, "H264"))
 		return fmtp_u32(remote, "packetization-mode", 0) ==
 		       fmtp_u32(l, "packetization-mode", 0);
 	if (cv_pl_caseeq_str(name, "AMR") || cv_pl_caseeq_str(name, "AMR-WB"))
-		return fmtp_u32(remote, "octet-align", 0) == fmtp_u32(l, "octet-align", 0);
+		return fmtp_u32(remote, "octet-align", 0) ==
+		       fmtp_u32(l, "octet-align", 0);
 	return true;
 }
 
-static bool codec_match(const struct cv_sdp_fmt *f, const struct cv_sdp_codec *c)
+static bool codec_match(const struct cv_sdp_fmt *f,
+			const struct cv_sdp_codec *c)
 {
 	return f->encoding.l && cv_pl_caseeq_str(f->encoding, c->name) &&
-	       f->clock_rate == c->clock_rate && ch1(f->channels) == ch1(c->channels) &&
-	       fmtp_compatible(f->encoding, f->has_fmtp ? f->fmtp : CV_PL(""), c->fmtp);
+	       f->clock_rate == c->clock_rate &&
+	       ch1(f->channels) == ch1(c->channels) &&
+	       fmtp_compatible(f->encoding, f->has_fmtp ? f->fmtp : CV_PL(""),
+			       c->fmtp);
 }
 
-static void sa_fill(struct sockaddr_storage *ss, const struct cv_sdp_conn *c, uint16_t port)
+static void sa_fill(struct sockaddr_storage *ss, const struct cv_sdp_conn *c,
+		    uint16_t port)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (!c || !c->present)
@@ -250,7 +262,8 @@ static void neg_remote(struct wmedia *nm, const struct cv_sdp *sdp,
 	const struct cv_sdp_conn *c = cv_sdp_media_conn(sdp, m);
 	nm->remote_port = m->port;
 	nm->ptime = m->ptime ? m->ptime : session_u32_attr(sdp, "ptime");
-	nm->maxptime = m->maxptime ? m->maxptime : session_u32_attr(sdp, "maxptime");
+	nm->maxptime =
+		m->maxptime ? m->maxptime : session_u32_attr(sdp, "maxptime");
 	nm->rtcp_mux = mux;
 	if (c) {
 		cv_pl_strcpy(c->addr, nm->remote_addr, sizeof(nm->remote_addr));
@@ -266,18 +279,20 @@ static void neg_remote(struct wmedia *nm, const struct cv_sdp *sdp,
 		if (m->rtcp_conn.present)
 			rc = &m->rtcp_conn;
 	} else {
-		nm->remote_rtcp_port = m->port < 65535 ? (uint16_t)(m->port + 1) : 0;
+		nm->remote_rtcp_port =
+			m->port < 65535 ? (uint16_t)(m->port + 1) : 0;
 	}
 	sa_fill(&nm->remote_rtcp, rc, nm->remote_rtcp_port);
 	/* ICE and DTLS: media level wins over session level */
 	const struct cv_sdp_common *mc = &m->c, *sc = &sdp->c;
-	cv_pl_strcpy(mc->ice_ufrag.l ? mc->ice_ufrag : sc->ice_ufrag, nm->remote_ice_ufrag,
-		     sizeof(nm->remote_ice_ufrag));
-	cv_pl_strcpy(mc->ice_pwd.l ? mc->ice_pwd : sc->ice_pwd, nm->remote_ice_pwd,
-		     sizeof(nm->remote_ice_pwd));
+	cv_pl_strcpy(mc->ice_ufrag.l ? mc->ice_ufrag : sc->ice_ufrag,
+		     nm->remote_ice_ufrag, sizeof(nm->remote_ice_ufrag));
+	cv_pl_strcpy(mc->ice_pwd.l ? mc->ice_pwd : sc->ice_pwd,
+		     nm->remote_ice_pwd, sizeof(nm->remote_ice_pwd));
 	const struct cv_sdp_fingerprint *fp =
-		mc->nfingerprints ? &mc->fingerprints[0]
-				  : (sc->nfingerprints ? &sc->fingerprints[0] : NULL);
+		mc->nfingerprints
+			? &mc->fingerprints[0]
+			: (sc->nfingerprints ? &sc->fingerprints[0] : NULL);
 	if (fp)
 		snprintf(nm->remote_fingerprint, sizeof(nm->remote_fingerprint),
 			 CV_PL_FMT " " CV_PL_FMT, CV_PL_ARG(fp->hash_func),
@@ -311,7 +326,8 @@ static void neg_codec_add(struct wmedia *nm, const struct cv_sdp_fmt *rf,
 		cv_pl_strcpy(rf->fmtp, c->fmtp, sizeof(c->fmtp));
 }
 
-/* ---- offer (RFC 3264 §5) -------------------------------------------------- */
+/* ---- offer (RFC 3264 §5) --------------------------------------------------
+ */
 
 struct ptset {
 	bool used[128];
@@ -334,8 +350,9 @@ static int pt_static_for(const struct cv_sdp_codec *c)
 	for (int pt = 0; pt < 96; pt++) {
 		const char *name;
 		uint32_t rate, ch;
-		if (cv_sdp_static_pt(pt, &name, &rate, &ch) && !strcasecmp(name, c->name) &&
-		    rate == c->clock_rate && ch == ch1(c->channels))
+		if (cv_sdp_static_pt(pt, &name, &rate, &ch) &&
+		    !strcasecmp(name, c->name) && rate == c->clock_rate &&
+		    ch == ch1(c->channels))
 			return pt;
 	}
 	return -1;
@@ -345,31 +362,37 @@ static int check_local(const struct cv_sdp_local *l)
 {
 	int af;
 	uint8_t ip[16];
-	if (!l || !l->addr || !cv_sdp__addr_literal(cv_pl_str(l->addr), &af, ip))
+	if (!l || !l->addr ||
+	    !cv_sdp__addr_literal(cv_pl_str(l->addr), &af, ip))
 		return -EINVAL;
 	if ((l->user && bad_token(l->user)) || bad_str(l->name) ||
-	    (l->nstreams && !l->streams) || (l->nsession_attrs && !l->session_attrs))
+	    (l->nstreams && !l->streams) ||
+	    (l->nsession_attrs && !l->session_attrs))
 		return -EINVAL;
 	for (size_t i = 0; i < l->nsession_attrs; i++)
 		if (!l->session_attrs[i] || bad_str(l->session_attrs[i]))
 			return -EINVAL;
 	for (size_t i = 0; i < l->nstreams; i++) {
 		const struct cv_sdp_stream_caps *s = &l->streams[i];
-		if ((s->media && bad_token(s->media)) || bad_str(s->dtmf_events) ||
-		    (s->ncodecs && !s->codecs) || (s->ncrypto && !s->crypto) ||
-		    (s->nextra_attrs && !s->extra_attrs) || s->dir > CV_SDP_SENDRECV)
+		if ((s->media && bad_token(s->media)) ||
+		    bad_str(s->dtmf_events) || (s->ncodecs && !s->codecs) ||
+		    (s->ncrypto && !s->crypto) ||
+		    (s->nextra_attrs && !s->extra_attrs) ||
+		    s->dir > CV_SDP_SENDRECV)
 			return -EINVAL;
 		for (size_t k = 0; k < s->ncodecs; k++) {
 			const struct cv_sdp_codec *c = &s->codecs[k];
-			if (bad_token(c->name) || bad_str(c->fmtp) || c->clock_rate == 0 ||
-			    c->pt > 127 || ch1(c->channels) > 255)
+			if (bad_token(c->name) || bad_str(c->fmtp) ||
+			    c->clock_rate == 0 || c->pt > 127 ||
+			    ch1(c->channels) > 255)
 				return -EINVAL;
 		}
 		for (size_t k = 0; k < s->ncrypto; k++) {
 			const struct cv_sdp_crypto_local *c = &s->crypto[k];
-			if (bad_token(c->suite) || !c->key_params || bad_str(c->key_params) ||
-			    strchr(c->key_params, ' ') || bad_str(c->session_params) ||
-			    c->tag > 999999999)
+			if (bad_token(c->suite) || !c->key_params ||
+			    bad_str(c->key_params) ||
+			    strchr(c->key_params, ' ') ||
+			    bad_str(c->session_params) || c->tag > 999999999)
 				return -EINVAL;
 		}
 		for (size_t k = 0; k < s->nextra_attrs; k++)
@@ -379,20 +402,23 @@ static int check_local(const struct cv_sdp_local *l)
 	return 0;
 }
 
-static void write_head(struct cv_buf *b, const struct cv_sdp_local *l, bool null_addr)
+static void write_head(struct cv_buf *b, const struct cv_sdp_local *l,
+		       bool null_addr)
 {
 	bool v6 = strchr(l->addr, ':') != NULL;
 	const char *at = v6 ? "IP6" : "IP4";
-	cv_buf_printf(b, "v=0\r\no=%s %llu %llu IN %s %s\r\ns=%s\r\n", l->user ? l->user : "-",
-		      (unsigned long long)l->sess_id, (unsigned long long)l->sess_version, at,
-		      l->addr, l->name && *l->name ? l->name : "-");
+	cv_buf_printf(b, "v=0\r\no=%s %llu %llu IN %s %s\r\ns=%s\r\n",
+		      l->user ? l->user : "-", (unsigned long long)l->sess_id,
+		      (unsigned long long)l->sess_version, at, l->addr,
+		      l->name && *l->name ? l->name : "-");
 	cv_buf_printf(b, "c=IN %s %s\r\nt=0 0\r\n", at,
 		      null_addr && !v6 ? "0.0.0.0" : l->addr);
 	for (size_t i = 0; i < l->nsession_attrs; i++)
 		cv_buf_printf(b, "a=%s\r\n", l->session_attrs[i]);
 }
 
-static void write_stream_tail(struct cv_buf *b, const struct cv_sdp_stream_caps *s,
+static void write_stream_tail(struct cv_buf *b,
+			      const struct cv_sdp_stream_caps *s,
 			      enum cv_sdp_dir dir, bool mux)
 {
 	if (s->rtcp_port)
@@ -442,7 +468,8 @@ static int offer_stream(struct cv_buf *b, const struct cv_sdp_stream_caps *s)
 	}
 	if (s->telephone_event) {
 		/* RFC 4733 §7.1.1: one telephone-event per clock rate in use */
-		for (size_t k = 0; k < nc && nte < CV_ARRAY_SIZE(te_rates); k++) {
+		for (size_t k = 0; k < nc && nte < CV_ARRAY_SIZE(te_rates);
+		     k++) {
 			uint32_t r = s->codecs[k].clock_rate;
 			bool seen = false;
 			if (!strcasecmp(s->codecs[k].name, "CN") ||
@@ -455,7 +482,8 @@ static int offer_stream(struct cv_buf *b, const struct cv_sdp_stream_caps *s)
 		}
 		if (nte == 0)
 			te_rates[nte++] = 8000;
-		int want = s->dtmf_pt >= 0 && s->dtmf_pt < 128 ? s->dtmf_pt : 101;
+		int want =
+			s->dtmf_pt >= 0 && s->dtmf_pt < 128 ? s->dtmf_pt : 101;
 		for (size_t j = 0; j < nte; j++) {
 			te_pts[j] = -1;
 			if (j == 0 && !ps.used[want]) {
@@ -473,7 +501,8 @@ static int offer_stream(struct cv_buf *b, const struct cv_sdp_stream_caps *s)
 
 	const char *proto = s->ncrypto ? (s->avpf ? "RTP/SAVPF" : "RTP/SAVP")
 				       : (s->avpf ? "RTP/AVPF" : "RTP/AVP");
-	cv_buf_printf(b, "m=%s %u %s", s->media ? s->media : "audio", s->port, proto);
+	cv_buf_printf(b, "m=%s %u %s", s->media ? s->media : "audio", s->port,
+		      proto);
 	for (size_t k = 0; k < nc; k++)
 		cv_buf_printf(b, " %d", pts[k]);
 	for (size_t j = 0; j < nte; j++)
@@ -481,7 +510,8 @@ static int offer_stream(struct cv_buf *b, const struct cv_sdp_stream_caps *s)
 	cv_buf_append_str(b, "\r\n");
 	for (size_t k = 0; k < nc; k++) {
 		const struct cv_sdp_codec *c = &s->codecs[k];
-		cv_buf_printf(b, "a=rtpmap:%d %s/%u", pts[k], c->name, c->clock_rate);
+		cv_buf_printf(b, "a=rtpmap:%d %s/%u", pts[k], c->name,
+			      c->clock_rate);
 		if (ch1(c->channels) > 1)
 			cv_buf_printf(b, "/%u", c->channels);
 		cv_buf_append_str(b, "\r\n");
@@ -489,12 +519,14 @@ static int offer_stream(struct cv_buf *b, const struct cv_sdp_stream_caps *s)
 			cv_buf_printf(b, "a=fmtp:%d %s\r\n", pts[k], c->fmtp);
 	}
 	for (size_t j = 0; j < nte; j++)
-		cv_buf_printf(b, "a=rtpmap:%d telephone-event/%u\r\na=fmtp:%d %s\r\n", te_pts[j],
-			      te_rates[j], te_pts[j], s->dtmf_events ? s->dtmf_events : "0-16");
+		cv_buf_printf(
+			b, "a=rtpmap:%d telephone-event/%u\r\na=fmtp:%d %s\r\n",
+			te_pts[j], te_rates[j], te_pts[j],
+			s->dtmf_events ? s->dtmf_events : "0-16");
 	for (size_t k = 0; k < s->ncrypto; k++) {
 		const struct cv_sdp_crypto_local *c = &s->crypto[k];
-		cv_buf_printf(b, "a=crypto:%u %s %s%s%s\r\n", c->tag, c->suite, c->key_params,
-			      c->session_params ? " " : "",
+		cv_buf_printf(b, "a=crypto:%u %s %s%s%s\r\n", c->tag, c->suite,
+			      c->key_params, c->session_params ? " " : "",
 			      c->session_params ? c->session_params : "");
 	}
 	write_stream_tail(b, s, s->dir, s->rtcp_mux);
@@ -528,14 +560,15 @@ int cv_sdp_offer_create(struct cv_sdp **out, const struct cv_sdp_local *local)
 	return finish_text(out, &b, err);
 }
 
-/* ---- answer (RFC 3264 §6) -------------------------------------------------- */
+/* ---- answer (RFC 3264 §6) --------------------------------------------------
+ */
 
 enum {
 	/* why a stream was refused, in rising order of "how close it came";
 	 * the highest one picks the Warning (RFC 3261 §20.43) */
 	REJ_NONE = 0,
-	REJ_MEDIA = 1,  /* 304 Media type not available */
-	REJ_PROTO = 2,  /* 302 Incompatible transport protocol */
+	REJ_MEDIA = 1,	/* 304 Media type not available */
+	REJ_PROTO = 2,	/* 302 Incompatible transport protocol */
 	REJ_FORMAT = 3, /* 305 Incompatible media format */
 };
 
@@ -552,9 +585,9 @@ struct ans_stream {
 	uint32_t fi[CV_SDP_NEG_MAX_CODECS];
 	const struct cv_sdp_codec *lc[CV_SDP_NEG_MAX_CODECS];
 	uint32_t n;
-	int te;  /* offer fmt index of the telephone-event, -1 */
+	int te; /* offer fmt index of the telephone-event, -1 */
 	char te_events[32];
-	int cn;  /* offer fmt index of CN, -1 */
+	int cn; /* offer fmt index of CN, -1 */
 	const struct cv_sdp_crypto *rcrypto;
 	const struct cv_sdp_crypto_local *lcrypto;
 	enum cv_sdp_dir dir;
@@ -572,8 +605,9 @@ static bool fmt_taken(const struct ans_stream *as, uint32_t fi)
 static void pick_codecs(struct ans_stream *as, const struct cv_sdp_media *m)
 {
 	const struct cv_sdp_stream_caps *s = as->caps;
-	uint32_t max = s->max_codecs ? CV_MIN(s->max_codecs, CV_SDP_NEG_MAX_CODECS)
-				     : CV_SDP_NEG_MAX_CODECS;
+	uint32_t max = s->max_codecs
+			       ? CV_MIN(s->max_codecs, CV_SDP_NEG_MAX_CODECS)
+			       : CV_SDP_NEG_MAX_CODECS;
 	/* RFC 3264 §6.1: the answer keeps the offerer's payload numbers; the
 	 * order is the offerer's preference unless asked otherwise. */
 	if (s->prefer_local) {
@@ -582,7 +616,8 @@ static void pick_codecs(struct ans_stream *as, const struct cv_sdp_media *m)
 			    !strcasecmp(s->codecs[k].name, "telephone-event"))
 				continue;
 			for (uint32_t i = 0; i < m->nfmts; i++) {
-				if (codec_match(&m->fmts[i], &s->codecs[k]) && !fmt_taken(as, i)) {
+				if (codec_match(&m->fmts[i], &s->codecs[k]) &&
+				    !fmt_taken(as, i)) {
 					as->fi[as->n] = i;
 					as->lc[as->n++] = &s->codecs[k];
 					break;
@@ -612,11 +647,14 @@ static void pick_codecs(struct ans_stream *as, const struct cv_sdp_media *m)
 	if (s->telephone_event) {
 		struct evset local, remote;
 		int best = -1;
-		if (!events_parse(cv_pl_str(s->dtmf_events ? s->dtmf_events : "0-16"), &local))
+		if (!events_parse(
+			    cv_pl_str(s->dtmf_events ? s->dtmf_events : "0-16"),
+			    &local))
 			memset(&local, 0, sizeof(local));
 		for (uint32_t i = 0; i < m->nfmts; i++) {
 			const struct cv_sdp_fmt *f = &m->fmts[i];
-			if (!is_te(f->encoding) || f->pt < 0 || !fmt_events(f, &remote))
+			if (!is_te(f->encoding) || f->pt < 0 ||
+			    !fmt_events(f, &remote))
 				continue;
 			for (int w = 0; w < 4; w++)
 				remote.w[w] &= local.w[w];
@@ -625,7 +663,8 @@ static void pick_codecs(struct ans_stream *as, const struct cv_sdp_media *m)
 			if (best < 0 || (f->clock_rate == rate &&
 					 m->fmts[best].clock_rate != rate)) {
 				best = (int)i;
-				events_print(&remote, as->te_events, sizeof(as->te_events));
+				events_print(&remote, as->te_events,
+					     sizeof(as->te_events));
 			}
 		}
 		as->te = best;
@@ -636,7 +675,8 @@ static void pick_codecs(struct ans_stream *as, const struct cv_sdp_media *m)
 			continue;
 		for (uint32_t i = 0; i < m->nfmts; i++) {
 			const struct cv_sdp_fmt *f = &m->fmts[i];
-			if (is_cn(f->encoding) && f->clock_rate == rate && f->pt >= 0) {
+			if (is_cn(f->encoding) && f->clock_rate == rate &&
+			    f->pt >= 0) {
 				as->cn = (int)i;
 				break;
 			}
@@ -651,12 +691,15 @@ static void pick_crypto(struct ans_stream *as, const struct cv_sdp_media *m)
 {
 	for (uint32_t i = 0; i < m->ncrypto; i++) {
 		const struct cv_sdp_crypto *rc = &m->crypto[i];
-		if (rc->key_params.l >= sizeof(((struct wmedia *)0)->crypto_remote_key))
+		if (rc->key_params.l >=
+		    sizeof(((struct wmedia *)0)->crypto_remote_key))
 			continue;
 		for (size_t k = 0; k < as->caps->ncrypto; k++) {
-			if (cv_pl_eq_str(rc->suite, as->caps->crypto[k].suite) &&
+			if (cv_pl_eq_str(rc->suite,
+					 as->caps->crypto[k].suite) &&
 			    strlen(as->caps->crypto[k].key_params) <
-				    sizeof(((struct wmedia *)0)->crypto_local_key)) {
+				    sizeof(((struct wmedia *)0)
+						   ->crypto_local_key)) {
 				as->rcrypto = rc;
 				as->lcrypto = &as->caps->crypto[k];
 				return;
@@ -669,17 +712,19 @@ static void answer_check(struct ans_stream *as, const struct cv_sdp *offer,
 			 const struct cv_sdp_media *m);
 
 static void answer_decide(struct ans_stream *as, const struct cv_sdp *offer,
-			  const struct cv_sdp_media *m, const struct cv_sdp_local *local,
-			  bool *caps_used)
+			  const struct cv_sdp_media *m,
+			  const struct cv_sdp_local *local, bool *caps_used)
 {
 	memset(as, 0, sizeof(*as));
 	as->te = as->cn = -1;
 	if (m->port == 0)
-		return; /* RFC 3264 §6: a rejected offer stream stays rejected */
+		return; /* RFC 3264 §6: a rejected offer stream stays rejected
+			 */
 	size_t ci = 0;
 	for (size_t k = 0; k < local->nstreams; k++) {
 		const struct cv_sdp_stream_caps *s = &local->streams[k];
-		if (!caps_used[k] && cv_pl_caseeq_str(m->media, s->media ? s->media : "audio")) {
+		if (!caps_used[k] &&
+		    cv_pl_caseeq_str(m->media, s->media ? s->media : "audio")) {
 			as->caps = s;
 			ci = k;
 			break;
@@ -699,8 +744,10 @@ static void answer_decide(struct ans_stream *as, const struct cv_sdp *offer,
 static void answer_check(struct ans_stream *as, const struct cv_sdp *offer,
 			 const struct cv_sdp_media *m)
 {
-	bool savp = proto_is(m->proto, "RTP/SAVP") || proto_is(m->proto, "RTP/SAVPF");
-	bool avp = proto_is(m->proto, "RTP/AVP") || proto_is(m->proto, "RTP/AVPF");
+	bool savp = proto_is(m->proto, "RTP/SAVP") ||
+		    proto_is(m->proto, "RTP/SAVPF");
+	bool avp =
+		proto_is(m->proto, "RTP/AVP") || proto_is(m->proto, "RTP/AVPF");
 	if (!(savp || (avp && !as->caps->srtp_required))) {
 		as->why = REJ_PROTO;
 		as->caps = NULL;
@@ -748,15 +795,17 @@ static void answer_write(struct cv_buf *b, const struct ans_stream *as,
 {
 	if (!as->caps) {
 		/* RFC 3264 §6: port zero, same media and proto, a format */
-		cv_buf_printf(b, "m=" CV_PL_FMT " 0 " CV_PL_FMT " " CV_PL_FMT "\r\n",
-			      CV_PL_ARG(m->media), CV_PL_ARG(m->proto),
-			      CV_PL_ARG(m->fmts[0].id));
+		cv_buf_printf(
+			b, "m=" CV_PL_FMT " 0 " CV_PL_FMT " " CV_PL_FMT "\r\n",
+			CV_PL_ARG(m->media), CV_PL_ARG(m->proto),
+			CV_PL_ARG(m->fmts[0].id));
 		if (m->mid.l)
-			cv_buf_printf(b, "a=mid:" CV_PL_FMT "\r\n", CV_PL_ARG(m->mid));
+			cv_buf_printf(b, "a=mid:" CV_PL_FMT "\r\n",
+				      CV_PL_ARG(m->mid));
 		return;
 	}
-	cv_buf_printf(b, "m=" CV_PL_FMT " %u " CV_PL_FMT, CV_PL_ARG(m->media), as->caps->port,
-		      CV_PL_ARG(m->proto));
+	cv_buf_printf(b, "m=" CV_PL_FMT " %u " CV_PL_FMT, CV_PL_ARG(m->media),
+		      as->caps->port, CV_PL_ARG(m->proto));
 	for (uint32_t i = 0; i < as->n; i++)
 		cv_buf_printf(b, " %d", m->fmts[as->fi[i]].pt);
 	if (as->te >= 0)
@@ -767,8 +816,8 @@ static void answer_write(struct cv_buf *b, const struct ans_stream *as,
 	for (uint32_t i = 0; i < as->n; i++) {
 		const struct cv_sdp_fmt *f = &m->fmts[as->fi[i]];
 		char fmtp[256];
-		cv_buf_printf(b, "a=rtpmap:%d " CV_PL_FMT "/%u", f->pt, CV_PL_ARG(f->encoding),
-			      f->clock_rate);
+		cv_buf_printf(b, "a=rtpmap:%d " CV_PL_FMT "/%u", f->pt,
+			      CV_PL_ARG(f->encoding), f->clock_rate);
 		if (f->channels > 1)
 			cv_buf_printf(b, "/%u", f->channels);
 		cv_buf_append_str(b, "\r\n");
@@ -778,8 +827,9 @@ static void answer_write(struct cv_buf *b, const struct ans_stream *as,
 	}
 	if (as->te >= 0) {
 		const struct cv_sdp_fmt *f = &m->fmts[as->te];
-		cv_buf_printf(b, "a=rtpmap:%d telephone-event/%u\r\na=fmtp:%d %s\r\n", f->pt,
-			      f->clock_rate, f->pt, as->te_events);
+		cv_buf_printf(
+			b, "a=rtpmap:%d telephone-event/%u\r\na=fmtp:%d %s\r\n",
+			f->pt, f->clock_rate, f->pt, as->te_events);
 	}
 	if (as->cn >= 0) {
 		const struct cv_sdp_fmt *f = &m->fmts[as->cn];
@@ -787,8 +837,9 @@ static void answer_write(struct cv_buf *b, const struct ans_stream *as,
 	}
 	if (as->rcrypto) {
 		const struct cv_sdp_crypto_local *lc = as->lcrypto;
-		cv_buf_printf(b, "a=crypto:%u %s %s%s%s\r\n", as->rcrypto->tag, lc->suite,
-			      lc->key_params, lc->session_params ? " " : "",
+		cv_buf_printf(b, "a=crypto:%u %s %s%s%s\r\n", as->rcrypto->tag,
+			      lc->suite, lc->key_params,
+			      lc->session_params ? " " : "",
 			      lc->session_params ? lc->session_params : "");
 	}
 	write_stream_tail(b, as->caps, as->dir, as->mux);
@@ -815,23 +866,26 @@ static void answer_neg(struct wmedia *nm, const struct ans_stream *as,
 		const struct cv_sdp_fmt *f = &m->fmts[as->te];
 		nm->dtmf_pt_send = nm->dtmf_pt_recv = f->pt;
 		nm->dtmf_rate = f->clock_rate;
-		snprintf(nm->dtmf_events, sizeof(nm->dtmf_events), "%s", as->te_events);
+		snprintf(nm->dtmf_events, sizeof(nm->dtmf_events), "%s",
+			 as->te_events);
 	}
 	if (as->cn >= 0)
 		nm->cn_pt_send = nm->cn_pt_recv = m->fmts[as->cn].pt;
 	if (as->rcrypto) {
 		nm->srtp = true;
 		nm->crypto_tag = as->rcrypto->tag;
-		cv_pl_strcpy(as->rcrypto->suite, nm->crypto_suite, sizeof(nm->crypto_suite));
+		cv_pl_strcpy(as->rcrypto->suite, nm->crypto_suite,
+			     sizeof(nm->crypto_suite));
 		cv_pl_strcpy(as->rcrypto->key_params, nm->crypto_remote_key,
 			     sizeof(nm->crypto_remote_key));
-		snprintf(nm->crypto_local_key, sizeof(nm->crypto_local_key), "%s",
-			 as->lcrypto->key_params);
+		snprintf(nm->crypto_local_key, sizeof(nm->crypto_local_key),
+			 "%s", as->lcrypto->key_params);
 	}
 }
 
 static int answer_create(struct cv_sdp **out, struct wneg *neg,
-			 struct cv_sdp_warning *warn, const struct cv_sdp *offer,
+			 struct cv_sdp_warning *warn,
+			 const struct cv_sdp *offer,
 			 const struct cv_sdp_local *local)
 {
 	static const struct {
@@ -881,7 +935,8 @@ static int answer_create(struct cv_sdp **out, struct wneg *neg,
 		}
 	}
 	if (offered && !accepted) {
-		/* RFC 3261 §13.3.1.3 / RFC 3264 §6: answer 488 with a Warning */
+		/* RFC 3261 §13.3.1.3 / RFC 3264 §6: answer 488 with a Warning
+		 */
 		cv_buf_free(&b);
 		memset(neg, 0, sizeof(*neg));
 		if (warn) {
@@ -896,7 +951,8 @@ static int answer_create(struct cv_sdp **out, struct wneg *neg,
 	return err;
 }
 
-/* ---- processing the answer -------------------------------------------------- */
+/* ---- processing the answer --------------------------------------------------
+ */
 
 /* Our offered format the answer's format stands for: same encoding, rate
  * and channels (RFC 3264 §6.1 lets the answerer renumber). */
@@ -906,8 +962,10 @@ static const struct cv_sdp_fmt *offer_fmt_for(const struct cv_sdp_media *om,
 	const struct cv_sdp_fmt *same_pt = NULL;
 	for (uint32_t i = 0; i < om->nfmts; i++) {
 		const struct cv_sdp_fmt *f = &om->fmts[i];
-		if (!f->encoding.l || !cv_pl_casecmp_eq(f->encoding, af->encoding) ||
-		    f->clock_rate != af->clock_rate || ch1(f->channels) != ch1(af->channels))
+		if (!f->encoding.l ||
+		    !cv_pl_casecmp_eq(f->encoding, af->encoding) ||
+		    f->clock_rate != af->clock_rate ||
+		    ch1(f->channels) != ch1(af->channels))
 			continue;
 		if (f->pt == af->pt)
 			return f;
@@ -927,12 +985,15 @@ static int answer_process(struct wneg *neg, const struct cv_sdp *offer,
 	if (offer->nmedia != answer->nmedia)
 		return CV_EPROTO;
 	for (uint32_t i = 0; i < offer->nmedia; i++)
-		if (!cv_pl_casecmp_eq(offer->media[i].media, answer->media[i].media))
+		if (!cv_pl_casecmp_eq(offer->media[i].media,
+				      answer->media[i].media))
 			return CV_EPROTO;
 
 	uint32_t offered = 0, accepted = 0;
-	for (uint32_t i = 0; i < offer->nmedia && i < CV_SDP_NEG_MAX_MEDIA; i++) {
-		const struct cv_sdp_media *om = &offer->media[i], *am = &answer->media[i];
+	for (uint32_t i = 0; i < offer->nmedia && i < CV_SDP_NEG_MAX_MEDIA;
+	     i++) {
+		const struct cv_sdp_media *om = &offer->media[i],
+					  *am = &answer->media[i];
 		struct wmedia *nm = &neg->media[neg->nmedia++];
 		neg_init(nm, i, om->media);
 		if (om->port)
@@ -944,15 +1005,19 @@ static int answer_process(struct wneg *neg, const struct cv_sdp *offer,
 		for (uint32_t k = 0; k < am->nfmts; k++) {
 			const struct cv_sdp_fmt *af = &am->fmts[k];
 			const struct cv_sdp_fmt *of;
-			if (af->pt < 0 || !af->encoding.l || !(of = offer_fmt_for(om, af)))
+			if (af->pt < 0 || !af->encoding.l ||
+			    !(of = offer_fmt_for(om, af)))
 				continue;
 			if (is_te(af->encoding)) {
 				if (nm->dtmf_pt_send < 0) {
 					nm->dtmf_pt_send = af->pt;
 					nm->dtmf_pt_recv = of->pt;
 					nm->dtmf_rate = af->clock_rate;
-					cv_pl_strcpy(af->has_fmtp ? af->fmtp : CV_PL("0-15"),
-						     nm->dtmf_events, sizeof(nm->dtmf_events));
+					cv_pl_strcpy(af->has_fmtp
+							     ? af->fmtp
+							     : CV_PL("0-15"),
+						     nm->dtmf_events,
+						     sizeof(nm->dtmf_events));
 				}
 			} else if (is_cn(af->encoding)) {
 				if (nm->cn_pt_send < 0) {
@@ -964,23 +1029,28 @@ static int answer_process(struct wneg *neg, const struct cv_sdp *offer,
 			}
 		}
 		if (nm->ncodecs == 0) {
-			nm->dtmf_pt_send = nm->dtmf_pt_recv = nm->cn_pt_send = nm->cn_pt_recv = -1;
+			nm->dtmf_pt_send = nm->dtmf_pt_recv = nm->cn_pt_send =
+				nm->cn_pt_recv = -1;
 			continue;
 		}
 		/* RFC 4568 §7.1.3: the answer's crypto names our tag */
-		if (proto_is(om->proto, "RTP/SAVP") || proto_is(om->proto, "RTP/SAVPF")) {
+		if (proto_is(om->proto, "RTP/SAVP") ||
+		    proto_is(om->proto, "RTP/SAVPF")) {
 			const struct cv_sdp_crypto *ac = NULL, *oc = NULL;
 			for (uint32_t a = 0; a < am->ncrypto && !oc; a++) {
 				for (uint32_t o = 0; o < om->ncrypto; o++) {
-					if (om->crypto[o].tag == am->crypto[a].tag &&
-					    cv_pl_eq(om->crypto[o].suite, am->crypto[a].suite)) {
+					if (om->crypto[o].tag ==
+						    am->crypto[a].tag &&
+					    cv_pl_eq(om->crypto[o].suite,
+						     am->crypto[a].suite)) {
 						ac = &am->crypto[a];
 						oc = &om->crypto[o];
 						break;
 					}
 				}
 			}
-			if (!oc || ac->key_params.l >= sizeof(nm->crypto_remote_key) ||
+			if (!oc ||
+			    ac->key_params.l >= sizeof(nm->crypto_remote_key) ||
 			    oc->key_params.l >= sizeof(nm->crypto_local_key)) {
 				memset(nm->codecs, 0, sizeof(nm->codecs));
 				nm->ncodecs = 0;
@@ -990,7 +1060,8 @@ static int answer_process(struct wneg *neg, const struct cv_sdp *offer,
 			}
 			nm->srtp = true;
 			nm->crypto_tag = ac->tag;
-			cv_pl_strcpy(ac->suite, nm->crypto_suite, sizeof(nm->crypto_suite));
+			cv_pl_strcpy(ac->suite, nm->crypto_suite,
+				     sizeof(nm->crypto_suite));
 			cv_pl_strcpy(ac->key_params, nm->crypto_remote_key,
 				     sizeof(nm->crypto_remote_key));
 			cv_pl_strcpy(oc->key_params, nm->crypto_local_key,
@@ -1052,8 +1123,10 @@ static int neg_pack(struct cv_sdp_neg *neg, const struct wneg *w)
 		for (uint32_t k = 0; k < m->ncodecs; k++)
 			strs += str_need(m->codecs[k].fmtp);
 		strs += str_need(m->remote_addr) + str_need(m->crypto_suite) +
-			str_need(m->crypto_remote_key) + str_need(m->crypto_local_key) +
-			str_need(m->remote_ice_ufrag) + str_need(m->remote_ice_pwd) +
+			str_need(m->crypto_remote_key) +
+			str_need(m->crypto_local_key) +
+			str_need(m->remote_ice_ufrag) +
+			str_need(m->remote_ice_pwd) +
 			str_need(m->remote_fingerprint) + str_need(m->mid);
 	}
 	size_t moff = 0, coff = w->nmedia * sizeof(struct cv_sdp_neg_media);
@@ -1061,8 +1134,10 @@ static int neg_pack(struct cv_sdp_neg *neg, const struct wneg *w)
 	char *blk = cv_mem_zalloc(soff + strs, NULL);
 	if (!blk)
 		return -ENOMEM;
-	struct cv_sdp_neg_media *pm = (struct cv_sdp_neg_media *)(void *)(blk + moff);
-	struct cv_sdp_neg_codec *pc = (struct cv_sdp_neg_codec *)(void *)(blk + coff);
+	struct cv_sdp_neg_media *pm =
+		(struct cv_sdp_neg_media *)(void *)(blk + moff);
+	struct cv_sdp_neg_codec *pc =
+		(struct cv_sdp_neg_codec *)(void *)(blk + coff);
 	char *area = blk + soff;
 	size_t pos = 0;
 	for (uint32_t i = 0; i < w->nmedia; i++) {
@@ -1101,11 +1176,13 @@ static int neg_pack(struct cv_sdp_neg *neg, const struct wneg *w)
 		o->srtp = m->srtp;
 		o->crypto_suite = str_put(area, &pos, m->crypto_suite);
 		o->crypto_tag = m->crypto_tag;
-		o->crypto_remote_key = str_put(area, &pos, m->crypto_remote_key);
+		o->crypto_remote_key =
+			str_put(area, &pos, m->crypto_remote_key);
 		o->crypto_local_key = str_put(area, &pos, m->crypto_local_key);
 		o->remote_ice_ufrag = str_put(area, &pos, m->remote_ice_ufrag);
 		o->remote_ice_pwd = str_put(area, &pos, m->remote_ice_pwd);
-		o->remote_fingerprint = str_put(area, &pos, m->remote_fingerprint);
+		o->remote_fingerprint =
+			str_put(area, &pos, m->remote_fingerprint);
 		o->remote_setup = m->remote_setup;
 		o->mid = str_put(area, &pos, m->mid);
 	}
@@ -1116,7 +1193,8 @@ static int neg_pack(struct cv_sdp_neg *neg, const struct wneg *w)
 }
 
 int cv_sdp_answer_create(struct cv_sdp **out, struct cv_sdp_neg *neg,
-			 struct cv_sdp_warning *warn, const struct cv_sdp *offer,
+			 struct cv_sdp_warning *warn,
+			 const struct cv_sdp *offer,
 			 const struct cv_sdp_local *local)
 {
 	if (!out || !neg || !offer)

@@ -7,11 +7,11 @@
 
 #include "sdp_int.h"
 
-#define SDP_DEF_MAX_LEN 65536
-#define SDP_DEF_MAX_LINES 2048
-#define SDP_DEF_MAX_MEDIA 32
-#define SDP_DEF_MAX_ATTRS 512
-#define SDP_DEF_MAX_FMTS 128
+#define SDP_DEF_MAX_LEN	     65536
+#define SDP_DEF_MAX_LINES    2048
+#define SDP_DEF_MAX_MEDIA    32
+#define SDP_DEF_MAX_ATTRS    512
+#define SDP_DEF_MAX_FMTS     128
 #define SDP_DEF_MAX_LINE_LEN 8192
 
 void cv_sdp_limits_default(struct cv_sdp_limits *l)
@@ -34,10 +34,14 @@ const char *cv_sdp_strerror(int err)
 const char *cv_sdp_dir_name(enum cv_sdp_dir d)
 {
 	switch (d) {
-	case CV_SDP_SENDONLY: return "sendonly";
-	case CV_SDP_RECVONLY: return "recvonly";
-	case CV_SDP_SENDRECV: return "sendrecv";
-	default: return "inactive";
+	case CV_SDP_SENDONLY:
+		return "sendonly";
+	case CV_SDP_RECVONLY:
+		return "recvonly";
+	case CV_SDP_SENDRECV:
+		return "sendrecv";
+	default:
+		return "inactive";
 	}
 }
 
@@ -161,7 +165,8 @@ int cv_sdp__conn_parse(struct cv_pl v, struct cv_sdp_conn *conn)
 bool cv_sdp_conn_is_null(const struct cv_sdp_conn *c)
 {
 	static const uint8_t zero[4];
-	return c && c->present && c->af == AF_INET && memcmp(c->ip, zero, 4) == 0;
+	return c && c->present && c->af == AF_INET &&
+	       memcmp(c->ip, zero, 4) == 0;
 }
 
 /* RFC 3551 §6 table 4 (audio) and 5 (video): the static assignments. */
@@ -170,17 +175,18 @@ static const struct {
 	const char *name;
 	uint32_t rate, ch;
 } static_pts[] = {
-	{0, "PCMU", 8000, 1},   {3, "GSM", 8000, 1},    {4, "G723", 8000, 1},
-	{5, "DVI4", 8000, 1},   {6, "DVI4", 16000, 1},  {7, "LPC", 8000, 1},
-	{8, "PCMA", 8000, 1},   {9, "G722", 8000, 1},   {10, "L16", 44100, 2},
-	{11, "L16", 44100, 1},  {12, "QCELP", 8000, 1}, {13, "CN", 8000, 1},
-	{14, "MPA", 90000, 1},  {15, "G728", 8000, 1},  {16, "DVI4", 11025, 1},
-	{17, "DVI4", 22050, 1}, {18, "G729", 8000, 1},  {25, "CelB", 90000, 1},
-	{26, "JPEG", 90000, 1}, {28, "nv", 90000, 1},   {31, "H261", 90000, 1},
-	{32, "MPV", 90000, 1},  {33, "MP2T", 90000, 1}, {34, "H263", 90000, 1},
+	{0, "PCMU", 8000, 1},	{3, "GSM", 8000, 1},	{4, "G723", 8000, 1},
+	{5, "DVI4", 8000, 1},	{6, "DVI4", 16000, 1},	{7, "LPC", 8000, 1},
+	{8, "PCMA", 8000, 1},	{9, "G722", 8000, 1},	{10, "L16", 44100, 2},
+	{11, "L16", 44100, 1},	{12, "QCELP", 8000, 1}, {13, "CN", 8000, 1},
+	{14, "MPA", 90000, 1},	{15, "G728", 8000, 1},	{16, "DVI4", 11025, 1},
+	{17, "DVI4", 22050, 1}, {18, "G729", 8000, 1},	{25, "CelB", 90000, 1},
+	{26, "JPEG", 90000, 1}, {28, "nv", 90000, 1},	{31, "H261", 90000, 1},
+	{32, "MPV", 90000, 1},	{33, "MP2T", 90000, 1}, {34, "H263", 90000, 1},
 };
 
-bool cv_sdp_static_pt(int pt, const char **name, uint32_t *rate, uint32_t *channels)
+bool cv_sdp_static_pt(int pt, const char **name, uint32_t *rate,
+		      uint32_t *channels)
 {
 	for (size_t i = 0; i < CV_ARRAY_SIZE(static_pts); i++) {
 		if (static_pts[i].pt == pt) {
@@ -238,29 +244,46 @@ static enum akind attr_kind(struct cv_pl name)
 	case 3:
 		return EQ("mid") ? AK_MID : AK_OTHER;
 	case 4:
-		return EQ("fmtp") ? AK_FMTP : EQ("rtcp") ? AK_RTCP : EQ("ssrc") ? AK_SSRC : AK_OTHER;
+		return EQ("fmtp")   ? AK_FMTP
+		       : EQ("rtcp") ? AK_RTCP
+		       : EQ("ssrc") ? AK_SSRC
+				    : AK_OTHER;
 	case 5:
-		return EQ("ptime") ? AK_PTIME : EQ("setup") ? AK_SETUP
-			: EQ("group") ? AK_GROUP : AK_OTHER;
+		return EQ("ptime")   ? AK_PTIME
+		       : EQ("setup") ? AK_SETUP
+		       : EQ("group") ? AK_GROUP
+				     : AK_OTHER;
 	case 6:
-		return EQ("rtpmap") ? AK_RTPMAP : EQ("crypto") ? AK_CRYPTO
-			: EQ("extmap") ? AK_EXTMAP : AK_OTHER;
+		return EQ("rtpmap")   ? AK_RTPMAP
+		       : EQ("crypto") ? AK_CRYPTO
+		       : EQ("extmap") ? AK_EXTMAP
+				      : AK_OTHER;
 	case 7:
-		return EQ("ice-pwd") ? AK_ICE_PWD : EQ("rtcp-fb") ? AK_RTCP_FB : AK_OTHER;
+		return EQ("ice-pwd")   ? AK_ICE_PWD
+		       : EQ("rtcp-fb") ? AK_RTCP_FB
+				       : AK_OTHER;
 	case 8:
-		return EQ("sendrecv") ? AK_SENDRECV : EQ("sendonly") ? AK_SENDONLY
-			: EQ("recvonly") ? AK_RECVONLY : EQ("inactive") ? AK_INACTIVE
-			: EQ("rtcp-mux") ? AK_RTCP_MUX : EQ("maxptime") ? AK_MAXPTIME
-			: EQ("ice-lite") ? AK_ICE_LITE : AK_OTHER;
+		return EQ("sendrecv")	? AK_SENDRECV
+		       : EQ("sendonly") ? AK_SENDONLY
+		       : EQ("recvonly") ? AK_RECVONLY
+		       : EQ("inactive") ? AK_INACTIVE
+		       : EQ("rtcp-mux") ? AK_RTCP_MUX
+		       : EQ("maxptime") ? AK_MAXPTIME
+		       : EQ("ice-lite") ? AK_ICE_LITE
+					: AK_OTHER;
 	case 9:
-		return EQ("ice-ufrag") ? AK_ICE_UFRAG : EQ("candidate") ? AK_CANDIDATE : AK_OTHER;
+		return EQ("ice-ufrag")	 ? AK_ICE_UFRAG
+		       : EQ("candidate") ? AK_CANDIDATE
+					 : AK_OTHER;
 	case 10:
 		return EQ("rtcp-rsize") ? AK_RTCP_RSIZE : AK_OTHER;
 	case 11:
-		return EQ("fingerprint") ? AK_FINGERPRINT
-			: EQ("ice-options") ? AK_ICE_OPTIONS : AK_OTHER;
+		return EQ("fingerprint")   ? AK_FINGERPRINT
+		       : EQ("ice-options") ? AK_ICE_OPTIONS
+					   : AK_OTHER;
 	case 17:
-		return EQ("end-of-candidates") ? AK_END_OF_CANDIDATES : AK_OTHER;
+		return EQ("end-of-candidates") ? AK_END_OF_CANDIDATES
+					       : AK_OTHER;
 	default:
 		return AK_OTHER;
 	}
@@ -276,7 +299,8 @@ static void attr_split(struct cv_pl v, struct cv_sdp_attr *a)
 
 struct counts {
 	uint32_t lines, attrs, bw, media, fmts;
-	uint32_t fingerprints, crypto, candidates, ssrcs, extmaps, rtcp_fbs, groups;
+	uint32_t fingerprints, crypto, candidates, ssrcs, extmaps, rtcp_fbs,
+		groups;
 };
 
 /* Line iterator. Lines end in LF or CRLF; the last may lack an end. */
@@ -293,16 +317,17 @@ static int line_next(struct lineit *it, const struct cv_sdp_limits *lim,
 			return 0;
 		const char *s = it->p, *nl;
 		if (validate) {
-			/* One byte loop finds the end and rejects NUL and a bare
-			 * CR (never valid inside a line, RFC 8866 §5). */
+			/* One byte loop finds the end and rejects NUL and a
+			 * bare CR (never valid inside a line, RFC 8866 §5). */
 			const char *q = s;
 			nl = NULL;
-			/* 8 bytes at a time while none is below 14 (Bit Twiddling
-			 * Hacks, "hasless": a byte < n in a word) */
+			/* 8 bytes at a time while none is below 14 (Bit
+			 * Twiddling Hacks, "hasless": a byte < n in a word) */
 			while (it->e - q >= 8) {
 				uint64_t w;
 				memcpy(&w, q, 8);
-				if ((w - 0x0e0e0e0e0e0e0e0eull) & ~w & 0x8080808080808080ull)
+				if ((w - 0x0e0e0e0e0e0e0e0eull) & ~w &
+				    0x8080808080808080ull)
 					break;
 				q += 8;
 			}
@@ -316,7 +341,9 @@ static int line_next(struct lineit *it, const struct cv_sdp_limits *lim,
 					nl = q;
 					break;
 				}
-				if (c == '\0' || (c == '\r' && (q + 1 == it->e || q[1] != '\n')))
+				if (c == '\0' ||
+				    (c == '\r' &&
+				     (q + 1 == it->e || q[1] != '\n')))
 					return CV_EPARSE;
 				q++;
 			}
@@ -345,8 +372,8 @@ static int line_next(struct lineit *it, const struct cv_sdp_limits *lim,
 	}
 }
 
-static int count_pass(const char *text, size_t len, const struct cv_sdp_limits *lim,
-		      struct counts *n)
+static int count_pass(const char *text, size_t len,
+		      const struct cv_sdp_limits *lim, struct counts *n)
 {
 	struct lineit it = {text, text + len};
 	struct cv_sdp_line ln;
@@ -384,14 +411,29 @@ static int count_pass(const char *text, size_t len, const struct cv_sdp_limits *
 			struct cv_sdp_attr a;
 			attr_split(ln.value, &a);
 			switch (attr_kind(a.name)) {
-			case AK_FINGERPRINT: n->fingerprints++; break;
-			case AK_CRYPTO: n->crypto++; break;
-			case AK_CANDIDATE: n->candidates++; break;
-			case AK_SSRC: n->ssrcs++; break;
-			case AK_EXTMAP: n->extmaps++; break;
-			case AK_RTCP_FB: n->rtcp_fbs++; break;
-			case AK_GROUP: n->groups++; break;
-			default: break;
+			case AK_FINGERPRINT:
+				n->fingerprints++;
+				break;
+			case AK_CRYPTO:
+				n->crypto++;
+				break;
+			case AK_CANDIDATE:
+				n->candidates++;
+				break;
+			case AK_SSRC:
+				n->ssrcs++;
+				break;
+			case AK_EXTMAP:
+				n->extmaps++;
+				break;
+			case AK_RTCP_FB:
+				n->rtcp_fbs++;
+				break;
+			case AK_GROUP:
+				n->groups++;
+				break;
+			default:
+				break;
 			}
 			break;
 		}
@@ -406,7 +448,8 @@ static int count_pass(const char *text, size_t len, const struct cv_sdp_limits *
 	return 0;
 }
 
-/* ---- pass 2: fill ---------------------------------------------------------- */
+/* ---- pass 2: fill ----------------------------------------------------------
+ */
 
 struct pools {
 	struct cv_sdp_line *lines;
@@ -435,13 +478,14 @@ static int parse_u16(struct cv_pl pl, uint16_t *out)
 static int parse_origin(struct cv_sdp *sdp, struct cv_pl v)
 {
 	struct cv_pl rest = v, a, b, c, x;
-	if (!cv_sdp__tok(&rest, &sdp->origin_user) || !cv_sdp__tok(&rest, &sdp->sess_id) ||
+	if (!cv_sdp__tok(&rest, &sdp->origin_user) ||
+	    !cv_sdp__tok(&rest, &sdp->sess_id) ||
 	    !cv_sdp__tok(&rest, &sdp->sess_version_pl))
 		return CV_EPARSE;
 	if (cv_pl_u64(sdp->sess_version_pl, &sdp->sess_version))
 		return CV_EPARSE;
-	if (!cv_sdp__tok(&rest, &a) || !cv_sdp__tok(&rest, &b) || !cv_sdp__tok(&rest, &c) ||
-	    cv_sdp__tok(&rest, &x))
+	if (!cv_sdp__tok(&rest, &a) || !cv_sdp__tok(&rest, &b) ||
+	    !cv_sdp__tok(&rest, &c) || cv_sdp__tok(&rest, &x))
 		return CV_EPARSE;
 	struct cv_sdp_conn *o = &sdp->origin;
 	o->nettype = a;
@@ -463,7 +507,8 @@ static int parse_mline(struct cv_sdp_media *m, struct cv_pl v, struct pools *pl)
 		return CV_EPARSE;
 	m->nports = 1;
 	if (cv_sdp__split(port, '/', &p1, &p2)) {
-		if (cv_pl_u32(p2, &m->nports) || m->nports == 0 || m->nports > 65536)
+		if (cv_pl_u32(p2, &m->nports) || m->nports == 0 ||
+		    m->nports > 65536)
 			return CV_EPARSE;
 	}
 	if (parse_u16(p1, &m->port))
@@ -548,7 +593,8 @@ static bool parse_crypto(struct cv_sdp_crypto *c, struct cv_pl v)
 		return false;
 	c->session_params = rest_trim(rest);
 	cv_sdp__split(c->key_params, ';', &kp1, &kpr);
-	if (!cv_sdp__split(kp1, ':', &method, &info) || !cv_pl_caseeq_str(method, "inline"))
+	if (!cv_sdp__split(kp1, ':', &method, &info) ||
+	    !cv_pl_caseeq_str(method, "inline"))
 		return false;
 	/* info = key||salt ["|" lifetime] ["|" mki:len] */
 	struct cv_pl r2;
@@ -578,8 +624,8 @@ static bool parse_crypto(struct cv_sdp_crypto *c, struct cv_pl v)
 static bool parse_fingerprint(struct cv_sdp_fingerprint *f, struct cv_pl v)
 {
 	struct cv_pl rest = v, x;
-	return cv_sdp__tok(&rest, &f->hash_func) && cv_sdp__tok(&rest, &f->value) &&
-	       !cv_sdp__tok(&rest, &x);
+	return cv_sdp__tok(&rest, &f->hash_func) &&
+	       cv_sdp__tok(&rest, &f->value) && !cv_sdp__tok(&rest, &x);
 }
 
 static enum cv_sdp_setup parse_setup(struct cv_pl v)
@@ -607,9 +653,9 @@ static bool parse_candidate(struct cv_sdp_candidate *c, struct cv_pl v)
 	    !cv_sdp__tok(&rest, &addr) || !cv_sdp__tok(&rest, &port) ||
 	    !cv_sdp__tok(&rest, &typ) || !cv_sdp__tok(&rest, &c->type))
 		return false;
-	if (cv_pl_u32(comp, &c->component) || c->component == 0 || c->component > 256 ||
-	    cv_pl_u32(prio, &c->priority) || parse_u16(port, &c->port) ||
-	    !cv_pl_eq_str(typ, "typ"))
+	if (cv_pl_u32(comp, &c->component) || c->component == 0 ||
+	    c->component > 256 || cv_pl_u32(prio, &c->priority) ||
+	    parse_u16(port, &c->port) || !cv_pl_eq_str(typ, "typ"))
 		return false;
 	c->addr.addr = addr;
 	c->addr.naddr = 1;
@@ -620,10 +666,12 @@ static bool parse_candidate(struct cv_sdp_candidate *c, struct cv_pl v)
 		struct cv_pl save = rest, val;
 		if (!cv_sdp__tok(&rest, &tok))
 			break;
-		if (cv_pl_eq_str(tok, "raddr") && !c->has_raddr && cv_sdp__tok(&rest, &val)) {
+		if (cv_pl_eq_str(tok, "raddr") && !c->has_raddr &&
+		    cv_sdp__tok(&rest, &val)) {
 			c->has_raddr = true;
 			c->raddr = val;
-		} else if (cv_pl_eq_str(tok, "rport") && cv_sdp__tok(&rest, &val)) {
+		} else if (cv_pl_eq_str(tok, "rport") &&
+			   cv_sdp__tok(&rest, &val)) {
 			if (parse_u16(val, &c->rport))
 				return false;
 		} else {
@@ -686,14 +734,19 @@ static bool parse_rtcp(struct cv_sdp_media *m, struct cv_pl v)
 
 /* Typed view of one attribute; malformed known attributes keep only their
  * verbatim copy (docs/sdp.md: leniency). */
-static void parse_attr(struct cv_sdp *sdp, struct cv_sdp_common *cm, struct cv_sdp_media *m,
-		       const struct cv_sdp_attr *a, struct pools *pl)
+static void parse_attr(struct cv_sdp *sdp, struct cv_sdp_common *cm,
+		       struct cv_sdp_media *m, const struct cv_sdp_attr *a,
+		       struct pools *pl)
 {
 	struct cv_pl v = a->value;
 	enum akind kind = attr_kind(a->name);
 	switch (kind) {
-	case AK_RTPMAP: parse_rtpmap(m, v); break;
-	case AK_FMTP: parse_fmtp(m, v); break;
+	case AK_RTPMAP:
+		parse_rtpmap(m, v);
+		break;
+	case AK_FMTP:
+		parse_fmtp(m, v);
+		break;
 	case AK_PTIME:
 	case AK_MAXPTIME: {
 		/* ptime may carry decimals ("20.0"): keep the integer part */
@@ -708,10 +761,22 @@ static void parse_attr(struct cv_sdp *sdp, struct cv_sdp_common *cm, struct cv_s
 		}
 		break;
 	}
-	case AK_SENDRECV: cm->has_dir = true; cm->dir = CV_SDP_SENDRECV; break;
-	case AK_SENDONLY: cm->has_dir = true; cm->dir = CV_SDP_SENDONLY; break;
-	case AK_RECVONLY: cm->has_dir = true; cm->dir = CV_SDP_RECVONLY; break;
-	case AK_INACTIVE: cm->has_dir = true; cm->dir = CV_SDP_INACTIVE; break;
+	case AK_SENDRECV:
+		cm->has_dir = true;
+		cm->dir = CV_SDP_SENDRECV;
+		break;
+	case AK_SENDONLY:
+		cm->has_dir = true;
+		cm->dir = CV_SDP_SENDONLY;
+		break;
+	case AK_RECVONLY:
+		cm->has_dir = true;
+		cm->dir = CV_SDP_RECVONLY;
+		break;
+	case AK_INACTIVE:
+		cm->has_dir = true;
+		cm->dir = CV_SDP_INACTIVE;
+		break;
 	case AK_RTCP:
 		if (m && !m->has_rtcp) {
 			if (parse_rtcp(m, v)) {
@@ -743,11 +808,21 @@ static void parse_attr(struct cv_sdp *sdp, struct cv_sdp_common *cm, struct cv_s
 			cm->nfingerprints++;
 		}
 		break;
-	case AK_SETUP: cm->setup = parse_setup(v); break;
-	case AK_ICE_UFRAG: cm->ice_ufrag = v; break;
-	case AK_ICE_PWD: cm->ice_pwd = v; break;
-	case AK_ICE_OPTIONS: cm->ice_options = v; break;
-	case AK_ICE_LITE: cm->ice_lite = true; break;
+	case AK_SETUP:
+		cm->setup = parse_setup(v);
+		break;
+	case AK_ICE_UFRAG:
+		cm->ice_ufrag = v;
+		break;
+	case AK_ICE_PWD:
+		cm->ice_pwd = v;
+		break;
+	case AK_ICE_OPTIONS:
+		cm->ice_options = v;
+		break;
+	case AK_ICE_LITE:
+		cm->ice_lite = true;
+		break;
 	case AK_CANDIDATE:
 		if (m && parse_candidate(&pl->candidates[0], v)) {
 			pl->candidates++;
@@ -791,7 +866,8 @@ static void parse_attr(struct cv_sdp *sdp, struct cv_sdp_common *cm, struct cv_s
 			m->nrtcp_fbs++;
 		}
 		break;
-	default: break;
+	default:
+		break;
 	}
 }
 
@@ -812,7 +888,8 @@ static void media_finish(struct cv_sdp_media *m)
 		const char *name;
 		if (f->has_rtpmap || f->pt < 0)
 			continue;
-		if (cv_sdp_static_pt(f->pt, &name, &f->clock_rate, &f->channels))
+		if (cv_sdp_static_pt(f->pt, &name, &f->clock_rate,
+				     &f->channels))
 			f->encoding = cv_pl_str(name);
 	}
 }
@@ -848,7 +925,8 @@ static int fill_pass(struct cv_sdp *sdp, const char *text, size_t len,
 		cm->nlines++;
 		switch (ln.type) {
 		case 'v':
-			if (m || cm->nlines != 1 || cv_pl_u32(ln.value, &sdp->version))
+			if (m || cm->nlines != 1 ||
+			    cv_pl_u32(ln.value, &sdp->version))
 				return CV_EPARSE;
 			break;
 		case 'o':
@@ -866,14 +944,17 @@ static int fill_pass(struct cv_sdp *sdp, const char *text, size_t len,
 		case 't':
 			if (!m && !seen_t) {
 				struct cv_pl rest = ln.value, a, b;
-				if (!cv_sdp__tok(&rest, &a) || !cv_sdp__tok(&rest, &b) ||
-				    cv_pl_u64(a, &sdp->t_start) || cv_pl_u64(b, &sdp->t_stop))
+				if (!cv_sdp__tok(&rest, &a) ||
+				    !cv_sdp__tok(&rest, &b) ||
+				    cv_pl_u64(a, &sdp->t_start) ||
+				    cv_pl_u64(b, &sdp->t_stop))
 					return CV_EPARSE;
 				seen_t = true;
 			}
 			break;
 		case 'c':
-			/* several c= lines are legal (multicast); the first is typed */
+			/* several c= lines are legal (multicast); the first is
+			 * typed */
 			if (!cm->conn.present) {
 				err = cv_sdp__conn_parse(ln.value, &cm->conn);
 				if (err)
@@ -954,8 +1035,8 @@ int cv_sdp_parse(struct cv_sdp **out, const char *text, size_t len,
 	size_t off = align8(sizeof(struct cv_sdp));
 	size_t o_media = off;
 	off += align8((size_t)n.media * sizeof(struct cv_sdp_media));
-#define POOL(field, type)                                  \
-	size_t o_##field = off;                            \
+#define POOL(field, type)                                                      \
+	size_t o_##field = off;                                                \
 	off += align8((size_t)n.field * sizeof(type));
 	POOL(lines, struct cv_sdp_line)
 	POOL(attrs, struct cv_sdp_attr)

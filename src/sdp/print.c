@@ -26,7 +26,8 @@ int cv_sdp_print(const struct cv_sdp *sdp, struct cv_buf *b)
 	return err;
 }
 
-const struct cv_sdp_attr *cv_sdp_attr_find(const struct cv_sdp_common *c, const char *name)
+const struct cv_sdp_attr *cv_sdp_attr_find(const struct cv_sdp_common *c,
+					   const char *name)
 {
 	if (!c || !name)
 		return NULL;
@@ -58,7 +59,8 @@ const struct cv_sdp_conn *cv_sdp_media_conn(const struct cv_sdp *sdp,
 
 /* RFC 3264 §5.1: a direction at media level wins over the session level;
  * none at all means sendrecv. */
-enum cv_sdp_dir cv_sdp_media_dir(const struct cv_sdp *sdp, const struct cv_sdp_media *m)
+enum cv_sdp_dir cv_sdp_media_dir(const struct cv_sdp *sdp,
+				 const struct cv_sdp_media *m)
 {
 	if (m && m->c.has_dir)
 		return m->c.dir;

@@ -8,9 +8,10 @@
 static bool drop_attr(const struct cv_sdp_rewrite *rw, struct cv_pl name)
 {
 	/* RFC 8839 §5: the ICE attributes describe the old leg's transport */
-	static const char *const ice[] = {"ice-ufrag", "ice-pwd",   "ice-options",
-					  "ice-lite",  "candidate", "end-of-candidates",
-					  "remote-candidates", "ice-mismatch"};
+	static const char *const ice[] = {
+		"ice-ufrag",	     "ice-pwd",	    "ice-options",
+		"ice-lite",	     "candidate",   "end-of-candidates",
+		"remote-candidates", "ice-mismatch"};
 	if (rw->strip_ice)
 		for (size_t i = 0; i < CV_ARRAY_SIZE(ice); i++)
 			if (cv_pl_eq_str(name, ice[i]))
@@ -24,23 +25,29 @@ static bool drop_attr(const struct cv_sdp_rewrite *rw, struct cv_pl name)
 }
 
 static void rewrite_line(struct cv_buf *b, const struct cv_sdp *in,
-			 const struct cv_sdp_line *l, const struct cv_sdp_rewrite *rw,
-			 const char *at, int port, int rtcp_port)
+			 const struct cv_sdp_line *l,
+			 const struct cv_sdp_rewrite *rw, const char *at,
+			 int port, int rtcp_port)
 {
 	struct cv_pl rest = l->value;
 	switch (l->type) {
 	case 'o':
 		if (rw->addr || rw->set_version) {
-			cv_buf_printf(b, "o=" CV_PL_FMT " " CV_PL_FMT " ", CV_PL_ARG(in->origin_user),
+			cv_buf_printf(b, "o=" CV_PL_FMT " " CV_PL_FMT " ",
+				      CV_PL_ARG(in->origin_user),
 				      CV_PL_ARG(in->sess_id));
 			if (rw->set_version)
-				cv_buf_printf(b, "%llu", (unsigned long long)rw->sess_version);
+				cv_buf_printf(
+					b, "%llu",
+					(unsigned long long)rw->sess_version);
 			else
 				cv_buf_append_pl(b, in->sess_version_pl);
 			if (rw->addr)
 				cv_buf_printf(b, " IN %s %s\r\n", at, rw->addr);
 			else
-				cv_buf_printf(b, " " CV_PL_FMT " " CV_PL_FMT " " CV_PL_FMT "\r\n",
+				cv_buf_printf(b,
+					      " " CV_PL_FMT " " CV_PL_FMT
+					      " " CV_PL_FMT "\r\n",
 					      CV_PL_ARG(in->origin.nettype),
 					      CV_PL_ARG(in->origin.addrtype),
 					      CV_PL_ARG(in->origin.addr));
@@ -66,7 +73,8 @@ static void rewrite_line(struct cv_buf *b, const struct cv_sdp *in,
 			cv_sdp__tok(&rest, &media);
 			cv_sdp__tok(&rest, &portpl);
 			bool has_n = cv_sdp__split(portpl, '/', &p1, &p2);
-			cv_buf_printf(b, "m=" CV_PL_FMT " %d", CV_PL_ARG(media), port);
+			cv_buf_printf(b, "m=" CV_PL_FMT " %d", CV_PL_ARG(media),
+				      port);
 			if (has_n)
 				cv_buf_printf(b, "/" CV_PL_FMT, CV_PL_ARG(p2));
 			cv_buf_append_pl(b, rest);
@@ -94,7 +102,8 @@ static void rewrite_line(struct cv_buf *b, const struct cv_sdp *in,
 	cv_buf_append_str(b, "\r\n");
 }
 
-int cv_sdp_rewrite(struct cv_sdp **out, const struct cv_sdp *in, const struct cv_sdp_rewrite *rw)
+int cv_sdp_rewrite(struct cv_sdp **out, const struct cv_sdp *in,
+		   const struct cv_sdp_rewrite *rw)
 {
 	int af;
 	uint8_t ip[16];
@@ -118,9 +127,11 @@ int cv_sdp_rewrite(struct cv_sdp **out, const struct cv_sdp *in, const struct cv
 		const struct cv_sdp_media *m = &in->media[k];
 		/* RFC 3264 §8.2: a rejected stream keeps port 0 */
 		int port = rw->nports && m->port ? rw->ports[k] : -1;
-		int rport = port >= 0 && rw->rtcp_ports ? rw->rtcp_ports[k] : -1;
+		int rport =
+			port >= 0 && rw->rtcp_ports ? rw->rtcp_ports[k] : -1;
 		for (uint32_t i = 0; i < m->c.nlines; i++)
-			rewrite_line(&b, in, &m->c.lines[i], rw, at, i == 0 ? port : -1, rport);
+			rewrite_line(&b, in, &m->c.lines[i], rw, at,
+				     i == 0 ? port : -1, rport);
 	}
 	int err = b.err;
 	if (!err)

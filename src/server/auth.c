@@ -93,7 +93,8 @@ static void challenge(struct srv_worker *sw, struct cv_txn *st, bool proxy,
 	cv_buf_free(&hdrs);
 }
 
-/* ---- failed-authentication limit ------------------------------------------- */
+/* ---- failed-authentication limit -------------------------------------------
+ */
 
 /* The source address as text, for log lines only. */
 static void source_text(const struct cv_txn_addr *a, char *out, size_t size)
@@ -118,13 +119,15 @@ static uint64_t key_hash(const char *prefix, struct cv_pl v)
 static uint64_t source_hash(const struct cv_txn_addr *a)
 {
 	if (a->remote.sa.sa_family == AF_INET)
-		return key_hash("a4", (struct cv_pl){
-				(const char *)&a->remote.in.sin_addr,
-				sizeof(a->remote.in.sin_addr)});
+		return key_hash(
+			"a4",
+			(struct cv_pl){(const char *)&a->remote.in.sin_addr,
+				       sizeof(a->remote.in.sin_addr)});
 	if (a->remote.sa.sa_family == AF_INET6)
-		return key_hash("a6", (struct cv_pl){
-				(const char *)&a->remote.in6.sin6_addr,
-				sizeof(a->remote.in6.sin6_addr)});
+		return key_hash(
+			"a6",
+			(struct cv_pl){(const char *)&a->remote.in6.sin6_addr,
+				       sizeof(a->remote.in6.sin6_addr)});
 	return key_hash("a", (struct cv_pl){"?", 1});
 }
 
@@ -167,8 +170,9 @@ static bool limited(struct srv_worker *sw, struct cv_txn *st,
 	uint64_t hu = cr ? key_hash("u", cr->username) : 0;
 	uint64_t now = cv_clock_ms();
 	pthread_mutex_lock(&s->fail_lock);
-	bool blocked = (s->p.auth_max_failures_source && fail_blocked(s, hs, now)) ||
-		       (s->p.auth_max_failures_user && hu && fail_blocked(s, hu, now));
+	bool blocked =
+		(s->p.auth_max_failures_source && fail_blocked(s, hs, now)) ||
+		(s->p.auth_max_failures_user && hu && fail_blocked(s, hu, now));
 	pthread_mutex_unlock(&s->fail_lock);
 	if (!blocked)
 		return false;
@@ -199,13 +203,16 @@ static void record_failure(struct srv_worker *sw, struct cv_txn *st,
 	if (block_src) {
 		s->st_auth_blocks++;
 		CV_LOG_RL(CV_LOG_WARN, MOD,
-			  "blocking source %s for %u ms after %u failed authentications",
-			  src, s->p.auth_block_ms, s->p.auth_max_failures_source);
+			  "blocking source %s for %u ms after %u failed "
+			  "authentications",
+			  src, s->p.auth_block_ms,
+			  s->p.auth_max_failures_source);
 	}
 	if (block_user) {
 		s->st_auth_blocks++;
 		CV_LOG_RL(CV_LOG_WARN, MOD,
-			  "blocking user %.*s for %u ms after %u failed authentications",
+			  "blocking user %.*s for %u ms after %u failed "
+			  "authentications",
 			  (int)CV_MIN(user.l, 64), user.p, s->p.auth_block_ms,
 			  s->p.auth_max_failures_user);
 	}
@@ -236,10 +243,9 @@ int srv_authenticate(struct srv_worker *sw, struct cv_txn *st,
 		const struct cv_srv_user *u = srv_user_find(s, cr.username);
 		const char *ha1 = u ? ha1_for(u, cr.alg) : NULL;
 		if (ha1 && *ha1) {
-			int err = cv_digest_server_verify(sw->digest, &cr,
-							  req->method_pl,
-							  req->body,
-							  cv_pl_str(ha1));
+			int err = cv_digest_server_verify(
+				sw->digest, &cr, req->method_pl, req->body,
+				cv_pl_str(ha1));
 			if (err == 0) {
 				*user = u;
 				return 0;
@@ -252,7 +258,8 @@ int srv_authenticate(struct srv_worker *sw, struct cv_txn *st,
 	}
 	if (tried) {
 		s->st_auth_failures++;
-		CV_LOG_RL(CV_LOG_WARN, MOD, "authentication failed call-id=%.*s",
+		CV_LOG_RL(CV_LOG_WARN, MOD,
+			  "authentication failed call-id=%.*s",
 			  CV_PL_ARG(req->call_id));
 		record_failure(sw, st, tried_user);
 		srv_reply(st, 403, "Forbidden", NULL);

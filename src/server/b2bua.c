@@ -26,7 +26,7 @@ struct leg {
 	uint16_t status;
 	char contact[256];
 	struct trunk_leg *tl; /* a leg to a route's trunks (trunk.c) */
-	uint32_t rseq;        /* last RSeq from this leg (RFC 3262) */
+	uint32_t rseq;	      /* last RSeq from this leg (RFC 3262) */
 };
 
 /* A request relayed from one leg to the other; the response goes back on
@@ -34,8 +34,8 @@ struct leg {
 struct relay {
 	int kind; /* UARG_RELAY */
 	struct call *call;
-	struct relay *next;  /* in call->relays while ct is pending */
-	struct cv_txn *ct;   /* the request sent on the other leg */
+	struct relay *next; /* in call->relays while ct is pending */
+	struct cv_txn *ct;  /* the request sent on the other leg */
 	struct cv_txn *st;
 	struct cv_dlg *from; /* the dialog st arrived on */
 	enum cv_sip_method method;
@@ -56,7 +56,7 @@ struct call {
 	uint16_t best;
 	char best_reason[64]; /* reason phrase of `best`, passed back */
 	struct cv_tmr no_answer;
-	bool listed;      /* in sw->calls, which holds a reference */
+	bool listed; /* in sw->calls, which holds a reference */
 	struct call_media media;
 	/* Late offer (RFC 3261 §13.2.1): the INVITE had no SDP, so the
 	 * callee's 2xx carries the offer and the answer comes in the caller's
@@ -110,27 +110,30 @@ static void write_cdr(struct call *c, const char *reason, const char *by)
 {
 	struct cv_srv *s = c->sw->srv;
 	int64_t end = (int64_t)cv_clock_wall_us();
-	CV_INFO(MOD, "call end call-id=%s from=%s to=%s reason=\"%s\" by=%s duration_ms=%lld",
+	CV_INFO(MOD,
+		"call end call-id=%s from=%s to=%s reason=\"%s\" by=%s "
+		"duration_ms=%lld",
 		c->a_call_id, c->caller, c->callee, reason, by,
 		c->answer_us ? (long long)(end - c->answer_us) / 1000 : 0LL);
-	srv_pub_call(s, CV_BUS_CALL_ENDED, c->a_call_id, c->caller, c->callee, 0,
-		     reason,
-		     !strcmp(by, "caller")	? CV_BUS_HANGUP_CALLER
+	srv_pub_call(s, CV_BUS_CALL_ENDED, c->a_call_id, c->caller, c->callee,
+		     0, reason,
+		     !strcmp(by, "caller")   ? CV_BUS_HANGUP_CALLER
 		     : !strcmp(by, "callee") ? CV_BUS_HANGUP_CALLEE
 					     : CV_BUS_HANGUP_SYSTEM,
 		     c->answer_us ? (uint64_t)(end - c->answer_us) / 1000 : 0);
 	struct cv_store_cdr_leg legs[2];
 	size_t nlegs = 0;
-	legs[nlegs++] = (struct cv_store_cdr_leg){.index = 0,
-						  .call_id = c->a_call_id,
-						  .peer = c->caller};
+	legs[nlegs++] = (struct cv_store_cdr_leg){
+		.index = 0, .call_id = c->a_call_id, .peer = c->caller};
 	media_leg_stats(&c->media, 0, &legs[0]);
 	char bcid[256] = "";
 	if (c->winner && c->winner->dlg) {
-		cv_pl_strcpy(cv_dlg_call_id(c->winner->dlg), bcid, sizeof(bcid));
-		legs[nlegs++] = (struct cv_store_cdr_leg){.index = 1,
-							  .call_id = bcid,
-							  .peer = c->winner->contact};
+		cv_pl_strcpy(cv_dlg_call_id(c->winner->dlg), bcid,
+			     sizeof(bcid));
+		legs[nlegs++] =
+			(struct cv_store_cdr_leg){.index = 1,
+						  .call_id = bcid,
+						  .peer = c->winner->contact};
 		media_leg_stats(&c->media, 1, &legs[1]);
 	}
 	struct cv_store_cdr cdr = {
@@ -226,7 +229,8 @@ static bool is_sdp(struct cv_pl ctype)
 		return false;
 	struct cv_pl head = {ctype.p, sizeof(sdp) - 1};
 	return cv_pl_caseeq_str(head, sdp) &&
-	       (ctype.l == head.l || ctype.p[head.l] == ';' || ctype.p[head.l] == ' ');
+	       (ctype.l == head.l || ctype.p[head.l] == ';' ||
+		ctype.p[head.l] == ' ');
 }
 
 /* The body to pass on for message m that came from leg `from` (0: A,
@@ -240,13 +244,16 @@ static struct cv_pl pass_body(struct call *c, int from,
 	if (m && m->body.l) {
 		out = m->body;
 		if (is_sdp(m->content_type)) {
-			err = media_rewrite(c->sw, &c->media, from, m->body, buf);
+			err = media_rewrite(c->sw, &c->media, from, m->body,
+					    buf);
 			if (!err)
 				out = (struct cv_pl){buf->data, buf->len};
 			else if (err != CV_ENOTFOUND)
 				CV_LOG_RL(CV_LOG_WARN, MOD,
-					  "SDP from leg %c of call-id=%s passed as it is: %s",
-					  from ? 'B' : 'A', c->a_call_id, cv_strerror(err));
+					  "SDP from leg %c of call-id=%s "
+					  "passed as it is: %s",
+					  from ? 'B' : 'A', c->a_call_id,
+					  cv_strerror(err));
 		}
 	}
 	if (errp)
@@ -260,7 +267,8 @@ static bool has_tag(const struct cv_sip_msg *m, enum cv_sip_hdr_id id,
 {
 	struct cv_sip_vals_iter it = {0};
 	struct cv_pl v;
-	for (unsigned n = 0; n < 64 && cv_sip_msg_vals_next(m, id, &it, &v) == 0; n++)
+	for (unsigned n = 0;
+	     n < 64 && cv_sip_msg_vals_next(m, id, &it, &v) == 0; n++)
 		if (cv_pl_caseeq_str(cv_pl_trim(v), tag))
 			return true;
 	return false;
@@ -273,7 +281,8 @@ static void prack_local(struct leg *l, uint32_t rseq, uint32_t cseq)
 {
 	char rack[64];
 	snprintf(rack, sizeof(rack), "RAck: %u %u INVITE\r\n", rseq, cseq);
-	struct cv_dlg_req r = {.method = CV_SIP_PRACK, .headers = cv_pl_str(rack)};
+	struct cv_dlg_req r = {.method = CV_SIP_PRACK,
+			       .headers = cv_pl_str(rack)};
 	struct cv_txn *ct;
 	if (l->dlg && cv_dlg_request(l->dlg, &r, &ct) == 0)
 		cv_txn_release(ct);
@@ -297,8 +306,8 @@ static bool rel_to_a(struct call *c, struct leg *l, uint16_t st, uint32_t rseq,
 		rp.content_type = m->content_type;
 		rp.body = pass_body(c, 1, m, &sdp, NULL);
 	}
-	int err = cv_dlg_respond_reliable(c->a_dlg, c->a_st,
-					  st == 183 || m->body.l ? 183 : 180, &rp);
+	int err = cv_dlg_respond_reliable(
+		c->a_dlg, c->a_st, st == 183 || m->body.l ? 183 : 180, &rp);
 	cv_buf_free(&sdp);
 	if (err)
 		return false;
@@ -331,7 +340,8 @@ static void respond_a(struct call *c, uint16_t status, const char *reason,
 static void cancel_legs(struct call *c, const struct leg *except)
 {
 	struct cv_txn_cancel_params cp = {
-		.headers = CV_PL("Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n")};
+		.headers = CV_PL("Reason: SIP;cause=200;text=\"Call completed "
+				 "elsewhere\"\r\n")};
 	for (unsigned i = 0; i < c->nlegs; i++) {
 		struct leg *l = &c->legs[i];
 		if (l != except && !l->final && l->ct)
@@ -392,8 +402,8 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 		return;
 	char from_user[128] = "anonymous";
 	struct cv_sip_uri furi;
-	if (!user && cv_sip_uri_parse(req->from.uri, &furi) == 0 && furi.user.l &&
-	    furi.user.l < sizeof(from_user))
+	if (!user && cv_sip_uri_parse(req->from.uri, &furi) == 0 &&
+	    furi.user.l && furi.user.l < sizeof(from_user))
 		cv_pl_strcpy(furi.user, from_user, sizeof(from_user));
 	const char *caller = user ? user->name : from_user;
 	/* RFC 3261 §16.6 step 3 / §16.3 step 2, kept by the B2BUA so that a
@@ -417,7 +427,8 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	struct cv_pl gr = CV_PL_INIT;
 	bool by_gruu = !nt && cv_sip_uri_param(&ruri, "gr", &gr) == 0 && gr.l;
 	if (by_gruu)
-		nt = registrar_lookup_gruu(s, ruri.user, gr, targets, SRV_MAX_FORK);
+		nt = registrar_lookup_gruu(s, ruri.user, gr, targets,
+					   SRV_MAX_FORK);
 	else if (!nt)
 		nt = registrar_lookup(s, ruri.user, targets, SRV_MAX_FORK);
 	/* not a local user: the routes to trunks (by priority); a call that
@@ -428,12 +439,14 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 		route = trunk_route_find(s, ruri.user);
 	if (!nt && !route) {
 		srv_reply(st, srv_user_find(s, ruri.user) ? 480 : 404,
-			  srv_user_find(s, ruri.user) ? "Temporarily Unavailable" : "Not Found",
+			  srv_user_find(s, ruri.user)
+				  ? "Temporarily Unavailable"
+				  : "Not Found",
 			  NULL);
 		return;
 	}
-	struct call *c = cv_mem_zalloc(sizeof(*c) + (route ? 1 : nt) * sizeof(struct leg),
-				       call_dtor);
+	struct call *c = cv_mem_zalloc(
+		sizeof(*c) + (route ? 1 : nt) * sizeof(struct leg), call_dtor);
 	if (!c) {
 		for (size_t i = 0; i < nt; i++)
 			reg_target_clear(&targets[i]);
@@ -448,7 +461,8 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	c->callee = cv_pl_strdup(ruri.user);
 	c->start_us = (int64_t)cv_clock_wall_us();
 	c->late_offer = !req->body.l;
-	int err = cv_dlg_create_uas(&c->a_dlg, sw->ua, st, (struct cv_pl)CV_PL_INIT);
+	int err = cv_dlg_create_uas(&c->a_dlg, sw->ua, st,
+				    (struct cv_pl)CV_PL_INIT);
 	if (err || !c->a_call_id || !c->caller || !c->callee) {
 		for (size_t i = 0; i < nt; i++)
 			reg_target_clear(&targets[i]);
@@ -466,10 +480,10 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	c->listed = true;
 	s->st_calls_started++;
 	s->st_calls_active++;
-	CV_INFO(MOD, "call start call-id=%s from=%s to=%s forks=%zu", c->a_call_id,
-		c->caller, c->callee, nt);
-	srv_pub_call(s, CV_BUS_CALL_STARTED, c->a_call_id, c->caller, c->callee, 0,
-		     NULL, CV_BUS_HANGUP_NONE, 0);
+	CV_INFO(MOD, "call start call-id=%s from=%s to=%s forks=%zu",
+		c->a_call_id, c->caller, c->callee, nt);
+	srv_pub_call(s, CV_BUS_CALL_STARTED, c->a_call_id, c->caller, c->callee,
+		     0, NULL, CV_BUS_HANGUP_NONE, 0);
 
 	/* B legs: same worker, the caller's identity, the caller's offer
 	 * (anchored: rewritten to the relay's B side) */
@@ -490,7 +504,8 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 		c->media.off = true; /* the whole call goes direct */
 	}
 	char call_id[64];
-	cv_ua_call_id_for(sw->ua, cv_worker_index(sw->w), call_id, sizeof(call_id));
+	cv_ua_call_id_for(sw->ua, cv_worker_index(sw->w), call_id,
+			  sizeof(call_id));
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 4096);
 	const struct cv_sip_hdr *h;
@@ -506,7 +521,8 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	struct cv_sip_vals_iter it = {0};
 	struct cv_pl tag;
 	bool first = true;
-	while (cv_sip_msg_vals_next(req, CV_SIP_HDR_SUPPORTED, &it, &tag) == 0) {
+	while (cv_sip_msg_vals_next(req, CV_SIP_HDR_SUPPORTED, &it, &tag) ==
+	       0) {
 		tag = cv_pl_trim(tag);
 		if (!tag.l)
 			continue;
@@ -544,7 +560,8 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 		struct leg *l = &c->legs[c->nlegs];
 		l->kind = UARG_LEG;
 		l->call = c;
-		cv_pl_strcpy(cv_pl_str(targets[i].contact), l->contact, sizeof(l->contact));
+		cv_pl_strcpy(cv_pl_str(targets[i].contact), l->contact,
+			     sizeof(l->contact));
 		struct cv_ua_req r = {
 			.method = CV_SIP_INVITE,
 			.ruri = cv_pl_str(targets[i].contact),
@@ -645,7 +662,8 @@ static int leg_retry_srtp(struct srv_worker *sw, struct call *c, struct leg *l)
 	for (size_t i = 0; i < CV_ARRAY_SIZE(keep); i++) {
 		const struct cv_sip_hdr *h = cv_sip_msg_hdr(breq, keep[i]);
 		if (h)
-			cv_buf_printf(&hdrs, "%s: %.*s\r\n", names[i], CV_PL_ARG(h->value));
+			cv_buf_printf(&hdrs, "%s: %.*s\r\n", names[i],
+				      CV_PL_ARG(h->value));
 	}
 	struct cv_ua_req r = {
 		.method = CV_SIP_INVITE,
@@ -662,18 +680,23 @@ static int leg_retry_srtp(struct srv_worker *sw, struct call *c, struct leg *l)
 		.body = {sdp.data, sdp.len},
 		.dst = dst,
 		.uarg = l,
-		.max_forwards = breq->max_forwards > 0 ? breq->max_forwards : -1,
+		.max_forwards =
+			breq->max_forwards > 0 ? breq->max_forwards : -1,
 	};
 	struct cv_txn *nct = NULL;
-	err = hdrs.err ? hdrs.err : sdp.err ? sdp.err : cv_ua_request(sw->ua, &r, &nct);
+	err = hdrs.err	? hdrs.err
+	      : sdp.err ? sdp.err
+			: cv_ua_request(sw->ua, &r, &nct);
 	cv_buf_free(&hdrs);
 	cv_buf_free(&sdp);
 	if (err) {
-		CV_LOG_RL(CV_LOG_WARN, MOD, "retry after 488 to %s failed: %s", l->contact,
-			  cv_strerror(err));
+		CV_LOG_RL(CV_LOG_WARN, MOD, "retry after 488 to %s failed: %s",
+			  l->contact, cv_strerror(err));
 		return err;
 	}
-	CV_INFO(MOD, "call-id=%s: %s refused the offer (488), offered again with SRTP %s",
+	CV_INFO(MOD,
+		"call-id=%s: %s refused the offer (488), offered again with "
+		"SRTP %s",
 		c->a_call_id, l->contact, "the other way");
 	cv_txn_release(l->ct); /* no more callbacks from it */
 	l->ct = nct;
@@ -698,7 +721,8 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 			cv_dlg_set_uarg(l->dlg, c);
 		/* RFC 3262: a reliable provisional response (once per RSeq) */
 		uint32_t rseq = 0;
-		const struct cv_sip_hdr *rh = m ? cv_sip_msg_hdr(m, CV_SIP_HDR_RSEQ) : NULL;
+		const struct cv_sip_hdr *rh =
+			m ? cv_sip_msg_hdr(m, CV_SIP_HDR_RSEQ) : NULL;
 		bool rel = st > 100 && rh && l->dlg &&
 			   has_tag(m, CV_SIP_HDR_REQUIRE, "100rel") &&
 			   cv_sip_u32_parse(rh->value, &rseq) == 0;
@@ -706,26 +730,29 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 			return; /* a retransmission */
 		if (rel)
 			l->rseq = rseq;
-		if (st > 100 && (c->state == CALL_ROUTING || c->state == CALL_EARLY) &&
+		if (st > 100 &&
+		    (c->state == CALL_ROUTING || c->state == CALL_EARLY) &&
 		    c->a_st) {
 			c->state = CALL_EARLY;
 			if (rel && rel_to_a(c, l, st, rseq, m))
 				return;
-			respond_a(c, st == 183 || (m && m->body.l) ? 183 : 180, NULL,
-				  m);
+			respond_a(c, st == 183 || (m && m->body.l) ? 183 : 180,
+				  NULL, m);
 		}
 		if (rel)
 			prack_local(l, rseq, m->cseq.num);
 		return;
 	}
 	if (st < 300 && m) {
-		if (!l->dlg && cv_dlg_create_uac(&l->dlg, sw->ua, l->ct, m) != 0) {
+		if (!l->dlg &&
+		    cv_dlg_create_uac(&l->dlg, sw->ua, l->ct, m) != 0) {
 			leg_final(l);
 			return;
 		}
 		bool late = c->state == CALL_ENDED || c->winner || c->cancelled;
 		if (!late && c->late_offer && m->body.l && !c->b_2xx)
-			c->b_2xx = cv_mem_ref(m); /* ACKed with the caller's answer */
+			c->b_2xx = cv_mem_ref(
+				m); /* ACKed with the caller's answer */
 		else
 			cv_dlg_ack(l->dlg, m, (struct cv_pl)CV_PL_INIT,
 				   (struct cv_pl)CV_PL_INIT);
@@ -755,8 +782,9 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 		respond_a(c, st, NULL, m);
 		CV_INFO(MOD, "call answered call-id=%s by=%s", c->a_call_id,
 			l->contact);
-		srv_pub_call(sw->srv, CV_BUS_CALL_ANSWERED, c->a_call_id, c->caller,
-			     c->callee, st, NULL, CV_BUS_HANGUP_NONE, 0);
+		srv_pub_call(sw->srv, CV_BUS_CALL_ANSWERED, c->a_call_id,
+			     c->caller, c->callee, st, NULL, CV_BUS_HANGUP_NONE,
+			     0);
 		cv_mem_unref(keep);
 		return;
 	}
@@ -771,7 +799,8 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 	/* 488 to the SRTP choice mirrored from the caller: once, the other
 	 * way round (docs/server.md, SRTP) */
 	if (st == 488 && !l->tl && c->nlegs == 1 && !c->cancelled &&
-	    c->state != CALL_ENDED && !c->winner && leg_retry_srtp(sw, c, l) == 0)
+	    c->state != CALL_ENDED && !c->winner &&
+	    leg_retry_srtp(sw, c, l) == 0)
 		return;
 	/* a trunk leg: the upstream's challenge answered, or failover */
 	struct cv_txn *nct;
@@ -798,7 +827,8 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 static void relay_unlink(struct relay *rl)
 {
 	struct call *c = rl->call;
-	for (struct relay **pp = c ? &c->relays : NULL; pp && *pp; pp = &(*pp)->next) {
+	for (struct relay **pp = c ? &c->relays : NULL; pp && *pp;
+	     pp = &(*pp)->next) {
 		if (*pp == rl) {
 			*pp = rl->next;
 			rl->next = NULL;
@@ -831,8 +861,8 @@ static void relay_response(struct srv_worker *sw, struct relay *rl,
 		if (r->msg && r->msg->body.l && c) {
 			/* the answer comes from the leg the request went to */
 			rp.content_type = r->msg->content_type;
-			rp.body = pass_body(c, rl->from == c->a_dlg ? 1 : 0, r->msg,
-					    &sdp, NULL);
+			rp.body = pass_body(c, rl->from == c->a_dlg ? 1 : 0,
+					    r->msg, &sdp, NULL);
 		}
 		if (rl->from && rl->method == CV_SIP_INVITE &&
 		    cv_dlg_state(rl->from) != CV_DLG_TERMINATED)
@@ -882,12 +912,13 @@ void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
 		return;
 	}
 	bool from_a = dlg == c->a_dlg;
-	struct cv_dlg *other = from_a ? (c->winner ? c->winner->dlg : NULL)
-				      : c->a_dlg;
+	struct cv_dlg *other =
+		from_a ? (c->winner ? c->winner->dlg : NULL) : c->a_dlg;
 	char rack[64] = "";
 	if (req->method == CV_SIP_PRACK) {
 		/* RFC 3262 §3/§4: the caller's PRACK for the reliable 18x we
-		 * passed on goes to the leg that sent it, with that leg's RAck */
+		 * passed on goes to the leg that sent it, with that leg's RAck
+		 */
 		if (!from_a || !cv_dlg_prack(dlg, req)) {
 			srv_reply(st, 481, NULL, NULL);
 			return;
@@ -897,15 +928,16 @@ void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
 			return;
 		}
 		other = c->rel_leg->dlg;
-		snprintf(rack, sizeof(rack), "RAck: %u %u INVITE\r\n", c->rel_rseq,
-			 c->rel_cseq);
+		snprintf(rack, sizeof(rack), "RAck: %u %u INVITE\r\n",
+			 c->rel_rseq, c->rel_cseq);
 	}
 	if (req->method == CV_SIP_BYE) {
 		srv_reply(st, 200, NULL, NULL);
 		if (other)
 			send_bye(c, other);
 		else if (from_a) {
-			/* BYE in an early dialog from the caller: cancel forks */
+			/* BYE in an early dialog from the caller: cancel forks
+			 */
 			c->cancelled = true;
 			cancel_legs(c, NULL);
 			respond_a(c, 487, NULL, NULL);
@@ -914,8 +946,8 @@ void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
 		return;
 	}
 	if (!other || (c->state != CALL_ANSWERED && !rack[0])) {
-		srv_reply(st, req->method == CV_SIP_INVITE ? 491 : 403,
-			  NULL, NULL);
+		srv_reply(st, req->method == CV_SIP_INVITE ? 491 : 403, NULL,
+			  NULL);
 		return;
 	}
 	if (req->method == CV_SIP_INVITE || req->method == CV_SIP_UPDATE)
@@ -935,25 +967,29 @@ void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
 	cv_buf_init(&hdrs, 8192);
 	cv_buf_append_str(&hdrs, rack);
 	static const enum cv_sip_hdr_id pass[] = {
-		CV_SIP_HDR_EVENT, CV_SIP_HDR_SUBSCRIPTION_STATE,
-		CV_SIP_HDR_REFER_TO, CV_SIP_HDR_REFERRED_BY,
+		CV_SIP_HDR_EVENT,	    CV_SIP_HDR_SUBSCRIPTION_STATE,
+		CV_SIP_HDR_REFER_TO,	    CV_SIP_HDR_REFERRED_BY,
 		CV_SIP_HDR_SESSION_EXPIRES, CV_SIP_HDR_SUPPORTED};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(pass); i++)
-		for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, pass[i]); h;
-		     h = cv_sip_msg_hdr_next(req, h))
-			cv_buf_printf(&hdrs, "%s: %.*s\r\n", cv_sip_hdr_name(pass[i]),
+		for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, pass[i]);
+		     h; h = cv_sip_msg_hdr_next(req, h))
+			cv_buf_printf(&hdrs, "%s: %.*s\r\n",
+				      cv_sip_hdr_name(pass[i]),
 				      CV_PL_ARG(h->value));
-	const struct cv_sip_hdr *ih = cv_sip_msg_hdr_by_name(req, CV_PL("Info-Package"));
+	const struct cv_sip_hdr *ih =
+		cv_sip_msg_hdr_by_name(req, CV_PL("Info-Package"));
 	if (ih)
-		cv_buf_printf(&hdrs, "Info-Package: %.*s\r\n", CV_PL_ARG(ih->value));
+		cv_buf_printf(&hdrs, "Info-Package: %.*s\r\n",
+			      CV_PL_ARG(ih->value));
 	struct cv_buf sdp;
 	cv_buf_init(&sdp, 65536);
-	struct cv_dlg_req r = {.method = req->method,
-			       .method_name = req->method_pl,
-			       .headers = {hdrs.data, hdrs.len},
-			       .content_type = req->content_type,
-			       .body = pass_body(c, from_a ? 0 : 1, req, &sdp, NULL),
-			       .uarg = rl};
+	struct cv_dlg_req r = {
+		.method = req->method,
+		.method_name = req->method_pl,
+		.headers = {hdrs.data, hdrs.len},
+		.content_type = req->content_type,
+		.body = pass_body(c, from_a ? 0 : 1, req, &sdp, NULL),
+		.uarg = rl};
 	struct cv_txn *ct;
 	int err = cv_dlg_request(other, &r, &ct);
 	cv_buf_free(&sdp);
@@ -971,7 +1007,8 @@ void b2bua_in_dialog(struct srv_worker *sw, struct cv_txn *st,
 	c->relays = rl;
 }
 
-void b2bua_ack(struct srv_worker *sw, struct cv_dlg *dlg, struct cv_sip_msg *ack)
+void b2bua_ack(struct srv_worker *sw, struct cv_dlg *dlg,
+	       struct cv_sip_msg *ack)
 {
 	(void)sw;
 	/* The caller's ACK for our 2xx. The B leg was ACKed when its 2xx came,
@@ -982,7 +1019,8 @@ void b2bua_ack(struct srv_worker *sw, struct cv_dlg *dlg, struct cv_sip_msg *ack
 	struct cv_buf sdp;
 	cv_buf_init(&sdp, 65536);
 	struct cv_pl body = pass_body(c, 0, ack, &sdp, NULL);
-	flush_b_ack(c, body.l ? ack->content_type : (struct cv_pl)CV_PL_INIT, body);
+	flush_b_ack(c, body.l ? ack->content_type : (struct cv_pl)CV_PL_INIT,
+		    body);
 	cv_buf_free(&sdp);
 }
 
@@ -1008,8 +1046,9 @@ void b2bua_ack_timeout(struct srv_worker *sw, struct cv_dlg *dlg)
 	(void)sw;
 	if (!c || c->state == CALL_ENDED)
 		return;
-	struct cv_dlg *other = dlg == c->a_dlg ? (c->winner ? c->winner->dlg : NULL)
-					       : c->a_dlg;
+	struct cv_dlg *other = dlg == c->a_dlg
+				       ? (c->winner ? c->winner->dlg : NULL)
+				       : c->a_dlg;
 	flush_b_ack(c, (struct cv_pl)CV_PL_INIT, (struct cv_pl)CV_PL_INIT);
 	send_bye(c, dlg);
 	if (other)

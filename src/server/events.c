@@ -11,7 +11,8 @@
 
 void srv_pub_call(struct cv_srv *s, enum cv_bus_type type, const char *call_id,
 		  const char *from, const char *to, uint16_t status,
-		  const char *reason, enum cv_bus_hangup by, uint64_t duration_ms)
+		  const char *reason, enum cv_bus_hangup by,
+		  uint64_t duration_ms)
 {
 	if (!s->p.bus)
 		return;
@@ -38,7 +39,8 @@ void srv_pub_reg(struct cv_srv *s, enum cv_bus_type type, const char *aor,
 		if (src->remote.sa.sa_family == AF_INET)
 			memcpy(&ta.ss, &src->remote.in, sizeof(src->remote.in));
 		else if (src->remote.sa.sa_family == AF_INET6)
-			memcpy(&ta.ss, &src->remote.in6, sizeof(src->remote.in6));
+			memcpy(&ta.ss, &src->remote.in6,
+			       sizeof(src->remote.in6));
 		char a[CV_TP_ADDRSTRLEN];
 		cv_tp_addr_print(&ta, a, sizeof(a));
 		const char *k = cv_tp_kind_name((enum cv_tp_kind)src->kind);

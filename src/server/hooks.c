@@ -26,8 +26,8 @@ size_t srv_hook_route(struct srv_worker *sw, struct cv_pl user,
 	r.uri[sizeof(r.uri) - 1] = '\0';
 	memset(out, 0, sizeof(*out));
 	if (cv_ua_addr_from_uri(sw->ua, cv_pl_str(r.uri), &out->dst) != 0) {
-		CV_LOG_RL(CV_LOG_WARN, MOD, "route hook gave an unusable URI '%s'",
-			  r.uri);
+		CV_LOG_RL(CV_LOG_WARN, MOD,
+			  "route hook gave an unusable URI '%s'", r.uri);
 		return 0;
 	}
 	snprintf(out->contact, sizeof(out->contact), "%s", r.uri);

@@ -31,7 +31,7 @@
 struct sec_leg {
 	struct cv_srtp_key rx, tx;
 	struct cv_srtp_key ap_rx, ap_tx; /* what the relay has now */
-	uint32_t tag;                    /* a=crypto tag to use toward it */
+	uint32_t tag;			 /* a=crypto tag to use toward it */
 	bool has_rx, has_tx, ap_has_rx, ap_has_tx;
 	bool known;  /* the leg sent an SDP for this m-line */
 	bool secure; /* ... with a usable a=crypto */
@@ -45,8 +45,8 @@ struct media_sec {
 
 /* What to write for one m-line toward the other leg. */
 struct sec_plan {
-	bool term;   /* drop the sender's a=crypto lines */
-	int proto;   /* +1: AVP -> SAVP, -1: SAVP -> AVP, 0: as it is */
+	bool term;	/* drop the sender's a=crypto lines */
+	int proto;	/* +1: AVP -> SAVP, -1: SAVP -> AVP, 0: as it is */
 	char line[160]; /* our a=crypto line toward it ("" none) */
 	/* codecs: the m= format list replaced (" 0 8 96"), the sender's
 	 * rtpmap/fmtp/rtcp-fb lines of formats not in keep[] dropped, and
@@ -72,7 +72,8 @@ static bool pl_has(struct cv_pl v, const char *needle)
 	return false;
 }
 
-static void sec_apply(struct cv_rtp_relay_stream *st, struct sec_leg *l, int leg)
+static void sec_apply(struct cv_rtp_relay_stream *st, struct sec_leg *l,
+		      int leg)
 {
 	if (l->ap_has_rx == l->has_rx && l->ap_has_tx == l->has_tx &&
 	    (!l->has_rx || !memcmp(&l->ap_rx, &l->rx, sizeof(l->rx))) &&
@@ -111,7 +112,8 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 		/* legs that spoke before were plain */
 		for (unsigned k = 0; k < CALL_MAX_STREAMS; k++)
 			for (int g = 0; g < 2; g++)
-				m->sec->l[k][g].known = (k == i ? seen : m->seen[k]) >> g & 1;
+				m->sec->l[k][g].known =
+					(k == i ? seen : m->seen[k]) >> g & 1;
 	}
 	struct media_sec *sec = m->sec;
 	if (sec->passthru[i])
@@ -124,7 +126,8 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 			const struct cv_sdp_crypto *c = &md->crypto[k];
 			enum cv_srtp_suite suite;
 			if (cv_srtp_suite_parse(c->suite, &suite) ||
-			    cv_srtp_keyparams_parse(c->key_params, suite, &f->rx))
+			    cv_srtp_keyparams_parse(c->key_params, suite,
+						    &f->rx))
 				continue;
 			f->tag = c->tag;
 			found = true;
@@ -133,7 +136,9 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 	if (md->ncrypto && !found) {
 		/* nothing we can terminate (unknown suite, MKI, DTLS): leave
 		 * the stream's crypto end to end as before */
-		CV_LOG_RL(CV_LOG_INFO, MOD, "m-line %u: a=crypto not terminated, passed through", i);
+		CV_LOG_RL(CV_LOG_INFO, MOD,
+			  "m-line %u: a=crypto not terminated, passed through",
+			  i);
 		sec->passthru[i] = true;
 		f->has_rx = f->has_tx = t->has_rx = t->has_tx = false;
 		sec_apply(m->st[i], f, from);
@@ -152,9 +157,10 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 	pl->term = true;
 	pl->proto = savp_out == f->savp ? 0 : savp_out ? 1 : -1;
 	if (sec_out) {
-		enum cv_srtp_suite suite = t->has_rx ? t->rx.suite :
-					   f->has_rx ? f->rx.suite :
-						       CV_SRTP_AES_CM_128_HMAC_SHA1_80;
+		enum cv_srtp_suite suite =
+			t->has_rx   ? t->rx.suite
+			: f->has_rx ? f->rx.suite
+				    : CV_SRTP_AES_CM_128_HMAC_SHA1_80;
 		if (!t->has_tx || t->tx.suite != suite) {
 			int err = cv_srtp_key_generate(&t->tx, suite);
 			if (err)
@@ -193,13 +199,13 @@ static const struct {
 	{"opus", 48000, 2, -1, "useinbandfec=1"},
 };
 
-static bool md_has(const struct cv_sdp_media *md, const char *name, uint32_t rate,
-		   int pt)
+static bool md_has(const struct cv_sdp_media *md, const char *name,
+		   uint32_t rate, int pt)
 {
 	for (uint32_t k = 0; k < md->nfmts; k++) {
 		const struct cv_sdp_fmt *f = &md->fmts[k];
-		if ((int)f->pt == pt ||
-		    (f->clock_rate == rate && cv_pl_caseeq_str(f->encoding, name)))
+		if ((int)f->pt == pt || (f->clock_rate == rate &&
+					 cv_pl_caseeq_str(f->encoding, name)))
 			return true;
 	}
 	return false;
@@ -261,16 +267,21 @@ static int codec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 			if (!(fits = plan_fmt(pl, (unsigned)pt)))
 				break;
 			if (xc_offer[c].ch > 1)
-				cv_buf_printf(&lines, "a=rtpmap:%d %s/%u/%u\r\n", pt,
-					      xc_offer[c].name, xc_offer[c].rate, xc_offer[c].ch);
+				cv_buf_printf(&lines,
+					      "a=rtpmap:%d %s/%u/%u\r\n", pt,
+					      xc_offer[c].name,
+					      xc_offer[c].rate, xc_offer[c].ch);
 			else
-				cv_buf_printf(&lines, "a=rtpmap:%d %s/%u\r\n", pt,
-					      xc_offer[c].name, xc_offer[c].rate);
+				cv_buf_printf(&lines, "a=rtpmap:%d %s/%u\r\n",
+					      pt, xc_offer[c].name,
+					      xc_offer[c].rate);
 			if (xc_offer[c].fmtp)
-				cv_buf_printf(&lines, "a=fmtp:%d %s\r\n", pt, xc_offer[c].fmtp);
+				cv_buf_printf(&lines, "a=fmtp:%d %s\r\n", pt,
+					      xc_offer[c].fmtp);
 		}
 		if (fits && !lines.err && lines.len) {
-			snprintf(pl->extra, sizeof(pl->extra), "%.*s", (int)lines.len, lines.data);
+			snprintf(pl->extra, sizeof(pl->extra), "%.*s",
+				 (int)lines.len, lines.data);
 			pl->fmts_set = true;
 		}
 		cv_buf_free(&lines);
@@ -280,32 +291,38 @@ static int codec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 	if (xcode_common(x, to, from, &extra)) {
 		if (extra) {
 			/* the answer also names codecs only we offered: the
-			 * offerer is told the common ones; packets in the others
-			 * are transcoded */
+			 * offerer is told the common ones; packets in the
+			 * others are transcoded */
 			pl->fmts[0] = 0;
 			bool fits = true;
 			for (uint32_t k = 0; k < md->nfmts && fits; k++) {
 				int ipt = md->fmts[k].pt;
 				unsigned pt = ipt >= 0 ? (unsigned)ipt : 255;
-				if (pt < 128 && xcode_has_pt(x, to, (uint8_t)pt)) {
+				if (pt < 128 &&
+				    xcode_has_pt(x, to, (uint8_t)pt)) {
 					fits = plan_fmt(pl, pt);
-					pl->keep[pt / 8] |= (uint8_t)(1u << (pt % 8));
+					pl->keep[pt / 8] |=
+						(uint8_t)(1u << (pt % 8));
 				}
 			}
 			pl->fmts_set = pl->filter = fits;
 		}
-		cv_rtp_relay_stream_set_xform(m->st[i], extra ? xcode_xform : NULL, x);
+		cv_rtp_relay_stream_set_xform(m->st[i],
+					      extra ? xcode_xform : NULL, x);
 		return 0;
 	}
 	struct cv_buf lines;
 	cv_buf_init(&lines, sizeof(pl->extra) - 1);
 	int err = xcode_answer(x, to, from, pl->fmts, sizeof(pl->fmts), &lines);
 	if (!err && !lines.err) {
-		snprintf(pl->extra, sizeof(pl->extra), "%.*s", (int)lines.len, lines.data);
+		snprintf(pl->extra, sizeof(pl->extra), "%.*s", (int)lines.len,
+			 lines.data);
 		pl->fmts_set = pl->filter = true;
 		memset(pl->keep, 0, sizeof(pl->keep));
 		cv_rtp_relay_stream_set_xform(m->st[i], xcode_xform, x);
-		cv_log(CV_LOG_INFO, MOD, "m-line %u: no common codec, transcoding (leg %c gets%s)",
+		cv_log(CV_LOG_INFO, MOD,
+		       "m-line %u: no common codec, transcoding (leg %c "
+		       "gets%s)",
 		       i, to ? 'B' : 'A', pl->fmts);
 	} else {
 		cv_rtp_relay_stream_set_xform(m->st[i], NULL, NULL);
@@ -328,8 +345,8 @@ void media_free(struct srv_worker *sw, struct call_media *m)
 		struct cv_rtp_relay_leg_stats a = {0}, b = {0};
 		cv_rtp_relay_stream_stats(m->st[i], CV_RTP_RELAY_A, &a);
 		cv_rtp_relay_stream_stats(m->st[i], CV_RTP_RELAY_B, &b);
-		sw->srv->st_relay_forwarded += a.tx_packets + b.tx_packets +
-					       a.rtcp_tx + b.rtcp_tx;
+		sw->srv->st_relay_forwarded +=
+			a.tx_packets + b.tx_packets + a.rtcp_tx + b.rtcp_tx;
 		sw->srv->st_relay_streams--;
 		cv_rtp_relay_stream_destroy(m->st[i]);
 		m->st[i] = NULL;
@@ -339,8 +356,11 @@ void media_free(struct srv_worker *sw, struct call_media *m)
 			uint64_t t, d;
 			xcode_counts(m->xc[i], &t, &d);
 			if (t)
-				cv_log(CV_LOG_INFO, MOD, "m-line %u: %llu packets transcoded, %llu dropped",
-				       i, (unsigned long long)t, (unsigned long long)d);
+				cv_log(CV_LOG_INFO, MOD,
+				       "m-line %u: %llu packets transcoded, "
+				       "%llu dropped",
+				       i, (unsigned long long)t,
+				       (unsigned long long)d);
 		}
 		cv_mem_unref(m->xc[i]);
 		m->xc[i] = NULL;
@@ -386,18 +406,20 @@ static int conn_sockaddr(const struct cv_sdp_conn *c, uint16_t port,
 static uint16_t sa_port(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)(const void *)ss)->sin_port);
+		return ntohs(((const struct sockaddr_in *)(const void *)ss)
+				     ->sin_port);
 	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)(const void *)ss)->sin6_port);
+		return ntohs(((const struct sockaddr_in6 *)(const void *)ss)
+				     ->sin6_port);
 	return 0;
 }
 
 static bool is_ice_attr(struct cv_pl v)
 {
-	static const char *const names[] = {"candidate", "end-of-candidates",
-					    "ice-ufrag", "ice-pwd", "ice-options",
-					    "ice-lite", "remote-candidates",
-					    "ice-mismatch"};
+	static const char *const names[] = {
+		"candidate",	     "end-of-candidates", "ice-ufrag",
+		"ice-pwd",	     "ice-options",	  "ice-lite",
+		"remote-candidates", "ice-mismatch"};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(names); i++) {
 		size_t n = strlen(names[i]);
 		if (v.l >= n && !memcmp(v.p, names[i], n) &&
@@ -445,7 +467,8 @@ static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 				.codec = codec[0] ? codec : NULL,
 				.clock_rate = rate,
 			};
-			int err = cv_rtp_relay_stream_create(sw->relay, &m->st[i], &sp);
+			int err = cv_rtp_relay_stream_create(sw->relay,
+							     &m->st[i], &sp);
 			if (err)
 				return err;
 			m->n++;
@@ -454,18 +477,22 @@ static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 		struct sockaddr_storage rtp, rtcp;
 		const struct cv_sdp_conn *c = cv_sdp_media_conn(sdp, md);
 		if (conn_sockaddr(c, md->port, &rtp) == 0) {
-			bool have_rtcp = md->has_rtcp &&
-					 conn_sockaddr(md->rtcp_conn.present ? &md->rtcp_conn : c,
-						       md->rtcp_port, &rtcp) == 0;
-			cv_rtp_relay_stream_set_remote(m->st[i], (enum cv_rtp_relay_leg)from,
-						       (struct sockaddr *)&rtp,
-						       have_rtcp ? (struct sockaddr *)&rtcp : NULL);
+			bool have_rtcp =
+				md->has_rtcp &&
+				conn_sockaddr(md->rtcp_conn.present
+						      ? &md->rtcp_conn
+						      : c,
+					      md->rtcp_port, &rtcp) == 0;
+			cv_rtp_relay_stream_set_remote(
+				m->st[i], (enum cv_rtp_relay_leg)from,
+				(struct sockaddr *)&rtp,
+				have_rtcp ? (struct sockaddr *)&rtcp : NULL);
 		}
 		/* else: hold (c=0.0.0.0) or a name; the relay latches the
 		 * source when media comes */
 		struct sockaddr_storage lrtp, lrtcp;
-		int err = cv_rtp_relay_stream_local(m->st[i], (enum cv_rtp_relay_leg)to,
-						    &lrtp, &lrtcp);
+		int err = cv_rtp_relay_stream_local(
+			m->st[i], (enum cv_rtp_relay_leg)to, &lrtp, &lrtcp);
 		if (err)
 			return err;
 		rtp_port[i] = sa_port(&lrtp);
@@ -480,7 +507,8 @@ static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 		for (uint32_t k = 0; k < i; k++)
 			first = first && !m->st[k];
 		if (first && (from == 1 || !m->codec[0]))
-			codec_of(md, m->codec, sizeof(m->codec)); /* the answer's */
+			codec_of(md, m->codec,
+				 sizeof(m->codec)); /* the answer's */
 	}
 	return 0;
 }
@@ -488,7 +516,8 @@ static int media_learn(struct srv_worker *sw, struct call_media *m, int from,
 /* Our a=crypto line at the end of m-section mi. */
 static void sec_flush(struct cv_buf *out, const struct sec_plan *plan, int mi)
 {
-	if (mi < 0 || mi >= CALL_MAX_STREAMS || (!plan[mi].line[0] && !plan[mi].extra[0]))
+	if (mi < 0 || mi >= CALL_MAX_STREAMS ||
+	    (!plan[mi].line[0] && !plan[mi].extra[0]))
 		return;
 	if (out->len && out->data[out->len - 1] != '\n')
 		cv_buf_append_str(out, "\r\n");
@@ -506,7 +535,9 @@ static bool dropped_fmt(struct cv_pl val, const uint8_t *keep)
 			continue;
 		unsigned pt = 0;
 		size_t k = n;
-		for (; k < val.l && k < n + 3 && val.p[k] >= '0' && val.p[k] <= '9'; k++)
+		for (; k < val.l && k < n + 3 && val.p[k] >= '0' &&
+		       val.p[k] <= '9';
+		     k++)
 			pt = pt * 10 + (unsigned)(val.p[k] - '0');
 		if (k == n || pt > 127)
 			return false; /* "*" (rtcp-fb) or junk: kept */
@@ -534,12 +565,13 @@ static void m_proto(struct cv_buf *out, struct cv_pl rest, int change,
 		size_t pl = sp ? (size_t)(sp - v.p) : v.l;
 		struct cv_pl proto = {v.p + 1, pl - 1};
 		for (size_t i = 0; i + 3 <= proto.l; i++) {
-			bool savp = i + 4 <= proto.l && !memcmp(proto.p + i, "SAVP", 4);
+			bool savp = i + 4 <= proto.l &&
+				    !memcmp(proto.p + i, "SAVP", 4);
 			bool avp = !memcmp(proto.p + i, "AVP", 3) &&
 				   (i == 0 || proto.p[i - 1] != 'S');
 			if ((change < 0 && savp) || (change > 0 && avp)) {
-				cv_buf_printf(out, " %.*s%s%.*s", (int)i, proto.p,
-					      change > 0 ? "S" : "",
+				cv_buf_printf(out, " %.*s%s%.*s", (int)i,
+					      proto.p, change > 0 ? "S" : "",
 					      (int)(v.l - 1 - i - (change < 0)),
 					      proto.p + i + (change < 0));
 				cv_buf_append_str(out, "\r\n");
@@ -561,7 +593,8 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 		return err;
 	bool anch[CALL_MAX_STREAMS * 16] = {0};
 	uint16_t rtp_port[CALL_MAX_STREAMS * 16] = {0},
-		 rtcp_port[CALL_MAX_STREAMS * 16] = {0};
+					     rtcp_port[CALL_MAX_STREAMS * 16] =
+						     {0};
 	struct sec_plan plan[CALL_MAX_STREAMS] = {0};
 	if (sdp->nmedia > CV_ARRAY_SIZE(anch)) {
 		cv_mem_unref(sdp);
@@ -571,8 +604,8 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 	 * offer answers it; a repeated answer (18x, then 2xx with the same
 	 * o= version) is still an answer; anything else is an offer. */
 	bool offer;
-	if (m->pend == 1 + !from ||
-	    (!m->pend && m->last_ans == 1 + from && sdp->sess_version == m->last_ans_ver)) {
+	if (m->pend == 1 + !from || (!m->pend && m->last_ans == 1 + from &&
+				     sdp->sess_version == m->last_ans_ver)) {
 		offer = false;
 		m->pend = 0;
 		m->last_ans = (uint8_t)(1 + from);
@@ -581,7 +614,8 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 		offer = true;
 		m->pend = (uint8_t)(1 + from);
 	}
-	err = media_learn(sw, m, from, sdp, anch, rtp_port, rtcp_port, plan, offer);
+	err = media_learn(sw, m, from, sdp, anch, rtp_port, rtcp_port, plan,
+			  offer);
 	cv_mem_unref(sdp);
 	if (err)
 		return err;
@@ -612,7 +646,9 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 			continue;
 		}
 		struct cv_pl val = {v.p + 2, v.l - 2};
-		bool here = mi >= 0 ? ((size_t)mi < CV_ARRAY_SIZE(anch) && anch[mi]) : any;
+		bool here =
+			mi >= 0 ? ((size_t)mi < CV_ARRAY_SIZE(anch) && anch[mi])
+				: any;
 		switch (v.p[0]) {
 		case 'm': {
 			sec_flush(out, plan, mi);
@@ -625,17 +661,26 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 			const char *sp2 = memchr(val.p + off, ' ', val.l - off);
 			if (!sp2)
 				break;
-			cv_buf_printf(out, "m=%.*s %u", (int)(off - 1), val.p, rtp_port[mi]);
-			m_proto(out, (struct cv_pl){sp2, (size_t)(val.p + val.l - sp2)},
-				(size_t)mi < CALL_MAX_STREAMS ? plan[mi].proto : 0,
-				(size_t)mi < CALL_MAX_STREAMS && plan[mi].fmts_set ?
-					plan[mi].fmts : NULL);
+			cv_buf_printf(out, "m=%.*s %u", (int)(off - 1), val.p,
+				      rtp_port[mi]);
+			m_proto(out,
+				(struct cv_pl){sp2,
+					       (size_t)(val.p + val.l - sp2)},
+				(size_t)mi < CALL_MAX_STREAMS ? plan[mi].proto
+							      : 0,
+				(size_t)mi < CALL_MAX_STREAMS &&
+						plan[mi].fmts_set
+					? plan[mi].fmts
+					: NULL);
 			continue;
 		}
 		case 'c': {
-			/* keep c=IN IP4 0.0.0.0 (hold, RFC 3264 §8.4) as it is */
-			bool null = (val.l >= 8 && !memcmp(val.p + val.l - 8, " 0.0.0.0", 8)) ||
-				    (val.l >= 3 && !memcmp(val.p + val.l - 3, " ::", 3));
+			/* keep c=IN IP4 0.0.0.0 (hold, RFC 3264 §8.4) as it is
+			 */
+			bool null = (val.l >= 8 && !memcmp(val.p + val.l - 8,
+							   " 0.0.0.0", 8)) ||
+				    (val.l >= 3 &&
+				     !memcmp(val.p + val.l - 3, " ::", 3));
 			if (!here || null)
 				break;
 			cv_buf_printf(out, "c=IN %s %s\r\n", ipv, adv);
@@ -645,13 +690,16 @@ int media_rewrite(struct srv_worker *sw, struct call_media *m, int from,
 			if (any && is_ice_attr(val))
 				continue;
 			if (here && mi >= 0 && (size_t)mi < CALL_MAX_STREAMS &&
-			    plan[mi].term && val.l > 7 && !memcmp(val.p, "crypto:", 7))
+			    plan[mi].term && val.l > 7 &&
+			    !memcmp(val.p, "crypto:", 7))
 				continue; /* the sender's keys stay with us */
 			if (here && mi >= 0 && (size_t)mi < CALL_MAX_STREAMS &&
 			    plan[mi].filter && dropped_fmt(val, plan[mi].keep))
 				continue;
-			if (here && mi >= 0 && val.l > 5 && !memcmp(val.p, "rtcp:", 5)) {
-				cv_buf_printf(out, "a=rtcp:%u\r\n", rtcp_port[mi]);
+			if (here && mi >= 0 && val.l > 5 &&
+			    !memcmp(val.p, "rtcp:", 5)) {
+				cv_buf_printf(out, "a=rtcp:%u\r\n",
+					      rtcp_port[mi]);
 				continue;
 			}
 			break;
@@ -686,7 +734,8 @@ void media_leg_stats(const struct call_media *m, int leg,
 	for (unsigned i = 0; i < CALL_MAX_STREAMS && !st; i++)
 		st = m->st[i];
 	struct cv_rtp_relay_leg_stats ls;
-	if (!st || cv_rtp_relay_stream_stats(st, (enum cv_rtp_relay_leg)leg, &ls))
+	if (!st ||
+	    cv_rtp_relay_stream_stats(st, (enum cv_rtp_relay_leg)leg, &ls))
 		return;
 	out->codec = m->codec;
 	out->pkts_recv = ls.rx_packets;

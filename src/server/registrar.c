@@ -10,7 +10,7 @@
 
 #define MOD "registrar"
 
-#define SWEEP_MS 1000
+#define SWEEP_MS    1000
 #define PURGE_EVERY 60 /* sweeps */
 
 /* A binding that expired, kept until the sweep publishes it. */
@@ -80,8 +80,9 @@ static void graveyard_flush(struct cv_srv *s, struct reg_expired *g)
 		CV_DEBUG(MOD, "binding expired aor=%s contact=%s", g->aor,
 			 g->b->contact);
 		if (s)
-			srv_pub_reg(s, CV_BUS_REG_EXPIRED, g->aor, g->b->contact,
-				    &g->b->src, g->b->user_agent, 0);
+			srv_pub_reg(s, CV_BUS_REG_EXPIRED, g->aor,
+				    g->b->contact, &g->b->src, g->b->user_agent,
+				    0);
 		binding_free(g->b);
 		free(g->aor);
 		free(g);
@@ -171,7 +172,8 @@ size_t registrar_lookup(struct cv_srv *s, struct cv_pl name,
 	struct aor *a = aor_get(r, name, false);
 	if (a) {
 		aor_expire(r, a, cv_clock_ms());
-		for (struct binding *b = a->bindings; b && n < max; b = b->next) {
+		for (struct binding *b = a->bindings; b && n < max;
+		     b = b->next) {
 			snprintf(out[n].contact, sizeof(out[n].contact), "%s",
 				 b->contact);
 			out[n].dst = b->src;
@@ -185,7 +187,8 @@ size_t registrar_lookup(struct cv_srv *s, struct cv_pl name,
 }
 
 size_t registrar_lookup_gruu(struct cv_srv *s, struct cv_pl name,
-			     struct cv_pl gr, struct reg_target *out, size_t max)
+			     struct cv_pl gr, struct reg_target *out,
+			     size_t max)
 {
 	struct registrar *r = &s->reg;
 	size_t n = 0;
@@ -193,7 +196,8 @@ size_t registrar_lookup_gruu(struct cv_srv *s, struct cv_pl name,
 	struct aor *a = aor_get(r, name, false);
 	if (a) {
 		aor_expire(r, a, cv_clock_ms());
-		for (struct binding *b = a->bindings; b && n < max; b = b->next) {
+		for (struct binding *b = a->bindings; b && n < max;
+		     b = b->next) {
 			if (!cv_pl_eq(instance_gr(b->instance), gr))
 				continue;
 			snprintf(out[n].contact, sizeof(out[n].contact), "%s",
@@ -214,7 +218,8 @@ static void persist(struct cv_srv *s, const char *aor, const struct binding *b,
 	if (!s->p.store)
 		return;
 	if (del) {
-		cv_store_binding_del(s->p.store, aor, b ? b->contact : NULL, NULL);
+		cv_store_binding_del(s->p.store, aor, b ? b->contact : NULL,
+				     NULL);
 		return;
 	}
 	char recv[CV_TP_ADDRSTRLEN];
@@ -249,7 +254,8 @@ int cv_srv_load_bindings(struct cv_srv *s)
 		return 0;
 	struct cv_store_res *res = NULL;
 	int64_t now = (int64_t)cv_clock_wall_us();
-	struct cv_store_query q = {.since_us = now, .limit = CV_STORE_LIMIT_MAX};
+	struct cv_store_query q = {.since_us = now,
+				   .limit = CV_STORE_LIMIT_MAX};
 	int err = cv_store_binding_list(s->p.store, &q, CV_STORE_SYNC(&res));
 	if (err)
 		return err;
@@ -270,7 +276,8 @@ int cv_srv_load_bindings(struct cv_srv *s)
 		b->reg_id = sb->reg_id;
 		b->expires_wall_us = sb->expires_us;
 		b->stored_expires_us = sb->expires_us;
-		b->expires_ms = cv_clock_ms() + (uint64_t)(sb->expires_us - now) / 1000;
+		b->expires_ms =
+			cv_clock_ms() + (uint64_t)(sb->expires_us - now) / 1000;
 		struct cv_tp_addr ta;
 		enum cv_tp_kind kind = CV_TP_UDP;
 		cv_tp_kind_parse(cv_pl_str(sb->transport), &kind);
@@ -300,7 +307,8 @@ int cv_srv_load_bindings(struct cv_srv *s)
 	return 0;
 }
 
-/* ---- REGISTER ---------------------------------------------------------------- */
+/* ---- REGISTER
+ * ---------------------------------------------------------------- */
 
 struct contact_in {
 	struct cv_sip_contact c;
@@ -320,8 +328,10 @@ static void respond_ok(struct srv_worker *sw, struct cv_txn *st,
 	struct cv_sip_vals_iter it = {0};
 	struct cv_pl tag;
 	bool gruu = false;
-	for (unsigned n = 0; n < 64 && !gruu &&
-	     cv_sip_msg_vals_next(req, CV_SIP_HDR_SUPPORTED, &it, &tag) == 0; n++)
+	for (unsigned n = 0;
+	     n < 64 && !gruu &&
+	     cv_sip_msg_vals_next(req, CV_SIP_HDR_SUPPORTED, &it, &tag) == 0;
+	     n++)
 		gruu = cv_pl_caseeq_str(cv_pl_trim(tag), "gruu");
 	struct cv_sip_uri to;
 	if (gruu && (cv_sip_uri_parse(req->to.uri, &to) != 0 || !to.host.l))
@@ -332,16 +342,21 @@ static void respond_ok(struct srv_worker *sw, struct cv_txn *st,
 		for (struct binding *b = a->bindings; b; b = b->next) {
 			cv_buf_printf(&hdrs, "Contact: <%s>;expires=%llu",
 				      b->contact,
-				      (unsigned long long)((b->expires_ms - now + 999) / 1000));
+				      (unsigned long long)((b->expires_ms -
+							    now + 999) /
+							   1000));
 			struct cv_pl gr = instance_gr(b->instance);
 			if (gruu && gr_safe(gr)) {
 				char port[8] = "";
 				if (to.port)
-					snprintf(port, sizeof(port), ":%u", to.port);
+					snprintf(port, sizeof(port), ":%u",
+						 to.port);
 				cv_buf_printf(&hdrs,
-					      ";+sip.instance=\"%s\";pub-gruu=\"sip:%.*s@%.*s%s;gr=%.*s\"",
+					      ";+sip.instance=\"%s\";pub-gruu="
+					      "\"sip:%.*s@%.*s%s;gr=%.*s\"",
 					      b->instance, CV_PL_ARG(aor),
-					      CV_PL_ARG(to.host), port, CV_PL_ARG(gr));
+					      CV_PL_ARG(to.host), port,
+					      CV_PL_ARG(gr));
 			}
 			cv_buf_append_str(&hdrs, "\r\n");
 		}
@@ -351,7 +366,8 @@ static void respond_ok(struct srv_worker *sw, struct cv_txn *st,
 	time_t t = time(NULL);
 	struct tm tm;
 	gmtime_r(&t, &tm);
-	strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+	strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
+		 &tm);
 	cv_buf_append_str(&hdrs, date);
 	if (hdrs.err) {
 		srv_reply(st, 500, "Too Many Contacts", NULL);
@@ -439,7 +455,8 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 			srv_reply(st, 423, NULL, h);
 			return;
 		}
-		ci->expires = (uint32_t)CV_MIN(e, (int64_t)s->p.reg_max_expires);
+		ci->expires =
+			(uint32_t)CV_MIN(e, (int64_t)s->p.reg_max_expires);
 		nc++;
 	}
 	/* §10.3 step 6: "*" only alone and with Expires: 0 */
@@ -453,9 +470,11 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 	 * it); a fetch (no Contact) is still answered from memory. */
 	if ((nc || star) && s->p.store && !cv_store_healthy(s->p.store)) {
 		s->st_registers_rejected++;
-		CV_LOG_RL(CV_LOG_WARN, MOD, "database down: REGISTER %.*s refused (503)",
+		CV_LOG_RL(CV_LOG_WARN, MOD,
+			  "database down: REGISTER %.*s refused (503)",
 			  CV_PL_ARG(aor));
-		srv_reply(st, 503, "Database Unavailable", "Retry-After: 30\r\n");
+		srv_reply(st, 503, "Database Unavailable",
+			  "Retry-After: 30\r\n");
 		return;
 	}
 	struct registrar *r = &s->reg;
@@ -486,8 +505,8 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 		a->n = 0;
 		pthread_mutex_unlock(&r->lock);
 		persist(s, aor_name, NULL, true);
-		srv_pub_reg(s, CV_BUS_REG_REMOVED, aor_name, "*", cv_txn_addr(st),
-			    NULL, 0);
+		srv_pub_reg(s, CV_BUS_REG_REMOVED, aor_name, "*",
+			    cv_txn_addr(st), NULL, 0);
 		free(aor_name);
 		respond_ok(sw, st, req, aor);
 		return;
@@ -507,10 +526,13 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 		for (pp = &a->bindings; *pp; pp = &(*pp)->next) {
 			/* RFC 5626 §6: same instance and reg-id replace the
 			 * flow; else the same Contact URI (§10.3 step 7). */
-			bool same = ci->c.instance.l && (*pp)->instance[0]
-					    ? cv_pl_eq_str(ci->c.instance, (*pp)->instance)
-					    : cv_sip_uri_eq_text(ci->c.addr.uri,
-								 cv_pl_str((*pp)->contact));
+			bool same =
+				ci->c.instance.l && (*pp)->instance[0]
+					? cv_pl_eq_str(ci->c.instance,
+						       (*pp)->instance)
+					: cv_sip_uri_eq_text(
+						  ci->c.addr.uri,
+						  cv_pl_str((*pp)->contact));
 			if (same) {
 				b = *pp;
 				break;
@@ -529,12 +551,13 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 				binding_free(b);
 				a->n--;
 				r->nbindings--;
-				evs[nev++] = (__typeof__(evs[0])){CV_BUS_REG_REMOVED, 0,
-								  ci->c.addr.uri};
+				evs[nev++] = (__typeof__(evs[0])){
+					CV_BUS_REG_REMOVED, 0, ci->c.addr.uri};
 			}
 			continue;
 		}
-		evs[nev++] = (__typeof__(evs[0])){b ? CV_BUS_REG_REFRESHED : CV_BUS_REG_ADDED,
+		evs[nev++] = (__typeof__(evs[0])){b ? CV_BUS_REG_REFRESHED
+						    : CV_BUS_REG_ADDED,
 						  ci->expires, ci->c.addr.uri};
 		if (!b) {
 			if (a->n >= s->p.max_bindings_per_aor) {
@@ -552,8 +575,8 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 			a->n++;
 			r->nbindings++;
 		}
-		/* Write-behind: a refresh that changes nothing but the expiry is
-		 * written only when the stored expiry lags by more than a
+		/* Write-behind: a refresh that changes nothing but the expiry
+		 * is written only when the stored expiry lags by more than a
 		 * quarter of the lifetime (at least 60 s), so a restart loses
 		 * at most that much of a binding's time while a busy registrar
 		 * does not write every refresh (docs/server.md). */
@@ -561,16 +584,20 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 			       !cv_pl_eq_str(ci->c.addr.uri, b->contact) ||
 			       !cv_pl_eq_str(ci->c.instance, b->instance) ||
 			       b->src.kind != src->kind ||
-			       memcmp(&b->src.remote, &src->remote, sizeof(src->remote)) != 0;
+			       memcmp(&b->src.remote, &src->remote,
+				      sizeof(src->remote)) != 0;
 		int64_t new_exp = now_wall + (int64_t)ci->expires * 1000000;
-		int64_t slack = CV_MAX((int64_t)60000000, (int64_t)ci->expires * 250000);
+		int64_t slack = CV_MAX((int64_t)60000000,
+				       (int64_t)ci->expires * 250000);
 		bool write = changed || new_exp - b->stored_expires_us > slack;
 		char *contact = cv_pl_strdup(ci->c.addr.uri);
 		char *cid = cv_pl_strdup(req->call_id);
 		char *inst = cv_pl_strdup(ci->c.instance);
 		char *path = join_path(req);
-		const struct cv_sip_hdr *uah = cv_sip_msg_hdr(req, CV_SIP_HDR_USER_AGENT);
-		char *ua = cv_pl_strdup(uah ? uah->value : (struct cv_pl)CV_PL_INIT);
+		const struct cv_sip_hdr *uah =
+			cv_sip_msg_hdr(req, CV_SIP_HDR_USER_AGENT);
+		char *ua = cv_pl_strdup(uah ? uah->value
+					    : (struct cv_pl)CV_PL_INIT);
 		if (!contact || !cid || !inst || !path || !ua) {
 			free(contact);
 			free(cid);
@@ -615,7 +642,8 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 		return;
 	}
 	if (s->p.bus) {
-		const struct cv_sip_hdr *uah = cv_sip_msg_hdr(req, CV_SIP_HDR_USER_AGENT);
+		const struct cv_sip_hdr *uah =
+			cv_sip_msg_hdr(req, CV_SIP_HDR_USER_AGENT);
 		char *ua = uah ? cv_pl_strdup(uah->value) : NULL;
 		for (size_t i = 0; i < nev; i++) {
 			char *contact = cv_pl_strdup(evs[i].contact);
@@ -648,8 +676,10 @@ static void sweep(struct cv_tmr *t, void *arg)
 	pthread_mutex_unlock(&r->lock);
 	graveyard_flush(s, g);
 	if (s->p.store && ++r->sweeps % PURGE_EVERY == 0)
-		cv_store_binding_purge(s->p.store, (int64_t)cv_clock_wall_us(), NULL);
-	cv_tmr_start(cv_worker_wheel(sw->w), &r->sweep, SWEEP_MS * 1000, sweep, sw);
+		cv_store_binding_purge(s->p.store, (int64_t)cv_clock_wall_us(),
+				       NULL);
+	cv_tmr_start(cv_worker_wheel(sw->w), &r->sweep, SWEEP_MS * 1000, sweep,
+		     sw);
 }
 
 void registrar_worker_start(struct srv_worker *sw)
@@ -659,7 +689,8 @@ void registrar_worker_start(struct srv_worker *sw)
 		return;
 	r->sweep_sw = sw;
 	cv_tmr_init(&r->sweep);
-	cv_tmr_start(cv_worker_wheel(sw->w), &r->sweep, SWEEP_MS * 1000, sweep, sw);
+	cv_tmr_start(cv_worker_wheel(sw->w), &r->sweep, SWEEP_MS * 1000, sweep,
+		     sw);
 }
 
 void registrar_worker_stop(struct srv_worker *sw)

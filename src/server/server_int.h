@@ -17,10 +17,10 @@
 
 struct binding {
 	struct binding *next;
-	char *contact;           /* Contact URI */
+	char *contact; /* Contact URI */
 	char *call_id;
 	uint32_t cseq;
-	uint64_t expires_ms;     /* monotonic (cv_clock_ms) */
+	uint64_t expires_ms; /* monotonic (cv_clock_ms) */
 	int64_t expires_wall_us;
 	int64_t stored_expires_us; /* the expiry the store holds (0: none) */
 	uint16_t q;
@@ -28,7 +28,7 @@ struct binding {
 	uint32_t reg_id;
 	char *path;
 	char *user_agent;
-	struct cv_txn_addr src;  /* flow the REGISTER came from (conn ref) */
+	struct cv_txn_addr src; /* flow the REGISTER came from (conn ref) */
 };
 
 struct aor {
@@ -55,7 +55,7 @@ struct registrar {
 /* A contact to fork to, copied out of the table. */
 struct reg_target {
 	char contact[1024];
-	struct cv_txn_addr dst;  /* conn ref held: reg_target_clear */
+	struct cv_txn_addr dst; /* conn ref held: reg_target_clear */
 };
 
 /* Failed-authentication counters, keyed "a:<ip>" or "u:<user>", in a
@@ -75,18 +75,18 @@ struct fail_slot {
 struct media_sec;
 struct call_media {
 	struct cv_rtp_relay_stream *st[CALL_MAX_STREAMS];
-	unsigned n;                     /* streams open */
-	bool off;                       /* not anchored: SDP passed as is */
-	char adv[2][INET6_ADDRSTRLEN];  /* relay address told to A / to B */
-	char codec[64];                 /* first format of the first m-line */
+	unsigned n;			/* streams open */
+	bool off;			/* not anchored: SDP passed as is */
+	char adv[2][INET6_ADDRSTRLEN];	/* relay address told to A / to B */
+	char codec[64];			/* first format of the first m-line */
 	uint8_t seen[CALL_MAX_STREAMS]; /* bit per leg: sent an SDP for it */
-	struct media_sec *sec;          /* SDES state, once a=crypto was seen */
+	struct media_sec *sec;		/* SDES state, once a=crypto was seen */
 	struct xcode *xc[CALL_MAX_STREAMS]; /* codec maps; transcoding */
-	uint8_t pend;                   /* 1 + leg with an offer out, 0 none */
-	uint8_t last_ans;               /* 1 + leg that answered last */
-	uint64_t last_ans_ver;          /* o= version of that answer */
-	bool flip;                      /* offer B the opposite of A (retry) */
-	bool flipped;                   /* ... done once */
+	uint8_t pend;	       /* 1 + leg with an offer out, 0 none */
+	uint8_t last_ans;      /* 1 + leg that answered last */
+	uint64_t last_ans_ver; /* o= version of that answer */
+	bool flip;	       /* offer B the opposite of A (retry) */
+	bool flipped;	       /* ... done once */
 };
 
 struct srv_worker {
@@ -96,7 +96,7 @@ struct srv_worker {
 	struct cv_digest_server *digest; /* the server's, shared */
 	struct cv_store_client *store_client;
 	struct cv_rtp_relay *relay; /* NULL: media not anchored */
-	struct call *calls;      /* list of live calls */
+	struct call *calls;	    /* list of live calls */
 };
 
 struct cv_srv {
@@ -112,7 +112,7 @@ struct cv_srv {
 	struct registrar reg;
 	struct cv_digest_server *digest;
 	pthread_mutex_t fail_lock;
-	struct fail_slot *fail;  /* SRV_FAIL_SLOTS */
+	struct fail_slot *fail; /* SRV_FAIL_SLOTS */
 	struct srv_worker *workers;
 	unsigned nworkers;
 	struct trunk_set *trunks; /* trunk.c; NULL: none configured */
@@ -135,7 +135,8 @@ size_t registrar_lookup(struct cv_srv *s, struct cv_pl aor,
 /* RFC 5627 §5.3: the bindings of `aor` whose instance is gr (the value
  * of a GRUU's gr parameter). */
 size_t registrar_lookup_gruu(struct cv_srv *s, struct cv_pl aor,
-			     struct cv_pl gr, struct reg_target *out, size_t max);
+			     struct cv_pl gr, struct reg_target *out,
+			     size_t max);
 void reg_target_clear(struct reg_target *t);
 /* The expiry sweep (worker 0): every second, expired bindings are dropped
  * and published; the store's expired rows are purged every minute. */
@@ -193,14 +194,16 @@ bool xcode_common(const struct xcode *x, int a, int b, bool *extra);
 bool xcode_has_pt(const struct xcode *x, int leg, uint8_t pt);
 int xcode_answer(const struct xcode *x, int a, int b, char *pts, size_t ptsz,
 		 struct cv_buf *lines);
-int xcode_xform(void *arg, enum cv_rtp_relay_leg from, uint8_t *pkt, size_t *len,
-		size_t cap);
-void xcode_counts(const struct xcode *x, uint64_t *transcoded, uint64_t *dropped);
+int xcode_xform(void *arg, enum cv_rtp_relay_leg from, uint8_t *pkt,
+		size_t *len, size_t cap);
+void xcode_counts(const struct xcode *x, uint64_t *transcoded,
+		  uint64_t *dropped);
 
 /* events.c: bus publishing (no-ops without a bus) */
 void srv_pub_call(struct cv_srv *s, enum cv_bus_type type, const char *call_id,
 		  const char *from, const char *to, uint16_t status,
-		  const char *reason, enum cv_bus_hangup by, uint64_t duration_ms);
+		  const char *reason, enum cv_bus_hangup by,
+		  uint64_t duration_ms);
 void srv_pub_reg(struct cv_srv *s, enum cv_bus_type type, const char *aor,
 		 const char *contact, const struct cv_txn_addr *src,
 		 const char *user_agent, uint32_t expires);

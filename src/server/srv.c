@@ -30,7 +30,8 @@ static void on_request(struct cv_ua *ua, struct cv_txn *st,
 		return;
 	case CV_SIP_OPTIONS: {
 		static const char hdrs[] =
-			"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, NOTIFY, MESSAGE, PRACK\r\n"
+			"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, "
+			"UPDATE, INFO, REFER, NOTIFY, MESSAGE, PRACK\r\n"
 			"Accept: application/sdp\r\n";
 		srv_reply(st, 200, NULL, hdrs);
 		return;
@@ -40,7 +41,8 @@ static void on_request(struct cv_ua *ua, struct cv_txn *st,
 		return;
 	default:
 		srv_reply(st, 405, NULL,
-			  "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, NOTIFY, MESSAGE, PRACK\r\n");
+			  "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, "
+			  "UPDATE, INFO, REFER, NOTIFY, MESSAGE, PRACK\r\n");
 		return;
 	}
 	(void)ua;
@@ -128,11 +130,13 @@ int cv_srv_create(struct cv_srv **sp, const struct cv_srv_params *p)
 		u->ha1_sha256 = dup_or_empty(p->users[i].ha1_sha256);
 		u->ha1_sha512_256 = dup_or_empty(p->users[i].ha1_sha512_256);
 		s->nusers++;
-		if (!u->name || !u->ha1_md5 || !u->ha1_sha256 || !u->ha1_sha512_256)
+		if (!u->name || !u->ha1_md5 || !u->ha1_sha256 ||
+		    !u->ha1_sha512_256)
 			goto fail;
 	}
 	srv_users_sort(s);
-	for (size_t i = 0; i < p->ndigest_algs && s->nalgs < CV_DIGEST_ALG_COUNT; i++) {
+	for (size_t i = 0;
+	     i < p->ndigest_algs && s->nalgs < CV_DIGEST_ALG_COUNT; i++) {
 		enum cv_digest_alg a;
 		if (cv_digest_alg_from(cv_pl_str(p->digest_algs[i]), &a) != 0) {
 			err = -EINVAL;
@@ -188,9 +192,9 @@ int cv_srv_worker_start(struct cv_srv *s, struct cv_worker *w)
 	struct srv_worker *sw = sw_of(s, w);
 	sw->srv = s;
 	sw->w = w;
-	static const char *const supported[] = {"path", "outbound", "gruu",
-						"replaces", "timer", "100rel",
-						NULL};
+	static const char *const supported[] = {
+		"path",	 "outbound", "gruu", "replaces",
+		"timer", "100rel",   NULL};
 	struct cv_ua_params up = {.tp = s->p.tp,
 				  .w = w,
 				  .h = &ua_handlers,
@@ -205,7 +209,8 @@ int cv_srv_worker_start(struct cv_srv *s, struct cv_worker *w)
 		struct cv_rtp_relay_params rp = {
 			.loop = cv_worker_loop(w),
 			.local_addr = s->p.media_addr && *s->p.media_addr
-					      ? s->p.media_addr : NULL,
+					      ? s->p.media_addr
+					      : NULL,
 			.port_min = s->p.rtp_port_min,
 			.port_max = s->p.rtp_port_max,
 		};
@@ -236,7 +241,8 @@ void cv_srv_worker_stop(struct cv_srv *s, struct cv_worker *w)
 	sw->digest = NULL;
 }
 
-void cv_srv_recv(struct cv_srv *s, struct cv_worker *w, const struct cv_tp_rx *rx)
+void cv_srv_recv(struct cv_srv *s, struct cv_worker *w,
+		 const struct cv_tp_rx *rx)
 {
 	struct srv_worker *sw = sw_of(s, w);
 	if (sw->ua)

@@ -16,9 +16,9 @@
 
 #include "server_int.h"
 
-#define MOD "xcode"
+#define MOD	    "xcode"
 #define XC_MAX_FMTS 16
-#define XC_FIFO (CV_CODEC_MAX_SAMPLES)
+#define XC_FIFO	    (CV_CODEC_MAX_SAMPLES)
 
 struct xc_fmt {
 	uint8_t pt;
@@ -26,7 +26,7 @@ struct xc_fmt {
 	char name[16];
 	uint32_t rate;
 	const struct cv_codec *codec; /* NULL: not one we decode/encode */
-	char fmtp[64];                /* as the leg wrote it */
+	char fmtp[64];		      /* as the leg wrote it */
 };
 
 struct xc_dir { /* what goes toward one leg; allocated when used */
@@ -45,7 +45,7 @@ struct xc_dir { /* what goes toward one leg; allocated when used */
 struct xcode {
 	struct xc_fmt fmts[2][XC_MAX_FMTS];
 	unsigned nfmts[2];
-	int target[2];      /* index in fmts[leg] to encode toward leg, -1 */
+	int target[2];	       /* index in fmts[leg] to encode toward leg, -1 */
 	struct xc_dir *dir[2]; /* dir[to], NULL until a packet needs it */
 	uint64_t transcoded[2], remapped[2], dropped[2];
 };
@@ -87,8 +87,8 @@ int xcode_create(struct xcode **xp)
 static bool fmt_from_sdp(const struct cv_sdp_fmt *sf, struct xc_fmt *f)
 {
 	memset(f, 0, sizeof(*f));
-	if (!sf->encoding.l || sf->encoding.l >= sizeof(f->name) || sf->pt < 0 ||
-	    sf->pt > 127)
+	if (!sf->encoding.l || sf->encoding.l >= sizeof(f->name) ||
+	    sf->pt < 0 || sf->pt > 127)
 		return false;
 	f->pt = (uint8_t)sf->pt;
 	snprintf(f->name, sizeof(f->name), "%.*s", CV_PL_ARG(sf->encoding));
@@ -142,23 +142,28 @@ static const struct xc_fmt *same_fmt(const struct xcode *x, int leg,
 
 static bool opus_rate(uint32_t r)
 {
-	return r == 8000 || r == 12000 || r == 16000 || r == 24000 || r == 48000;
+	return r == 8000 || r == 12000 || r == 16000 || r == 24000 ||
+	       r == 48000;
 }
 
 static int dir_setup(struct xc_dir *d, const struct xc_fmt *in,
 		     const struct xc_fmt *out)
 {
-	if (d->dec_codec != in->codec || !d->dec || d->enc_codec != out->codec || !d->enc) {
+	if (d->dec_codec != in->codec || !d->dec ||
+	    d->enc_codec != out->codec || !d->enc) {
 		dir_reset(d);
 		struct cv_codec_params pi = {0}, po = {0};
 		(void)cv_codec_fmtp_parse(in->codec, &pi, cv_pl_str(in->fmtp));
-		(void)cv_codec_fmtp_parse(out->codec, &po, cv_pl_str(out->fmtp));
+		(void)cv_codec_fmtp_parse(out->codec, &po,
+					  cv_pl_str(out->fmtp));
 		/* Opus runs at the other side's PCM rate when it can (RFC 7587
 		 * §3.1.1: any of 8..48 kHz): no resampling, and a narrowband
 		 * source costs a narrowband encoder (5x cheaper than 48 kHz) */
-		if (opus_rate(out->codec->pcm_rate) && in->codec == &cv_codec_opus)
+		if (opus_rate(out->codec->pcm_rate) &&
+		    in->codec == &cv_codec_opus)
 			pi.pcm_rate = out->codec->pcm_rate;
-		if (opus_rate(in->codec->pcm_rate) && out->codec == &cv_codec_opus)
+		if (opus_rate(in->codec->pcm_rate) &&
+		    out->codec == &cv_codec_opus)
 			po.pcm_rate = in->codec->pcm_rate;
 		int err = cv_codec_dec_create(&d->dec, in->codec, &pi);
 		if (!err)
@@ -185,17 +190,19 @@ static uint32_t map_ts(struct xc_dir *d, uint32_t in_ts, uint32_t in_clock,
 	if (!d->have_ts) {
 		d->have_ts = true;
 		d->last_in = in_ts;
-		d->last_out = (uint32_t)((uint64_t)in_ts * out_clock / in_clock);
+		d->last_out =
+			(uint32_t)((uint64_t)in_ts * out_clock / in_clock);
 		return d->last_out;
 	}
 	int64_t delta = (int32_t)(in_ts - d->last_in);
 	d->last_in = in_ts;
-	d->last_out += (uint32_t)(delta * (int64_t)out_clock / (int64_t)in_clock);
+	d->last_out +=
+		(uint32_t)(delta * (int64_t)out_clock / (int64_t)in_clock);
 	return d->last_out;
 }
 
-int xcode_xform(void *arg, enum cv_rtp_relay_leg from, uint8_t *pkt, size_t *len,
-		size_t cap)
+int xcode_xform(void *arg, enum cv_rtp_relay_leg from, uint8_t *pkt,
+		size_t *len, size_t cap)
 {
 	struct xcode *x = arg;
 	int to = !from;
@@ -223,7 +230,8 @@ int xcode_xform(void *arg, enum cv_rtp_relay_leg from, uint8_t *pkt, size_t *len
 	struct xc_dir *d = x->dir[to];
 	int err = dir_setup(d, in, out);
 	if (err) {
-		CV_LOG_RL(CV_LOG_WARN, MOD, "%s -> %s: %s", in->name, out->name, cv_strerror(err));
+		CV_LOG_RL(CV_LOG_WARN, MOD, "%s -> %s: %s", in->name, out->name,
+			  cv_strerror(err));
 		x->dropped[to]++;
 		return err;
 	}
@@ -248,7 +256,8 @@ int xcode_xform(void *arg, enum cv_rtp_relay_leg from, uint8_t *pkt, size_t *len
 		n = XC_FIFO;
 	if (d->nfifo + n > XC_FIFO) { /* bounded: the oldest samples go */
 		size_t drop = d->nfifo + n - XC_FIFO;
-		memmove(d->fifo, d->fifo + drop, (d->nfifo - drop) * sizeof(int16_t));
+		memmove(d->fifo, d->fifo + drop,
+			(d->nfifo - drop) * sizeof(int16_t));
 		d->nfifo -= drop;
 		before = d->nfifo;
 	}
@@ -275,7 +284,8 @@ int xcode_xform(void *arg, enum cv_rtp_relay_leg from, uint8_t *pkt, size_t *len
 	};
 	uint8_t payload[CV_CODEC_MAX_PAYLOAD];
 	size_t plen = 0;
-	err = cv_codec_encode(d->enc, d->fifo, nenc, payload, sizeof(payload), &plen);
+	err = cv_codec_encode(d->enc, d->fifo, nenc, payload, sizeof(payload),
+			      &plen);
 	memmove(d->fifo, d->fifo + nenc, (d->nfifo - nenc) * sizeof(int16_t));
 	d->nfifo -= nenc;
 	if (!err)
@@ -288,7 +298,8 @@ int xcode_xform(void *arg, enum cv_rtp_relay_leg from, uint8_t *pkt, size_t *len
 	return 0;
 }
 
-void xcode_counts(const struct xcode *x, uint64_t *transcoded, uint64_t *dropped)
+void xcode_counts(const struct xcode *x, uint64_t *transcoded,
+		  uint64_t *dropped)
 {
 	*transcoded = x->transcoded[0] + x->transcoded[1];
 	*dropped = x->dropped[0] + x->dropped[1];
@@ -300,7 +311,8 @@ bool xcode_common(const struct xcode *x, int a, int b, bool *extra)
 	*extra = false;
 	for (unsigned i = 0; i < x->nfmts[b]; i++) {
 		const struct xc_fmt *f = &x->fmts[b][i];
-		bool audio = strcasecmp(f->name, "telephone-event") && strcasecmp(f->name, "CN");
+		bool audio = strcasecmp(f->name, "telephone-event") &&
+			     strcasecmp(f->name, "CN");
 		if (same_fmt(x, a, f))
 			common = common || audio;
 		else
@@ -325,7 +337,8 @@ int xcode_answer(const struct xcode *x, int a, int b, char *pts, size_t ptsz,
 	const struct xc_fmt *sel[2] = {&x->fmts[a][x->target[a]], NULL};
 	for (unsigned i = 0; i < x->nfmts[a]; i++) {
 		const struct xc_fmt *f = &x->fmts[a][i];
-		if (!strcasecmp(f->name, "telephone-event") && same_fmt(x, b, f)) {
+		if (!strcasecmp(f->name, "telephone-event") &&
+		    same_fmt(x, b, f)) {
 			sel[1] = f;
 			break;
 		}
@@ -334,13 +347,17 @@ int xcode_answer(const struct xcode *x, int a, int b, char *pts, size_t ptsz,
 	pts[0] = 0;
 	for (int k = 0; k < 2 && sel[k]; k++) {
 		const struct xc_fmt *f = sel[k];
-		o += (size_t)snprintf(pts + o, o < ptsz ? ptsz - o : 0, " %u", f->pt);
+		o += (size_t)snprintf(pts + o, o < ptsz ? ptsz - o : 0, " %u",
+				      f->pt);
 		if (f->ch > 1)
-			cv_buf_printf(lines, "a=rtpmap:%u %s/%u/%u\r\n", f->pt, f->name, f->rate, f->ch);
+			cv_buf_printf(lines, "a=rtpmap:%u %s/%u/%u\r\n", f->pt,
+				      f->name, f->rate, f->ch);
 		else
-			cv_buf_printf(lines, "a=rtpmap:%u %s/%u\r\n", f->pt, f->name, f->rate);
+			cv_buf_printf(lines, "a=rtpmap:%u %s/%u\r\n", f->pt,
+				      f->name, f->rate);
 		if (f->fmtp[0])
-			cv_buf_printf(lines, "a=fmtp:%u %s\r\n", f->pt, f->fmtp);
+			cv_buf_printf(lines, "a=fmtp:%u %s\r\n", f->pt,
+				      f->fmtp);
 	}
 	return o < ptsz ? 0 : CV_ETOOBIG;
 }

@@ -26,8 +26,8 @@
 
 #define MOD "trunk"
 
-#define TRUNK_ROUTE_MAX 8
-#define TRUNK_RETRY_MS 30000    /* failed registration: try again after */
+#define TRUNK_ROUTE_MAX	     8
+#define TRUNK_RETRY_MS	     30000 /* failed registration: try again after */
 #define TRUNK_MIN_REFRESH_MS 1000
 /* uarg kind of a registration transaction (b2bua.c uses small values) */
 #define UARG_TRUNK_REG 0x54524b47
@@ -52,12 +52,12 @@ struct trunk {
 	uint16_t port;
 	bool do_register;
 	uint32_t expires_s;
-	union cv_txn_sockaddr sa;   /* the host resolved at start */
-	bool match_port;            /* UDP: a request from the trunk comes
-				     * from its port too */
-	char dst_uri[160];          /* sip:IP:port;transport=x */
-	char domain[300];           /* host[:port] for URIs */
-	char tp_param[32];          /* ";transport=tcp" or "" */
+	union cv_txn_sockaddr sa; /* the host resolved at start */
+	bool match_port;	  /* UDP: a request from the trunk comes
+				   * from its port too */
+	char dst_uri[160];	  /* sip:IP:port;transport=x */
+	char domain[300];	  /* host[:port] for URIs */
+	char tp_param[32];	  /* ";transport=tcp" or "" */
 	struct trunk_reg reg;
 };
 
@@ -82,11 +82,11 @@ struct trunk_set {
 struct trunk_leg {
 	struct srv_worker *sw;
 	const struct trunk_route *route;
-	unsigned idx;        /* trunk of the route in use */
+	unsigned idx;	     /* trunk of the route in use */
 	unsigned auth_tries; /* on this trunk */
 	struct cv_txn *ct;   /* current transaction (borrowed) */
 	struct cv_tmr tmr;   /* no response at all in time: next trunk */
-	bool answered;       /* the current trunk sent something */
+	bool answered;	     /* the current trunk sent something */
 	char *user, *caller, *from_display, *call_id, *headers, *ctype, *body;
 	size_t body_len;
 	int max_forwards;
@@ -104,12 +104,14 @@ static char *dup_s(const char *s)
 
 static int resolve(struct trunk *t)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM};
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_DGRAM};
 	struct addrinfo *ai = NULL;
 	char port[8];
 	snprintf(port, sizeof(port), "%u", t->port);
 	if (getaddrinfo(t->host, port, &hints, &ai) != 0 || !ai) {
-		CV_ERROR(MOD, "trunk %s: cannot resolve host '%s'", t->name, t->host);
+		CV_ERROR(MOD, "trunk %s: cannot resolve host '%s'", t->name,
+			 t->host);
 		return -EINVAL;
 	}
 	memset(&t->sa, 0, sizeof(t->sa));
@@ -123,10 +125,10 @@ static int resolve(struct trunk *t)
 		inet_ntop(AF_INET, &t->sa.in.sin_addr, ip, sizeof(ip));
 	bool v6 = t->sa.sa.sa_family == AF_INET6;
 	bool tp = t->transport[0] && strcmp(t->transport, "udp") != 0;
-	snprintf(t->tp_param, sizeof(t->tp_param), "%s%s", tp ? ";transport=" : "",
-		 tp ? t->transport : "");
-	snprintf(t->dst_uri, sizeof(t->dst_uri), "sip:%s%s%s:%u%s", v6 ? "[" : "",
-		 ip, v6 ? "]" : "", t->port, t->tp_param);
+	snprintf(t->tp_param, sizeof(t->tp_param), "%s%s",
+		 tp ? ";transport=" : "", tp ? t->transport : "");
+	snprintf(t->dst_uri, sizeof(t->dst_uri), "sip:%s%s%s:%u%s",
+		 v6 ? "[" : "", ip, v6 ? "]" : "", t->port, t->tp_param);
 	bool hv6 = strchr(t->host, ':') != NULL;
 	snprintf(t->domain, sizeof(t->domain), "%s%s%s:%u", hv6 ? "[" : "",
 		 t->host, hv6 ? "]" : "", t->port);
@@ -182,7 +184,8 @@ int trunks_create(struct cv_srv *s)
 			return -EINVAL;
 		}
 		if (t->do_register && !*t->username) {
-			CV_ERROR(MOD, "trunk %s: register needs a username", t->name);
+			CV_ERROR(MOD, "trunk %s: register needs a username",
+				 t->name);
 			return -EINVAL;
 		}
 		int err = resolve(t);
@@ -199,9 +202,10 @@ int trunks_create(struct cv_srv *s)
 		r->relay = p->media_relay &&
 			   !(in->media && !strcmp(in->media, "direct"));
 		if (in->pattern && *in->pattern) {
-			if (regcomp(&r->re, in->pattern, REG_EXTENDED | REG_NOSUB) != 0) {
-				CV_ERROR(MOD, "route %s: bad pattern '%s'", r->name,
-					 in->pattern);
+			if (regcomp(&r->re, in->pattern,
+				    REG_EXTENDED | REG_NOSUB) != 0) {
+				CV_ERROR(MOD, "route %s: bad pattern '%s'",
+					 r->name, in->pattern);
 				return -EINVAL;
 			}
 			r->has_re = true;
@@ -214,7 +218,8 @@ int trunks_create(struct cv_srv *s)
 			struct trunk *t = n ? trunk_by_name(ts, list, n) : NULL;
 			if (!t || r->ntrunks >= TRUNK_ROUTE_MAX) {
 				CV_ERROR(MOD, "route %s: %s '%.*s'", r->name,
-					 t ? "too many trunks at" : "unknown trunk",
+					 t ? "too many trunks at"
+					   : "unknown trunk",
 					 (int)n, list);
 				return -EINVAL;
 			}
@@ -282,12 +287,14 @@ const char *trunk_source(struct cv_srv *s, const struct cv_txn_addr *src)
 			continue;
 		if (a->sa.sa_family == AF_INET) {
 			if (a->in.sin_addr.s_addr == t->sa.in.sin_addr.s_addr &&
-			    (!t->match_port || a->in.sin_port == t->sa.in.sin_port))
+			    (!t->match_port ||
+			     a->in.sin_port == t->sa.in.sin_port))
 				return t->name;
 		} else if (a->sa.sa_family == AF_INET6) {
 			if (!memcmp(&a->in6.sin6_addr, &t->sa.in6.sin6_addr,
 				    sizeof(a->in6.sin6_addr)) &&
-			    (!t->match_port || a->in6.sin6_port == t->sa.in6.sin6_port))
+			    (!t->match_port ||
+			     a->in6.sin6_port == t->sa.in6.sin6_port))
 				return t->name;
 		}
 	}
@@ -321,7 +328,8 @@ bool trunk_route_relay(const struct trunk_route *rt)
 int trunk_route_dst(struct srv_worker *sw, const struct trunk_route *rt,
 		    struct cv_txn_addr *out)
 {
-	return cv_ua_addr_from_uri(sw->ua, cv_pl_str(rt->trunks[0]->dst_uri), out);
+	return cv_ua_addr_from_uri(sw->ua, cv_pl_str(rt->trunks[0]->dst_uri),
+				   out);
 }
 
 /* ---- digest towards the upstream ---------------------------------------- */
@@ -340,9 +348,11 @@ static int authorize(const struct trunk *t, const struct cv_sip_msg *resp,
 	if (err)
 		return err;
 	if (*t->realm && !cv_pl_eq_str(ch.realm, t->realm)) {
-		CV_LOG_RL(CV_LOG_WARN, MOD,
-			  "trunk %s: challenge for realm '%.*s', configured '%s'",
-			  t->name, (int)CV_MIN(ch.realm.l, 64), ch.realm.p, t->realm);
+		CV_LOG_RL(
+			CV_LOG_WARN, MOD,
+			"trunk %s: challenge for realm '%.*s', configured '%s'",
+			t->name, (int)CV_MIN(ch.realm.l, 64), ch.realm.p,
+			t->realm);
 		return CV_ENOTFOUND;
 	}
 	struct cv_buf v;
@@ -355,7 +365,8 @@ static int authorize(const struct trunk *t, const struct cv_sip_msg *resp,
 	err = cv_digest_authorize(&v, &ch, &dp);
 	if (!err)
 		err = cv_buf_printf(hdr, "%s: %.*s\r\n",
-				    proxy ? "Proxy-Authorization" : "Authorization",
+				    proxy ? "Proxy-Authorization"
+					  : "Authorization",
 				    (int)v.len, v.data);
 	cv_buf_free(&v);
 	return err;
@@ -371,7 +382,8 @@ static void leg_timeout(struct cv_tmr *tm, void *arg)
 	if (!ct || tl->answered)
 		return;
 	CV_LOG_RL(CV_LOG_WARN, MOD, "trunk %s: no response within %u ms",
-		  tl->route->trunks[tl->idx]->name, tl->sw->srv->p.trunk_timeout_ms);
+		  tl->route->trunks[tl->idx]->name,
+		  tl->sw->srv->p.trunk_timeout_ms);
 	/* stop the upstream in case it got it (sent once it answers), then
 	 * the B2BUA sees a local 408: next trunk or the call's failure */
 	cv_txn_cancel(ct, NULL);
@@ -385,9 +397,10 @@ static int leg_send(struct srv_worker *sw, struct trunk_leg *tl,
 {
 	const struct trunk *t = tl->route->trunks[tl->idx];
 	char ruri[512], from[512], to[512];
-	int n1 = snprintf(ruri, sizeof(ruri), "sip:%s@%s%s", tl->user, t->domain,
-			  t->tp_param);
-	int n2 = snprintf(from, sizeof(from), "sip:%s@%s", tl->caller, t->domain);
+	int n1 = snprintf(ruri, sizeof(ruri), "sip:%s@%s%s", tl->user,
+			  t->domain, t->tp_param);
+	int n2 = snprintf(from, sizeof(from), "sip:%s@%s", tl->caller,
+			  t->domain);
 	int n3 = snprintf(to, sizeof(to), "sip:%s@%s", tl->user, t->domain);
 	if (n1 < 0 || n2 < 0 || n3 < 0 || (size_t)n1 >= sizeof(ruri) ||
 	    (size_t)n2 >= sizeof(from) || (size_t)n3 >= sizeof(to))
@@ -527,23 +540,24 @@ int trunk_leg_retry(struct srv_worker *sw, struct trunk_leg *tl,
 		/* one answer per challenge; stale=true (RFC 7616 §3.3) earns
 		 * another, bounded */
 		struct cv_digest_challenge ch;
-		bool stale = cv_digest_challenge_best(r->msg, st == 407, &ch) == 0 &&
-			     ch.stale;
+		bool stale =
+			cv_digest_challenge_best(r->msg, st == 407, &ch) == 0 &&
+			ch.stale;
 		if (tl->auth_tries < 1 || (stale && tl->auth_tries < 3)) {
 			struct cv_buf auth;
 			cv_buf_init(&auth, 4096);
 			char ruri[512];
 			snprintf(ruri, sizeof(ruri), "sip:%s@%s%s", tl->user,
 				 t->domain, t->tp_param);
-			int err = authorize(t, r->msg, cv_pl_str("INVITE"),
-					    cv_pl_str(ruri),
-					    (struct cv_pl){tl->body, tl->body_len},
-					    &auth);
+			int err = authorize(
+				t, r->msg, cv_pl_str("INVITE"), cv_pl_str(ruri),
+				(struct cv_pl){tl->body, tl->body_len}, &auth);
 			if (!err) {
 				tl->auth_tries++;
 				tl->cseq++;
 				ts->auth_answers++;
-				err = leg_send(sw, tl, auth.data, ctp, peer, peer_size);
+				err = leg_send(sw, tl, auth.data, ctp, peer,
+					       peer_size);
 			}
 			cv_buf_free(&auth);
 			if (!err)
@@ -554,8 +568,8 @@ int trunk_leg_retry(struct srv_worker *sw, struct trunk_leg *tl,
 		next = true;
 	}
 	while (next && tl->idx + 1 < tl->route->ntrunks) {
-		CV_INFO(MOD, "trunk %s failed with %u%s, failover to %s", t->name,
-			st, r->local ? " (local)" : "",
+		CV_INFO(MOD, "trunk %s failed with %u%s, failover to %s",
+			t->name, st, r->local ? " (local)" : "",
 			tl->route->trunks[tl->idx + 1]->name);
 		tl->idx++;
 		tl->auth_tries = 0;
@@ -582,7 +596,8 @@ static void reg_timer(struct cv_tmr *tm, void *arg)
 
 static void reg_schedule(struct trunk_reg *g, uint64_t ms)
 {
-	cv_tmr_start(cv_worker_wheel(g->sw->w), &g->tmr, ms * 1000, reg_timer, g);
+	cv_tmr_start(cv_worker_wheel(g->sw->w), &g->tmr, ms * 1000, reg_timer,
+		     g);
 }
 
 static void reg_set(struct trunk_reg *g, bool registered)
@@ -653,8 +668,10 @@ static uint32_t granted(const struct trunk *t, const struct cv_sip_msg *m)
 	}
 	struct cv_sip_vals_iter it = {0};
 	struct cv_pl val;
-	for (unsigned n = 0; n < 32 &&
-	     cv_sip_msg_vals_next(m, CV_SIP_HDR_CONTACT, &it, &val) == 0; n++) {
+	for (unsigned n = 0;
+	     n < 32 &&
+	     cv_sip_msg_vals_next(m, CV_SIP_HDR_CONTACT, &it, &val) == 0;
+	     n++) {
 		struct cv_sip_contact c;
 		if (cv_sip_contact_parse(val, &c) != 0)
 			continue;
@@ -693,9 +710,11 @@ bool trunks_response(struct srv_worker *sw, struct cv_txn *ct,
 		struct cv_buf auth;
 		cv_buf_init(&auth, 4096);
 		char ruri[400];
-		snprintf(ruri, sizeof(ruri), "sip:%s%s", t->domain, t->tp_param);
-		int err = authorize(t, r->msg, cv_pl_str("REGISTER"), cv_pl_str(ruri),
-				    (struct cv_pl)CV_PL_INIT, &auth);
+		snprintf(ruri, sizeof(ruri), "sip:%s%s", t->domain,
+			 t->tp_param);
+		int err = authorize(t, r->msg, cv_pl_str("REGISTER"),
+				    cv_pl_str(ruri), (struct cv_pl)CV_PL_INIT,
+				    &auth);
 		if (!err) {
 			g->auth_tries++;
 			reg_send(g, auth.data);
@@ -707,19 +726,25 @@ bool trunks_response(struct srv_worker *sw, struct cv_txn *ct,
 	if (r->status >= 200 && r->status < 300 && r->msg) {
 		uint32_t exp = granted(t, r->msg);
 		if (!g->registered)
-			CV_INFO(MOD, "trunk %s registered at %s as %s (expires %u s)",
+			CV_INFO(MOD,
+				"trunk %s registered at %s as %s (expires %u "
+				"s)",
 				t->name, t->domain, t->username, exp);
 		reg_set(g, true);
 		g->auth_tries = 0;
 		uint64_t ms = (uint64_t)exp * 1000 / 2;
-		reg_schedule(g, ms < TRUNK_MIN_REFRESH_MS ? TRUNK_MIN_REFRESH_MS : ms);
+		reg_schedule(g, ms < TRUNK_MIN_REFRESH_MS ? TRUNK_MIN_REFRESH_MS
+							  : ms);
 		return true;
 	}
-	CV_WARN(MOD, "trunk %s: registration failed: %u%s; again in %u s", t->name,
-		r->status, r->local ? " (local)" : "", TRUNK_RETRY_MS / 1000);
+	CV_WARN(MOD, "trunk %s: registration failed: %u%s; again in %u s",
+		t->name, r->status, r->local ? " (local)" : "",
+		TRUNK_RETRY_MS / 1000);
 	reg_set(g, false);
-	uint64_t retry = CV_MIN((uint64_t)TRUNK_RETRY_MS, (uint64_t)t->expires_s * 1000);
-	reg_schedule(g, retry < TRUNK_MIN_REFRESH_MS ? TRUNK_MIN_REFRESH_MS : retry);
+	uint64_t retry =
+		CV_MIN((uint64_t)TRUNK_RETRY_MS, (uint64_t)t->expires_s * 1000);
+	reg_schedule(g, retry < TRUNK_MIN_REFRESH_MS ? TRUNK_MIN_REFRESH_MS
+						     : retry);
 	return true;
 }
 

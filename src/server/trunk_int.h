@@ -40,15 +40,15 @@ int trunk_route_dst(struct srv_worker *sw, const struct trunk_route *rt,
 /* An outgoing leg to a route's trunks. */
 struct trunk_out {
 	const struct trunk_route *route;
-	struct cv_pl user;         /* dialled: Request-URI and To user */
-	struct cv_pl caller;       /* From user */
+	struct cv_pl user;   /* dialled: Request-URI and To user */
+	struct cv_pl caller; /* From user */
 	struct cv_pl from_display;
 	struct cv_pl call_id;
-	struct cv_pl headers;      /* extra header lines (Allow, Supported...) */
+	struct cv_pl headers; /* extra header lines (Allow, Supported...) */
 	struct cv_pl content_type;
 	struct cv_pl body;
-	int max_forwards;          /* as cv_ua_req.max_forwards */
-	void *uarg;                /* the B2BUA's leg */
+	int max_forwards; /* as cv_ua_req.max_forwards */
+	void *uarg;	  /* the B2BUA's leg */
 };
 /* Sends the INVITE to the route's first trunk. *tlp: the leg's trunk
  * state (trunk_leg_free), *ctp: the transaction (the caller's reference);

@@ -32,7 +32,9 @@ static void on_request(struct cv_ua *ua, struct cv_txn *st,
 		call_incoming(ag, st, req);
 		return;
 	case CV_SIP_OPTIONS:
-		reply(st, 200, SESSION_ALLOW "Accept: application/sdp\r\n" SESSION_SUPPORTED);
+		reply(st, 200,
+		      SESSION_ALLOW
+		      "Accept: application/sdp\r\n" SESSION_SUPPORTED);
 		return;
 	case CV_SIP_MESSAGE:
 		reply(st, 200, NULL);
@@ -118,7 +120,8 @@ int cv_agent_create(struct cv_agent **agp, const struct cv_agent_params *p)
 	ag->arg = p->arg;
 	ag->contact_user = strdup(p->contact_user ? p->contact_user : "cvoip");
 	ag->session_expires = p->session_expires == UINT32_MAX ? 0
-			      : p->session_expires ? p->session_expires : 1800;
+			      : p->session_expires ? p->session_expires
+						   : 1800;
 	ag->min_se = p->min_se ? p->min_se : 90;
 	if (ag->session_expires && ag->session_expires < ag->min_se)
 		ag->session_expires = ag->min_se;
@@ -129,7 +132,8 @@ int cv_agent_create(struct cv_agent **agp, const struct cv_agent_params *p)
 				  .w = p->w,
 				  .h = &handlers,
 				  .arg = ag,
-				  .user_agent = p->user_agent ? p->user_agent : "cvoip",
+				  .user_agent = p->user_agent ? p->user_agent
+							      : "cvoip",
 				  .trying_ms = p->trying_ms,
 				  .supported = supported};
 	int err = ag->contact_user ? cv_ua_create(&ag->ua, &up) : -ENOMEM;

@@ -7,9 +7,8 @@
 
 #define MOD "call"
 
-static const char *const state_names[] = {"idle",     "calling", "incoming",
-					  "ringing",  "early",   "answered",
-					  "ended"};
+static const char *const state_names[] = {
+	"idle", "calling", "incoming", "ringing", "early", "answered", "ended"};
 
 const char *cv_call_state_name(enum cv_call_state s)
 {
@@ -148,9 +147,11 @@ static void reason_of(const struct cv_txn_resp *r, char *out, size_t size)
 	if (r->msg && r->msg->reason.l)
 		cv_pl_strcpy(r->msg->reason, out, size);
 	else
-		snprintf(out, size, "%s", r->local ? (r->status == 408 ? "Request Timeout (local)"
-									: "Service Unavailable (local)")
-						   : cv_sip_reason(r->status));
+		snprintf(out, size, "%s",
+			 r->local ? (r->status == 408
+					     ? "Request Timeout (local)"
+					     : "Service Unavailable (local)")
+				  : cv_sip_reason(r->status));
 }
 
 static int apply_neg(struct cv_call *c)
@@ -242,7 +243,8 @@ int session_auth_header(struct cv_buf *out, const struct cv_sip_msg *resp,
 	err = cv_digest_authorize(&v, &ch, &dp);
 	if (!err)
 		err = cv_buf_printf(out, "%s: %.*s\r\n",
-				    proxy ? "Proxy-Authorization" : "Authorization",
+				    proxy ? "Proxy-Authorization"
+					  : "Authorization",
 				    (int)v.len, v.data);
 	cv_buf_free(&v);
 	return err;
@@ -253,7 +255,8 @@ int session_auth_header(struct cv_buf *out, const struct cv_sip_msg *resp,
 static bool parse_se(const struct cv_sip_msg *m, uint32_t *delta,
 		     struct cv_pl *refresher)
 {
-	const struct cv_sip_hdr *h = cv_sip_msg_hdr(m, CV_SIP_HDR_SESSION_EXPIRES);
+	const struct cv_sip_hdr *h =
+		cv_sip_msg_hdr(m, CV_SIP_HDR_SESSION_EXPIRES);
 	struct cv_sip_session_expires se;
 	if (!h || cv_sip_session_expires_parse(h->value, &se) != 0 || !se.delta)
 		return false;
@@ -288,9 +291,9 @@ static void se_start(struct cv_call *c)
 		return;
 	uint64_t now = cv_clock_us();
 	c->se_deadline_us = now + c->se * 1000000ull;
-	uint64_t after = c->se_we_refresh
-				 ? c->se * 500000ull
-				 : (c->se - CV_MIN(32u, c->se / 3)) * 1000000ull;
+	uint64_t after = c->se_we_refresh ? c->se * 500000ull
+					  : (c->se - CV_MIN(32u, c->se / 3)) *
+						    1000000ull;
 	cv_tmr_start(cv_worker_wheel(c->ag->w), &c->se_tmr, after, se_fire, c);
 }
 
@@ -303,14 +306,17 @@ static void se_fire(struct cv_tmr *t, void *arg)
 	if (c->se_we_refresh && now + 1000000ull < c->se_deadline_us) {
 		int err = -EBUSY;
 		if (!c->re_ct && !c->glare_pending)
-			err = send_reoffer(c, c->peer_update ? CV_SIP_UPDATE : CV_SIP_INVITE,
+			err = send_reoffer(c,
+					   c->peer_update ? CV_SIP_UPDATE
+							  : CV_SIP_INVITE,
 					   c->hold, true);
 		if (err) /* busy or failed: try again shortly */
-			cv_tmr_start(cv_worker_wheel(c->ag->w), &c->se_tmr, 1000000ull,
-				     se_fire, c);
+			cv_tmr_start(cv_worker_wheel(c->ag->w), &c->se_tmr,
+				     1000000ull, se_fire, c);
 		return;
 	}
-	CV_LOG_RL(CV_LOG_INFO, MOD, "session expired call-id=%s", cv_call_id(c));
+	CV_LOG_RL(CV_LOG_INFO, MOD, "session expired call-id=%s",
+		  cv_call_id(c));
 	cv_mem_ref(c);
 	call_send_bye(c, "SIP;cause=408;text=\"Session expired\"");
 	set_state(c, CV_CALL_ENDED, 408, "Session expired");
@@ -343,8 +349,9 @@ static uint16_t se_uas(struct cv_call *c, const struct cv_sip_msg *req,
 	hdr[0] = '\0';
 	uint32_t delta;
 	struct cv_pl ref;
-	bool uac_supports = cv_sip_msg_has_tag(req, CV_SIP_HDR_SUPPORTED, "timer") ||
-			    cv_sip_msg_has_tag(req, CV_SIP_HDR_REQUIRE, "timer");
+	bool uac_supports =
+		cv_sip_msg_has_tag(req, CV_SIP_HDR_SUPPORTED, "timer") ||
+		cv_sip_msg_has_tag(req, CV_SIP_HDR_REQUIRE, "timer");
 	if (!parse_se(req, &delta, &ref)) {
 		if (!initial || !c->ag->session_expires) {
 			c->se = 0;
@@ -357,7 +364,8 @@ static uint16_t se_uas(struct cv_call *c, const struct cv_sip_msg *req,
 		 * which may not even support the extension) */
 		c->se = CV_MAX(c->ag->session_expires, parse_min_se(req));
 		c->se_we_refresh = true;
-		snprintf(hdr, size, "Session-Expires: %u;refresher=uas\r\n", c->se);
+		snprintf(hdr, size, "Session-Expires: %u;refresher=uas\r\n",
+			 c->se);
 		return 0;
 	}
 	if (delta < c->ag->min_se)
@@ -473,8 +481,8 @@ int cv_call_create(struct cv_call **cp, struct cv_agent *ag,
 	c->se_min = ag->min_se;
 	c->via_proxy = p->proxy != NULL;
 	int err = -ENOMEM;
-	if (!c->target || !c->from || !c->from_display || !c->to || !c->headers ||
-	    !c->remote_uri)
+	if (!c->target || !c->from || !c->from_display || !c->to ||
+	    !c->headers || !c->remote_uri)
 		goto fail;
 	if ((p->replaces && !(c->replaces_hdr = strdup(p->replaces))) ||
 	    (p->referred_by && !(c->referred_by = strdup(p->referred_by))))
@@ -485,13 +493,13 @@ int cv_call_create(struct cv_call **cp, struct cv_agent *ag,
 		if (!c->auth_user || !c->auth_pass)
 			goto fail;
 	}
-	if (p->refer_from && (p->refer_from->refer_child ||
-			      !p->refer_from->refer_active)) {
+	if (p->refer_from &&
+	    (p->refer_from->refer_child || !p->refer_from->refer_active)) {
 		err = -EINVAL;
 		goto fail;
 	}
-	err = cv_ua_addr_from_uri(ag->ua, cv_pl_str(p->proxy ? p->proxy : p->target),
-				  &c->dst);
+	err = cv_ua_addr_from_uri(
+		ag->ua, cv_pl_str(p->proxy ? p->proxy : p->target), &c->dst);
 	if (err)
 		goto fail;
 	err = send_invite(c, NULL);
@@ -532,7 +540,8 @@ static struct call_fork *fork_get(struct cv_call *c, const struct cv_sip_msg *m)
 			return &c->forks[i];
 	if (c->nforks == CALL_MAX_FORKS)
 		return NULL;
-	if (!c->forks && !(c->forks = calloc(CALL_MAX_FORKS, sizeof(*c->forks))))
+	if (!c->forks &&
+	    !(c->forks = calloc(CALL_MAX_FORKS, sizeof(*c->forks))))
 		return NULL;
 	struct cv_dlg *d;
 	if (cv_dlg_create_uac(&d, c->ag->ua, c->inv_ct, m) != 0)
@@ -559,8 +568,10 @@ static bool prack_1xx(struct cv_call *c, struct call_fork *f,
 	f->rseq = rseq;
 	f->rseq_set = true;
 	char rack[64];
-	snprintf(rack, sizeof(rack), "RAck: %u %u INVITE\r\n", rseq, m->cseq.num);
-	struct cv_dlg_req r = {.method = CV_SIP_PRACK, .headers = cv_pl_str(rack)};
+	snprintf(rack, sizeof(rack), "RAck: %u %u INVITE\r\n", rseq,
+		 m->cseq.num);
+	struct cv_dlg_req r = {.method = CV_SIP_PRACK,
+			       .headers = cv_pl_str(rack)};
 	struct cv_txn *ct;
 	if (cv_dlg_request(f->dlg, &r, &ct) == 0)
 		cv_txn_release(ct);
@@ -570,7 +581,8 @@ static bool prack_1xx(struct cv_call *c, struct call_fork *f,
 static void note_allow(struct cv_call *c, const struct cv_sip_msg *m)
 {
 	if (cv_sip_msg_hdr(m, CV_SIP_HDR_ALLOW))
-		c->peer_update = cv_sip_msg_has_tag(m, CV_SIP_HDR_ALLOW, "UPDATE");
+		c->peer_update =
+			cv_sip_msg_has_tag(m, CV_SIP_HDR_ALLOW, "UPDATE");
 }
 
 /* §8.1.3.4: a 3xx gives new targets; follow the first untried sip(s) one,
@@ -582,20 +594,25 @@ static bool follow_redirect(struct cv_call *c, const struct cv_sip_msg *m)
 	struct cv_sip_vals_iter it = {0};
 	struct cv_pl v;
 	int n = 0;
-	while (n++ < 16 && cv_sip_msg_vals_next(m, CV_SIP_HDR_CONTACT, &it, &v) == 0) {
+	while (n++ < 16 &&
+	       cv_sip_msg_vals_next(m, CV_SIP_HDR_CONTACT, &it, &v) == 0) {
 		struct cv_sip_contact ct;
 		struct cv_sip_uri u;
 		if (cv_sip_contact_parse(v, &ct) != 0 || ct.star ||
 		    cv_sip_uri_parse(ct.addr.uri, &u) != 0 ||
-		    (u.scheme != CV_SIP_SCHEME_SIP && u.scheme != CV_SIP_SCHEME_SIPS))
+		    (u.scheme != CV_SIP_SCHEME_SIP &&
+		     u.scheme != CV_SIP_SCHEME_SIPS))
 			continue;
-		bool tried = cv_sip_uri_eq_text(ct.addr.uri, cv_pl_str(c->target));
+		bool tried =
+			cv_sip_uri_eq_text(ct.addr.uri, cv_pl_str(c->target));
 		for (int i = 0; i < c->redirects && !tried; i++)
-			tried = cv_sip_uri_eq_text(ct.addr.uri, cv_pl_str(c->tried[i]));
+			tried = cv_sip_uri_eq_text(ct.addr.uri,
+						   cv_pl_str(c->tried[i]));
 		if (tried)
 			continue;
 		struct cv_txn_addr dst;
-		if (!c->via_proxy && cv_ua_addr_from_uri(c->ag->ua, ct.addr.uri, &dst) != 0)
+		if (!c->via_proxy &&
+		    cv_ua_addr_from_uri(c->ag->ua, ct.addr.uri, &dst) != 0)
 			continue;
 		char *nt = cv_pl_strdup(ct.addr.uri);
 		if (!nt)
@@ -616,7 +633,8 @@ static bool follow_redirect(struct cv_call *c, const struct cv_sip_msg *m)
 		if (send_invite(c, NULL) != 0)
 			return false;
 		if (!c->released && c->ag->h->redirect)
-			c->ag->h->redirect(c, c->target, (uint16_t)m->status, c->uarg);
+			c->ag->h->redirect(c, c->target, (uint16_t)m->status,
+					   c->uarg);
 		return true;
 	}
 	return false;
@@ -647,7 +665,8 @@ static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 		if (m->body.l && !c->have_neg) {
 			struct cv_sdp *ans;
 			if (parse_sdp(m, &ans) == 0) {
-				if (cv_sdp_answer_process(&c->neg, c->local_offer, ans) == 0)
+				if (cv_sdp_answer_process(
+					    &c->neg, c->local_offer, ans) == 0)
 					apply_neg(c);
 				cv_mem_unref(ans);
 			}
@@ -666,11 +685,13 @@ static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 		}
 		if (d == c->dlg && c->state == CV_CALL_ANSWERED) {
 			/* the winner's 2xx again: ACK it again, nothing else */
-			cv_dlg_ack(d, m, (struct cv_pl)CV_PL_INIT, (struct cv_pl)CV_PL_INIT);
+			cv_dlg_ack(d, m, (struct cv_pl)CV_PL_INIT,
+				   (struct cv_pl)CV_PL_INIT);
 			cv_dlg_release(d);
 			return;
 		}
-		cv_dlg_ack(d, m, (struct cv_pl)CV_PL_INIT, (struct cv_pl)CV_PL_INIT);
+		cv_dlg_ack(d, m, (struct cv_pl)CV_PL_INIT,
+			   (struct cv_pl)CV_PL_INIT);
 		if (c->state == CV_CALL_ENDED || c->state == CV_CALL_ANSWERED) {
 			/* a second fork answered, or we hung up meanwhile:
 			 * ACK and BYE it (§13.2.2.4) */
@@ -694,7 +715,8 @@ static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 		note_allow(c, m);
 		struct cv_sdp *ans;
 		if (parse_sdp(m, &ans) == 0) {
-			if (cv_sdp_answer_process(&c->neg, c->local_offer, ans) == 0)
+			if (cv_sdp_answer_process(&c->neg, c->local_offer,
+						  ans) == 0)
 				apply_neg(c);
 			cv_mem_unref(ans);
 		}
@@ -709,11 +731,13 @@ static void invite_response(struct cv_call *c, const struct cv_txn_resp *r)
 		return;
 	}
 	if (c->state != CV_CALL_ENDED && m) {
-		if ((st == 401 || st == 407) && c->auth_user && c->auth_tries < 2) {
+		if ((st == 401 || st == 407) && c->auth_user &&
+		    c->auth_tries < 2) {
 			struct cv_buf ah;
 			cv_buf_init(&ah, 4096);
-			int err = session_auth_header(&ah, m, c->auth_user, c->auth_pass,
-						      "INVITE", c->target);
+			int err = session_auth_header(&ah, m, c->auth_user,
+						      c->auth_pass, "INVITE",
+						      c->target);
 			if (!err) {
 				c->auth_tries++;
 				forks_clear(c, NULL);
@@ -796,8 +820,10 @@ static int send_reoffer(struct cv_call *c, enum cv_sip_method method, bool hold,
 		err = local_sdp(c, hold, NULL, &sdp);
 	}
 	if (c->se)
-		cv_buf_printf(&hdrs, "Session-Expires: %u;refresher=%s\r\nMin-SE: %u\r\n",
-			      c->se, c->se_we_refresh ? "uac" : "uas", c->se_min);
+		cv_buf_printf(
+			&hdrs,
+			"Session-Expires: %u;refresher=%s\r\nMin-SE: %u\r\n",
+			c->se, c->se_we_refresh ? "uac" : "uas", c->se_min);
 	cv_buf_append_str(&hdrs, SESSION_SUPPORTED);
 	if (!err && hdrs.err)
 		err = hdrs.err;
@@ -842,18 +868,20 @@ static void reoffer_response(struct cv_call *c, struct cv_txn *ct,
 		struct cv_sdp *ans;
 		if ((c->re_method == CV_SIP_INVITE || !c->re_refresh) &&
 		    parse_sdp(r->msg, &ans) == 0) {
-			if (cv_sdp_answer_process(&c->neg, c->local_offer, ans) == 0)
+			if (cv_sdp_answer_process(&c->neg, c->local_offer,
+						  ans) == 0)
 				apply_neg(c);
 			cv_mem_unref(ans);
 		}
-		if (c->se || parse_se(r->msg, &(uint32_t){0}, &(struct cv_pl){0}))
+		if (c->se ||
+		    parse_se(r->msg, &(uint32_t){0}, &(struct cv_pl){0}))
 			se_from_2xx(c, r->msg);
 	} else if (st == 481 || st == 408) {
 		/* §14.1: the dialog is gone */
 		c->hold = c->re_prev_hold;
 		call_send_bye(c, NULL);
-		set_state(c, CV_CALL_ENDED, st, c->re_method == CV_SIP_INVITE
-							? "re-INVITE failed"
+		set_state(c, CV_CALL_ENDED, st,
+			  c->re_method == CV_SIP_INVITE ? "re-INVITE failed"
 							: "UPDATE failed");
 	} else {
 		/* §14.1: a failed offer leaves the session as it was */
@@ -865,18 +893,24 @@ static void reoffer_response(struct cv_call *c, struct cv_txn *ct,
 			if (min > c->se) {
 				c->tries_422++;
 				c->se = c->se_min = min;
-				send_reoffer(c, c->re_method, c->re_hold, c->re_refresh);
+				send_reoffer(c, c->re_method, c->re_hold,
+					     c->re_refresh);
 			}
-		} else if (c->re_method == CV_SIP_UPDATE && (st == 405 || st == 501)) {
+		} else if (c->re_method == CV_SIP_UPDATE &&
+			   (st == 405 || st == 501)) {
 			/* no UPDATE after all: the same by re-INVITE */
 			c->peer_update = false;
-			send_reoffer(c, CV_SIP_INVITE, c->re_hold, c->re_refresh);
+			send_reoffer(c, CV_SIP_INVITE, c->re_hold,
+				     c->re_refresh);
 		} else if (c->re_refresh && c->se) {
-			/* the refresh failed: the session ends when it expires */
+			/* the refresh failed: the session ends when it expires
+			 */
 			c->se_we_refresh = false;
 			uint64_t now = cv_clock_us();
 			cv_tmr_start(cv_worker_wheel(c->ag->w), &c->se_tmr,
-				     c->se_deadline_us > now ? c->se_deadline_us - now : 0,
+				     c->se_deadline_us > now
+					     ? c->se_deadline_us - now
+					     : 0,
 				     se_fire, c);
 		}
 	}
@@ -896,9 +930,11 @@ void call_response(struct cv_call *c, struct cv_txn *ct,
 	cv_mem_unref(c);
 }
 
-/* ---- incoming ------------------------------------------------------------- */
+/* ---- incoming -------------------------------------------------------------
+ */
 
-void call_incoming(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req)
+void call_incoming(struct cv_agent *ag, struct cv_txn *st,
+		   struct cv_sip_msg *req)
 {
 	struct cv_call *c = call_new(ag);
 	if (!c) {
@@ -911,8 +947,9 @@ void call_incoming(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *re
 	c->state = CV_CALL_INCOMING;
 	c->remote_uri = cv_pl_strdup(req->from.uri);
 	c->call_id = cv_pl_strdup(req->call_id);
-	c->peer_100rel = !ag->no_100rel &&
-			 cv_sip_msg_has_tag(req, CV_SIP_HDR_SUPPORTED, "100rel");
+	c->peer_100rel =
+		!ag->no_100rel &&
+		cv_sip_msg_has_tag(req, CV_SIP_HDR_SUPPORTED, "100rel");
 	if (cv_sip_msg_has_tag(req, CV_SIP_HDR_REQUIRE, "100rel"))
 		c->peer_100rel = true;
 	c->peer_timer = cv_sip_msg_has_tag(req, CV_SIP_HDR_SUPPORTED, "timer");
@@ -946,11 +983,13 @@ void call_incoming(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *re
 		cv_mem_unref(c);
 		return;
 	}
-	const struct cv_sip_hdr *rb = cv_sip_msg_hdr(req, CV_SIP_HDR_REFERRED_BY);
+	const struct cv_sip_hdr *rb =
+		cv_sip_msg_hdr(req, CV_SIP_HDR_REFERRED_BY);
 	if (!err && rb && !(c->referred_by = cv_pl_strdup(rb->value)))
 		err = -ENOMEM;
 	if (!err)
-		err = cv_dlg_create_uas(&c->dlg, ag->ua, st, cv_pl_str(ag->contact_user));
+		err = cv_dlg_create_uas(&c->dlg, ag->ua, st,
+					cv_pl_str(ag->contact_user));
 	if (err) {
 		cv_txn_respond(st, 500, NULL);
 		cv_txn_release(st);
@@ -994,7 +1033,8 @@ int cv_call_ring(struct cv_call *c)
 	int err;
 	if (c->peer_100rel) {
 		/* RFC 3262 §3: reliably, retransmitted until the PRACK */
-		struct cv_txn_resp_params rp = {.headers = CV_PL(SESSION_ALLOW)};
+		struct cv_txn_resp_params rp = {.headers =
+							CV_PL(SESSION_ALLOW)};
 		err = cv_dlg_respond_reliable(c->dlg, c->inv_st, 180, &rp);
 		if (err == -EBUSY)
 			return 0; /* the previous one is still unacknowledged */
@@ -1011,7 +1051,8 @@ int cv_call_ring(struct cv_call *c)
 static int answer_488(struct cv_call *c, int err)
 {
 	char w[160];
-	snprintf(w, sizeof(w), "Warning: 305 cvoip \"Incompatible media format\"\r\n");
+	snprintf(w, sizeof(w),
+		 "Warning: 305 cvoip \"Incompatible media format\"\r\n");
 	respond_inv(c, 488, NULL, w, NULL);
 	set_state(c, CV_CALL_ENDED, 488, "Not Acceptable Here");
 	return err;
@@ -1066,7 +1107,8 @@ int cv_call_answer(struct cv_call *c)
 	if (!c->inv_st || !c->dlg)
 		return CV_ECLOSED;
 	/* the INVITE's offer/answer went in a reliable 183 (and its PRACK) */
-	bool done_early = c->peer_100rel && (c->early_answered || c->early_offered);
+	bool done_early =
+		c->peer_100rel && (c->early_answered || c->early_offered);
 	/* RFC 3262 §3: no 2xx while a reliable 1xx with a session
 	 * description awaits its PRACK; the 200 goes out when it comes
 	 * (or the call ends with 504 when it does not) */
@@ -1090,19 +1132,21 @@ int cv_call_answer(struct cv_call *c)
 			return err;
 		}
 		if (!c->remote_offer)
-			c->ack_answer = true; /* late offer: ours is in the 200 */
+			c->ack_answer =
+				true; /* late offer: ours is in the 200 */
 		else if (!c->early_answered)
 			apply_neg(c);
 	}
 	char seh[128];
 	se_uas(c, cv_txn_request(c->inv_st), true, seh, sizeof(seh));
 	char hdrs[512];
-	snprintf(hdrs, sizeof(hdrs), "%s%s%s", SESSION_ALLOW, SESSION_SUPPORTED, seh);
+	snprintf(hdrs, sizeof(hdrs), "%s%s%s", SESSION_ALLOW, SESSION_SUPPORTED,
+		 seh);
 	err = respond_inv(c, 200, NULL, hdrs, &sdp);
 	cv_buf_free(&sdp);
 	if (!err) {
-		/* the answer is sent and negotiated: the parsed offer (≈ 3.6 KB)
-		 * is not needed for the rest of a long call */
+		/* the answer is sent and negotiated: the parsed offer (≈ 3.6
+		 * KB) is not needed for the rest of a long call */
 		c->remote_offer = cv_mem_unref(c->remote_offer);
 		set_state(c, CV_CALL_ANSWERED, 200, "OK");
 		se_start(c);
@@ -1115,7 +1159,8 @@ int cv_call_reject(struct cv_call *c, uint16_t status, const char *reason)
 	if (!c->inv_st || status < 300)
 		return CV_ECLOSED;
 	int err = respond_inv(c, status, reason, NULL, NULL);
-	set_state(c, CV_CALL_ENDED, status, reason ? reason : cv_sip_reason(status));
+	set_state(c, CV_CALL_ENDED, status,
+		  reason ? reason : cv_sip_reason(status));
 	return err;
 }
 
@@ -1123,11 +1168,13 @@ int cv_call_reject(struct cv_call *c, uint16_t status, const char *reason)
 static void reason_text(const struct cv_sip_msg *m, const char *what, char *out,
 			size_t size)
 {
-	const struct cv_sip_hdr *h = m ? cv_sip_msg_hdr(m, CV_SIP_HDR_REASON) : NULL;
+	const struct cv_sip_hdr *h =
+		m ? cv_sip_msg_hdr(m, CV_SIP_HDR_REASON) : NULL;
 	struct cv_sip_reason r;
 	if (h && cv_sip_reason_parse(h->value, &r) == 0 && r.cause >= 0)
-		snprintf(out, size, "%s (%.*s %d%s%.*s)", what, CV_PL_ARG(r.protocol),
-			 r.cause, r.text.l ? ": " : "", CV_PL_ARG(r.text));
+		snprintf(out, size, "%s (%.*s %d%s%.*s)", what,
+			 CV_PL_ARG(r.protocol), r.cause, r.text.l ? ": " : "",
+			 CV_PL_ARG(r.text));
 	else
 		snprintf(out, size, "%s", what);
 }
@@ -1166,7 +1213,8 @@ void call_ack(struct cv_agent *ag, struct cv_dlg *dlg, struct cv_sip_msg *ack)
 		c->ack_answer = false;
 		struct cv_sdp *ans;
 		if (parse_sdp(ack, &ans) == 0) {
-			if (cv_sdp_answer_process(&c->neg, c->local_offer, ans) == 0)
+			if (cv_sdp_answer_process(&c->neg, c->local_offer,
+						  ans) == 0)
 				apply_neg(c);
 			cv_mem_unref(ans);
 		}
@@ -1207,7 +1255,9 @@ static void answer_reoffer(struct cv_call *c, struct cv_txn *st,
 		err = local_sdp(c, c->hold, offer, &sdp);
 		if (err) {
 			struct cv_txn_resp_params rp = {
-				.headers = CV_PL("Warning: 305 cvoip \"Incompatible media format\"\r\n")};
+				.headers = CV_PL(
+					"Warning: 305 cvoip \"Incompatible "
+					"media format\"\r\n")};
 			cv_dlg_respond(c->dlg, st, 488, &rp);
 		} else {
 			apply_neg(c);
@@ -1241,7 +1291,8 @@ static void answer_reoffer(struct cv_call *c, struct cv_txn *st,
 /* A PRACK that acknowledged our reliable 183 (RFC 3262 §5): it may carry
  * the answer to the offer in that 183 (late-offer INVITE), or a new
  * offer after the 183's answer, answered in its 200. */
-static void prack_request(struct cv_call *c, struct cv_txn *st, struct cv_sip_msg *req)
+static void prack_request(struct cv_call *c, struct cv_txn *st,
+			  struct cv_sip_msg *req)
 {
 	struct cv_sdp *sdp = NULL;
 	struct cv_txn_resp_params rp = {0};
@@ -1256,13 +1307,15 @@ static void prack_request(struct cv_call *c, struct cv_txn *st, struct cv_sip_ms
 		if (cv_sdp_answer_process(&c->neg, c->local_offer, sdp) == 0)
 			apply_neg(c);
 		else
-			CV_LOG_RL(CV_LOG_INFO, MOD, "unusable answer in PRACK call-id=%s",
+			CV_LOG_RL(CV_LOG_INFO, MOD,
+				  "unusable answer in PRACK call-id=%s",
 				  cv_call_id(c));
 		cv_dlg_respond(c->dlg, st, 200, NULL);
 	} else if (c->early_answered || (c->early_offered && c->have_neg)) {
 		c->sess_version++;
 		if (local_sdp(c, c->hold, sdp, &out) != 0) {
-			rp.headers = CV_PL("Warning: 305 cvoip \"Incompatible media format\"\r\n");
+			rp.headers = CV_PL("Warning: 305 cvoip \"Incompatible "
+					   "media format\"\r\n");
 			cv_dlg_respond(c->dlg, st, 488, &rp);
 		} else {
 			apply_neg(c);
@@ -1296,8 +1349,10 @@ static void info_request(struct cv_call *c, struct cv_sip_msg *req)
 		const char *eq = memchr(line.p, '=', line.l);
 		if (!eq)
 			continue;
-		struct cv_pl k = cv_pl_trim((struct cv_pl){line.p, (size_t)(eq - line.p)});
-		struct cv_pl v = cv_pl_trim((struct cv_pl){eq + 1, line.l - (size_t)(eq - line.p) - 1});
+		struct cv_pl k = cv_pl_trim(
+			(struct cv_pl){line.p, (size_t)(eq - line.p)});
+		struct cv_pl v = cv_pl_trim((struct cv_pl){
+			eq + 1, line.l - (size_t)(eq - line.p) - 1});
 		if (cv_pl_caseeq_str(k, "Signal") && v.l)
 			sig = v.p[0];
 		else if (cv_pl_caseeq_str(k, "Duration"))
@@ -1307,8 +1362,8 @@ static void info_request(struct cv_call *c, struct cv_sip_msg *req)
 		c->ag->h->info_dtmf(c, sig, dur, c->uarg);
 }
 
-void call_request(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req,
-		  struct cv_dlg *dlg)
+void call_request(struct cv_agent *ag, struct cv_txn *st,
+		  struct cv_sip_msg *req, struct cv_dlg *dlg)
 {
 	struct cv_call *c = cv_dlg_uarg(dlg);
 	struct cv_txn_resp_params rp = {0};
@@ -1336,15 +1391,18 @@ void call_request(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req
 		}
 		break;
 	case CV_SIP_UPDATE:
-		if (req->body.l && c->re_ct && (c->re_method == CV_SIP_INVITE ||
-						!c->re_refresh)) {
+		if (req->body.l && c->re_ct &&
+		    (c->re_method == CV_SIP_INVITE || !c->re_refresh)) {
 			cv_txn_respond(st, 491, NULL); /* RFC 3311 §5.2 */
 		} else if (req->body.l && c->outgoing && !c->have_neg) {
-			cv_txn_respond(st, 491, NULL); /* our offer is unanswered */
+			cv_txn_respond(st, 491,
+				       NULL); /* our offer is unanswered */
 		} else if (req->body.l && !c->outgoing && c->inv_st &&
-			   !(c->peer_100rel && (c->early_answered ||
-						(c->early_offered && c->have_neg)))) {
-			/* RFC 3311 §5.2: the INVITE's offer is not answered yet */
+			   !(c->peer_100rel &&
+			     (c->early_answered ||
+			      (c->early_offered && c->have_neg)))) {
+			/* RFC 3311 §5.2: the INVITE's offer is not answered yet
+			 */
 			rp.headers = CV_PL("Retry-After: 1\r\n");
 			cv_txn_respond(st, 500, &rp);
 		} else {
@@ -1412,15 +1470,18 @@ int cv_call_end(struct cv_call *c, const struct cv_call_end_params *p)
 	case CV_CALL_RINGING:
 	case CV_CALL_EARLY:
 		if (!c->outgoing)
-			return cv_call_reject(c, p && p->status >= 300 ? p->status : 603,
-					      p && p->status >= 300 ? NULL : "Decline");
+			return cv_call_reject(
+				c, p && p->status >= 300 ? p->status : 603,
+				p && p->status >= 300 ? NULL : "Decline");
 		/* fall through */
 	case CV_CALL_CALLING:
 		if (c->inv_ct) {
 			char h[300] = "";
 			if (reason)
-				snprintf(h, sizeof(h), "Reason: %s\r\n", reason);
-			struct cv_txn_cancel_params cp = {.headers = cv_pl_str(h)};
+				snprintf(h, sizeof(h), "Reason: %s\r\n",
+					 reason);
+			struct cv_txn_cancel_params cp = {.headers =
+								  cv_pl_str(h)};
 			cv_txn_cancel(c->inv_ct, &cp);
 		}
 		set_state(c, CV_CALL_ENDED, 0, "CANCEL");
@@ -1469,8 +1530,8 @@ int cv_call_send_info_dtmf(struct cv_call *c, char digit, uint32_t duration_ms)
 	if (c->state != CV_CALL_ANSWERED || !c->dlg)
 		return CV_ECLOSED;
 	char body[64];
-	int n = snprintf(body, sizeof(body), "Signal=%c\r\nDuration=%u\r\n", digit,
-			 duration_ms);
+	int n = snprintf(body, sizeof(body), "Signal=%c\r\nDuration=%u\r\n",
+			 digit, duration_ms);
 	struct cv_dlg_req r = {.method = CV_SIP_INFO,
 			       .content_type = CV_PL("application/dtmf-relay"),
 			       .body = {body, (size_t)n}};
@@ -1533,13 +1594,34 @@ void call_destroy_all(struct cv_agent *ag)
 	}
 }
 
-enum cv_call_state cv_call_state(const struct cv_call *c) { return c->state; }
-bool cv_call_is_outgoing(const struct cv_call *c) { return c->outgoing; }
-const char *cv_call_remote_uri(const struct cv_call *c) { return c->remote_uri ? c->remote_uri : ""; }
-const char *cv_call_id(const struct cv_call *c) { return c->call_id ? c->call_id : ""; }
-void *cv_call_uarg(const struct cv_call *c) { return c->uarg; }
-const struct cv_sdp_neg *cv_call_neg(const struct cv_call *c) { return c->have_neg ? &c->neg : NULL; }
-struct cv_call *cv_call_replaces(const struct cv_call *c) { return c->replaces; }
+enum cv_call_state cv_call_state(const struct cv_call *c)
+{
+	return c->state;
+}
+bool cv_call_is_outgoing(const struct cv_call *c)
+{
+	return c->outgoing;
+}
+const char *cv_call_remote_uri(const struct cv_call *c)
+{
+	return c->remote_uri ? c->remote_uri : "";
+}
+const char *cv_call_id(const struct cv_call *c)
+{
+	return c->call_id ? c->call_id : "";
+}
+void *cv_call_uarg(const struct cv_call *c)
+{
+	return c->uarg;
+}
+const struct cv_sdp_neg *cv_call_neg(const struct cv_call *c)
+{
+	return c->have_neg ? &c->neg : NULL;
+}
+struct cv_call *cv_call_replaces(const struct cv_call *c)
+{
+	return c->replaces;
+}
 
 uint32_t cv_call_session_expires(const struct cv_call *c, bool *we)
 {

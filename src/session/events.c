@@ -11,7 +11,8 @@
 static bool name_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == ':';
+	       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+	       c == ':';
 }
 
 /* The next element <[prefix:]local ...>...</[prefix:]local> in *doc:
@@ -34,15 +35,19 @@ static bool xml_next(struct cv_pl *doc, const char *local, struct cv_pl *attrs,
 			p++;
 		struct cv_pl qname = {n, (size_t)(p - n)};
 		const char *colon = memchr(qname.p, ':', qname.l);
-		struct cv_pl lname = colon ? (struct cv_pl){colon + 1, qname.l - (size_t)(colon + 1 - qname.p)}
-					   : qname;
+		struct cv_pl lname =
+			colon ? (struct cv_pl){colon + 1,
+					       qname.l - (size_t)(colon + 1 -
+								  qname.p)}
+			      : qname;
 		if (lname.l != ll || memcmp(lname.p, local, ll) != 0)
 			continue;
 		const char *gt = memchr(p, '>', (size_t)(end - p));
 		if (!gt)
 			return false;
 		bool selfclose = gt > p && gt[-1] == '/';
-		*attrs = (struct cv_pl){p, (size_t)(gt - p) - (selfclose ? 1 : 0)};
+		*attrs = (struct cv_pl){p,
+					(size_t)(gt - p) - (selfclose ? 1 : 0)};
 		const char *cstart = gt + 1;
 		if (selfclose) {
 			*content = (struct cv_pl){cstart, 0};
@@ -57,7 +62,8 @@ static bool xml_next(struct cv_pl *doc, const char *local, struct cv_pl *attrs,
 				break;
 			if (q[1] == '/' && !memcmp(q + 2, qname.p, qname.l) &&
 			    q[2 + qname.l] == '>') {
-				*content = (struct cv_pl){cstart, (size_t)(q - cstart)};
+				*content = (struct cv_pl){cstart,
+							  (size_t)(q - cstart)};
 				const char *after = q + qname.l + 3;
 				doc->p = after;
 				doc->l = (size_t)(end - after);
@@ -136,11 +142,21 @@ static void xml_escape(struct cv_buf *out, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
-		case '<': cv_buf_append_str(out, "&lt;"); break;
-		case '>': cv_buf_append_str(out, "&gt;"); break;
-		case '&': cv_buf_append_str(out, "&amp;"); break;
-		case '"': cv_buf_append_str(out, "&quot;"); break;
-		default: cv_buf_printf(out, "%c", *s); break;
+		case '<':
+			cv_buf_append_str(out, "&lt;");
+			break;
+		case '>':
+			cv_buf_append_str(out, "&gt;");
+			break;
+		case '&':
+			cv_buf_append_str(out, "&amp;");
+			break;
+		case '"':
+			cv_buf_append_str(out, "&quot;");
+			break;
+		default:
+			cv_buf_printf(out, "%c", *s);
+			break;
 		}
 	}
 }
@@ -148,11 +164,15 @@ static void xml_escape(struct cv_buf *out, const char *s)
 int cv_pidf_print(struct cv_buf *out, const char *entity, bool open,
 		  const char *note)
 {
-	cv_buf_append_str(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
-			       "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"");
+	cv_buf_append_str(
+		out,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
+		"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"");
 	xml_escape(out, entity);
-	cv_buf_printf(out, "\">\r\n<tuple id=\"cvoip\"><status><basic>%s</basic></status>",
-		      open ? "open" : "closed");
+	cv_buf_printf(
+		out,
+		"\">\r\n<tuple id=\"cvoip\"><status><basic>%s</basic></status>",
+		open ? "open" : "closed");
 	if (note && *note) {
 		cv_buf_append_str(out, "<note>");
 		xml_escape(out, note);
@@ -163,8 +183,8 @@ int cv_pidf_print(struct cv_buf *out, const char *entity, bool open,
 }
 
 /* "Voice-Message: 2/8 (0/0)" */
-static void mwi_counts(struct cv_pl v, uint32_t *nw, uint32_t *old, uint32_t *unew,
-		       uint32_t *uold)
+static void mwi_counts(struct cv_pl v, uint32_t *nw, uint32_t *old,
+		       uint32_t *unew, uint32_t *uold)
 {
 	uint32_t vals[4] = {0};
 	int k = 0;
@@ -202,8 +222,10 @@ int cv_mwi_parse(struct cv_pl body, struct cv_mwi *out)
 		const char *colon = memchr(line.p, ':', line.l);
 		if (!colon)
 			continue;
-		struct cv_pl k = cv_pl_trim((struct cv_pl){line.p, (size_t)(colon - line.p)});
-		struct cv_pl v = cv_pl_trim((struct cv_pl){colon + 1, line.l - (size_t)(colon + 1 - line.p)});
+		struct cv_pl k = cv_pl_trim(
+			(struct cv_pl){line.p, (size_t)(colon - line.p)});
+		struct cv_pl v = cv_pl_trim((struct cv_pl){
+			colon + 1, line.l - (size_t)(colon + 1 - line.p)});
 		if (cv_pl_caseeq_str(k, "Messages-Waiting")) {
 			seen = true;
 			out->waiting = cv_pl_caseeq_str(v, "yes");
@@ -211,7 +233,8 @@ int cv_mwi_parse(struct cv_pl body, struct cv_mwi *out)
 			copy(v, out->account, sizeof(out->account));
 		} else if (cv_pl_caseeq_str(k, "Voice-Message")) {
 			mwi_counts(v, &out->voice_new, &out->voice_old,
-				   &out->voice_urgent_new, &out->voice_urgent_old);
+				   &out->voice_urgent_new,
+				   &out->voice_urgent_old);
 		}
 	}
 	return seen ? 0 : CV_EPARSE;
@@ -227,10 +250,13 @@ int cv_dialog_info_parse(struct cv_pl body, struct cv_dialog_info *out)
 		copy(v, out->entity, sizeof(out->entity));
 	if (xml_attr(attrs, "version", &v))
 		cv_pl_u32(cv_pl_trim(v), &out->version);
-	out->full = xml_attr(attrs, "state", &v) && cv_pl_eq_str(cv_pl_trim(v), "full");
+	out->full = xml_attr(attrs, "state", &v) &&
+		    cv_pl_eq_str(cv_pl_trim(v), "full");
 	struct cv_pl rest = content, dlg;
-	while (out->ndialogs < CV_DIALOG_INFO_MAX && xml_next(&rest, "dialog", &attrs, &dlg)) {
-		struct cv_dialog_info_dialog *d = &out->dialogs[out->ndialogs++];
+	while (out->ndialogs < CV_DIALOG_INFO_MAX &&
+	       xml_next(&rest, "dialog", &attrs, &dlg)) {
+		struct cv_dialog_info_dialog *d =
+			&out->dialogs[out->ndialogs++];
 		if (xml_attr(attrs, "id", &v))
 			copy(v, d->id, sizeof(d->id));
 		if (xml_attr(attrs, "call-id", &v))

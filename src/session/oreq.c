@@ -92,7 +92,8 @@ static int oreq_send(struct oreq *o, const char *auth)
 	return err;
 }
 
-void oreq_response(struct oreq *o, struct cv_txn *ct, const struct cv_txn_resp *r)
+void oreq_response(struct oreq *o, struct cv_txn *ct,
+		   const struct cv_txn_resp *r)
 {
 	if (r->status < 200 || ct != o->ct)
 		return;
@@ -103,7 +104,8 @@ void oreq_response(struct oreq *o, struct cv_txn *ct, const struct cv_txn_resp *
 	if (r->msg && r->msg->reason.l)
 		cv_pl_strcpy(r->msg->reason, reason, sizeof(reason));
 	else
-		snprintf(reason, sizeof(reason), "%s", cv_sip_reason(r->status));
+		snprintf(reason, sizeof(reason), "%s",
+			 cv_sip_reason(r->status));
 	if ((r->status == 401 || r->status == 407) && r->msg && o->user &&
 	    !o->retried) {
 		struct cv_buf ah;
@@ -150,13 +152,14 @@ int cv_agent_request(struct cv_agent *ag, const struct cv_oreq_params *p)
 	o->kind = UARG_OREQ;
 	o->ag = ag;
 	o->p = *p;
-	int err = cv_ua_addr_from_uri(ag->ua, cv_pl_str(p->proxy ? p->proxy : p->target),
-				      &o->dst);
+	int err = cv_ua_addr_from_uri(
+		ag->ua, cv_pl_str(p->proxy ? p->proxy : p->target), &o->dst);
 	char from[512];
 	if (!err && !p->from) {
 		char contact[300];
-		err = cv_ua_contact_uri(ag->ua, &o->dst, cv_pl_str(ag->contact_user),
-					contact, sizeof(contact));
+		err = cv_ua_contact_uri(ag->ua, &o->dst,
+					cv_pl_str(ag->contact_user), contact,
+					sizeof(contact));
 		snprintf(from, sizeof(from), "%s", contact);
 		/* the AOR, not the transport address */
 		char *semi = strchr(from, ';');
@@ -168,7 +171,8 @@ int cv_agent_request(struct cv_agent *ag, const struct cv_oreq_params *p)
 	o->headers = strdup(p->headers ? p->headers : "");
 	o->ctype = strdup(p->content_type ? p->content_type : "");
 	o->body = strdup(p->body ? p->body : "");
-	if (!err && (!o->target || !o->from || !o->headers || !o->ctype || !o->body))
+	if (!err &&
+	    (!o->target || !o->from || !o->headers || !o->ctype || !o->body))
 		err = -ENOMEM;
 	if (!err && p->auth.user) {
 		o->user = strdup(p->auth.user);

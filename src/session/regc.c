@@ -34,7 +34,8 @@ static int send_register(struct cv_regc *r, const char *auth_hdr)
 {
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 8192);
-	cv_buf_printf(&hdrs, "Expires: %u\r\n", r->unregistering ? 0 : r->expires);
+	cv_buf_printf(&hdrs, "Expires: %u\r\n",
+		      r->unregistering ? 0 : r->expires);
 	for (size_t i = 0; i < r->ncontacts; i++)
 		cv_buf_printf(&hdrs, "Contact: <%s>\r\n", r->contacts[i]);
 	if (auth_hdr)
@@ -77,8 +78,8 @@ static void refresh_cb(struct cv_tmr *t, void *arg)
 	if (err) {
 		notify(r, false, 503, "Send failed", 0);
 		/* try again in 30 s */
-		cv_tmr_start(cv_worker_wheel(r->ag->w), &r->refresh, 30000000ull,
-			     refresh_cb, r);
+		cv_tmr_start(cv_worker_wheel(r->ag->w), &r->refresh,
+			     30000000ull, refresh_cb, r);
 	}
 }
 
@@ -103,7 +104,8 @@ static uint32_t granted_expires(struct cv_regc *r, const struct cv_sip_msg *m)
 		}
 	}
 	if (!found) {
-		const struct cv_sip_hdr *h = cv_sip_msg_hdr(m, CV_SIP_HDR_EXPIRES);
+		const struct cv_sip_hdr *h =
+			cv_sip_msg_hdr(m, CV_SIP_HDR_EXPIRES);
 		if (!h || cv_sip_u32_parse(h->value, &e))
 			e = r->expires;
 	}
@@ -117,7 +119,8 @@ static unsigned count_bindings(const struct cv_sip_msg *m)
 	struct cv_pl v;
 	while (cv_sip_msg_vals_next(m, CV_SIP_HDR_CONTACT, &it, &v) == 0) {
 		struct cv_sip_contact c;
-		if (cv_sip_contact_parse(v, &c) == 0 && !c.star && c.expires != 0)
+		if (cv_sip_contact_parse(v, &c) == 0 && !c.star &&
+		    c.expires != 0)
 			n++;
 	}
 	return n;
@@ -141,7 +144,8 @@ void regc_response(struct cv_regc *r, struct cv_txn *ct,
 	if (m && m->reason.l)
 		cv_pl_strcpy(m->reason, reason, sizeof(reason));
 	else
-		snprintf(reason, sizeof(reason), "%s", cv_sip_reason(resp->status));
+		snprintf(reason, sizeof(reason), "%s",
+			 cv_sip_reason(resp->status));
 	uint16_t st = resp->status;
 	if (r->released && !r->unregistering) {
 		cv_mem_unref(r);
@@ -166,8 +170,9 @@ void regc_response(struct cv_regc *r, struct cv_txn *ct,
 		   r->auth_tries < 2) {
 		struct cv_buf ah;
 		cv_buf_init(&ah, 4096);
-		int err = session_auth_header(&ah, m, r->auth_user, r->auth_pass,
-					      "REGISTER", r->ruri);
+		int err =
+			session_auth_header(&ah, m, r->auth_user, r->auth_pass,
+					    "REGISTER", r->ruri);
 		r->auth_tries++;
 		if (!err)
 			err = send_register(r, ah.data);
@@ -175,10 +180,11 @@ void regc_response(struct cv_regc *r, struct cv_txn *ct,
 		if (err)
 			notify(r, false, st, reason, 0);
 	} else if (st == 423 && m && !r->unregistering) {
-		const struct cv_sip_hdr *h = cv_sip_msg_hdr(m, CV_SIP_HDR_MIN_EXPIRES);
+		const struct cv_sip_hdr *h =
+			cv_sip_msg_hdr(m, CV_SIP_HDR_MIN_EXPIRES);
 		uint32_t min = 0;
-		if (h && cv_sip_u32_parse(h->value, &min) == 0 && min > r->expires &&
-		    min < 86400) {
+		if (h && cv_sip_u32_parse(h->value, &min) == 0 &&
+		    min > r->expires && min < 86400) {
 			r->expires = min;
 			if (send_register(r, NULL) == 0) {
 				cv_mem_unref(r);
@@ -217,15 +223,17 @@ int cv_regc_create(struct cv_regc **rp, struct cv_agent *ag,
 	} else {
 		char buf[600];
 		snprintf(buf, sizeof(buf), "sip:%s%.*s%s%s%.*s",
-			 u.ipv6 ? "[" : "", CV_PL_ARG(u.host), u.ipv6 ? "]" : "",
-			 u.port_pl.l ? ":" : "", CV_PL_ARG(u.port_pl));
+			 u.ipv6 ? "[" : "", CV_PL_ARG(u.host),
+			 u.ipv6 ? "]" : "", u.port_pl.l ? ":" : "",
+			 CV_PL_ARG(u.port_pl));
 		r->ruri = strdup(buf);
 	}
 	err = -ENOMEM;
 	if (!r->aor || !r->user || !r->ruri)
 		goto fail;
 	err = -EINVAL;
-	if (p->ncontacts > CV_REGC_MAX_CONTACTS || (p->ncontacts && !p->contacts))
+	if (p->ncontacts > CV_REGC_MAX_CONTACTS ||
+	    (p->ncontacts && !p->contacts))
 		goto fail;
 	for (size_t i = 0; i < p->ncontacts; i++) {
 		struct cv_sip_uri cu;

@@ -6,15 +6,19 @@
 #include "cvoip/session.h"
 
 /* What we allow and support, in every dialog-creating message. */
-#define SESSION_ALLOW                                                        \
-	"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, "    \
+#define SESSION_ALLOW                                                          \
+	"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, "      \
 	"REFER, NOTIFY, MESSAGE, SUBSCRIBE\r\n"
 #define SESSION_SUPPORTED "Supported: 100rel, timer, replaces\r\n"
 
-enum { UARG_CALL = 0x43414c4c, UARG_REGC = 0x52454743, UARG_OREQ = 0x4f524551,
-       UARG_SUB = 0x53554220 };
+enum {
+	UARG_CALL = 0x43414c4c,
+	UARG_REGC = 0x52454743,
+	UARG_OREQ = 0x4f524551,
+	UARG_SUB = 0x53554220
+};
 
-#define CALL_MAX_FORKS 8
+#define CALL_MAX_FORKS	   8
 #define CALL_MAX_REDIRECTS 5
 
 /* An early dialog of an outgoing call (one per remote tag, §12.1.2), with
@@ -33,9 +37,9 @@ struct cv_call {
 	struct cv_agent *ag;
 	struct cv_call *next, *prev;
 	struct cv_dlg *dlg;
-	struct cv_txn *inv_st;   /* incoming INVITE until its final response */
-	struct cv_txn *inv_ct;   /* outgoing INVITE until its final response */
-	struct cv_txn *re_ct;    /* our re-INVITE in progress */
+	struct cv_txn *inv_st; /* incoming INVITE until its final response */
+	struct cv_txn *inv_ct; /* outgoing INVITE until its final response */
+	struct cv_txn *re_ct;  /* our re-INVITE in progress */
 	struct cv_sdp *remote_offer;
 	struct cv_sdp *local_offer;
 	struct cv_sdp_neg neg;
@@ -44,8 +48,8 @@ struct cv_call {
 	void *uarg;
 	char *target, *from, *from_display, *to, *headers;
 	char *remote_uri;
-	char *call_id;           /* NULL until known */
-	char *from_tag;          /* outgoing: our tag, NULL until sent */
+	char *call_id;	/* NULL until known */
+	char *from_tag; /* outgoing: our tag, NULL until sent */
 	char *auth_user, *auth_pass;
 	/* outgoing: early dialogs (CALL_MAX_FORKS entries, allocated with
 	 * the first one), redirects */
@@ -61,15 +65,15 @@ struct cv_call {
 	uint64_t se_deadline_us; /* when the session expires unrefreshed */
 	struct cv_txn_addr dst;
 	struct cv_tmr glare_tmr;
-	struct cv_tmr se_tmr;    /* RFC 4028 session timer */
-	struct cv_tmr fork_tmr;  /* until Timer M (64*T1, RFC 6026 §8.4) */
+	struct cv_tmr se_tmr;	/* RFC 4028 session timer */
+	struct cv_tmr fork_tmr; /* until Timer M (64*T1, RFC 6026 §8.4) */
 	uint32_t cseq;
-	uint32_t refer_id;       /* CSeq of the REFER we received */
+	uint32_t refer_id; /* CSeq of the REFER we received */
 	/* RFC 4028 session timer */
-	uint32_t se;             /* negotiated interval, 0: none */
-	uint32_t se_req;         /* what we ask for */
-	uint32_t se_min;         /* the Min-SE we send (raised by 422) */
-	enum cv_sip_method re_method;    /* our offer in progress */
+	uint32_t se;		      /* negotiated interval, 0: none */
+	uint32_t se_req;	      /* what we ask for */
+	uint32_t se_min;	      /* the Min-SE we send (raised by 422) */
+	enum cv_sip_method re_method; /* our offer in progress */
 	enum cv_sip_method glare_method; /* and its 491 retry */
 	uint8_t nforks;
 	uint8_t redirects;
@@ -84,19 +88,19 @@ struct cv_call {
 	/* incoming: the caller supports 100rel / timer */
 	bool peer_100rel;
 	bool peer_timer;
-	bool peer_update;        /* the peer's Allow lists UPDATE */
+	bool peer_update; /* the peer's Allow lists UPDATE */
 	bool re_hold, re_prev_hold, re_refresh;
 	bool glare_pending;
 	bool glare_hold, glare_refresh;
 	bool se_we_refresh;
-	bool refer_active;       /* its implicit subscription is up */
-	bool refer_sent;         /* we are transferor: NOTIFYs expected */
-	bool via_proxy;          /* dst is an outbound proxy, not the target */
-	bool ack_answer;         /* we offered in a 2xx: the answer is in the ACK */
-	bool inv_accepted;       /* inv_ct kept after its 2xx for late forks */
-	bool early_answered;     /* incoming: the answer went out in a 183 */
-	bool early_offered;      /* incoming, late offer: ours went in a 183 */
-	bool answer_deferred;    /* cv_call_answer() waits for that 183's PRACK */
+	bool refer_active;   /* its implicit subscription is up */
+	bool refer_sent;     /* we are transferor: NOTIFYs expected */
+	bool via_proxy;	     /* dst is an outbound proxy, not the target */
+	bool ack_answer;     /* we offered in a 2xx: the answer is in the ACK */
+	bool inv_accepted;   /* inv_ct kept after its 2xx for late forks */
+	bool early_answered; /* incoming: the answer went out in a 183 */
+	bool early_offered;  /* incoming, late offer: ours went in a 183 */
+	bool answer_deferred; /* cv_call_answer() waits for that 183's PRACK */
 };
 
 struct cv_regc {
@@ -132,22 +136,22 @@ struct cv_sub {
 	bool notifier;
 	bool released;
 	bool ended;
-	bool accepted;           /* notifier: cv_sub_accept() called */
+	bool accepted; /* notifier: cv_sub_accept() called */
 	bool unsubscribing;
 	struct cv_dlg *dlg;
-	struct cv_txn *st;       /* notifier: the SUBSCRIBE being decided */
-	struct cv_txn *ct;       /* subscriber: SUBSCRIBE in progress */
+	struct cv_txn *st; /* notifier: the SUBSCRIBE being decided */
+	struct cv_txn *ct; /* subscriber: SUBSCRIBE in progress */
 	char *event, *accept, *target, *from, *remote;
 	char *auth_user, *auth_pass;
-	char *ctype, *body;      /* notifier: the last state sent */
+	char *ctype, *body; /* notifier: the last state sent */
 	char call_id[128], from_tag[64];
 	uint32_t cseq;
 	struct cv_txn_addr dst;
 	int auth_tries, tries_423;
 	uint32_t expires, max_expires;
-	uint64_t expires_at_us;  /* notifier: when it lapses */
+	uint64_t expires_at_us; /* notifier: when it lapses */
 	bool pending;
-	struct cv_tmr tmr;       /* subscriber: refresh; notifier: expiry */
+	struct cv_tmr tmr; /* subscriber: refresh; notifier: expiry */
 	const struct cv_sub_handlers *h;
 	void *uarg;
 };
@@ -208,9 +212,11 @@ void xfer_answered(struct cv_call *c);
 void xfer_ended(struct cv_call *c);
 
 /* sub.c */
-void sub_incoming(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req);
+void sub_incoming(struct cv_agent *ag, struct cv_txn *st,
+		  struct cv_sip_msg *req);
 void sub_request(struct cv_sub *s, struct cv_txn *st, struct cv_sip_msg *req);
-void sub_response(struct cv_sub *s, struct cv_txn *ct, const struct cv_txn_resp *r);
+void sub_response(struct cv_sub *s, struct cv_txn *ct,
+		  const struct cv_txn_resp *r);
 bool sub_orphan(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req);
 void sub_destroy_all(struct cv_agent *ag);
 

@@ -98,7 +98,8 @@ static bool same_event(const struct cv_sip_msg *m, const char *event)
 	       cv_pl_caseeq_str(e.package, event);
 }
 
-/* ---- subscriber -------------------------------------------------------------- */
+/* ---- subscriber
+ * -------------------------------------------------------------- */
 
 static void refresh_fire(struct cv_tmr *t, void *arg);
 
@@ -106,8 +107,8 @@ static int send_subscribe(struct cv_sub *s, const char *auth)
 {
 	struct cv_buf h;
 	cv_buf_init(&h, 8192);
-	cv_buf_printf(&h, "Event: %s\r\nExpires: %u\r\nAccept: %s\r\n", s->event,
-		      s->unsubscribing ? 0 : s->expires, s->accept);
+	cv_buf_printf(&h, "Event: %s\r\nExpires: %u\r\nAccept: %s\r\n",
+		      s->event, s->unsubscribing ? 0 : s->expires, s->accept);
 	if (auth)
 		cv_buf_append_str(&h, auth);
 	int err = h.err;
@@ -133,8 +134,10 @@ static int send_subscribe(struct cv_sub *s, const char *auth)
 		err = cv_ua_request(s->ag->ua, &r, &s->ct);
 		if (!err) {
 			const struct cv_sip_msg *m = cv_txn_request(s->ct);
-			cv_pl_strcpy(m->call_id, s->call_id, sizeof(s->call_id));
-			cv_pl_strcpy(m->from.tag, s->from_tag, sizeof(s->from_tag));
+			cv_pl_strcpy(m->call_id, s->call_id,
+				     sizeof(s->call_id));
+			cv_pl_strcpy(m->from.tag, s->from_tag,
+				     sizeof(s->from_tag));
 		}
 	}
 	if (!err)
@@ -168,7 +171,8 @@ static void arm_refresh(struct cv_sub *s, uint32_t granted)
 static void arm_unsub_guard(struct cv_sub *s)
 {
 	/* §4.1.2.3: the notifier's final NOTIFY ends it; not forever */
-	cv_tmr_start(cv_worker_wheel(s->ag->w), &s->tmr, 5000000ull, refresh_fire, s);
+	cv_tmr_start(cv_worker_wheel(s->ag->w), &s->tmr, 5000000ull,
+		     refresh_fire, s);
 }
 
 int cv_sub_create(struct cv_sub **sp, struct cv_agent *ag,
@@ -196,13 +200,14 @@ int cv_sub_create(struct cv_sub **sp, struct cv_agent *ag,
 		else
 			accept = "*/*";
 	}
-	int err = cv_ua_addr_from_uri(ag->ua, cv_pl_str(p->proxy ? p->proxy : p->target),
-				      &s->dst);
+	int err = cv_ua_addr_from_uri(
+		ag->ua, cv_pl_str(p->proxy ? p->proxy : p->target), &s->dst);
 	char from[512] = "";
 	if (!err && !p->from) {
 		char contact[300];
-		err = cv_ua_contact_uri(ag->ua, &s->dst, cv_pl_str(ag->contact_user),
-					contact, sizeof(contact));
+		err = cv_ua_contact_uri(ag->ua, &s->dst,
+					cv_pl_str(ag->contact_user), contact,
+					sizeof(contact));
 		snprintf(from, sizeof(from), "%s", contact);
 		char *semi = strchr(from, ';');
 		if (semi)
@@ -213,7 +218,8 @@ int cv_sub_create(struct cv_sub **sp, struct cv_agent *ag,
 	s->target = strdup(p->target);
 	s->from = strdup(p->from ? p->from : from);
 	s->remote = strdup(p->target);
-	if (!err && (!s->event || !s->accept || !s->target || !s->from || !s->remote))
+	if (!err &&
+	    (!s->event || !s->accept || !s->target || !s->from || !s->remote))
 		err = -ENOMEM;
 	if (!err && p->auth.user) {
 		s->auth_user = strdup(p->auth.user);
@@ -254,7 +260,8 @@ int cv_sub_unsubscribe(struct cv_sub *s)
 	return 0;
 }
 
-void sub_response(struct cv_sub *s, struct cv_txn *ct, const struct cv_txn_resp *r)
+void sub_response(struct cv_sub *s, struct cv_txn *ct,
+		  const struct cv_txn_resp *r)
 {
 	if (r->status < 200 || ct != s->ct)
 		return;
@@ -276,7 +283,8 @@ void sub_response(struct cv_sub *s, struct cv_txn *ct, const struct cv_txn_resp 
 		uint32_t granted = m ? expires_of(m, s->expires) : s->expires;
 		if (s->unsubscribing) {
 			if (granted && s->dlg && send_subscribe(s, NULL) == 0)
-				arm_unsub_guard(s); /* the 2xx of the initial one */
+				arm_unsub_guard(
+					s); /* the 2xx of the initial one */
 			else
 				arm_unsub_guard(s);
 		} else if (!s->dlg) {
@@ -284,11 +292,13 @@ void sub_response(struct cv_sub *s, struct cv_txn *ct, const struct cv_txn_resp 
 		} else {
 			arm_refresh(s, granted);
 		}
-	} else if ((st == 401 || st == 407) && m && s->auth_user && s->auth_tries < 2) {
+	} else if ((st == 401 || st == 407) && m && s->auth_user &&
+		   s->auth_tries < 2) {
 		struct cv_buf ah;
 		cv_buf_init(&ah, 4096);
-		int err = session_auth_header(&ah, m, s->auth_user, s->auth_pass,
-					      "SUBSCRIBE", s->target);
+		int err =
+			session_auth_header(&ah, m, s->auth_user, s->auth_pass,
+					    "SUBSCRIBE", s->target);
 		s->auth_tries++;
 		if (!err)
 			err = send_subscribe(s, ah.data);
@@ -297,9 +307,11 @@ void sub_response(struct cv_sub *s, struct cv_txn *ct, const struct cv_txn_resp 
 			sub_end(s, st, reason);
 	} else if (st == 423 && m && s->tries_423++ < 2 && !s->unsubscribing) {
 		/* §4.1.2.1 / RFC 3261 §10.2.8: ask for at least Min-Expires */
-		const struct cv_sip_hdr *h = cv_sip_msg_hdr(m, CV_SIP_HDR_MIN_EXPIRES);
+		const struct cv_sip_hdr *h =
+			cv_sip_msg_hdr(m, CV_SIP_HDR_MIN_EXPIRES);
 		uint32_t min;
-		if (h && cv_sip_u32_parse(h->value, &min) == 0 && min > s->expires) {
+		if (h && cv_sip_u32_parse(h->value, &min) == 0 &&
+		    min > s->expires) {
 			s->expires = min;
 			if (send_subscribe(s, NULL) == 0)
 				goto out;
@@ -323,10 +335,12 @@ static void notify_received(struct cv_sub *s, struct cv_txn *st,
 		cv_txn_respond(st, 489, NULL); /* §4.1.3 */
 		return;
 	}
-	const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, CV_SIP_HDR_SUBSCRIPTION_STATE);
+	const struct cv_sip_hdr *h =
+		cv_sip_msg_hdr(req, CV_SIP_HDR_SUBSCRIPTION_STATE);
 	struct cv_sip_substate ss;
 	if (!h || cv_sip_substate_parse(h->value, &ss) != 0) {
-		struct cv_txn_resp_params rp = {.reason = "Bad Subscription-State"};
+		struct cv_txn_resp_params rp = {
+			.reason = "Bad Subscription-State"};
 		cv_txn_respond(st, 400, &rp);
 		return;
 	}
@@ -342,7 +356,8 @@ static void notify_received(struct cv_sub *s, struct cv_txn *st,
 		sub_end(s, 0, reason[0] ? reason : "terminated");
 	else if (ss.expires >= 0 && !s->unsubscribing && !s->ct &&
 		 (uint64_t)ss.expires * 1000000ull <
-			 (cv_tmr_active(&s->tmr) ? s->tmr.due_us - cv_clock_us() : UINT64_MAX))
+			 (cv_tmr_active(&s->tmr) ? s->tmr.due_us - cv_clock_us()
+						 : UINT64_MAX))
 		arm_refresh(s, (uint32_t)CV_MIN(ss.expires, 0x7fffffff));
 	cv_mem_unref(s);
 }
@@ -356,7 +371,8 @@ bool sub_orphan(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req)
 		    !cv_pl_eq_str(req->call_id, s->call_id) ||
 		    !cv_pl_eq_str(req->to.tag, s->from_tag))
 			continue;
-		/* §4.1.2.4: the NOTIFY came before the 2xx: it makes the dialog */
+		/* §4.1.2.4: the NOTIFY came before the 2xx: it makes the dialog
+		 */
 		if (cv_dlg_create_uac_req(&s->dlg, ag->ua, s->ct, req) != 0)
 			return false;
 		cv_dlg_set_uarg(s->dlg, s);
@@ -366,7 +382,8 @@ bool sub_orphan(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req)
 	return false;
 }
 
-/* ---- notifier -------------------------------------------------------------------- */
+/* ---- notifier
+ * -------------------------------------------------------------------- */
 
 static void expiry_fire(struct cv_tmr *t, void *arg);
 
@@ -376,17 +393,22 @@ static void send_notify(struct cv_sub *s, const char *reason_terminated)
 		return;
 	char hdrs[256], state[96];
 	if (reason_terminated) {
-		snprintf(state, sizeof(state), "terminated;reason=%s", reason_terminated);
+		snprintf(state, sizeof(state), "terminated;reason=%s",
+			 reason_terminated);
 	} else {
 		uint64_t now = cv_clock_us();
-		uint64_t left = s->expires_at_us > now ? (s->expires_at_us - now + 999999) / 1000000
-						       : 0;
+		uint64_t left =
+			s->expires_at_us > now
+				? (s->expires_at_us - now + 999999) / 1000000
+				: 0;
 		snprintf(state, sizeof(state), "%s;expires=%llu",
-			 s->pending ? "pending" : "active", (unsigned long long)left);
+			 s->pending ? "pending" : "active",
+			 (unsigned long long)left);
 	}
-	snprintf(hdrs, sizeof(hdrs), "Event: %s\r\nSubscription-State: %s\r\n", s->event,
-		 state);
-	struct cv_dlg_req r = {.method = CV_SIP_NOTIFY, .headers = cv_pl_str(hdrs)};
+	snprintf(hdrs, sizeof(hdrs), "Event: %s\r\nSubscription-State: %s\r\n",
+		 s->event, state);
+	struct cv_dlg_req r = {.method = CV_SIP_NOTIFY,
+			       .headers = cv_pl_str(hdrs)};
 	if (s->body && *s->body && !reason_terminated) {
 		r.content_type = cv_pl_str(s->ctype);
 		r.body = cv_pl_str(s->body);
@@ -415,7 +437,8 @@ static void expiry_fire(struct cv_tmr *t, void *arg)
 	cv_mem_unref(s);
 }
 
-void sub_incoming(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req)
+void sub_incoming(struct cv_agent *ag, struct cv_txn *st,
+		  struct cv_sip_msg *req)
 {
 	const struct cv_sip_hdr *eh = cv_sip_msg_hdr(req, CV_SIP_HDR_EVENT);
 	struct cv_sip_event ev;
@@ -441,7 +464,8 @@ void sub_incoming(struct cv_agent *ag, struct cv_txn *st, struct cv_sip_msg *req
 	s->expires = expires_of(req, 600);
 	int err = s->event && s->remote ? 0 : -ENOMEM;
 	if (!err)
-		err = cv_dlg_create_uas(&s->dlg, ag->ua, st, cv_pl_str(ag->contact_user));
+		err = cv_dlg_create_uas(&s->dlg, ag->ua, st,
+					cv_pl_str(ag->contact_user));
 	if (err) {
 		cv_txn_respond(st, err == CV_EPARSE ? 400 : 500, NULL);
 		cv_txn_release(st);
@@ -541,16 +565,19 @@ void sub_request(struct cv_sub *s, struct cv_txn *st, struct cv_sip_msg *req)
 		cv_txn_respond(st, 481, NULL);
 	} else if (req->method == CV_SIP_NOTIFY && !s->notifier) {
 		notify_received(s, st, req);
-	} else if (req->method == CV_SIP_SUBSCRIBE && s->notifier && s->accepted) {
+	} else if (req->method == CV_SIP_SUBSCRIBE && s->notifier &&
+		   s->accepted) {
 		if (!same_event(req, s->event)) {
 			cv_txn_respond(st, 489, NULL);
 		} else {
-			/* §4.2.1.2 refresh, §4.2.1.4 unsubscribe: each gets a NOTIFY */
+			/* §4.2.1.2 refresh, §4.2.1.4 unsubscribe: each gets a
+			 * NOTIFY */
 			uint32_t want = expires_of(req, 600);
 			uint32_t granted = CV_MIN(want, s->max_expires);
 			char h[64];
 			snprintf(h, sizeof(h), "Expires: %u\r\n", granted);
-			struct cv_txn_resp_params rp = {.headers = cv_pl_str(h)};
+			struct cv_txn_resp_params rp = {.headers =
+								cv_pl_str(h)};
 			cv_dlg_refresh_target(s->dlg, req);
 			cv_dlg_respond(s->dlg, st, 200, &rp);
 			if (!granted) {
@@ -562,14 +589,16 @@ void sub_request(struct cv_sub *s, struct cv_txn *st, struct cv_sip_msg *req)
 			}
 		}
 	} else {
-		struct cv_txn_resp_params rp = {.headers = CV_PL(SESSION_ALLOW)};
+		struct cv_txn_resp_params rp = {.headers =
+							CV_PL(SESSION_ALLOW)};
 		cv_txn_respond(st, 405, &rp);
 	}
 	cv_txn_release(st);
 	cv_mem_unref(s);
 }
 
-/* ---- both ------------------------------------------------------------------------ */
+/* ---- both
+ * ------------------------------------------------------------------------ */
 
 void cv_sub_release(struct cv_sub *s)
 {
@@ -582,7 +611,8 @@ void cv_sub_release(struct cv_sub *s)
 		} else if (s->dlg && !s->ct) {
 			s->unsubscribing = true;
 			if (send_subscribe(s, NULL) == 0)
-				arm_unsub_guard(s); /* lives on to finish, silently */
+				arm_unsub_guard(
+					s); /* lives on to finish, silently */
 			else
 				sub_end(s, 0, NULL);
 		} else if (s->ct) {
@@ -612,6 +642,15 @@ void sub_destroy_all(struct cv_agent *ag)
 	}
 }
 
-const char *cv_sub_event(const struct cv_sub *s) { return s->event; }
-const char *cv_sub_remote_uri(const struct cv_sub *s) { return s->remote ? s->remote : ""; }
-bool cv_sub_is_notifier(const struct cv_sub *s) { return s->notifier; }
+const char *cv_sub_event(const struct cv_sub *s)
+{
+	return s->event;
+}
+const char *cv_sub_remote_uri(const struct cv_sub *s)
+{
+	return s->remote ? s->remote : "";
+}
+bool cv_sub_is_notifier(const struct cv_sub *s)
+{
+	return s->notifier;
+}

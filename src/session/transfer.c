@@ -10,7 +10,8 @@
 
 #define MOD "transfer"
 
-/* ---- transferee: a REFER in our call --------------------------------------- */
+/* ---- transferee: a REFER in our call ---------------------------------------
+ */
 
 /* RFC 3515 §2.4.5: "SIP/2.0 100 Trying" in message/sipfrag, with the
  * subscription's state; id is the REFER's CSeq (§2.4.6). */
@@ -21,14 +22,16 @@ static void refer_notify(struct cv_call *c, uint16_t status, const char *reason,
 		return;
 	char hdrs[160], body[160];
 	snprintf(hdrs, sizeof(hdrs),
-		 "Event: refer;id=%u\r\nSubscription-State: %s\r\n", c->refer_id,
+		 "Event: refer;id=%u\r\nSubscription-State: %s\r\n",
+		 c->refer_id,
 		 final ? "terminated;reason=noresource" : "active;expires=60");
 	int n = snprintf(body, sizeof(body), "SIP/2.0 %u %s\r\n", status,
 			 reason && *reason ? reason : cv_sip_reason(status));
-	struct cv_dlg_req r = {.method = CV_SIP_NOTIFY,
-			       .headers = cv_pl_str(hdrs),
-			       .content_type = CV_PL("message/sipfrag;version=2.0"),
-			       .body = {body, (size_t)CV_MIN((size_t)n, sizeof(body) - 1)}};
+	struct cv_dlg_req r = {
+		.method = CV_SIP_NOTIFY,
+		.headers = cv_pl_str(hdrs),
+		.content_type = CV_PL("message/sipfrag;version=2.0"),
+		.body = {body, (size_t)CV_MIN((size_t)n, sizeof(body) - 1)}};
 	struct cv_txn *ct;
 	if (cv_dlg_request(c->dlg, &r, &ct) == 0)
 		cv_txn_release(ct);
@@ -43,7 +46,8 @@ static bool uri_header(struct cv_pl headers, const char *name, char *out,
 	size_t nl = strlen(name);
 	while (headers.l) {
 		const char *amp = memchr(headers.p, '&', headers.l);
-		struct cv_pl item = {headers.p, amp ? (size_t)(amp - headers.p) : headers.l};
+		struct cv_pl item = {headers.p, amp ? (size_t)(amp - headers.p)
+						    : headers.l};
 		headers.p += item.l + (amp ? 1 : 0);
 		headers.l -= item.l + (amp ? 1 : 0);
 		if (item.l > nl && item.p[nl] == '=' &&
@@ -63,8 +67,8 @@ void xfer_refer_request(struct cv_call *c, struct cv_txn *st,
 	struct cv_sip_naddr na;
 	struct cv_sip_uri u;
 	struct cv_txn_resp_params rp = {0};
-	if (!h || cv_sip_msg_hdr_next(req, h) || cv_sip_naddr_parse(h->value, &na) ||
-	    cv_sip_uri_parse(na.uri, &u) ||
+	if (!h || cv_sip_msg_hdr_next(req, h) ||
+	    cv_sip_naddr_parse(h->value, &na) || cv_sip_uri_parse(na.uri, &u) ||
 	    (u.scheme != CV_SIP_SCHEME_SIP && u.scheme != CV_SIP_SCHEME_SIPS)) {
 		/* RFC 3515 §2.4.2: exactly one Refer-To, a URI we can call */
 		rp.reason = "Bad Refer-To";
@@ -86,20 +90,24 @@ void xfer_refer_request(struct cv_call *c, struct cv_txn *st,
 	if (q)
 		t.l = (size_t)(q - t.p);
 	cv_pl_strcpy(t, target, sizeof(target));
-	bool has_replaces = uri_header(u.headers, "Replaces", replaces, sizeof(replaces));
+	bool has_replaces =
+		uri_header(u.headers, "Replaces", replaces, sizeof(replaces));
 	struct cv_sip_replaces rep;
-	if (has_replaces && cv_sip_replaces_parse(cv_pl_str(replaces), &rep) != 0) {
+	if (has_replaces &&
+	    cv_sip_replaces_parse(cv_pl_str(replaces), &rep) != 0) {
 		rp.reason = "Bad Replaces";
 		cv_txn_respond(st, 400, &rp);
 		return;
 	}
 	/* RFC 3892: Referred-By from the REFER, else the referrer */
 	char rby[1024];
-	const struct cv_sip_hdr *rb = cv_sip_msg_hdr(req, CV_SIP_HDR_REFERRED_BY);
+	const struct cv_sip_hdr *rb =
+		cv_sip_msg_hdr(req, CV_SIP_HDR_REFERRED_BY);
 	if (rb)
 		cv_pl_strcpy(rb->value, rby, sizeof(rby));
 	else
-		snprintf(rby, sizeof(rby), "%.*s", CV_PL_ARG(cv_dlg_remote_uri(c->dlg)));
+		snprintf(rby, sizeof(rby), "%.*s",
+			 CV_PL_ARG(cv_dlg_remote_uri(c->dlg)));
 	cv_dlg_respond(c->dlg, st, 202, NULL);
 	c->refer_active = true;
 	c->refer_id = req->cseq.num;
@@ -137,7 +145,8 @@ void xfer_child_state(struct cv_call *child, enum cv_call_state st,
 		break;
 	case CV_CALL_ENDED:
 		refer_notify(p, status >= 300 ? status : 487,
-			     status >= 300 ? reason : "Request Terminated", true);
+			     status >= 300 ? reason : "Request Terminated",
+			     true);
 		break;
 	default:
 		break;
@@ -179,7 +188,8 @@ void xfer_ended(struct cv_call *c)
 	}
 }
 
-/* ---- transfer target: INVITE with Replaces ---------------------------------- */
+/* ---- transfer target: INVITE with Replaces ----------------------------------
+ */
 
 uint16_t xfer_replaces(struct cv_agent *ag, struct cv_call *c,
 		       const struct cv_sip_msg *req)
@@ -190,8 +200,8 @@ uint16_t xfer_replaces(struct cv_agent *ag, struct cv_call *c,
 	    cv_sip_replaces_parse(h->value, &r) != 0)
 		return 400;
 	/* RFC 3891 §3: to-tag is our tag, from-tag the peer's */
-	struct cv_dlg *d = cv_ua_dialog_find(cv_agent_ua(ag), r.call_id, r.to_tag,
-					     r.from_tag);
+	struct cv_dlg *d = cv_ua_dialog_find(cv_agent_ua(ag), r.call_id,
+					     r.to_tag, r.from_tag);
 	struct cv_call *old = d ? cv_dlg_uarg(d) : NULL;
 	if (!old || old->kind != UARG_CALL || old->state == CV_CALL_ENDED)
 		return 481;
@@ -219,7 +229,8 @@ void xfer_answered(struct cv_call *c)
 	cv_mem_unref(old);
 }
 
-/* ---- transferor ---------------------------------------------------------------- */
+/* ---- transferor
+ * ---------------------------------------------------------------- */
 
 static int refer_send(struct cv_call *c, const char *refer_to)
 {
@@ -270,7 +281,8 @@ static void escape_hvalue(struct cv_buf *b, struct cv_pl v)
 
 int cv_call_transfer_attended(struct cv_call *c, struct cv_call *other)
 {
-	if (!other || other == c || other->state != CV_CALL_ANSWERED || !other->dlg)
+	if (!other || other == c || other->state != CV_CALL_ANSWERED ||
+	    !other->dlg)
 		return CV_ECLOSED;
 	struct cv_pl target = cv_dlg_remote_target(other->dlg);
 	const char *q = memchr(target.p, '?', target.l);
@@ -314,7 +326,8 @@ void xfer_refer_response(struct cv_call *c, struct cv_txn *ct,
 	if (r->msg && r->msg->reason.l)
 		cv_pl_strcpy(r->msg->reason, reason, sizeof(reason));
 	else
-		snprintf(reason, sizeof(reason), "%s", cv_sip_reason(r->status));
+		snprintf(reason, sizeof(reason), "%s",
+			 cv_sip_reason(r->status));
 	if (r->status >= 300) {
 		c->refer_sent = false;
 		report(c, r->status, reason, true);
@@ -340,7 +353,8 @@ void xfer_notify_request(struct cv_call *c, struct cv_txn *st,
 	}
 	cv_txn_respond(st, 200, NULL);
 	bool final = false;
-	const struct cv_sip_hdr *ss = cv_sip_msg_hdr(req, CV_SIP_HDR_SUBSCRIPTION_STATE);
+	const struct cv_sip_hdr *ss =
+		cv_sip_msg_hdr(req, CV_SIP_HDR_SUBSCRIPTION_STATE);
 	struct cv_sip_substate sst;
 	if (ss && cv_sip_substate_parse(ss->value, &sst) == 0 &&
 	    cv_pl_caseeq_str(sst.state, "terminated"))
@@ -357,8 +371,9 @@ void xfer_notify_request(struct cv_call *c, struct cv_txn *st,
 		if (cv_pl_u32(code, &v) == 0 && v >= 100 && v <= 699)
 			status = v;
 		if (ll > 12)
-			cv_pl_strcpy(cv_pl_trim((struct cv_pl){b.p + 12, ll - 12}),
-				     reason, sizeof(reason));
+			cv_pl_strcpy(
+				cv_pl_trim((struct cv_pl){b.p + 12, ll - 12}),
+				reason, sizeof(reason));
 	}
 	if (final && status < 200)
 		status = status ? 487 : 0;
@@ -367,7 +382,8 @@ void xfer_notify_request(struct cv_call *c, struct cv_txn *st,
 		report(c, (uint16_t)status, reason, final);
 	if (final) {
 		c->refer_sent = false;
-		if (status >= 200 && status < 300 && c->state == CV_CALL_ANSWERED) {
+		if (status >= 200 && status < 300 &&
+		    c->state == CV_CALL_ANSWERED) {
 			/* RFC 5589 §6: the transferor leaves */
 			call_send_bye(c, NULL);
 			call_set_state(c, CV_CALL_ENDED, 0, "Transferred");

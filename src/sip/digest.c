@@ -10,7 +10,8 @@
 #include "sip_int.h"
 
 static const char *const alg_names[CV_DIGEST_ALG_COUNT] = {
-	"MD5", "MD5-sess", "SHA-256", "SHA-256-sess", "SHA-512-256", "SHA-512-256-sess",
+	"MD5",		"MD5-sess",    "SHA-256",
+	"SHA-256-sess", "SHA-512-256", "SHA-512-256-sess",
 };
 
 const char *cv_digest_alg_name(enum cv_digest_alg alg)
@@ -142,15 +143,18 @@ int cv_digest_ha1(enum cv_digest_alg alg, struct cv_pl user, struct cv_pl realm,
 	return hash_hex(alg, parts, 3, out);
 }
 
-int cv_digest_calc_response(const struct cv_digest_calc *c, char out[CV_DIGEST_HEX_MAX])
+int cv_digest_calc_response(const struct cv_digest_calc *c,
+			    char out[CV_DIGEST_HEX_MAX])
 {
-	char ha1s[CV_DIGEST_HEX_MAX], ha2[CV_DIGEST_HEX_MAX], hbody[CV_DIGEST_HEX_MAX];
+	char ha1s[CV_DIGEST_HEX_MAX], ha2[CV_DIGEST_HEX_MAX],
+		hbody[CV_DIGEST_HEX_MAX];
 	struct cv_pl ha1 = c->ha1;
 	int err;
 	if (!md_of(c->alg) || !c->ha1.l)
 		return -EINVAL;
 	if (is_sess(c->alg)) {
-		/* RFC 7616 §3.4.2: A1 = H(user:realm:pw) ":" nonce ":" cnonce */
+		/* RFC 7616 §3.4.2: A1 = H(user:realm:pw) ":" nonce ":" cnonce
+		 */
 		struct cv_pl p[3] = {c->ha1, c->nonce, c->cnonce};
 		if ((err = hash_hex(c->alg, p, 3, ha1s)))
 			return err;
@@ -174,7 +178,8 @@ int cv_digest_calc_response(const struct cv_digest_calc *c, char out[CV_DIGEST_H
 		struct cv_pl p[3] = {ha1, c->nonce, cv_pl_str(ha2)};
 		return hash_hex(c->alg, p, 3, out);
 	}
-	struct cv_pl p[6] = {ha1, c->nonce, c->nc, c->cnonce, c->qop, cv_pl_str(ha2)};
+	struct cv_pl p[6] = {ha1,	c->nonce, c->nc,
+			     c->cnonce, c->qop,	  cv_pl_str(ha2)};
 	return hash_hex(c->alg, p, 6, out);
 }
 
@@ -190,7 +195,8 @@ static bool qop_has(struct cv_pl list, const char *want)
 	return false;
 }
 
-int cv_digest_challenge_parse(struct cv_pl value, struct cv_digest_challenge *ch)
+int cv_digest_challenge_parse(struct cv_pl value,
+			      struct cv_digest_challenge *ch)
 {
 	value = sip_nn(value);
 	struct cv_sip_auth a;
@@ -248,7 +254,8 @@ int cv_digest_challenge_best(const struct cv_sip_msg *resp, bool proxy,
 		struct cv_digest_challenge c;
 		if (cv_digest_challenge_parse(h->value, &c) || !c.alg_known)
 			continue;
-		if (!found || cv_digest_alg_rank(c.alg) > cv_digest_alg_rank(best->alg)) {
+		if (!found ||
+		    cv_digest_alg_rank(c.alg) > cv_digest_alg_rank(best->alg)) {
 			*best = c;
 			found = 1;
 		}
@@ -256,7 +263,8 @@ int cv_digest_challenge_best(const struct cv_sip_msg *resp, bool proxy,
 	return found ? 0 : CV_ENOTFOUND;
 }
 
-int cv_digest_credentials_parse(struct cv_pl value, struct cv_digest_credentials *cr)
+int cv_digest_credentials_parse(struct cv_pl value,
+				struct cv_digest_credentials *cr)
 {
 	value = sip_nn(value);
 	struct cv_sip_auth a;
@@ -301,13 +309,16 @@ int cv_digest_credentials_parse(struct cv_pl value, struct cv_digest_credentials
 		uint32_t nc = 0;
 		for (size_t i = 0; i < 8; i++) {
 			char c = sip_lower(cr->nc_pl.p[i]);
-			int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+			int d = (c >= '0' && c <= '9')	 ? c - '0'
+				: (c >= 'a' && c <= 'f') ? c - 'a' + 10
+							 : -1;
 			if (d < 0)
 				return CV_EPARSE;
 			nc = nc * 16 + (uint32_t)d;
 		}
 		cr->nc = nc;
-		if (!cv_pl_caseeq_str(cr->qop, "auth") && !cv_pl_caseeq_str(cr->qop, "auth-int"))
+		if (!cv_pl_caseeq_str(cr->qop, "auth") &&
+		    !cv_pl_caseeq_str(cr->qop, "auth-int"))
 			return CV_EPARSE;
 	}
 	return 0;
@@ -333,16 +344,19 @@ static int quoted(struct cv_buf *out, struct cv_pl v)
 	return 0;
 }
 
-int cv_digest_authorize(struct cv_buf *out, const struct cv_digest_challenge *ch,
+int cv_digest_authorize(struct cv_buf *out,
+			const struct cv_digest_challenge *ch,
 			const struct cv_digest_client_params *p)
 {
 	if (!ch->alg_known || !p->user.l || !p->method.l || !p->uri.l)
 		return -EINVAL;
-	char ha1[CV_DIGEST_HEX_MAX], resp[CV_DIGEST_HEX_MAX], cn[33], ncs[9], uh[CV_DIGEST_HEX_MAX];
+	char ha1[CV_DIGEST_HEX_MAX], resp[CV_DIGEST_HEX_MAX], cn[33], ncs[9],
+		uh[CV_DIGEST_HEX_MAX];
 	struct cv_pl h1 = p->ha1;
 	int err;
 	if (!h1.l) {
-		if ((err = cv_digest_ha1(ch->alg, p->user, ch->realm, p->password, ha1)))
+		if ((err = cv_digest_ha1(ch->alg, p->user, ch->realm,
+					 p->password, ha1)))
 			return err;
 		h1 = cv_pl_str(ha1);
 	}
@@ -352,11 +366,18 @@ int cv_digest_authorize(struct cv_buf *out, const struct cv_digest_challenge *ch
 		cnonce = cv_pl_str(cn);
 	}
 	snprintf(ncs, sizeof(ncs), "%08x", p->nc ? p->nc : 1);
-	struct cv_pl qop = ch->qop_auth ? CV_PL("auth")
-			   : ch->qop_auth_int ? CV_PL("auth-int") : (struct cv_pl){"", 0};
-	struct cv_digest_calc c = {.alg = ch->alg, .ha1 = h1, .nonce = ch->nonce,
-				   .cnonce = cnonce, .nc = cv_pl_str(ncs), .qop = qop,
-				   .method = p->method, .uri = p->uri, .body = p->body};
+	struct cv_pl qop = ch->qop_auth	      ? CV_PL("auth")
+			   : ch->qop_auth_int ? CV_PL("auth-int")
+					      : (struct cv_pl){"", 0};
+	struct cv_digest_calc c = {.alg = ch->alg,
+				   .ha1 = h1,
+				   .nonce = ch->nonce,
+				   .cnonce = cnonce,
+				   .nc = cv_pl_str(ncs),
+				   .qop = qop,
+				   .method = p->method,
+				   .uri = p->uri,
+				   .body = p->body};
 	if ((err = cv_digest_calc_response(&c, resp)))
 		return err;
 	struct cv_pl user = p->user;
@@ -377,13 +398,15 @@ int cv_digest_authorize(struct cv_buf *out, const struct cv_digest_challenge *ch
 	err |= quoted(out, ch->nonce);
 	cv_buf_append_str(out, ", uri=");
 	err |= quoted(out, p->uri);
-	cv_buf_printf(out, ", response=\"%s\", algorithm=%s", resp, cv_digest_alg_name(ch->alg));
+	cv_buf_printf(out, ", response=\"%s\", algorithm=%s", resp,
+		      cv_digest_alg_name(ch->alg));
 	if (ch->opaque.p) {
 		cv_buf_append_str(out, ", opaque=");
 		err |= quoted(out, ch->opaque);
 	}
 	if (qop.l) {
-		cv_buf_printf(out, ", qop=" CV_PL_FMT ", nc=%s, cnonce=", CV_PL_ARG(qop), ncs);
+		cv_buf_printf(out, ", qop=" CV_PL_FMT ", nc=%s, cnonce=",
+			      CV_PL_ARG(qop), ncs);
 		err |= quoted(out, cnonce);
 	}
 	if (err) {
@@ -429,11 +452,12 @@ static void server_dtor(void *obj)
 int cv_digest_server_create(struct cv_digest_server **srvp,
 			    const struct cv_digest_server_params *p)
 {
-	if (!p->secret || p->secret_len < 16 || p->secret_len > 64 || !p->realm.l ||
-	    p->realm.l >= 128)
+	if (!p->secret || p->secret_len < 16 || p->secret_len > 64 ||
+	    !p->realm.l || p->realm.l >= 128)
 		return -EINVAL;
 	for (size_t i = 0; i < p->realm.l; i++)
-		if (p->realm.p[i] == '"' || p->realm.p[i] == '\\' || (unsigned char)p->realm.p[i] < 0x20)
+		if (p->realm.p[i] == '"' || p->realm.p[i] == '\\' ||
+		    (unsigned char)p->realm.p[i] < 0x20)
 			return -EINVAL;
 	struct cv_digest_server *s = cv_mem_zalloc(sizeof(*s), server_dtor);
 	if (!s)
@@ -466,8 +490,8 @@ int cv_digest_server_create(struct cv_digest_server **srvp,
  * digest context from the pre-padded keys: byte-identical to OpenSSL's
  * HMAC() but without its per-call fetch and context allocation. The server
  * object is only read, so workers may share it. -ENOMEM if OpenSSL fails. */
-static int nonce_mac(const struct cv_digest_server *s, const unsigned char raw[16],
-		     unsigned char mac[32])
+static int nonce_mac(const struct cv_digest_server *s,
+		     const unsigned char raw[16], unsigned char mac[32])
 {
 	const EVP_MD *md = md_of(CV_DIGEST_SHA256);
 	EVP_MD_CTX *ctx = md ? thread_md_ctx() : NULL;
@@ -501,7 +525,9 @@ static int from_hex(const char *p, size_t n, unsigned char *out)
 		int v = 0;
 		for (int k = 0; k < 2; k++) {
 			char c = p[2 * i + k];
-			int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+			int d = (c >= '0' && c <= '9')	 ? c - '0'
+				: (c >= 'a' && c <= 'f') ? c - 'a' + 10
+							 : -1;
 			if (d < 0)
 				return -1;
 			v = v * 16 + d;
@@ -528,15 +554,19 @@ int cv_digest_server_challenge(struct cv_digest_server *s, struct cv_buf *out,
 	to_hex(raw, 16, nonce);
 	to_hex(mac, 16, nonce + 32);
 	nonce[NONCE_HEX] = '\0';
-	cv_buf_printf(out, "Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"%s\"%s",
-		      s->realm, nonce, cv_digest_alg_name(alg),
-		      s->auth_int ? "auth,auth-int" : "auth", stale ? ", stale=true" : "");
+	cv_buf_printf(
+		out,
+		"Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"%s\"%s",
+		s->realm, nonce, cv_digest_alg_name(alg),
+		s->auth_int ? "auth,auth-int" : "auth",
+		stale ? ", stale=true" : "");
 	return out->err;
 }
 
 int cv_digest_server_verify(struct cv_digest_server *s,
 			    const struct cv_digest_credentials *cr,
-			    struct cv_pl method, struct cv_pl body, struct cv_pl ha1)
+			    struct cv_pl method, struct cv_pl body,
+			    struct cv_pl ha1)
 {
 	method = sip_nn(method);
 	body = sip_nn(body);
@@ -546,7 +576,8 @@ int cv_digest_server_verify(struct cv_digest_server *s,
 	if (cr->nonce.l != NONCE_HEX)
 		return CV_EAUTH;
 	unsigned char raw[16], mac[32], got[16];
-	if (from_hex(cr->nonce.p, 16, raw) || from_hex(cr->nonce.p + 32, 16, got))
+	if (from_hex(cr->nonce.p, 16, raw) ||
+	    from_hex(cr->nonce.p + 32, 16, got))
 		return CV_EAUTH;
 	if (nonce_mac(s, raw, mac))
 		return -ENOMEM;
@@ -555,14 +586,21 @@ int cv_digest_server_verify(struct cv_digest_server *s,
 	if (cr->qop.l && cv_pl_caseeq_str(cr->qop, "auth-int") && !s->auth_int)
 		return CV_EAUTH;
 	char want[CV_DIGEST_HEX_MAX];
-	struct cv_digest_calc c = {.alg = cr->alg, .ha1 = ha1, .nonce = cr->nonce,
-				   .cnonce = cr->cnonce, .nc = cr->nc_pl, .qop = cr->qop,
-				   .method = method, .uri = cr->uri, .body = body};
+	struct cv_digest_calc c = {.alg = cr->alg,
+				   .ha1 = ha1,
+				   .nonce = cr->nonce,
+				   .cnonce = cr->cnonce,
+				   .nc = cr->nc_pl,
+				   .qop = cr->qop,
+				   .method = method,
+				   .uri = cr->uri,
+				   .body = body};
 	int err = cv_digest_calc_response(&c, want);
 	if (err)
 		return err;
 	size_t wl = strlen(want);
-	if (cr->response.l != wl || CRYPTO_memcmp(want, cr->response.p, wl) != 0)
+	if (cr->response.l != wl ||
+	    CRYPTO_memcmp(want, cr->response.p, wl) != 0)
 		return CV_EAUTH;
 	uint64_t ts = 0;
 	for (int i = 0; i < 8; i++)
@@ -571,7 +609,8 @@ int cv_digest_server_verify(struct cv_digest_server *s,
 	if (ts > now + 60 || now - ts > s->ttl_s)
 		return CV_ESTALE;
 	if (!cr->qop.l)
-		return 0; /* RFC 2069 form: no nonce-count; bounded by the ttl */
+		return 0; /* RFC 2069 form: no nonce-count; bounded by the ttl
+			   */
 	/* RFC 7616 §3.4.5: nc must grow for a nonce. Bounded direct-mapped
 	 * table: a nonce evicted by another is answered stale unless nc=1. */
 	uint64_t nh = cv_hash(cr->nonce.p, cr->nonce.l);

@@ -22,7 +22,8 @@ size_t sip_headers_end(const char *buf, size_t len)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
 			return 0;
-		/* an empty line is "\n" or "\r\n" right after the previous \n */
+		/* an empty line is "\n" or "\r\n" right after the previous \n
+		 */
 		const char *q = nl + 1;
 		if (q < end && *q == '\n')
 			return (size_t)(q + 1 - buf);
@@ -91,7 +92,8 @@ int cv_sip_frame(const char *buf, size_t len, size_t max_msg, size_t *msg_len)
 	size_t scan = max_msg && len > max_msg ? max_msg : len;
 	size_t hend = sip_headers_end(buf, scan);
 	if (!hend)
-		return (max_msg && len >= max_msg) ? CV_ETOOBIG : CV_EINCOMPLETE;
+		return (max_msg && len >= max_msg) ? CV_ETOOBIG
+						   : CV_EINCOMPLETE;
 
 	/* skip the start line, then look for Content-Length / l */
 	const char *p = memchr(buf, '\n', hend);
@@ -103,7 +105,8 @@ int cv_sip_frame(const char *buf, size_t len, size_t max_msg, size_t *msg_len)
 		const char *le = line_end(p, end);
 		size_t nlen;
 		const char *c = find_colon(p, le, &nlen);
-		if (c && (ci_eq(p, nlen, "content-length", 14) || ci_eq(p, nlen, "l", 1))) {
+		if (c && (ci_eq(p, nlen, "content-length", 14) ||
+			  ci_eq(p, nlen, "l", 1))) {
 			struct cv_pl v = value_of(c, le);
 			uint64_t n;
 			if (cv_pl_u64(v, &n) != 0 || n > UINT32_MAX)
@@ -144,7 +147,8 @@ int cv_sip_peek_call_id(const char *buf, size_t len, struct cv_pl *call_id)
 		if (f == 'c' || f == 'i') {
 			size_t nlen;
 			const char *c = find_colon(p, le, &nlen);
-			if (c && (ci_eq(p, nlen, "call-id", 7) || ci_eq(p, nlen, "i", 1))) {
+			if (c && (ci_eq(p, nlen, "call-id", 7) ||
+				  ci_eq(p, nlen, "i", 1))) {
 				struct cv_pl v = value_of(c, le);
 				if (!v.l)
 					return CV_EPARSE;

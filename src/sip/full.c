@@ -18,12 +18,14 @@ static bool is_token(struct cv_pl v)
 static int warning_check(struct cv_pl v)
 {
 	const char *p = v.p, *e = v.p + v.l;
-	if (e - p < 4 || !sip_is(p[0], SIP_C_DIGIT) || !sip_is(p[1], SIP_C_DIGIT) ||
-	    !sip_is(p[2], SIP_C_DIGIT) || p[3] != ' ')
+	if (e - p < 4 || !sip_is(p[0], SIP_C_DIGIT) ||
+	    !sip_is(p[1], SIP_C_DIGIT) || !sip_is(p[2], SIP_C_DIGIT) ||
+	    p[3] != ' ')
 		return CV_EPARSE;
 	p += 4;
 	const char *a = p;
-	while (p < e && (sip_is(*p, SIP_C_TOKEN) || *p == ':' || *p == '[' || *p == ']'))
+	while (p < e &&
+	       (sip_is(*p, SIP_C_TOKEN) || *p == ':' || *p == '[' || *p == ']'))
 		p++;
 	if (p == a || p >= e || *p != ' ' || ++p >= e || *p != '"')
 		return CV_EPARSE;
@@ -59,7 +61,8 @@ static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 		int err = cv_sip_via_parse(v, &x.via);
 		if (err)
 			return err;
-		return x.via.branch.l && !is_token(x.via.branch) ? CV_EPARSE : 0;
+		return x.via.branch.l && !is_token(x.via.branch) ? CV_EPARSE
+								 : 0;
 	}
 	case CV_SIP_HDR_FROM:
 	case CV_SIP_HDR_TO:
@@ -83,7 +86,8 @@ static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 		/* the address itself must be a URI we can read */
 		if (id == CV_SIP_HDR_ROUTE || id == CV_SIP_HDR_RECORD_ROUTE ||
 		    id == CV_SIP_HDR_PATH || id == CV_SIP_HDR_SERVICE_ROUTE)
-			return x.na.angle ? cv_sip_uri_parse(x.na.uri, &x.uri) : CV_EPARSE;
+			return x.na.angle ? cv_sip_uri_parse(x.na.uri, &x.uri)
+					  : CV_EPARSE;
 		return 0;
 	}
 	case CV_SIP_HDR_CONTACT: {
@@ -136,7 +140,9 @@ static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 	case CV_SIP_HDR_PROXY_AUTHENTICATE:
 		/* auth-scheme LWS auth-param *(COMMA auth-param): at least
 		 * one param (RFC 3261 §25.1 credentials, challenge) */
-		return cv_sip_auth_parse(v, true, &x.au) || !x.au.params.l ? CV_EPARSE : 0;
+		return cv_sip_auth_parse(v, true, &x.au) || !x.au.params.l
+			       ? CV_EPARSE
+			       : 0;
 	case CV_SIP_HDR_AUTHENTICATION_INFO:
 		return cv_sip_auth_parse(v, false, &x.au);
 	case CV_SIP_HDR_SUPPORTED:
@@ -147,7 +153,9 @@ static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 	case CV_SIP_HDR_CONTENT_ENCODING:
 	case CV_SIP_HDR_CONTENT_LANGUAGE:
 		/* token lists */
-		return sip_skip_token(v.p, v.p + v.l) == v.p + v.l && v.l ? 0 : CV_EPARSE;
+		return sip_skip_token(v.p, v.p + v.l) == v.p + v.l && v.l
+			       ? 0
+			       : CV_EPARSE;
 	case CV_SIP_HDR_ACCEPT_ENCODING:
 	case CV_SIP_HDR_ACCEPT_LANGUAGE:
 		/* token *(SEMI accept-param) */
@@ -155,7 +163,8 @@ static int check_value(enum cv_sip_hdr_id id, struct cv_pl v)
 	case CV_SIP_HDR_PRIVACY: {
 		/* priv-value *(";" priv-value) (RFC 3323 §4.2) */
 		for (size_t i = 0; i < v.l; i++)
-			if (!sip_is(v.p[i], SIP_C_TOKEN) && v.p[i] != ';' && !sip_is_lws(v.p[i]))
+			if (!sip_is(v.p[i], SIP_C_TOKEN) && v.p[i] != ';' &&
+			    !sip_is_lws(v.p[i]))
 				return CV_EPARSE;
 		return 0;
 	}
@@ -228,8 +237,10 @@ static bool block_has_ctl(const char *p, const char *e)
 {
 #ifdef __SSE2__
 	if (e - p >= 16) {
-		const __m128i top = _mm_set1_epi8(0x1f), ht = _mm_set1_epi8('\t'),
-			      cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'),
+		const __m128i top = _mm_set1_epi8(0x1f),
+			      ht = _mm_set1_epi8('\t'),
+			      cr = _mm_set1_epi8('\r'),
+			      lf = _mm_set1_epi8('\n'),
 			      del = _mm_set1_epi8(0x7f);
 		__m128i acc = _mm_setzero_si128();
 		/* the last step overlaps the one before: checking a byte twice
@@ -237,12 +248,16 @@ static bool block_has_ctl(const char *p, const char *e)
 		for (const char *q = p;; q += 16) {
 			if (e - q < 16)
 				q = e - 16;
-			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
-			__m128i nx = _mm_loadu_si128((const __m128i *)(const void *)(q + 1));
+			__m128i x = _mm_loadu_si128(
+				(const __m128i *)(const void *)q);
+			__m128i nx = _mm_loadu_si128(
+				(const __m128i *)(const void *)(q + 1));
 			__m128i c = _mm_cmpeq_epi8(_mm_min_epu8(x, top), x);
-			__m128i ok = _mm_or_si128(_mm_cmpeq_epi8(x, ht), _mm_cmpeq_epi8(x, lf));
-			ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpeq_epi8(x, cr),
-							    _mm_cmpeq_epi8(nx, lf)));
+			__m128i ok = _mm_or_si128(_mm_cmpeq_epi8(x, ht),
+						  _mm_cmpeq_epi8(x, lf));
+			ok = _mm_or_si128(
+				ok, _mm_and_si128(_mm_cmpeq_epi8(x, cr),
+						  _mm_cmpeq_epi8(nx, lf)));
 			acc = _mm_or_si128(acc, _mm_andnot_si128(ok, c));
 			acc = _mm_or_si128(acc, _mm_cmpeq_epi8(x, del));
 			if (q + 16 >= e)
@@ -253,7 +268,8 @@ static bool block_has_ctl(const char *p, const char *e)
 #endif
 	for (; p < e; p++) {
 		unsigned char c = (unsigned char)*p;
-		if (c == 0x7f || (c < 0x20 && c != '\t' && c != '\n' && (c != '\r' || p[1] != '\n')))
+		if (c == 0x7f || (c < 0x20 && c != '\t' && c != '\n' &&
+				  (c != '\r' || p[1] != '\n')))
 			return true;
 	}
 	return false;
@@ -298,7 +314,8 @@ static bool value_ctl_ok(struct cv_pl v)
  * headers or another body: refused rather than guessed. */
 static bool has_bare_cr(const char *p, size_t n)
 {
-	for (const char *e = p + n; (p = memchr(p, '\r', (size_t)(e - p))) != NULL; p++)
+	for (const char *e = p + n;
+	     (p = memchr(p, '\r', (size_t)(e - p))) != NULL; p++)
 		if (p + 1 >= e || p[1] != '\n')
 			return true;
 	return false;
@@ -307,25 +324,41 @@ static bool has_bare_cr(const char *p, size_t n)
 static const char *bad_reason(enum cv_sip_hdr_id id)
 {
 	switch (id) {
-	case CV_SIP_HDR_VIA: return "Malformed Via";
-	case CV_SIP_HDR_CONTACT: return "Malformed Contact";
-	case CV_SIP_HDR_ROUTE: return "Malformed Route";
-	case CV_SIP_HDR_RECORD_ROUTE: return "Malformed Record-Route";
-	case CV_SIP_HDR_CONTENT_TYPE: return "Malformed Content-Type";
-	case CV_SIP_HDR_DATE: return "Malformed Date";
-	case CV_SIP_HDR_EXPIRES: return "Malformed Expires";
-	case CV_SIP_HDR_CSEQ: return "Malformed CSeq";
-	case CV_SIP_HDR_EVENT: return "Malformed Event";
-	case CV_SIP_HDR_AUTHORIZATION: return "Malformed Authorization";
-	case CV_SIP_HDR_PROXY_AUTHORIZATION: return "Malformed Proxy-Authorization";
-	case CV_SIP_HDR_REQUIRE: return "Malformed Require";
-	case CV_SIP_HDR_SUPPORTED: return "Malformed Supported";
-	case CV_SIP_HDR_WARNING: return "Malformed Warning";
-	default: return "Malformed header";
+	case CV_SIP_HDR_VIA:
+		return "Malformed Via";
+	case CV_SIP_HDR_CONTACT:
+		return "Malformed Contact";
+	case CV_SIP_HDR_ROUTE:
+		return "Malformed Route";
+	case CV_SIP_HDR_RECORD_ROUTE:
+		return "Malformed Record-Route";
+	case CV_SIP_HDR_CONTENT_TYPE:
+		return "Malformed Content-Type";
+	case CV_SIP_HDR_DATE:
+		return "Malformed Date";
+	case CV_SIP_HDR_EXPIRES:
+		return "Malformed Expires";
+	case CV_SIP_HDR_CSEQ:
+		return "Malformed CSeq";
+	case CV_SIP_HDR_EVENT:
+		return "Malformed Event";
+	case CV_SIP_HDR_AUTHORIZATION:
+		return "Malformed Authorization";
+	case CV_SIP_HDR_PROXY_AUTHORIZATION:
+		return "Malformed Proxy-Authorization";
+	case CV_SIP_HDR_REQUIRE:
+		return "Malformed Require";
+	case CV_SIP_HDR_SUPPORTED:
+		return "Malformed Supported";
+	case CV_SIP_HDR_WARNING:
+		return "Malformed Warning";
+	default:
+		return "Malformed header";
 	}
 }
 
-int cv_sip_msg_parse_full(const struct cv_sip_msg *msg, struct cv_sip_verdict *v)
+int cv_sip_msg_parse_full(const struct cv_sip_msg *msg,
+			  struct cv_sip_verdict *v)
 {
 	int st = msg->req ? 400 : 0;
 	if (v) {
@@ -363,12 +396,15 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg, struct cv_sip_verdict *v
 	for (int i = 0; i < 2; i++) {
 		struct cv_sip_uri u;
 		if (cv_sip_uri_parse(ft[i]->uri, &u)) {
-			sip_verdict(v, st, i ? "Malformed To URI" : "Malformed From URI");
+			sip_verdict(v, st,
+				    i ? "Malformed To URI"
+				      : "Malformed From URI");
 			return CV_EPARSE;
 		}
 		/* tag = token (RFC 3261 §25.1) */
 		if (ft[i]->tag.l && !is_token(ft[i]->tag)) {
-			sip_verdict(v, st, i ? "Malformed To" : "Malformed From");
+			sip_verdict(v, st,
+				    i ? "Malformed To" : "Malformed From");
 			return CV_EPARSE;
 		}
 	}
@@ -377,15 +413,19 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg, struct cv_sip_verdict *v
 		sip_verdict(v, st, "Malformed Via");
 		return CV_EPARSE;
 	}
-	bool ctl = msg->headers.l &&
-		   block_has_ctl(msg->headers.p, msg->headers.p + msg->headers.l);
+	bool ctl =
+		msg->headers.l &&
+		block_has_ctl(msg->headers.p, msg->headers.p + msg->headers.l);
 	for (uint32_t i = 0; i < msg->nhdrs; i++) {
 		const struct cv_sip_hdr *h = &msg->hdrs[i];
 		enum cv_sip_hdr_id id = (enum cv_sip_hdr_id)h->id;
 		int err = 0;
-		if (ctl && (!value_ctl_ok(h->value) || has_bare_cr(h->name.p, h->line_len))) {
-			sip_verdict(v, st, id == CV_SIP_HDR_OTHER ? "Control character in header"
-								: bad_reason(id));
+		if (ctl && (!value_ctl_ok(h->value) ||
+			    has_bare_cr(h->name.p, h->line_len))) {
+			sip_verdict(v, st,
+				    id == CV_SIP_HDR_OTHER
+					    ? "Control character in header"
+					    : bad_reason(id));
 			return CV_EPARSE;
 		}
 		switch (id) {
@@ -398,7 +438,8 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg, struct cv_sip_verdict *v
 			/* parsed and checked by cv_sip_msg_parse already */
 			continue;
 		case CV_SIP_HDR_VIA:
-			if (i == msg->first[CV_SIP_HDR_VIA] && !memchr(h->value.p, ',', h->value.l))
+			if (i == msg->first[CV_SIP_HDR_VIA] &&
+			    !memchr(h->value.p, ',', h->value.l))
 				continue; /* the top Via, parsed eagerly */
 			break;
 		default:
@@ -406,19 +447,27 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg, struct cv_sip_verdict *v
 		}
 		if (is_list(id)) {
 			struct cv_pl rest = h->value, item;
-			if (id == CV_SIP_HDR_CONTACT || id == CV_SIP_HDR_ROUTE ||
-			    id == CV_SIP_HDR_RECORD_ROUTE || id == CV_SIP_HDR_VIA) {
-				/* empty list elements (",,") are malformed here */
+			if (id == CV_SIP_HDR_CONTACT ||
+			    id == CV_SIP_HDR_ROUTE ||
+			    id == CV_SIP_HDR_RECORD_ROUTE ||
+			    id == CV_SIP_HDR_VIA) {
+				/* empty list elements (",,") are malformed here
+				 */
 				const char *p = rest.p, *e = rest.p + rest.l;
 				bool seen = false;
 				while (p < e && !err) {
 					const char *s = p;
 					while (p < e && *p != ',') {
 						if (*p == '"') {
-							const char *q = sip_skip_quoted(p, e);
+							const char *q =
+								sip_skip_quoted(
+									p, e);
 							p = q ? q : e;
 						} else if (*p == '<') {
-							const char *q = memchr(p, '>', (size_t)(e - p));
+							const char *q = memchr(
+								p, '>',
+								(size_t)(e -
+									 p));
 							p = q ? q + 1 : e;
 						} else {
 							p++;
@@ -432,13 +481,15 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg, struct cv_sip_verdict *v
 					seen = true;
 					if (p < e)
 						p++;
-					if (p == e && e > rest.p && e[-1] == ',')
+					if (p == e && e > rest.p &&
+					    e[-1] == ',')
 						err = CV_EPARSE;
 				}
 				if (!seen)
 					err = CV_EPARSE;
 			} else {
-				while (!err && cv_sip_list_next(&rest, &item) == 0)
+				while (!err &&
+				       cv_sip_list_next(&rest, &item) == 0)
 					err = check_value(id, item);
 			}
 		} else if (id != CV_SIP_HDR_OTHER) {
@@ -465,8 +516,8 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg, struct cv_sip_verdict *v
 	return 0;
 }
 
-int cv_sip_msg_check(const struct cv_sip_msg *msg, const struct cv_sip_policy *pol,
-		     struct cv_sip_verdict *v)
+int cv_sip_msg_check(const struct cv_sip_msg *msg,
+		     const struct cv_sip_policy *pol, struct cv_sip_verdict *v)
 {
 	static const struct cv_sip_policy none;
 	if (!pol)
@@ -491,28 +542,37 @@ int cv_sip_msg_check(const struct cv_sip_msg *msg, const struct cv_sip_policy *p
 	/* §8.2.2.3: Require (and at a proxy Proxy-Require) tags we do not
 	 * know give 420 listing them in Unsupported; never for ACK/CANCEL */
 	if (msg->method != CV_SIP_ACK && msg->method != CV_SIP_CANCEL) {
-		enum cv_sip_hdr_id ids[2] = {CV_SIP_HDR_REQUIRE, CV_SIP_HDR_PROXY_REQUIRE};
+		enum cv_sip_hdr_id ids[2] = {CV_SIP_HDR_REQUIRE,
+					     CV_SIP_HDR_PROXY_REQUIRE};
 		size_t used = 0;
 		for (int k = 0; k < (pol->proxy ? 2 : 1); k++) {
 			struct cv_sip_vals_iter it = {0};
 			struct cv_pl tag;
-			while (cv_sip_msg_vals_next(msg, ids[k], &it, &tag) == 0) {
+			while (cv_sip_msg_vals_next(msg, ids[k], &it, &tag) ==
+			       0) {
 				bool known = false;
-				for (const char *const *s = pol->supported; s && *s; s++)
+				for (const char *const *s = pol->supported;
+				     s && *s; s++)
 					if (cv_pl_caseeq_str(tag, *s))
 						known = true;
 				if (known)
 					continue;
 				if (v) {
-					int w = snprintf(v->hdrs + used, sizeof(v->hdrs) - used,
-							 "Unsupported: " CV_PL_FMT "\r\n",
-							 CV_PL_ARG(tag));
-					if (w > 0 && (size_t)w < sizeof(v->hdrs) - used)
+					int w = snprintf(
+						v->hdrs + used,
+						sizeof(v->hdrs) - used,
+						"Unsupported: " CV_PL_FMT
+						"\r\n",
+						CV_PL_ARG(tag));
+					if (w > 0 &&
+					    (size_t)w < sizeof(v->hdrs) - used)
 						used += (size_t)w;
 					else
 						v->hdrs[used] = '\0';
 				}
-				sip_verdict(v, 420, "Require lists an unsupported option tag");
+				sip_verdict(v, 420,
+					    "Require lists an unsupported "
+					    "option tag");
 			}
 		}
 		if (v && v->status == 420)
@@ -520,7 +580,8 @@ int cv_sip_msg_check(const struct cv_sip_msg *msg, const struct cv_sip_policy *p
 	}
 	/* §16.3 step 2: a proxy answers Max-Forwards 0 with 483 (OPTIONS may
 	 * be answered by the proxy itself, §11) */
-	if (pol->proxy && msg->max_forwards == 0 && msg->method != CV_SIP_OPTIONS) {
+	if (pol->proxy && msg->max_forwards == 0 &&
+	    msg->method != CV_SIP_OPTIONS) {
 		sip_verdict(v, 483, "Max-Forwards is 0");
 		return CV_EPARSE;
 	}
@@ -537,8 +598,10 @@ int cv_sip_multipart_split(struct cv_pl content_type, struct cv_pl body,
 	struct cv_sip_ctype ct;
 	struct cv_pl bnd;
 	*n = 0;
-	if (cv_sip_ctype_parse(content_type, &ct) || !sip_ci_lit(ct.type, "multipart") ||
-	    cv_sip_param_get(ct.params, "boundary", &bnd) || !bnd.l || bnd.l > 70)
+	if (cv_sip_ctype_parse(content_type, &ct) ||
+	    !sip_ci_lit(ct.type, "multipart") ||
+	    cv_sip_param_get(ct.params, "boundary", &bnd) || !bnd.l ||
+	    bnd.l > 70)
 		return CV_EPARSE;
 	const char *p = body.p, *e = body.p + body.l;
 	/* find the first delimiter ("--" boundary at a line start) */
@@ -563,8 +626,8 @@ int cv_sip_multipart_split(struct cv_pl content_type, struct cv_pl body,
 		/* next delimiter: CRLF "--" boundary */
 		const char *next = NULL, *q;
 		for (q = ps; q + 2 + bnd.l <= e; q++) {
-			if ((q == ps || q[-1] == '\n') && q[0] == '-' && q[1] == '-' &&
-			    !memcmp(q + 2, bnd.p, bnd.l)) {
+			if ((q == ps || q[-1] == '\n') && q[0] == '-' &&
+			    q[1] == '-' && !memcmp(q + 2, bnd.p, bnd.l)) {
 				next = q;
 				break;
 			}
@@ -581,11 +644,14 @@ int cv_sip_multipart_split(struct cv_pl content_type, struct cv_pl body,
 		struct cv_sip_part *part = &parts[(*n)++];
 		memset(part, 0, sizeof(*part));
 		/* part headers end at the first empty line */
-		size_t hend = sip_headers_end(ps - 1 >= body.p && ps[-1] == '\n' ? ps - 1 : ps,
-					      (size_t)(pe - ps) + 1);
+		size_t hend = sip_headers_end(
+			ps - 1 >= body.p && ps[-1] == '\n' ? ps - 1 : ps,
+			(size_t)(pe - ps) + 1);
 		const char *bs;
-		if (pe > ps && (*ps == '\n' || (*ps == '\r' && ps + 1 < pe && ps[1] == '\n'))) {
-			/* no part headers: implicit text/plain (RFC 2046 §5.1) */
+		if (pe > ps && (*ps == '\n' || (*ps == '\r' && ps + 1 < pe &&
+						ps[1] == '\n'))) {
+			/* no part headers: implicit text/plain (RFC 2046 §5.1)
+			 */
 			bs = ps + (*ps == '\n' ? 1 : 2);
 			part->headers = sip_pl(ps, ps);
 		} else if (hend) {
@@ -596,13 +662,16 @@ int cv_sip_multipart_split(struct cv_pl content_type, struct cv_pl body,
 		}
 		part->body = sip_pl(bs, pe >= bs ? pe : bs);
 		/* the part's Content-Type, if any */
-		const char *l = part->headers.p, *he = part->headers.p + part->headers.l;
+		const char *l = part->headers.p,
+			   *he = part->headers.p + part->headers.l;
 		while (l < he) {
 			const char *le = memchr(l, '\n', (size_t)(he - l));
 			le = le ? le + 1 : he;
 			const char *c = memchr(l, ':', (size_t)(le - l));
-			if (c && sip_ci_lit(sip_trim(sip_pl(l, c)), "content-type"))
-				part->content_type = sip_trim(sip_pl(c + 1, le));
+			if (c &&
+			    sip_ci_lit(sip_trim(sip_pl(l, c)), "content-type"))
+				part->content_type =
+					sip_trim(sip_pl(c + 1, le));
 			l = le;
 		}
 		cur = next + 2 + bnd.l;

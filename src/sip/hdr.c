@@ -5,7 +5,8 @@
 
 #include "sip_int.h"
 
-static int u32_digits(const char *p, const char *e, uint32_t *out, const char **endp)
+static int u32_digits(const char *p, const char *e, uint32_t *out,
+		      const char **endp)
 {
 	const char *s = p;
 	uint64_t n = 0;
@@ -105,7 +106,8 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 	uint16_t port = 0;
 	int err;
 	if (*hs == '[') {
-		err = sip_hostport_parse(sip_pl(hs, he), &via->host, &via->ipv6, &port, NULL);
+		err = sip_hostport_parse(sip_pl(hs, he), &via->host, &via->ipv6,
+					 &port, NULL);
 		if (err)
 			return err;
 	} else {
@@ -167,7 +169,8 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 	if (err != CV_ENOTFOUND)
 		return CV_EPARSE;
 	/* a bare "branch" or "received" flag is not a value (badinv01-like) */
-	if ((via->branch.p && !via->branch.l) || (via->received.p && !via->received.l) ||
+	if ((via->branch.p && !via->branch.l) ||
+	    (via->received.p && !via->received.l) ||
 	    (via->ttl.p && !via->ttl.l) || (via->maddr.p && !via->maddr.l))
 		return CV_EPARSE;
 	struct cv_pl tr = via->transport;
@@ -231,7 +234,8 @@ int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 		}
 	}
 	if (*p == '<') {
-		/* no LWS (all <= 0x20) inside <> (RFC 3261 §25.1 LAQUOT/RAQUOT) */
+		/* no LWS (all <= 0x20) inside <> (RFC 3261 §25.1 LAQUOT/RAQUOT)
+		 */
 		const char *gt = sip_scan_until(p + 1, e, '>', '<', '>');
 		if (gt >= e || *gt != '>')
 			return CV_EPARSE;
@@ -315,7 +319,8 @@ int cv_sip_contact_parse(struct cv_pl value, struct cv_sip_contact *c)
 		}
 	}
 	if (q.p) {
-		/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) */
+		/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+		 */
 		if (!q.l || (q.p[0] != '0' && q.p[0] != '1') || q.l > 5 ||
 		    (q.l > 1 && q.p[1] != '.'))
 			return CV_EPARSE;
@@ -459,7 +464,8 @@ int cv_sip_substate_parse(struct cv_pl value, struct cv_sip_substate *s)
 }
 
 /* Session-Expires = delta-seconds *(SEMI se-params) (RFC 4028 §4) */
-int cv_sip_session_expires_parse(struct cv_pl value, struct cv_sip_session_expires *se)
+int cv_sip_session_expires_parse(struct cv_pl value,
+				 struct cv_sip_session_expires *se)
 {
 	value = sip_nn(value);
 	memset(se, 0, sizeof(*se));
@@ -473,7 +479,8 @@ int cv_sip_session_expires_parse(struct cv_pl value, struct cv_sip_session_expir
 	if (hparams(p, e, &se->params))
 		return CV_EPARSE;
 	if (cv_sip_param_get(se->params, "refresher", &se->refresher) == 0 &&
-	    !sip_ci_lit(se->refresher, "uac") && !sip_ci_lit(se->refresher, "uas"))
+	    !sip_ci_lit(se->refresher, "uac") &&
+	    !sip_ci_lit(se->refresher, "uas"))
 		return CV_EPARSE;
 	return 0;
 }
@@ -529,9 +536,11 @@ int cv_sip_reason_parse(struct cv_pl value, struct cv_sip_reason *r)
 int cv_sip_date_parse(struct cv_pl value, int64_t *unix_s)
 {
 	value = sip_nn(value);
-	static const char wk[7][4] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-	static const char mo[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-				       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	static const char wk[7][4] = {"Mon", "Tue", "Wed", "Thu",
+				      "Fri", "Sat", "Sun"};
+	static const char mo[12][4] = {"Jan", "Feb", "Mar", "Apr",
+				       "May", "Jun", "Jul", "Aug",
+				       "Sep", "Oct", "Nov", "Dec"};
 	struct cv_pl v = sip_trim(value);
 	/* "Sat, 13 Nov 2010 23:29:00 GMT" is exactly 29 chars */
 	if (v.l != 29)
@@ -553,7 +562,8 @@ int cv_sip_date_parse(struct cv_pl value, int64_t *unix_s)
 		if (s[dig[i]] < '0' || s[dig[i]] > '9')
 			return CV_EPARSE;
 #define D2(i) ((s[i] - '0') * 10 + (s[(i) + 1] - '0'))
-	int day = D2(5), year = D2(12) * 100 + D2(14), hh = D2(17), mm = D2(20), ss = D2(23);
+	int day = D2(5), year = D2(12) * 100 + D2(14), hh = D2(17), mm = D2(20),
+	    ss = D2(23);
 #undef D2
 	if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
 		return CV_EPARSE;
@@ -644,7 +654,8 @@ int cv_sip_retry_after_parse(struct cv_pl value, struct cv_sip_retry_after *ra)
 }
 
 /* challenge / credentials = auth-scheme LWS auth-param *(COMMA auth-param) */
-int cv_sip_auth_parse(struct cv_pl value, bool has_scheme, struct cv_sip_auth *a)
+int cv_sip_auth_parse(struct cv_pl value, bool has_scheme,
+		      struct cv_sip_auth *a)
 {
 	value = sip_nn(value);
 	memset(a, 0, sizeof(*a));
@@ -666,7 +677,8 @@ int cv_sip_auth_parse(struct cv_pl value, bool has_scheme, struct cv_sip_auth *a
 	return err == CV_ENOTFOUND ? 0 : CV_EPARSE;
 }
 
-int cv_sip_auth_param_next(struct cv_pl *rest, struct cv_pl *name, struct cv_pl *val)
+int cv_sip_auth_param_next(struct cv_pl *rest, struct cv_pl *name,
+			   struct cv_pl *val)
 {
 	*rest = sip_nn(*rest);
 	const char *p = rest->p, *e = rest->p + rest->l;

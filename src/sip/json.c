@@ -75,7 +75,9 @@ static json_t *via_json(const struct cv_sip_via *via)
 	set_pl(o, "branch", via->branch);
 	set_pl(o, "received", via->received);
 	if (via->rport_present)
-		json_object_set_new(o, "rport", via->rport.l ? jstr(via->rport) : json_true());
+		json_object_set_new(o, "rport",
+				    via->rport.l ? jstr(via->rport)
+						 : json_true());
 	set_pl(o, "maddr", via->maddr);
 	set_pl(o, "ttl", via->ttl);
 	if (via->params.l)
@@ -128,7 +130,8 @@ static json_t *typed(enum cv_sip_hdr_id id, struct cv_pl v)
 			return json_string("*");
 		json_t *o = naddr_json(&c.addr);
 		if (c.expires >= 0)
-			json_object_set_new(o, "expires", json_integer(c.expires));
+			json_object_set_new(o, "expires",
+					    json_integer(c.expires));
 		if (c.q >= 0)
 			json_object_set_new(o, "q", json_real(c.q / 1000.0));
 		return o;
@@ -137,8 +140,8 @@ static json_t *typed(enum cv_sip_hdr_id id, struct cv_pl v)
 		struct cv_sip_cseq cs;
 		if (cv_sip_cseq_parse(v, &cs))
 			return NULL;
-		return json_pack("{s:I,s:o}", "num", (json_int_t)cs.num, "method",
-				 jstr(cs.method_pl));
+		return json_pack("{s:I,s:o}", "num", (json_int_t)cs.num,
+				 "method", jstr(cs.method_pl));
 	}
 	case CV_SIP_HDR_CONTENT_LENGTH:
 	case CV_SIP_HDR_MAX_FORWARDS:
@@ -152,10 +155,11 @@ static json_t *typed(enum cv_sip_hdr_id id, struct cv_pl v)
 		struct cv_sip_ctype ct;
 		if (cv_sip_ctype_parse(v, &ct))
 			return NULL;
-		json_t *o = json_pack("{s:o,s:o}", "type", jstr(ct.type), "subtype",
-				      jstr(ct.subtype));
+		json_t *o = json_pack("{s:o,s:o}", "type", jstr(ct.type),
+				      "subtype", jstr(ct.subtype));
 		if (ct.params.l)
-			json_object_set_new(o, "params", params_json(ct.params));
+			json_object_set_new(o, "params",
+					    params_json(ct.params));
 		return o;
 	}
 	case CV_SIP_HDR_EVENT: {
@@ -202,10 +206,11 @@ static json_t *typed(enum cv_sip_hdr_id id, struct cv_pl v)
 
 static bool multi_valued(enum cv_sip_hdr_id id)
 {
-	return id == CV_SIP_HDR_VIA || id == CV_SIP_HDR_CONTACT || id == CV_SIP_HDR_ROUTE ||
-	       id == CV_SIP_HDR_RECORD_ROUTE || id == CV_SIP_HDR_PATH ||
-	       id == CV_SIP_HDR_SERVICE_ROUTE || id == CV_SIP_HDR_HISTORY_INFO ||
-	       id == CV_SIP_HDR_DIVERSION || id == CV_SIP_HDR_P_ASSERTED_IDENTITY;
+	return id == CV_SIP_HDR_VIA || id == CV_SIP_HDR_CONTACT ||
+	       id == CV_SIP_HDR_ROUTE || id == CV_SIP_HDR_RECORD_ROUTE ||
+	       id == CV_SIP_HDR_PATH || id == CV_SIP_HDR_SERVICE_ROUTE ||
+	       id == CV_SIP_HDR_HISTORY_INFO || id == CV_SIP_HDR_DIVERSION ||
+	       id == CV_SIP_HDR_P_ASSERTED_IDENTITY;
 }
 
 json_t *cv_sip_msg_to_json(const struct cv_sip_msg *m)
@@ -225,16 +230,20 @@ json_t *cv_sip_msg_to_json(const struct cv_sip_msg *m)
 	}
 	json_object_set_new(o, "version", jstr(m->version));
 	json_object_set_new(o, "call_id", jstr(m->call_id));
-	json_object_set_new(o, "cseq", json_pack("{s:I,s:o}", "num", (json_int_t)m->cseq.num,
-						 "method", jstr(m->cseq.method_pl)));
+	json_object_set_new(o, "cseq",
+			    json_pack("{s:I,s:o}", "num",
+				      (json_int_t)m->cseq.num, "method",
+				      jstr(m->cseq.method_pl)));
 	json_object_set_new(o, "from", naddr_json(&m->from));
 	json_object_set_new(o, "to", naddr_json(&m->to));
 	json_object_set_new(o, "via", via_json(&m->via));
 	json_object_set_new(o, "via_count", json_integer(m->via_count));
 	if (m->max_forwards >= 0)
-		json_object_set_new(o, "max_forwards", json_integer(m->max_forwards));
+		json_object_set_new(o, "max_forwards",
+				    json_integer(m->max_forwards));
 	if (m->content_length >= 0)
-		json_object_set_new(o, "content_length", json_integer(m->content_length));
+		json_object_set_new(o, "content_length",
+				    json_integer(m->content_length));
 	json_t *hs = json_array();
 	for (uint32_t i = 0; i < m->nhdrs; i++) {
 		const struct cv_sip_hdr *h = &m->hdrs[i];
@@ -242,7 +251,8 @@ json_t *cv_sip_msg_to_json(const struct cv_sip_msg *m)
 		json_t *jh = json_object();
 		json_object_set_new(jh, "name", jstr(h->name));
 		if (id != CV_SIP_HDR_OTHER)
-			json_object_set_new(jh, "canonical", json_string(cv_sip_hdr_name(id)));
+			json_object_set_new(jh, "canonical",
+					    json_string(cv_sip_hdr_name(id)));
 		json_object_set_new(jh, "value", jstr(h->value));
 		if (multi_valued(id)) {
 			json_t *arr = json_array();
@@ -265,12 +275,15 @@ json_t *cv_sip_msg_to_json(const struct cv_sip_msg *m)
 		struct cv_sip_part parts[16];
 		size_t n = 0;
 		if (m->content_type.l &&
-		    cv_sip_multipart_split(m->content_type, m->body, parts, 16, &n) == 0) {
+		    cv_sip_multipart_split(m->content_type, m->body, parts, 16,
+					   &n) == 0) {
 			json_t *arr = json_array();
 			for (size_t i = 0; i < n; i++)
-				json_array_append_new(arr, json_pack("{s:o,s:o}", "content_type",
-								     jstr(parts[i].content_type),
-								     "body", jstr(parts[i].body)));
+				json_array_append_new(
+					arr,
+					json_pack("{s:o,s:o}", "content_type",
+						  jstr(parts[i].content_type),
+						  "body", jstr(parts[i].body)));
 			json_object_set_new(o, "parts", arr);
 		}
 	}

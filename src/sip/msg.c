@@ -74,11 +74,11 @@ static void msg_dtor(void *obj)
 	(void)obj;
 }
 
-#define FAIL(st, why)                                  \
-	do {                                           \
-		sip_verdict(v, req ? (st) : 0, (why)); \
-		err = CV_EPARSE;                       \
-		goto out;                              \
+#define FAIL(st, why)                                                          \
+	do {                                                                   \
+		sip_verdict(v, req ? (st) : 0, (why));                         \
+		err = CV_EPARSE;                                               \
+		goto out;                                                      \
 	} while (0)
 
 /* Single-valued headers appear once (RFC 3261 §7.3.1). */
@@ -145,8 +145,9 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 	const char *b = buf ? (const char *)buf : "", *end = b + len;
 	size_t off = cv_sip_keepalive_len(b, len); /* RFC 3261 §7.5 */
 	const char *p = b + off;
-	bool req = !(end - p >= 4 && sip_lower(p[0]) == 's' && sip_lower(p[1]) == 'i' &&
-		     sip_lower(p[2]) == 'p' && p[3] == '/');
+	bool req = !(end - p >= 4 && sip_lower(p[0]) == 's' &&
+		     sip_lower(p[1]) == 'i' && sip_lower(p[2]) == 'p' &&
+		     p[3] == '/');
 	/* offsets in the index are 32-bit: bound the size even with no limit */
 	if ((lim->max_msg && len > lim->max_msg) || len > UINT32_MAX) {
 		sip_verdict(v, req ? 513 : 0, "Message Too Large");
@@ -188,13 +189,15 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 	}
 	bool other_version = false;
 	if (req) {
-		if (!sl.a.l || sip_skip_token(sl.a.p, sl.a.p + sl.a.l) != sl.a.p + sl.a.l)
+		if (!sl.a.l ||
+		    sip_skip_token(sl.a.p, sl.a.p + sl.a.l) != sl.a.p + sl.a.l)
 			FAIL(400, "Malformed method");
 		if (lim->max_uri_len && sl.b.l > lim->max_uri_len)
 			FAIL(414, "Request-URI too long");
 		if (!sl.b.l || !sip_is(sl.b.p[0], SIP_C_ALPHA))
 			FAIL(400, "Malformed Request-URI");
-		if (sip_scan_until(sl.b.p, sl.b.p + sl.b.l, '<', '>', '"') != sl.b.p + sl.b.l)
+		if (sip_scan_until(sl.b.p, sl.b.p + sl.b.l, '<', '>', '"') !=
+		    sl.b.p + sl.b.l)
 			FAIL(400, "Malformed Request-URI");
 		if (sip_has_high(sl.b.p, sl.b.p + sl.b.l))
 			FAIL(400, "Malformed Request-URI");
@@ -207,8 +210,9 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 		if (!version_ok(sl.a.p, sl.a.p + sl.a.l, &other_version))
 			FAIL(0, "Bad SIP-Version in response");
 		if (sl.b.l != 3 || !sip_is(sl.b.p[0], SIP_C_DIGIT) ||
-		    !sip_is(sl.b.p[1], SIP_C_DIGIT) || !sip_is(sl.b.p[2], SIP_C_DIGIT) ||
-		    sl.b.p[0] < '1' || sl.b.p[0] > '6')
+		    !sip_is(sl.b.p[1], SIP_C_DIGIT) ||
+		    !sip_is(sl.b.p[2], SIP_C_DIGIT) || sl.b.p[0] < '1' ||
+		    sl.b.p[0] > '6')
 			FAIL(0, "Bad status code");
 		for (size_t i = 0; i < sl.c.l; i++) {
 			unsigned char c = (unsigned char)sl.c.p[i];
@@ -245,7 +249,8 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 			ne = p;
 			if (ne == ns)
 				FAIL(400, "Malformed header name");
-			id = (uint16_t)sip_hdr_lookup(ns, (size_t)(ne - ns), hh);
+			id = (uint16_t)sip_hdr_lookup(ns, (size_t)(ne - ns),
+						      hh);
 		}
 		while (p < end && (*p == ' ' || *p == '\t'))
 			p++;
@@ -308,7 +313,8 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 		goto out;
 	}
 	memset(m, 0, sizeof(*m));
-	struct cv_sip_hdr *hdrs = (struct cv_sip_hdr *)(void *)((char *)m + msz);
+	struct cv_sip_hdr *hdrs =
+		(struct cv_sip_hdr *)(void *)((char *)m + msz);
 	char *copy = (char *)hdrs + hsz;
 	memcpy(copy, b, len);
 	copy[len] = '\0';
@@ -334,7 +340,8 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 	}
 #define REBASE(pl) ((struct cv_pl){copy + ((pl).p - b), (pl).l})
 	m->req = req;
-	m->headers = (struct cv_pl){copy + (hdr_start - b), (size_t)(body - hdr_start)};
+	m->headers = (struct cv_pl){copy + (hdr_start - b),
+				    (size_t)(body - hdr_start)};
 	if (req) {
 		m->method_pl = REBASE(sl.a);
 		m->method = cv_sip_method_from(m->method_pl);
@@ -342,7 +349,8 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 		m->version = REBASE(sl.c);
 	} else {
 		m->version = REBASE(sl.a);
-		m->status = (sl.b.p[0] - '0') * 100 + (sl.b.p[1] - '0') * 10 + (sl.b.p[2] - '0');
+		m->status = (sl.b.p[0] - '0') * 100 + (sl.b.p[1] - '0') * 10 +
+			    (sl.b.p[2] - '0');
 		m->reason = REBASE(sl.c);
 	}
 #undef REBASE
@@ -357,8 +365,8 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 		FAIL(400, "Missing Call-ID");
 	/* word [ "@" word ]: no LWS or controls; the full word-character check
 	 * is in cv_sip_msg_parse_full */
-	if (sip_scan_until(h->value.p, h->value.p + h->value.l, 0x7f, 0x7f, 0x7f) !=
-	    h->value.p + h->value.l)
+	if (sip_scan_until(h->value.p, h->value.p + h->value.l, 0x7f, 0x7f,
+			   0x7f) != h->value.p + h->value.l)
 		FAIL(400, "Malformed Call-ID");
 	m->call_id = h->value;
 
@@ -413,8 +421,8 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 	}
 
 	m->content_length = -1;
-	for (uint16_t i = m->first[CV_SIP_HDR_CONTENT_LENGTH]; i != CV_SIP_HDR_NONE;
-	     i = hdrs[i].next) {
+	for (uint16_t i = m->first[CV_SIP_HDR_CONTENT_LENGTH];
+	     i != CV_SIP_HDR_NONE; i = hdrs[i].next) {
 		uint32_t cl;
 		if (cv_sip_u32_parse(hdrs[i].value, &cl))
 			FAIL(400, "Malformed Content-Length");
@@ -461,7 +469,8 @@ const struct cv_sip_hdr *cv_sip_msg_hdr_next(const struct cv_sip_msg *msg,
 {
 	if (h->id == CV_SIP_HDR_OTHER) {
 		/* unknown headers chain by id too; keep only same-name ones */
-		for (uint16_t i = h->next; i != CV_SIP_HDR_NONE; i = msg->hdrs[i].next)
+		for (uint16_t i = h->next; i != CV_SIP_HDR_NONE;
+		     i = msg->hdrs[i].next)
 			if (cv_pl_casecmp_eq(msg->hdrs[i].name, h->name))
 				return &msg->hdrs[i];
 		return NULL;

@@ -4,13 +4,20 @@
 #include "sip_int.h"
 
 static const char *const methods[CV_SIP_METHOD_COUNT] = {
-	[CV_SIP_METHOD_OTHER] = "", [CV_SIP_INVITE] = "INVITE",
-	[CV_SIP_ACK] = "ACK",       [CV_SIP_BYE] = "BYE",
-	[CV_SIP_CANCEL] = "CANCEL", [CV_SIP_OPTIONS] = "OPTIONS",
-	[CV_SIP_REGISTER] = "REGISTER", [CV_SIP_PRACK] = "PRACK",
-	[CV_SIP_SUBSCRIBE] = "SUBSCRIBE", [CV_SIP_NOTIFY] = "NOTIFY",
-	[CV_SIP_PUBLISH] = "PUBLISH", [CV_SIP_INFO] = "INFO",
-	[CV_SIP_REFER] = "REFER",   [CV_SIP_MESSAGE] = "MESSAGE",
+	[CV_SIP_METHOD_OTHER] = "",
+	[CV_SIP_INVITE] = "INVITE",
+	[CV_SIP_ACK] = "ACK",
+	[CV_SIP_BYE] = "BYE",
+	[CV_SIP_CANCEL] = "CANCEL",
+	[CV_SIP_OPTIONS] = "OPTIONS",
+	[CV_SIP_REGISTER] = "REGISTER",
+	[CV_SIP_PRACK] = "PRACK",
+	[CV_SIP_SUBSCRIBE] = "SUBSCRIBE",
+	[CV_SIP_NOTIFY] = "NOTIFY",
+	[CV_SIP_PUBLISH] = "PUBLISH",
+	[CV_SIP_INFO] = "INFO",
+	[CV_SIP_REFER] = "REFER",
+	[CV_SIP_MESSAGE] = "MESSAGE",
 	[CV_SIP_UPDATE] = "UPDATE",
 };
 
@@ -160,15 +167,24 @@ static const char *const canon[CV_SIP_HDR_COUNT] = {
 /* compact forms (RFC 3261 §7.3.3, RFC 3841, RFC 3515, RFC 3892, RFC 4028,
  * RFC 6665) */
 static const uint8_t compact[26] = {
-	['a' - 'a'] = CV_SIP_HDR_ACCEPT_CONTACT, ['b' - 'a'] = CV_SIP_HDR_REFERRED_BY,
-	['c' - 'a'] = CV_SIP_HDR_CONTENT_TYPE,   ['d' - 'a'] = CV_SIP_HDR_REQUEST_DISPOSITION,
-	['e' - 'a'] = CV_SIP_HDR_CONTENT_ENCODING, ['f' - 'a'] = CV_SIP_HDR_FROM,
-	['i' - 'a'] = CV_SIP_HDR_CALL_ID,        ['j' - 'a'] = CV_SIP_HDR_REJECT_CONTACT,
-	['k' - 'a'] = CV_SIP_HDR_SUPPORTED,      ['l' - 'a'] = CV_SIP_HDR_CONTENT_LENGTH,
-	['m' - 'a'] = CV_SIP_HDR_CONTACT,        ['o' - 'a'] = CV_SIP_HDR_EVENT,
-	['r' - 'a'] = CV_SIP_HDR_REFER_TO,       ['s' - 'a'] = CV_SIP_HDR_SUBJECT,
-	['t' - 'a'] = CV_SIP_HDR_TO,             ['u' - 'a'] = CV_SIP_HDR_ALLOW_EVENTS,
-	['v' - 'a'] = CV_SIP_HDR_VIA,            ['x' - 'a'] = CV_SIP_HDR_SESSION_EXPIRES,
+	['a' - 'a'] = CV_SIP_HDR_ACCEPT_CONTACT,
+	['b' - 'a'] = CV_SIP_HDR_REFERRED_BY,
+	['c' - 'a'] = CV_SIP_HDR_CONTENT_TYPE,
+	['d' - 'a'] = CV_SIP_HDR_REQUEST_DISPOSITION,
+	['e' - 'a'] = CV_SIP_HDR_CONTENT_ENCODING,
+	['f' - 'a'] = CV_SIP_HDR_FROM,
+	['i' - 'a'] = CV_SIP_HDR_CALL_ID,
+	['j' - 'a'] = CV_SIP_HDR_REJECT_CONTACT,
+	['k' - 'a'] = CV_SIP_HDR_SUPPORTED,
+	['l' - 'a'] = CV_SIP_HDR_CONTENT_LENGTH,
+	['m' - 'a'] = CV_SIP_HDR_CONTACT,
+	['o' - 'a'] = CV_SIP_HDR_EVENT,
+	['r' - 'a'] = CV_SIP_HDR_REFER_TO,
+	['s' - 'a'] = CV_SIP_HDR_SUBJECT,
+	['t' - 'a'] = CV_SIP_HDR_TO,
+	['u' - 'a'] = CV_SIP_HDR_ALLOW_EVENTS,
+	['v' - 'a'] = CV_SIP_HDR_VIA,
+	['x' - 'a'] = CV_SIP_HDR_SESSION_EXPIRES,
 };
 
 /* Open-addressed table keyed by a case-folded FNV-1a hash of the name,
@@ -215,15 +231,16 @@ enum cv_sip_hdr_id sip_hdr_lookup(const char *p, size_t n, uint32_t h)
 {
 	if (n == 1) {
 		char c = sip_lower(p[0]);
-		return (c >= 'a' && c <= 'z') ? (enum cv_sip_hdr_id)compact[c - 'a']
-					      : CV_SIP_HDR_OTHER;
+		return (c >= 'a' && c <= 'z')
+			       ? (enum cv_sip_hdr_id)compact[c - 'a']
+			       : CV_SIP_HDR_OTHER;
 	}
 	if (n > 21)
 		return CV_SIP_HDR_OTHER;
 	/* canonical spelling is the common case: one memcmp */
 	for (unsigned k = h & HMASK; htab[k].id; k = (k + 1) & HMASK)
-		if (htab[k].len == n &&
-		    (!memcmp(p, htab[k].canon, n) || ci_eq_lc(p, n, htab[k].lc)))
+		if (htab[k].len == n && (!memcmp(p, htab[k].canon, n) ||
+					 ci_eq_lc(p, n, htab[k].lc)))
 			return (enum cv_sip_hdr_id)htab[k].id;
 	return CV_SIP_HDR_OTHER;
 }
@@ -233,10 +250,11 @@ enum cv_sip_hdr_id sip_hdr_lookup(const char *p, size_t n, uint32_t h)
  * "Name:" matches take this path; anything else goes the generic way. */
 uint16_t sip_hdr_fast(const char *p, const char *end, const char **ne)
 {
-#define T(lit, idv)                                                       \
-	if ((size_t)(end - p) >= sizeof(lit) - 1 && !memcmp(p, lit, sizeof(lit) - 1)) { \
-		*ne = p + sizeof(lit) - 2;                                \
-		return idv;                                               \
+#define T(lit, idv)                                                            \
+	if ((size_t)(end - p) >= sizeof(lit) - 1 &&                            \
+	    !memcmp(p, lit, sizeof(lit) - 1)) {                                \
+		*ne = p + sizeof(lit) - 2;                                     \
+		return idv;                                                    \
 	}
 	switch (p[0]) {
 	case 'V':
@@ -320,67 +338,129 @@ const char *cv_sip_hdr_name(enum cv_sip_hdr_id id)
 const char *cv_sip_reason(int status)
 {
 	switch (status) {
-	case 100: return "Trying";
-	case 180: return "Ringing";
-	case 181: return "Call Is Being Forwarded";
-	case 182: return "Queued";
-	case 183: return "Session Progress";
-	case 199: return "Early Dialog Terminated";
-	case 200: return "OK";
-	case 202: return "Accepted";
-	case 204: return "No Notification";
-	case 300: return "Multiple Choices";
-	case 301: return "Moved Permanently";
-	case 302: return "Moved Temporarily";
-	case 305: return "Use Proxy";
-	case 380: return "Alternative Service";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 402: return "Payment Required";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 407: return "Proxy Authentication Required";
-	case 408: return "Request Timeout";
-	case 410: return "Gone";
-	case 412: return "Conditional Request Failed";
-	case 413: return "Request Entity Too Large";
-	case 414: return "Request-URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 416: return "Unsupported URI Scheme";
-	case 420: return "Bad Extension";
-	case 421: return "Extension Required";
-	case 422: return "Session Interval Too Small";
-	case 423: return "Interval Too Brief";
-	case 428: return "Use Identity Header";
-	case 439: return "First Hop Lacks Outbound Support";
-	case 480: return "Temporarily Unavailable";
-	case 481: return "Call/Transaction Does Not Exist";
-	case 482: return "Loop Detected";
-	case 483: return "Too Many Hops";
-	case 484: return "Address Incomplete";
-	case 485: return "Ambiguous";
-	case 486: return "Busy Here";
-	case 487: return "Request Terminated";
-	case 488: return "Not Acceptable Here";
-	case 489: return "Bad Event";
-	case 491: return "Request Pending";
-	case 493: return "Undecipherable";
-	case 494: return "Security Agreement Required";
-	case 500: return "Server Internal Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Server Time-out";
-	case 505: return "Version Not Supported";
-	case 513: return "Message Too Large";
-	case 580: return "Precondition Failure";
-	case 600: return "Busy Everywhere";
-	case 603: return "Decline";
-	case 604: return "Does Not Exist Anywhere";
-	case 606: return "Not Acceptable";
-	case 607: return "Unwanted";
-	default: return "";
+	case 100:
+		return "Trying";
+	case 180:
+		return "Ringing";
+	case 181:
+		return "Call Is Being Forwarded";
+	case 182:
+		return "Queued";
+	case 183:
+		return "Session Progress";
+	case 199:
+		return "Early Dialog Terminated";
+	case 200:
+		return "OK";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Notification";
+	case 300:
+		return "Multiple Choices";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Moved Temporarily";
+	case 305:
+		return "Use Proxy";
+	case 380:
+		return "Alternative Service";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 402:
+		return "Payment Required";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 406:
+		return "Not Acceptable";
+	case 407:
+		return "Proxy Authentication Required";
+	case 408:
+		return "Request Timeout";
+	case 410:
+		return "Gone";
+	case 412:
+		return "Conditional Request Failed";
+	case 413:
+		return "Request Entity Too Large";
+	case 414:
+		return "Request-URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 416:
+		return "Unsupported URI Scheme";
+	case 420:
+		return "Bad Extension";
+	case 421:
+		return "Extension Required";
+	case 422:
+		return "Session Interval Too Small";
+	case 423:
+		return "Interval Too Brief";
+	case 428:
+		return "Use Identity Header";
+	case 439:
+		return "First Hop Lacks Outbound Support";
+	case 480:
+		return "Temporarily Unavailable";
+	case 481:
+		return "Call/Transaction Does Not Exist";
+	case 482:
+		return "Loop Detected";
+	case 483:
+		return "Too Many Hops";
+	case 484:
+		return "Address Incomplete";
+	case 485:
+		return "Ambiguous";
+	case 486:
+		return "Busy Here";
+	case 487:
+		return "Request Terminated";
+	case 488:
+		return "Not Acceptable Here";
+	case 489:
+		return "Bad Event";
+	case 491:
+		return "Request Pending";
+	case 493:
+		return "Undecipherable";
+	case 494:
+		return "Security Agreement Required";
+	case 500:
+		return "Server Internal Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Server Time-out";
+	case 505:
+		return "Version Not Supported";
+	case 513:
+		return "Message Too Large";
+	case 580:
+		return "Precondition Failure";
+	case 600:
+		return "Busy Everywhere";
+	case 603:
+		return "Decline";
+	case 604:
+		return "Does Not Exist Anywhere";
+	case 606:
+		return "Not Acceptable";
+	case 607:
+		return "Unwanted";
+	default:
+		return "";
 	}
 }

@@ -19,12 +19,18 @@ void cv_sip_tag_new(char out[CV_SIP_TAG_SIZE])
 static const char *tp_name(enum cv_sip_transport tp)
 {
 	switch (tp) {
-	case CV_SIP_TP_TCP: return "TCP";
-	case CV_SIP_TP_TLS: return "TLS";
-	case CV_SIP_TP_SCTP: return "SCTP";
-	case CV_SIP_TP_WS: return "WS";
-	case CV_SIP_TP_WSS: return "WSS";
-	default: return "UDP";
+	case CV_SIP_TP_TCP:
+		return "TCP";
+	case CV_SIP_TP_TLS:
+		return "TLS";
+	case CV_SIP_TP_SCTP:
+		return "SCTP";
+	case CV_SIP_TP_WS:
+		return "WS";
+	case CV_SIP_TP_WSS:
+		return "WSS";
+	default:
+		return "UDP";
 	}
 }
 
@@ -55,20 +61,23 @@ static bool value_ok(struct cv_pl v)
 static void body_part(struct cv_buf *out, struct cv_pl ctype, struct cv_pl body)
 {
 	if (body.l && ctype.l)
-		cv_buf_printf(out, "Content-Type: " CV_PL_FMT "\r\n", CV_PL_ARG(ctype));
+		cv_buf_printf(out, "Content-Type: " CV_PL_FMT "\r\n",
+			      CV_PL_ARG(ctype));
 	cv_buf_printf(out, "Content-Length: %zu\r\n\r\n", body.l);
 	cv_buf_append(out, body.p, body.l);
 }
 
-int cv_sip_resp_print(struct cv_buf *out, const struct cv_sip_msg *req, int status,
-		      const char *reason, const struct cv_sip_resp_params *p)
+int cv_sip_resp_print(struct cv_buf *out, const struct cv_sip_msg *req,
+		      int status, const char *reason,
+		      const struct cv_sip_resp_params *p)
 {
 	static const struct cv_sip_resp_params none;
 	if (!p)
 		p = &none;
 	if (!req || !req->req || status < 100 || status > 699)
 		return -EINVAL;
-	if (!lines_ok(p->headers) || !value_ok(p->to_tag) || !value_ok(p->content_type))
+	if (!lines_ok(p->headers) || !value_ok(p->to_tag) ||
+	    !value_ok(p->content_type))
 		return -EINVAL;
 	if (!reason || !*reason)
 		reason = cv_sip_reason(status);
@@ -77,20 +86,24 @@ int cv_sip_resp_print(struct cv_buf *out, const struct cv_sip_msg *req, int stat
 	cv_buf_printf(out, "SIP/2.0 %03d %s\r\n", status, reason);
 	/* §8.2.6.2: Via values in order, From, Call-ID, CSeq copied as is;
 	 * To gets a tag unless it already has one */
-	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, CV_SIP_HDR_VIA); h;
-	     h = cv_sip_msg_hdr_next(req, h))
-		cv_buf_printf(out, "Via: " CV_PL_FMT "\r\n", CV_PL_ARG(h->value));
+	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, CV_SIP_HDR_VIA);
+	     h; h = cv_sip_msg_hdr_next(req, h))
+		cv_buf_printf(out, "Via: " CV_PL_FMT "\r\n",
+			      CV_PL_ARG(h->value));
 	const struct cv_sip_hdr *from = cv_sip_msg_hdr(req, CV_SIP_HDR_FROM);
 	const struct cv_sip_hdr *to = cv_sip_msg_hdr(req, CV_SIP_HDR_TO);
 	if (from)
-		cv_buf_printf(out, "From: " CV_PL_FMT "\r\n", CV_PL_ARG(from->value));
+		cv_buf_printf(out, "From: " CV_PL_FMT "\r\n",
+			      CV_PL_ARG(from->value));
 	if (to) {
 		cv_buf_printf(out, "To: " CV_PL_FMT, CV_PL_ARG(to->value));
 		if (p->to_tag.l && !req->to.tag.l && status != 100)
-			cv_buf_printf(out, ";tag=" CV_PL_FMT, CV_PL_ARG(p->to_tag));
+			cv_buf_printf(out, ";tag=" CV_PL_FMT,
+				      CV_PL_ARG(p->to_tag));
 		cv_buf_append_str(out, "\r\n");
 	}
-	cv_buf_printf(out, "Call-ID: " CV_PL_FMT "\r\n", CV_PL_ARG(req->call_id));
+	cv_buf_printf(out, "Call-ID: " CV_PL_FMT "\r\n",
+		      CV_PL_ARG(req->call_id));
 	const struct cv_sip_hdr *cseq = cv_sip_msg_hdr(req, CV_SIP_HDR_CSEQ);
 	if (cseq)
 		cv_buf_printf(out, "CSeq: %u " CV_PL_FMT "\r\n", req->cseq.num,
@@ -98,7 +111,8 @@ int cv_sip_resp_print(struct cv_buf *out, const struct cv_sip_msg *req, int stat
 	/* §8.2.6.1: a 100 Trying echoes the Timestamp */
 	const struct cv_sip_hdr *ts = cv_sip_msg_hdr(req, CV_SIP_HDR_TIMESTAMP);
 	if (ts && status == 100)
-		cv_buf_printf(out, "Timestamp: " CV_PL_FMT "\r\n", CV_PL_ARG(ts->value));
+		cv_buf_printf(out, "Timestamp: " CV_PL_FMT "\r\n",
+			      CV_PL_ARG(ts->value));
 	cv_buf_append_pl(out, p->headers);
 	body_part(out, p->content_type, p->body);
 	return out->err;
@@ -109,14 +123,16 @@ int cv_sip_req_print(struct cv_buf *out, const struct cv_sip_req_params *p)
 	struct cv_pl mname = p->method == CV_SIP_METHOD_OTHER
 				     ? p->method_name
 				     : cv_pl_str(cv_sip_method_name(p->method));
-	if (!mname.l || sip_skip_token(mname.p, mname.p + mname.l) != mname.p + mname.l)
+	if (!mname.l ||
+	    sip_skip_token(mname.p, mname.p + mname.l) != mname.p + mname.l)
 		return -EINVAL;
 	if (!p->ruri.l || !p->via.sent_by.l || !p->from_uri.l || !p->to_uri.l ||
 	    !p->call_id.l)
 		return -EINVAL;
-	struct cv_pl all[] = {p->ruri, p->via.sent_by, p->via.branch, p->from_uri,
-			      p->from_display, p->from_tag, p->to_uri, p->to_display,
-			      p->to_tag, p->call_id, p->contact, p->content_type};
+	struct cv_pl all[] = {p->ruri,	   p->via.sent_by,  p->via.branch,
+			      p->from_uri, p->from_display, p->from_tag,
+			      p->to_uri,   p->to_display,   p->to_tag,
+			      p->call_id,  p->contact,	    p->content_type};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(all); i++)
 		if (!value_ok(all[i]))
 			return -EINVAL;
@@ -131,32 +147,40 @@ int cv_sip_req_print(struct cv_buf *out, const struct cv_sip_req_params *p)
 		cv_sip_branch_new(branch);
 		br = cv_pl_str(branch);
 	}
-	cv_buf_printf(out, CV_PL_FMT " " CV_PL_FMT " SIP/2.0\r\n", CV_PL_ARG(mname),
-		      CV_PL_ARG(p->ruri));
-	cv_buf_printf(out, "Via: SIP/2.0/%s " CV_PL_FMT ";branch=" CV_PL_FMT "%s\r\n",
-		      tp_name(p->via.tp), CV_PL_ARG(p->via.sent_by), CV_PL_ARG(br),
-		      p->via.rport ? ";rport" : "");
-	int mf = p->max_forwards == 0 ? 70 : p->max_forwards < 0 ? 0 : p->max_forwards;
+	cv_buf_printf(out, CV_PL_FMT " " CV_PL_FMT " SIP/2.0\r\n",
+		      CV_PL_ARG(mname), CV_PL_ARG(p->ruri));
+	cv_buf_printf(
+		out, "Via: SIP/2.0/%s " CV_PL_FMT ";branch=" CV_PL_FMT "%s\r\n",
+		tp_name(p->via.tp), CV_PL_ARG(p->via.sent_by), CV_PL_ARG(br),
+		p->via.rport ? ";rport" : "");
+	int mf = p->max_forwards == 0  ? 70
+		 : p->max_forwards < 0 ? 0
+				       : p->max_forwards;
 	cv_buf_printf(out, "Max-Forwards: %d\r\n", mf);
 	for (size_t i = 0; i < p->nroute; i++)
-		cv_buf_printf(out, "Route: " CV_PL_FMT "\r\n", CV_PL_ARG(p->route[i]));
+		cv_buf_printf(out, "Route: " CV_PL_FMT "\r\n",
+			      CV_PL_ARG(p->route[i]));
 	/* display names are always quoted (quoted-string is always valid) */
 	cv_buf_append_str(out, "From: ");
 	if (p->from_display.l)
-		cv_buf_printf(out, "\"" CV_PL_FMT "\" ", CV_PL_ARG(p->from_display));
+		cv_buf_printf(out, "\"" CV_PL_FMT "\" ",
+			      CV_PL_ARG(p->from_display));
 	cv_buf_printf(out, "<" CV_PL_FMT ">", CV_PL_ARG(p->from_uri));
 	if (p->from_tag.l)
 		cv_buf_printf(out, ";tag=" CV_PL_FMT, CV_PL_ARG(p->from_tag));
 	cv_buf_append_str(out, "\r\nTo: ");
 	if (p->to_display.l)
-		cv_buf_printf(out, "\"" CV_PL_FMT "\" ", CV_PL_ARG(p->to_display));
+		cv_buf_printf(out, "\"" CV_PL_FMT "\" ",
+			      CV_PL_ARG(p->to_display));
 	cv_buf_printf(out, "<" CV_PL_FMT ">", CV_PL_ARG(p->to_uri));
 	if (p->to_tag.l)
 		cv_buf_printf(out, ";tag=" CV_PL_FMT, CV_PL_ARG(p->to_tag));
-	cv_buf_printf(out, "\r\nCall-ID: " CV_PL_FMT "\r\nCSeq: %u " CV_PL_FMT "\r\n",
-		      CV_PL_ARG(p->call_id), p->cseq, CV_PL_ARG(mname));
+	cv_buf_printf(
+		out, "\r\nCall-ID: " CV_PL_FMT "\r\nCSeq: %u " CV_PL_FMT "\r\n",
+		CV_PL_ARG(p->call_id), p->cseq, CV_PL_ARG(mname));
 	if (p->contact.l)
-		cv_buf_printf(out, "Contact: " CV_PL_FMT "\r\n", CV_PL_ARG(p->contact));
+		cv_buf_printf(out, "Contact: " CV_PL_FMT "\r\n",
+			      CV_PL_ARG(p->contact));
 	cv_buf_append_pl(out, p->headers);
 	body_part(out, p->content_type, p->body);
 	return out->err;
@@ -184,7 +208,8 @@ int cv_sip_msg_edit(struct cv_buf *out, const struct cv_sip_msg *m,
 			return -EINVAL;
 		/* a body may hold anything; names and header values may not
 		 * break the header section */
-		if (!value_ok(o->name) || (o->op != CV_SIP_EDIT_BODY && !value_ok(o->value)))
+		if (!value_ok(o->name) ||
+		    (o->op != CV_SIP_EDIT_BODY && !value_ok(o->value)))
 			return -EINVAL;
 		switch (o->op) {
 		case CV_SIP_EDIT_REMOVE:
@@ -228,21 +253,25 @@ int cv_sip_msg_edit(struct cv_buf *out, const struct cv_sip_msg *m,
 			const struct cv_sip_edit *o = &ops[k];
 			if (o->op == CV_SIP_EDIT_INSERT &&
 			    (o->hdr == h || (!o->hdr && i == 0)))
-				cv_buf_printf(out, CV_PL_FMT ": " CV_PL_FMT "\r\n",
-					      CV_PL_ARG(o->name), CV_PL_ARG(o->value));
+				cv_buf_printf(out,
+					      CV_PL_FMT ": " CV_PL_FMT "\r\n",
+					      CV_PL_ARG(o->name),
+					      CV_PL_ARG(o->value));
 			if (o->hdr == h && o->op == CV_SIP_EDIT_REMOVE)
 				removed = true;
 			if (o->hdr == h && o->op == CV_SIP_EDIT_REPLACE)
 				rep = o;
 		}
-		if (body && (h->id == CV_SIP_HDR_CONTENT_LENGTH ||
-			     (h->id == CV_SIP_HDR_CONTENT_TYPE && body->name.l)))
+		if (body &&
+		    (h->id == CV_SIP_HDR_CONTENT_LENGTH ||
+		     (h->id == CV_SIP_HDR_CONTENT_TYPE && body->name.l)))
 			continue;
 		if (removed)
 			continue;
 		if (rep)
 			cv_buf_printf(out, CV_PL_FMT ": " CV_PL_FMT "\r\n",
-				      CV_PL_ARG(h->name), CV_PL_ARG(rep->value));
+				      CV_PL_ARG(h->name),
+				      CV_PL_ARG(rep->value));
 		else
 			cv_buf_append(out, b + hdr_off(m, h), h->line_len);
 	}
@@ -257,14 +286,16 @@ int cv_sip_msg_edit(struct cv_buf *out, const struct cv_sip_msg *m,
 		if (body->name.l)
 			cv_buf_printf(out, "Content-Type: " CV_PL_FMT "\r\n",
 				      CV_PL_ARG(body->name));
-		cv_buf_printf(out, "Content-Length: %zu\r\n\r\n", body->value.l);
+		cv_buf_printf(out, "Content-Length: %zu\r\n\r\n",
+			      body->value.l);
 		cv_buf_append(out, body->value.p, body->value.l);
 	} else {
 		/* the empty line and the body as received */
 		size_t tail = (size_t)(m->headers.p + m->headers.l - b);
-		const char *last = m->nhdrs ? m->hdrs[m->nhdrs - 1].name.p +
-						      m->hdrs[m->nhdrs - 1].line_len
-					    : m->headers.p;
+		const char *last =
+			m->nhdrs ? m->hdrs[m->nhdrs - 1].name.p +
+					   m->hdrs[m->nhdrs - 1].line_len
+				 : m->headers.p;
 		cv_buf_append(out, last, tail - (size_t)(last - b));
 		cv_buf_append(out, m->body.p, m->body.l);
 	}
@@ -286,8 +317,10 @@ int cv_sip_via_prepend(struct cv_buf *out, const struct cv_sip_msg *msg,
 {
 	via_value = sip_nn(via_value);
 	const struct cv_sip_hdr *top = cv_sip_msg_hdr(msg, CV_SIP_HDR_VIA);
-	struct cv_sip_edit e = {.op = CV_SIP_EDIT_INSERT, .hdr = top,
-				.name = CV_PL("Via"), .value = via_value};
+	struct cv_sip_edit e = {.op = CV_SIP_EDIT_INSERT,
+				.hdr = top,
+				.name = CV_PL("Via"),
+				.value = via_value};
 	return cv_sip_msg_edit(out, msg, &e, 1);
 }
 
@@ -334,8 +367,8 @@ int cv_sip_via_set_received(struct cv_buf *out, const struct cv_sip_msg *msg,
 	 * without received/rport, then the new received/rport */
 	struct cv_buf nv;
 	cv_buf_init(&nv, 4096);
-	cv_buf_printf(&nv, "SIP/2.0/" CV_PL_FMT " " CV_PL_FMT, CV_PL_ARG(via->transport),
-		      CV_PL_ARG(via->sent_by));
+	cv_buf_printf(&nv, "SIP/2.0/" CV_PL_FMT " " CV_PL_FMT,
+		      CV_PL_ARG(via->transport), CV_PL_ARG(via->sent_by));
 	struct cv_pl rest = via->params, n, v;
 	while (cv_sip_param_next(&rest, &n, &v) == 0) {
 		if (sip_ci_lit(n, "received"))
@@ -350,8 +383,10 @@ int cv_sip_via_set_received(struct cv_buf *out, const struct cv_sip_msg *msg,
 		/* re-quote a value that arrived quoted */
 		bool quoted = v.l && v.p > n.p && v.p[-1] == '"';
 		if (v.p != n.p + n.l || v.l)
-			cv_buf_printf(&nv, quoted ? ";" CV_PL_FMT "=\"" CV_PL_FMT "\""
-						  : ";" CV_PL_FMT "=" CV_PL_FMT,
+			cv_buf_printf(&nv,
+				      quoted ? ";" CV_PL_FMT "=\"" CV_PL_FMT
+					       "\""
+					     : ";" CV_PL_FMT "=" CV_PL_FMT,
 				      CV_PL_ARG(n), CV_PL_ARG(v));
 		else
 			cv_buf_printf(&nv, ";" CV_PL_FMT, CV_PL_ARG(n));
@@ -368,7 +403,8 @@ int cv_sip_via_set_received(struct cv_buf *out, const struct cv_sip_msg *msg,
 		if (nv.data[i] == '\r' || nv.data[i] == '\n')
 			nv.data[i] = ' '; /* folded sent-by or quoted values */
 	if (!err) {
-		struct cv_sip_edit e = {.op = CV_SIP_EDIT_REPLACE, .hdr = top,
+		struct cv_sip_edit e = {.op = CV_SIP_EDIT_REPLACE,
+					.hdr = top,
 					.value = {nv.data, nv.len}};
 		err = cv_sip_msg_edit(out, msg, &e, 1);
 	}

@@ -23,9 +23,11 @@ const char *sip_skip_quoted(const char *p, const char *e)
 #if defined(__SSE2__)
 		/* 16 bytes at a time to the next '"', '\\' or control */
 		const __m128i lo = _mm_set1_epi8(0x1f), dq = _mm_set1_epi8('"'),
-			      bs = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
+			      bs = _mm_set1_epi8('\\'),
+			      del = _mm_set1_epi8(0x7f);
 		while (e - p >= 16) {
-			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i x = _mm_loadu_si128(
+				(const __m128i *)(const void *)p);
 			__m128i m = _mm_cmpeq_epi8(_mm_min_epu8(x, lo), x);
 			m = _mm_or_si128(m, _mm_cmpeq_epi8(x, dq));
 			m = _mm_or_si128(m, _mm_cmpeq_epi8(x, bs));
@@ -49,14 +51,13 @@ const char *sip_skip_quoted(const char *p, const char *e)
 			p += 2;
 			continue;
 		}
-		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
+		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') ||
+		    c == 0x7f)
 			return NULL;
 		p++;
 	}
 	return NULL;
 }
-
-
 
 bool sip_ipv6_valid(struct cv_pl h)
 {

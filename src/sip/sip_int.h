@@ -8,19 +8,19 @@
 
 /* Character classes (RFC 3261 §25.1). */
 enum {
-	SIP_C_TOKEN = 1 << 0,    /* token: alphanum -.!%*_+`'~ */
-	SIP_C_WS = 1 << 1,       /* SP HT CR LF (LWS inside a value slice) */
-	SIP_C_UNRES = 1 << 2,    /* unreserved: alphanum mark */
-	SIP_C_USER = 1 << 3,     /* user-unreserved &=+$,;?/ */
-	SIP_C_PASS = 1 << 4,     /* password chars &=+$, */
-	SIP_C_PARAM = 1 << 5,    /* param-unreserved []/:&+$ */
-	SIP_C_HNV = 1 << 6,      /* hnv-unreserved []/?:+$ */
+	SIP_C_TOKEN = 1 << 0, /* token: alphanum -.!%*_+`'~ */
+	SIP_C_WS = 1 << 1,    /* SP HT CR LF (LWS inside a value slice) */
+	SIP_C_UNRES = 1 << 2, /* unreserved: alphanum mark */
+	SIP_C_USER = 1 << 3,  /* user-unreserved &=+$,;?/ */
+	SIP_C_PASS = 1 << 4,  /* password chars &=+$, */
+	SIP_C_PARAM = 1 << 5, /* param-unreserved []/:&+$ */
+	SIP_C_HNV = 1 << 6,   /* hnv-unreserved []/?:+$ */
 	SIP_C_HEX = 1 << 7,
 	SIP_C_DIGIT = 1 << 8,
 	SIP_C_ALPHA = 1 << 9,
-	SIP_C_HOST = 1 << 10,    /* alphanum - . _ (hostname, lenient on _) */
-	SIP_C_WORD = 1 << 11,    /* word (Call-ID) */
-	SIP_C_PVAL = 1 << 12,    /* unquoted parameter value: VCHAR but ;," */
+	SIP_C_HOST = 1 << 10, /* alphanum - . _ (hostname, lenient on _) */
+	SIP_C_WORD = 1 << 11, /* word (Call-ID) */
+	SIP_C_PVAL = 1 << 12, /* unquoted parameter value: VCHAR but ;," */
 };
 
 extern const uint16_t sip_ctab[256];
@@ -78,7 +78,8 @@ static inline const char *sip_scan_until(const char *p, const char *e, char a,
 					 char b, char c)
 {
 	const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
-	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
+	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b),
+		      vc = _mm_set1_epi8(c);
 	while (e - p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
 		__m128i m = _mm_cmpeq_epi8(_mm_min_epu8(x, sp), x);
@@ -91,8 +92,8 @@ static inline const char *sip_scan_until(const char *p, const char *e, char a,
 			return p + __builtin_ctz(mask);
 		p += 16;
 	}
-	while (p < e && (unsigned char)*p > 0x20 && *p != 0x7f && *p != a && *p != b &&
-	       *p != c)
+	while (p < e && (unsigned char)*p > 0x20 && *p != 0x7f && *p != a &&
+	       *p != b && *p != c)
 		p++;
 	return p;
 }
@@ -102,8 +103,8 @@ static inline const char *sip_find_byte(const char *p, const char *e, char c)
 {
 	const __m128i v = _mm_set1_epi8(c);
 	for (; e - p >= 16; p += 16) {
-		unsigned mask = (unsigned)_mm_movemask_epi8(
-			_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), v));
+		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+			_mm_loadu_si128((const __m128i *)(const void *)p), v));
 		if (mask)
 			return p + __builtin_ctz(mask);
 	}
@@ -117,7 +118,8 @@ static inline const char *sip_find_byte(const char *p, const char *e, char c)
 static inline bool sip_has_high(const char *p, const char *e)
 {
 	for (; e - p >= 16; p += 16)
-		if (_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)p)))
+		if (_mm_movemask_epi8(
+			    _mm_loadu_si128((const __m128i *)(const void *)p)))
 			return true;
 	for (; p < e; p++)
 		if ((unsigned char)*p >= 0x80)
@@ -139,8 +141,8 @@ static inline bool sip_has_high(const char *p, const char *e)
 static inline const char *sip_scan_until(const char *p, const char *e, char a,
 					 char b, char c)
 {
-	while (p < e && (unsigned char)*p > 0x20 && *p != 0x7f && *p != a && *p != b &&
-	       *p != c)
+	while (p < e && (unsigned char)*p > 0x20 && *p != 0x7f && *p != a &&
+	       *p != b && *p != c)
 		p++;
 	return p;
 }
@@ -245,7 +247,8 @@ bool sip_ipv6_valid(struct cv_pl h);
 /* Case-folded FNV-1a over a header name (the parser folds it in while
  * scanning); sip_hdr_lookup() maps it to an id. */
 #define SIP_HHASH_INIT 2166136261u
-#define SIP_HHASH_STEP(h, c) (((h) ^ (uint32_t)((unsigned char)(c) | 0x20)) * 16777619u)
+#define SIP_HHASH_STEP(h, c)                                                   \
+	(((h) ^ (uint32_t)((unsigned char)(c) | 0x20)) * 16777619u)
 enum cv_sip_hdr_id sip_hdr_lookup(const char *p, size_t n, uint32_t h);
 /* Exact common spellings "Name:": id and *ne (end of name), or 0. */
 uint16_t sip_hdr_fast(const char *p, const char *end, const char **ne);

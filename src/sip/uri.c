@@ -47,7 +47,8 @@ int cv_sip_unescape(struct cv_pl in, char *dst, size_t size)
 			if (i + 2 >= in.l || hexval(in.p[i + 1]) < 0 ||
 			    hexval(in.p[i + 2]) < 0)
 				return CV_EPARSE;
-			c = (char)(hexval(in.p[i + 1]) * 16 + hexval(in.p[i + 2]));
+			c = (char)(hexval(in.p[i + 1]) * 16 +
+				   hexval(in.p[i + 2]));
 			i += 2;
 		}
 		if (dst && n + 1 < size)
@@ -68,7 +69,8 @@ int cv_sip_escape_user(struct cv_buf *out, struct cv_pl user)
 		if (sip_is(c, SIP_C_UNRES | SIP_C_USER)) {
 			cv_buf_append(out, &c, 1);
 		} else {
-			char e[3] = {'%', hex[(unsigned char)c >> 4], hex[c & 15]};
+			char e[3] = {'%', hex[(unsigned char)c >> 4],
+				     hex[c & 15]};
 			cv_buf_append(out, e, 3);
 		}
 	}
@@ -90,11 +92,13 @@ static bool params_ok(struct cv_pl s)
 		struct cv_pl item = sip_pl(n, p);
 		const char *eq = memchr(item.p, '=', item.l);
 		struct cv_pl pname = eq ? sip_pl(item.p, eq) : item;
-		if (!pname.l || !chars_ok(pname, SIP_C_UNRES | SIP_C_PARAM, NULL))
+		if (!pname.l ||
+		    !chars_ok(pname, SIP_C_UNRES | SIP_C_PARAM, NULL))
 			return false;
 		if (eq) {
 			struct cv_pl pv = sip_pl(eq + 1, item.p + item.l);
-			if (!pv.l || !chars_ok(pv, SIP_C_UNRES | SIP_C_PARAM, NULL))
+			if (!pv.l ||
+			    !chars_ok(pv, SIP_C_UNRES | SIP_C_PARAM, NULL))
 				return false;
 		}
 	}
@@ -116,8 +120,10 @@ static bool headers_ok(struct cv_pl s)
 		const char *eq = memchr(item.p, '=', item.l);
 		if (!eq || eq == item.p)
 			return false;
-		if (!chars_ok(sip_pl(item.p, eq), SIP_C_UNRES | SIP_C_HNV, NULL) ||
-		    !chars_ok(sip_pl(eq + 1, item.p + item.l), SIP_C_UNRES | SIP_C_HNV, NULL))
+		if (!chars_ok(sip_pl(item.p, eq), SIP_C_UNRES | SIP_C_HNV,
+			      NULL) ||
+		    !chars_ok(sip_pl(eq + 1, item.p + item.l),
+			      SIP_C_UNRES | SIP_C_HNV, NULL))
 			return false;
 		if (p == e)
 			break;
@@ -140,7 +146,8 @@ static int parse_sip(const char *p, const char *e, struct cv_sip_uri *u)
 			return CV_EPARSE;
 		if (!chars_ok(u->user, SIP_C_UNRES | SIP_C_USER, NULL))
 			return CV_EPARSE;
-		if (colon && !chars_ok(u->password, SIP_C_UNRES | SIP_C_PASS, NULL))
+		if (colon &&
+		    !chars_ok(u->password, SIP_C_UNRES | SIP_C_PASS, NULL))
 			return CV_EPARSE;
 		p = at + 1;
 	}
@@ -248,14 +255,16 @@ static bool esc_eq(struct cv_pl a, struct cv_pl b, bool ci)
 		if (i >= a.l || j >= b.l)
 			return i >= a.l && j >= b.l;
 		char ca = a.p[i], cb = b.p[j];
-		if (ca == '%' && i + 2 < a.l &&
-		    hexval(a.p[i + 1]) >= 0 && hexval(a.p[i + 2]) >= 0) {
-			ca = (char)(hexval(a.p[i + 1]) * 16 + hexval(a.p[i + 2]));
+		if (ca == '%' && i + 2 < a.l && hexval(a.p[i + 1]) >= 0 &&
+		    hexval(a.p[i + 2]) >= 0) {
+			ca = (char)(hexval(a.p[i + 1]) * 16 +
+				    hexval(a.p[i + 2]));
 			i += 2;
 		}
 		if (cb == '%' && j + 2 < b.l && hexval(b.p[j + 1]) >= 0 &&
 		    hexval(b.p[j + 2]) >= 0) {
-			cb = (char)(hexval(b.p[j + 1]) * 16 + hexval(b.p[j + 2]));
+			cb = (char)(hexval(b.p[j + 1]) * 16 +
+				    hexval(b.p[j + 2]));
 			j += 2;
 		}
 		if (ci) {
@@ -272,7 +281,8 @@ static bool esc_eq(struct cv_pl a, struct cv_pl b, bool ci)
 /* Look a uri-parameter up by name in a list (names unescaped,
  * case-insensitive): 0 absent, 1 present with a value equal to want (any
  * occurrence), -1 present but never equal. */
-static int uparam_match(struct cv_pl params, char sep, struct cv_pl name, struct cv_pl want)
+static int uparam_match(struct cv_pl params, char sep, struct cv_pl name,
+			struct cv_pl want)
 {
 	params = sip_nn(params);
 	const char *p = params.p, *e = params.p + params.l;
@@ -287,7 +297,8 @@ static int uparam_match(struct cv_pl params, char sep, struct cv_pl name, struct
 		const char *eq = memchr(item.p, '=', item.l);
 		struct cv_pl n = eq ? sip_pl(item.p, eq) : item;
 		if (esc_eq(n, name, true)) {
-			struct cv_pl v = eq ? sip_pl(eq + 1, item.p + item.l) : sip_pl(p, p);
+			struct cv_pl v = eq ? sip_pl(eq + 1, item.p + item.l)
+					    : sip_pl(p, p);
 			if (esc_eq(v, want, true))
 				return 1;
 			found = -1;
@@ -316,7 +327,8 @@ static bool params_cmp(struct cv_pl a, struct cv_pl b, char sep, bool all)
 			continue;
 		const char *eq = memchr(item.p, '=', item.l);
 		struct cv_pl n = eq ? sip_pl(item.p, eq) : item;
-		struct cv_pl av = eq ? sip_pl(eq + 1, item.p + item.l) : sip_pl(p, p);
+		struct cv_pl av =
+			eq ? sip_pl(eq + 1, item.p + item.l) : sip_pl(p, p);
 		int m = uparam_match(b, sep, n, av);
 		if (m < 0)
 			return false;
@@ -365,7 +377,8 @@ bool cv_sip_uri_eq(const struct cv_sip_uri *a, const struct cv_sip_uri *b)
 	default:
 		break;
 	}
-	if ((a->user.p != NULL) != (b->user.p != NULL) || !esc_eq(a->user, b->user, false))
+	if ((a->user.p != NULL) != (b->user.p != NULL) ||
+	    !esc_eq(a->user, b->user, false))
 		return false;
 	if ((a->password.p != NULL) != (b->password.p != NULL) ||
 	    !esc_eq(a->password, b->password, false))
@@ -380,8 +393,8 @@ bool cv_sip_uri_eq(const struct cv_sip_uri *a, const struct cv_sip_uri *b)
 		unsigned char xa[16], xb[16];
 		cv_pl_strcpy(a->host, ta, sizeof(ta));
 		cv_pl_strcpy(b->host, tb, sizeof(tb));
-		if (inet_pton(AF_INET6, ta, xa) != 1 || inet_pton(AF_INET6, tb, xb) != 1 ||
-		    memcmp(xa, xb, 16) != 0)
+		if (inet_pton(AF_INET6, ta, xa) != 1 ||
+		    inet_pton(AF_INET6, tb, xb) != 1 || memcmp(xa, xb, 16) != 0)
 			return false;
 	} else if (!cv_pl_casecmp_eq(a->host, b->host)) {
 		return false;

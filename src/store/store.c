@@ -154,9 +154,9 @@ struct shard {
 	pthread_cond_t cond;
 	struct store_req *head, *tail;
 	size_t len;
-	size_t urgent;   /* queued requests someone waits for */
-	bool idle;       /* the thread sleeps with nothing queued */
-	bool lingering;  /* the thread waits for more fire-and-forget work */
+	size_t urgent;	/* queued requests someone waits for */
+	bool idle;	/* the thread sleeps with nothing queued */
+	bool lingering; /* the thread waits for more fire-and-forget work */
 	bool stop;
 	struct db db;
 	_Atomic bool up;
@@ -647,8 +647,10 @@ static void *shard_main(void *arg)
 			ts.tv_sec += (time_t)(ns / 1000000000u);
 			ts.tv_nsec = (long)(ns % 1000000000u);
 			sh->lingering = true;
-			while (!sh->stop && !sh->urgent && sh->len < s->p.batch_max &&
-			       pthread_cond_timedwait(&sh->cond, &sh->mu, &ts) == 0)
+			while (!sh->stop && !sh->urgent &&
+			       sh->len < s->p.batch_max &&
+			       pthread_cond_timedwait(&sh->cond, &sh->mu,
+						      &ts) == 0)
 				;
 			sh->lingering = false;
 		}
@@ -744,7 +746,8 @@ int req_submit(struct cv_store *s, struct store_req *r,
 		sh->urgent++;
 	/* Wake the thread only when it has to act: it sleeps idle, or it
 	 * lingers and this request cannot wait or fills the batch. */
-	if (sh->idle || (sh->lingering && (urgent || sh->len >= s->p.batch_max)))
+	if (sh->idle ||
+	    (sh->lingering && (urgent || sh->len >= s->p.batch_max)))
 		pthread_cond_signal(&sh->cond);
 	pthread_mutex_unlock(&sh->mu);
 queued:

@@ -5,8 +5,8 @@
 
 #include "cvoip/transport.h"
 
-static const char *const kind_names[CV_TP_NKINDS] = {"UDP", "TCP", "TLS",
-						     "WS", "WSS"};
+static const char *const kind_names[CV_TP_NKINDS] = {"UDP", "TCP", "TLS", "WS",
+						     "WSS"};
 
 const char *cv_tp_kind_name(enum cv_tp_kind k)
 {
@@ -48,7 +48,8 @@ uint16_t cv_tp_kind_default_port(enum cv_tp_kind k)
 	}
 }
 
-/* ---- addresses ------------------------------------------------------------ */
+/* ---- addresses ------------------------------------------------------------
+ */
 
 int cv_tp_addr_set(struct cv_tp_addr *a, struct cv_pl host, uint16_t port)
 {
@@ -202,8 +203,7 @@ bool cv_tp_addr_eq(const struct cv_tp_addr *a, const struct cv_tp_addr *b)
 	       cv_tp_addr_port(a) == cv_tp_addr_port(b);
 }
 
-size_t cv_tp_addr_host_print(const struct cv_tp_addr *a, char *buf,
-			     size_t size)
+size_t cv_tp_addr_host_print(const struct cv_tp_addr *a, char *buf, size_t size)
 {
 	char tmp[INET6_ADDRSTRLEN];
 	const void *src;
@@ -237,7 +237,8 @@ size_t cv_tp_addr_print(const struct cv_tp_addr *a, char *buf, size_t size)
 	return n < 0 ? 0 : (size_t)n;
 }
 
-/* ---- listen specs --------------------------------------------------------- */
+/* ---- listen specs ---------------------------------------------------------
+ */
 
 int cv_tp_spec_parse(const char *s, struct cv_tp_spec *out)
 {
@@ -313,8 +314,8 @@ size_t cv_tp_spec_print(const struct cv_tp_spec *s, char *buf, size_t size)
 	cv_tp_addr_print(&s->addr, a, sizeof(a));
 	if (s->advertise_host[0]) {
 		if (s->advertise_port)
-			n = snprintf(buf, size, "%s:%s;advertise=%s:%u", kind, a,
-				     s->advertise_host, s->advertise_port);
+			n = snprintf(buf, size, "%s:%s;advertise=%s:%u", kind,
+				     a, s->advertise_host, s->advertise_port);
 		else
 			n = snprintf(buf, size, "%s:%s;advertise=%s", kind, a,
 				     s->advertise_host);

@@ -9,16 +9,19 @@
 #include "cvoip/sip.h"
 #include "tp_int.h"
 
-/* ---- per-source-address accounting ----------------------------------------- */
+/* ---- per-source-address accounting -----------------------------------------
+ */
 
 static uint32_t ip_bucket(const struct cv_tp *tp, const struct cv_tp_addr *a)
 {
 	uint64_t h;
 	if (a->ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+		const struct sockaddr_in6 *in6 =
+			(const struct sockaddr_in6 *)&a->ss;
 		h = cv_hash(&in6->sin6_addr, 16);
 	} else {
-		const struct sockaddr_in *in4 = (const struct sockaddr_in *)&a->ss;
+		const struct sockaddr_in *in4 =
+			(const struct sockaddr_in *)&a->ss;
 		h = cv_hash(&in4->sin_addr, 4);
 	}
 	/* keyed so a peer cannot aim at another address's bucket */
@@ -67,7 +70,8 @@ static void slot_give(struct cv_tp_conn *c)
 	cv_metric_gauge_add(c->tp->m_open, -1);
 }
 
-/* ---- connection table ------------------------------------------------------------ */
+/* ---- connection table
+ * ------------------------------------------------------------ */
 
 static unsigned ct_shard(enum cv_tp_kind kind, const struct cv_tp_addr *peer)
 {
@@ -75,10 +79,13 @@ static unsigned ct_shard(enum cv_tp_kind kind, const struct cv_tp_addr *peer)
 	size_t n;
 	uint16_t port = cv_tp_addr_port(peer);
 	if (peer->ss.ss_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)&peer->ss)->sin6_addr, 16);
+		memcpy(key,
+		       &((const struct sockaddr_in6 *)&peer->ss)->sin6_addr,
+		       16);
 		n = 16;
 	} else {
-		memcpy(key, &((const struct sockaddr_in *)&peer->ss)->sin_addr, 4);
+		memcpy(key, &((const struct sockaddr_in *)&peer->ss)->sin_addr,
+		       4);
 		n = 4;
 	}
 	memcpy(key + n, &port, 2);
@@ -144,7 +151,8 @@ struct cv_tp_conn *tp_ct_lookup(struct cv_tp *tp, enum cv_tp_kind kind,
 	return r;
 }
 
-/* ---- lifetime --------------------------------------------------------------------- */
+/* ---- lifetime
+ * --------------------------------------------------------------------- */
 
 static void conn_dtor(void *obj)
 {
@@ -225,7 +233,8 @@ void tp_conn_close(struct cv_tp_conn *c, int err)
 	TP_INC(tw, conns_closed);
 	for (struct tp_pend *p = c->pend, *n; p; p = n) {
 		n = p->next;
-		tp_sent_notify(p->origin, p->done, p->arg, err ? err : CV_ECLOSED);
+		tp_sent_notify(p->origin, p->done, p->arg,
+			       err ? err : CV_ECLOSED);
 		free(p);
 	}
 	c->pend = NULL;
@@ -248,7 +257,8 @@ void tp_conns_close_all(struct tp_worker *tw)
 		tp_conn_close(tw->conns, CV_ECLOSED);
 }
 
-/* ---- timers -------------------------------------------------------------------------- */
+/* ---- timers
+ * -------------------------------------------------------------------------- */
 
 static struct cv_wheel *conn_wheel(struct cv_tp_conn *c)
 {
@@ -288,7 +298,9 @@ static void idle_fire(struct cv_tmr *t, void *arg)
 		static const char ping[4] = {'\r', '\n', '\r', '\n'};
 		c->last_us = now;
 		if (c->st == TP_C_OPEN) {
-			int err = c->ws ? tp_ws_ping(c) : conn_lower_write(c, ping, sizeof(ping));
+			int err =
+				c->ws ? tp_ws_ping(c)
+				      : conn_lower_write(c, ping, sizeof(ping));
 			if (err && c->st != TP_C_CLOSED)
 				tp_conn_close(c, err);
 		}
@@ -325,10 +337,13 @@ static void conn_timers_start(struct cv_tp_conn *c, uint32_t hs_ms)
 		return;
 	cv_tmr_start(wh, &c->idle_tmr, idle_period_us(c), idle_fire, c);
 	if (hs_ms)
-		cv_tmr_start(wh, &c->hs_tmr, (uint64_t)hs_ms * 1000, hs_fire, c);
+		cv_tmr_start(wh, &c->hs_tmr, (uint64_t)hs_ms * 1000, hs_fire,
+			     c);
 }
 
-/* ---- writing --------------------------------------------------------------------------- */
+/* ---- writing
+ * ---------------------------------------------------------------------------
+ */
 
 struct tp_wreq {
 	uv_write_t req;
@@ -371,7 +386,8 @@ int tp_conn_write_raw(struct cv_tp_conn *c, const void *buf, size_t len)
 	if (uv_stream_get_write_queue_size(s) + (len - off) >
 	    c->tp->lim.max_send_queue) {
 		TP_INC(c->tw, rej_send_queue);
-		CV_LOG_RL(CV_LOG_WARN, TP_MOD, "send queue over %zu bytes, closing",
+		CV_LOG_RL(CV_LOG_WARN, TP_MOD,
+			  "send queue over %zu bytes, closing",
 			  c->tp->lim.max_send_queue);
 		tp_conn_close(c, CV_EFULL);
 		return CV_EFULL;
@@ -450,15 +466,17 @@ void tp_conn_established(struct cv_tp_conn *c)
 	c->pend_bytes = 0;
 	while (p) {
 		struct tp_pend *n = p->next;
-		int err = c->st == TP_C_OPEN ? conn_send_open(c, p->data, p->len)
-					     : CV_ECLOSED;
+		int err = c->st == TP_C_OPEN
+				  ? conn_send_open(c, p->data, p->len)
+				  : CV_ECLOSED;
 		tp_sent_notify(p->origin, p->done, p->arg, err);
 		free(p);
 		p = n;
 	}
 }
 
-/* ---- framing (RFC 3261 §18.3, RFC 5626 §4.4.1) ---------------------------------- */
+/* ---- framing (RFC 3261 §18.3, RFC 5626 §4.4.1)
+ * ---------------------------------- */
 
 int tp_frame_next(const char *buf, size_t len, size_t max, size_t *consumed,
 		  size_t *msg_len, unsigned *pings)
@@ -479,7 +497,8 @@ int tp_frame_next(const char *buf, size_t len, size_t max, size_t *consumed,
 		*pings = (unsigned)(crlf / 2);
 		if (k == len) {
 			/* all keep-alive so far: drop whole pings only; an odd
-			 * CRLF and a trailing CR may be the start of the next */
+			 * CRLF and a trailing CR may be the start of the next
+			 */
 			*consumed = (crlf / 2) * 4;
 			return CV_EINCOMPLETE;
 		}
@@ -508,8 +527,9 @@ int tp_stream_frame(struct cv_tp_conn *c)
 					&mlen, &pings);
 		/* Where we send the pings, CRLFs are the server's pongs
 		 * (two pending ones look like a ping): never answer them. */
-		for (unsigned i = 0; i < pings && c->st != TP_C_CLOSED &&
-				     !conn_keeps_alive(c); i++) {
+		for (unsigned i = 0;
+		     i < pings && c->st != TP_C_CLOSED && !conn_keeps_alive(c);
+		     i++) {
 			TP_INC(tw, keepalive_pong);
 			conn_lower_write(c, pong, sizeof(pong));
 		}
@@ -522,7 +542,8 @@ int tp_stream_frame(struct cv_tp_conn *c)
 				TP_INC(tw, rej_stream_too_big);
 			else
 				TP_INC(tw, rej_garbage);
-			CV_LOG_RL(CV_LOG_INFO, TP_MOD, "%s stream unframable (%s), closing",
+			CV_LOG_RL(CV_LOG_INFO, TP_MOD,
+				  "%s stream unframable (%s), closing",
 				  cv_tp_kind_name(c->kind), cv_strerror(err));
 			tp_conn_close(c, err);
 			return err;
@@ -581,7 +602,9 @@ void tp_conn_plain_in(struct cv_tp_conn *c, const char *p, size_t n)
 	}
 }
 
-/* ---- reading ----------------------------------------------------------------------------- */
+/* ---- reading
+ * -----------------------------------------------------------------------------
+ */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -620,7 +643,9 @@ static int conn_start_io(struct cv_tp_conn *c)
 	return 0;
 }
 
-/* ---- accepting ----------------------------------------------------------------------------- */
+/* ---- accepting
+ * -----------------------------------------------------------------------------
+ */
 
 static void on_connection(uv_stream_t *server, int status)
 {
@@ -654,7 +679,8 @@ static void on_connection(uv_stream_t *server, int status)
 	len = sizeof(c->local.ss);
 	uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&c->local.ss, &len);
 	if (slot_take(tw, c, true)) {
-		CV_LOG_RL(CV_LOG_WARN, TP_MOD, "connection limit reached, refusing");
+		CV_LOG_RL(CV_LOG_WARN, TP_MOD,
+			  "connection limit reached, refusing");
 		tp_conn_close(c, CV_ETOOBIG);
 		return;
 	}
@@ -714,7 +740,9 @@ void tp_stream_stop(struct tp_worker *tw, unsigned li)
 	uv_close((uv_handle_t *)&sl->tcp, NULL);
 }
 
-/* ---- connecting ----------------------------------------------------------------------------- */
+/* ---- connecting
+ * -----------------------------------------------------------------------------
+ */
 
 static void on_connect(uv_connect_t *req, int status)
 {
@@ -772,7 +800,8 @@ int tp_conn_connect(struct tp_worker *tw, const struct cv_tp_send_params *p,
 	if (p->tls_name)
 		snprintf(c->tls_name, sizeof(c->tls_name), "%s", p->tls_name);
 	else if (tp->tls_server_name)
-		snprintf(c->tls_name, sizeof(c->tls_name), "%s", tp->tls_server_name);
+		snprintf(c->tls_name, sizeof(c->tls_name), "%s",
+			 tp->tls_server_name);
 	err = slot_take(tw, c, false);
 	if (err) {
 		cv_mem_unref(c);
@@ -789,8 +818,8 @@ int tp_conn_connect(struct tp_worker *tw, const struct cv_tp_send_params *p,
 	conn_link(tw, c);
 	c->st = TP_C_CONNECTING;
 	c->creq.data = cv_mem_ref(c);
-	err = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&c->peer.ss,
-			     on_connect);
+	err = uv_tcp_connect(&c->creq, &c->tcp,
+			     (const struct sockaddr *)&c->peer.ss, on_connect);
 	if (err) {
 		cv_mem_unref(c);
 		tp_conn_close(c, err);

@@ -11,11 +11,11 @@
 
 #include "tp_int.h"
 
-#define DNS_NEG_TTL_S 30      /* NXDOMAIN / no data kept this long */
+#define DNS_NEG_TTL_S 30 /* NXDOMAIN / no data kept this long */
 #define DNS_MAX_TTL_S 86400
-#define DNS_MAX_SRV 8         /* SRV names tried per query */
+#define DNS_MAX_SRV   8 /* SRV names tried per query */
 #define DNS_MAX_HOSTS CV_TP_MAX_TARGETS
-#define DNS_BUCKETS 256
+#define DNS_BUCKETS   256
 
 struct dns_sock {
 	struct dns_sock *next;
@@ -28,7 +28,7 @@ struct dns_centry {
 	struct dns_centry *next;
 	int type;
 	uint64_t expires_us;
-	int status;    /* ARES_SUCCESS or the negative answer */
+	int status; /* ARES_SUCCESS or the negative answer */
 	int alen;
 	unsigned char *abuf;
 	char name[];
@@ -67,7 +67,7 @@ struct cv_tp_query {
 	void *arg;
 	bool cancelled;
 	bool in_step;
-	bool waiting;       /* one c-ares query outstanding */
+	bool waiting; /* one c-ares query outstanding */
 	bool have_result;
 	bool res_nocache;
 	int res_status;
@@ -91,7 +91,8 @@ struct cv_tp_query {
 	struct cv_tp_targets out;
 };
 
-/* ---- c-ares on libuv ---------------------------------------------------------------- */
+/* ---- c-ares on libuv
+ * ---------------------------------------------------------------- */
 
 static void dns_poll_cb(uv_poll_t *h, int status, int events)
 {
@@ -133,7 +134,8 @@ static void dns_sock_state(void *data, ares_socket_t fd, int readable,
 			return;
 		s->d = d;
 		s->fd = fd;
-		if (uv_poll_init_socket(cv_worker_loop(d->tw->w), &s->poll, fd)) {
+		if (uv_poll_init_socket(cv_worker_loop(d->tw->w), &s->poll,
+					fd)) {
 			free(s);
 			return;
 		}
@@ -141,8 +143,9 @@ static void dns_sock_state(void *data, ares_socket_t fd, int readable,
 		s->next = d->socks;
 		d->socks = s;
 	}
-	uv_poll_start(&s->poll, (readable ? UV_READABLE : 0) |
-					(writable ? UV_WRITABLE : 0),
+	uv_poll_start(&s->poll,
+		      (readable ? UV_READABLE : 0) |
+			      (writable ? UV_WRITABLE : 0),
 		      dns_poll_cb);
 }
 
@@ -184,8 +187,8 @@ int tp_dns_start(struct tp_worker *tw)
 	if (tw->tp->dns_csv) {
 		r = ares_set_servers_ports_csv(d->ch, tw->tp->dns_csv);
 		if (r != ARES_SUCCESS) {
-			CV_ERROR(TP_MOD, "dns servers '%s': %s", tw->tp->dns_csv,
-				 ares_strerror(r));
+			CV_ERROR(TP_MOD, "dns servers '%s': %s",
+				 tw->tp->dns_csv, ares_strerror(r));
 			return CV_ECONFIG;
 		}
 	}
@@ -245,7 +248,8 @@ void tp_dns_stop(struct tp_worker *tw)
  * that creates it, before any worker starts. */
 int tp_dns_lib_init(void)
 {
-	return ares_library_init(ARES_LIB_INIT_ALL) == ARES_SUCCESS ? 0 : -ENOMEM;
+	return ares_library_init(ARES_LIB_INIT_ALL) == ARES_SUCCESS ? 0
+								    : -ENOMEM;
 }
 
 void tp_dns_lib_cleanup(void)
@@ -253,7 +257,8 @@ void tp_dns_lib_cleanup(void)
 	ares_library_cleanup();
 }
 
-/* ---- answer cache ------------------------------------------------------------------------ */
+/* ---- answer cache
+ * ------------------------------------------------------------------------ */
 
 static unsigned cache_bucket(int type, const char *name)
 {
@@ -273,7 +278,8 @@ static uint32_t answer_ttl(const unsigned char *abuf, int alen)
 	char *name;
 	long enc;
 	for (unsigned i = 0; i < qd; i++) {
-		if (ares_expand_name(p, abuf, alen, &name, &enc) != ARES_SUCCESS)
+		if (ares_expand_name(p, abuf, alen, &name, &enc) !=
+		    ARES_SUCCESS)
 			return DNS_NEG_TTL_S;
 		ares_free_string(name);
 		p += enc + 4;
@@ -283,7 +289,8 @@ static uint32_t answer_ttl(const unsigned char *abuf, int alen)
 	if (an == 0)
 		return DNS_NEG_TTL_S;
 	for (unsigned i = 0; i < an && p < end; i++) {
-		if (ares_expand_name(p, abuf, alen, &name, &enc) != ARES_SUCCESS)
+		if (ares_expand_name(p, abuf, alen, &name, &enc) !=
+		    ARES_SUCCESS)
 			break;
 		ares_free_string(name);
 		p += enc;
@@ -299,7 +306,8 @@ static uint32_t answer_ttl(const unsigned char *abuf, int alen)
 	return ttl;
 }
 
-static struct dns_centry *cache_get(struct tp_dns *d, int type, const char *name)
+static struct dns_centry *cache_get(struct tp_dns *d, int type,
+				    const char *name)
 {
 	unsigned b = cache_bucket(type, name);
 	uint64_t now = cv_clock_us();
@@ -336,8 +344,8 @@ static void cache_put(struct tp_dns *d, int type, const char *name, int status,
 		      const unsigned char *abuf, int alen)
 {
 	size_t nl = strlen(name);
-	uint32_t ttl = status == ARES_SUCCESS ? answer_ttl(abuf, alen)
-					       : DNS_NEG_TTL_S;
+	uint32_t ttl =
+		status == ARES_SUCCESS ? answer_ttl(abuf, alen) : DNS_NEG_TTL_S;
 	if (ttl == 0)
 		return;
 	if (d->ncache >= d->tw->tp->dns_cache_max)
@@ -364,7 +372,8 @@ static void cache_put(struct tp_dns *d, int type, const char *name, int status,
 	d->ncache++;
 }
 
-/* ---- the RFC 3263 state machine --------------------------------------------------------- */
+/* ---- the RFC 3263 state machine
+ * --------------------------------------------------------- */
 
 static bool kind_usable(struct cv_tp *tp, enum cv_tp_kind k)
 {
@@ -388,7 +397,8 @@ static void add_target(struct cv_tp_query *q, enum cv_tp_kind kind,
 	    tp_listener_find(tp, kind, a->ss.ss_family, NULL) < 0)
 		return; /* no UDP socket of that family to send from */
 	for (unsigned i = 0; i < q->out.n; i++)
-		if (q->out.t[i].kind == kind && cv_tp_addr_eq(&q->out.t[i].addr, a))
+		if (q->out.t[i].kind == kind &&
+		    cv_tp_addr_eq(&q->out.t[i].addr, a))
 			return;
 	struct cv_tp_target *t = &q->out.t[q->out.n++];
 	t->kind = kind;
@@ -408,7 +418,8 @@ static const char *srv_prefix(enum cv_tp_kind k)
 	}
 }
 
-static void add_srvname(struct cv_tp_query *q, enum cv_tp_kind k, const char *name)
+static void add_srvname(struct cv_tp_query *q, enum cv_tp_kind k,
+			const char *name)
 {
 	if (q->nsrv >= DNS_MAX_SRV)
 		return;
@@ -439,7 +450,8 @@ static enum cv_tp_kind default_kind(const struct cv_tp_query *q)
 static void srv_defaults(struct cv_tp_query *q)
 {
 	struct cv_tp *tp = q->d->tw->tp;
-	static const enum cv_tp_kind order[] = {CV_TP_UDP, CV_TP_TCP, CV_TP_TLS};
+	static const enum cv_tp_kind order[] = {CV_TP_UDP, CV_TP_TCP,
+						CV_TP_TLS};
 	char n[300];
 	for (unsigned i = 0; i < CV_ARRAY_SIZE(order); i++) {
 		if (q->sips && order[i] != CV_TP_TLS)
@@ -451,26 +463,30 @@ static void srv_defaults(struct cv_tp_query *q)
 	}
 }
 
-static void on_naptr(struct cv_tp_query *q, int status, const unsigned char *abuf,
-		     int alen)
+static void on_naptr(struct cv_tp_query *q, int status,
+		     const unsigned char *abuf, int alen)
 {
 	struct cv_tp *tp = q->d->tw->tp;
 	struct ares_naptr_reply *nr = NULL;
-	struct { struct ares_naptr_reply *r; } v[DNS_MAX_SRV * 2];
+	struct {
+		struct ares_naptr_reply *r;
+	} v[DNS_MAX_SRV * 2];
 	unsigned nv = 0;
 
 	if (status == ARES_SUCCESS &&
 	    ares_parse_naptr_reply(abuf, alen, &nr) == ARES_SUCCESS) {
-		for (struct ares_naptr_reply *r = nr; r && nv < CV_ARRAY_SIZE(v);
-		     r = r->next) {
+		for (struct ares_naptr_reply *r = nr;
+		     r && nv < CV_ARRAY_SIZE(v); r = r->next) {
 			v[nv++].r = r;
 		}
 		/* order, then preference (RFC 3403 §4.1) */
 		for (unsigned i = 1; i < nv; i++)
 			for (unsigned j = i; j > 0; j--) {
-				struct ares_naptr_reply *a = v[j - 1].r, *b = v[j].r;
+				struct ares_naptr_reply *a = v[j - 1].r,
+							*b = v[j].r;
 				if (a->order > b->order ||
-				    (a->order == b->order && a->preference > b->preference)) {
+				    (a->order == b->order &&
+				     a->preference > b->preference)) {
 					v[j - 1].r = b;
 					v[j].r = a;
 				}
@@ -520,7 +536,8 @@ static void on_srv(struct cv_tp_query *q, int status, const unsigned char *abuf,
 	if (status != ARES_SUCCESS ||
 	    ares_parse_srv_reply(abuf, alen, &sr) != ARES_SUCCESS)
 		return;
-	for (struct ares_srv_reply *r = sr; r && n < DNS_MAX_HOSTS; r = r->next) {
+	for (struct ares_srv_reply *r = sr; r && n < DNS_MAX_HOSTS;
+	     r = r->next) {
 		it[n].prio = r->priority;
 		it[n].weight = r->weight;
 		it[n].port = r->port;
@@ -551,7 +568,8 @@ static void on_srv(struct cv_tp_query *q, int status, const unsigned char *abuf,
 				if (it[i].used || it[i].prio != lowest)
 					continue;
 				if (chosen == n)
-					chosen = i; /* weight 0 entries when sum 0 */
+					chosen = i; /* weight 0 entries when sum
+						       0 */
 				run += it[i].weight;
 				if (sum && run >= pick) {
 					chosen = i;
@@ -565,8 +583,8 @@ static void on_srv(struct cv_tp_query *q, int status, const unsigned char *abuf,
 	}
 }
 
-static void on_addr(struct cv_tp_query *q, int status, const unsigned char *abuf,
-		    int alen, int fam)
+static void on_addr(struct cv_tp_query *q, int status,
+		    const unsigned char *abuf, int alen, int fam)
 {
 	const struct dns_host *h = &q->hosts[q->ihost];
 	struct ares_addrttl a4[8];
@@ -576,7 +594,8 @@ static void on_addr(struct cv_tp_query *q, int status, const unsigned char *abuf
 	if (status != ARES_SUCCESS)
 		return;
 	if (fam == AF_INET) {
-		if (ares_parse_a_reply(abuf, alen, NULL, a4, &n) != ARES_SUCCESS)
+		if (ares_parse_a_reply(abuf, alen, NULL, a4, &n) !=
+		    ARES_SUCCESS)
 			return;
 		for (int i = 0; i < n; i++) {
 			struct cv_tp_addr a = {0};
@@ -587,7 +606,8 @@ static void on_addr(struct cv_tp_query *q, int status, const unsigned char *abuf
 			add_target(q, h->kind, &a, h->name);
 		}
 	} else {
-		if (ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n) != ARES_SUCCESS)
+		if (ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n) !=
+		    ARES_SUCCESS)
 			return;
 		for (int i = 0; i < n; i++) {
 			struct cv_tp_addr a = {0};
@@ -638,15 +658,18 @@ static bool current_question(struct cv_tp_query *q, int *type, char *name,
 		case ST_SRV:
 			if (q->isrv < q->nsrv) {
 				*type = ns_t_srv;
-				snprintf(name, size, "%s", q->srv[q->isrv].name);
+				snprintf(name, size, "%s",
+					 q->srv[q->isrv].name);
 				return true;
 			}
 			if (q->nhost == 0) {
-				/* RFC 3263 §4.2: no SRV -> A/AAAA, default port */
+				/* RFC 3263 §4.2: no SRV -> A/AAAA, default port
+				 */
 				enum cv_tp_kind k = default_kind(q);
 				if (q->isrv > 0 && q->nsrv > 0 && !q->has_kind)
 					k = q->srv[0].kind;
-				add_host(q, q->host, cv_tp_kind_default_port(k), k);
+				add_host(q, q->host, cv_tp_kind_default_port(k),
+					 k);
 			}
 			q->stage = ST_ADDR;
 			q->ihost = 0;
@@ -655,7 +678,8 @@ static bool current_question(struct cv_tp_query *q, int *type, char *name,
 		case ST_ADDR:
 			if (q->ihost < q->nhost) {
 				*type = q->ifam == 0 ? ns_t_a : ns_t_aaaa;
-				snprintf(name, size, "%s", q->hosts[q->ihost].name);
+				snprintf(name, size, "%s",
+					 q->hosts[q->ihost].name);
 				return true;
 			}
 			q->stage = ST_DONE;
@@ -678,7 +702,8 @@ static void apply_answer(struct cv_tp_query *q, int type, int status,
 		q->isrv++;
 		break;
 	case ST_ADDR:
-		on_addr(q, status, abuf, alen, type == ns_t_a ? AF_INET : AF_INET6);
+		on_addr(q, status, abuf, alen,
+			type == ns_t_a ? AF_INET : AF_INET6);
 		if (++q->ifam == 2) {
 			q->ifam = 0;
 			q->ihost++;
@@ -721,7 +746,8 @@ static bool step(struct cv_tp_query *q)
 			q->have_result = false;
 			if (!q->res_nocache)
 				cache_put(d, q->res_type, q->res_name,
-					  q->res_status, q->res_abuf, q->res_alen);
+					  q->res_status, q->res_abuf,
+					  q->res_alen);
 			apply_answer(q, q->res_type, q->res_status, q->res_abuf,
 				     q->res_alen);
 			free(q->res_abuf);
@@ -767,8 +793,8 @@ static void ares_cb(void *arg, int status, int timeouts, unsigned char *abuf,
 	q->res_status = status;
 	/* Server trouble (timeout, refusal) is not an answer: not cached. */
 	q->res_nocache = status == ARES_ETIMEOUT || status == ARES_ESERVFAIL ||
-			 status == ARES_ECONNREFUSED || status == ARES_EREFUSED ||
-			 status == ARES_ECANCELLED;
+			 status == ARES_ECONNREFUSED ||
+			 status == ARES_EREFUSED || status == ARES_ECANCELLED;
 	q->res_abuf = NULL;
 	q->res_alen = 0;
 	if (abuf && alen > 0) {
@@ -800,12 +826,14 @@ int cv_tp_resolve(struct cv_tp *tp, struct cv_worker *w,
 	}
 	if (host.l == 0 || host.l >= 254)
 		return CV_EPARSE;
-	enum cv_tp_kind kind = p->has_transport ? p->kind
-						: (p->sips ? CV_TP_TLS : CV_TP_UDP);
+	enum cv_tp_kind kind =
+		p->has_transport ? p->kind : (p->sips ? CV_TP_TLS : CV_TP_UDP);
 	if (p->sips && kind == CV_TP_UDP)
 		return CV_EPARSE; /* RFC 3261 §26.2.2: no sips over UDP */
 	/* RFC 3263 §4.1/§4.2: numeric host: no DNS at all. */
-	if (cv_tp_addr_set(&a, host, p->port ? p->port : cv_tp_kind_default_port(kind)) == 0) {
+	if (cv_tp_addr_set(&a, host,
+			   p->port ? p->port : cv_tp_kind_default_port(kind)) ==
+	    0) {
 		struct cv_tp_targets t = {0};
 		if (kind == CV_TP_UDP &&
 		    tp_listener_find(tp, kind, a.ss.ss_family, NULL) < 0) {
@@ -821,7 +849,8 @@ int cv_tp_resolve(struct cv_tp *tp, struct cv_worker *w,
 	}
 	for (size_t i = 0; i < host.l; i++) {
 		char c = host.p[i];
-		if (!(isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_'))
+		if (!(isalnum((unsigned char)c) || c == '-' || c == '.' ||
+		      c == '_'))
 			return CV_EPARSE;
 	}
 	struct cv_tp_query *q = calloc(1, sizeof(*q));

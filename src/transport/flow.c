@@ -32,9 +32,15 @@ static void put_addr(uint8_t *p, const struct cv_tp_addr *a)
 	memset(p, 0, 18);
 	uint16_t port = cv_tp_addr_port(a);
 	if (a->ss.ss_family == AF_INET6)
-		memcpy(p, &((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr, 16);
+		memcpy(p,
+		       &((const struct sockaddr_in6 *)(const void *)&a->ss)
+				->sin6_addr,
+		       16);
 	else if (a->ss.ss_family == AF_INET)
-		memcpy(p, &((const struct sockaddr_in *)(const void *)&a->ss)->sin_addr, 4);
+		memcpy(p,
+		       &((const struct sockaddr_in *)(const void *)&a->ss)
+				->sin_addr,
+		       4);
 	p[16] = (uint8_t)(port >> 8);
 	p[17] = (uint8_t)port;
 }
@@ -44,7 +50,8 @@ static void get_addr(const uint8_t *p, int family, struct cv_tp_addr *a)
 	memset(a, 0, sizeof(*a));
 	a->ss.ss_family = (sa_family_t)family;
 	if (family == AF_INET6)
-		memcpy(&((struct sockaddr_in6 *)(void *)&a->ss)->sin6_addr, p, 16);
+		memcpy(&((struct sockaddr_in6 *)(void *)&a->ss)->sin6_addr, p,
+		       16);
 	else
 		memcpy(&((struct sockaddr_in *)(void *)&a->ss)->sin_addr, p, 4);
 	cv_tp_addr_set_port(a, (uint16_t)(p[16] << 8 | p[17]));
@@ -55,7 +62,8 @@ static void mac(const uint8_t *raw, uint8_t out[FLOW_MAC])
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
 	pthread_once(&flow_once, flow_key_init);
-	HMAC(EVP_sha256(), flow_key, sizeof(flow_key), raw, FLOW_RAW, md, &mdlen);
+	HMAC(EVP_sha256(), flow_key, sizeof(flow_key), raw, FLOW_RAW, md,
+	     &mdlen);
 	memcpy(out, md, FLOW_MAC);
 }
 
@@ -102,7 +110,8 @@ int cv_tp_flow_token(const struct cv_tp_meta *m, char *out, size_t size)
 	/* base64url without padding: URI-safe (unreserved characters) */
 	size_t n = 0, i = 0, len = sizeof(raw);
 	while (i + 3 <= len) {
-		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+		uint32_t v = (uint32_t)raw[i] << 16 |
+			     (uint32_t)raw[i + 1] << 8 | raw[i + 2];
 		out[n++] = b64u[v >> 18];
 		out[n++] = b64u[(v >> 12) & 63];
 		out[n++] = b64u[(v >> 6) & 63];
@@ -181,7 +190,8 @@ int cv_tp_flow_resolve(struct cv_tp *tp, struct cv_pl token,
 	uint64_t id = 0;
 	for (int i = 0; i < 8; i++)
 		id = id << 8 | raw[39 + i];
-	struct cv_tp_conn *c = tp_ct_lookup(tp, out->kind, &out->dst, &out->local);
+	struct cv_tp_conn *c =
+		tp_ct_lookup(tp, out->kind, &out->dst, &out->local);
 	if (!c || conn_id(c) != id) {
 		if (c)
 			cv_tp_conn_unref(c);

@@ -9,7 +9,7 @@ struct tp_mdef {
 	size_t idx;
 	const char *family;
 	const char *help;
-	const char *label;  /* label name, NULL for none */
+	const char *label; /* label name, NULL for none */
 	const char *value;
 };
 
@@ -24,9 +24,12 @@ static const struct tp_mdef defs[] = {
 	 "Stream connection events", "event", "connected"},
 	{F(conns_closed), "cvoip_transport_connections_total",
 	 "Stream connection events", "event", "closed"},
-#define REJ(f, v)                                                          \
-	{F(f), "cvoip_transport_rejected_total",                           \
-	 "Input or connections refused by a transport limit", "limit", v}
+#define REJ(f, v)                                                              \
+	{                                                                      \
+		F(f), "cvoip_transport_rejected_total",                        \
+			"Input or connections refused by a transport limit",   \
+			"limit", v                                             \
+	}
 	REJ(rej_udp_too_big, "udp_too_big"),
 	REJ(rej_stream_too_big, "stream_too_big"),
 	REJ(rej_ws_too_big, "ws_too_big"),
@@ -59,9 +62,11 @@ static int series(struct cv_metrics *m, const char *family, const char *help,
 {
 	struct cv_metric_family *f;
 	const char *labels[1] = {label};
-	struct cv_metric_desc d = {.name = family, .help = help,
+	struct cv_metric_desc d = {.name = family,
+				   .help = help,
 				   .type = CV_METRIC_COUNTER,
-				   .labels = labels, .nlabels = label ? 1 : 0};
+				   .labels = labels,
+				   .nlabels = label ? 1 : 0};
 	int err = cv_metrics_family(m, &d, &f);
 	if (err)
 		return err;

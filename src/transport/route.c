@@ -14,7 +14,8 @@ static int route_local(const struct cv_tp_addr *dst, struct cv_tp_addr *out)
 		return -errno;
 	int err = 0;
 	socklen_t sl = sizeof(out->ss);
-	if (connect(fd, (const struct sockaddr *)&dst->ss, cv_tp_addr_len(dst)) ||
+	if (connect(fd, (const struct sockaddr *)&dst->ss,
+		    cv_tp_addr_len(dst)) ||
 	    getsockname(fd, (struct sockaddr *)&out->ss, &sl))
 		err = -errno;
 	close(fd);
@@ -40,7 +41,8 @@ int cv_tp_via_for(struct cv_tp *tp, const struct cv_tp_via_params *p,
 	if (li < 0 && kind != CV_TP_UDP) {
 		/* A client without a listener of this transport: responses
 		 * come back on the connection; sent-by is our routed address
-		 * without a port (RFC 3261 §18.1.1 only needs it informative). */
+		 * without a port (RFC 3261 §18.1.1 only needs it informative).
+		 */
 		int err = route_local(&p->dst, &out->local);
 		if (err)
 			return err;
@@ -61,7 +63,8 @@ int cv_tp_via_for(struct cv_tp *tp, const struct cv_tp_via_params *p,
 	out->local = l->bound;
 	out->port = cv_tp_addr_port(&l->bound);
 	if (l->spec.advertise_host[0]) {
-		snprintf(out->host, sizeof(out->host), "%s", l->spec.advertise_host);
+		snprintf(out->host, sizeof(out->host), "%s",
+			 l->spec.advertise_host);
 		if (l->spec.advertise_port)
 			out->port = l->spec.advertise_port;
 		return 0;
@@ -82,7 +85,8 @@ int cv_tp_via_for(struct cv_tp *tp, const struct cv_tp_via_params *p,
 }
 
 int cv_tp_resp_route(const struct cv_tp_meta *meta,
-		     const struct cv_tp_topvia *via, struct cv_tp_resp_route *out)
+		     const struct cv_tp_topvia *via,
+		     struct cv_tp_resp_route *out)
 {
 	struct cv_tp_addr a;
 	uint16_t port;
@@ -140,7 +144,8 @@ int cv_tp_resp_route(const struct cv_tp_meta *meta,
 		out->addr = a;
 		return 0;
 	}
-	/* §18.2.2 last case: sent-by, a numeric address or a name (RFC 3263 §5). */
+	/* §18.2.2 last case: sent-by, a numeric address or a name (RFC 3263
+	 * §5). */
 	if (cv_tp_addr_set(&a, via->host, port) == 0) {
 		out->how = CV_TP_RESP_ADDR;
 		out->addr = a;
@@ -153,7 +158,8 @@ int cv_tp_resp_route(const struct cv_tp_meta *meta,
 }
 
 int cv_tp_send_resp(struct cv_tp *tp, struct cv_worker *w,
-		    const struct cv_tp_resp_route *r, const void *buf, size_t len)
+		    const struct cv_tp_resp_route *r, const void *buf,
+		    size_t len)
 {
 	struct cv_tp_send_params sp = {0};
 
@@ -168,7 +174,8 @@ int cv_tp_send_resp(struct cv_tp *tp, struct cv_worker *w,
 	case CV_TP_RESP_ADDR:
 		sp.kind = r->kind;
 		sp.dst = r->addr;
-		sp.local = r->local; /* §18.2.2: from where the request arrived */
+		sp.local =
+			r->local; /* §18.2.2: from where the request arrived */
 		break;
 	default:
 		return CV_EUNSUPP; /* the caller resolves the sent-by first */

@@ -52,8 +52,9 @@ static size_t bare_rport_end(struct cv_pl v)
 
 /* RFC 3261 §18.2.1 / RFC 3581 §4: whether the response's top Via gets
  * rport=<source port> (a bare rport was asked) and received=. */
-static void via_flags(const struct cv_sip_via *via, const struct cv_tp_meta *meta,
-		      bool *add_rport, bool *add_received)
+static void via_flags(const struct cv_sip_via *via,
+		      const struct cv_tp_meta *meta, bool *add_rport,
+		      bool *add_received)
 {
 	struct cv_tp_addr sentby;
 	*add_rport = via->rport_present && via->rport.l == 0;
@@ -75,7 +76,8 @@ static void via_put(struct cv_buf *out, const struct cv_sip_via *via,
 		char num[12];
 		cv_buf_append(out, via->value.p, rp);
 		SL_PUT(out, "=");
-		cv_buf_append_str(out, u32_dec(cv_tp_addr_port(&meta->src), num));
+		cv_buf_append_str(out,
+				  u32_dec(cv_tp_addr_port(&meta->src), num));
 		cv_buf_append(out, via->value.p + rp, via->value.l - rp);
 	} else {
 		cv_buf_append(out, via->value.p, via->value.l);
@@ -83,9 +85,12 @@ static void via_put(struct cv_buf *out, const struct cv_sip_via *via,
 	if (add_received) {
 		SL_PUT(out, ";received=");
 		if (meta->src.ss.ss_family == AF_INET) {
-			/* dotted quad by hand: inet_ntop formats with sprintf */
-			const struct sockaddr_in *in = (const void *)&meta->src.ss;
-			const uint8_t *q = (const uint8_t *)&in->sin_addr.s_addr;
+			/* dotted quad by hand: inet_ntop formats with sprintf
+			 */
+			const struct sockaddr_in *in =
+				(const void *)&meta->src.ss;
+			const uint8_t *q =
+				(const uint8_t *)&in->sin_addr.s_addr;
 			char num[12];
 			for (int i = 0; i < 4; i++) {
 				if (i)
@@ -123,7 +128,7 @@ static void sl_tag(char *tag, struct cv_pl call_id, struct cv_pl from_tag,
  * accept the top Via, From, To and CSeq, else the request is dropped
  * (rej_garbage). */
 #define SL_MAX_VIA_LINES 64
-#define SL_MAX_LINES 512
+#define SL_MAX_LINES	 512
 
 struct sl_raw {
 	struct cv_pl via[SL_MAX_VIA_LINES];
@@ -171,7 +176,8 @@ static bool sl_scan(const char *b, size_t len, struct sl_raw *r)
 		const char *colon = memchr(p, ':', (size_t)(le - p));
 		if (colon) {
 			struct cv_pl n = {p, (size_t)(colon - p)};
-			while (n.l && (n.p[n.l - 1] == ' ' || n.p[n.l - 1] == '\t'))
+			while (n.l &&
+			       (n.p[n.l - 1] == ' ' || n.p[n.l - 1] == '\t'))
 				n.l--;
 			const char *vs = colon + 1, *ve = le;
 			while (vs < ve && (*vs == ' ' || *vs == '\t'))
@@ -188,7 +194,8 @@ static bool sl_scan(const char *b, size_t len, struct sl_raw *r)
 				r->from = v;
 			} else if (!r->to.p && name_is(n, "to", 't')) {
 				r->to = v;
-			} else if (!r->call_id.p && name_is(n, "call-id", 'i')) {
+			} else if (!r->call_id.p &&
+				   name_is(n, "call-id", 'i')) {
 				r->call_id = v;
 			} else if (!r->cseq.p && name_is(n, "cseq", 0)) {
 				r->cseq = v;
@@ -201,8 +208,9 @@ static bool sl_scan(const char *b, size_t len, struct sl_raw *r)
 	/* nothing but printable text and folding is reflected back */
 	const struct cv_pl *all[] = {&r->from, &r->to, &r->call_id, &r->cseq};
 	for (size_t k = 0; k < CV_ARRAY_SIZE(all) + r->nvia; k++) {
-		struct cv_pl v = k < CV_ARRAY_SIZE(all) ? *all[k]
-						     : r->via[k - CV_ARRAY_SIZE(all)];
+		struct cv_pl v = k < CV_ARRAY_SIZE(all)
+					 ? *all[k]
+					 : r->via[k - CV_ARRAY_SIZE(all)];
 		for (size_t i = 0; i < v.l; i++) {
 			unsigned char c = (unsigned char)v.p[i];
 			if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') ||
@@ -245,19 +253,21 @@ static int sl_bad_request(struct cv_tp *tp, struct cv_worker *w,
 	struct cv_sip_cseq cseq;
 	struct cv_pl top = CV_PL_INIT;
 
-	if (v->status < 300 || v->status > 699 || !sl_scan(rx->buf, rx->len, &r))
+	if (v->status < 300 || v->status > 699 ||
+	    !sl_scan(rx->buf, rx->len, &r))
 		return CV_EPARSE;
 	/* the top via-parm: the first value of the first Via line */
 	struct cv_pl rest = r.via[0];
 	if (cv_sip_list_next(&rest, &top) || cv_sip_via_parse(top, &via) ||
-	    cv_sip_naddr_parse(r.from, &from) || cv_sip_naddr_parse(r.to, &to) ||
-	    cv_sip_cseq_parse(r.cseq, &cseq))
+	    cv_sip_naddr_parse(r.from, &from) ||
+	    cv_sip_naddr_parse(r.to, &to) || cv_sip_cseq_parse(r.cseq, &cseq))
 		return CV_EPARSE;
 	/* §17: an ACK is never answered (its start line may be the broken
 	 * part, so the CSeq method decides too) */
 	const char *sl = rx->buf + cv_sip_keepalive_len(rx->buf, rx->len);
 	if (cseq.method == CV_SIP_ACK ||
-	    (rx->len - (size_t)(sl - rx->buf) >= 4 && memcmp(sl, "ACK ", 4) == 0))
+	    (rx->len - (size_t)(sl - rx->buf) >= 4 &&
+	     memcmp(sl, "ACK ", 4) == 0))
 		return CV_EPARSE;
 
 	struct cv_buf *out = &tw->slbuf[0];
@@ -266,13 +276,16 @@ static int sl_bad_request(struct cv_tp *tp, struct cv_worker *w,
 	cv_buf_append_str(out, "SIP/2.0 ");
 	cv_buf_append_str(out, u32_dec((uint32_t)v->status, num));
 	SL_PUT(out, " ");
-	cv_buf_append_str(out, v->reason && v->reason[0] ? v->reason : "Bad Request");
+	cv_buf_append_str(out, v->reason && v->reason[0] ? v->reason
+							 : "Bad Request");
 	SL_PUT(out, "\r\nVia: ");
-	/* §8.2.6.2: every Via value, in order; the top one with received/rport */
+	/* §8.2.6.2: every Via value, in order; the top one with received/rport
+	 */
 	cv_buf_append(out, r.via[0].p, (size_t)(top.p - r.via[0].p));
 	via_put(out, &via, &rx->meta);
 	sl_put_value(out, (struct cv_pl){top.p + top.l,
-					 r.via[0].l - (size_t)(top.p + top.l - r.via[0].p)});
+					 r.via[0].l - (size_t)(top.p + top.l -
+							       r.via[0].p)});
 	SL_PUT(out, "\r\n");
 	for (unsigned i = 1; i < r.nvia; i++)
 		sl_put_hdr(out, "Via: ", r.via[i]);
@@ -344,8 +357,9 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 			return err;
 		if (tw)
 			TP_INC(tw, rej_garbage);
-		CV_LOG_RL(CV_LOG_INFO, TP_MOD, "unparsable message dropped: %d %s",
-			  v.status, v.reason ? v.reason : "");
+		CV_LOG_RL(CV_LOG_INFO, TP_MOD,
+			  "unparsable message dropped: %d %s", v.status,
+			  v.reason ? v.reason : "");
 		return err;
 	}
 	if (!msg->req || msg->method == CV_SIP_ACK) {
@@ -359,9 +373,11 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 	}
 	const char *server = p->server ? p->server : "cvoip";
 	int status = msg->method == CV_SIP_OPTIONS ? 200
-		     : p->other_status ? p->other_status : 501;
+		     : p->other_status		   ? p->other_status
+						   : 501;
 	const char *reason = cv_sip_reason(status);
-	if (strpbrk(server, "\r\n") || (p->allow && strpbrk(p->allow, "\r\n")) ||
+	if (strpbrk(server, "\r\n") ||
+	    (p->allow && strpbrk(p->allow, "\r\n")) ||
 	    (p->accept && strpbrk(p->accept, "\r\n")) ||
 	    (p->supported && strpbrk(p->supported, "\r\n"))) {
 		cv_mem_unref(msg);
@@ -380,17 +396,20 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 	cv_buf_append_str(out, reason);
 	SL_PUT(out, "\r\n");
 	bool top = true;
-	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(msg, CV_SIP_HDR_VIA); h;
-	     h = cv_sip_msg_hdr_next(msg, h)) {
+	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(msg, CV_SIP_HDR_VIA);
+	     h; h = cv_sip_msg_hdr_next(msg, h)) {
 		SL_PUT(out, "Via: ");
 		const struct cv_pl tv = msg->via.value;
 		if (top && tv.p >= h->value.p &&
 		    tv.p + tv.l <= h->value.p + h->value.l) {
-			/* the top via-parm gets received/rport (§18.2.1, RFC 3581) */
-			cv_buf_append(out, h->value.p, (size_t)(tv.p - h->value.p));
+			/* the top via-parm gets received/rport (§18.2.1, RFC
+			 * 3581) */
+			cv_buf_append(out, h->value.p,
+				      (size_t)(tv.p - h->value.p));
 			via_put(out, &msg->via, &rx->meta);
 			cv_buf_append(out, tv.p + tv.l,
-				      (size_t)(h->value.p + h->value.l - (tv.p + tv.l)));
+				      (size_t)(h->value.p + h->value.l -
+					       (tv.p + tv.l)));
 		} else {
 			cv_buf_append(out, h->value.p, h->value.l);
 		}
@@ -405,7 +424,8 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 	SL_PUT(out, "\r\nTo: ");
 	cv_buf_append(out, to->value.p, to->value.l);
 	if (!msg->to.tag.l) {
-		/* §8.2.6.2: a To tag; stable for retransmissions of the request */
+		/* §8.2.6.2: a To tag; stable for retransmissions of the request
+		 */
 		sl_tag(tag, msg->call_id, msg->from.tag, msg->cseq.num);
 		SL_PUT(out, ";tag=");
 		cv_buf_append(out, tag, 18);
@@ -419,7 +439,8 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 		SL_PUT(out, "Allow: ");
 		cv_buf_append_str(out, p->allow ? p->allow : default_allow);
 		SL_PUT(out, "\r\nAccept: ");
-		cv_buf_append_str(out, p->accept ? p->accept : "application/sdp");
+		cv_buf_append_str(out,
+				  p->accept ? p->accept : "application/sdp");
 		SL_PUT(out, "\r\n");
 		if (p->supported && p->supported[0]) {
 			SL_PUT(out, "Supported: ");

@@ -24,7 +24,8 @@ int tp_tls_init(struct cv_tp *tp, const struct cv_tp_tls_params *p)
 {
 	tp->verify_server = p->verify_server;
 	if (p->server_name && p->server_name[0]) {
-		if (strlen(p->server_name) >= sizeof(((struct cv_tp_conn *)0)->tls_name))
+		if (strlen(p->server_name) >=
+		    sizeof(((struct cv_tp_conn *)0)->tls_name))
 			return CV_ECONFIG;
 		tp->tls_server_name = strdup(p->server_name);
 		if (!tp->tls_server_name)
@@ -35,7 +36,8 @@ int tp_tls_init(struct cv_tp *tp, const struct cv_tp_tls_params *p)
 		return -ENOMEM;
 	SSL_CTX_set_min_proto_version(tp->ssl_cli, TLS1_2_VERSION);
 	if (p->ca_file) {
-		if (SSL_CTX_load_verify_locations(tp->ssl_cli, p->ca_file, NULL) != 1) {
+		if (SSL_CTX_load_verify_locations(tp->ssl_cli, p->ca_file,
+						  NULL) != 1) {
 			log_ssl_errors("tls ca_file");
 			CV_ERROR(TP_MOD, "cannot load CA file %s", p->ca_file);
 			return CV_ECONFIG;
@@ -44,10 +46,13 @@ int tp_tls_init(struct cv_tp *tp, const struct cv_tp_tls_params *p)
 		SSL_CTX_set_default_verify_paths(tp->ssl_cli);
 	}
 	SSL_CTX_set_verify(tp->ssl_cli,
-			   p->verify_server ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-	/* A client certificate, when we have one, for servers asking mutual TLS. */
+			   p->verify_server ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
+			   NULL);
+	/* A client certificate, when we have one, for servers asking mutual
+	 * TLS. */
 	if (p->cert_file && p->key_file) {
-		if (SSL_CTX_use_certificate_chain_file(tp->ssl_cli, p->cert_file) != 1 ||
+		if (SSL_CTX_use_certificate_chain_file(tp->ssl_cli,
+						       p->cert_file) != 1 ||
 		    SSL_CTX_use_PrivateKey_file(tp->ssl_cli, p->key_file,
 						SSL_FILETYPE_PEM) != 1) {
 			log_ssl_errors("tls cert");
@@ -58,14 +63,16 @@ int tp_tls_init(struct cv_tp *tp, const struct cv_tp_tls_params *p)
 	}
 
 	if (!p->cert_file || !p->key_file)
-		return 0; /* no TLS/WSS listeners possible (checked by create) */
+		return 0; /* no TLS/WSS listeners possible (checked by create)
+			   */
 	tp->ssl_srv = SSL_CTX_new(TLS_server_method());
 	if (!tp->ssl_srv)
 		return -ENOMEM;
 	SSL_CTX_set_min_proto_version(tp->ssl_srv, TLS1_2_VERSION);
 	SSL_CTX_set_options(tp->ssl_srv, SSL_OP_CIPHER_SERVER_PREFERENCE |
 						 SSL_OP_NO_RENEGOTIATION);
-	if (SSL_CTX_use_certificate_chain_file(tp->ssl_srv, p->cert_file) != 1 ||
+	if (SSL_CTX_use_certificate_chain_file(tp->ssl_srv, p->cert_file) !=
+		    1 ||
 	    SSL_CTX_use_PrivateKey_file(tp->ssl_srv, p->key_file,
 					SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(tp->ssl_srv) != 1) {
@@ -76,12 +83,15 @@ int tp_tls_init(struct cv_tp *tp, const struct cv_tp_tls_params *p)
 	}
 	if (p->verify_client) {
 		if (!p->ca_file ||
-		    SSL_CTX_load_verify_locations(tp->ssl_srv, p->ca_file, NULL) != 1) {
-			CV_ERROR(TP_MOD, "verify_client needs a loadable ca_file");
+		    SSL_CTX_load_verify_locations(tp->ssl_srv, p->ca_file,
+						  NULL) != 1) {
+			CV_ERROR(TP_MOD,
+				 "verify_client needs a loadable ca_file");
 			return CV_ECONFIG;
 		}
 		SSL_CTX_set_verify(tp->ssl_srv,
-				   SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+				   SSL_VERIFY_PEER |
+					   SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 				   NULL);
 	}
 	return 0;
@@ -185,7 +195,8 @@ void tp_tls_in(struct cv_tp_conn *c, const char *p, size_t n)
 		int r = SSL_do_handshake(c->ssl);
 		if (r != 1) {
 			int e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			if (e == SSL_ERROR_WANT_READ ||
+			    e == SSL_ERROR_WANT_WRITE) {
 				tls_flush(c);
 				return;
 			}
@@ -211,7 +222,8 @@ void tp_tls_in(struct cv_tp_conn *c, const char *p, size_t n)
 		int r = SSL_read(c->ssl, buf, sizeof(buf));
 		if (r <= 0) {
 			int e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			if (e == SSL_ERROR_WANT_READ ||
+			    e == SSL_ERROR_WANT_WRITE)
 				break;
 			if (e == SSL_ERROR_ZERO_RETURN) {
 				tls_flush(c);

@@ -69,7 +69,8 @@ int cv_tp_create(struct cv_tp **tpp, struct cv_rt *rt,
 		cv_buf_init(&b, 4096);
 		for (unsigned i = 0; p->dns_servers[i]; i++) {
 			struct cv_tp_addr chk;
-			if (cv_tp_addr_parse(&chk, cv_pl_str(p->dns_servers[i]))) {
+			if (cv_tp_addr_parse(&chk,
+					     cv_pl_str(p->dns_servers[i]))) {
 				cv_buf_free(&b);
 				err = CV_ECONFIG;
 				CV_ERROR(TP_MOD, "bad dns server '%s'",
@@ -142,7 +143,8 @@ int cv_tp_create(struct cv_tp **tpp, struct cv_rt *rt,
 			l->fds[k] = -1;
 		tp->nlis++;
 		if (cv_tp_kind_is_secure(l->spec.kind) && !tp->ssl_srv) {
-			CV_ERROR(TP_MOD, "%s listener needs tls cert_file and key_file",
+			CV_ERROR(TP_MOD,
+				 "%s listener needs tls cert_file and key_file",
 				 cv_tp_kind_name(l->spec.kind));
 			err = CV_ECONFIG;
 			goto out;
@@ -291,7 +293,8 @@ void cv_tp_meta_clear(struct cv_tp_meta *m)
 		m->conn = cv_mem_unref(m->conn);
 }
 
-/* ---- delivery to the Call-ID owner ---------------------------------------- */
+/* ---- delivery to the Call-ID owner ----------------------------------------
+ */
 
 struct tp_hand {
 	struct cv_tp_meta meta; /* holds a connection reference */
@@ -333,8 +336,11 @@ void tp_deliver(struct tp_worker *tw, const struct cv_tp_meta *meta,
 	if (cv_sip_peek_call_id(buf, len, &cid) == 0 && tp->nworkers > 1)
 		owner = cv_rt_owner(tp->rt, cid.p, cid.l);
 	if (owner == tw->idx) {
-		struct cv_tp_rx rx = {
-			.meta = *meta, .buf = buf, .len = len, .call_id = cid, .tp = tp};
+		struct cv_tp_rx rx = {.meta = *meta,
+				      .buf = buf,
+				      .len = len,
+				      .call_id = cid,
+				      .tp = tp};
 		tp->h->recv(tw->w, &rx, tp->arg);
 		return;
 	}
@@ -352,8 +358,8 @@ void tp_deliver(struct tp_worker *tw, const struct cv_tp_meta *meta,
 	m->cid_len = cid.l;
 	if (cv_worker_post(cv_rt_worker(tp->rt, owner), hand_run, m)) {
 		TP_INC(tw, handover_dropped);
-		CV_LOG_RL(CV_LOG_WARN, TP_MOD, "handover to worker %u dropped: queue full",
-			  owner);
+		CV_LOG_RL(CV_LOG_WARN, TP_MOD,
+			  "handover to worker %u dropped: queue full", owner);
 		cv_tp_meta_clear(&m->meta);
 		free(m);
 		return;
@@ -361,7 +367,8 @@ void tp_deliver(struct tp_worker *tw, const struct cv_tp_meta *meta,
 	TP_INC(tw, handover);
 }
 
-/* ---- sending ---------------------------------------------------------------- */
+/* ---- sending ----------------------------------------------------------------
+ */
 
 struct tp_xsend {
 	struct cv_tp_conn *c; /* reference */
@@ -415,8 +422,8 @@ static void xsend_run(struct cv_worker *w, void *arg)
 	int err = CV_ECLOSED;
 
 	if (tw && tw->started && m->c->st != TP_C_CLOSED)
-		err = tp_conn_send_local(m->c, m->data, m->len, m->done,
-					 m->arg, m->origin);
+		err = tp_conn_send_local(m->c, m->data, m->len, m->done, m->arg,
+					 m->origin);
 	if (err)
 		tp_sent_notify(m->origin, m->done, m->arg, err);
 	cv_mem_unref(m->c);
@@ -469,7 +476,8 @@ int cv_tp_send(struct cv_tp *tp, struct cv_worker *w,
 					  &p->local);
 		if (li < 0)
 			return li;
-		err = tp_udp_send(tw, (unsigned)li, &p->dst, &p->local, buf, len);
+		err = tp_udp_send(tw, (unsigned)li, &p->dst, &p->local, buf,
+				  len);
 		if (!err && p->done)
 			p->done(0, p->arg);
 		return err;
@@ -487,7 +495,8 @@ int cv_tp_send(struct cv_tp *tp, struct cv_worker *w,
 	return err;
 }
 
-/* ---- connections: identity accessors ---------------------------------------- */
+/* ---- connections: identity accessors ----------------------------------------
+ */
 
 struct cv_tp_conn *cv_tp_conn_ref(struct cv_tp_conn *c)
 {
@@ -545,7 +554,8 @@ void cv_tp_conn_close(struct cv_tp_conn *c)
 		cv_mem_unref(c);
 }
 
-/* ---- application WebSockets ----------------------------------------------------- */
+/* ---- application WebSockets
+ * ----------------------------------------------------- */
 
 struct tp_wsx {
 	struct cv_tp_conn *c; /* reference */
@@ -588,7 +598,8 @@ int cv_tp_ws_send(struct cv_tp_conn *c, const void *data, size_t len,
 	return err;
 }
 
-/* ---- statistics ------------------------------------------------------------------ */
+/* ---- statistics
+ * ------------------------------------------------------------------ */
 
 void cv_tp_stats_read(const struct cv_tp *tp, struct cv_tp_stats *out)
 {
@@ -596,7 +607,8 @@ void cv_tp_stats_read(const struct cv_tp *tp, struct cv_tp_stats *out)
 	uint64_t *o = (uint64_t *)(void *)out;
 	size_t n = sizeof(*out) / sizeof(uint64_t);
 	for (unsigned i = 0; i < tp->nworkers; i++) {
-		const uint64_t *s = (const uint64_t *)(const void *)&tp->tw[i]->stats;
+		const uint64_t *s =
+			(const uint64_t *)(const void *)&tp->tw[i]->stats;
 		for (size_t k = 0; k < n; k++)
 			o[k] += __atomic_load_n(&s[k], __ATOMIC_RELAXED);
 	}

@@ -12,28 +12,28 @@
 #include "cvoip/metrics.h"
 #include "cvoip/transport.h"
 
-#define TP_MOD "transport"
+#define TP_MOD		 "transport"
 #define TP_UDP_BATCH_MAX 64
-#define TP_TX_ARENA (256 * 1024)
+#define TP_TX_ARENA	 (256 * 1024)
 #define TP_PERIP_BUCKETS 4096
-#define TP_CT_SHARDS 64
-#define TP_READ_BUF (64 * 1024)
+#define TP_CT_SHARDS	 64
+#define TP_READ_BUF	 (64 * 1024)
 
 /* Single-writer counters: the owner worker bumps, any thread reads; the
  * same event goes to the metrics registry when one was given (the series
  * of each stats field sits at the field's index in tp->mx). */
-#define TP_NSTATS (sizeof(struct cv_tp_stats) / sizeof(uint64_t))
+#define TP_NSTATS     (sizeof(struct cv_tp_stats) / sizeof(uint64_t))
 #define TP_INC(tw, f) TP_ADD(tw, f, 1)
-#define TP_ADD(tw, f, n)                                                     \
-	do {                                                                 \
-		__atomic_store_n(&(tw)->stats.f,                             \
-				 __atomic_load_n(&(tw)->stats.f,             \
-						 __ATOMIC_RELAXED) +         \
-					 (n),                                \
-				 __ATOMIC_RELAXED);                          \
-		cv_metric_add((tw)->tp->mx[offsetof(struct cv_tp_stats, f) / \
-					   sizeof(uint64_t)],                \
-			      (n));                                          \
+#define TP_ADD(tw, f, n)                                                       \
+	do {                                                                   \
+		__atomic_store_n(                                              \
+			&(tw)->stats.f,                                        \
+			__atomic_load_n(&(tw)->stats.f, __ATOMIC_RELAXED) +    \
+				(n),                                           \
+			__ATOMIC_RELAXED);                                     \
+		cv_metric_add((tw)->tp->mx[offsetof(struct cv_tp_stats, f) /   \
+					   sizeof(uint64_t)],                  \
+			      (n));                                            \
 	} while (0)
 
 struct tp_worker;
@@ -79,7 +79,7 @@ struct tp_worker {
 	struct tp_udp *udp;   /* [nlis], used where the listener is UDP */
 	struct tp_slis *slis; /* [nlis], used where the listener is a stream */
 	struct cv_tp_conn *conns; /* owned connections (doubly linked) */
-	unsigned nclosing;        /* handles whose close callback is pending */
+	unsigned nclosing;	  /* handles whose close callback is pending */
 	struct cv_tp_stats stats;
 
 	/* UDP batching (recvmmsg / sendmmsg) */
@@ -98,7 +98,7 @@ struct tp_worker {
 	size_t txused;
 
 	char readbuf[TP_READ_BUF]; /* stream reads */
-	struct cv_buf slbuf[2];    /* stateless responder scratch */
+	struct cv_buf slbuf[2];	   /* stateless responder scratch */
 	struct tp_dns *dns;
 };
 
@@ -129,7 +129,7 @@ struct cv_tp {
 	char *tls_server_name; /* default SNI / name to verify, or NULL */
 	unsigned udp_batch;
 	uint32_t keepalive_ms; /* outgoing stream connections, 0 = none */
-	char *dns_csv; /* "a:p,b:p" or NULL */
+	char *dns_csv;	       /* "a:p,b:p" or NULL */
 	uint32_t dns_cache_max;
 	bool ares_init;
 
@@ -176,11 +176,11 @@ struct cv_tp_conn {
 	uv_tcp_t tcp;
 	uv_connect_t creq;
 	enum tp_conn_state st;
-	bool counted;   /* holds a slot in nconns */
+	bool counted;	/* holds a slot in nconns */
 	bool ipcounted; /* and one in its perip bucket (accepted only) */
 	bool in_table;
 	bool handle_init;
-	bool closing;   /* tp_conn_close() running */
+	bool closing;	    /* tp_conn_close() running */
 	struct cv_buf rbuf; /* plaintext: SIP stream, or the HTTP Upgrade */
 	uint64_t last_us;
 	struct cv_tmr idle_tmr, partial_tmr, hs_tmr;
@@ -189,8 +189,9 @@ struct cv_tp_conn {
 	const char *wsin;
 	size_t wsin_len;
 	bool ws_fail;
-	bool ws_app;   /* application WebSocket, not SIP (handler->ws_upgrade) */
-	char ws_key[32]; /* outgoing WS/WSS: our Sec-WebSocket-Key (RFC 6455 §4.1) */
+	bool ws_app; /* application WebSocket, not SIP (handler->ws_upgrade) */
+	char ws_key[32]; /* outgoing WS/WSS: our Sec-WebSocket-Key (RFC 6455
+			    §4.1) */
 	struct tp_pend *pend, **pend_tail;
 	size_t pend_bytes;
 	int close_err;
@@ -210,9 +211,8 @@ int tp_listener_find(struct cv_tp *tp, enum cv_tp_kind kind, int family,
 int tp_udp_bind(struct cv_tp *tp, struct tp_listener *l);
 int tp_udp_start(struct tp_worker *tw, unsigned li);
 void tp_udp_stop(struct tp_worker *tw, unsigned li);
-int tp_udp_send(struct tp_worker *tw, unsigned li,
-		const struct cv_tp_addr *dst, const struct cv_tp_addr *src,
-		const void *buf, size_t len);
+int tp_udp_send(struct tp_worker *tw, unsigned li, const struct cv_tp_addr *dst,
+		const struct cv_tp_addr *src, const void *buf, size_t len);
 void tp_udp_flush(struct tp_worker *tw);
 
 /* conn.c */
@@ -261,7 +261,8 @@ struct http_req {
 int tp_http_parse(const char *p, size_t n, struct http_req *r);
 void tp_ws_in(struct cv_tp_conn *c, const char *p, size_t n);
 int tp_ws_send(struct cv_tp_conn *c, const void *buf, size_t len);
-int tp_ws_send_op(struct cv_tp_conn *c, const void *buf, size_t len, bool binary);
+int tp_ws_send_op(struct cv_tp_conn *c, const void *buf, size_t len,
+		  bool binary);
 void tp_ws_free(struct cv_tp_conn *c);
 void tp_ws_close(struct cv_tp_conn *c);
 /* Outgoing WS/WSS: the transport below is up; send the Upgrade (RFC 6455

@@ -9,7 +9,8 @@
 
 static int sock_open(const struct cv_tp_addr *a, int type, bool reuseport)
 {
-	int fd = socket(a->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd =
+		socket(a->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd < 0)
 		return -errno;
@@ -17,7 +18,8 @@ static int sock_open(const struct cv_tp_addr *a, int type, bool reuseport)
 	 * let other processes bind the same port (see bind_all). */
 	if ((type == SOCK_STREAM &&
 	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
-	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
+	    (reuseport &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
 	    (a->ss.ss_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))) {
 		int err = -errno;
@@ -62,13 +64,16 @@ static int bind_all(struct cv_tp *tp, struct tp_listener *l, int type)
 		l->fds[k] = fd;
 		if (type == SOCK_DGRAM) {
 			int sz = 4 * 1024 * 1024, one = 1;
-			(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+			(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz,
+					 sizeof(sz));
 			/* A wildcard bind learns each datagram's local address
 			 * so the response leaves from it (RFC 3261 §18.2.2). */
 			if (cv_tp_addr_is_any(&l->bound) &&
 			    (l->bound.ss.ss_family == AF_INET
-				     ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))
-				     : setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+				     ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO,
+						  &one, sizeof(one))
+				     : setsockopt(fd, IPPROTO_IPV6,
+						  IPV6_RECVPKTINFO, &one,
 						  sizeof(one))))
 				return -errno;
 		}
@@ -77,7 +82,8 @@ static int bind_all(struct cv_tp *tp, struct tp_listener *l, int type)
 			return -errno;
 		if (k == 0 && cv_tp_addr_port(&l->bound) == 0) {
 			socklen_t sl = sizeof(l->bound.ss);
-			if (getsockname(fd, (struct sockaddr *)&l->bound.ss, &sl))
+			if (getsockname(fd, (struct sockaddr *)&l->bound.ss,
+					&sl))
 				return -errno;
 		}
 	}
@@ -97,18 +103,22 @@ int tp_stream_bind(struct cv_tp *tp, struct tp_listener *l)
 /* The datagram's destination address from IP_PKTINFO / IPV6_PKTINFO. */
 static void pktinfo_local(struct msghdr *mh, struct cv_tp_addr *local)
 {
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
+	     cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP &&
+		    cm->cmsg_type == IP_PKTINFO &&
 		    local->ss.ss_family == AF_INET) {
 			struct in_pktinfo pi;
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			((struct sockaddr_in *)&local->ss)->sin_addr = pi.ipi_addr;
+			((struct sockaddr_in *)&local->ss)->sin_addr =
+				pi.ipi_addr;
 		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
 			   cm->cmsg_type == IPV6_PKTINFO &&
 			   local->ss.ss_family == AF_INET6) {
 			struct in6_pktinfo pi;
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			((struct sockaddr_in6 *)&local->ss)->sin6_addr = pi.ipi6_addr;
+			((struct sockaddr_in6 *)&local->ss)->sin6_addr =
+				pi.ipi6_addr;
 		}
 	}
 }
@@ -124,7 +134,8 @@ static size_t pktinfo_src(const struct cv_tp_addr *src, char *ctl, size_t size)
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	if (src->ss.ss_family == AF_INET) {
 		struct in_pktinfo pi = {0};
-		pi.ipi_spec_dst = ((const struct sockaddr_in *)&src->ss)->sin_addr;
+		pi.ipi_spec_dst =
+			((const struct sockaddr_in *)&src->ss)->sin_addr;
 		cm->cmsg_level = IPPROTO_IP;
 		cm->cmsg_type = IP_PKTINFO;
 		cm->cmsg_len = CMSG_LEN(sizeof(pi));
@@ -147,7 +158,8 @@ static size_t pktinfo_src(const struct cv_tp_addr *src, char *ctl, size_t size)
  * message (answered or not). SIP never starts with a byte below 0x40. */
 #define STUN_COOKIE 0x2112A442u
 static bool stun_answer(struct tp_worker *tw, const struct tp_udp *u,
-			const struct cv_tp_meta *meta, const uint8_t *b, size_t len)
+			const struct cv_tp_meta *meta, const uint8_t *b,
+			size_t len)
 {
 	if (len < 20 || (b[0] & 0xc0) != 0)
 		return false;
@@ -163,10 +175,11 @@ static bool stun_answer(struct tp_worker *tw, const struct tp_udp *u,
 	r[0] = 0x01; /* Binding success response */
 	r[1] = 0x01;
 	memcpy(r + 4, b + 4, 16); /* cookie and transaction ID */
-	r[n++] = 0x00; /* XOR-MAPPED-ADDRESS */
+	r[n++] = 0x00;		  /* XOR-MAPPED-ADDRESS */
 	r[n++] = 0x20;
 	const struct sockaddr_storage *ss = &meta->src.ss;
-	uint16_t port = cv_tp_addr_port(&meta->src) ^ (uint16_t)(STUN_COOKIE >> 16);
+	uint16_t port =
+		cv_tp_addr_port(&meta->src) ^ (uint16_t)(STUN_COOKIE >> 16);
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)ss;
 		const uint8_t *a = (const uint8_t *)&in->sin_addr.s_addr;
@@ -187,7 +200,8 @@ static bool stun_answer(struct tp_worker *tw, const struct tp_udp *u,
 		r[n++] = 0x02;
 		r[n++] = (uint8_t)(port >> 8);
 		r[n++] = (uint8_t)port;
-		for (int i = 0; i < 16; i++) /* XOR with cookie + transaction ID */
+		for (int i = 0; i < 16;
+		     i++) /* XOR with cookie + transaction ID */
 			r[n++] = a[i] ^ r[4 + i];
 	}
 	r[2] = (uint8_t)((n - 20) >> 8);
@@ -211,14 +225,17 @@ static void udp_readable(uv_poll_t *h, int status, int events)
 		for (unsigned i = 0; i < batch; i++) {
 			tw->rxiov[i].iov_base = tw->rxbuf + i * tw->rxslot;
 			tw->rxiov[i].iov_len = tw->rxslot;
-			memset(&tw->rxm[i].msg_hdr, 0, sizeof(tw->rxm[i].msg_hdr));
+			memset(&tw->rxm[i].msg_hdr, 0,
+			       sizeof(tw->rxm[i].msg_hdr));
 			tw->rxm[i].msg_hdr.msg_name = &tw->rxsrc[i].ss;
-			tw->rxm[i].msg_hdr.msg_namelen = sizeof(tw->rxsrc[i].ss);
+			tw->rxm[i].msg_hdr.msg_namelen =
+				sizeof(tw->rxsrc[i].ss);
 			tw->rxm[i].msg_hdr.msg_iov = &tw->rxiov[i];
 			tw->rxm[i].msg_hdr.msg_iovlen = 1;
 			if (u->any) {
 				tw->rxm[i].msg_hdr.msg_control = tw->rxctl[i];
-				tw->rxm[i].msg_hdr.msg_controllen = sizeof(tw->rxctl[i]);
+				tw->rxm[i].msg_hdr.msg_controllen =
+					sizeof(tw->rxctl[i]);
 			}
 		}
 		int n = recvmmsg(u->fd, tw->rxm, batch, MSG_DONTWAIT, NULL);
@@ -252,7 +269,8 @@ static void udp_readable(uv_poll_t *h, int status, int events)
 			};
 			if (u->any)
 				pktinfo_local(&tw->rxm[i].msg_hdr, &meta.local);
-			if (stun_answer(tw, u, &meta, (const uint8_t *)buf, len))
+			if (stun_answer(tw, u, &meta, (const uint8_t *)buf,
+					len))
 				continue;
 			tp_deliver(tw, &meta, buf, len);
 		}
@@ -320,7 +338,8 @@ void tp_udp_flush(struct tp_worker *tw)
 			m[k].msg_hdr.msg_namelen = cv_tp_addr_len(&e->dst);
 			m[k].msg_hdr.msg_iov = &iov[k];
 			m[k].msg_hdr.msg_iovlen = 1;
-			size_t cl = pktinfo_src(&e->src, ctl[k], sizeof(ctl[k]));
+			size_t cl =
+				pktinfo_src(&e->src, ctl[k], sizeof(ctl[k]));
 			if (cl) {
 				m[k].msg_hdr.msg_control = ctl[k];
 				m[k].msg_hdr.msg_controllen = cl;
@@ -346,9 +365,8 @@ void tp_udp_flush(struct tp_worker *tw)
 	tw->txused = 0;
 }
 
-int tp_udp_send(struct tp_worker *tw, unsigned li,
-		const struct cv_tp_addr *dst, const struct cv_tp_addr *src,
-		const void *buf, size_t len)
+int tp_udp_send(struct tp_worker *tw, unsigned li, const struct cv_tp_addr *dst,
+		const struct cv_tp_addr *src, const void *buf, size_t len)
 {
 	struct tp_udp *u = &tw->udp[li];
 
@@ -379,7 +397,8 @@ int tp_udp_send(struct tp_worker *tw, unsigned li,
 	struct iovec iov = {(void *)(uintptr_t)buf, len};
 	struct msghdr mh = {.msg_name = (void *)(uintptr_t)&dst->ss,
 			    .msg_namelen = cv_tp_addr_len(dst),
-			    .msg_iov = &iov, .msg_iovlen = 1};
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1};
 	size_t cl = u->any && src ? pktinfo_src(src, ctl, sizeof(ctl)) : 0;
 	if (cl) {
 		mh.msg_control = ctl;

@@ -20,10 +20,11 @@ static int ws_lower_write(struct cv_tp_conn *c, const void *buf, size_t len)
 	return tp_conn_write_raw(c, buf, len);
 }
 
-/* ---- wslay callbacks ----------------------------------------------------------- */
+/* ---- wslay callbacks
+ * ----------------------------------------------------------- */
 
-static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf,
-			  size_t len, int flags, void *user)
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+			  int flags, void *user)
 {
 	struct cv_tp_conn *c = user;
 	if (c->wsin_len == 0 || c->ws_fail || c->st == TP_C_CLOSED) {
@@ -56,14 +57,16 @@ static void ws_partial_fire(struct cv_tmr *t, void *arg)
 	tp_conn_close(c, CV_ETIMEOUT);
 }
 
-static void ws_frame_start_cb(wslay_event_context_ptr ctx,
-			      const struct wslay_event_on_frame_recv_start_arg *a,
-			      void *user)
+static void
+ws_frame_start_cb(wslay_event_context_ptr ctx,
+		  const struct wslay_event_on_frame_recv_start_arg *a,
+		  void *user)
 {
 	struct cv_tp_conn *c = user;
 	if (a->payload_length > c->tp->lim.max_ws_frame) {
 		TP_INC(c->tw, rej_ws_too_big);
-		CV_LOG_RL(CV_LOG_INFO, TP_MOD, "websocket frame of %llu bytes over limit",
+		CV_LOG_RL(CV_LOG_INFO, TP_MOD,
+			  "websocket frame of %llu bytes over limit",
 			  (unsigned long long)a->payload_length);
 		c->ws_fail = true;
 		return;
@@ -107,7 +110,8 @@ static void ws_msg_cb(wslay_event_context_ptr ctx,
 		const struct cv_tp_handler *h = c->tp->h;
 		if (h->ws_app_msg)
 			h->ws_app_msg(c->tw->w, c, a->msg, a->msg_length,
-				      a->opcode == WSLAY_BINARY_FRAME, c->tp->arg);
+				      a->opcode == WSLAY_BINARY_FRAME,
+				      c->tp->arg);
 		return;
 	}
 	/* RFC 7118 §5: each WebSocket message carries one SIP message. */
@@ -143,7 +147,8 @@ static const struct wslay_event_callbacks ws_client_callbacks = {
 	.on_msg_recv_callback = ws_msg_cb,
 };
 
-/* ---- HTTP/1.1 Upgrade (RFC 6455 §4.2, RFC 7118 §4) ------------------------------ */
+/* ---- HTTP/1.1 Upgrade (RFC 6455 §4.2, RFC 7118 §4)
+ * ------------------------------ */
 
 static bool token_in_list(struct cv_pl list, const char *tok)
 {
@@ -205,8 +210,8 @@ int tp_http_parse(const char *p, size_t n, struct http_req *r)
 		if (!colon)
 			return CV_EPARSE;
 		struct cv_pl name = {q, (size_t)(colon - q)};
-		struct cv_pl val = cv_pl_trim((struct cv_pl){colon + 1,
-							     (size_t)(le - colon - 1)});
+		struct cv_pl val = cv_pl_trim(
+			(struct cv_pl){colon + 1, (size_t)(le - colon - 1)});
 		if (cv_pl_caseeq_str(name, "Upgrade"))
 			r->upgrade = val;
 		else if (cv_pl_caseeq_str(name, "Connection"))
@@ -231,10 +236,12 @@ static void http_reject(struct cv_tp_conn *c, const char *status,
 {
 	char buf[256];
 	int n = snprintf(buf, sizeof(buf),
-			 "HTTP/1.1 %s\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n",
+			 "HTTP/1.1 %s\r\n%sContent-Length: 0\r\nConnection: "
+			 "close\r\n\r\n",
 			 status, extra);
 	TP_INC(c->tw, rej_http_bad);
-	CV_LOG_RL(CV_LOG_INFO, TP_MOD, "websocket upgrade rejected: %s", status);
+	CV_LOG_RL(CV_LOG_INFO, TP_MOD, "websocket upgrade rejected: %s",
+		  status);
 	if (n > 0)
 		ws_lower_write(c, buf, (size_t)n);
 	tp_conn_close(c, CV_EPROTO);
@@ -266,7 +273,8 @@ static void ws_handshake(struct cv_tp_conn *c)
 		}
 	if (!hend) {
 		if (c->rbuf.len >= c->tp->lim.max_http_header)
-			http_reject(c, "431 Request Header Fields Too Large", "");
+			http_reject(c, "431 Request Header Fields Too Large",
+				    "");
 		return;
 	}
 	size_t hlen = (size_t)(hend - c->rbuf.data);
@@ -297,8 +305,10 @@ static void ws_handshake(struct cv_tp_conn *c)
 			http_reject(c, "400 Bad Request", "");
 			return;
 		}
-		struct cv_tp_ws_req wr = {.path = r.path, .host = r.host,
-					  .protocols = r.protocol, .peer = &c->peer,
+		struct cv_tp_ws_req wr = {.path = r.path,
+					  .host = r.host,
+					  .protocols = r.protocol,
+					  .peer = &c->peer,
 					  .kind = c->kind};
 		if (h->ws_upgrade(c->tw->w, &wr, &app_proto, c->tp->arg) !=
 		    CV_TP_WS_APP) {
@@ -328,7 +338,8 @@ static void ws_handshake(struct cv_tp_conn *c)
 		tp_conn_close(c, -ENOMEM);
 		return;
 	}
-	wslay_event_config_set_max_recv_msg_length(c->ws, c->tp->lim.max_ws_msg);
+	wslay_event_config_set_max_recv_msg_length(c->ws,
+						   c->tp->lim.max_ws_msg);
 	if (ws_lower_write(c, resp, (size_t)n))
 		return;
 	size_t rest = c->rbuf.len - hlen;
@@ -344,7 +355,8 @@ static void ws_handshake(struct cv_tp_conn *c)
 	cv_buf_free(&c->rbuf);
 }
 
-/* ---- outgoing connections (RFC 6455 §4.1, RFC 7118 §4.1) ------------------------- */
+/* ---- outgoing connections (RFC 6455 §4.1, RFC 7118 §4.1)
+ * ------------------------- */
 
 int tp_ws_client_start(struct cv_tp_conn *c)
 {
@@ -355,8 +367,8 @@ int tp_ws_client_start(struct cv_tp_conn *c)
 		return err;
 	EVP_EncodeBlock((unsigned char *)c->ws_key, nonce, sizeof(nonce));
 	if (c->tls_name[0])
-		snprintf(host, sizeof(host), "%.*s", (int)CV_MIN(strlen(c->tls_name), 200),
-			 c->tls_name);
+		snprintf(host, sizeof(host), "%.*s",
+			 (int)CV_MIN(strlen(c->tls_name), 200), c->tls_name);
 	else
 		cv_tp_addr_print(&c->peer, host, sizeof(host));
 	int n = snprintf(req, sizeof(req),
@@ -401,15 +413,18 @@ static void ws_client_handshake(struct cv_tp_conn *c)
 	}
 	size_t hlen = (size_t)(hend - c->rbuf.data);
 	if (tp_http_parse(c->rbuf.data, hlen, &r) ||
-	    !cv_pl_eq_str(r.method, "HTTP/1.1") || !cv_pl_eq_str(r.path, "101")) {
+	    !cv_pl_eq_str(r.method, "HTTP/1.1") ||
+	    !cv_pl_eq_str(r.path, "101")) {
 		ws_client_fail(c, "no 101 Switching Protocols");
 		return;
 	}
 	char want[32];
 	tp_ws_accept_key(cv_pl_str(c->ws_key), want);
 	if (!token_in_list(r.upgrade, "websocket") ||
-	    !token_in_list(r.connection, "upgrade") || !cv_pl_eq_str(r.accept, want)) {
-		ws_client_fail(c, "bad Upgrade, Connection or Sec-WebSocket-Accept");
+	    !token_in_list(r.connection, "upgrade") ||
+	    !cv_pl_eq_str(r.accept, want)) {
+		ws_client_fail(
+			c, "bad Upgrade, Connection or Sec-WebSocket-Accept");
 		return;
 	}
 	if (!token_in_list(r.protocol, "sip")) {
@@ -420,7 +435,8 @@ static void ws_client_handshake(struct cv_tp_conn *c)
 		tp_conn_close(c, -ENOMEM);
 		return;
 	}
-	wslay_event_config_set_max_recv_msg_length(c->ws, c->tp->lim.max_ws_msg);
+	wslay_event_config_set_max_recv_msg_length(c->ws,
+						   c->tp->lim.max_ws_msg);
 	size_t rest = c->rbuf.len - hlen;
 	cv_buf_consume(&c->rbuf, hlen);
 	tp_conn_established(c); /* queued requests leave as frames */
@@ -461,15 +477,16 @@ void tp_ws_in(struct cv_tp_conn *c, const char *p, size_t n)
 		return;
 	if (c->ws_fail) {
 		/* RFC 6455 §7.4.1: 1009 message too big */
-		wslay_event_queue_close(c->ws, WSLAY_CODE_MESSAGE_TOO_BIG, NULL, 0);
+		wslay_event_queue_close(c->ws, WSLAY_CODE_MESSAGE_TOO_BIG, NULL,
+					0);
 		wslay_event_send(c->ws);
 		tp_conn_close(c, CV_ETOOBIG);
 		return;
 	}
 	if (r == 0)
 		r = wslay_event_send(c->ws);
-	if (r != 0 || (!wslay_event_want_read(c->ws) &&
-		       !wslay_event_want_write(c->ws))) {
+	if (r != 0 ||
+	    (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws))) {
 		if (r != 0)
 			TP_INC(c->tw, rej_garbage);
 		else if (wslay_event_get_status_code_sent(c->ws) ==
@@ -492,7 +509,8 @@ int tp_ws_send(struct cv_tp_conn *c, const void *buf, size_t len)
 	return tp_ws_send_op(c, buf, len, binary);
 }
 
-int tp_ws_send_op(struct cv_tp_conn *c, const void *buf, size_t len, bool binary)
+int tp_ws_send_op(struct cv_tp_conn *c, const void *buf, size_t len,
+		  bool binary)
 {
 	if (!c->ws || c->st != TP_C_OPEN)
 		return CV_ECLOSED;

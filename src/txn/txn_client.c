@@ -66,22 +66,24 @@ void txn_client_fail(struct cv_txn *t, uint16_t status)
 /* The header lines a CANCEL or ACK copies from the request (§9.1,
  * §17.1.1.3): Request-URI, top Via, Route, From, Call-ID, CSeq number. */
 static int print_derived(struct cv_buf *b, const struct cv_sip_msg *req,
-			 const char *method, struct cv_pl to, struct cv_pl extra)
+			 const char *method, struct cv_pl to,
+			 struct cv_pl extra)
 {
 	const struct cv_sip_hdr *from = cv_sip_msg_hdr(req, CV_SIP_HDR_FROM);
 	if (!from)
 		return CV_EPARSE;
 	cv_buf_printf(b, "%s " CV_PL_FMT " SIP/2.0\r\nVia: " CV_PL_FMT "\r\n",
 		      method, CV_PL_ARG(req->ruri), CV_PL_ARG(req->via.value));
-	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, CV_SIP_HDR_ROUTE); h;
-	     h = cv_sip_msg_hdr_next(req, h))
-		cv_buf_printf(b, "Route: " CV_PL_FMT "\r\n", CV_PL_ARG(h->value));
+	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, CV_SIP_HDR_ROUTE);
+	     h; h = cv_sip_msg_hdr_next(req, h))
+		cv_buf_printf(b, "Route: " CV_PL_FMT "\r\n",
+			      CV_PL_ARG(h->value));
 	cv_buf_printf(b,
 		      "From: " CV_PL_FMT "\r\nTo: " CV_PL_FMT
 		      "\r\nCall-ID: " CV_PL_FMT "\r\nCSeq: %u %s\r\n"
 		      "Max-Forwards: 70\r\n",
-		      CV_PL_ARG(from->value), CV_PL_ARG(to), CV_PL_ARG(req->call_id),
-		      req->cseq.num, method);
+		      CV_PL_ARG(from->value), CV_PL_ARG(to),
+		      CV_PL_ARG(req->call_id), req->cseq.num, method);
 	cv_buf_append_pl(b, extra);
 	cv_buf_append_str(b, "Content-Length: 0\r\n\r\n");
 	return b->err;
@@ -230,7 +232,8 @@ static void invite_final_non2xx(struct cv_txn *t, struct cv_sip_msg *resp)
 	/* §17.1.1.3: the ACK, kept for retransmitted finals. */
 	struct cv_buf b;
 	cv_buf_init(&b, REQ_MAX);
-	int err = print_derived(&b, t->req, "ACK", to_value(resp), (struct cv_pl)CV_PL_INIT);
+	int err = print_derived(&b, t->req, "ACK", to_value(resp),
+				(struct cv_pl)CV_PL_INIT);
 	cv_mem_unref(t->out);
 	t->out = err ? NULL : txn_bytes_new(b.data, b.len);
 	cv_buf_free(&b);
@@ -263,7 +266,8 @@ static void invite_resp(struct cv_txn *t, struct cv_sip_msg *resp)
 				struct txn_bytes *bytes = t->out;
 				t->out = NULL;
 				if (send_cancel(t, bytes))
-					t->flags &= ~(uint32_t)TF_CANCEL_PENDING;
+					t->flags &=
+						~(uint32_t)TF_CANCEL_PENDING;
 				cv_mem_unref(bytes);
 			}
 			deliver(t, resp, st, false, false);
@@ -318,7 +322,8 @@ static void non_invite_resp(struct cv_txn *t, struct cv_sip_msg *resp)
 		t->state = CV_TXN_COMPLETED;
 		t->flags |= TF_FINAL;
 		t->due_retx = 0;
-		t->due_end = txn_due(now, (t->flags & TF_RELIABLE) ? 0 : txn_ms(l->t4));
+		t->due_end = txn_due(
+			now, (t->flags & TF_RELIABLE) ? 0 : txn_ms(l->t4));
 		l->st.completed[t->method]++;
 		txn_arm(t);
 	}

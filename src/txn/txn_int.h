@@ -4,7 +4,7 @@
 
 #include "cvoip/txn.h"
 
-#define TXN_MOD "txn"
+#define TXN_MOD		 "txn"
 #define TXN_MAGIC_COOKIE "z9hG4bK"
 
 /* Bytes kept for retransmission: the last response (server) or the ACK
@@ -25,39 +25,39 @@ enum txn_flags {
 	TF_CLIENT = 1u << 0,
 	TF_INVITE = 1u << 1,
 	TF_RELIABLE = 1u << 2,
-	TF_RELEASED = 1u << 3,  /* TU let go: no callbacks */
-	TF_INTERNAL = 1u << 4,  /* layer-owned (CANCEL txns): no callbacks */
-	TF_RFC2543 = 1u << 5,   /* request without magic cookie: fallback match */
+	TF_RELEASED = 1u << 3, /* TU let go: no callbacks */
+	TF_INTERNAL = 1u << 4, /* layer-owned (CANCEL txns): no callbacks */
+	TF_RFC2543 = 1u << 5, /* request without magic cookie: fallback match */
 	TF_CANCEL_PENDING = 1u << 6, /* CANCEL waits for a provisional */
-	TF_CANCELLED = 1u << 7,      /* CANCEL sent / received */
+	TF_CANCELLED = 1u << 7,	     /* CANCEL sent / received */
 	TF_IN_PRIM = 1u << 8,
 	TF_IN_SEC = 1u << 9,
-	TF_FINAL = 1u << 10,    /* a final response sent / received */
+	TF_FINAL = 1u << 10,	   /* a final response sent / received */
 	TF_TU_ANSWERED = 1u << 11, /* the TU sent any response (no auto 100) */
 };
 
 struct cv_txn {
-	struct cv_txn *hnext;       /* primary table: branch */
-	struct cv_txn *snext;       /* secondary: Call-ID + CSeq (server) */
+	struct cv_txn *hnext;	    /* primary table: branch */
+	struct cv_txn *snext;	    /* secondary: Call-ID + CSeq (server) */
 	struct cv_txn_layer *layer; /* NULL once Terminated */
 	struct cv_sip_msg *req;
-	struct txn_bytes *out;      /* see struct txn_bytes */
+	struct txn_bytes *out; /* see struct txn_bytes */
 	void *uarg;
 	uint64_t hash, shash;
-	struct cv_tmr tmr;          /* the one wheel entry of this txn */
-	uint64_t due_retx;          /* A, E, G (us, 0 = off) */
-	uint64_t due_end;           /* B, D, F, H, I, J, K, L, M, §9.1 */
-	uint64_t due_100;           /* auto 100 Trying */
+	struct cv_tmr tmr; /* the one wheel entry of this txn */
+	uint64_t due_retx; /* A, E, G (us, 0 = off) */
+	uint64_t due_end;  /* B, D, F, H, I, J, K, L, M, §9.1 */
+	uint64_t due_100;  /* auto 100 Trying */
 	struct cv_txn_addr addr;
-	uint64_t tag;               /* local To tag (random), 0 = none yet */
-	uint64_t resp_tag_hash;     /* To tag of the final response (2543 ACK) */
-	struct cv_txn *cancel;      /* client INVITE: its CANCEL txn */
+	uint64_t tag;		/* local To tag (random), 0 = none yet */
+	uint64_t resp_tag_hash; /* To tag of the final response (2543 ACK) */
+	struct cv_txn *cancel;	/* client INVITE: its CANCEL txn */
 	uint32_t retx_ivl_ms;
-	uint32_t seq;               /* creation order (merged requests) */
+	uint32_t seq; /* creation order (merged requests) */
 	uint32_t flags;
 	uint16_t status;
 	uint8_t state;
-	uint8_t method;             /* enum cv_sip_method */
+	uint8_t method; /* enum cv_sip_method */
 };
 
 struct cv_txn_layer {

@@ -31,7 +31,8 @@ uint64_t txn_sec_hash(const struct cv_sip_msg *m)
 	       ((uint64_t)m->cseq.num * 0x9e3779b97f4a7c15ull);
 }
 
-/* ---- hash tables ------------------------------------------------------------ */
+/* ---- hash tables ------------------------------------------------------------
+ */
 static int htab_init(struct txn_htab *h)
 {
 	h->b = cv_mem_zalloc(HTAB_MIN_BUCKETS * sizeof(*h->b), NULL);
@@ -111,7 +112,8 @@ void txn_htab_insert_sec(struct cv_txn_layer *l, struct cv_txn *t)
 	t->flags |= TF_IN_SEC;
 }
 
-/* ---- layer -------------------------------------------------------------------- */
+/* ---- layer
+ * -------------------------------------------------------------------- */
 void cv_txn_params_init(struct cv_txn_params *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -168,7 +170,8 @@ void cv_txn_layer_destroy(struct cv_txn_layer *l)
 	cv_mem_unref(l);
 }
 
-/* ---- transactions ---------------------------------------------------------------- */
+/* ---- transactions
+ * ---------------------------------------------------------------- */
 static void txn_dtor(void *obj)
 {
 	struct cv_txn *t = obj;
@@ -313,7 +316,8 @@ int txn_send(struct cv_txn *t, const char *buf, size_t len, bool response,
 	return 0;
 }
 
-/* ---- entry points ---------------------------------------------------------------- */
+/* ---- entry points
+ * ---------------------------------------------------------------- */
 int cv_txn_recv(struct cv_txn_layer *l, struct cv_sip_msg *msg,
 		const struct cv_txn_addr *src)
 {
@@ -398,11 +402,12 @@ void cv_txn_transport_error(struct cv_txn *t, int err)
 	cv_mem_unref(t);
 }
 
-/* ---- accessors ---------------------------------------------------------------------- */
+/* ---- accessors
+ * ---------------------------------------------------------------------- */
 const char *cv_txn_state_name(enum cv_txn_state s)
 {
 	static const char *const names[] = {
-		"Calling", "Trying", "Proceeding", "Completed",
+		"Calling",   "Trying",	 "Proceeding", "Completed",
 		"Confirmed", "Accepted", "Terminated",
 	};
 	return (unsigned)s < CV_ARRAY_SIZE(names) ? names[s] : "?";

@@ -19,7 +19,8 @@ bool cv_txn_is_merged(const struct cv_txn *t)
 		    (int32_t)(u->seq - t->seq) > 0)
 			continue;
 		const struct cv_sip_msg *o = u->req;
-		if (o->cseq.num == req->cseq.num && o->cseq.method == req->cseq.method &&
+		if (o->cseq.num == req->cseq.num &&
+		    o->cseq.method == req->cseq.method &&
 		    cv_pl_eq(o->cseq.method_pl, req->cseq.method_pl) &&
 		    cv_pl_eq(o->call_id, req->call_id) &&
 		    cv_pl_eq(o->from.tag, req->from.tag))
@@ -31,7 +32,8 @@ bool cv_txn_is_merged(const struct cv_txn *t)
 static uint64_t mix(uint64_t h, struct cv_pl pl)
 {
 	/* Length-prefixed so that ("ab","c") and ("a","bc") differ. */
-	uint64_t v = cv_hash(pl.p ? pl.p : "", pl.l) ^ (pl.l * 0x100000001b3ull);
+	uint64_t v =
+		cv_hash(pl.p ? pl.p : "", pl.l) ^ (pl.l * 0x100000001b3ull);
 	return (h ^ v) * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
 }
 
@@ -44,7 +46,8 @@ static uint64_t mix_hdrs(uint64_t h, const struct cv_sip_msg *m,
 	return h;
 }
 
-void cv_txn_loop_hash(const struct cv_sip_msg *req, char out[CV_TXN_LOOP_HASH_SIZE])
+void cv_txn_loop_hash(const struct cv_sip_msg *req,
+		      char out[CV_TXN_LOOP_HASH_SIZE])
 {
 	/* The fields a looped request keeps and a spiral changes; never the
 	 * Via values, which every hop changes (RFC 5393 §4.2). */
@@ -69,13 +72,15 @@ static bool sent_by_ours(const struct cv_sip_via *v, const struct cv_pl *ours,
 			 size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (cv_pl_casecmp_eq(cv_pl_trim(v->sent_by), cv_pl_trim(ours[i])))
+		if (cv_pl_casecmp_eq(cv_pl_trim(v->sent_by),
+				     cv_pl_trim(ours[i])))
 			return true;
 	return false;
 }
 
 enum cv_txn_loop cv_txn_loop_check(const struct cv_sip_msg *req,
-				   const struct cv_pl *sent_by, size_t n_sent_by)
+				   const struct cv_pl *sent_by,
+				   size_t n_sent_by)
 {
 	if (!req || !req->req || !sent_by || !n_sent_by)
 		return CV_TXN_LOOP_NONE;
@@ -87,7 +92,8 @@ enum cv_txn_loop cv_txn_loop_check(const struct cv_sip_msg *req,
 	/* Bounded by the parser's max_via. */
 	while (cv_sip_msg_vals_next(req, CV_SIP_HDR_VIA, &it, &val) == 0) {
 		struct cv_sip_via v;
-		if (cv_sip_via_parse(val, &v) || !sent_by_ours(&v, sent_by, n_sent_by))
+		if (cv_sip_via_parse(val, &v) ||
+		    !sent_by_ours(&v, sent_by, n_sent_by))
 			continue;
 		res = CV_TXN_LOOP_SPIRAL;
 		if (!txn_has_cookie(v.branch))

@@ -75,9 +75,10 @@ static struct cv_txn *find_server_2543(struct cv_txn_layer *l,
 		case MATCH_ACK:
 			if (o->method != CV_SIP_INVITE)
 				break;
-			if (t->resp_tag_hash ? cv_hash(req->to.tag.p, req->to.tag.l) ==
-						       t->resp_tag_hash
-					     : cv_pl_eq(o->to.tag, req->to.tag))
+			if (t->resp_tag_hash
+				    ? cv_hash(req->to.tag.p, req->to.tag.l) ==
+					      t->resp_tag_hash
+				    : cv_pl_eq(o->to.tag, req->to.tag))
 				return t;
 			break;
 		case MATCH_CANCEL:
@@ -90,8 +91,9 @@ static struct cv_txn *find_server_2543(struct cv_txn_layer *l,
 	return NULL;
 }
 
-static struct cv_txn *match(struct cv_txn_layer *l, const struct cv_sip_msg *req,
-			    bool cookie, enum match_mode mode)
+static struct cv_txn *match(struct cv_txn_layer *l,
+			    const struct cv_sip_msg *req, bool cookie,
+			    enum match_mode mode)
 {
 	if (!cookie)
 		return find_server_2543(l, req, mode);
@@ -320,17 +322,20 @@ static void send_100(struct cv_txn *t)
 	(void)respond(t, 100, NULL, false);
 }
 
-/* ---- incoming requests ---------------------------------------------------------------- */
+/* ---- incoming requests
+ * ---------------------------------------------------------------- */
 static void retransmission(struct cv_txn *t, const struct cv_sip_msg *req)
 {
 	struct cv_txn_layer *l = t->layer;
 	const struct cv_sip_msg *o = t->req;
 	/* Same branch but another request: an RFC violation, not a
 	 * retransmission; answering it would confuse both. */
-	if (o->cseq.num != req->cseq.num || !cv_pl_eq(o->call_id, req->call_id)) {
+	if (o->cseq.num != req->cseq.num ||
+	    !cv_pl_eq(o->call_id, req->call_id)) {
 		l->st.branch_reused++;
-		CV_LOG_RL(CV_LOG_INFO, TXN_MOD, "branch reused by another request: "
-			  CV_PL_FMT, CV_PL_ARG(req->via.branch));
+		CV_LOG_RL(CV_LOG_INFO, TXN_MOD,
+			  "branch reused by another request: " CV_PL_FMT,
+			  CV_PL_ARG(req->via.branch));
 		return;
 	}
 	l->st.rx_retransmissions++;
@@ -340,7 +345,7 @@ static void retransmission(struct cv_txn *t, const struct cv_sip_msg *req)
 	case CV_TXN_ACCEPTED:  /* RFC 6026 §8.7: absorbed */
 		break;
 	case CV_TXN_PROCEEDING: /* the last provisional, if any */
-	case CV_TXN_COMPLETED:  /* the final response */
+	case CV_TXN_COMPLETED:	/* the final response */
 		resend(t);
 		break;
 	default:
@@ -353,7 +358,8 @@ static void recv_ack(struct cv_txn_layer *l, struct cv_sip_msg *req,
 {
 	struct cv_txn *t = match(l, req, cookie, MATCH_ACK);
 	if (!t) {
-		/* The ACK for a 2xx has its own branch: the dialog's business. */
+		/* The ACK for a 2xx has its own branch: the dialog's business.
+		 */
 		l->st.stray_acks++;
 		if (l->p.h->ack)
 			l->p.h->ack(NULL, req, src, l->p.arg);
@@ -366,8 +372,9 @@ static void recv_ack(struct cv_txn_layer *l, struct cv_sip_msg *req,
 		t->state = CV_TXN_CONFIRMED;
 		t->due_retx = 0;
 		t->out = cv_mem_unref(t->out);
-		t->due_end = txn_due(cv_clock_us(),
-				     (t->flags & TF_RELIABLE) ? 0 : txn_ms(l->t4));
+		t->due_end =
+			txn_due(cv_clock_us(),
+				(t->flags & TF_RELIABLE) ? 0 : txn_ms(l->t4));
 		txn_arm(t);
 		break;
 	case CV_TXN_CONFIRMED:
@@ -442,7 +449,8 @@ static void recv_cancel(struct cv_txn_layer *l, struct cv_sip_msg *req,
 		cv_mem_ref(inv);
 		if (txn_tu(inv) && l->p.h->cancel)
 			l->p.h->cancel(inv, req, l->p.arg);
-		if (l->p.auto_487 && inv->layer && inv->state == CV_TXN_PROCEEDING)
+		if (l->p.auto_487 && inv->layer &&
+		    inv->state == CV_TXN_PROCEEDING)
 			(void)respond(inv, 487, NULL, true);
 		cv_mem_unref(inv);
 	} else {
@@ -457,7 +465,8 @@ void txn_server_recv(struct cv_txn_layer *l, struct cv_sip_msg *req,
 {
 	if (!req->via.host.l || !req->call_id.l) {
 		l->st.bad_via++;
-		CV_LOG_RL(CV_LOG_INFO, TXN_MOD, "request without usable top Via dropped");
+		CV_LOG_RL(CV_LOG_INFO, TXN_MOD,
+			  "request without usable top Via dropped");
 		return;
 	}
 	/* §8.1.1.5: the CSeq method matches the request method. */
@@ -465,9 +474,9 @@ void txn_server_recv(struct cv_txn_layer *l, struct cv_sip_msg *req,
 		       req->cseq.method_pl)) {
 		l->st.cseq_mismatch++;
 		if (req->method != CV_SIP_ACK)
-			(void)txn_server_reply_stateless(l, req, src, 400,
-							 "CSeq Method Mismatch",
-							 (struct cv_pl)CV_PL_INIT);
+			(void)txn_server_reply_stateless(
+				l, req, src, 400, "CSeq Method Mismatch",
+				(struct cv_pl)CV_PL_INIT);
 		return;
 	}
 	bool cookie = txn_has_cookie(req->via.branch);
@@ -501,7 +510,8 @@ void txn_server_recv(struct cv_txn_layer *l, struct cv_sip_msg *req,
 		if (l->p.trying_ms == 0) {
 			send_100(t);
 		} else if (l->p.trying_ms > 0) {
-			t->due_100 = cv_clock_us() + txn_ms((uint32_t)l->p.trying_ms);
+			t->due_100 = cv_clock_us() +
+				     txn_ms((uint32_t)l->p.trying_ms);
 			txn_arm(t);
 		}
 	}
@@ -529,7 +539,8 @@ void txn_server_timer(struct cv_txn *t, uint64_t now)
 	}
 	if (t->due_100 && t->due_100 <= now) {
 		t->due_100 = 0;
-		if (t->state == CV_TXN_PROCEEDING && !(t->flags & TF_TU_ANSWERED))
+		if (t->state == CV_TXN_PROCEEDING &&
+		    !(t->flags & TF_TU_ANSWERED))
 			send_100(t);
 		if (!t->layer)
 			return;

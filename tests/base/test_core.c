@@ -83,7 +83,8 @@ static void test_buf(void **state)
 
 	cv_buf_init(&b, 0);
 	for (int i = 0; i < 1000; i++)
-		assert_int_equal(cv_buf_printf(&b, "line %d with some text\n", i), 0);
+		assert_int_equal(
+			cv_buf_printf(&b, "line %d with some text\n", i), 0);
 	assert_true(b.len > 20000);
 	cv_buf_free(&b);
 }

@@ -13,7 +13,7 @@
 
 #include "cvoip/runtime.h"
 
-#define PRODUCERS 4
+#define PRODUCERS    4
 #define PER_PRODUCER 50000
 
 struct mpsc_ctx {
@@ -119,8 +119,10 @@ static void handle(struct cv_worker *w, void *arg)
 static void test_runtime_post(void **state)
 {
 	struct rt_ctx c = {0};
-	struct cv_rt_params p = {.workers = 3, .queue_cap = 4096,
-				 .on_start = on_start, .on_stop = on_stop,
+	struct cv_rt_params p = {.workers = 3,
+				 .queue_cap = 4096,
+				 .on_start = on_start,
+				 .on_stop = on_stop,
 				 .arg = &c};
 	assert_int_equal(cv_rt_create(&c.rt, &p), 0);
 	assert_int_equal(cv_rt_workers(c.rt), 3);
@@ -135,7 +137,8 @@ static void test_runtime_post(void **state)
 		struct msg *m = malloc(sizeof(*m));
 		m->ctx = &c;
 		m->target = owner;
-		while (cv_worker_post(cv_rt_worker(c.rt, owner), handle, m) == CV_EFULL)
+		while (cv_worker_post(cv_rt_worker(c.rt, owner), handle, m) ==
+		       CV_EFULL)
 			sched_yield();
 		sent[owner]++;
 	}
@@ -200,7 +203,7 @@ static void test_wheel_fake_clock(void **state)
 	cv_tmr_init(&a);
 	cv_tmr_init(&b);
 	cv_tmr_init(&far);
-	cv_tmr_start(w, &a, 500000, tmr_cb, &c);    /* Timer A: T1 */
+	cv_tmr_start(w, &a, 500000, tmr_cb, &c);      /* Timer A: T1 */
 	cv_tmr_start(w, &far, 180000000, tmr_cb, &c); /* Timer C: 3 min */
 	assert_int_equal(cv_wheel_count(w), 2);
 	cv_clock_fake_advance(499000);
@@ -243,7 +246,8 @@ static void test_wheel_fake_clock(void **state)
 	c.fired = 0;
 	for (int i = 0; i < 20000; i++) {
 		cv_tmr_init(&many[i]);
-		cv_tmr_start(w, &many[i], (uint64_t)(i % 64000) * 1000 + 1, tmr_cb, &c);
+		cv_tmr_start(w, &many[i], (uint64_t)(i % 64000) * 1000 + 1,
+			     tmr_cb, &c);
 	}
 	cv_clock_fake_advance(70000000);
 	assert_int_equal(cv_wheel_run(w), 20000);

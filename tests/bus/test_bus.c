@@ -566,19 +566,20 @@ static void test_linger(void **state)
 	struct cv_bus *bus;
 	/* long enough that the "not yet" check below cannot race the timer
 	 * on a loaded machine */
-	assert_int_equal(cv_bus_create(&bus, &(struct cv_bus_params){
-						     .sub_linger_ms = 500}),
-			 0);
+	assert_int_equal(
+		cv_bus_create(&bus,
+			      &(struct cv_bus_params){.sub_linger_ms = 500}),
+		0);
 	struct rec r = {0};
 	struct cv_bus_sub *s;
-	assert_int_equal(cv_bus_subscribe(bus,
-					  &(struct cv_bus_sub_params){
-						  .loop = &loop,
-						  .fn = on_event,
-						  .arg = &r,
-						  .name = "linger"},
-					  &s),
-			 0);
+	assert_int_equal(
+		cv_bus_subscribe(bus,
+				 &(struct cv_bus_sub_params){.loop = &loop,
+							     .fn = on_event,
+							     .arg = &r,
+							     .name = "linger"},
+				 &s),
+		0);
 	struct cv_bus_agent a = {.agent_id = "a"};
 	assert_int_equal(cv_bus_publish(bus, CV_BUS_AGENT_STATE, &a), 0);
 	spin(&loop);

@@ -49,9 +49,8 @@ static inline double mt_corr_at(const int16_t *ref, const int16_t *out,
 
 /* The lag in [0, maxlag] is found on 4000 samples from `from` (a codec's
  * delay is constant), then the correlation is taken over all of it. */
-static inline double mt_xcorr(const int16_t *ref, const int16_t *out,
-			      size_t n, size_t from, size_t maxlag,
-			      size_t *best_lag)
+static inline double mt_xcorr(const int16_t *ref, const int16_t *out, size_t n,
+			      size_t from, size_t maxlag, size_t *best_lag)
 {
 	double best = -1;
 	size_t bl = 0;

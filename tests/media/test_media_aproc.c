@@ -65,8 +65,8 @@ static double run_echo(uint32_t rate, bool denoise, double *erle_first)
 		near[i] = (int16_t)lrint(e);
 	}
 	struct cv_aproc *ap = NULL;
-	struct cv_aproc_params p = {.rate = rate, .echo_tail_ms = 100,
-				    .denoise = denoise};
+	struct cv_aproc_params p = {
+		.rate = rate, .echo_tail_ms = 100, .denoise = denoise};
 	assert_int_equal(cv_aproc_create(&ap, &p), 0);
 	assert_int_equal(cv_aproc_rate(ap), rate);
 	memcpy(out, near, n * sizeof(int16_t));
@@ -97,12 +97,14 @@ static void test_echo_erle(void **state)
 	(void)state;
 	double first;
 	double e8 = run_echo(8000, false, &first);
-	printf("  8 kHz, AEC only: ERLE %.1f dB (first 0.5 s: %.1f dB)\n", e8, first);
+	printf("  8 kHz, AEC only: ERLE %.1f dB (first 0.5 s: %.1f dB)\n", e8,
+	       first);
 	/* The linear filter alone after convergence. */
 	assert_true(e8 >= 15);
 	assert_true(e8 > first);
 	double e8d = run_echo(8000, true, NULL);
-	printf("  8 kHz, AEC + residual echo/noise suppression: ERLE %.1f dB\n", e8d);
+	printf("  8 kHz, AEC + residual echo/noise suppression: ERLE %.1f dB\n",
+	       e8d);
 	assert_true(e8d >= e8);
 	double e16 = run_echo(16000, false, NULL);
 	printf("  16 kHz, AEC only: ERLE %.1f dB\n", e16);
@@ -128,7 +130,8 @@ static void test_near_end_passes(void **state)
 		cv_aproc_playback(ap, zero, tick);
 		cv_aproc_capture(ap, y + off, tick);
 	}
-	double loss = 10 * log10(energy(x + rate, n - rate) / (energy(y + rate, n - rate) + 1));
+	double loss = 10 * log10(energy(x + rate, n - rate) /
+				 (energy(y + rate, n - rate) + 1));
 	printf("  near-end only: attenuation %.2f dB\n", loss);
 	assert_true(fabs(loss) < 3);
 	cv_mem_unref(ap);
@@ -149,11 +152,13 @@ static void test_denoise(void **state)
 		x[i] = (int16_t)lrint(800 * noise1());
 	memcpy(y, x, n * sizeof(*y));
 	struct cv_aproc *ap = NULL;
-	struct cv_aproc_params p = {.rate = rate, .denoise = true, .noise_suppress_db = 20};
+	struct cv_aproc_params p = {
+		.rate = rate, .denoise = true, .noise_suppress_db = 20};
 	assert_int_equal(cv_aproc_create(&ap, &p), 0);
 	for (size_t off = 0; off + tick <= n; off += tick)
 		cv_aproc_capture(ap, y + off, tick);
-	double red = 10 * log10(energy(x + rate, n - rate) / (energy(y + rate, n - rate) + 1));
+	double red = 10 * log10(energy(x + rate, n - rate) /
+				(energy(y + rate, n - rate) + 1));
 	printf("  noise suppression: %.1f dB\n", red);
 	assert_true(red >= 8);
 	cv_mem_unref(ap);
@@ -172,11 +177,13 @@ static void test_agc(void **state)
 	mt_speechlike(x, n, rate, 1000);
 	memcpy(y, x, n * sizeof(*y));
 	struct cv_aproc *ap = NULL;
-	struct cv_aproc_params p = {.rate = rate, .agc = true, .agc_level = 16000};
+	struct cv_aproc_params p = {
+		.rate = rate, .agc = true, .agc_level = 16000};
 	assert_int_equal(cv_aproc_create(&ap, &p), 0);
 	for (size_t off = 0; off + tick <= n; off += tick)
 		cv_aproc_capture(ap, y + off, tick);
-	double gain = 10 * log10(energy(y + 3 * rate, 2 * rate) / (energy(x + 3 * rate, 2 * rate) + 1));
+	double gain = 10 * log10(energy(y + 3 * rate, 2 * rate) /
+				 (energy(x + 3 * rate, 2 * rate) + 1));
 	printf("  AGC: gain %.1f dB on the last 2 s\n", gain);
 	assert_true(gain >= 6);
 	cv_mem_unref(ap);
@@ -216,8 +223,10 @@ static void test_params(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_echo_erle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_near_end_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_echo_erle, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_near_end_passes, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_denoise, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_params, setup, teardown),

@@ -47,7 +47,8 @@ static void test_wav_roundtrip(void **state)
 	struct cv_asink *k = NULL;
 	assert_int_equal(cv_asink_file(&k, path, 8000), 0);
 	for (int i = 0; i < 50; i++)
-		assert_int_equal(cv_asink_write(k, pcm + i * 160, 160, 8000), 0);
+		assert_int_equal(cv_asink_write(k, pcm + i * 160, 160, 8000),
+				 0);
 	/* Valid before close: the header follows every write. */
 	SF_INFO info = {0};
 	SNDFILE *sf = sf_open(path, SFM_READ, &info);
@@ -88,8 +89,7 @@ static void test_wav_roundtrip(void **state)
 	struct cv_resampler *rs = NULL;
 	size_t rn = 0;
 	assert_int_equal(cv_resampler_create(&rs, 8000, 16000, 3), 0);
-	assert_int_equal(cv_resampler_process(rs, pcm, 8000, ref16, 16000,
-					      &rn),
+	assert_int_equal(cv_resampler_process(rs, pcm, 8000, ref16, 16000, &rn),
 			 0);
 	cv_mem_unref(rs);
 	size_t lag;
@@ -116,7 +116,8 @@ static void test_wav_roundtrip(void **state)
 			sf = sf_open(path, SFM_READ, &info);
 			assert_non_null(sf);
 			assert_int_equal(info.samplerate, 16000);
-			assert_true(info.frames > 15800 && info.frames <= 16000);
+			assert_true(info.frames > 15800 &&
+				    info.frames <= 16000);
 			sf_close(sf);
 		}
 		unlink(path);
@@ -143,9 +144,12 @@ static void test_tone_goertzel(void **state)
 	cv_mem_unref(s);
 
 	/* dial tone 350+440 Hz, cadence 100 on / 100 off, 1 s long */
-	tp = (struct cv_tone_params){.freq1 = 350, .freq2 = 440,
-				     .level_dbm0 = -13, .on_ms = 100,
-				     .off_ms = 100, .duration_ms = 1000};
+	tp = (struct cv_tone_params){.freq1 = 350,
+				     .freq2 = 440,
+				     .level_dbm0 = -13,
+				     .on_ms = 100,
+				     .off_ms = 100,
+				     .duration_ms = 1000};
 	assert_int_equal(cv_asrc_tone(&s, &tp), 0);
 	assert_int_equal(cv_asrc_read(s, x, 8000, 8000), 8000);
 	assert_true(mt_goertzel(x, 800, 8000, 350) > 0.4);
@@ -252,9 +256,8 @@ static void test_resampler(void **state)
 		assert_int_equal(cv_asrc_tone(&s, &tp), 0);
 		assert_int_equal(cv_asrc_read(s, out, 48000, 48000), 48000);
 		size_t n = 0;
-		assert_int_equal(cv_resampler_process(r, out, 48000, in, 8000,
-						      &n),
-				 0);
+		assert_int_equal(
+			cv_resampler_process(r, out, 48000, in, 8000, &n), 0);
 		assert_true(n > 7900);
 		double rms = mt_rms(in + 400, 7000);
 		double amp = 32767.0 * pow(10, (-10 - 3.14) / 20) / sqrt(2);
@@ -307,8 +310,7 @@ static void test_te_tx(void **state)
 	cv_te_tx_init(&t, 8000, 20);
 	struct cv_rtp_tevent e;
 	bool marker, new_ts;
-	assert_int_equal(cv_te_tx_next(&t, &e, &marker, &new_ts),
-			 CV_ENOTFOUND);
+	assert_int_equal(cv_te_tx_next(&t, &e, &marker, &new_ts), CV_ENOTFOUND);
 	assert_int_equal(cv_te_tx_start(&t, '5', 100, 10), 0);
 	assert_true(cv_te_tx_busy(&t));
 	assert_int_equal(cv_te_tx_start(&t, '6', 100, 10), CV_EFULL);
@@ -323,8 +325,7 @@ static void test_te_tx(void **state)
 		assert_int_equal(new_ts, i == 0);
 	}
 	assert_false(cv_te_tx_busy(&t));
-	assert_int_equal(cv_te_tx_next(&t, &e, &marker, &new_ts),
-			 CV_ENOTFOUND);
+	assert_int_equal(cv_te_tx_next(&t, &e, &marker, &new_ts), CV_ENOTFOUND);
 	/* minimum 40 ms; 48 kHz clock */
 	cv_te_tx_init(&t, 48000, 20);
 	assert_int_equal(cv_te_tx_start(&t, '#', 10, 0), 0);
@@ -359,8 +360,8 @@ static void te_pkt(struct cv_te_rx *r, uint32_t ts, uint8_t ev, bool end,
 		   uint16_t dur)
 {
 	uint8_t p[4];
-	struct cv_rtp_tevent e = {.event = ev, .end = end, .volume = 10,
-				  .duration = dur};
+	struct cv_rtp_tevent e = {
+		.event = ev, .end = end, .volume = 10, .duration = dur};
 	assert_int_equal(cv_rtp_tevent_build(p, sizeof(p), &e), 0);
 	assert_int_equal(cv_te_rx_packet(r, ts, p, 4), 0);
 }
@@ -376,7 +377,7 @@ static void test_te_rx(void **state)
 	te_pkt(&r, 1000, 1, false, 320);
 	te_pkt(&r, 1000, 1, false, 320); /* duplicate */
 	te_pkt(&r, 1000, 1, true, 800);
-	te_pkt(&r, 1000, 1, true, 800);  /* end retransmissions */
+	te_pkt(&r, 1000, 1, true, 800); /* end retransmissions */
 	te_pkt(&r, 1000, 1, true, 800);
 	assert_int_equal(log.last_ms, 100);
 	/* next digit: begins, its end packets are all lost; a third digit
@@ -423,10 +424,11 @@ static void test_mixer_bridge(void **state)
 	for (int t = 0; t < 60; t++) { /* 60 x 10 ms virtual time */
 		if (t % 2 == 0) {
 			cv_asrc_read(ta, x, 160, 8000);
-			assert_int_equal(cv_mixer_port_write(a, x, 160, 8000), 0);
-			assert_int_equal(cv_mixer_port_read(a, heard_a + ga, 160,
-							    8000),
-					 160);
+			assert_int_equal(cv_mixer_port_write(a, x, 160, 8000),
+					 0);
+			assert_int_equal(
+				cv_mixer_port_read(a, heard_a + ga, 160, 8000),
+				160);
 			ga += 160;
 		}
 		if (t % 3 == 0) {
@@ -501,19 +503,21 @@ static void test_g729_annexb(void **state)
 		}
 		uint8_t out[64];
 		size_t len = 0;
-		assert_int_equal(cv_codec_encode(e, x, 160, out, sizeof(out),
-						 &len),
-				 0);
-		/* RFC 3551 §4.5.6: N x 10 bytes, optionally a final 2-byte SID */
+		assert_int_equal(
+			cv_codec_encode(e, x, 160, out, sizeof(out), &len), 0);
+		/* RFC 3551 §4.5.6: N x 10 bytes, optionally a final 2-byte SID
+		 */
 		assert_true(len % 10 == 0 || len % 10 == 2);
 		total += len;
 		if (len % 10 == 2)
 			sids++;
 		size_t n = CV_ARRAY_SIZE(y);
 		if (len) {
-			assert_int_equal(cv_codec_decode(d, out, len, y, &n), 0);
+			assert_int_equal(cv_codec_decode(d, out, len, y, &n),
+					 0);
 		} else {
-			assert_int_equal(cv_codec_conceal(d, NULL, 0, y, 160), 0);
+			assert_int_equal(cv_codec_conceal(d, NULL, 0, y, 160),
+					 0);
 		}
 	}
 	/* silence: VAD stops speech frames, a few SIDs go out */

@@ -63,8 +63,8 @@ static void test_g711_against_spandsp(void **state)
 		/* decode then encode is the identity (µ-law -0 becomes +0) */
 		uint8_t u = cv_g711_ulaw_enc(cv_g711_ulaw_dec((uint8_t)c));
 		assert_int_equal(u, c == 0x7F ? 0xFF : c);
-		assert_int_equal(
-			cv_g711_alaw_enc(cv_g711_alaw_dec((uint8_t)c)), c);
+		assert_int_equal(cv_g711_alaw_enc(cv_g711_alaw_dec((uint8_t)c)),
+				 c);
 	}
 	int ndiff = 0;
 	for (int s = -32768; s <= 32767; s++) {
@@ -89,7 +89,8 @@ static void test_g711_against_spandsp(void **state)
 	cv_g711_ulaw_enc_buf(enc, pcm, 160);
 	cv_g711_ulaw_dec_buf(back, enc, 160);
 	for (int i = 0; i < 160; i++)
-		assert_int_equal(back[i], cv_g711_ulaw_dec(cv_g711_ulaw_enc(pcm[i])));
+		assert_int_equal(back[i],
+				 cv_g711_ulaw_dec(cv_g711_ulaw_enc(pcm[i])));
 }
 
 /* Encode a speech-like signal in 20 ms frames, lose frames at loss_pct
@@ -101,9 +102,9 @@ struct run_result {
 	unsigned lost;
 };
 
-static void run_codec(const struct cv_codec *c,
-		      const struct cv_codec_params *p, double loss_pct,
-		      bool use_fec, long fixed_lag, struct run_result *res)
+static void run_codec(const struct cv_codec *c, const struct cv_codec_params *p,
+		      double loss_pct, bool use_fec, long fixed_lag,
+		      struct run_result *res)
 {
 	struct cv_codec_enc *enc = NULL;
 	struct cv_codec_dec *dec = NULL;
@@ -115,7 +116,7 @@ static void run_codec(const struct cv_codec *c,
 	size_t n = frame * nframes;
 	int16_t *ref = calloc(n, sizeof(*ref));
 	int16_t *out = calloc(n, sizeof(*out));
-	uint8_t (*pl)[CV_CODEC_MAX_PAYLOAD] = calloc(nframes, sizeof(*pl));
+	uint8_t(*pl)[CV_CODEC_MAX_PAYLOAD] = calloc(nframes, sizeof(*pl));
 	size_t *plen = calloc(nframes, sizeof(*plen));
 	bool *lost = calloc(nframes, sizeof(*lost));
 	assert_non_null(ref);
@@ -142,15 +143,15 @@ static void run_codec(const struct cv_codec *c,
 				next = pl[f + 1];
 				next_len = plen[f + 1];
 			}
-			assert_int_equal(cv_codec_conceal(dec, next, next_len,
-							  o, frame),
-					 0);
+			assert_int_equal(
+				cv_codec_conceal(dec, next, next_len, o, frame),
+				0);
 			continue;
 		}
 		size_t got = frame;
-		assert_int_equal(cv_codec_dec_payload_samples(dec, pl[f],
-							      plen[f]),
-				 (int)frame);
+		assert_int_equal(
+			cv_codec_dec_payload_samples(dec, pl[f], plen[f]),
+			(int)frame);
 		assert_int_equal(cv_codec_decode(dec, pl[f], plen[f], o, &got),
 				 0);
 		assert_int_equal(got, frame);
@@ -192,8 +193,9 @@ static void check_case(const struct quality_case *qc)
 		lag = (long)r.lag;
 		printf("  %-5s rate %u loss %2.0f%% (lost %u): corr %.4f "
 		       "snr %.1f dB lag %zu\n",
-		       qc->c->name, qc->p.pcm_rate ? qc->p.pcm_rate : qc->c->pcm_rate, loss[i], r.lost, r.corr,
-		       r.snr, r.lag);
+		       qc->c->name,
+		       qc->p.pcm_rate ? qc->p.pcm_rate : qc->c->pcm_rate,
+		       loss[i], r.lost, r.corr, r.snr, r.lag);
 		assert_true(r.corr >= qc->min_corr[i]);
 		if (i == 0)
 			assert_true(r.snr >= qc->min_snr0);
@@ -208,61 +210,66 @@ static void check_case(const struct quality_case *qc)
 static void test_quality_pcmu(void **state)
 {
 	(void)state;
-	struct quality_case qc = {&cv_codec_pcmu, {0}, false,
-				  {0.999, 0.96, 0.90}, 35};
+	struct quality_case qc = {
+		&cv_codec_pcmu, {0}, false, {0.999, 0.96, 0.90}, 35};
 	check_case(&qc);
 }
 
 static void test_quality_pcma(void **state)
 {
 	(void)state;
-	struct quality_case qc = {&cv_codec_pcma, {0}, false,
-				  {0.999, 0.96, 0.90}, 35};
+	struct quality_case qc = {
+		&cv_codec_pcma, {0}, false, {0.999, 0.96, 0.90}, 35};
 	check_case(&qc);
 }
 
 static void test_quality_g722(void **state)
 {
 	(void)state;
-	struct quality_case qc = {&cv_codec_g722, {0}, false,
-				  {0.999, 0.94, 0.90}, 30};
+	struct quality_case qc = {
+		&cv_codec_g722, {0}, false, {0.999, 0.94, 0.90}, 30};
 	check_case(&qc);
 }
 
 static void test_quality_l16(void **state)
 {
 	(void)state;
-	struct quality_case qc = {&cv_codec_l16_16k, {0}, false,
-				  {0.99999, 0.96, 0.90}, 90};
+	struct quality_case qc = {
+		&cv_codec_l16_16k, {0}, false, {0.99999, 0.96, 0.90}, 90};
 	check_case(&qc);
 }
 
 static void test_quality_g729(void **state)
 {
 	(void)state;
-	struct quality_case qc = {&cv_codec_g729, {0}, false,
-				  {0.80, 0.45, 0.25}, -100};
+	struct quality_case qc = {
+		&cv_codec_g729, {0}, false, {0.80, 0.45, 0.25}, -100};
 	check_case(&qc);
 }
 
 static void test_quality_opus(void **state)
 {
 	(void)state;
-	struct quality_case qc = {&cv_codec_opus, {.bitrate = 32000}, false,
-				  {0.94, 0.86, 0.80}, -100};
+	struct quality_case qc = {&cv_codec_opus,
+				  {.bitrate = 32000},
+				  false,
+				  {0.94, 0.86, 0.80},
+				  -100};
 	check_case(&qc);
 	/* in-band FEC recovers part of each single loss */
-	struct quality_case fec = {&cv_codec_opus,
-				   {.bitrate = 32000, .useinbandfec = true,
-				    .loss_pct = 15},
-				   true,
-				   {0.94, 0.93, 0.91},
-				   -100};
+	struct quality_case fec = {
+		&cv_codec_opus,
+		{.bitrate = 32000, .useinbandfec = true, .loss_pct = 15},
+		true,
+		{0.94, 0.93, 0.91},
+		-100};
 	check_case(&fec);
 	/* a 16 kHz PCM side works too */
 	struct quality_case wb = {&cv_codec_opus,
-				  {.bitrate = 24000, .pcm_rate = 16000}, false,
-				  {0.94, 0.85, 0.80}, -100};
+				  {.bitrate = 24000, .pcm_rate = 16000},
+				  false,
+				  {0.94, 0.85, 0.80},
+				  -100};
 	check_case(&wb);
 }
 
@@ -276,8 +283,7 @@ static void test_decoder_rejects_bad_payloads(void **state)
 		int16_t pcm[CV_CODEC_MAX_SAMPLES];
 		size_t n = CV_ARRAY_SIZE(pcm);
 		uint8_t junk[7] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-		assert_int_not_equal(cv_codec_decode(dec, junk, 0, pcm, &n),
-				     0);
+		assert_int_not_equal(cv_codec_decode(dec, junk, 0, pcm, &n), 0);
 		n = CV_ARRAY_SIZE(pcm);
 		int r = cv_codec_decode(dec, junk, sizeof(junk), pcm, &n);
 		/* G.711 and G.722 take any bytes; others reject 7 bytes */
@@ -295,14 +301,12 @@ static void test_decoder_rejects_bad_payloads(void **state)
 static void test_registry_and_fmtp(void **state)
 {
 	(void)state;
-	assert_ptr_equal(cv_codec_find(CV_PL("pcmu"), 8000, 1),
-			 &cv_codec_pcmu);
+	assert_ptr_equal(cv_codec_find(CV_PL("pcmu"), 8000, 1), &cv_codec_pcmu);
 	assert_ptr_equal(cv_codec_find(CV_PL("OPUS"), 48000, 2),
 			 &cv_codec_opus);
 	assert_ptr_equal(cv_codec_find(CV_PL("L16"), 16000, 0),
 			 &cv_codec_l16_16k);
-	assert_ptr_equal(cv_codec_find(CV_PL("G722"), 8000, 0),
-			 &cv_codec_g722);
+	assert_ptr_equal(cv_codec_find(CV_PL("G722"), 8000, 0), &cv_codec_g722);
 	assert_null(cv_codec_find(CV_PL("opus"), 48000, 1));
 	assert_null(cv_codec_find(CV_PL("GSM"), 0, 0));
 
@@ -317,9 +321,8 @@ static void test_registry_and_fmtp(void **state)
 	assert_true(p.useinbandfec);
 	assert_int_equal(p.ptime, 40);
 	char buf[128];
-	assert_int_equal(cv_codec_fmtp_print(&cv_codec_opus, &p, buf,
-					     sizeof(buf)),
-			 0);
+	assert_int_equal(
+		cv_codec_fmtp_print(&cv_codec_opus, &p, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "minptime=10;useinbandfec=1;"
 				 "maxplaybackrate=16000;stereo=1;ptime=40");
 	assert_int_equal(cv_codec_fmtp_print(&cv_codec_opus, &p, buf, 10),

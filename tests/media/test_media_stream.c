@@ -99,8 +99,8 @@ static void relay_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
 		return;
 	struct sockaddr_in f;
 	memcpy(&f, from, sizeof(f));
-	const struct sockaddr_in *to = f.sin_port == r->a.sin_port ? &r->b
-								    : &r->a;
+	const struct sockaddr_in *to =
+		f.sin_port == r->a.sin_port ? &r->b : &r->a;
 	/* Drop only media towards B, decided by the packet's index in that
 	 * direction, so every codec and run sees the same loss pattern. */
 	const uint8_t *pk = (const uint8_t *)buf->base;
@@ -235,8 +235,8 @@ static double win_corr(const int16_t *r, const int16_t *o, size_t win)
 	return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : 0;
 }
 
-static double windowed_corr(const int16_t *ref, size_t nref,
-			    const int16_t *out, size_t nout, long maxlag)
+static double windowed_corr(const int16_t *ref, size_t nref, const int16_t *out,
+			    size_t nout, long maxlag)
 {
 	const long win = 800, back = 320;
 	double sum = 0;
@@ -270,13 +270,13 @@ static double windowed_corr(const int16_t *ref, size_t nref,
 /* One call: A plays a speech-like WAV through a lossy relay to B, which
  * records what it decodes. */
 #define SIG_SAMPLES (8000 * 5 / 4)
-#define FEC_MARGIN 0.005
+#define FEC_MARGIN  0.005
 
 struct call {
 	const struct cv_codec *codec;
 	double loss;
 	double min_corr;
-	bool no_fec; /* Opus: sender without in-band FEC */
+	bool no_fec;   /* Opus: sender without in-band FEC */
 	bool loop_src; /* play the file in a loop */
 	char path[128];
 	struct relay r;
@@ -320,8 +320,8 @@ static double call_check(struct call *k, const int16_t *ref)
 {
 	struct cv_media_stream_stats st;
 	cv_media_stream_stats(k->b, &st);
-	double corr = windowed_corr(ref, SIG_SAMPLES, k->cap->pcm, k->cap->n,
-				    1200);
+	double corr =
+		windowed_corr(ref, SIG_SAMPLES, k->cap->pcm, k->cap->n, 1200);
 	printf("  %-5s loss %2.0f%%: dropped %u/%u, rx %lu, concealed %lu "
 	       "(fec %lu), jb target %u ms, corr %.3f (min %.2f)\n",
 	       k->codec->name, k->loss, k->r.dropped,
@@ -339,7 +339,8 @@ static double call_check(struct call *k, const int16_t *ref)
 	bool disturbed = st.late_ticks || st.jb.late ||
 			 st.frames_concealed > (uint64_t)k->r.dropped + 2;
 	if (disturbed)
-		printf("  %-5s timing disturbed (machine load): floor not checked\n",
+		printf("  %-5s timing disturbed (machine load): floor not "
+		       "checked\n",
 		       k->codec->name);
 	fflush(stdout);
 	if (!disturbed)
@@ -442,11 +443,14 @@ static void test_opus_fec(void **state)
 	struct cv_media_stream_stats st[2];
 	for (int i = 0; i < 2; i++) {
 		cv_media_stream_stats(calls[i].b, &st[i]);
-		corr[i] = windowed_corr(ref, SIG_SAMPLES * REPS, calls[i].cap->pcm,
-					calls[i].cap->n, 1200);
-		printf("  opus 12%% %s FEC: dropped %u/%u, concealed %lu (from FEC "
-		       "data %lu), corr %.3f\n", i ? "without" : "with",
-		       calls[i].r.dropped, calls[i].r.dropped + calls[i].r.passed,
+		corr[i] =
+			windowed_corr(ref, SIG_SAMPLES * REPS,
+				      calls[i].cap->pcm, calls[i].cap->n, 1200);
+		printf("  opus 12%% %s FEC: dropped %u/%u, concealed %lu (from "
+		       "FEC "
+		       "data %lu), corr %.3f\n",
+		       i ? "without" : "with", calls[i].r.dropped,
+		       calls[i].r.dropped + calls[i].r.passed,
 		       (unsigned long)st[i].frames_concealed,
 		       (unsigned long)st[i].frames_fec, corr[i]);
 		assert_int_equal(st[i].decode_errors, 0);
@@ -457,18 +461,21 @@ static void test_opus_fec(void **state)
 	 * packet is buffered when the gap is played)... */
 	assert_true(st[0].frames_fec * 2 >= st[0].frames_concealed);
 	/* ...and made the audio better than PLC alone: measured 0.882-0.899
-	 * against 0.846-0.866 (difference 0.016-0.040). A starved test process (late ticks, late
-	 * packets) adds losses that differ between the two streams, which
-	 * makes the comparison meaningless; it is then skipped, as when the
-	 * two streams concealed numbers of frames more than one apart (the codec
-	 * test compares FEC and PLC without timing). */
-	int64_t dc = (int64_t)st[0].frames_concealed - (int64_t)st[1].frames_concealed;
+	 * against 0.846-0.866 (difference 0.016-0.040). A starved test process
+	 * (late ticks, late packets) adds losses that differ between the two
+	 * streams, which makes the comparison meaningless; it is then skipped,
+	 * as when the two streams concealed numbers of frames more than one
+	 * apart (the codec test compares FEC and PLC without timing). */
+	int64_t dc = (int64_t)st[0].frames_concealed -
+		     (int64_t)st[1].frames_concealed;
 	bool disturbed = dc > 1 || dc < -1;
 	for (int i = 0; i < 2; i++)
 		disturbed |= st[i].late_ticks || st[i].jb.late ||
-			     st[i].frames_concealed > (uint64_t)calls[i].r.dropped + 3;
+			     st[i].frames_concealed >
+				     (uint64_t)calls[i].r.dropped + 3;
 	if (disturbed)
-		printf("  timing disturbed (machine load): comparison skipped\n");
+		printf("  timing disturbed (machine load): comparison "
+		       "skipped\n");
 	else
 		assert_true(corr[0] >= corr[1] + FEC_MARGIN);
 	for (int i = 0; i < 2; i++)
@@ -557,10 +564,12 @@ static void test_echo_cancelled(void **state)
 		assert_int_equal(cv_asink_create(&sink, &cap_ops, cap[i]), 0);
 		cv_media_stream_set_sink(a[i], sink);
 		cv_mem_unref(sink);
-		assert_int_equal(cv_asrc_create(&src, &echo_src_ops, &ep[i]), 0);
+		assert_int_equal(cv_asrc_create(&src, &echo_src_ops, &ep[i]),
+				 0);
 		cv_media_stream_set_source(b[i], src);
 		cv_mem_unref(src);
-		assert_int_equal(cv_asink_create(&sink, &echo_sink_ops, &ep[i]), 0);
+		assert_int_equal(cv_asink_create(&sink, &echo_sink_ops, &ep[i]),
+				 0);
 		cv_media_stream_set_sink(b[i], sink);
 		cv_mem_unref(sink);
 		struct cv_media_stream_cfg c;
@@ -583,7 +592,8 @@ static void test_echo_cancelled(void **state)
 	struct cv_media_stream_stats st;
 	cv_media_stream_stats(b[0], &st);
 	double erle = 10 * log10(e[1] / (e[0] + 1));
-	printf("  echo heard back by A over the last second: %.1f dB lower with "
+	printf("  echo heard back by A over the last second: %.1f dB lower "
+	       "with "
 	       "the canceller (%lu frames processed, %lu without far end, "
 	       "in/out %.1f dB, far dropped %lu)\n",
 	       erle, (unsigned long)st.aproc.frames,
@@ -785,12 +795,13 @@ static void test_hostile_input(void **state)
 			seed = seed * 1103515245u + 12345u;
 			pl[k] = (uint8_t)(seed >> 24);
 		}
-		struct cv_rtp_hdr h = {.pt = pts[i % 6], .seq = (uint16_t)i,
-				       .ts = (uint32_t)i * 160, .ssrc = 99};
+		struct cv_rtp_hdr h = {.pt = pts[i % 6],
+				       .seq = (uint16_t)i,
+				       .ts = (uint32_t)i * 160,
+				       .ssrc = 99};
 		size_t n = 0;
-		assert_int_equal(cv_rtp_build(buf, sizeof(buf), &h, pl, len,
-					      &n),
-				 0);
+		assert_int_equal(
+			cv_rtp_build(buf, sizeof(buf), &h, pl, len, &n), 0);
 		if (i % 7 == 0)
 			n = (size_t)(seed >> 20) % 12; /* truncated */
 		cv_rtp_session_input(rs, buf, n, (struct sockaddr *)&from,
@@ -848,7 +859,8 @@ int main(void)
 	};
 	const struct CMUnitTest part2[] = {
 		cmocka_unit_test_setup_teardown(test_opus_fec, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_echo_cancelled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_echo_cancelled, setup,
+						teardown),
 	};
 	if (CV_STREAM_PART == 2)
 		return cmocka_run_group_tests(part2, NULL, NULL);

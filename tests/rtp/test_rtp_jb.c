@@ -11,7 +11,7 @@
 #define MAXP 2000
 
 struct simpkt {
-	uint64_t at;     /* arrival, µs */
+	uint64_t at; /* arrival, µs */
 	uint16_t seq;
 	uint32_t ts;
 	uint8_t pt;
@@ -56,10 +56,13 @@ static void simulate(struct cv_rtp_jb *jb, struct simpkt *p, size_t n,
 		while (i < n && p[i].at <= t) {
 			uint8_t pl[160];
 			memset(pl, p[i].byte, sizeof(pl));
-			struct cv_rtp_pkt pk = {
-				.hdr = {.seq = p[i].seq, .ts = p[i].ts, .pt = p[i].pt,
-					.marker = p[i].marker, .ssrc = p[i].ssrc},
-				.payload = pl, .payload_len = 160};
+			struct cv_rtp_pkt pk = {.hdr = {.seq = p[i].seq,
+							.ts = p[i].ts,
+							.pt = p[i].pt,
+							.marker = p[i].marker,
+							.ssrc = p[i].ssrc},
+						.payload = pl,
+						.payload_len = 160};
 			(void)cv_rtp_jb_put(jb, &pk, p[i].at);
 			i++;
 		}
@@ -75,7 +78,8 @@ static void simulate(struct cv_rtp_jb *jb, struct simpkt *p, size_t n,
 			if (f.kind == CV_RTP_JB_FRAME) {
 				o->frames++;
 				o->lost = o->lost_all;
-				if (have_ts && cv_rtp_ts_diff(f.ts, o->last_ts) <= 0)
+				if (have_ts &&
+				    cv_rtp_ts_diff(f.ts, o->last_ts) <= 0)
 					o->order_ok = false;
 				o->last_ts = f.ts;
 				have_ts = true;
@@ -99,7 +103,8 @@ static size_t make_stream(struct simpkt *p, unsigned count, uint16_t seq0,
 	for (unsigned k = 0; k < count; k++) {
 		p[k] = (struct simpkt){.at = t0 + k * period_us,
 				       .seq = (uint16_t)(seq0 + k),
-				       .ts = ts0 + 160u * k, .ssrc = 7,
+				       .ts = ts0 + 160u * k,
+				       .ssrc = 7,
 				       .byte = (uint8_t)k};
 	}
 	return count;
@@ -108,8 +113,10 @@ static size_t make_stream(struct simpkt *p, unsigned count, uint16_t seq0,
 static struct cv_rtp_jb *mk3(unsigned min_ms, unsigned max_ms, unsigned init)
 {
 	struct cv_rtp_jb *jb;
-	struct cv_rtp_jb_params prm = {.clock_rate = 8000, .min_ms = min_ms,
-				       .max_ms = max_ms, .init_ms = init,
+	struct cv_rtp_jb_params prm = {.clock_rate = 8000,
+				       .min_ms = min_ms,
+				       .max_ms = max_ms,
+				       .init_ms = init,
 				       .cn_pt = 13};
 	assert_int_equal(cv_rtp_jb_create(&jb, &prm), 0);
 	return jb;
@@ -228,7 +235,7 @@ static void test_skew(void **state)
 	simulate(jb, p, n, 1500 * 19800 + 400000, 20000, &o);
 	cv_rtp_jb_stats(jb, &st);
 	assert_true(st.dropped_skew >= 10); /* ~15 frames of 20 ms surplus */
-	assert_true(o.max_depth <= 8);       /* the buffer did not grow */
+	assert_true(o.max_depth <= 8);	    /* the buffer did not grow */
 	assert_int_equal(st.overflow, 0);
 	assert_true(o.order_ok);
 	cv_rtp_jb_destroy(jb);
@@ -258,8 +265,11 @@ static void test_jump_ssrc_dtx(void **state)
 	for (size_t k = k0; k < n; k++)
 		p[k].ssrc = 8;
 	/* then CN and 1 s of DTX, then a new talkspurt with the marker */
-	p[n] = (struct simpkt){.at = 150 * 20000, .seq = 9050, .ts = 5 + 160 * 50,
-			       .pt = 13, .ssrc = 8};
+	p[n] = (struct simpkt){.at = 150 * 20000,
+			       .seq = 9050,
+			       .ts = 5 + 160 * 50,
+			       .pt = 13,
+			       .ssrc = 8};
 	n++;
 	k0 = n;
 	n += make_stream(p + n, 50, 9051, 5 + 160 * 100, 20000, 200 * 20000);
@@ -272,8 +282,8 @@ static void test_jump_ssrc_dtx(void **state)
 	assert_int_equal(st.resyncs, 2);
 	assert_int_equal(o.cn, 1);
 	assert_true(o.frames >= 195);
-	assert_true(o.silence >= 40);  /* DTX gap is silence, not loss */
-	assert_true(o.lost <= 6);      /* only around the resyncs */
+	assert_true(o.silence >= 40); /* DTX gap is silence, not loss */
+	assert_true(o.lost <= 6);     /* only around the resyncs */
 	assert_int_equal(st.late, 0);
 	cv_rtp_jb_destroy(jb);
 }
@@ -286,12 +296,16 @@ static void test_ptime_change(void **state)
 	static struct simpkt p[MAXP];
 	size_t n = 0;
 	for (unsigned k = 0; k < 50; k++, n++)
-		p[n] = (struct simpkt){.at = k * 30000, .seq = (uint16_t)k,
-				       .ts = 240u * k, .ssrc = 1, .byte = (uint8_t)k};
+		p[n] = (struct simpkt){.at = k * 30000,
+				       .seq = (uint16_t)k,
+				       .ts = 240u * k,
+				       .ssrc = 1,
+				       .byte = (uint8_t)k};
 	for (unsigned k = 0; k < 50; k++, n++)
 		p[n] = (struct simpkt){.at = 1500000 + k * 20000,
 				       .seq = (uint16_t)(50 + k),
-				       .ts = 240u * 50 + 160u * k, .ssrc = 1,
+				       .ts = 240u * 50 + 160u * k,
+				       .ssrc = 1,
 				       .byte = (uint8_t)(50 + k)};
 	struct cv_rtp_jb *jb = mk3(20, 200, 40);
 	struct simout o;
@@ -314,8 +328,10 @@ static void test_overflow_late(void **state)
 	assert_int_equal(cv_rtp_jb_create(&jb, &prm), 0);
 	uint8_t pl[10] = {0};
 	for (int k = 0; k < 6; k++) {
-		struct cv_rtp_pkt pk = {.hdr = {.seq = (uint16_t)k, .ts = 160u * k},
-					.payload = pl, .payload_len = 10};
+		struct cv_rtp_pkt pk = {
+			.hdr = {.seq = (uint16_t)k, .ts = 160u * k},
+			.payload = pl,
+			.payload_len = 10};
 		assert_int_equal(cv_rtp_jb_put(jb, &pk, 0), 0);
 	}
 	struct cv_rtp_jb_stats st;
@@ -327,8 +343,8 @@ static void test_overflow_late(void **state)
 	assert_int_equal(f.kind, CV_RTP_JB_FRAME);
 	assert_int_equal(f.ts, 320);
 	/* A packet older than the playout point is late. */
-	struct cv_rtp_pkt old = {.hdr = {.seq = 1, .ts = 160}, .payload = pl,
-				 .payload_len = 10};
+	struct cv_rtp_pkt old = {
+		.hdr = {.seq = 1, .ts = 160}, .payload = pl, .payload_len = 10};
 	assert_int_equal(cv_rtp_jb_put(jb, &old, 1000000), CV_ETIMEOUT);
 	old.payload_len = CV_RTP_MAX_PACKET + 1;
 	assert_int_equal(cv_rtp_jb_put(jb, &old, 1000000), -EINVAL);
@@ -342,8 +358,8 @@ static void test_peek_next(void **state)
 	(void)state;
 	int64_t live = cv_mem_live();
 	struct cv_rtp_jb *jb;
-	struct cv_rtp_jb_params jp = {.clock_rate = 8000, .frame_ts = 160,
-				      .init_ms = 40};
+	struct cv_rtp_jb_params jp = {
+		.clock_rate = 8000, .frame_ts = 160, .init_ms = 40};
 	assert_int_equal(cv_rtp_jb_create(&jb, &jp), 0);
 	struct cv_rtp_jb_frame f, nx;
 	assert_int_equal(cv_rtp_jb_peek(jb, 0, &nx), -ENOENT); /* empty */
@@ -352,30 +368,41 @@ static void test_peek_next(void **state)
 		if (k == 2)
 			continue; /* lost */
 		memset(pl, k, sizeof(pl));
-		struct cv_rtp_pkt pk = {.hdr = {.seq = k, .ts = 1000u + 160u * k, .ssrc = 9},
-					.payload = pl, .payload_len = sizeof(pl)};
+		struct cv_rtp_pkt pk = {
+			.hdr = {.seq = k, .ts = 1000u + 160u * k, .ssrc = 9},
+			.payload = pl,
+			.payload_len = sizeof(pl)};
 		assert_int_equal(cv_rtp_jb_put(jb, &pk, 20000u * k), 0);
 	}
 	unsigned got = 0, lost = 0;
 	for (uint64_t t = 0; t < 400000; t += 20000) {
-		while (cv_rtp_jb_get(jb, t, &f) == 0 && f.kind != CV_RTP_JB_WAIT) {
+		while (cv_rtp_jb_get(jb, t, &f) == 0 &&
+		       f.kind != CV_RTP_JB_WAIT) {
 			if (f.kind == CV_RTP_JB_LOST && f.ts != 1000u + 320u) {
 				/* running dry after the last packet: stretch,
 				 * nothing to peek at */
-				assert_int_equal(cv_rtp_jb_peek(jb, f.ts + f.samples, &nx),
-						 -ENOENT);
+				assert_int_equal(
+					cv_rtp_jb_peek(jb, f.ts + f.samples,
+						       &nx),
+					-ENOENT);
 			} else if (f.kind == CV_RTP_JB_LOST) {
 				lost++;
-				assert_int_equal(cv_rtp_jb_peek(jb, f.ts + f.samples, &nx), 0);
+				assert_int_equal(
+					cv_rtp_jb_peek(jb, f.ts + f.samples,
+						       &nx),
+					0);
 				assert_int_equal(nx.kind, CV_RTP_JB_FRAME);
 				assert_int_equal(nx.ts, 1000u + 480u);
 				assert_int_equal(nx.len, sizeof(pl));
 				assert_int_equal(nx.payload[0], 3);
 				/* nothing buffered beyond the last packet */
-				assert_int_equal(cv_rtp_jb_peek(jb, 1000u + 160u * 6, &nx),
-						 -ENOENT);
+				assert_int_equal(
+					cv_rtp_jb_peek(jb, 1000u + 160u * 6,
+						       &nx),
+					-ENOENT);
 			} else if (f.kind == CV_RTP_JB_FRAME) {
-				assert_int_equal(f.payload[0], got + (got >= 2));
+				assert_int_equal(f.payload[0],
+						 got + (got >= 2));
 				got++;
 			}
 		}

@@ -11,14 +11,23 @@ static void test_rtp_roundtrip(void **state)
 	(void)state;
 	uint8_t ext[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	struct cv_rtp_hdr h = {
-		.marker = true, .pt = 96, .seq = 65535, .ts = 0xfffffff0u,
-		.ssrc = 0xdeadbeef, .cc = 2, .csrc = {11, 22},
-		.ext = true, .ext_profile = 0xbede, .ext_data = ext,
-		.ext_len = sizeof(ext), .pad_len = 3,
+		.marker = true,
+		.pt = 96,
+		.seq = 65535,
+		.ts = 0xfffffff0u,
+		.ssrc = 0xdeadbeef,
+		.cc = 2,
+		.csrc = {11, 22},
+		.ext = true,
+		.ext_profile = 0xbede,
+		.ext_data = ext,
+		.ext_len = sizeof(ext),
+		.pad_len = 3,
 	};
 	uint8_t buf[256];
 	size_t len;
-	assert_int_equal(cv_rtp_build(buf, sizeof(buf), &h, "hello", 5, &len), 0);
+	assert_int_equal(cv_rtp_build(buf, sizeof(buf), &h, "hello", 5, &len),
+			 0);
 	assert_int_equal(len, 12 + 8 + 4 + 8 + 5 + 3);
 	struct cv_rtp_pkt p;
 	assert_int_equal(cv_rtp_parse(&p, buf, len), 0);
@@ -40,12 +49,15 @@ static void test_rtp_roundtrip(void **state)
 	assert_false(cv_rtp_is_rtcp(buf, len));
 	assert_true(cv_rtp_is_rtp_or_rtcp(buf, len));
 	/* Too small a buffer, bad arguments. */
-	assert_int_equal(cv_rtp_build(buf, 20, &h, "hello", 5, &len), CV_ETOOBIG);
+	assert_int_equal(cv_rtp_build(buf, 20, &h, "hello", 5, &len),
+			 CV_ETOOBIG);
 	h.cc = 16;
-	assert_int_equal(cv_rtp_build(buf, sizeof(buf), &h, NULL, 0, &len), -EINVAL);
+	assert_int_equal(cv_rtp_build(buf, sizeof(buf), &h, NULL, 0, &len),
+			 -EINVAL);
 	h.cc = 0;
 	h.ext_len = 3;
-	assert_int_equal(cv_rtp_build(buf, sizeof(buf), &h, NULL, 0, &len), -EINVAL);
+	assert_int_equal(cv_rtp_build(buf, sizeof(buf), &h, NULL, 0, &len),
+			 -EINVAL);
 	assert_int_equal(cv_rtp_seq_diff(2, 65534), 4);
 	assert_int_equal(cv_rtp_ts_diff(5, 0xfffffffbu), 10);
 }
@@ -56,20 +68,24 @@ static void test_rtp_bad(void **state)
 	struct cv_rtp_pkt p;
 	uint8_t b[64] = {0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1};
 	assert_int_equal(cv_rtp_parse(&p, b, 12), 0);
-	assert_int_equal(cv_rtp_parse(&p, b, 11), CV_EPARSE);   /* truncated */
+	assert_int_equal(cv_rtp_parse(&p, b, 11), CV_EPARSE); /* truncated */
 	b[0] = 0x40;
-	assert_int_equal(cv_rtp_parse(&p, b, 12), CV_EPARSE);   /* version 1 */
-	b[0] = 0x8f;                                            /* 15 CSRCs */
+	assert_int_equal(cv_rtp_parse(&p, b, 12), CV_EPARSE); /* version 1 */
+	b[0] = 0x8f;					      /* 15 CSRCs */
 	assert_int_equal(cv_rtp_parse(&p, b, 40), CV_EPARSE);
-	b[0] = 0x90;                                            /* ext header */
-	b[12] = 0xbe; b[13] = 0xde; b[14] = 0xff; b[15] = 0xff; /* lying length */
+	b[0] = 0x90; /* ext header */
+	b[12] = 0xbe;
+	b[13] = 0xde;
+	b[14] = 0xff;
+	b[15] = 0xff; /* lying length */
 	assert_int_equal(cv_rtp_parse(&p, b, 24), CV_EPARSE);
 	assert_int_equal(cv_rtp_parse(&p, b, 14), CV_EPARSE);
-	b[0] = 0xa0;                                            /* padding */
+	b[0] = 0xa0; /* padding */
 	b[19] = 0;
-	assert_int_equal(cv_rtp_parse(&p, b, 20), CV_EPARSE);   /* pad 0 */
+	assert_int_equal(cv_rtp_parse(&p, b, 20), CV_EPARSE); /* pad 0 */
 	b[19] = 9;
-	assert_int_equal(cv_rtp_parse(&p, b, 20), CV_EPARSE);   /* pad > payload */
+	assert_int_equal(cv_rtp_parse(&p, b, 20),
+			 CV_EPARSE); /* pad > payload */
 	b[19] = 8;
 	assert_int_equal(cv_rtp_parse(&p, b, 20), 0);
 	assert_int_equal(p.payload_len, 0);
@@ -85,8 +101,8 @@ static void test_rtp_bad(void **state)
 static void test_tevent(void **state)
 {
 	(void)state;
-	struct cv_rtp_tevent ev = {.event = 11, .end = true, .volume = 10,
-				   .duration = 1600};
+	struct cv_rtp_tevent ev = {
+		.event = 11, .end = true, .volume = 10, .duration = 1600};
 	uint8_t b[4];
 	assert_int_equal(cv_rtp_tevent_build(b, sizeof(b), &ev), 0);
 	assert_int_equal(b[0], 11);
@@ -125,18 +141,32 @@ static void test_rtcp_roundtrip(void **state)
 	c.si.packets = 50;
 	c.si.octets = 8000;
 	c.n_rb = 2;
-	c.rb[0] = (struct cv_rtcp_rb){.ssrc = 7, .fraction_lost = 25,
-				      .cum_lost = -3, .ext_high_seq = 65540,
-				      .jitter = 12, .lsr = 0xabcd, .dlsr = 65536};
+	c.rb[0] = (struct cv_rtcp_rb){.ssrc = 7,
+				      .fraction_lost = 25,
+				      .cum_lost = -3,
+				      .ext_high_seq = 65540,
+				      .jitter = 12,
+				      .lsr = 0xabcd,
+				      .dlsr = 65536};
 	c.rb[1].ssrc = 8;
 	c.rb[1].cum_lost = 0x7fffff;
 	c.cname = CV_PL("user@host");
 	c.has_xr_voip = true;
-	c.xr_voip = (struct cv_rtcp_xr_voip){.ssrc = 7, .loss_rate = 13,
-		.round_trip_delay = 45, .end_system_delay = 60,
-		.signal_level = -20, .noise_level = 127, .rerl = 127, .gmin = 16,
-		.r_factor = 89, .ext_r_factor = 127, .mos_lq = 43, .mos_cq = 42,
-		.jb_nominal = 40, .jb_maximum = 80, .jb_abs_max = 200};
+	c.xr_voip = (struct cv_rtcp_xr_voip){.ssrc = 7,
+					     .loss_rate = 13,
+					     .round_trip_delay = 45,
+					     .end_system_delay = 60,
+					     .signal_level = -20,
+					     .noise_level = 127,
+					     .rerl = 127,
+					     .gmin = 16,
+					     .r_factor = 89,
+					     .ext_r_factor = 127,
+					     .mos_lq = 43,
+					     .mos_cq = 42,
+					     .jb_nominal = 40,
+					     .jb_maximum = 80,
+					     .jb_abs_max = 200};
 	c.has_app = true;
 	c.app_subtype = 3;
 	memcpy(c.app_name, "CVIP", 4);
@@ -177,11 +207,13 @@ static void test_rtcp_roundtrip(void **state)
 	/* Every truncation inside a packet is rejected; cutting at a packet
 	 * boundary leaves a valid shorter compound. */
 	bool boundary[CV_RTCP_MAX_PACKET + 1] = {false};
-	for (size_t o = 0; o < len; o += 4 * (size_t)((buf[o + 2] << 8 | buf[o + 3]) + 1))
+	for (size_t o = 0; o < len;
+	     o += 4 * (size_t)((buf[o + 2] << 8 | buf[o + 3]) + 1))
 		boundary[o] = true;
 	boundary[0] = false;
 	for (size_t l = 0; l < len; l++)
-		assert_int_equal(cv_rtcp_parse(&d, buf, l, false) == 0, boundary[l]);
+		assert_int_equal(cv_rtcp_parse(&d, buf, l, false) == 0,
+				 boundary[l]);
 	/* Lying length in the second packet (SDES). */
 	size_t sr_len = 4 * (size_t)((buf[2] << 8 | buf[3]) + 1);
 	uint8_t save = buf[sr_len + 3];
@@ -200,7 +232,8 @@ static void test_rtcp_roundtrip(void **state)
 	/* First packet must be SR/RR unless reduced-size (RFC 5506). */
 	assert_int_equal(cv_rtcp_parse(&d, buf + sr_len, len - sr_len, false),
 			 CV_EPARSE);
-	assert_int_equal(cv_rtcp_parse(&d, buf + sr_len, len - sr_len, true), 0);
+	assert_int_equal(cv_rtcp_parse(&d, buf + sr_len, len - sr_len, true),
+			 0);
 	assert_true(cv_pl_eq_str(d.cname, "user@host"));
 }
 
@@ -219,9 +252,10 @@ static void test_rtcp_rr_min(void **state)
 	assert_int_equal(d.n_rb, 0);
 	assert_int_equal(cv_rtcp_build(buf, 4, &c, &len), CV_ETOOBIG);
 	/* XR with a bogus VoIP block length */
-	uint8_t xr[8 + 8 + 36] = {0x80, 201, 0, 1, 0, 0, 0, 5,
-				  0x80, 207, 0, 9, 0, 0, 0, 5, 7, 0, 0, 7};
-	assert_int_equal(cv_rtcp_parse(&d, xr, sizeof(xr) - 4, false), CV_EPARSE);
+	uint8_t xr[8 + 8 + 36] = {0x80, 201, 0, 1, 0, 0, 0, 5, 0x80, 207,
+				  0,	9,   0, 0, 0, 5, 7, 0, 0,    7};
+	assert_int_equal(cv_rtcp_parse(&d, xr, sizeof(xr) - 4, false),
+			 CV_EPARSE);
 	/* Unknown XR block types are skipped */
 	xr[16] = 42;
 	assert_int_equal(cv_rtcp_parse(&d, xr, sizeof(xr) - 4, false), 0);
@@ -231,7 +265,8 @@ static void test_rtcp_rr_min(void **state)
 	uint64_t ntp = cv_rtcp_ntp_from_unix_us(1500000);
 	assert_true((ntp >> 32) == 2208988801ull);
 	assert_true((uint32_t)ntp == 0x80000000u);
-	assert_int_equal(cv_rtcp_ntp_mid32(ntp), (uint32_t)((2208988801ull << 16) | 0x8000));
+	assert_int_equal(cv_rtcp_ntp_mid32(ntp),
+			 (uint32_t)((2208988801ull << 16) | 0x8000));
 }
 
 int main(void)

@@ -44,7 +44,8 @@ static void rtp_to(int fd, const struct sockaddr_storage *to, uint32_t ssrc,
 	size_t len;
 	struct cv_rtp_hdr h = {.pt = 0, .seq = seq, .ts = ts, .ssrc = ssrc};
 	cv_rtp_build(buf, sizeof(buf), &h, pl, sizeof(pl), &len);
-	sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(struct sockaddr_in));
+	sendto(fd, buf, len, 0, (const struct sockaddr *)to,
+	       sizeof(struct sockaddr_in));
 }
 
 /* Receive up to want packets (spinning the loop), parse them into out. */
@@ -63,7 +64,8 @@ static unsigned drain(int fd, struct cv_rtp_hdr *out, uint8_t *tags,
 		struct cv_rtp_pkt p;
 		if (cv_rtp_is_rtcp(bufs[got % 256], (size_t)n))
 			continue;
-		assert_int_equal(cv_rtp_parse(&p, bufs[got % 256], (size_t)n), 0);
+		assert_int_equal(cv_rtp_parse(&p, bufs[got % 256], (size_t)n),
+				 0);
 		if (out)
 			out[got] = p.hdr;
 		if (tags)
@@ -76,8 +78,10 @@ static unsigned drain(int fd, struct cv_rtp_hdr *out, uint8_t *tags,
 static struct cv_rtp_relay *mk_relay(uint32_t window, uint32_t silence)
 {
 	struct cv_rtp_relay *r;
-	struct cv_rtp_relay_params p = {.loop = &loop, .local_addr = "127.0.0.1",
-					.port_min = 40000, .port_max = 49999,
+	struct cv_rtp_relay_params p = {.loop = &loop,
+					.local_addr = "127.0.0.1",
+					.port_min = 40000,
+					.port_max = 49999,
 					.latch_window_ms = window,
 					.latch_silence_ms = silence,
 					.io = io_mode};
@@ -104,7 +108,8 @@ static void test_forward_both_ways(void **state)
 	struct sockaddr_in xa, ya, za;
 	int x = raw_sock(&xa), y = raw_sock(&ya), z = raw_sock(&za);
 	/* Leg B is signalled (y), leg A latches to whoever speaks first. */
-	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B, (struct sockaddr *)&ya, NULL);
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B,
+				       (struct sockaddr *)&ya, NULL);
 	/* Before A latched, what y sends has nowhere to go. */
 	rtp_to(y, &b_rtp, 77, 1, 0, 0xee);
 	spin(5);
@@ -117,14 +122,16 @@ static void test_forward_both_ways(void **state)
 	for (unsigned i = 0; i < 30; i++) {
 		if (i == 10 || i == 20)
 			continue;
-		rtp_to(x, &a_rtp, 0x1111, (uint16_t)(65530 + i), 160 * i, (uint8_t)i);
+		rtp_to(x, &a_rtp, 0x1111, (uint16_t)(65530 + i), 160 * i,
+		       (uint8_t)i);
 	}
 	assert_int_equal(drain(y, h, tags, 28), 28);
 	assert_int_equal(h[0].ssrc, 0x1111); /* no rewriting */
 	assert_int_equal(tags[27], 29);
 	/* B -> A goes to the latched x. */
 	for (unsigned i = 0; i < 10; i++)
-		rtp_to(y, &b_rtp, 0x2222, (uint16_t)i, 160 * i, (uint8_t)(100 + i));
+		rtp_to(y, &b_rtp, 0x2222, (uint16_t)i, 160 * i,
+		       (uint8_t)(100 + i));
 	assert_int_equal(drain(x, h, tags, 10), 10);
 	assert_int_equal(h[9].ssrc, 0x2222);
 	assert_int_equal(tags[0], 100);
@@ -134,12 +141,14 @@ static void test_forward_both_ways(void **state)
 	assert_true(ls.loss_pct > 6.6 && ls.loss_pct < 6.7);
 	assert_int_equal(ls.tx_packets, 10);
 	assert_true(ls.latched);
-	assert_true(((struct sockaddr_in *)&ls.remote_rtp)->sin_port == xa.sin_port);
+	assert_true(((struct sockaddr_in *)&ls.remote_rtp)->sin_port ==
+		    xa.sin_port);
 	assert_true(ls.mos > 1 && ls.mos < 4.2);
 	struct cv_rtp_relay_leg_stats lb;
 	cv_rtp_relay_stream_stats(st, CV_RTP_RELAY_B, &lb);
 	assert_int_equal(lb.tx_packets, 28);
-	assert_int_equal(lb.rx_packets, 11); /* with the one dropped for no destination */
+	assert_int_equal(lb.rx_packets,
+			 11); /* with the one dropped for no destination */
 	assert_int_equal(lb.lost, 0);
 	assert_true(lb.mos > 4.3);
 	/* Hijack: after the window, z cannot take leg A while x talks. */
@@ -191,11 +200,14 @@ static void test_rewrite_rtcp_rtt(void **state)
 	cv_rtp_relay_stream_local(st, CV_RTP_RELAY_B, &b_rtp, NULL);
 	struct sockaddr_in xa, ya;
 	int x = raw_sock(&xa), y = raw_sock(&ya);
-	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_A, (struct sockaddr *)&xa, NULL);
-	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B, (struct sockaddr *)&ya, NULL);
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_A,
+				       (struct sockaddr *)&xa, NULL);
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B,
+				       (struct sockaddr *)&ya, NULL);
 	struct cv_rtp_hdr h[32];
 	for (unsigned i = 0; i < 5; i++)
-		rtp_to(x, &a_rtp, 0xaaaa, (uint16_t)(1000 + i), 8000 + 160 * i, 0);
+		rtp_to(x, &a_rtp, 0xaaaa, (uint16_t)(1000 + i), 8000 + 160 * i,
+		       0);
 	assert_int_equal(drain(y, h, NULL, 5), 5);
 	uint32_t out_ssrc = h[0].ssrc;
 	assert_int_not_equal(out_ssrc, 0xaaaa);
@@ -210,7 +222,8 @@ static void test_rewrite_rtcp_rtt(void **state)
 	uint32_t last_ts = h[4].ts;
 	spin(20);
 	for (unsigned i = 0; i < 5; i++)
-		rtp_to(x, &a_rtp, 0xbbbb, (uint16_t)(7 + i), 123456 + 160 * i, 0);
+		rtp_to(x, &a_rtp, 0xbbbb, (uint16_t)(7 + i), 123456 + 160 * i,
+		       0);
 	assert_int_equal(drain(y, h, NULL, 5), 5);
 	assert_int_equal(h[0].ssrc, out_ssrc);
 	assert_int_equal(h[0].seq, (uint16_t)(last_seq + 1));
@@ -276,7 +289,8 @@ static void test_many_streams_garbage(void **state)
 	struct sockaddr_in ya;
 	int x = raw_sock(&ya), y = raw_sock(&ya);
 	for (int i = 0; i < N; i++) {
-		assert_int_equal(cv_rtp_relay_stream_create(r, &st[i], NULL), 0);
+		assert_int_equal(cv_rtp_relay_stream_create(r, &st[i], NULL),
+				 0);
 		cv_rtp_relay_stream_local(st[i], CV_RTP_RELAY_A, &a[i], NULL);
 		cv_rtp_relay_stream_set_remote(st[i], CV_RTP_RELAY_B,
 					       (struct sockaddr *)&ya, NULL);
@@ -288,7 +302,8 @@ static void test_many_streams_garbage(void **state)
 	sendto(x, junk, 4, 0, (struct sockaddr *)&a[0], sizeof(ya));
 	for (int k = 0; k < 4; k++)
 		for (int i = 0; i < N; i++)
-			rtp_to(x, &a[i], (uint32_t)i, (uint16_t)k, 160u * k, (uint8_t)i);
+			rtp_to(x, &a[i], (uint32_t)i, (uint16_t)k, 160u * k,
+			       (uint8_t)i);
 	assert_int_equal(drain(y, NULL, NULL, 4 * N), 4 * N);
 	struct cv_rtp_relay_leg_stats ls;
 	cv_rtp_relay_stream_stats(st[0], CV_RTP_RELAY_A, &ls);
@@ -324,7 +339,8 @@ static void test_burst_and_flood(void **state)
 	int big = 4 << 20;
 	setsockopt(y, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
 	for (int i = 0; i < N; i++) {
-		assert_int_equal(cv_rtp_relay_stream_create(r, &st[i], NULL), 0);
+		assert_int_equal(cv_rtp_relay_stream_create(r, &st[i], NULL),
+				 0);
 		cv_rtp_relay_stream_local(st[i], CV_RTP_RELAY_A, &a[i], NULL);
 		cv_rtp_relay_stream_set_remote(st[i], CV_RTP_RELAY_B,
 					       (struct sockaddr *)&ya, NULL);
@@ -336,7 +352,8 @@ static void test_burst_and_flood(void **state)
 	/* Flood: N x FLOOD datagrams without running the loop. */
 	for (int k = 0; k < FLOOD; k++)
 		for (int i = 0; i < N; i++)
-			rtp_to(x, &a[i], 100u + (uint32_t)i, (uint16_t)(1000 + k), 0, 2);
+			rtp_to(x, &a[i], 100u + (uint32_t)i,
+			       (uint16_t)(1000 + k), 0, 2);
 	unsigned got = drain(y, NULL, NULL, N * FLOOD);
 	spin(20);
 	while (drain(y, NULL, NULL, 1) == 1)
@@ -369,17 +386,21 @@ static void test_burst_and_flood(void **state)
 
 /* ---- SRTP terminated in the relay ---------------------------------------- */
 
-static void srtp_to(int fd, const struct sockaddr_storage *to, struct cv_srtp *tx,
-		    uint32_t ssrc, uint16_t seq, uint8_t tag)
+static void srtp_to(int fd, const struct sockaddr_storage *to,
+		    struct cv_srtp *tx, uint32_t ssrc, uint16_t seq,
+		    uint8_t tag)
 {
 	uint8_t buf[64 + CV_SRTP_MAX_TRAILER], pl[20];
 	memset(pl, tag, sizeof(pl));
 	size_t len;
-	struct cv_rtp_hdr h = {.pt = 0, .seq = seq, .ts = 160u * seq, .ssrc = ssrc};
+	struct cv_rtp_hdr h = {
+		.pt = 0, .seq = seq, .ts = 160u * seq, .ssrc = ssrc};
 	cv_rtp_build(buf, sizeof(buf), &h, pl, sizeof(pl), &len);
 	if (tx)
-		assert_int_equal(cv_srtp_protect(tx, buf, &len, sizeof(buf)), 0);
-	sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(struct sockaddr_in));
+		assert_int_equal(cv_srtp_protect(tx, buf, &len, sizeof(buf)),
+				 0);
+	sendto(fd, buf, len, 0, (const struct sockaddr *)to,
+	       sizeof(struct sockaddr_in));
 }
 
 /* One packet from fd (spinning the loop): its payload tag, or -1. With rx,
@@ -420,8 +441,10 @@ static void test_srtp_bridge(void **state)
 	cv_rtp_relay_stream_local(st, CV_RTP_RELAY_B, &b_rtp, NULL);
 	struct sockaddr_in xa, ya;
 	int x = raw_sock(&xa), y = raw_sock(&ya);
-	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_A, (struct sockaddr *)&xa, NULL);
-	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B, (struct sockaddr *)&ya, NULL);
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_A,
+				       (struct sockaddr *)&xa, NULL);
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B,
+				       (struct sockaddr *)&ya, NULL);
 	/* x speaks SDES with the relay (its key ka, the relay's ka2); y is
 	 * plain at first. */
 	struct cv_srtp_key ka, ka2, kb, kb2;
@@ -429,7 +452,8 @@ static void test_srtp_bridge(void **state)
 	cv_srtp_key_generate(&ka2, CV_SRTP_AES_CM_128_HMAC_SHA1_80);
 	cv_srtp_key_generate(&kb, CV_SRTP_AEAD_AES_128_GCM);
 	cv_srtp_key_generate(&kb2, CV_SRTP_AEAD_AES_128_GCM);
-	assert_int_equal(cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_A, &ka, &ka2), 0);
+	assert_int_equal(
+		cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_A, &ka, &ka2), 0);
 	struct cv_srtp *x_tx, *x_rx, *y_tx, *y_rx;
 	assert_int_equal(cv_srtp_create(&x_tx, &ka, true), 0);
 	assert_int_equal(cv_srtp_create(&x_rx, &ka2, false), 0);
@@ -448,7 +472,8 @@ static void test_srtp_bridge(void **state)
 		size_t len;
 		struct cv_rtcp_compound c = {.ssrc = 11, .has_sr = true};
 		assert_int_equal(cv_rtcp_build(buf, 128, &c, &len), 0);
-		assert_int_equal(cv_srtp_protect_rtcp(x_tx, buf, &len, sizeof(buf)), 0);
+		assert_int_equal(
+			cv_srtp_protect_rtcp(x_tx, buf, &len, sizeof(buf)), 0);
 		sendto(x, buf, len, 0, (struct sockaddr *)&a_rtp, sizeof(xa));
 		ssize_t n = -1;
 		for (int i = 0; i < 1000 && n < 0; i++) {
@@ -477,7 +502,8 @@ static void test_srtp_bridge(void **state)
 	memcpy(&lat, &la.remote_rtp, sizeof(lat));
 	assert_int_equal(lat.sin_port, xa.sin_port);
 	/* SDES <-> SDES with different keys and suites on both legs. */
-	assert_int_equal(cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_B, &kb, &kb2), 0);
+	assert_int_equal(
+		cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_B, &kb, &kb2), 0);
 	for (uint16_t k = 3; k < 6; k++) {
 		srtp_to(x, &a_rtp, x_tx, 11, k, (uint8_t)(0x30 + k));
 		assert_int_equal(recv_tag(y, y_rx), 0x30 + k);
@@ -490,13 +516,19 @@ static void test_srtp_bridge(void **state)
 	assert_int_equal(lb.tx_packets, 6);
 	assert_int_equal(lb.drop_auth, 0);
 	/* Keys off again: plain both ways. */
-	assert_int_equal(cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_A, NULL, NULL), 0);
-	assert_int_equal(cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_B, NULL, NULL), 0);
+	assert_int_equal(
+		cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_A, NULL, NULL),
+		0);
+	assert_int_equal(
+		cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_B, NULL, NULL),
+		0);
 	srtp_to(x, &a_rtp, NULL, 11, 9, 0x77);
 	assert_int_equal(recv_tag(y, NULL), 0x77);
 	struct cv_srtp_key bad = ka;
 	bad.len = 3;
-	assert_int_equal(cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_A, &bad, NULL), -EINVAL);
+	assert_int_equal(
+		cv_rtp_relay_stream_set_srtp(st, CV_RTP_RELAY_A, &bad, NULL),
+		-EINVAL);
 	cv_srtp_destroy(x_tx);
 	cv_srtp_destroy(x_rx);
 	cv_srtp_destroy(y_tx);
@@ -539,11 +571,11 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define BOTH(t) cmocka_unit_test_setup(t, mode_uring), cmocka_unit_test_setup(t, mode_epoll)
-		BOTH(test_forward_both_ways),
-		BOTH(test_rewrite_rtcp_rtt),
-		BOTH(test_many_streams_garbage),
-		BOTH(test_burst_and_flood),
+#define BOTH(t)                                                                \
+	cmocka_unit_test_setup(t, mode_uring),                                 \
+		cmocka_unit_test_setup(t, mode_epoll)
+		BOTH(test_forward_both_ways),	 BOTH(test_rewrite_rtcp_rtt),
+		BOTH(test_many_streams_garbage), BOTH(test_burst_and_flood),
 		BOTH(test_srtp_bridge),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -74,8 +74,11 @@ static void on_other(struct cv_rtp_session *s, const uint8_t *b, size_t l,
 }
 
 static const struct cv_rtp_handlers handlers = {
-	.packet = on_packet, .rtcp = on_rtcp, .tevent = on_tevent,
-	.ssrc_change = on_ssrc, .other = on_other,
+	.packet = on_packet,
+	.rtcp = on_rtcp,
+	.tevent = on_tevent,
+	.ssrc_change = on_ssrc,
+	.other = on_other,
 };
 
 static uv_loop_t loop;
@@ -103,11 +106,18 @@ static struct cv_rtp_session *mk(struct rx *r, bool mux, uint32_t window_ms,
 				 uint32_t silence_ms)
 {
 	struct cv_rtp_params p = {
-		.loop = &loop, .local_addr = "127.0.0.1",
-		.port_min = 30000, .port_max = 39999, .rtcp_mux = mux,
-		.tevent_pt = 101, .rtcp_disable = true, .rtcp_xr = true,
-		.latch_window_ms = window_ms, .latch_silence_ms = silence_ms,
-		.h = &handlers, .arg = r,
+		.loop = &loop,
+		.local_addr = "127.0.0.1",
+		.port_min = 30000,
+		.port_max = 39999,
+		.rtcp_mux = mux,
+		.tevent_pt = 101,
+		.rtcp_disable = true,
+		.rtcp_xr = true,
+		.latch_window_ms = window_ms,
+		.latch_silence_ms = silence_ms,
+		.h = &handlers,
+		.arg = r,
 	};
 	struct cv_rtp_session *s;
 	assert_int_equal(cv_rtp_session_create(&s, &p), 0);
@@ -140,7 +150,8 @@ static void raw_send(int fd, const struct sockaddr_storage *to, uint32_t ssrc,
 	size_t len;
 	struct cv_rtp_hdr h = {.pt = pt, .seq = seq, .ts = ts, .ssrc = ssrc};
 	assert_int_equal(cv_rtp_build(buf, sizeof(buf), &h, pl, plen, &len), 0);
-	sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(struct sockaddr_in));
+	sendto(fd, buf, len, 0, (const struct sockaddr *)to,
+	       sizeof(struct sockaddr_in));
 }
 
 static void finish(struct cv_rtp_session *a, struct cv_rtp_session *b)
@@ -155,19 +166,27 @@ static void test_pair_stats_rtcp(void **state)
 	(void)state;
 	int64_t live = cv_mem_live();
 	struct rx ra = {0}, rb = {0};
-	struct cv_rtp_session *a = mk(&ra, false, 0, 0), *b = mk(&rb, false, 0, 0);
+	struct cv_rtp_session *a = mk(&ra, false, 0, 0),
+			      *b = mk(&rb, false, 0, 0);
 	struct sockaddr_storage la, lb;
 	local_of(a, &la, NULL);
 	local_of(b, &lb, NULL);
-	assert_int_equal(cv_rtp_send(a, &(struct cv_rtp_tx){.pt = 0, .payload = "x", .len = 1}),
+	assert_int_equal(cv_rtp_send(a, &(struct cv_rtp_tx){.pt = 0,
+							    .payload = "x",
+							    .len = 1}),
 			 -ENOTCONN);
-	assert_int_equal(cv_rtp_session_set_remote(a, (struct sockaddr *)&lb, NULL), 0);
-	assert_int_equal(cv_rtp_session_set_remote(b, (struct sockaddr *)&la, NULL), 0);
+	assert_int_equal(
+		cv_rtp_session_set_remote(a, (struct sockaddr *)&lb, NULL), 0);
+	assert_int_equal(
+		cv_rtp_session_set_remote(b, (struct sockaddr *)&la, NULL), 0);
 	uint8_t pl[160];
 	memset(pl, 0xd5, sizeof(pl));
 	for (unsigned i = 0; i < 50; i++) {
-		struct cv_rtp_tx tx = {.pt = 0, .marker = i == 0, .ts = 160 * i,
-				       .payload = pl, .len = sizeof(pl)};
+		struct cv_rtp_tx tx = {.pt = 0,
+				       .marker = i == 0,
+				       .ts = 160 * i,
+				       .payload = pl,
+				       .len = sizeof(pl)};
 		assert_int_equal(cv_rtp_send(a, &tx), 0);
 		if (i % 10 == 9)
 			wait_for(&rb.packets, i + 1);
@@ -219,7 +238,8 @@ static void test_loss_tevent_ssrc(void **state)
 	for (unsigned i = 0; i < 100; i++) {
 		if (i % 10 == 5)
 			continue;
-		raw_send(x, &lb, 0xabc, (uint16_t)(65500 + i), 160 * i, 0, "abcd", 4);
+		raw_send(x, &lb, 0xabc, (uint16_t)(65500 + i), 160 * i, 0,
+			 "abcd", 4);
 		sent++;
 		if (sent % 20 == 0)
 			wait_for(&rb.packets, sent);
@@ -297,9 +317,13 @@ static void test_latch_guard(void **state)
 	wait_for(&rb.packets, 1);
 	struct cv_rtp_stats st;
 	cv_rtp_session_stats(b, &st);
-	assert_true(((struct sockaddr_in *)&st.remote_rtp)->sin_port == xa.sin_port);
+	assert_true(((struct sockaddr_in *)&st.remote_rtp)->sin_port ==
+		    xa.sin_port);
 	/* Symmetric RTP: b answers to x's real port. */
-	assert_int_equal(cv_rtp_send(b, &(struct cv_rtp_tx){.pt = 0, .payload = "r", .len = 1}), 0);
+	assert_int_equal(cv_rtp_send(b, &(struct cv_rtp_tx){.pt = 0,
+							    .payload = "r",
+							    .len = 1}),
+			 0);
 	uint8_t buf[64];
 	ssize_t n = -1;
 	for (int i = 0; i < 200 && n < 0; i++) {
@@ -310,21 +334,24 @@ static void test_latch_guard(void **state)
 	assert_int_equal(n, 13);
 	/* After the window, while x keeps talking, y cannot take over. */
 	for (int i = 0; i < 12; i++) {
-		raw_send(x, &lb, 1, (uint16_t)(2 + i), 160u * (1 + i), 0, "a", 1);
+		raw_send(x, &lb, 1, (uint16_t)(2 + i), 160u * (1 + i), 0, "a",
+			 1);
 		spin(15);
 	}
 	raw_send(y, &lb, 1, 50, 160 * 50, 0, "h", 1);
 	spin(10);
 	cv_rtp_session_stats(b, &st);
 	assert_int_equal(st.drop_address, 1);
-	assert_true(((struct sockaddr_in *)&st.remote_rtp)->sin_port == xa.sin_port);
+	assert_true(((struct sockaddr_in *)&st.remote_rtp)->sin_port ==
+		    xa.sin_port);
 	/* x falls silent past latch_silence_ms: y may take over. */
 	spin(200);
 	raw_send(y, &lb, 1, 51, 160 * 51, 0, "h", 1);
 	spin(10);
 	cv_rtp_session_stats(b, &st);
 	assert_int_equal(st.drop_address, 1);
-	assert_true(((struct sockaddr_in *)&st.remote_rtp)->sin_port == ya.sin_port);
+	assert_true(((struct sockaddr_in *)&st.remote_rtp)->sin_port ==
+		    ya.sin_port);
 	close(x);
 	close(y);
 	cv_rtp_session_destroy(b);
@@ -342,7 +369,8 @@ static void test_mux_srtp(void **state)
 				       CV_SRTP_AEAD_AES_256_GCM};
 	for (size_t k = 0; k < 4; k++) {
 		struct rx ra = {0}, rb = {0};
-		struct cv_rtp_session *a = mk(&ra, true, 0, 0), *b = mk(&rb, true, 0, 0);
+		struct cv_rtp_session *a = mk(&ra, true, 0, 0),
+				      *b = mk(&rb, true, 0, 0);
 		struct sockaddr_storage la, lb, lbc;
 		local_of(a, &la, NULL);
 		local_of(b, &lb, &lbc);
@@ -355,8 +383,10 @@ static void test_mux_srtp(void **state)
 		cv_rtp_session_set_remote(a, (struct sockaddr *)&lb, NULL);
 		cv_rtp_session_set_remote(b, (struct sockaddr *)&la, NULL);
 		for (unsigned i = 0; i < 10; i++)
-			cv_rtp_send(a, &(struct cv_rtp_tx){.pt = 8, .ts = 160 * i,
-							   .payload = "secret", .len = 6});
+			cv_rtp_send(a, &(struct cv_rtp_tx){.pt = 8,
+							   .ts = 160 * i,
+							   .payload = "secret",
+							   .len = 6});
 		wait_for(&rb.packets, 10);
 		assert_int_equal(rb.packets, 10);
 		assert_memory_equal(rb.last_payload, "secret", 6);
@@ -385,9 +415,12 @@ static void test_rtcp_timer(void **state)
 	int64_t live = cv_mem_live();
 	struct rx ra = {0}, rb = {0};
 	struct cv_rtp_params p = {
-		.loop = &loop, .local_addr = "127.0.0.1", .rtcp_min_ms = 100,
+		.loop = &loop,
+		.local_addr = "127.0.0.1",
+		.rtcp_min_ms = 100,
 		.session_bw = 1000000, /* 6250 B/s of RTCP: the minimum rules */
-		.h = &handlers, .arg = &ra,
+		.h = &handlers,
+		.arg = &ra,
 	};
 	struct cv_rtp_session *a, *b;
 	assert_int_equal(cv_rtp_session_create(&a, &p), 0);
@@ -425,9 +458,11 @@ static void test_flood(void **state)
 	for (unsigned i = 0; i < 30000; i++) {
 		uint8_t buf[200];
 		size_t len;
-		struct cv_rtp_hdr h = {.seq = (uint16_t)i, .ts = 160 * i, .ssrc = 3};
+		struct cv_rtp_hdr h = {
+			.seq = (uint16_t)i, .ts = 160 * i, .ssrc = 3};
 		cv_rtp_build(buf, sizeof(buf), &h, pl, sizeof(pl), &len);
-		if (sendto(x, buf, len, 0, (struct sockaddr *)&lb, sizeof(xa)) > 0)
+		if (sendto(x, buf, len, 0, (struct sockaddr *)&lb, sizeof(xa)) >
+		    0)
 			sent++;
 	}
 	struct cv_rtp_stats st;

@@ -19,7 +19,8 @@ static void test_seq_loss_wrap(void **state)
 		uint16_t seq = (uint16_t)(65530 + i);
 		if (i == 5 || i == 11)
 			continue; /* lost */
-		assert_int_equal(cv_rtp_source_update(&s, seq, i * 160, 160, t), 1);
+		assert_int_equal(cv_rtp_source_update(&s, seq, i * 160, 160, t),
+				 1);
 		sent++;
 	}
 	assert_int_equal(s.received, 18);
@@ -31,7 +32,8 @@ static void test_seq_loss_wrap(void **state)
 	assert_int_equal(cv_rtp_source_fraction(&s), 25);
 	/* Next interval without loss. */
 	for (unsigned i = 20; i < 30; i++, t += 20000)
-		cv_rtp_source_update(&s, (uint16_t)(65530 + i), i * 160, 160, t);
+		cv_rtp_source_update(&s, (uint16_t)(65530 + i), i * 160, 160,
+				     t);
 	assert_int_equal(cv_rtp_source_fraction(&s), 0);
 	assert_int_equal(cv_rtp_source_jitter(&s), 0); /* perfectly paced */
 }
@@ -44,9 +46,12 @@ static void test_dup_reorder(void **state)
 	uint64_t t = 0;
 	assert_int_equal(cv_rtp_source_update(&s, 100, 0, 10, t), 1);
 	assert_int_equal(cv_rtp_source_update(&s, 102, 320, 10, t), 1);
-	assert_int_equal(cv_rtp_source_update(&s, 101, 160, 10, t), 1); /* late */
-	assert_int_equal(cv_rtp_source_update(&s, 101, 160, 10, t), 0); /* dup */
-	assert_int_equal(cv_rtp_source_update(&s, 102, 320, 10, t), 0); /* dup */
+	assert_int_equal(cv_rtp_source_update(&s, 101, 160, 10, t),
+			 1); /* late */
+	assert_int_equal(cv_rtp_source_update(&s, 101, 160, 10, t),
+			 0); /* dup */
+	assert_int_equal(cv_rtp_source_update(&s, 102, 320, 10, t),
+			 0); /* dup */
 	assert_int_equal(s.duplicates, 2);
 	assert_int_equal(s.reordered, 1);
 	assert_int_equal(cv_rtp_source_lost(&s), 0);
@@ -133,7 +138,10 @@ static void test_rtcp_interval(void **state)
 {
 	(void)state;
 	struct cv_rtcp_interval_in in = {
-		.members = 2, .senders = 2, .rtcp_bw = 400, .we_sent = true,
+		.members = 2,
+		.senders = 2,
+		.rtcp_bw = 400,
+		.we_sent = true,
 		.avg_rtcp_size = 100,
 	};
 	/* 100 * 2 / 400 = 0.5 s < 5 s minimum */

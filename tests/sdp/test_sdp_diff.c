@@ -26,8 +26,8 @@ static void pl_eq_cstr(struct cv_pl pl, const char *s, const char *what)
 	if (!s)
 		s = "";
 	if (!cv_pl_casecmp_eq(pl, cv_pl_str(s))) {
-		fprintf(stderr, "%s: cvoip '%.*s' sofia '%s'\n", what, (int)pl.l,
-			pl.p ? pl.p : "", s);
+		fprintf(stderr, "%s: cvoip '%.*s' sofia '%s'\n", what,
+			(int)pl.l, pl.p ? pl.p : "", s);
 		fail();
 	}
 }
@@ -45,12 +45,14 @@ static void compare(const char *text, size_t len, const char *name)
 		return;
 	}
 	if (err) {
-		fprintf(stderr, "%s: sofia accepts, cvoip says %s\n", name, cv_strerror(err));
+		fprintf(stderr, "%s: sofia accepts, cvoip says %s\n", name,
+			cv_strerror(err));
 		fail();
 	}
 	compared++;
 	if (ss->sdp_connection)
-		pl_eq_cstr(cs->c.conn.addr, ss->sdp_connection->c_address, "session c=");
+		pl_eq_cstr(cs->c.conn.addr, ss->sdp_connection->c_address,
+			   "session c=");
 	uint32_t i = 0;
 	for (sdp_media_t *m = ss->sdp_media; m; m = m->m_next, i++) {
 		assert_true(i < cs->nmedia);
@@ -59,16 +61,20 @@ static void compare(const char *text, size_t len, const char *name)
 		assert_int_equal(cm->port, m->m_port);
 		pl_eq_cstr(cm->proto, m->m_proto_name, "proto");
 		if (m->m_connections)
-			pl_eq_cstr(cm->c.conn.addr, m->m_connections->c_address, "media c=");
+			pl_eq_cstr(cm->c.conn.addr, m->m_connections->c_address,
+				   "media c=");
 		for (sdp_rtpmap_t *r = m->m_rtpmaps; r; r = r->rm_next) {
-			const struct cv_sdp_fmt *f = cv_sdp_fmt_by_pt(cm, (int)r->rm_pt);
+			const struct cv_sdp_fmt *f =
+				cv_sdp_fmt_by_pt(cm, (int)r->rm_pt);
 			if (!f) {
-				fprintf(stderr, "%s: pt %u missing\n", name, r->rm_pt);
+				fprintf(stderr, "%s: pt %u missing\n", name,
+					r->rm_pt);
 				fail();
 			}
 			pl_eq_cstr(f->encoding, r->rm_encoding, "encoding");
 			assert_int_equal(f->clock_rate, r->rm_rate);
-			unsigned ch = r->rm_params ? (unsigned)atoi(r->rm_params) : 1;
+			unsigned ch =
+				r->rm_params ? (unsigned)atoi(r->rm_params) : 1;
 			assert_int_equal(f->channels, ch ? ch : 1);
 			if (r->rm_fmtp)
 				pl_eq_cstr(f->fmtp, r->rm_fmtp, "fmtp");
@@ -86,9 +92,9 @@ static void compare(const char *text, size_t len, const char *name)
 static void test_samples(void **state)
 {
 	(void)state;
-	const char *all[] = {sdp_baresip, sdp_baresip_srtp, sdp_linphone, sdp_chrome,
-			     sdp_asterisk, sdp_asterisk_hold, sdp_rtpengine, sdp_oldhold,
-			     sdp_ipv6};
+	const char *all[] = {sdp_baresip,   sdp_baresip_srtp, sdp_linphone,
+			     sdp_chrome,    sdp_asterisk,     sdp_asterisk_hold,
+			     sdp_rtpengine, sdp_oldhold,      sdp_ipv6};
 	int64_t live = cv_mem_live();
 	for (size_t i = 0; i < CV_ARRAY_SIZE(all); i++)
 		compare(all[i], strlen(all[i]), "sample");
@@ -113,7 +119,8 @@ static void test_corpus(void **state)
 		/* hand-written seeds only: inputs found by the fuzzer can make
 		 * sofia-sip allocate without bound */
 		size_t nl = strlen(e->d_name);
-		if (e->d_name[0] == '.' || nl < 5 || strcmp(e->d_name + nl - 4, ".sdp"))
+		if (e->d_name[0] == '.' || nl < 5 ||
+		    strcmp(e->d_name + nl - 4, ".sdp"))
 			continue;
 		char path[8192];
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);

@@ -21,7 +21,8 @@ static int64_t live0;
 
 /* Negotiated media is one block released when the variable goes out of
  * scope (before teardown() counts live objects). */
-#define SCOPED_NEG(x) struct cv_sdp_neg x __attribute__((cleanup(cv_sdp_neg_reset))) = {0}
+#define SCOPED_NEG(x)                                                          \
+	struct cv_sdp_neg x __attribute__((cleanup(cv_sdp_neg_reset))) = {0}
 
 static int setup(void **state)
 {
@@ -62,13 +63,18 @@ static const struct cv_sdp_codec g711[] = {
 };
 
 static const struct cv_sdp_codec opus_g711[] = {
-	{.name = "opus", .clock_rate = 48000, .channels = 2, .fmtp = "useinbandfec=1", .pt = -1},
+	{.name = "opus",
+	 .clock_rate = 48000,
+	 .channels = 2,
+	 .fmtp = "useinbandfec=1",
+	 .pt = -1},
 	{.name = "G722", .clock_rate = 8000, .pt = -1},
 	{.name = "PCMU", .clock_rate = 8000, .pt = -1},
 	{.name = "PCMA", .clock_rate = 8000, .pt = -1},
 };
 
-static struct cv_sdp_stream_caps audio_caps(const struct cv_sdp_codec *c, size_t n)
+static struct cv_sdp_stream_caps audio_caps(const struct cv_sdp_codec *c,
+					    size_t n)
 {
 	return (struct cv_sdp_stream_caps){
 		.port = 20000,
@@ -81,7 +87,8 @@ static struct cv_sdp_stream_caps audio_caps(const struct cv_sdp_codec *c, size_t
 	};
 }
 
-static struct cv_sdp_local local_for(const struct cv_sdp_stream_caps *s, size_t n)
+static struct cv_sdp_local local_for(const struct cv_sdp_stream_caps *s,
+				     size_t n)
 {
 	return (struct cv_sdp_local){
 		.sess_id = 42,
@@ -93,15 +100,16 @@ static struct cv_sdp_local local_for(const struct cv_sdp_stream_caps *s, size_t 
 }
 
 /* answer an offer text; returns the answer and fills neg */
-static struct cv_sdp *answer_ok(const char *offer_text, const struct cv_sdp_local *l,
+static struct cv_sdp *answer_ok(const char *offer_text,
+				const struct cv_sdp_local *l,
 				struct cv_sdp_neg *neg)
 {
 	struct cv_sdp *offer = parse_ok(offer_text), *ans = NULL;
 	struct cv_sdp_warning w;
 	int err = cv_sdp_answer_create(&ans, neg, &w, offer, l);
 	if (err)
-		fprintf(stderr, "answer: %s (%u %s)\n", cv_sdp_strerror(err), w.code,
-			w.text ? w.text : "");
+		fprintf(stderr, "answer: %s (%u %s)\n", cv_sdp_strerror(err),
+			w.code, w.text ? w.text : "");
 	assert_int_equal(err, 0);
 	cv_mem_unref(offer);
 	return ans;
@@ -110,7 +118,8 @@ static struct cv_sdp *answer_ok(const char *offer_text, const struct cv_sdp_loca
 static void test_offer_basic(void **state)
 {
 	(void)state;
-	struct cv_sdp_stream_caps s = audio_caps(opus_g711, CV_ARRAY_SIZE(opus_g711));
+	struct cv_sdp_stream_caps s =
+		audio_caps(opus_g711, CV_ARRAY_SIZE(opus_g711));
 	struct cv_sdp_local l = local_for(&s, 1);
 	struct cv_sdp *o = NULL;
 	assert_int_equal(cv_sdp_offer_create(&o, &l), 0);
@@ -140,16 +149,21 @@ static void test_offer_srtp_mux_hold(void **state)
 {
 	(void)state;
 	static const struct cv_sdp_crypto_local cr[] = {
-		{.tag = 1, .suite = "AES_CM_128_HMAC_SHA1_80",
-		 .key_params = "inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj"},
-		{.tag = 2, .suite = "AEAD_AES_128_GCM",
+		{.tag = 1,
+		 .suite = "AES_CM_128_HMAC_SHA1_80",
+		 .key_params =
+			 "inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj"},
+		{.tag = 2,
+		 .suite = "AEAD_AES_128_GCM",
 		 .key_params = "inline:aGVsbG8gd29ybGQgaGVsbG8gd29ybA==",
 		 .session_params = "UNENCRYPTED_SRTCP"},
 	};
 	static const struct cv_sdp_codec c[] = {
 		{.name = "PCMA", .clock_rate = 8000, .pt = 8},
 		{.name = "L16", .clock_rate = 16000, .pt = 96},
-		{.name = "X", .clock_rate = 8000, .pt = 96}, /* conflict: moved */
+		{.name = "X",
+		 .clock_rate = 8000,
+		 .pt = 96}, /* conflict: moved */
 	};
 	struct cv_sdp_stream_caps s = audio_caps(c, 3);
 	s.telephone_event = false;
@@ -183,7 +197,8 @@ static void test_offer_srtp_mux_hold(void **state)
 		       "a=rtpmap:97 X/8000\r\n"
 		       "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
 		       "inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj\r\n"
-		       "a=crypto:2 AEAD_AES_128_GCM inline:aGVsbG8gd29ybGQgaGVsbG8gd29ybA== "
+		       "a=crypto:2 AEAD_AES_128_GCM "
+		       "inline:aGVsbG8gd29ybGQgaGVsbG8gd29ybA== "
 		       "UNENCRYPTED_SRTCP\r\n"
 		       "a=maxptime:40\r\n"
 		       "a=sendonly\r\n"
@@ -207,7 +222,10 @@ static void test_offer_bad_params(void **state)
 {
 	(void)state;
 	struct cv_sdp *o = (struct cv_sdp *)(uintptr_t)1;
-	struct cv_sdp_codec bad = {.name = "PCMU", .clock_rate = 8000, .fmtp = "a\r\nm=x", .pt = -1};
+	struct cv_sdp_codec bad = {.name = "PCMU",
+				   .clock_rate = 8000,
+				   .fmtp = "a\r\nm=x",
+				   .pt = -1};
 	struct cv_sdp_stream_caps s = audio_caps(&bad, 1);
 	struct cv_sdp_local l = local_for(&s, 1);
 	assert_int_equal(cv_sdp_offer_create(&o, &l), -EINVAL);
@@ -226,7 +244,8 @@ static void test_offer_bad_params(void **state)
 	char names[40][8];
 	for (int i = 0; i < 40; i++) {
 		snprintf(names[i], sizeof(names[i]), "c%d", i);
-		many[i] = (struct cv_sdp_codec){.name = names[i], .clock_rate = 8000, .pt = -1};
+		many[i] = (struct cv_sdp_codec){
+			.name = names[i], .clock_rate = 8000, .pt = -1};
 	}
 	s = audio_caps(many, 40);
 	l = local_for(&s, 1);
@@ -270,7 +289,8 @@ static void test_answer_baresip(void **state)
 	assert_int_equal(nm->remote_port, 10374);
 	assert_int_equal(nm->remote_rtcp_port, 10375);
 	assert_int_equal(nm->ptime, 20);
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)&nm->remote_rtp;
+	const struct sockaddr_in *sin =
+		(const struct sockaddr_in *)(const void *)&nm->remote_rtp;
 	assert_int_equal(sin->sin_family, AF_INET);
 	assert_int_equal(ntohs(sin->sin_port), 10374);
 	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0xc000020a);
@@ -324,7 +344,8 @@ static void test_neg_block(void **state)
 	assert_string_equal(nm->remote_fingerprint, "");
 	assert_string_equal(nm->remote_addr, "192.0.2.10");
 	/* codecs of each m= line are contiguous in the block, after media[] */
-	assert_ptr_equal((const void *)nm->codecs, (const void *)(neg.media + neg.nmedia));
+	assert_ptr_equal((const void *)nm->codecs,
+			 (const void *)(neg.media + neg.nmedia));
 	cv_sdp_neg_reset(&neg);
 	assert_null(neg.media);
 	assert_int_equal(neg.nmedia, 0);
@@ -338,13 +359,19 @@ static void test_neg_block(void **state)
 static void test_answer_dynamic_pt_and_te_rate(void **state)
 {
 	(void)state;
-	const char *offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\n"
-			    "t=0 0\r\nm=audio 5000 RTP/AVP 111 0 110 126\r\n"
-			    "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10\r\n"
-			    "a=rtpmap:110 telephone-event/48000\r\n"
-			    "a=rtpmap:126 telephone-event/8000\r\na=fmtp:126 0-15,66\r\n";
+	const char *offer =
+		"v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 "
+		"192.0.2.9\r\n"
+		"t=0 0\r\nm=audio 5000 RTP/AVP 111 0 110 126\r\n"
+		"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10\r\n"
+		"a=rtpmap:110 telephone-event/48000\r\n"
+		"a=rtpmap:126 telephone-event/8000\r\na=fmtp:126 0-15,66\r\n";
 	static const struct cv_sdp_codec c[] = {
-		{.name = "OPUS", .clock_rate = 48000, .channels = 2, .fmtp = "useinbandfec=1", .pt = 96},
+		{.name = "OPUS",
+		 .clock_rate = 48000,
+		 .channels = 2,
+		 .fmtp = "useinbandfec=1",
+		 .pt = 96},
 		{.name = "PCMU", .clock_rate = 8000, .pt = -1},
 	};
 	struct cv_sdp_stream_caps s = audio_caps(c, 2);
@@ -352,7 +379,8 @@ static void test_answer_dynamic_pt_and_te_rate(void **state)
 	struct cv_sdp_local l = local_for(&s, 1);
 	SCOPED_NEG(neg);
 	struct cv_sdp *a = answer_ok(offer, &l, &neg);
-	assert_text(a, "v=0\r\no=- 42 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\n"
+	assert_text(a, "v=0\r\no=- 42 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 "
+		       "192.0.2.1\r\n"
 		       "t=0 0\r\n"
 		       "m=audio 20000 RTP/AVP 111 0 110\r\n"
 		       "a=rtpmap:111 opus/48000/2\r\n"
@@ -401,17 +429,19 @@ static void test_te_events(void **state)
 		{"0-255", "63-64,127-129,255", "63-64,127-129,255"},
 		{"0-15", "5", "5"},
 		{" 1 - 3 , 7", "0-10", "1-3,7"},
-		{"3-1", "0-15", NULL},   /* malformed: no te */
+		{"3-1", "0-15", NULL}, /* malformed: no te */
 		{"0-256", "0-15", NULL},
 		{"a-b", "0-15", NULL},
-		{"16", "0-15", NULL},    /* nothing in common */
+		{"16", "0-15", NULL}, /* nothing in common */
 	};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(cases); i++) {
 		char offer[512];
 		snprintf(offer, sizeof(offer),
-			 "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\n"
+			 "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 "
+			 "192.0.2.9\r\n"
 			 "t=0 0\r\nm=audio 5000 RTP/AVP 0 101\r\n"
-			 "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 %s\r\n",
+			 "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 "
+			 "%s\r\n",
 			 cases[i].offer);
 		struct cv_sdp_stream_caps s = audio_caps(g711, 2);
 		s.dtmf_events = cases[i].local;
@@ -420,7 +450,8 @@ static void test_te_events(void **state)
 		struct cv_sdp *a = answer_ok(offer, &l, &neg);
 		if (cases[i].want) {
 			assert_int_equal(neg.media[0].dtmf_pt_send, 101);
-			assert_string_equal(neg.media[0].dtmf_events, cases[i].want);
+			assert_string_equal(neg.media[0].dtmf_events,
+					    cases[i].want);
 		} else {
 			assert_int_equal(neg.media[0].dtmf_pt_send, -1);
 			assert_int_equal(a->media[0].nfmts, 1);
@@ -448,44 +479,54 @@ static void test_answer_hold(void **state)
 	(void)state;
 	SCOPED_NEG(neg);
 	char buf[512];
-#define tmpl                                                               \
-	"v=0\r\no=- 1 %d IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 %s\r\n" \
+#define tmpl                                                                   \
+	"v=0\r\no=- 1 %d IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 %s\r\n"           \
 	"t=0 0\r\nm=audio 5000 RTP/AVP 0\r\n%s"
 	snprintf(buf, sizeof(buf), tmpl, 2, "192.0.2.9", "a=sendonly\r\n");
-	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDRECV, &neg), CV_SDP_RECVONLY);
+	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDRECV, &neg),
+			 CV_SDP_RECVONLY);
 	assert_true(neg.media[0].remote_hold);
 	snprintf(buf, sizeof(buf), tmpl, 3, "192.0.2.9", "a=inactive\r\n");
-	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDRECV, &neg), CV_SDP_INACTIVE);
+	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDRECV, &neg),
+			 CV_SDP_INACTIVE);
 	assert_true(neg.media[0].remote_hold);
 	snprintf(buf, sizeof(buf), tmpl, 4, "192.0.2.9", "a=recvonly\r\n");
-	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDRECV, &neg), CV_SDP_SENDONLY);
+	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDRECV, &neg),
+			 CV_SDP_SENDONLY);
 	assert_false(neg.media[0].remote_hold);
 	/* we hold while they offer sendrecv */
 	snprintf(buf, sizeof(buf), tmpl, 5, "192.0.2.9", "");
-	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDONLY, &neg), CV_SDP_SENDONLY);
-	assert_int_equal(answer_dir_for(buf, CV_SDP_INACTIVE, &neg), CV_SDP_INACTIVE);
+	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDONLY, &neg),
+			 CV_SDP_SENDONLY);
+	assert_int_equal(answer_dir_for(buf, CV_SDP_INACTIVE, &neg),
+			 CV_SDP_INACTIVE);
 	/* both hold: sendonly offer, local sendonly → inactive */
 	snprintf(buf, sizeof(buf), tmpl, 6, "192.0.2.9", "a=sendonly\r\n");
-	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDONLY, &neg), CV_SDP_INACTIVE);
+	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDONLY, &neg),
+			 CV_SDP_INACTIVE);
 	/* resume */
 	snprintf(buf, sizeof(buf), tmpl, 7, "192.0.2.9", "a=sendrecv\r\n");
-	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDRECV, &neg), CV_SDP_SENDRECV);
+	assert_int_equal(answer_dir_for(buf, CV_SDP_SENDRECV, &neg),
+			 CV_SDP_SENDRECV);
 	assert_false(neg.media[0].remote_hold);
 	/* RFC 2543 hold: c=0.0.0.0 */
-	assert_int_equal(answer_dir_for(sdp_oldhold, CV_SDP_SENDRECV, &neg), CV_SDP_RECVONLY);
+	assert_int_equal(answer_dir_for(sdp_oldhold, CV_SDP_SENDRECV, &neg),
+			 CV_SDP_RECVONLY);
 	assert_true(neg.media[0].remote_hold);
 	assert_true(neg.media[0].remote_null_addr);
 	assert_string_equal(neg.media[0].remote_addr, "0.0.0.0");
 	/* Asterisk's session-level sendonly */
-	assert_int_equal(answer_dir_for(sdp_asterisk_hold, CV_SDP_SENDRECV, &neg),
-			 CV_SDP_RECVONLY);
+	assert_int_equal(
+		answer_dir_for(sdp_asterisk_hold, CV_SDP_SENDRECV, &neg),
+		CV_SDP_RECVONLY);
 }
 
 /* RFC 3264 §6: port 0 for streams we do not take, same count and order */
 static void test_answer_rejected_streams(void **state)
 {
 	(void)state;
-	struct cv_sdp_stream_caps s = audio_caps(opus_g711, CV_ARRAY_SIZE(opus_g711));
+	struct cv_sdp_stream_caps s =
+		audio_caps(opus_g711, CV_ARRAY_SIZE(opus_g711));
 	struct cv_sdp_local l = local_for(&s, 1);
 	SCOPED_NEG(neg);
 	struct cv_sdp *a = answer_ok(sdp_linphone, &l, &neg);
@@ -500,17 +541,26 @@ static void test_answer_rejected_streams(void **state)
 	assert_string_equal(neg.media[0].remote_ice_ufrag, "0e6b4bf9");
 	assert_int_equal(a->media[1].port, 0);
 	assert_true(cv_pl_eq_str(a->media[1].media, "video"));
-	assert_true(cv_pl_eq_str(a->media[1].c.lines[0].value, "video 0 RTP/AVP 96"));
+	assert_true(cv_pl_eq_str(a->media[1].c.lines[0].value,
+				 "video 0 RTP/AVP 96"));
 	assert_true(neg.media[1].rejected);
 	assert_int_equal(neg.nmedia, 2);
 	cv_mem_unref(a);
 
 	/* a stream the offerer disabled stays disabled */
-	const char *off = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\n"
-			  "t=0 0\r\nm=audio 0 RTP/AVP 0\r\nm=audio 5002 RTP/AVP 8\r\n";
+	const char *off =
+		"v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 "
+		"192.0.2.9\r\n"
+		"t=0 0\r\nm=audio 0 RTP/AVP 0\r\nm=audio 5002 RTP/AVP 8\r\n";
 	static const struct cv_sdp_stream_caps two[] = {
-		{.port = 20000, .codecs = g711, .ncodecs = 2, .dir = CV_SDP_SENDRECV},
-		{.port = 20002, .codecs = g711, .ncodecs = 2, .dir = CV_SDP_SENDRECV},
+		{.port = 20000,
+		 .codecs = g711,
+		 .ncodecs = 2,
+		 .dir = CV_SDP_SENDRECV},
+		{.port = 20002,
+		 .codecs = g711,
+		 .ncodecs = 2,
+		 .dir = CV_SDP_SENDRECV},
 	};
 	l = local_for(two, 2);
 	a = answer_ok(off, &l, &neg);
@@ -522,18 +572,22 @@ static void test_answer_rejected_streams(void **state)
 	cv_mem_unref(a);
 
 	/* all streams disabled by the offerer: a valid all-zero answer */
-	off = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
+	off = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nt=0 0\r\nm=audio 0 "
+	      "RTP/AVP 0\r\n";
 	a = answer_ok(off, &l, &neg);
 	assert_int_equal(a->media[0].port, 0);
 	cv_mem_unref(a);
 }
 
-static void expect_488(const char *offer_text, const struct cv_sdp_local *l, uint16_t code)
+static void expect_488(const char *offer_text, const struct cv_sdp_local *l,
+		       uint16_t code)
 {
-	struct cv_sdp *offer = parse_ok(offer_text), *ans = (struct cv_sdp *)(uintptr_t)1;
+	struct cv_sdp *offer = parse_ok(offer_text),
+		      *ans = (struct cv_sdp *)(uintptr_t)1;
 	SCOPED_NEG(neg);
 	struct cv_sdp_warning w;
-	assert_int_equal(cv_sdp_answer_create(&ans, &neg, &w, offer, l), CV_SDP_ENOTACCEPTABLE);
+	assert_int_equal(cv_sdp_answer_create(&ans, &neg, &w, offer, l),
+			 CV_SDP_ENOTACCEPTABLE);
 	assert_null(ans);
 	assert_int_equal(w.code, code);
 	assert_non_null(w.text);
@@ -543,7 +597,8 @@ static void expect_488(const char *offer_text, const struct cv_sdp_local *l, uin
 static void test_answer_488(void **state)
 {
 	(void)state;
-	static const struct cv_sdp_codec g729 = {.name = "G729", .clock_rate = 8000, .pt = -1};
+	static const struct cv_sdp_codec g729 = {
+		.name = "G729", .clock_rate = 8000, .pt = -1};
 	struct cv_sdp_stream_caps s = audio_caps(&g729, 1);
 	struct cv_sdp_local l = local_for(&s, 1);
 	expect_488(sdp_asterisk, &l, 305);
@@ -556,7 +611,8 @@ static void test_answer_488(void **state)
 	expect_488(sdp_asterisk, &l, 302);
 	/* video only offered to an audio-only side */
 	s.srtp_required = false;
-	expect_488("v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+	expect_488("v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 "
+		   "192.0.2.9\r\nt=0 0\r\n"
 		   "m=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n",
 		   &l, 304);
 	/* a stream caps with port 0 refuses its media */
@@ -571,7 +627,8 @@ static void test_answer_fmtp_rules(void **state)
 {
 	(void)state;
 	/* RFC 4749: the offer's annexb=no is binding */
-	static const struct cv_sdp_codec g729 = {.name = "G729", .clock_rate = 8000, .pt = -1};
+	static const struct cv_sdp_codec g729 = {
+		.name = "G729", .clock_rate = 8000, .pt = -1};
 	struct cv_sdp_stream_caps s = audio_caps(&g729, 1);
 	s.telephone_event = false;
 	struct cv_sdp_local l = local_for(&s, 1);
@@ -583,15 +640,24 @@ static void test_answer_fmtp_rules(void **state)
 
 	/* H.264 packetization-mode must agree (RFC 6184 §8.2.2) */
 	static const struct cv_sdp_codec h264[] = {
-		{.name = "H264", .clock_rate = 90000, .fmtp = "packetization-mode=1", .pt = -1},
+		{.name = "H264",
+		 .clock_rate = 90000,
+		 .fmtp = "packetization-mode=1",
+		 .pt = -1},
 	};
-	const char *vo = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\n"
-			 "t=0 0\r\nm=video 5000 RTP/AVP 97 98\r\n"
-			 "a=rtpmap:97 H264/90000\r\na=fmtp:97 profile-level-id=42e01f\r\n"
-			 "a=rtpmap:98 H264/90000\r\n"
-			 "a=fmtp:98 profile-level-id=42e01f;packetization-mode=1\r\n";
-	struct cv_sdp_stream_caps v = {.media = "video", .port = 30000, .codecs = h264,
-				       .ncodecs = 1, .dir = CV_SDP_SENDRECV};
+	const char *vo =
+		"v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 "
+		"192.0.2.9\r\n"
+		"t=0 0\r\nm=video 5000 RTP/AVP 97 98\r\n"
+		"a=rtpmap:97 H264/90000\r\na=fmtp:97 "
+		"profile-level-id=42e01f\r\n"
+		"a=rtpmap:98 H264/90000\r\n"
+		"a=fmtp:98 profile-level-id=42e01f;packetization-mode=1\r\n";
+	struct cv_sdp_stream_caps v = {.media = "video",
+				       .port = 30000,
+				       .codecs = h264,
+				       .ncodecs = 1,
+				       .dir = CV_SDP_SENDRECV};
 	l = local_for(&v, 1);
 	a = answer_ok(vo, &l, &neg);
 	assert_int_equal(a->media[0].nfmts, 1);
@@ -607,7 +673,8 @@ static void test_answer_fmtp_rules(void **state)
 	s = audio_caps(cn, 2);
 	l = local_for(&s, 1);
 	s.telephone_event = false;
-	const char *co = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\n"
+	const char *co = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 "
+			 "192.0.2.9\r\n"
 			 "t=0 0\r\nm=audio 5000 RTP/AVP 0 13\r\n";
 	a = answer_ok(co, &l, &neg);
 	assert_int_equal(a->media[0].nfmts, 2);
@@ -623,8 +690,10 @@ static void test_answer_mux_crypto(void **state)
 	s.rtcp_mux = true;
 	struct cv_sdp_local l = local_for(&s, 1);
 	SCOPED_NEG(neg);
-	const char *mo = "v=0\r\no=- 1 1 IN IP6 2001:db8::7\r\ns=-\r\nc=IN IP6 2001:db8::7\r\n"
-			 "t=0 0\r\nm=audio 5000 RTP/AVP 8\r\na=rtcp-mux\r\na=rtcp:5001\r\n"
+	const char *mo = "v=0\r\no=- 1 1 IN IP6 2001:db8::7\r\ns=-\r\nc=IN IP6 "
+			 "2001:db8::7\r\n"
+			 "t=0 0\r\nm=audio 5000 RTP/AVP "
+			 "8\r\na=rtcp-mux\r\na=rtcp:5001\r\n"
 			 "a=mid:a1\r\n";
 	struct cv_sdp *a = answer_ok(mo, &l, &neg);
 	assert_true(a->media[0].rtcp_mux);
@@ -648,8 +717,10 @@ static void test_answer_mux_crypto(void **state)
 	cv_mem_unref(a);
 	s.rtcp_port = 0;
 	/* session-level ptime from a sloppy peer */
-	a = answer_ok("v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\n"
-		      "t=0 0\r\na=ptime:30\r\na=maxptime:60.0\r\nm=audio 5000 RTP/AVP 8\r\n",
+	a = answer_ok("v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 "
+		      "192.0.2.9\r\n"
+		      "t=0 0\r\na=ptime:30\r\na=maxptime:60.0\r\nm=audio 5000 "
+		      "RTP/AVP 8\r\n",
 		      &l, &neg);
 	assert_int_equal(neg.media[0].ptime, 30);
 	assert_int_equal(neg.media[0].maxptime, 60);
@@ -658,10 +729,15 @@ static void test_answer_mux_crypto(void **state)
 
 	/* RFC 4568: first offered suite we know, the offerer's tag */
 	static const struct cv_sdp_crypto_local cr[] = {
-		{.tag = 9, .suite = "AES_CM_128_HMAC_SHA1_32",
-		 .key_params = "inline:bG9jYWxrZXlsb2NhbGtleWxvY2Fsa2V5bG9jYWxr"},
-		{.tag = 9, .suite = "AEAD_AES_256_GCM",
-		 .key_params = "inline:Z2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2Nt"},
+		{.tag = 9,
+		 .suite = "AES_CM_128_HMAC_SHA1_32",
+		 .key_params =
+			 "inline:bG9jYWxrZXlsb2NhbGtleWxvY2Fsa2V5bG9jYWxr"},
+		{.tag = 9,
+		 .suite = "AEAD_AES_256_GCM",
+		 .key_params = "inline:"
+			       "Z2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2NtZ2N"
+			       "tZ2Nt"},
 	};
 	s.crypto = cr;
 	s.ncrypto = 2;
@@ -669,14 +745,18 @@ static void test_answer_mux_crypto(void **state)
 	assert_true(cv_pl_eq_str(a->media[0].proto, "RTP/SAVP"));
 	assert_int_equal(a->media[0].ncrypto, 1);
 	assert_int_equal(a->media[0].crypto[0].tag, 2);
-	assert_true(cv_pl_eq_str(a->media[0].crypto[0].suite, "AES_CM_128_HMAC_SHA1_32"));
-	assert_true(cv_pl_eq_str(a->media[0].crypto[0].key_params,
-				 "inline:bG9jYWxrZXlsb2NhbGtleWxvY2Fsa2V5bG9jYWxr"));
+	assert_true(cv_pl_eq_str(a->media[0].crypto[0].suite,
+				 "AES_CM_128_HMAC_SHA1_32"));
+	assert_true(cv_pl_eq_str(
+		a->media[0].crypto[0].key_params,
+		"inline:bG9jYWxrZXlsb2NhbGtleWxvY2Fsa2V5bG9jYWxr"));
 	assert_true(neg.media[0].srtp);
 	assert_int_equal(neg.media[0].crypto_tag, 2);
-	assert_string_equal(neg.media[0].crypto_suite, "AES_CM_128_HMAC_SHA1_32");
-	assert_string_equal(neg.media[0].crypto_remote_key,
-			    "inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj|2^20");
+	assert_string_equal(neg.media[0].crypto_suite,
+			    "AES_CM_128_HMAC_SHA1_32");
+	assert_string_equal(
+		neg.media[0].crypto_remote_key,
+		"inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj|2^20");
 	assert_string_equal(neg.media[0].crypto_local_key,
 			    "inline:bG9jYWxrZXlsb2NhbGtleWxvY2Fsa2V5bG9jYWxr");
 	cv_mem_unref(a);
@@ -692,8 +772,10 @@ static void test_process_answer(void **state)
 {
 	(void)state;
 	static const struct cv_sdp_crypto_local cr[] = {
-		{.tag = 1, .suite = "AES_CM_128_HMAC_SHA1_80",
-		 .key_params = "inline:b2ZmZXJrZXlvZmZlcmtleW9mZmVya2V5b2ZmZXJr"},
+		{.tag = 1,
+		 .suite = "AES_CM_128_HMAC_SHA1_80",
+		 .key_params =
+			 "inline:b2ZmZXJrZXlvZmZlcmtleW9mZmVya2V5b2ZmZXJr"},
 	};
 	struct cv_sdp_stream_caps s = audio_caps(opus_g711, 4);
 	s.rtcp_mux = true;
@@ -705,12 +787,15 @@ static void test_process_answer(void **state)
 	assert_int_equal(cv_sdp_offer_create(&offer, &l), 0);
 	/* the answerer renumbered opus 96 -> 100 and te 97 -> 99 */
 	struct cv_sdp *ans = parse_ok(
-		"v=0\r\no=- 7 7 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n"
+		"v=0\r\no=- 7 7 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 "
+		"198.51.100.7\r\nt=0 0\r\n"
 		"m=audio 6000 RTP/SAVP 100 0 99 13\r\n"
-		"a=rtpmap:100 opus/48000/2\r\na=fmtp:100 maxplaybackrate=16000\r\n"
+		"a=rtpmap:100 opus/48000/2\r\na=fmtp:100 "
+		"maxplaybackrate=16000\r\n"
 		"a=rtpmap:99 telephone-event/48000\r\na=fmtp:99 0-15\r\n"
 		"a=rtpmap:13 CN/8000\r\n"
-		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:YW5zd2Vya2V5YW5zd2Vya2V5YW5zd2Vya2V5YW5z\r\n"
+		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+		"inline:YW5zd2Vya2V5YW5zd2Vya2V5YW5zd2Vya2V5YW5z\r\n"
 		"a=recvonly\r\na=rtcp-mux\r\na=ptime:40\r\n");
 	SCOPED_NEG(neg);
 	assert_int_equal(cv_sdp_answer_process(&neg, offer, ans), 0);
@@ -739,16 +824,20 @@ static void test_process_answer(void **state)
 	cv_mem_unref(ans);
 
 	/* wrong tag: the stream is unusable */
-	ans = parse_ok("v=0\r\no=- 7 8 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\n"
-		       "t=0 0\r\nm=audio 6000 RTP/SAVP 0\r\n"
-		       "a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:YW5zd2Vya2V5\r\n");
-	assert_int_equal(cv_sdp_answer_process(&neg, offer, ans), CV_SDP_ENOTACCEPTABLE);
+	ans = parse_ok(
+		"v=0\r\no=- 7 8 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 "
+		"198.51.100.7\r\n"
+		"t=0 0\r\nm=audio 6000 RTP/SAVP 0\r\n"
+		"a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:YW5zd2Vya2V5\r\n");
+	assert_int_equal(cv_sdp_answer_process(&neg, offer, ans),
+			 CV_SDP_ENOTACCEPTABLE);
 	assert_true(neg.media[0].rejected);
 	cv_mem_unref(ans);
 	/* port 0 */
 	ans = parse_ok("v=0\r\no=- 7 9 IN IP4 198.51.100.7\r\ns=-\r\nt=0 0\r\n"
 		       "m=audio 0 RTP/SAVP 0\r\n");
-	assert_int_equal(cv_sdp_answer_process(&neg, offer, ans), CV_SDP_ENOTACCEPTABLE);
+	assert_int_equal(cv_sdp_answer_process(&neg, offer, ans),
+			 CV_SDP_ENOTACCEPTABLE);
 	cv_mem_unref(ans);
 	/* m= count or type differs */
 	ans = parse_ok("v=0\r\no=- 7 9 IN IP4 198.51.100.7\r\ns=-\r\nt=0 0\r\n"
@@ -788,8 +877,10 @@ static void test_full_exchange(void **state)
 	/* A sends G722 (offer order) to B's port; B sends to A's */
 	assert_string_equal(na.media[0].codecs[0].name, "G722");
 	assert_string_equal(nb.media[0].codecs[0].name, "G722");
-	assert_int_equal(na.media[0].codecs[0].pt_send, nb.media[0].codecs[0].pt_recv);
-	assert_int_equal(nb.media[0].codecs[0].pt_send, na.media[0].codecs[0].pt_recv);
+	assert_int_equal(na.media[0].codecs[0].pt_send,
+			 nb.media[0].codecs[0].pt_recv);
+	assert_int_equal(nb.media[0].codecs[0].pt_send,
+			 na.media[0].codecs[0].pt_recv);
 	assert_int_equal(na.media[0].remote_port, 40000);
 	assert_int_equal(nb.media[0].remote_port, 20000);
 	assert_string_equal(na.media[0].remote_addr, "198.51.100.2");
@@ -855,18 +946,27 @@ static void test_rewrite(void **state)
 
 	/* a rejected stream stays rejected; m=.../n keeps its count; a=rtcp
 	 * gets the relay's port; the hold address stays */
-	in = parse_ok("v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\n"
-		      "t=0 0\r\nm=audio 0 RTP/AVP 0\r\nm=audio 5000/2 RTP/AVP 8\r\n"
-		      "a=rtcp:5009 IN IP4 192.0.2.9\r\nm=audio 6000 RTP/AVP 0\r\n"
-		      "c=IN IP4 0.0.0.0\r\na=rtcp:6001\r\n");
-	const uint16_t p2[] = {40000, 40002, 40004}, r2[] = {41000, 41002, 41004};
-	rw = (struct cv_sdp_rewrite){
-		.addr = "198.51.100.1", .ports = p2, .nports = 3, .rtcp_ports = r2};
+	in = parse_ok(
+		"v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 "
+		"192.0.2.9\r\n"
+		"t=0 0\r\nm=audio 0 RTP/AVP 0\r\nm=audio 5000/2 RTP/AVP 8\r\n"
+		"a=rtcp:5009 IN IP4 192.0.2.9\r\nm=audio 6000 RTP/AVP 0\r\n"
+		"c=IN IP4 0.0.0.0\r\na=rtcp:6001\r\n");
+	const uint16_t p2[] = {40000, 40002, 40004},
+		       r2[] = {41000, 41002, 41004};
+	rw = (struct cv_sdp_rewrite){.addr = "198.51.100.1",
+				     .ports = p2,
+				     .nports = 3,
+				     .rtcp_ports = r2};
 	assert_int_equal(cv_sdp_rewrite(&out, in, &rw), 0);
-	assert_text(out, "v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\n"
-			 "t=0 0\r\nm=audio 0 RTP/AVP 0\r\nm=audio 40002/2 RTP/AVP 8\r\n"
-			 "a=rtcp:41002\r\nm=audio 40004 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\n"
-			 "a=rtcp:41004\r\n");
+	assert_text(
+		out,
+		"v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 "
+		"198.51.100.1\r\n"
+		"t=0 0\r\nm=audio 0 RTP/AVP 0\r\nm=audio 40002/2 RTP/AVP 8\r\n"
+		"a=rtcp:41002\r\nm=audio 40004 RTP/AVP 0\r\nc=IN IP4 "
+		"0.0.0.0\r\n"
+		"a=rtcp:41004\r\n");
 	cv_mem_unref(out);
 	/* bad params */
 	rw.nports = 2;
@@ -886,24 +986,35 @@ static void test_hostile_bounded(void **state)
 	(void)state;
 	struct cv_buf b;
 	cv_buf_init(&b, 0);
-	cv_buf_append_str(&b, "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n");
+	cv_buf_append_str(&b, "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN "
+			      "IP4 192.0.2.9\r\nt=0 0\r\n");
 	for (int m = 0; m < 32; m++) {
 		cv_buf_printf(&b, "m=audio %d RTP/SAVP", 1000 + m);
 		for (int f = 0; f < 128; f++)
 			cv_buf_printf(&b, " %d", f);
 		cv_buf_append_str(&b, "\r\n");
-		for (int f = 96; f < 128 && b.len < (size_t)(60000 * (m + 1) / 32); f++)
-			cv_buf_printf(&b, "a=rtpmap:%d telephone-event/8000\r\n"
-				      "a=fmtp:%d 0-1,2-3,4-5,6-7,8-9,10-11,12-13,14-255\r\n", f, f);
+		for (int f = 96;
+		     f < 128 && b.len < (size_t)(60000 * (m + 1) / 32); f++)
+			cv_buf_printf(
+				&b,
+				"a=rtpmap:%d telephone-event/8000\r\n"
+				"a=fmtp:%d "
+				"0-1,2-3,4-5,6-7,8-9,10-11,12-13,14-255\r\n",
+				f, f);
 		for (int c = 0; c < 4; c++)
-			cv_buf_printf(&b, "a=crypto:%d AES_CM_128_HMAC_SHA1_80 inline:QUJD\r\n", c);
+			cv_buf_printf(&b,
+				      "a=crypto:%d AES_CM_128_HMAC_SHA1_80 "
+				      "inline:QUJD\r\n",
+				      c);
 	}
 	struct cv_sdp *offer = NULL, *ans = NULL, *rew = NULL;
 	uint64_t t0 = cv_clock_us();
 	assert_int_equal(cv_sdp_parse(&offer, b.data, b.len, NULL), 0);
 	assert_int_equal(offer->nmedia, 32);
 	static const struct cv_sdp_crypto_local cr = {
-		.tag = 1, .suite = "AES_CM_128_HMAC_SHA1_80", .key_params = "inline:WFla"};
+		.tag = 1,
+		.suite = "AES_CM_128_HMAC_SHA1_80",
+		.key_params = "inline:WFla"};
 	struct cv_sdp_stream_caps caps[32];
 	for (int i = 0; i < 32; i++) {
 		caps[i] = audio_caps(g711, 2);
@@ -932,22 +1043,37 @@ static void test_hostile_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_offer_basic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_offer_srtp_mux_hold, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_offer_bad_params, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_answer_baresip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_answer_dynamic_pt_and_te_rate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_te_events, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_answer_hold, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_answer_rejected_streams, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_answer_488, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_answer_fmtp_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_answer_mux_crypto, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_process_answer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_exchange, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_neg_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offer_basic, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_offer_srtp_mux_hold, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_offer_bad_params, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_answer_baresip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_answer_dynamic_pt_and_te_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_te_events, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_answer_hold, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_answer_rejected_streams,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answer_488, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_answer_fmtp_rules, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_answer_mux_crypto, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_process_answer, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_full_exchange, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_neg_block, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_bounded, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

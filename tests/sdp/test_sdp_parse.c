@@ -44,7 +44,8 @@ static struct cv_sdp *parse_ok(const char *s)
 static void assert_pl(struct cv_pl pl, const char *s)
 {
 	if (!cv_pl_eq_str(pl, s)) {
-		fprintf(stderr, "got '%.*s' want '%s'\n", (int)pl.l, pl.p ? pl.p : "", s);
+		fprintf(stderr, "got '%.*s' want '%s'\n", (int)pl.l,
+			pl.p ? pl.p : "", s);
 		fail();
 	}
 }
@@ -68,9 +69,9 @@ static void roundtrip(const char *s)
 static void test_roundtrip_all(void **state)
 {
 	(void)state;
-	const char *all[] = {sdp_baresip, sdp_baresip_srtp, sdp_linphone, sdp_chrome,
-			     sdp_asterisk, sdp_asterisk_hold, sdp_rtpengine, sdp_oldhold,
-			     sdp_ipv6};
+	const char *all[] = {sdp_baresip,   sdp_baresip_srtp, sdp_linphone,
+			     sdp_chrome,    sdp_asterisk,     sdp_asterisk_hold,
+			     sdp_rtpengine, sdp_oldhold,      sdp_ipv6};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(all); i++)
 		roundtrip(all[i]);
 }
@@ -132,7 +133,8 @@ static void test_crypto(void **state)
 	assert_pl(m->crypto[0].suite, "AES_CM_128_HMAC_SHA1_80");
 	assert_pl(m->crypto[0].key_params,
 		  "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4");
-	assert_pl(m->crypto[0].key_salt, "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz");
+	assert_pl(m->crypto[0].key_salt,
+		  "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz");
 	assert_pl(m->crypto[0].lifetime, "2^20");
 	assert_pl(m->crypto[0].mki, "1:4");
 	assert_int_equal(m->crypto[0].session_params.l, 0);
@@ -210,16 +212,18 @@ static void test_chrome(void **state)
 	assert_int_equal(a->candidates[0].priority, 2122260223u);
 	assert_int_equal(a->candidates[0].addr.af, AF_INET);
 	assert_pl(a->candidates[0].extensions, "generation 0 network-id 1");
-	assert_pl(a->candidates[2].extensions, "tcptype active generation 0 network-id 1");
+	assert_pl(a->candidates[2].extensions,
+		  "tcptype active generation 0 network-id 1");
 	assert_int_equal(a->candidates[3].addr.af, AF_INET6);
 	assert_int_equal(a->nextmaps, 4);
 	assert_int_equal(a->extmaps[2].id, 3);
 	assert_pl(a->extmaps[2].uri,
-		  "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01");
+		  "http://www.ietf.org/id/"
+		  "draft-holmer-rmcat-transport-wide-cc-extensions-01");
 	assert_int_equal(a->nssrcs, 2);
 	assert_pl(a->ssrcs[1].attr, "msid");
-	assert_pl(a->ssrcs[1].value,
-		  "lgsCFqt9kN2fVKw5wg3NKqGdATQoltEwOdMS 2ef5a1fc-0a2e-4b4c-8d7b-5a1dd1c2d3a4");
+	assert_pl(a->ssrcs[1].value, "lgsCFqt9kN2fVKw5wg3NKqGdATQoltEwOdMS "
+				     "2ef5a1fc-0a2e-4b4c-8d7b-5a1dd1c2d3a4");
 	assert_int_equal(a->nrtcp_fbs, 1);
 	const struct cv_sdp_fmt *red = cv_sdp_fmt_by_pt(a, 63);
 	assert_pl(red->encoding, "red");
@@ -244,7 +248,8 @@ static void test_asterisk_hold(void **state)
 	assert_true(sdp->c.has_dir);
 	assert_false(sdp->media[0].c.has_dir);
 	/* session-level direction applies to the stream (RFC 3264 §5.1) */
-	assert_int_equal(cv_sdp_media_dir(sdp, &sdp->media[0]), CV_SDP_SENDONLY);
+	assert_int_equal(cv_sdp_media_dir(sdp, &sdp->media[0]),
+			 CV_SDP_SENDONLY);
 	cv_mem_unref(sdp);
 
 	sdp = parse_ok(sdp_asterisk);
@@ -299,7 +304,8 @@ static void test_oldhold_ipv6(void **state)
 	assert_int_equal(c->ttl, 127);
 	assert_int_equal(c->naddr, 3);
 	assert_pl(c->addr, "233.252.0.1");
-	assert_int_equal(cv_sdp_media_dir(sdp, &sdp->media[1]), CV_SDP_RECVONLY);
+	assert_int_equal(cv_sdp_media_dir(sdp, &sdp->media[1]),
+			 CV_SDP_RECVONLY);
 	assert_int_equal(sdp->media[0].fmts[1].clock_rate, 8000);
 	cv_mem_unref(sdp);
 }
@@ -308,17 +314,19 @@ static void test_oldhold_ipv6(void **state)
 static void test_lf_and_fqdn(void **state)
 {
 	(void)state;
-	const char *s = "v=0\no=- 1 2 IN IP4 host.example.com\ns=x\n"
-			"c=IN IP4 media.example.com\nt=0 0\nm=audio 4000 RTP/AVP 0\n";
+	const char *s =
+		"v=0\no=- 1 2 IN IP4 host.example.com\ns=x\n"
+		"c=IN IP4 media.example.com\nt=0 0\nm=audio 4000 RTP/AVP 0\n";
 	struct cv_sdp *sdp = parse_ok(s);
 	assert_int_equal(sdp->c.conn.af, AF_UNSPEC);
 	assert_pl(sdp->c.conn.addr, "media.example.com");
 	struct cv_buf b;
 	cv_buf_init(&b, 0);
 	assert_int_equal(cv_sdp_print(sdp, &b), 0);
-	assert_string_equal(b.data, "v=0\r\no=- 1 2 IN IP4 host.example.com\r\ns=x\r\n"
-				    "c=IN IP4 media.example.com\r\nt=0 0\r\n"
-				    "m=audio 4000 RTP/AVP 0\r\n");
+	assert_string_equal(b.data,
+			    "v=0\r\no=- 1 2 IN IP4 host.example.com\r\ns=x\r\n"
+			    "c=IN IP4 media.example.com\r\nt=0 0\r\n"
+			    "m=audio 4000 RTP/AVP 0\r\n");
 	cv_buf_free(&b);
 	cv_mem_unref(sdp);
 }
@@ -329,27 +337,31 @@ static void test_malformed(void **state)
 	static const char *bad[] = {
 		"",
 		"\r\n",
-		"o=- 1 1 IN IP4 1.2.3.4\r\nv=0\r\n",              /* v= not first */
-		"v=0\r\n",                                         /* no o= */
-		"v=x\r\no=- 1 1 IN IP4 1.2.3.4\r\n",               /* bad version */
-		"v=0\r\no=- 1 x IN IP4 1.2.3.4\r\n",               /* bad sess-version */
-		"v=0\r\no=- 1 1 IN IP4\r\n",                       /* short o= */
+		"o=- 1 1 IN IP4 1.2.3.4\r\nv=0\r\n", /* v= not first */
+		"v=0\r\n",			     /* no o= */
+		"v=x\r\no=- 1 1 IN IP4 1.2.3.4\r\n", /* bad version */
+		"v=0\r\no=- 1 x IN IP4 1.2.3.4\r\n", /* bad sess-version */
+		"v=0\r\no=- 1 1 IN IP4\r\n",	     /* short o= */
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4 extra\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\no=- 1 1 IN IP4 1.2.3.4\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nc=IN IP4\r\n",   /* short c= */
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nc=IN IP4\r\n", /* short c= */
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nc=IN IP4 1.2.3.4/x\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nc=IN IP6 ::1/2/3\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nt=0\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP\r\n", /* no fmt */
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP\r\n", /* no
+									     fmt
+									   */
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 70000 RTP/AVP 0\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio x RTP/AVP 0\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1/0 RTP/AVP 0\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nv=0\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\r\no=- 1 1 IN IP4 1.2.3.4\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nX=0\r\n",        /* upper-case type */
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\na\r\n",          /* no '=' */
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\r\no=- 1 "
+		"1 IN IP4 1.2.3.4\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nX=0\r\n", /* upper-case type
+							     */
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\na\r\n",   /* no '=' */
 		"v = 0\r\no=- 1 1 IN IP4 1.2.3.4\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=a\rb\r\n",    /* bare CR */
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=a\rb\r\n", /* bare CR */
 	};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(bad); i++) {
 		struct cv_sdp *sdp = (struct cv_sdp *)(uintptr_t)1;
@@ -362,7 +374,8 @@ static void test_malformed(void **state)
 	/* a NUL byte inside */
 	static const char nul[] = "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=a\0b\r\n";
 	struct cv_sdp *sdp;
-	assert_int_equal(cv_sdp_parse(&sdp, nul, sizeof(nul) - 1, NULL), CV_EPARSE);
+	assert_int_equal(cv_sdp_parse(&sdp, nul, sizeof(nul) - 1, NULL),
+			 CV_EPARSE);
 	assert_int_equal(cv_sdp_parse(NULL, nul, 3, NULL), -EINVAL);
 }
 
@@ -408,7 +421,8 @@ static void test_limits(void **state)
 	struct cv_sdp *sdp;
 	struct cv_buf b;
 	cv_buf_init(&b, 0);
-	cv_buf_append_str(&b, "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\n");
+	cv_buf_append_str(&b,
+			  "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\n");
 	for (int i = 0; i < 40; i++)
 		cv_buf_printf(&b, "m=audio %d RTP/AVP 0\r\n", 1000 + i);
 	struct cv_sdp_limits lim = {.max_media = 4};
@@ -425,7 +439,8 @@ static void test_limits(void **state)
 	assert_int_equal(cv_sdp_parse(&sdp, b.data, b.len, &lim), CV_ETOOBIG);
 
 	cv_buf_reset(&b);
-	cv_buf_append_str(&b, "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP");
+	cv_buf_append_str(&b,
+			  "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP");
 	for (int i = 0; i < 20; i++)
 		cv_buf_printf(&b, " %d", i);
 	cv_buf_append_str(&b, "\r\na=x\r\na=y\r\na=z\r\n");
@@ -466,19 +481,27 @@ static void test_static_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roundtrip_all, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_baresip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crypto, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_linphone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chrome, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_asterisk_hold, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rtpengine, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_oldhold_ipv6, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lf_and_fqdn, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lenient_attrs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_asterisk_hold, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rtpengine, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_oldhold_ipv6, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_lf_and_fqdn, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_lenient_attrs, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_static_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_static_table, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

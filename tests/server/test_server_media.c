@@ -120,7 +120,8 @@ static void test_offer_answer(void **state)
 	assert_true(pv >= 41000 && pv <= 41999 && pv != pa);
 	/* answer from B: A is told the A-side ports, distinct from B's */
 	static const char answer[] =
-		"v=0\r\no=bob 2 2 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+		"v=0\r\no=bob 2 2 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 "
+		"10.0.0.2\r\nt=0 0\r\n"
 		"m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
 		"m=video 0 RTP/AVP 96\r\nm=video 0 RTP/AVP 96\r\n";
 	char *ans = rewrite(f, 1, answer, NULL);
@@ -137,7 +138,8 @@ static void test_hold_kept(void **state)
 {
 	struct fixture *f = *state;
 	static const char hold[] =
-		"v=0\r\no=a 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+		"v=0\r\no=a 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 "
+		"0.0.0.0\r\nt=0 0\r\n"
 		"m=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
 	char *out = rewrite(f, 0, hold, NULL);
 	assert_non_null(out);
@@ -183,12 +185,16 @@ static void test_rtp_crosses(void **state)
 	int fa = udp_socket(&pa), fb = udp_socket(&pb);
 	char sdp[512];
 	snprintf(sdp, sizeof(sdp),
-		 "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-		 "m=audio %u RTP/AVP 0\r\n", pa);
+		 "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 "
+		 "127.0.0.1\r\nt=0 0\r\n"
+		 "m=audio %u RTP/AVP 0\r\n",
+		 pa);
 	char *to_b = rewrite(f, 0, sdp, NULL);
 	snprintf(sdp, sizeof(sdp),
-		 "v=0\r\no=b 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-		 "m=audio %u RTP/AVP 0\r\n", pb);
+		 "v=0\r\no=b 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 "
+		 "127.0.0.1\r\nt=0 0\r\n"
+		 "m=audio %u RTP/AVP 0\r\n",
+		 pb);
 	char *to_a = rewrite(f, 1, sdp, NULL);
 	assert_non_null(to_b);
 	assert_non_null(to_a);
@@ -197,13 +203,17 @@ static void test_rtp_crosses(void **state)
 	uint8_t payload[160];
 	memset(payload, 0xff, sizeof(payload));
 	size_t len = 0;
-	assert_int_equal(cv_rtp_build(pkt, sizeof(pkt), &h, payload, sizeof(payload), &len), 0);
+	assert_int_equal(cv_rtp_build(pkt, sizeof(pkt), &h, payload,
+				      sizeof(payload), &len),
+			 0);
 	ssize_t n = (ssize_t)len;
-	struct sockaddr_in relay_a = {.sin_family = AF_INET,
-				      .sin_port = htons((uint16_t)mport(to_a, "audio"))};
+	struct sockaddr_in relay_a = {
+		.sin_family = AF_INET,
+		.sin_port = htons((uint16_t)mport(to_a, "audio"))};
 	relay_a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(sendto(fa, pkt, (size_t)n, 0, (struct sockaddr *)&relay_a,
-				sizeof(relay_a)), n);
+	assert_int_equal(sendto(fa, pkt, (size_t)n, 0,
+				(struct sockaddr *)&relay_a, sizeof(relay_a)),
+			 n);
 	uint8_t got[512];
 	ssize_t r = -1;
 	for (int i = 0; i < 200 && r < 0; i++) {
@@ -229,10 +239,13 @@ static void test_rtp_crosses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_offer_answer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hold_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offer_answer, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_hold_kept, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_sdp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rtp_crosses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rtp_crosses, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

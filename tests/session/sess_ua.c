@@ -23,32 +23,40 @@ struct app {
 	struct cv_tp_spec spec;
 	/* options */
 	const char *call_uri, *auth_user, *auth_pass;
-	int reject;          /* UAS: reject with this status */
-	int ring_ms;         /* UAS: ring this long before answering, -1: never */
-	bool early;          /* UAS: 183 with SDP before answering */
+	int reject;  /* UAS: reject with this status */
+	int ring_ms; /* UAS: ring this long before answering, -1: never */
+	bool early;  /* UAS: 183 with SDP before answering */
 	int hold_ms, resume_ms, dtmf_ms, bye_ms; /* after the answer; -1: no */
-	int cancel_ms;       /* UAC: CANCEL this long after the INVITE; -1: no */
+	int cancel_ms; /* UAC: CANCEL this long after the INVITE; -1: no */
 	bool use_update;
 	char dtmf_digit;
 	uint32_t session_expires, min_se;
 	int calls;
 	int timeout_ms;
-	bool multi;          /* UAS: answer every call at once, many at a time */
-	size_t max_dialogs;  /* the most dialogs seen at once (--multi) */
+	bool multi;	    /* UAS: answer every call at once, many at a time */
+	size_t max_dialogs; /* the most dialogs seen at once (--multi) */
 	/* state */
 	struct cv_call *cur;
 	int ended;
 	int rc;
 	int linger;
 	struct cv_tmr t_linger;
-	struct cv_tmr t_answer, t_cancel, t_hold, t_resume, t_dtmf, t_bye, t_timeout;
+	struct cv_tmr t_answer, t_cancel, t_hold, t_resume, t_dtmf, t_bye,
+		t_timeout;
 	struct cv_sdp_codec codecs[2];
 	struct cv_sdp_stream_caps caps;
 };
 
 static struct app app = {
-	.ring_ms = 0, .cancel_ms = -1, .hold_ms = -1, .resume_ms = -1, .dtmf_ms = -1, .bye_ms = -1,
-	.dtmf_digit = '5', .session_expires = UINT32_MAX, .calls = 1,
+	.ring_ms = 0,
+	.cancel_ms = -1,
+	.hold_ms = -1,
+	.resume_ms = -1,
+	.dtmf_ms = -1,
+	.bye_ms = -1,
+	.dtmf_digit = '5',
+	.session_expires = UINT32_MAX,
+	.calls = 1,
 	.timeout_ms = 20000,
 };
 
@@ -66,13 +74,16 @@ static void event(const char *fmt, ...)
 static int media_local(void *marg, struct cv_sdp_local *out)
 {
 	(void)marg;
-	app.codecs[0] = (struct cv_sdp_codec){.name = "PCMU", .clock_rate = 8000,
-					      .channels = 1, .pt = 0};
-	app.codecs[1] = (struct cv_sdp_codec){.name = "PCMA", .clock_rate = 8000,
-					      .channels = 1, .pt = 8};
-	app.caps = (struct cv_sdp_stream_caps){.media = "audio", .port = 40000,
-					       .codecs = app.codecs, .ncodecs = 2,
-					       .telephone_event = true, .dtmf_pt = 101,
+	app.codecs[0] = (struct cv_sdp_codec){
+		.name = "PCMU", .clock_rate = 8000, .channels = 1, .pt = 0};
+	app.codecs[1] = (struct cv_sdp_codec){
+		.name = "PCMA", .clock_rate = 8000, .channels = 1, .pt = 8};
+	app.caps = (struct cv_sdp_stream_caps){.media = "audio",
+					       .port = 40000,
+					       .codecs = app.codecs,
+					       .ncodecs = 2,
+					       .telephone_event = true,
+					       .dtmf_pt = 101,
 					       .dir = CV_SDP_SENDRECV};
 	out->addr = "127.0.0.1";
 	out->streams = &app.caps;
@@ -92,7 +103,8 @@ static void media_stop(void *marg)
 	(void)marg;
 }
 
-static const struct cv_call_media_ops media = {media_local, media_apply, media_stop};
+static const struct cv_call_media_ops media = {media_local, media_apply,
+					       media_stop};
 
 static void stop_timers(void)
 {
@@ -107,7 +119,8 @@ static void stop_timers(void)
 static void after(struct cv_tmr *t, int ms, cv_tmr_fn *fn)
 {
 	if (ms >= 0)
-		cv_tmr_start(cv_worker_wheel(app.w), t, (uint64_t)ms * 1000, fn, NULL);
+		cv_tmr_start(cv_worker_wheel(app.w), t, (uint64_t)ms * 1000, fn,
+			     NULL);
 }
 
 static void on_answer_tmr(struct cv_tmr *t, void *arg)
@@ -122,7 +135,8 @@ static void on_hold_tmr(struct cv_tmr *t, void *arg)
 {
 	(void)arg;
 	bool hold = t == &app.t_hold;
-	struct cv_call_modify_params mp = {.hold = hold, .use_update = app.use_update};
+	struct cv_call_modify_params mp = {.hold = hold,
+					   .use_update = app.use_update};
 	if (app.cur) {
 		int err = cv_call_modify(app.cur, &mp);
 		if (err)
@@ -226,7 +240,8 @@ static void on_state(struct cv_call *c, enum cv_call_state st, uint16_t status,
 		}
 		return;
 	}
-	event("state %s %u %s", cv_call_state_name(st), status, reason ? reason : "");
+	event("state %s %u %s", cv_call_state_name(st), status,
+	      reason ? reason : "");
 	if (st == CV_CALL_ANSWERED) {
 		bool we;
 		uint32_t se = cv_call_session_expires(c, &we);
@@ -250,7 +265,8 @@ static void on_state(struct cv_call *c, enum cv_call_state st, uint16_t status,
 	}
 }
 
-static void on_media(struct cv_call *c, const struct cv_sdp_neg *neg, void *uarg)
+static void on_media(struct cv_call *c, const struct cv_sdp_neg *neg,
+		     void *uarg)
 {
 	(void)c;
 	(void)uarg;
@@ -275,8 +291,11 @@ static void on_redirect(struct cv_call *c, const char *target, uint16_t status,
 }
 
 static const struct cv_call_handlers handlers = {
-	.incoming = on_incoming, .state = on_state, .media = on_media,
-	.info_dtmf = on_dtmf, .redirect = on_redirect,
+	.incoming = on_incoming,
+	.state = on_state,
+	.media = on_media,
+	.info_dtmf = on_dtmf,
+	.redirect = on_redirect,
 };
 
 static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
@@ -301,7 +320,9 @@ static void w_start(struct cv_worker *w, void *arg)
 	cv_tmr_init(&app.t_timeout);
 	cv_tmr_init(&app.t_linger);
 	int err = cv_tp_worker_start(app.tp, w);
-	struct cv_agent_params ap = {.tp = app.tp, .w = w, .h = &handlers,
+	struct cv_agent_params ap = {.tp = app.tp,
+				     .w = w,
+				     .h = &handlers,
 				     .user_agent = "sess_ua",
 				     .contact_user = "ua",
 				     .session_expires = app.session_expires,
@@ -312,15 +333,18 @@ static void w_start(struct cv_worker *w, void *arg)
 		cv_rt_fail(cv_worker_rt(w), err);
 		return;
 	}
-	cv_tmr_start(cv_worker_wheel(w), &app.t_timeout, (uint64_t)app.timeout_ms * 1000,
-		     on_timeout, NULL);
+	cv_tmr_start(cv_worker_wheel(w), &app.t_timeout,
+		     (uint64_t)app.timeout_ms * 1000, on_timeout, NULL);
 	event("listening");
 	if (app.call_uri) {
 		char from[128];
 		snprintf(from, sizeof(from), "sip:ua@%s", "127.0.0.1");
 		struct cv_call_params cp = {
-			.target = app.call_uri, .from = from, .media = &media,
-			.auth = {.user = app.auth_user, .password = app.auth_pass},
+			.target = app.call_uri,
+			.from = from,
+			.media = &media,
+			.auth = {.user = app.auth_user,
+				 .password = app.auth_pass},
 		};
 		err = cv_call_create(&app.cur, app.ag, &cp);
 		if (!err)
@@ -348,32 +372,42 @@ static void w_stop(struct cv_worker *w, void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sess_ua --listen SPEC [--call URI] [--auth U:P] "
-			"[--reject CODE] [--ring-ms N] [--early] [--cancel-ms N] [--hold-ms N] "
-			"[--resume-ms N] [--update] [--dtmf-ms N] [--digit D] [--bye-ms N] "
-			"[--session-expires S] [--min-se S] [--calls N] [--multi] [--timeout-ms N]\n");
+	fprintf(stderr,
+		"usage: sess_ua --listen SPEC [--call URI] [--auth U:P] "
+		"[--reject CODE] [--ring-ms N] [--early] [--cancel-ms N] "
+		"[--hold-ms N] "
+		"[--resume-ms N] [--update] [--dtmf-ms N] [--digit D] "
+		"[--bye-ms N] "
+		"[--session-expires S] [--min-se S] [--calls N] [--multi] "
+		"[--timeout-ms N]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"listen", 1, NULL, 'l'}, {"call", 1, NULL, 'c'}, {"auth", 1, NULL, 'a'},
-		{"reject", 1, NULL, 'r'}, {"ring-ms", 1, NULL, 'R'}, {"early", 0, NULL, 'e'},
-		{"cancel-ms", 1, NULL, 'C'},
-		{"hold-ms", 1, NULL, 'h'}, {"resume-ms", 1, NULL, 'u'},
-		{"update", 0, NULL, 'U'}, {"dtmf-ms", 1, NULL, 'd'},
-		{"digit", 1, NULL, 'D'}, {"bye-ms", 1, NULL, 'b'},
-		{"session-expires", 1, NULL, 's'}, {"min-se", 1, NULL, 'm'},
-		{"calls", 1, NULL, 'n'}, {"multi", 0, NULL, 'M'}, {"timeout-ms", 1, NULL, 't'}, {NULL, 0, NULL, 0},
+		{"listen", 1, NULL, 'l'},    {"call", 1, NULL, 'c'},
+		{"auth", 1, NULL, 'a'},	     {"reject", 1, NULL, 'r'},
+		{"ring-ms", 1, NULL, 'R'},   {"early", 0, NULL, 'e'},
+		{"cancel-ms", 1, NULL, 'C'}, {"hold-ms", 1, NULL, 'h'},
+		{"resume-ms", 1, NULL, 'u'}, {"update", 0, NULL, 'U'},
+		{"dtmf-ms", 1, NULL, 'd'},   {"digit", 1, NULL, 'D'},
+		{"bye-ms", 1, NULL, 'b'},    {"session-expires", 1, NULL, 's'},
+		{"min-se", 1, NULL, 'm'},    {"calls", 1, NULL, 'n'},
+		{"multi", 0, NULL, 'M'},     {"timeout-ms", 1, NULL, 't'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *listen = NULL;
 	static char auth[256];
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'l': listen = optarg; break;
-		case 'c': app.call_uri = optarg; break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'c':
+			app.call_uri = optarg;
+			break;
 		case 'a': {
 			snprintf(auth, sizeof(auth), "%s", optarg);
 			char *colon = strchr(auth, ':');
@@ -384,28 +418,62 @@ int main(int argc, char **argv)
 			app.auth_pass = colon + 1;
 			break;
 		}
-		case 'r': app.reject = atoi(optarg); break;
-		case 'R': app.ring_ms = atoi(optarg); break;
-		case 'e': app.early = true; break;
-		case 'C': app.cancel_ms = atoi(optarg); break;
-		case 'h': app.hold_ms = atoi(optarg); break;
-		case 'u': app.resume_ms = atoi(optarg); break;
-		case 'U': app.use_update = true; break;
-		case 'd': app.dtmf_ms = atoi(optarg); break;
-		case 'D': app.dtmf_digit = optarg[0]; break;
-		case 'b': app.bye_ms = atoi(optarg); break;
-		case 's': app.session_expires = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'm': app.min_se = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'n': app.calls = atoi(optarg); break;
-		case 'M': app.multi = true; break;
-		case 't': app.timeout_ms = atoi(optarg); break;
-		default: usage();
+		case 'r':
+			app.reject = atoi(optarg);
+			break;
+		case 'R':
+			app.ring_ms = atoi(optarg);
+			break;
+		case 'e':
+			app.early = true;
+			break;
+		case 'C':
+			app.cancel_ms = atoi(optarg);
+			break;
+		case 'h':
+			app.hold_ms = atoi(optarg);
+			break;
+		case 'u':
+			app.resume_ms = atoi(optarg);
+			break;
+		case 'U':
+			app.use_update = true;
+			break;
+		case 'd':
+			app.dtmf_ms = atoi(optarg);
+			break;
+		case 'D':
+			app.dtmf_digit = optarg[0];
+			break;
+		case 'b':
+			app.bye_ms = atoi(optarg);
+			break;
+		case 's':
+			app.session_expires =
+				(uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+			app.min_se = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			app.calls = atoi(optarg);
+			break;
+		case 'M':
+			app.multi = true;
+			break;
+		case 't':
+			app.timeout_ms = atoi(optarg);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!listen || cv_tp_spec_parse(listen, &app.spec))
 		usage();
 	cv_log_set_level(CV_LOG_WARN);
-	struct cv_rt_params rp = {.workers = 1, .on_start = w_start, .on_stop = w_stop,
+	struct cv_rt_params rp = {.workers = 1,
+				  .on_start = w_start,
+				  .on_stop = w_stop,
 				  .handle_signals = true};
 	if (cv_rt_create(&app.rt, &rp))
 		return 1;

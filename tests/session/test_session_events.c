@@ -17,7 +17,8 @@ static void test_pidf(void **state)
 	struct cv_pidf p;
 	const char *doc =
 		"<?xml version=\"1.0\"?>\n"
-		"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity='sip:bob@example.com'>\n"
+		"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
+		"entity='sip:bob@example.com'>\n"
 		" <tuple id=\"t1\"><status><basic> open </basic></status>"
 		"<contact>sip:bob@10.0.0.1</contact></tuple>\n"
 		" <note xml:lang=\"en\">Out to lunch</note>\n</presence>\n";
@@ -26,14 +27,20 @@ static void test_pidf(void **state)
 	assert_true(p.has_basic);
 	assert_true(p.open);
 	assert_string_equal(p.note, "Out to lunch");
-	const char *pref = "<p:presence xmlns:p=\"urn:ietf:params:xml:ns:pidf\" entity=\"pres:a@b\">"
-			   "<p:tuple id=\"x\"><p:status><p:basic>closed</p:basic></p:status></p:tuple>"
-			   "</p:presence>";
+	const char *pref =
+		"<p:presence xmlns:p=\"urn:ietf:params:xml:ns:pidf\" "
+		"entity=\"pres:a@b\">"
+		"<p:tuple "
+		"id=\"x\"><p:status><p:basic>closed</p:basic></p:status></"
+		"p:tuple>"
+		"</p:presence>";
 	assert_int_equal(cv_pidf_parse(cv_pl_str(pref), &p), 0);
 	assert_true(p.has_basic);
 	assert_false(p.open);
 	assert_string_equal(p.entity, "pres:a@b");
-	assert_int_equal(cv_pidf_parse(cv_pl_str("<presence entity=\"x\"><tuple>"), &p), CV_EPARSE);
+	assert_int_equal(
+		cv_pidf_parse(cv_pl_str("<presence entity=\"x\"><tuple>"), &p),
+		CV_EPARSE);
 	assert_int_equal(cv_pidf_parse(cv_pl_str("hello"), &p), CV_EPARSE);
 	/* print and read back */
 	struct cv_buf b;
@@ -50,7 +57,8 @@ static void test_mwi(void **state)
 {
 	(void)state;
 	struct cv_mwi w;
-	const char *body = "Messages-Waiting: yes\r\nMessage-Account: sip:alice@vmail.example.com\r\n"
+	const char *body = "Messages-Waiting: yes\r\nMessage-Account: "
+			   "sip:alice@vmail.example.com\r\n"
 			   "Voice-Message: 2/8 (0/2)\r\nFax-Message: 1/0\r\n";
 	assert_int_equal(cv_mwi_parse(cv_pl_str(body), &w), 0);
 	assert_true(w.waiting);
@@ -59,11 +67,16 @@ static void test_mwi(void **state)
 	assert_int_equal(w.voice_old, 8);
 	assert_int_equal(w.voice_urgent_new, 0);
 	assert_int_equal(w.voice_urgent_old, 2);
-	assert_int_equal(cv_mwi_parse(cv_pl_str("messages-waiting:no\n"), &w), 0);
+	assert_int_equal(cv_mwi_parse(cv_pl_str("messages-waiting:no\n"), &w),
+			 0);
 	assert_false(w.waiting);
-	assert_int_equal(cv_mwi_parse(cv_pl_str("Voice-Message: 1/1\r\n"), &w), CV_EPARSE);
-	assert_int_equal(cv_mwi_parse(cv_pl_str("Messages-Waiting: yes\r\n"
-						"Voice-Message: 99999999999999/4\r\n"), &w), 0);
+	assert_int_equal(cv_mwi_parse(cv_pl_str("Voice-Message: 1/1\r\n"), &w),
+			 CV_EPARSE);
+	assert_int_equal(
+		cv_mwi_parse(cv_pl_str("Messages-Waiting: yes\r\n"
+				       "Voice-Message: 99999999999999/4\r\n"),
+			     &w),
+		0);
 	assert_int_equal(w.voice_new, 0xffffffffu);
 	assert_int_equal(w.voice_old, 4);
 }
@@ -74,12 +87,17 @@ static void test_dialog_info(void **state)
 	struct cv_dialog_info di;
 	const char *doc =
 		"<?xml version=\"1.0\"?>\n"
-		"<dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" version=\"7\" "
+		"<dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" "
+		"version=\"7\" "
 		"state=\"full\" entity=\"sip:alice@example.com\">\n"
-		"<dialog id=\"as7d900as8\" call-id=\"a84b4c76e66710\" local-tag=\"1928301774\" "
-		"direction=\"initiator\"><state event=\"replaced\">terminated</state></dialog>\n"
-		"<dialog id=\"x2\" direction=\"recipient\"><state>confirmed</state>"
-		"<remote><identity display=\"Bob\">sip:bob@example.com</identity></remote>"
+		"<dialog id=\"as7d900as8\" call-id=\"a84b4c76e66710\" "
+		"local-tag=\"1928301774\" "
+		"direction=\"initiator\"><state "
+		"event=\"replaced\">terminated</state></dialog>\n"
+		"<dialog id=\"x2\" "
+		"direction=\"recipient\"><state>confirmed</state>"
+		"<remote><identity "
+		"display=\"Bob\">sip:bob@example.com</identity></remote>"
 		"</dialog>\n<dialog id='x3'/>\n</dialog-info>";
 	assert_int_equal(cv_dialog_info_parse(cv_pl_str(doc), &di), 0);
 	assert_string_equal(di.entity, "sip:alice@example.com");
@@ -95,15 +113,18 @@ static void test_dialog_info(void **state)
 	assert_string_equal(di.dialogs[2].id, "x3");
 	assert_string_equal(di.dialogs[2].state, "");
 	/* more dialogs than kept */
-	char big[8192] = "<dialog-info version=\"1\" state=\"partial\" entity=\"e\">";
+	char big[8192] =
+		"<dialog-info version=\"1\" state=\"partial\" entity=\"e\">";
 	for (int i = 0; i < 20; i++)
 		strcat(big, "<dialog id=\"d\"><state>early</state></dialog>");
 	strcat(big, "</dialog-info>");
 	assert_int_equal(cv_dialog_info_parse(cv_pl_str(big), &di), 0);
 	assert_int_equal(di.ndialogs, CV_DIALOG_INFO_MAX);
 	assert_false(di.full);
-	assert_int_equal(cv_dialog_info_parse(cv_pl_str("<dialog-info"), &di), CV_EPARSE);
-	assert_int_equal(cv_dialog_info_parse((struct cv_pl){NULL, 0}, &di), CV_EPARSE);
+	assert_int_equal(cv_dialog_info_parse(cv_pl_str("<dialog-info"), &di),
+			 CV_EPARSE);
+	assert_int_equal(cv_dialog_info_parse((struct cv_pl){NULL, 0}, &di),
+			 CV_EPARSE);
 }
 
 int main(void)

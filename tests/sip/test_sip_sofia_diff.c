@@ -34,19 +34,29 @@ static const struct known {
 } known[] = {
 	/* sofia-sip's bugs: RFC 4475 says these are valid */
 	{"intmeth.sip", "accept",
-	 "sofia refuses the method token (!, %, ` are token chars, RFC 3261 §25.1) "
+	 "sofia refuses the method token (!, %, ` are token chars, RFC 3261 "
+	 "§25.1) "
 	 "and the To display name with escaped controls (RFC 4475 §3.1.1.2)"},
 	/* RFC 4475 invalid messages sofia's parser lets through (nta or the
-	 * application would have to catch them); cvoip answers as the RFC says */
-	{"badaspec.sip", "accept", "To addr-spec with params not in <>: §3.1.2.14 400"},
-	{"badvers.sip", "accept", "SIP/7.0: §3.1.2.16 505 (nta checks the version later)"},
-	{"escruri.sip", "accept", "unescaped headers in the Request-URI: §3.1.2.11 400"},
+	 * application would have to catch them); cvoip answers as the RFC says
+	 */
+	{"badaspec.sip", "accept",
+	 "To addr-spec with params not in <>: §3.1.2.14 400"},
+	{"badvers.sip", "accept",
+	 "SIP/7.0: §3.1.2.16 505 (nta checks the version later)"},
+	{"escruri.sip", "accept",
+	 "unescaped headers in the Request-URI: §3.1.2.11 400"},
 	{"ltgtruri.sip", "accept", "Request-URI in <>: §3.1.2.7 400"},
-	{"lwsstart.sip", "accept", "extra SP in the request line: §3.1.2.9 may reject"},
-	{"trws.sip", "accept", "trailing SP after SIP-Version: §3.1.2.10 may reject"},
-	{"mismatch01.sip", "accept", "CSeq method differs from the method: §3.1.2.17 400"},
-	{"mismatch02.sip", "accept", "CSeq method differs from the method: §3.1.2.18 400"},
-	{"ipv6-bad-via.sip", "accept", "Via host [2001:db8:::9:1] is no IPv6 address (RFC 5118 §4.2 style)"},
+	{"lwsstart.sip", "accept",
+	 "extra SP in the request line: §3.1.2.9 may reject"},
+	{"trws.sip", "accept",
+	 "trailing SP after SIP-Version: §3.1.2.10 may reject"},
+	{"mismatch01.sip", "accept",
+	 "CSeq method differs from the method: §3.1.2.17 400"},
+	{"mismatch02.sip", "accept",
+	 "CSeq method differs from the method: §3.1.2.18 400"},
+	{"ipv6-bad-via.sip", "accept",
+	 "Via host [2001:db8:::9:1] is no IPv6 address (RFC 5118 §4.2 style)"},
 	{NULL, NULL, NULL},
 };
 static bool known_seen[sizeof(known) / sizeof(known[0])];
@@ -64,9 +74,11 @@ static void report(const char *file, const char *field, const char *fmt, ...)
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	for (size_t i = 0; known[i].file; i++)
-		if (!strcmp(known[i].file, file) && !strcmp(known[i].field, field)) {
+		if (!strcmp(known[i].file, file) &&
+		    !strcmp(known[i].field, field)) {
 			known_seen[i] = true;
-			print_message("known  %s %s: %s\n", file, field, detail);
+			print_message("known  %s %s: %s\n", file, field,
+				      detail);
 			return;
 		}
 	print_error("DIFF   %s %s: %s\n", file, field, detail);
@@ -97,29 +109,36 @@ static bool pl_is_unesc(struct cv_pl a, const char *s)
 	return strcmp(x, y) == 0;
 }
 
-static void uri_cmp(const char *file, const char *what, struct cv_pl text, const url_t *u)
+static void uri_cmp(const char *file, const char *what, struct cv_pl text,
+		    const url_t *u)
 {
 	struct cv_sip_uri x;
 	char field[64];
 	if (cv_sip_uri_parse(text, &x)) {
-		report(file, what, "cvoip cannot parse URI %.*s", (int)text.l, text.p);
+		report(file, what, "cvoip cannot parse URI %.*s", (int)text.l,
+		       text.p);
 		return;
 	}
 	snprintf(field, sizeof(field), "%s.scheme", what);
 	if (!pl_is_nocase(x.scheme_pl, u->url_scheme))
-		report(file, field, "%.*s vs %s", (int)x.scheme_pl.l, x.scheme_pl.p, u->url_scheme);
+		report(file, field, "%.*s vs %s", (int)x.scheme_pl.l,
+		       x.scheme_pl.p, u->url_scheme);
 	if (x.scheme == CV_SIP_SCHEME_OTHER)
 		return;
 	/* sofia keeps a tel number in url_host */
-	const char *user = x.scheme == CV_SIP_SCHEME_TEL && !u->url_user ? u->url_host : u->url_user;
+	const char *user = x.scheme == CV_SIP_SCHEME_TEL && !u->url_user
+				   ? u->url_host
+				   : u->url_user;
 	snprintf(field, sizeof(field), "%s.user", what);
 	if (!pl_is_unesc(x.user, user))
-		report(file, field, "%.*s vs %s", (int)x.user.l, x.user.p, user ? user : "(none)");
+		report(file, field, "%.*s vs %s", (int)x.user.l, x.user.p,
+		       user ? user : "(none)");
 	if (x.scheme == CV_SIP_SCHEME_TEL)
 		return;
 	snprintf(field, sizeof(field), "%s.password", what);
 	if (!pl_is_unesc(x.password, u->url_password))
-		report(file, field, "%.*s vs %s", (int)x.password.l, x.password.p,
+		report(file, field, "%.*s vs %s", (int)x.password.l,
+		       x.password.p,
 		       u->url_password ? u->url_password : "(none)");
 	/* sofia keeps the brackets of an IPv6 reference */
 	char host[300];
@@ -152,8 +171,8 @@ static void uri_cmp(const char *file, const char *what, struct cv_pl text, const
 		       u->url_headers ? u->url_headers : "(none)");
 }
 
-static void addr_cmp(const char *file, const char *what, const struct cv_sip_naddr *na,
-		     const sip_addr_t *a)
+static void addr_cmp(const char *file, const char *what,
+		     const struct cv_sip_naddr *na, const sip_addr_t *a)
 {
 	char field[64];
 	snprintf(field, sizeof(field), "%s.tag", what);
@@ -172,11 +191,13 @@ static void addr_cmp(const char *file, const char *what, const struct cv_sip_nad
 	}
 	snprintf(field, sizeof(field), "%s.display", what);
 	if (!pl_is(na->dname, d))
-		report(file, field, "[%.*s] vs [%s]", (int)na->dname.l, na->dname.p, d ? d : "(none)");
+		report(file, field, "[%.*s] vs [%s]", (int)na->dname.l,
+		       na->dname.p, d ? d : "(none)");
 	uri_cmp(file, what, na->uri, a->a_url);
 }
 
-static void compare(const char *file, const struct cv_sip_msg *m, const sip_t *s)
+static void compare(const char *file, const struct cv_sip_msg *m,
+		    const sip_t *s)
 {
 	both_accept++;
 	if (m->req) {
@@ -185,7 +206,8 @@ static void compare(const char *file, const struct cv_sip_msg *m, const sip_t *s
 			return;
 		}
 		if (!pl_is(m->method_pl, s->sip_request->rq_method_name))
-			report(file, "method", "%.*s vs %s", (int)m->method_pl.l, m->method_pl.p,
+			report(file, "method", "%.*s vs %s",
+			       (int)m->method_pl.l, m->method_pl.p,
 			       s->sip_request->rq_method_name);
 		uri_cmp(file, "ruri", m->ruri, s->sip_request->rq_url);
 	} else {
@@ -194,31 +216,40 @@ static void compare(const char *file, const struct cv_sip_msg *m, const sip_t *s
 			return;
 		}
 		if (m->status != s->sip_status->st_status)
-			report(file, "status", "%d vs %d", m->status, s->sip_status->st_status);
+			report(file, "status", "%d vs %d", m->status,
+			       s->sip_status->st_status);
 		if (!pl_is(m->reason, s->sip_status->st_phrase))
-			report(file, "reason", "%.*s vs %s", (int)m->reason.l, m->reason.p,
-			       s->sip_status->st_phrase);
+			report(file, "reason", "%.*s vs %s", (int)m->reason.l,
+			       m->reason.p, s->sip_status->st_phrase);
 	}
 	addr_cmp(file, "from", &m->from, s->sip_from);
 	addr_cmp(file, "to", &m->to, s->sip_to);
 	if (!pl_is(m->call_id, s->sip_call_id->i_id))
-		report(file, "call-id", "%.*s vs %s", (int)m->call_id.l, m->call_id.p,
-		       s->sip_call_id->i_id);
+		report(file, "call-id", "%.*s vs %s", (int)m->call_id.l,
+		       m->call_id.p, s->sip_call_id->i_id);
 	if (m->cseq.num != s->sip_cseq->cs_seq ||
 	    !pl_is(m->cseq.method_pl, s->sip_cseq->cs_method_name))
-		report(file, "cseq", "%u %.*s vs %u %s", m->cseq.num, (int)m->cseq.method_pl.l,
-		       m->cseq.method_pl.p, s->sip_cseq->cs_seq, s->sip_cseq->cs_method_name);
-	if (m->max_forwards < 0 ? s->sip_max_forwards != NULL
-				: !s->sip_max_forwards ||
-					  s->sip_max_forwards->mf_count != (unsigned long)m->max_forwards)
+		report(file, "cseq", "%u %.*s vs %u %s", m->cseq.num,
+		       (int)m->cseq.method_pl.l, m->cseq.method_pl.p,
+		       s->sip_cseq->cs_seq, s->sip_cseq->cs_method_name);
+	if (m->max_forwards < 0
+		    ? s->sip_max_forwards != NULL
+		    : !s->sip_max_forwards ||
+			      s->sip_max_forwards->mf_count !=
+				      (unsigned long)m->max_forwards)
 		report(file, "max-forwards", "%d vs %lu", m->max_forwards,
-		       s->sip_max_forwards ? s->sip_max_forwards->mf_count : 0ul);
-	if (m->content_length < 0 ? s->sip_content_length != NULL
-				  : !s->sip_content_length ||
-					    s->sip_content_length->l_length !=
-						    (unsigned long)m->content_length)
-		report(file, "content-length", "%lld vs %lu", (long long)m->content_length,
-		       s->sip_content_length ? (unsigned long)s->sip_content_length->l_length : 0ul);
+		       s->sip_max_forwards ? s->sip_max_forwards->mf_count
+					   : 0ul);
+	if (m->content_length < 0
+		    ? s->sip_content_length != NULL
+		    : !s->sip_content_length ||
+			      s->sip_content_length->l_length !=
+				      (unsigned long)m->content_length)
+		report(file, "content-length", "%lld vs %lu",
+		       (long long)m->content_length,
+		       s->sip_content_length
+			       ? (unsigned long)s->sip_content_length->l_length
+			       : 0ul);
 	size_t spl = s->sip_payload ? s->sip_payload->pl_len : 0;
 	if (m->body.l != spl)
 		report(file, "body", "%zu vs %zu bytes", m->body.l, spl);
@@ -237,13 +268,16 @@ static void compare(const char *file, const struct cv_sip_msg *m, const sip_t *s
 			break;
 		}
 		if (cv_sip_via_parse(val, &v)) {
-			report(file, field, "cvoip cannot parse %.*s", (int)val.l, val.p);
+			report(file, field, "cvoip cannot parse %.*s",
+			       (int)val.l, val.p);
 		} else {
-			/* sent-protocol as written, LWS removed (sofia does too) */
+			/* sent-protocol as written, LWS removed (sofia does
+			 * too) */
 			char proto[64];
 			size_t pl = 0;
-			for (const char *c = v.value.p; c < v.transport.p + v.transport.l &&
-							pl < sizeof(proto) - 1;
+			for (const char *c = v.value.p;
+			     c < v.transport.p + v.transport.l &&
+			     pl < sizeof(proto) - 1;
 			     c++)
 				if ((unsigned char)*c > 0x20)
 					proto[pl++] = *c;
@@ -257,21 +291,29 @@ static void compare(const char *file, const struct cv_sip_msg *m, const sip_t *s
 				h[hl - 1] = 0;
 				h++;
 			}
-			/* sent-by port as a number: "h:0" is port 0 to sofia, absent
-			 * (0) to cvoip */
+			/* sent-by port as a number: "h:0" is port 0 to sofia,
+			 * absent (0) to cvoip */
 			char port[8] = "";
 			if (v.port)
 				snprintf(port, sizeof(port), "%u", v.port);
-			const char *sport = sv->v_port && strtoul(sv->v_port, NULL, 10) ? sv->v_port : "";
-			if (strcasecmp(proto, sv->v_protocol ? sv->v_protocol : "") ||
-			    !pl_is_nocase(v.host, h) ||
-			    strcmp(port, sport) ||
-			    !pl_is(v.branch, sv->v_branch) || !pl_is(v.received, sv->v_received) ||
+			const char *sport =
+				sv->v_port && strtoul(sv->v_port, NULL, 10)
+					? sv->v_port
+					: "";
+			if (strcasecmp(proto,
+				       sv->v_protocol ? sv->v_protocol : "") ||
+			    !pl_is_nocase(v.host, h) || strcmp(port, sport) ||
+			    !pl_is(v.branch, sv->v_branch) ||
+			    !pl_is(v.received, sv->v_received) ||
 			    !pl_is(v.maddr, sv->v_maddr))
-				report(file, field, "%s %.*s:%s branch=%.*s vs %s %s:%s branch=%s",
-				       proto, (int)v.host.l, v.host.p, port, (int)v.branch.l,
-				       v.branch.p, sv->v_protocol, sv->v_host,
-				       sv->v_port ? sv->v_port : "", sv->v_branch ? sv->v_branch : "");
+				report(file, field,
+				       "%s %.*s:%s branch=%.*s vs %s %s:%s "
+				       "branch=%s",
+				       proto, (int)v.host.l, v.host.p, port,
+				       (int)v.branch.l, v.branch.p,
+				       sv->v_protocol, sv->v_host,
+				       sv->v_port ? sv->v_port : "",
+				       sv->v_branch ? sv->v_branch : "");
 		}
 		sv = sv->v_next;
 		k++;
@@ -279,7 +321,8 @@ static void compare(const char *file, const struct cv_sip_msg *m, const sip_t *s
 	if (sv)
 		report(file, "via", "sofia has more Via values");
 	if (k != m->via_count)
-		report(file, "via_count", "%u values iterated, via_count %u", k, m->via_count);
+		report(file, "via_count", "%u values iterated, via_count %u", k,
+		       m->via_count);
 
 	/* every Contact value */
 	memset(&it, 0, sizeof(it));
@@ -294,9 +337,11 @@ static void compare(const char *file, const struct cv_sip_msg *m, const sip_t *s
 			break;
 		}
 		if (cv_sip_contact_parse(val, &c))
-			report(file, field, "cvoip cannot parse %.*s", (int)val.l, val.p);
+			report(file, field, "cvoip cannot parse %.*s",
+			       (int)val.l, val.p);
 		else if (c.star)
-			; /* sofia: url_type any, compared through acceptance only */
+			; /* sofia: url_type any, compared through acceptance
+			     only */
 		else
 			uri_cmp(file, field, c.addr.uri, sc->m_url);
 		sc = sc->m_next;
@@ -315,13 +360,15 @@ static const char *sofia_why(const msg_t *sm, const sip_t *s)
 	 * list: name it by its class, er_name is only valid for unknown ones */
 	if (s->sip_error) {
 		const msg_hclass_t *hc = s->sip_error->er_common->h_class;
-		return hc && hc->hc_name && hc->hc_name[0] ? hc->hc_name : "bad header";
+		return hc && hc->hc_name && hc->hc_name[0] ? hc->hc_name
+							   : "bad header";
 	}
 	if (s->sip_flags & MSG_FLG_ERROR)
 		return "error flag";
 	if (!s->sip_request && !s->sip_status)
 		return "start line";
-	if (!s->sip_from || !s->sip_to || !s->sip_call_id || !s->sip_cseq || !s->sip_via)
+	if (!s->sip_from || !s->sip_to || !s->sip_call_id || !s->sip_cseq ||
+	    !s->sip_via)
 		return "missing From/To/Call-ID/CSeq/Via";
 	return NULL;
 }
@@ -357,9 +404,11 @@ static void one(const char *dir, const char *name)
 	if (!err && sok)
 		compare(name, m, s);
 	else if (!err != sok)
-		report(name, "accept", "cvoip %s%s%s, sofia %s%s%s", err ? "rejects" : "accepts",
-		       err ? ": " : "", err && v.reason ? v.reason : "", sok ? "accepts" : "rejects",
-		       sok ? "" : ": ", sok ? "" : why);
+		report(name, "accept", "cvoip %s%s%s, sofia %s%s%s",
+		       err ? "rejects" : "accepts", err ? ": " : "",
+		       err && v.reason ? v.reason : "",
+		       sok ? "accepts" : "rejects", sok ? "" : ": ",
+		       sok ? "" : why);
 	cv_mem_unref(m);
 	msg_destroy(sm);
 	free(buf);
@@ -382,7 +431,8 @@ static void run_dir_abs(const char *dir, bool all)
 	struct dirent *e;
 	while ((e = readdir(d)) && n < MAXFILES) {
 		size_t l = strlen(e->d_name);
-		if (e->d_name[0] != '.' && (all || (l > 4 && !strcmp(e->d_name + l - 4, ".sip"))))
+		if (e->d_name[0] != '.' &&
+		    (all || (l > 4 && !strcmp(e->d_name + l - 4, ".sip"))))
 			names[n++] = strdup(e->d_name);
 	}
 	closedir(d);
@@ -408,12 +458,13 @@ static void test_sofia_diff(void **state)
 	int64_t live = cv_mem_live();
 	run_dir("tests/sip/torture");
 	run_dir("bench/sip/corpus");
-	print_message("%d messages, %d accepted by both, %d unexpected differences\n", total,
-		      both_accept, unexpected);
+	print_message(
+		"%d messages, %d accepted by both, %d unexpected differences\n",
+		total, both_accept, unexpected);
 	for (size_t i = 0; known[i].file; i++)
 		if (!known_seen[i]) {
-			print_error("listed difference no longer seen: %s %s\n", known[i].file,
-				    known[i].field);
+			print_error("listed difference no longer seen: %s %s\n",
+				    known[i].file, known[i].field);
 			unexpected++;
 		}
 	assert_int_equal(unexpected, 0);
@@ -425,12 +476,13 @@ static void test_sofia_diff(void **state)
 int main(int argc, char **argv)
 {
 	/* exploration: test_sip_sofia_diff DIR... compares every file of the
-	 * given folders (e.g. a fuzzer's output corpus) and lists differences */
+	 * given folders (e.g. a fuzzer's output corpus) and lists differences
+	 */
 	if (argc > 1) {
 		for (int i = 1; i < argc; i++)
 			run_dir_abs(argv[i], true);
-		printf("%d files, %d accepted by both, %d differences\n", total, both_accept,
-		       unexpected);
+		printf("%d files, %d accepted by both, %d differences\n", total,
+		       both_accept, unexpected);
 		return 0;
 	}
 	const struct CMUnitTest tests[] = {

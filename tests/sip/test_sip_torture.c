@@ -13,8 +13,9 @@
 
 #include "cvoip/sip.h"
 
-static const char *const supported[] = {"100rel", "timer", "replaces", "path",
-					"outbound", "gruu", "norefersub", NULL};
+static const char *const supported[] = {"100rel",     "timer",	  "replaces",
+					"path",	      "outbound", "gruu",
+					"norefersub", NULL};
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -39,7 +40,8 @@ static void test_torture(void **state)
 	int n = 0, bad = 0;
 	while (fgets(line, sizeof(line), ex)) {
 		char file[256], exp[16];
-		if (line[0] == '#' || sscanf(line, "%255s %15s", file, exp) != 2)
+		if (line[0] == '#' ||
+		    sscanf(line, "%255s %15s", file, exp) != 2)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, file);
 		size_t len = 0;
@@ -51,7 +53,8 @@ static void test_torture(void **state)
 		if (!err)
 			err = cv_sip_msg_parse_full(m, &v);
 		if (!err) {
-			struct cv_sip_policy pol = {.supported = supported, .allow_tel = true};
+			struct cv_sip_policy pol = {.supported = supported,
+						    .allow_tel = true};
 			err = cv_sip_msg_check(m, &pol, &v);
 		}
 		char got[32];
@@ -62,7 +65,8 @@ static void test_torture(void **state)
 		else
 			snprintf(got, sizeof(got), "%d", v.status);
 		if (strcmp(got, exp)) {
-			print_error("%s: expected %s, got %s (%s)\n", file, exp, got, v.reason);
+			print_error("%s: expected %s, got %s (%s)\n", file, exp,
+				    got, v.reason);
 			bad++;
 		}
 		if (m && !err) {
@@ -88,7 +92,8 @@ static struct cv_sip_msg *load(const char *name)
 {
 	const char *src = getenv("CV_SOURCE_DIR");
 	char path[4200];
-	snprintf(path, sizeof(path), "%s/tests/sip/torture/%s", src ? src : "..", name);
+	snprintf(path, sizeof(path), "%s/tests/sip/torture/%s",
+		 src ? src : "..", name);
 	size_t len = 0;
 	char *buf = slurp(path, &len);
 	assert_non_null(buf);
@@ -130,11 +135,13 @@ static void test_wsinv_details(void **state)
 	struct cv_pl np;
 	assert_int_equal(cv_sip_param_get(ct.addr.params, "newparam", &np), 0);
 	assert_true(cv_pl_eq_str(np, "newvalue"));
-	assert_int_equal(cv_sip_param_get(ct.addr.params, "secondparam", &np), 0);
+	assert_int_equal(cv_sip_param_get(ct.addr.params, "secondparam", &np),
+			 0);
 	const struct cv_sip_hdr *s = cv_sip_msg_hdr(m, CV_SIP_HDR_SUBJECT);
 	assert_non_null(s);
 	assert_int_equal(s->value.l, 0);
-	const struct cv_sip_hdr *u = cv_sip_msg_hdr_by_name(m, CV_PL("unknownheaderwithunusualvalue"));
+	const struct cv_sip_hdr *u = cv_sip_msg_hdr_by_name(
+		m, CV_PL("unknownheaderwithunusualvalue"));
 	assert_true(cv_pl_eq_str(u->value, ";;,,;;,;"));
 	cv_mem_unref(m);
 
@@ -147,12 +154,15 @@ static void test_wsinv_details(void **state)
 	char user[64];
 	assert_int_equal(cv_sip_unescape(uri.user, user, sizeof(user)), 21);
 	assert_string_equal(user, "sips:user@example.com");
-	assert_true(cv_sip_uri_eq_text(m->to.uri, CV_PL("sip:user@example.com")));
+	assert_true(
+		cv_sip_uri_eq_text(m->to.uri, CV_PL("sip:user@example.com")));
 	cv_mem_unref(m);
 	m = load("mpart01.sip");
 	struct cv_sip_part parts[4];
 	size_t n;
-	assert_int_equal(cv_sip_multipart_split(m->content_type, m->body, parts, 4, &n), 0);
+	assert_int_equal(
+		cv_sip_multipart_split(m->content_type, m->body, parts, 4, &n),
+		0);
 	assert_int_equal(n, 2);
 	assert_true(cv_pl_eq_str(parts[0].body, "Hello"));
 	cv_mem_unref(m);

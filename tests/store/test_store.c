@@ -76,7 +76,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-#define RES(x)	   CV_STORE_SYNC(&(x))
+#define RES(x) CV_STORE_SYNC(&(x))
 
 /* ---- users ----------------------------------------------------------------
  */

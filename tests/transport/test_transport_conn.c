@@ -29,12 +29,14 @@ static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 	atomic_fetch_add(&nrecv, 1);
 }
 
-static void on_closed(struct cv_worker *w, struct cv_tp_conn *c, int err, void *arg)
+static void on_closed(struct cv_worker *w, struct cv_tp_conn *c, int err,
+		      void *arg)
 {
 	atomic_fetch_add(&nclosed, 1);
 }
 
-static const struct cv_tp_handler h = {.recv = on_recv, .conn_closed = on_closed};
+static const struct cv_tp_handler h = {.recv = on_recv,
+				       .conn_closed = on_closed};
 
 static void on_start(struct cv_worker *w, void *arg)
 {
@@ -58,14 +60,15 @@ static void send_some(struct cv_worker *w, void *arg)
 	int n = (int)(intptr_t)arg;
 	for (int i = 0; i < n; i++) {
 		char m[300];
-		int len = snprintf(m, sizeof(m),
-				   "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n"
-				   "Via: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK%d\r\n"
-				   "Call-ID: conn-test-%u-%d\r\nCSeq: 1 OPTIONS\r\n"
-				   "Content-Length: 0\r\n\r\n",
-				   i, cv_worker_index(w), i);
-		struct cv_tp_send_params p = {.kind = CV_TP_TCP, .dst = lis,
-					      .done = sent};
+		int len = snprintf(
+			m, sizeof(m),
+			"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n"
+			"Via: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK%d\r\n"
+			"Call-ID: conn-test-%u-%d\r\nCSeq: 1 OPTIONS\r\n"
+			"Content-Length: 0\r\n\r\n",
+			i, cv_worker_index(w), i);
+		struct cv_tp_send_params p = {
+			.kind = CV_TP_TCP, .dst = lis, .done = sent};
 		assert_int_equal(cv_tp_send(tp, w, &p, m, (size_t)len), 0);
 	}
 }
@@ -86,19 +89,24 @@ static void test_reuse_and_limits(void **state)
 
 	cv_tp_limits_default(&lim);
 	lim.max_conns_per_ip = 2;
-	struct cv_rt_params rp = {.workers = 2, .on_start = on_start, .on_stop = on_stop};
+	struct cv_rt_params rp = {
+		.workers = 2, .on_start = on_start, .on_stop = on_stop};
 	assert_int_equal(cv_rt_create(&rt, &rp), 0);
 	assert_int_equal(cv_tp_spec_parse("tcp:127.0.0.1:0", &sp), 0);
 	struct cv_metrics *mx;
 	assert_int_equal(cv_metrics_create(&mx, NULL), 0);
-	struct cv_tp_params p = {.specs = &sp, .nspecs = 1, .limits = &lim,
-				 .metrics = mx, .h = &h};
+	struct cv_tp_params p = {.specs = &sp,
+				 .nspecs = 1,
+				 .limits = &lim,
+				 .metrics = mx,
+				 .h = &h};
 	assert_int_equal(cv_tp_create(&tp, rt, &p), 0);
 	assert_int_equal(cv_tp_listener_addr(tp, 0, NULL, &lis), 0);
 	assert_int_equal(cv_rt_start(rt), 0);
 
 	/* three requests from worker 0: one connection */
-	assert_int_equal(cv_worker_post(cv_rt_worker(rt, 0), send_some, (void *)3), 0);
+	assert_int_equal(
+		cv_worker_post(cv_rt_worker(rt, 0), send_some, (void *)3), 0);
 	wait_for(&nrecv, 3);
 	wait_for(&nsent_ok, 3);
 	cv_tp_stats_read(tp, &st);
@@ -106,7 +114,8 @@ static void test_reuse_and_limits(void **state)
 	assert_int_equal(st.conns_accepted, 1);
 
 	/* worker 1 finds worker 0's connection in the table */
-	assert_int_equal(cv_worker_post(cv_rt_worker(rt, 1), send_some, (void *)4), 0);
+	assert_int_equal(
+		cv_worker_post(cv_rt_worker(rt, 1), send_some, (void *)4), 0);
 	wait_for(&nrecv, 7);
 	wait_for(&nsent_ok, 7);
 	cv_tp_stats_read(tp, &st);
@@ -120,7 +129,8 @@ static void test_reuse_and_limits(void **state)
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
 		assert_true(fds[i] >= 0);
 		assert_int_equal(connect(fds[i], (struct sockaddr *)&lis.ss,
-					 cv_tp_addr_len(&lis)), 0);
+					 cv_tp_addr_len(&lis)),
+				 0);
 	}
 	for (int i = 0; i < 200; i++) {
 		cv_tp_stats_read(tp, &st);
@@ -140,8 +150,12 @@ static void test_reuse_and_limits(void **state)
 	cv_buf_init(&out, 1 << 20);
 	assert_int_equal(cv_metrics_render(mx, &out), 0);
 	cv_buf_append(&out, "", 1);
-	assert_non_null(strstr(out.data, "cvoip_transport_rejected_total{limit=\"per_ip\"} 3"));
-	assert_non_null(strstr(out.data, "cvoip_transport_rx_messages_total{transport=\"tcp\"} 7"));
+	assert_non_null(
+		strstr(out.data,
+		       "cvoip_transport_rejected_total{limit=\"per_ip\"} 3"));
+	assert_non_null(strstr(
+		out.data,
+		"cvoip_transport_rx_messages_total{transport=\"tcp\"} 7"));
 	assert_non_null(strstr(out.data, "cvoip_transport_connections_open"));
 	cv_buf_free(&out);
 

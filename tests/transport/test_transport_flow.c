@@ -38,8 +38,10 @@ static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 	if (rx->meta.kind == CV_TP_TCP) {
 		assert_ptr_equal(sp.conn, rx->meta.conn);
 		/* a request back on the flow reaches the client's socket */
-		static const char back[] = "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
-		assert_int_equal(cv_tp_send(tp, w, &sp, back, sizeof(back) - 1), 0);
+		static const char back[] =
+			"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+		assert_int_equal(cv_tp_send(tp, w, &sp, back, sizeof(back) - 1),
+				 0);
 		cv_tp_conn_unref(sp.conn);
 	} else {
 		assert_null(sp.conn);
@@ -49,15 +51,19 @@ static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 	char bad[CV_TP_FLOW_TOKEN_MAX];
 	memcpy(bad, tok, (size_t)n + 1);
 	bad[n / 2] = bad[n / 2] == 'A' ? 'B' : 'A';
-	assert_int_equal(cv_tp_flow_resolve(tp, cv_pl_str(bad), &sp), CV_EPARSE);
+	assert_int_equal(cv_tp_flow_resolve(tp, cv_pl_str(bad), &sp),
+			 CV_EPARSE);
 	bad[n - 1] = '\0';
-	assert_int_equal(cv_tp_flow_resolve(tp, cv_pl_str(bad), &sp), CV_EPARSE);
-	assert_int_equal(cv_tp_flow_resolve(tp, cv_pl_str("not a token"), &sp), CV_EPARSE);
+	assert_int_equal(cv_tp_flow_resolve(tp, cv_pl_str(bad), &sp),
+			 CV_EPARSE);
+	assert_int_equal(cv_tp_flow_resolve(tp, cv_pl_str("not a token"), &sp),
+			 CV_EPARSE);
 	atomic_fetch_add(&results_ok, 1);
 	atomic_fetch_add(&nrecv, 1);
 }
 
-static void on_closed(struct cv_worker *w, struct cv_tp_conn *c, int err, void *arg)
+static void on_closed(struct cv_worker *w, struct cv_tp_conn *c, int err,
+		      void *arg)
 {
 	(void)w;
 	(void)c;
@@ -70,7 +76,8 @@ static void on_closed(struct cv_worker *w, struct cv_tp_conn *c, int err, void *
 	atomic_fetch_add(&nclosed, 1);
 }
 
-static const struct cv_tp_handler h = {.recv = on_recv, .conn_closed = on_closed};
+static const struct cv_tp_handler h = {.recv = on_recv,
+				       .conn_closed = on_closed};
 
 static void on_start(struct cv_worker *w, void *arg)
 {
@@ -105,7 +112,8 @@ static void test_flow_tokens(void **state)
 	struct cv_tp_spec specs[2];
 	assert_int_equal(cv_tp_spec_parse("tcp:127.0.0.1:0", &specs[0]), 0);
 	assert_int_equal(cv_tp_spec_parse("udp:127.0.0.1:0", &specs[1]), 0);
-	struct cv_rt_params rp = {.workers = 1, .on_start = on_start, .on_stop = on_stop};
+	struct cv_rt_params rp = {
+		.workers = 1, .on_start = on_start, .on_stop = on_stop};
 	assert_int_equal(cv_rt_create(&rt, &rp), 0);
 	struct cv_tp_params p = {.specs = specs, .nspecs = 2, .h = &h};
 	assert_int_equal(cv_tp_create(&tp, rt, &p), 0);
@@ -118,8 +126,10 @@ static void test_flow_tokens(void **state)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(connect(fd, (const struct sockaddr *)&lis_tcp.ss,
-				 cv_tp_addr_len(&lis_tcp)), 0);
-	assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+				 cv_tp_addr_len(&lis_tcp)),
+			 0);
+	assert_int_equal(write(fd, req, sizeof(req) - 1),
+			 (ssize_t)(sizeof(req) - 1));
 	wait_for(&nrecv, 1);
 	char buf[256];
 	struct timeval tv = {.tv_sec = 5};
@@ -137,13 +147,15 @@ static void test_flow_tokens(void **state)
 	assert_true(ufd >= 0);
 	assert_int_equal(sendto(ufd, req, sizeof(req) - 1, 0,
 				(const struct sockaddr *)&lis_udp.ss,
-				cv_tp_addr_len(&lis_udp)), (ssize_t)(sizeof(req) - 1));
+				cv_tp_addr_len(&lis_udp)),
+			 (ssize_t)(sizeof(req) - 1));
 	wait_for(&nrecv, 2);
 	close(ufd);
 	assert_int_equal(atomic_load(&results_ok), 3);
 
 	/* a stream meta without its connection has no token */
-	struct cv_tp_meta m = {.kind = CV_TP_TCP, .src = lis_tcp, .local = lis_tcp};
+	struct cv_tp_meta m = {
+		.kind = CV_TP_TCP, .src = lis_tcp, .local = lis_tcp};
 	assert_int_equal(cv_tp_flow_token(&m, buf, sizeof(buf)), -EINVAL);
 	m.kind = CV_TP_UDP;
 	assert_int_equal(cv_tp_flow_token(&m, buf, 10), CV_ETOOBIG);

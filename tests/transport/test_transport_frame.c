@@ -34,8 +34,8 @@ static void feed(struct sink *s, const char *in, size_t n, size_t step,
 		for (;;) {
 			size_t used, mlen;
 			unsigned pings;
-			int err = tp_frame_next(s->buf, s->len, max, &used, &mlen,
-						&pings);
+			int err = tp_frame_next(s->buf, s->len, max, &used,
+						&mlen, &pings);
 			s->pings += pings;
 			if (err == CV_EINCOMPLETE) {
 				memmove(s->buf, s->buf + used, s->len - used);
@@ -91,13 +91,15 @@ static void test_limits(void **state)
 	assert_int_equal(s.err, CV_ETOOBIG);
 
 	struct sink g = {0};
-	static const char bad[] = "FOO sip:x SIP/2.0\r\nContent-Length: zz\r\n\r\n";
+	static const char bad[] =
+		"FOO sip:x SIP/2.0\r\nContent-Length: zz\r\n\r\n";
 	feed(&g, bad, sizeof(bad) - 1, 3, 4096);
 	assert_int_equal(g.err, CV_EPARSE);
 
 	/* a body announced beyond the limit fails before it arrives */
 	struct sink b = {0};
-	static const char big[] = "OPTIONS sip:x SIP/2.0\r\nContent-Length: 100000\r\n\r\n";
+	static const char big[] =
+		"OPTIONS sip:x SIP/2.0\r\nContent-Length: 100000\r\n\r\n";
 	feed(&b, big, sizeof(big) - 1, 5, 4096);
 	assert_int_equal(b.err, CV_ETOOBIG);
 }

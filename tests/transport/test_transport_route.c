@@ -29,8 +29,10 @@ static void test_udp(void **state)
 	struct cv_tp_meta m = udp_meta("192.0.2.1:40000");
 
 	/* RFC 3581: rport -> source address and port */
-	struct cv_tp_topvia v = {.kind = CV_TP_UDP, .host = CV_PL("10.0.0.1"),
-				 .port = 5062, .rport = true};
+	struct cv_tp_topvia v = {.kind = CV_TP_UDP,
+				 .host = CV_PL("10.0.0.1"),
+				 .port = 5062,
+				 .rport = true};
 	assert_int_equal(cv_tp_resp_route(&m, &v, &r), 0);
 	expect_addr(&r, "192.0.2.1:40000");
 	assert_int_equal(r.kind, CV_TP_UDP);
@@ -59,8 +61,10 @@ static void test_udp(void **state)
 
 	/* no source known: received param, then sent-by, then a name */
 	struct cv_tp_meta none = {.kind = CV_TP_UDP};
-	struct cv_tp_topvia v2 = {.kind = CV_TP_UDP, .host = CV_PL("pc.example.com"),
-				  .port = 5080, .received = CV_PL("198.51.100.4")};
+	struct cv_tp_topvia v2 = {.kind = CV_TP_UDP,
+				  .host = CV_PL("pc.example.com"),
+				  .port = 5080,
+				  .received = CV_PL("198.51.100.4")};
 	assert_int_equal(cv_tp_resp_route(&none, &v2, &r), 0);
 	expect_addr(&r, "198.51.100.4:5080");
 	v2.received = (struct cv_pl)CV_PL_INIT;
@@ -77,8 +81,10 @@ static void test_stream(void **state)
 	struct cv_tp_resp_route r;
 	struct cv_tp_meta m = {.kind = CV_TP_TCP};
 	assert_int_equal(cv_tp_addr_parse(&m.src, CV_PL("192.0.2.9:51000")), 0);
-	struct cv_tp_topvia v = {.kind = CV_TP_TCP, .host = CV_PL("192.0.2.9"),
-				 .port = 5060, .rport = true};
+	struct cv_tp_topvia v = {.kind = CV_TP_TCP,
+				 .host = CV_PL("192.0.2.9"),
+				 .port = 5060,
+				 .rport = true};
 	/* no (open) connection: reopen to received address, sent-by port */
 	assert_int_equal(cv_tp_resp_route(&m, &v, &r), 0);
 	expect_addr(&r, "192.0.2.9:5060");
@@ -105,7 +111,10 @@ static void test_via_for(void **state)
 	assert_int_equal(cv_rt_create(&rt, &rp), 0);
 	assert_int_equal(cv_tp_spec_parse("udp:127.0.0.1:0", &sp[0]), 0);
 	assert_int_equal(cv_tp_spec_parse("tcp:127.0.0.1:0", &sp[1]), 0);
-	assert_int_equal(cv_tp_spec_parse("udp:[::1]:0;advertise=sip.example.com:5099", &sp[2]), 0);
+	assert_int_equal(
+		cv_tp_spec_parse("udp:[::1]:0;advertise=sip.example.com:5099",
+				 &sp[2]),
+		0);
 	assert_int_equal(cv_tp_spec_parse("tcp:0.0.0.0:0", &sp[3]), 0);
 	struct cv_tp_params p = {.specs = sp, .nspecs = 4, .h = &h};
 	assert_int_equal(cv_tp_create(&tp, rt, &p), 0);

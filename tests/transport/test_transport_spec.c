@@ -42,13 +42,24 @@ static void test_spec_ok(void **state)
 
 static void test_spec_bad(void **state)
 {
-	static const char *const bad[] = {
-		"", "udp", "udp:", "sctp:127.0.0.1:5060", "udp:localhost:5060",
-		"udp:127.0.0.1:65536", "udp:127.0.0.1:-1", "udp:127.0.0.1:50x",
-		"tcp:[::1:5060", "tcp:[::1]x5060", "tcp:[::1]:", "udp:1.2.3:5060",
-		"udp:127.0.0.1:5060;foo=bar", "udp:127.0.0.1:5060;advertise=",
-		"udp:127.0.0.1:5060;advertise=a b", "udp::5060", "udp:[]:5060",
-		"udp:300.1.1.1:5060"};
+	static const char *const bad[] = {"",
+					  "udp",
+					  "udp:",
+					  "sctp:127.0.0.1:5060",
+					  "udp:localhost:5060",
+					  "udp:127.0.0.1:65536",
+					  "udp:127.0.0.1:-1",
+					  "udp:127.0.0.1:50x",
+					  "tcp:[::1:5060",
+					  "tcp:[::1]x5060",
+					  "tcp:[::1]:",
+					  "udp:1.2.3:5060",
+					  "udp:127.0.0.1:5060;foo=bar",
+					  "udp:127.0.0.1:5060;advertise=",
+					  "udp:127.0.0.1:5060;advertise=a b",
+					  "udp::5060",
+					  "udp:[]:5060",
+					  "udp:300.1.1.1:5060"};
 	struct cv_tp_spec s;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_not_equal(cv_tp_spec_parse(bad[i], &s), 0);

@@ -39,7 +39,8 @@ static void fail_current(const char *why)
 {
 	char a[CV_TP_ADDRSTRLEN];
 	cv_tp_addr_print(&g_targets.t[g_ti].addr, a, sizeof(a));
-	printf("fail %s %s %s\n", cv_tp_kind_name(g_targets.t[g_ti].kind), a, why);
+	printf("fail %s %s %s\n", cv_tp_kind_name(g_targets.t[g_ti].kind), a,
+	       why);
 	g_ti++;
 	try_next();
 }
@@ -97,7 +98,8 @@ static void try_next(void)
 		snprintf(sentby, sizeof(sentby), "%s:%u", via.host, via.port);
 	else
 		snprintf(sentby, sizeof(sentby), "%s", via.host);
-	snprintf(g_callid, sizeof(g_callid), "tpc-%u-%u", cv_random_u32(), g_done_n);
+	snprintf(g_callid, sizeof(g_callid), "tpc-%u-%u", cv_random_u32(),
+		 g_done_n);
 	enum cv_sip_transport stp = CV_SIP_TP_UDP;
 	if (via.kind == CV_TP_TCP)
 		stp = CV_SIP_TP_TCP;
@@ -121,9 +123,11 @@ static void try_next(void)
 		fail_current("print");
 		return;
 	}
-	struct cv_tp_send_params sp = {
-		.kind = t->kind, .dst = t->addr, .tls_name = t->name[0] ? t->name : NULL,
-		.done = on_sent, .arg = (void *)(uintptr_t)g_ti};
+	struct cv_tp_send_params sp = {.kind = t->kind,
+				       .dst = t->addr,
+				       .tls_name = t->name[0] ? t->name : NULL,
+				       .done = on_sent,
+				       .arg = (void *)(uintptr_t)g_ti};
 	g_waiting = true;
 	uv_timer_start(&g_timer, on_timeout, g_timeout_ms, 0);
 	err = cv_tp_send(g_tp, g_w, &sp, b.data, b.len);
@@ -146,7 +150,8 @@ static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 		cv_tp_addr_print(&rx->meta.src, a, sizeof(a));
 		g_waiting = false;
 		uv_timer_stop(&g_timer);
-		printf("answer %d %s %s\n", m->status, cv_tp_kind_name(rx->meta.kind), a);
+		printf("answer %d %s %s\n", m->status,
+		       cv_tp_kind_name(rx->meta.kind), a);
 		if (m->status == 503) {
 			fail_current("503");
 		} else {
@@ -169,8 +174,8 @@ static void on_resolved(int err, const struct cv_tp_targets *t, void *arg)
 	for (unsigned i = 0; i < t->n; i++) {
 		char a[CV_TP_ADDRSTRLEN];
 		cv_tp_addr_print(&t->t[i].addr, a, sizeof(a));
-		printf("target %u %s %s %s\n", i, cv_tp_kind_name(t->t[i].kind), a,
-		       t->t[i].name);
+		printf("target %u %s %s %s\n", i, cv_tp_kind_name(t->t[i].kind),
+		       a, t->t[i].name);
 	}
 	fflush(stdout);
 	next_request();
@@ -193,9 +198,11 @@ static void on_start(struct cv_worker *w, void *arg)
 		cv_rt_fail(cv_worker_rt(w), CV_EPARSE);
 		return;
 	}
-	struct cv_tp_resolve_params rp = {
-		.host = u.host, .port = u.port, .sips = u.scheme == CV_SIP_SCHEME_SIPS,
-		.done = on_resolved};
+	struct cv_tp_resolve_params rp = {.host = u.host,
+					  .port = u.port,
+					  .sips = u.scheme ==
+						  CV_SIP_SCHEME_SIPS,
+					  .done = on_resolved};
 	struct cv_pl tpv;
 	if (cv_sip_uri_param(&u, "transport", &tpv) == 0 &&
 	    cv_tp_kind_parse(tpv, &rp.kind) == 0)
@@ -223,32 +230,50 @@ int main(int argc, char **argv)
 	int o, err;
 
 	tpp.tls.verify_server = true;
-	static const struct option opts[] = {
-		{"dns", 1, 0, 'd'}, {"ca", 1, 0, 'A'}, {"no-verify", 0, 0, 'N'},
-		{"method", 1, 0, 'M'}, {"count", 1, 0, 'c'},
-		{"timeout-ms", 1, 0, 't'}, {0, 0, 0, 0}};
+	static const struct option opts[] = {{"dns", 1, 0, 'd'},
+					     {"ca", 1, 0, 'A'},
+					     {"no-verify", 0, 0, 'N'},
+					     {"method", 1, 0, 'M'},
+					     {"count", 1, 0, 'c'},
+					     {"timeout-ms", 1, 0, 't'},
+					     {0, 0, 0, 0}};
 	while ((o = getopt_long(argc, argv, "l:", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l':
-			if (nspecs == 8 || cv_tp_spec_parse(optarg, &specs[nspecs])) {
+			if (nspecs == 8 ||
+			    cv_tp_spec_parse(optarg, &specs[nspecs])) {
 				fprintf(stderr, "bad spec %s\n", optarg);
 				return 2;
 			}
 			nspecs++;
 			break;
-		case 'd': dns[0] = optarg; break;
-		case 'A': tpp.tls.ca_file = optarg; break;
-		case 'N': tpp.tls.verify_server = false; break;
-		case 'M': g_method = optarg; break;
-		case 'c': g_count = (unsigned)atoi(optarg); break;
-		case 't': g_timeout_ms = (uint32_t)atoi(optarg); break;
-		default: return 2;
+		case 'd':
+			dns[0] = optarg;
+			break;
+		case 'A':
+			tpp.tls.ca_file = optarg;
+			break;
+		case 'N':
+			tpp.tls.verify_server = false;
+			break;
+		case 'M':
+			g_method = optarg;
+			break;
+		case 'c':
+			g_count = (unsigned)atoi(optarg);
+			break;
+		case 't':
+			g_timeout_ms = (uint32_t)atoi(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (optind >= argc)
 		return 2;
 	g_uri = argv[optind];
-	struct cv_rt_params rp = {.workers = 1, .on_start = on_start, .on_stop = on_stop};
+	struct cv_rt_params rp = {
+		.workers = 1, .on_start = on_start, .on_stop = on_stop};
 	if ((err = cv_rt_create(&g_rt, &rp)))
 		return 1;
 	tpp.specs = specs;

@@ -154,10 +154,11 @@ static void test_ict_transport_error(void **state)
 	/* First send fails: creation fails, nothing is left. */
 	H.fail_sends = 1;
 	char buf[1024];
-	int n = snprintf(buf, sizeof(buf), CLIENT_REQ_FMT, "INVITE", "z9hG4bKe1",
-			 "z9hG4bKe1", "INVITE");
+	int n = snprintf(buf, sizeof(buf), CLIENT_REQ_FMT, "INVITE",
+			 "z9hG4bKe1", "z9hG4bKe1", "INVITE");
 	struct cv_txn *t = NULL;
-	struct cv_txn_client_params p = {.buf = buf, .len = (size_t)n, .dst = &peer_udp};
+	struct cv_txn_client_params p = {
+		.buf = buf, .len = (size_t)n, .dst = &peer_udp};
 	assert_int_equal(cv_txn_client_create(&t, H.l, &p), -ECONNREFUSED);
 	assert_null(t);
 	assert_int_equal(cv_txn_count(H.l), 0);
@@ -179,7 +180,8 @@ static void test_ict_cancel(void **state)
 	struct cv_txn *t = client("INVITE", "z9hG4bKcan1", &peer_udp);
 	struct cv_sip_msg *req = cv_mem_ref(cv_txn_request(t));
 	/* §9.1: before a provisional the CANCEL waits */
-	struct cv_txn_cancel_params cp = {.headers = CV_PL("Reason: SIP;cause=487\r\n")};
+	struct cv_txn_cancel_params cp = {
+		.headers = CV_PL("Reason: SIP;cause=487\r\n")};
 	assert_int_equal(cv_txn_cancel(t, &cp), 0);
 	assert_int_equal(cv_txn_cancel(t, NULL), 0); /* idempotent */
 	uint64_t got[16];
@@ -226,8 +228,8 @@ static void test_ict_cancel_no_final_64t1(void **state)
 	/* CANCEL is a non-INVITE request: Timer E schedule, unanswered */
 	run_to(50000);
 	uint64_t got[16];
-	const uint64_t want[] = {1000, 1500, 2500, 4500, 8500, 12500, 16500,
-				 20500, 24500, 28500, 32500};
+	const uint64_t want[] = {1000,	1500,  2500,  4500,  8500, 12500,
+				 16500, 20500, 24500, 28500, 32500};
 	assert_times(got, sent_times(CV_SIP_CANCEL, 0, got, 16), want,
 		     CV_ARRAY_SIZE(want));
 	/* §9.1: 64*T1 after the CANCEL without a final: local 408 */
@@ -269,7 +271,8 @@ static void test_ict_cancel_after_final(void **state)
 	cv_txn_release(t);
 }
 
-/* ---- non-INVITE client (Figure 6) ------------------------------------------- */
+/* ---- non-INVITE client (Figure 6) -------------------------------------------
+ */
 
 static void test_nict_timer_e_f_udp(void **state)
 {
@@ -278,8 +281,8 @@ static void test_nict_timer_e_f_udp(void **state)
 	assert_int_equal(cv_txn_state(t), CV_TXN_TRYING);
 	run_to(40000);
 	uint64_t got[32];
-	const uint64_t want[] = {0, 500, 1500, 3500, 7500, 11500, 15500,
-				 19500, 23500, 27500, 31500};
+	const uint64_t want[] = {0,	500,   1500,  3500,  7500, 11500,
+				 15500, 19500, 23500, 27500, 31500};
 	assert_times(got, sent_times(CV_SIP_OPTIONS, 0, got, 32), want,
 		     CV_ARRAY_SIZE(want));
 	assert_int_equal(last_ev(EV_RESPONSE)->status, 408);
@@ -303,8 +306,8 @@ static void test_nict_proceeding_t2(void **state)
 	run_to(40000);
 	uint64_t got[32];
 	/* Timer E keeps its schedule, then T2 once it fired in Proceeding. */
-	const uint64_t want[] = {0, 500, 4500, 8500, 12500, 16500, 20500,
-				 24500, 28500};
+	const uint64_t want[] = {0,	500,   4500,  8500, 12500,
+				 16500, 20500, 24500, 28500};
 	assert_times(got, sent_times(CV_SIP_REGISTER, 0, got, 32), want,
 		     CV_ARRAY_SIZE(want));
 	assert_int_equal(last_ev(EV_RESPONSE)->status, 408);
@@ -367,7 +370,8 @@ static void test_nict_transport_error(void **state)
 	cv_txn_release(t);
 }
 
-/* ---- INVITE server (Figure 7, RFC 6026 Figure 7) ----------------------------- */
+/* ---- INVITE server (Figure 7, RFC 6026 Figure 7)
+ * ----------------------------- */
 
 static struct cv_txn *last_srv(void)
 {
@@ -388,7 +392,8 @@ static void test_ist_auto_100_and_retransmission(void **state)
 	run_to(200);
 	assert_int_equal(sent_times(0, 100, got, 8), 1);
 	assert_int_equal(H.s[0].m->to.tag.l, 0); /* no tag on 100 */
-	/* a retransmitted INVITE: the last provisional again, no new TU event */
+	/* a retransmitted INVITE: the last provisional again, no new TU event
+	 */
 	rx(mkreq("INVITE", "z9hG4bKs1", 1), &peer_udp);
 	assert_int_equal(sent_times(0, 100, got, 8), 2);
 	assert_int_equal(count_ev(EV_REQUEST), 1);
@@ -449,12 +454,13 @@ static void test_ist_completed_timer_g_confirmed_timer_i(void **state)
 	run_to(10000);
 	uint64_t got[32];
 	const uint64_t want[] = {100, 300, 600, 1600, 3600, 7600};
-	assert_times(got, sent_times(0, 486, got, 32), want, CV_ARRAY_SIZE(want));
+	assert_times(got, sent_times(0, 486, got, 32), want,
+		     CV_ARRAY_SIZE(want));
 	char tag[32];
 	cv_txn_local_tag(t, tag, sizeof(tag));
-	struct cv_sip_msg *ack = mkreq_full("ACK", "10.0.0.1:5060", "z9hG4bKs5", 1,
-					    "ACK", tag, "call1@10.0.0.1",
-					    "sip:bob@127.0.0.1");
+	struct cv_sip_msg *ack =
+		mkreq_full("ACK", "10.0.0.1:5060", "z9hG4bKs5", 1, "ACK", tag,
+			   "call1@10.0.0.1", "sip:bob@127.0.0.1");
 	rx(ack, &peer_udp);
 	assert_int_equal(cv_txn_state(t), CV_TXN_CONFIRMED);
 	assert_int_equal(count_ev(EV_ACK), 0); /* absorbed */
@@ -485,9 +491,10 @@ static void test_ist_timer_h(void **state)
 	run_to(40000);
 	uint64_t got[32];
 	/* Timer G: min(2^n*T1, T2) until Timer H at 64*T1 */
-	const uint64_t want[] = {0, 500, 1500, 3500, 7500, 11500, 15500,
-				 19500, 23500, 27500, 31500};
-	assert_times(got, sent_times(0, 404, got, 32), want, CV_ARRAY_SIZE(want));
+	const uint64_t want[] = {0,	500,   1500,  3500,  7500, 11500,
+				 15500, 19500, 23500, 27500, 31500};
+	assert_times(got, sent_times(0, 404, got, 32), want,
+		     CV_ARRAY_SIZE(want));
 	const struct ev *e = last_ev(EV_FAILED);
 	assert_non_null(e);
 	assert_int_equal(e->status, 408);
@@ -592,7 +599,8 @@ static void test_ist_cancel(void **state)
 	rx(mkreq("CANCEL", "z9hG4bKs12", 1), &peer_udp);
 	assert_int_equal(count_ev(EV_CANCEL), 1);
 	assert_ptr_equal(last_ev(EV_CANCEL)->t, t);
-	assert_int_equal(count_ev(EV_REQUEST), 1); /* CANCEL is not a new request */
+	assert_int_equal(count_ev(EV_REQUEST),
+			 1); /* CANCEL is not a new request */
 	const struct cv_sip_msg *ok = H.s[H.ns - 1].m;
 	assert_int_equal(ok->status, 200);
 	assert_int_equal(ok->cseq.method, CV_SIP_CANCEL);
@@ -629,7 +637,8 @@ static void test_ist_cancel_auto_487(void **state)
 	assert_int_equal(sent_times(0, 200, got, 8), 1);
 }
 
-/* ---- non-INVITE server (Figure 8) ------------------------------------------------ */
+/* ---- non-INVITE server (Figure 8)
+ * ------------------------------------------------ */
 
 static void test_nist_full(void **state)
 {
@@ -719,7 +728,8 @@ static void test_transport_error_async(void **state)
 	assert_int_equal(st.transport_errors, 3);
 }
 
-/* ---- release contract -------------------------------------------------------------- */
+/* ---- release contract
+ * -------------------------------------------------------------- */
 
 static void test_release_server_without_final_500(void **state)
 {

@@ -25,20 +25,21 @@ static void test_server_key_sentby_method(void **state)
 		      "c1", "sip:bob@127.0.0.1"),
 	   &peer_udp);
 	/* same branch, other method: another transaction */
-	rx(mkreq_full("BYE", "10.0.0.1:5060", "z9hG4bKk1", 1, "BYE", "",
-		      "c1", "sip:bob@127.0.0.1"),
+	rx(mkreq_full("BYE", "10.0.0.1:5060", "z9hG4bKk1", 1, "BYE", "", "c1",
+		      "sip:bob@127.0.0.1"),
 	   &peer_udp);
 	assert_int_equal(count_ev(EV_REQUEST), 4);
 	/* host compares case-insensitively */
-	rx(mkreq_full("INVITE", "Host.Example:5060", "z9hG4bKk2", 1, "INVITE", "",
-		      "c2", "sip:bob@127.0.0.1"),
+	rx(mkreq_full("INVITE", "Host.Example:5060", "z9hG4bKk2", 1, "INVITE",
+		      "", "c2", "sip:bob@127.0.0.1"),
 	   &peer_udp);
-	rx(mkreq_full("INVITE", "host.example:5060", "z9hG4bKk2", 1, "INVITE", "",
-		      "c2", "sip:bob@127.0.0.1"),
+	rx(mkreq_full("INVITE", "host.example:5060", "z9hG4bKk2", 1, "INVITE",
+		      "", "c2", "sip:bob@127.0.0.1"),
 	   &peer_udp);
 	assert_int_equal(count_ev(EV_REQUEST), 5);
 	assert_int_equal(stats().rx_retransmissions, 1);
-	assert_true(cv_txn_is_merged(H.srv[1])); /* same From tag/Call-ID/CSeq */
+	assert_true(
+		cv_txn_is_merged(H.srv[1])); /* same From tag/Call-ID/CSeq */
 }
 
 static void test_client_response_matching(void **state)
@@ -53,12 +54,16 @@ static void test_client_response_matching(void **state)
 		 CV_PL_ARG(req->via.value), CV_PL_ARG(req->call_id)),
 	   &peer_udp);
 	/* unknown branch; no cookie */
-	rx(parse("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKother\r\n"
-		 "From: <sip:a@b>;tag=atag\r\nTo: <sip:b@c>;tag=x\r\nCall-ID: x\r\n"
+	rx(parse("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP "
+		 "127.0.0.1:5070;branch=z9hG4bKother\r\n"
+		 "From: <sip:a@b>;tag=atag\r\nTo: <sip:b@c>;tag=x\r\nCall-ID: "
+		 "x\r\n"
 		 "CSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n"),
 	   &peer_udp);
-	rx(parse("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=1234\r\n"
-		 "From: <sip:a@b>;tag=atag\r\nTo: <sip:b@c>;tag=x\r\nCall-ID: x\r\n"
+	rx(parse("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP "
+		 "127.0.0.1:5070;branch=1234\r\n"
+		 "From: <sip:a@b>;tag=atag\r\nTo: <sip:b@c>;tag=x\r\nCall-ID: "
+		 "x\r\n"
 		 "CSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n"),
 	   &peer_udp);
 	assert_int_equal(count_ev(EV_RESPONSE), 0);
@@ -74,11 +79,13 @@ static void test_client_create_refuses(void **state)
 	(void)state;
 	struct cv_txn *t = NULL;
 	char buf[1024];
-	int n = snprintf(buf, sizeof(buf), CLIENT_REQ_FMT, "ACK", "z9hG4bKa", "a", "ACK");
-	struct cv_txn_client_params p = {.buf = buf, .len = (size_t)n, .dst = &peer_udp};
+	int n = snprintf(buf, sizeof(buf), CLIENT_REQ_FMT, "ACK", "z9hG4bKa",
+			 "a", "ACK");
+	struct cv_txn_client_params p = {
+		.buf = buf, .len = (size_t)n, .dst = &peer_udp};
 	assert_int_equal(cv_txn_client_create(&t, H.l, &p), -EINVAL);
-	n = snprintf(buf, sizeof(buf), CLIENT_REQ_FMT, "OPTIONS", "nocookie", "a",
-		     "OPTIONS");
+	n = snprintf(buf, sizeof(buf), CLIENT_REQ_FMT, "OPTIONS", "nocookie",
+		     "a", "OPTIONS");
 	p.len = (size_t)n;
 	assert_int_equal(cv_txn_client_create(&t, H.l, &p), -EINVAL);
 	p.len = 5; /* garbage */
@@ -133,8 +140,9 @@ static void test_cseq_method_mismatch(void **state)
 	(void)state;
 	/* The parser rejects this already (400); the layer checks again for
 	 * messages built or edited in process. */
-	struct cv_sip_msg *m = mkreq_full("INVITE", "10.0.0.1:5060", "z9hG4bKc1",
-					  1, "INVITE", "", "c", "sip:bob@127.0.0.1");
+	struct cv_sip_msg *m =
+		mkreq_full("INVITE", "10.0.0.1:5060", "z9hG4bKc1", 1, "INVITE",
+			   "", "c", "sip:bob@127.0.0.1");
 	m->cseq.method = CV_SIP_BYE;
 	rx(m, &peer_udp);
 	assert_int_equal(count_ev(EV_REQUEST), 0);
@@ -225,10 +233,11 @@ static void test_limits(void **state)
 	assert_int_equal(H.s[0].m->status, 503);
 	assert_non_null(cv_sip_msg_hdr(H.s[0].m, CV_SIP_HDR_RETRY_AFTER));
 	char buf[1024];
-	int n = snprintf(buf, sizeof(buf), CLIENT_REQ_FMT, "OPTIONS", "z9hG4bKl4",
-			 "a", "OPTIONS");
+	int n = snprintf(buf, sizeof(buf), CLIENT_REQ_FMT, "OPTIONS",
+			 "z9hG4bKl4", "a", "OPTIONS");
 	struct cv_txn *t = NULL;
-	struct cv_txn_client_params p = {.buf = buf, .len = (size_t)n, .dst = &peer_udp};
+	struct cv_txn_client_params p = {
+		.buf = buf, .len = (size_t)n, .dst = &peer_udp};
 	assert_int_equal(cv_txn_client_create(&t, H.l, &p), CV_EFULL);
 	assert_int_equal(stats().limit_rejected, 2);
 }
@@ -265,8 +274,8 @@ static void test_many_grow_and_expire(void **state)
 	char branch[32];
 	for (unsigned i = 0; i < 5000; i++) {
 		snprintf(branch, sizeof(branch), "z9hG4bKg%u", i);
-		rx(mkreq_full("MESSAGE", "10.0.0.1:5060", branch, i + 1, "MESSAGE",
-			      "", "grow", "sip:bob@127.0.0.1"),
+		rx(mkreq_full("MESSAGE", "10.0.0.1:5060", branch, i + 1,
+			      "MESSAGE", "", "grow", "sip:bob@127.0.0.1"),
 		   &peer_udp);
 		if (H.ns > 400)
 			clear_sent();
@@ -277,8 +286,8 @@ static void test_many_grow_and_expire(void **state)
 	/* every one still matches after the tables grew */
 	for (unsigned i = 0; i < 5000; i += 97) {
 		snprintf(branch, sizeof(branch), "z9hG4bKg%u", i);
-		rx(mkreq_full("MESSAGE", "10.0.0.1:5060", branch, i + 1, "MESSAGE",
-			      "", "grow", "sip:bob@127.0.0.1"),
+		rx(mkreq_full("MESSAGE", "10.0.0.1:5060", branch, i + 1,
+			      "MESSAGE", "", "grow", "sip:bob@127.0.0.1"),
 		   &peer_udp);
 	}
 	assert_int_equal(stats().rx_retransmissions, 52);
@@ -294,11 +303,12 @@ static void test_respond_raw_and_stateless(void **state)
 	(void)state;
 	rx(mkreq("OPTIONS", "z9hG4bKraw", 1), &peer_udp);
 	struct cv_txn *t = last_ev(EV_REQUEST)->t;
-	const char *raw = "SIP/2.0 200 OK\r\n"
-			  "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKraw\r\n"
-			  "From: <sip:alice@127.0.0.1>;tag=ftag1\r\n"
-			  "To: <sip:bob@127.0.0.1>;tag=r\r\nCall-ID: call1@10.0.0.1\r\n"
-			  "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	const char *raw =
+		"SIP/2.0 200 OK\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKraw\r\n"
+		"From: <sip:alice@127.0.0.1>;tag=ftag1\r\n"
+		"To: <sip:bob@127.0.0.1>;tag=r\r\nCall-ID: call1@10.0.0.1\r\n"
+		"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 	assert_int_equal(cv_txn_respond_raw(t, 200, raw, strlen(raw)), 0);
 	assert_int_equal(cv_txn_state(t), CV_TXN_COMPLETED);
 	assert_int_equal(H.s[0].m->status, 200);
@@ -306,13 +316,15 @@ static void test_respond_raw_and_stateless(void **state)
 	assert_int_equal(H.ns, 2);
 	assert_int_equal(H.s[1].m->len, strlen(raw));
 	struct cv_sip_msg *req = mkreq("INFO", "z9hG4bKsl", 1);
-	assert_int_equal(cv_txn_reply_stateless(H.l, req, &peer_udp, 488, NULL,
-						CV_PL("Warning: 399 x \"y\"\r\n")),
-			 0);
+	assert_int_equal(
+		cv_txn_reply_stateless(H.l, req, &peer_udp, 488, NULL,
+				       CV_PL("Warning: 399 x \"y\"\r\n")),
+		0);
 	assert_int_equal(H.s[2].m->status, 488);
 	assert_non_null(cv_sip_msg_hdr(H.s[2].m, CV_SIP_HDR_WARNING));
-	assert_int_equal(cv_txn_send_stateless(H.l, &peer_udp, NULL, req->buf, req->len),
-			 0);
+	assert_int_equal(
+		cv_txn_send_stateless(H.l, &peer_udp, NULL, req->buf, req->len),
+		0);
 	assert_int_equal(H.s[3].m->method, CV_SIP_INFO);
 	cv_mem_unref(req);
 	req = mkreq("ACK", "z9hG4bKsl", 1);
@@ -326,22 +338,22 @@ static void test_respond_raw_and_stateless(void **state)
 static void test_merged(void **state)
 {
 	(void)state;
-	rx(mkreq_full("INVITE", "10.0.0.1:5060", "z9hG4bKpath1", 3, "INVITE", "",
-		      "merge", "sip:bob@127.0.0.1"),
+	rx(mkreq_full("INVITE", "10.0.0.1:5060", "z9hG4bKpath1", 3, "INVITE",
+		      "", "merge", "sip:bob@127.0.0.1"),
 	   &peer_udp);
-	rx(mkreq_full("INVITE", "10.0.0.7:5060", "z9hG4bKpath2", 3, "INVITE", "",
-		      "merge", "sip:bob@127.0.0.1"),
+	rx(mkreq_full("INVITE", "10.0.0.7:5060", "z9hG4bKpath2", 3, "INVITE",
+		      "", "merge", "sip:bob@127.0.0.1"),
 	   &peer_udp);
 	assert_int_equal(H.nsrv, 2);
 	assert_false(cv_txn_is_merged(H.srv[0]));
 	assert_true(cv_txn_is_merged(H.srv[1]));
 	/* another CSeq or with a To tag: not merged */
-	rx(mkreq_full("INVITE", "10.0.0.7:5060", "z9hG4bKpath3", 4, "INVITE", "",
-		      "merge", "sip:bob@127.0.0.1"),
+	rx(mkreq_full("INVITE", "10.0.0.7:5060", "z9hG4bKpath3", 4, "INVITE",
+		      "", "merge", "sip:bob@127.0.0.1"),
 	   &peer_udp);
 	assert_false(cv_txn_is_merged(H.srv[2]));
-	rx(mkreq_full("INVITE", "10.0.0.7:5060", "z9hG4bKpath4", 3, "INVITE", "tt",
-		      "merge", "sip:bob@127.0.0.1"),
+	rx(mkreq_full("INVITE", "10.0.0.7:5060", "z9hG4bKpath4", 3, "INVITE",
+		      "tt", "merge", "sip:bob@127.0.0.1"),
 	   &peer_udp);
 	assert_false(cv_txn_is_merged(H.srv[3]));
 }
@@ -353,33 +365,36 @@ static void test_loop_detection(void **state)
 	char hash[CV_TXN_LOOP_HASH_SIZE];
 	cv_txn_loop_hash(req, hash);
 	assert_int_equal(strlen(hash), 16);
-	const struct cv_pl ours[] = {CV_PL("10.9.9.9:5060"), CV_PL("proxy.example")};
+	const struct cv_pl ours[] = {CV_PL("10.9.9.9:5060"),
+				     CV_PL("proxy.example")};
 	assert_int_equal(cv_txn_loop_check(req, ours, 2), CV_TXN_LOOP_NONE);
 	/* the same request came back through us: our Via below another */
-	struct cv_sip_msg *looped = parse(
-		"INVITE sip:bob@127.0.0.1 SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKup\r\n"
-		"Via: SIP/2.0/UDP 10.9.9.9:5060;branch=z9hG4bK%s.3\r\n"
-		"Via: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKorig\r\n"
-		"Max-Forwards: 68\r\n"
-		"From: <sip:alice@127.0.0.1>;tag=ftag1\r\n"
-		"To: <sip:bob@127.0.0.1>\r\n"
-		"Call-ID: call1@10.0.0.1\r\nCSeq: 1 INVITE\r\n"
-		"Content-Length: 0\r\n\r\n",
-		hash);
-	assert_int_equal(cv_txn_loop_check(looped, ours, 2), CV_TXN_LOOP_DETECTED);
+	struct cv_sip_msg *looped =
+		parse("INVITE sip:bob@127.0.0.1 SIP/2.0\r\n"
+		      "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKup\r\n"
+		      "Via: SIP/2.0/UDP 10.9.9.9:5060;branch=z9hG4bK%s.3\r\n"
+		      "Via: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKorig\r\n"
+		      "Max-Forwards: 68\r\n"
+		      "From: <sip:alice@127.0.0.1>;tag=ftag1\r\n"
+		      "To: <sip:bob@127.0.0.1>\r\n"
+		      "Call-ID: call1@10.0.0.1\r\nCSeq: 1 INVITE\r\n"
+		      "Content-Length: 0\r\n\r\n",
+		      hash);
+	assert_int_equal(cv_txn_loop_check(looped, ours, 2),
+			 CV_TXN_LOOP_DETECTED);
 	/* a spiral: the Request-URI changed since we forwarded it */
-	struct cv_sip_msg *spiral = parse(
-		"INVITE sip:carol@127.0.0.1 SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKup\r\n"
-		"Via: SIP/2.0/UDP 10.9.9.9:5060;branch=z9hG4bK%s.3\r\n"
-		"Max-Forwards: 68\r\n"
-		"From: <sip:alice@127.0.0.1>;tag=ftag1\r\n"
-		"To: <sip:bob@127.0.0.1>\r\n"
-		"Call-ID: call1@10.0.0.1\r\nCSeq: 1 INVITE\r\n"
-		"Content-Length: 0\r\n\r\n",
-		hash);
-	assert_int_equal(cv_txn_loop_check(spiral, ours, 2), CV_TXN_LOOP_SPIRAL);
+	struct cv_sip_msg *spiral =
+		parse("INVITE sip:carol@127.0.0.1 SIP/2.0\r\n"
+		      "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKup\r\n"
+		      "Via: SIP/2.0/UDP 10.9.9.9:5060;branch=z9hG4bK%s.3\r\n"
+		      "Max-Forwards: 68\r\n"
+		      "From: <sip:alice@127.0.0.1>;tag=ftag1\r\n"
+		      "To: <sip:bob@127.0.0.1>\r\n"
+		      "Call-ID: call1@10.0.0.1\r\nCSeq: 1 INVITE\r\n"
+		      "Content-Length: 0\r\n\r\n",
+		      hash);
+	assert_int_equal(cv_txn_loop_check(spiral, ours, 2),
+			 CV_TXN_LOOP_SPIRAL);
 	assert_int_equal(cv_txn_loop_check(spiral, ours, 0), CV_TXN_LOOP_NONE);
 	cv_mem_unref(req);
 	cv_mem_unref(looped);
@@ -396,8 +411,8 @@ static void test_memory_per_server_txn(void **state)
 	const unsigned n = 1000;
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(branch, sizeof(branch), "z9hG4bKmem%u", i);
-		rx(mkreq_full("INVITE", "10.0.0.1:5060", branch, 1, "INVITE", "",
-			      branch, "sip:bob@127.0.0.1"),
+		rx(mkreq_full("INVITE", "10.0.0.1:5060", branch, 1, "INVITE",
+			      "", branch, "sip:bob@127.0.0.1"),
 		   &peer_udp);
 		struct cv_txn *t = last_ev(EV_REQUEST)->t;
 		assert_int_equal(cv_txn_respond(t, 180, NULL), 0);

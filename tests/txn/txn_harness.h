@@ -14,11 +14,18 @@
 
 #include "cvoip/txn.h"
 
-#define T0_US 1000000000ull
+#define T0_US	 1000000000ull
 #define MAX_SENT 512
-#define MAX_EV 2048
+#define MAX_EV	 2048
 
-enum ev_type { EV_REQUEST = 1, EV_ACK, EV_RESPONSE, EV_CANCEL, EV_FAILED, EV_TERMINATED };
+enum ev_type {
+	EV_REQUEST = 1,
+	EV_ACK,
+	EV_RESPONSE,
+	EV_CANCEL,
+	EV_FAILED,
+	EV_TERMINATED
+};
 
 struct sent {
 	uint64_t ms;
@@ -44,13 +51,13 @@ struct harness {
 	struct ev e[MAX_EV];
 	unsigned ne;
 	bool reliable;
-	int fail_sends;          /* >0: fail the next n sends */
-	int fail_from;           /* >0: sends numbered >= this fail */
-	struct cv_txn *srv[16];  /* server txns handed to the TU (owned refs) */
+	int fail_sends;		/* >0: fail the next n sends */
+	int fail_from;		/* >0: sends numbered >= this fail */
+	struct cv_txn *srv[16]; /* server txns handed to the TU (owned refs) */
 	unsigned nsrv;
-	int answer;              /* respond with this from the request handler */
-	bool release_in_cb;      /* release server txns right in the handler */
-	bool release_on_response;/* client: release on any final */
+	int answer;	    /* respond with this from the request handler */
+	bool release_in_cb; /* release server txns right in the handler */
+	bool release_on_response; /* client: release on any final */
 	int64_t live0;
 };
 
@@ -61,7 +68,8 @@ static inline uint64_t now_ms(void)
 	return (cv_clock_us() - T0_US) / 1000u;
 }
 
-static __attribute__((unused)) int h_send(const struct cv_txn_out *o, bool *reliable, void *arg)
+static __attribute__((unused)) int h_send(const struct cv_txn_out *o,
+					  bool *reliable, void *arg)
 {
 	(void)arg;
 	if (H.fail_sends > 0) {
@@ -78,19 +86,22 @@ static __attribute__((unused)) int h_send(const struct cv_txn_out *o, bool *reli
 	return 0;
 }
 
-static __attribute__((unused)) void push_ev(enum ev_type type, struct cv_txn *t, uint16_t status,
-		    bool local, bool retx, enum cv_sip_method m)
+static __attribute__((unused)) void push_ev(enum ev_type type, struct cv_txn *t,
+					    uint16_t status, bool local,
+					    bool retx, enum cv_sip_method m)
 {
 	assert_true(H.ne < MAX_EV);
 	H.e[H.ne++] = (struct ev){type, now_ms(), t, status, local, retx, m};
 }
 
-static __attribute__((unused)) void h_request(struct cv_txn *t, struct cv_sip_msg *req, void *arg)
+static __attribute__((unused)) void h_request(struct cv_txn *t,
+					      struct cv_sip_msg *req, void *arg)
 {
 	(void)arg;
 	push_ev(EV_REQUEST, t, 0, false, false, req->method);
 	if (H.answer)
-		assert_int_equal(cv_txn_respond(t, (uint16_t)H.answer, NULL), 0);
+		assert_int_equal(cv_txn_respond(t, (uint16_t)H.answer, NULL),
+				 0);
 	if (H.release_in_cb) {
 		cv_txn_release(t);
 		return;
@@ -99,15 +110,18 @@ static __attribute__((unused)) void h_request(struct cv_txn *t, struct cv_sip_ms
 	H.srv[H.nsrv++] = t;
 }
 
-static __attribute__((unused)) void h_ack(struct cv_txn *inv, struct cv_sip_msg *ack,
-		  const struct cv_txn_addr *src, void *arg)
+static __attribute__((unused)) void h_ack(struct cv_txn *inv,
+					  struct cv_sip_msg *ack,
+					  const struct cv_txn_addr *src,
+					  void *arg)
 {
 	(void)src;
 	(void)arg;
 	push_ev(EV_ACK, inv, 0, false, false, ack->method);
 }
 
-static __attribute__((unused)) void h_response(struct cv_txn *t, const struct cv_txn_resp *r, void *arg)
+static __attribute__((unused)) void
+h_response(struct cv_txn *t, const struct cv_txn_resp *r, void *arg)
 {
 	(void)arg;
 	push_ev(EV_RESPONSE, t, r->status, r->local, r->retransmission,
@@ -118,13 +132,15 @@ static __attribute__((unused)) void h_response(struct cv_txn *t, const struct cv
 		assert_int_equal(r->msg->status, r->status);
 }
 
-static __attribute__((unused)) void h_cancel(struct cv_txn *t, struct cv_sip_msg *c, void *arg)
+static __attribute__((unused)) void h_cancel(struct cv_txn *t,
+					     struct cv_sip_msg *c, void *arg)
 {
 	(void)arg;
 	push_ev(EV_CANCEL, t, 0, false, false, c->method);
 }
 
-static __attribute__((unused)) void h_failed(struct cv_txn *t, uint16_t status, void *arg)
+static __attribute__((unused)) void h_failed(struct cv_txn *t, uint16_t status,
+					     void *arg)
 {
 	(void)arg;
 	push_ev(EV_FAILED, t, status, true, false, cv_txn_method(t));
@@ -145,7 +161,8 @@ static const struct cv_txn_handlers handlers = {
 	.terminated = h_terminated,
 };
 
-static __attribute__((unused)) void harness_start(int32_t trying_ms, bool auto_487, uint32_t max_txns)
+static __attribute__((unused)) void
+harness_start(int32_t trying_ms, bool auto_487, uint32_t max_txns)
 {
 	memset(&H, 0, sizeof(H));
 	H.live0 = cv_mem_live();
@@ -212,7 +229,8 @@ static __attribute__((unused)) void run_for(uint64_t ms)
 static const struct cv_txn_addr peer_udp = {.reliable = false};
 static const struct cv_txn_addr peer_tcp = {.reliable = true};
 
-static __attribute__((unused)) struct cv_sip_msg *parse(const char *fmt, ...) CV_PRINTF(1, 2);
+static __attribute__((unused)) struct cv_sip_msg *parse(const char *fmt, ...)
+	CV_PRINTF(1, 2);
 static __attribute__((unused)) struct cv_sip_msg *parse(const char *fmt, ...)
 {
 	char buf[2048];
@@ -232,14 +250,15 @@ static __attribute__((unused)) struct cv_sip_msg *parse(const char *fmt, ...)
 }
 
 /* A request as a peer would send it. totag "" = none. */
-static __attribute__((unused)) struct cv_sip_msg *mkreq_full(const char *method, const char *sent_by,
-				     const char *branch, unsigned cseq,
-				     const char *cseq_method, const char *totag,
-				     const char *callid, const char *ruri)
+static __attribute__((unused)) struct cv_sip_msg *
+mkreq_full(const char *method, const char *sent_by, const char *branch,
+	   unsigned cseq, const char *cseq_method, const char *totag,
+	   const char *callid, const char *ruri)
 {
 	char branch_param[128] = "";
 	if (branch && *branch)
-		snprintf(branch_param, sizeof(branch_param), ";branch=%s", branch);
+		snprintf(branch_param, sizeof(branch_param), ";branch=%s",
+			 branch);
 	return parse("%s %s SIP/2.0\r\n"
 		     "Via: SIP/2.0/UDP %s%s\r\n"
 		     "Max-Forwards: 70\r\n"
@@ -252,16 +271,16 @@ static __attribute__((unused)) struct cv_sip_msg *mkreq_full(const char *method,
 		     totag, callid, cseq, cseq_method);
 }
 
-static __attribute__((unused)) struct cv_sip_msg *mkreq(const char *method, const char *branch,
-				unsigned cseq)
+static __attribute__((unused)) struct cv_sip_msg *
+mkreq(const char *method, const char *branch, unsigned cseq)
 {
 	return mkreq_full(method, "10.0.0.1:5060", branch, cseq, method, "",
 			  "call1@10.0.0.1", "sip:bob@127.0.0.1");
 }
 
 /* A response to a request the layer sent (copies its top Via, CSeq). */
-static __attribute__((unused)) struct cv_sip_msg *mkresp(const struct cv_sip_msg *req, int status,
-				 const char *totag)
+static __attribute__((unused)) struct cv_sip_msg *
+mkresp(const struct cv_sip_msg *req, int status, const char *totag)
 {
 	return parse("SIP/2.0 %d Whatever\r\n"
 		     "Via: %.*s\r\n"
@@ -275,31 +294,33 @@ static __attribute__((unused)) struct cv_sip_msg *mkresp(const struct cv_sip_msg
 		     CV_PL_ARG(req->cseq.method_pl));
 }
 
-static __attribute__((unused)) void rx(struct cv_sip_msg *m, const struct cv_txn_addr *src)
+static __attribute__((unused)) void rx(struct cv_sip_msg *m,
+				       const struct cv_txn_addr *src)
 {
 	assert_int_equal(cv_txn_recv(H.l, m, src), 0);
 	cv_mem_unref(m);
 }
 
-#define CLIENT_REQ_FMT                                  \
-	"%s sip:bob@10.0.0.2 SIP/2.0\r\n"                 \
-	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=%s\r\n"   \
-	"Route: <sip:proxy1@10.0.0.9;lr>\r\n"             \
-	"Max-Forwards: 70\r\n"                            \
-	"From: \"Alice\" <sip:alice@127.0.0.1>;tag=atag\r\n" \
-	"To: <sip:bob@10.0.0.2>\r\n"                      \
-	"Call-ID: c-%s@127.0.0.1\r\n"                     \
-	"CSeq: 7 %s\r\n"                                  \
+#define CLIENT_REQ_FMT                                                         \
+	"%s sip:bob@10.0.0.2 SIP/2.0\r\n"                                      \
+	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=%s\r\n"                        \
+	"Route: <sip:proxy1@10.0.0.9;lr>\r\n"                                  \
+	"Max-Forwards: 70\r\n"                                                 \
+	"From: \"Alice\" <sip:alice@127.0.0.1>;tag=atag\r\n"                   \
+	"To: <sip:bob@10.0.0.2>\r\n"                                           \
+	"Call-ID: c-%s@127.0.0.1\r\n"                                          \
+	"CSeq: 7 %s\r\n"                                                       \
 	"Content-Length: 0\r\n\r\n"
 
-static __attribute__((unused)) struct cv_txn *client(const char *method, const char *branch,
-			     const struct cv_txn_addr *dst)
+static __attribute__((unused)) struct cv_txn *
+client(const char *method, const char *branch, const struct cv_txn_addr *dst)
 {
 	char buf[1024];
-	int n = snprintf(buf, sizeof(buf), CLIENT_REQ_FMT, method, branch, branch,
-			 method);
+	int n = snprintf(buf, sizeof(buf), CLIENT_REQ_FMT, method, branch,
+			 branch, method);
 	struct cv_txn *t = NULL;
-	struct cv_txn_client_params p = {.buf = buf, .len = (size_t)n, .dst = dst};
+	struct cv_txn_client_params p = {
+		.buf = buf, .len = (size_t)n, .dst = dst};
 	assert_int_equal(cv_txn_client_create(&t, H.l, &p), 0);
 	return t;
 }
@@ -321,8 +342,8 @@ static __attribute__((unused)) const struct ev *last_ev(enum ev_type type)
 }
 
 /* Send times of the messages matching (request method or status). */
-static __attribute__((unused)) unsigned sent_times(enum cv_sip_method m, int status, uint64_t *out,
-			   unsigned max)
+static __attribute__((unused)) unsigned
+sent_times(enum cv_sip_method m, int status, uint64_t *out, unsigned max)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < H.ns; i++) {
@@ -336,8 +357,10 @@ static __attribute__((unused)) unsigned sent_times(enum cv_sip_method m, int sta
 	return n;
 }
 
-static __attribute__((unused)) void assert_times(const uint64_t *got, unsigned n, const uint64_t *want,
-			 unsigned nwant)
+static __attribute__((unused)) void assert_times(const uint64_t *got,
+						 unsigned n,
+						 const uint64_t *want,
+						 unsigned nwant)
 {
 	if (n != nwant) {
 		fprintf(stderr, "got %u sends:", n);

@@ -33,7 +33,7 @@ struct call {
 	struct cv_txn *t;  /* INVITE server txn (TU reference) */
 	struct cv_tmr tmr; /* 2xx retransmission or delayed answer */
 	uint32_t ivl_ms;
-	bool answered;     /* 2xx sent */
+	bool answered; /* 2xx sent */
 	bool used;
 };
 
@@ -63,11 +63,16 @@ static struct {
 static enum cv_tp_kind kind_of_via(enum cv_sip_transport t)
 {
 	switch (t) {
-	case CV_SIP_TP_TCP: return CV_TP_TCP;
-	case CV_SIP_TP_TLS: return CV_TP_TLS;
-	case CV_SIP_TP_WS: return CV_TP_WS;
-	case CV_SIP_TP_WSS: return CV_TP_WSS;
-	default: return CV_TP_UDP;
+	case CV_SIP_TP_TCP:
+		return CV_TP_TCP;
+	case CV_SIP_TP_TLS:
+		return CV_TP_TLS;
+	case CV_SIP_TP_WS:
+		return CV_TP_WS;
+	case CV_SIP_TP_WSS:
+		return CV_TP_WSS;
+	default:
+		return CV_TP_UDP;
 	}
 }
 
@@ -112,7 +117,8 @@ static int peer_send(const struct cv_txn_out *o, bool *reliable, void *arg)
 		sa_to_tp(&meta.local, &d->local);
 		const struct cv_sip_via *v = &o->req->via;
 		struct cv_tp_topvia tv = {.kind = kind_of_via(v->tp),
-					  .host = v->host, .port = v->port,
+					  .host = v->host,
+					  .port = v->port,
 					  .received = v->received,
 					  .maddr = v->maddr,
 					  .rport = v->rport_present};
@@ -139,12 +145,19 @@ static int peer_send(const struct cv_txn_out *o, bool *reliable, void *arg)
 	}
 	int err = cv_tp_send(P.tp, P.wk, &sp, o->buf, o->len);
 	if (err && sp.arg)
-		cv_mem_unref(sp.arg); /* done is not called on an immediate error */
+		cv_mem_unref(
+			sp.arg); /* done is not called on an immediate error */
 	return err;
 }
 
-static void conn_ref(void *c) { cv_tp_conn_ref(c); }
-static void conn_unref(void *c) { cv_tp_conn_unref(c); }
+static void conn_ref(void *c)
+{
+	cv_tp_conn_ref(c);
+}
+static void conn_unref(void *c)
+{
+	cv_tp_conn_unref(c);
+}
 
 static struct call *call_of(const struct cv_txn *t)
 {
@@ -321,8 +334,9 @@ static void ack_2xx(const struct cv_sip_msg *resp)
 	cv_buf_printf(&b,
 		      "ACK " CV_PL_FMT " SIP/2.0\r\n"
 		      "Via: SIP/2.0/%s %s;branch=%s\r\n"
-		      "Max-Forwards: 70\r\nFrom: " CV_PL_FMT "\r\nTo: " CV_PL_FMT
-		      "\r\nCall-ID: " CV_PL_FMT "\r\nCSeq: %u ACK\r\n"
+		      "Max-Forwards: 70\r\nFrom: " CV_PL_FMT
+		      "\r\nTo: " CV_PL_FMT "\r\nCall-ID: " CV_PL_FMT
+		      "\r\nCSeq: %u ACK\r\n"
 		      "Content-Length: 0\r\n\r\n",
 		      CV_PL_ARG(req->ruri), cv_tp_kind_name(P.kind), sb, branch,
 		      CV_PL_ARG(from->value), CV_PL_ARG(to->value),
@@ -333,7 +347,8 @@ static void ack_2xx(const struct cv_sip_msg *resp)
 	cv_buf_free(&b);
 }
 
-static void on_response(struct cv_txn *t, const struct cv_txn_resp *r, void *arg)
+static void on_response(struct cv_txn *t, const struct cv_txn_resp *r,
+			void *arg)
 {
 	(void)arg;
 	if (t != P.cur || r->status < 200)
@@ -374,7 +389,8 @@ static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 	}
 	struct cv_txn_addr src = {.conn = rx->meta.conn,
 				  .kind = (uint8_t)rx->meta.kind,
-				  .reliable = cv_tp_kind_is_stream(rx->meta.kind)};
+				  .reliable =
+					  cv_tp_kind_is_stream(rx->meta.kind)};
 	tp_to_sa(&src.remote, &rx->meta.src);
 	tp_to_sa(&src.local, &rx->meta.local);
 	(void)cv_txn_recv(P.l, m, &src);
@@ -391,11 +407,14 @@ static void print_stats(void)
 		const char *name = cv_sip_method_name((enum cv_sip_method)m);
 		if (!st.created[m] && !st.retransmitted[m])
 			continue;
-		printf("created.%s=%llu\n", name, (unsigned long long)st.created[m]);
-		printf("completed.%s=%llu\n", name, (unsigned long long)st.completed[m]);
+		printf("created.%s=%llu\n", name,
+		       (unsigned long long)st.created[m]);
+		printf("completed.%s=%llu\n", name,
+		       (unsigned long long)st.completed[m]);
 		printf("retransmitted.%s=%llu\n", name,
 		       (unsigned long long)st.retransmitted[m]);
-		printf("timed_out.%s=%llu\n", name, (unsigned long long)st.timed_out[m]);
+		printf("timed_out.%s=%llu\n", name,
+		       (unsigned long long)st.timed_out[m]);
 	}
 #define S(f) printf(#f "=%llu\n", (unsigned long long)st.f)
 	S(rx_retransmissions);
@@ -450,7 +469,8 @@ static void start_next(struct cv_tmr *tm, void *arg)
 	struct cv_sip_req_params rp = {
 		.method = P.method,
 		.ruri = cv_pl_str(ruri),
-		.via = {.tp = stp, .sent_by = cv_pl_str(sb),
+		.via = {.tp = stp,
+			.sent_by = cv_pl_str(sb),
 			.branch = cv_pl_str(branch)},
 		.from_uri = CV_PL("sip:peer@127.0.0.1"),
 		.from_tag = cv_pl_str(tag),
@@ -463,8 +483,8 @@ static void start_next(struct cv_tmr *tm, void *arg)
 	cv_buf_init(&b, 65535);
 	if (!err)
 		err = cv_sip_req_print(&b, &rp);
-	struct cv_txn_client_params cp = {.buf = b.data, .len = b.len,
-					  .dst = &P.peer};
+	struct cv_txn_client_params cp = {
+		.buf = b.data, .len = b.len, .dst = &P.peer};
 	if (!err && !b.err)
 		err = cv_txn_client_create(&P.cur, P.l, &cp);
 	cv_buf_free(&b);
@@ -524,7 +544,8 @@ int main(int argc, char **argv)
 	while ((o = getopt(argc, argv, "+t:")) != -1) {
 		if (o != 't' || cv_tp_kind_parse(cv_pl_str(optarg), &P.kind) ||
 		    (P.kind != CV_TP_UDP && P.kind != CV_TP_TCP)) {
-			fprintf(stderr, "usage: txn_peer [-t udp|tcp] [PORT | uac ...]\n");
+			fprintf(stderr, "usage: txn_peer [-t udp|tcp] [PORT | "
+					"uac ...]\n");
 			return 2;
 		}
 	}
@@ -532,7 +553,8 @@ int main(int argc, char **argv)
 	argv += optind - 1;
 	if (argc > 1 && strcmp(argv[1], "uac") == 0) {
 		if (argc < 6) {
-			fprintf(stderr, "usage: txn_peer [-t udp|tcp] uac PORT COUNT METHOD USER\n");
+			fprintf(stderr, "usage: txn_peer [-t udp|tcp] uac PORT "
+					"COUNT METHOD USER\n");
 			return 2;
 		}
 		P.uac = true;
@@ -551,14 +573,17 @@ int main(int argc, char **argv)
 	struct cv_tp_spec spec;
 	if (cv_tp_spec_parse(spec_s, &spec))
 		return 2;
-	struct cv_rt_params rp = {.workers = 1, .on_start = on_start,
-				  .on_stop = on_stop, .handle_signals = true};
+	struct cv_rt_params rp = {.workers = 1,
+				  .on_start = on_start,
+				  .on_stop = on_stop,
+				  .handle_signals = true};
 	int err = cv_rt_create(&P.rt, &rp);
 	if (err) {
 		fprintf(stderr, "rt: %s\n", cv_strerror(err));
 		return 1;
 	}
-	struct cv_tp_params tpp = {.specs = &spec, .nspecs = 1, .h = &tp_handler};
+	struct cv_tp_params tpp = {
+		.specs = &spec, .nspecs = 1, .h = &tp_handler};
 	err = cv_tp_create(&P.tp, P.rt, &tpp);
 	if (err) {
 		fprintf(stderr, "transport %s: %s\n", spec_s, cv_strerror(err));
