@@ -258,6 +258,12 @@ int cli_audio_check(const struct cv_client_media *m)
 			  "microphone nor loudspeaker");
 		return -EINVAL;
 	}
+	/* files readable, codecs known, the device opens: before any call */
+	char why[256];
+	if (cv_client_media_check(m, why, sizeof(why)) != 0) {
+		cli_error("%s", why);
+		return -EINVAL;
+	}
 	return 0;
 }
 

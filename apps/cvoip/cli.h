@@ -81,9 +81,10 @@ extern const char cli_audio_usage[];
 int cli_audio_option(int c, const char *arg, struct cv_client_media *m);
 /* A "device" event (sound device figures) when q->device. */
 void cli_device_event(const struct cv_ccall_quality *q);
-/* After the options: --aec without a device, or a device with both a
- * source (--play/--tone) and --record, is a usage error (-EINVAL after a
- * one-line error). */
+/* After the options: --aec without a device, a device with both a
+ * source (--play/--tone) and --record, or media that cv_client_media_check
+ * refuses (unreadable file, unknown codec, device that does not open) is
+ * a usage error (-EINVAL after a one-line error). */
 int cli_audio_check(const struct cv_client_media *m);
 /* "udp|tcp|tls|ws|wss"; a one-line error and -EINVAL otherwise. */
 int cli_parse_transport(const char *arg, enum cv_tp_kind *out);

@@ -702,11 +702,6 @@ int cvoip_cmd_call(int argc, char **argv)
 	}
 	if (cli_audio_check(&x.p.media))
 		return CVOIP_EXIT_USAGE;
-	char why[256];
-	if (cv_client_media_check(&x.p.media, why, sizeof(why)) != 0) {
-		cli_error("%s", why);
-		return CVOIP_EXIT_USAGE;
-	}
 	cli_out.tty = isatty(1);
 	static const struct cv_client_handlers h = {
 		.call_state = on_state,
