@@ -335,8 +335,7 @@ static void test_malformed(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
-		"",
-		"\r\n",
+		"", "\r\n",
 		"o=- 1 1 IN IP4 1.2.3.4\r\nv=0\r\n", /* v= not first */
 		"v=0\r\n",			     /* no o= */
 		"v=x\r\no=- 1 1 IN IP4 1.2.3.4\r\n", /* bad version */
@@ -348,18 +347,17 @@ static void test_malformed(void **state)
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nc=IN IP4 1.2.3.4/x\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nc=IN IP6 ::1/2/3\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nt=0\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP\r\n", /* no
-									     fmt
-									   */
+		/* no fmt */
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 70000 RTP/AVP 0\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio x RTP/AVP 0\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1/0 RTP/AVP 0\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nv=0\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\r\no=- 1 "
-		"1 IN IP4 1.2.3.4\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nX=0\r\n", /* upper-case type
-							     */
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\na\r\n",   /* no '=' */
+		/* o= after m= */
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\r\no=- 1 1 IN IP4 1.2.3.4\r\n",
+		/* upper-case type */
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nX=0\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\na\r\n", /* no '=' */
 		"v = 0\r\no=- 1 1 IN IP4 1.2.3.4\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=a\rb\r\n", /* bare CR */
 	};
