@@ -110,6 +110,15 @@ CV_API void cv_ua_addr_clear(struct cv_txn_addr *a);
  * port honoured; default UDP 5060, sips/TLS 5061). CV_EUNSUPP for names. */
 CV_API int cv_ua_addr_from_uri(struct cv_ua *ua, struct cv_pl uri,
 			       struct cv_txn_addr *a);
+/* Between the transaction layer's addresses and the transport's (the UA
+ * core is where the two meet; a transaction user wired to the transport
+ * without a UA, like tests/txn/txn_peer, uses them too). */
+CV_API void cv_ua_sockaddr_to_tp(struct cv_tp_addr *out,
+				 const union cv_txn_sockaddr *in);
+CV_API void cv_ua_sockaddr_from_tp(union cv_txn_sockaddr *out,
+				   const struct cv_tp_addr *in);
+/* The transport kind a Via's transport names (UDP for anything unknown). */
+CV_API enum cv_tp_kind cv_ua_tp_kind(enum cv_sip_transport t);
 
 /* ---- sending requests out of dialog ------------------------------------ */
 struct cv_ua_req {

@@ -26,7 +26,7 @@ enum cv_sip_transport ua_sip_tp(enum cv_tp_kind k)
 	}
 }
 
-static enum cv_tp_kind tp_kind_of(enum cv_sip_transport t)
+enum cv_tp_kind cv_ua_tp_kind(enum cv_sip_transport t)
 {
 	switch (t) {
 	case CV_SIP_TP_TCP:
@@ -42,7 +42,8 @@ static enum cv_tp_kind tp_kind_of(enum cv_sip_transport t)
 	}
 }
 
-static void sa_to_tp(struct cv_tp_addr *out, const union cv_txn_sockaddr *in)
+void cv_ua_sockaddr_to_tp(struct cv_tp_addr *out,
+			  const union cv_txn_sockaddr *in)
 {
 	memset(out, 0, sizeof(*out));
 	if (in->sa.sa_family == AF_INET)
@@ -51,7 +52,8 @@ static void sa_to_tp(struct cv_tp_addr *out, const union cv_txn_sockaddr *in)
 		memcpy(&out->ss, &in->in6, sizeof(in->in6));
 }
 
-static void tp_to_sa(union cv_txn_sockaddr *out, const struct cv_tp_addr *in)
+void cv_ua_sockaddr_from_tp(union cv_txn_sockaddr *out,
+			    const struct cv_tp_addr *in)
 {
 	memset(out, 0, sizeof(*out));
 	if (in->ss.ss_family == AF_INET)
@@ -63,8 +65,8 @@ static void tp_to_sa(union cv_txn_sockaddr *out, const struct cv_tp_addr *in)
 void cv_ua_addr_from_meta(struct cv_txn_addr *a, const struct cv_tp_meta *m)
 {
 	memset(a, 0, sizeof(*a));
-	tp_to_sa(&a->remote, &m->src);
-	tp_to_sa(&a->local, &m->local);
+	cv_ua_sockaddr_from_tp(&a->remote, &m->src);
+	cv_ua_sockaddr_from_tp(&a->local, &m->local);
 	a->conn = m->conn;
 	a->kind = (uint8_t)m->kind;
 	a->reliable = cv_tp_kind_is_stream(m->kind);
@@ -89,11 +91,11 @@ int ua_send_response(struct cv_ua *ua, const struct cv_sip_msg *req,
 {
 	struct cv_tp_meta meta = {.kind = (enum cv_tp_kind)src->kind,
 				  .conn = src->conn};
-	sa_to_tp(&meta.src, &src->remote);
-	sa_to_tp(&meta.local, &src->local);
+	cv_ua_sockaddr_to_tp(&meta.src, &src->remote);
+	cv_ua_sockaddr_to_tp(&meta.local, &src->local);
 	struct cv_tp_topvia tv = {0};
 	if (req) {
-		tv.kind = tp_kind_of(req->via.tp);
+		tv.kind = cv_ua_tp_kind(req->via.tp);
 		tv.host = req->via.host;
 		tv.port = req->via.port;
 		tv.received = req->via.received;
@@ -126,8 +128,8 @@ int ua_send_request(struct cv_ua *ua, const struct cv_txn_addr *dst,
 {
 	struct cv_tp_send_params sp = {.conn = dst->conn,
 				       .kind = (enum cv_tp_kind)dst->kind};
-	sa_to_tp(&sp.dst, &dst->remote);
-	sa_to_tp(&sp.local, &dst->local);
+	cv_ua_sockaddr_to_tp(&sp.dst, &dst->remote);
+	cv_ua_sockaddr_to_tp(&sp.local, &dst->local);
 	return cv_tp_send(ua->tp, ua->w, &sp, buf, len);
 }
 
@@ -155,8 +157,8 @@ static int tx_send(const struct cv_txn_out *out, bool *reliable, void *arg)
 				       .kind = (enum cv_tp_kind)d->kind,
 				       .done = request_sent,
 				       .arg = cv_mem_ref(out->txn)};
-	sa_to_tp(&sp.dst, &d->remote);
-	sa_to_tp(&sp.local, &d->local);
+	cv_ua_sockaddr_to_tp(&sp.dst, &d->remote);
+	cv_ua_sockaddr_to_tp(&sp.local, &d->local);
 	int err = cv_tp_send(ua->tp, ua->w, &sp, out->buf, out->len);
 	if (err)
 		cv_mem_unref(out->txn); /* done is not called on an immediate
@@ -168,7 +170,7 @@ int ua_via_for(struct cv_ua *ua, const struct cv_txn_addr *dst,
 	       struct cv_tp_via *via)
 {
 	struct cv_tp_via_params vp = {.kind = (enum cv_tp_kind)dst->kind};
-	sa_to_tp(&vp.dst, &dst->remote);
+	cv_ua_sockaddr_to_tp(&vp.dst, &dst->remote);
 	return cv_tp_via_for(ua->tp, &vp, via);
 }
 
@@ -244,7 +246,7 @@ int cv_ua_addr_from_uri(struct cv_ua *ua, struct cv_pl text,
 	if (err)
 		return CV_EUNSUPP;
 	memset(a, 0, sizeof(*a));
-	tp_to_sa(&a->remote, &ta);
+	cv_ua_sockaddr_from_tp(&a->remote, &ta);
 	a->kind = (uint8_t)kind;
 	a->reliable = cv_tp_kind_is_stream(kind);
 	(void)ua;

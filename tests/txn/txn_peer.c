@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cvoip/dialog.h"
 #include "cvoip/transport.h"
 #include "cvoip/txn.h"
 
@@ -60,40 +61,6 @@ static struct {
 	uint64_t finals, acks_sent, timeouts;
 } P;
 
-static enum cv_tp_kind kind_of_via(enum cv_sip_transport t)
-{
-	switch (t) {
-	case CV_SIP_TP_TCP:
-		return CV_TP_TCP;
-	case CV_SIP_TP_TLS:
-		return CV_TP_TLS;
-	case CV_SIP_TP_WS:
-		return CV_TP_WS;
-	case CV_SIP_TP_WSS:
-		return CV_TP_WSS;
-	default:
-		return CV_TP_UDP;
-	}
-}
-
-static void sa_to_tp(struct cv_tp_addr *out, const union cv_txn_sockaddr *in)
-{
-	memset(out, 0, sizeof(*out));
-	if (in->sa.sa_family == AF_INET)
-		memcpy(&out->ss, &in->in, sizeof(in->in));
-	else if (in->sa.sa_family == AF_INET6)
-		memcpy(&out->ss, &in->in6, sizeof(in->in6));
-}
-
-static void tp_to_sa(union cv_txn_sockaddr *out, const struct cv_tp_addr *in)
-{
-	memset(out, 0, sizeof(*out));
-	if (in->ss.ss_family == AF_INET)
-		memcpy(&out->in, &in->ss, sizeof(out->in));
-	else if (in->ss.ss_family == AF_INET6)
-		memcpy(&out->in6, &in->ss, sizeof(out->in6));
-}
-
 /* A request that waited for its connection: a late failure (refused) ends
  * the client transaction now with a local 503 (§17.1.4). */
 static void request_sent(int err, void *arg)
@@ -113,10 +80,10 @@ static int peer_send(const struct cv_txn_out *o, bool *reliable, void *arg)
 		/* RFC 3261 §18.2.2 / RFC 3581 from the request's top Via */
 		struct cv_tp_meta meta = {.kind = (enum cv_tp_kind)d->kind,
 					  .conn = d->conn};
-		sa_to_tp(&meta.src, &d->remote);
-		sa_to_tp(&meta.local, &d->local);
+		cv_ua_sockaddr_to_tp(&meta.src, &d->remote);
+		cv_ua_sockaddr_to_tp(&meta.local, &d->local);
 		const struct cv_sip_via *v = &o->req->via;
-		struct cv_tp_topvia tv = {.kind = kind_of_via(v->tp),
+		struct cv_tp_topvia tv = {.kind = cv_ua_tp_kind(v->tp),
 					  .host = v->host,
 					  .port = v->port,
 					  .received = v->received,
@@ -138,7 +105,7 @@ static int peer_send(const struct cv_txn_out *o, bool *reliable, void *arg)
 	}
 	struct cv_tp_send_params sp = {.conn = d->conn,
 				       .kind = (enum cv_tp_kind)d->kind};
-	sa_to_tp(&sp.dst, &d->remote);
+	cv_ua_sockaddr_to_tp(&sp.dst, &d->remote);
 	if (o->txn && *reliable) {
 		sp.done = request_sent;
 		sp.arg = cv_mem_ref(o->txn);
@@ -309,7 +276,7 @@ static int sent_by(char *out, size_t size, enum cv_sip_transport *tp)
 {
 	struct cv_tp_via via;
 	struct cv_tp_via_params vp = {.kind = P.kind};
-	sa_to_tp(&vp.dst, &P.peer.remote);
+	cv_ua_sockaddr_to_tp(&vp.dst, &P.peer.remote);
 	int err = cv_tp_via_for(P.tp, &vp, &via);
 	if (err)
 		return err;
@@ -391,8 +358,8 @@ static void on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 				  .kind = (uint8_t)rx->meta.kind,
 				  .reliable =
 					  cv_tp_kind_is_stream(rx->meta.kind)};
-	tp_to_sa(&src.remote, &rx->meta.src);
-	tp_to_sa(&src.local, &rx->meta.local);
+	cv_ua_sockaddr_from_tp(&src.remote, &rx->meta.src);
+	cv_ua_sockaddr_from_tp(&src.local, &rx->meta.local);
 	(void)cv_txn_recv(P.l, m, &src);
 	cv_mem_unref(m);
 }
