@@ -1,6 +1,8 @@
 /* Shared pieces of the cvoip subcommands. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -165,6 +167,82 @@ bool cli_tls_option(int c, const char *arg, struct cv_client_tls *t)
 	default:
 		return false;
 	}
+}
+
+int cli_common_option(int c, const char *arg, struct cli_common *o)
+{
+	switch (c) {
+	case CLI_O_LISTEN:
+		if (o->nlisten == CV_ARRAY_SIZE(o->listen)) {
+			cli_error("at most %zu --listen",
+				  CV_ARRAY_SIZE(o->listen));
+			return -EINVAL;
+		}
+		o->listen[o->nlisten++] = arg;
+		return 1;
+	case CLI_O_AUTH:
+		if (cli_parse_auth(arg, o->authbuf, sizeof(o->authbuf),
+				   &o->auth.user, &o->auth.password)) {
+			cli_error("--auth takes USER:PASS");
+			return -EINVAL;
+		}
+		return 1;
+	case CLI_O_AUTH_STDIN:
+		o->auth_stdin = true;
+		return 1;
+	case CLI_O_FROM:
+		o->from = arg;
+		return 1;
+	case CLI_O_PROXY:
+		o->proxy = arg;
+		return 1;
+	case CLI_O_TRANSPORT:
+		return cli_parse_transport(arg, &o->tp) ? -EINVAL : 1;
+	case CLI_O_KEEPALIVE:
+		o->keepalive = (uint32_t)atol(arg);
+		return 1;
+	case CLI_O_JSON:
+		cli_out.json = true;
+		return 1;
+	default:
+		return cli_tls_option(c, arg, &o->tls) ? 1 : 0;
+	}
+}
+
+int cli_common_finish(struct cli_common *o)
+{
+	if (o->auth_stdin &&
+	    cli_read_auth_stdin(o->authbuf, sizeof(o->authbuf), &o->auth.user,
+				&o->auth.password)) {
+		cli_error("--auth-stdin: expected USER:PASS on standard input");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void cli_common_params(const struct cli_common *o, struct cv_client_params *cp)
+{
+	cp->listen = o->nlisten ? o->listen : NULL;
+	cp->nlisten = o->nlisten;
+	cp->tls = o->tls;
+	cp->keepalive_s = o->keepalive;
+}
+
+int cli_common_registrar(const struct cli_common *o, const char *aor,
+			 const char *registrar, char *buf, size_t size,
+			 const char **out)
+{
+	*out = registrar;
+	if (o->tp == CV_TP_UDP)
+		return 0;
+	int err = registrar ? cli_uri_transport(registrar, o->tp, buf, size)
+			    : cli_aor_server(aor, o->tp, buf, size);
+	if (err) {
+		cli_error("bad AOR or registrar URI");
+		return -EINVAL;
+	}
+	*out = buf;
+	return 0;
 }
 
 const char cli_audio_usage[] =

@@ -65,6 +65,59 @@ enum {
 extern const char cli_tp_usage[];
 /* One of the CLI_TLS_OPTIONS into t: true when c was one. */
 bool cli_tls_option(int c, const char *arg, struct cv_client_tls *t);
+/* The options several subcommands share; each lists in its own option
+ * table those it takes (CLI_OPT_*), and passes what getopt_long returns
+ * to cli_common_option. */
+enum {
+	CLI_O_LISTEN = 940,
+	CLI_O_AUTH,
+	CLI_O_AUTH_STDIN,
+	CLI_O_FROM,
+	CLI_O_PROXY,
+	CLI_O_TRANSPORT,
+	CLI_O_KEEPALIVE,
+	CLI_O_JSON
+};
+/* clang-format off */
+#define CLI_OPT_LISTEN {"listen", required_argument, NULL, CLI_O_LISTEN}
+#define CLI_OPT_AUTH {"auth", required_argument, NULL, CLI_O_AUTH}
+#define CLI_OPT_AUTH_STDIN {"auth-stdin", no_argument, NULL, CLI_O_AUTH_STDIN}
+#define CLI_OPT_FROM {"from", required_argument, NULL, CLI_O_FROM}
+#define CLI_OPT_PROXY {"proxy", required_argument, NULL, CLI_O_PROXY}
+#define CLI_OPT_TRANSPORT {"transport", required_argument, NULL, CLI_O_TRANSPORT}
+#define CLI_OPT_KEEPALIVE {"keepalive", required_argument, NULL, CLI_O_KEEPALIVE}
+#define CLI_OPT_JSON {"json", no_argument, NULL, CLI_O_JSON}
+/* clang-format on */
+
+struct cli_common {
+	struct cv_auth_cred auth; /* --auth, or --auth-stdin after finish */
+	bool auth_stdin;
+	const char *from, *proxy;
+	const char *listen[4]; /* --listen, repeatable */
+	size_t nlisten;
+	enum cv_tp_kind tp; /* --transport; CV_TP_UDP by default */
+	struct cv_client_tls tls;
+	uint32_t keepalive; /* --keepalive SECONDS */
+	char authbuf[512];
+};
+
+/* One of the CLI_OPT_* or CLI_TLS_OPTIONS into o (--json sets
+ * cli_out.json): 1 when c was one, 0 when not, -EINVAL after a one-line
+ * error for a bad value. */
+int cli_common_option(int c, const char *arg, struct cli_common *o);
+/* After the options: reads USER:PASS from standard input for
+ * --auth-stdin. 0, or -EINVAL after a one-line error. */
+int cli_common_finish(struct cli_common *o);
+/* The client parameters that come from the common options (listen
+ * addresses, TLS, keep-alive). */
+void cli_common_params(const struct cli_common *o, struct cv_client_params *cp);
+/* The registrar to use for aor over o->tp: registrar (may be NULL: the
+ * AOR's own server) with ";transport=" added for non-UDP transports.
+ * *out is registrar itself for UDP. 0 or -EINVAL after a one-line error. */
+int cli_common_registrar(const struct cli_common *o, const char *aor,
+			 const char *registrar, char *buf, size_t size,
+			 const char **out);
+
 /* --audio device[:NAME], --aec, --audio-rate HZ, --audio-period MS
  * (call and answer). */
 enum { CLI_O_AUDIO = 920, CLI_O_AEC, CLI_O_AUDIO_RATE, CLI_O_AUDIO_PERIOD };

@@ -435,11 +435,8 @@ static void release_calls(void *arg)
 int cvoip_cmd_answer(int argc, char **argv)
 {
 	enum {
-		O_LISTEN = 1000,
-		O_REGISTER,
+		O_REGISTER = 1000,
 		O_REGISTRAR,
-		O_AUTH,
-		O_AUTH_STDIN,
 		O_EXPIRES,
 		O_PLAY,
 		O_TONE,
@@ -449,19 +446,16 @@ int cvoip_cmd_answer(int argc, char **argv)
 		O_DURATION,
 		O_MAX,
 		O_MEDIA_ADDR,
-		O_JSON,
 		O_SE,
 		O_MIN_SE,
-		O_SRTP,
-		O_TRANSPORT,
-		O_KEEPALIVE
+		O_SRTP
 	};
 	static const struct option opts[] = {
-		{"listen", required_argument, NULL, O_LISTEN},
+		CLI_OPT_LISTEN,
 		{"register", required_argument, NULL, O_REGISTER},
 		{"registrar", required_argument, NULL, O_REGISTRAR},
-		{"auth", required_argument, NULL, O_AUTH},
-		{"auth-stdin", no_argument, NULL, O_AUTH_STDIN},
+		CLI_OPT_AUTH,
+		CLI_OPT_AUTH_STDIN,
 		{"expires", required_argument, NULL, O_EXPIRES},
 		{"play", required_argument, NULL, O_PLAY},
 		{"tone", required_argument, NULL, O_TONE},
@@ -471,12 +465,12 @@ int cvoip_cmd_answer(int argc, char **argv)
 		{"duration", required_argument, NULL, O_DURATION},
 		{"max-calls", required_argument, NULL, O_MAX},
 		{"media-addr", required_argument, NULL, O_MEDIA_ADDR},
-		{"json", no_argument, NULL, O_JSON},
+		CLI_OPT_JSON,
 		{"session-expires", required_argument, NULL, O_SE},
 		{"min-se", required_argument, NULL, O_MIN_SE},
 		{"srtp", no_argument, NULL, O_SRTP},
-		{"transport", required_argument, NULL, O_TRANSPORT},
-		{"keepalive", required_argument, NULL, O_KEEPALIVE},
+		CLI_OPT_TRANSPORT,
+		CLI_OPT_KEEPALIVE,
 		CLI_TLS_OPTIONS,
 		CLI_AUDIO_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
@@ -484,40 +478,19 @@ int cvoip_cmd_answer(int argc, char **argv)
 	static struct answer_ctx x;
 	memset(&x, 0, sizeof(x));
 	x.max_calls = 1;
-	char authbuf[512];
-	const char *listen[4];
-	size_t nlisten = 0;
+	struct cli_common o = {0};
 	const char *media_addr = NULL;
-	bool auth_stdin = false;
-	struct cv_client_tls tls = {0};
-	enum cv_tp_kind tp = CV_TP_UDP;
 	char registrar[1100];
-	uint32_t keepalive = 0;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_LISTEN:
-			if (nlisten < CV_ARRAY_SIZE(listen))
-				listen[nlisten++] = optarg;
-			break;
 		case O_REGISTER:
 			x.reg.aor = optarg;
 			x.registering = true;
 			break;
 		case O_REGISTRAR:
 			x.reg.registrar = optarg;
-			break;
-		case O_AUTH:
-			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
-					   &x.reg.auth.user,
-					   &x.reg.auth.password)) {
-				cli_error("--auth takes USER:PASS");
-				return CVOIP_EXIT_USAGE;
-			}
-			break;
-		case O_AUTH_STDIN:
-			auth_stdin = true;
 			break;
 		case O_EXPIRES:
 			x.reg.expires = (uint32_t)atol(optarg);
@@ -550,9 +523,6 @@ int cvoip_cmd_answer(int argc, char **argv)
 		case O_MEDIA_ADDR:
 			media_addr = optarg;
 			break;
-		case O_JSON:
-			cli_out.json = true;
-			break;
 		case O_SE:
 			x.session_expires = (uint32_t)atol(optarg);
 			if (!x.session_expires)
@@ -564,18 +534,14 @@ int cvoip_cmd_answer(int argc, char **argv)
 		case O_SRTP:
 			x.media.srtp = true;
 			break;
-		case O_TRANSPORT:
-			if (cli_parse_transport(optarg, &tp))
-				return CVOIP_EXIT_USAGE;
-			break;
-		case O_KEEPALIVE:
-			keepalive = (uint32_t)atol(optarg);
-			break;
 		case 'h':
 			usage(stdout);
 			return CVOIP_EXIT_OK;
-		default:
-			if (cli_tls_option(c, optarg, &tls))
+		default:;
+			int r = cli_common_option(c, optarg, &o);
+			if (r < 0)
+				return CVOIP_EXIT_USAGE;
+			if (r)
 				break;
 			int ac = cli_audio_option(c, optarg, &x.media);
 			if (ac < 0)
@@ -591,25 +557,12 @@ int cvoip_cmd_answer(int argc, char **argv)
 		usage(stderr);
 		return CVOIP_EXIT_USAGE;
 	}
-	if (auth_stdin &&
-	    cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.reg.auth.user,
-				&x.reg.auth.password)) {
-		cli_error("--auth-stdin: expected USER:PASS on standard input");
+	if (cli_common_finish(&o) ||
+	    (x.registering &&
+	     cli_common_registrar(&o, x.reg.aor, x.reg.registrar, registrar,
+				  sizeof(registrar), &x.reg.registrar)))
 		return CVOIP_EXIT_USAGE;
-	}
-	if (tp != CV_TP_UDP && x.registering) {
-		int err = x.reg.registrar
-				  ? cli_uri_transport(x.reg.registrar, tp,
-						      registrar,
-						      sizeof(registrar))
-				  : cli_aor_server(x.reg.aor, tp, registrar,
-						   sizeof(registrar));
-		if (err) {
-			cli_error("bad --register or --registrar URI");
-			return CVOIP_EXIT_USAGE;
-		}
-		x.reg.registrar = registrar;
-	}
+	x.reg.auth = o.auth;
 	if (cli_audio_check(&x.media))
 		return CVOIP_EXIT_USAGE;
 	cli_out.tty = isatty(1);
@@ -624,15 +577,12 @@ int cvoip_cmd_answer(int argc, char **argv)
 		.media = on_media,
 		.subscribed = on_subscribed,
 	};
-	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
-				      .nlisten = nlisten,
-				      .media_addr = media_addr,
+	struct cv_client_params cp = {.media_addr = media_addr,
 				      .h = &h,
 				      .arg = &x,
 				      .session_expires = x.session_expires,
-				      .min_se = x.min_se,
-				      .tls = tls,
-				      .keepalive_s = keepalive};
+				      .min_se = x.min_se};
+	cli_common_params(&o, &cp);
 	int rc = cli_client_run(&x.cl, &cp, start, &x, release_calls);
 	return rc ? rc : x.exit_code;
 }

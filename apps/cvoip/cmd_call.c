@@ -502,21 +502,14 @@ static void release_calls(void *arg)
 int cvoip_cmd_call(int argc, char **argv)
 {
 	enum {
-		O_FROM = 1000,
-		O_PROXY,
-		O_AUTH,
-		O_AUTH_STDIN,
-		O_PLAY,
+		O_PLAY = 1000,
 		O_TONE,
 		O_RECORD,
 		O_DURATION,
 		O_TIMEOUT,
 		O_DTMF,
 		O_CODEC,
-		O_TRANSPORT,
-		O_LISTEN,
 		O_MEDIA_ADDR,
-		O_JSON,
 		O_HOLD_AT,
 		O_RESUME_AT,
 		O_UPDATE,
@@ -530,10 +523,10 @@ int cvoip_cmd_call(int argc, char **argv)
 		O_UNMUTE_AT
 	};
 	static const struct option opts[] = {
-		{"from", required_argument, NULL, O_FROM},
-		{"proxy", required_argument, NULL, O_PROXY},
-		{"auth", required_argument, NULL, O_AUTH},
-		{"auth-stdin", no_argument, NULL, O_AUTH_STDIN},
+		CLI_OPT_FROM,
+		CLI_OPT_PROXY,
+		CLI_OPT_AUTH,
+		CLI_OPT_AUTH_STDIN,
 		{"play", required_argument, NULL, O_PLAY},
 		{"tone", required_argument, NULL, O_TONE},
 		{"record", required_argument, NULL, O_RECORD},
@@ -541,10 +534,10 @@ int cvoip_cmd_call(int argc, char **argv)
 		{"timeout", required_argument, NULL, O_TIMEOUT},
 		{"dtmf", required_argument, NULL, O_DTMF},
 		{"codec", required_argument, NULL, O_CODEC},
-		{"transport", required_argument, NULL, O_TRANSPORT},
-		{"listen", required_argument, NULL, O_LISTEN},
+		CLI_OPT_TRANSPORT,
+		CLI_OPT_LISTEN,
 		{"media-addr", required_argument, NULL, O_MEDIA_ADDR},
-		{"json", no_argument, NULL, O_JSON},
+		CLI_OPT_JSON,
 		{"hold-at", required_argument, NULL, O_HOLD_AT},
 		{"resume-at", required_argument, NULL, O_RESUME_AT},
 		{"update", no_argument, NULL, O_UPDATE},
@@ -562,33 +555,12 @@ int cvoip_cmd_call(int argc, char **argv)
 		{NULL, 0, NULL, 0}};
 	struct call_ctx x = {
 		.duration_s = 10, .timeout_s = 60, .transfer_after_s = 1};
-	char authbuf[512];
-	const char *listen[4];
-	size_t nlisten = 0;
+	struct cli_common o = {0};
 	const char *media_addr = NULL;
-	bool auth_stdin = false;
-	struct cv_client_tls tls = {0};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_FROM:
-			x.p.from = optarg;
-			break;
-		case O_PROXY:
-			x.p.proxy = optarg;
-			break;
-		case O_AUTH:
-			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
-					   &x.p.auth.user,
-					   &x.p.auth.password)) {
-				cli_error("--auth takes USER:PASS");
-				return CVOIP_EXIT_USAGE;
-			}
-			break;
-		case O_AUTH_STDIN:
-			auth_stdin = true;
-			break;
 		case O_PLAY:
 			x.p.media.play = optarg;
 			break;
@@ -614,10 +586,6 @@ int cvoip_cmd_call(int argc, char **argv)
 			x.p.media.ncodecs =
 				cli_parse_codecs(x.codecs_buf, x.codecs, 16);
 			break;
-		case O_TRANSPORT:
-			if (cli_parse_transport(optarg, &x.p.transport))
-				return CVOIP_EXIT_USAGE;
-			break;
 		case O_SRTP:
 			x.p.media.srtp = true;
 			break;
@@ -627,15 +595,8 @@ int cvoip_cmd_call(int argc, char **argv)
 		case O_UNMUTE_AT:
 			x.unmute_at_s = atof(optarg);
 			break;
-		case O_LISTEN:
-			if (nlisten < CV_ARRAY_SIZE(listen))
-				listen[nlisten++] = optarg;
-			break;
 		case O_MEDIA_ADDR:
 			media_addr = optarg;
-			break;
-		case O_JSON:
-			cli_out.json = true;
 			break;
 		case O_HOLD_AT:
 			x.hold_at_s = atof(optarg);
@@ -666,8 +627,11 @@ int cvoip_cmd_call(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return CVOIP_EXIT_OK;
-		default:
-			if (cli_tls_option(c, optarg, &tls))
+		default:;
+			int r = cli_common_option(c, optarg, &o);
+			if (r < 0)
+				return CVOIP_EXIT_USAGE;
+			if (r)
 				break;
 			int ac = cli_audio_option(c, optarg, &x.p.media);
 			if (ac < 0)
@@ -694,12 +658,12 @@ int cvoip_cmd_call(int argc, char **argv)
 			  "--tone exclude each other)");
 		return CVOIP_EXIT_USAGE;
 	}
-	if (auth_stdin &&
-	    cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.p.auth.user,
-				&x.p.auth.password)) {
-		cli_error("--auth-stdin: expected USER:PASS on standard input");
+	if (cli_common_finish(&o))
 		return CVOIP_EXIT_USAGE;
-	}
+	x.p.auth = o.auth;
+	x.p.from = o.from;
+	x.p.proxy = o.proxy;
+	x.p.transport = o.tp;
 	if (cli_audio_check(&x.p.media))
 		return CVOIP_EXIT_USAGE;
 	cli_out.tty = isatty(1);
@@ -712,14 +676,12 @@ int cvoip_cmd_call(int argc, char **argv)
 		.transferred = on_transferred,
 		.redirect = on_redirect,
 	};
-	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
-				      .nlisten = nlisten,
-				      .media_addr = media_addr,
+	struct cv_client_params cp = {.media_addr = media_addr,
 				      .h = &h,
 				      .arg = &x,
 				      .session_expires = x.session_expires,
-				      .min_se = x.min_se,
-				      .tls = tls};
+				      .min_se = x.min_se};
+	cli_common_params(&o, &cp);
 	int rc = cli_client_run(&x.cl, &cp, start, &x, release_calls);
 	return rc ? rc : x.exit_code;
 }

@@ -85,76 +85,60 @@ static void usage(FILE *f, bool message)
 
 static int run(int argc, char **argv, bool message)
 {
-	enum { O_FROM = 1000, O_PROXY, O_AUTH, O_TRANSPORT, O_JSON };
-	static const struct option opts[] = {
-		{"from", required_argument, NULL, O_FROM},
-		{"proxy", required_argument, NULL, O_PROXY},
-		{"auth", required_argument, NULL, O_AUTH},
-		{"transport", required_argument, NULL, O_TRANSPORT},
-		{"json", no_argument, NULL, O_JSON},
-		CLI_TLS_OPTIONS,
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	static const struct option opts[] = {CLI_OPT_FROM,
+					     CLI_OPT_PROXY,
+					     CLI_OPT_AUTH,
+					     CLI_OPT_TRANSPORT,
+					     CLI_OPT_JSON,
+					     CLI_TLS_OPTIONS,
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	struct req_ctx x = {
 		.p = {.method = message ? CV_SIP_MESSAGE : CV_SIP_OPTIONS}};
-	char authbuf[512], target[1024], proxy[1100];
-	enum cv_tp_kind tp = CV_TP_UDP;
-	struct cv_client_tls tls = {0};
+	struct cli_common o = {0};
+	char target[1024], proxy[1100];
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_FROM:
-			x.p.from = optarg;
-			break;
-		case O_PROXY:
-			x.p.proxy = optarg;
-			break;
-		case O_AUTH:
-			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
-					   &x.p.auth.user,
-					   &x.p.auth.password)) {
-				cli_error("--auth takes USER:PASS");
-				return CVOIP_EXIT_USAGE;
-			}
-			break;
-		case O_TRANSPORT:
-			if (cli_parse_transport(optarg, &tp))
-				return CVOIP_EXIT_USAGE;
-			break;
-		case O_JSON:
-			cli_out.json = true;
-			break;
 		case 'h':
 			usage(stdout, message);
 			return CVOIP_EXIT_OK;
-		default:
-			if (cli_tls_option(c, optarg, &tls))
+		default: {
+			int r = cli_common_option(c, optarg, &o);
+			if (r < 0)
+				return CVOIP_EXIT_USAGE;
+			if (r)
 				break;
 			usage(stderr, message);
 			return CVOIP_EXIT_USAGE;
+		}
 		}
 	}
 	if (optind + (message ? 2 : 1) != argc) {
 		usage(stderr, message);
 		return CVOIP_EXIT_USAGE;
 	}
+	x.p.from = o.from;
+	x.p.proxy = o.proxy;
+	x.p.auth = o.auth;
 	snprintf(target, sizeof(target), "%s", argv[optind]);
 	x.p.target = target;
 	if (message) {
 		x.p.content_type = "text/plain";
 		x.p.body = argv[optind + 1];
 	}
-	if (tp != CV_TP_UDP) {
-		if (cli_uri_transport(x.p.proxy ? x.p.proxy : target, tp, proxy,
-				      sizeof(proxy))) {
+	if (o.tp != CV_TP_UDP) {
+		if (cli_uri_transport(x.p.proxy ? x.p.proxy : target, o.tp,
+				      proxy, sizeof(proxy))) {
 			cli_error("URI too long");
 			return CVOIP_EXIT_USAGE;
 		}
 		x.p.proxy = proxy;
 	}
 	static const struct cv_client_handlers h = {0};
-	struct cv_client_params cp = {.h = &h, .arg = &x, .tls = tls};
+	struct cv_client_params cp = {.h = &h, .arg = &x};
+	cli_common_params(&o, &cp);
 	struct cv_client *cl;
 	int rc = cli_client_run(&cl, &cp, start, &x, NULL);
 	return rc ? rc : x.exit_code;

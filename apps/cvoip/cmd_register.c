@@ -122,41 +122,24 @@ static void start(struct cv_client *cl, void *arg)
 
 int cvoip_cmd_register(int argc, char **argv)
 {
-	enum {
-		O_REGISTRAR = 1000,
-		O_AUTH,
-		O_AUTH_STDIN,
-		O_EXPIRES,
-		O_ONCE,
-		O_LISTEN,
-		O_JSON,
-		O_TRANSPORT,
-		O_KEEPALIVE,
-		O_CONTACT
-	};
+	enum { O_REGISTRAR = 1000, O_EXPIRES, O_ONCE, O_CONTACT };
 	static const struct option opts[] = {
 		{"registrar", required_argument, NULL, O_REGISTRAR},
-		{"auth", required_argument, NULL, O_AUTH},
-		{"auth-stdin", no_argument, NULL, O_AUTH_STDIN},
+		CLI_OPT_AUTH,
+		CLI_OPT_AUTH_STDIN,
 		{"expires", required_argument, NULL, O_EXPIRES},
 		{"once", no_argument, NULL, O_ONCE},
-		{"listen", required_argument, NULL, O_LISTEN},
-		{"json", no_argument, NULL, O_JSON},
-		{"transport", required_argument, NULL, O_TRANSPORT},
-		{"keepalive", required_argument, NULL, O_KEEPALIVE},
+		CLI_OPT_LISTEN,
+		CLI_OPT_JSON,
+		CLI_OPT_TRANSPORT,
+		CLI_OPT_KEEPALIVE,
 		{"contact", required_argument, NULL, O_CONTACT},
 		CLI_TLS_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct reg_ctx x = {0};
-	char authbuf[512];
-	const char *listen[4];
-	size_t nlisten = 0;
-	bool auth_stdin = false;
-	struct cv_client_tls tls = {0};
-	enum cv_tp_kind tp = CV_TP_UDP;
+	struct cli_common o = {0};
 	char registrar[1100];
-	uint32_t keepalive = 0;
 	const char *contacts[CV_REGC_MAX_CONTACTS];
 	int c;
 	optind = 1;
@@ -165,36 +148,11 @@ int cvoip_cmd_register(int argc, char **argv)
 		case O_REGISTRAR:
 			x.reg.registrar = optarg;
 			break;
-		case O_AUTH:
-			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
-					   &x.reg.auth.user,
-					   &x.reg.auth.password)) {
-				cli_error("--auth takes USER:PASS");
-				return CVOIP_EXIT_USAGE;
-			}
-			break;
-		case O_AUTH_STDIN:
-			auth_stdin = true;
-			break;
 		case O_EXPIRES:
 			x.reg.expires = (uint32_t)atol(optarg);
 			break;
 		case O_ONCE:
 			x.once = true;
-			break;
-		case O_LISTEN:
-			if (nlisten < CV_ARRAY_SIZE(listen))
-				listen[nlisten++] = optarg;
-			break;
-		case O_JSON:
-			cli_out.json = true;
-			break;
-		case O_TRANSPORT:
-			if (cli_parse_transport(optarg, &tp))
-				return CVOIP_EXIT_USAGE;
-			break;
-		case O_KEEPALIVE:
-			keepalive = (uint32_t)atol(optarg);
 			break;
 		case O_CONTACT:
 			if (x.reg.ncontacts == CV_ARRAY_SIZE(contacts)) {
@@ -208,47 +166,33 @@ int cvoip_cmd_register(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return CVOIP_EXIT_OK;
-		default:
-			if (cli_tls_option(c, optarg, &tls))
+		default: {
+			int r = cli_common_option(c, optarg, &o);
+			if (r < 0)
+				return CVOIP_EXIT_USAGE;
+			if (r)
 				break;
 			usage(stderr);
 			return CVOIP_EXIT_USAGE;
 		}
+		}
 	}
-	if (optind + 1 != argc || (!x.reg.auth.user && !auth_stdin)) {
+	if (optind + 1 != argc || (!o.auth.user && !o.auth_stdin)) {
 		usage(stderr);
 		return CVOIP_EXIT_USAGE;
 	}
 	x.reg.aor = argv[optind];
-	if (tp != CV_TP_UDP) {
-		int err = x.reg.registrar
-				  ? cli_uri_transport(x.reg.registrar, tp,
-						      registrar,
-						      sizeof(registrar))
-				  : cli_aor_server(x.reg.aor, tp, registrar,
-						   sizeof(registrar));
-		if (err) {
-			cli_error("bad AOR or --registrar URI");
-			return CVOIP_EXIT_USAGE;
-		}
-		x.reg.registrar = registrar;
-	}
-	if (auth_stdin &&
-	    cli_read_auth_stdin(authbuf, sizeof(authbuf), &x.reg.auth.user,
-				&x.reg.auth.password)) {
-		cli_error("--auth-stdin: expected USER:PASS on standard input");
+	if (cli_common_registrar(&o, x.reg.aor, x.reg.registrar, registrar,
+				 sizeof(registrar), &x.reg.registrar) ||
+	    cli_common_finish(&o))
 		return CVOIP_EXIT_USAGE;
-	}
+	x.reg.auth = o.auth;
 	static const struct cv_client_handlers h = {
 		.reg_state = on_reg,
 		.interrupt = on_interrupt,
 	};
-	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
-				      .nlisten = nlisten,
-				      .h = &h,
-				      .arg = &x,
-				      .tls = tls,
-				      .keepalive_s = keepalive};
+	struct cv_client_params cp = {.h = &h, .arg = &x};
+	cli_common_params(&o, &cp);
 	struct cv_client *cl;
 	int rc = cli_client_run(&cl, &cp, start, &x, NULL);
 	if (rc)

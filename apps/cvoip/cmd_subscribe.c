@@ -189,37 +189,23 @@ static void start(struct cv_client *cl, void *arg)
 
 int cvoip_cmd_subscribe(int argc, char **argv)
 {
-	enum {
-		O_EVENT = 1000,
-		O_EXPIRES,
-		O_DURATION,
-		O_FROM,
-		O_PROXY,
-		O_AUTH,
-		O_LISTEN,
-		O_JSON,
-		O_TRANSPORT
-	};
+	enum { O_EVENT = 1000, O_EXPIRES, O_DURATION };
 	static const struct option opts[] = {
 		{"event", required_argument, NULL, O_EVENT},
-		{"transport", required_argument, NULL, O_TRANSPORT},
+		CLI_OPT_TRANSPORT,
 		CLI_TLS_OPTIONS,
 		{"expires", required_argument, NULL, O_EXPIRES},
 		{"duration", required_argument, NULL, O_DURATION},
-		{"from", required_argument, NULL, O_FROM},
-		{"proxy", required_argument, NULL, O_PROXY},
-		{"auth", required_argument, NULL, O_AUTH},
-		{"listen", required_argument, NULL, O_LISTEN},
-		{"json", no_argument, NULL, O_JSON},
+		CLI_OPT_FROM,
+		CLI_OPT_PROXY,
+		CLI_OPT_AUTH,
+		CLI_OPT_LISTEN,
+		CLI_OPT_JSON,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	static struct sub_ctx x;
 	memset(&x, 0, sizeof(x));
-	char authbuf[512];
-	const char *listen[4];
-	size_t nlisten = 0;
-	struct cv_client_tls tls = {0};
-	enum cv_tp_kind tp = CV_TP_UDP;
+	struct cli_common o = {0};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -233,39 +219,18 @@ int cvoip_cmd_subscribe(int argc, char **argv)
 		case O_DURATION:
 			x.duration_s = atof(optarg);
 			break;
-		case O_FROM:
-			x.p.from = optarg;
-			break;
-		case O_PROXY:
-			x.p.proxy = optarg;
-			break;
-		case O_AUTH:
-			if (cli_parse_auth(optarg, authbuf, sizeof(authbuf),
-					   &x.p.auth.user,
-					   &x.p.auth.password)) {
-				cli_error("--auth takes USER:PASS");
-				return CVOIP_EXIT_USAGE;
-			}
-			break;
-		case O_LISTEN:
-			if (nlisten < CV_ARRAY_SIZE(listen))
-				listen[nlisten++] = optarg;
-			break;
-		case O_JSON:
-			cli_out.json = true;
-			break;
-		case O_TRANSPORT:
-			if (cli_parse_transport(optarg, &tp))
-				return CVOIP_EXIT_USAGE;
-			break;
 		case 'h':
 			usage(stdout);
 			return CVOIP_EXIT_OK;
-		default:
-			if (cli_tls_option(c, optarg, &tls))
+		default: {
+			int r = cli_common_option(c, optarg, &o);
+			if (r < 0)
+				return CVOIP_EXIT_USAGE;
+			if (r)
 				break;
 			usage(stderr);
 			return CVOIP_EXIT_USAGE;
+		}
 		}
 	}
 	if (optind + 1 != argc || !x.p.event || x.duration_s < 0) {
@@ -273,16 +238,16 @@ int cvoip_cmd_subscribe(int argc, char **argv)
 		return CVOIP_EXIT_USAGE;
 	}
 	x.p.target = argv[optind];
-	x.p.transport = tp;
+	x.p.transport = o.tp;
+	x.p.from = o.from;
+	x.p.proxy = o.proxy;
+	x.p.auth = o.auth;
 	static const struct cv_client_handlers h = {.interrupt = on_interrupt,
 						    .sub_notify = on_notify,
 						    .presence = on_presence,
 						    .sub_ended = on_ended};
-	struct cv_client_params cp = {.listen = nlisten ? listen : NULL,
-				      .nlisten = nlisten,
-				      .h = &h,
-				      .arg = &x,
-				      .tls = tls};
+	struct cv_client_params cp = {.h = &h, .arg = &x};
+	cli_common_params(&o, &cp);
 	int rc = cli_client_run(&x.cl, &cp, start, &x, NULL);
 	return rc ? rc : x.exit_code;
 }

@@ -218,6 +218,19 @@ CV_API int cv_random(void *buf, size_t n);
 CV_API void cv_random_token(char *dst, size_t n);
 CV_API uint32_t cv_random_u32(void);
 
+/* Base64, RFC 4648: CV_BASE64_STD is §4 with '=' padding (padding is
+ * optional on decode), CV_BASE64_URL is §5 without padding (leftover bits
+ * must be zero on decode). encode writes a NUL-terminated string and
+ * returns its length, or CV_ETOOBIG when out (size bytes, room for the
+ * NUL included) is too small; decode returns 0 or CV_EPARSE (bad
+ * character, data after padding, more than size bytes). */
+enum cv_base64 { CV_BASE64_STD, CV_BASE64_URL };
+CV_API size_t cv_base64_enclen(size_t len, enum cv_base64 kind);
+CV_API int cv_base64_encode(const void *in, size_t len, char *out, size_t size,
+			    enum cv_base64 kind);
+CV_API int cv_base64_decode(struct cv_pl in, uint8_t *out, size_t size,
+			    size_t *outlen, enum cv_base64 kind);
+
 CV_API const char *cv_version(void);
 
 #ifdef __cplusplus

@@ -16,6 +16,7 @@
 
 #include "cvoip/base.h"
 #include "cvoip/rtp.h"
+#include "cvoip/sdp.h"
 
 #include <sys/socket.h>
 #include <uv.h>
@@ -500,6 +501,10 @@ enum cv_media_dir {
 	CV_MEDIA_RECVONLY,
 	CV_MEDIA_INACTIVE
 };
+
+/* The stream direction for a negotiated SDP direction (what this side
+ * does, RFC 3264 §6.1). */
+CV_API enum cv_media_dir cv_media_dir_from_sdp(enum cv_sdp_dir d);
 
 /* A digit from the peer: RFC 4733 (inband false) or detected in the
  * decoded audio (inband true, end only). begin/end of RFC 4733 events are

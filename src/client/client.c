@@ -304,20 +304,6 @@ static int media_local(void *marg, struct cv_sdp_local *out)
 	return 0;
 }
 
-static enum cv_media_dir media_dir(enum cv_sdp_dir d)
-{
-	switch (d) {
-	case CV_SDP_SENDONLY:
-		return CV_MEDIA_SENDONLY;
-	case CV_SDP_RECVONLY:
-		return CV_MEDIA_RECVONLY;
-	case CV_SDP_INACTIVE:
-		return CV_MEDIA_INACTIVE;
-	default:
-		return CV_MEDIA_SENDRECV;
-	}
-}
-
 static int media_apply(void *marg, const struct cv_sdp_neg *neg)
 {
 	struct cv_ccall *cc = marg;
@@ -347,7 +333,7 @@ static int media_apply(void *marg, const struct cv_sdp_neg *neg)
 		.ptime = m->ptime,
 		.tevent_pt = m->dtmf_pt_send,
 		.cn_pt = m->cn_pt_send,
-		.dir = media_dir(m->dir),
+		.dir = cv_media_dir_from_sdp(m->dir),
 		.remote = m->remote_rtp,
 		.remote_rtcp = m->remote_rtcp,
 		.rtcp_mux = m->rtcp_mux,

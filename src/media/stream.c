@@ -350,6 +350,20 @@ static void stream_dtor(void *obj)
 	cv_mem_unref(ms->ap);
 }
 
+enum cv_media_dir cv_media_dir_from_sdp(enum cv_sdp_dir d)
+{
+	switch (d) {
+	case CV_SDP_SENDONLY:
+		return CV_MEDIA_SENDONLY;
+	case CV_SDP_RECVONLY:
+		return CV_MEDIA_RECVONLY;
+	case CV_SDP_INACTIVE:
+		return CV_MEDIA_INACTIVE;
+	default:
+		return CV_MEDIA_SENDRECV;
+	}
+}
+
 int cv_media_stream_create(struct cv_media_stream **msp,
 			   const struct cv_media_stream_params *p)
 {

@@ -59,76 +59,6 @@ int cv_srtp_key_generate(struct cv_srtp_key *k, enum cv_srtp_suite suite)
 	return cv_random(k->key, len);
 }
 
-/* ---- base64 (RFC 4648 §4, the alphabet RFC 4568 uses) ------------------ */
-
-static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int b64_decode(struct cv_pl in, uint8_t *out, size_t size,
-		      size_t *outlen)
-{
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t n = 0, pad = 0;
-	for (size_t i = 0; i < in.l; i++) {
-		char c = in.p[i];
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		if (pad)
-			return CV_EPARSE; /* data after padding */
-		int v = b64_val(c);
-		if (v < 0)
-			return CV_EPARSE;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n >= size)
-				return CV_EPARSE;
-			out[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	if (pad > 2)
-		return CV_EPARSE;
-	*outlen = n;
-	return 0;
-}
-
-static size_t b64_encode(const uint8_t *in, size_t len, char *out)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = b64[(v >> 18) & 63];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? b64[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return o;
-}
-
 int cv_srtp_keyparams_parse(struct cv_pl kp, enum cv_srtp_suite suite,
 			    struct cv_srtp_key *out)
 {
@@ -165,7 +95,8 @@ int cv_srtp_keyparams_parse(struct cv_pl kp, enum cv_srtp_suite suite,
 			return CV_EUNSUPP;
 	struct cv_srtp_key k = {.suite = suite};
 	size_t n = 0;
-	int err = b64_decode(key, k.key, sizeof(k.key), &n);
+	int err =
+		cv_base64_decode(key, k.key, sizeof(k.key), &n, CV_BASE64_STD);
 	if (err)
 		return err;
 	if (n != want)
@@ -179,12 +110,12 @@ int cv_srtp_keyparams_print(const struct cv_srtp_key *k, char *dst, size_t size)
 {
 	if (!k || !dst || k->len > CV_SRTP_MAX_KEY)
 		return -EINVAL;
-	size_t need = 7 + 4 * ((k->len + 2) / 3) + 1;
-	if (size < need)
+	if (size < 8)
 		return CV_ETOOBIG;
 	memcpy(dst, "inline:", 7);
-	b64_encode(k->key, k->len, dst + 7);
-	return 0;
+	int n = cv_base64_encode(k->key, k->len, dst + 7, size - 7,
+				 CV_BASE64_STD);
+	return n < 0 ? n : 0;
 }
 
 /* ---- libsrtp2 contexts ----------------------------------------------------

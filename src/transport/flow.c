@@ -83,9 +83,6 @@ static uint64_t conn_id(const struct cv_tp_conn *c)
 	return id;
 }
 
-static const char b64u[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 int cv_tp_flow_token(const struct cv_tp_meta *m, char *out, size_t size)
 {
 	uint8_t raw[FLOW_RAW + FLOW_MAC];
@@ -108,43 +105,7 @@ int cv_tp_flow_token(const struct cv_tp_meta *m, char *out, size_t size)
 		raw[39 + i] = (uint8_t)(id >> (56 - 8 * i));
 	mac(raw, raw + FLOW_RAW);
 	/* base64url without padding: URI-safe (unreserved characters) */
-	size_t n = 0, i = 0, len = sizeof(raw);
-	while (i + 3 <= len) {
-		uint32_t v = (uint32_t)raw[i] << 16 |
-			     (uint32_t)raw[i + 1] << 8 | raw[i + 2];
-		out[n++] = b64u[v >> 18];
-		out[n++] = b64u[(v >> 12) & 63];
-		out[n++] = b64u[(v >> 6) & 63];
-		out[n++] = b64u[v & 63];
-		i += 3;
-	}
-	if (len - i == 1) {
-		uint32_t v = (uint32_t)raw[i] << 16;
-		out[n++] = b64u[v >> 18];
-		out[n++] = b64u[(v >> 12) & 63];
-	} else if (len - i == 2) {
-		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8;
-		out[n++] = b64u[v >> 18];
-		out[n++] = b64u[(v >> 12) & 63];
-		out[n++] = b64u[(v >> 6) & 63];
-	}
-	out[n] = '\0';
-	return (int)n;
-}
-
-static int b64u_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
+	return cv_base64_encode(raw, sizeof(raw), out, size, CV_BASE64_URL);
 }
 
 int cv_tp_flow_resolve(struct cv_tp *tp, struct cv_pl token,
@@ -152,26 +113,12 @@ int cv_tp_flow_resolve(struct cv_tp *tp, struct cv_pl token,
 {
 	uint8_t raw[FLOW_RAW + FLOW_MAC], want[FLOW_MAC];
 	size_t n = 0;
-	uint32_t acc = 0;
-	unsigned bits = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (!token.p || token.l != (sizeof(raw) * 8 + 5) / 6)
 		return CV_EPARSE;
-	for (size_t i = 0; i < token.l; i++) {
-		int v = b64u_val(token.p[i]);
-		if (v < 0)
-			return CV_EPARSE;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n == sizeof(raw))
-				return CV_EPARSE;
-			raw[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	if (n != sizeof(raw) || (acc & ((1u << bits) - 1)))
+	if (cv_base64_decode(token, raw, sizeof(raw), &n, CV_BASE64_URL) ||
+	    n != sizeof(raw))
 		return CV_EPARSE;
 	mac(raw, want);
 	/* constant time: the MAC is what a forger would probe */

@@ -159,6 +159,69 @@ static void test_clock_and_errors(void **state)
 	assert_int_equal(cv_hash_ci("ABC", 3), cv_hash("abc", 3));
 }
 
+static void test_base64(void **state)
+{
+	(void)state;
+	/* RFC 4648 §10 test vectors, standard alphabet with padding */
+	static const char *const vec[][2] = {
+		{"", ""},
+		{"f", "Zg=="},
+		{"fo", "Zm8="},
+		{"foo", "Zm9v"},
+		{"foob", "Zm9vYg=="},
+		{"fooba", "Zm9vYmE="},
+		{"foobar", "Zm9vYmFy"},
+	};
+	char out[32];
+	uint8_t raw[32];
+	size_t n;
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		size_t len = strlen(vec[i][0]);
+		int r = cv_base64_encode(vec[i][0], len, out, sizeof(out),
+					 CV_BASE64_STD);
+		assert_int_equal(r, (int)strlen(vec[i][1]));
+		assert_string_equal(out, vec[i][1]);
+		assert_int_equal(cv_base64_enclen(len, CV_BASE64_STD), r);
+		assert_int_equal(
+			cv_base64_decode(
+				((struct cv_pl){vec[i][1], strlen(vec[i][1])}),
+				raw, sizeof(raw), &n, CV_BASE64_STD),
+			0);
+		assert_int_equal(n, len);
+		assert_memory_equal(raw, vec[i][0], len);
+	}
+	/* URL-safe, no padding: 0xfb 0xff -> "-_8" */
+	const uint8_t u[] = {0xfb, 0xff};
+	assert_int_equal(
+		cv_base64_encode(u, 2, out, sizeof(out), CV_BASE64_URL), 3);
+	assert_string_equal(out, "-_8");
+	assert_int_equal(cv_base64_decode(CV_PL("-_8"), raw, sizeof(raw), &n,
+					  CV_BASE64_URL),
+			 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(raw, u, 2);
+	/* refused: non-zero leftover bits (url), '=' in url, bad characters,
+	 * data after padding, too much output, too small a buffer */
+	assert_int_equal(cv_base64_decode(CV_PL("-_9"), raw, sizeof(raw), &n,
+					  CV_BASE64_URL),
+			 CV_EPARSE);
+	assert_int_equal(cv_base64_decode(CV_PL("Zg=="), raw, sizeof(raw), &n,
+					  CV_BASE64_URL),
+			 CV_EPARSE);
+	assert_int_equal(cv_base64_decode(CV_PL("Z-8="), raw, sizeof(raw), &n,
+					  CV_BASE64_STD),
+			 CV_EPARSE);
+	assert_int_equal(cv_base64_decode(CV_PL("Zg=a"), raw, sizeof(raw), &n,
+					  CV_BASE64_STD),
+			 CV_EPARSE);
+	assert_int_equal(
+		cv_base64_decode(CV_PL("Zm9vYmFy"), raw, 5, &n, CV_BASE64_STD),
+		CV_EPARSE);
+	assert_int_equal(cv_base64_encode("foo", 3, out, 4, CV_BASE64_STD),
+			 CV_ETOOBIG);
+	assert_int_equal(cv_base64_encode("foo", 3, out, 5, CV_BASE64_STD), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_log),
 		cmocka_unit_test(test_clock_and_errors),
+		cmocka_unit_test(test_base64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
