@@ -70,7 +70,7 @@ class TestDb:
         return [tuple(conv(v) for v in ln.split("\x1f")) for ln in p.stdout.splitlines() if ln]
 
 
-def start_cvoipd(tmp, db, config=None, log_name="cvoipd.log"):
+def start_cvoipd(tmp, db, config=None, log_name="cvoipd.log", extra_args=()):
     """cvoipd (tests/integration/cvtest.py) on database db (a TestDb). The
     media relay gets its own random 1000-port window in 10000-19999 (the
     demo's 20000-29999 may be busy with another program's media on a
@@ -87,7 +87,7 @@ def start_cvoipd(tmp, db, config=None, log_name="cvoipd.log"):
         with open(config, "w") as f:
             f.write(text)
     m = re.search(r"rtp_port_min: (\d+)\s+rtp_port_max: (\d+)", text)
-    srv = Cvoipd(tmp, config=config)
+    srv = Cvoipd(tmp, config=config, extra_args=extra_args)
     srv.rtp_range = (int(m.group(1)), int(m.group(2))) if m else (20000, 29999)
     srv.args[srv.args.index("--db") + 1] = db.url
     srv.dbh = db
