@@ -3,6 +3,7 @@
 #define CVOIPD_CONF_H
 
 #include "cvoip/config.h"
+#include "cvoip/server.h"
 
 #define CVOIPD_MAX_LISTEN 32
 
@@ -78,7 +79,9 @@ struct cvoipd_trunk {
 	const char *password;
 	const char *realm; /* answer only this realm's challenges ("" any) */
 	bool do_register;
-	int64_t expires; /* seconds */
+	int64_t expires;	 /* seconds */
+	int64_t options_ping_ms; /* OPTIONS health check period, 0: none */
+	int64_t down_after;	 /* failed pings that mark it down */
 };
 
 /* routes: dialled user -> trunks (failover order) */
@@ -89,6 +92,12 @@ struct cvoipd_route {
 	char *trunks;	     /* comma-separated names (owned) */
 	int64_t priority;
 	const char *media; /* "relay" or "direct" */
+	/* number rewriting toward the trunk (strip, prepend, regex) */
+	int64_t strip;
+	const char *prepend;
+	const char *rewrite_match;
+	const char *rewrite_replace;
+	int srtp; /* enum cv_srv_srtp: optional, off, required */
 };
 
 extern const char *const cvoipd_strategies[];
@@ -141,6 +150,12 @@ struct cvoipd_conf {
 	unsigned nroutes;
 	struct cvoipd_route *routes;
 	int64_t trunk_timeout_ms; /* routing.trunk_timeout */
+	/* conf_trunks.c, for cv_srv_params: one per route / trunk, and
+	 * trunks[].dids and the top-level dids */
+	struct cv_srv_route_opts *route_opts;
+	struct cv_srv_trunk_opts *trunk_opts;
+	unsigned ndids;
+	struct cv_srv_did *dids;
 };
 
 /* Defaults for a configuration file that says nothing. */

@@ -11,6 +11,22 @@
 #include "conf.h"
 
 #define ROUTE_MAX_TRUNKS 8
+#define NUMBER_MAX	 64
+#define DIDS_MAX	 100000
+
+/* A number as a SIP user part may carry it (RFC 3261 §25.1), plus the
+ * backslash of \N references when `refs`. */
+static bool number_chars_ok(const char *s, bool refs)
+{
+	for (; *s; s++) {
+		char ch = *s;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') ||
+		      strchr("-_.!~*'()&=+$,;?/%", ch) || (refs && ch == '\\')))
+			return false;
+	}
+	return true;
+}
 
 static bool name_ok(const char *s)
 {
@@ -31,8 +47,9 @@ static int load_trunk(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 		      struct cvoipd_trunk *t, struct cv_cfg_err *err)
 {
 	static const char *const keys[] = {
-		"name",	    "host",  "port",	 "transport", "username",
-		"password", "realm", "register", "expires",   NULL};
+		"name",	      "host",  "port",	   "transport", "username",
+		"password",   "realm", "register", "expires",	"options_ping",
+		"down_after", "dids",  NULL};
 	static const char *const transports[] = {"udp", "tcp", "tls", NULL};
 	const struct cv_cfg *cfg = c->cfg;
 	int tpi = 0;
@@ -67,6 +84,16 @@ static int load_trunk(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 	if (!rc)
 		rc = cv_cfg_int(cfg, cv_cfg_get(e, "expires"), 2, 86400,
 				&t->expires, err);
+	t->down_after = 3;
+	if (!rc)
+		rc = cv_cfg_duration_ms(cfg, cv_cfg_get(e, "options_ping"), 500,
+					3600000, &t->options_ping_ms, err);
+	if (!rc)
+		rc = cv_cfg_int(cfg, cv_cfg_get(e, "down_after"), 1, 100,
+				&t->down_after, err);
+	if (!rc && cv_cfg_get(e, "down_after") && !t->options_ping_ms)
+		rc = cv_cfg_fail(cfg, cv_cfg_get(e, "down_after"), err,
+				 "'down_after' needs 'options_ping'");
 	if (rc)
 		return rc;
 	t->transport = transports[tpi];
@@ -151,14 +178,76 @@ static int route_trunks(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 	return 0;
 }
 
+/* rewrite: {match: ERE, replace: "+49\\1"} */
+static int load_rewrite(const struct cv_cfg *cfg, const struct cv_cfg_node *n,
+			struct cvoipd_route *r, struct cv_cfg_err *err)
+{
+	static const char *const keys[] = {"match", "replace", NULL};
+	if (!n)
+		return 0;
+	int rc = cv_cfg_expect(cfg, n, CV_CFG_MAP, "rewrite", err);
+	if (!rc)
+		rc = cv_cfg_check_keys(cfg, n, "rewrite", keys, err);
+	if (!rc)
+		rc = cv_cfg_str(cfg, cv_cfg_get(n, "match"), &r->rewrite_match,
+				err);
+	if (!rc)
+		rc = cv_cfg_str(cfg, cv_cfg_get(n, "replace"),
+				&r->rewrite_replace, err);
+	if (rc)
+		return rc;
+	if (!r->rewrite_match || !*r->rewrite_match || !r->rewrite_replace)
+		return cv_cfg_fail(cfg, n, err,
+				   "rewrite needs 'match' and 'replace'");
+	if (strlen(r->rewrite_match) > 1024 ||
+	    strlen(r->rewrite_replace) > NUMBER_MAX)
+		return cv_cfg_fail(cfg, n, err, "rewrite too long");
+	const struct cv_cfg_node *mn = cv_cfg_get(n, "match");
+	const struct cv_cfg_node *rn = cv_cfg_get(n, "replace");
+	regex_t re;
+	int ec = regcomp(&re, r->rewrite_match, REG_EXTENDED);
+	if (ec) {
+		char why[128];
+		regerror(ec, &re, why, sizeof(why));
+		return cv_cfg_fail(cfg, mn, err, "bad rewrite match '%s': %s",
+				   r->rewrite_match, why);
+	}
+	size_t groups = re.re_nsub;
+	regfree(&re);
+	if (!number_chars_ok(r->rewrite_replace, true))
+		return cv_cfg_fail(cfg, rn, err,
+				   "rewrite replace '%s': characters of a SIP "
+				   "user part and \\0..\\9 only",
+				   r->rewrite_replace);
+	for (const char *p = r->rewrite_replace; *p; p++) {
+		if (*p != '\\')
+			continue;
+		if (p[1] == '\\') {
+			p++;
+			continue;
+		}
+		if (p[1] < '0' || p[1] > '9' || (size_t)(p[1] - '0') > groups)
+			return cv_cfg_fail(
+				cfg, rn, err,
+				"rewrite replace '%s': \\%c names no group of "
+				"the match (it has %zu)",
+				r->rewrite_replace, p[1] ? p[1] : ' ', groups);
+		p++;
+	}
+	return 0;
+}
+
 static int load_route(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 		      struct cvoipd_route *r, unsigned index,
 		      struct cv_cfg_err *err)
 {
-	static const char *const keys[] = {"name",   "prefix",	 "pattern",
-					   "trunks", "priority", "media",
-					   NULL};
+	static const char *const keys[] = {
+		"name",	 "prefix",  "pattern", "trunks", "priority", "media",
+		"strip", "prepend", "rewrite", "srtp",	 NULL};
 	static const char *const medias[] = {"relay", "direct", NULL};
+	/* the order of enum cv_srv_srtp */
+	static const char *const srtps[] = {"optional", "off", "required",
+					    NULL};
 	const struct cv_cfg *cfg = c->cfg;
 	int mi = c->media_relay ? 0 : 1;
 	r->prefix = r->pattern = "";
@@ -178,9 +267,30 @@ static int load_route(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 				1000000, &r->priority, err);
 	if (!rc)
 		rc = cv_cfg_enum(cfg, cv_cfg_get(e, "media"), medias, &mi, err);
+	r->prepend = r->rewrite_match = r->rewrite_replace = "";
+	if (!rc)
+		rc = cv_cfg_int(cfg, cv_cfg_get(e, "strip"), 0, 32, &r->strip,
+				err);
+	if (!rc)
+		rc = cv_cfg_str(cfg, cv_cfg_get(e, "prepend"), &r->prepend,
+				err);
+	if (!rc)
+		rc = cv_cfg_enum(cfg, cv_cfg_get(e, "srtp"), srtps, &r->srtp,
+				 err);
+	if (!rc)
+		rc = load_rewrite(cfg, cv_cfg_get(e, "rewrite"), r, err);
 	if (rc)
 		return rc;
 	r->media = medias[mi];
+	if (strlen(r->prepend) > 32 || !number_chars_ok(r->prepend, false))
+		return cv_cfg_fail(cfg, cv_cfg_get(e, "prepend"), err,
+				   "prepend '%s': at most 32 characters of a "
+				   "SIP user part",
+				   r->prepend);
+	if (r->srtp && mi != 0)
+		return cv_cfg_fail(cfg, cv_cfg_get(e, "srtp"), err,
+				   "'srtp: %s' needs the route's media relayed",
+				   srtps[r->srtp]);
 	if (!r->name)
 		return cv_cfg_fail(cfg, e, err, "a route needs a 'name'");
 	if (!name_ok(r->name))
@@ -220,6 +330,55 @@ static int load_route(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 	return route_trunks(c, tn, r, err);
 }
 
+/* One map {number: user} (a trunk's `dids`, or the top-level one). */
+static int load_dids(struct cvoipd_conf *c, const struct cv_cfg_node *n,
+		     const char *trunk, struct cv_cfg_err *err)
+{
+	const struct cv_cfg *cfg = c->cfg;
+	if (!n)
+		return 0;
+	int rc = cv_cfg_expect(cfg, n, CV_CFG_MAP, "dids", err);
+	if (rc)
+		return rc;
+	for (const struct cv_cfg_node *e = n->child; e; e = e->next) {
+		const char *user = NULL;
+		rc = cv_cfg_str(cfg, e, &user, err);
+		if (rc)
+			return rc;
+		if (!e->key || !*e->key || strlen(e->key) > NUMBER_MAX ||
+		    !number_chars_ok(e->key, false))
+			return cv_cfg_fail(cfg, e, err,
+					   "DID '%s': 1 to %d characters of a "
+					   "SIP user part",
+					   e->key ? e->key : "", NUMBER_MAX);
+		if (!user || !name_ok(user))
+			return cv_cfg_fail(
+				cfg, e, err,
+				"DID %s: the user must be 1 to 64 of "
+				"A-Z a-z 0-9 - _ .",
+				e->key);
+		for (unsigned i = 0; i < c->ndids; i++)
+			if (!strcmp(c->dids[i].number, e->key) &&
+			    (c->dids[i].trunk == trunk ||
+			     (trunk && c->dids[i].trunk &&
+			      !strcmp(c->dids[i].trunk, trunk))))
+				return cv_cfg_fail(cfg, e, err,
+						   "DID '%s' mapped twice",
+						   e->key);
+		if (c->ndids >= DIDS_MAX)
+			return cv_cfg_fail(cfg, e, err, "more than %d DIDs",
+					   DIDS_MAX);
+		struct cv_srv_did *d =
+			realloc(c->dids, (c->ndids + 1) * sizeof(*c->dids));
+		if (!d)
+			return -ENOMEM;
+		c->dids = d;
+		c->dids[c->ndids++] = (struct cv_srv_did){
+			.number = e->key, .user = user, .trunk = trunk};
+	}
+	return 0;
+}
+
 int cvoipd_conf_load_trunks(struct cvoipd_conf *c,
 			    const struct cv_cfg_node *trunks,
 			    const struct cv_cfg_node *routes,
@@ -238,6 +397,9 @@ int cvoipd_conf_load_trunks(struct cvoipd_conf *c,
 		for (const struct cv_cfg_node *e = trunks->child; e;
 		     e = e->next) {
 			rc = load_trunk(c, e, &c->trunks[c->ntrunks], err);
+			if (!rc)
+				rc = load_dids(c, cv_cfg_get(e, "dids"),
+					       c->trunks[c->ntrunks].name, err);
 			if (rc)
 				return rc;
 			c->ntrunks++;
@@ -260,6 +422,38 @@ int cvoipd_conf_load_trunks(struct cvoipd_conf *c,
 				return rc;
 		}
 	}
+	/* calls from any trunk: the top-level dids */
+	const struct cv_cfg_node *dids = cv_cfg_get(cv_cfg_root(cfg), "dids");
+	if (dids && !c->ntrunks)
+		return cv_cfg_fail(cfg, dids, err,
+				   "'dids' map numbers called through trunks: "
+				   "no trunk is configured");
+	rc = load_dids(c, dids, NULL, err);
+	if (rc)
+		return rc;
+	/* what the server takes beyond the store's trunk and route rows */
+	c->route_opts =
+		calloc(c->nroutes ? c->nroutes : 1, sizeof(*c->route_opts));
+	c->trunk_opts =
+		calloc(c->ntrunks ? c->ntrunks : 1, sizeof(*c->trunk_opts));
+	if (!c->route_opts || !c->trunk_opts)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->nroutes; i++) {
+		const struct cvoipd_route *r = &c->routes[i];
+		c->route_opts[i] = (struct cv_srv_route_opts){
+			.route = r->name,
+			.strip = (uint32_t)r->strip,
+			.prepend = r->prepend,
+			.rewrite_match = r->rewrite_match,
+			.rewrite_replace = r->rewrite_replace,
+			.srtp = (enum cv_srv_srtp)r->srtp};
+	}
+	for (unsigned i = 0; i < c->ntrunks; i++)
+		c->trunk_opts[i] = (struct cv_srv_trunk_opts){
+			.trunk = c->trunks[i].name,
+			.options_ping_ms =
+				(uint32_t)c->trunks[i].options_ping_ms,
+			.down_after = (uint32_t)c->trunks[i].down_after};
 	return 0;
 }
 
@@ -269,7 +463,13 @@ void cvoipd_conf_free_trunks(struct cvoipd_conf *c)
 		free(c->routes[i].trunks);
 	free(c->routes);
 	free(c->trunks);
+	free(c->dids);
+	free(c->route_opts);
+	free(c->trunk_opts);
+	c->route_opts = NULL;
+	c->trunk_opts = NULL;
 	c->routes = NULL;
 	c->trunks = NULL;
-	c->nroutes = c->ntrunks = 0;
+	c->dids = NULL;
+	c->nroutes = c->ntrunks = c->ndids = 0;
 }

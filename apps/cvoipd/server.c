@@ -648,6 +648,12 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		.routes = routes->routes,
 		.nroutes = routes->n,
 		.trunk_timeout_ms = (uint32_t)s.conf.trunk_timeout_ms,
+		.route_opts = s.conf.route_opts,
+		.nroute_opts = s.conf.route_opts ? s.conf.nroutes : 0,
+		.trunk_opts = s.conf.trunk_opts,
+		.ntrunk_opts = s.conf.trunk_opts ? s.conf.ntrunks : 0,
+		.dids = s.conf.dids,
+		.ndids = s.conf.ndids,
 	};
 	err = cv_srv_create(&s.srv, &sp);
 	free(su);
@@ -710,10 +716,14 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 	if (s.conf.ntrunks)
 		CV_INFO(MOD,
 			"trunk stats: registered=%llu calls=%llu "
-			"failovers=%llu",
+			"failovers=%llu down=%llu pings_failed=%llu "
+			"skipped=%llu",
 			(unsigned long long)ss.trunks_registered,
 			(unsigned long long)ss.trunk_calls,
-			(unsigned long long)ss.trunk_failovers);
+			(unsigned long long)ss.trunk_failovers,
+			(unsigned long long)ss.trunks_down,
+			(unsigned long long)ss.trunk_pings_failed,
+			(unsigned long long)ss.trunk_skipped);
 out:
 	cv_mem_unref(users);
 	cv_mem_unref(trunks);

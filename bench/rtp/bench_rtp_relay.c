@@ -3,13 +3,20 @@
  * (utime+stime from /proc/<pid>/stat) per forwarded packet.
  *
  *   bench_rtp_relay cvoip    N SECONDS   cvoip's relay (cv_rtp_relay), epoll
- * mode bench_rtp_relay cvoip-uring N SECONDS the same relay in io_uring mode
+ *                                        mode
+ *   bench_rtp_relay cvoip-uring N SECONDS  the same relay in io_uring mode
+ *   bench_rtp_relay cvoip-noconn / cvoip-uring-noconn N SECONDS
+ *                                        the same without connecting
+ *                                        settled legs (.no_connect)
  *   bench_rtp_relay rtpengine N SECONDS  rtpengine --table=-1 (userspace),
  *                                        calls set up over NG (bencode/UDP)
  *   bench_rtp_relay floor    N SECONDS   a bare recvmmsg->sendmmsg loop on
  *                                        the same sockets (kernel floor)
  *   bench_rtp_relay floor2   N SECONDS   the same, but sending from a second
  *                                        socket per stream (a relay's shape)
+ *   bench_rtp_relay floor2c  N SECONDS   floor2 with both sockets connected
+ *                                        (receive from the generator, send
+ *                                        to the sink: a relay's settled legs)
  *
  * The generator (this process) paces packets every millisecond so that
  * each stream sends one 172-byte RTP packet per 20 ms, from one socket,
@@ -105,7 +112,7 @@ static void stop_cb(uv_timer_t *t)
 
 /* Child: cvoip relay with n streams; leg A ports to pipe fd, leg B to sink. */
 static void run_cvoip(unsigned n, const struct sockaddr_in *sink, int wfd,
-		      enum cv_rtp_relay_io io)
+		      enum cv_rtp_relay_io io, bool no_connect)
 {
 	raise_nofile();
 	uv_loop_t loop;
@@ -115,7 +122,8 @@ static void run_cvoip(unsigned n, const struct sockaddr_in *sink, int wfd,
 					.local_addr = "127.0.0.1",
 					.port_min = 20000,
 					.port_max = 60000,
-					.io = io};
+					.io = io,
+					.no_connect = no_connect};
 	if (cv_rtp_relay_create(&r, &p))
 		exit(2);
 	struct cv_rtp_relay_stream_params sp = {.rtcp_mux = {true, true}};
@@ -145,20 +153,22 @@ static void run_cvoip(unsigned n, const struct sockaddr_in *sink, int wfd,
 	fprintf(stderr,
 		"cvoip relay (%s): received=%llu forwarded=%llu "
 		"rx_syscalls=%llu "
-		"tx_syscalls=%llu rearms=%llu\n",
+		"tx_syscalls=%llu rearms=%llu connects=%llu\n",
 		rs.uring ? "io_uring" : "epoll",
 		(unsigned long long)rs.received,
 		(unsigned long long)rs.forwarded,
 		(unsigned long long)rs.syscalls_rx,
 		(unsigned long long)rs.syscalls_tx,
-		(unsigned long long)rs.rearms);
+		(unsigned long long)rs.rearms,
+		(unsigned long long)rs.connects);
 	exit(0);
 }
 
 /* Child: the kernel floor, one recvmmsg + one sendmmsg per ready socket
  * through epoll, no parsing, no statistics. */
-static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd,
-		      bool two)
+static void run_floor(unsigned n, const struct sockaddr_in *sink,
+		      const struct sockaddr_in *gen, int wfd, bool two,
+		      bool conn)
 {
 	raise_nofile();
 	int ep = epoll_create1(0);
@@ -171,6 +181,12 @@ static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd,
 		/* floor2: a second socket per stream sends, as a relay's other
 		 * leg does */
 		int ofd = two ? udp_sock(0, &b) : fd;
+		/* floor2c: both sockets connected (a relay's settled legs) */
+		if (conn &&
+		    (connect(fd, (const struct sockaddr *)gen, sizeof(*gen)) ||
+		     connect(ofd, (const struct sockaddr *)sink,
+			     sizeof(*sink))))
+			exit(2);
 		struct epoll_event ev = {.events = EPOLLIN,
 					 .data.u64 = (uint64_t)(uint32_t)fd
 							     << 32 |
@@ -199,8 +215,9 @@ static void run_floor(unsigned n, const struct sockaddr_in *sink, int wfd,
 				continue;
 			for (int i = 0; i < got; i++) {
 				iov[i].iov_len = m[i].msg_len;
-				m[i].msg_hdr.msg_name = (void *)sink;
-				m[i].msg_hdr.msg_namelen = sizeof(*sink);
+				m[i].msg_hdr.msg_name = conn ? NULL : (void *)sink;
+				m[i].msg_hdr.msg_namelen =
+					conn ? 0 : sizeof(*sink);
 			}
 			sendmmsg(sfd, m, (unsigned)got, MSG_DONTWAIT);
 		}
@@ -311,7 +328,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 4) {
 		fprintf(stderr,
-			"usage: %s cvoip|cvoip-uring|rtpengine|floor|floor2 "
+			"usage: %s cvoip|cvoip-uring|rtpengine|floor|floor2|floor2c "
 			"STREAMS SECONDS\n",
 			argv[0]);
 		return 2;
@@ -336,13 +353,15 @@ int main(int argc, char **argv)
 		pid = fork();
 		if (pid == 0) {
 			close(pfd[0]);
-			if (!strcmp(mode, "floor") || !strcmp(mode, "floor2"))
-				run_floor(n, &sink_a, pfd[1],
-					  !strcmp(mode, "floor2"));
+			if (!strncmp(mode, "floor", 5))
+				run_floor(n, &sink_a, &gen_a, pfd[1],
+					  strcmp(mode, "floor") != 0,
+					  !strcmp(mode, "floor2c"));
 			run_cvoip(n, &sink_a, pfd[1],
-				  !strcmp(mode, "cvoip-uring")
+				  !strncmp(mode, "cvoip-uring", 11)
 					  ? CV_RTP_RELAY_IO_URING
-					  : CV_RTP_RELAY_IO_EPOLL);
+					  : CV_RTP_RELAY_IO_EPOLL,
+				  strstr(mode, "noconn") != NULL);
 		}
 		close(pfd[1]);
 	}
@@ -375,9 +394,11 @@ int main(int argc, char **argv)
 	struct mmsghdr rm[BATCH];
 	struct iovec riov[BATCH];
 	uint64_t sent = 0, recvd = 0, recvd_window = 0;
-	/* Warm up 1 s (latching, rtpengine's learning), then measure. */
+	/* Warm up 4 s (latching, rtpengine's learning, and the relay's 3 s
+	 * latch window after which settled legs are connected), then
+	 * measure the steady state. */
 	uint64_t t0 = now_ns(), tick = 0;
-	uint64_t warm = 1000000000ull,
+	uint64_t warm = 4000000000ull,
 		 end = warm + (uint64_t)secs * 1000000000ull;
 	double cpu0 = -1, cpu1 = -1;
 	uint64_t sent0 = 0, recvd0 = 0;

@@ -8,19 +8,23 @@
 #       as a record-routing stateful proxy (tm + rr) with proxy auth.
 # Prints server CPU microseconds per operation (median, min-max of TRIALS).
 #   bench/server/run.sh BUILD_DIR [REG_RATE] [CALL_RATE] [SECONDS] [TRIALS]
+# PARTS="reg" or PARTS="call" in the environment runs only that part;
+# BENCH_PORT=N uses ports N, N+20, N+30 instead of 26060, 26080, 26090.
 set -u
 BD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 REG_RATE=${2:-2000}
 CALL_RATE=${3:-1000}
 DUR=${4:-10}
 TRIALS=${5:-3}
+PARTS=${PARTS:-reg call}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 T=$(mktemp -d /tmp/cvbench-srv.XXXXXX)
 HZ=$(getconf CLK_TCK)
-PORT=26060
-UAS=26080
-UAC=26090
+# BENCH_PORT moves the three ports (helpers benchmarking side by side)
+PORT=${BENCH_PORT:-26060}
+UAS=$((PORT + 20))
+UAC=$((PORT + 30))
 SPID=""
 UPID=""
 cleanup() {
@@ -133,6 +137,7 @@ summary() { # label values...
 
 echo "server CPU per operation, $(nproc) cores, $(date -u +%FT%TZ)"
 declare -A R=()
+case " $PARTS " in *" reg "*)
 for i in $(seq $TRIALS); do
 	for s in cvoipd kamailio; do
 		R[reg_$s]="${R[reg_$s]:-} $(reg_trial $s)"
@@ -140,6 +145,8 @@ for i in $(seq $TRIALS); do
 done
 summary "REGISTER+digest cvoipd @$REG_RATE/s" ${R[reg_cvoipd]}
 summary "REGISTER+digest kamailio @$REG_RATE/s" ${R[reg_kamailio]}
+;; esac
+case " $PARTS " in *" call "*) ;; *) exit 0 ;; esac
 for i in $(seq $TRIALS); do
 	for s in cvoipd kamailio; do
 		R[call_$s]="${R[call_$s]:-} $(call_trial $s)"

@@ -4,7 +4,10 @@
  * (BENCHMARKING.md). Prints ns/msg, msgs/s, heap bytes per parsed message,
  * and the ratio sofia-sip/cvoip.
  *
- * usage: bench_sip_parse [corpus-dir] [--ms N] [--rounds N] [--only NAME] */
+ * usage: bench_sip_parse [corpus-dir] [--ms N] [--rounds N] [--only NAME]
+ *                        [--iters N]
+ * --only NAME --iters N parses the corpus exactly N times with one parser:
+ * a fixed amount of work for instruction counts (callgrind, perf stat). */
 #include <dirent.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -276,11 +279,14 @@ int main(int argc, char **argv)
 	double ms = 300;
 	int rounds = 5;
 	const char *only = NULL;
+	long iters = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--ms") && i + 1 < argc)
 			ms = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--iters") && i + 1 < argc)
+			iters = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
 			rounds = atoi(argv[++i]);
 		else
@@ -297,7 +303,19 @@ int main(int argc, char **argv)
 	if (only) {
 		/* profiling aid: one parser for ms milliseconds */
 		for (size_t p = 0; p < NP; p++)
-			if (!strcmp(parsers[p].name, only)) {
+			if (!strcmp(parsers[p].name, only) && iters > 0) {
+				for (long k = 0; k < iters; k++)
+					for (int i = 0; i < ncorpus; i++) {
+						void *m = parsers[p].parse(
+							corpus[i].p,
+							corpus[i].l);
+						if (!m)
+							return 1;
+						parsers[p].free(m);
+					}
+				printf("%s %ld messages\n", only,
+				       iters * ncorpus);
+			} else if (!strcmp(parsers[p].name, only)) {
 				double ns = run(&parsers[p], ms);
 				printf("%s %.0f ns/msg over %ld messages\n",
 				       only, ns, last_count);

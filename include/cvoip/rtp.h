@@ -651,6 +651,17 @@ struct cv_rtp_relay_params {
 	uint32_t latch_silence_ms;   /* 0: 2000 */
 	unsigned batch;		     /* packets per recvmmsg; 0: 32 */
 	enum cv_rtp_relay_io io;     /* 0: EPOLL */
+	/* Settled legs: once a leg's RTP has come from its latched address
+	 * after the latch window, the leg's RTP socket is connect()ed to that
+	 * address (sends without an address, a cached route, early demux on
+	 * receive; the kernel drops datagrams from any other source before
+	 * they reach the relay). After latch_silence_ms without RTP from the
+	 * peer, or on set_remote, it is disconnected again so that a new
+	 * source can latch (docs/rtp.md, "Connected legs"). Only done when
+	 * local_addr is a specific address: connecting a wildcard-bound
+	 * socket would also narrow what it receives to one local address.
+	 * true: never connect. */
+	bool no_connect;
 };
 
 enum cv_rtp_relay_leg { CV_RTP_RELAY_A = 0, CV_RTP_RELAY_B = 1 };
@@ -678,6 +689,9 @@ struct cv_rtp_relay_leg_stats {
 	double rtt_ms; /* from the leg's RTCP, -1 unknown */
 	double mos;
 	bool latched;
+	bool connected; /* RTP socket connected to remote_rtp (settled leg):
+			   datagrams from elsewhere are dropped by the kernel
+			   and not counted in drop_address */
 	struct sockaddr_storage remote_rtp;
 };
 
@@ -692,6 +706,7 @@ struct cv_rtp_relay_stats {
 	bool uring;	 /* io_uring in use */
 	uint64_t rearms; /* io_uring: multishot receives armed again
 			    (out of buffers under load) */
+	uint64_t connects, disconnects; /* settled legs' sockets */
 };
 
 CV_API int cv_rtp_relay_create(struct cv_rtp_relay **rp,

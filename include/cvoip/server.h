@@ -53,6 +53,49 @@ struct cv_srv_user {
 	const char *ha1_sha512_256;
 };
 
+/* SRTP toward a route's trunk (docs/server.md "Trunks"): MIRROR offers
+ * what the caller chose (and retries the other way after a 488), PLAIN
+ * offers RTP/AVP without keys, REQUIRED offers only RTP/SAVP with
+ * cvoipd's key (a 488 then fails over to the route's next trunk). */
+enum cv_srv_srtp {
+	CV_SRV_SRTP_OPTIONAL = 0,
+	CV_SRV_SRTP_OFF,
+	CV_SRV_SRTP_REQUIRED
+};
+
+/* Per-route options beyond the store's route row, matched by route name
+ * (trunk.c): the dialled number is rewritten for the trunk in this order:
+ * `strip` leading characters removed, `prepend` put in front, then when
+ * `rewrite_match` (POSIX extended regex) matches, the number becomes
+ * `rewrite_replace` with \0..\9 replaced by the match's groups. */
+struct cv_srv_route_opts {
+	const char *route;
+	uint32_t strip;
+	const char *prepend;	     /* NULL/"": none */
+	const char *rewrite_match;   /* NULL/"": none */
+	const char *rewrite_replace; /* with rewrite_match */
+	enum cv_srv_srtp srtp;
+};
+
+/* Per-trunk health check (RFC 3261 §11 OPTIONS): one OPTIONS every
+ * options_ping_ms; down_after failures in a row (no response within the
+ * interval, a transport error, 503) mark the trunk down, any other
+ * response marks it up again. Down trunks are skipped by routes. */
+struct cv_srv_trunk_opts {
+	const char *trunk;
+	uint32_t options_ping_ms; /* 0: no health check */
+	uint32_t down_after;	  /* [3] */
+};
+
+/* An inbound number (the Request-URI user of a call from a trunk) and
+ * the local user (or call-center queue) it reaches. trunk NULL/"": from
+ * any trunk; a trunk's own entries are looked up first. */
+struct cv_srv_did {
+	const char *number;
+	const char *user;
+	const char *trunk;
+};
+
 struct cv_srv_params {
 	struct cv_rt *rt;	/* required */
 	struct cv_tp *tp;	/* required */
@@ -96,6 +139,12 @@ struct cv_srv_params {
 	const struct cv_store_route *routes; /* tried by priority */
 	size_t nroutes;
 	uint32_t trunk_timeout_ms; /* no response from a trunk: next [5000] */
+	const struct cv_srv_route_opts *route_opts; /* copied */
+	size_t nroute_opts;
+	const struct cv_srv_trunk_opts *trunk_opts; /* copied */
+	size_t ntrunk_opts;
+	const struct cv_srv_did *dids; /* copied */
+	size_t ndids;
 	/* Application routing hook (src/server/hooks.c): asked for every
 	 * authenticated INVITE outside a dialog before the registrar
 	 * lookup. NULL: none. */
@@ -130,14 +179,17 @@ struct cv_srv_stats {
 	uint64_t calls_answered;
 	uint64_t calls_failed; /* ended without answer */
 	uint64_t calls_active;
-	uint64_t auth_failures;	    /* wrong credentials (403) */
-	uint64_t auth_blocks;	    /* times a source or user got blocked */
-	uint64_t auth_limited;	    /* requests refused while blocked */
-	uint64_t relay_streams;	    /* relay streams open now */
-	uint64_t relay_forwarded;   /* RTP/RTCP packets the relays sent */
-	uint64_t trunks_registered; /* trunks registered upstream now */
-	uint64_t trunk_calls;	    /* calls routed to a trunk */
-	uint64_t trunk_failovers;   /* moves to a route's next trunk */
+	uint64_t auth_failures;	     /* wrong credentials (403) */
+	uint64_t auth_blocks;	     /* times a source or user got blocked */
+	uint64_t auth_limited;	     /* requests refused while blocked */
+	uint64_t relay_streams;	     /* relay streams open now */
+	uint64_t relay_forwarded;    /* RTP/RTCP packets the relays sent */
+	uint64_t trunks_registered;  /* trunks registered upstream now */
+	uint64_t trunk_calls;	     /* calls routed to a trunk */
+	uint64_t trunk_failovers;    /* moves to a route's next trunk */
+	uint64_t trunks_down;	     /* trunks marked down by OPTIONS now */
+	uint64_t trunk_pings_failed; /* OPTIONS without a good response */
+	uint64_t trunk_skipped;	     /* down trunks passed over by calls */
 };
 CV_API void cv_srv_stats_read(struct cv_srv *s, struct cv_srv_stats *out);
 

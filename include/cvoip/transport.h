@@ -147,7 +147,9 @@ struct cv_tp_rx {
 	struct cv_tp_meta meta; /* conn is borrowed for the callback */
 	const char *buf;	/* one whole SIP message, not NUL-terminated */
 	size_t len;
-	struct cv_pl call_id; /* as peeked, inside buf (empty if none) */
+	/* as peeked for the Call-ID handover, inside buf; empty if none,
+	 * and with one worker or deliver_local (nothing to hand over) */
+	struct cv_pl call_id;
 	struct cv_tp *tp;
 };
 
@@ -230,6 +232,10 @@ struct cv_tp_params {
 	 * TCP/TLS (RFC 5626 §4.4.1) or a WebSocket ping, and never close
 	 * them for idleness. 0: none (the idle timeout closes them). */
 	uint32_t keepalive_ms;
+	/* The handler keeps no state per Call-ID (a stateless responder or
+	 * stateless proxy, like Kamailio's sl): every message goes to recv
+	 * on the worker that read it, with no Call-ID handover. */
+	bool deliver_local;
 	/* Optional registry (include/cvoip/metrics.h): every counter of
 	 * struct cv_tp_stats is also published there as
 	 * cvoip_transport_*_total (rejections as

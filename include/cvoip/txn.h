@@ -71,7 +71,11 @@ struct cv_txn_out {
 		*req;		       /* the request this message belongs to:
 					  server side the request being answered
 					  (its top Via routes the response,
-					  §18.2.2); client side the request sent */
+					  §18.2.2); client side the request sent.
+					  A retransmission from a slimmed server
+					  transaction (docs/txn.md) carries only
+					  top Via, Call-ID, CSeq, From tag and
+					  method, no header index or bytes */
 	const struct cv_txn_addr *dst; /* server: the request's source;
 					  client: the destination given */
 	const char *buf;
@@ -218,6 +222,14 @@ struct cv_txn_resp_params {
 	struct cv_pl headers; /* extra header lines, each ending CRLF */
 	struct cv_pl content_type;
 	struct cv_pl body;
+	/* Final responses only: the transaction ends as soon as this response
+	 * is sent, as with a stateless UAS (RFC 3261 §8.2.7, the role meant
+	 * for challenges to unauthenticated requests, so that a flood of them
+	 * leaves no state): nothing is kept for retransmissions, a
+	 * retransmitted request reaches the TU as a new one, an ACK to a
+	 * non-2xx INVITE final goes to the ack handler as a stray ACK.
+	 * -EINVAL with a provisional or a 2xx to INVITE. */
+	bool stateless;
 };
 
 /* Sends a response on server transaction t (§8.2.6 via cv_sip_resp_print;
@@ -275,7 +287,9 @@ CV_API const char *cv_txn_state_name(enum cv_txn_state s);
 CV_API enum cv_txn_state cv_txn_state(const struct cv_txn *t);
 CV_API bool cv_txn_is_client(const struct cv_txn *t);
 CV_API enum cv_sip_method cv_txn_method(const struct cv_txn *t);
-/* The request that created t (server) or was sent (client). */
+/* The request that created t (server) or was sent (client). NULL for a
+ * server transaction the TU has released after its final response: the
+ * layer keeps only a match key then (docs/txn.md). */
 CV_API struct cv_sip_msg *cv_txn_request(const struct cv_txn *t);
 /* Source (server) or destination (client) address. */
 CV_API const struct cv_txn_addr *cv_txn_addr(const struct cv_txn *t);
@@ -343,6 +357,8 @@ struct cv_txn_stats {
 	uint64_t transport_errors;
 	uint64_t auto_100;
 	uint64_t auto_500; /* released without a final response */
+	uint64_t stateless_finals; /* finals sent with params.stateless */
+	uint64_t slimmed; /* server transactions reduced to their key */
 };
 
 CV_API void cv_txn_stats_read(const struct cv_txn_layer *l,

@@ -147,29 +147,39 @@ void dlg_table_clear(struct cv_ua *ua)
 	}
 }
 
-/* name-addr value without its tag parameter, for re-use in From/To. */
-static char *naddr_without_tag(const struct cv_sip_naddr *na)
+/* A name-addr value without its tag parameter, for re-use in From/To,
+ * written at o (NULL: only measured); returns its length. Appends, not
+ * printf: two per dialog. */
+static size_t naddr_put(char *o, const struct cv_sip_naddr *na)
 {
-	struct cv_buf b;
-	cv_buf_init(&b, 8192);
-	if (na->dname.l)
-		cv_buf_printf(&b, "\"%.*s\" ", CV_PL_ARG(na->dname));
-	cv_buf_printf(&b, "<%.*s>", CV_PL_ARG(na->uri));
+	size_t n = 0;
+#define NA_PUT(ptr, len)                                                       \
+	do {                                                                   \
+		if (o && (len))                                                \
+			memcpy(o + n, (ptr), (len));                           \
+		n += (len);                                                    \
+	} while (0)
+	if (na->dname.l) {
+		NA_PUT("\"", 1);
+		NA_PUT(na->dname.p, na->dname.l);
+		NA_PUT("\" ", 2);
+	}
+	NA_PUT("<", 1);
+	NA_PUT(na->uri.p, na->uri.l);
+	NA_PUT(">", 1);
 	struct cv_pl rest = na->params, name, val;
 	while (cv_sip_param_next(&rest, &name, &val) == 0) {
 		if (cv_pl_caseeq_str(name, "tag"))
 			continue;
-		if (val.l)
-			cv_buf_printf(&b, ";%.*s=%.*s", CV_PL_ARG(name),
-				      CV_PL_ARG(val));
-		else
-			cv_buf_printf(&b, ";%.*s", CV_PL_ARG(name));
+		NA_PUT(";", 1);
+		NA_PUT(name.p, name.l);
+		if (val.l) {
+			NA_PUT("=", 1);
+			NA_PUT(val.p, val.l);
+		}
 	}
-	if (b.err) {
-		cv_buf_free(&b);
-		return NULL;
-	}
-	return b.data ? b.data : strdup("");
+#undef NA_PUT
+	return n;
 }
 
 /* The dialog's identifiers in one block sized for them (call_id first,
@@ -179,14 +189,14 @@ static int set_ids(struct cv_dlg *d, struct cv_pl call_id, struct cv_pl ltag,
 		   struct cv_pl rtag, const struct cv_sip_naddr *local,
 		   const struct cv_sip_naddr *remote)
 {
-	char *lu = naddr_without_tag(local), *ru = naddr_without_tag(remote);
-	int err = -ENOMEM;
-	if (!lu || !ru)
-		goto out;
-	size_t nl = strlen(lu) + 1, nr = strlen(ru) + 1;
+	size_t nl = naddr_put(NULL, local) + 1,
+	       nr = naddr_put(NULL, remote) + 1;
+	/* bounded by the message they came from; refuse absurd sizes */
+	if (nl > 65536 || nr > 65536)
+		return CV_ETOOBIG;
 	char *blk = malloc(call_id.l + ltag.l + rtag.l + 3 + nl + nr);
 	if (!blk)
-		goto out;
+		return -ENOMEM;
 	char *p = blk;
 	d->call_id = p;
 	p += cv_pl_strcpy(call_id, p, call_id.l + 1);
@@ -194,13 +204,11 @@ static int set_ids(struct cv_dlg *d, struct cv_pl call_id, struct cv_pl ltag,
 	p += cv_pl_strcpy(ltag, p, ltag.l + 1);
 	d->rtag = p;
 	p += cv_pl_strcpy(rtag, p, rtag.l + 1);
-	d->luri = memcpy(p, lu, nl);
-	d->ruri = memcpy(p + nl, ru, nr);
-	err = 0;
-out:
-	free(lu);
-	free(ru);
-	return err;
+	d->luri = p;
+	p[naddr_put(p, local)] = '\0';
+	d->ruri = p + nl;
+	d->ruri[naddr_put(d->ruri, remote)] = '\0';
+	return 0;
 }
 
 static int contact_target(const struct cv_sip_msg *m, char **out)
@@ -424,12 +432,16 @@ static void extra_headers(struct cv_dlg *d, struct cv_buf *b, bool response)
 	char contact[512];
 	if (cv_ua_contact_uri(d->ua, &d->peer,
 			      cv_pl_str(d->contact_user ? d->contact_user : ""),
-			      contact, sizeof(contact)) == 0)
-		cv_buf_printf(b, "Contact: <%s>\r\n", contact);
-	if (d->ua->user_agent)
-		cv_buf_printf(b, "%s: %s\r\n",
-			      response ? "Server" : "User-Agent",
-			      d->ua->user_agent);
+			      contact, sizeof(contact)) == 0) {
+		cv_buf_append(b, "Contact: <", 10);
+		cv_buf_append_str(b, contact);
+		cv_buf_append(b, ">\r\n", 3);
+	}
+	if (d->ua->user_agent) {
+		cv_buf_append_str(b, response ? "Server: " : "User-Agent: ");
+		cv_buf_append_str(b, d->ua->user_agent);
+		cv_buf_append(b, "\r\n", 2);
+	}
 }
 
 /* RFC 3261 §13.3.1.4: 2xx again at T1, 2T1, ... capped at T2, until the
@@ -469,14 +481,17 @@ static int build_response(struct cv_dlg *d, struct cv_sip_msg *req,
 {
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 16384);
+	cv_buf_reserve(&hdrs, CV_MIN(512 + (p ? p->headers.l : 0), 16384));
 	/* §12.1.1: a dialog-creating response carries the request's
 	 * Record-Route headers, in order, so the UAC learns the route set */
 	if (status > 100 && status < 300)
 		for (const struct cv_sip_hdr *h =
 			     cv_sip_msg_hdr(req, CV_SIP_HDR_RECORD_ROUTE);
-		     h; h = cv_sip_msg_hdr_next(req, h))
-			cv_buf_printf(&hdrs, "Record-Route: %.*s\r\n",
-				      CV_PL_ARG(h->value));
+		     h; h = cv_sip_msg_hdr_next(req, h)) {
+			cv_buf_append(&hdrs, "Record-Route: ", 14);
+			cv_buf_append_pl(&hdrs, h->value);
+			cv_buf_append(&hdrs, "\r\n", 2);
+		}
 	extra_headers(d, &hdrs, true);
 	if (extra)
 		cv_buf_append_str(&hdrs, extra);
@@ -494,6 +509,11 @@ static int build_response(struct cv_dlg *d, struct cv_sip_msg *req,
 		.body = p ? p->body : (struct cv_pl)CV_PL_INIT,
 	};
 	cv_buf_init(out, d->ua->lim.max_msg);
+	/* one allocation: the request's header section bounds what the
+	 * response copies from it */
+	size_t est = 256 + req->headers.l + hdrs.len + rp.content_type.l +
+		     rp.body.l;
+	cv_buf_reserve(out, out->max ? CV_MIN(est, out->max) : est);
 	int err =
 		cv_sip_resp_print(out, req, status, p ? p->reason : NULL, &rp);
 	cv_buf_free(&hdrs);
@@ -690,17 +710,21 @@ static int build_request(struct cv_dlg *d, enum cv_sip_method method,
 	int err = ua_via_for(d->ua, &d->peer, &via);
 	if (err)
 		return err;
-	char sent_by[CV_TP_ADDRSTRLEN + 220];
-	snprintf(sent_by, sizeof(sent_by), "%s:%u", via.host, via.port);
+	char sent_by[CV_TP_ADDRSTRLEN + 240];
+	ua_sent_by(&via, sent_by, sizeof(sent_by));
 	struct cv_pl routes[64];
 	for (size_t i = 0; i < d->nroute; i++)
 		routes[i] = cv_pl_str(d->routes[i]);
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 16384);
-	if (method != CV_SIP_ACK)
+	cv_buf_reserve(&hdrs, CV_MIN(512 + headers.l, 16384));
+	if (method != CV_SIP_ACK) {
 		extra_headers(d, &hdrs, false);
-	else if (d->ua->user_agent)
-		cv_buf_printf(&hdrs, "User-Agent: %s\r\n", d->ua->user_agent);
+	} else if (d->ua->user_agent) {
+		cv_buf_append(&hdrs, "User-Agent: ", 12);
+		cv_buf_append_str(&hdrs, d->ua->user_agent);
+		cv_buf_append(&hdrs, "\r\n", 2);
+	}
 	cv_buf_append_pl(&hdrs, headers);
 	if (hdrs.err) {
 		err = hdrs.err;
@@ -732,6 +756,13 @@ static int build_request(struct cv_dlg *d, enum cv_sip_method method,
 		.content_type = ctype,
 		.body = body,
 	};
+	/* one allocation for the message: a little more than it needs */
+	size_t est = 384 + hdrs.len + ctype.l + body.l + strlen(d->target) +
+		     strlen(d->luri) + strlen(d->ruri) + strlen(d->call_id) +
+		     strlen(d->ltag) + strlen(d->rtag);
+	for (size_t i = 0; i < d->nroute; i++)
+		est += routes[i].l + 9;
+	cv_buf_reserve(out, out->max ? CV_MIN(est, out->max) : est);
 	err = cv_sip_req_print(out, &rp);
 	cv_buf_free(&hdrs);
 	return err;
@@ -778,7 +809,9 @@ int cv_dlg_ack(struct cv_dlg *d, const struct cv_sip_msg *resp2xx,
 					    NULL, out.data, out.len);
 	if (!err) {
 		free(d->ack);
-		d->ack = out.data;
+		/* kept for the dialog's life: no slack */
+		char *shrunk = realloc(out.data, out.len + 1);
+		d->ack = shrunk ? shrunk : out.data;
 		d->acklen = out.len;
 		d->ack_cseq = resp2xx->cseq.num;
 		out.data = NULL;

@@ -62,6 +62,15 @@ struct cv_dlg {
 	bool rel_unacked; /* a final went out before its PRACK */
 };
 
+/* cv_tp_via_for()'s answer for one destination (ua_via_for). */
+#define UA_VIA_SLOTS 8
+struct ua_via_slot {
+	uint64_t until_us; /* 0: empty */
+	union cv_txn_sockaddr dst; /* family and address; the port is not used */
+	uint8_t kind;
+	struct cv_tp_via via;
+};
+
 struct cv_ua {
 	struct cv_tp *tp;
 	struct cv_worker *w;
@@ -76,6 +85,8 @@ struct cv_ua {
 	size_t nbuckets;
 	size_t count;
 	struct cv_ua_stats st;
+	struct ua_via_slot via_cache[UA_VIA_SLOTS];
+	unsigned via_next; /* next slot to replace */
 };
 
 /* ua.c */
@@ -87,6 +98,10 @@ int ua_send_request(struct cv_ua *ua, const struct cv_txn_addr *dst,
 int ua_via_for(struct cv_ua *ua, const struct cv_txn_addr *dst,
 	       struct cv_tp_via *via);
 enum cv_sip_transport ua_sip_tp(enum cv_tp_kind k);
+/* "host:port" of via into out (at least CV_TP_ADDRSTRLEN + 230 bytes). */
+size_t ua_sent_by(const struct cv_tp_via *via, char *out, size_t size);
+/* Decimal digits of v at out (room for 10); returns their count. */
+size_t ua_u32_put(char *out, uint32_t v);
 
 /* dialog.c */
 struct cv_dlg *dlg_find(struct cv_ua *ua, struct cv_pl call_id,

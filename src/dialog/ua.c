@@ -166,12 +166,79 @@ static int tx_send(const struct cv_txn_out *out, bool *reliable, void *arg)
 	return err;
 }
 
+static bool via_slot_eq(const struct ua_via_slot *s, uint8_t kind,
+			const union cv_txn_sockaddr *a)
+{
+	if (s->kind != kind || s->dst.sa.sa_family != a->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return s->dst.in.sin_addr.s_addr == a->in.sin_addr.s_addr;
+	return !memcmp(&s->dst.in6.sin6_addr, &a->in6.sin6_addr,
+		       sizeof(a->in6.sin6_addr)) &&
+	       s->dst.in6.sin6_scope_id == a->in6.sin6_scope_id;
+}
+
+/* cv_tp_via_for() formats the listener's address (inet_ntop and
+ * snprintf, ~2,600 instructions; for a wildcard listener it also asks
+ * the kernel for the route), and the UA needs it for every request,
+ * Contact and in-dialog request it builds: 7 times per call through
+ * the B2BUA. Its answer depends only on the transport kind, the
+ * destination's family and (wildcard listener) IP address, so the last
+ * answers are kept per destination address for a second: a listener
+ * added or a route changed is seen within that second. */
 int ua_via_for(struct cv_ua *ua, const struct cv_txn_addr *dst,
 	       struct cv_tp_via *via)
 {
+	int fam = dst->remote.sa.sa_family;
+	bool cacheable = fam == AF_INET || fam == AF_INET6;
+	uint64_t now = cacheable ? cv_clock_us() : 0;
+	for (unsigned i = 0; cacheable && i < UA_VIA_SLOTS; i++) {
+		const struct ua_via_slot *sl = &ua->via_cache[i];
+		if (sl->until_us > now &&
+		    via_slot_eq(sl, dst->kind, &dst->remote)) {
+			*via = sl->via;
+			return 0;
+		}
+	}
 	struct cv_tp_via_params vp = {.kind = (enum cv_tp_kind)dst->kind};
 	cv_ua_sockaddr_to_tp(&vp.dst, &dst->remote);
-	return cv_tp_via_for(ua->tp, &vp, via);
+	int err = cv_tp_via_for(ua->tp, &vp, via);
+	if (err || !cacheable)
+		return err;
+	struct ua_via_slot *sl = &ua->via_cache[ua->via_next++ % UA_VIA_SLOTS];
+	sl->until_us = now + 1000000;
+	sl->dst = dst->remote;
+	sl->kind = dst->kind;
+	sl->via = *via;
+	return 0;
+}
+
+size_t ua_u32_put(char *out, uint32_t v)
+{
+	char tmp[10];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+size_t ua_sent_by(const struct cv_tp_via *via, char *out, size_t size)
+{
+	size_t hl = strnlen(via->host, sizeof(via->host));
+	if (hl + 12 > size) {
+		if (size)
+			out[0] = '\0';
+		return 0;
+	}
+	memcpy(out, via->host, hl);
+	out[hl++] = ':';
+	hl += ua_u32_put(out + hl, via->port);
+	out[hl] = '\0';
+	return hl;
 }
 
 int cv_ua_contact_uri(struct cv_ua *ua, const struct cv_txn_addr *peer,
@@ -181,26 +248,45 @@ int cv_ua_contact_uri(struct cv_ua *ua, const struct cv_txn_addr *peer,
 	int err = ua_via_for(ua, peer, &via);
 	if (err)
 		return err;
-	const char *tp = "";
+	const char *tps = "";
 	switch (via.kind) {
 	case CV_TP_TCP:
-		tp = ";transport=tcp";
+		tps = ";transport=tcp";
 		break;
 	case CV_TP_TLS:
-		tp = ";transport=tls";
+		tps = ";transport=tls";
 		break;
 	case CV_TP_WS:
-		tp = ";transport=ws";
+		tps = ";transport=ws";
 		break;
 	case CV_TP_WSS:
-		tp = ";transport=wss";
+		tps = ";transport=wss";
 		break;
 	default:
 		break;
 	}
-	int n = snprintf(out, size, "sip:%.*s%s%s:%u%s", CV_PL_ARG(user),
-			 user.l ? "@" : "", via.host, via.port, tp);
-	return (n < 0 || (size_t)n >= size) ? CV_ETOOBIG : 0;
+	struct cv_pl tp = cv_pl_str(tps);
+	/* "sip:" user "@" host ":" port tp, without printf (built for every
+	 * request and dialog-creating response) */
+	size_t hl = strnlen(via.host, sizeof(via.host));
+	if (4 + user.l + 1 + hl + 1 + 5 + tp.l + 1 > size)
+		return CV_ETOOBIG;
+	char *o = out;
+	memcpy(o, "sip:", 4);
+	o += 4;
+	if (user.l) {
+		memcpy(o, user.p, user.l);
+		o += user.l;
+		*o++ = '@';
+	}
+	memcpy(o, via.host, hl);
+	o += hl;
+	*o++ = ':';
+	o += ua_u32_put(o, via.port);
+	if (tp.l)
+		memcpy(o, tp.p, tp.l);
+	o[tp.l] = '\0';
+	return 0;
 }
 
 void cv_ua_call_id_for(struct cv_ua *ua, unsigned owner, char *out, size_t size)
@@ -210,8 +296,15 @@ void cv_ua_call_id_for(struct cv_ua *ua, unsigned owner, char *out, size_t size)
 	/* Expected tries: the number of workers. */
 	for (;;) {
 		cv_random_token(tok, 20);
-		snprintf(out, size, "%s@cvoip", tok);
-		if (cv_rt_owner(rt, out, strlen(out)) == owner)
+		/* tok "@cvoip", truncated to size as snprintf would */
+		size_t n = 0;
+		for (const char *p = tok; *p && n + 1 < size; p++)
+			out[n++] = *p;
+		for (const char *p = "@cvoip"; *p && n + 1 < size; p++)
+			out[n++] = *p;
+		if (size)
+			out[n] = '\0';
+		if (cv_rt_owner(rt, out, n) == owner)
 			return;
 	}
 }
@@ -456,8 +549,8 @@ int cv_ua_request(struct cv_ua *ua, const struct cv_ua_req *r,
 	int err = ua_via_for(ua, r->dst, &via);
 	if (err)
 		return err;
-	char sent_by[CV_TP_ADDRSTRLEN + 220];
-	snprintf(sent_by, sizeof(sent_by), "%s:%u", via.host, via.port);
+	char sent_by[CV_TP_ADDRSTRLEN + 240];
+	ua_sent_by(&via, sent_by, sizeof(sent_by));
 	char tag[CV_SIP_TAG_SIZE], callid[64], contact[512] = "";
 	struct cv_pl from_tag = r->from_tag, call_id = r->call_id;
 	if (!from_tag.l) {
@@ -471,6 +564,7 @@ int cv_ua_request(struct cv_ua *ua, const struct cv_ua_req *r,
 	}
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 16384);
+	cv_buf_reserve(&hdrs, CV_MIN(256 + r->headers.l, 16384));
 	if (!r->no_contact) {
 		struct cv_txn_addr cdst = *r->dst;
 		err = cv_ua_contact_uri(ua, &cdst, r->contact_user, contact,
@@ -478,15 +572,22 @@ int cv_ua_request(struct cv_ua *ua, const struct cv_ua_req *r,
 		if (err)
 			goto out;
 	}
-	if (ua->user_agent)
-		cv_buf_printf(&hdrs, "User-Agent: %s\r\n", ua->user_agent);
+	if (ua->user_agent) {
+		cv_buf_append(&hdrs, "User-Agent: ", 12);
+		cv_buf_append_str(&hdrs, ua->user_agent);
+		cv_buf_append(&hdrs, "\r\n", 2);
+	}
 	cv_buf_append_pl(&hdrs, r->headers);
 	if (hdrs.err) {
 		err = hdrs.err;
 		goto out;
 	}
-	char contact_val[600];
-	snprintf(contact_val, sizeof(contact_val), "<%s>", contact);
+	char contact_val[sizeof(contact) + 2];
+	size_t cl = strlen(contact);
+	contact_val[0] = '<';
+	memcpy(contact_val + 1, contact, cl);
+	contact_val[cl + 1] = '>';
+	contact_val[cl + 2] = '\0';
 	struct cv_sip_req_params rp = {
 		.method = r->method,
 		.ruri = r->ruri,
@@ -511,6 +612,14 @@ int cv_ua_request(struct cv_ua *ua, const struct cv_ua_req *r,
 	};
 	struct cv_buf out;
 	cv_buf_init(&out, ua->lim.max_msg);
+	/* one allocation for the message: a little more than it needs */
+	size_t est = 512 + hdrs.len + r->ruri.l + r->from_uri.l +
+		     r->from_display.l + r->to_uri.l + r->to_display.l +
+		     call_id.l + strlen(contact_val) + r->content_type.l +
+		     r->body.l;
+	for (size_t i = 0; i < r->nroute; i++)
+		est += r->route[i].l + 9;
+	cv_buf_reserve(&out, out.max ? CV_MIN(est, out.max) : est);
 	err = cv_sip_req_print(&out, &rp);
 	if (!err) {
 		struct cv_txn_client_params cp = {.buf = out.data,

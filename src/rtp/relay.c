@@ -13,7 +13,13 @@
  * - epoll (default): each socket is a uv_poll_t on the worker's loop; a
  * readiness callback does one recvmmsg of up to `batch` datagrams and one
  * sendmmsg per destination socket. Buffers live in the relay object: nothing is
- * allocated per packet. */
+ * allocated per packet.
+ *
+ * Either way, a settled leg's RTP socket is connect()ed to its latched peer
+ * (sends without an address over a cached route, early demux on receive)
+ * and disconnected again after latch_silence_ms of silence so that the
+ * latching rules still apply (docs/rtp.md, "Connected legs"). */
+#include <arpa/inet.h>
 #include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
@@ -62,6 +68,10 @@ struct leg {
 	bool have_sig;
 	struct sockaddr_storage rem_rtp, rem_rtcp;
 	bool latched, rtcp_latched;
+	/* rtp socket connected to rem_rtp (every change of rem_rtp
+	 * disconnects first); conn_failed: connect() refused for this
+	 * rem_rtp, not retried until it changes */
+	bool conn, conn_failed;
 	uint64_t latch_deadline_us;
 	uint64_t last_rx_us;
 	/* receive statistics of the stream arriving on this leg */
@@ -105,6 +115,7 @@ struct u_tx {
 	struct sockaddr_storage to;
 	uint32_t slot, gen; /* the sending socket, for statistics */
 	uint8_t q;	    /* 0 RTP, 1 RTCP */
+	bool has_to;	    /* addressed (unconnected socket) */
 };
 
 struct cv_rtp_relay {
@@ -142,6 +153,11 @@ struct cv_rtp_relay {
 	struct relay_sock *starved_head, *starved_tail;
 	uv_idle_t idle;
 	bool u_send_addr; /* IORING_OP_SEND with addr2 works */
+	/* connected legs: allowed (specific local address, not disabled),
+	 * and the timer that disconnects the silent ones */
+	bool can_connect;
+	bool sweep_on;
+	uv_timer_t sweep;
 };
 
 /* ---- helpers --------------------------------------------------------------
@@ -171,6 +187,64 @@ static bool may_latch(const struct cv_rtp_relay *r, const struct leg *l,
 	if (!l->latched || now < l->latch_deadline_us)
 		return true;
 	return now - l->last_rx_us >= (uint64_t)r->p.latch_silence_ms * 1000;
+}
+
+/* A settled leg (RTP from its latched address after the latch window):
+ * connect its RTP socket to the peer. Sends then need no address and use
+ * the socket's cached route, receives are early-demuxed, and datagrams
+ * from any other source are dropped by the kernel's socket lookup — the
+ * same ones the hijack guard would refuse now. */
+static void leg_connect(struct cv_rtp_relay *r, struct leg *l)
+{
+	if (connect(l->rtp.fd, (const struct sockaddr *)&l->rem_rtp,
+		    cv_rtp_sa_len((const struct sockaddr *)&l->rem_rtp))) {
+		l->conn_failed = true;
+		return;
+	}
+	l->conn = true;
+	r->st.connects++;
+}
+
+/* Back to an unconnected socket (AF_UNSPEC), keeping its bound port:
+ * before rem_rtp changes, on set_remote, and when the peer fell silent
+ * (so that a new source — a NAT rebinding, a re-INVITE's new media
+ * source — reaches the latching rules again). */
+static void leg_disconnect(struct cv_rtp_relay *r, struct leg *l)
+{
+	l->conn_failed = false;
+	if (!l->conn)
+		return;
+	struct sockaddr sa = {.sa_family = AF_UNSPEC};
+	(void)connect(l->rtp.fd, &sa, sizeof(sa));
+	l->conn = false;
+	r->st.disconnects++;
+}
+
+static void sweep_cb(uv_timer_t *h)
+{
+	struct cv_rtp_relay *r = h->data;
+	uint64_t now = cv_clock_us();
+	uint64_t quiet = (uint64_t)r->p.latch_silence_ms * 1000;
+	for (struct cv_rtp_relay_stream *st = r->streams; st; st = st->next)
+		for (int i = 0; i < 2; i++) {
+			struct leg *l = &st->leg[i];
+			if (l->conn && now - l->last_rx_us >= quiet)
+				leg_disconnect(r, l);
+		}
+}
+
+/* Relays bound to a wildcard address do not connect: connect() would bind
+ * the socket to the one local address of the route back to the peer, and
+ * a multi-homed host would then drop what the peer sends to another. */
+static bool addr_specific(const char *a)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+	if (inet_pton(AF_INET, a, &v4) == 1)
+		return v4.s_addr != htonl(INADDR_ANY);
+	if (inet_pton(AF_INET6, a, &v6) == 1)
+		return !IN6_IS_ADDR_UNSPECIFIED(&v6);
+	return false;
 }
 
 /* Rewrite an RTP header leaving on leg `out` (RFC 3550 §5.1 fields). */
@@ -267,7 +341,8 @@ static void rtcp_stats(struct leg *in, const uint8_t *b, size_t len,
 /* One datagram `b` of *lenp octets (buffer `cap` octets) from `from` on
  * socket k: checks, SRTP, latching, statistics, rewriting. Returns true
  * when it is to be sent (*lenp then the length to send): *fd from socket,
- * to *to; *q 0 for RTP, 1 for RTCP. */
+ * to *to (NULL: the socket is connected to the destination); *q 0 for RTP,
+ * 1 for RTCP. */
 static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 		      size_t *lenp, size_t cap, bool trunc,
 		      const struct sockaddr *from, uint64_t now, int *fd,
@@ -304,6 +379,7 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 		}
 		if (!known) {
 			/* Symmetric RTP: latch the real source. */
+			leg_disconnect(r, in);
 			cv_rtp_sa_copy(&in->rem_rtp, from);
 			if (!in->rtcp_latched) {
 				in->rem_rtcp = in->rem_rtp;
@@ -317,6 +393,9 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 			in->latched = true;
 		}
 		in->last_rx_us = now;
+		if (!in->conn && r->can_connect && !in->conn_failed &&
+		    now >= in->latch_deadline_us)
+			leg_connect(r, in);
 		uint32_t ssrc = cv_get32(b + 8);
 		uint16_t seq = cv_get16(b + 2);
 		if (!in->have_src || ssrc != in->src.ssrc) {
@@ -359,7 +438,7 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 		}
 		*lenp = len;
 		*fd = out->rtp.fd;
-		*to = &out->rem_rtp;
+		*to = out->conn ? NULL : &out->rem_rtp;
 		*q = 0;
 		return true;
 	}
@@ -399,7 +478,7 @@ static bool relay_one(struct cv_rtp_relay *r, struct relay_sock *k, uint8_t *b,
 	}
 	*lenp = len;
 	*fd = out->mux ? out->rtp.fd : out->rtcp.fd;
-	*to = out->mux ? &out->rem_rtp : &out->rem_rtcp;
+	*to = out->mux ? (out->conn ? NULL : &out->rem_rtp) : &out->rem_rtcp;
 	*q = 1;
 	return true;
 }
@@ -449,7 +528,8 @@ static void handle_sock(struct cv_rtp_relay *r, struct relay_sock *k)
 		r->tx_iov[q][nt[q]] = (struct iovec){b, len};
 		m->msg_hdr = (struct msghdr){
 			.msg_name = to,
-			.msg_namelen = cv_rtp_sa_len((struct sockaddr *)to),
+			.msg_namelen =
+				to ? cv_rtp_sa_len((struct sockaddr *)to) : 0,
 			.msg_iov = &r->tx_iov[q][nt[q]],
 			.msg_iovlen = 1,
 		};
@@ -459,10 +539,18 @@ static void handle_sock(struct cv_rtp_relay *r, struct relay_sock *k)
 		if (!nt[q])
 			continue;
 		unsigned sent = 0;
+		bool retried = false;
 		while (sent < nt[q]) {
 			int m = sendmmsg(tfd[q], r->tx[q] + sent, nt[q] - sent,
 					 MSG_DONTWAIT);
 			r->st.syscalls_tx++;
+			if (m < 0 && !retried && errno != EAGAIN &&
+			    errno != EWOULDBLOCK && errno != ENOBUFS) {
+				/* A connected socket reports an ICMP error
+				 * from its peer once, on the next call. */
+				retried = true;
+				continue;
+			}
 			if (m <= 0) {
 				/* Full socket buffer or an ICMP error: drop the
 				 * rest of this batch and count it. */
@@ -484,7 +572,21 @@ static void sock_cb(uv_poll_t *h, int status, int events)
 {
 	struct relay_sock *k = h->data;
 	struct cv_rtp_relay *r = k->st->r;
-	if (status < 0 || !(events & UV_READABLE) || r->closing || !k->open)
+	if (r->closing || !k->open)
+		return;
+	if (status < 0) {
+		/* EPOLLERR: a connected socket got an ICMP error from its
+		 * peer (port unreachable...). libuv stopped the handle;
+		 * take the error and poll again — the latching and silence
+		 * rules decide about the peer, not one ICMP message. */
+		int e = 0;
+		socklen_t el = sizeof(e);
+		(void)getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &e, &el);
+		if (uv_poll_start(&k->poll, UV_READABLE, sock_cb))
+			return;
+		events = UV_READABLE;
+	}
+	if (!(events & UV_READABLE))
 		return;
 	handle_sock(r, k);
 }
@@ -631,10 +733,17 @@ static void u_recv(struct cv_rtp_relay *r, const struct io_uring_cqe *c,
 	t->slot = ks->slot;
 	t->gen = ks->gen;
 	t->q = (uint8_t)q;
-	socklen_t tl = cv_rtp_sa_len((struct sockaddr *)to);
-	memcpy(&t->to, to, tl);
+	t->has_to = to != NULL;
+	socklen_t tl = to ? cv_rtp_sa_len((struct sockaddr *)to) : 0;
+	if (to)
+		memcpy(&t->to, to, tl);
 	t->iov = (struct iovec){b, len};
-	if (r->u_send_addr) {
+	if (!to) {
+		/* Connected out socket: a plain send. */
+		e->opcode = IORING_OP_SEND;
+		e->addr = (uint64_t)(uintptr_t)b;
+		e->len = (uint32_t)len;
+	} else if (r->u_send_addr) {
 		/* IORING_OP_SEND with a destination (Linux 6.0+ for most
 		 * kernels): no msghdr to copy in per packet. */
 		e->opcode = IORING_OP_SEND;
@@ -669,7 +778,7 @@ static void u_send_failed(struct cv_rtp_relay *r, const struct io_uring_cqe *c)
 	if (bid >= U_NBUFS)
 		return;
 	const struct u_tx *t = &r->utx[bid];
-	if (c->res == -EINVAL && r->u_send_addr) {
+	if (c->res == -EINVAL && r->u_send_addr && t->has_to) {
 		/* A kernel without addressed IORING_OP_SEND: use SENDMSG
 		 * from now on (this packet is lost, counted below). */
 		r->u_send_addr = false;
@@ -970,6 +1079,19 @@ int cv_rtp_relay_create(struct cv_rtp_relay **rp,
 		r->st.uring = true;
 		r->u_send_addr = true;
 	}
+	r->can_connect = !p->no_connect && addr_specific(r->local_addr);
+	if (r->can_connect) {
+		/* A quarter of the silence: a silent leg is disconnected
+		 * 1-1.25 latch_silence_ms after its last packet. */
+		uint64_t iv = r->p.latch_silence_ms / 4;
+		iv = iv < 5 ? 5 : iv > 500 ? 500 : iv;
+		uv_timer_init(r->p.loop, &r->sweep);
+		r->sweep.data = r;
+		cv_mem_ref(r);
+		r->sweep_on = true;
+		uv_timer_start(&r->sweep, sweep_cb, iv, iv);
+		uv_unref((uv_handle_t *)&r->sweep);
+	}
 	*rp = r;
 	return 0;
 }
@@ -1029,6 +1151,10 @@ void cv_rtp_relay_destroy(struct cv_rtp_relay *r)
 		}
 	}
 	r->starved_tail = NULL;
+	if (r->sweep_on) {
+		uv_close((uv_handle_t *)&r->sweep, relay_handle_closed);
+		r->sweep_on = false;
+	}
 	if (r->uring) {
 		/* Closing the ring cancels every receive; the buffers are
 		 * freed with the relay, after libuv closed our handles. */
@@ -1188,6 +1314,9 @@ int cv_rtp_relay_stream_set_remote(struct cv_rtp_relay_stream *st,
 	if (rtcp && rtcp->sa_family != AF_INET && rtcp->sa_family != AF_INET6)
 		return -EINVAL;
 	struct leg *l = &st->leg[leg];
+	/* A new offer/answer reopens the latch window: other sources must
+	 * reach the latching rules again. */
+	leg_disconnect(st->r, l);
 	cv_rtp_sa_copy(&l->rem_rtp, rtp);
 	if (rtcp) {
 		cv_rtp_sa_copy(&l->rem_rtcp, rtcp);
@@ -1236,7 +1365,7 @@ int cv_rtp_relay_stream_input(struct cv_rtp_relay_stream *st,
 		return 0;
 	struct leg *out = &st->leg[!leg];
 	if (sendto(fd, b, n, MSG_DONTWAIT, (struct sockaddr *)to,
-		   cv_rtp_sa_len((struct sockaddr *)to)) < 0) {
+		   to ? cv_rtp_sa_len((struct sockaddr *)to) : 0) < 0) {
 		out->s.tx_errors++;
 		r->st.dropped++;
 		return 0;
@@ -1303,6 +1432,7 @@ int cv_rtp_relay_stream_stats(const struct cv_rtp_relay_stream *st,
 	out->mos = cv_rtp_mos_for(st->codec, true, out->loss_pct,
 				  l->rtt_ms >= 0 ? l->rtt_ms / 2 : 0, NULL);
 	out->latched = l->latched;
+	out->connected = l->conn;
 	out->remote_rtp = l->rem_rtp;
 	return 0;
 }

@@ -73,7 +73,12 @@ void srv_reply(struct cv_txn *st, uint16_t status, const char *reason,
 /* RFC 8760 §2.4: one challenge per configured algorithm, in the
  * configured order. Widely deployed phones (libre/baresip 1.x among them)
  * fail on any challenge whose algorithm they lack instead of skipping it,
- * which is why the default is MD5 alone (docs/server.md). */
+ * which is why the default is MD5 alone (docs/server.md).
+ * The challenge is answered statelessly (RFC 3261 §8.2.7: the role meant
+ * for challenges, so that a flood of unauthenticated requests leaves no
+ * transaction state behind; the nonce is stateless too): a retransmitted
+ * request is challenged again with a fresh nonce, as by Kamailio's
+ * www_challenge/proxy_challenge. */
 static void challenge(struct srv_worker *sw, struct cv_txn *st, bool proxy,
 		      bool stale)
 {
@@ -84,11 +89,18 @@ static void challenge(struct srv_worker *sw, struct cv_txn *st, bool proxy,
 	for (size_t i = 0; i < sw->srv->nalgs; i++) {
 		cv_buf_reset(&v);
 		if (cv_digest_server_challenge(sw->digest, &v, sw->srv->algs[i],
-					       stale) == 0)
-			cv_buf_printf(&hdrs, "%s: %.*s\r\n", name, (int)v.len,
-				      v.data);
+					       stale) == 0) {
+			cv_buf_append_str(&hdrs, name);
+			cv_buf_append(&hdrs, ": ", 2);
+			cv_buf_append(&hdrs, v.data, v.len);
+			cv_buf_append(&hdrs, "\r\n", 2);
+		}
 	}
-	srv_reply(st, proxy ? 407 : 401, NULL, hdrs.data ? hdrs.data : "");
+	struct cv_txn_resp_params rp = {
+		.headers = cv_pl_str(hdrs.data ? hdrs.data : ""),
+		.stateless = true};
+	cv_txn_respond(st, proxy ? 407 : 401, &rp);
+	cv_txn_release(st);
 	cv_buf_free(&v);
 	cv_buf_free(&hdrs);
 }

@@ -418,6 +418,8 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 		srv_reply(st, 404, NULL, NULL);
 		return;
 	}
+	if (from_trunk) /* an inbound DID -> its local user (trunk.c) */
+		trunk_did_map(s, from_trunk, &ruri.user);
 	struct reg_target targets[SRV_MAX_FORK];
 	char pai[512] = "";
 	/* only an authenticated caller is asserted (a trunk's From is not) */
@@ -495,6 +497,8 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 		media_set_adv(sw, &c->media, 1, &tdst);
 	if (route && !trunk_route_relay(route))
 		c->media.off = true; /* the route's `media: direct` */
+	if (route) /* the route's `srtp:` policy toward the trunk */
+		c->media.b_srtp = (uint8_t)trunk_route_srtp(route);
 	struct cv_buf sdp;
 	cv_buf_init(&sdp, 65536);
 	int merr;
@@ -796,11 +800,10 @@ static void leg_response(struct srv_worker *sw, struct leg *l,
 		cv_dlg_release(l->dlg);
 		l->dlg = NULL;
 	}
-	/* 488 to the SRTP choice mirrored from the caller: once, the other
-	 * way round (docs/server.md, SRTP) */
-	if (st == 488 && !l->tl && c->nlegs == 1 && !c->cancelled &&
-	    c->state != CALL_ENDED && !c->winner &&
-	    leg_retry_srtp(sw, c, l) == 0)
+	/* 488 to the SRTP choice mirrored from the caller: once per call,
+	 * the other way round, to this fork only (docs/server.md, SRTP) */
+	if (st == 488 && !l->tl && !c->cancelled && c->state != CALL_ENDED &&
+	    !c->winner && leg_retry_srtp(sw, c, l) == 0)
 		return;
 	/* a trunk leg: the upstream's challenge answered, or failover */
 	struct cv_txn *nct;

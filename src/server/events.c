@@ -2,6 +2,7 @@
  * recorder and metrics subscribe; cvoipd's event log writes them as JSON
  * lines. Publishing copies every string and never blocks a worker unless a
  * subscriber asked for back-pressure. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,19 @@ void srv_pub_call(struct cv_srv *s, enum cv_bus_type type, const char *call_id,
 	cv_bus_publish(s->p.bus, type, &ev);
 }
 
+static char *put_dec(char *p, unsigned v)
+{
+	char d[8];
+	int n = 0;
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < 8);
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
 void srv_pub_reg(struct cv_srv *s, enum cv_bus_type type, const char *aor,
 		 const char *contact, const struct cv_txn_addr *src,
 		 const char *user_agent, uint32_t expires)
@@ -34,7 +48,22 @@ void srv_pub_reg(struct cv_srv *s, enum cv_bus_type type, const char *aor,
 	if (!s->p.bus)
 		return;
 	char source[CV_TP_ADDRSTRLEN + 8] = "";
-	if (src) {
+	if (src && src->remote.sa.sa_family == AF_INET) {
+		/* "udp:192.0.2.1:5060" without printf: one per REGISTER */
+		const char *k = cv_tp_kind_name((enum cv_tp_kind)src->kind);
+		const uint8_t *ip =
+			(const uint8_t *)&src->remote.in.sin_addr.s_addr;
+		char *p = source;
+		for (size_t i = 0; k[i] && i < 7; i++)
+			*p++ = (char)(k[i] | 0x20);
+		*p++ = ':';
+		for (int i = 0; i < 4; i++) {
+			p = put_dec(p, ip[i]);
+			*p++ = i < 3 ? '.' : ':';
+		}
+		p = put_dec(p, ntohs(src->remote.in.sin_port));
+		*p = '\0';
+	} else if (src) {
 		struct cv_tp_addr ta = {0};
 		if (src->remote.sa.sa_family == AF_INET)
 			memcpy(&ta.ss, &src->remote.in, sizeof(src->remote.in));

@@ -103,7 +103,10 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 	memset(pl, 0, sizeof(*pl));
 	uint8_t seen = m->seen[i];
 	m->seen[i] |= (uint8_t)(1u << from);
-	if (!m->sec && !md->ncrypto && !m->flip)
+	/* a route's `srtp: required` makes B's offer SRTP whatever A does */
+	bool force = to == 1 && m->b_srtp != CV_SRV_SRTP_OPTIONAL;
+	if (!m->sec && !md->ncrypto && !m->flip &&
+	    !(force && m->b_srtp == CV_SRV_SRTP_REQUIRED))
 		return 0; /* plain on both legs so far */
 	if (!m->sec) {
 		m->sec = cv_mem_zalloc(sizeof(*m->sec), sec_dtor);
@@ -154,6 +157,8 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 	/* the mirror, or its opposite after the callee refused it */
 	bool sec_out = t->known ? t->secure : f->secure != m->flip;
 	bool savp_out = t->known ? t->savp : f->savp != m->flip;
+	if (force) /* the route's policy, not the mirror */
+		sec_out = savp_out = m->b_srtp == CV_SRV_SRTP_REQUIRED;
 	pl->term = true;
 	pl->proto = savp_out == f->savp ? 0 : savp_out ? 1 : -1;
 	if (sec_out) {
@@ -175,9 +180,13 @@ static int sec_learn(struct srv_worker *sw, struct call_media *m, unsigned i,
 			return err;
 		snprintf(pl->line, sizeof(pl->line), "a=crypto:%u %s %s\r\n",
 			 t->tag, cv_srtp_suite_name(suite), kp);
-	} else {
+	} else if (t->known) {
 		t->has_tx = false;
 	}
+	/* else: an offer to a leg that has not answered yet keeps the key
+	 * it may have been given before: after the 488 retry of one fork
+	 * (plain), another fork may still answer the first (SRTP) offer;
+	 * the answer then decides (a plain one drops the key) */
 	sec_apply(m->st[i], f, from);
 	sec_apply(m->st[i], t, to);
 	return 0;

@@ -310,6 +310,35 @@ int cv_srv_load_bindings(struct cv_srv *s)
 /* ---- REGISTER
  * ---------------------------------------------------------------- */
 
+/* v in decimal, right-aligned at the end of out: the digit count. */
+static size_t u64_dec(char *out, size_t size, uint64_t v)
+{
+	size_t i = size;
+	do {
+		out[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && i);
+	return size - i;
+}
+
+static char *dup_changed(const char *old, struct cv_pl v, bool *failed)
+{
+	if (old && cv_pl_eq_str(v, old))
+		return NULL;
+	char *n = cv_pl_strdup(v);
+	if (!n)
+		*failed = true;
+	return n;
+}
+
+static void swap_str(char **dst, char *n)
+{
+	if (n) {
+		free(*dst);
+		*dst = n;
+	}
+}
+
 struct contact_in {
 	struct cv_sip_contact c;
 	uint32_t expires;
@@ -340,11 +369,14 @@ static void respond_ok(struct srv_worker *sw, struct cv_txn *st,
 	struct aor *a = aor_get(&s->reg, aor, false);
 	if (a) {
 		for (struct binding *b = a->bindings; b; b = b->next) {
-			cv_buf_printf(&hdrs, "Contact: <%s>;expires=%llu",
-				      b->contact,
-				      (unsigned long long)((b->expires_ms -
-							    now + 999) /
-							   1000));
+			/* appends, not printf: this runs for every 200 */
+			char exp[24];
+			size_t en = u64_dec(exp, sizeof(exp),
+					    (b->expires_ms - now + 999) / 1000);
+			cv_buf_append(&hdrs, "Contact: <", 10);
+			cv_buf_append_str(&hdrs, b->contact);
+			cv_buf_append(&hdrs, ">;expires=", 10);
+			cv_buf_append(&hdrs, exp + sizeof(exp) - en, en);
 			struct cv_pl gr = instance_gr(b->instance);
 			if (gruu && gr_safe(gr)) {
 				char port[8] = "";
@@ -362,13 +394,20 @@ static void respond_ok(struct srv_worker *sw, struct cv_txn *st,
 		}
 	}
 	pthread_mutex_unlock(&s->reg.lock);
-	char date[64];
+	/* §20.17 Date (RFC 1123 form), formatted once a second per thread */
+	static _Thread_local struct {
+		time_t t;
+		char s[64];
+	} date;
 	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
-		 &tm);
-	cv_buf_append_str(&hdrs, date);
+	if (t != date.t || !date.s[0]) {
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(date.s, sizeof(date.s),
+			 "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+		date.t = t;
+	}
+	cv_buf_append_str(&hdrs, date.s);
 	if (hdrs.err) {
 		srv_reply(st, 500, "Too Many Contacts", NULL);
 	} else {
@@ -590,15 +629,32 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 		int64_t slack = CV_MAX((int64_t)60000000,
 				       (int64_t)ci->expires * 250000);
 		bool write = changed || new_exp - b->stored_expires_us > slack;
-		char *contact = cv_pl_strdup(ci->c.addr.uri);
-		char *cid = cv_pl_strdup(req->call_id);
-		char *inst = cv_pl_strdup(ci->c.instance);
-		char *path = join_path(req);
+		/* A refresh mostly repeats what the binding holds: a field is
+		 * copied only when it changed (NULL: keep the old one). */
+		bool failed = false;
 		const struct cv_sip_hdr *uah =
 			cv_sip_msg_hdr(req, CV_SIP_HDR_USER_AGENT);
-		char *ua = cv_pl_strdup(uah ? uah->value
-					    : (struct cv_pl)CV_PL_INIT);
-		if (!contact || !cid || !inst || !path || !ua) {
+		char *contact =
+			dup_changed(b->contact, ci->c.addr.uri, &failed);
+		char *cid = dup_changed(b->call_id, req->call_id, &failed);
+		char *inst = dup_changed(b->instance, ci->c.instance, &failed);
+		char *ua = dup_changed(
+			b->user_agent,
+			uah ? uah->value : (struct cv_pl)CV_PL_INIT, &failed);
+		char *path = NULL;
+		if (cv_sip_msg_hdr(req, CV_SIP_HDR_PATH)) {
+			path = join_path(req);
+			if (!path) {
+				failed = true;
+			} else if (b->path && !strcmp(path, b->path)) {
+				free(path);
+				path = NULL;
+			}
+		} else {
+			path = dup_changed(b->path, (struct cv_pl)CV_PL_INIT,
+					   &failed);
+		}
+		if (failed) {
 			free(contact);
 			free(cid);
 			free(inst);
@@ -607,16 +663,11 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 			status = 500;
 			break;
 		}
-		free(b->contact);
-		free(b->call_id);
-		free(b->instance);
-		free(b->path);
-		free(b->user_agent);
-		b->contact = contact;
-		b->call_id = cid;
-		b->instance = inst;
-		b->path = path;
-		b->user_agent = ua;
+		swap_str(&b->contact, contact);
+		swap_str(&b->call_id, cid);
+		swap_str(&b->instance, inst);
+		swap_str(&b->path, path);
+		swap_str(&b->user_agent, ua);
 		b->cseq = req->cseq.num;
 		b->q = ci->c.q >= 0 ? (uint16_t)ci->c.q : 1000;
 		uint32_t rid = 0;

@@ -87,6 +87,7 @@ struct call_media {
 	uint64_t last_ans_ver; /* o= version of that answer */
 	bool flip;	       /* offer B the opposite of A (retry) */
 	bool flipped;	       /* ... done once */
+	uint8_t b_srtp;	       /* enum cv_srv_srtp toward B (route policy) */
 };
 
 struct srv_worker {

@@ -31,6 +31,11 @@
 #define TRUNK_MIN_REFRESH_MS 1000
 /* uarg kind of a registration transaction (b2bua.c uses small values) */
 #define UARG_TRUNK_REG 0x54524b47
+/* ... and of an OPTIONS health check */
+#define UARG_TRUNK_PING	     0x54524b50
+#define TRUNK_DOWN_AFTER     3
+#define TRUNK_NUMBER_MAX     128 /* a rewritten number */
+#define TRUNK_REWRITE_GROUPS 10	 /* \0..\9 */
 
 struct trunk;
 
@@ -47,6 +52,21 @@ struct trunk_reg {
 	bool registered;
 };
 
+/* The OPTIONS health check of one trunk (on the worker its registration
+ * would use): a ping every interval; one still unanswered at the next
+ * tick counts as failed. */
+struct trunk_ping {
+	int kind; /* UARG_TRUNK_PING: first */
+	struct trunk *t;
+	struct srv_worker *sw;
+	struct cv_txn *ct;
+	struct cv_tmr tmr;
+	char call_id[128];
+	char from_tag[64];
+	uint32_t cseq;
+	unsigned fails; /* in a row */
+};
+
 struct trunk {
 	char *name, *host, *transport, *username, *password, *realm;
 	uint16_t port;
@@ -59,6 +79,16 @@ struct trunk {
 	char domain[300];	  /* host[:port] for URIs */
 	char tp_param[32];	  /* ";transport=tcp" or "" */
 	struct trunk_reg reg;
+	uint32_t ping_ms;    /* 0: no OPTIONS health check */
+	uint32_t down_after; /* failed pings in a row that mark it down */
+	_Atomic bool down;   /* written by the pinging worker, read by all */
+	struct trunk_ping ping;
+};
+
+struct trunk_did {
+	char *number;
+	char *user;
+	const struct trunk *t; /* NULL: any trunk */
 };
 
 struct trunk_route {
@@ -67,6 +97,13 @@ struct trunk_route {
 	regex_t re;
 	bool has_re;
 	bool relay;
+	/* number rewriting for the trunk: strip, prepend, regex */
+	uint32_t strip;
+	char *prepend;
+	regex_t rw;
+	bool has_rw;
+	char *rw_replace;
+	enum cv_srv_srtp srtp;
 	unsigned ntrunks;
 	struct trunk *trunks[TRUNK_ROUTE_MAX];
 };
@@ -76,7 +113,10 @@ struct trunk_set {
 	size_t ntrunks;
 	struct trunk_route *routes;
 	size_t nroutes;
-	_Atomic uint64_t registered, calls, failovers, auth_answers;
+	struct trunk_did *dids;
+	size_t ndids;
+	_Atomic uint64_t registered, calls, failovers, auth_answers, down,
+		pings_failed, skipped;
 };
 
 struct trunk_leg {
@@ -146,6 +186,122 @@ static struct trunk *trunk_by_name(struct trunk_set *ts, const char *name,
 	return NULL;
 }
 
+/* Characters a rewritten number may hold (RFC 3261 §25.1 user part:
+ * unreserved, user-unreserved and escapes). */
+static bool number_ok(const char *n)
+{
+	if (!*n)
+		return false;
+	for (; *n; n++) {
+		char ch = *n;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') ||
+		      strchr("-_.!~*'()&=+$,;?/%", ch)))
+			return false;
+	}
+	return true;
+}
+
+static int route_opts(struct trunk_route *r, const struct cv_srv_params *p)
+{
+	const struct cv_srv_route_opts *o = NULL;
+	for (size_t i = 0; i < p->nroute_opts && !o; i++)
+		if (p->route_opts[i].route &&
+		    !strcmp(p->route_opts[i].route, r->name))
+			o = &p->route_opts[i];
+	r->prepend = dup_s(o ? o->prepend : NULL);
+	r->rw_replace = dup_s(o ? o->rewrite_replace : NULL);
+	if (!r->prepend || !r->rw_replace)
+		return -ENOMEM;
+	if (!o)
+		return 0;
+	r->strip = o->strip;
+	r->srtp = o->srtp;
+	if (r->srtp != CV_SRV_SRTP_OPTIONAL && !r->relay) {
+		CV_ERROR(MOD, "route %s: an SRTP policy needs media relay",
+			 r->name);
+		return -EINVAL;
+	}
+	if (*r->prepend && !number_ok(r->prepend)) {
+		CV_ERROR(MOD, "route %s: bad prepend '%s'", r->name,
+			 r->prepend);
+		return -EINVAL;
+	}
+	if (o->rewrite_match && *o->rewrite_match) {
+		if (regcomp(&r->rw, o->rewrite_match, REG_EXTENDED) != 0) {
+			CV_ERROR(MOD, "route %s: bad rewrite '%s'", r->name,
+				 o->rewrite_match);
+			return -EINVAL;
+		}
+		r->has_rw = true;
+	}
+	return 0;
+}
+
+static int trunk_opts(struct trunk *t, const struct cv_srv_params *p)
+{
+	t->down_after = TRUNK_DOWN_AFTER;
+	for (size_t i = 0; i < p->ntrunk_opts; i++) {
+		const struct cv_srv_trunk_opts *o = &p->trunk_opts[i];
+		if (!o->trunk || strcmp(o->trunk, t->name))
+			continue;
+		t->ping_ms = o->options_ping_ms;
+		if (o->down_after)
+			t->down_after = o->down_after;
+	}
+	cv_tmr_init(&t->ping.tmr);
+	t->ping.kind = UARG_TRUNK_PING;
+	t->ping.t = t;
+	return 0;
+}
+
+/* strcmp of a slice and a string */
+static int pl_cmp_str(struct cv_pl a, const char *b)
+{
+	size_t bl = strlen(b);
+	size_t n = CV_MIN(a.l, bl);
+	int c = n ? memcmp(a.p, b, n) : 0;
+	if (c)
+		return c;
+	return a.l < bl ? -1 : a.l > bl ? 1 : 0;
+}
+
+static int did_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct trunk_did *)a)->number,
+		      ((const struct trunk_did *)b)->number);
+}
+
+static int dids_create(struct trunk_set *ts, const struct cv_srv_params *p)
+{
+	if (!p->ndids)
+		return 0;
+	ts->dids = calloc(p->ndids, sizeof(*ts->dids));
+	if (!ts->dids)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->ndids; i++) {
+		const struct cv_srv_did *in = &p->dids[i];
+		struct trunk_did *d = &ts->dids[ts->ndids++];
+		d->number = dup_s(in->number);
+		d->user = dup_s(in->user);
+		if (!d->number || !d->user)
+			return -ENOMEM;
+		if (!*d->number || !*d->user) {
+			CV_ERROR(MOD, "a DID needs a number and a user");
+			return -EINVAL;
+		}
+		if (in->trunk && *in->trunk) {
+			d->t = trunk_by_name(ts, in->trunk, strlen(in->trunk));
+			if (!d->t) {
+				CV_ERROR(MOD, "DID %s: unknown trunk '%s'",
+					 d->number, in->trunk);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 int trunks_create(struct cv_srv *s)
 {
 	const struct cv_srv_params *p = &s->p;
@@ -189,6 +345,8 @@ int trunks_create(struct cv_srv *s)
 			return -EINVAL;
 		}
 		int err = resolve(t);
+		if (!err)
+			err = trunk_opts(t, p);
 		if (err)
 			return err;
 	}
@@ -232,8 +390,15 @@ int trunks_create(struct cv_srv *s)
 			CV_ERROR(MOD, "route %s names no trunk", r->name);
 			return -EINVAL;
 		}
+		int err = route_opts(r, p);
+		if (err)
+			return err;
 	}
-	return 0;
+	int err = dids_create(ts, p);
+	/* looked up by binary search (trunk_did_map) */
+	if (!err && ts->ndids > 1)
+		qsort(ts->dids, ts->ndids, sizeof(*ts->dids), did_cmp);
+	return err;
 }
 
 void trunks_destroy(struct cv_srv *s)
@@ -254,9 +419,18 @@ void trunks_destroy(struct cv_srv *s)
 		struct trunk_route *r = &ts->routes[i];
 		free(r->name);
 		free(r->prefix);
+		free(r->prepend);
+		free(r->rw_replace);
 		if (r->has_re)
 			regfree(&r->re);
+		if (r->has_rw)
+			regfree(&r->rw);
 	}
+	for (size_t i = 0; i < ts->ndids; i++) {
+		free(ts->dids[i].number);
+		free(ts->dids[i].user);
+	}
+	free(ts->dids);
 	free(ts->trunks);
 	free(ts->routes);
 	free(ts);
@@ -271,6 +445,9 @@ void trunks_stats(struct cv_srv *s, struct cv_srv_stats *out)
 	out->trunks_registered = ts->registered;
 	out->trunk_calls = ts->calls;
 	out->trunk_failovers = ts->failovers;
+	out->trunks_down = ts->down;
+	out->trunk_pings_failed = ts->pings_failed;
+	out->trunk_skipped = ts->skipped;
 }
 
 /* ---- matching ----------------------------------------------------------- */
@@ -325,11 +502,106 @@ bool trunk_route_relay(const struct trunk_route *rt)
 	return rt->relay;
 }
 
+enum cv_srv_srtp trunk_route_srtp(const struct trunk_route *rt)
+{
+	return rt->srtp;
+}
+
+/* The route's first trunk at or after idx that is not down; ntrunks when
+ * none. */
+static unsigned next_up(const struct trunk_route *rt, unsigned idx)
+{
+	while (idx < rt->ntrunks && rt->trunks[idx]->down)
+		idx++;
+	return idx;
+}
+
 int trunk_route_dst(struct srv_worker *sw, const struct trunk_route *rt,
 		    struct cv_txn_addr *out)
 {
-	return cv_ua_addr_from_uri(sw->ua, cv_pl_str(rt->trunks[0]->dst_uri),
-				   out);
+	unsigned i = next_up(rt, 0);
+	return cv_ua_addr_from_uri(
+		sw->ua, cv_pl_str(rt->trunks[i < rt->ntrunks ? i : 0]->dst_uri),
+		out);
+}
+
+bool trunk_did_map(struct cv_srv *s, const char *trunk, struct cv_pl *user)
+{
+	struct trunk_set *ts = s->trunks;
+	if (!ts || !trunk || !ts->ndids)
+		return false;
+	/* sorted by number (dids_create): binary search for the first
+	 * entry of the number, then its entries in turn */
+	size_t lo = 0, hi = ts->ndids;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (pl_cmp_str(*user, ts->dids[mid].number) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const struct trunk_did *any = NULL;
+	for (size_t i = lo;
+	     i < ts->ndids && !pl_cmp_str(*user, ts->dids[i].number); i++) {
+		const struct trunk_did *d = &ts->dids[i];
+		if (d->t && d->t->name == trunk) {
+			any = d; /* the trunk's own entry first */
+			break;
+		}
+		if (!d->t && !any)
+			any = d;
+	}
+	if (!any)
+		return false;
+	CV_INFO(MOD, "DID %s from trunk %s -> %s", any->number, trunk,
+		any->user);
+	*user = cv_pl_str(any->user);
+	return true;
+}
+
+/* The number sent to the route's trunks: `strip`, `prepend`, then the
+ * regex rewrite (\0..\9 = the match's groups). CV_EINVAL when the
+ * result is empty or not a valid user part. */
+static int rewrite(const struct trunk_route *r, const char *in, char *out,
+		   size_t size)
+{
+	char tmp[TRUNK_NUMBER_MAX * 2];
+	size_t inl = strlen(in);
+	const char *rest = in + CV_MIN((size_t)r->strip, inl);
+	int n = snprintf(tmp, sizeof(tmp), "%s%s", r->prepend, rest);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return CV_ETOOBIG;
+	regmatch_t mt[TRUNK_REWRITE_GROUPS];
+	if (r->has_rw &&
+	    regexec(&r->rw, tmp, TRUNK_REWRITE_GROUPS, mt, 0) == 0) {
+		size_t o = 0;
+		for (const char *c = r->rw_replace; *c; c++) {
+			if (*c == '\\' && c[1] >= '0' && c[1] <= '9') {
+				const regmatch_t *g = &mt[c[1] - '0'];
+				c++;
+				if (g->rm_so < 0)
+					continue; /* a group that took no part
+						   */
+				size_t gl = (size_t)(g->rm_eo - g->rm_so);
+				if (o + gl >= size)
+					return CV_ETOOBIG;
+				memcpy(out + o, tmp + g->rm_so, gl);
+				o += gl;
+				continue;
+			}
+			if (*c == '\\' && c[1] == '\\')
+				c++;
+			if (o + 1 >= size)
+				return CV_ETOOBIG;
+			out[o++] = *c;
+		}
+		out[o] = 0;
+	} else {
+		if ((size_t)n >= size)
+			return CV_ETOOBIG;
+		memcpy(out, tmp, (size_t)n + 1);
+	}
+	return number_ok(out) ? 0 : -EINVAL;
 }
 
 /* ---- digest towards the upstream ---------------------------------------- */
@@ -373,6 +645,18 @@ static int authorize(const struct trunk *t, const struct cv_sip_msg *resp,
 }
 
 /* ---- calls to a trunk --------------------------------------------------- */
+
+/* Trunks from..to-1 of the route were passed over: down. */
+static void skip_log(struct srv_worker *sw, const struct trunk_route *rt,
+		     unsigned from, unsigned to)
+{
+	for (unsigned i = from; i < to && i < rt->ntrunks; i++) {
+		sw->srv->trunks->skipped++;
+		CV_LOG_RL(CV_LOG_INFO, MOD,
+			  "route %s: trunk %s is down, skipped", rt->name,
+			  rt->trunks[i]->name);
+	}
+}
 
 static void leg_timeout(struct cv_tmr *tm, void *arg)
 {
@@ -473,7 +757,22 @@ int trunk_leg_start(struct srv_worker *sw, const struct trunk_out *o,
 	cv_tmr_init(&tl->tmr);
 	tl->sw = sw;
 	tl->route = o->route;
-	tl->user = cv_pl_strdup(o->user);
+	char dialled[TRUNK_NUMBER_MAX], number[TRUNK_NUMBER_MAX];
+	cv_pl_strcpy(o->user, dialled, sizeof(dialled));
+	int err = o->user.l < sizeof(dialled)
+			  ? rewrite(o->route, dialled, number, sizeof(number))
+			  : CV_ETOOBIG;
+	if (err) {
+		CV_LOG_RL(CV_LOG_WARN, MOD,
+			  "route %s: number %.64s cannot be rewritten: %s",
+			  o->route->name, dialled, cv_strerror(err));
+		free(tl);
+		return err;
+	}
+	if (strcmp(dialled, number))
+		CV_INFO(MOD, "route %s: number %s rewritten to %s",
+			o->route->name, dialled, number);
+	tl->user = strdup(number);
 	tl->caller = cv_pl_strdup(o->caller);
 	tl->from_display = cv_pl_strdup(o->from_display);
 	tl->call_id = cv_pl_strdup(o->call_id);
@@ -491,12 +790,23 @@ int trunk_leg_start(struct srv_worker *sw, const struct trunk_out *o,
 	}
 	if (o->body.l)
 		memcpy(tl->body, o->body.p, o->body.l);
-	int err = leg_send(sw, tl, NULL, ctp, peer, peer_size);
+	/* trunks the health check marked down are passed over */
+	tl->idx = next_up(tl->route, 0);
+	skip_log(sw, tl->route, 0, tl->idx);
+	bool none = tl->idx >= tl->route->ntrunks;
+	err = none ? CV_ENOTFOUND
+		   : leg_send(sw, tl, NULL, ctp, peer, peer_size);
+	if (none)
+		CV_LOG_RL(CV_LOG_WARN, MOD, "route %s: every trunk is down",
+			  tl->route->name);
 	/* a first trunk that cannot be sent to: the next ones */
-	while (err && tl->idx + 1 < tl->route->ntrunks) {
+	unsigned nx;
+	while (err && !none &&
+	       (nx = next_up(tl->route, tl->idx + 1)) < tl->route->ntrunks) {
 		CV_LOG_RL(CV_LOG_WARN, MOD, "trunk %s: %s, trying the next",
 			  tl->route->trunks[tl->idx]->name, cv_strerror(err));
-		tl->idx++;
+		skip_log(sw, tl->route, tl->idx + 1, nx);
+		tl->idx = nx;
 		tl->cseq++;
 		sw->srv->trunks->failovers++;
 		err = leg_send(sw, tl, NULL, ctp, peer, peer_size);
@@ -535,7 +845,9 @@ int trunk_leg_retry(struct srv_worker *sw, struct trunk_leg *tl,
 	struct trunk_set *ts = sw->srv->trunks;
 	const struct trunk *t = tl->route->trunks[tl->idx];
 	uint16_t st = r->status;
-	bool next = st == 408 || (st >= 500 && st < 600);
+	/* 488 under `srtp: required`: another trunk may take SRTP */
+	bool next = st == 408 || (st >= 500 && st < 600) ||
+		    (st == 488 && tl->route->srtp == CV_SRV_SRTP_REQUIRED);
 	if ((st == 401 || st == 407) && r->msg) {
 		/* one answer per challenge; stale=true (RFC 7616 §3.3) earns
 		 * another, bounded */
@@ -567,11 +879,14 @@ int trunk_leg_retry(struct srv_worker *sw, struct trunk_leg *tl,
 			  "trunk %s refused our credentials (%u)", t->name, st);
 		next = true;
 	}
-	while (next && tl->idx + 1 < tl->route->ntrunks) {
+	unsigned nx;
+	while (next &&
+	       (nx = next_up(tl->route, tl->idx + 1)) < tl->route->ntrunks) {
 		CV_INFO(MOD, "trunk %s failed with %u%s, failover to %s",
 			t->name, st, r->local ? " (local)" : "",
-			tl->route->trunks[tl->idx + 1]->name);
-		tl->idx++;
+			tl->route->trunks[nx]->name);
+		skip_log(sw, tl->route, tl->idx + 1, nx);
+		tl->idx = nx;
 		tl->auth_tries = 0;
 		tl->cseq++;
 		ts->failovers++;
@@ -686,10 +1001,115 @@ static uint32_t granted(const struct trunk *t, const struct cv_sip_msg *m)
 	return exp;
 }
 
+/* ---- OPTIONS health check ----------------------------------------------- */
+
+/* One ping's outcome. Failed: no response within the interval (or Timer
+ * F), a transport error (local), or 503 (RFC 3261 §21.5.4: the upstream
+ * says it cannot serve). Any other response, 4xx/5xx included (a 405 or
+ * 501 to OPTIONS still proves a live SIP server), is a success. */
+static void ping_result(struct trunk_ping *g, uint16_t status, bool local)
+{
+	struct trunk *t = g->t;
+	struct trunk_set *ts = g->sw->srv->trunks;
+	if (!local && status != 503) {
+		g->fails = 0;
+		if (t->down) {
+			t->down = false;
+			ts->down--;
+			CV_INFO(MOD, "trunk %s up (OPTIONS answered %u)",
+				t->name, status);
+		}
+		return;
+	}
+	g->fails++;
+	ts->pings_failed++;
+	if (!t->down && g->fails >= t->down_after) {
+		t->down = true;
+		ts->down++;
+		CV_WARN(MOD,
+			"trunk %s down: %u OPTIONS failed in a row (last: "
+			"%u%s)",
+			t->name, g->fails, status, local ? " local" : "");
+	}
+}
+
+static void ping_release(struct trunk_ping *g)
+{
+	if (!g->ct)
+		return;
+	cv_txn_set_uarg(g->ct, NULL);
+	cv_txn_release(g->ct);
+	g->ct = NULL;
+}
+
+static void ping_tick(struct cv_tmr *tm, void *arg)
+{
+	struct trunk_ping *g = arg;
+	struct trunk *t = g->t;
+	struct srv_worker *sw = g->sw;
+	(void)tm;
+	if (g->ct) { /* the last one is still unanswered */
+		ping_release(g);
+		ping_result(g, 408, true);
+	}
+	cv_tmr_start(cv_worker_wheel(sw->w), &g->tmr,
+		     (uint64_t)t->ping_ms * 1000, ping_tick, g);
+	char ruri[400], from[600], to[400];
+	snprintf(ruri, sizeof(ruri), "sip:%s%s", t->domain, t->tp_param);
+	snprintf(from, sizeof(from), "sip:%s@%s",
+		 *t->username ? t->username : "cvoipd", t->domain);
+	snprintf(to, sizeof(to), "sip:%s", t->domain);
+	if (!g->call_id[0])
+		cv_ua_call_id_for(sw->ua, cv_worker_index(sw->w), g->call_id,
+				  sizeof(g->call_id));
+	struct cv_txn_addr dst;
+	int err = cv_ua_addr_from_uri(sw->ua, cv_pl_str(t->dst_uri), &dst);
+	struct cv_ua_req r = {
+		.method = CV_SIP_OPTIONS,
+		.ruri = cv_pl_str(ruri),
+		.from_uri = cv_pl_str(from),
+		.from_tag = cv_pl_str(g->from_tag),
+		.to_uri = cv_pl_str(to),
+		.call_id = cv_pl_str(g->call_id),
+		.cseq = ++g->cseq,
+		.headers = CV_PL("Accept: application/sdp\r\n"),
+		.dst = &dst,
+		.uarg = g,
+	};
+	if (!err)
+		err = cv_ua_request(sw->ua, &r, &g->ct);
+	if (err) {
+		g->ct = NULL;
+		ping_result(g, 503, true);
+		return;
+	}
+	if (!g->from_tag[0])
+		cv_pl_strcpy(cv_txn_request(g->ct)->from.tag, g->from_tag,
+			     sizeof(g->from_tag));
+}
+
+static void ping_response(struct trunk_ping *g, struct cv_txn *ct,
+			  const struct cv_txn_resp *r)
+{
+	if (r->status < 200)
+		return;
+	if (ct != g->ct) { /* an older one (released already) */
+		cv_txn_set_uarg(ct, NULL);
+		cv_txn_release(ct);
+		return;
+	}
+	ping_release(g);
+	ping_result(g, r->status, r->local);
+}
+
 bool trunks_response(struct srv_worker *sw, struct cv_txn *ct,
 		     const struct cv_txn_resp *r)
 {
 	int *kind = cv_txn_uarg(ct);
+	if (kind && *kind == UARG_TRUNK_PING) {
+		ping_response((struct trunk_ping *)(void *)kind, ct, r);
+		return true;
+	}
 	if (!kind || *kind != UARG_TRUNK_REG)
 		return false;
 	struct trunk_reg *g = (struct trunk_reg *)(void *)kind;
@@ -756,6 +1176,13 @@ void trunks_worker_start(struct srv_worker *sw)
 	unsigned idx = cv_worker_index(sw->w);
 	for (size_t i = 0; i < ts->ntrunks; i++) {
 		struct trunk *t = &ts->trunks[i];
+		if (t->ping_ms && i % sw->srv->nworkers == idx) {
+			t->ping.sw = sw;
+			t->ping.fails = 0;
+			t->ping.cseq = 0;
+			t->ping.call_id[0] = t->ping.from_tag[0] = '\0';
+			ping_tick(&t->ping.tmr, &t->ping);
+		}
 		if (!t->do_register || i % sw->srv->nworkers != idx)
 			continue;
 		t->reg.sw = sw;
@@ -772,6 +1199,12 @@ void trunks_worker_stop(struct srv_worker *sw)
 	if (!ts)
 		return;
 	for (size_t i = 0; i < ts->ntrunks; i++) {
+		struct trunk_ping *pg = &ts->trunks[i].ping;
+		if (pg->sw == sw) {
+			cv_tmr_cancel(&pg->tmr);
+			ping_release(pg);
+			pg->sw = NULL;
+		}
 		struct trunk_reg *g = &ts->trunks[i].reg;
 		if (g->sw != sw)
 			continue;

@@ -33,6 +33,12 @@ const char *trunk_source(struct cv_srv *s, const struct cv_txn_addr *src);
 const struct trunk_route *trunk_route_find(struct cv_srv *s, struct cv_pl user);
 /* Media of the route: true relay, false direct. */
 bool trunk_route_relay(const struct trunk_route *rt);
+/* SRTP policy toward the route's trunks. */
+enum cv_srv_srtp trunk_route_srtp(const struct trunk_route *rt);
+/* Inbound DID mapping for a call from trunk `trunk` (trunk_source's
+ * name): true with *user pointing at the local user (server lifetime)
+ * when the number is mapped. */
+bool trunk_did_map(struct cv_srv *s, const char *trunk, struct cv_pl *user);
 /* Where the route's first trunk is reached. */
 int trunk_route_dst(struct srv_worker *sw, const struct trunk_route *rt,
 		    struct cv_txn_addr *out);

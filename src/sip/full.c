@@ -357,6 +357,12 @@ static const char *bad_reason(enum cv_sip_hdr_id id)
 	}
 }
 
+const char *sip_bad_ctl_reason(enum cv_sip_hdr_id id)
+{
+	return id == CV_SIP_HDR_OTHER ? "Control character in header"
+				      : bad_reason(id);
+}
+
 int cv_sip_msg_parse_full(const struct cv_sip_msg *msg,
 			  struct cv_sip_verdict *v)
 {
@@ -422,10 +428,7 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg,
 		int err = 0;
 		if (ctl && (!value_ctl_ok(h->value) ||
 			    has_bare_cr(h->name.p, h->line_len))) {
-			sip_verdict(v, st,
-				    id == CV_SIP_HDR_OTHER
-					    ? "Control character in header"
-					    : bad_reason(id));
+			sip_verdict(v, st, sip_bad_ctl_reason(id));
 			return CV_EPARSE;
 		}
 		switch (id) {

@@ -88,17 +88,20 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 			return CV_EPARSE;
 		p = rb + 1;
 	} else {
-		while (p < e && sip_is(*p, SIP_C_HOST))
-			p++;
+		p = sip_skip_host_lo(val.p, p, e);
 	}
 	const char *he = p;
 	const char *q = sip_skip_ws(p, e);
 	const char *ps = NULL, *pe = NULL;
+	uint32_t pn = 0; /* saturates above 65535 */
 	if (q < e && *q == ':') {
 		q = sip_skip_ws(q + 1, e);
 		ps = q;
-		while (q < e && *q >= '0' && *q <= '9')
+		while (q < e && *q >= '0' && *q <= '9') {
+			if (pn <= 65535)
+				pn = pn * 10 + (uint32_t)(*q - '0');
 			q++;
+		}
 		pe = q;
 		p = q;
 	}
@@ -117,11 +120,9 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 		via->host = sip_pl(hs, he);
 	}
 	if (ps) {
-		uint32_t n;
-		const char *end;
-		if (u32_digits(ps, pe, &n, &end) || n > 65535)
+		if (pe == ps || pn > 65535)
 			return CV_EPARSE;
-		via->port = (uint16_t)n;
+		via->port = (uint16_t)pn;
 	}
 	p = sip_skip_ws(p, e);
 	if (p < e && *p != ';')
@@ -132,7 +133,7 @@ int cv_sip_via_parse(struct cv_pl value, struct cv_sip_via *via)
 	 * resolved: two components picking different occurrences (first vs
 	 * last) would match different transactions. */
 	struct cv_pl *slot;
-	while ((err = sip_param_next(&rest, &n, &v)) == 0) {
+	while ((err = sip_param_next_lo(&rest, val.p, &n, &v)) == 0) {
 		slot = NULL;
 		switch (n.l) {
 		case 3:
@@ -196,6 +197,9 @@ static bool scheme_ok(struct cv_pl uri)
 {
 	uri = sip_nn(uri);
 	const char *p = uri.p, *e = uri.p + uri.l;
+	/* the usual schemes first: one 4-byte compare */
+	if (uri.l >= 4 && (!memcmp(p, "sip:", 4) || !memcmp(p, "tel:", 4)))
+		return true;
 	if (p >= e || !sip_is(*p, SIP_C_ALPHA))
 		return false;
 	while (p < e && (sip_is(*p, SIP_C_ALPHA | SIP_C_DIGIT) || *p == '+' ||
@@ -206,7 +210,32 @@ static bool scheme_ok(struct cv_pl uri)
 
 /* RFC 3261 §25.1: ( name-addr / addr-spec ) *( SEMI generic-param ).
  * In addr-spec form, ';' parameters belong to the header (§20.10). */
-int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
+/* The Contact parameters (RFC 3261 §20.10, RFC 5626 §4.2), read in the
+ * same pass as the tag. */
+static int contact_param(struct cv_sip_contact *c, struct cv_pl n,
+			 struct cv_pl pv, struct cv_pl *q)
+{
+	if (n.l == 7 && sip_ci_lit(n, "expires")) {
+		uint32_t x;
+		if (cv_sip_u32_parse(pv, &x))
+			return CV_EPARSE;
+		c->expires = x;
+	} else if (n.l == 1 && sip_lower(n.p[0]) == 'q') {
+		*q = pv;
+		if (!q->p)
+			q->p = n.p;
+	} else if (n.l == 13 && sip_ci_lit(n, "+sip.instance")) {
+		c->instance = pv;
+	} else if (n.l == 6 && sip_ci_lit(n, "reg-id")) {
+		c->reg_id = pv;
+	}
+	return 0;
+}
+
+/* name-addr / addr-spec with its params; with c, the Contact params too
+ * (q is its raw qvalue, checked by the caller). */
+static int naddr_parse(struct cv_pl value, struct cv_sip_naddr *na,
+		       struct cv_sip_contact *c, struct cv_pl *qv)
 {
 	value = sip_nn(value);
 	memset(na, 0, sizeof(*na));
@@ -215,7 +244,7 @@ int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 	if (p >= e)
 		return CV_EPARSE;
 	if (*p == '"') {
-		const char *q = sip_skip_quoted(p, e);
+		const char *q = sip_skip_quoted_fast(p, e);
 		if (!q)
 			return CV_EPARSE;
 		na->dname = sip_pl(p + 1, q - 1);
@@ -236,7 +265,8 @@ int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 	if (*p == '<') {
 		/* no LWS (all <= 0x20) inside <> (RFC 3261 §25.1 LAQUOT/RAQUOT)
 		 */
-		const char *gt = sip_scan_until(p + 1, e, '>', '<', '>');
+		const char *gt =
+			sip_scan_until_lo(val.p, p + 1, e, '>', '<', '>');
 		if (gt >= e || *gt != '>')
 			return CV_EPARSE;
 		na->uri = sip_pl(p + 1, gt);
@@ -259,7 +289,7 @@ int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 	na->params = sip_pl(p, e);
 	struct cv_pl rest = na->params, n, v;
 	int err;
-	while ((err = sip_param_next(&rest, &n, &v)) == 0)
+	while ((err = sip_param_next_lo(&rest, val.p, &n, &v)) == 0)
 		if (n.l == 3 && sip_ci_lit(n, "tag")) {
 			/* tag = "tag" EQUAL token (RFC 3261 §25.1): a bare flag
 			 * or a second tag is refused, as sofia-sip takes the
@@ -269,8 +299,15 @@ int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
 			if (na->tag.p || !v.l || v.p[-1] == '"')
 				return CV_EPARSE;
 			na->tag = v;
+		} else if (c && contact_param(c, n, v, qv)) {
+			return CV_EPARSE;
 		}
 	return err == CV_ENOTFOUND ? 0 : CV_EPARSE;
+}
+
+int cv_sip_naddr_parse(struct cv_pl value, struct cv_sip_naddr *na)
+{
+	return naddr_parse(value, na, NULL, NULL);
 }
 
 static int delta_param(struct cv_pl params, const char *name, int64_t *out)
@@ -298,26 +335,10 @@ int cv_sip_contact_parse(struct cv_pl value, struct cv_sip_contact *c)
 		c->star = true;
 		return 0;
 	}
-	int err = cv_sip_naddr_parse(v, &c->addr);
+	struct cv_pl q = {NULL, 0};
+	int err = naddr_parse(v, &c->addr, c, &q);
 	if (err)
 		return err;
-	struct cv_pl rest = c->addr.params, n, pv, q = {NULL, 0};
-	while (sip_param_next(&rest, &n, &pv) == 0) {
-		if (n.l == 7 && sip_ci_lit(n, "expires")) {
-			uint32_t x;
-			if (cv_sip_u32_parse(pv, &x))
-				return CV_EPARSE;
-			c->expires = x;
-		} else if (n.l == 1 && sip_lower(n.p[0]) == 'q') {
-			q = pv;
-			if (!q.p)
-				q.p = n.p;
-		} else if (n.l == 13 && sip_ci_lit(n, "+sip.instance")) {
-			c->instance = pv;
-		} else if (n.l == 6 && sip_ci_lit(n, "reg-id")) {
-			c->reg_id = pv;
-		}
-	}
 	if (q.p) {
 		/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
 		 */

@@ -11,97 +11,167 @@ static const char default_allow[] =
 	"INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, "
 	"MESSAGE, SUBSCRIBE, NOTIFY, REFER";
 
-/* Appends a string literal. */
-#define SL_PUT(b, lit) cv_buf_append((b), (lit), sizeof(lit) - 1)
+/* The response under construction, in the worker's fixed TP_SL_MAX-byte
+ * buffer. The appends are inline and bounds-checked; an answer that does
+ * not fit marks the writer full and is not sent. (cv_buf's out-of-line
+ * append with its growth checks was a third of this path's instructions:
+ * some 45 appends per answer.) */
+struct sl_out {
+	char *p;
+	size_t len;
+	bool full;
+};
 
-/* Decimal text of v in buf (at least 11 bytes); returns buf. */
-static const char *u32_dec(uint32_t v, char *buf)
+static inline void sl_put(struct sl_out *o, const void *s, size_t n)
 {
-	char tmp[11];
-	int i = 0;
+	if (n > TP_SL_MAX - o->len) {
+		o->full = true;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+/* Appends a string literal. */
+#define SL_PUT(o, lit) sl_put((o), (lit), sizeof(lit) - 1)
+
+static inline void sl_puts(struct sl_out *o, const char *s)
+{
+	sl_put(o, s, strlen(s));
+}
+
+static inline void sl_put_pl(struct sl_out *o, struct cv_pl v)
+{
+	sl_put(o, v.p, v.l);
+}
+
+/* Appends v in decimal. */
+static void sl_put_u32(struct sl_out *o, uint32_t v)
+{
+	char tmp[10];
+	size_t i = sizeof(tmp);
 	do {
-		tmp[i++] = (char)('0' + v % 10);
+		tmp[--i] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	for (int k = 0; k < i; k++)
-		buf[k] = tmp[i - 1 - k];
-	buf[i] = '\0';
-	return buf;
+	sl_put(o, tmp + i, sizeof(tmp) - i);
 }
 
 /* Finds a bare ";rport" in a via-parm: offset just after "rport", or 0. */
 static size_t bare_rport_end(struct cv_pl v)
 {
-	for (size_t i = 0; i + 6 <= v.l; i++) {
-		if (v.p[i] != ';')
-			continue;
-		size_t j = i + 1;
-		while (j < v.l && (v.p[j] == ' ' || v.p[j] == '\t'))
+	const char *p = v.p, *end = v.p + v.l;
+	while (end - p >= 6) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		if (!semi)
+			break;
+		p = semi + 1;
+		const char *j = p;
+		while (j < end && (*j == ' ' || *j == '\t'))
 			j++;
-		if (j + 5 > v.l || strncasecmp(v.p + j, "rport", 5) != 0)
+		if (end - j < 5 || strncasecmp(j, "rport", 5) != 0)
 			continue;
-		size_t e = j + 5;
-		size_t k = e;
-		while (k < v.l && (v.p[k] == ' ' || v.p[k] == '\t'))
+		const char *e = j + 5, *k = e;
+		while (k < end && (*k == ' ' || *k == '\t'))
 			k++;
-		if (k == v.l || v.p[k] == ';' || v.p[k] == ',')
-			return e;
+		if (k == end || *k == ';' || *k == ',')
+			return (size_t)(e - v.p);
 	}
 	return 0;
 }
 
-/* RFC 3261 §18.2.1 / RFC 3581 §4: whether the response's top Via gets
- * rport=<source port> (a bare rport was asked) and received=. */
-static void via_flags(const struct cv_sip_via *via,
-		      const struct cv_tp_meta *meta, bool *add_rport,
-		      bool *add_received)
+/* The transport of the Via as the transport names it (the parser's enum;
+ * SCTP and unknown tokens: none, as cv_tp_kind_parse() would say). */
+static void via_kind(const struct cv_sip_via *via, enum cv_tp_kind *kind)
 {
-	struct cv_tp_addr sentby;
+	switch (via->tp) {
+	case CV_SIP_TP_UDP:
+		*kind = CV_TP_UDP;
+		break;
+	case CV_SIP_TP_TCP:
+		*kind = CV_TP_TCP;
+		break;
+	case CV_SIP_TP_TLS:
+		*kind = CV_TP_TLS;
+		break;
+	case CV_SIP_TP_WS:
+		*kind = CV_TP_WS;
+		break;
+	case CV_SIP_TP_WSS:
+		*kind = CV_TP_WSS;
+		break;
+	default:
+		break;
+	}
+}
+
+/* The packet source as received= text: an IPv4 dotted quad by hand
+ * (inet_ntop formats with sprintf), IPv6 through inet_ntop. Returns the
+ * length; buf holds CV_TP_ADDRSTRLEN bytes. */
+static size_t src_text(const struct cv_tp_addr *src, char *buf)
+{
+	if (src->ss.ss_family != AF_INET)
+		return cv_tp_addr_host_print(src, buf, CV_TP_ADDRSTRLEN);
+	const struct sockaddr_in *in = (const void *)&src->ss;
+	const uint8_t *q = (const uint8_t *)&in->sin_addr.s_addr;
+	size_t n = 0;
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			buf[n++] = '.';
+		if (q[i] >= 100)
+			buf[n++] = (char)('0' + q[i] / 100);
+		if (q[i] >= 10)
+			buf[n++] = (char)('0' + q[i] / 10 % 10);
+		buf[n++] = (char)('0' + q[i] % 10);
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/* RFC 3261 §18.2.1 / RFC 3581 §4: whether the response's top Via gets
+ * rport=<source port> (a bare rport was asked) and received= (a name in
+ * the sent-by, or an address other than the packet source). An IPv4
+ * sent-by is compared as text with the source's dotted quad: that form
+ * is the only one inet_pton accepts for the same address, so the answer
+ * is the same without parsing the host. */
+static void via_flags(const struct cv_sip_via *via,
+		      const struct cv_tp_meta *meta, struct cv_pl srctxt,
+		      bool *add_rport, bool *add_received)
+{
 	*add_rport = via->rport_present && via->rport.l == 0;
-	*add_received = via->rport_present ||
-			cv_tp_addr_set(&sentby, via->host, 0) != 0 ||
-			!cv_tp_addr_eq_ip(&sentby, &meta->src);
-	if (via->received.l)
+	if (via->received.l) {
 		*add_received = false; /* a proxy before us already did */
+	} else if (via->rport_present) {
+		*add_received = true;
+	} else if (meta->src.ss.ss_family == AF_INET) {
+		*add_received = !cv_pl_eq(via->host, srctxt);
+	} else {
+		struct cv_tp_addr sentby;
+		*add_received = cv_tp_addr_set(&sentby, via->host, 0) != 0 ||
+				!cv_tp_addr_eq_ip(&sentby, &meta->src);
+	}
 }
 
 /* Appends the top via-parm with rport filled and received= added. */
-static void via_put(struct cv_buf *out, const struct cv_sip_via *via,
+static void via_put(struct sl_out *out, const struct cv_sip_via *via,
 		    const struct cv_tp_meta *meta)
 {
 	bool add_rport, add_received;
-	via_flags(via, meta, &add_rport, &add_received);
+	char src[CV_TP_ADDRSTRLEN];
+	struct cv_pl srctxt = {src, src_text(&meta->src, src)};
+	via_flags(via, meta, srctxt, &add_rport, &add_received);
 	size_t rp = add_rport ? bare_rport_end(via->value) : 0;
 	if (rp) {
-		char num[12];
-		cv_buf_append(out, via->value.p, rp);
+		sl_put(out, via->value.p, rp);
 		SL_PUT(out, "=");
-		cv_buf_append_str(out,
-				  u32_dec(cv_tp_addr_port(&meta->src), num));
-		cv_buf_append(out, via->value.p + rp, via->value.l - rp);
+		sl_put_u32(out, cv_tp_addr_port(&meta->src));
+		sl_put(out, via->value.p + rp, via->value.l - rp);
 	} else {
-		cv_buf_append(out, via->value.p, via->value.l);
+		sl_put_pl(out, via->value);
 	}
 	if (add_received) {
 		SL_PUT(out, ";received=");
-		if (meta->src.ss.ss_family == AF_INET) {
-			/* dotted quad by hand: inet_ntop formats with sprintf
-			 */
-			const struct sockaddr_in *in =
-				(const void *)&meta->src.ss;
-			const uint8_t *q =
-				(const uint8_t *)&in->sin_addr.s_addr;
-			char num[12];
-			for (int i = 0; i < 4; i++) {
-				if (i)
-					SL_PUT(out, ".");
-				cv_buf_append_str(out, u32_dec(q[i], num));
-			}
-		} else {
-			char src[CV_TP_ADDRSTRLEN];
-			cv_tp_addr_host_print(&meta->src, src, sizeof(src));
-			cv_buf_append_str(out, src);
-		}
+		sl_put_pl(out, srctxt);
 	}
 }
 
@@ -118,6 +188,26 @@ static void sl_tag(char *tag, struct cv_pl call_id, struct cv_pl from_tag,
 	for (int i = 0; i < 16; i++)
 		tag[2 + i] = hex[(h >> (60 - 4 * i)) & 15];
 	tag[18] = '\0';
+}
+
+/* Sends the response. A UDP answer routed to an address (§18.2.2: the
+ * request's source or sent-by) goes straight to the listener socket,
+ * as cv_tp_send() would after filling its parameters. */
+static int sl_send(struct cv_tp *tp, struct cv_worker *w, struct tp_worker *tw,
+		   const struct cv_tp_resp_route *route, const char *buf,
+		   size_t len)
+{
+	if (route->how == CV_TP_RESP_ADDR && route->kind == CV_TP_UDP &&
+	    tw->started && cv_tp_addr_isset(&route->addr)) {
+		int li = tp_listener_find(tp, CV_TP_UDP,
+					  route->addr.ss.ss_family,
+					  &route->local);
+		if (li < 0)
+			return li;
+		return tp_udp_send(tw, (unsigned)li, &route->addr,
+				   &route->local, buf, len);
+	}
+	return cv_tp_send_resp(tp, w, route, buf, len);
 }
 
 /* ---- answering requests the parser rejected (RFC 3261 §8.2.6.2, §21.4.1)
@@ -221,23 +311,23 @@ static bool sl_scan(const char *b, size_t len, struct sl_raw *r)
 	return true;
 }
 
-static void sl_put_value(struct cv_buf *out, struct cv_pl v)
+static void sl_put_value(struct sl_out *out, struct cv_pl v)
 {
 	size_t i = 0;
 	while (i < v.l) {
 		size_t j = i;
 		while (j < v.l && v.p[j] != '\r' && v.p[j] != '\n')
 			j++;
-		cv_buf_append(out, v.p + i, j - i);
+		sl_put(out, v.p + i, j - i);
 		if (j < v.l)
 			SL_PUT(out, " ");
 		i = j + 1;
 	}
 }
 
-static void sl_put_hdr(struct cv_buf *out, const char *name, struct cv_pl v)
+static void sl_put_hdr(struct sl_out *out, const char *name, struct cv_pl v)
 {
-	cv_buf_append_str(out, name);
+	sl_puts(out, name);
 	sl_put_value(out, v);
 	SL_PUT(out, "\r\n");
 }
@@ -270,18 +360,16 @@ static int sl_bad_request(struct cv_tp *tp, struct cv_worker *w,
 	     memcmp(sl, "ACK ", 4) == 0))
 		return CV_EPARSE;
 
-	struct cv_buf *out = &tw->slbuf[0];
-	char num[12], tag[20];
-	cv_buf_reset(out);
-	cv_buf_append_str(out, "SIP/2.0 ");
-	cv_buf_append_str(out, u32_dec((uint32_t)v->status, num));
+	struct sl_out o = {.p = tw->slout}, *out = &o;
+	char tag[20];
+	SL_PUT(out, "SIP/2.0 ");
+	sl_put_u32(out, (uint32_t)v->status);
 	SL_PUT(out, " ");
-	cv_buf_append_str(out, v->reason && v->reason[0] ? v->reason
-							 : "Bad Request");
+	sl_puts(out, v->reason && v->reason[0] ? v->reason : "Bad Request");
 	SL_PUT(out, "\r\nVia: ");
 	/* §8.2.6.2: every Via value, in order; the top one with received/rport
 	 */
-	cv_buf_append(out, r.via[0].p, (size_t)(top.p - r.via[0].p));
+	sl_put(out, r.via[0].p, (size_t)(top.p - r.via[0].p));
 	via_put(out, &via, &rx->meta);
 	sl_put_value(out, (struct cv_pl){top.p + top.l,
 					 r.via[0].l - (size_t)(top.p + top.l -
@@ -290,21 +378,21 @@ static int sl_bad_request(struct cv_tp *tp, struct cv_worker *w,
 	for (unsigned i = 1; i < r.nvia; i++)
 		sl_put_hdr(out, "Via: ", r.via[i]);
 	sl_put_hdr(out, "From: ", r.from);
-	cv_buf_append_str(out, "To: ");
+	SL_PUT(out, "To: ");
 	sl_put_value(out, r.to);
 	if (!to.tag.l) {
 		sl_tag(tag, r.call_id, from.tag, cseq.num);
 		SL_PUT(out, ";tag=");
-		cv_buf_append_str(out, tag);
+		sl_puts(out, tag);
 	}
 	SL_PUT(out, "\r\n");
 	sl_put_hdr(out, "Call-ID: ", r.call_id);
 	sl_put_hdr(out, "CSeq: ", r.cseq);
-	cv_buf_append_str(out, v->hdrs);
-	cv_buf_append_str(out, "Server: ");
-	cv_buf_append_str(out, server);
-	cv_buf_append_str(out, "\r\nContent-Length: 0\r\n\r\n");
-	if (out->err)
+	sl_puts(out, v->hdrs);
+	SL_PUT(out, "Server: ");
+	sl_puts(out, server);
+	SL_PUT(out, "\r\nContent-Length: 0\r\n\r\n");
+	if (out->full)
 		return CV_EPARSE;
 
 	struct cv_tp_topvia tv = {
@@ -314,7 +402,7 @@ static int sl_bad_request(struct cv_tp *tp, struct cv_worker *w,
 		.maddr = via.maddr,
 		.rport = via.rport_present,
 	};
-	(void)cv_tp_kind_parse(via.transport, &tv.kind);
+	via_kind(&via, &tv.kind);
 	struct cv_tp_resp_route route;
 	int err = cv_tp_resp_route(&rx->meta, &tv, &route);
 	if (err || route.how == CV_TP_RESP_RESOLVE) {
@@ -326,7 +414,7 @@ static int sl_bad_request(struct cv_tp *tp, struct cv_worker *w,
 		route.addr = rx->meta.src;
 		route.local = rx->meta.local;
 	}
-	err = cv_tp_send_resp(tp, w, &route, out->data, out->len);
+	err = sl_send(tp, w, tw, &route, out->p, out->len);
 	if (err)
 		return err;
 	TP_INC(tw, sl_bad_requests);
@@ -387,13 +475,12 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 	 * 3261 §8.2.6.2: Via values in order, From, Call-ID, CSeq as they
 	 * came, To with a tag) into a per-worker buffer: no printf, no
 	 * allocation, one pass (printf showed up in profiles of this path). */
-	struct cv_buf *out = &tw->slbuf[0];
-	char num[12], tag[20];
-	cv_buf_reset(out);
+	struct sl_out o = {.p = tw->slout}, *out = &o;
+	char tag[20];
 	SL_PUT(out, "SIP/2.0 ");
-	cv_buf_append_str(out, u32_dec((uint32_t)status, num));
+	sl_put_u32(out, (uint32_t)status);
 	SL_PUT(out, " ");
-	cv_buf_append_str(out, reason);
+	sl_puts(out, reason);
 	SL_PUT(out, "\r\n");
 	bool top = true;
 	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(msg, CV_SIP_HDR_VIA);
@@ -404,14 +491,13 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 		    tv.p + tv.l <= h->value.p + h->value.l) {
 			/* the top via-parm gets received/rport (§18.2.1, RFC
 			 * 3581) */
-			cv_buf_append(out, h->value.p,
-				      (size_t)(tv.p - h->value.p));
+			sl_put(out, h->value.p, (size_t)(tv.p - h->value.p));
 			via_put(out, &msg->via, &rx->meta);
-			cv_buf_append(out, tv.p + tv.l,
-				      (size_t)(h->value.p + h->value.l -
-					       (tv.p + tv.l)));
+			sl_put(out, tv.p + tv.l,
+			       (size_t)(h->value.p + h->value.l -
+					(tv.p + tv.l)));
 		} else {
-			cv_buf_append(out, h->value.p, h->value.l);
+			sl_put_pl(out, h->value);
 		}
 		top = false;
 		SL_PUT(out, "\r\n");
@@ -420,44 +506,44 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 	const struct cv_sip_hdr *to = cv_sip_msg_hdr(msg, CV_SIP_HDR_TO);
 	const struct cv_sip_hdr *cseq = cv_sip_msg_hdr(msg, CV_SIP_HDR_CSEQ);
 	SL_PUT(out, "From: ");
-	cv_buf_append(out, from->value.p, from->value.l);
+	sl_put_pl(out, from->value);
 	SL_PUT(out, "\r\nTo: ");
-	cv_buf_append(out, to->value.p, to->value.l);
+	sl_put_pl(out, to->value);
 	if (!msg->to.tag.l) {
 		/* §8.2.6.2: a To tag; stable for retransmissions of the request
 		 */
 		sl_tag(tag, msg->call_id, msg->from.tag, msg->cseq.num);
 		SL_PUT(out, ";tag=");
-		cv_buf_append(out, tag, 18);
+		sl_put(out, tag, 18);
 	}
 	SL_PUT(out, "\r\nCall-ID: ");
-	cv_buf_append(out, msg->call_id.p, msg->call_id.l);
+	sl_put_pl(out, msg->call_id);
 	SL_PUT(out, "\r\nCSeq: ");
-	cv_buf_append(out, cseq->value.p, cseq->value.l);
+	sl_put_pl(out, cseq->value);
 	SL_PUT(out, "\r\n");
 	if (status == 200) {
 		SL_PUT(out, "Allow: ");
-		cv_buf_append_str(out, p->allow ? p->allow : default_allow);
+		sl_puts(out, p->allow ? p->allow : default_allow);
 		SL_PUT(out, "\r\nAccept: ");
-		cv_buf_append_str(out,
-				  p->accept ? p->accept : "application/sdp");
+		sl_puts(out, p->accept ? p->accept : "application/sdp");
 		SL_PUT(out, "\r\n");
 		if (p->supported && p->supported[0]) {
 			SL_PUT(out, "Supported: ");
-			cv_buf_append_str(out, p->supported);
+			sl_puts(out, p->supported);
 			SL_PUT(out, "\r\n");
 		}
 	} else if (status == 503 && p->retry_after) {
 		SL_PUT(out, "Retry-After: ");
-		cv_buf_append_str(out, u32_dec(p->retry_after, num));
+		sl_put_u32(out, p->retry_after);
 		SL_PUT(out, "\r\n");
 	}
 	SL_PUT(out, "Server: ");
-	cv_buf_append_str(out, server);
+	sl_puts(out, server);
 	SL_PUT(out, "\r\nContent-Length: 0\r\n\r\n");
-	err = out->err;
-	if (err)
+	if (out->full) {
+		err = CV_ETOOBIG;
 		goto out;
+	}
 	struct cv_tp_topvia tvia = {
 		.host = msg->via.host,
 		.port = msg->via.port,
@@ -465,11 +551,11 @@ int cv_tp_stateless_reply(struct cv_tp *tp, struct cv_worker *w,
 		.maddr = msg->via.maddr,
 		.rport = msg->via.rport_present,
 	};
-	(void)cv_tp_kind_parse(msg->via.transport, &tvia.kind);
+	via_kind(&msg->via, &tvia.kind);
 	struct cv_tp_resp_route route;
 	err = cv_tp_resp_route(&rx->meta, &tvia, &route);
 	if (!err)
-		err = cv_tp_send_resp(tp, w, &route, out->data, out->len);
+		err = sl_send(tp, w, tw, &route, out->p, out->len);
 out:
 	cv_mem_unref(msg);
 	return err;

@@ -22,8 +22,7 @@ static void tp_worker_free(struct tp_worker *tw)
 	free(tw->slis);
 	free(tw->rxbuf);
 	free(tw->txarena);
-	cv_buf_free(&tw->slbuf[0]);
-	cv_buf_free(&tw->slbuf[1]);
+	free(tw->slout);
 	free(tw);
 }
 
@@ -60,6 +59,7 @@ int cv_tp_create(struct cv_tp **tpp, struct cv_rt *rt,
 		tp->udp_batch = TP_UDP_BATCH_MAX;
 	tp->dns_cache_max = p->dns_cache_max ? p->dns_cache_max : 1024;
 	tp->keepalive_ms = p->keepalive_ms;
+	tp->deliver_local = p->deliver_local;
 	tp->perip_seed = ((uint64_t)cv_random_u32() << 32) | cv_random_u32();
 	for (unsigned i = 0; i < TP_CT_SHARDS; i++)
 		pthread_mutex_init(&tp->ct[i].mu, NULL);
@@ -122,13 +122,13 @@ int cv_tp_create(struct cv_tp **tpp, struct cv_rt *rt,
 		tw->slis = calloc(p->nspecs ? p->nspecs : 1, sizeof(*tw->slis));
 		tw->rxbuf = malloc(tw->batch * (tp->lim.max_udp_msg + 1));
 		tw->txarena = malloc(TP_TX_ARENA);
-		if (!tw->udp || !tw->slis || !tw->rxbuf || !tw->txarena) {
+		tw->slout = malloc(TP_SL_MAX);
+		if (!tw->udp || !tw->slis || !tw->rxbuf || !tw->txarena ||
+		    !tw->slout) {
 			err = -ENOMEM;
 			goto out;
 		}
 		tw->rxslot = tp->lim.max_udp_msg + 1;
-		cv_buf_init(&tw->slbuf[0], 65536);
-		cv_buf_init(&tw->slbuf[1], 65536);
 	}
 
 	for (unsigned i = 0; i < p->nspecs; i++) {
@@ -332,8 +332,10 @@ void tp_deliver(struct tp_worker *tw, const struct cv_tp_meta *meta,
 	unsigned owner = tw->idx;
 
 	TP_INC(tw, rx_msgs[meta->kind]);
-	/* A message without Call-ID stays here: the layer above answers 400. */
-	if (cv_sip_peek_call_id(buf, len, &cid) == 0 && tp->nworkers > 1)
+	/* A message without Call-ID stays here: the layer above answers 400.
+	 * One worker, or a handler without per-Call-ID state: no peek. */
+	if (tp->nworkers > 1 && !tp->deliver_local &&
+	    cv_sip_peek_call_id(buf, len, &cid) == 0)
 		owner = cv_rt_owner(tp->rt, cid.p, cid.l);
 	if (owner == tw->idx) {
 		struct cv_tp_rx rx = {.meta = *meta,

@@ -18,6 +18,7 @@
 #define TP_PERIP_BUCKETS 4096
 #define TP_CT_SHARDS	 64
 #define TP_READ_BUF	 (64 * 1024)
+#define TP_SL_MAX	 (64 * 1024) /* largest stateless response */
 
 /* Single-writer counters: the owner worker bumps, any thread reads; the
  * same event goes to the metrics registry when one was given (the series
@@ -90,6 +91,8 @@ struct tp_worker {
 	/* IP_PKTINFO / IPV6_PKTINFO of each datagram (wildcard listeners) */
 	char rxctl[TP_UDP_BATCH_MAX][64];
 	char *rxbuf; /* batch * (max_udp_msg + 1) */
+	const struct tp_udp *rx_for; /* socket the headers are set up for */
+	unsigned rx_used;	     /* headers the last receive wrote to */
 	size_t rxslot;
 	bool in_batch;
 	struct tp_txent tx[TP_UDP_BATCH_MAX];
@@ -98,7 +101,7 @@ struct tp_worker {
 	size_t txused;
 
 	char readbuf[TP_READ_BUF]; /* stream reads */
-	struct cv_buf slbuf[2];	   /* stateless responder scratch */
+	char *slout;		   /* stateless response, TP_SL_MAX bytes */
 	struct tp_dns *dns;
 };
 
@@ -128,6 +131,7 @@ struct cv_tp {
 	bool verify_server;
 	char *tls_server_name; /* default SNI / name to verify, or NULL */
 	unsigned udp_batch;
+	bool deliver_local; /* no Call-ID handover (cv_tp_params) */
 	uint32_t keepalive_ms; /* outgoing stream connections, 0 = none */
 	char *dns_csv;	       /* "a:p,b:p" or NULL */
 	uint32_t dns_cache_max;

@@ -211,6 +211,34 @@ static bool stun_answer(struct tp_worker *tw, const struct tp_udp *u,
 	return true;
 }
 
+/* Points the receive headers at the worker's buffers. All of them when
+ * the previous receive was on another socket; else only those the kernel
+ * wrote to (name and control lengths, flags): at one datagram per
+ * wake-up, rebuilding all `batch` headers cost more than the rest of the
+ * receive path. */
+static void rx_prepare(struct tp_worker *tw, const struct tp_udp *u)
+{
+	unsigned to = tw->batch;
+	if (tw->rx_for == u && tw->rx_used < tw->batch)
+		to = tw->rx_used + 1;
+	tw->rx_for = u;
+	for (unsigned i = 0; i < to; i++) {
+		struct msghdr *mh = &tw->rxm[i].msg_hdr;
+		tw->rxiov[i].iov_base = tw->rxbuf + i * tw->rxslot;
+		tw->rxiov[i].iov_len = tw->rxslot;
+		memset(mh, 0, sizeof(*mh));
+		mh->msg_name = &tw->rxsrc[i].ss;
+		mh->msg_namelen = sizeof(tw->rxsrc[i].ss);
+		mh->msg_iov = &tw->rxiov[i];
+		mh->msg_iovlen = 1;
+		if (u->any) {
+			mh->msg_control = tw->rxctl[i];
+			mh->msg_controllen = sizeof(tw->rxctl[i]);
+		}
+	}
+	tw->rx_used = 0;
+}
+
 static void udp_readable(uv_poll_t *h, int status, int events)
 {
 	struct tp_udp *u = h->data;
@@ -222,27 +250,15 @@ static void udp_readable(uv_poll_t *h, int status, int events)
 		return;
 	/* Bounded rounds per wake-up so one socket cannot starve the loop. */
 	for (unsigned round = 0; round < 8; round++) {
-		for (unsigned i = 0; i < batch; i++) {
-			tw->rxiov[i].iov_base = tw->rxbuf + i * tw->rxslot;
-			tw->rxiov[i].iov_len = tw->rxslot;
-			memset(&tw->rxm[i].msg_hdr, 0,
-			       sizeof(tw->rxm[i].msg_hdr));
-			tw->rxm[i].msg_hdr.msg_name = &tw->rxsrc[i].ss;
-			tw->rxm[i].msg_hdr.msg_namelen =
-				sizeof(tw->rxsrc[i].ss);
-			tw->rxm[i].msg_hdr.msg_iov = &tw->rxiov[i];
-			tw->rxm[i].msg_hdr.msg_iovlen = 1;
-			if (u->any) {
-				tw->rxm[i].msg_hdr.msg_control = tw->rxctl[i];
-				tw->rxm[i].msg_hdr.msg_controllen =
-					sizeof(tw->rxctl[i]);
-			}
-		}
+		rx_prepare(tw, u);
 		int n = recvmmsg(u->fd, tw->rxm, batch, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
+		tw->rx_used = (unsigned)n;
 		TP_INC(tw, udp_batches);
-		tw->in_batch = true;
+		/* A lone datagram's answer leaves at once with sendmsg: no
+		 * copy into the send arena, no mmsghdr. */
+		tw->in_batch = n > 1;
 		uint64_t now = cv_clock_us();
 		for (int i = 0; i < n; i++) {
 			size_t len = tw->rxm[i].msg_len;

@@ -14,6 +14,19 @@ struct txn_bytes {
 	char data[];
 };
 
+/* What a server transaction keeps of its request once it has sent its
+ * final response and the TU has let go (txn_slim(), docs/txn.md): the
+ * §17.2.3 match key (branch, sent-by, method), the Call-ID, CSeq and From
+ * tag of the branch-reuse and §8.2.2.2 merged-request checks, and the top
+ * Via that routes retransmitted responses (§18.2.2). One cv_mem
+ * allocation; every slice points into text. */
+struct txn_key {
+	struct cv_sip_via via;
+	struct cv_pl call_id, from_tag, method_pl;
+	uint32_t cseq;
+	char text[];
+};
+
 /* Intrusive chained hash table, power-of-two buckets, grows at load 1. */
 struct txn_htab {
 	struct cv_txn **b;
@@ -37,13 +50,22 @@ enum txn_flags {
 };
 
 struct cv_txn {
-	struct cv_txn *hnext;	    /* primary table: branch */
-	struct cv_txn *snext;	    /* secondary: Call-ID + CSeq (server) */
-	struct cv_txn_layer *layer; /* NULL once Terminated */
-	struct cv_sip_msg *req;
-	struct txn_bytes *out; /* see struct txn_bytes */
-	void *uarg;
+	/* What the index walks (chains, hashes, flags, creation order) sits
+	 * in the first cache line: with 10^5 live transactions every chain
+	 * step is a cache (and TLB) miss, so one line per step, not two. */
+	struct cv_txn *hnext; /* primary table: branch */
+	struct cv_txn *snext; /* secondary: Call-ID + CSeq (server) */
 	uint64_t hash, shash;
+	uint32_t flags;
+	uint32_t seq; /* creation order (merged requests) */
+	uint16_t status;
+	uint8_t state;
+	uint8_t method;		    /* enum cv_sip_method */
+	struct cv_txn_layer *layer; /* NULL once Terminated */
+	struct cv_sip_msg *req;	    /* NULL once slimmed to key */
+	struct txn_key *key;	    /* see struct txn_key */
+	struct txn_bytes *out;	    /* see struct txn_bytes */
+	void *uarg;
 	struct cv_tmr tmr; /* the one wheel entry of this txn */
 	uint64_t due_retx; /* A, E, G (us, 0 = off) */
 	uint64_t due_end;  /* B, D, F, H, I, J, K, L, M, §9.1 */
@@ -53,11 +75,6 @@ struct cv_txn {
 	uint64_t resp_tag_hash; /* To tag of the final response (2543 ACK) */
 	struct cv_txn *cancel;	/* client INVITE: its CANCEL txn */
 	uint32_t retx_ivl_ms;
-	uint32_t seq; /* creation order (merged requests) */
-	uint32_t flags;
-	uint16_t status;
-	uint8_t state;
-	uint8_t method; /* enum cv_sip_method */
 };
 
 struct cv_txn_layer {
@@ -74,6 +91,33 @@ struct cv_txn_layer {
 static inline uint64_t txn_due(uint64_t now, uint64_t us)
 {
 	return now + us ? now + us : 1;
+}
+
+/* The fields of a server transaction's request, from the parsed request
+ * or, once slimmed, from its key. */
+static inline const struct cv_sip_via *txn_via(const struct cv_txn *t)
+{
+	return t->req ? &t->req->via : &t->key->via;
+}
+
+static inline struct cv_pl txn_call_id(const struct cv_txn *t)
+{
+	return t->req ? t->req->call_id : t->key->call_id;
+}
+
+static inline uint32_t txn_cseq(const struct cv_txn *t)
+{
+	return t->req ? t->req->cseq.num : t->key->cseq;
+}
+
+static inline struct cv_pl txn_from_tag(const struct cv_txn *t)
+{
+	return t->req ? t->req->from.tag : t->key->from_tag;
+}
+
+static inline struct cv_pl txn_method_pl(const struct cv_txn *t)
+{
+	return t->req ? t->req->method_pl : t->key->method_pl;
 }
 
 /* txn_layer.c */
@@ -102,6 +146,7 @@ void txn_server_recv(struct cv_txn_layer *l, struct cv_sip_msg *req,
 		     const struct cv_txn_addr *src);
 void txn_server_timer(struct cv_txn *t, uint64_t now);
 void txn_server_fail(struct cv_txn *t, uint16_t status);
+void txn_slim(struct cv_txn *t);
 int txn_server_reply_stateless(struct cv_txn_layer *l,
 			       const struct cv_sip_msg *req,
 			       const struct cv_txn_addr *src, uint16_t status,

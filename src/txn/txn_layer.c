@@ -177,6 +177,7 @@ static void txn_dtor(void *obj)
 	struct cv_txn *t = obj;
 	cv_tmr_cancel(&t->tmr);
 	cv_mem_unref(t->req);
+	cv_mem_unref(t->key);
 	cv_mem_unref(t->out);
 	cv_mem_unref(t->cancel);
 }
@@ -290,9 +291,32 @@ int txn_send(struct cv_txn *t, const char *buf, size_t len, bool response,
 	     bool retx)
 {
 	struct cv_txn_layer *l = t->layer;
+	/* A slimmed server transaction hands the send callback a message
+	 * with what its key kept: top Via (§18.2.2 routing), Call-ID, CSeq,
+	 * method. Only retransmissions take this path. */
+	struct cv_sip_msg slim;
+	const struct cv_sip_msg *req = t->req;
+	if (!req) {
+		memset(&slim, 0, sizeof(slim));
+		memset(slim.first, 0xff, sizeof(slim.first));
+		slim.buf = "";
+		slim.req = true;
+		slim.method = (enum cv_sip_method)t->method;
+		slim.method_pl = t->key->method_pl;
+		slim.call_id = t->key->call_id;
+		slim.cseq.num = t->key->cseq;
+		slim.cseq.method = slim.method;
+		slim.cseq.method_pl = slim.method_pl;
+		slim.via = t->key->via;
+		slim.via_count = 1;
+		slim.from.tag = t->key->from_tag;
+		slim.max_forwards = -1;
+		slim.content_length = -1;
+		req = &slim;
+	}
 	struct cv_txn_out o = {
 		.txn = t,
-		.req = t->req,
+		.req = req,
 		.dst = &t->addr,
 		.buf = buf,
 		.len = len,
@@ -382,6 +406,8 @@ void cv_txn_release(struct cv_txn *t)
 		 * would wait for a final response forever. */
 		t->due_end = cv_clock_us() + txn_ms(64 * l->t1);
 		txn_arm(t);
+	} else if (l && !(t->flags & TF_CLIENT)) {
+		txn_slim(t);
 	}
 	cv_mem_unref(t);
 }

@@ -10,7 +10,7 @@ bool cv_txn_is_merged(const struct cv_txn *t)
 	if (!l || (t->flags & TF_CLIENT))
 		return false;
 	const struct cv_sip_msg *req = t->req;
-	if (req->to.tag.l)
+	if (!req || req->to.tag.l)
 		return false;
 	for (const struct cv_txn *u = l->sec.b[t->shash & l->sec.mask]; u;
 	     u = u->snext) {
@@ -18,12 +18,13 @@ bool cv_txn_is_merged(const struct cv_txn *t)
 		if (u == t || u->shash != t->shash || (u->flags & TF_CLIENT) ||
 		    (int32_t)(u->seq - t->seq) > 0)
 			continue;
-		const struct cv_sip_msg *o = u->req;
-		if (o->cseq.num == req->cseq.num &&
-		    o->cseq.method == req->cseq.method &&
-		    cv_pl_eq(o->cseq.method_pl, req->cseq.method_pl) &&
-		    cv_pl_eq(o->call_id, req->call_id) &&
-		    cv_pl_eq(o->from.tag, req->from.tag))
+		/* u may be slimmed (txn_slim): its key has these fields; the
+		 * CSeq method is the request method (checked on receipt). */
+		if (txn_cseq(u) == req->cseq.num &&
+		    u->method == (uint8_t)req->cseq.method &&
+		    cv_pl_eq(txn_method_pl(u), req->cseq.method_pl) &&
+		    cv_pl_eq(txn_call_id(u), req->call_id) &&
+		    cv_pl_eq(txn_from_tag(u), req->from.tag))
 			return true;
 	}
 	return false;

@@ -29,10 +29,11 @@ static struct cv_txn *find_server(struct cv_txn_layer *l,
 	for (struct cv_txn *t = l->prim.b[h & l->prim.mask]; t; t = t->hnext) {
 		if (t->hash != h || (t->flags & TF_CLIENT))
 			continue;
-		const struct cv_sip_msg *o = t->req;
-		if (!cv_pl_eq(o->via.branch, req->via.branch) ||
-		    !sentby_eq(&o->via, &req->via) ||
-		    !method_eq(o->method, o->method_pl, m, mpl))
+		const struct cv_sip_via *v = txn_via(t);
+		if (!cv_pl_eq(v->branch, req->via.branch) ||
+		    !sentby_eq(v, &req->via) ||
+		    !method_eq((enum cv_sip_method)t->method, txn_method_pl(t),
+			       m, mpl))
 			continue;
 		return t;
 	}
@@ -56,7 +57,8 @@ static struct cv_txn *find_server_2543(struct cv_txn_layer *l,
 {
 	uint64_t h = txn_sec_hash(req);
 	for (struct cv_txn *t = l->sec.b[h & l->sec.mask]; t; t = t->snext) {
-		if (t->shash != h || !(t->flags & TF_RFC2543))
+		/* RFC 2543 transactions are never slimmed: t->req is set */
+		if (t->shash != h || !(t->flags & TF_RFC2543) || !t->req)
 			continue;
 		const struct cv_sip_msg *o = t->req;
 		if (o->cseq.num != req->cseq.num ||
@@ -102,6 +104,145 @@ static struct cv_txn *match(struct cv_txn_layer *l,
 	return find_server(l, req, CV_SIP_INVITE, (struct cv_pl)CV_PL_INIT);
 }
 
+/* ---- responses
+ * ---------------------------------------------------------------- */
+
+/* Caller-supplied header lines end with CRLF and cannot end the header
+ * section early; values hold no CR, LF or NUL (as cv_sip_resp_print). */
+static bool lines_ok(struct cv_pl h)
+{
+	if (!h.l)
+		return true;
+	if (h.l < 2 || h.p[h.l - 2] != '\r' || h.p[h.l - 1] != '\n')
+		return false;
+	for (size_t i = 0; i + 3 < h.l; i++)
+		if (!memcmp(h.p + i, "\r\n\r\n", 4))
+			return false;
+	return true;
+}
+
+static bool value_ok(struct cv_pl v)
+{
+	for (size_t i = 0; i < v.l; i++)
+		if (v.p[i] == '\r' || v.p[i] == '\n' || v.p[i] == '\0')
+			return false;
+	return true;
+}
+
+/* Into the room reserved up front; the buffer's own append (which also
+ * grows it) only when the estimate was short. */
+static inline void put(struct cv_buf *b, const char *s, size_t n)
+{
+	if (!n)
+		return;
+	if (!b->err && b->cap - b->len > n) {
+		memcpy(b->data + b->len, s, n);
+		b->len += n;
+	} else {
+		cv_buf_append(b, s, n);
+	}
+}
+
+#define PUT_LIT(b, s) put(b, s, sizeof(s) - 1)
+
+static void put_u64(struct cv_buf *b, uint64_t v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(b, d + i, sizeof(d) - i);
+}
+
+/* The response to req (RFC 3261 §8.2.6): the bytes cv_sip_resp_print()
+ * makes, built with appends into a buffer sized once instead of one
+ * vsnprintf per header (a server transaction's main formatting cost). */
+static int resp_print(struct cv_buf *b, const struct cv_sip_msg *req,
+		      uint16_t status, const char *reason,
+		      const struct cv_sip_resp_params *p)
+{
+	struct cv_pl hdrs = p->headers.p ? p->headers : (struct cv_pl)CV_PL_INIT;
+	struct cv_pl ctype = p->content_type.p ? p->content_type
+					       : (struct cv_pl)CV_PL_INIT;
+	struct cv_pl body = p->body.p ? p->body : (struct cv_pl)CV_PL_INIT;
+	struct cv_pl tag = p->to_tag.p ? p->to_tag : (struct cv_pl)CV_PL_INIT;
+	if (!lines_ok(hdrs) || !value_ok(tag) || !value_ok(ctype))
+		return -EINVAL;
+	if (!reason || !*reason)
+		reason = cv_sip_reason(status);
+	size_t rl = strlen(reason);
+	if (memchr(reason, '\r', rl) || memchr(reason, '\n', rl))
+		return -EINVAL;
+	size_t want = req->headers.l + hdrs.l + body.l + ctype.l + tag.l + rl +
+		      96;
+	int err = cv_buf_reserve(b, CV_MIN(want, (size_t)RESP_MAX));
+	if (err)
+		return err;
+	char sl[13] = "SIP/2.0 000 ";
+	sl[8] = (char)('0' + status / 100);
+	sl[9] = (char)('0' + status / 10 % 10);
+	sl[10] = (char)('0' + status % 10);
+	put(b, sl, 12);
+	put(b, reason, rl);
+	PUT_LIT(b, "\r\n");
+	/* §8.2.6.2: Via values in order, From, Call-ID, CSeq copied as is;
+	 * To gets the tag unless it has one */
+	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, CV_SIP_HDR_VIA);
+	     h; h = cv_sip_msg_hdr_next(req, h)) {
+		PUT_LIT(b, "Via: ");
+		put(b, h->value.p, h->value.l);
+		PUT_LIT(b, "\r\n");
+	}
+	const struct cv_sip_hdr *from = cv_sip_msg_hdr(req, CV_SIP_HDR_FROM);
+	const struct cv_sip_hdr *to = cv_sip_msg_hdr(req, CV_SIP_HDR_TO);
+	if (from) {
+		PUT_LIT(b, "From: ");
+		put(b, from->value.p, from->value.l);
+		PUT_LIT(b, "\r\n");
+	}
+	if (to) {
+		PUT_LIT(b, "To: ");
+		put(b, to->value.p, to->value.l);
+		if (tag.l && !req->to.tag.l && status != 100) {
+			PUT_LIT(b, ";tag=");
+			put(b, tag.p, tag.l);
+		}
+		PUT_LIT(b, "\r\n");
+	}
+	PUT_LIT(b, "Call-ID: ");
+	put(b, req->call_id.p, req->call_id.l);
+	PUT_LIT(b, "\r\n");
+	if (cv_sip_msg_hdr(req, CV_SIP_HDR_CSEQ)) {
+		PUT_LIT(b, "CSeq: ");
+		put_u64(b, req->cseq.num);
+		PUT_LIT(b, " ");
+		put(b, req->cseq.method_pl.p, req->cseq.method_pl.l);
+		PUT_LIT(b, "\r\n");
+	}
+	/* §8.2.6.1: a 100 Trying echoes the Timestamp */
+	const struct cv_sip_hdr *ts = cv_sip_msg_hdr(req, CV_SIP_HDR_TIMESTAMP);
+	if (ts && status == 100) {
+		PUT_LIT(b, "Timestamp: ");
+		put(b, ts->value.p, ts->value.l);
+		PUT_LIT(b, "\r\n");
+	}
+	put(b, hdrs.p, hdrs.l);
+	if (body.l && ctype.l) {
+		PUT_LIT(b, "Content-Type: ");
+		put(b, ctype.p, ctype.l);
+		PUT_LIT(b, "\r\n");
+	}
+	PUT_LIT(b, "Content-Length: ");
+	put_u64(b, body.l);
+	PUT_LIT(b, "\r\n\r\n");
+	put(b, body.p, body.l);
+	if (!b->err)
+		b->data[b->len] = '\0';
+	return b->err;
+}
+
 static void fail(struct cv_txn *t, uint16_t status)
 {
 	struct cv_txn_layer *l = t->layer;
@@ -123,12 +264,92 @@ static void resend(struct cv_txn *t)
 		fail(t, 503);
 }
 
-/* Records a response the transaction sent and moves the state machine. */
+static struct cv_pl rebase(struct cv_pl v, struct cv_pl from, const char *to,
+			   bool *ok)
+{
+	if (!v.l)
+		return (struct cv_pl){to, 0};
+	if (v.p < from.p || v.p + v.l > from.p + from.l) {
+		*ok = false;
+		return (struct cv_pl){to, 0};
+	}
+	return (struct cv_pl){to + (v.p - from.p), v.l};
+}
+
+static struct cv_pl copy_pl(char **dst, struct cv_pl v)
+{
+	struct cv_pl r = {*dst, v.l};
+	if (v.l)
+		memcpy(*dst, v.p, v.l);
+	*dst += v.l;
+	return r;
+}
+
+/* A server transaction with its final response sent that no TU looks at
+ * any more (released, or the layer's own) keeps only a struct txn_key
+ * instead of the parsed request for the rest of its life (Timers J, H, I,
+ * L: up to 64*T1): a few hundred bytes instead of ~2 KB. What it still
+ * does (match retransmissions and ACKs, resend the stored final bytes,
+ * §8.2.2.2 checks of others) reads only the key. RFC 2543 transactions
+ * (no magic cookie, matched on more fields) keep their request. */
+void txn_slim(struct cv_txn *t)
+{
+	if (!t->layer || !t->req || (t->flags & (TF_CLIENT | TF_RFC2543)) ||
+	    !(t->flags & TF_FINAL) ||
+	    !(t->flags & (TF_RELEASED | TF_INTERNAL)))
+		return;
+	const struct cv_sip_msg *r = t->req;
+	const struct cv_sip_via *v = &r->via;
+	size_t n = v->value.l + r->call_id.l + r->from.tag.l + r->method_pl.l;
+	struct txn_key *k = cv_mem_zalloc(sizeof(*k) + n, NULL);
+	if (!k)
+		return; /* keeps the request: only bigger */
+	char *p = k->text;
+	struct cv_pl val = copy_pl(&p, v->value);
+	bool ok = true;
+	k->via = *v;
+	k->via.value = val;
+	k->via.transport = rebase(v->transport, v->value, val.p, &ok);
+	k->via.sent_by = rebase(v->sent_by, v->value, val.p, &ok);
+	k->via.host = rebase(v->host, v->value, val.p, &ok);
+	k->via.params = rebase(v->params, v->value, val.p, &ok);
+	k->via.branch = rebase(v->branch, v->value, val.p, &ok);
+	k->via.received = rebase(v->received, v->value, val.p, &ok);
+	k->via.maddr = rebase(v->maddr, v->value, val.p, &ok);
+	k->via.ttl = rebase(v->ttl, v->value, val.p, &ok);
+	k->via.rport = rebase(v->rport, v->value, val.p, &ok);
+	if (!ok) { /* a parser whose slices leave the value: keep it all */
+		cv_mem_unref(k);
+		return;
+	}
+	k->call_id = copy_pl(&p, r->call_id);
+	k->from_tag = copy_pl(&p, r->from.tag);
+	k->method_pl = copy_pl(&p, r->method_pl);
+	k->cseq = r->cseq.num;
+	t->key = k;
+	t->req = cv_mem_unref(t->req);
+	t->layer->st.slimmed++;
+}
+
+/* Records a response the transaction sent and moves the state machine.
+ * stateless: a final response after which the transaction ends at once
+ * (cv_txn_resp_params.stateless, RFC 3261 §8.2.7). */
 static int send_resp(struct cv_txn *t, uint16_t status, const char *buf,
-		     size_t len, struct cv_pl to_tag, bool tu)
+		     size_t len, struct cv_pl to_tag, bool tu, bool stateless)
 {
 	struct cv_txn_layer *l = t->layer;
 	bool invite = t->flags & TF_INVITE;
+	if (stateless && status >= 200) {
+		int err = txn_send(t, buf, len, true, false);
+		if (!err) {
+			t->flags |= TF_FINAL | (tu ? TF_TU_ANSWERED : 0);
+			t->status = status;
+			l->st.completed[t->method]++;
+			l->st.stateless_finals++;
+		}
+		txn_terminate(t, false);
+		return err;
+	}
 	bool keep = !(invite && status >= 200 && status < 300);
 	struct txn_bytes *b = NULL;
 	if (keep) {
@@ -183,6 +404,7 @@ static int send_resp(struct cv_txn *t, uint16_t status, const char *buf,
 		t->due_end = txn_due(now, rel ? 0 : txn_ms(64 * l->t1));
 	}
 	txn_arm(t);
+	txn_slim(t);
 	return 0;
 }
 
@@ -207,8 +429,11 @@ static int respond(struct cv_txn *t, uint16_t status,
 		return CV_ECLOSED;
 	if ((t->flags & TF_CLIENT) || status < 100 || status > 699)
 		return -EINVAL;
-	if (!can_respond(t, status))
+	if (!can_respond(t, status) || !t->req)
 		return CV_ECLOSED;
+	if (p && p->stateless &&
+	    (status < 200 || ((t->flags & TF_INVITE) && status < 300)))
+		return -EINVAL;
 	const struct cv_sip_msg *req = t->req;
 	struct cv_sip_resp_params rp = {0};
 	char tagbuf[24];
@@ -231,16 +456,15 @@ static int respond(struct cv_txn *t, uint16_t status,
 	}
 	struct cv_buf b;
 	cv_buf_init(&b, RESP_MAX);
-	int err = cv_sip_resp_print(&b, req, status, p ? p->reason : NULL, &rp);
-	if (!err)
-		err = b.err;
+	int err = resp_print(&b, req, status, p ? p->reason : NULL, &rp);
 	if (!err) {
 		if (t->state == CV_TXN_ACCEPTED) {
 			err = txn_send(t, b.data, b.len, true, true);
 			if (err)
 				txn_terminate(t, false);
 		} else {
-			err = send_resp(t, status, b.data, b.len, tag, tu);
+			err = send_resp(t, status, b.data, b.len, tag, tu,
+					p && p->stateless);
 		}
 	}
 	cv_buf_free(&b);
@@ -278,7 +502,7 @@ int cv_txn_respond_raw(struct cv_txn *t, uint16_t status, const void *buf,
 	if (status >= 200 && (t->flags & TF_RFC2543) &&
 	    cv_sip_msg_parse(&m, buf, len, NULL, NULL) == 0)
 		tag = m->to.tag;
-	int err = send_resp(t, status, buf, len, tag, true);
+	int err = send_resp(t, status, buf, len, tag, true, false);
 	cv_mem_unref(m);
 	return err;
 }
@@ -296,9 +520,7 @@ int txn_server_reply_stateless(struct cv_txn_layer *l,
 	}
 	struct cv_buf b;
 	cv_buf_init(&b, RESP_MAX);
-	int err = cv_sip_resp_print(&b, req, status, reason, &rp);
-	if (!err)
-		err = b.err;
+	int err = resp_print(&b, req, status, reason, &rp);
 	if (!err) {
 		struct cv_txn_out o = {
 			.req = req,
@@ -327,11 +549,10 @@ static void send_100(struct cv_txn *t)
 static void retransmission(struct cv_txn *t, const struct cv_sip_msg *req)
 {
 	struct cv_txn_layer *l = t->layer;
-	const struct cv_sip_msg *o = t->req;
 	/* Same branch but another request: an RFC violation, not a
 	 * retransmission; answering it would confuse both. */
-	if (o->cseq.num != req->cseq.num ||
-	    !cv_pl_eq(o->call_id, req->call_id)) {
+	if (txn_cseq(t) != req->cseq.num ||
+	    !cv_pl_eq(txn_call_id(t), req->call_id)) {
 		l->st.branch_reused++;
 		CV_LOG_RL(CV_LOG_INFO, TXN_MOD,
 			  "branch reused by another request: " CV_PL_FMT,

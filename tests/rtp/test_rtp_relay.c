@@ -75,16 +75,18 @@ static unsigned drain(int fd, struct cv_rtp_hdr *out, uint8_t *tags,
 	return got;
 }
 
-static struct cv_rtp_relay *mk_relay(uint32_t window, uint32_t silence)
+static struct cv_rtp_relay *mk_relay_ex(uint32_t window, uint32_t silence,
+				       const char *addr, bool no_connect)
 {
 	struct cv_rtp_relay *r;
 	struct cv_rtp_relay_params p = {.loop = &loop,
-					.local_addr = "127.0.0.1",
+					.local_addr = addr,
 					.port_min = 40000,
 					.port_max = 49999,
 					.latch_window_ms = window,
 					.latch_silence_ms = silence,
-					.io = io_mode};
+					.io = io_mode,
+					.no_connect = no_connect};
 	int err = cv_rtp_relay_create(&r, &p);
 	if (err && io_mode == CV_RTP_RELAY_IO_URING)
 		skip();
@@ -95,11 +97,18 @@ static struct cv_rtp_relay *mk_relay(uint32_t window, uint32_t silence)
 	return r;
 }
 
+static struct cv_rtp_relay *mk_relay(uint32_t window, uint32_t silence)
+{
+	return mk_relay_ex(window, silence, "127.0.0.1", false);
+}
+
 static void test_forward_both_ways(void **state)
 {
 	(void)state;
 	int64_t live = cv_mem_live();
-	struct cv_rtp_relay *r = mk_relay(100, 150);
+	/* Unconnected legs: every refused datagram reaches the relay and is
+	 * counted (test_connect_settled covers connected legs). */
+	struct cv_rtp_relay *r = mk_relay_ex(100, 150, "127.0.0.1", true);
 	struct cv_rtp_relay_stream *st;
 	assert_int_equal(cv_rtp_relay_stream_create(r, &st, NULL), 0);
 	struct sockaddr_storage a_rtp, a_rtcp, b_rtp;
@@ -178,6 +187,159 @@ static void test_forward_both_ways(void **state)
 	cv_rtp_relay_stats(r, &rs);
 	assert_int_equal(rs.streams, 1);
 	assert_true(rs.forwarded >= 48);
+	assert_int_equal(rs.connects, 0);
+	cv_rtp_relay_stream_stats(st, CV_RTP_RELAY_A, &ls);
+	assert_false(ls.connected);
+	close(x);
+	close(y);
+	close(z);
+	cv_rtp_relay_destroy(r);
+	spin(2);
+	assert_int_equal(cv_mem_live(), live);
+}
+
+
+static struct cv_rtp_relay_leg_stats leg_stats(struct cv_rtp_relay_stream *st,
+					       enum cv_rtp_relay_leg leg)
+{
+	struct cv_rtp_relay_leg_stats ls;
+	assert_int_equal(cv_rtp_relay_stream_stats(st, leg, &ls), 0);
+	return ls;
+}
+
+/* x talks to leg A every few ms for `ms` milliseconds; y drains. */
+static void talk(int x, const struct sockaddr_storage *to, uint16_t *seq,
+		 int y, unsigned ms)
+{
+	for (unsigned t = 0; t < ms; t += 10) {
+		rtp_to(x, to, 0x1111, *seq, 160u * *seq, 1);
+		(*seq)++;
+		spin(10);
+		assert_int_equal(drain(y, NULL, NULL, 1), 1);
+	}
+}
+
+/* Connected legs: a leg whose RTP came from its latched address after the
+ * latch window is connect()ed; then a third address is dropped by the
+ * kernel (never reaches the relay), ICMP errors from the peer do not stop
+ * the leg, silence disconnects it so that a new source can latch (and the
+ * new source is connected in turn), set_remote disconnects, and relays on
+ * a wildcard address never connect. */
+static void test_connect_settled(void **state)
+{
+	(void)state;
+	int64_t live = cv_mem_live();
+	struct cv_rtp_relay *r = mk_relay(100, 1000);
+	struct cv_rtp_relay_stream *st;
+	struct cv_rtp_relay_stream_params sp = {.rtcp_mux = {true, false}};
+	assert_int_equal(cv_rtp_relay_stream_create(r, &st, &sp), 0);
+	struct sockaddr_storage a_rtp, b_rtp;
+	cv_rtp_relay_stream_local(st, CV_RTP_RELAY_A, &a_rtp, NULL);
+	cv_rtp_relay_stream_local(st, CV_RTP_RELAY_B, &b_rtp, NULL);
+	struct sockaddr_in xa, ya, za;
+	int x = raw_sock(&xa), y = raw_sock(&ya), z = raw_sock(&za);
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B,
+				       (struct sockaddr *)&ya, NULL);
+	/* Inside the window: latched, not connected (latching is free). */
+	uint16_t seq = 1;
+	rtp_to(x, &a_rtp, 0x1111, seq, 160u * seq, 1);
+	seq++;
+	assert_int_equal(drain(y, NULL, NULL, 1), 1);
+	struct cv_rtp_relay_leg_stats ls = leg_stats(st, CV_RTP_RELAY_A);
+	assert_true(ls.latched);
+	assert_false(ls.connected);
+	/* x keeps talking past the window: leg A settles and connects. */
+	usleep(110000);
+	talk(x, &a_rtp, &seq, y, 30);
+	ls = leg_stats(st, CV_RTP_RELAY_A);
+	assert_true(ls.connected);
+	assert_int_equal(((struct sockaddr_in *)&ls.remote_rtp)->sin_port,
+			 xa.sin_port);
+	/* Leg B was signalled (y) but has heard nothing: not connected. */
+	assert_false(leg_stats(st, CV_RTP_RELAY_B).connected);
+	/* y talks from the signalled address: B connects; B -> A leaves
+	 * through A's connected socket (no address) and reaches x. */
+	for (uint16_t i = 0; i < 3; i++)
+		rtp_to(y, &b_rtp, 0x2222, i, 160u * i, (uint8_t)(0x40 + i));
+	uint8_t tags[8];
+	assert_int_equal(drain(x, NULL, tags, 3), 3);
+	assert_int_equal(tags[2], 0x42);
+	assert_true(leg_stats(st, CV_RTP_RELAY_B).connected);
+	/* mux RTCP from x through the connected socket is forwarded. */
+	uint8_t rr[8] = {0x80, 201, 0, 1, 0, 0, 0x11, 0x11};
+	sendto(x, rr, 8, 0, (struct sockaddr *)&a_rtp, sizeof(xa));
+	spin(10);
+	assert_int_equal(leg_stats(st, CV_RTP_RELAY_A).rtcp_rx, 1);
+	/* z (same host, another port) tries to take leg A: the kernel drops
+	 * it (not counted by the relay), and x's stream goes on alone. */
+	rtp_to(z, &a_rtp, 0x9999, 1, 1, 0x66);
+	talk(x, &a_rtp, &seq, y, 20);
+	ls = leg_stats(st, CV_RTP_RELAY_A);
+	assert_int_equal(ls.drop_address, 0);
+	assert_int_equal(((struct sockaddr_in *)&ls.remote_rtp)->sin_port,
+			 xa.sin_port);
+	uint8_t buf[64];
+	assert_true(recv(y, buf, sizeof(buf), 0) < 0); /* nothing of z's */
+	/* y goes away: what A sends on to it draws ICMP port unreachable
+	 * errors onto B's connected socket. B keeps receiving once y is
+	 * back on the same port. */
+	close(y);
+	for (int i = 0; i < 3; i++) {
+		rtp_to(x, &a_rtp, 0x1111, seq, 160u * seq, 1);
+		seq++;
+		spin(5);
+	}
+	y = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_int_equal(bind(y, (struct sockaddr *)&ya, sizeof(ya)), 0);
+	for (uint16_t i = 3; i < 6; i++)
+		rtp_to(y, &b_rtp, 0x2222, i, 160u * i, (uint8_t)(0x40 + i));
+	assert_int_equal(drain(x, NULL, tags, 3), 3);
+	assert_int_equal(tags[2], 0x45);
+	talk(x, &a_rtp, &seq, y, 20);
+	/* x falls silent: after latch_silence_ms leg A is disconnected and
+	 * z may take over; z is connected at once (the window is over). */
+	for (int i = 0; i < 400 && leg_stats(st, CV_RTP_RELAY_A).connected;
+	     i++)
+		spin(10);
+	ls = leg_stats(st, CV_RTP_RELAY_A);
+	assert_false(ls.connected);
+	struct cv_rtp_relay_stats rs;
+	cv_rtp_relay_stats(r, &rs);
+	assert_true(rs.disconnects >= 1);
+	rtp_to(z, &a_rtp, 0x9999, 2, 2, 0x67);
+	assert_int_equal(drain(y, NULL, tags, 1), 1);
+	assert_int_equal(tags[0], 0x67);
+	ls = leg_stats(st, CV_RTP_RELAY_A);
+	assert_true(ls.connected);
+	assert_int_equal(((struct sockaddr_in *)&ls.remote_rtp)->sin_port,
+			 za.sin_port);
+	/* ...and now x is the stranger. */
+	rtp_to(x, &a_rtp, 0x1111, seq, 160u * seq, 1);
+	spin(10);
+	assert_true(recv(y, buf, sizeof(buf), 0) < 0);
+	/* A new offer/answer for B reopens its latching: disconnected. */
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B,
+				       (struct sockaddr *)&ya, NULL);
+	assert_false(leg_stats(st, CV_RTP_RELAY_B).connected);
+	cv_rtp_relay_stats(r, &rs);
+	assert_true(rs.connects >= 3);
+	assert_true(rs.disconnects >= 2);
+	cv_rtp_relay_destroy(r);
+	spin(2);
+	/* A wildcard relay never connects. */
+	r = mk_relay_ex(10, 1000, "0.0.0.0", false);
+	assert_int_equal(cv_rtp_relay_stream_create(r, &st, NULL), 0);
+	cv_rtp_relay_stream_local(st, CV_RTP_RELAY_A, &a_rtp, NULL);
+	((struct sockaddr_in *)&a_rtp)->sin_addr.s_addr =
+		htonl(INADDR_LOOPBACK);
+	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B,
+				       (struct sockaddr *)&ya, NULL);
+	usleep(20000);
+	talk(x, &a_rtp, &seq, y, 30);
+	assert_true(leg_stats(st, CV_RTP_RELAY_A).latched);
+	assert_false(leg_stats(st, CV_RTP_RELAY_A).connected);
+	cv_rtp_relay_stats(r, &rs);
+	assert_int_equal(rs.connects, 0);
 	close(x);
 	close(y);
 	close(z);
@@ -576,7 +738,7 @@ int main(void)
 		cmocka_unit_test_setup(t, mode_epoll)
 		BOTH(test_forward_both_ways),	 BOTH(test_rewrite_rtcp_rtt),
 		BOTH(test_many_streams_garbage), BOTH(test_burst_and_flood),
-		BOTH(test_srtp_bridge),
+		BOTH(test_srtp_bridge),		 BOTH(test_connect_settled),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,7 +6,8 @@
  *   tp_server [-w workers] [-b udp_batch] [-l spec]... [--cert f --key f
  *             --ca f] [--max-conns n] [--per-ip n] [--idle-ms n]
  *             [--partial-ms n] [--hs-ms n] [--status 501|503]
- *             [--max-msg n] [--send-queue n] [--dns host:port]
+ *             [--max-msg n] [--send-queue n] [--dns host:port] [--local]
+ * --local: deliver_local (answer on the receiving worker, no handover).
  * WS listeners also serve an application WebSocket on /echo (no "sip"
  * subprotocol) that echoes messages: the ws_upgrade hook.
  */
@@ -90,6 +91,7 @@ int main(int argc, char **argv)
 					     {"max-msg", 1, 0, 'M'},
 					     {"dns", 1, 0, 'd'},
 					     {"send-queue", 1, 0, 'q'},
+					     {"local", 0, 0, 'L'},
 					     {0, 0, 0, 0}};
 	int o;
 	while ((o = getopt_long(argc, argv, "w:b:l:", opts, NULL)) != -1) {
@@ -145,6 +147,9 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			lim.max_send_queue = (size_t)atoi(optarg);
+			break;
+		case 'L':
+			tpp.deliver_local = true;
 			break;
 		default:
 			return 2;
