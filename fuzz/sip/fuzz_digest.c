@@ -42,6 +42,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    (struct cv_pl){out.data, out.len}, &cr))
 				__builtin_trap();
 		}
+		/* a user name from the input (bytes above 0x7f go out as
+		 * username*): printed, it parses back to the same name
+		 * (compared where no quoted-pair escapes are involved) */
+		cp.user = (struct cv_pl){(const char *)data,
+					 size < 40 ? size : 40};
+		cv_buf_reset(&out);
+		if (cv_digest_authorize(&out, &ch, &cp) == 0) {
+			struct cv_digest_credentials cr;
+			if (cv_digest_credentials_parse(
+				    (struct cv_pl){out.data, out.len}, &cr) ||
+			    (!ch.userhash &&
+			     !memchr(cp.user.p, '"', cp.user.l) &&
+			     !memchr(cp.user.p, '\\', cp.user.l) &&
+			     !cv_pl_eq(cr.username, cp.user)))
+				__builtin_trap();
+		}
 		cv_buf_free(&out);
 	}
 	struct cv_digest_credentials cr;

@@ -65,8 +65,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)cv_sip_retry_after_parse(t, &rta);
 	struct cv_sip_part parts[8];
 	size_t np;
-	(void)cv_sip_multipart_split(CV_PL("multipart/mixed;boundary=b"), t,
-				     parts, 8, &np);
+	if (cv_sip_multipart_split(CV_PL("multipart/mixed;boundary=b"), t,
+				   parts, 8, &np) == 0) {
+		struct cv_buf dec;
+		cv_buf_init(&dec, 1 << 16);
+		for (size_t i = 0; i < np; i++) {
+			/* the encodings too, whatever the part says */
+			for (int k = 0; k <= CV_SIP_CTE_OTHER; k++) {
+				parts[i].cte_kind = (enum cv_sip_cte)k;
+				size_t before = dec.len;
+				if (cv_sip_part_decode(&parts[i], &dec) &&
+				    dec.len != before)
+					__builtin_trap();
+			}
+		}
+		cv_buf_free(&dec);
+	}
 	struct cv_pl rest = t, item;
 	int guard = 0;
 	while (cv_sip_list_next(&rest, &item) == 0 && guard++ < 100000)

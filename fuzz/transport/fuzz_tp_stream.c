@@ -1,6 +1,6 @@
 /* Fuzz the stream input parsers of the transport: SIP stream framing with
- * keep-alives (RFC 3261 §18.3, RFC 5626) fed in two chunks, and the
- * WebSocket Upgrade request parser. */
+ * keep-alives (RFC 3261 §18.3, RFC 5626) fed in two chunks, the
+ * WebSocket Upgrade request parser, and the RFC 5923 alias Via scan. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct http_req r;
 	(void)tp_http_parse((const char *)data, size, &r);
+	struct cv_pl host;
+	uint16_t port;
+	for (int k = CV_TP_TCP; k <= CV_TP_TLS; k++)
+		if (tp_alias_parse((const char *)data, size,
+				   (enum cv_tp_kind)k, &host, &port) == 0 &&
+		    (host.p < (const char *)data ||
+		     host.p + host.l > (const char *)data + size || port == 0))
+			abort();
 	if (size > 70000)
 		return 0;
 	char *buf = malloc(size + 1);

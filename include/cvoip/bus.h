@@ -45,6 +45,7 @@ enum cv_bus_topic {
 	CV_BUS_TOPIC_QUALITY = 4,
 	CV_BUS_TOPIC_CDR = 5,
 	CV_BUS_TOPIC_SYSTEM = 6,
+	CV_BUS_TOPIC_TRUNK = 7,
 	CV_BUS_TOPIC_COUNT
 };
 
@@ -69,6 +70,8 @@ enum cv_bus_type {
 	CV_BUS_CDR_WRITTEN,    /* struct cv_bus_cdr */
 	CV_BUS_SYSTEM_STARTED, /* struct cv_bus_system */
 	CV_BUS_SYSTEM_STOPPING,
+	CV_BUS_TRUNK_DOWN, /* struct cv_bus_trunk */
+	CV_BUS_TRUNK_UP,
 	CV_BUS_TYPE_COUNT
 };
 
@@ -169,6 +172,16 @@ struct cv_bus_system {
 	uint32_t workers;
 };
 
+/* trunk.down / trunk.up: the server's OPTIONS health check
+ * (RFC 3261 §11) marked an upstream trunk down or up again. */
+struct cv_bus_trunk {
+	const char *trunk;   /* its name in the configuration */
+	const char *address; /* "sip:192.0.2.1:5060;transport=tcp" */
+	uint16_t status;     /* the last OPTIONS answer, 0 none */
+	bool local;	   /* the last failure was local (timeout, transport) */
+	uint32_t failures; /* failed pings in a row (trunk.down) */
+};
+
 /* ---- events -----------------------------------------------------------------
  * Immutable once published and refcounted: a subscriber that keeps one past
  * its callback takes cv_bus_event_ref() and later cv_bus_event_unref(). */
@@ -189,6 +202,7 @@ struct cv_bus_event {
 		struct cv_bus_quality quality;
 		struct cv_bus_cdr cdr;
 		struct cv_bus_system system;
+		struct cv_bus_trunk trunk;
 	} u;
 };
 

@@ -67,20 +67,32 @@ CV_API int cv_digest_challenge_parse(struct cv_pl value,
 CV_API int cv_digest_challenge_best(const struct cv_sip_msg *resp, bool proxy,
 				    struct cv_digest_challenge *ch);
 
-/* Parsed Authorization / Proxy-Authorization Digest credentials. */
+/* Longest username accepted in username* (decoded bytes). */
+#define CV_DIGEST_USER_MAX 256
+
+/* Parsed Authorization / Proxy-Authorization Digest credentials.
+ * username* (RFC 7616 §3.4, RFC 8187 ext-value, charset UTF-8) is decoded
+ * into user_ext and username then points there: keep the struct where it
+ * is while username is in use. username and username* together, username*
+ * with userhash=true, another charset (CV_EUNSUPP), a bad escape or a
+ * control character in the decoded name are refused. */
 struct cv_digest_credentials {
 	struct cv_pl username, realm, nonce, uri, response, algorithm;
 	struct cv_pl cnonce, opaque, qop, nc_pl;
 	enum cv_digest_alg alg;
 	uint32_t nc;
 	bool userhash;
+	bool username_ext; /* the name came from username* */
+	char user_ext[CV_DIGEST_USER_MAX];
 };
 CV_API int cv_digest_credentials_parse(struct cv_pl value,
 				       struct cv_digest_credentials *cr);
 
 /* Client side: the Authorization value (without the header name).
  * qop auth is preferred when offered, else auth-int, else the RFC 2069
- * form. -EINVAL for values with control characters. */
+ * form. -EINVAL for values with control characters. A user name with
+ * bytes above 0x7f (UTF-8) is sent as username*=UTF-8''... (RFC 7616
+ * §3.4, RFC 8187) unless the challenge asked for userhash. */
 struct cv_digest_client_params {
 	struct cv_pl user;
 	struct cv_pl password; /* or ha1 */

@@ -492,10 +492,20 @@ CV_API int cv_sip_msg_ruri(const struct cv_sip_msg *msg,
 			   struct cv_sip_uri *uri);
 
 /* ---- multipart bodies (RFC 5621, RFC 2046 §5.1) ---------------------- */
+/* Content-Transfer-Encoding of a body part (RFC 2045 §6, RFC 5621 §3.2:
+ * SIP is 8-bit clean, so parts are normally sent as they are). */
+enum cv_sip_cte {
+	CV_SIP_CTE_IDENTITY = 0, /* absent, 7bit, 8bit or binary */
+	CV_SIP_CTE_BASE64,
+	CV_SIP_CTE_QUOTED_PRINTABLE,
+	CV_SIP_CTE_OTHER, /* an x-token or unknown: cannot be decoded */
+};
 struct cv_sip_part {
 	struct cv_pl headers;	   /* the part's header lines */
 	struct cv_pl content_type; /* its Content-Type value (may be empty) */
-	struct cv_pl body;
+	struct cv_pl body;	   /* as received (still encoded) */
+	struct cv_pl cte;	   /* its Content-Transfer-Encoding value */
+	enum cv_sip_cte cte_kind;
 };
 /* Splits a multipart body using the boundary of content_type. Fills up to
  * max parts; *n = parts found. CV_EPARSE when malformed or no boundary,
@@ -503,6 +513,13 @@ struct cv_sip_part {
 CV_API int cv_sip_multipart_split(struct cv_pl content_type, struct cv_pl body,
 				  struct cv_sip_part *parts, size_t max,
 				  size_t *n);
+/* Appends the part's body decoded per its Content-Transfer-Encoding to out
+ * (identity: as is; base64 and quoted-printable per RFC 2045 §6.8/§6.7).
+ * CV_EUNSUPP for an encoding we cannot decode (a UAS that needs the part
+ * answers 415, RFC 3261 §21.4.16), CV_EPARSE for bytes the encoding does
+ * not allow (400); out is left as it was on error. */
+CV_API int cv_sip_part_decode(const struct cv_sip_part *part,
+			      struct cv_buf *out);
 
 /* ---- printing and building ----------------------------------------------- */
 /* The raw bytes of a parsed message (byte-identical round trip). */

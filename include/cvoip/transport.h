@@ -236,6 +236,13 @@ struct cv_tp_params {
 	 * stateless proxy, like Kamailio's sl): every message goes to recv
 	 * on the worker that read it, with no Call-ID handover. */
 	bool deliver_local;
+	/* RFC 5923 connection reuse: a request with `alias` in its top Via
+	 * makes the accepted connection it came on also the connection for
+	 * requests to the sent-by port of the peer's address. Always on for
+	 * TLS when the peer's verified client certificate names the sent-by
+	 * host (tls.verify_client); on plain TCP, where nothing checks the
+	 * claim, only with tcp_aliases (RFC 5923 covers TLS only). */
+	bool tcp_aliases;
 	/* Optional registry (include/cvoip/metrics.h): every counter of
 	 * struct cv_tp_stats is also published there as
 	 * cvoip_transport_*_total (rejections as
@@ -485,6 +492,7 @@ struct cv_tp_stats {
 	uint64_t udp_batches;	  /* recvmmsg calls that returned data */
 	uint64_t sl_bad_requests; /* unparsable requests answered statelessly
 				     with the parser's verdict (400 ...) */
+	uint64_t aliases; /* connections aliased to a Via sent-by (RFC 5923) */
 };
 
 CV_API void cv_tp_stats_read(const struct cv_tp *tp, struct cv_tp_stats *out);

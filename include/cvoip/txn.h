@@ -72,7 +72,7 @@ struct cv_txn_out {
 					  server side the request being answered
 					  (its top Via routes the response,
 					  §18.2.2); client side the request sent.
-					  A retransmission from a slimmed server
+					  A retransmission from a slimmed
 					  transaction (docs/txn.md) carries only
 					  top Via, Call-ID, CSeq, From tag and
 					  method, no header index or bytes */
@@ -287,9 +287,9 @@ CV_API const char *cv_txn_state_name(enum cv_txn_state s);
 CV_API enum cv_txn_state cv_txn_state(const struct cv_txn *t);
 CV_API bool cv_txn_is_client(const struct cv_txn *t);
 CV_API enum cv_sip_method cv_txn_method(const struct cv_txn *t);
-/* The request that created t (server) or was sent (client). NULL for a
- * server transaction the TU has released after its final response: the
- * layer keeps only a match key then (docs/txn.md). */
+/* The request that created t (server) or was sent (client). NULL once
+ * the TU has released t and t has its final response: the layer keeps
+ * only a match key then (docs/txn.md). */
 CV_API struct cv_sip_msg *cv_txn_request(const struct cv_txn *t);
 /* Source (server) or destination (client) address. */
 CV_API const struct cv_txn_addr *cv_txn_addr(const struct cv_txn *t);
@@ -358,7 +358,7 @@ struct cv_txn_stats {
 	uint64_t auto_100;
 	uint64_t auto_500; /* released without a final response */
 	uint64_t stateless_finals; /* finals sent with params.stateless */
-	uint64_t slimmed; /* server transactions reduced to their key */
+	uint64_t slimmed; /* transactions reduced to their key */
 };
 
 CV_API void cv_txn_stats_read(const struct cv_txn_layer *l,

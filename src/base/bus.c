@@ -137,6 +137,14 @@ static const struct field system_fields[] = {
 	FLD(struct cv_bus_system, workers, F_U32),
 };
 
+static const struct field trunk_fields[] = {
+	FLD(struct cv_bus_trunk, trunk, F_STR),
+	FLD(struct cv_bus_trunk, address, F_STR),
+	FLD(struct cv_bus_trunk, status, F_U16),
+	FLD(struct cv_bus_trunk, local, F_BOOL),
+	FLD(struct cv_bus_trunk, failures, F_U32),
+};
+
 struct kind {
 	size_t size;
 	const struct field *fields;
@@ -147,7 +155,7 @@ struct kind {
 	{                                                                      \
 		sizeof(T), f, CV_ARRAY_SIZE(f)                                 \
 	}
-enum { K_CALL, K_REG, K_AGENT, K_QUEUE, K_QUALITY, K_CDR, K_SYSTEM };
+enum { K_CALL, K_REG, K_AGENT, K_QUEUE, K_QUALITY, K_CDR, K_SYSTEM, K_TRUNK };
 static const struct kind kinds[] = {
 	[K_CALL] = KIND(struct cv_bus_call, call_fields),
 	[K_REG] = KIND(struct cv_bus_reg, reg_fields),
@@ -156,6 +164,7 @@ static const struct kind kinds[] = {
 	[K_QUALITY] = KIND(struct cv_bus_quality, quality_fields),
 	[K_CDR] = KIND(struct cv_bus_cdr, cdr_fields),
 	[K_SYSTEM] = KIND(struct cv_bus_system, system_fields),
+	[K_TRUNK] = KIND(struct cv_bus_trunk, trunk_fields),
 };
 
 struct type_info {
@@ -194,10 +203,13 @@ static const struct type_info types[CV_BUS_TYPE_COUNT] = {
 				   K_SYSTEM},
 	[CV_BUS_SYSTEM_STOPPING] = {"system.stopping", CV_BUS_TOPIC_SYSTEM,
 				    K_SYSTEM},
+	[CV_BUS_TRUNK_DOWN] = {"trunk.down", CV_BUS_TOPIC_TRUNK, K_TRUNK},
+	[CV_BUS_TRUNK_UP] = {"trunk.up", CV_BUS_TOPIC_TRUNK, K_TRUNK},
 };
 
 static const char *const topic_names[CV_BUS_TOPIC_COUNT] = {
-	"call", "registration", "agent", "queue", "quality", "cdr", "system",
+	"call",	   "registration", "agent",  "queue",
+	"quality", "cdr",	   "system", "trunk",
 };
 
 const char *cv_bus_topic_name(enum cv_bus_topic t)

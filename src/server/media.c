@@ -760,6 +760,8 @@ void media_leg_stats(const struct call_media *m, int leg,
 void media_set_adv(struct srv_worker *sw, struct call_media *m, int leg,
 		   const struct cv_txn_addr *flow)
 {
+	if (!sw->relay)
+		return; /* media not anchored: nothing will be advertised */
 	const char *conf = sw->srv->p.media_addr;
 	char ip[INET6_ADDRSTRLEN] = "";
 	if (conf && *conf && strcmp(conf, "0.0.0.0") && strcmp(conf, "::")) {

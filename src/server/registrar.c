@@ -1,10 +1,14 @@
 /* RFC 3261 §10.3 registrar: digest-authenticated bindings per AOR, with
  * RFC 5626 instance/reg-id, RFC 3327 Path and the flow (source address,
  * connection) each REGISTER came in on, persisted to the store. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 
 #include "server_int.h"
 
@@ -709,6 +713,61 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 	respond_ok(sw, st, req, aor);
 }
 
+/* ---- heap trim after bursts ---------------------------------------------
+ * The transactions of a burst of REGISTERs or calls stay 32 s in their
+ * wait timers (Timers J, H, L; slimmed, docs/txn.md) and are then freed,
+ * but glibc keeps freed pages of an arena mapped: RSS stays at the burst's
+ * peak for good. When the bytes held through cv_mem (transactions, parsed
+ * messages, dialogs) fell TRIM_DROP below their peak since the last trim
+ * and the fall has slowed down (the burst's transactions are gone, not
+ * going), malloc_trim(0) gives the free pages back. It walks every arena, so it
+ * runs on libuv's thread pool, never on a worker's loop. */
+#define TRIM_DROP ((int64_t)4 << 20)
+
+/* One trim at a time in the process (the heap is the process's); the
+ * request touches no server object, so a server stopped meanwhile is no
+ * concern. */
+static _Atomic bool trim_busy;
+static uv_work_t trim_req;
+
+static void trim_work(uv_work_t *w)
+{
+	(void)w;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+static void trim_done(uv_work_t *w, int status)
+{
+	(void)w;
+	(void)status;
+	atomic_store(&trim_busy, false);
+}
+
+static void trim_check(struct srv_worker *sw)
+{
+	struct registrar *r = &sw->srv->reg;
+	int64_t live = cv_mem_live_bytes();
+	int64_t prev = r->trim_prev;
+	r->trim_prev = live;
+	if (live > r->trim_peak)
+		r->trim_peak = live;
+	if (r->trim_peak - live < TRIM_DROP || prev - live > TRIM_DROP / 8)
+		return;
+	bool idle = false;
+	if (!atomic_compare_exchange_strong(&trim_busy, &idle, true))
+		return;
+	if (uv_queue_work(cv_worker_loop(sw->w), &trim_req, trim_work,
+			  trim_done) != 0) {
+		atomic_store(&trim_busy, false);
+		return;
+	}
+	CV_DEBUG(MOD, "heap trim: cv_mem bytes %lld, peak %lld",
+		 (long long)live, (long long)r->trim_peak);
+	r->trim_peak = live;
+}
+
 /* ---- expiry sweep ------------------------------------------------------- */
 
 static void sweep(struct cv_tmr *t, void *arg)
@@ -729,6 +788,7 @@ static void sweep(struct cv_tmr *t, void *arg)
 	if (s->p.store && ++r->sweeps % PURGE_EVERY == 0)
 		cv_store_binding_purge(s->p.store, (int64_t)cv_clock_wall_us(),
 				       NULL);
+	trim_check(sw);
 	cv_tmr_start(cv_worker_wheel(sw->w), &r->sweep, SWEEP_MS * 1000, sweep,
 		     sw);
 }

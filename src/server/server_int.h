@@ -50,6 +50,7 @@ struct registrar {
 	struct cv_tmr sweep;
 	struct srv_worker *sweep_sw;
 	unsigned sweeps;
+	int64_t trim_peak, trim_prev; /* heap trim after bursts (registrar.c) */
 };
 
 /* A contact to fork to, copied out of the table. */

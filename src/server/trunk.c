@@ -9,12 +9,20 @@
  * tag, CSeq + 1). A trunk with `register` keeps an outbound registration
  * at its upstream (RFC 3261 §10.2: REGISTER refreshed at half the granted
  * expiry, same Call-ID, CSeq growing). Requests whose source is a trunk's
- * address are taken without authentication (b2bua.c).
+ * address are taken without authentication (b2bua.c); their Request-URI
+ * user may be an inbound DID mapped to a local user.
  *
- * Threads: the trunk and route tables are read-only after creation and
- * shared by every worker; the registration of trunk i lives on worker
- * i % workers (its Call-ID hashes there), and a leg's state on the call's
- * worker. Counters are atomic. */
+ * A route rewrites the number it sends (strip, prepend, regex) and may
+ * force SRTP on or off toward its trunks (media.c; under `required` a 488
+ * fails over). A trunk with `options_ping` is health-checked with OPTIONS
+ * (RFC 3261 §11); after `down_after` failures in a row it is down and
+ * routes skip it until it answers again.
+ *
+ * Threads: the trunk, route and DID tables are read-only after creation
+ * and shared by every worker, except a trunk's `down` flag (atomic,
+ * written by the worker that pings it); the registration and the pings
+ * of trunk i live on worker i % workers (their Call-IDs hash there), and
+ * a leg's state on the call's worker. Counters are atomic. */
 #include <netdb.h>
 #include <regex.h>
 #include <stdatomic.h>
@@ -1003,6 +1011,22 @@ static uint32_t granted(const struct trunk *t, const struct cv_sip_msg *m)
 
 /* ---- OPTIONS health check ----------------------------------------------- */
 
+/* trunk.down / trunk.up on the bus (for the API, metrics and the event
+ * log): a state change only, never per ping. */
+static void pub_trunk(struct trunk_ping *g, enum cv_bus_type type,
+		      uint16_t status, bool local)
+{
+	struct cv_bus *bus = g->sw->srv->p.bus;
+	if (!bus)
+		return;
+	struct cv_bus_trunk ev = {.trunk = g->t->name,
+				  .address = g->t->dst_uri,
+				  .status = status,
+				  .local = local,
+				  .failures = g->fails};
+	cv_bus_publish(bus, type, &ev);
+}
+
 /* One ping's outcome. Failed: no response within the interval (or Timer
  * F), a transport error (local), or 503 (RFC 3261 §21.5.4: the upstream
  * says it cannot serve). Any other response, 4xx/5xx included (a 405 or
@@ -1018,6 +1042,7 @@ static void ping_result(struct trunk_ping *g, uint16_t status, bool local)
 			ts->down--;
 			CV_INFO(MOD, "trunk %s up (OPTIONS answered %u)",
 				t->name, status);
+			pub_trunk(g, CV_BUS_TRUNK_UP, status, false);
 		}
 		return;
 	}
@@ -1030,6 +1055,7 @@ static void ping_result(struct trunk_ping *g, uint16_t status, bool local)
 			"trunk %s down: %u OPTIONS failed in a row (last: "
 			"%u%s)",
 			t->name, g->fails, status, local ? " local" : "");
+		pub_trunk(g, CV_BUS_TRUNK_DOWN, status, local);
 	}
 }
 

@@ -263,6 +263,64 @@ int cv_digest_challenge_best(const struct cv_sip_msg *resp, bool proxy,
 	return found ? 0 : CV_ENOTFOUND;
 }
 
+/* attr-char (RFC 8187 §3.2.1): ALPHA DIGIT ! # $ & + - . ^ _ ` | ~ */
+static bool attr_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || (c && strchr("!#$&+-.^_`|~", c));
+}
+
+static int hexval(char c)
+{
+	c = sip_lower(c);
+	return (c >= '0' && c <= '9')	? c - '0'
+	       : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+					: -1;
+}
+
+/* ext-value = charset "'" [ language ] "'" value-chars (RFC 8187 §3.2.1),
+ * decoded into out (max bytes). Only UTF-8 is taken (RFC 7616 §3.4 names
+ * it; ISO-8859-1 would need a conversion to compare names); decoded
+ * controls are refused, as in a quoted username. */
+static int ext_value_decode(struct cv_pl v, char *out, size_t max, size_t *n)
+{
+	const char *p = v.p, *e = v.p + v.l;
+	const char *q1 = memchr(p, '\'', (size_t)(e - p));
+	if (!q1)
+		return CV_EPARSE;
+	if (!sip_ci_lit(sip_pl(p, q1), "utf-8"))
+		return CV_EUNSUPP;
+	const char *q2 = memchr(q1 + 1, '\'', (size_t)(e - q1 - 1));
+	if (!q2)
+		return CV_EPARSE;
+	for (const char *l = q1 + 1; l < q2; l++)
+		if (!sip_is(*l, SIP_C_ALPHA | SIP_C_DIGIT) && *l != '-')
+			return CV_EPARSE; /* language tag (RFC 5646) */
+	size_t k = 0;
+	for (p = q2 + 1; p < e;) {
+		unsigned char c;
+		if (*p == '%') {
+			int hi, lo;
+			if (e - p < 3 || (hi = hexval(p[1])) < 0 ||
+			    (lo = hexval(p[2])) < 0)
+				return CV_EPARSE;
+			c = (unsigned char)(hi * 16 + lo);
+			p += 3;
+		} else if (attr_char(*p)) {
+			c = (unsigned char)*p++;
+		} else {
+			return CV_EPARSE;
+		}
+		if (c < 0x20 || c == 0x7f || k >= max)
+			return CV_EPARSE;
+		out[k++] = (char)c;
+	}
+	if (!k)
+		return CV_EPARSE;
+	*n = k;
+	return 0;
+}
+
 int cv_digest_credentials_parse(struct cv_pl value,
 				struct cv_digest_credentials *cr)
 {
@@ -273,11 +331,16 @@ int cv_digest_credentials_parse(struct cv_pl value,
 		return CV_EPARSE;
 	if (!sip_ci_lit(a.scheme, "digest"))
 		return CV_EUNSUPP;
-	struct cv_pl rest = a.params, n, v;
+	struct cv_pl rest = a.params, n, v, ext = {NULL, 0};
 	while (cv_sip_auth_param_next(&rest, &n, &v) == 0) {
 		if (sip_ci_lit(n, "username"))
 			cr->username = v;
-		else if (sip_ci_lit(n, "realm"))
+		else if (sip_ci_lit(n, "username*")) {
+			/* an ext-value is a token, never a quoted-string */
+			if (v.p > value.p && v.p[-1] == '"')
+				return CV_EPARSE;
+			ext = v;
+		} else if (sip_ci_lit(n, "realm"))
 			cr->realm = v;
 		else if (sip_ci_lit(n, "nonce"))
 			cr->nonce = v;
@@ -297,6 +360,19 @@ int cv_digest_credentials_parse(struct cv_pl value,
 			cr->nc_pl = v;
 		else if (sip_ci_lit(n, "userhash"))
 			cr->userhash = sip_ci_lit(v, "true");
+	}
+	if (ext.p) {
+		/* RFC 7616 §3.4: username* only instead of username, and not
+		 * with a hashed username */
+		if (cr->username.p || cr->userhash)
+			return CV_EPARSE;
+		size_t un;
+		int err = ext_value_decode(ext, cr->user_ext,
+					   sizeof(cr->user_ext), &un);
+		if (err)
+			return err;
+		cr->username = (struct cv_pl){cr->user_ext, un};
+		cr->username_ext = true;
 	}
 	if (!cr->username.l || !cr->nonce.l || !cr->response.l || !cr->uri.p)
 		return CV_EPARSE;
@@ -341,6 +417,39 @@ static int quoted(struct cv_buf *out, struct cv_pl v)
 		cv_buf_append(out, &v.p[i], 1);
 	}
 	cv_buf_append(out, "\"", 1);
+	return 0;
+}
+
+static bool has_high(struct cv_pl v)
+{
+	for (size_t i = 0; i < v.l; i++)
+		if ((unsigned char)v.p[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/* UTF-8''value with every byte outside attr-char %-encoded (RFC 8187
+ * §3.2.1), and also # $ & ^ |: attr-chars but no SIP token characters,
+ * and a SIP auth-param value is a token or a quoted-string (RFC 3261
+ * §25.1). Controls cannot be sent (-EINVAL), as in quoted(). */
+static int ext_value(struct cv_buf *out, struct cv_pl v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < v.l; i++) {
+		unsigned char c = (unsigned char)v.p[i];
+		if (c < 0x20 || c == 0x7f)
+			return -EINVAL;
+	}
+	cv_buf_append_str(out, "UTF-8''");
+	for (size_t i = 0; i < v.l; i++) {
+		unsigned char c = (unsigned char)v.p[i];
+		if (attr_char((char)c) && !strchr("#$&^|", (char)c)) {
+			cv_buf_append(out, &v.p[i], 1);
+		} else {
+			char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
+			cv_buf_append(out, enc, 3);
+		}
+	}
 	return 0;
 }
 
@@ -390,8 +499,13 @@ int cv_digest_authorize(struct cv_buf *out,
 	}
 	size_t start = out->len;
 	err = 0;
-	cv_buf_append_str(out, "Digest username=");
-	err |= quoted(out, user);
+	if (!ch->userhash && has_high(user)) {
+		cv_buf_append_str(out, "Digest username*=");
+		err |= ext_value(out, user);
+	} else {
+		cv_buf_append_str(out, "Digest username=");
+		err |= quoted(out, user);
+	}
 	cv_buf_append_str(out, ", realm=");
 	err |= quoted(out, ch->realm);
 	cv_buf_append_str(out, ", nonce=");

@@ -442,7 +442,8 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg,
 			continue;
 		case CV_SIP_HDR_VIA:
 			if (i == msg->first[CV_SIP_HDR_VIA] &&
-			    !memchr(h->value.p, ',', h->value.l))
+			    !sip_find_byte_lo(msg->buf, h->value.p,
+					      h->value.p + h->value.l, ','))
 				continue; /* the top Via, parsed eagerly */
 			break;
 		default:
@@ -460,21 +461,22 @@ int cv_sip_msg_parse_full(const struct cv_sip_msg *msg,
 				bool seen = false;
 				while (p < e && !err) {
 					const char *s = p;
-					while (p < e && *p != ',') {
-						if (*p == '"') {
-							const char *q =
-								sip_skip_quoted(
-									p, e);
-							p = q ? q : e;
-						} else if (*p == '<') {
-							const char *q = memchr(
-								p, '>',
-								(size_t)(e -
-									 p));
-							p = q ? q + 1 : e;
-						} else {
-							p++;
-						}
+					for (;;) {
+						p = sip_find3_lo(rest.p, p, e,
+								 ',', '"', '<');
+						if (p >= e || *p == ',')
+							break;
+						const char *q =
+							*p == '"'
+								? sip_skip_quoted(
+									  p, e)
+								: sip_find_byte_lo(
+									  rest.p,
+									  p, e,
+									  '>');
+						p = !q		? e
+						    : *p == '"' ? q
+								: q + 1;
 					}
 					item = sip_trim(sip_pl(s, p));
 					if (!item.l)
@@ -591,6 +593,153 @@ int cv_sip_msg_check(const struct cv_sip_msg *msg,
 	return 0;
 }
 
+/* mechanism = "7bit" / "8bit" / "binary" / "quoted-printable" / "base64"
+ * / ietf-token / x-token, case-insensitive (RFC 2045 §6.1) */
+static enum cv_sip_cte cte_kind(struct cv_pl v)
+{
+	if (!v.l || sip_ci_lit(v, "7bit") || sip_ci_lit(v, "8bit") ||
+	    sip_ci_lit(v, "binary"))
+		return CV_SIP_CTE_IDENTITY;
+	if (sip_ci_lit(v, "base64"))
+		return CV_SIP_CTE_BASE64;
+	if (sip_ci_lit(v, "quoted-printable"))
+		return CV_SIP_CTE_QUOTED_PRINTABLE;
+	return CV_SIP_CTE_OTHER;
+}
+
+static int b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* RFC 2045 §6.8: line breaks and white space are skipped; any other byte
+ * outside the alphabet, data after the '=' padding or a partial quantum is
+ * refused (a decoder that skipped them would read other content than a
+ * strict one). */
+static int b64_decode(struct cv_pl in, struct cv_buf *out)
+{
+	uint32_t acc = 0;
+	int n = 0, pad = 0;
+	for (size_t i = 0; i < in.l; i++) {
+		unsigned char c = (unsigned char)in.p[i];
+		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
+			continue;
+		if (c == '=') {
+			pad++;
+			if (pad > 2 || n < 2)
+				return CV_EPARSE;
+			continue;
+		}
+		int v = b64_val(c);
+		if (v < 0 || pad)
+			return CV_EPARSE;
+		acc = acc << 6 | (uint32_t)v;
+		if (++n == 4) {
+			unsigned char o[3] = {(unsigned char)(acc >> 16),
+					      (unsigned char)(acc >> 8),
+					      (unsigned char)acc};
+			cv_buf_append(out, o, 3);
+			acc = 0;
+			n = 0;
+		}
+	}
+	if (pad) {
+		/* "xx==" gives one byte, "xxx=" two */
+		if (n + pad != 4)
+			return CV_EPARSE;
+		acc <<= 6 * pad;
+		unsigned char o[2] = {(unsigned char)(acc >> 16),
+				      (unsigned char)(acc >> 8)};
+		cv_buf_append(out, o, (size_t)(3 - pad));
+	} else if (n) {
+		return CV_EPARSE;
+	}
+	return 0;
+}
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = sip_lower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* RFC 2045 §6.7: "=XX" is a byte, "=" at a line end a soft break,
+ * trailing white space before a line break is dropped; a bare "=" or bad
+ * hex digits are refused. */
+static int qp_decode(struct cv_pl in, struct cv_buf *out)
+{
+	const char *p = in.p, *e = in.p + in.l;
+	while (p < e) {
+		const char *le = memchr(p, '\n', (size_t)(e - p));
+		const char *next = le ? le + 1 : e;
+		const char *te = le ? le : e;
+		if (te > p && te[-1] == '\r')
+			te--;
+		while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
+			te--;
+		bool soft = false;
+		for (const char *q = p; q < te; q++) {
+			if (*q != '=') {
+				cv_buf_append(out, q, 1);
+				continue;
+			}
+			if (q + 1 == te) {
+				soft = true;
+				break;
+			}
+			int hi, lo;
+			if (te - q < 3 || (hi = hex_val(q[1])) < 0 ||
+			    (lo = hex_val(q[2])) < 0)
+				return CV_EPARSE;
+			unsigned char c = (unsigned char)(hi * 16 + lo);
+			cv_buf_append(out, &c, 1);
+			q += 2;
+		}
+		if (le && !soft)
+			cv_buf_append(out, "\r\n", 2);
+		p = next;
+	}
+	return 0;
+}
+
+int cv_sip_part_decode(const struct cv_sip_part *part, struct cv_buf *out)
+{
+	struct cv_pl b = sip_nn(part->body);
+	size_t start = out->len;
+	int err;
+	switch (part->cte_kind) {
+	case CV_SIP_CTE_IDENTITY:
+		err = 0;
+		cv_buf_append(out, b.p, b.l);
+		break;
+	case CV_SIP_CTE_BASE64:
+		err = b64_decode(b, out);
+		break;
+	case CV_SIP_CTE_QUOTED_PRINTABLE:
+		err = qp_decode(b, out);
+		break;
+	default:
+		return CV_EUNSUPP;
+	}
+	if (!err && out->err)
+		err = out->err;
+	if (err)
+		out->len = start;
+	return err;
+}
+
 /* RFC 2046 §5.1.1: parts are separated by CRLF "--" boundary; the last
  * delimiter is followed by "--". */
 int cv_sip_multipart_split(struct cv_pl content_type, struct cv_pl body,
@@ -664,19 +813,24 @@ int cv_sip_multipart_split(struct cv_pl content_type, struct cv_pl body,
 			return CV_EPARSE;
 		}
 		part->body = sip_pl(bs, pe >= bs ? pe : bs);
-		/* the part's Content-Type, if any */
+		/* the part's Content-Type and Content-Transfer-Encoding */
 		const char *l = part->headers.p,
 			   *he = part->headers.p + part->headers.l;
 		while (l < he) {
 			const char *le = memchr(l, '\n', (size_t)(he - l));
 			le = le ? le + 1 : he;
 			const char *c = memchr(l, ':', (size_t)(le - l));
-			if (c &&
-			    sip_ci_lit(sip_trim(sip_pl(l, c)), "content-type"))
+			struct cv_pl hn = c ? sip_trim(sip_pl(l, c))
+					    : (struct cv_pl){l, 0};
+			if (c && sip_ci_lit(hn, "content-type"))
 				part->content_type =
 					sip_trim(sip_pl(c + 1, le));
+			else if (c &&
+				 sip_ci_lit(hn, "content-transfer-encoding"))
+				part->cte = sip_trim(sip_pl(c + 1, le));
 			l = le;
 		}
+		part->cte_kind = cte_kind(part->cte);
 		cur = next + 2 + bnd.l;
 	}
 }

@@ -77,10 +77,9 @@ static inline const char *find_crlf(const char *p, const char *e)
  * reads as 0, which matches no name. Returns the id and the position of
  * the ':' or 0 (then the generic scan decides). */
 #define ld64 sip_ld64
-#define WEQ SIP_WEQ
-#define W8 SIP_W8
-static inline uint16_t hdr_fast(const char *p, size_t avail,
-				const char **colon)
+#define WEQ  SIP_WEQ
+#define W8   SIP_W8
+static inline uint16_t hdr_fast(const char *p, size_t avail, const char **colon)
 {
 	if (avail < 8)
 		return 0;
@@ -91,7 +90,7 @@ static inline uint16_t hdr_fast(const char *p, size_t avail,
 #define C16 (avail > 16 && p[16] == ':')
 #define HIT(len, idv)                                                          \
 	do {                                                                   \
-		*colon = p + (len) - 1;                                        \
+		*colon = p + (len)-1;                                          \
 		return (idv);                                                  \
 	} while (0)
 	switch (p[0]) {
@@ -163,8 +162,7 @@ static inline uint16_t hdr_fast(const char *p, size_t avail,
 			HIT(16, CV_SIP_HDR_SESSION_EXPIRES);
 		if (WEQ(w, "Server:"))
 			HIT(7, CV_SIP_HDR_SERVER);
-		if (W8(w, "Subscrip") && W8(WD2, "tion-Sta") &&
-		    WEQ(WD3, "te:"))
+		if (W8(w, "Subscrip") && W8(WD2, "tion-Sta") && WEQ(WD3, "te:"))
 			HIT(19, CV_SIP_HDR_SUBSCRIPTION_STATE);
 		break;
 	case 'U':
@@ -172,8 +170,7 @@ static inline uint16_t hdr_fast(const char *p, size_t avail,
 			HIT(11, CV_SIP_HDR_USER_AGENT);
 		break;
 	case 'W':
-		if (W8(w, "WWW-Auth") && W8(WD2, "enticate") &&
-		    C16)
+		if (W8(w, "WWW-Auth") && W8(WD2, "enticate") && C16)
 			HIT(17, CV_SIP_HDR_WWW_AUTHENTICATE);
 		break;
 	case 'E':
@@ -186,8 +183,7 @@ static inline uint16_t hdr_fast(const char *p, size_t avail,
 		if (W8(w, "Proxy-Au") && W8(WD2, "thorizat") &&
 		    WEQ(WD3, "ion:"))
 			HIT(20, CV_SIP_HDR_PROXY_AUTHORIZATION);
-		if (W8(w, "Proxy-Au") && W8(WD2, "thentica") &&
-		    WEQ(WD3, "te:"))
+		if (W8(w, "Proxy-Au") && W8(WD2, "thentica") && WEQ(WD3, "te:"))
 			HIT(19, CV_SIP_HDR_PROXY_AUTHENTICATE);
 		if (W8(w, "P-Assert") && W8(WD2, "ed-Ident") &&
 		    WEQ(WD3, "ity:"))
@@ -292,8 +288,8 @@ static int single(const struct cv_sip_msg *m, enum cv_sip_hdr_id id,
 
 /* cv_sip_u32_parse of an index value (already trimmed): up to 9 digits
  * without the general path's checks. */
-__attribute__((always_inline)) static inline int
-u32_value(struct cv_pl v, uint32_t *out)
+__attribute__((always_inline)) static inline int u32_value(struct cv_pl v,
+							   uint32_t *out)
 {
 	if (v.l - 1 < 9) {
 		uint32_t n = 0;
@@ -324,6 +320,14 @@ static int cseq_value(struct cv_pl v, struct cv_sip_msg *m)
 		m->cseq.num = n;
 		m->cseq.method = m->method;
 		m->cseq.method_pl = (struct cv_pl){v.p + i + 1, m->method_pl.l};
+		return 0;
+	}
+	if (!m->req && i > 0 && i < 10 && i + 1 < v.l && v.p[i] == ' ' &&
+	    sip_skip_token(v.p + i + 1, v.p + v.l) == v.p + v.l) {
+		/* a response's "DIGITS SP token" */
+		m->cseq.num = n;
+		m->cseq.method_pl = (struct cv_pl){v.p + i + 1, v.l - i - 1};
+		m->cseq.method = cv_sip_method_from(m->cseq.method_pl);
 		return 0;
 	}
 	return cv_sip_cseq_parse(v, &m->cseq);
@@ -462,13 +466,15 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 	uint32_t room = CV_MIN(s.cap, max_hdrs);
 	const char *dup = NULL; /* a single-value header seen twice */
 	while (p < end) {
-		if (*p == '\n') {
-			body = p + 1;
-			break;
-		}
-		if (*p == '\r' && p + 1 < end && p[1] == '\n') {
-			body = p + 2;
-			break;
+		if ((unsigned char)*p <= '\r') {
+			if (*p == '\n') {
+				body = p + 1;
+				break;
+			}
+			if (*p == '\r' && p + 1 < end && p[1] == '\n') {
+				body = p + 2;
+				break;
+			}
 		}
 		const char *ns = p;
 		const char *ne, *colon;
@@ -636,9 +642,9 @@ int cv_sip_msg_parse(struct cv_sip_msg **msgp, const void *buf, size_t len,
 		FAIL(400, "Missing CSeq");
 	if (cseq_value(h->value, m))
 		FAIL(400, "Malformed CSeq");
-	if (req && !(m->cseq.method_pl.l == m->method_pl.l &&
-		     !memcmp(m->cseq.method_pl.p, m->method_pl.p,
-			     m->method_pl.l)))
+	if (req &&
+	    !(m->cseq.method_pl.l == m->method_pl.l &&
+	      !memcmp(m->cseq.method_pl.p, m->method_pl.p, m->method_pl.l)))
 		FAIL(400, "CSeq method does not match Request-Line");
 
 	if (single(m, CV_SIP_HDR_FROM, &h))

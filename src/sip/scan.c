@@ -72,20 +72,8 @@ bool sip_ipv6_valid(struct cv_pl h)
 }
 
 /* hostname = *( domainlabel "." ) toplabel [ "." ], labels alnum/'-';
- * IPv4 dotted quads are a subset of this character set. */
-static bool host_valid(struct cv_pl h)
-{
-	h = sip_nn(h);
-	if (!h.l)
-		return false;
-	for (size_t i = 0; i < h.l; i++) {
-		char c = h.p[i];
-		if (!sip_is(c, SIP_C_HOST))
-			return false;
-	}
-	return h.p[0] != '.' && h.p[0] != '-';
-}
-
+ * IPv4 dotted quads are a subset of this character set (SIP_C_HOST, with
+ * '_' tolerated); it must not start with '.' or '-'. */
 int sip_hostport_parse(struct cv_pl hp, struct cv_pl *host, bool *ipv6,
 		       uint16_t *port, struct cv_pl *port_pl)
 {
@@ -107,12 +95,12 @@ int sip_hostport_parse(struct cv_pl hp, struct cv_pl *host, bool *ipv6,
 		*ipv6 = true;
 		p = rb + 1;
 	} else {
-		const char *c = p;
-		while (c < e && *c != ':')
-			c++;
-		*host = sip_pl(p, c);
-		if (!host_valid(*host))
+		/* hostname characters up to ':' or the end, 16 bytes at
+		 * a time */
+		const char *c = sip_skip_host_lo(hp.p, p, e);
+		if ((c < e && *c != ':') || c == p || *p == '.' || *p == '-')
 			return CV_EPARSE;
+		*host = sip_pl(p, c);
 		p = c;
 	}
 	if (p == e)
@@ -148,18 +136,17 @@ int cv_sip_list_next(struct cv_pl *rest, struct cv_pl *item)
 		return CV_ENOTFOUND;
 	}
 	const char *s = p;
-	while (p < e && *p != ',') {
+	for (;;) {
+		p = sip_find3_lo(rest->p, p, e, ',', '"', '<');
+		if (p >= e || *p == ',')
+			break;
 		if (*p == '"') {
 			const char *q = sip_skip_quoted(p, e);
 			p = q ? q : e;
-			continue;
-		}
-		if (*p == '<') {
-			const char *q = memchr(p, '>', (size_t)(e - p));
+		} else {
+			const char *q = sip_find_byte_lo(rest->p, p, e, '>');
 			p = q ? q + 1 : e;
-			continue;
 		}
-		p++;
 	}
 	*item = sip_trim(sip_pl(s, p));
 	rest->p = p;

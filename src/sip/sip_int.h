@@ -71,8 +71,8 @@ static inline uint64_t sip_ld64(const char *p)
 	 SIP_LB(s, 2) << SIP_LSH(2) | SIP_LB(s, 3) << SIP_LSH(3) |             \
 	 SIP_LB(s, 4) << SIP_LSH(4) | SIP_LB(s, 5) << SIP_LSH(5) |             \
 	 SIP_LB(s, 6) << SIP_LSH(6) | SIP_LB(s, 7) << SIP_LSH(7))
-#define SIP_WEQ(w, lit) (((w) & SIP_MASK64(lit)) == SIP_LIT64(lit))
-#define SIP_W8(w, lit) ((w) == SIP_LIT64(lit))
+#define SIP_WEQ(w, lit) (((w)&SIP_MASK64(lit)) == SIP_LIT64(lit))
+#define SIP_W8(w, lit)	((w) == SIP_LIT64(lit))
 
 /* Skip LWS from p up to e. */
 static inline const char *sip_skip_ws(const char *p, const char *e)
@@ -129,17 +129,18 @@ static inline const char *sip_scan_until_lo(const char *lo, const char *p,
 {
 	while (e - p >= 16) {
 		unsigned mask = sip_until_mask(
-			_mm_loadu_si128((const __m128i *)(const void *)p), a,
-			b, c);
+			_mm_loadu_si128((const __m128i *)(const void *)p), a, b,
+			c);
 		if (mask)
 			return p + __builtin_ctz(mask);
 		p += 16;
 	}
 	if (p < e && e - lo >= 16) {
 		unsigned mask =
-			sip_until_mask(_mm_loadu_si128((const __m128i *)(
-					       const void *)(e - 16)),
-				       a, b, c) >>
+			sip_until_mask(
+				_mm_loadu_si128((
+					const __m128i *)(const void *)(e - 16)),
+				a, b, c) >>
 			(16 - (e - p));
 		return mask ? p + __builtin_ctz(mask) : e;
 	}
@@ -181,10 +182,10 @@ static inline const char *sip_skip_host_lo(const char *lo, const char *p,
 		p += 16;
 	}
 	if (p < e && e - lo >= 16) {
-		unsigned mask = sip_nonhost_mask(_mm_loadu_si128(
-					(const __m128i *)(const void *)(e -
-									16))) >>
-				(16 - (e - p));
+		unsigned mask =
+			sip_nonhost_mask(_mm_loadu_si128(
+				(const __m128i *)(const void *)(e - 16))) >>
+			(16 - (e - p));
 		return mask ? p + __builtin_ctz(mask) : e;
 	}
 	while (p < e && sip_is(*p, SIP_C_HOST))
@@ -223,8 +224,8 @@ static inline const char *sip_find_byte_lo(const char *lo, const char *p,
 	if (p < e && e - lo >= 16) {
 		unsigned mask =
 			(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-				_mm_loadu_si128(
-					(const __m128i *)(const void *)(e - 16)),
+				_mm_loadu_si128((
+					const __m128i *)(const void *)(e - 16)),
 				v)) >>
 			(16 - (e - p));
 		return mask ? p + __builtin_ctz(mask) : NULL;
@@ -233,6 +234,35 @@ static inline const char *sip_find_byte_lo(const char *lo, const char *p,
 		if (*p == c)
 			return p;
 	return NULL;
+}
+
+/* First of the bytes a, b, c in [p,e), e if none; [lo, e) readable. */
+static inline const char *sip_find3_lo(const char *lo, const char *p,
+				       const char *e, char a, char b, char c)
+{
+	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b),
+		      vc = _mm_set1_epi8(c);
+#define SIP_F3(x)                                                              \
+	((unsigned)_mm_movemask_epi8(_mm_or_si128(                             \
+		_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)),    \
+		_mm_cmpeq_epi8(x, vc))))
+	for (; e - p >= 16; p += 16) {
+		unsigned mask = SIP_F3(
+			_mm_loadu_si128((const __m128i *)(const void *)p));
+		if (mask)
+			return p + __builtin_ctz(mask);
+	}
+	if (p < e && e - lo >= 16) {
+		unsigned mask =
+			SIP_F3(_mm_loadu_si128(
+				(const __m128i *)(const void *)(e - 16))) >>
+			(16 - (e - p));
+		return mask ? p + __builtin_ctz(mask) : e;
+	}
+#undef SIP_F3
+	while (p < e && *p != a && *p != b && *p != c)
+		p++;
+	return p;
 }
 
 /* Any byte >= 0x80 in [p,e)? (the sign bits, 16 at a time) */
@@ -248,6 +278,14 @@ static inline bool sip_has_high(const char *p, const char *e)
 	return false;
 }
 #else
+static inline const char *sip_find3_lo(const char *lo, const char *p,
+				       const char *e, char a, char b, char c)
+{
+	(void)lo;
+	while (p < e && *p != a && *p != b && *p != c)
+		p++;
+	return p;
+}
 static inline const char *sip_find_byte_lo(const char *lo, const char *p,
 					   const char *e, char c)
 {
@@ -387,8 +425,10 @@ static inline const char *sip_skip_quoted_fast(const char *p, const char *e)
 {
 #if defined(__SSE2__)
 	if (e - p >= 17) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
-		__m128i m = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+		__m128i x =
+			_mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		__m128i m =
+			_mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
 		m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
 		m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
 		m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));

@@ -93,30 +93,50 @@ static unsigned ct_shard(enum cv_tp_kind kind, const struct cv_tp_addr *peer)
 	return (unsigned)(cv_hash(key, n + 3) % TP_CT_SHARDS);
 }
 
-void tp_ct_insert(struct cv_tp *tp, struct cv_tp_conn *c)
+static int ct_insert_key(struct cv_tp *tp, struct cv_tp_conn *c,
+			 const struct cv_tp_addr *key)
 {
 	struct tp_ctent *e = malloc(sizeof(*e));
 	if (!e)
-		return; /* not reusable, still usable */
+		return -ENOMEM; /* not reusable, still usable */
 	e->c = cv_mem_ref(c);
-	struct tp_ctshard *s = &tp->ct[ct_shard(c->kind, &c->peer)];
+	e->key = *key;
+	struct tp_ctshard *s = &tp->ct[ct_shard(c->kind, key)];
 	pthread_mutex_lock(&s->mu);
 	e->next = s->head;
 	s->head = e;
 	pthread_mutex_unlock(&s->mu);
-	c->in_table = true;
+	return 0;
 }
 
-void tp_ct_remove(struct cv_tp *tp, struct cv_tp_conn *c)
+void tp_ct_insert(struct cv_tp *tp, struct cv_tp_conn *c)
+{
+	if (ct_insert_key(tp, c, &c->peer) == 0)
+		c->in_table = true;
+}
+
+int tp_ct_insert_alias(struct cv_tp *tp, struct cv_tp_conn *c,
+		       const struct cv_tp_addr *alias)
+{
+	if (!c->in_table || c->aliased)
+		return -EEXIST;
+	int err = ct_insert_key(tp, c, alias);
+	if (err)
+		return err;
+	c->alias = *alias;
+	c->aliased = true;
+	return 0;
+}
+
+/* Drops c's entries from the shard of key. */
+static void ct_remove_key(struct cv_tp *tp, struct cv_tp_conn *c,
+			  const struct cv_tp_addr *key)
 {
 	struct tp_ctent *found = NULL;
-	if (!c->in_table)
-		return;
-	c->in_table = false;
-	struct tp_ctshard *s = &tp->ct[ct_shard(c->kind, &c->peer)];
+	struct tp_ctshard *s = &tp->ct[ct_shard(c->kind, key)];
 	pthread_mutex_lock(&s->mu);
 	for (struct tp_ctent **pp = &s->head; *pp; pp = &(*pp)->next) {
-		if ((*pp)->c == c) {
+		if ((*pp)->c == c && cv_tp_addr_eq(&(*pp)->key, key)) {
 			found = *pp;
 			*pp = found->next;
 			break;
@@ -129,6 +149,17 @@ void tp_ct_remove(struct cv_tp *tp, struct cv_tp_conn *c)
 	}
 }
 
+void tp_ct_remove(struct cv_tp *tp, struct cv_tp_conn *c)
+{
+	if (!c->in_table)
+		return;
+	c->in_table = false;
+	ct_remove_key(tp, c, &c->peer);
+	if (c->aliased)
+		ct_remove_key(tp, c, &c->alias);
+	c->aliased = false;
+}
+
 struct cv_tp_conn *tp_ct_lookup(struct cv_tp *tp, enum cv_tp_kind kind,
 				const struct cv_tp_addr *peer,
 				const struct cv_tp_addr *local)
@@ -138,7 +169,7 @@ struct cv_tp_conn *tp_ct_lookup(struct cv_tp *tp, enum cv_tp_kind kind,
 	pthread_mutex_lock(&s->mu);
 	for (struct tp_ctent *e = s->head; e; e = e->next) {
 		struct cv_tp_conn *c = e->c;
-		if (c->kind != kind || !cv_tp_addr_eq(&c->peer, peer) ||
+		if (c->kind != kind || !cv_tp_addr_eq(&e->key, peer) ||
 		    !atomic_load(&c->open))
 			continue;
 		if (local && cv_tp_addr_isset(local) &&
@@ -555,6 +586,12 @@ int tp_stream_frame(struct cv_tp_conn *c)
 			.conn = c,
 			.rx_us = cv_clock_us(),
 		};
+		/* RFC 5923: a request with Via alias (checked only until the
+		 * connection has its alias, and only where allowed). */
+		if (!c->outgoing && !c->aliased &&
+		    (c->kind == CV_TP_TLS ||
+		     (c->kind == CV_TP_TCP && c->tp->tcp_aliases)))
+			tp_alias_check(c, c->rbuf.data + (used - mlen), mlen);
 		/* Keep the bytes valid across the handler: the handler may
 		 * send on this connection but never reads from it. */
 		tp_deliver(tw, &meta, c->rbuf.data + (used - mlen), mlen);

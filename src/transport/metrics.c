@@ -55,6 +55,8 @@ static const struct tp_mdef defs[] = {
 	{F(sl_bad_requests), "cvoip_transport_bad_requests_answered_total",
 	 "Unparsable requests answered statelessly with the parser's verdict",
 	 NULL, NULL},
+	{F(aliases), "cvoip_transport_aliases_total",
+	 "Connections aliased to a Via sent-by (RFC 5923)", NULL, NULL},
 };
 
 static int series(struct cv_metrics *m, const char *family, const char *help,

@@ -60,6 +60,7 @@ int cv_tp_create(struct cv_tp **tpp, struct cv_rt *rt,
 	tp->dns_cache_max = p->dns_cache_max ? p->dns_cache_max : 1024;
 	tp->keepalive_ms = p->keepalive_ms;
 	tp->deliver_local = p->deliver_local;
+	tp->tcp_aliases = p->tcp_aliases;
 	tp->perip_seed = ((uint64_t)cv_random_u32() << 32) | cv_random_u32();
 	for (unsigned i = 0; i < TP_CT_SHARDS; i++)
 		pthread_mutex_init(&tp->ct[i].mu, NULL);

@@ -109,7 +109,8 @@ struct tp_worker {
  * (a shard mutex on insert/remove/lookup; the receive path takes none). */
 struct tp_ctent {
 	struct tp_ctent *next;
-	struct cv_tp_conn *c; /* holds a reference */
+	struct cv_tp_conn *c;	/* holds a reference */
+	struct cv_tp_addr key;	/* c->peer, or its RFC 5923 alias */
 };
 
 struct tp_ctshard {
@@ -132,6 +133,7 @@ struct cv_tp {
 	char *tls_server_name; /* default SNI / name to verify, or NULL */
 	unsigned udp_batch;
 	bool deliver_local; /* no Call-ID handover (cv_tp_params) */
+	bool tcp_aliases;   /* RFC 5923 alias honoured on plain TCP */
 	uint32_t keepalive_ms; /* outgoing stream connections, 0 = none */
 	char *dns_csv;	       /* "a:p,b:p" or NULL */
 	uint32_t dns_cache_max;
@@ -185,6 +187,8 @@ struct cv_tp_conn {
 	bool in_table;
 	bool handle_init;
 	bool closing;	    /* tp_conn_close() running */
+	bool aliased;	    /* RFC 5923: also in the table under alias */
+	struct cv_tp_addr alias;
 	struct cv_buf rbuf; /* plaintext: SIP stream, or the HTTP Upgrade */
 	uint64_t last_us;
 	struct cv_tmr idle_tmr, partial_tmr, hs_tmr;
@@ -240,6 +244,9 @@ struct cv_tp_conn *tp_ct_lookup(struct cv_tp *tp, enum cv_tp_kind kind,
 				const struct cv_tp_addr *local);
 void tp_ct_insert(struct cv_tp *tp, struct cv_tp_conn *c);
 void tp_ct_remove(struct cv_tp *tp, struct cv_tp_conn *c);
+/* RFC 5923: c is also found under alias, until it leaves the table. */
+int tp_ct_insert_alias(struct cv_tp *tp, struct cv_tp_conn *c,
+		       const struct cv_tp_addr *alias);
 int tp_stream_frame(struct cv_tp_conn *c);
 /* Pure framing step over a stream buffer (unit-tested): 0 with a message
  * of msg_len bytes ending at consumed; CV_EINCOMPLETE with consumed =
@@ -247,6 +254,14 @@ int tp_stream_frame(struct cv_tp_conn *c);
 int tp_frame_next(const char *buf, size_t len, size_t max, size_t *consumed,
 		  size_t *msg_len, unsigned *pings);
 void tp_ws_accept_key(struct cv_pl key, char out[32]);
+
+/* alias.c: RFC 5923 alias of an accepted connection from a request's Via */
+void tp_alias_check(struct cv_tp_conn *c, const char *buf, size_t len);
+/* Pure part (fuzzed): a request whose top Via has alias and transport
+ * kind gives its sent-by host (inside buf) and port (default 5060/5061);
+ * else CV_ENOTFOUND. */
+int tp_alias_parse(const char *buf, size_t len, enum cv_tp_kind kind,
+		   struct cv_pl *host, uint16_t *port);
 
 /* tls.c */
 int tp_tls_init(struct cv_tp *tp, const struct cv_tp_tls_params *p);

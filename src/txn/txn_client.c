@@ -5,13 +5,13 @@
 
 #define REQ_MAX 65535
 
-static bool cseq_method_eq(const struct cv_sip_msg *req,
+static bool cseq_method_eq(const struct cv_txn *t,
 			   const struct cv_sip_msg *resp)
 {
-	if (req->method != resp->cseq.method)
+	if (t->method != (uint8_t)resp->cseq.method)
 		return false;
-	return req->method != CV_SIP_METHOD_OTHER ||
-	       cv_pl_eq(req->method_pl, resp->cseq.method_pl);
+	return t->method != CV_SIP_METHOD_OTHER ||
+	       cv_pl_eq(txn_method_pl(t), resp->cseq.method_pl);
 }
 
 /* §17.1.3: the branch of the top Via and the CSeq method. */
@@ -22,8 +22,8 @@ static struct cv_txn *find_client(struct cv_txn_layer *l,
 	for (struct cv_txn *t = l->prim.b[h & l->prim.mask]; t; t = t->hnext) {
 		if (t->hash != h || !(t->flags & TF_CLIENT))
 			continue;
-		if (cv_pl_eq(t->req->via.branch, resp->via.branch) &&
-		    cseq_method_eq(t->req, resp))
+		if (cv_pl_eq(txn_via(t)->branch, resp->via.branch) &&
+		    cseq_method_eq(t, resp))
 			return t;
 	}
 	return NULL;
@@ -347,6 +347,7 @@ void txn_client_recv(struct cv_txn_layer *l, struct cv_sip_msg *resp)
 		invite_resp(t, resp);
 	else
 		non_invite_resp(t, resp);
+	txn_slim(t); /* a final for a transaction the TU let go */
 	cv_mem_unref(t);
 }
 

@@ -406,7 +406,7 @@ void cv_txn_release(struct cv_txn *t)
 		 * would wait for a final response forever. */
 		t->due_end = cv_clock_us() + txn_ms(64 * l->t1);
 		txn_arm(t);
-	} else if (l && !(t->flags & TF_CLIENT)) {
+	} else if (l) {
 		txn_slim(t);
 	}
 	cv_mem_unref(t);

@@ -285,16 +285,17 @@ static struct cv_pl copy_pl(char **dst, struct cv_pl v)
 	return r;
 }
 
-/* A server transaction with its final response sent that no TU looks at
- * any more (released, or the layer's own) keeps only a struct txn_key
- * instead of the parsed request for the rest of its life (Timers J, H, I,
- * L: up to 64*T1): a few hundred bytes instead of ~2 KB. What it still
- * does (match retransmissions and ACKs, resend the stored final bytes,
- * §8.2.2.2 checks of others) reads only the key. RFC 2543 transactions
- * (no magic cookie, matched on more fields) keep their request. */
+/* A transaction with its final response sent (server) or received
+ * (client) that no TU looks at any more (released, or the layer's own)
+ * keeps only a struct txn_key instead of the parsed request for the rest
+ * of its life (Timers J, H, I, L; D, K, M: up to 64*T1): a few hundred
+ * bytes instead of ~2 KB. What it still does (match retransmissions,
+ * ACKs and responses, resend the stored final or ACK bytes, §8.2.2.2
+ * checks of others) reads only the key. RFC 2543 transactions (no magic
+ * cookie, matched on more fields) keep their request. */
 void txn_slim(struct cv_txn *t)
 {
-	if (!t->layer || !t->req || (t->flags & (TF_CLIENT | TF_RFC2543)) ||
+	if (!t->layer || !t->req || (t->flags & TF_RFC2543) ||
 	    !(t->flags & TF_FINAL) ||
 	    !(t->flags & (TF_RELEASED | TF_INTERNAL)))
 		return;

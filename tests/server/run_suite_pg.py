@@ -31,6 +31,8 @@ def main():
         runs += [["test_registrar.py", c] for c in REG_SIPP_CASES]
         runs += [["test_cdr_export.py"]]
         runs += [["test_trunk.py", c] for c in TRUNK_CASES]
+        runs += [["test_trunk_feat.py", c] for c in ("rewrite", "did", "options", "srtp")]
+        runs += [["test_sipp_tls.py"]]
     if shutil.which("baresip"):
         runs += [["test_baresip_relay.py", "relay"]]
     failed = []

@@ -207,7 +207,9 @@ class PyUpstream:
 def options(tmp):
     py = PyUpstream()
     up = Sipp(tmp, "backup", "uas_answer.xml", 5060, calls=2, subst={"DELAY": 100}).start()
-    extra = """trunks:
+    extra = """routing:
+  trunk_timeout: 10s
+trunks:
   - name: primary
     host: 127.0.0.1
     port: %d
@@ -254,7 +256,8 @@ routes:
         try:
             t0 = time.time()
             assert ua.invite_status("alice-secret", "8001") == 480
-            assert time.time() - t0 < 4, "waited for a down trunk"
+            # (trunk_timeout is 10 s: trying the trunk would take that)
+            assert time.time() - t0 < 6, "waited for a down trunk"
         finally:
             ua.close()
         assert py.invites == inv and "route solo: every trunk is down" in srv.log()
@@ -276,6 +279,18 @@ routes:
         assert m, text[-2000:]
         calls, fo, down, pf, skipped = map(int, m.groups())
         assert calls == 2 and fo == 1 and down == 1 and pf >= 3 and skipped == 2, m.group(0)
+        # each state change is on the bus (here: cvoipd's event log)
+        with open(os.path.join(tmp, "var", "events.jsonl")) as f:
+            evs = [json.loads(ln) for ln in f if ln.strip()]
+        states = [(e["type"], e["data"]["trunk"]) for e in evs
+                  if e["type"] in ("trunk.down", "trunk.up")]
+        log("trunk events:", states)
+        assert states.count(("trunk.down", "primary")) == 1, states
+        assert states.count(("trunk.up", "primary")) == 1, states
+        assert ("trunk.down", "tcpdead") in states, states
+        down_ev = [e for e in evs if e["type"] == "trunk.down" and e["data"]["trunk"] == "primary"][0]
+        assert down_ev["topic"] == "trunk" and down_ev["data"]["failures"] == 2, down_ev
+        assert down_ev["data"]["address"].startswith("sip:127.0.0.1:%d" % py.port), down_ev
     finally:
         py.close()
         stop_all()

@@ -214,6 +214,142 @@ static void test_server_round_trip(void **state)
 	assert_int_equal(cv_mem_live(), live);
 }
 
+/* the buffer as a C string (a NUL appended, not counted) */
+static const char *cstr(struct cv_buf *b)
+{
+	cv_buf_append(b, "", 1);
+	b->len--;
+	return b->data;
+}
+
+/* username* (RFC 7616 §3.4, RFC 8187): the RFC 7616 §3.9.2 name, decoded;
+ * refusals; a UTF-8 user name sent by the client as username* and
+ * verified by the server. */
+static void test_username_ext(void **state)
+{
+	(void)state;
+	int64_t live = cv_mem_live();
+	struct cv_digest_credentials cr;
+#define CR(u)                                                                  \
+	"Digest " u ", realm=\"api@example.org\", uri=\"/doe.json\", "         \
+	"nonce=\"n\", response=\"r\""
+	assert_int_equal(
+		cv_digest_credentials_parse(
+			CV_PL(CR("username*=UTF-8''J%C3%A4s%C3%B8n%20Doe")),
+			&cr),
+		0);
+	assert_true(cr.username_ext);
+	assert_true(cv_pl_eq_str(cr.username, "J\xc3\xa4s\xc3\xb8n Doe"));
+	/* a language tag may sit between the quotes; hex in either case */
+	assert_int_equal(
+		cv_digest_credentials_parse(
+			CV_PL(CR("username*=utf-8'en'%e2%82%ac-x")), &cr),
+		0);
+	assert_true(cv_pl_eq_str(cr.username, "\xe2\x82\xac-x"));
+	/* both forms, with userhash, quoted, other charset, bad escapes,
+	 * controls, bytes outside attr-char, empty, too long */
+	assert_int_equal(
+		cv_digest_credentials_parse(
+			CV_PL(CR("username=\"a\", username*=UTF-8''a")), &cr),
+		CV_EPARSE);
+	assert_int_equal(
+		cv_digest_credentials_parse(
+			CV_PL(CR("username*=UTF-8''a, userhash=true")), &cr),
+		CV_EPARSE);
+	assert_int_equal(cv_digest_credentials_parse(
+				 CV_PL(CR("username*=\"UTF-8''a\"")), &cr),
+			 CV_EPARSE);
+	assert_int_equal(cv_digest_credentials_parse(
+				 CV_PL(CR("username*=ISO-8859-1''%E4")), &cr),
+			 CV_EUNSUPP);
+	assert_int_equal(cv_digest_credentials_parse(
+				 CV_PL(CR("username*=UTF-8''%C3%A")), &cr),
+			 CV_EPARSE);
+	assert_int_equal(cv_digest_credentials_parse(
+				 CV_PL(CR("username*=UTF-8''a%0Db")), &cr),
+			 CV_EPARSE);
+	assert_int_equal(cv_digest_credentials_parse(
+				 CV_PL(CR("username*=UTF-8''a%00")), &cr),
+			 CV_EPARSE);
+	assert_int_equal(cv_digest_credentials_parse(
+				 CV_PL(CR("username*=UTF-8''a'b")), &cr),
+			 CV_EPARSE);
+	assert_int_equal(cv_digest_credentials_parse(
+				 CV_PL(CR("username*=UTF-8''")), &cr),
+			 CV_EPARSE);
+	assert_int_equal(cv_digest_credentials_parse(
+				 CV_PL(CR("username*=UTF-8'e n'a")), &cr),
+			 CV_EPARSE);
+	char longv[1024] = "Digest username*=UTF-8''";
+	for (int i = 0; i < CV_DIGEST_USER_MAX + 1; i++)
+		strcat(longv, "a");
+	strcat(longv, ", realm=\"r\", uri=\"u\", nonce=\"n\", "
+		      "response=\"r\"");
+	assert_int_equal(cv_digest_credentials_parse(cv_pl_str(longv), &cr),
+			 CV_EPARSE);
+#undef CR
+	/* client: a UTF-8 user goes as username*, the server verifies it */
+	struct cv_digest_server *s = server(300, 64);
+	struct cv_buf chal, auth;
+	cv_buf_init(&chal, 0);
+	cv_buf_init(&auth, 0);
+	assert_int_equal(cv_digest_server_challenge(
+				 s, &chal, CV_DIGEST_SHA512_256, false),
+			 0);
+	struct cv_digest_challenge ch;
+	assert_int_equal(cv_digest_challenge_parse(
+				 (struct cv_pl){chal.data, chal.len}, &ch),
+			 0);
+	const struct cv_pl user = CV_PL("J\xc3\xa4s\xc3\xb8n Doe");
+	struct cv_digest_client_params cp = {.user = user,
+					     .password =
+						     CV_PL("Secret, or not?"),
+					     .method = CV_PL("REGISTER"),
+					     .uri = CV_PL("sip:example.com")};
+	assert_int_equal(cv_digest_authorize(&auth, &ch, &cp), 0);
+	assert_non_null(
+		strstr(cstr(&auth), "username*=UTF-8''J%C3%A4s%C3%B8n%20Doe,"));
+	assert_null(strstr(cstr(&auth), "username=\""));
+	assert_int_equal(cv_digest_credentials_parse(
+				 (struct cv_pl){auth.data, auth.len}, &cr),
+			 0);
+	assert_true(cv_pl_eq(cr.username, user));
+	char ha1[CV_DIGEST_HEX_MAX];
+	cv_digest_ha1(CV_DIGEST_SHA512_256, user, CV_PL("example.com"),
+		      CV_PL("Secret, or not?"), ha1);
+	assert_int_equal(cv_digest_server_verify(s, &cr, CV_PL("REGISTER"),
+						 CV_PL(""), cv_pl_str(ha1)),
+			 0);
+	/* attr-chars that are no SIP token characters (# $ & ^ |) are
+	 * %-encoded too: the value must pass as an auth-param token
+	 * (found by fuzz_digest: crash-username-ext-nontoken) */
+	cp.user = CV_PL("\xc3\xa4&#$^|!~");
+	auth.len = 0;
+	assert_int_equal(cv_digest_authorize(&auth, &ch, &cp), 0);
+	assert_non_null(strstr(cstr(&auth),
+			       "username*=UTF-8''%C3%A4%26%23%24%5E%7C!~,"));
+	assert_int_equal(cv_digest_credentials_parse(
+				 (struct cv_pl){auth.data, auth.len}, &cr),
+			 0);
+	assert_true(cv_pl_eq(cr.username, cp.user));
+	cp.user = user;
+	/* with userhash the hashed name goes in username, never username* */
+	ch.userhash = true;
+	auth.len = 0;
+	assert_int_equal(cv_digest_authorize(&auth, &ch, &cp), 0);
+	assert_null(strstr(cstr(&auth), "username*"));
+	/* controls cannot be sent either way */
+	ch.userhash = false;
+	cp.user = CV_PL("\xc3\xa4\x01");
+	auth.len = 0;
+	assert_int_equal(cv_digest_authorize(&auth, &ch, &cp), -EINVAL);
+	assert_int_equal(auth.len, 0);
+	cv_buf_free(&chal);
+	cv_buf_free(&auth);
+	cv_mem_unref(s);
+	assert_int_equal(cv_mem_live(), live);
+}
+
 static void test_server_stale(void **state)
 {
 	(void)state;
@@ -413,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_server_round_trip),
 		cmocka_unit_test(test_server_stale),
+		cmocka_unit_test(test_username_ext),
 		cmocka_unit_test(test_best_challenge),
 		cmocka_unit_test(test_nonce_mac_matches_hmac),
 		cmocka_unit_test(test_server_threads),

@@ -280,9 +280,9 @@ static void test_body_truncation(void **state)
 {
 	(void)state;
 	/* RFC 3261 §18.3: extra bytes after Content-Length are discarded */
-	static const char M[] = "MESSAGE sip:a@b SIP/2.0\r\n" BASE_HDRS
-				"Call-ID: x\r\nCSeq: 1 "
-				"MESSAGE\r\nContent-Length: 2\r\n\r\nabcdef";
+	static const char M[] =
+		"MESSAGE sip:a@b SIP/2.0\r\n" BASE_HDRS "Call-ID: x\r\nCSeq: 1 "
+		"MESSAGE\r\nContent-Length: 2\r\n\r\nabcdef";
 	struct cv_sip_msg *m = parse_ok(S(M));
 	assert_true(cv_pl_eq_str(m->body, "ab"));
 	cv_mem_unref(m);
@@ -519,6 +519,136 @@ static void test_multipart(void **state)
 		CV_EPARSE);
 }
 
+/* A bare CR (not before LF) in a header line is refused by the matching
+ * parse itself, with the reason the full parse gives for it; a single-value
+ * header seen twice is refused with its own reason. */
+static void test_bare_cr_and_singletons(void **state)
+{
+	(void)state;
+	int64_t live = cv_mem_live();
+#define REQ(hdrs)                                                              \
+	"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n"         \
+	"Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\n"              \
+	"From: <sip:c@d>;tag=1\r\n" hdrs "\r\n"
+#define RSP(hdrs)                                                              \
+	"SIP/2.0 200 OK\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n"                  \
+	"Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\n"              \
+	"From: <sip:c@d>;tag=1\r\n" hdrs "\r\n"
+	expect_verdict(S(REQ("X-A: a\rb\r\n")), 400,
+		       "Control character in header");
+	expect_verdict(S(REQ("Subject: x\r\r\n")), 400, "Malformed header");
+	expect_verdict(S(REQ("Contact: <sip:a@b>\r \r\n")), 400,
+		       "Malformed Contact");
+	expect_verdict(S("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n"
+			 "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\r\n\r\n"),
+		       400, "Malformed Via");
+	expect_verdict(S(REQ("x-a: \"q\rq\"\r\n")), 400,
+		       "Control character in header");
+	/* a response is dropped (status 0) */
+	expect_verdict(S(RSP("X-A: a\rb\r\n")), 0,
+		       "Control character in header");
+	/* a CR as the last byte: no line end, no header end */
+	expect_verdict(S("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r"), 400,
+		       "Missing empty line after headers");
+	/* CRLF and LF line ends and folds stay fine */
+	struct cv_sip_msg *m =
+		parse_ok(S(REQ("X-A: a\r\n b\n\tc\r\nX-B: d\n")));
+	assert_int_equal(cv_sip_msg_parse_full(m, NULL), 0);
+	cv_mem_unref(m);
+	/* single-value headers twice */
+	expect_verdict(S(REQ("Subject: a\r\nSubject: b\r\n")), 400,
+		       "Multiple Subject");
+	expect_verdict(S(REQ("s: a\r\nSubject: b\r\n")), 400,
+		       "Multiple Subject");
+	expect_verdict(S(REQ("Date: Sat, 13 Nov 2010 23:29:00 GMT\r\n"
+			     "Date: Sat, 13 Nov 2010 23:29:01 GMT\r\n")),
+		       400, "Multiple Date");
+	expect_verdict(S(REQ("User-Agent: a\r\nX: y\r\nuser-agent: b\r\n")),
+		       400, "Multiple User-Agent");
+	expect_verdict(S(REQ("Expires: 1\r\nExpires: 2\r\n")), 400,
+		       "Multiple Expires");
+	expect_verdict(S(RSP("Server: a\r\nServer: b\r\n")), 0,
+		       "Multiple Server");
+	/* list headers and unknown ones may repeat */
+	m = parse_ok(
+		S(REQ("Supported: a\r\nSupported: b\r\nX-A: 1\r\n"
+		      "X-A: 2\r\nVia: SIP/2.0/UDP g;branch=z9hG4bK2\r\n")));
+	assert_int_equal(m->via_count, 2);
+	cv_mem_unref(m);
+#undef REQ
+#undef RSP
+	assert_int_equal(cv_mem_live(), live);
+}
+
+/* Content-Transfer-Encoding in parts (RFC 5621, RFC 2045 §6): carried,
+ * decoded for base64 and quoted-printable, refused when unknown (415) or
+ * malformed (400). */
+static void test_multipart_cte(void **state)
+{
+	(void)state;
+	static const char body[] =
+		"--b\r\nContent-Type: application/sdp\r\n"
+		"Content-Transfer-Encoding: BASE64\r\n\r\ndj0w\r\nDQo=\r\n"
+		"--b\r\nContent-Type: text/plain\r\n"
+		"content-transfer-encoding: quoted-printable\r\n\r\n"
+		"a=3Db =\r\nc  \r\nd=C3=A4\r\n"
+		"--b\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\xc3\xa4\r\n"
+		"--b\r\nContent-Transfer-Encoding: x-gzip\r\n\r\nzz\r\n"
+		"--b\r\n\r\nplain\r\n"
+		"--b--\r\n";
+	struct cv_sip_part parts[8];
+	size_t n;
+	assert_int_equal(
+		cv_sip_multipart_split(CV_PL("multipart/mixed;boundary=b"),
+				       (struct cv_pl){body, sizeof(body) - 1},
+				       parts, 8, &n),
+		0);
+	assert_int_equal(n, 5);
+	assert_int_equal(parts[0].cte_kind, CV_SIP_CTE_BASE64);
+	assert_true(cv_pl_eq_str(parts[0].cte, "BASE64"));
+	assert_int_equal(parts[1].cte_kind, CV_SIP_CTE_QUOTED_PRINTABLE);
+	assert_int_equal(parts[2].cte_kind, CV_SIP_CTE_IDENTITY);
+	assert_int_equal(parts[3].cte_kind, CV_SIP_CTE_OTHER);
+	assert_int_equal(parts[4].cte_kind, CV_SIP_CTE_IDENTITY);
+	assert_int_equal(parts[4].cte.l, 0);
+	struct cv_buf out;
+	cv_buf_init(&out, 0);
+	assert_int_equal(cv_sip_part_decode(&parts[0], &out), 0);
+	assert_int_equal(out.len, 5);
+	assert_memory_equal(out.data, "v=0\r\n", 5);
+	out.len = 0;
+	assert_int_equal(cv_sip_part_decode(&parts[1], &out), 0);
+	assert_int_equal(out.len, 10);
+	assert_memory_equal(out.data, "a=b c\r\nd\xc3\xa4", 10);
+	out.len = 0;
+	assert_int_equal(cv_sip_part_decode(&parts[2], &out), 0);
+	assert_int_equal(out.len, 2);
+	out.len = 0;
+	assert_int_equal(cv_sip_part_decode(&parts[3], &out), CV_EUNSUPP);
+	assert_int_equal(out.len, 0);
+	/* malformed encodings: nothing is appended */
+	struct cv_sip_part bad = {.cte_kind = CV_SIP_CTE_BASE64};
+	static const char *const b64_bad[] = {
+		"dj0", "dj0w=", "d===", "dj!w", "dg==dg==", "=dj0"};
+	for (size_t i = 0; i < sizeof(b64_bad) / sizeof(b64_bad[0]); i++) {
+		bad.body = cv_pl_str(b64_bad[i]);
+		assert_int_equal(cv_sip_part_decode(&bad, &out), CV_EPARSE);
+		assert_int_equal(out.len, 0);
+	}
+	bad.body = CV_PL("dg==");
+	assert_int_equal(cv_sip_part_decode(&bad, &out), 0);
+	assert_int_equal(out.len, 1);
+	out.len = 0;
+	bad.cte_kind = CV_SIP_CTE_QUOTED_PRINTABLE;
+	static const char *const qp_bad[] = {"a=4", "a=G0b", "=\r\n=Z1"};
+	for (size_t i = 0; i < sizeof(qp_bad) / sizeof(qp_bad[0]); i++) {
+		bad.body = cv_pl_str(qp_bad[i]);
+		assert_int_equal(cv_sip_part_decode(&bad, &out), CV_EPARSE);
+		assert_int_equal(out.len, 0);
+	}
+	cv_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +661,8 @@ int main(void)
 		cmocka_unit_test(test_check_policy),
 		cmocka_unit_test(test_full_parse_headers),
 		cmocka_unit_test(test_multipart),
+		cmocka_unit_test(test_multipart_cte),
+		cmocka_unit_test(test_bare_cr_and_singletons),
 		cmocka_unit_test(test_ambiguous_values),
 		cmocka_unit_test(test_strerror_blocks),
 	};

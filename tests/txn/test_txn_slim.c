@@ -273,6 +273,47 @@ static void test_stateless_invite(void **state)
 	assert_int_equal(H.ns, 1);
 }
 
+/* Client transactions too: released after a final (or before one, then
+ * at the final), they match retransmitted finals by the key and resend
+ * the very same ACK. */
+static void test_slim_client(void **state)
+{
+	(void)state;
+	struct cv_txn *t = client("INVITE", "z9hG4bKc1", &peer_udp);
+	struct cv_sip_msg *req = cv_mem_ref(cv_txn_request(t));
+	rx(mkresp(req, 486, "busy"), &peer_udp);
+	assert_int_equal(count_ev(EV_RESPONSE), 1);
+	assert_int_equal(stats().slimmed, 0);
+	cv_mem_ref(t);
+	cv_txn_release(t);
+	assert_int_equal(stats().slimmed, 1);
+	assert_null(cv_txn_request(t));
+	unsigned n = H.ns; /* INVITE, ACK */
+	assert_int_equal(n, 2);
+	rx(mkresp(req, 486, "busy"), &peer_udp);
+	assert_int_equal(H.ns, 3);
+	assert_true(same_bytes(H.s[1].m, H.s[2].m));
+	assert_int_equal(H.s[2].m->method, CV_SIP_ACK);
+	assert_int_equal(count_ev(EV_RESPONSE), 1);
+	assert_int_equal(cv_txn_state(t), CV_TXN_COMPLETED);
+	run_for(32100); /* Timer D */
+	assert_int_equal(cv_txn_state(t), CV_TXN_TERMINATED);
+	cv_mem_unref(t);
+	/* released before its final: slimmed when the 200 comes */
+	struct cv_txn *o = client("OPTIONS", "z9hG4bKc2", &peer_udp);
+	struct cv_sip_msg *oreq = cv_mem_ref(cv_txn_request(o));
+	cv_txn_release(o);
+	rx(mkresp(oreq, 200, "x"), &peer_udp);
+	assert_int_equal(stats().slimmed, 2);
+	rx(mkresp(oreq, 200, "x"), &peer_udp); /* absorbed (with the 486 above) */
+	assert_int_equal(stats().rx_resp_absorbed, 2);
+	assert_int_equal(stats().stray_responses, 0);
+	cv_mem_unref(oreq);
+	cv_mem_unref(req);
+	run_for(6000);
+	assert_int_equal(cv_txn_count(H.l), 0);
+}
+
 /* The layer formats responses without printf; the bytes are exactly
  * those of cv_sip_resp_print (§8.2.6), for every shape of request. */
 static void check_same_as_sip_print(const char *raw, uint16_t status,
@@ -374,6 +415,7 @@ int main(void)
 		T(test_stateless_final),
 		T(test_stateless_invite),
 		T(test_response_bytes_as_sip_print),
+		T(test_slim_client),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
