@@ -300,7 +300,7 @@ int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 		"server",     "listen",	 "tls",	   "database",
 		"registrar",  "routing", "auth",   "media",
 		"users",      "agents",	 "queues", "trunks",
-		"callcenter", "routes",	 "dids",   NULL};
+		"callcenter", "routes",	 "dids",   "dns",    NULL};
 	static const char *const tls_keys[] = {"cert", "key", "ca", NULL};
 	static const char *const reg_keys[] = {"min_expires", "max_expires",
 					       "default_expires", NULL};

@@ -69,6 +69,8 @@ struct cvoipd_callcenter {
 	} priorities[64];
 };
 
+#define CVOIPD_MAX_DNS 4
+
 /* trunks: upstream SIP servers (conf_trunks.c, docs/server.md) */
 struct cvoipd_trunk {
 	const char *name;
@@ -119,6 +121,8 @@ struct cvoipd_conf {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_ca;
+	/* dns.servers (conf_trunks.c): NULL-terminated, none: the system's */
+	const char *dns_servers[CVOIPD_MAX_DNS + 1];
 	/* database */
 	const char *database;
 	/* registrar */

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "conf.h"
+#include "cvoip/transport.h"
 
 #define ROUTE_MAX_TRUNKS 8
 #define NUMBER_MAX	 64
@@ -43,6 +44,29 @@ static bool name_ok(const char *s)
 	return true;
 }
 
+/* RFC 1123 host name (letters, digits, '-', dots; labels of 1..63) */
+static bool host_ok(const char *h)
+{
+	struct cv_tp_addr a;
+	if (cv_tp_addr_set(&a, cv_pl_str(h), 0) == 0)
+		return true;
+	size_t label = 0;
+	for (const char *c = h; *c; c++) {
+		char ch = *c;
+		if (ch == '.') {
+			if (!label)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-') ||
+		    ++label > 63)
+			return false;
+	}
+	return *h != 0;
+}
+
 static int load_trunk(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 		      struct cvoipd_trunk *t, struct cv_cfg_err *err)
 {
@@ -52,9 +76,11 @@ static int load_trunk(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 		"down_after", "dids",  NULL};
 	static const char *const transports[] = {"udp", "tcp", "tls", NULL};
 	const struct cv_cfg *cfg = c->cfg;
-	int tpi = 0;
-	t->port = 5060;
-	t->transport = "udp";
+	int tpi = -1;
+	/* absent: chosen by RFC 3263 for a name (NAPTR, SRV), UDP and the
+	 * transport's default port for a numeric host */
+	t->port = 0;
+	t->transport = "";
 	t->username = t->password = t->realm = "";
 	t->expires = 3600;
 	int rc = cv_cfg_expect(cfg, e, CV_CFG_MAP, "a trunk", err);
@@ -96,7 +122,8 @@ static int load_trunk(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 				 "'down_after' needs 'options_ping'");
 	if (rc)
 		return rc;
-	t->transport = transports[tpi];
+	if (tpi >= 0)
+		t->transport = transports[tpi];
 	if (!t->name || !t->host)
 		return cv_cfg_fail(cfg, e, err,
 				   "a trunk needs 'name' and 'host'");
@@ -111,13 +138,13 @@ static int load_trunk(struct cvoipd_conf *c, const struct cv_cfg_node *e,
 					   "trunk '%s' defined twice", t->name);
 	if (!*t->host || strlen(t->host) > 253)
 		return cv_cfg_fail(cfg, cv_cfg_get(e, "host"), err, "bad host");
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_DGRAM};
-	struct addrinfo *ai = NULL;
-	if (getaddrinfo(t->host, NULL, &hints, &ai) != 0 || !ai)
+	/* a numeric address or a DNS name; names are resolved by cvoipd
+	 * while it runs (RFC 3263), so a DNS outage at start is no error */
+	if (!host_ok(t->host))
 		return cv_cfg_fail(cfg, cv_cfg_get(e, "host"), err,
-				   "trunk host '%s' does not resolve", t->host);
-	freeaddrinfo(ai);
+				   "trunk host '%s': not an IP address or a "
+				   "DNS name",
+				   t->host);
 	if (*t->password && !*t->username)
 		return cv_cfg_fail(cfg, cv_cfg_get(e, "password"), err,
 				   "a trunk 'password' needs a 'username'");
@@ -379,13 +406,52 @@ static int load_dids(struct cvoipd_conf *c, const struct cv_cfg_node *n,
 	return 0;
 }
 
+/* dns: {servers: ["127.0.0.1:5353", "[::1]"]}: the DNS servers trunk
+ * names (RFC 3263) are resolved with; absent: /etc/resolv.conf. */
+static int load_dns(struct cvoipd_conf *c, const struct cv_cfg_node *n,
+		    struct cv_cfg_err *err)
+{
+	static const char *const keys[] = {"servers", NULL};
+	const struct cv_cfg *cfg = c->cfg;
+	if (!n)
+		return 0;
+	int rc = cv_cfg_expect(cfg, n, CV_CFG_MAP, "dns", err);
+	if (!rc)
+		rc = cv_cfg_check_keys(cfg, n, "dns", keys, err);
+	const struct cv_cfg_node *sv = cv_cfg_get(n, "servers");
+	if (rc || !sv)
+		return rc;
+	rc = cv_cfg_expect(cfg, sv, CV_CFG_SEQ, "dns servers", err);
+	unsigned k = 0;
+	for (const struct cv_cfg_node *e = sv->child; !rc && e; e = e->next) {
+		const char *v = NULL;
+		rc = cv_cfg_str(cfg, e, &v, err);
+		if (rc)
+			break;
+		struct cv_tp_addr a;
+		if (!v || (cv_tp_addr_parse(&a, cv_pl_str(v)) != 0 &&
+			   cv_tp_addr_set(&a, cv_pl_str(v), 53) != 0))
+			return cv_cfg_fail(cfg, e, err,
+					   "DNS server '%s': not IP[:port]",
+					   v ? v : "");
+		if (k >= CVOIPD_MAX_DNS)
+			return cv_cfg_fail(cfg, e, err,
+					   "at most %d DNS servers",
+					   CVOIPD_MAX_DNS);
+		c->dns_servers[k++] = v;
+	}
+	return rc;
+}
+
 int cvoipd_conf_load_trunks(struct cvoipd_conf *c,
 			    const struct cv_cfg_node *trunks,
 			    const struct cv_cfg_node *routes,
 			    struct cv_cfg_err *err)
 {
 	const struct cv_cfg *cfg = c->cfg;
-	int rc;
+	int rc = load_dns(c, cv_cfg_get(cv_cfg_root(cfg), "dns"), err);
+	if (rc)
+		return rc;
 	if (trunks) {
 		rc = cv_cfg_expect(cfg, trunks, CV_CFG_SEQ, "trunks", err);
 		if (rc)

@@ -548,6 +548,9 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 					   .key_file = s.conf.tls_key,
 					   .ca_file = s.conf.tls_ca,
 					   .verify_server = true},
+				   .dns_servers = s.conf.dns_servers[0]
+							  ? s.conf.dns_servers
+							  : NULL,
 				   .h = &tp_handler,
 				   .arg = &s};
 	err = cv_tp_create(&s.tp, s.rt, &tpp);

@@ -43,11 +43,18 @@ port_free() { # [port] no stray server may share it through SO_REUSEPORT
 	/usr/bin/python3 -c "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', ${1:-$PORT}))" 2>/dev/null
 }
 
-# another program (an rtpengine port range...) may hold the default ports
-for i in $(seq 0 50); do
-	port_free $PORT && port_free $((PORT + 10)) && break
-	PORT=$((PORT + 100))
-done
+# Another program (an rtpengine port range...) may hold or take ports at
+# any time: each trial looks for a free server/SIPp pair from PORT on.
+pick_ports() {
+	PORT=$BASE_PORT
+	for i in $(seq 0 200); do
+		port_free $PORT && port_free $((PORT + 10)) && return 0
+		PORT=$((PORT + 37))
+	done
+	echo "no free port pair" >&2
+	return 1
+}
+BASE_PORT=$PORT
 
 start() { # name
 	port_free || { echo "port $PORT busy" >&2; exit 1; }
@@ -67,6 +74,7 @@ start() { # name
 
 trial() { # name rate -> prints us/msg or "invalid"
 	local name=$1 rate=$2 n=$(($2 * DUR))
+	pick_ports || { echo invalid; return; }
 	start $name
 	local c0=$(cpu_ns $SPID)
 	(cd $T && timeout $((DUR * 3 + 20)) sipp -sf "$SRC/tests/transport/options_uac.xml" \

@@ -44,6 +44,10 @@
 #define TRUNK_DOWN_AFTER     3
 #define TRUNK_NUMBER_MAX     128 /* a rewritten number */
 #define TRUNK_REWRITE_GROUPS 10	 /* \0..\9 */
+/* A trunk given by name is resolved again this often: the transport's
+ * per-worker cache answers until the records' TTL runs out, so the
+ * addresses follow a DNS change within TTL + this. */
+#define TRUNK_DNS_REFRESH_MS 2000
 
 struct trunk;
 
@@ -75,15 +79,35 @@ struct trunk_ping {
 	unsigned fails; /* in a row */
 };
 
+/* Where a trunk is reached: one target for a numeric host (made at
+ * creation), the RFC 3263 targets (failover order) for a name. Immutable
+ * once published; swapped under trunk.lock, refcounted (cv_mem). */
+struct trunk_addrs {
+	struct cv_tp_targets tg;
+};
+
+/* The re-resolution of a trunk given by name, on the worker that owns
+ * its registration. */
+struct trunk_dns {
+	struct srv_worker *sw;
+	struct cv_tmr tmr;
+	struct cv_tp_query *q;
+	unsigned fails; /* in a row */
+};
+
 struct trunk {
 	char *name, *host, *transport, *username, *password, *realm;
-	uint16_t port;
+	uint16_t port; /* configured; 0: by DNS / the transport's default */
 	bool do_register;
 	uint32_t expires_s;
-	union cv_txn_sockaddr sa; /* the host resolved at start */
-	bool match_port;	  /* UDP: a request from the trunk comes
-				   * from its port too */
-	char dst_uri[160];	  /* sip:IP:port;transport=x */
+	bool named;	       /* host is a DNS name (RFC 3263 §4) */
+	enum cv_tp_kind kind;  /* transport when configured (or numeric) */
+	pthread_mutex_t lock;  /* guards addrs */
+	bool lock_init;
+	struct trunk_addrs *addrs; /* NULL: not resolved (yet): unusable */
+	_Atomic bool resolved;	   /* addrs set (read without the lock) */
+	struct trunk_dns dns;
+	char dst_uri[340];	  /* sip:host[:port][;transport=x] (events) */
 	char domain[300];	  /* host[:port] for URIs */
 	char tp_param[32];	  /* ";transport=tcp" or "" */
 	struct trunk_reg reg;
@@ -131,6 +155,8 @@ struct trunk_leg {
 	struct srv_worker *sw;
 	const struct trunk_route *route;
 	unsigned idx;	     /* trunk of the route in use */
+	struct trunk_addrs *addrs; /* its targets (a reference) */
+	unsigned tgt;		   /* the target in use */
 	unsigned auth_tries; /* on this trunk */
 	struct cv_txn *ct;   /* current transaction (borrowed) */
 	struct cv_tmr tmr;   /* no response at all in time: next trunk */
@@ -150,38 +176,75 @@ static char *dup_s(const char *s)
 
 /* ---- creation ----------------------------------------------------------- */
 
-static int resolve(struct trunk *t)
+/* A numeric host is its one target, a name goes to the transport's
+ * RFC 3263 resolver (trunk_dns_tick). URIs carry the configured host:
+ * with a name and no port the upstream's SRV records pick the port
+ * (RFC 3263 §4.2), so none is written. */
+static int trunk_addr_setup(struct trunk *t)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_DGRAM};
-	struct addrinfo *ai = NULL;
-	char port[8];
-	snprintf(port, sizeof(port), "%u", t->port);
-	if (getaddrinfo(t->host, port, &hints, &ai) != 0 || !ai) {
-		CV_ERROR(MOD, "trunk %s: cannot resolve host '%s'", t->name,
-			 t->host);
+	t->kind = CV_TP_UDP;
+	if (*t->transport &&
+	    cv_tp_kind_parse(cv_pl_str(t->transport), &t->kind) != 0) {
+		CV_ERROR(MOD, "trunk %s: bad transport '%s'", t->name,
+			 t->transport);
 		return -EINVAL;
 	}
-	memset(&t->sa, 0, sizeof(t->sa));
-	memcpy(&t->sa, ai->ai_addr,
-	       CV_MIN((size_t)ai->ai_addrlen, sizeof(t->sa)));
-	freeaddrinfo(ai);
-	char ip[INET6_ADDRSTRLEN] = "";
-	if (t->sa.sa.sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &t->sa.in6.sin6_addr, ip, sizeof(ip));
-	else
-		inet_ntop(AF_INET, &t->sa.in.sin_addr, ip, sizeof(ip));
-	bool v6 = t->sa.sa.sa_family == AF_INET6;
-	bool tp = t->transport[0] && strcmp(t->transport, "udp") != 0;
+	if (strlen(t->host) > 253) {
+		CV_ERROR(MOD, "trunk %s: host too long", t->name);
+		return -EINVAL;
+	}
+	struct cv_tp_addr a;
+	t->named = cv_tp_addr_set(&a, cv_pl_str(t->host), 0) != 0;
+	uint16_t port = t->port ? t->port : cv_tp_kind_default_port(t->kind);
+	bool tp = t->kind != CV_TP_UDP;
 	snprintf(t->tp_param, sizeof(t->tp_param), "%s%s",
-		 tp ? ";transport=" : "", tp ? t->transport : "");
-	snprintf(t->dst_uri, sizeof(t->dst_uri), "sip:%s%s%s:%u%s",
-		 v6 ? "[" : "", ip, v6 ? "]" : "", t->port, t->tp_param);
-	bool hv6 = strchr(t->host, ':') != NULL;
-	snprintf(t->domain, sizeof(t->domain), "%s%s%s:%u", hv6 ? "[" : "",
-		 t->host, hv6 ? "]" : "", t->port);
-	t->match_port = !tp;
+		 tp ? ";transport=" : "", tp ? cv_tp_kind_name(t->kind) : "");
+	for (char *c = t->tp_param; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+	bool hv6 = strchr(t->host, ':') != NULL && t->host[0] != '[';
+	if (t->named && !t->port)
+		snprintf(t->domain, sizeof(t->domain), "%s", t->host);
+	else
+		snprintf(t->domain, sizeof(t->domain), "%s%s%s:%u",
+			 hv6 ? "[" : "", t->host, hv6 ? "]" : "", port);
+	snprintf(t->dst_uri, sizeof(t->dst_uri), "sip:%s%s", t->domain,
+		 t->tp_param);
+	if (pthread_mutex_init(&t->lock, NULL))
+		return -ENOMEM;
+	t->lock_init = true;
+	cv_tmr_init(&t->dns.tmr);
+	if (t->named)
+		return 0;
+	if (t->kind != CV_TP_UDP && t->kind != CV_TP_TCP &&
+	    t->kind != CV_TP_TLS) {
+		CV_ERROR(MOD, "trunk %s: transport must be udp, tcp or tls",
+			 t->name);
+		return -EINVAL;
+	}
+	t->addrs = cv_mem_zalloc(sizeof(*t->addrs), NULL);
+	if (!t->addrs)
+		return -ENOMEM;
+	t->addrs->tg.n = 1;
+	t->resolved = true;
+	t->addrs->tg.t[0].kind = t->kind;
+	cv_tp_addr_set(&t->addrs->tg.t[0].addr, cv_pl_str(t->host), port);
 	return 0;
+}
+
+/* The trunk's current targets (a reference, trunk_addrs_put), NULL while
+ * it is not resolved. Any worker. */
+static struct trunk_addrs *trunk_addrs_get(struct trunk *t)
+{
+	pthread_mutex_lock(&t->lock);
+	struct trunk_addrs *a = t->addrs ? cv_mem_ref(t->addrs) : NULL;
+	pthread_mutex_unlock(&t->lock);
+	return a;
+}
+
+static void trunk_addrs_put(struct trunk_addrs *a)
+{
+	if (a)
+		cv_mem_unref(a);
 }
 
 static struct trunk *trunk_by_name(struct trunk_set *ts, const char *name,
@@ -352,7 +415,7 @@ int trunks_create(struct cv_srv *s)
 				 t->name);
 			return -EINVAL;
 		}
-		int err = resolve(t);
+		int err = trunk_addr_setup(t);
 		if (!err)
 			err = trunk_opts(t, p);
 		if (err)
@@ -422,6 +485,9 @@ void trunks_destroy(struct cv_srv *s)
 		free(t->username);
 		free(t->password);
 		free(t->realm);
+		trunk_addrs_put(t->addrs);
+		if (t->lock_init)
+			pthread_mutex_destroy(&t->lock);
 	}
 	for (size_t i = 0; i < ts->nroutes; i++) {
 		struct trunk_route *r = &ts->routes[i];
@@ -460,29 +526,36 @@ void trunks_stats(struct cv_srv *s, struct cv_srv_stats *out)
 
 /* ---- matching ----------------------------------------------------------- */
 
+/* Any of the trunk's resolved addresses: the IP, and for a UDP target
+ * its port too (an upstream sends from where it listens); over TCP/TLS
+ * the source port is ephemeral. */
+static bool trunk_has_addr(struct trunk *t, const struct cv_tp_addr *a)
+{
+	bool hit = false;
+	pthread_mutex_lock(&t->lock);
+	const struct trunk_addrs *ad = t->addrs;
+	for (unsigned i = 0; ad && i < ad->tg.n && !hit; i++) {
+		const struct cv_tp_target *g = &ad->tg.t[i];
+		hit = g->kind == CV_TP_UDP ? cv_tp_addr_eq(&g->addr, a)
+					   : cv_tp_addr_eq_ip(&g->addr, a);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return hit;
+}
+
 const char *trunk_source(struct cv_srv *s, const struct cv_txn_addr *src)
 {
 	struct trunk_set *ts = s->trunks;
 	if (!ts || !src)
 		return NULL;
-	const union cv_txn_sockaddr *a = &src->remote;
-	for (size_t i = 0; i < ts->ntrunks; i++) {
-		const struct trunk *t = &ts->trunks[i];
-		if (t->sa.sa.sa_family != a->sa.sa_family)
-			continue;
-		if (a->sa.sa_family == AF_INET) {
-			if (a->in.sin_addr.s_addr == t->sa.in.sin_addr.s_addr &&
-			    (!t->match_port ||
-			     a->in.sin_port == t->sa.in.sin_port))
-				return t->name;
-		} else if (a->sa.sa_family == AF_INET6) {
-			if (!memcmp(&a->in6.sin6_addr, &t->sa.in6.sin6_addr,
-				    sizeof(a->in6.sin6_addr)) &&
-			    (!t->match_port ||
-			     a->in6.sin6_port == t->sa.in6.sin6_port))
-				return t->name;
-		}
-	}
+	sa_family_t fam = src->remote.sa.sa_family;
+	if (fam != AF_INET && fam != AF_INET6)
+		return NULL;
+	struct cv_tp_addr a;
+	cv_ua_sockaddr_to_tp(&a, &src->remote);
+	for (size_t i = 0; i < ts->ntrunks; i++)
+		if (trunk_has_addr(&ts->trunks[i], &a))
+			return ts->trunks[i].name;
 	return NULL;
 }
 
@@ -515,22 +588,75 @@ enum cv_srv_srtp trunk_route_srtp(const struct trunk_route *rt)
 	return rt->srtp;
 }
 
-/* The route's first trunk at or after idx that is not down; ntrunks when
- * none. */
+/* The route's first trunk at or after idx that is not down and has
+ * addresses; ntrunks when none. */
 static unsigned next_up(const struct trunk_route *rt, unsigned idx)
 {
-	while (idx < rt->ntrunks && rt->trunks[idx]->down)
+	while (idx < rt->ntrunks &&
+	       (rt->trunks[idx]->down || !rt->trunks[idx]->resolved))
 		idx++;
 	return idx;
+}
+
+/* The transaction layer's destination for target g. */
+static void target_dst(const struct cv_tp_target *g, struct cv_txn_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	cv_ua_sockaddr_from_tp(&out->remote, &g->addr);
+	out->kind = (uint8_t)g->kind;
+	out->reliable = cv_tp_kind_is_stream(g->kind);
+}
+
+/* RFC 5922 §7.1: toward a TLS target the name to verify (and SNI) is the
+ * trunk's configured domain, not the SRV target's name. The UA's send
+ * has no place for a name, so the connection is opened here first with
+ * one: a CRLF pair (RFC 3261 §7.5: CRLF before a start-line is ignored;
+ * RFC 5626 §3.5.1 keep-alive) goes out on it, and the request that
+ * follows finds the connection in the transport's table and reuses it.
+ * A numeric host needs nothing: the certificate's IP address is checked
+ * (the transport's default). */
+static void tls_open(struct srv_worker *sw, const struct trunk *t,
+		     const struct cv_tp_target *g)
+{
+	if (!t->named || g->kind != CV_TP_TLS)
+		return;
+	struct cv_tp_send_params sp = {
+		.kind = g->kind, .dst = g->addr, .tls_name = t->host};
+	int err = cv_tp_send(cv_ua_tp(sw->ua), sw->w, &sp, "\r\n\r\n", 4);
+	if (err)
+		CV_LOG_RL(CV_LOG_WARN, MOD, "trunk %s: TLS connect: %s",
+			  t->name, cv_strerror(err));
+}
+
+/* The first target of trunk t, for its registration and pings. */
+static int trunk_first_dst(struct srv_worker *sw, struct trunk *t,
+			   struct cv_txn_addr *out)
+{
+	struct trunk_addrs *a = trunk_addrs_get(t);
+	if (!a || !a->tg.n) {
+		trunk_addrs_put(a);
+		return CV_ENOTFOUND;
+	}
+	target_dst(&a->tg.t[0], out);
+	tls_open(sw, t, &a->tg.t[0]);
+	trunk_addrs_put(a);
+	return 0;
 }
 
 int trunk_route_dst(struct srv_worker *sw, const struct trunk_route *rt,
 		    struct cv_txn_addr *out)
 {
+	(void)sw;
 	unsigned i = next_up(rt, 0);
-	return cv_ua_addr_from_uri(
-		sw->ua, cv_pl_str(rt->trunks[i < rt->ntrunks ? i : 0]->dst_uri),
-		out);
+	struct trunk_addrs *a =
+		trunk_addrs_get(rt->trunks[i < rt->ntrunks ? i : 0]);
+	if (!a || !a->tg.n) {
+		trunk_addrs_put(a);
+		return CV_ENOTFOUND;
+	}
+	target_dst(&a->tg.t[0], out);
+	trunk_addrs_put(a);
+	return 0;
 }
 
 bool trunk_did_map(struct cv_srv *s, const char *trunk, struct cv_pl *user)
@@ -660,9 +786,9 @@ static void skip_log(struct srv_worker *sw, const struct trunk_route *rt,
 {
 	for (unsigned i = from; i < to && i < rt->ntrunks; i++) {
 		sw->srv->trunks->skipped++;
-		CV_LOG_RL(CV_LOG_INFO, MOD,
-			  "route %s: trunk %s is down, skipped", rt->name,
-			  rt->trunks[i]->name);
+		CV_LOG_RL(CV_LOG_INFO, MOD, "route %s: trunk %s is %s, skipped",
+			  rt->name, rt->trunks[i]->name,
+			  rt->trunks[i]->down ? "down" : "not resolved");
 	}
 }
 
@@ -697,10 +823,12 @@ static int leg_send(struct srv_worker *sw, struct trunk_leg *tl,
 	if (n1 < 0 || n2 < 0 || n3 < 0 || (size_t)n1 >= sizeof(ruri) ||
 	    (size_t)n2 >= sizeof(from) || (size_t)n3 >= sizeof(to))
 		return CV_ETOOBIG;
+	if (!tl->addrs || tl->tgt >= tl->addrs->tg.n)
+		return CV_ENOTFOUND;
+	const struct cv_tp_target *g = &tl->addrs->tg.t[tl->tgt];
 	struct cv_txn_addr dst;
-	int err = cv_ua_addr_from_uri(sw->ua, cv_pl_str(t->dst_uri), &dst);
-	if (err)
-		return err;
+	target_dst(g, &dst);
+	tls_open(sw, t, g);
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 16384);
 	cv_buf_append_str(&hdrs, tl->headers);
@@ -723,7 +851,7 @@ static int leg_send(struct srv_worker *sw, struct trunk_leg *tl,
 		.uarg = tl->uarg,
 		.max_forwards = tl->max_forwards,
 	};
-	err = cv_ua_request(sw->ua, &r, ctp);
+	int err = cv_ua_request(sw->ua, &r, ctp);
 	cv_buf_free(&hdrs);
 	if (err)
 		return err;
@@ -745,6 +873,7 @@ void trunk_leg_free(struct trunk_leg *tl)
 	if (!tl)
 		return;
 	cv_tmr_cancel(&tl->tmr);
+	trunk_addrs_put(tl->addrs);
 	free(tl->user);
 	free(tl->caller);
 	free(tl->from_display);
@@ -753,6 +882,45 @@ void trunk_leg_free(struct trunk_leg *tl)
 	free(tl->ctype);
 	free(tl->body);
 	free(tl);
+}
+
+/* Moves the leg on: to the current trunk's next target when `target`
+ * (RFC 3263 §4.3: a transport error, a timeout or a 503 tries the next
+ * address), else (or when there is none) to the route's next trunk that
+ * is up and resolved, at its first target. tl->idx (unsigned)-1: the
+ * first trunk. false when nothing is left. */
+static bool leg_next(struct srv_worker *sw, struct trunk_leg *tl, bool target)
+{
+	const struct trunk_route *rt = tl->route;
+	if (target && tl->addrs && tl->tgt + 1 < tl->addrs->tg.n) {
+		tl->tgt++;
+		tl->auth_tries = 0;
+		char a[CV_TP_ADDRSTRLEN + 8];
+		cv_tp_addr_print(&tl->addrs->tg.t[tl->tgt].addr, a, sizeof(a));
+		CV_INFO(MOD, "trunk %s: next target %s %s",
+			rt->trunks[tl->idx]->name,
+			cv_tp_kind_name(tl->addrs->tg.t[tl->tgt].kind), a);
+		return true;
+	}
+	unsigned from = tl->idx + 1; /* (unsigned)-1 + 1 = 0 */
+	for (unsigned nx = next_up(rt, from); nx < rt->ntrunks;
+	     nx = next_up(rt, nx + 1)) {
+		skip_log(sw, rt, from, nx);
+		from = nx + 1;
+		struct trunk_addrs *a = trunk_addrs_get(rt->trunks[nx]);
+		if (!a || !a->tg.n) {
+			trunk_addrs_put(a);
+			continue;
+		}
+		trunk_addrs_put(tl->addrs);
+		tl->addrs = a;
+		tl->idx = nx;
+		tl->tgt = 0;
+		tl->auth_tries = 0;
+		return true;
+	}
+	skip_log(sw, rt, from, rt->ntrunks);
+	return false;
 }
 
 int trunk_leg_start(struct srv_worker *sw, const struct trunk_out *o,
@@ -798,23 +966,24 @@ int trunk_leg_start(struct srv_worker *sw, const struct trunk_out *o,
 	}
 	if (o->body.l)
 		memcpy(tl->body, o->body.p, o->body.l);
-	/* trunks the health check marked down are passed over */
-	tl->idx = next_up(tl->route, 0);
-	skip_log(sw, tl->route, 0, tl->idx);
-	bool none = tl->idx >= tl->route->ntrunks;
+	/* trunks the health check marked down (or not resolved yet) are
+	 * passed over */
+	tl->idx = (unsigned)-1;
+	bool none = !leg_next(sw, tl, false);
 	err = none ? CV_ENOTFOUND
 		   : leg_send(sw, tl, NULL, ctp, peer, peer_size);
 	if (none)
-		CV_LOG_RL(CV_LOG_WARN, MOD, "route %s: every trunk is down",
+		CV_LOG_RL(CV_LOG_WARN, MOD,
+			  "route %s: every trunk is down or unresolved",
 			  tl->route->name);
-	/* a first trunk that cannot be sent to: the next ones */
-	unsigned nx;
-	while (err && !none &&
-	       (nx = next_up(tl->route, tl->idx + 1)) < tl->route->ntrunks) {
+	/* a destination that cannot be sent to: the trunk's next target,
+	 * then the next trunks */
+	while (err && !none) {
+		const struct trunk *ft = tl->route->trunks[tl->idx];
 		CV_LOG_RL(CV_LOG_WARN, MOD, "trunk %s: %s, trying the next",
-			  tl->route->trunks[tl->idx]->name, cv_strerror(err));
-		skip_log(sw, tl->route, tl->idx + 1, nx);
-		tl->idx = nx;
+			  ft->name, cv_strerror(err));
+		if (!leg_next(sw, tl, true))
+			break;
 		tl->cseq++;
 		sw->srv->trunks->failovers++;
 		err = leg_send(sw, tl, NULL, ctp, peer, peer_size);
@@ -887,20 +1056,23 @@ int trunk_leg_retry(struct srv_worker *sw, struct trunk_leg *tl,
 			  "trunk %s refused our credentials (%u)", t->name, st);
 		next = true;
 	}
-	unsigned nx;
-	while (next &&
-	       (nx = next_up(tl->route, tl->idx + 1)) < tl->route->ntrunks) {
-		CV_INFO(MOD, "trunk %s failed with %u%s, failover to %s",
-			t->name, st, r->local ? " (local)" : "",
-			tl->route->trunks[nx]->name);
-		skip_log(sw, tl->route, tl->idx + 1, nx);
-		tl->idx = nx;
-		tl->auth_tries = 0;
+	/* RFC 3263 §4.3: no answer, a transport error (local 408/503) or a
+	 * 503 tries the trunk's next address first */
+	bool target = r->local || st == 503;
+	while (next) {
+		unsigned was = tl->idx;
+		if (!leg_next(sw, tl, target))
+			break;
+		if (tl->idx != was)
+			CV_INFO(MOD, "trunk %s failed with %u%s, failover to %s",
+				t->name, st, r->local ? " (local)" : "",
+				tl->route->trunks[tl->idx]->name);
 		tl->cseq++;
 		ts->failovers++;
 		t = tl->route->trunks[tl->idx];
 		if (leg_send(sw, tl, NULL, ctp, peer, peer_size) == 0)
 			return 0;
+		target = true; /* could not send: next address */
 	}
 	return CV_ENOTFOUND;
 }
@@ -943,7 +1115,7 @@ static void reg_send(struct trunk_reg *g, const char *auth)
 	snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\n%s", t->expires_s,
 		 auth ? auth : "");
 	struct cv_txn_addr dst;
-	int err = cv_ua_addr_from_uri(sw->ua, cv_pl_str(t->dst_uri), &dst);
+	int err = trunk_first_dst(sw, t, &dst);
 	if (!g->call_id[0])
 		cv_ua_call_id_for(sw->ua, cv_worker_index(sw->w), g->call_id,
 				  sizeof(g->call_id));
@@ -1089,7 +1261,7 @@ static void ping_tick(struct cv_tmr *tm, void *arg)
 		cv_ua_call_id_for(sw->ua, cv_worker_index(sw->w), g->call_id,
 				  sizeof(g->call_id));
 	struct cv_txn_addr dst;
-	int err = cv_ua_addr_from_uri(sw->ua, cv_pl_str(t->dst_uri), &dst);
+	int err = trunk_first_dst(sw, t, &dst);
 	struct cv_ua_req r = {
 		.method = CV_SIP_OPTIONS,
 		.ruri = cv_pl_str(ruri),
@@ -1194,6 +1366,107 @@ bool trunks_response(struct srv_worker *sw, struct cv_txn *ct,
 	return true;
 }
 
+/* ---- RFC 3263 resolution of a trunk given by name ---------------------- */
+
+static void dns_tick(struct cv_tmr *tm, void *arg);
+
+static bool addrs_same(const struct trunk_addrs *a, const struct cv_tp_targets *b)
+{
+	if (!a || a->tg.n != b->n)
+		return false;
+	for (unsigned i = 0; i < b->n; i++)
+		if (a->tg.t[i].kind != b->t[i].kind ||
+		    !cv_tp_addr_eq(&a->tg.t[i].addr, &b->t[i].addr))
+			return false;
+	return true;
+}
+
+/* A new answer: published when it differs (the order counts: it is the
+ * failover order); the first one starts the registration. A failure
+ * keeps the addresses known (an upstream stays reachable through a DNS
+ * outage); before any answer the trunk stays unusable. */
+static void dns_done(int err, const struct cv_tp_targets *tg, void *arg)
+{
+	struct trunk *t = arg;
+	struct trunk_dns *d = &t->dns;
+	d->q = NULL;
+	if (!d->sw)
+		return;
+	if (!err && (!tg || !tg->n))
+		err = CV_ENOTFOUND;
+	if (err) {
+		if (!d->fails++)
+			CV_WARN(MOD, "trunk %s: cannot resolve %s: %s (%s)",
+				t->name, t->host, cv_strerror(err),
+				t->resolved ? "keeping the last addresses"
+					    : "unusable until resolved");
+	} else {
+		d->fails = 0;
+		bool first = !t->resolved;
+		if (!addrs_same(t->addrs, tg)) {
+			struct trunk_addrs *a =
+				cv_mem_zalloc(sizeof(*a), NULL);
+			if (a) {
+				a->tg = *tg;
+				char buf[512] = "";
+				size_t o = 0;
+				for (unsigned i = 0; i < tg->n && i < 4; i++) {
+					char ad[CV_TP_ADDRSTRLEN + 8];
+					cv_tp_addr_print(&tg->t[i].addr, ad,
+							 sizeof(ad));
+					o += (size_t)snprintf(
+						buf + o, sizeof(buf) - o,
+						"%s%s %s", i ? ", " : "",
+						cv_tp_kind_name(tg->t[i].kind),
+						ad);
+				}
+				CV_INFO(MOD, "trunk %s resolved %s: %u targets: %s%s",
+					t->name, t->host, tg->n, buf,
+					tg->n > 4 ? ", ..." : "");
+				pthread_mutex_lock(&t->lock);
+				struct trunk_addrs *old = t->addrs;
+				t->addrs = a;
+				pthread_mutex_unlock(&t->lock);
+				t->resolved = true;
+				trunk_addrs_put(old);
+			}
+		}
+		struct trunk_reg *g = &t->reg;
+		if (first && t->resolved && t->do_register && g->sw &&
+		    !g->ct) {
+			cv_tmr_cancel(&g->tmr);
+			g->auth_tries = 0;
+			reg_send(g, NULL);
+		}
+	}
+	cv_tmr_start(cv_worker_wheel(d->sw->w), &d->tmr,
+		     (uint64_t)TRUNK_DNS_REFRESH_MS * 1000, dns_tick, t);
+}
+
+static void dns_tick(struct cv_tmr *tm, void *arg)
+{
+	struct trunk *t = arg;
+	struct trunk_dns *d = &t->dns;
+	(void)tm;
+	if (d->q || !d->sw)
+		return;
+	/* RFC 3263 §4.1/§4.2: a configured transport skips NAPTR, a
+	 * configured port skips SRV (A/AAAA only) */
+	struct cv_tp_resolve_params p = {.host = cv_pl_str(t->host),
+					 .port = t->port,
+					 .has_transport = *t->transport != 0,
+					 .kind = t->kind,
+					 .done = dns_done,
+					 .arg = t};
+	struct cv_tp_query *q = NULL;
+	int err = cv_tp_resolve(cv_ua_tp(d->sw->ua), d->sw->w, &p, &q);
+	if (err) {
+		dns_done(err, NULL, t);
+		return;
+	}
+	d->q = q; /* NULL when done ran already (cached) */
+}
+
 void trunks_worker_start(struct srv_worker *sw)
 {
 	struct trunk_set *ts = sw->srv->trunks;
@@ -1215,7 +1488,18 @@ void trunks_worker_start(struct srv_worker *sw)
 		t->reg.cseq = 0;
 		t->reg.call_id[0] = t->reg.from_tag[0] = '\0';
 		t->reg.auth_tries = 0;
-		reg_send(&t->reg, NULL);
+		if (t->resolved)
+			reg_send(&t->reg, NULL);
+		/* else the first answer (dns_done) sends it */
+	}
+	/* after the registrations: the first answer may start one */
+	for (size_t i = 0; i < ts->ntrunks; i++) {
+		struct trunk *t = &ts->trunks[i];
+		if (!t->named || i % sw->srv->nworkers != idx)
+			continue;
+		t->dns.sw = sw;
+		t->dns.fails = 0;
+		dns_tick(&t->dns.tmr, t);
 	}
 }
 
@@ -1225,6 +1509,14 @@ void trunks_worker_stop(struct srv_worker *sw)
 	if (!ts)
 		return;
 	for (size_t i = 0; i < ts->ntrunks; i++) {
+		struct trunk_dns *d = &ts->trunks[i].dns;
+		if (d->sw == sw) {
+			cv_tmr_cancel(&d->tmr);
+			if (d->q)
+				cv_tp_query_cancel(d->q);
+			d->q = NULL;
+			d->sw = NULL;
+		}
 		struct trunk_ping *pg = &ts->trunks[i].ping;
 		if (pg->sw == sw) {
 			cv_tmr_cancel(&pg->tmr);

@@ -163,9 +163,10 @@ static int resp_print(struct cv_buf *b, const struct cv_sip_msg *req,
 		      uint16_t status, const char *reason,
 		      const struct cv_sip_resp_params *p)
 {
-	struct cv_pl hdrs = p->headers.p ? p->headers : (struct cv_pl)CV_PL_INIT;
-	struct cv_pl ctype = p->content_type.p ? p->content_type
-					       : (struct cv_pl)CV_PL_INIT;
+	struct cv_pl hdrs =
+		p->headers.p ? p->headers : (struct cv_pl)CV_PL_INIT;
+	struct cv_pl ctype =
+		p->content_type.p ? p->content_type : (struct cv_pl)CV_PL_INIT;
 	struct cv_pl body = p->body.p ? p->body : (struct cv_pl)CV_PL_INIT;
 	struct cv_pl tag = p->to_tag.p ? p->to_tag : (struct cv_pl)CV_PL_INIT;
 	if (!lines_ok(hdrs) || !value_ok(tag) || !value_ok(ctype))
@@ -175,8 +176,8 @@ static int resp_print(struct cv_buf *b, const struct cv_sip_msg *req,
 	size_t rl = strlen(reason);
 	if (memchr(reason, '\r', rl) || memchr(reason, '\n', rl))
 		return -EINVAL;
-	size_t want = req->headers.l + hdrs.l + body.l + ctype.l + tag.l + rl +
-		      96;
+	size_t want =
+		req->headers.l + hdrs.l + body.l + ctype.l + tag.l + rl + 96;
 	int err = cv_buf_reserve(b, CV_MIN(want, (size_t)RESP_MAX));
 	if (err)
 		return err;
@@ -296,8 +297,7 @@ static struct cv_pl copy_pl(char **dst, struct cv_pl v)
 void txn_slim(struct cv_txn *t)
 {
 	if (!t->layer || !t->req || (t->flags & TF_RFC2543) ||
-	    !(t->flags & TF_FINAL) ||
-	    !(t->flags & (TF_RELEASED | TF_INTERNAL)))
+	    !(t->flags & TF_FINAL) || !(t->flags & (TF_RELEASED | TF_INTERNAL)))
 		return;
 	const struct cv_sip_msg *r = t->req;
 	const struct cv_sip_via *v = &r->via;

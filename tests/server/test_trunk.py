@@ -255,7 +255,9 @@ BAD = [
     ("trunks:\n  - name: t1\n    host: 127.0.0.1\n    port: 70000\n", "port"),
     ("trunks:\n  - name: t1\n    host: 127.0.0.1\n    transport: sctp\n", "transport"),
     ("trunks:\n  - name: t1\n    host: 127.0.0.1\n    colour: red\n", "colour"),
-    ("trunks:\n  - name: t1\n    host: no-such-host.invalid\n", "does not resolve"),
+    # names resolve while cvoipd runs (RFC 3263): only the syntax is checked
+    ("trunks:\n  - name: t1\n    host: 'bad host!'\n", "not an IP address or a DNS name"),
+    ("dns:\n  servers: [nowhere]\n", "DNS server"),
     ("trunks:\n  - name: t1\n    host: 127.0.0.1\n    register: true\n", "register"),
     ("trunks:\n  - name: t1\n    host: 127.0.0.1\n    expires: 1\n", "expires"),
     ("trunks:\n  - name: 'a b'\n    host: 127.0.0.1\n", "trunk name"),

@@ -143,3 +143,59 @@ class Flow(_Relay):
             self.ready.set()
             self._pump(a, b)
         self._spawn(self._guard, go, *box)
+
+
+class Server(_Relay):
+    """A TLS server on 127.0.0.1:listen_port (server_ctx: the test
+    certificate) in front of a plain TCP peer at 127.0.0.1:to_port (SIPp
+    `-t t1`): each TLS connection accepted is relayed to a TCP connection
+    of its own. Handshakes that fail (the client refused our certificate)
+    are counted in `handshake_failures`."""
+
+    def __init__(self, listen_port, to_port, server_ctx):
+        super().__init__()
+        self.to_port = to_port
+        self.server_ctx = server_ctx
+        self.handshakes = 0
+        self.handshake_failures = 0
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", listen_port))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self._spawn(self._accept)
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                a, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self._spawn(self._pair, a)
+
+    def _pair(self, raw):
+        box = [raw], [None]
+
+        def go():
+            raw.settimeout(5)
+            try:
+                a = self.server_ctx.wrap_socket(raw, server_side=True)
+            except (OSError, ssl.SSLError):
+                with self.lock:
+                    self.handshake_failures += 1
+                return
+            box[0][0] = a
+            with self.lock:
+                self.handshakes += 1
+            b = socket.create_connection(("127.0.0.1", self.to_port), timeout=5)
+            box[1][0] = b
+            self._pump(a, b)
+        self._guard(go, *box)
+
+    def stop(self):
+        self.stopping = True
+        self.lsock.close()
+        super().stop()
