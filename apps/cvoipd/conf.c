@@ -297,10 +297,10 @@ int cvoipd_conf_load(struct cvoipd_conf *c, const char *path,
 		     struct cv_cfg_err *err)
 {
 	static const char *const top[] = {
-		"server",     "listen",	 "tls",	   "database",
-		"registrar",  "routing", "auth",   "media",
-		"users",      "agents",	 "queues", "trunks",
-		"callcenter", "routes",	 "dids",   "dns",    NULL};
+		"server",  "listen", "tls",	   "database", "registrar",
+		"routing", "auth",   "media",	   "users",    "agents",
+		"queues",  "trunks", "callcenter", "routes",   "dids",
+		"dns",	   NULL};
 	static const char *const tls_keys[] = {"cert", "key", "ca", NULL};
 	static const char *const reg_keys[] = {"min_expires", "max_expires",
 					       "default_expires", NULL};

@@ -1,7 +1,6 @@
 /* The `trunks` and `routes` sections of cvoipd's configuration
  * (docs/server.md, "Trunks"): every key checked, every mistake refused
  * with file:line. */
-#include <netdb.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>

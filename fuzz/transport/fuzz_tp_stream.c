@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cv_pl host;
 	uint16_t port;
 	for (int k = CV_TP_TCP; k <= CV_TP_TLS; k++)
-		if (tp_alias_parse((const char *)data, size,
-				   (enum cv_tp_kind)k, &host, &port) == 0 &&
+		if (tp_alias_parse((const char *)data, size, (enum cv_tp_kind)k,
+				   &host, &port) == 0 &&
 		    (host.p < (const char *)data ||
 		     host.p + host.l > (const char *)data + size || port == 0))
 			abort();

@@ -513,8 +513,12 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 	struct cv_buf hdrs;
 	cv_buf_init(&hdrs, 4096);
 	const struct cv_sip_hdr *h;
-	if ((h = cv_sip_msg_hdr(req, CV_SIP_HDR_ALLOW)))
-		cv_buf_printf(&hdrs, "Allow: %.*s\r\n", CV_PL_ARG(h->value));
+	if ((h = cv_sip_msg_hdr(req, CV_SIP_HDR_ALLOW))) {
+		/* appends, not printf: this runs for every call */
+		cv_buf_append_str(&hdrs, "Allow: ");
+		cv_buf_append_pl(&hdrs, h->value);
+		cv_buf_append_str(&hdrs, "\r\n");
+	}
 	cv_buf_append_str(&hdrs, pai); /* "" unless the route hook took it */
 	/* the caller's option tags, 100rel included: reliable provisional
 	 * responses and PRACK are passed across (RFC 3262, docs/server.md) */
@@ -530,8 +534,8 @@ void b2bua_invite(struct srv_worker *sw, struct cv_txn *st,
 		tag = cv_pl_trim(tag);
 		if (!tag.l)
 			continue;
-		cv_buf_printf(&hdrs, "%s%.*s", first ? "Supported: " : ", ",
-			      CV_PL_ARG(tag));
+		cv_buf_append_str(&hdrs, first ? "Supported: " : ", ");
+		cv_buf_append_pl(&hdrs, tag);
 		first = false;
 	}
 	if (!first)

@@ -325,6 +325,14 @@ static size_t u64_dec(char *out, size_t size, uint64_t v)
 	return size - i;
 }
 
+/* §10.3 step 7 compares Contact URIs by §19.1.4 equality; a refresh
+ * repeats the same bytes, which the byte compare settles first. */
+static bool contact_eq(struct cv_pl uri, const char *stored)
+{
+	return cv_pl_eq_str(uri, stored) ||
+	       cv_sip_uri_eq_text(uri, cv_pl_str(stored));
+}
+
 static char *dup_changed(const char *old, struct cv_pl v, bool *failed)
 {
 	if (old && cv_pl_eq_str(v, old))
@@ -569,13 +577,11 @@ void srv_register(struct srv_worker *sw, struct cv_txn *st,
 		for (pp = &a->bindings; *pp; pp = &(*pp)->next) {
 			/* RFC 5626 §6: same instance and reg-id replace the
 			 * flow; else the same Contact URI (§10.3 step 7). */
-			bool same =
-				ci->c.instance.l && (*pp)->instance[0]
-					? cv_pl_eq_str(ci->c.instance,
-						       (*pp)->instance)
-					: cv_sip_uri_eq_text(
-						  ci->c.addr.uri,
-						  cv_pl_str((*pp)->contact));
+			bool same = ci->c.instance.l && (*pp)->instance[0]
+					    ? cv_pl_eq_str(ci->c.instance,
+							   (*pp)->instance)
+					    : contact_eq(ci->c.addr.uri,
+							 (*pp)->contact);
 			if (same) {
 				b = *pp;
 				break;

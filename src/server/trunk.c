@@ -18,12 +18,23 @@
  * (RFC 3261 §11); after `down_after` failures in a row it is down and
  * routes skip it until it answers again.
  *
+ * A trunk host given by name is resolved with RFC 3263 (the transport's
+ * c-ares resolver: NAPTR -> SRV -> A/AAAA, or SRV only with a configured
+ * transport, A/AAAA only with a configured port) and again every
+ * TRUNK_DNS_REFRESH_MS (the transport's TTL cache decides when DNS is
+ * really asked); a call tries the targets in order (RFC 3263 §4.3: a
+ * transport error, a timeout or a 503 tries the next one) before the
+ * route's next trunk. Until the first answer the trunk is skipped. TLS
+ * toward a name checks that name in the certificate (RFC 5922 §7.1).
+ *
  * Threads: the trunk, route and DID tables are read-only after creation
  * and shared by every worker, except a trunk's `down` flag (atomic,
- * written by the worker that pings it); the registration and the pings
- * of trunk i live on worker i % workers (their Call-IDs hash there), and
- * a leg's state on the call's worker. Counters are atomic. */
-#include <netdb.h>
+ * written by the worker that pings it) and its targets (an immutable
+ * refcounted set, swapped under the trunk's mutex by the worker that
+ * resolves it; readers take a reference under it); the registration,
+ * the pings and the resolution of trunk i live on worker i % workers
+ * (their Call-IDs hash there), and a leg's state on the call's worker.
+ * Counters are atomic. */
 #include <regex.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -100,16 +111,16 @@ struct trunk {
 	uint16_t port; /* configured; 0: by DNS / the transport's default */
 	bool do_register;
 	uint32_t expires_s;
-	bool named;	       /* host is a DNS name (RFC 3263 §4) */
-	enum cv_tp_kind kind;  /* transport when configured (or numeric) */
-	pthread_mutex_t lock;  /* guards addrs */
+	bool named;	      /* host is a DNS name (RFC 3263 §4) */
+	enum cv_tp_kind kind; /* transport when configured (or numeric) */
+	pthread_mutex_t lock; /* guards addrs */
 	bool lock_init;
 	struct trunk_addrs *addrs; /* NULL: not resolved (yet): unusable */
 	_Atomic bool resolved;	   /* addrs set (read without the lock) */
 	struct trunk_dns dns;
-	char dst_uri[340];	  /* sip:host[:port][;transport=x] (events) */
-	char domain[300];	  /* host[:port] for URIs */
-	char tp_param[32];	  /* ";transport=tcp" or "" */
+	char dst_uri[340]; /* sip:host[:port][;transport=x] (events) */
+	char domain[300];  /* host[:port] for URIs */
+	char tp_param[32]; /* ";transport=tcp" or "" */
 	struct trunk_reg reg;
 	uint32_t ping_ms;    /* 0: no OPTIONS health check */
 	uint32_t down_after; /* failed pings in a row that mark it down */
@@ -154,13 +165,13 @@ struct trunk_set {
 struct trunk_leg {
 	struct srv_worker *sw;
 	const struct trunk_route *route;
-	unsigned idx;	     /* trunk of the route in use */
+	unsigned idx;		   /* trunk of the route in use */
 	struct trunk_addrs *addrs; /* its targets (a reference) */
 	unsigned tgt;		   /* the target in use */
-	unsigned auth_tries; /* on this trunk */
-	struct cv_txn *ct;   /* current transaction (borrowed) */
-	struct cv_tmr tmr;   /* no response at all in time: next trunk */
-	bool answered;	     /* the current trunk sent something */
+	unsigned auth_tries;	   /* on this trunk */
+	struct cv_txn *ct;	   /* current transaction (borrowed) */
+	struct cv_tmr tmr;	   /* no response at all in time: next trunk */
+	bool answered;		   /* the current trunk sent something */
 	char *user, *caller, *from_display, *call_id, *headers, *ctype, *body;
 	size_t body_len;
 	int max_forwards;
@@ -395,7 +406,7 @@ int trunks_create(struct cv_srv *s)
 		t->username = dup_s(in->username);
 		t->password = dup_s(in->password);
 		t->realm = dup_s(in->realm);
-		t->port = in->port ? in->port : 5060;
+		t->port = in->port; /* 0: by DNS or the default */
 		t->do_register = in->do_register;
 		t->expires_s = in->expires_s ? in->expires_s : 3600;
 		cv_tmr_init(&t->reg.tmr);
@@ -1064,7 +1075,8 @@ int trunk_leg_retry(struct srv_worker *sw, struct trunk_leg *tl,
 		if (!leg_next(sw, tl, target))
 			break;
 		if (tl->idx != was)
-			CV_INFO(MOD, "trunk %s failed with %u%s, failover to %s",
+			CV_INFO(MOD,
+				"trunk %s failed with %u%s, failover to %s",
 				t->name, st, r->local ? " (local)" : "",
 				tl->route->trunks[tl->idx]->name);
 		tl->cseq++;
@@ -1370,14 +1382,39 @@ bool trunks_response(struct srv_worker *sw, struct cv_txn *ct,
 
 static void dns_tick(struct cv_tmr *tm, void *arg);
 
-static bool addrs_same(const struct trunk_addrs *a, const struct cv_tp_targets *b)
+static bool target_eq(const struct cv_tp_target *x,
+		      const struct cv_tp_target *y)
+{
+	return x->kind == y->kind && cv_tp_addr_eq(&x->addr, &y->addr);
+}
+
+/* Same targets in the same order (nothing to publish). */
+static bool addrs_same(const struct trunk_addrs *a,
+		       const struct cv_tp_targets *b)
 {
 	if (!a || a->tg.n != b->n)
 		return false;
 	for (unsigned i = 0; i < b->n; i++)
-		if (a->tg.t[i].kind != b->t[i].kind ||
-		    !cv_tp_addr_eq(&a->tg.t[i].addr, &b->t[i].addr))
+		if (!target_eq(&a->tg.t[i], &b->t[i]))
 			return false;
+	return true;
+}
+
+/* Same targets in any order: SRV targets of one priority come in a new
+ * weighted random order each time (RFC 2782), which is published (calls
+ * spread by weight) but not logged. */
+static bool addrs_same_set(const struct trunk_addrs *a,
+			   const struct cv_tp_targets *b)
+{
+	if (!a || a->tg.n != b->n)
+		return false;
+	for (unsigned i = 0; i < b->n; i++) {
+		bool found = false;
+		for (unsigned j = 0; j < a->tg.n && !found; j++)
+			found = target_eq(&a->tg.t[j], &b->t[i]);
+		if (!found)
+			return false;
+	}
 	return true;
 }
 
@@ -1404,8 +1441,7 @@ static void dns_done(int err, const struct cv_tp_targets *tg, void *arg)
 		d->fails = 0;
 		bool first = !t->resolved;
 		if (!addrs_same(t->addrs, tg)) {
-			struct trunk_addrs *a =
-				cv_mem_zalloc(sizeof(*a), NULL);
+			struct trunk_addrs *a = cv_mem_zalloc(sizeof(*a), NULL);
 			if (a) {
 				a->tg = *tg;
 				char buf[512] = "";
@@ -1420,9 +1456,12 @@ static void dns_done(int err, const struct cv_tp_targets *tg, void *arg)
 						cv_tp_kind_name(tg->t[i].kind),
 						ad);
 				}
-				CV_INFO(MOD, "trunk %s resolved %s: %u targets: %s%s",
-					t->name, t->host, tg->n, buf,
-					tg->n > 4 ? ", ..." : "");
+				if (!addrs_same_set(t->addrs, tg))
+					CV_INFO(MOD,
+						"trunk %s resolved %s: %u "
+						"targets: %s%s",
+						t->name, t->host, tg->n, buf,
+						tg->n > 4 ? ", ..." : "");
 				pthread_mutex_lock(&t->lock);
 				struct trunk_addrs *old = t->addrs;
 				t->addrs = a;
@@ -1432,8 +1471,7 @@ static void dns_done(int err, const struct cv_tp_targets *tg, void *arg)
 			}
 		}
 		struct trunk_reg *g = &t->reg;
-		if (first && t->resolved && t->do_register && g->sw &&
-		    !g->ct) {
+		if (first && t->resolved && t->do_register && g->sw && !g->ct) {
 			cv_tmr_cancel(&g->tmr);
 			g->auth_tries = 0;
 			reg_send(g, NULL);

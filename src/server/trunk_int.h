@@ -12,11 +12,14 @@ struct trunk_route;
 struct trunk_leg;
 
 /* From s->p.trunks / s->p.routes (copied); -EINVAL (logged) for a route
- * naming an unknown trunk, a bad pattern or a host that does not resolve.
- * Sets s->trunks (NULL when nothing is configured). */
+ * naming an unknown trunk, a bad pattern or a bad transport. Numeric
+ * hosts are their address; names are resolved by the worker owning the
+ * trunk once workers start (RFC 3263, trunks_worker_start), so no DNS
+ * here. Sets s->trunks (NULL when nothing is configured). */
 int trunks_create(struct cv_srv *s);
 void trunks_destroy(struct cv_srv *s);
-/* Outbound registrations of the trunks this worker owns. */
+/* Outbound registrations, OPTIONS pings and DNS re-resolution of the
+ * trunks this worker owns. */
 void trunks_worker_start(struct srv_worker *sw);
 void trunks_worker_stop(struct srv_worker *sw);
 /* A response on client transaction ct: true when it was one of ours (a
@@ -25,8 +28,9 @@ bool trunks_response(struct srv_worker *sw, struct cv_txn *ct,
 		     const struct cv_txn_resp *r);
 void trunks_stats(struct cv_srv *s, struct cv_srv_stats *out);
 
-/* The name of the trunk a request came from (its source address is the
- * trunk's host: IP, and port for UDP), or NULL. */
+/* The name of the trunk a request came from (its source address is one
+ * of the trunk's resolved targets: IP, and port for a UDP target), or
+ * NULL. Any worker. */
 const char *trunk_source(struct cv_srv *s, const struct cv_txn_addr *src);
 /* The first route (by priority) whose prefix and pattern match the
  * dialled user, or NULL. */
@@ -39,7 +43,8 @@ enum cv_srv_srtp trunk_route_srtp(const struct trunk_route *rt);
  * name): true with *user pointing at the local user (server lifetime)
  * when the number is mapped. */
 bool trunk_did_map(struct cv_srv *s, const char *trunk, struct cv_pl *user);
-/* Where the route's first trunk is reached. */
+/* Where the route's first usable trunk is reached (its first target);
+ * CV_ENOTFOUND while it is not resolved. */
 int trunk_route_dst(struct srv_worker *sw, const struct trunk_route *rt,
 		    struct cv_txn_addr *out);
 

@@ -87,8 +87,7 @@ static bool tls_peer_is(struct cv_tp_conn *c, struct cv_pl host)
 	if (cv_tp_addr_set(&ip, host, 0) == 0)
 		return X509_check_ip_asc(cert, h, 0) == 1;
 	return X509_check_host(cert, h, host.l,
-			       X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-			       NULL) == 1;
+			       X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
 }
 
 int tp_alias_parse(const char *buf, size_t len, enum cv_tp_kind kind,
@@ -122,7 +121,8 @@ void tp_alias_check(struct cv_tp_conn *c, const char *buf, size_t len)
 	uint16_t port;
 
 	if (c->outgoing || c->aliased || !c->in_table ||
-	    !(c->kind == CV_TP_TLS || (c->kind == CV_TP_TCP && tp->tcp_aliases)))
+	    !(c->kind == CV_TP_TLS ||
+	      (c->kind == CV_TP_TCP && tp->tcp_aliases)))
 		return;
 	if (tp_alias_parse(buf, len, c->kind, &host, &port))
 		return;

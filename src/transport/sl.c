@@ -199,9 +199,8 @@ static int sl_send(struct cv_tp *tp, struct cv_worker *w, struct tp_worker *tw,
 {
 	if (route->how == CV_TP_RESP_ADDR && route->kind == CV_TP_UDP &&
 	    tw->started && cv_tp_addr_isset(&route->addr)) {
-		int li = tp_listener_find(tp, CV_TP_UDP,
-					  route->addr.ss.ss_family,
-					  &route->local);
+		int li = tp_listener_find(
+			tp, CV_TP_UDP, route->addr.ss.ss_family, &route->local);
 		if (li < 0)
 			return li;
 		return tp_udp_send(tw, (unsigned)li, &route->addr,

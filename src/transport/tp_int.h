@@ -90,7 +90,7 @@ struct tp_worker {
 	struct cv_tp_addr rxsrc[TP_UDP_BATCH_MAX];
 	/* IP_PKTINFO / IPV6_PKTINFO of each datagram (wildcard listeners) */
 	char rxctl[TP_UDP_BATCH_MAX][64];
-	char *rxbuf; /* batch * (max_udp_msg + 1) */
+	char *rxbuf;		     /* batch * (max_udp_msg + 1) */
 	const struct tp_udp *rx_for; /* socket the headers are set up for */
 	unsigned rx_used;	     /* headers the last receive wrote to */
 	size_t rxslot;
@@ -109,8 +109,8 @@ struct tp_worker {
  * (a shard mutex on insert/remove/lookup; the receive path takes none). */
 struct tp_ctent {
 	struct tp_ctent *next;
-	struct cv_tp_conn *c;	/* holds a reference */
-	struct cv_tp_addr key;	/* c->peer, or its RFC 5923 alias */
+	struct cv_tp_conn *c;  /* holds a reference */
+	struct cv_tp_addr key; /* c->peer, or its RFC 5923 alias */
 };
 
 struct tp_ctshard {
@@ -132,8 +132,8 @@ struct cv_tp {
 	bool verify_server;
 	char *tls_server_name; /* default SNI / name to verify, or NULL */
 	unsigned udp_batch;
-	bool deliver_local; /* no Call-ID handover (cv_tp_params) */
-	bool tcp_aliases;   /* RFC 5923 alias honoured on plain TCP */
+	bool deliver_local;    /* no Call-ID handover (cv_tp_params) */
+	bool tcp_aliases;      /* RFC 5923 alias honoured on plain TCP */
 	uint32_t keepalive_ms; /* outgoing stream connections, 0 = none */
 	char *dns_csv;	       /* "a:p,b:p" or NULL */
 	uint32_t dns_cache_max;
@@ -186,8 +186,8 @@ struct cv_tp_conn {
 	bool ipcounted; /* and one in its perip bucket (accepted only) */
 	bool in_table;
 	bool handle_init;
-	bool closing;	    /* tp_conn_close() running */
-	bool aliased;	    /* RFC 5923: also in the table under alias */
+	bool closing; /* tp_conn_close() running */
+	bool aliased; /* RFC 5923: also in the table under alias */
 	struct cv_tp_addr alias;
 	struct cv_buf rbuf; /* plaintext: SIP stream, or the HTTP Upgrade */
 	uint64_t last_us;

@@ -47,6 +47,7 @@ enum txn_flags {
 	TF_IN_SEC = 1u << 9,
 	TF_FINAL = 1u << 10,	   /* a final response sent / received */
 	TF_TU_ANSWERED = 1u << 11, /* the TU sent any response (no auto 100) */
+	TF_SEC_ALONE = 1u << 12,   /* first in its secondary bucket */
 };
 
 struct cv_txn {

@@ -74,15 +74,18 @@ static void htab_grow(struct txn_htab *h, bool sec)
 	h->mask = nb - 1;
 }
 
-static void htab_insert(struct txn_htab *h, struct cv_txn *t, bool sec)
+/* Returns whether t's bucket was empty. */
+static bool htab_insert(struct txn_htab *h, struct cv_txn *t, bool sec)
 {
 	if (h->n >= h->mask + 1)
 		htab_grow(h, sec);
 	uint64_t hv = sec ? t->shash : t->hash;
 	struct cv_txn **slot = &h->b[hv & h->mask];
+	bool empty = !*slot;
 	*link_of(t, sec) = *slot;
 	*slot = t;
 	h->n++;
+	return empty;
 }
 
 static void htab_remove(struct txn_htab *h, struct cv_txn *t, bool sec)
@@ -108,7 +111,11 @@ void txn_htab_insert_prim(struct cv_txn_layer *l, struct cv_txn *t)
 
 void txn_htab_insert_sec(struct cv_txn_layer *l, struct cv_txn *t)
 {
-	htab_insert(&l->sec, t, true);
+	/* Alone in its bucket: no older transaction shares its Call-ID and
+	 * CSeq, so cv_txn_is_merged() need not walk (later ones are newer;
+	 * growth keeps equal keys in one bucket). */
+	if (htab_insert(&l->sec, t, true))
+		t->flags |= TF_SEC_ALONE;
 	t->flags |= TF_IN_SEC;
 }
 

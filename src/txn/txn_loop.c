@@ -10,7 +10,7 @@ bool cv_txn_is_merged(const struct cv_txn *t)
 	if (!l || (t->flags & TF_CLIENT))
 		return false;
 	const struct cv_sip_msg *req = t->req;
-	if (!req || req->to.tag.l)
+	if (!req || req->to.tag.l || (t->flags & TF_SEC_ALONE))
 		return false;
 	for (const struct cv_txn *u = l->sec.b[t->shash & l->sec.mask]; u;
 	     u = u->snext) {

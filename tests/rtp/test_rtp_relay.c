@@ -229,7 +229,9 @@ static void test_connect_settled(void **state)
 {
 	(void)state;
 	int64_t live = cv_mem_live();
-	struct cv_rtp_relay *r = mk_relay(100, 1000);
+	/* A window long enough that the first packet is surely inside it,
+	 * even on a loaded machine. */
+	struct cv_rtp_relay *r = mk_relay(500, 600);
 	struct cv_rtp_relay_stream *st;
 	struct cv_rtp_relay_stream_params sp = {.rtcp_mux = {true, false}};
 	assert_int_equal(cv_rtp_relay_stream_create(r, &st, &sp), 0);
@@ -249,7 +251,7 @@ static void test_connect_settled(void **state)
 	assert_true(ls.latched);
 	assert_false(ls.connected);
 	/* x keeps talking past the window: leg A settles and connects. */
-	usleep(110000);
+	usleep(520000);
 	talk(x, &a_rtp, &seq, y, 30);
 	ls = leg_stats(st, CV_RTP_RELAY_A);
 	assert_true(ls.connected);
@@ -317,7 +319,13 @@ static void test_connect_settled(void **state)
 	rtp_to(x, &a_rtp, 0x1111, seq, 160u * seq, 1);
 	spin(10);
 	assert_true(recv(y, buf, sizeof(buf), 0) < 0);
-	/* A new offer/answer for B reopens its latching: disconnected. */
+	/* y speaks again: B (disconnected by the silence) connects again,
+	 * and its packet reaches z, A's new peer. A new offer/answer for B
+	 * then reopens its latching: disconnected at once. */
+	rtp_to(y, &b_rtp, 0x2222, 6, 960, 0x46);
+	assert_int_equal(drain(z, NULL, tags, 1), 1);
+	assert_int_equal(tags[0], 0x46);
+	assert_true(leg_stats(st, CV_RTP_RELAY_B).connected);
 	cv_rtp_relay_stream_set_remote(st, CV_RTP_RELAY_B,
 				       (struct sockaddr *)&ya, NULL);
 	assert_false(leg_stats(st, CV_RTP_RELAY_B).connected);

@@ -33,6 +33,8 @@ def main():
         runs += [["test_trunk.py", c] for c in TRUNK_CASES]
         runs += [["test_trunk_feat.py", c] for c in ("rewrite", "did", "options", "srtp")]
         runs += [["test_sipp_tls.py"]]
+        if shutil.which("dnsmasq"):
+            runs += [["test_trunk_dns.py", c] for c in ("srv", "tls")]
     if shutil.which("baresip"):
         runs += [["test_baresip_relay.py", "relay"]]
     failed = []

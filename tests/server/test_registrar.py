@@ -201,6 +201,37 @@ def case_replay(tmp, srv):
     ua.close()
 
 
+def case_retransmit(tmp, srv):
+    ua = UdpUa(srv.port, user="alice")
+    ruri = "sip:127.0.0.1:%d" % srv.port
+    contact = ["Contact: <sip:alice@127.0.0.1:%d>" % ua.port]
+    # the challenge is stateless (RFC 3261 §8.2.7): a retransmitted
+    # unauthenticated REGISTER is challenged again, with a fresh nonce
+    ua.request("REGISTER", ruri, contact)
+    c1 = ua.recv()
+    ua.send_raw(ua.last)
+    c2 = ua.recv()
+    assert c1 and c2 and c1.status == 401 and c2.status == 401, (c1, c2)
+
+    def nonce(r):
+        return re.search(r'nonce="([^"]+)"', r.get("www-authenticate")).group(1)
+    assert nonce(c1) != nonce(c2), (c1.raw, c2.raw)
+    # the first nonce is as good as the second (no state behind either)
+    auth = ua.authorization(c1.get("www-authenticate"), "REGISTER", ruri, "alice-secret")
+    ua.request("REGISTER", ruri, contact, auth=auth)
+    ok = ua.recv()
+    assert ok and ok.status == 200, ok
+    # registrars are not stateless: a retransmission of the authenticated
+    # REGISTER gets the same 200 byte for byte from its transaction (a new
+    # processing would refuse the same Call-ID/CSeq: 500 Out Of Order)
+    for _ in range(2):
+        ua.send_raw(ua.last)
+        again = ua.recv()
+        assert again and again.raw == ok.raw, (ok.raw, again and again.raw)
+    assert len(ua.query("alice-secret")) == 1
+    ua.close()
+
+
 def case_restart(tmp, srv):
     # two bindings: one from an ephemeral port, one from the port SIPp
     # answers on after the restart
@@ -388,6 +419,7 @@ CASES = {
     "wrong_password": (case_wrong_password,
                        "auth:\n  max_failures_per_source: 3\n  max_failures_per_user: 5\n  window: 60s\n  block: 60s\n"),
     "replay": (case_replay, ""),
+    "retransmit": (case_retransmit, ""),
     "restart": (case_restart, ""),
     "kill9": (case_kill9, ""),
     "db_outage": (case_db_outage, ""),

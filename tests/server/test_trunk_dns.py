@@ -5,10 +5,11 @@ upstreams started by the test.
 
 usage: test_trunk_dns.py CASE
   srv      `host: up.test, transport: tcp`, no port: SRV _sip._tcp.up.test
-           has two targets; the first (priority 10) is a closed port
-           (transport error), the call completes on the second.
-  ttl      `host: ttl.test`, no transport, no port: SRV _sip._udp with a
-           1 s TTL. The first call reaches upstream 1; calls from either
+           has three targets: the first (priority 10) is a closed port
+           (transport error), the second (15) answers 503, the call
+           completes on the third, never reaching the route's next trunk.
+  ttl      `host: ttl.test`, no transport, no port: NAPTR SIP+D2U ->
+           SRV _sip._udp -> A, 1 s TTL. The first call reaches upstream 1; calls from either
            SRV target's address are taken as the trunk's (no 407, 404 for
            a non-local number); dnsmasq restarts with the record moved to
            upstream 2: cvoipd re-resolves, the next call reaches upstream 2
@@ -110,9 +111,9 @@ def call(tmp, name, srv, callee, src_ip="127.0.0.1"):
                 subst={"CALLEE": callee, "HOLD": 300}).start()
 
 
-def failed_call(srv, callee, src_port=0):
+def failed_call(srv, callee, src_ip="127.0.0.1"):
     """An authenticated INVITE that must fail: its final status."""
-    ua = UdpUa(srv.port, port=src_port, user="alice")
+    ua = UdpUa(srv.port, user="alice", host=src_ip)
     try:
         return ua.invite_status("alice-secret", callee, timeout=20)
     finally:
@@ -137,42 +138,60 @@ def trunk_invite(srv, port):
 def case_srv(tmp):
     dns_port, dead = free_port(also_tcp=False), free_port()
     up_port = free_port()
+    fail = Sipp(tmp, "fail", "trunk_uas_fail.xml", 5060, args=["-t", "t1"]).start()
     up = Sipp(tmp, "up", "trunk_uas_answer_stream.xml", 5060, port=up_port,
               args=["-t", "t1"], subst={"DELAY": 100, "CPORT": up_port, "CTP": "tcp"}).start()
+    # the route's second trunk: must get nothing (a silent UDP socket)
+    backup = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    backup.bind(("127.0.0.3", 0))
     dns = Dns(tmp, dns_port, [
         "--srv-host=_sip._tcp.up.test,a.up.test,%d,10,10" % dead,
+        "--srv-host=_sip._tcp.up.test,f.up.test,%d,15,10" % fail.port,
         "--srv-host=_sip._tcp.up.test,b.up.test,%d,20,10" % up_port,
-        "--host-record=a.up.test,127.0.0.1", "--host-record=b.up.test,127.0.0.1"])
+        "--host-record=a.up.test,127.0.0.1", "--host-record=f.up.test,127.0.0.1",
+        "--host-record=b.up.test,127.0.0.1"])
     extra = """routing:
   trunk_timeout: 5s
 trunks:
   - name: carrier
     host: up.test
     transport: tcp
+  - name: backup
+    host: 127.0.0.3
+    port: %d
 routes:
   - name: out
     prefix: "9"
-    trunks: carrier
-"""
+    trunks: [carrier, backup]
+""" % backup.getsockname()[1]
     srv = start_cvoipd(tmp, TestDb(tmp), config=config(tmp, dns_port, extra))
     try:
-        wait_for(lambda: "trunk carrier resolved up.test: 2 targets" in srv.log(), 20,
+        wait_for(lambda: "trunk carrier resolved up.test: 3 targets" in srv.log(), 20,
                  "the SRV resolution")
         text = srv.log()
-        assert re.search(r"TCP 127\.0\.0\.1:%d, TCP 127\.0\.0\.1:%d" % (dead, up_port), text), \
-            "SRV priority order: " + text[-1500:]
+        assert re.search(r"TCP 127\.0\.0\.1:%d, TCP 127\.0\.0\.1:%d, TCP 127\.0\.0\.1:%d"
+                         % (dead, fail.port, up_port), text), "SRV priority order: " + text[-1500:]
         # over TCP a trunk is matched by IP alone: alice calls from another
         # loopback address so that she is not taken for the trunk
         a = call(tmp, "alice", srv, "90044123", "127.0.0.2")
         a.expect_ok()
+        fail.expect_ok()
         up.expect_ok()
         msgs = up.messages()
         assert "INVITE sip:90044123@up.test;transport=tcp SIP/2.0" in msgs, msgs[:600]
         assert "Via: SIP/2.0/TCP" in msgs, "not over TCP"
         text = srv.log()
+        assert "trunk carrier: next target TCP 127.0.0.1:%d" % fail.port in text, text[-2000:]
         assert "trunk carrier: next target TCP 127.0.0.1:%d" % up_port in text, text[-2000:]
-        assert "failed with 503 (local)" not in text or "failover to" not in text
+        assert "failover to backup" not in text, text[-2000:]
+        backup.settimeout(0.3)
+        try:
+            data = backup.recv(65535)
+            raise AssertionError("the route's next trunk got %r" % data[:80])
+        except socket.timeout:
+            pass
     finally:
+        backup.close()
         stop_all()
         srv.stop()
         dns.stop()
@@ -184,7 +203,8 @@ def case_ttl(tmp):
     up1 = Sipp(tmp, "up1", "uas_answer.xml", 5060, port=p1, subst={"DELAY": 100}).start()
     rec = lambda port, prio: "--srv-host=_sip._udp.ttl.test,h.ttl.test,%d,%d,10" % (port, prio)
     host = "--host-record=h.ttl.test,127.0.0.1"
-    dns = Dns(tmp, dns_port, [rec(p1, 10), rec(p3, 20), host])
+    naptr = "--naptr-record=ttl.test,10,10,S,SIP+D2U,,_sip._udp.ttl.test"
+    dns = Dns(tmp, dns_port, [naptr, rec(p1, 10), rec(p3, 20), host])
     extra = """routing:
   trunk_timeout: 5s
 trunks:
@@ -208,7 +228,7 @@ routes:
         # the record moves to upstream 2 (TTL 1 s): cvoipd follows
         up2 = Sipp(tmp, "up2", "uas_answer.xml", 5060, port=p2, subst={"DELAY": 100}).start()
         dns.stop()
-        dns.start([rec(p2, 10), host])
+        dns.start([naptr, rec(p2, 10), host])
         wait_for(lambda: "trunk carrier resolved ttl.test: 1 targets: UDP 127.0.0.1:%d" % p2
                  in srv.log(), 20, "the re-resolution")
         a = call(tmp, "alice2", srv, "9002")
@@ -323,18 +343,22 @@ routes:
                  "trunk tls-wrong resolved" in srv.log(), 20, "the resolutions")
         if wrong_ca:
             for callee, b in (("91001", b_ip), ("92001", b_name)):
-                st = failed_call(srv, callee)
+                st = failed_call(srv, callee, "127.0.0.2")
                 log("call %s with a foreign CA: %d" % (callee, st))
-                assert st >= 500, st
+                # every trunk of the route failed (the B2BUA says 480)
+                assert st >= 480 and st != 481, st
                 wait_for(lambda: b.handshake_failures >= 1, 10, "the refused handshake")
                 assert b.conns == 0, "relayed despite the failed handshake"
             text = srv.log()
-            assert "certificate" in text and "verify failed" in text, text[-2000:]
+            assert "certificate verify failed" in text, text[-2000:]
+            assert "hostname mismatch" not in text, text[-2000:]
             return
-        a = call(tmp, "alice-ip", srv, "91001")
+        # TLS trunks are matched by IP alone: alice calls from another
+        # loopback address so that she is not taken for a trunk
+        a = call(tmp, "alice-ip", srv, "91001", "127.0.0.2")
         a.expect_ok()
         up_ip.expect_ok()
-        a = call(tmp, "alice-name", srv, "92001")
+        a = call(tmp, "alice-name", srv, "92001", "127.0.0.2")
         a.expect_ok()
         up_name.expect_ok()
         for b, up, host in ((b_ip, up_ip, "127.0.0.1:%d" % b_ip.port),
@@ -344,12 +368,14 @@ routes:
             assert "Via: SIP/2.0/TLS" in msgs and "BYE sip:" in msgs, msgs[-1500:]
             assert b.handshakes >= 1 and b.bytes_in > 500, (b.handshakes, b.bytes_in)
         # the certificate does not name wrong.test: refused (no relay)
-        st = failed_call(srv, "93001")
+        st = failed_call(srv, "93001", "127.0.0.2")
         log("call to wrong.test:", st)
-        assert st >= 500, st
+        assert st >= 480 and st != 481, st
         wait_for(lambda: b_bad.handshake_failures >= 1, 10, "the refused handshake")
         assert b_bad.conns == 0
-        assert "verify failed" in srv.log() or "certificate" in srv.log()
+        # refused for the name: the IP (127.0.0.1, in the certificate)
+        # would have passed, so the name was what got checked
+        assert "certificate: hostname mismatch" in srv.log(), srv.log()[-2000:]
     finally:
         stop_all()
         srv.stop()

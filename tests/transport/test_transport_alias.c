@@ -262,14 +262,12 @@ static struct cv_tp *stp, *ptp;
 static struct cv_rt *srt, *prt;
 static _Atomic int s_recv, p_recv, p_recv_conn, s_sent, p_sent;
 
-static void s_on_recv(struct cv_worker *w, const struct cv_tp_rx *rx,
-		      void *arg)
+static void s_on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 {
 	atomic_fetch_add(&s_recv, 1);
 }
 
-static void p_on_recv(struct cv_worker *w, const struct cv_tp_rx *rx,
-		      void *arg)
+static void p_on_recv(struct cv_worker *w, const struct cv_tp_rx *rx, void *arg)
 {
 	atomic_fetch_add(&p_recv, 1);
 	if (rx->meta.conn && rx->meta.kind == CV_TP_TLS)
@@ -341,7 +339,8 @@ static void server_send(struct cv_worker *w, void *arg)
 				"Call-ID: back\r\nCSeq: 1 OPTIONS\r\n"
 				"Content-Length: 0\r\n\r\n";
 	struct cv_tp_send_params p = {.kind = CV_TP_TLS, .done = s_sent_cb};
-	assert_int_equal(cv_tp_addr_parse(&p.dst, cv_pl_str("127.0.0.1:5999")), 0);
+	assert_int_equal(cv_tp_addr_parse(&p.dst, cv_pl_str("127.0.0.1:5999")),
+			 0);
 	assert_int_equal(cv_tp_send(stp, w, &p, m, sizeof(m) - 1), 0);
 }
 

@@ -79,20 +79,14 @@ int main(int argc, char **argv)
 	int err;
 
 	cv_tp_limits_default(&lim);
-	static const struct option opts[] = {{"cert", 1, 0, 'C'},
-					     {"key", 1, 0, 'K'},
-					     {"ca", 1, 0, 'A'},
-					     {"max-conns", 1, 0, 'm'},
-					     {"per-ip", 1, 0, 'p'},
-					     {"idle-ms", 1, 0, 'i'},
-					     {"partial-ms", 1, 0, 'P'},
-					     {"hs-ms", 1, 0, 'H'},
-					     {"status", 1, 0, 's'},
-					     {"max-msg", 1, 0, 'M'},
-					     {"dns", 1, 0, 'd'},
-					     {"send-queue", 1, 0, 'q'},
-					     {"local", 0, 0, 'L'},
-					     {0, 0, 0, 0}};
+	static const struct option opts[] = {
+		{"cert", 1, 0, 'C'},	   {"key", 1, 0, 'K'},
+		{"ca", 1, 0, 'A'},	   {"max-conns", 1, 0, 'm'},
+		{"per-ip", 1, 0, 'p'},	   {"idle-ms", 1, 0, 'i'},
+		{"partial-ms", 1, 0, 'P'}, {"hs-ms", 1, 0, 'H'},
+		{"status", 1, 0, 's'},	   {"max-msg", 1, 0, 'M'},
+		{"dns", 1, 0, 'd'},	   {"send-queue", 1, 0, 'q'},
+		{"local", 0, 0, 'L'},	   {0, 0, 0, 0}};
 	int o;
 	while ((o = getopt_long(argc, argv, "w:b:l:", opts, NULL)) != -1) {
 		switch (o) {
