@@ -1,6 +1,8 @@
 #!/bin/bash
 # Stateless OPTIONS: cvoip (tp_server: runtime + transport + stateless
-# responder; 1 and 2 workers, UDP batch 16 and 1) vs Kamailio 5.6
+# responder; 1 worker; 2 workers answering where a datagram lands
+# (cvoip2-local, deliver_local) or on its Call-ID owner (cvoip2, half
+# handed over); UDP batch 16 and 1) vs Kamailio 5.6
 # (sl_send_reply, -x tlsf -X tlsf, children=1) vs the UDP floor, driven by
 # SIPp at fixed rates, interleaved, 3 trials each (BENCHMARKING.md).
 # Prints server CPU microseconds per message (median, min-max) and the
@@ -100,12 +102,12 @@ printf "%-16s %6s %22s %16s\n" server rate "us/msg median (min-max)" "above floo
 for rate in $RATES; do
 	declare -A res=() meds=()
 	for i in $(seq $TRIALS); do
-		for s in ${SERVERS:-floor cvoip1 kamailio cvoip2 cvoip1-nobatch}; do
+		for s in ${SERVERS:-floor cvoip1 kamailio cvoip2-local cvoip2 cvoip1-nobatch}; do
 			res[$s]="${res[$s]:-} $(trial $s $rate)"
 		done
 	done
-	fl=$(echo ${res[floor]} | tr ' ' '\n' | grep -v invalid | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-	for s in ${SERVERS:-floor cvoip1 cvoip2 cvoip1-nobatch kamailio}; do
+	fl=$(echo ${res[floor]:-0} | tr ' ' '\n' | grep -v invalid | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+	for s in ${SERVERS:-floor cvoip1 cvoip2-local cvoip2 cvoip1-nobatch kamailio}; do
 		v=$(echo ${res[$s]} | tr ' ' '\n' | grep -v invalid | sort -n)
 		nv=$(echo "$v" | grep -c .)
 		if [ "$nv" -eq 0 ]; then printf "%-16s %6s %22s\n" $s $rate "invalid"; continue; fi
