@@ -159,8 +159,7 @@ static void run_cvoip(unsigned n, const struct sockaddr_in *sink, int wfd,
 		(unsigned long long)rs.forwarded,
 		(unsigned long long)rs.syscalls_rx,
 		(unsigned long long)rs.syscalls_tx,
-		(unsigned long long)rs.rearms,
-		(unsigned long long)rs.connects);
+		(unsigned long long)rs.rearms, (unsigned long long)rs.connects);
 	exit(0);
 }
 
@@ -215,7 +214,8 @@ static void run_floor(unsigned n, const struct sockaddr_in *sink,
 				continue;
 			for (int i = 0; i < got; i++) {
 				iov[i].iov_len = m[i].msg_len;
-				m[i].msg_hdr.msg_name = conn ? NULL : (void *)sink;
+				m[i].msg_hdr.msg_name =
+					conn ? NULL : (void *)sink;
 				m[i].msg_hdr.msg_namelen =
 					conn ? 0 : sizeof(*sink);
 			}

@@ -9,7 +9,9 @@
 # Prints server CPU microseconds per operation (median, min-max of TRIALS).
 #   bench/server/run.sh BUILD_DIR [REG_RATE] [CALL_RATE] [SECONDS] [TRIALS]
 # PARTS="reg" or PARTS="call" in the environment runs only that part;
-# BENCH_PORT=N uses ports N, N+20, N+30 instead of 26060, 26080, 26090.
+# BENCH_PORT=N uses ports N, N+20, N+30 instead of 26060, 26080, 26090
+# (keep them below 32768, outside the kernel's ephemeral range, where
+# other programs' randomly bound ports cannot take them).
 set -u
 BD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 REG_RATE=${2:-2000}

@@ -634,10 +634,11 @@ struct cv_rtp_relay_stream;
  *   sendmmsg per destination socket.
  * URING (experimental, Linux 6.0+): one multishot recvmsg per socket into
  *   a ring of provided buffers, all sends of a pass submitted together, a
- *   few system calls per wake-up however many sockets had data. Measured
- *   about 10 % cheaper than EPOLL at 1000 streams on an idle machine, but
- *   it degrades under CPU starvation (see docs/rtp.md); fails with the
- *   kernel's error where io_uring is unavailable (old kernel, seccomp). */
+ *   few system calls per wake-up however many sockets had data (16 MB of
+ *   receive buffers per relay). Measured 4-8 % cheaper than EPOLL at 1000
+ *   streams, no cheaper at 4900 when the relay falls behind (the buffer
+ *   ring runs dry every pass; see docs/rtp.md); fails with the kernel's
+ *   error where io_uring is unavailable (old kernel, seccomp). */
 enum cv_rtp_relay_io {
 	CV_RTP_RELAY_IO_EPOLL = 0,
 	CV_RTP_RELAY_IO_URING,
@@ -701,7 +702,8 @@ struct cv_rtp_relay_stats {
 	uint64_t received;  /* datagrams read */
 	uint64_t dropped;
 	/* system calls: epoll mode recvmmsg / sendmmsg; io_uring mode
-	 * eventfd reads / io_uring_enter calls */
+	 * eventfd reads / io_uring_enter calls, plus the recvmmsg /
+	 * sendmmsg of sockets whose receive found no buffer */
 	uint64_t syscalls_rx, syscalls_tx;
 	bool uring;	 /* io_uring in use */
 	uint64_t rearms; /* io_uring: multishot receives armed again

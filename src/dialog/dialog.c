@@ -511,8 +511,8 @@ static int build_response(struct cv_dlg *d, struct cv_sip_msg *req,
 	cv_buf_init(out, d->ua->lim.max_msg);
 	/* one allocation: the request's header section bounds what the
 	 * response copies from it */
-	size_t est = 256 + req->headers.l + hdrs.len + rp.content_type.l +
-		     rp.body.l;
+	size_t est =
+		256 + req->headers.l + hdrs.len + rp.content_type.l + rp.body.l;
 	cv_buf_reserve(out, out->max ? CV_MIN(est, out->max) : est);
 	int err =
 		cv_sip_resp_print(out, req, status, p ? p->reason : NULL, &rp);

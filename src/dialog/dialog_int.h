@@ -65,8 +65,8 @@ struct cv_dlg {
 /* cv_tp_via_for()'s answer for one destination (ua_via_for). */
 #define UA_VIA_SLOTS 8
 struct ua_via_slot {
-	uint64_t until_us; /* 0: empty */
-	union cv_txn_sockaddr dst; /* family and address; the port is not used */
+	uint64_t until_us;	   /* 0: empty */
+	union cv_txn_sockaddr dst; /* key: family and address, not port */
 	uint8_t kind;
 	struct cv_tp_via via;
 };

@@ -34,12 +34,13 @@
 /* Enough buffers for the datagrams that arrive between two passes at
  * thousands of streams; a socket that found none waits on the starved
  * list (see u_recv). */
-#define U_NBUFS	   2048u
+#define U_NBUFS	   8192u
 #define U_BUF_SIZE 2048u
 #define U_NAMELEN  ((unsigned)sizeof(struct sockaddr_in6))
 #define U_SQ	   512u
-#define U_CQ	   8192u
+#define U_CQ	   16384u
 #define U_ROUNDS   64
+#define U_STARVED  4096u /* starved sockets drained and re-armed per pass */
 
 /* user_data: kind in bits 0-1; receive: slot in 2-31, generation 32-63;
  * send: buffer id in 2-31. */
@@ -852,16 +853,28 @@ static void u_run(struct cv_rtp_relay *r)
 		      IORING_SQ_TASKRUN))
 			break;
 	}
-	/* Starved sockets, oldest first, as many as half the buffers can
-	 * serve; the rest on the next pass (the idle handle keeps the loop
-	 * from blocking meanwhile). */
+	/* Starved sockets (their multishot receive found the buffer ring
+	 * empty: the relay had fallen behind and one pass let the kernel
+	 * drain every socket's backlog into the ring at once), oldest first,
+	 * U_STARVED per pass; the rest on the next pass (the idle handle
+	 * keeps the loop from blocking meanwhile). Each one's backlog is read
+	 * here at once, as epoll mode does (recvmmsg + sendmmsg), before its
+	 * multishot receive is armed again: re-arming alone let the next pass
+	 * run dry the same way, and sockets waited seconds for their turn. */
 	unsigned n = 0;
-	while (r->starved_head && n < U_NBUFS / 2) {
+	/* Sends still queued in the ring go first (no reordering within a
+	 * stream). */
+	if (r->starved_head &&
+	    (r->n_inflight || r->u.local_tail != *r->u.sq_tail))
+		u_submit(r);
+	while (r->starved_head && n < U_STARVED) {
 		struct relay_sock *k = r->starved_head;
 		r->starved_head = k->arm_next;
 		if (!r->starved_head)
 			r->starved_tail = NULL;
 		k->on_arm_list = false;
+		if (k->fd >= 0 && !k->armed)
+			handle_sock(r, k);
 		u_arm_later(r, k);
 		cv_mem_unref(k->st);
 		n++;

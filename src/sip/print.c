@@ -58,12 +58,44 @@ static bool value_ok(struct cv_pl v)
 	return true;
 }
 
+/* Messages are built with appends, not printf: glibc's vsnprintf costs
+ * ~1,000 instructions a call whatever it prints, and a request took ten
+ * (docs/performance.md, cvoipd against Kamailio). */
+#define PUT_LIT(o, s) cv_buf_append((o), (s), sizeof(s) - 1)
+
+static void put_pl(struct cv_buf *o, struct cv_pl pl)
+{
+	cv_buf_append(o, pl.p, pl.l);
+}
+
+static void put_u64(struct cv_buf *o, uint64_t v)
+{
+	char tmp[20];
+	size_t n = sizeof(tmp);
+	do {
+		tmp[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	cv_buf_append(o, tmp + n, sizeof(tmp) - n);
+}
+
+/* "Name: value\r\n" */
+static void put_hdr(struct cv_buf *o, const char *name, size_t nlen,
+		    struct cv_pl value)
+{
+	cv_buf_append(o, name, nlen);
+	put_pl(o, value);
+	PUT_LIT(o, "\r\n");
+}
+#define PUT_HDR(o, name, v) put_hdr((o), name, sizeof(name) - 1, (v))
+
 static void body_part(struct cv_buf *out, struct cv_pl ctype, struct cv_pl body)
 {
 	if (body.l && ctype.l)
-		cv_buf_printf(out, "Content-Type: " CV_PL_FMT "\r\n",
-			      CV_PL_ARG(ctype));
-	cv_buf_printf(out, "Content-Length: %zu\r\n\r\n", body.l);
+		PUT_HDR(out, "Content-Type: ", ctype);
+	PUT_LIT(out, "Content-Length: ");
+	put_u64(out, body.l);
+	PUT_LIT(out, "\r\n\r\n");
 	cv_buf_append(out, body.p, body.l);
 }
 
@@ -83,36 +115,47 @@ int cv_sip_resp_print(struct cv_buf *out, const struct cv_sip_msg *req,
 		reason = cv_sip_reason(status);
 	if (strpbrk(reason, "\r\n"))
 		return -EINVAL;
-	cv_buf_printf(out, "SIP/2.0 %03d %s\r\n", status, reason);
+	/* one allocation for the whole response in the common case */
+	size_t est = req->headers.l + p->headers.l + p->body.l +
+		     p->content_type.l + 128;
+	if (!out->max || out->len + est <= out->max)
+		cv_buf_reserve(out, est);
+	PUT_LIT(out, "SIP/2.0 ");
+	put_u64(out, (uint64_t)status); /* 100..699: three digits */
+	PUT_LIT(out, " ");
+	cv_buf_append_str(out, reason);
+	PUT_LIT(out, "\r\n");
 	/* §8.2.6.2: Via values in order, From, Call-ID, CSeq copied as is;
 	 * To gets a tag unless it already has one */
 	for (const struct cv_sip_hdr *h = cv_sip_msg_hdr(req, CV_SIP_HDR_VIA);
 	     h; h = cv_sip_msg_hdr_next(req, h))
-		cv_buf_printf(out, "Via: " CV_PL_FMT "\r\n",
-			      CV_PL_ARG(h->value));
+		PUT_HDR(out, "Via: ", h->value);
 	const struct cv_sip_hdr *from = cv_sip_msg_hdr(req, CV_SIP_HDR_FROM);
 	const struct cv_sip_hdr *to = cv_sip_msg_hdr(req, CV_SIP_HDR_TO);
 	if (from)
-		cv_buf_printf(out, "From: " CV_PL_FMT "\r\n",
-			      CV_PL_ARG(from->value));
+		PUT_HDR(out, "From: ", from->value);
 	if (to) {
-		cv_buf_printf(out, "To: " CV_PL_FMT, CV_PL_ARG(to->value));
-		if (p->to_tag.l && !req->to.tag.l && status != 100)
-			cv_buf_printf(out, ";tag=" CV_PL_FMT,
-				      CV_PL_ARG(p->to_tag));
-		cv_buf_append_str(out, "\r\n");
+		PUT_LIT(out, "To: ");
+		put_pl(out, to->value);
+		if (p->to_tag.l && !req->to.tag.l && status != 100) {
+			PUT_LIT(out, ";tag=");
+			put_pl(out, p->to_tag);
+		}
+		PUT_LIT(out, "\r\n");
 	}
-	cv_buf_printf(out, "Call-ID: " CV_PL_FMT "\r\n",
-		      CV_PL_ARG(req->call_id));
+	PUT_HDR(out, "Call-ID: ", req->call_id);
 	const struct cv_sip_hdr *cseq = cv_sip_msg_hdr(req, CV_SIP_HDR_CSEQ);
-	if (cseq)
-		cv_buf_printf(out, "CSeq: %u " CV_PL_FMT "\r\n", req->cseq.num,
-			      CV_PL_ARG(req->cseq.method_pl));
+	if (cseq) {
+		PUT_LIT(out, "CSeq: ");
+		put_u64(out, req->cseq.num);
+		PUT_LIT(out, " ");
+		put_pl(out, req->cseq.method_pl);
+		PUT_LIT(out, "\r\n");
+	}
 	/* §8.2.6.1: a 100 Trying echoes the Timestamp */
 	const struct cv_sip_hdr *ts = cv_sip_msg_hdr(req, CV_SIP_HDR_TIMESTAMP);
 	if (ts && status == 100)
-		cv_buf_printf(out, "Timestamp: " CV_PL_FMT "\r\n",
-			      CV_PL_ARG(ts->value));
+		PUT_HDR(out, "Timestamp: ", ts->value);
 	cv_buf_append_pl(out, p->headers);
 	body_part(out, p->content_type, p->body);
 	return out->err;
@@ -147,40 +190,61 @@ int cv_sip_req_print(struct cv_buf *out, const struct cv_sip_req_params *p)
 		cv_sip_branch_new(branch);
 		br = cv_pl_str(branch);
 	}
-	cv_buf_printf(out, CV_PL_FMT " " CV_PL_FMT " SIP/2.0\r\n",
-		      CV_PL_ARG(mname), CV_PL_ARG(p->ruri));
-	cv_buf_printf(
-		out, "Via: SIP/2.0/%s " CV_PL_FMT ";branch=" CV_PL_FMT "%s\r\n",
-		tp_name(p->via.tp), CV_PL_ARG(p->via.sent_by), CV_PL_ARG(br),
-		p->via.rport ? ";rport" : "");
+	put_pl(out, mname);
+	PUT_LIT(out, " ");
+	put_pl(out, p->ruri);
+	PUT_LIT(out, " SIP/2.0\r\nVia: SIP/2.0/");
+	cv_buf_append_str(out, tp_name(p->via.tp));
+	PUT_LIT(out, " ");
+	put_pl(out, p->via.sent_by);
+	PUT_LIT(out, ";branch=");
+	put_pl(out, br);
+	if (p->via.rport)
+		PUT_LIT(out, ";rport");
 	int mf = p->max_forwards == 0  ? 70
 		 : p->max_forwards < 0 ? 0
 				       : p->max_forwards;
-	cv_buf_printf(out, "Max-Forwards: %d\r\n", mf);
+	PUT_LIT(out, "\r\nMax-Forwards: ");
+	put_u64(out, (uint64_t)mf);
+	PUT_LIT(out, "\r\n");
 	for (size_t i = 0; i < p->nroute; i++)
-		cv_buf_printf(out, "Route: " CV_PL_FMT "\r\n",
-			      CV_PL_ARG(p->route[i]));
+		PUT_HDR(out, "Route: ", p->route[i]);
 	/* display names are always quoted (quoted-string is always valid) */
-	cv_buf_append_str(out, "From: ");
-	if (p->from_display.l)
-		cv_buf_printf(out, "\"" CV_PL_FMT "\" ",
-			      CV_PL_ARG(p->from_display));
-	cv_buf_printf(out, "<" CV_PL_FMT ">", CV_PL_ARG(p->from_uri));
-	if (p->from_tag.l)
-		cv_buf_printf(out, ";tag=" CV_PL_FMT, CV_PL_ARG(p->from_tag));
-	cv_buf_append_str(out, "\r\nTo: ");
-	if (p->to_display.l)
-		cv_buf_printf(out, "\"" CV_PL_FMT "\" ",
-			      CV_PL_ARG(p->to_display));
-	cv_buf_printf(out, "<" CV_PL_FMT ">", CV_PL_ARG(p->to_uri));
-	if (p->to_tag.l)
-		cv_buf_printf(out, ";tag=" CV_PL_FMT, CV_PL_ARG(p->to_tag));
-	cv_buf_printf(
-		out, "\r\nCall-ID: " CV_PL_FMT "\r\nCSeq: %u " CV_PL_FMT "\r\n",
-		CV_PL_ARG(p->call_id), p->cseq, CV_PL_ARG(mname));
+	PUT_LIT(out, "From: ");
+	if (p->from_display.l) {
+		PUT_LIT(out, "\"");
+		put_pl(out, p->from_display);
+		PUT_LIT(out, "\" ");
+	}
+	PUT_LIT(out, "<");
+	put_pl(out, p->from_uri);
+	PUT_LIT(out, ">");
+	if (p->from_tag.l) {
+		PUT_LIT(out, ";tag=");
+		put_pl(out, p->from_tag);
+	}
+	PUT_LIT(out, "\r\nTo: ");
+	if (p->to_display.l) {
+		PUT_LIT(out, "\"");
+		put_pl(out, p->to_display);
+		PUT_LIT(out, "\" ");
+	}
+	PUT_LIT(out, "<");
+	put_pl(out, p->to_uri);
+	PUT_LIT(out, ">");
+	if (p->to_tag.l) {
+		PUT_LIT(out, ";tag=");
+		put_pl(out, p->to_tag);
+	}
+	PUT_LIT(out, "\r\nCall-ID: ");
+	put_pl(out, p->call_id);
+	PUT_LIT(out, "\r\nCSeq: ");
+	put_u64(out, p->cseq);
+	PUT_LIT(out, " ");
+	put_pl(out, mname);
+	PUT_LIT(out, "\r\n");
 	if (p->contact.l)
-		cv_buf_printf(out, "Contact: " CV_PL_FMT "\r\n",
-			      CV_PL_ARG(p->contact));
+		PUT_HDR(out, "Contact: ", p->contact);
 	cv_buf_append_pl(out, p->headers);
 	body_part(out, p->content_type, p->body);
 	return out->err;

@@ -77,7 +77,10 @@ run() {
 # uac NAME CALLS METHOD USER "key=value ..."
 uac() {
 	name=$1 calls=$2 method=$3 user=$4 expect=$5
-	sport=$((20000 + ($$ + RANDOM) % 20000))
+	# claimed against every test running in parallel (cvtest.free_port:
+	# above the ephemeral range, one owner per port)
+	sport=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import cvtest
+print(cvtest.free_port(owner=int(sys.argv[2])))' "$SRC/tests/integration" "$$")
 	timeout 120 "$SIPP" -sf "$SCN/$name.xml" -m "$calls" -t "$SIPP_TP" \
 		-i 127.0.0.1 -p "$sport" -nostdin -timeout 90s -timeout_error -trace_err \
 		-error_file "$WORK/$name.err" >"$WORK/$name.sipp" 2>&1 &
