@@ -608,7 +608,7 @@ int cvoipd_serve(const struct cvoipd_opts *o)
 		/* subscribers (event log, call center) run on other threads:
 		 * under load, one wake-up per 5 ms rather than one thread
 		 * hand-off per REGISTER (docs/performance.md) */
-		bp.sub_linger_ms = 5;
+		bp.sub_linger_ms = 20;
 		err = cv_bus_create(&s.bus, &bp);
 	}
 	if (!err && s.conf.event_log)

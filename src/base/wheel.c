@@ -1,11 +1,18 @@
 /* Hashed timer wheel: O(1) start/cancel; a tick visits one slot. Timers
  * further away than one revolution stay in their slot and are skipped until
- * due, which costs one comparison per revolution per such timer. */
+ * due, which costs one comparison per revolution per such timer.
+ *
+ * The loop is not woken every tick: the uv timer is a one-shot armed for the
+ * next non-empty slot (looked up at most WHEEL_SCAN slots ahead, else it
+ * wakes after WHEEL_SCAN ticks to look again). A worker whose only timer is
+ * a 1 s sweep wakes once a second instead of 100 times: on these VMs each
+ * wake-up costs more in the scheduler than the tick's work. */
 #include <stdlib.h>
 
 #include "cvoip/runtime.h"
 
 #define WHEEL_SLOTS 4096u
+#define WHEEL_SCAN  256u /* slots looked at for the next wake-up */
 
 struct cv_wheel {
 	struct cv_tmr slots[WHEEL_SLOTS]; /* sentinels of circular lists */
@@ -15,6 +22,7 @@ struct cv_wheel {
 	uv_timer_t uvt;
 	bool has_uvt;
 	bool running;
+	uint64_t armed_tick; /* the tick the uv timer wakes for */
 };
 
 static inline void list_init(struct cv_tmr *head)
@@ -37,18 +45,49 @@ static inline void list_add_tail(struct cv_tmr *head, struct cv_tmr *t)
 	head->prev = t;
 }
 
-static void uv_tick(uv_timer_t *h)
+/* The first tick after last_tick whose slot holds a timer, or the last
+ * tick scanned when none is within WHEEL_SCAN. */
+static uint64_t next_tick(const struct cv_wheel *w)
 {
-	cv_wheel_run(h->data);
+	for (uint64_t tk = w->last_tick + 1; tk <= w->last_tick + WHEEL_SCAN;
+	     tk++) {
+		const struct cv_tmr *head = &w->slots[tk % WHEEL_SLOTS];
+		if (head->next != head)
+			return tk;
+	}
+	return w->last_tick + WHEEL_SCAN;
 }
 
-static void arm_uv(struct cv_wheel *w)
+static void uv_tick(uv_timer_t *h);
+
+/* Arms the one-shot uv timer for tick (or earlier: never later than a
+ * wake-up already armed). */
+static void arm_at(struct cv_wheel *w, uint64_t tick)
 {
-	if (w->has_uvt && !w->running && w->count) {
-		uint64_t ms = w->tick_us >= 1000 ? w->tick_us / 1000 : 1;
-		uv_timer_start(&w->uvt, uv_tick, ms, ms);
-		w->running = true;
-	}
+	if (!w->has_uvt || !w->count)
+		return;
+	if (w->running && w->armed_tick <= tick)
+		return;
+	uint64_t due_us = tick * w->tick_us, now = cv_clock_us();
+	/* uv timers count whole ms from the loop's cached, coarse time: round
+	 * up and add one so the slot is mostly due when the timer runs; when
+	 * it is not yet, uv_tick finds nothing and arms again (>= 1 ms: a
+	 * wake-up more, never a spin) */
+	uint64_t ms = (due_us > now ? (due_us - now + 999) / 1000 : 0) + 1;
+	uv_timer_start(&w->uvt, uv_tick, ms, 0);
+	w->running = true;
+	w->armed_tick = tick;
+}
+
+static void uv_tick(uv_timer_t *h)
+{
+	struct cv_wheel *w = h->data;
+	w->running = false; /* the one-shot has run */
+	cv_wheel_run(w);
+	/* callbacks may have armed a later tick than a slot already filled:
+	 * the earliest non-empty slot decides */
+	if (w->count)
+		arm_at(w, next_tick(w));
 }
 
 int cv_wheel_create(struct cv_wheel **wp, uv_loop_t *loop, uint32_t tick_us)
@@ -143,7 +182,7 @@ void cv_tmr_start(struct cv_wheel *w, struct cv_tmr *t, uint64_t delay_us,
 		tick = w->last_tick + 1;
 	list_add_tail(&w->slots[tick % WHEEL_SLOTS], t);
 	w->count++;
-	arm_uv(w);
+	arm_at(w, tick);
 }
 
 unsigned cv_wheel_run(struct cv_wheel *w)
