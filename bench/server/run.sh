@@ -9,6 +9,10 @@
 # Prints server CPU microseconds per operation (median, min-max of TRIALS).
 #   bench/server/run.sh BUILD_DIR [REG_RATE] [CALL_RATE] [SECONDS] [TRIALS]
 # PARTS="reg" or PARTS="call" in the environment runs only that part;
+# PARTS="maxrate" (benchmark (d)) offers calls at each of RATES (default
+# "1000 2000 3000 4000 5000 6000") for SECONDS to each server and prints
+# successful and failed calls, up to the first rate with a failed call;
+
 # BENCH_PORT=N uses ports N, N+20, N+30 instead of 26060, 26080, 26090
 # (keep them below 32768, outside the kernel's ephemeral range, where
 # other programs' randomly bound ports cannot take them).
@@ -80,6 +84,8 @@ sipp_ok() {
 	local ok bad
 	ok=$(tail -1 $T/stat.csv | awk -F';' '{print $16}')
 	bad=$(tail -1 $T/stat.csv | awk -F';' '{print $18}')
+	rate=$(tail -1 $T/stat.csv | awk -F';' '{print $8}')
+	echo "${ok:-0} ${bad:-0} ${rate:-0}" > $T/counts
 	rm -f $T/stat.csv
 	if [ -z "$ok" ] || [ "$ok" -eq 0 ] || [ $((bad * 1000)) -gt "$ok" ]; then
 		echo invalid
@@ -147,6 +153,21 @@ for i in $(seq $TRIALS); do
 done
 summary "REGISTER+digest cvoipd @$REG_RATE/s" ${R[reg_cvoipd]}
 summary "REGISTER+digest kamailio @$REG_RATE/s" ${R[reg_kamailio]}
+;; esac
+case " $PARTS " in *" maxrate "*)
+for s in cvoipd kamailio; do
+	best=0
+	for r in ${RATES:-1000 2000 3000 4000 5000 6000}; do
+		CALL_RATE=$r
+		rm -f $T/counts
+		call_trial $s > /dev/null
+		read -r ok bad got < $T/counts 2>/dev/null || { ok=0; bad=0; got=0; }
+		echo "$s @$r calls/s offered for ${DUR}s: $ok completed, $bad failed (SIPp's average call rate $got/s)"
+		[ "$bad" -eq 0 ] && [ "$ok" -ge $((r * DUR * 99 / 100)) ] || break
+		best=$r
+	done
+	echo "highest rate with zero failed calls, $s: $best calls/s"
+done
 ;; esac
 case " $PARTS " in *" call "*) ;; *) exit 0 ;; esac
 for i in $(seq $TRIALS); do
