@@ -218,6 +218,11 @@ CV_API int cv_random(void *buf, size_t n);
 CV_API void cv_random_token(char *dst, size_t n);
 CV_API uint32_t cv_random_u32(void);
 
+/* v in decimal into out (no NUL): the digit count, 1..CV_U64_DEC_MAX.
+ * For hot paths that build text without printf. */
+#define CV_U64_DEC_MAX 20
+CV_API size_t cv_u64_dec(char *out, uint64_t v);
+
 /* Base64, RFC 4648: CV_BASE64_STD is §4 with '=' padding (padding is
  * optional on decode), CV_BASE64_URL is §5 without padding (leftover bits
  * must be zero on decode). encode writes a NUL-terminated string and

@@ -532,6 +532,12 @@ CV_API void cv_sip_branch_new(char out[CV_SIP_BRANCH_SIZE]);
 /* A random tag of 16 chars (RFC 3261 §19.3). */
 CV_API void cv_sip_tag_new(char out[CV_SIP_TAG_SIZE]);
 
+/* Checks for text a caller puts into a message: extra header lines must
+ * each end with CRLF and hold no empty line (which would end the header
+ * section early); a single value holds no CR, LF or NUL. */
+CV_API bool cv_sip_hdr_lines_ok(struct cv_pl h);
+CV_API bool cv_sip_hdr_value_ok(struct cv_pl v);
+
 struct cv_sip_resp_params {
 	struct cv_pl to_tag;	   /* added to To unless it already has one */
 	struct cv_pl headers;	   /* extra header lines, each ending CRLF */

@@ -200,3 +200,16 @@ const char *cv_version(void)
 {
 	return CV_VERSION_STRING;
 }
+
+size_t cv_u64_dec(char *out, uint64_t v)
+{
+	char tmp[CV_U64_DEC_MAX];
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	size_t n = sizeof(tmp) - i;
+	memcpy(out, tmp + i, n);
+	return n;
+}

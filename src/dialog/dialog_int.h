@@ -100,8 +100,6 @@ int ua_via_for(struct cv_ua *ua, const struct cv_txn_addr *dst,
 enum cv_sip_transport ua_sip_tp(enum cv_tp_kind k);
 /* "host:port" of via into out (at least CV_TP_ADDRSTRLEN + 230 bytes). */
 size_t ua_sent_by(const struct cv_tp_via *via, char *out, size_t size);
-/* Decimal digits of v at out (room for 10); returns their count. */
-size_t ua_u32_put(char *out, uint32_t v);
 
 /* dialog.c */
 struct cv_dlg *dlg_find(struct cv_ua *ua, struct cv_pl call_id,

@@ -213,19 +213,6 @@ int ua_via_for(struct cv_ua *ua, const struct cv_txn_addr *dst,
 	return 0;
 }
 
-size_t ua_u32_put(char *out, uint32_t v)
-{
-	char tmp[10];
-	size_t n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	return n;
-}
-
 size_t ua_sent_by(const struct cv_tp_via *via, char *out, size_t size)
 {
 	size_t hl = strnlen(via->host, sizeof(via->host));
@@ -236,7 +223,7 @@ size_t ua_sent_by(const struct cv_tp_via *via, char *out, size_t size)
 	}
 	memcpy(out, via->host, hl);
 	out[hl++] = ':';
-	hl += ua_u32_put(out + hl, via->port);
+	hl += cv_u64_dec(out + hl, via->port);
 	out[hl] = '\0';
 	return hl;
 }
@@ -282,7 +269,7 @@ int cv_ua_contact_uri(struct cv_ua *ua, const struct cv_txn_addr *peer,
 	memcpy(o, via.host, hl);
 	o += hl;
 	*o++ = ':';
-	o += ua_u32_put(o, via.port);
+	o += cv_u64_dec(o, via.port);
 	if (tp.l)
 		memcpy(o, tp.p, tp.l);
 	o[tp.l] = '\0';

@@ -28,19 +28,6 @@ void srv_pub_call(struct cv_srv *s, enum cv_bus_type type, const char *call_id,
 	cv_bus_publish(s->p.bus, type, &ev);
 }
 
-static char *put_dec(char *p, unsigned v)
-{
-	char d[8];
-	int n = 0;
-	do {
-		d[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v && n < 8);
-	while (n)
-		*p++ = d[--n];
-	return p;
-}
-
 void srv_pub_reg(struct cv_srv *s, enum cv_bus_type type, const char *aor,
 		 const char *contact, const struct cv_txn_addr *src,
 		 const char *user_agent, uint32_t expires)
@@ -58,10 +45,10 @@ void srv_pub_reg(struct cv_srv *s, enum cv_bus_type type, const char *aor,
 			*p++ = (char)(k[i] | 0x20);
 		*p++ = ':';
 		for (int i = 0; i < 4; i++) {
-			p = put_dec(p, ip[i]);
+			p += cv_u64_dec(p, ip[i]);
 			*p++ = i < 3 ? '.' : ':';
 		}
-		p = put_dec(p, ntohs(src->remote.in.sin_port));
+		p += cv_u64_dec(p, ntohs(src->remote.in.sin_port));
 		*p = '\0';
 	} else if (src) {
 		struct cv_tp_addr ta = {0};

@@ -314,17 +314,6 @@ int cv_srv_load_bindings(struct cv_srv *s)
 /* ---- REGISTER
  * ---------------------------------------------------------------- */
 
-/* v in decimal, right-aligned at the end of out: the digit count. */
-static size_t u64_dec(char *out, size_t size, uint64_t v)
-{
-	size_t i = size;
-	do {
-		out[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v && i);
-	return size - i;
-}
-
 /* §10.3 step 7 compares Contact URIs by §19.1.4 equality; a refresh
  * repeats the same bytes, which the byte compare settles first. */
 static bool contact_eq(struct cv_pl uri, const char *stored)
@@ -382,13 +371,13 @@ static void respond_ok(struct srv_worker *sw, struct cv_txn *st,
 	if (a) {
 		for (struct binding *b = a->bindings; b; b = b->next) {
 			/* appends, not printf: this runs for every 200 */
-			char exp[24];
-			size_t en = u64_dec(exp, sizeof(exp),
-					    (b->expires_ms - now + 999) / 1000);
+			char exp[CV_U64_DEC_MAX];
+			size_t en = cv_u64_dec(
+				exp, (b->expires_ms - now + 999) / 1000);
 			cv_buf_append(&hdrs, "Contact: <", 10);
 			cv_buf_append_str(&hdrs, b->contact);
 			cv_buf_append(&hdrs, ">;expires=", 10);
-			cv_buf_append(&hdrs, exp + sizeof(exp) - en, en);
+			cv_buf_append(&hdrs, exp, en);
 			struct cv_pl gr = instance_gr(b->instance);
 			if (gruu && gr_safe(gr)) {
 				char port[8] = "";

@@ -36,7 +36,7 @@ static const char *tp_name(enum cv_sip_transport tp)
 
 /* Header lines supplied by callers must end with CRLF; refuse anything
  * that would let a value inject a header section end. */
-static bool lines_ok(struct cv_pl h)
+bool cv_sip_hdr_lines_ok(struct cv_pl h)
 {
 	h = sip_nn(h);
 	if (!h.l)
@@ -49,7 +49,7 @@ static bool lines_ok(struct cv_pl h)
 	return true;
 }
 
-static bool value_ok(struct cv_pl v)
+bool cv_sip_hdr_value_ok(struct cv_pl v)
 {
 	v = sip_nn(v);
 	for (size_t i = 0; i < v.l; i++)
@@ -70,13 +70,8 @@ static void put_pl(struct cv_buf *o, struct cv_pl pl)
 
 static void put_u64(struct cv_buf *o, uint64_t v)
 {
-	char tmp[20];
-	size_t n = sizeof(tmp);
-	do {
-		tmp[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	cv_buf_append(o, tmp + n, sizeof(tmp) - n);
+	char tmp[CV_U64_DEC_MAX];
+	cv_buf_append(o, tmp, cv_u64_dec(tmp, v));
 }
 
 /* "Name: value\r\n" */
@@ -108,8 +103,9 @@ int cv_sip_resp_print(struct cv_buf *out, const struct cv_sip_msg *req,
 		p = &none;
 	if (!req || !req->req || status < 100 || status > 699)
 		return -EINVAL;
-	if (!lines_ok(p->headers) || !value_ok(p->to_tag) ||
-	    !value_ok(p->content_type))
+	if (!cv_sip_hdr_lines_ok(p->headers) ||
+	    !cv_sip_hdr_value_ok(p->to_tag) ||
+	    !cv_sip_hdr_value_ok(p->content_type))
 		return -EINVAL;
 	if (!reason || !*reason)
 		reason = cv_sip_reason(status);
@@ -177,12 +173,12 @@ int cv_sip_req_print(struct cv_buf *out, const struct cv_sip_req_params *p)
 			      p->to_uri,   p->to_display,   p->to_tag,
 			      p->call_id,  p->contact,	    p->content_type};
 	for (size_t i = 0; i < CV_ARRAY_SIZE(all); i++)
-		if (!value_ok(all[i]))
+		if (!cv_sip_hdr_value_ok(all[i]))
 			return -EINVAL;
 	for (size_t i = 0; i < p->nroute; i++)
-		if (!value_ok(p->route[i]))
+		if (!cv_sip_hdr_value_ok(p->route[i]))
 			return -EINVAL;
-	if (!lines_ok(p->headers))
+	if (!cv_sip_hdr_lines_ok(p->headers))
 		return -EINVAL;
 	char branch[CV_SIP_BRANCH_SIZE];
 	struct cv_pl br = p->via.branch;
@@ -272,8 +268,9 @@ int cv_sip_msg_edit(struct cv_buf *out, const struct cv_sip_msg *m,
 			return -EINVAL;
 		/* a body may hold anything; names and header values may not
 		 * break the header section */
-		if (!value_ok(o->name) ||
-		    (o->op != CV_SIP_EDIT_BODY && !value_ok(o->value)))
+		if (!cv_sip_hdr_value_ok(o->name) ||
+		    (o->op != CV_SIP_EDIT_BODY &&
+		     !cv_sip_hdr_value_ok(o->value)))
 			return -EINVAL;
 		switch (o->op) {
 		case CV_SIP_EDIT_REMOVE:
@@ -424,7 +421,7 @@ int cv_sip_via_set_received(struct cv_buf *out, const struct cv_sip_msg *msg,
 	const struct cv_sip_hdr *top = cv_sip_msg_hdr(msg, CV_SIP_HDR_VIA);
 	if (!top)
 		return CV_ENOTFOUND;
-	if (!value_ok(received))
+	if (!cv_sip_hdr_value_ok(received))
 		return -EINVAL;
 	const struct cv_sip_via *via = &msg->via;
 	/* rebuild only the top via-parm: sent-protocol, sent-by, then params

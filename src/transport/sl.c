@@ -48,13 +48,8 @@ static inline void sl_put_pl(struct sl_out *o, struct cv_pl v)
 /* Appends v in decimal. */
 static void sl_put_u32(struct sl_out *o, uint32_t v)
 {
-	char tmp[10];
-	size_t i = sizeof(tmp);
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	sl_put(o, tmp + i, sizeof(tmp) - i);
+	char tmp[CV_U64_DEC_MAX];
+	sl_put(o, tmp, cv_u64_dec(tmp, v));
 }
 
 /* Finds a bare ";rport" in a via-parm: offset just after "rport", or 0. */

@@ -113,28 +113,6 @@ static struct cv_txn *match(struct cv_txn_layer *l,
 /* ---- responses
  * ---------------------------------------------------------------- */
 
-/* Caller-supplied header lines end with CRLF and cannot end the header
- * section early; values hold no CR, LF or NUL (as cv_sip_resp_print). */
-static bool lines_ok(struct cv_pl h)
-{
-	if (!h.l)
-		return true;
-	if (h.l < 2 || h.p[h.l - 2] != '\r' || h.p[h.l - 1] != '\n')
-		return false;
-	for (size_t i = 0; i + 3 < h.l; i++)
-		if (!memcmp(h.p + i, "\r\n\r\n", 4))
-			return false;
-	return true;
-}
-
-static bool value_ok(struct cv_pl v)
-{
-	for (size_t i = 0; i < v.l; i++)
-		if (v.p[i] == '\r' || v.p[i] == '\n' || v.p[i] == '\0')
-			return false;
-	return true;
-}
-
 /* Into the room reserved up front; the buffer's own append (which also
  * grows it) only when the estimate was short. */
 static inline void put(struct cv_buf *b, const char *s, size_t n)
@@ -153,13 +131,8 @@ static inline void put(struct cv_buf *b, const char *s, size_t n)
 
 static void put_u64(struct cv_buf *b, uint64_t v)
 {
-	char d[24];
-	size_t i = sizeof(d);
-	do {
-		d[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put(b, d + i, sizeof(d) - i);
+	char d[CV_U64_DEC_MAX];
+	put(b, d, cv_u64_dec(d, v));
 }
 
 /* The response to req (RFC 3261 §8.2.6): the bytes cv_sip_resp_print()
@@ -175,7 +148,8 @@ static int resp_print(struct cv_buf *b, const struct cv_sip_msg *req,
 		p->content_type.p ? p->content_type : (struct cv_pl)CV_PL_INIT;
 	struct cv_pl body = p->body.p ? p->body : (struct cv_pl)CV_PL_INIT;
 	struct cv_pl tag = p->to_tag.p ? p->to_tag : (struct cv_pl)CV_PL_INIT;
-	if (!lines_ok(hdrs) || !value_ok(tag) || !value_ok(ctype))
+	if (!cv_sip_hdr_lines_ok(hdrs) || !cv_sip_hdr_value_ok(tag) ||
+	    !cv_sip_hdr_value_ok(ctype))
 		return -EINVAL;
 	if (!reason || !*reason)
 		reason = cv_sip_reason(status);

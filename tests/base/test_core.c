@@ -222,6 +222,18 @@ static void test_base64(void **state)
 	assert_int_equal(cv_base64_encode("foo", 3, out, 5, CV_BASE64_STD), 4);
 }
 
+static void test_u64_dec(void **state)
+{
+	(void)state;
+	char d[CV_U64_DEC_MAX];
+	assert_int_equal(cv_u64_dec(d, 0), 1);
+	assert_memory_equal(d, "0", 1);
+	assert_int_equal(cv_u64_dec(d, 5060), 4);
+	assert_memory_equal(d, "5060", 4);
+	assert_int_equal(cv_u64_dec(d, UINT64_MAX), 20);
+	assert_memory_equal(d, "18446744073709551615", 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_log),
 		cmocka_unit_test(test_clock_and_errors),
 		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_u64_dec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
