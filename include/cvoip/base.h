@@ -225,11 +225,13 @@ CV_API size_t cv_u64_dec(char *out, uint64_t v);
 
 /* Base64, RFC 4648: CV_BASE64_STD is §4 with '=' padding (padding is
  * optional on decode), CV_BASE64_URL is §5 without padding (leftover bits
- * must be zero on decode). encode writes a NUL-terminated string and
- * returns its length, or CV_ETOOBIG when out (size bytes, room for the
- * NUL included) is too small; decode returns 0 or CV_EPARSE (bad
- * character, data after padding, more than size bytes). */
-enum cv_base64 { CV_BASE64_STD, CV_BASE64_URL };
+ * must be zero on decode), CV_BASE64_MIME decodes a MIME body (RFC 2045
+ * §6.8: line breaks and white space skipped, every quantum complete,
+ * padded only at its end; encodes as STD, without line breaks). encode writes a
+ * NUL-terminated string and returns its length, or CV_ETOOBIG when out (size
+ * bytes, room for the NUL included) is too small; decode returns 0 or CV_EPARSE
+ * (bad character, data after padding, more than size bytes). */
+enum cv_base64 { CV_BASE64_STD, CV_BASE64_URL, CV_BASE64_MIME };
 CV_API size_t cv_base64_enclen(size_t len, enum cv_base64 kind);
 CV_API int cv_base64_encode(const void *in, size_t len, char *out, size_t size,
 			    enum cv_base64 kind);

@@ -66,13 +66,19 @@ int cv_base64_encode(const void *in, size_t len, char *out, size_t size,
 int cv_base64_decode(struct cv_pl in, uint8_t *out, size_t size, size_t *outlen,
 		     enum cv_base64 kind)
 {
-	bool url = kind == CV_BASE64_URL;
+	bool url = kind == CV_BASE64_URL, mime = kind == CV_BASE64_MIME;
 	uint32_t acc = 0;
-	unsigned bits = 0;
+	unsigned bits = 0, q = 0; /* q: characters of the current quantum */
 	size_t n = 0, pad = 0;
 	for (size_t i = 0; i < in.l; i++) {
 		char c = in.p[i];
+		if (mime && (c == '\r' || c == '\n' || c == ' ' || c == '\t'))
+			continue;
 		if (c == '=' && !url) {
+			/* MIME: "xx==" or "xxx=", never '=' early in a quantum
+			 */
+			if (mime && q + pad < 2)
+				return CV_EPARSE;
 			pad++;
 			continue;
 		}
@@ -82,6 +88,7 @@ int cv_base64_decode(struct cv_pl in, uint8_t *out, size_t size, size_t *outlen,
 		if (v < 0)
 			return CV_EPARSE;
 		acc = (acc << 6) | (uint32_t)v;
+		q = (q + 1) & 3;
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
@@ -91,6 +98,10 @@ int cv_base64_decode(struct cv_pl in, uint8_t *out, size_t size, size_t *outlen,
 		}
 	}
 	if (pad > 2)
+		return CV_EPARSE;
+	/* MIME: a partial quantum is refused (a lenient decoder would read
+	 * other content than a strict one) */
+	if (mime && (pad ? q + pad != 4 : q != 0))
 		return CV_EPARSE;
 	/* base64url has no padding to say where the data ends: leftover bits
 	 * must be zero, so that each byte string has one encoding. */

@@ -607,63 +607,21 @@ static enum cv_sip_cte cte_kind(struct cv_pl v)
 	return CV_SIP_CTE_OTHER;
 }
 
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* RFC 2045 §6.8: line breaks and white space are skipped; any other byte
- * outside the alphabet, data after the '=' padding or a partial quantum is
- * refused (a decoder that skipped them would read other content than a
- * strict one). */
+/* RFC 2045 §6.8 through base's MIME decoder: line breaks and white space
+ * skipped; a byte outside the alphabet, data after the padding or a
+ * partial quantum is refused (a decoder that skipped them would read
+ * other content than a strict one). */
 static int b64_decode(struct cv_pl in, struct cv_buf *out)
 {
-	uint32_t acc = 0;
-	int n = 0, pad = 0;
-	for (size_t i = 0; i < in.l; i++) {
-		unsigned char c = (unsigned char)in.p[i];
-		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
-			continue;
-		if (c == '=') {
-			pad++;
-			if (pad > 2 || n < 2)
-				return CV_EPARSE;
-			continue;
-		}
-		int v = b64_val(c);
-		if (v < 0 || pad)
-			return CV_EPARSE;
-		acc = acc << 6 | (uint32_t)v;
-		if (++n == 4) {
-			unsigned char o[3] = {(unsigned char)(acc >> 16),
-					      (unsigned char)(acc >> 8),
-					      (unsigned char)acc};
-			cv_buf_append(out, o, 3);
-			acc = 0;
-			n = 0;
-		}
-	}
-	if (pad) {
-		/* "xx==" gives one byte, "xxx=" two */
-		if (n + pad != 4)
-			return CV_EPARSE;
-		acc <<= 6 * pad;
-		unsigned char o[2] = {(unsigned char)(acc >> 16),
-				      (unsigned char)(acc >> 8)};
-		cv_buf_append(out, o, (size_t)(3 - pad));
-	} else if (n) {
-		return CV_EPARSE;
-	}
+	int err = cv_buf_reserve(out, in.l / 4 * 3 + 3);
+	if (err)
+		return err;
+	size_t n = 0;
+	err = cv_base64_decode(in, (uint8_t *)out->data + out->len,
+			       out->cap - out->len, &n, CV_BASE64_MIME);
+	if (err)
+		return err;
+	out->len += n;
 	return 0;
 }
 

@@ -222,6 +222,38 @@ static void test_base64(void **state)
 	assert_int_equal(cv_base64_encode("foo", 3, out, 5, CV_BASE64_STD), 4);
 }
 
+/* RFC 2045 §6.8 MIME bodies: white space and line breaks skipped, whole
+ * quanta only, padding only at a quantum's end */
+static void test_base64_mime(void **state)
+{
+	(void)state;
+	uint8_t raw[32];
+	size_t n;
+	assert_int_equal(cv_base64_decode(CV_PL("Zm9v\r\nYmE=\r\n"), raw,
+					  sizeof(raw), &n, CV_BASE64_MIME),
+			 0);
+	assert_int_equal(n, 5);
+	assert_memory_equal(raw, "fooba", 5);
+	assert_int_equal(cv_base64_decode(CV_PL(" Zg = = "), raw, sizeof(raw),
+					  &n, CV_BASE64_MIME),
+			 0);
+	assert_int_equal(n, 1);
+	/* a partial quantum, '=' too early, data after padding */
+	assert_int_equal(cv_base64_decode(CV_PL("Zm9vYg"), raw, sizeof(raw), &n,
+					  CV_BASE64_MIME),
+			 CV_EPARSE);
+	assert_int_equal(cv_base64_decode(CV_PL("Z==="), raw, sizeof(raw), &n,
+					  CV_BASE64_MIME),
+			 CV_EPARSE);
+	assert_int_equal(cv_base64_decode(CV_PL("Zg==Zg=="), raw, sizeof(raw),
+					  &n, CV_BASE64_MIME),
+			 CV_EPARSE);
+	/* the standard kind takes no white space */
+	assert_int_equal(cv_base64_decode(CV_PL("Zm9v\r\n"), raw, sizeof(raw),
+					  &n, CV_BASE64_STD),
+			 CV_EPARSE);
+}
+
 static void test_u64_dec(void **state)
 {
 	(void)state;
@@ -244,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_clock_and_errors),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_u64_dec),
+		cmocka_unit_test(test_base64_mime),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
