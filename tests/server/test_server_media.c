@@ -16,57 +16,21 @@
 
 #include "../src/server/server_int.h"
 
-struct fixture {
-	uv_loop_t loop;
-	struct cv_srv srv;
-	struct srv_worker sw;
-	struct call_media m;
-	long long live;
-};
+#include "media_fixture.h"
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->live = (long long)cv_mem_live();
-	uv_loop_init(&f->loop);
-	f->srv.p.media_addr = "127.0.0.1";
-	f->sw.srv = &f->srv;
-	struct cv_rtp_relay_params rp = {.loop = &f->loop,
-					 .local_addr = "127.0.0.1",
-					 .port_min = 41000,
-					 .port_max = 41999};
-	assert_int_equal(cv_rtp_relay_create(&f->sw.relay, &rp), 0);
-	media_set_adv(&f->sw, &f->m, 0, NULL);
-	media_set_adv(&f->sw, &f->m, 1, NULL);
-	*state = f;
-	return 0;
+	return fixture_setup(state, 41000);
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	media_free(&f->sw, &f->m);
-	cv_rtp_relay_destroy(f->sw.relay);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
-	assert_int_equal(uv_loop_close(&f->loop), 0);
-	assert_int_equal((long long)cv_mem_live(), f->live);
-	free(f);
-	return 0;
+	return fixture_teardown(state);
 }
 
 static char *rewrite(struct fixture *f, int from, const char *sdp, int *errp)
 {
-	struct cv_buf b;
-	cv_buf_init(&b, 65536);
-	int err = media_rewrite(&f->sw, &f->m, from, cv_pl_str(sdp), &b);
-	if (errp)
-		*errp = err;
-	if (err) {
-		cv_buf_free(&b);
-		return NULL;
-	}
-	cv_buf_append(&b, "", 1);
-	return b.data;
+	return fixture_rewrite(f, from, sdp, errp);
 }
 
 static unsigned mport(const char *sdp, const char *media)
