@@ -167,6 +167,31 @@ void reg_target_clear(struct reg_target *t)
 	cv_ua_addr_clear(&t->dst);
 }
 
+/* Where requests for binding b go: the flow it registered from (a NATed
+ * UA is reachable only there), unless its Contact explicitly names another
+ * transport (";transport=" or sips:) at a numeric address. A UA that
+ * registers over UDP a Contact with ";transport=tls" asks to be called over
+ * TLS there (RFC 3261 §10.2.1: the Contact is where requests go); the flow
+ * stands in for a Contact of its own transport only. Names keep the flow
+ * (WebSocket clients register "*.invalid" hosts, RFC 7118 §5). */
+static void target_dst(const struct binding *b, struct cv_txn_addr *out)
+{
+	*out = b->src;
+	if (out->conn)
+		cv_tp_conn_ref(out->conn);
+	struct cv_sip_uri u;
+	struct cv_pl tp;
+	struct cv_txn_addr a;
+	if (cv_sip_uri_parse(cv_pl_str(b->contact), &u) != 0 ||
+	    (u.scheme != CV_SIP_SCHEME_SIPS &&
+	     cv_sip_uri_param(&u, "transport", &tp) != 0) ||
+	    cv_ua_addr_from_uri(NULL, cv_pl_str(b->contact), &a) != 0 ||
+	    a.kind == b->src.kind)
+		return;
+	cv_ua_addr_clear(out);
+	*out = a;
+}
+
 size_t registrar_lookup(struct cv_srv *s, struct cv_pl name,
 			struct reg_target *out, size_t max)
 {
@@ -180,9 +205,7 @@ size_t registrar_lookup(struct cv_srv *s, struct cv_pl name,
 		     b = b->next) {
 			snprintf(out[n].contact, sizeof(out[n].contact), "%s",
 				 b->contact);
-			out[n].dst = b->src;
-			if (out[n].dst.conn)
-				cv_tp_conn_ref(out[n].dst.conn);
+			target_dst(b, &out[n].dst);
 			n++;
 		}
 	}
@@ -206,9 +229,7 @@ size_t registrar_lookup_gruu(struct cv_srv *s, struct cv_pl name,
 				continue;
 			snprintf(out[n].contact, sizeof(out[n].contact), "%s",
 				 b->contact);
-			out[n].dst = b->src;
-			if (out[n].dst.conn)
-				cv_tp_conn_ref(out[n].dst.conn);
+			target_dst(b, &out[n].dst);
 			n++;
 		}
 	}

@@ -14,9 +14,9 @@ import re
 import ssl
 import subprocess
 
-from sipkit import (SRC, Resp, Sipp, TestDb, UdpUa, free_port, log, run, start_cvoipd, stop_all,
-                    token, wait_for)
-from tls_bridge import Bridge, Flow
+from sipkit import (SRC, Resp, Sipp, TestDb, UdpUa, free_port, log, register, run, start_cvoipd,
+                    stop_all, token, wait_for)
+from tls_bridge import Bridge, Flow, Server
 
 
 def certs(tmp):
@@ -123,6 +123,29 @@ def test(tmp):
         msgs = bob.messages()
         assert "Via: SIP/2.0/TLS" in msgs, msgs[-2000:]
         assert "BYE sip:" in msgs, "the BYE did not reach bob over the TLS flow"
+
+        # carol registers over UDP a Contact that asks for TLS: cvoipd
+        # calls her over a TLS connection of its own to that address (not
+        # over the UDP flow the REGISTER came from), verifying the
+        # certificate of the TLS front SIPp stands behind
+        srv_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        srv_ctx.load_cert_chain(os.path.join(cdir, "server.pem"), os.path.join(cdir, "server.key"))
+        carol_port, carol_tls = free_port(), free_port()
+        carol = Sipp(tmp, "carol", "uas_answer.xml", srv.port, port=carol_port,
+                     subst={"DELAY": 300}, args=["-t", "t1"]).start()
+        front = Server(carol_tls, carol_port, srv_ctx)
+        bridges.append(front)
+        register(srv.port, "carol", "carol-secret",
+                 contacts=["<sip:carol@127.0.0.1:%d;transport=tls>" % carol_tls])
+        alice2 = Sipp(tmp, "alice2", "uac_call.xml", alice_in, port=free_port(),
+                      subst={"CALLEE": "carol", "HOLD": 500}, args=["-t", "t1"]).start()
+        alice2.expect_ok()
+        carol.expect_ok()
+        wait_for(lambda: len(srv.dbh.rows("select caller from cdrs")) >= 2, 5, "carol's CDR")
+        log("TLS front for carol: %d handshake(s), %d bytes in, %d out"
+            % (front.handshakes, front.bytes_in, front.bytes_out))
+        assert front.handshakes >= 1 and front.bytes_in > 500, "carol not called over TLS"
+        assert "Via: SIP/2.0/TLS" in carol.messages()
     finally:
         stop_all()
         for b in bridges:
