@@ -502,10 +502,6 @@ enum cv_media_dir {
 	CV_MEDIA_INACTIVE
 };
 
-/* The stream direction for a negotiated SDP direction (what this side
- * does, RFC 3264 §6.1). */
-CV_API enum cv_media_dir cv_media_dir_from_sdp(enum cv_sdp_dir d);
-
 /* A digit from the peer: RFC 4733 (inband false) or detected in the
  * decoded audio (inband true, end only). begin/end of RFC 4733 events are
  * reported once each. */
@@ -551,6 +547,14 @@ struct cv_media_stream_cfg {
 	const struct cv_srtp_key *srtp_tx; /* NULL: plain RTP */
 	const struct cv_srtp_key *srtp_rx;
 };
+
+/* The stream configuration for the first codec of a negotiated m-line
+ * (RFC 3264: payload types, ptime, telephone-event and CN, the direction
+ * this side takes, remote addresses, rtcp-mux, the peer's fmtp). The caller
+ * adds SRTP keys and send_cn. 0, or CV_EUNSUPP for a codec we do not have
+ * (or no codec). */
+CV_API int cv_media_stream_cfg_from_neg(const struct cv_sdp_neg_media *m,
+					struct cv_media_stream_cfg *cfg);
 
 struct cv_media_stream_stats {
 	struct cv_rtp_stats rtp;

@@ -322,23 +322,11 @@ static int media_apply(void *marg, const struct cv_sdp_neg *neg)
 	if (err)
 		return err;
 	const struct cv_sdp_neg_media *m = &neg->media[0];
+	struct cv_media_stream_cfg cfg;
+	err = cv_media_stream_cfg_from_neg(m, &cfg);
+	if (err)
+		return err;
 	const struct cv_sdp_neg_codec *nc = &m->codecs[0];
-	const struct cv_codec *codec = cv_codec_find(
-		cv_pl_str(nc->name), nc->clock_rate, (uint8_t)nc->channels);
-	if (!codec)
-		return CV_EUNSUPP;
-	struct cv_media_stream_cfg cfg = {
-		.codec = codec,
-		.pt = nc->pt_send,
-		.ptime = m->ptime,
-		.tevent_pt = m->dtmf_pt_send,
-		.cn_pt = m->cn_pt_send,
-		.dir = cv_media_dir_from_sdp(m->dir),
-		.remote = m->remote_rtp,
-		.remote_rtcp = m->remote_rtcp,
-		.rtcp_mux = m->rtcp_mux,
-	};
-	cv_codec_fmtp_parse(codec, &cfg.params, cv_pl_str(nc->fmtp));
 	snprintf(cc->codec, sizeof(cc->codec), "%.24s/%u", nc->name,
 		 nc->clock_rate);
 	/* RFC 4568 §6.1: each side sends with its own key; the offer and

@@ -350,7 +350,7 @@ static void stream_dtor(void *obj)
 	cv_mem_unref(ms->ap);
 }
 
-enum cv_media_dir cv_media_dir_from_sdp(enum cv_sdp_dir d)
+static enum cv_media_dir dir_from_sdp(enum cv_sdp_dir d)
 {
 	switch (d) {
 	case CV_SDP_SENDONLY:
@@ -362,6 +362,31 @@ enum cv_media_dir cv_media_dir_from_sdp(enum cv_sdp_dir d)
 	default:
 		return CV_MEDIA_SENDRECV;
 	}
+}
+
+int cv_media_stream_cfg_from_neg(const struct cv_sdp_neg_media *m,
+				 struct cv_media_stream_cfg *cfg)
+{
+	if (!m->ncodecs)
+		return CV_EUNSUPP;
+	const struct cv_sdp_neg_codec *nc = &m->codecs[0];
+	const struct cv_codec *codec = cv_codec_find(
+		cv_pl_str(nc->name), nc->clock_rate, (uint8_t)nc->channels);
+	if (!codec)
+		return CV_EUNSUPP;
+	*cfg = (struct cv_media_stream_cfg){
+		.codec = codec,
+		.pt = nc->pt_send,
+		.ptime = m->ptime,
+		.tevent_pt = m->dtmf_pt_send,
+		.cn_pt = m->cn_pt_send,
+		.dir = dir_from_sdp(m->dir),
+		.remote = m->remote_rtp,
+		.remote_rtcp = m->remote_rtcp,
+		.rtcp_mux = m->rtcp_mux,
+	};
+	cv_codec_fmtp_parse(codec, &cfg->params, cv_pl_str(nc->fmtp));
+	return 0;
 }
 
 int cv_media_stream_create(struct cv_media_stream **msp,
